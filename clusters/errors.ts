@@ -1,0 +1,105 @@
+/** Every failure Aftershock reports carries a stable code, a one-line message and, where it helps, a hint. */
+export type ErrorCode =
+  | "E_COMMAND" // a command exited non-zero
+  | "E_TIMEOUT" // something did not happen within its budget
+  | "E_NOT_ROOT"
+  | "E_DOCKER_MISSING"
+  | "E_DOCKER_DOWN"
+  | "E_PRIVILEGED"
+  | "E_TOOL_MISSING"
+  | "E_DISK"
+  | "E_BAD_VERSION"
+  | "E_BAD_INPUT"
+  | "E_BUILD"
+  | "E_CLUSTER"
+  | "E_UNSAFE_TARGET"
+  | "E_INTERRUPTED";
+
+export class AftershockError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "AftershockError";
+    this.code = code;
+    this.hint = options.hint;
+  }
+  /** One line for a human: what failed and what to do. */
+  oneLine(): string {
+    return this.hint ? `${this.message} (${this.hint})` : this.message;
+  }
+}
+
+export interface CommandFailure {
+  command: string;
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stderrTail: string;
+  elapsedMs: number;
+  budgetMs: number | undefined;
+}
+
+/** A command that failed or ran out of time: the command line, exit code, the end of stderr, and time vs budget. */
+export class CommandError extends AftershockError implements CommandFailure {
+  readonly command: string;
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  readonly stderrTail: string;
+  readonly elapsedMs: number;
+  readonly budgetMs: number | undefined;
+  constructor(f: CommandFailure) {
+    const timedOut = f.budgetMs !== undefined && f.elapsedMs >= f.budgetMs && f.exitCode === undefined;
+    const what = timedOut
+      ? `did not finish within ${formatDuration(f.budgetMs ?? 0)}`
+      : f.exitCode !== undefined
+        ? `exited ${f.exitCode}${meaningOfExit(f.exitCode)}`
+        : `was killed by ${f.signal ?? "a signal"}`;
+    const tail = f.stderrTail.trim().split("\n").slice(-3).join(" | ");
+    super(timedOut ? "E_TIMEOUT" : "E_COMMAND", `\`${f.command}\` ${what} after ${formatDuration(f.elapsedMs)}${tail ? `: ${tail}` : ""}`);
+    this.name = "CommandError";
+    this.command = f.command;
+    this.exitCode = f.exitCode;
+    this.signal = f.signal;
+    this.stderrTail = f.stderrTail;
+    this.elapsedMs = f.elapsedMs;
+    this.budgetMs = f.budgetMs;
+  }
+}
+
+function meaningOfExit(code: number): string {
+  switch (code) {
+    case 124: return " (timed out)";
+    case 125: return " (docker: the daemon refused the command)";
+    case 126: return " (not executable)";
+    case 127: return " (command not found)";
+    case 137: return " (killed, SIGKILL or out of memory)";
+    case 143: return " (terminated, SIGTERM)";
+    default: return "";
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  const rest = Math.round(s - m * 60);
+  if (m < 60) return `${m}m${String(rest).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** Parses "90s", "5m", "1h30m", "250ms" into milliseconds. */
+export function parseDuration(text: string): number {
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of text.matchAll(re)) {
+    const n = Number(m[1]);
+    total += n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as "ms" | "s" | "m" | "h"];
+    consumed += m[0].length;
+  }
+  if (consumed === 0 || consumed !== text.length) {
+    throw new AftershockError("E_BAD_INPUT", `not a duration: "${text}" (use e.g. 90s, 5m, 1h30m)`);
+  }
+  return total;
+}

@@ -1,0 +1,84 @@
+import { execa } from "execa";
+import { CommandError } from "./errors.js";
+
+export interface RunOptions {
+  /** Budget for the command; it is killed (SIGTERM, then SIGKILL) when exceeded. */
+  timeoutMs?: number;
+  input?: string;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Called with every complete line of stdout and stderr, e.g. to show progress. */
+  onLine?: (line: string) => void;
+  /** Return the result instead of throwing when the command exits non-zero. */
+  allowFailure?: boolean;
+}
+
+export interface RunResult {
+  command: string;
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  elapsedMs: number;
+}
+
+const TAIL_CHARS = 2000;
+
+export function renderCommand(file: string, args: readonly string[]): string {
+  return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+/** Runs a command without a shell. Failures become CommandError with the command, exit code, stderr tail and timing. */
+export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const command = renderCommand(file, args);
+  const started = performance.now();
+  const child = execa(file, args, {
+    reject: false,
+    timeout: opts.timeoutMs,
+    forceKillAfterDelay: 5000,
+    input: opts.input,
+    env: opts.env,
+    extendEnv: true,
+    cwd: opts.cwd,
+    stripFinalNewline: true,
+    ...(opts.input === undefined ? { stdin: "ignore" as const } : {}),
+  });
+  if (opts.onLine) {
+    const onLine = opts.onLine;
+    for (const stream of [child.stdout, child.stderr]) {
+      let pending = "";
+      stream?.on("data", (chunk: Buffer) => {
+        pending += chunk.toString();
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const l of lines) if (l.trim()) onLine(l);
+      });
+    }
+  }
+  const r = await child;
+  const elapsedMs = performance.now() - started;
+  const stdout = String(r.stdout ?? "");
+  const stderr = String(r.stderr ?? "");
+  if (r.failed && !(opts.allowFailure && r.exitCode !== undefined && !r.timedOut)) {
+    if (r.exitCode === undefined && !r.timedOut && r.signal === undefined) {
+      // spawn failure, e.g. ENOENT
+      throw new CommandError({
+        command, exitCode: 127, signal: undefined, stderrTail: r.message ?? "", elapsedMs, budgetMs: opts.timeoutMs,
+      });
+    }
+    throw new CommandError({
+      command,
+      exitCode: r.timedOut ? undefined : r.exitCode,
+      signal: r.signal ?? undefined,
+      stderrTail: (stderr || stdout).slice(-TAIL_CHARS),
+      elapsedMs,
+      budgetMs: opts.timeoutMs,
+    });
+  }
+  return { command, stdout, stderr, exitCode: r.exitCode ?? 0, elapsedMs };
+}
+
+/** True when `file` can be found on PATH. */
+export async function which(file: string): Promise<string | undefined> {
+  const r = await run("sh", ["-c", `command -v ${file}`], { allowFailure: true });
+  return r.exitCode === 0 && r.stdout ? r.stdout.trim() : undefined;
+}

@@ -1,0 +1,324 @@
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { docker } from "../docker.js";
+import { AftershockError } from "../errors.js";
+import { run } from "../exec.js";
+import { withLock } from "../lock.js";
+import type { Progress } from "../progress.js";
+import { withStep } from "../progress.js";
+import { kubernetesRelease, PINNED, SUPPORTED_MINORS } from "../versions.js";
+import { buildGoComponent, type BuiltComponent } from "./go-build.js";
+import { cniManifest, storageManifest } from "./manifests.js";
+import * as recipes from "./recipes.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MIN = 60_000;
+/** Bump when the way images are assembled changes, so cached images are rebuilt. */
+const ASSEMBLY_REVISION = "3";
+
+export const NODE_PACKAGES = [
+  "systemd", "systemd-sysv", "dbus", "containerd", "runc", "containernetworking-plugins",
+  "iptables", "nftables", "conntrack", "iproute2", "ethtool", "util-linux", "mount", "kmod",
+  "libseccomp2", "pigz", "bash", "ca-certificates", "curl", "jq", "procps", "socat", "lsof",
+  "psmisc", "ebtables", "ipset", "iputils-ping", "dnsutils", "less",
+];
+/** Base of the component images (kube-proxy and the network daemon need iptables; haproxy for kind's LB). */
+export const TOOLS_PACKAGES = ["iptables", "conntrack", "ipset", "iproute2", "kmod", "haproxy", "procps", "ca-certificates"];
+
+export interface ImageBuildOptions {
+  kubernetesVersion: string;
+  cacheDir: string;
+  progress: Progress;
+  /** Rebuild the node image even when a matching one exists (Go binaries and rootfs stay cached). */
+  force?: boolean;
+}
+
+export interface NodeImage {
+  ref: string;
+  kubernetesVersion: string;
+  /** True when nothing had to be built. */
+  cached: boolean;
+  kindBinary: string;
+  kubectlBinary: string;
+  /** Images preloaded into the node's containerd. */
+  preloaded: string[];
+}
+
+export function defaultCacheDir(): string {
+  return process.env.AFTERSHOCK_CACHE ?? path.join(os.homedir(), ".cache", "aftershock");
+}
+
+export function nodeImageRef(version: string): string {
+  return `${PINNED.localRegistry}/node:${version}`;
+}
+
+function hashFiles(h: ReturnType<typeof createHash>, dir: string): void {
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) hashFiles(h, p);
+    else h.update(path.relative(here, p) + "\0" + readFileSync(p).toString("base64"));
+  }
+}
+
+function rootfsKey(packages: string[]): string {
+  return createHash("sha256").update(JSON.stringify([PINNED.debianSuite, PINNED.debianMirror, packages, ASSEMBLY_REVISION])).digest("hex").slice(0, 12);
+}
+
+/** Validates a version before spending any time on it. */
+export function checkBuildableVersion(version: string): void {
+  let rel;
+  try {
+    rel = kubernetesRelease(version);
+  } catch (e) {
+    throw new AftershockError("E_BAD_VERSION", (e as Error).message);
+  }
+  if (rel.major !== 1 || !(SUPPORTED_MINORS as readonly number[]).includes(rel.minor)) {
+    throw new AftershockError("E_BAD_VERSION",
+      `Kubernetes ${rel.version} cannot be built offline here: supported minors are ${SUPPORTED_MINORS.map((m) => `1.${m}`).join(", ")} (kind ${PINNED.kind} on cgroup v1)`,
+      { hint: "pass e.g. --k8s-version v1.29.15, or --image kindest/node:vX where a registry is reachable" });
+  }
+}
+
+/**
+ * Makes sure a kind-compatible node image for `kubernetesVersion` exists locally, building everything it
+ * needs from Debian packages and Go modules when it does not. Warm runs only inspect labels.
+ */
+export async function ensureNodeImage(opts: ImageBuildOptions): Promise<NodeImage> {
+  checkBuildableVersion(opts.kubernetesVersion);
+  const rel = kubernetesRelease(opts.kubernetesVersion);
+  return withLock(path.join(opts.cacheDir, "build.lock"), opts.progress, () => buildLocked(rel.version, opts));
+}
+
+async function buildLocked(version: string, opts: ImageBuildOptions): Promise<NodeImage> {
+  const { cacheDir, progress } = opts;
+  const rel = kubernetesRelease(version);
+  const kube = await buildGoComponent(await recipes.kubernetesComponent(rel), cacheDir, progress);
+  const kubeadm = kube.bins.kubeadm!;
+  const required = (await run(kubeadm, ["config", "images", "list", "--kubernetes-version", version])).stdout.split("\n").filter(Boolean);
+  const tagOf = (name: string) => {
+    const ref = required.find((r) => r.includes(`/${name}:`));
+    if (!ref) throw new AftershockError("E_BUILD", `kubeadm ${version} does not list a ${name} image: ${required.join(", ")}`);
+    return ref.split(":").pop()!;
+  };
+  const etcdTag = tagOf("etcd");
+  const corednsTag = tagOf("coredns");
+  const pauseTag = tagOf("pause");
+
+  const kind = await buildGoComponent(recipes.kindComponent(), cacheDir, progress);
+  const key = buildKey(version, required);
+  const ref = nodeImageRef(version);
+  const labels = await docker.imageLabels(ref);
+  if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(PINNED.kindHaproxyImage))) {
+    return { ref, kubernetesVersion: version, cached: true, kindBinary: kind.bins.kind!, kubectlBinary: kube.bins.kubectl!, preloaded: (labels["aftershock.preloaded"] ?? "").split(",").filter(Boolean) };
+  }
+
+  const etcd = await buildGoComponent(recipes.etcdComponent(etcdTag), cacheDir, progress);
+  const coredns = await buildGoComponent(recipes.corednsComponent(corednsTag), cacheDir, progress);
+  const crictl = await buildGoComponent(await recipes.crictlComponent(), cacheDir, progress);
+  const localPath = await buildGoComponent(recipes.localPathComponent(), cacheDir, progress);
+  const netd = await buildGoComponent(recipes.netdComponent(), cacheDir, progress);
+  const pause = await buildPause(cacheDir, progress);
+
+  const nodeRootfs = await ensureRootfs("node", NODE_PACKAGES, cacheDir, progress);
+  const toolsRootfs = await ensureRootfs("tools", TOOLS_PACKAGES, cacheDir, progress);
+
+  const work = await mkdtemp(path.join(cacheDir, "assemble-"));
+  try {
+    const toolsImage = await buildToolsImage(toolsRootfs, work, progress);
+    const images = componentImages({ version, etcdTag, corednsTag, pauseTag, kube, etcd, coredns, localPath, netd, pause });
+    for (const img of images) {
+      await withStep(progress, `Image ${img.ref}`, 3 * MIN, () => dockerBuild(work, img.ref, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions));
+    }
+    await withStep(progress, `Image ${PINNED.kindHaproxyImage} (kind's control-plane load balancer)`, 3 * MIN, () =>
+      dockerBuild(work, PINNED.kindHaproxyImage, toolsImage, [], [
+        "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
+        "STOPSIGNAL SIGUSR1",
+        'ENTRYPOINT ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+      ]));
+
+    const preloaded = images.map((i) => i.ref);
+    const imagesTar = path.join(work, "images.tar");
+    await withStep(progress, `Saving ${preloaded.length} component images for preloading`, 5 * MIN, () => docker.run(["save", "-o", imagesTar, ...preloaded], { timeoutMs: 5 * MIN }));
+
+    const nodeBase = `${PINNED.localRegistry}/node-base:${version}`;
+    await withStep(progress, `Node image layers for Kubernetes ${version}`, 5 * MIN, async () => {
+      const ctx = path.join(work, "node");
+      await mkdir(path.join(ctx, "bin"), { recursive: true });
+      for (const [name, src] of Object.entries({ ...kube.bins, crictl: crictl.bins.crictl!, etcdctl: etcd.bins.etcdctl!, etcdutl: etcd.bins.etcdutl! })) {
+        if (!["kubeadm", "kubelet", "kubectl", "crictl", "etcdctl", "etcdutl"].includes(name)) continue;
+        await copyFile(src, path.join(ctx, "bin", name));
+      }
+      await run("cp", ["-a", path.join(here, "node", "files"), path.join(ctx, "files")]);
+      await mkdir(path.join(ctx, "files", "kind", "manifests"), { recursive: true });
+      await writeFile(path.join(ctx, "files", "kind", "version"), version);
+      await writeFile(path.join(ctx, "files", "kind", "manifests", "default-cni.yaml"), cniManifest(`${PINNED.localRegistry}/netd:${netd.version}`));
+      await writeFile(path.join(ctx, "files", "kind", "manifests", "default-storage.yaml"),
+        storageManifest(`${PINNED.localRegistry}/local-path-provisioner:${localPath.version}`, `${PINNED.localRegistry}/local-path-helper:v1`));
+      await writeFile(path.join(ctx, "Dockerfile"), [
+        `FROM ${nodeRootfs}`,
+        "COPY files/ /",
+        "COPY bin/ /usr/bin/",
+        "RUN set -eu; " + [
+          "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/etcdctl /usr/bin/etcdutl",
+          "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete",
+          "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*",
+          "echo ReadKMsg=no >> /etc/systemd/journald.conf",
+          "systemctl enable kubelet.service containerd.service undo-mount-hacks.service",
+          "systemctl mask systemd-binfmt.service",
+          "mkdir -p /etc/kubernetes/manifests /opt/cni/bin /var/lib/containerd",
+          "cp -a /usr/lib/cni/. /opt/cni/bin/",
+        ].join("; "),
+        "ENV container=docker",
+        "STOPSIGNAL SIGRTMIN+3",
+        'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+      ].join("\n") + "\n");
+      await docker.run(["build", "-q", "-t", nodeBase, ctx], { timeoutMs: 10 * MIN });
+    });
+
+    await withStep(progress, `Preloading component images into the node's containerd`, 10 * MIN, () => preload(nodeBase, imagesTar, ref, key, preloaded));
+    await docker.run(["rmi", nodeBase], { allowFailure: true });
+    return { ref, kubernetesVersion: version, cached: false, kindBinary: kind.bins.kind!, kubectlBinary: kube.bins.kubectl!, preloaded };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function buildKey(version: string, required: string[]): string {
+  const h = createHash("sha256");
+  h.update(JSON.stringify({ version, required, PINNED, ASSEMBLY_REVISION, node: NODE_PACKAGES, tools: TOOLS_PACKAGES }));
+  hashFiles(h, here);
+  return h.digest("hex").slice(0, 16);
+}
+
+interface ComponentImage {
+  ref: string;
+  from: "tools" | "scratch";
+  files: { src: string; dest: string }[];
+  instructions: string[];
+}
+
+function componentImages(b: {
+  version: string; etcdTag: string; corednsTag: string; pauseTag: string;
+  kube: BuiltComponent; etcd: BuiltComponent; coredns: BuiltComponent; localPath: BuiltComponent; netd: BuiltComponent; pause: string;
+}): ComponentImage[] {
+  const k8s = (name: string): ComponentImage => ({
+    ref: `registry.k8s.io/${name}:${b.version}`,
+    from: "tools",
+    files: [{ src: b.kube.bins[name]!, dest: `/usr/local/bin/${name}` }],
+    instructions: [`ENTRYPOINT ["/usr/local/bin/${name}"]`],
+  });
+  return [
+    k8s("kube-apiserver"), k8s("kube-controller-manager"), k8s("kube-scheduler"), k8s("kube-proxy"),
+    {
+      ref: `registry.k8s.io/etcd:${b.etcdTag}`, from: "tools",
+      files: ["etcd", "etcdctl", "etcdutl"].map((n) => ({ src: b.etcd.bins[n]!, dest: `/usr/local/bin/${n}` })),
+      instructions: [],
+    },
+    { ref: `registry.k8s.io/coredns/coredns:${b.corednsTag}`, from: "tools", files: [{ src: b.coredns.bins.coredns!, dest: "/coredns" }], instructions: ['ENTRYPOINT ["/coredns"]'] },
+    { ref: `registry.k8s.io/pause:${b.pauseTag}`, from: "scratch", files: [{ src: b.pause, dest: "/pause" }], instructions: ['ENTRYPOINT ["/pause"]'] },
+    {
+      ref: `${PINNED.localRegistry}/local-path-provisioner:${b.localPath.version}`, from: "tools",
+      files: [{ src: b.localPath.bins["local-path-provisioner"]!, dest: "/usr/local/bin/local-path-provisioner" }], instructions: [],
+    },
+    { ref: `${PINNED.localRegistry}/local-path-helper:v1`, from: "tools", files: [], instructions: [] },
+    {
+      ref: `${PINNED.localRegistry}/netd:${b.netd.version}`, from: "tools",
+      files: [{ src: b.netd.bins["aftershock-netd"]!, dest: "/usr/local/bin/aftershock-netd" }], instructions: ['ENTRYPOINT ["/usr/local/bin/aftershock-netd"]'],
+    },
+  ];
+}
+
+/** docker build with a generated context: copies `files` in and writes a Dockerfile. */
+async function dockerBuild(work: string, ref: string, from: string, files: { src: string; dest: string }[], instructions: string[]): Promise<void> {
+  const ctx = await mkdtemp(path.join(work, "ctx-"));
+  const lines = [`FROM ${from}`];
+  for (const [i, f] of files.entries()) {
+    const name = `f${i}`;
+    await copyFile(f.src, path.join(ctx, name));
+    await chmod(path.join(ctx, name), 0o755);
+    lines.push(`COPY ${name} ${f.dest}`);
+  }
+  if (from !== "scratch") lines.push("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  lines.push(...instructions, `LABEL aftershock.built-by=aftershock`);
+  await writeFile(path.join(ctx, "Dockerfile"), lines.join("\n") + "\n");
+  await docker.run(["build", "-q", "-t", ref, ctx], { timeoutMs: 10 * MIN });
+}
+
+async function buildToolsImage(rootfs: string, work: string, progress: Progress): Promise<string> {
+  const ref = `${rootfs}-auto`;
+  if (await docker.imageExists(ref)) return ref;
+  await withStep(progress, "Tools image (iptables backend auto-selection)", 3 * MIN, () =>
+    dockerBuild(work, ref, rootfs, [{ src: path.join(here, "tools", "iptables-auto"), dest: "/usr/local/sbin/iptables-auto" }], [
+      "RUN for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf iptables-auto /usr/local/sbin/$t; done",
+    ]));
+  return ref;
+}
+
+async function buildPause(cacheDir: string, progress: Progress): Promise<string> {
+  const src = path.join(here, "components", "pause", "pause.c");
+  const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 12);
+  const out = path.join(cacheDir, "pause", `pause-${hash}`);
+  if (existsSync(out)) return out;
+  await mkdir(path.dirname(out), { recursive: true });
+  await withStep(progress, "Building pause (static C)", MIN, () => run("gcc", ["-Os", "-static", "-s", "-o", out, src]));
+  return out;
+}
+
+/** A Debian rootfs from debootstrap, imported as a Docker image; the image is the cache. */
+async function ensureRootfs(name: string, packages: string[], cacheDir: string, progress: Progress): Promise<string> {
+  const ref = `${PINNED.localRegistry}/rootfs-${name}:${PINNED.debianSuite}-${rootfsKey(packages)}`;
+  if (await docker.imageExists(ref)) return ref;
+  await withStep(progress, `Debian ${PINNED.debianSuite} rootfs "${name}" with debootstrap (${packages.length} packages)`, 10 * MIN, async (s) => {
+    const dir = await mkdtemp(path.join(cacheDir, `rootfs-${name}-`));
+    try {
+      await run("debootstrap", ["--variant=minbase", `--include=${packages.join(",")}`, PINNED.debianSuite, dir, PINNED.debianMirror], {
+        timeoutMs: 20 * MIN, onLine: (l) => s.detail(l),
+      });
+      await run("sh", ["-c", `rm -rf "${dir}"/var/cache/apt/archives/*.deb "${dir}"/var/lib/apt/lists/* "${dir}"/usr/share/doc/* "${dir}"/usr/share/man/*`]);
+      await run("sh", ["-c", `tar -C "${dir}" --numeric-owner -c . | docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "${ref}"`], { timeoutMs: 10 * MIN });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  return ref;
+}
+
+/**
+ * Starts containerd inside a build container of the node image, imports the component images into its
+ * k8s.io namespace without unpacking (containerd unpacks on first use), and commits the result.
+ */
+async function preload(nodeBase: string, imagesTar: string, ref: string, key: string, preloaded: string[]): Promise<void> {
+  const name = `aftershock-build-${process.pid}-${Date.now()}`;
+  await docker.run(["run", "-d", "--name", name, "--privileged", "--label", "aftershock.managed=build", "--entrypoint", "sleep", nodeBase, "infinity"]);
+  try {
+    await docker.run(["cp", imagesTar, `${name}:/kind/images.tar`], { timeoutMs: 5 * MIN });
+    const script = [
+      "set -eu",
+      "(containerd >/tmp/containerd.log 2>&1 &)",
+      "for i in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done",
+      "[ -S /run/containerd/containerd.sock ] || { cat /tmp/containerd.log >&2; echo 'containerd did not start within 10s' >&2; exit 1; }",
+      "ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests /kind/images.tar",
+      "ctr --namespace=k8s.io images list -q",
+      "pkill containerd",
+      "for i in $(seq 1 100); do pgrep containerd >/dev/null || break; sleep 0.1; done",
+      "rm -f /kind/images.tar /tmp/containerd.log",
+    ].join("\n");
+    const r = await docker.run(["exec", name, "bash", "-c", script], { timeoutMs: 10 * MIN });
+    const missing = preloaded.filter((p) => !r.stdout.includes(p));
+    if (missing.length) throw new AftershockError("E_BUILD", `containerd in the node image is missing ${missing.join(", ")} after import`);
+    await docker.run([
+      "commit",
+      "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+      "--change", 'CMD []',
+      "--change", `LABEL aftershock.build-key=${key}`,
+      "--change", `LABEL aftershock.preloaded=${preloaded.join(",")}`,
+      name, ref,
+    ], { timeoutMs: 10 * MIN });
+  } finally {
+    await docker.run(["rm", "-f", "-v", name], { allowFailure: true });
+  }
+}

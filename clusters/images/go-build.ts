@@ -1,0 +1,137 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { cp, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { AftershockError, CommandError } from "../errors.js";
+import { run } from "../exec.js";
+import type { Progress } from "../progress.js";
+import { PINNED } from "../versions.js";
+
+/** A set of binaries built from published Go modules through a small wrapper module. */
+export interface GoComponent {
+  name: string;
+  version: string;
+  /** Modules the wrapper requires (published on the module proxy). */
+  requires?: { module: string; version: string }[];
+  /** A module kept in this repository (with go.mod and go.sum) to build instead of published ones. */
+  localSource?: string;
+  /**
+   * Replace directives the upstream module relies on but which Go ignores in dependencies, e.g. the
+   * k8s.io/* staging modules of k8s.io/kubernetes, rewritten to their published releases.
+   */
+  replaces?: { module: string; version: string; target?: string }[];
+  outputs: { pkg: string; bin: string }[];
+  ldflags?: string;
+  tags?: string;
+  /** Expected build time on 2 cores, shown as the step's budget. */
+  budgetMs: number;
+}
+
+export interface BuiltComponent {
+  name: string;
+  version: string;
+  binDir: string;
+  bins: Record<string, string>;
+  cached: boolean;
+  toolchain: string;
+}
+
+function recipeKey(c: GoComponent): string {
+  const h = createHash("sha256");
+  h.update(JSON.stringify({ ...c, budgetMs: 0, localSource: undefined }));
+  if (c.localSource) {
+    for (const f of readdirSync(c.localSource).sort()) h.update(f + "\0" + readFileSync(path.join(c.localSource, f)).toString("base64"));
+  }
+  return h.digest("hex").slice(0, 12);
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
+}
+
+/** Builds (or finds in the cache) the binaries of one component. Keyed by name, version and recipe. */
+export async function buildGoComponent(c: GoComponent, cacheDir: string, progress: Progress): Promise<BuiltComponent> {
+  const dir = path.join(cacheDir, "go", `${c.name}-${c.version}-${recipeKey(c)}`);
+  const binDir = path.join(dir, "bin");
+  const bins = Object.fromEntries(c.outputs.map((o) => [o.bin, path.join(binDir, o.bin)]));
+  const marker = path.join(dir, "built.json");
+  if (await exists(marker)) {
+    const info = JSON.parse(await readFile(marker, "utf8")) as { toolchain: string };
+    return { name: c.name, version: c.version, binDir, bins, cached: true, toolchain: info.toolchain };
+  }
+  const step = progress.step(`Building ${c.name} ${c.version} from Go modules (${c.outputs.map((o) => o.bin).join(", ")})`, c.budgetMs);
+  try {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(binDir, { recursive: true });
+    const src = path.join(dir, "src");
+    if (c.localSource) {
+      await cp(c.localSource, src, { recursive: true });
+    } else {
+      await mkdir(src, { recursive: true });
+      await writeFile(path.join(src, "go.mod"), wrapperGoMod(c));
+      await writeFile(path.join(src, "tools.go"), toolsGo(c));
+    }
+    const baseEnv = { CGO_ENABLED: "0", GOFLAGS: "-mod=mod -buildvcs=false" };
+    if (!c.localSource) {
+      // -e: some modules list imports for old Go versions (build-tagged out) that the proxy no longer serves.
+      await run("go", ["mod", "tidy", "-e"], { cwd: src, env: { ...baseEnv, GOTOOLCHAIN: "local" }, timeoutMs: 15 * 60_000, onLine: (l) => step.detail(l) });
+    }
+    let toolchain = "local";
+    try {
+      await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: "local" }, (l) => step.detail(l));
+    } catch (e) {
+      if (!(e instanceof CommandError)) throw e;
+      progress.warn(`${c.name}: the local Go could not build it (${e.stderrTail.trim().split("\n").slice(-1)[0] ?? ""}); retrying with ${PINNED.fallbackGoToolchain} from the module proxy`);
+      toolchain = PINNED.fallbackGoToolchain;
+      await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: PINNED.fallbackGoToolchain }, (l) => step.detail(l));
+    }
+    const goVersion = (await run("go", ["version"], { env: { GOTOOLCHAIN: toolchain } })).stdout;
+    await writeFile(marker + ".tmp", JSON.stringify({ toolchain, goVersion, builtAt: new Date().toISOString() }));
+    await rename(marker + ".tmp", marker);
+    step.done(toolchain === "local" ? goVersion.replace(/^go version /, "") : `with ${toolchain}`);
+    return { name: c.name, version: c.version, binDir, bins, cached: false, toolchain };
+  } catch (e) {
+    step.fail(e instanceof Error ? e.message.split("\n")[0]! : String(e));
+    throw new AftershockError("E_BUILD", `could not build ${c.name} ${c.version} from Go modules: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+async function compile(c: GoComponent, src: string, binDir: string, env: Record<string, string>, onLine: (l: string) => void) {
+  for (const o of c.outputs) {
+    onLine(`go build ${o.pkg}`);
+    const args = ["build", "-trimpath", "-o", path.join(binDir, o.bin)];
+    if (c.tags) args.push("-tags", c.tags);
+    args.push("-ldflags", `-s -w ${c.ldflags ?? ""}`.trim());
+    args.push(o.pkg);
+    await run("go", args, { cwd: src, env, timeoutMs: 60 * 60_000, onLine });
+  }
+}
+
+function wrapperGoMod(c: GoComponent): string {
+  const lines = [`module aftershock.build/${c.name}`, "", "go 1.22", ""];
+  for (const r of c.requires ?? []) lines.push(`require ${r.module} ${r.version}`);
+  lines.push("");
+  for (const r of c.replaces ?? []) lines.push(`replace ${r.module} => ${r.target ?? r.module} ${r.version}`);
+  return lines.join("\n") + "\n";
+}
+
+function toolsGo(c: GoComponent): string {
+  const imports = [...new Set(c.outputs.map((o) => o.pkg))].map((p) => `\t_ "${p}"`).join("\n");
+  return `//go:build tools\n\npackage tools\n\nimport (\n${imports}\n)\n`;
+}
+
+/** Reads the replace directives of a published module's go.mod (downloading it through the proxy). */
+export async function upstreamReplaces(module: string, version: string, rewrite: (target: string) => string | undefined): Promise<{ module: string; version: string }[]> {
+  const r = await run("go", ["mod", "download", "-json", `${module}@${version}`], { allowFailure: true, env: { GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" }, timeoutMs: 10 * 60_000 });
+  const info = JSON.parse(r.stdout || "{}") as { GoMod?: string; Error?: string };
+  if (!info.GoMod) {
+    throw new AftershockError("E_BAD_VERSION", `${module}@${version} is not available from the Go module proxy${info.Error ? `: ${info.Error.split("\n")[0]}` : ""}`);
+  }
+  const gomod = await readFile(info.GoMod, "utf8");
+  const out: { module: string; version: string }[] = [];
+  for (const m of gomod.matchAll(/^\s*(?:replace\s+)?(\S+)\s+=>\s+(\S+)(?:\s+(\S+))?\s*$/gm)) {
+    const v = rewrite(m[2]!);
+    if (v) out.push({ module: m[1]!, version: v });
+  }
+  return out;
+}

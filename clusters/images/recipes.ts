@@ -1,0 +1,113 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { GoComponent } from "./go-build.js";
+import { upstreamReplaces } from "./go-build.js";
+import { etcdModuleVersion, PINNED, type KubernetesRelease } from "../versions.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MIN = 60_000;
+
+export const KUBERNETES_BINARIES = ["kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"] as const;
+
+/** Kubernetes server and node binaries, with the version stamped in as the upstream release build does. */
+export async function kubernetesComponent(rel: KubernetesRelease): Promise<GoComponent> {
+  // k8s.io/kubernetes points its k8s.io/* staging modules at ./staging; use their published v0.x.y releases.
+  const replaces = await upstreamReplaces("k8s.io/kubernetes", rel.version, (target) =>
+    target.startsWith("./staging/") ? rel.stagingVersion : undefined);
+  const stamp = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((p) => [
+    `-X ${p}.gitVersion=${rel.version}`,
+    `-X ${p}.gitMajor=${rel.major}`,
+    `-X ${p}.gitMinor=${rel.minor}`,
+    `-X ${p}.gitTreeState=clean`,
+    `-X ${p}.gitCommit=0000000000000000000000000000000000000000`,
+    `-X ${p}.buildDate=1970-01-01T00:00:00Z`,
+  ]);
+  return {
+    name: "kubernetes",
+    version: rel.version,
+    requires: [{ module: "k8s.io/kubernetes", version: rel.version }],
+    replaces,
+    outputs: KUBERNETES_BINARIES.map((b) => ({ pkg: `k8s.io/kubernetes/cmd/${b}`, bin: b })),
+    ldflags: stamp.join(" "),
+    // The cloud-provider SDKs are not needed in kind clusters and double the build time.
+    tags: "providerless",
+    budgetMs: 25 * MIN,
+  };
+}
+
+export function etcdComponent(imageTag: string): GoComponent {
+  const v = etcdModuleVersion(imageTag);
+  return {
+    name: "etcd",
+    version: v,
+    requires: [
+      { module: "go.etcd.io/etcd/server/v3", version: v },
+      { module: "go.etcd.io/etcd/etcdctl/v3", version: v },
+      { module: "go.etcd.io/etcd/etcdutl/v3", version: v },
+    ],
+    outputs: [
+      { pkg: "go.etcd.io/etcd/server/v3", bin: "etcd" },
+      { pkg: "go.etcd.io/etcd/etcdctl/v3", bin: "etcdctl" },
+      { pkg: "go.etcd.io/etcd/etcdutl/v3", bin: "etcdutl" },
+    ],
+    budgetMs: 6 * MIN,
+  };
+}
+
+export function corednsComponent(tag: string): GoComponent {
+  return {
+    name: "coredns",
+    version: tag,
+    requires: [{ module: "github.com/coredns/coredns", version: tag }],
+    outputs: [{ pkg: "github.com/coredns/coredns", bin: "coredns" }],
+    budgetMs: 8 * MIN,
+  };
+}
+
+export async function crictlComponent(): Promise<GoComponent> {
+  // cri-tools pins the Kubernetes staging modules to unpublished commits; use the matching release instead.
+  const minor = /^v1\.(\d+)\./.exec(PINNED.crictl)?.[1] ?? "30";
+  const replaces = await upstreamReplaces("sigs.k8s.io/cri-tools", PINNED.crictl, (target) =>
+    target.startsWith("k8s.io/kubernetes/staging/") ? `v0.${minor}.0` : target === "k8s.io/kubernetes" ? `v1.${minor}.0` : undefined);
+  // Its go.mod still declares the old github.com path, which the proxy serves only under the new name.
+  const legacy = "github.com/kubernetes-sigs/cri-tools";
+  return {
+    name: "crictl",
+    version: PINNED.crictl,
+    requires: [{ module: legacy, version: PINNED.crictl }],
+    replaces: [...replaces, { module: legacy, target: "sigs.k8s.io/cri-tools", version: PINNED.crictl }],
+    outputs: [{ pkg: `${legacy}/cmd/crictl`, bin: "crictl" }],
+    budgetMs: 4 * MIN,
+  };
+}
+
+export function localPathComponent(): GoComponent {
+  return {
+    name: "local-path-provisioner",
+    version: PINNED.localPathProvisioner,
+    requires: [{ module: "github.com/rancher/local-path-provisioner", version: PINNED.localPathProvisioner }],
+    outputs: [{ pkg: "github.com/rancher/local-path-provisioner", bin: "local-path-provisioner" }],
+    budgetMs: 5 * MIN,
+  };
+}
+
+export function kindComponent(): GoComponent {
+  return {
+    name: "kind",
+    version: PINNED.kind,
+    requires: [{ module: "sigs.k8s.io/kind", version: PINNED.kind }],
+    outputs: [{ pkg: "sigs.k8s.io/kind", bin: "kind" }],
+    budgetMs: 3 * MIN,
+  };
+}
+
+/** Our own pod network daemon (clusters/images/components/netd). */
+export function netdComponent(): GoComponent {
+  return {
+    name: "netd",
+    version: "v1",
+    localSource: path.join(here, "components", "netd"),
+    outputs: [{ pkg: ".", bin: "aftershock-netd" }],
+    budgetMs: 3 * MIN,
+  };
+}

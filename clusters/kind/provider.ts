@@ -1,0 +1,344 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { docker } from "../docker.js";
+import { AftershockError, CommandError, formatDuration } from "../errors.js";
+import { run, which, type RunOptions, type RunResult } from "../exec.js";
+import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
+import { buildGoComponent } from "../images/go-build.js";
+import { kindComponent } from "../images/recipes.js";
+import type { Progress } from "../progress.js";
+import { withStep } from "../progress.js";
+import { registerTeardown } from "../teardown.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MIN = 60_000;
+
+export interface ClusterSpec {
+  controlPlanes: number; // 1 or 3
+  workers: number;
+  kubernetesVersion: string;
+  /** A ready-made node image (e.g. kindest/node:v1.29.14 where a registry is reachable); built offline when absent. */
+  image?: string;
+  name?: string;
+  /** How long to wait for every node to be Ready after kind returns (default 5m). */
+  readyBudgetMs?: number;
+  podSubnet?: string;
+}
+
+export interface CreateOptions {
+  /** Leave what was created in place when creation fails, for debugging. */
+  retainOnFailure?: boolean;
+  /** The cluster outlives this process (pnpm cluster create): no reaper, and gc leaves it alone. */
+  detached?: boolean;
+  /** Where `kind export logs` goes when creation fails. */
+  logsDir?: string;
+}
+
+export type NodeRole = "control-plane" | "worker";
+
+/** A node container, reached out of band with docker exec; works while the API server is down. */
+export interface NodeHandle {
+  readonly name: string;
+  readonly role: NodeRole;
+  exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Runs a bash script in the node. */
+  sh(script: string, opts?: RunOptions): Promise<RunResult>;
+}
+
+export interface ClusterInfo {
+  name: string;
+  runId: string;
+  ownerPid: number;
+  ownerAlive: boolean;
+  keep: boolean;
+  nodes: string[];
+}
+
+/** Small optional capability, as in e2e-framework: providers that can load local images into nodes. */
+export interface ImageLoader {
+  loadImages(refs: string[]): Promise<void>;
+}
+
+export interface Cluster extends ImageLoader, AsyncDisposable {
+  readonly name: string;
+  readonly runId: string;
+  readonly kubernetesVersion: string;
+  readonly kubeconfigPath: string;
+  readonly nodes: readonly NodeHandle[];
+  readonly timings: Record<string, number>;
+  controlPlane(): NodeHandle;
+  node(name: string): NodeHandle;
+  /** kubectl with the cluster's admin credentials, run inside the first control-plane node. */
+  kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
+  delete(): Promise<void>;
+  howToReach(): string;
+}
+
+export interface Provider {
+  create(spec: ClusterSpec, opts?: CreateOptions): Promise<Cluster>;
+  list(): Promise<ClusterInfo[]>;
+  deleteByName(name: string): Promise<void>;
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
+export function kindConfig(spec: ClusterSpec): string {
+  const nodes = [
+    ...Array.from({ length: spec.controlPlanes }, () => "- role: control-plane"),
+    ...Array.from({ length: spec.workers }, () => "- role: worker"),
+  ];
+  return [
+    "kind: Cluster",
+    "apiVersion: kind.x-k8s.io/v1alpha4",
+    "networking:",
+    `  podSubnet: ${spec.podSubnet ?? "10.244.0.0/16"}`,
+    "nodes:",
+    ...nodes,
+    "",
+  ].join("\n");
+}
+
+function ownerAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export class KindProvider implements Provider {
+  private readonly cacheDir: string;
+  private readonly progress: Progress;
+
+  constructor(opts: { cacheDir?: string; progress: Progress }) {
+    this.cacheDir = opts.cacheDir ?? defaultCacheDir();
+    this.progress = opts.progress;
+  }
+
+  /** The docker wrapper kind runs through, and the real docker it forwards to. */
+  private async kindEnv(runId: string, name: string, keep: boolean): Promise<Record<string, string>> {
+    const realDocker = await which("docker");
+    if (!realDocker) throw new AftershockError("E_DOCKER_MISSING", "docker is not on PATH", { hint: "run pnpm doctor" });
+    const binDir = path.join(this.cacheDir, "wrapper-bin");
+    await mkdir(binDir, { recursive: true });
+    const target = path.join(binDir, "docker");
+    await copyFile(path.join(here, "docker-wrapper.sh"), target);
+    await chmod(target, 0o755);
+    return {
+      PATH: `${binDir}:${process.env.PATH ?? ""}`,
+      AFTERSHOCK_REAL_DOCKER: realDocker,
+      AFTERSHOCK_RUN_ID: runId,
+      AFTERSHOCK_OWNER_PID: keep ? "0" : String(process.pid),
+      AFTERSHOCK_KEEP: String(keep),
+      KIND_EXPERIMENTAL_DOCKER_NETWORK: name,
+    };
+  }
+
+  async create(spec: ClusterSpec, opts: CreateOptions = {}): Promise<Cluster> {
+    if (![1, 3].includes(spec.controlPlanes)) throw new AftershockError("E_BAD_INPUT", `control planes must be 1 or 3, got ${spec.controlPlanes}`);
+    if (spec.workers < 0 || !Number.isInteger(spec.workers)) throw new AftershockError("E_BAD_INPUT", `workers must be a whole number ≥ 0, got ${spec.workers}`);
+    const runId = randomBytes(4).toString("hex");
+    const name = spec.name ?? `as-${runId}`;
+    if (!NAME_RE.test(name)) throw new AftershockError("E_BAD_INPUT", `cluster name "${name}" must be lower-case letters, digits and dashes (≤ 31)`);
+    if ((await docker.ids("container", [`label=io.x-k8s.kind.cluster=${name}`])).length) {
+      throw new AftershockError("E_BAD_INPUT", `a cluster named ${name} already exists`, { hint: "pick another --name or delete it first" });
+    }
+    const timings: Record<string, number> = {};
+    const t0 = performance.now();
+
+    let image = spec.image;
+    let kindBin: string;
+    if (image) {
+      kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
+    } else {
+      const built = await ensureNodeImage({ kubernetesVersion: spec.kubernetesVersion, cacheDir: this.cacheDir, progress: this.progress });
+      image = built.ref;
+      kindBin = built.kindBinary;
+    }
+    timings.imageMs = performance.now() - t0;
+
+    const dir = path.join(this.cacheDir, "clusters", name);
+    await mkdir(dir, { recursive: true });
+    const kubeconfigPath = path.join(dir, "kubeconfig");
+    const configPath = path.join(dir, "kind.yaml");
+    await writeFile(configPath, kindConfig(spec));
+    const env = await this.kindEnv(runId, name, !!opts.detached);
+    const reaper = opts.detached ? undefined : this.startReaper(runId, env.AFTERSHOCK_REAL_DOCKER!);
+    const cleanup = async () => {
+      await this.destroy(name, runId, kindBin, env);
+      reaper?.kill();
+    };
+    const unregister = opts.detached ? () => {} : registerTeardown(`delete cluster ${name}`, cleanup);
+
+    const shape = `${spec.controlPlanes} control plane${spec.controlPlanes > 1 ? "s" : ""} + ${spec.workers} worker${spec.workers === 1 ? "" : "s"}`;
+    try {
+      const t1 = performance.now();
+      await withStep(this.progress, `Creating cluster ${name} (${shape}, ${image})`, 10 * MIN, (s) =>
+        run(kindBin, ["create", "cluster", "--name", name, "--image", image!, "--config", configPath, "--kubeconfig", kubeconfigPath, "--wait", "0s", "--retain"], {
+          env, timeoutMs: 10 * MIN, onLine: (l) => s.detail(l.replace(/^\s*[✓✗•]\s*/u, "")),
+        }));
+      timings.kindCreateMs = performance.now() - t1;
+      const cluster = await this.attach(name, runId, spec.kubernetesVersion, kubeconfigPath, kindBin, env, timings, async () => {
+        unregister();
+        await cleanup();
+      });
+      const budget = spec.readyBudgetMs ?? 5 * MIN;
+      const t2 = performance.now();
+      await withStep(this.progress, `Waiting ≤ ${formatDuration(budget)} for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
+      timings.nodesReadyMs = performance.now() - t2;
+      timings.totalMs = performance.now() - t0;
+      return cluster;
+    } catch (e) {
+      if (opts.retainOnFailure) {
+        this.progress.warn(`keeping ${name} for debugging (--keep); delete it with: pnpm cluster delete ${name}`);
+        unregister();
+        reaper?.kill();
+      } else {
+        if (opts.logsDir) {
+          await run(kindBin, ["export", "logs", opts.logsDir, "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true }).catch(() => undefined);
+        }
+        unregister();
+        await cleanup().catch((c: unknown) => this.progress.warn(`cleanup after failed create: ${String(c)}`));
+      }
+      if (e instanceof AftershockError && e.code !== "E_COMMAND") throw e;
+      throw new AftershockError("E_CLUSTER", `creating cluster ${name} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private startReaper(runId: string, realDocker: string): { kill(): void } {
+    const child = spawn("bash", [path.join(here, "reaper.sh"), runId, String(process.pid), realDocker], { detached: true, stdio: "ignore" });
+    child.unref();
+    return { kill: () => { try { child.kill("SIGKILL"); } catch { /* already gone */ } } };
+  }
+
+  private async attach(name: string, runId: string, version: string, kubeconfigPath: string, kindBin: string, env: Record<string, string>, timings: Record<string, number>, onDelete: () => Promise<void>): Promise<Cluster> {
+    const ids = await docker.run(["ps", "--filter", `label=io.x-k8s.kind.cluster=${name}`, "--filter", `label=aftershock.run=${runId}`, "--format", '{{.Names}}\t{{.Label "io.x-k8s.kind.role"}}']);
+    const nodes: NodeHandle[] = ids.stdout.split("\n").filter(Boolean)
+      .map((l) => l.split("\t") as [string, string])
+      .filter(([, role]) => role === "control-plane" || role === "worker")
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([n, role]) => nodeHandle(n, role as NodeRole));
+    if (!nodes.some((n) => n.role === "control-plane")) throw new AftershockError("E_CLUSTER", `cluster ${name} has no control-plane container labelled with run ${runId}`);
+    let deleted = false;
+    const cluster: Cluster = {
+      name, runId, kubernetesVersion: version, kubeconfigPath, nodes, timings,
+      controlPlane: () => nodes.find((n) => n.role === "control-plane")!,
+      node: (n) => {
+        const h = nodes.find((x) => x.name === n || x.name === `${name}-${n}`);
+        if (!h) throw new AftershockError("E_UNSAFE_TARGET", `${n} is not a node of cluster ${name} (nodes: ${nodes.map((x) => x.name).join(", ")})`);
+        return h;
+      },
+      kubectl: (args, opts) => cluster.controlPlane().exec(["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", ...args], opts),
+      loadImages: async (refs) => {
+        await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, 5 * MIN, () =>
+          run(kindBin, ["load", "docker-image", "--name", name, ...refs], { env, timeoutMs: 5 * MIN }));
+      },
+      delete: async () => {
+        if (deleted) return;
+        deleted = true;
+        await onDelete();
+      },
+      howToReach: () => [
+        `cluster ${name} is up (run ${runId}); it stays until you delete it:`,
+        `  export KUBECONFIG=${kubeconfigPath}`,
+        `  kubectl get nodes`,
+        `  docker exec -it ${nodes[0]!.name} bash        # out-of-band shell on the first control plane`,
+        `  pnpm cluster delete ${name}`,
+      ].join("\n"),
+      [Symbol.asyncDispose]: () => cluster.delete(),
+    };
+    return cluster;
+  }
+
+  /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
+  private async destroy(name: string, runId: string, kindBin: string, env: Record<string, string>): Promise<void> {
+    await withStep(this.progress, `Deleting cluster ${name}`, 3 * MIN, async () => {
+      await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 3 * MIN, allowFailure: true });
+      await removeRunResources(runId);
+      await rm(path.join(this.cacheDir, "clusters", name), { recursive: true, force: true });
+    });
+  }
+
+  async list(): Promise<ClusterInfo[]> {
+    const r = await docker.run(["ps", "-a", "--filter", "label=aftershock.managed=cluster", "--format",
+      '{{.Names}}\t{{.Label "io.x-k8s.kind.cluster"}}\t{{.Label "aftershock.run"}}\t{{.Label "aftershock.owner-pid"}}\t{{.Label "aftershock.keep"}}']);
+    const byName = new Map<string, ClusterInfo>();
+    for (const l of r.stdout.split("\n").filter(Boolean)) {
+      const [node, cluster, runId, pid, keep] = l.split("\t") as [string, string, string, string, string];
+      const c = byName.get(cluster) ?? { name: cluster, runId, ownerPid: Number(pid), ownerAlive: ownerAlive(Number(pid)), keep: keep === "true", nodes: [] };
+      c.nodes.push(node);
+      byName.set(cluster, c);
+    }
+    return [...byName.values()];
+  }
+
+  async deleteByName(name: string): Promise<void> {
+    const info = (await this.list()).find((c) => c.name === name);
+    if (!info) {
+      const foreign = await docker.ids("container", [`label=io.x-k8s.kind.cluster=${name}`]);
+      if (foreign.length) throw new AftershockError("E_UNSAFE_TARGET", `cluster ${name} was not created by Aftershock (no aftershock.run label); refusing to delete it`);
+      throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
+    }
+    const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
+    await this.destroy(name, info.runId, kindBin, await this.kindEnv(info.runId, name, info.keep));
+  }
+}
+
+export async function removeRunResources(runId: string): Promise<{ containers: number; volumes: number; networks: number }> {
+  const filter = `label=aftershock.run=${runId}`;
+  const containers = await docker.ids("container", [filter]);
+  if (containers.length) await docker.run(["rm", "-f", "-v", ...containers], { timeoutMs: 2 * MIN });
+  const networks = await docker.ids("network", [filter]);
+  if (networks.length) await docker.run(["network", "rm", ...networks], { timeoutMs: MIN });
+  const volumes = await docker.ids("volume", [filter]);
+  if (volumes.length) await docker.run(["volume", "rm", "-f", ...volumes], { timeoutMs: MIN });
+  const left = [
+    ...(await docker.ids("container", [filter])),
+    ...(await docker.ids("network", [filter])),
+    ...(await docker.ids("volume", [filter])),
+  ];
+  if (left.length) throw new AftershockError("E_CLUSTER", `run ${runId} still has ${left.length} Docker objects after deletion: ${left.join(", ")}`);
+  return { containers: containers.length, volumes: volumes.length, networks: networks.length };
+}
+
+function nodeHandle(name: string, role: NodeRole): NodeHandle {
+  const exec = (argv: string[], opts: RunOptions = {}) =>
+    run("docker", ["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], { timeoutMs: 2 * MIN, ...opts });
+  return { name, role, exec, sh: (script, opts) => exec(["bash", "-c", script], opts) };
+}
+
+interface NodeList {
+  items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string; message?: string }[] } }[];
+}
+
+/** Polls until every node container is a Ready Node; the timeout names what was still not Ready. */
+export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  let last = "no answer from the API server yet";
+  while (Date.now() < deadline) {
+    try {
+      const r = await cluster.kubectl(["get", "nodes", "-o", "json"], { timeoutMs: 20_000 });
+      const list = JSON.parse(r.stdout) as NodeList;
+      const notReady = cluster.nodes.filter((n) => {
+        const item = list.items.find((i) => i.metadata.name === n.name);
+        return item?.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True";
+      });
+      if (!notReady.length) return;
+      last = `not Ready: ${notReady.map((n) => n.name).join(", ")}`;
+    } catch (e) {
+      last = e instanceof CommandError ? e.stderrTail.trim().split("\n").pop() ?? e.message : String(e);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new AftershockError("E_TIMEOUT", `nodes did not become Ready within ${formatDuration(budgetMs)}; last seen: ${last}`);
+}
+
+export async function readKubeconfig(cluster: Cluster): Promise<string> {
+  return existsSync(cluster.kubeconfigPath) ? readFile(cluster.kubeconfigPath, "utf8") : "";
+}

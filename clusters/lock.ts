@@ -1,0 +1,50 @@
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { AftershockError } from "./errors.js";
+import type { Progress } from "./progress.js";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * A lock directory holding the owner's pid: two runs never build into the same cache at once, and a lock
+ * left by a dead process is taken over.
+ */
+export async function withLock<T>(lockDir: string, progress: Progress, fn: () => Promise<T>, budgetMs = 90 * 60_000): Promise<T> {
+  await mkdir(path.dirname(lockDir), { recursive: true });
+  const started = Date.now();
+  let told = false;
+  for (;;) {
+    try {
+      await mkdir(lockDir);
+      await writeFile(path.join(lockDir, "pid"), String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const owner = Number(await readFile(path.join(lockDir, "pid"), "utf8").catch(() => "0"));
+      if (!owner || !alive(owner)) {
+        await rm(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - started > budgetMs) {
+        throw new AftershockError("E_TIMEOUT", `another Aftershock process (pid ${owner}) held ${lockDir} for longer than ${Math.round(budgetMs / 60_000)}m`);
+      }
+      if (!told) {
+        progress.info(`waiting for pid ${owner}, which is building images into the same cache`);
+        told = true;
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Every version Aftershock builds or runs, pinned in one place. The offline image builder derives all its
+ * cache keys from this file, so changing a version here is enough to rebuild what depends on it.
+ */
+export const DEFAULT_KUBERNETES_VERSION = "v1.29.15";
+
+export const PINNED = {
+  /** kind drives the cluster lifecycle; v0.24.0 pairs with Kubernetes ≤ 1.30 on cgroup v1 hosts. */
+  kind: "v0.24.0",
+  /** Node and tool rootfs: Debian's systemd, containerd, runc, CNI plugins and iptables. */
+  debianSuite: "bookworm",
+  debianMirror: "http://deb.debian.org/debian",
+  /** crictl in every node, for out-of-band probes when the API server is down. */
+  crictl: "v1.30.0",
+  /** Default StorageClass "standard". */
+  localPathProvisioner: "v0.0.30",
+  /** The image kind v0.24.0 runs as the load balancer in front of several control planes. */
+  kindHaproxyImage: "docker.io/kindest/haproxy:v20230606-42a2262b",
+  /** Used when the local Go cannot build a component; fetched from the module proxy as a toolchain module. */
+  fallbackGoToolchain: "go1.22.12",
+  /** Images Aftershock builds for the cluster's add-ons and workloads carry this registry prefix. */
+  localRegistry: "aftershock.local",
+} as const;
+
+/** Kubernetes minors the offline builder knows how to assemble and test on this project's hosts. */
+export const SUPPORTED_MINORS = [27, 28, 29, 30] as const;
+
+export interface KubernetesRelease {
+  version: string; // v1.29.15
+  major: number;
+  minor: number;
+  patch: number;
+  /** Version of the k8s.io/* staging modules that belong to this release (v0.29.15). */
+  stagingVersion: string;
+}
+
+const VERSION_RE = /^v?(\d+)\.(\d+)\.(\d+)$/;
+
+export function isKubernetesVersionSyntax(v: string): boolean {
+  return VERSION_RE.test(v);
+}
+
+export function kubernetesRelease(v: string): KubernetesRelease {
+  const m = VERSION_RE.exec(v);
+  if (!m) throw new Error(`not a Kubernetes version: "${v}" (expected e.g. v1.29.15)`);
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return { version: `v${major}.${minor}.${patch}`, major, minor, patch, stagingVersion: `v0.${minor}.${patch}` };
+}
+
+/**
+ * etcd image tags look like "3.5.16-0"; the Go module version is the part before the dash.
+ */
+export function etcdModuleVersion(imageTag: string): string {
+  return "v" + imageTag.replace(/-\d+$/, "");
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { doctor } from "../../clusters/host/doctor.js";
+import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
+import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
+import { ConsoleProgress } from "../../clusters/progress.js";
+import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax } from "../../clusters/versions.js";
+import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
+import { garbageCollect } from "../../clusters/kind/gc.js";
+import { installSignalHandlers } from "../signals.js";
+
+const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
+
+Usage:
+  pnpm doctor [--check]                     check (and as root, fix) Docker, privileged containers, cgroups, disk, tools
+  pnpm images build [--k8s-version V] [--force]
+                                            build the offline node image and everything in it (cached by version)
+  pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--image REF] [--name NAME] [--wait 10m]
+                                            create a cluster and leave it running; prints how to reach it
+  pnpm cluster delete NAME                  delete a cluster this tool created
+  pnpm cluster list                         list clusters this tool created
+  pnpm demo [--workers N] [--k8s-version V] [--keep]
+                                            create a cluster, print its nodes, delete it
+  pnpm gc [--all]                           remove containers, volumes and networks left by dead runs (--all: every run)
+
+Options:
+  --k8s-version V   Kubernetes version to build and run (default ${DEFAULT_KUBERNETES_VERSION})
+  --image REF       use this node image instead of building one, e.g. kindest/node:v1.29.14 where a registry is reachable
+  -h, --help        show this help
+
+Environment:
+  AFTERSHOCK_CACHE  where built binaries live (default ~/.cache/aftershock)`;
+
+const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_INTERRUPTED: 130 };
+
+type Values = Record<string, string | boolean | undefined>;
+
+function parse(args: string[], options: ParseArgsConfig["options"]): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (e) {
+    throw new AftershockError("E_BAD_INPUT", (e as Error).message.split("\n")[0]!.replace(/^TypeError \[[A-Z_]+\]: /, ""), { hint: "see --help" });
+  }
+}
+
+function int(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new AftershockError("E_BAD_INPUT", `--${name} must be a whole number from ${min} to ${max}, got "${v}"`);
+  }
+  return Number(v);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const progress = new ConsoleProgress();
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "-h" || cmd === "--help" || cmd === "help") {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const cacheDir = defaultCacheDir();
+  const clusterOpts = {
+    "k8s-version": { type: "string" },
+    image: { type: "string" },
+    "control-planes": { type: "string" },
+    workers: { type: "string" },
+    name: { type: "string" },
+    wait: { type: "string" },
+    keep: { type: "boolean" },
+  } as const;
+
+  switch (cmd) {
+    case "doctor": {
+      const { values } = parse(rest, { check: { type: "boolean" } });
+      if (values.help) return help();
+      await doctor({ progress, checkOnly: !!values.check });
+      return 0;
+    }
+    case "images": {
+      const { values, positionals } = parse(rest, { "k8s-version": { type: "string" }, force: { type: "boolean" } });
+      if (values.help) return help();
+      if (positionals[0] !== "build" || positionals.length !== 1) throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, { hint: "use: pnpm images build" });
+      const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+      checkBuildableVersion(version);
+      const started = performance.now();
+      await doctor({ progress });
+      const img = await ensureNodeImage({ kubernetesVersion: version, cacheDir, progress, force: !!values.force });
+      console.log(`${img.ref} ${img.cached ? "is up to date" : "built"} in ${formatDuration(performance.now() - started)} (preloaded: ${img.preloaded.length} images)`);
+      return 0;
+    }
+    case "cluster": {
+      const { values, positionals } = parse(rest, clusterOpts);
+      if (values.help) return help();
+      const provider = new KindProvider({ cacheDir, progress });
+      const sub = positionals[0];
+      if (sub === "list") {
+        const clusters = await provider.list();
+        if (!clusters.length) console.log("no Aftershock clusters");
+        for (const c of clusters) console.log(`${c.name}\t${c.nodes.length} nodes\trun ${c.runId}\towner pid ${c.ownerPid}${c.ownerAlive ? "" : " (dead)"}`);
+        return 0;
+      }
+      if (sub === "delete") {
+        if (positionals.length !== 2) throw new AftershockError("E_BAD_INPUT", "usage: pnpm cluster delete NAME");
+        await provider.deleteByName(positionals[1]!);
+        return 0;
+      }
+      if (sub === "create") {
+        const spec = specFrom(values);
+        await doctor({ progress });
+        const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: true });
+        console.log(cluster.howToReach());
+        return 0;
+      }
+      throw new AftershockError("E_BAD_INPUT", `unknown cluster command "${sub ?? ""}"`, { hint: "use create, delete or list" });
+    }
+    case "demo": {
+      const { values, positionals } = parse(rest, clusterOpts);
+      if (values.help) return help();
+      if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`);
+      const spec = specFrom({ workers: "1", ...values });
+      await doctor({ progress });
+      const provider = new KindProvider({ cacheDir, progress });
+      const started = performance.now();
+      const cluster = await provider.create(spec, { retainOnFailure: !!values.keep });
+      try {
+        const nodes = await cluster.kubectl(["get", "nodes", "-o", "wide"]);
+        console.log(nodes.stdout);
+        const pods = await cluster.kubectl(["get", "pods", "-A"]);
+        console.log(pods.stdout);
+      } finally {
+        if (values.keep) console.log(cluster.howToReach());
+        else await cluster.delete();
+      }
+      console.log(`demo finished in ${formatDuration(performance.now() - started)}`);
+      return 0;
+    }
+    case "gc": {
+      const { values } = parse(rest, { all: { type: "boolean" } });
+      if (values.help) return help();
+      const removed = await garbageCollect({ all: !!values.all, progress });
+      console.log(`removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks`);
+      return 0;
+    }
+    default:
+      throw new AftershockError("E_BAD_INPUT", `unknown command "${cmd}"`, { hint: "see pnpm aftershock --help" });
+  }
+}
+
+function help(): number {
+  console.log(USAGE);
+  return 0;
+}
+
+function specFrom(values: Values): ClusterSpec {
+  const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+  // Validate before touching Docker, so bad input leaves nothing behind.
+  if (!values.image) checkBuildableVersion(version);
+  else if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
+  const cps = int("control-planes", values["control-planes"] as string | undefined, 1, 1, 3);
+  if (cps === 2) throw new AftershockError("E_BAD_INPUT", "--control-planes must be 1 or 3 (etcd needs an odd number of members)");
+  return {
+    controlPlanes: cps,
+    workers: int("workers", values.workers as string | undefined, 0, 0, 5),
+    kubernetesVersion: version,
+    image: values.image as string | undefined,
+    name: values.name as string | undefined,
+    readyBudgetMs: values.wait ? parseDuration(values.wait as string) : undefined,
+  };
+}
+
+installSignalHandlers();
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof AftershockError) {
+      process.stderr.write(`aftershock: error ${e.code}: ${e.oneLine()}\n`);
+      process.exit(EXIT[e.code] ?? 1);
+    }
+    process.stderr.write(`aftershock: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,136 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConsoleProgress } from "../../clusters/progress.js";
+import { KindProvider, type Cluster } from "../../clusters/kind/provider.js";
+import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { apply, buildEchoImage, ETCDCTL, leftovers } from "./helpers.js";
+
+/**
+ * Issue 2's proof: a real 1 control-plane + 1 worker cluster from the offline node image, checked through
+ * the cluster itself, and deleted without leaving anything behind.
+ */
+describe("a 1+1 cluster from the offline node image", () => {
+  const progress = new ConsoleProgress();
+  const provider = new KindProvider({ progress });
+  let cluster: Cluster;
+  const echoImage = `aftershock.local/e2e-echo:${randomBytes(3).toString("hex")}`;
+
+  beforeAll(async () => {
+    cluster = await provider.create({ controlPlanes: 1, workers: 1, kubernetesVersion: DEFAULT_KUBERNETES_VERSION });
+  });
+
+  afterAll(async () => {
+    if (!cluster) return;
+    const runId = cluster.runId;
+    await cluster.delete();
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
+  it("has every node Ready and reports the pinned version", async () => {
+    const r = await cluster.kubectl(["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"]);
+    const lines = r.stdout.trim().split("\n").sort();
+    expect(lines).toEqual([
+      `${cluster.name}-control-plane ${DEFAULT_KUBERNETES_VERSION} True`,
+      `${cluster.name}-worker ${DEFAULT_KUBERNETES_VERSION} True`,
+    ]);
+  });
+
+  it("runs every kube-system pod", async () => {
+    await cluster.kubectl(["wait", "--for=condition=Ready", "pods", "--all", "-n", "kube-system", "--timeout=180s"], { timeoutMs: 200_000 });
+    const r = await cluster.kubectl(["get", "pods", "-n", "kube-system", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.phase}{\"\\n\"}{end}"]);
+    const pods = r.stdout.trim().split("\n");
+    for (const component of ["etcd-", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-", "kube-proxy-", "coredns-", "aftershock-netd-"]) {
+      expect(pods.some((p) => p.startsWith(component)), `${component}* in ${pods.join(", ")}`).toBe(true);
+    }
+    expect(pods.filter((p) => !p.endsWith("=Running"))).toEqual([]);
+  });
+
+  it("runs a locally built workload image on the worker, reachable through a Service by DNS name", async () => {
+    await buildEchoImage(echoImage);
+    await cluster.loadImages([echoImage]);
+    await apply(cluster, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: ${cluster.name}-worker}
+      containers:
+      - name: echo
+        image: ${echoImage}
+        imagePullPolicy: Never
+        ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec:
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+`);
+    await cluster.kubectl(["rollout", "status", "deployment/echo", "--timeout=120s"], { timeoutMs: 130_000 });
+    const node = await cluster.kubectl(["get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[0].spec.nodeName}"]);
+    expect(node.stdout).toBe(`${cluster.name}-worker`);
+    // From a pod on the control plane: resolve the Service by name through CoreDNS, then talk HTTP to it.
+    const probe = await cluster.kubectl(["run", "dns-probe", "--rm", "-i", "--restart=Never", "--quiet",
+      "--image=aftershock.local/local-path-helper:v1", "--image-pull-policy=Never",
+      "--overrides", JSON.stringify({ spec: { tolerations: [{ operator: "Exists" }], nodeSelector: { "kubernetes.io/hostname": `${cluster.name}-control-plane` } } }),
+      "--", "bash", "-c",
+      "getent hosts echo.default.svc.cluster.local && exec 3<>/dev/tcp/echo.default.svc.cluster.local/80 && printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"],
+    { timeoutMs: 120_000 });
+    expect(probe.stdout).toMatch(/^10\.96\.\d+\.\d+\s+echo\.default\.svc\.cluster\.local/m);
+    expect(probe.stdout).toMatch(/echo from echo-[a-z0-9-]+: \/hello/);
+  });
+
+  it("binds a PVC through the default StorageClass and keeps its file across a pod restart", async () => {
+    const token = randomBytes(8).toString("hex");
+    const pod = (name: string, cmd: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: aftershock.local/local-path-helper:v1
+    imagePullPolicy: Never
+    command: ["bash", "-c", ${JSON.stringify(cmd)}]
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: sentinel-data}
+`;
+    await apply(cluster, `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: sentinel-data, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 64Mi}}
+---
+${pod("writer", `echo ${token} > /data/token && sync`)}`);
+    await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/writer", "--timeout=180s"], { timeoutMs: 190_000 });
+    const pvc = await cluster.kubectl(["get", "pvc", "sentinel-data", "-o", "jsonpath={.status.phase} {.spec.storageClassName}"]);
+    expect(pvc.stdout).toBe("Bound standard");
+    await cluster.kubectl(["delete", "pod", "writer", "--wait=true", "--timeout=60s"], { timeoutMs: 70_000 });
+    await apply(cluster, pod("reader", "cat /data/token"));
+    await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/reader", "--timeout=120s"], { timeoutMs: 130_000 });
+    const logs = await cluster.kubectl(["logs", "reader"]);
+    expect(logs.stdout.trim()).toBe(token);
+  });
+
+  it("has a healthy etcd, checked with etcdctl inside the control-plane node", async () => {
+    const r = await cluster.controlPlane().sh(`${ETCDCTL} endpoint health`);
+    expect(r.stdout + r.stderr).toMatch(/https:\/\/127\.0\.0\.1:2379 is healthy/);
+  });
+
+  it("can be reached out of band with crictl while the API is not involved", async () => {
+    const r = await cluster.controlPlane().exec(["crictl", "ps", "--name", "etcd", "-o", "json"]);
+    const ps = JSON.parse(r.stdout) as { containers: { state: string; metadata: { name: string } }[] };
+    expect(ps.containers.map((c) => `${c.metadata.name}:${c.state}`)).toContain("etcd:CONTAINER_RUNNING");
+  });
+});

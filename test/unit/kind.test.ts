@@ -1,0 +1,54 @@
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { kindConfig } from "../../clusters/kind/provider.js";
+
+const wrapper = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../clusters/kind/docker-wrapper.sh");
+
+function runWrapper(args: string[], env: Record<string, string>): string[] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "wrapper-test-"));
+  const fake = path.join(dir, "docker");
+  writeFileSync(fake, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > ${dir}/argv\n`);
+  chmodSync(fake, 0o755);
+  execFileSync("bash", [wrapper, ...args], { env: { ...process.env, AFTERSHOCK_REAL_DOCKER: fake, ...env } });
+  return readFileSync(path.join(dir, "argv"), "utf8").trim().split("\n");
+}
+
+describe("kind config", () => {
+  it("lists control planes before workers, with the pod subnet the CNI manifest is templated with", () => {
+    const cfg = parse(kindConfig({ controlPlanes: 3, workers: 2, kubernetesVersion: "v1.29.15" })) as { nodes: { role: string }[]; networking: { podSubnet: string } };
+    expect(cfg.nodes.map((n) => n.role)).toEqual(["control-plane", "control-plane", "control-plane", "worker", "worker"]);
+    expect(cfg.networking.podSubnet).toBe("10.244.0.0/16");
+  });
+});
+
+describe("docker wrapper used by kind", () => {
+  const env = { AFTERSHOCK_RUN_ID: "abcd1234", AFTERSHOCK_OWNER_PID: "4242", AFTERSHOCK_KEEP: "false" };
+
+  it("labels node containers and turns the anonymous /var volume into a labelled mount", () => {
+    const argv = runWrapper(["run", "--name", "as-abcd1234-control-plane", "--volume", "/var", "--volume", "/lib/modules:/lib/modules:ro", "aftershock.local/node:v1.29.15"], env);
+    expect(argv[0]).toBe("run");
+    expect(argv).toContain("aftershock.run=abcd1234");
+    expect(argv).toContain("aftershock.owner-pid=4242");
+    expect(argv).not.toContain("/var");
+    expect(argv).toContain("type=volume,dst=/var,volume-label=aftershock.run=abcd1234,volume-label=aftershock.managed=cluster");
+    expect(argv).toContain("/lib/modules:/lib/modules:ro");
+    expect(argv.at(-1)).toBe("aftershock.local/node:v1.29.15");
+  });
+
+  it("labels the network kind creates", () => {
+    const argv = runWrapper(["network", "create", "-d=bridge", "as-abcd1234"], env);
+    expect(argv.slice(0, 2)).toEqual(["network", "create"]);
+    expect(argv).toContain("aftershock.run=abcd1234");
+    expect(argv.at(-1)).toBe("as-abcd1234");
+  });
+
+  it("passes every other command through untouched", () => {
+    expect(runWrapper(["exec", "node", "cat", "/kind/version"], env)).toEqual(["exec", "node", "cat", "/kind/version"]);
+    expect(runWrapper(["run", "x"], { AFTERSHOCK_RUN_ID: "" })).toEqual(["run", "x"]);
+  });
+});

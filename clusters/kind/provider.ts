@@ -179,9 +179,12 @@ export class KindProvider implements Provider {
     const shape = `${spec.controlPlanes} control plane${spec.controlPlanes > 1 ? "s" : ""} + ${spec.workers} worker${spec.workers === 1 ? "" : "s"}`;
     try {
       const t1 = performance.now();
+      const output: string[] = [];
       await withStep(this.progress, `Creating cluster ${name} (${shape}, ${image})`, 10 * MIN, (s) =>
         run(kindBin, ["create", "cluster", "--name", name, "--image", image!, "--config", configPath, "--kubeconfig", kubeconfigPath, "--wait", "0s", "--retain"], {
-          env, timeoutMs: 10 * MIN, onLine: (l) => s.detail(l.replace(/^\s*[✓✗•]\s*/u, "")),
+          env, timeoutMs: 10 * MIN, onLine: (l) => { output.push(l); s.detail(l.replace(/^\s*[✓✗•]\s*/u, "")); },
+        }).catch((e: unknown) => {
+          throw e instanceof CommandError ? new AftershockError("E_CLUSTER", `kind create cluster failed after ${formatDuration(e.elapsedMs)}: ${summarizeKindFailure(output)}`, { cause: e }) : e;
         }));
       timings.kindCreateMs = performance.now() - t1;
       const cluster = await this.attach(name, runId, spec.kubernetesVersion, kubeconfigPath, kindBin, env, timings, async () => {
@@ -288,6 +291,13 @@ export class KindProvider implements Provider {
     const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
     await this.destroy(name, info.runId, kindBin, await this.kindEnv(info.runId, name, info.keep));
   }
+}
+
+/** The lines of kind's output that say what went wrong, without its Go stack trace. */
+export function summarizeKindFailure(lines: string[]): string {
+  const wanted = lines.filter((l) => /^ERROR: |error execution phase|timed out waiting|\[kubelet-check\] .*(failed|unhealthy)|unable to|not found/i.test(l.trim()));
+  const picked = (wanted.length ? wanted : lines.slice(-3)).map((l) => l.trim()).map((l) => (l.length > 300 ? l.slice(0, 297) + "..." : l));
+  return [...new Set(picked)].slice(0, 4).join(" | ") || "no output";
 }
 
 export async function removeRunResources(runId: string): Promise<{ containers: number; volumes: number; networks: number }> {

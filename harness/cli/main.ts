@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "list") {
         const clusters = await provider.list();
         if (!clusters.length) console.log("no Aftershock clusters");
-        for (const c of clusters) console.log(`${c.name}\t${c.nodes.length} nodes\trun ${c.runId}\towner pid ${c.ownerPid}${c.ownerAlive ? "" : " (dead)"}`);
+        for (const c of clusters) console.log(`${c.name}\t${c.nodes.length} nodes\trun ${c.runId}\t${c.keep ? "kept (delete with pnpm cluster delete)" : `owner pid ${c.ownerPid}${c.ownerAlive ? "" : " (dead: pnpm gc removes it)"}`}`);
         return 0;
       }
       if (sub === "delete") {

@@ -104,7 +104,8 @@ metadata:
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: local-path-provisioner
+  # local-path-provisioner runs its helper pods under this name unless told otherwise.
+  name: local-path-provisioner-service-account
   namespace: local-path-storage
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -135,7 +136,7 @@ roleRef:
   name: local-path-provisioner
 subjects:
 - kind: ServiceAccount
-  name: local-path-provisioner
+  name: local-path-provisioner-service-account
   namespace: local-path-storage
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -165,7 +166,7 @@ roleRef:
   name: local-path-provisioner
 subjects:
 - kind: ServiceAccount
-  name: local-path-provisioner
+  name: local-path-provisioner-service-account
   namespace: local-path-storage
 ---
 apiVersion: apps/v1
@@ -183,7 +184,7 @@ spec:
       labels:
         app: local-path-provisioner
     spec:
-      serviceAccountName: local-path-provisioner
+      serviceAccountName: local-path-provisioner-service-account
       tolerations:
       - key: node-role.kubernetes.io/control-plane
         operator: Exists

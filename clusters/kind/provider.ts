@@ -193,7 +193,7 @@ export class KindProvider implements Provider {
       });
       const budget = spec.readyBudgetMs ?? 5 * MIN;
       const t2 = performance.now();
-      await withStep(this.progress, `Waiting ≤ ${formatDuration(budget)} for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
+      await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
       timings.nodesReadyMs = performance.now() - t2;
       timings.totalMs = performance.now() - t0;
       return cluster;

@@ -8,6 +8,7 @@ import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax } from "../../clu
 import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
 import { garbageCollect } from "../../clusters/kind/gc.js";
 import { installSignalHandlers } from "../signals.js";
+import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-command.js";
 
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
@@ -22,6 +23,14 @@ Usage:
   pnpm demo [--workers N] [--k8s-version V] [--keep]
                                             create a cluster, print its nodes, delete it
   pnpm gc [--all]                           remove containers, volumes and networks left by dead runs (--all: every run)
+  pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--image REF]
+                                            re-enact one incident end to end on a new cluster; exit code is the outcome
+  pnpm scenario --list                      list scenarios with their source incidents and tags
+  pnpm suite [--tag TAG] [--reporter ...]   run every scenario (or those with TAG), with one combined JUnit/HTML report
+
+Outcomes (exit codes): passed 0, errored 1, bad input 2, fault-not-reproduced 3, not-recovered 4,
+  data-lost 5, aborted (steady state not met before the fault) 6, interrupted 130.
+Reports go to reports/<scenario>-<run>/ (journal.json, junit.xml, report.html).
 
 Options:
   --k8s-version V   Kubernetes version to build and run (default ${DEFAULT_KUBERNETES_VERSION})
@@ -134,6 +143,27 @@ async function main(argv: string[]): Promise<number> {
       }
       console.log(`demo finished in ${formatDuration(performance.now() - started)}`);
       return 0;
+    }
+    case "scenario":
+    case "suite": {
+      const { values, positionals } = parse(rest, {
+        "k8s-version": { type: "string" }, image: { type: "string" }, keep: { type: "boolean" }, reporter: { type: "string" },
+        "dry-run": { type: "boolean" }, list: { type: "boolean" }, "game-day": { type: "boolean" }, tag: { type: "string" },
+      });
+      if (values.help) return help();
+      const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+      if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
+      if (!values.image) checkBuildableVersion(version);
+      const o = {
+        version, keep: !!values.keep, reporters: parseReporters(values.reporter as string | undefined), gameDay: !!values["game-day"], progress,
+        ...(values.image ? { image: values.image as string } : {}),
+      };
+      if (cmd === "suite") {
+        if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: "use --tag TAG" });
+        return suiteCommand(values.tag as string | undefined, o);
+      }
+      if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
+      return scenarioCommand(positionals[0], { list: !!values.list, dryRun: !!values["dry-run"] }, o);
     }
     case "gc": {
       const { values } = parse(rest, { all: { type: "boolean" } });

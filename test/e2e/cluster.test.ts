@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { KindProvider, type Cluster } from "../../clusters/kind/provider.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
-import { apply, buildEchoImage, ETCDCTL, leftovers } from "./helpers.js";
+import { apply, buildEchoImage, ETCDCTL, leftovers, podOutput } from "./helpers.js";
 
 /**
  * Issue 2's proof: a real 1 control-plane + 1 worker cluster from the offline node image, checked through
@@ -76,12 +76,10 @@ spec:
     const node = await cluster.kubectl(["get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[0].spec.nodeName}"]);
     expect(node.stdout).toBe(`${cluster.name}-worker`);
     // From a pod on the control plane: resolve the Service by name through CoreDNS, then talk HTTP to it.
-    const probe = await cluster.kubectl(["run", "dns-probe", "--rm", "-i", "--restart=Never", "--quiet",
-      "--image=aftershock.local/local-path-helper:v1", "--image-pull-policy=Never",
-      "--overrides", JSON.stringify({ spec: { tolerations: [{ operator: "Exists" }], nodeSelector: { "kubernetes.io/hostname": `${cluster.name}-control-plane` } } }),
-      "--", "bash", "-c",
-      "getent hosts echo.default.svc.cluster.local && exec 3<>/dev/tcp/echo.default.svc.cluster.local/80 && printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"],
-    { timeoutMs: 120_000 });
+    const out = await podOutput(cluster, "dns-probe", "aftershock.local/local-path-helper:v1",
+      "getent hosts echo.default.svc.cluster.local && exec 3<>/dev/tcp/echo.default.svc.cluster.local/80 && printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3",
+      `${cluster.name}-control-plane`);
+    const probe = { stdout: out };
     expect(probe.stdout).toMatch(/^10\.96\.\d+\.\d+\s+echo\.default\.svc\.cluster\.local/m);
     expect(probe.stdout).toMatch(/echo from echo-[a-z0-9-]+: \/hello/);
   });
@@ -124,7 +122,7 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`);
   });
 
   it("has a healthy etcd, checked with etcdctl inside the control-plane node", async () => {
-    const r = await cluster.controlPlane().sh(`${ETCDCTL} endpoint health`);
+    const r = await cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health`);
     expect(r.stdout + r.stderr).toMatch(/https:\/\/127\.0\.0\.1:2379 is healthy/);
   });
 

@@ -35,4 +35,26 @@ export async function leftovers(runId: string): Promise<string[]> {
   ];
 }
 
-export const ETCDCTL = "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+export const ETCDCTL = "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+
+/** Runs a one-off pod to completion and returns its logs (more reliable than kubectl run --rm -i). */
+export async function podOutput(cluster: Cluster, name: string, image: string, script: string, node?: string): Promise<string> {
+  await apply(cluster, `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default}
+spec:
+  restartPolicy: Never
+  tolerations: [{operator: Exists}]
+  ${node ? `nodeSelector: {kubernetes.io/hostname: ${node}}` : ""}
+  containers:
+  - name: main
+    image: ${image}
+    imagePullPolicy: Never
+    command: ["bash", "-c", ${JSON.stringify(script)}]
+`);
+  await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${name}`, "--timeout=120s"], { timeoutMs: 130_000 });
+  const logs = await cluster.kubectl(["logs", name]);
+  await cluster.kubectl(["delete", "pod", name, "--wait=false"]);
+  return logs.stdout;
+}

@@ -1,0 +1,145 @@
+import { AftershockError, CommandError, formatDuration } from "../clusters/errors.js";
+import type { ScenarioContext } from "./types.js";
+
+/** One observation: did the expectation hold, and what was actually seen. */
+export interface Observation {
+  ok: boolean;
+  observed: string;
+}
+
+/**
+ * A probe checks one expectation once. `waitFor` repeats it on an interval until it holds or its budget
+ * runs out. `kind: "sentinel"` marks probes about data written before the fault (data-lost vs not-recovered).
+ */
+export interface Probe {
+  readonly name: string;
+  readonly expectation: string;
+  readonly kind?: "sentinel" | "health";
+  check(ctx: ScenarioContext): Promise<Observation>;
+}
+
+export class ProbeTimeoutError extends AftershockError {
+  constructor(readonly probe: string, readonly expectation: string, readonly lastSeen: string, readonly budgetMs: number) {
+    super("E_TIMEOUT", `${probe}: expected ${expectation} within ${formatDuration(budgetMs)}; last seen: ${lastSeen || "nothing"}`);
+  }
+}
+
+/** Runs a check; a failing command counts as "not yet", with its error as what was seen. */
+export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Observation> {
+  try {
+    return await probe.check(ctx);
+  } catch (e) {
+    if (e instanceof CommandError) return { ok: false, observed: `${e.command.split(" ").slice(0, 6).join(" ")} … ${e.exitCode !== undefined ? `exit ${e.exitCode}` : "timed out"}: ${lastLine(e.stderrTail)}` };
+    return { ok: false, observed: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
+  const deadline = ctx.clock.now() + budgetMs;
+  let last: Observation = { ok: false, observed: "" };
+  for (;;) {
+    last = await observe(probe, ctx);
+    if (last.ok) return last;
+    if (ctx.clock.now() >= deadline) throw new ProbeTimeoutError(probe.name, probe.expectation, last.observed, budgetMs);
+    await ctx.clock.sleep(Math.min(intervalMs, Math.max(0, deadline - ctx.clock.now())));
+  }
+}
+
+function lastLine(s: string): string {
+  return s.trim().split("\n").filter(Boolean).pop()?.slice(0, 300) ?? "";
+}
+
+function probe(name: string, expectation: string, check: (ctx: ScenarioContext) => Promise<Observation>, kind?: Probe["kind"]): Probe {
+  return { name, expectation, check, ...(kind ? { kind } : {}) };
+}
+
+const shortTimeout = { timeoutMs: 20_000 };
+
+// ---- health -----------------------------------------------------------------------------------------
+
+export function nodesReady(): Probe {
+  return probe("nodes Ready", "every node Ready", async (ctx) => {
+    const r = await ctx.cluster.kubectl(["get", "nodes", "--request-timeout=10s", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"], shortTimeout);
+    const lines = r.stdout.trim().split("\n").filter(Boolean);
+    const bad = lines.filter((l) => !l.endsWith("=True"));
+    const missing = ctx.cluster.nodes.filter((n) => !lines.some((l) => l.startsWith(`${n.name}=`)));
+    return { ok: !bad.length && !missing.length, observed: [...bad, ...missing.map((n) => `${n.name}=absent`)].join(", ") || `${lines.length} Ready` };
+  });
+}
+
+export function kubeSystemReady(): Probe {
+  return probe("kube-system Ready", "every kube-system pod Running and Ready", async (ctx) => {
+    const r = await ctx.cluster.kubectl(["get", "pods", "-n", "kube-system", "--request-timeout=10s", "-o",
+      "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"], shortTimeout);
+    const lines = r.stdout.trim().split("\n").filter(Boolean);
+    const bad = lines.filter((l) => !/ Running True$/.test(l));
+    return { ok: lines.length > 0 && !bad.length, observed: bad.length ? `not ready: ${bad.join(", ")}` : `${lines.length} pods Ready` };
+  });
+}
+
+/** The API server's own view, asked on the control-plane node so it works without kubeconfig or load balancer. */
+export function apiserverEndpoint(path: "/readyz" | "/livez" | "/healthz", expected: RegExp = /^ok$/m, title?: string): Probe {
+  const url = `https://localhost:6443${path}${expected.source === "^ok$" ? "" : "?verbose"}`;
+  return probe(title ?? `API server ${path}`, `${url} to match ${expected}`, async (ctx) => {
+    const r = await ctx.cluster.controlPlane().exec(["curl", "-sk", "--max-time", "8", url], { allowFailure: true, timeoutMs: 15_000 });
+    const body = (r.stdout || r.stderr).trim();
+    const shown = body.split("\n").filter((l) => /^\[-\]|ok|failed|refused/.test(l)).join(" ").slice(0, 400) || `curl exit ${r.exitCode}`;
+    if (r.exitCode !== 0) return { ok: false, observed: `curl exit ${r.exitCode} (${r.exitCode === 7 ? "connection refused" : r.exitCode === 28 ? "timed out" : "error"})` };
+    return { ok: expected.test(body), observed: shown };
+  });
+}
+
+export const apiserverReady = () => apiserverEndpoint("/readyz", /^ok$/m, "API server /readyz");
+export const healthz = (expected: RegExp) => apiserverEndpoint("/healthz", expected, `API server /healthz?verbose ${expected}`);
+
+const ETCDCTL = "ETCDCTL_API=3 etcdctl --command-timeout=5s --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+
+export function etcdHealthy(): Probe {
+  return probe("etcd healthy", "etcdctl endpoint health: is healthy", async (ctx) => {
+    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
+    return { ok: /is healthy/.test(r.stdout), observed: lastLine(r.stdout) };
+  });
+}
+
+/** kubectl against the API answers within `seconds` (the symptom is its absence). */
+export function kubectlTimesOut(seconds = 5): Probe {
+  return probe(`kubectl times out (${seconds}s)`, `kubectl get pods to fail within --request-timeout=${seconds}s`, async (ctx) => {
+    const r = await ctx.cluster.kubectl(["get", "pods", "-A", `--request-timeout=${seconds}s`], { allowFailure: true, timeoutMs: (seconds + 10) * 1000 });
+    return { ok: r.exitCode !== 0, observed: r.exitCode === 0 ? "kubectl answered" : lastLine(r.stderr) };
+  });
+}
+
+// ---- out-of-band signatures ----------------------------------------------------------------------------
+
+/** A line in the logs of any container (running or exited) with this name, read with crictl on the node. */
+export function containerLog(container: string, pattern: RegExp, node?: string): Probe {
+  return probe(`${container} log ${pattern}`, `a log line of container ${container} matching ${pattern}`, async (ctx) => {
+    const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
+    const ids = (await n.exec(["crictl", "ps", "-a", "--name", `^${container}$`, "-q"], shortTimeout)).stdout.split("\n").filter(Boolean);
+    for (const id of ids) {
+      const r = await n.exec(["crictl", "logs", "--tail", "200", id], { allowFailure: true, timeoutMs: 20_000 });
+      const line = `${r.stdout}\n${r.stderr}`.split("\n").find((l) => pattern.test(l));
+      if (line) return { ok: true, observed: line.trim().slice(0, 500) };
+    }
+    return { ok: false, observed: ids.length ? `${ids.length} ${container} containers, no matching line` : `no ${container} container` };
+  });
+}
+
+/** A kubelet journal line since the fault, e.g. CrashLoopBackOff for a static pod. */
+export function kubeletReports(subject: string, pattern: RegExp | string, since = "10 min ago"): Probe {
+  const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
+  return probe(`kubelet reports ${subject} ${re.source}`, `a kubelet journal line about ${subject} matching ${re}`, async (ctx) => {
+    const r = await ctx.cluster.controlPlane().exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
+    const line = r.stdout.split("\n").reverse().find((l) => l.includes(subject) && re.test(l));
+    return { ok: !!line, observed: line ? line.slice(0, 500) : `no kubelet line about ${subject} matching ${re}` };
+  });
+}
+
+/** A container with this name is running (crictl, no API needed). */
+export function containerRunning(container: string, node?: string): Probe {
+  return probe(`${container} running`, `a running ${container} container`, async (ctx) => {
+    const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
+    const r = await n.exec(["crictl", "ps", "--name", `^${container}$`, "--state", "running", "-q"], shortTimeout);
+    return { ok: r.stdout.trim().length > 0, observed: r.stdout.trim() ? `running ${r.stdout.trim().slice(0, 13)}` : `no running ${container}` };
+  });
+}

@@ -1,0 +1,62 @@
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { AftershockError } from "../clusters/errors.js";
+import type { Scenario } from "./scenario.js";
+
+export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
+
+export function scenarioIds(dir = SCENARIO_DIR): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort();
+}
+
+/** Loads scenarios/<id>.ts; the file name, the CLI argument and the scenario's id must be the same word. */
+export async function loadScenario(id: string, dir = SCENARIO_DIR): Promise<Scenario> {
+  const ids = scenarioIds(dir);
+  if (!ids.includes(id)) {
+    const near = ids.filter((x) => x.includes(id) || id.includes(x));
+    throw new AftershockError("E_BAD_INPUT", `unknown scenario "${id}"`, { hint: near.length ? `did you mean ${near.join(", ")}?` : `known: ${ids.join(", ") || "none"}` });
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path.join(dir, `${id}.ts`)).href)) as { default?: unknown };
+  } catch (e) {
+    if (e instanceof AftershockError) throw e;
+    throw new AftershockError("E_BAD_INPUT", `scenario file scenarios/${id}.ts does not load: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const s = mod.default as Scenario | undefined;
+  if (!s || typeof s !== "object" || typeof (s as Scenario).symptomsBudgetMs !== "number") {
+    throw new AftershockError("E_BAD_INPUT", `scenarios/${id}.ts must export default defineScenario({...})`);
+  }
+  if (s.id !== id) throw new AftershockError("E_BAD_INPUT", `scenarios/${id}.ts declares id "${s.id}"; the file name and the id must match`);
+  return s;
+}
+
+export async function loadAll(tag?: string, dir = SCENARIO_DIR): Promise<Scenario[]> {
+  const all = await Promise.all(scenarioIds(dir).map((id) => loadScenario(id, dir)));
+  const picked = tag ? all.filter((s) => s.tags.includes(tag)) : all;
+  if (!picked.length) throw new AftershockError("E_BAD_INPUT", tag ? `no scenario is tagged "${tag}"` : "no scenarios found");
+  return picked;
+}
+
+/** What --dry-run prints: the plan, in the incident's order, without touching anything. */
+export function describePlan(s: Scenario): string {
+  const lines = [
+    `${s.id}: ${s.title}`,
+    `source: incident ${s.source.incident}, ${s.source.section}   tags: ${s.tags.join(", ")}`,
+    "",
+    s.summary,
+    "",
+    `cluster: ${s.cluster.controlPlanes} control plane(s) + ${s.cluster.workers} worker(s)`,
+    `setup: ${s.setup.map((x) => x.title).join("; ") || "—"}`,
+    `steady state: ${s.steadyState.map((p) => p.name).join("; ")}`,
+    `fault: ${s.fault.title}`,
+    ...s.fault.plan.map((l) => `    $ ${l}`),
+    `symptoms (within ${s.symptoms.within}):`,
+    ...s.symptoms.expect.map((p) => `  - ${p.expectation}`),
+    "runbook:",
+    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}`, `    $ ${st.shows}`]),
+    `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,325 @@
+import { randomBytes } from "node:crypto";
+import { AftershockError, formatDuration } from "../clusters/errors.js";
+import { registerTeardown } from "../clusters/teardown.js";
+import { observe, waitFor, type Observation, type Probe } from "./probes.js";
+import type { ReporterHooks } from "./reporters/reporter.js";
+import type { Scenario } from "./scenario.js";
+import type { Clock, ClusterFactory, Evidence, ManagedCluster, ScenarioContext } from "./types.js";
+
+export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "errored" | "interrupted";
+
+export const EXIT_CODES: Record<Outcome, number> = {
+  passed: 0,
+  errored: 1,
+  "fault-not-reproduced": 3,
+  "not-recovered": 4,
+  "data-lost": 5,
+  aborted: 6,
+  interrupted: 130,
+};
+
+export type PhaseName = "cluster" | "setup" | "steady-state" | "inject" | "symptoms" | "runbook" | "verify" | "teardown";
+
+export interface StepRecord {
+  title: string;
+  shows?: string;
+  startedAt: number;
+  endedAt: number;
+  ok: boolean;
+  output?: string;
+  error?: string;
+}
+
+export interface ProbeRecord {
+  name: string;
+  expectation: string;
+  kind?: string;
+  ok: boolean;
+  observed: string;
+  /** When it first held (ms since run start), for symptoms and verify. */
+  firstOkAtMs?: number;
+}
+
+export interface PhaseRecord {
+  name: PhaseName;
+  startedAt: number;
+  endedAt: number;
+  status: "passed" | "failed" | "skipped";
+  budgetMs?: number;
+  steps: StepRecord[];
+  probes: ProbeRecord[];
+  error?: string;
+}
+
+export interface RunJournal {
+  runId: string;
+  scenario: { id: string; title: string; summary: string; source: { incident: string; section: string }; tags: string[] };
+  cluster?: { name: string; kubernetesVersion: string; nodes: string[]; createMs?: number };
+  startedAt: number;
+  endedAt: number;
+  outcome: Outcome;
+  exitCode: number;
+  reason: string;
+  phases: PhaseRecord[];
+  evidence: Evidence[];
+  timings: {
+    totalMs: number;
+    clusterCreateMs?: number;
+    /** Fault injected → first expected symptom observed. */
+    timeToDetectMs?: number;
+    /** Fault injected → every expected symptom observed. */
+    timeToConfirmMs?: number;
+    /** Runbook start → verification passed. */
+    timeToRecoverMs?: number;
+  };
+  kept?: string;
+}
+
+export interface RunOptions {
+  clusters: ClusterFactory;
+  kubernetesVersion: string;
+  image?: string;
+  clock: Clock;
+  reporter?: ReporterHooks;
+  /** Leave the cluster running afterwards and say how to reach it. */
+  keep?: boolean;
+  /** Game day: stop after the symptoms, let a person run the recovery, then verify when they say so. */
+  manualRecovery?: (ctx: ScenarioContext) => Promise<void>;
+  runId?: string;
+  signal?: AbortSignal;
+}
+
+class Interrupted extends Error {}
+
+/**
+ * Runs one scenario: cluster → setup (sentinels) → steady state → inject → symptoms → runbook → verify →
+ * teardown. Every phase and step is timed; the outcome says which part failed.
+ */
+export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<RunJournal> {
+  const { clock } = opts;
+  const reporter = opts.reporter ?? {};
+  const runId = opts.runId ?? randomBytes(4).toString("hex");
+  const t0 = clock.now();
+  const journal: RunJournal = {
+    runId,
+    scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, source: scenario.source, tags: scenario.tags },
+    startedAt: t0, endedAt: t0, outcome: "errored", exitCode: 1, reason: "", phases: [], evidence: [], timings: { totalMs: 0 },
+  };
+  const found: Record<string, string> = {};
+  let cluster: ManagedCluster | undefined;
+  const evidence = (source: string, text: string) => {
+    const e = { at: clock.now() - t0, source, text };
+    journal.evidence.push(e);
+    reporter.onEvidence?.(e, journal);
+  };
+  const checkAbort = () => {
+    if (opts.signal?.aborted) throw new Interrupted("interrupted");
+  };
+
+  async function phase<T>(name: PhaseName, budgetMs: number | undefined, fn: (p: PhaseRecord) => Promise<T>): Promise<T> {
+    checkAbort();
+    const p: PhaseRecord = { name, startedAt: clock.now() - t0, endedAt: 0, status: "passed", steps: [], probes: [], ...(budgetMs ? { budgetMs } : {}) };
+    journal.phases.push(p);
+    reporter.onPhaseBegin?.(p, journal);
+    try {
+      const r = await fn(p);
+      return r;
+    } catch (e) {
+      p.status = "failed";
+      p.error = e instanceof Error ? e.message : String(e);
+      throw e;
+    } finally {
+      p.endedAt = clock.now() - t0;
+      reporter.onPhaseEnd?.(p, journal);
+    }
+  }
+
+  const finish = (outcome: Outcome, reason: string): RunJournal => {
+    journal.outcome = outcome;
+    journal.exitCode = EXIT_CODES[outcome];
+    journal.reason = reason;
+    return journal;
+  };
+
+  reporter.onRunBegin?.(journal);
+  let unregister = () => {};
+  try {
+    // 1. Cluster.
+    cluster = await phase("cluster", undefined, async () => {
+      const c = await opts.clusters.create({ ...scenario.cluster, kubernetesVersion: opts.kubernetesVersion, ...(opts.image ? { image: opts.image } : {}) });
+      return c;
+    });
+    const created = cluster;
+    unregister = opts.keep ? () => {} : registerTeardown(`scenario ${scenario.id}: delete cluster ${created.name}`, () => created.delete());
+    journal.cluster = { name: cluster.name, kubernetesVersion: cluster.kubernetesVersion, nodes: cluster.nodes.map((n) => n.name), createMs: cluster.timings.totalMs };
+    journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
+    const ctx: ScenarioContext = { cluster, clock, found, evidence };
+
+    // 2. Setup: sentinels.
+    await phase("setup", undefined, async (p) => {
+      for (const s of scenario.setup) await timedStep(p, s.title, undefined, () => s.write(ctx).then(() => undefined));
+    });
+    const sentinelProbes = scenario.setup.flatMap((s) => s.probes());
+
+    // 3. Steady state: all must hold now (with a short grace), or the scenario is aborted, not failed.
+    try {
+      await phase("steady-state", 3 * 60_000, async (p) => {
+        for (const probe of [...scenario.steadyState, ...sentinelProbes]) {
+          const o = await waitFor(probe, ctx, 3 * 60_000).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
+          p.probes.push(record(probe, o));
+          if (!o.ok) throw new AftershockError("E_CLUSTER", `steady state not met before the fault: ${probe.name}: ${o.observed}`);
+        }
+      });
+    } catch (e) {
+      if (e instanceof Interrupted) throw e;
+      return finish("aborted", (e as Error).message);
+    }
+
+    // 4. Inject.
+    await phase("inject", undefined, async (p) => {
+      await timedStep(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => { await scenario.fault.inject(ctx); return undefined; });
+    });
+    const injectedAt = clock.now() - t0;
+
+    // 5. Symptoms: every signature must be seen within the budget; each is latched when first seen.
+    const symptomsOk = await phase("symptoms", scenario.symptomsBudgetMs, async (p) => {
+      const pending = new Set(scenario.symptoms.expect);
+      const last = new Map<Probe, Observation>();
+      const deadline = clock.now() + scenario.symptomsBudgetMs;
+      for (;;) {
+        checkAbort();
+        for (const probe of [...pending]) {
+          const o = await observe(probe, ctx);
+          last.set(probe, o);
+          if (o.ok) {
+            pending.delete(probe);
+            const rec = { ...record(probe, o), firstOkAtMs: clock.now() - t0 };
+            p.probes.push(rec);
+            evidence(`symptom: ${probe.name}`, o.observed);
+            reporter.onProbe?.(rec, p, journal);
+          }
+        }
+        if (!pending.size || clock.now() >= deadline) break;
+        await clock.sleep(Math.min(2000, Math.max(0, deadline - clock.now())));
+      }
+      for (const probe of pending) p.probes.push(record(probe, last.get(probe) ?? { ok: false, observed: "never checked" }));
+      if (pending.size) {
+        p.status = "failed";
+        p.error = `not observed within ${formatDuration(scenario.symptomsBudgetMs)}: ${[...pending].map((x) => `${x.name} (last seen: ${last.get(x)?.observed ?? "-"})`).join("; ")}`;
+        return false;
+      }
+      const firsts = p.probes.map((r) => r.firstOkAtMs!).filter((x) => x !== undefined);
+      journal.timings.timeToDetectMs = Math.min(...firsts) - injectedAt;
+      journal.timings.timeToConfirmMs = Math.max(...firsts) - injectedAt;
+      return true;
+    });
+    if (!symptomsOk) {
+      const p = journal.phases.at(-1)!;
+      return finish("fault-not-reproduced", `the fault did not produce the incident's symptoms: ${p.error}`);
+    }
+
+    // 6. Runbook (or a person, on a game day).
+    const runbookStart = clock.now() - t0;
+    let runbookError: string | undefined;
+    try {
+      await phase("runbook", undefined, async (p) => {
+        if (opts.manualRecovery) {
+          await timedStep(p, "manual recovery (game day)", scenario.runbook.map((s) => s.shows).join("\n"), async () => { await opts.manualRecovery!(ctx); return undefined; });
+          return;
+        }
+        for (const s of scenario.runbook) {
+          checkAbort();
+          await timedStep(p, s.title, s.shows, () => withBudget(s.run(ctx), s.budgetMs, s.title, clock), (out) => out && evidence(`runbook: ${s.title}`, out));
+        }
+      });
+    } catch (e) {
+      if (e instanceof Interrupted) throw e;
+      runbookError = (e as Error).message;
+    }
+
+    // 7. Verify: health probes and sentinels, within the budget.
+    const verified = await phase("verify", scenario.verifyBudgetMs, async (p) => {
+      const all = [...scenario.verify.expect, ...sentinelProbes];
+      const deadline = clock.now() + scenario.verifyBudgetMs;
+      const results = new Map<Probe, ProbeRecord>();
+      for (const probe of all) {
+        const remaining = Math.max(1000, deadline - clock.now());
+        const o = await waitFor(probe, ctx, remaining).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
+        const rec = { ...record(probe, o), ...(o.ok ? { firstOkAtMs: clock.now() - t0 } : {}) };
+        results.set(probe, rec);
+        p.probes.push(rec);
+        reporter.onProbe?.(rec, p, journal);
+      }
+      const failed = [...results.values()].filter((r) => !r.ok);
+      if (failed.length) {
+        p.status = "failed";
+        p.error = failed.map((f) => `${f.name}: ${f.observed}`).join("; ");
+      }
+      return { failedHealth: failed.filter((f) => f.kind !== "sentinel"), failedSentinels: failed.filter((f) => f.kind === "sentinel") };
+    });
+    if (runbookError || verified.failedHealth.length) {
+      return finish("not-recovered", [runbookError && `runbook failed: ${runbookError}`, verified.failedHealth.length && `not healthy: ${verified.failedHealth.map((f) => `${f.name} (${f.observed})`).join("; ")}`].filter(Boolean).join("; "));
+    }
+    journal.timings.timeToRecoverMs = clock.now() - t0 - runbookStart;
+    if (verified.failedSentinels.length) {
+      return finish("data-lost", `the cluster recovered but data written before the fault is gone: ${verified.failedSentinels.map((f) => f.observed).join("; ")}`);
+    }
+    return finish("passed", `symptoms reproduced in ${formatDuration(journal.timings.timeToDetectMs ?? 0)}, recovered in ${formatDuration(journal.timings.timeToRecoverMs)}`);
+  } catch (e) {
+    if (e instanceof Interrupted || opts.signal?.aborted) return finish("interrupted", "interrupted by the user; the cluster was removed");
+    return finish("errored", e instanceof Error ? e.message : String(e));
+  } finally {
+    // 8. Teardown (always), unless asked to keep the cluster.
+    if (cluster) {
+      const c = cluster;
+      if (opts.keep) {
+        journal.kept = c.howToReach();
+      } else {
+        await phase("teardown", undefined, async () => {
+          unregister();
+          await c.delete();
+        }).catch((e: unknown) => evidence("teardown", `cluster deletion failed: ${String(e)}`));
+      }
+    }
+    journal.endedAt = clock.now();
+    journal.timings.totalMs = journal.endedAt - t0;
+    reporter.onRunEnd?.(journal);
+  }
+
+  async function timedStep(p: PhaseRecord, title: string, shows: string | undefined, fn: () => Promise<string | void | undefined>, onOutput?: (out: string) => void): Promise<void> {
+    const s: StepRecord = { title, ...(shows ? { shows } : {}), startedAt: clock.now() - t0, endedAt: 0, ok: false };
+    p.steps.push(s);
+    reporter.onStepBegin?.(s, p, journal);
+    try {
+      const out = await fn();
+      s.ok = true;
+      if (typeof out === "string" && out) {
+        s.output = out;
+        onOutput?.(out);
+      }
+    } catch (e) {
+      s.error = e instanceof Error ? e.message : String(e);
+      throw e;
+    } finally {
+      s.endedAt = clock.now() - t0;
+      reporter.onStepEnd?.(s, p, journal);
+    }
+  }
+}
+
+function record(probe: Probe, o: Observation): ProbeRecord {
+  return { name: probe.name, expectation: probe.expectation, ...(probe.kind ? { kind: probe.kind } : {}), ok: o.ok, observed: o.observed };
+}
+
+async function withBudget<T>(p: Promise<T>, budgetMs: number, title: string, clock: Clock): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const started = clock.now();
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AftershockError("E_TIMEOUT", `step "${title}" did not finish within ${formatDuration(budgetMs)} (ran ${formatDuration(clock.now() - started)})`)), budgetMs);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,87 @@
+import { AftershockError, parseDuration } from "../clusters/errors.js";
+import type { Probe } from "./probes.js";
+import type { ClusterShape, ScenarioContext } from "./types.js";
+
+/** A change to the cluster that the incident describes. `neutralised` variants exist for tests. */
+export interface Fault {
+  readonly title: string;
+  /** Shell-level description of what is done, for --dry-run and reports. */
+  readonly plan: string[];
+  inject(ctx: ScenarioContext): Promise<void>;
+}
+
+/** Workloads and data written before the fault; `probes` prove afterwards that they survived. */
+export interface Sentinel {
+  readonly title: string;
+  write(ctx: ScenarioContext): Promise<void>;
+  probes(): Probe[];
+}
+
+export interface RunbookStep {
+  readonly title: string;
+  /** The command(s) as an on-call engineer would type them, for --dry-run, reports and game days. */
+  readonly shows: string;
+  readonly budgetMs: number;
+  run(ctx: ScenarioContext): Promise<string | void>;
+}
+
+export interface ProbeSet {
+  /** e.g. "3m" */
+  within: string;
+  expect: Probe[];
+}
+
+export interface ScenarioDefinition {
+  /** kebab-case; equals the file name under scenarios/ and the CLI argument. */
+  id: string;
+  title: string;
+  /** One paragraph, in our words, of what happened in the incident and what this scenario proves. */
+  summary: string;
+  source: { incident: string; section: string };
+  tags: string[];
+  cluster: ClusterShape;
+  setup: Sentinel[];
+  steadyState: Probe[];
+  fault: Fault;
+  symptoms: ProbeSet;
+  runbook: RunbookStep[];
+  verify: ProbeSet;
+}
+
+export interface Scenario extends ScenarioDefinition {
+  symptomsBudgetMs: number;
+  verifyBudgetMs: number;
+}
+
+const ID_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** Validates a scenario definition; a bad one is rejected with one line naming the field. */
+export function defineScenario(def: ScenarioDefinition): Scenario {
+  const bad = (field: string, why: string) => new AftershockError("E_BAD_INPUT", `scenario ${def?.id ?? "(no id)"}: ${field} ${why}`);
+  if (!def || typeof def !== "object") throw new AftershockError("E_BAD_INPUT", "scenario file must export default defineScenario({...})");
+  if (typeof def.id !== "string" || !ID_RE.test(def.id)) throw bad("id", "must be kebab-case");
+  for (const f of ["title", "summary"] as const) if (typeof def[f] !== "string" || !def[f].trim()) throw bad(f, "is required");
+  if (!def.source?.incident) throw bad("source.incident", "is required");
+  if (![1, 3].includes(def.cluster?.controlPlanes)) throw bad("cluster.controlPlanes", "must be 1 or 3");
+  if (!Number.isInteger(def.cluster.workers) || def.cluster.workers < 0) throw bad("cluster.workers", "must be a whole number ≥ 0");
+  if (!def.fault?.inject) throw bad("fault", "is required");
+  if (!def.symptoms?.expect?.length) throw bad("symptoms.expect", "needs at least one signature: a scenario must prove its fault happened");
+  if (!def.runbook?.length) throw bad("runbook", "needs at least one step");
+  if (!def.verify?.expect?.length) throw bad("verify.expect", "needs at least one probe");
+  const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
+  const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
+  return { ...def, tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], symptomsBudgetMs, verifyBudgetMs };
+}
+
+function budget(text: string, field: string, bad: (f: string, w: string) => Error): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    throw bad(field, `is not a duration: "${text}"`);
+  }
+}
+
+/** A named runbook step; `run` may return text to keep as evidence. */
+export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget = "2m"): RunbookStep {
+  return { title, shows, budgetMs: parseDuration(budget), run };
+}

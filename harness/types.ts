@@ -1,0 +1,62 @@
+import type { RunOptions, RunResult } from "../clusters/exec.js";
+
+/** What a scenario may touch: nodes out of band (docker exec) and the API in band (kubectl). */
+export interface NodeAccess {
+  readonly name: string;
+  readonly role: "control-plane" | "worker";
+  exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
+  sh(script: string, opts?: RunOptions): Promise<RunResult>;
+}
+
+export interface ClusterAccess {
+  readonly name: string;
+  readonly runId: string;
+  readonly kubernetesVersion: string;
+  readonly kubeconfigPath: string;
+  readonly nodes: readonly NodeAccess[];
+  controlPlane(): NodeAccess;
+  node(name: string): NodeAccess;
+  kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+export interface ManagedCluster extends ClusterAccess {
+  delete(): Promise<void>;
+  howToReach(): string;
+  readonly timings: Record<string, number>;
+}
+
+export interface ClusterShape {
+  controlPlanes: 1 | 3;
+  workers: number;
+}
+
+/** The one thing the engine needs from clusters/: make a cluster of a shape, hand it back. */
+export interface ClusterFactory {
+  create(shape: ClusterShape & { kubernetesVersion: string; image?: string }): Promise<ManagedCluster>;
+}
+
+/** Injected time, so the engine's budgets can be tested without waiting. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
+/** Something seen while the scenario ran: a log line, a probe answer, a step's output. */
+export interface Evidence {
+  at: number;
+  source: string;
+  text: string;
+}
+
+/** What every fault, probe and step receives. `found` carries values from one runbook step to the next. */
+export interface ScenarioContext {
+  readonly cluster: ClusterAccess;
+  readonly clock: Clock;
+  readonly found: Record<string, string>;
+  evidence(source: string, text: string): void;
+}

@@ -1,0 +1,58 @@
+import { defineScenario, step } from "../harness/scenario.js";
+import { zombieEtcdOnPort } from "../harness/faults.js";
+import {
+  apiserverReady, containerLog, containerRunning, etcdHealthy, healthz, kubectlTimesOut, kubeletReports, kubeSystemReady, nodesReady, waitFor,
+} from "../harness/probes.js";
+import { configMaps, deployment } from "../harness/sentinels.js";
+
+export default defineScenario({
+  id: "etcd-port-conflict",
+  title: "A zombie etcd holds :2380 and the control plane stops answering",
+  summary:
+    "During a load test every kubectl call hung. The kubelet was running, the API server listened on 6443, but " +
+    "its health check failed on etcd. etcd itself crash-looped: an earlier etcd process, no longer managed by the " +
+    "kubelet, still held the peer port 2380, so each new etcd container died with 'address already in use'. " +
+    "Finding the process holding the port and killing it let the kubelet bring etcd, and the control plane, back.",
+  source: { incident: "001", section: "#2 API server health check, #3 etcd port conflict" },
+  tags: ["control-plane", "etcd", "nightly", "game-day"],
+  cluster: { controlPlanes: 1, workers: 1 },
+
+  setup: [configMaps(20), deployment("web", 2)],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
+
+  fault: zombieEtcdOnPort({ port: 2380 }),
+
+  symptoms: {
+    within: "3m",
+    expect: [
+      containerLog("etcd", /bind: address already in use/),
+      healthz(/\[-\]etcd failed/),
+      kubectlTimesOut(5),
+      kubeletReports("etcd", /CrashLoopBackOff/),
+    ],
+  },
+
+  runbook: [
+    step("find who holds :2380", "lsof -nP -iTCP:2380 -sTCP:LISTEN", async ({ cluster, found }) => {
+      const r = await cluster.controlPlane().exec(["lsof", "-nP", "-iTCP:2380", "-sTCP:LISTEN"]);
+      const row = r.stdout.split("\n").find((l) => /^\S+\s+\d+\s/.test(l));
+      if (!row) throw new Error(`nothing listens on :2380:\n${r.stdout}`);
+      found.pid = row.split(/\s+/)[1]!;
+      found.command = row.split(/\s+/)[0]!;
+      return r.stdout;
+    }),
+    step("kill the zombie", "kill -9 <pid from lsof>", async ({ cluster, found }) => {
+      await cluster.controlPlane().exec(["kill", "-9", found.pid!]);
+      return `killed ${found.command} (pid ${found.pid})`;
+    }),
+    step("wait for the kubelet to bring etcd back", "crictl ps --name etcd   # until Running", async (ctx) => {
+      const o = await waitFor(containerRunning("etcd"), ctx, 5 * 60_000);
+      return o.observed;
+    }, "6m"),
+  ],
+
+  verify: {
+    within: "5m",
+    expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
+  },
+});

@@ -1,0 +1,179 @@
+import { describe, expect, it } from "vitest";
+import { AftershockError } from "../../clusters/errors.js";
+import type { RunResult } from "../../clusters/exec.js";
+import type { Probe } from "../../harness/probes.js";
+import { waitFor } from "../../harness/probes.js";
+import { ReporterMultiplexer, type Reporter } from "../../harness/reporters/reporter.js";
+import { EXIT_CODES, runScenario, type RunJournal } from "../../harness/runner.js";
+import { defineScenario, step, type ScenarioDefinition, type Sentinel } from "../../harness/scenario.js";
+import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/types.js";
+
+/** A clock that advances only when the engine sleeps: budgets are tested without waiting. */
+class FakeClock implements Clock {
+  t = 1_000_000;
+  now() { return this.t; }
+  async sleep(ms: number) { this.t += ms; }
+}
+
+/** A pretend cluster whose "state" the fake fault and runbook flip. Nothing here touches Docker. */
+function fakeWorld() {
+  const state = { broken: false, deleted: 0, data: new Set<string>(), log: [] as string[] };
+  const ok = (stdout = ""): RunResult => ({ command: "fake", stdout, stderr: "", exitCode: 0, elapsedMs: 1 });
+  const node = { name: "fake-control-plane", role: "control-plane" as const, exec: async () => ok(), sh: async () => ok() };
+  const cluster: ManagedCluster = {
+    name: "fake", runId: "f00d", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", nodes: [node], timings: { totalMs: 5 },
+    controlPlane: () => node, node: () => node, kubectl: async () => ok(),
+    delete: async () => { state.deleted++; state.log.push("delete"); },
+    howToReach: () => "kubectl …",
+  };
+  const factory: ClusterFactory = { create: async () => { state.log.push("create"); return cluster; } };
+  const healthy: Probe = { name: "healthy", expectation: "not broken", check: async () => ({ ok: !state.broken, observed: state.broken ? "broken" : "fine" }) };
+  const symptom: Probe = { name: "symptom", expectation: "broken", check: async () => ({ ok: state.broken, observed: state.broken ? "bind: address already in use" : "all quiet" }) };
+  const sentinel: Sentinel = {
+    title: "one record",
+    write: async () => { state.data.add("record"); },
+    probes: () => [{ name: "record intact", expectation: "record present", kind: "sentinel", check: async () => ({ ok: state.data.has("record"), observed: state.data.has("record") ? "1/1 intact" : "1 missing (record)" }) }],
+  };
+  return { state, factory, healthy, symptom, sentinel };
+}
+
+function scenarioFor(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefinition> = {}) {
+  return defineScenario({
+    id: "fake-incident", title: "t", summary: "s", source: { incident: "000", section: "x" }, tags: ["unit"],
+    cluster: { controlPlanes: 1, workers: 0 },
+    setup: [w.sentinel],
+    steadyState: [w.healthy],
+    fault: { title: "break it", plan: ["break"], inject: async () => { w.state.broken = true; } },
+    symptoms: { within: "1m", expect: [w.symptom] },
+    runbook: [step("fix it", "fix", async () => { w.state.broken = false; return "fixed"; })],
+    verify: { within: "1m", expect: [w.healthy] },
+    ...over,
+  });
+}
+
+async function run(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefinition> = {}, reporters: Reporter[] = []): Promise<RunJournal> {
+  return runScenario(scenarioFor(w, over), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), reporter: new ReporterMultiplexer(reporters, () => {}) });
+}
+
+describe("scenario outcomes", () => {
+  it("passes when the fault shows its symptoms and the runbook restores health and data", async () => {
+    const w = fakeWorld();
+    const j = await run(w);
+    expect(j.outcome).toBe("passed");
+    expect(j.exitCode).toBe(0);
+    expect(j.phases.map((p) => p.name)).toEqual(["cluster", "setup", "steady-state", "inject", "symptoms", "runbook", "verify", "teardown"]);
+    expect(j.timings.timeToDetectMs).toBeGreaterThanOrEqual(0);
+    expect(j.timings.timeToRecoverMs).toBeGreaterThanOrEqual(0);
+    expect(j.evidence.some((e) => e.text.includes("bind: address already in use"))).toBe(true);
+    expect(w.state.deleted).toBe(1);
+  });
+
+  it("is fault-not-reproduced when the symptoms never appear within their budget, and still deletes the cluster", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { fault: { title: "neutralised", plan: [], inject: async () => {} } });
+    expect(j.outcome).toBe("fault-not-reproduced");
+    expect(j.exitCode).toBe(EXIT_CODES["fault-not-reproduced"]);
+    expect(j.reason).toContain("symptom (last seen: all quiet)");
+    expect(j.reason).toContain("within 1m00s");
+    expect(j.phases.map((p) => p.name)).not.toContain("runbook");
+    expect(w.state.deleted).toBe(1);
+  });
+
+  it("is not-recovered when the runbook leaves the cluster broken", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { runbook: [step("look around", "ls", async () => "nothing to see")] });
+    expect(j.outcome).toBe("not-recovered");
+    expect(j.reason).toMatch(/not healthy: healthy \(.*expected not broken within/);
+    expect(j.timings.timeToRecoverMs).toBeUndefined();
+  });
+
+  it("is not-recovered when a runbook step fails, naming the step", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { runbook: [step("kill the zombie", "kill -9", async () => { throw new Error("no such process"); })] });
+    expect(j.outcome).toBe("not-recovered");
+    expect(j.reason).toContain("runbook failed: no such process");
+    expect(j.phases.find((p) => p.name === "runbook")!.steps[0]).toMatchObject({ title: "kill the zombie", ok: false, error: "no such process" });
+  });
+
+  it("is data-lost when health comes back but a sentinel does not", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { runbook: [step("restore from nothing", "rm -rf", async () => { w.state.broken = false; w.state.data.clear(); })] });
+    expect(j.outcome).toBe("data-lost");
+    expect(j.exitCode).toBe(5);
+    expect(j.reason).toContain("1 missing (record)");
+  });
+
+  it("is aborted, not failed, when the steady state does not hold before the fault", async () => {
+    const w = fakeWorld();
+    w.state.broken = true;
+    const j = await run(w);
+    expect(j.outcome).toBe("aborted");
+    expect(j.phases.map((p) => p.name)).not.toContain("inject");
+    expect(w.state.deleted).toBe(1);
+  });
+
+  it("is errored when the cluster cannot be created, with the cause", async () => {
+    const w = fakeWorld();
+    const j = await runScenario(scenarioFor(w), {
+      clusters: { create: async () => { throw new AftershockError("E_CLUSTER", "kind create cluster failed after 4m05s: ERROR: failed to init node"); } },
+      kubernetesVersion: "v1.29.15", clock: new FakeClock(),
+    });
+    expect(j.outcome).toBe("errored");
+    expect(j.reason).toContain("failed to init node");
+  });
+
+  it("times every runbook step against its budget", async () => {
+    const w = fakeWorld();
+    const clock = new FakeClock();
+    const j = await runScenario(scenarioFor(w, {
+      runbook: [step("slow fix", "sleep", async () => { await clock.sleep(42_000); w.state.broken = false; })],
+    }), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock });
+    const s = j.phases.find((p) => p.name === "runbook")!.steps[0]!;
+    expect(s.endedAt - s.startedAt).toBe(42_000);
+    expect(j.timings.timeToRecoverMs).toBeGreaterThanOrEqual(42_000);
+  });
+
+  it("keeps the cluster when asked and says how to reach it", async () => {
+    const w = fakeWorld();
+    const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), keep: true });
+    expect(w.state.deleted).toBe(0);
+    expect(j.kept).toContain("kubectl");
+  });
+});
+
+describe("reporters", () => {
+  it("a reporter that throws is disabled and reported once; the run and other reporters carry on", async () => {
+    const w = fakeWorld();
+    const seen: string[] = [];
+    const warnings: string[] = [];
+    const bad: Reporter = { name: "bad", onPhaseBegin: () => { throw new Error("disk full"); } };
+    const good: Reporter = { name: "good", onPhaseEnd: (p) => void seen.push(p.name) };
+    const mux = new ReporterMultiplexer([bad, good], (m) => warnings.push(m));
+    const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), reporter: mux });
+    expect(j.outcome).toBe("passed");
+    expect(seen).toHaveLength(8);
+    expect(warnings).toEqual(["reporter bad failed in onPhaseBegin and was disabled for this run: disk full"]);
+  });
+});
+
+describe("waitFor", () => {
+  it("names the probe, the expectation, the last observation and the budget when it times out", async () => {
+    const clock = new FakeClock();
+    const ctx = { clock } as unknown as ScenarioContext;
+    const p: Probe = { name: "etcd running", expectation: "a running etcd container", check: async () => ({ ok: false, observed: "CrashLoopBackOff" }) };
+    await expect(waitFor(p, ctx, 30_000)).rejects.toThrow("etcd running: expected a running etcd container within 30.0s; last seen: CrashLoopBackOff");
+  });
+});
+
+describe("defineScenario", () => {
+  const w = fakeWorld();
+  it.each([
+    [{ id: "Not Kebab" }, /id must be kebab-case/],
+    [{ symptoms: { within: "1m", expect: [] } }, /symptoms.expect needs at least one signature/],
+    [{ symptoms: { within: "soon", expect: [w.symptom] } }, /symptoms.within is not a duration: "soon"/],
+    [{ cluster: { controlPlanes: 2 as 1, workers: 0 } }, /cluster.controlPlanes must be 1 or 3/],
+    [{ runbook: [] }, /runbook needs at least one step/],
+  ])("rejects %j", (over, msg) => {
+    expect(() => scenarioFor(w, over as Partial<ScenarioDefinition>)).toThrow(msg);
+  });
+});

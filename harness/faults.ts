@@ -3,13 +3,13 @@ import type { Fault } from "./scenario.js";
 
 /**
  * Leaves a real etcd process, started outside the kubelet's control, listening on `port` of the
- * control-plane node's address, then has the kubelet restart the etcd static pod into the conflict:
+ * control-plane node's address, and makes the kubelet start etcd again into the conflict:
  *
- *   systemctl stop kubelet                       # containers keep running
- *   crictl stop <etcd>                           # the port is free for a moment
- *   setsid etcd --listen-peer-urls http://IP:PORT … &   # the "zombie" takes it
- *   systemctl start kubelet                      # kubelet restarts etcd, which cannot bind
+ *   mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/   # the kubelet stops the etcd pod
+ *   setsid etcd --listen-peer-urls http://IP:PORT … &          # the "zombie" takes the port
+ *   mv /etc/kubernetes/etcd.yaml /etc/kubernetes/manifests/   # the kubelet starts etcd: bind fails
  *
+ * The kubelet keeps running throughout (restarting it would stall static pods until the API is back).
  * The zombie runs the very etcd binary of the etcd container, so lsof shows COMMAND "etcd" as in the
  * incident. With `port` other than etcd's peer port the fault does not take (used to test detection).
  */
@@ -21,24 +21,26 @@ pid=$(crictl inspect --output go-template --template '{{.info.pid}}' "$cid")
 mkdir -p /opt/aftershock /var/lib/aftershock-zombie
 cp "/proc/$pid/root/usr/local/bin/etcd" /opt/aftershock/etcd
 ip=$(grep -oE -- '--listen-peer-urls=https?://[0-9.]+' /etc/kubernetes/manifests/etcd.yaml | grep -oE '[0-9.]+$')
-systemctl stop kubelet
-crictl stop --timeout 10 "$cid" >/dev/null
-for i in $(seq 1 100); do ss -Hltn "sport = :${port}" | grep -q . || break; sleep 0.1; done
+mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.aftershock
+for i in $(seq 1 600); do
+  [[ -z $(crictl ps --name '^etcd$' -q) ]] && ! ss -Hltn "sport = :2380" | grep -q . && break
+  sleep 0.1
+done
 cd /var/lib/aftershock-zombie
-setsid nohup /opt/aftershock/etcd --name zombie --data-dir /var/lib/aftershock-zombie/data \\
-  --listen-peer-urls "http://$ip:${port}" --initial-advertise-peer-urls "http://$ip:${port}" \\
-  --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \\
-  --listen-metrics-urls http://127.0.0.1:23791 \\
+setsid nohup /opt/aftershock/etcd --name zombie --data-dir /var/lib/aftershock-zombie/data \
+  --listen-peer-urls "http://$ip:${port}" --initial-advertise-peer-urls "http://$ip:${port}" \
+  --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
+  --listen-metrics-urls http://127.0.0.1:23791 \
   --initial-cluster "zombie=http://$ip:${port}" >/var/log/aftershock-zombie-etcd.log 2>&1 < /dev/null &
 for i in $(seq 1 100); do ss -Hltnp "sport = :${port}" | grep -q etcd && break; sleep 0.1; done
-systemctl start kubelet
+mv /etc/kubernetes/etcd.yaml.aftershock /etc/kubernetes/manifests/etcd.yaml
 ss -Hltnp "sport = :${port}"`;
   return {
-    title: `a zombie etcd outside the kubelet holds :${opts.port}, then etcd is restarted into the conflict`,
-    plan: script(opts.port).split("\n").filter((l) => /^(systemctl|crictl stop|setsid)/.test(l)).map((l) => l.replace(/\s*\\$/, " …")),
+    title: `a zombie etcd outside the kubelet holds :${opts.port}, then the kubelet starts etcd into the conflict`,
+    plan: script(opts.port).split("\n").filter((l) => /^(mv |setsid)/.test(l)).map((l) => l.replace(/\s*\\$/, " …")),
     async inject(ctx) {
       const node = opts.node ? ctx.cluster.node(opts.node) : ctx.cluster.controlPlane();
-      const r = await node.sh(script(opts.port), { timeoutMs: 90_000 });
+      const r = await node.sh(script(opts.port), { timeoutMs: 120_000 });
       if (!r.stdout.includes(`:${opts.port}`)) throw new AftershockError("E_COMMAND", `the zombie etcd did not end up listening on :${opts.port}: ${r.stdout || r.stderr}`);
       ctx.evidence("fault", `listening on :${opts.port} after injection: ${r.stdout.trim()}`);
     },

@@ -83,7 +83,8 @@ export function apiserverEndpoint(path: "/readyz" | "/livez" | "/healthz", expec
   return probe(title ?? `API server ${path}`, `${url} to match ${expected}`, async (ctx) => {
     const r = await ctx.cluster.controlPlane().exec(["curl", "-sk", "--max-time", "8", url], { allowFailure: true, timeoutMs: 15_000 });
     const body = (r.stdout || r.stderr).trim();
-    const shown = body.split("\n").filter((l) => /^\[-\]|ok|failed|refused/.test(l)).join(" ").slice(0, 400) || `curl exit ${r.exitCode}`;
+    const lines = body.split("\n").map((l) => l.trim()).filter(Boolean);
+    const shown = [...lines.filter((l) => l.startsWith("[-]")), lines.at(-1) ?? ""].filter((l, i, a) => l && a.indexOf(l) === i).join(" ").slice(0, 400) || `curl exit ${r.exitCode}`;
     if (r.exitCode !== 0) return { ok: false, observed: `curl exit ${r.exitCode} (${r.exitCode === 7 ? "connection refused" : r.exitCode === 28 ? "timed out" : "error"})` };
     return { ok: expected.test(body), observed: shown };
   });

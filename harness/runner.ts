@@ -146,7 +146,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   try {
     // 1. Cluster.
     cluster = await phase("cluster", undefined, async () => {
-      const c = await opts.clusters.create({ ...scenario.cluster, kubernetesVersion: opts.kubernetesVersion, ...(opts.image ? { image: opts.image } : {}) });
+      const c = await opts.clusters.create({ ...scenario.cluster, kubernetesVersion: opts.kubernetesVersion, runId, ...(opts.image ? { image: opts.image } : {}) });
       return c;
     });
     const created = cluster;

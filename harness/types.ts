@@ -32,7 +32,7 @@ export interface ClusterShape {
 
 /** The one thing the engine needs from clusters/: make a cluster of a shape, hand it back. */
 export interface ClusterFactory {
-  create(shape: ClusterShape & { kubernetesVersion: string; image?: string }): Promise<ManagedCluster>;
+  create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string }): Promise<ManagedCluster>;
 }
 
 /** Injected time, so the engine's budgets can be tested without waiting. */

@@ -27,6 +27,8 @@ export interface ClusterSpec {
   /** How long to wait for every node to be Ready after kind returns (default 5m). */
   readyBudgetMs?: number;
   podSubnet?: string;
+  /** Run id for the labels (8 hex digits); random when absent. */
+  runId?: string;
 }
 
 export interface CreateOptions {
@@ -143,7 +145,8 @@ export class KindProvider implements Provider {
   async create(spec: ClusterSpec, opts: CreateOptions = {}): Promise<Cluster> {
     if (![1, 3].includes(spec.controlPlanes)) throw new AftershockError("E_BAD_INPUT", `control planes must be 1 or 3, got ${spec.controlPlanes}`);
     if (spec.workers < 0 || !Number.isInteger(spec.workers)) throw new AftershockError("E_BAD_INPUT", `workers must be a whole number ≥ 0, got ${spec.workers}`);
-    const runId = randomBytes(4).toString("hex");
+    if (spec.runId !== undefined && !/^[0-9a-f]{8}$/.test(spec.runId)) throw new AftershockError("E_BAD_INPUT", `run id must be 8 hex digits, got "${spec.runId}"`);
+    const runId = spec.runId ?? randomBytes(4).toString("hex");
     const name = spec.name ?? `as-${runId}`;
     if (!NAME_RE.test(name)) throw new AftershockError("E_BAD_INPUT", `cluster name "${name}" must be lower-case letters, digits and dashes (≤ 31)`);
     if ((await docker.ids("container", [`label=io.x-k8s.kind.cluster=${name}`])).length) {

@@ -37,7 +37,7 @@ export interface ScenarioCommandOptions {
 
 function factory(progress: Progress): ClusterFactory {
   const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
-  return { create: (s) => provider.create({ controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, ...(s.image ? { image: s.image } : {}) }) };
+  return { create: (s) => provider.create({ controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) }) };
 }
 
 /** Runs scenarios one after another; returns the journals (written under reports/). */

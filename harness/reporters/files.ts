@@ -85,7 +85,7 @@ export function timelineSvg(j: RunJournal): string {
       for (const s of p.steps) rows.push({ label: `  ${s.title}`, start: s.startedAt, end: s.endedAt, color: COLORS[p.name] ?? "#999", failed: !s.ok });
     }
   }
-  const x = (t: number) => left + (t / total) * (W - left - 10);
+  const x = (t: number) => left + (t / total) * (W - left - 70);
   const H = rows.length * rowH + 40;
   const bars = rows.map((r, i) => {
     const y = 10 + i * rowH;

@@ -144,3 +144,20 @@ export function containerRunning(container: string, node?: string): Probe {
     return { ok: r.stdout.trim().length > 0, observed: r.stdout.trim() ? `running ${r.stdout.trim().slice(0, 13)}` : `no running ${container}` };
   });
 }
+
+/** No running container with this name (crictl); e.g. a control-plane component whose manifest is gone. */
+export function containerAbsent(container: string, node?: string): Probe {
+  return probe(`${container} not running`, `no running ${container} container`, async (ctx) => {
+    const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
+    const r = await n.exec(["crictl", "ps", "--name", `^${container}$`, "--state", "running", "-q"], shortTimeout);
+    return { ok: r.stdout.trim() === "", observed: r.stdout.trim() ? `still running ${r.stdout.trim().slice(0, 13)}` : `crictl: no running ${container}` };
+  });
+}
+
+/** Connections to the API server port are refused on the control-plane node. */
+export function apiserverRefuses(): Probe {
+  return probe("API port refuses connections", "curl https://localhost:6443 to fail with connection refused", async (ctx) => {
+    const r = await ctx.cluster.controlPlane().exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeoutMs: 15_000 });
+    return { ok: r.exitCode === 7, observed: r.exitCode === 7 ? "curl: (7) connection refused on localhost:6443" : `curl exit ${r.exitCode}: ${r.stdout.slice(0, 80)}` };
+  });
+}

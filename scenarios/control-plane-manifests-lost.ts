@@ -1,0 +1,67 @@
+import { defineScenario, step } from "../harness/scenario.js";
+import {
+  apiserverReady, apiserverRefuses, containerAbsent, containerRunning, etcdHealthy, kubeSystemReady, nodesReady, waitFor,
+} from "../harness/probes.js";
+import { configMaps, deployment } from "../harness/sentinels.js";
+import type { Fault } from "../harness/scenario.js";
+
+/** Steps 5 to 7 of the incident: the static pod manifests were moved to /tmp while clearing kubelet state, and lost. */
+const manifestsLost: Fault = {
+  title: "the static pod manifests are moved to /tmp while the kubelet is stopped, and /tmp loses them",
+  plan: [
+    "systemctl stop kubelet",
+    "mv /etc/kubernetes/manifests/*.yaml /tmp/",
+    "systemctl start kubelet",
+    "rm -f /tmp/etcd.yaml /tmp/kube-*.yaml      # the files never come back",
+  ],
+  async inject({ cluster, evidence }) {
+    const r = await cluster.controlPlane().sh(
+      "set -euo pipefail; systemctl stop kubelet; mv /etc/kubernetes/manifests/*.yaml /tmp/; systemctl start kubelet; " +
+      "rm -f /tmp/etcd.yaml /tmp/kube-apiserver.yaml /tmp/kube-controller-manager.yaml /tmp/kube-scheduler.yaml; ls -la /etc/kubernetes/manifests/",
+      { timeoutMs: 60_000 });
+    evidence("fault", r.stdout.trim());
+  },
+};
+
+export default defineScenario({
+  id: "control-plane-manifests-lost",
+  title: "The static pod manifests vanish and the whole control plane stops",
+  summary:
+    "While fighting an etcd crash loop, the on-call stopped the kubelet, moved every static pod manifest to /tmp " +
+    "to clear the kubelet's state, and started it again; the files in /tmp were gone. With no manifests the " +
+    "kubelet tore down etcd, the API server, the controller manager and the scheduler. The fix was to regenerate " +
+    "the manifests with kubeadm's init phases from the cluster's own configuration; etcd's data directory was " +
+    "never touched, so nothing was lost.",
+  source: { incident: "001", section: "#5 kubelet cache clear, #6 kubeadm regenerates the control plane, #7 recovery" },
+  tags: ["control-plane", "kubeadm", "nightly", "game-day"],
+  cluster: { controlPlanes: 1, workers: 1 },
+
+  setup: [configMaps(20), deployment("web", 2)],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
+
+  fault: manifestsLost,
+
+  symptoms: {
+    within: "3m",
+    expect: [containerAbsent("etcd"), containerAbsent("kube-apiserver"), apiserverRefuses()],
+  },
+
+  runbook: [
+    step("see that the manifests are gone", "ls -la /etc/kubernetes/manifests/", async ({ cluster }) =>
+      (await cluster.controlPlane().exec(["ls", "-la", "/etc/kubernetes/manifests/"])).stdout),
+    step("regenerate the control-plane manifests", "kubeadm init phase control-plane all --config /kind/kubeadm.conf", async ({ cluster }) =>
+      (await cluster.controlPlane().exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout),
+    step("regenerate the local etcd manifest", "kubeadm init phase etcd local --config /kind/kubeadm.conf", async ({ cluster }) =>
+      (await cluster.controlPlane().exec(["kubeadm", "init", "phase", "etcd", "local", "--config", "/kind/kubeadm.conf"])).stdout),
+    step("restart the kubelet", "systemctl restart kubelet", async ({ cluster }) => {
+      await cluster.controlPlane().exec(["systemctl", "restart", "kubelet"]);
+    }),
+    step("wait for the API server to come back", "crictl ps   # until kube-apiserver is Running", async (ctx) =>
+      (await waitFor(containerRunning("kube-apiserver"), ctx, 4 * 60_000)).observed, "5m"),
+  ],
+
+  verify: {
+    within: "5m",
+    expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
+  },
+});

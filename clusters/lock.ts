@@ -2,15 +2,8 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AftershockError } from "./errors.js";
 import type { Progress } from "./progress.js";
+import { isAlive } from "./process.js";
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * A lock directory holding the owner's pid: two runs never build into the same cache at once, and a lock
@@ -28,7 +21,7 @@ export async function withLock<T>(lockDir: string, progress: Progress, fn: () =>
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const owner = Number(await readFile(path.join(lockDir, "pid"), "utf8").catch(() => "0"));
-      if (!owner || !alive(owner)) {
+      if (!owner || !isAlive(owner)) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }

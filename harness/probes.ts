@@ -14,7 +14,11 @@ export interface Observation {
 export interface Probe {
   readonly name: string;
   readonly expectation: string;
-  readonly kind?: "sentinel" | "health";
+  /**
+   * sentinel: data that must survive (its loss makes the run data-lost); recovery-point: data the runbook is
+   * expected to lose (e.g. written after the last backup), reported by name and count but not failed.
+   */
+  readonly kind?: "sentinel" | "recovery-point" | "health";
   check(ctx: ScenarioContext): Promise<Observation>;
 }
 
@@ -159,5 +163,25 @@ export function apiserverRefuses(): Probe {
   return probe("API port refuses connections", "curl https://localhost:6443 to fail with connection refused", async (ctx) => {
     const r = await ctx.cluster.controlPlane().exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeoutMs: 15_000 });
     return { ok: r.exitCode === 7, observed: r.exitCode === 7 ? "curl: (7) connection refused on localhost:6443" : `curl exit ${r.exitCode}: ${r.stdout.slice(0, 80)}` };
+  });
+}
+
+/** Every node of a role is NotReady (or gone from the API), as the control plane sees it. */
+export function nodesNotReady(role: "worker" | "control-plane" = "worker"): Probe {
+  return probe(`${role} nodes NotReady`, `every ${role} node NotReady or absent`, async (ctx) => {
+    const r = await ctx.cluster.kubectl(["get", "nodes", "--request-timeout=10s", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"], shortTimeout);
+    const status = new Map(r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("=") as [string, string]));
+    const nodes = ctx.cluster.nodes.filter((n) => n.role === role);
+    const ready = nodes.filter((n) => status.get(n.name) === "True");
+    return { ok: nodes.length > 0 && ready.length === 0, observed: nodes.map((n) => `${n.name}=${status.get(n.name) === "True" ? "Ready" : status.has(n.name) ? "NotReady" : "absent"}`).join(", ") };
+  });
+}
+
+/** Some kube-system pods are not Running and Ready (ContainerCreating, CrashLoopBackOff, Pending, …). */
+export function kubeSystemDegraded(): Probe {
+  const healthy = kubeSystemReady();
+  return probe("kube-system degraded", "some kube-system pod not Running and Ready", async (ctx) => {
+    const o = await healthy.check(ctx);
+    return { ok: !o.ok, observed: o.observed };
   });
 }

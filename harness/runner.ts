@@ -73,6 +73,8 @@ export interface RunJournal {
     timeToRecoverMs?: number;
   };
   kept?: string;
+  /** What the runbook lost by design (written after the last backup), by name and count. */
+  recoveryPoint?: string[];
 }
 
 export interface RunOptions {
@@ -255,7 +257,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         p.status = "failed";
         p.error = failed.map((f) => `${f.name}: ${f.observed}`).join("; ");
       }
-      return { failedHealth: failed.filter((f) => f.kind !== "sentinel"), failedSentinels: failed.filter((f) => f.kind === "sentinel") };
+      for (const r of results.values()) if (r.kind === "recovery-point") journal.recoveryPoint = [...(journal.recoveryPoint ?? []), `${r.name}: ${r.observed}`];
+      if (failed.every((f) => f.kind === "recovery-point")) { p.status = "passed"; delete p.error; }
+      return {
+        failedHealth: failed.filter((f) => f.kind !== "sentinel" && f.kind !== "recovery-point"),
+        failedSentinels: failed.filter((f) => f.kind === "sentinel"),
+      };
     });
     if (runbookError || verified.failedHealth.length) {
       return finish("not-recovered", [runbookError && `runbook failed: ${runbookError}`, verified.failedHealth.length && `not healthy: ${verified.failedHealth.map((f) => `${f.name} (${f.observed})`).join("; ")}`].filter(Boolean).join("; "));
@@ -264,7 +271,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     if (verified.failedSentinels.length) {
       return finish("data-lost", `the cluster recovered but data written before the fault is gone: ${verified.failedSentinels.map((f) => f.observed).join("; ")}`);
     }
-    return finish("passed", `symptoms reproduced in ${formatDuration(journal.timings.timeToDetectMs ?? 0)}, recovered in ${formatDuration(journal.timings.timeToRecoverMs)}`);
+    const rpo = journal.recoveryPoint?.length ? `; lost by design (after the recovery point): ${journal.recoveryPoint.join("; ")}` : "";
+    return finish("passed", `symptoms reproduced in ${formatDuration(journal.timings.timeToDetectMs ?? 0)}, recovered in ${formatDuration(journal.timings.timeToRecoverMs)}${rpo}`);
   } catch (e) {
     if (e instanceof Interrupted || opts.signal?.aborted) return finish("interrupted", "interrupted by the user; the cluster was removed");
     return finish("errored", e instanceof Error ? e.message : String(e));

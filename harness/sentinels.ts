@@ -14,36 +14,38 @@ async function ensureNamespace(ctx: ScenarioContext): Promise<void> {
  * `count` ConfigMaps with random payloads, written through the API before the fault. Afterwards each one
  * must still exist with the same content (checked by digest); missing or changed ones are named.
  */
-export function configMaps(count: number): Sentinel {
+export function configMaps(count: number, opts: { prefix?: string; afterRecoveryPoint?: boolean } = {}): Sentinel {
+  const prefix = opts.prefix ?? "sentinel";
+  const label = `aftershock.io/${prefix}`;
   const payloads = new Map<string, string>();
   const digest = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
   return {
-    title: `${count} ConfigMaps with random payloads in ${NS}`,
+    title: `${count} ConfigMaps "${prefix}-*" with random payloads in ${NS}${opts.afterRecoveryPoint ? " (after the backup)" : ""}`,
     async write(ctx) {
       await ensureNamespace(ctx);
       const docs: string[] = [];
       for (let i = 0; i < count; i++) {
-        const name = `sentinel-${String(i).padStart(3, "0")}`;
+        const name = `${prefix}-${String(i).padStart(3, "0")}`;
         const value = randomBytes(24).toString("hex");
         payloads.set(name, value);
-        docs.push(`apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${NS}\n  labels: {aftershock.io/sentinel: "true"}\ndata:\n  payload: "${value}"\n`);
+        docs.push(`apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${NS}\n  labels: {${label}: "true"}\ndata:\n  payload: "${value}"\n`);
       }
       await ctx.cluster.kubectl(["apply", "-f", "-"], { input: docs.join("---\n"), timeoutMs: 60_000 });
       ctx.evidence("sentinels", `wrote ${count} ConfigMaps (${[...payloads.values()].map(digest).slice(0, 3).join(", ")}, …)`);
     },
     probes(): Probe[] {
       return [{
-        name: `${count} sentinel ConfigMaps intact`,
-        expectation: `all ${count} ConfigMaps present with their original payloads`,
-        kind: "sentinel",
+        name: `${count} ${prefix} ConfigMaps intact`,
+        expectation: `all ${count} ${prefix}-* ConfigMaps present with their original payloads`,
+        kind: opts.afterRecoveryPoint ? "recovery-point" : "sentinel",
         async check(ctx) {
-          const r = await ctx.cluster.kubectl(["get", "configmaps", "-n", NS, "-l", "aftershock.io/sentinel=true", "--request-timeout=10s", "-o",
+          const r = await ctx.cluster.kubectl(["get", "configmaps", "-n", NS, "-l", `${label}=true`, "--request-timeout=10s", "-o",
             "jsonpath={range .items[*]}{.metadata.name}={.data.payload}{\"\\n\"}{end}"], { timeoutMs: 20_000 });
           const seen = new Map(r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("=") as [string, string]));
           const missing = [...payloads.keys()].filter((k) => !seen.has(k));
           const changed = [...payloads.entries()].filter(([k, v]) => seen.has(k) && seen.get(k) !== v).map(([k]) => k);
           const ok = !missing.length && !changed.length;
-          return { ok, observed: ok ? `${payloads.size}/${payloads.size} intact` : `${missing.length} missing${missing.length ? ` (${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""})` : ""}, ${changed.length} changed` };
+          return { ok, observed: ok ? `${payloads.size}/${payloads.size} intact` : `${missing.length} of ${payloads.size} missing${missing.length ? ` (${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""})` : ""}, ${changed.length} changed` };
         },
       }];
     },
@@ -89,4 +91,81 @@ spec:
       }];
     },
   };
+}
+
+/** Not data but a step of the setup: an etcd snapshot taken with etcdctl on the first control-plane node. */
+export function etcdSnapshot(file = "/var/lib/etcd-backup/snapshot.db"): Sentinel {
+  return {
+    title: `etcd snapshot to ${file}`,
+    async write(ctx) {
+      const r = await ctx.cluster.controlPlane().sh(`set -euo pipefail; mkdir -p "$(dirname ${file})"
+ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt \\
+  --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key snapshot save ${file} 2>&1 | tail -1
+etcdutl snapshot status ${file} -w table`, { timeoutMs: 60_000 });
+      ctx.evidence("backup", r.stdout.trim());
+    },
+    probes: () => [],
+  };
+}
+
+/** A Deployment of the preloaded echo server behind a ClusterIP Service; afterwards the Service must answer. */
+export function service(name: string, replicas: number, opts: { spreadOverWorkers?: boolean } = {}): Sentinel {
+  return {
+    title: `Service ${name} backed by ${replicas} echo pods`,
+    async write(ctx) {
+      await ensureNamespace(ctx);
+      const spread = opts.spreadOverWorkers
+        ? "      topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: " + name + "}}}]\n"
+        : "";
+      await ctx.cluster.kubectl(["apply", "-f", "-"], { input: `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${NS}, labels: {aftershock.io/sentinel: "true"}}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+${spread}      containers:
+      - name: echo
+        image: ${ECHO_IMAGE}
+        imagePullPolicy: IfNotPresent
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  selector: {app: ${name}}
+  ports: [{port: 80, targetPort: 8080}]
+` });
+      await ctx.cluster.kubectl(["rollout", "status", `deployment/${name}`, "-n", NS, "--timeout=120s"], { timeoutMs: 130_000 });
+      ctx.evidence("sentinels", `service ${name} with ${replicas} echo pods rolled out`);
+    },
+    probes: () => [serviceAnswers(name)],
+  };
+}
+
+export const ECHO_IMAGE = "aftershock.local/echo:v1";
+
+/** The Service answers HTTP through its ClusterIP, asked from the first control-plane node (kube-proxy's rules). */
+export function serviceAnswers(name: string, kind: Probe["kind"] = "sentinel"): Probe {
+  return {
+    name: `Service ${name} answers`,
+    expectation: `HTTP 200 from http://<ClusterIP of ${name}>/`,
+    ...(kind ? { kind } : {}),
+    async check(ctx) {
+      const ip = (await ctx.cluster.kubectl(["get", "service", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.spec.clusterIP}"], { timeoutMs: 20_000 })).stdout.trim();
+      const r = await ctx.cluster.controlPlane().exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeoutMs: 15_000 });
+      const code = r.stdout.trim().split("\n").pop();
+      return { ok: code === "200", observed: code === "200" ? r.stdout.trim().split("\n")[0]! : `curl exit ${r.exitCode}, HTTP ${code || "none"} from ${ip}` };
+    },
+  };
+}
+
+/** The opposite, for symptoms: the Service stops answering. */
+export function serviceDown(name: string): Probe {
+  const up = serviceAnswers(name, "health");
+  return { name: `Service ${name} does not answer`, expectation: `no HTTP 200 from Service ${name}`, async check(ctx) { const o = await up.check(ctx); return { ok: !o.ok, observed: o.observed }; } };
 }

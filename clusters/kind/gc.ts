@@ -1,16 +1,8 @@
 import { docker } from "../docker.js";
 import type { Progress } from "../progress.js";
 import { removeRunResources } from "./provider.js";
+import { isAlive } from "../process.js";
 
-function alive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Removes Docker objects of runs whose owner process is gone. Kept clusters (pnpm cluster create, --keep)
@@ -32,7 +24,7 @@ export async function garbageCollect(opts: { all: boolean; progress: Progress })
     }
   }
   for (const [runId, { pid, keep }] of runs) {
-    if (!opts.all && (keep || alive(pid))) continue;
+    if (!opts.all && (keep || isAlive(pid))) continue;
     const removed = await removeRunResources(runId);
     opts.progress.info(`run ${runId}: removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks`);
     total.containers += removed.containers;
@@ -43,7 +35,7 @@ export async function garbageCollect(opts: { all: boolean; progress: Progress })
   for (const id of builds) {
     const name = (await docker.run(["inspect", "--format", "{{.Name}}", id])).stdout;
     const pid = Number(/aftershock-build-(\d+)-/.exec(name)?.[1] ?? 0);
-    if (opts.all || !alive(pid)) {
+    if (opts.all || !isAlive(pid)) {
       await docker.run(["rm", "-f", "-v", id]);
       total.containers++;
     }

@@ -13,6 +13,7 @@ import { kindComponent } from "../images/recipes.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import { registerTeardown } from "../teardown.js";
+import { isAlive } from "../process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
@@ -104,15 +105,6 @@ export function kindConfig(spec: ClusterSpec): string {
   ].join("\n");
 }
 
-function ownerAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export class KindProvider implements Provider {
   private readonly cacheDir: string;
@@ -277,7 +269,7 @@ export class KindProvider implements Provider {
     const byName = new Map<string, ClusterInfo>();
     for (const l of r.stdout.split("\n").filter(Boolean)) {
       const [node, cluster, runId, pid, keep] = l.split("\t") as [string, string, string, string, string];
-      const c = byName.get(cluster) ?? { name: cluster, runId, ownerPid: Number(pid), ownerAlive: ownerAlive(Number(pid)), keep: keep === "true", nodes: [] };
+      const c = byName.get(cluster) ?? { name: cluster, runId, ownerPid: Number(pid), ownerAlive: isAlive(Number(pid)), keep: keep === "true", nodes: [] };
       c.nodes.push(node);
       byName.set(cluster, c);
     }

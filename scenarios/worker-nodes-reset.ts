@@ -1,0 +1,73 @@
+import { defineScenario, step, type Fault } from "../harness/scenario.js";
+import { apiserverReady, etcdHealthy, kubeSystemDegraded, kubeSystemReady, nodesNotReady, nodesReady } from "../harness/probes.js";
+import { configMaps, service, serviceDown } from "../harness/sentinels.js";
+
+const RESET = [
+  "kubeadm reset -f",
+  "systemctl stop kubelet",
+  "rm -rf /etc/cni/net.d /var/lib/cni/ /var/lib/kubelet/* /etc/kubernetes",
+  "systemctl restart containerd",
+];
+
+/** Section 6 of the incident: every worker is reset by hand, and all kube-system pods are deleted at once. */
+const workersReset: Fault = {
+  title: "every worker is reset (kubeadm reset, CNI and kubelet state removed) and all kube-system pods are deleted at once",
+  plan: [...RESET.map((c) => `${c}   # on each worker`), "kubectl delete pods --all -n kube-system --wait=false"],
+  async inject({ cluster, evidence }) {
+    for (const w of cluster.nodes.filter((n) => n.role === "worker")) {
+      const r = await w.sh(`set -u; ${RESET.join("; ")}; systemctl is-active kubelet || true`, { timeoutMs: 3 * 60_000 });
+      evidence("fault", `${w.name}: kubelet ${r.stdout.trim().split("\n").pop()}`);
+    }
+    const d = await cluster.kubectl(["delete", "pods", "--all", "-n", "kube-system", "--wait=false"], { timeoutMs: 60_000 });
+    evidence("fault", `deleted ${d.stdout.trim().split("\n").length} kube-system pods`);
+  },
+};
+
+export default defineScenario({
+  id: "worker-nodes-reset",
+  title: "Workers reset by hand and kube-system wiped: rejoin the nodes",
+  summary:
+    "After a failed Helm upgrade and node resizes, the operators reset every worker with kubeadm reset, removed " +
+    "the CNI and kubelet directories, and deleted all kube-system pods at once. Workers went NotReady, system pods " +
+    "piled up in ContainerCreating and CrashLoopBackOff, and Services stopped answering. The way back was a new " +
+    "join command from the control plane, deleting the stale Node objects, and joining the workers again.",
+  source: { incident: "000", section: "1.4–1.6 node resets, 3. recovery procedure (reset, token create, join)" },
+  tags: ["control-plane", "workers", "kubeadm", "nightly", "game-day"],
+  cluster: { controlPlanes: 1, workers: 2 },
+
+  setup: [configMaps(20), service("web", 2, { spreadOverWorkers: true })],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
+
+  fault: workersReset,
+
+  symptoms: {
+    within: "3m",
+    expect: [nodesNotReady("worker"), kubeSystemDegraded(), serviceDown("web")],
+  },
+
+  runbook: [
+    step("print a fresh join command on the control plane", "kubeadm token create --print-join-command", async ({ cluster, found }) => {
+      const r = await cluster.controlPlane().exec(["kubeadm", "token", "create", "--print-join-command"]);
+      found.join = r.stdout.trim();
+      return found.join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
+    }),
+    step("delete the stale Node objects", "kubectl delete node <each worker>", async ({ cluster }) => {
+      const workers = cluster.nodes.filter((n) => n.role === "worker").map((n) => n.name);
+      return (await cluster.kubectl(["delete", "node", ...workers, "--ignore-not-found"])).stdout;
+    }),
+    step("join every worker again", "kubeadm join <control-plane>:6443 --token … --discovery-token-ca-cert-hash … --ignore-preflight-errors=all   # on each worker", async ({ cluster, found }) => {
+      const out: string[] = [];
+      for (const w of cluster.nodes.filter((n) => n.role === "worker")) {
+        // Preflight checks assume a VM (swap, kernel config); inside a kind node they are skipped, as kind does.
+        const r = await w.sh(`${found.join} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeoutMs: 4 * 60_000 });
+        out.push(`${w.name}: ${r.stdout.trim().split("\n").pop()}`);
+      }
+      return out.join("\n");
+    }, "9m"),
+  ],
+
+  verify: {
+    within: "6m",
+    expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
+  },
+});

@@ -121,6 +121,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const crictl = await buildGoComponent(await recipes.crictlComponent(), cacheDir, progress);
   const localPath = await buildGoComponent(recipes.localPathComponent(), cacheDir, progress);
   const netd = await buildGoComponent(recipes.netdComponent(), cacheDir, progress);
+  const echo = await buildGoComponent(recipes.echoComponent(), cacheDir, progress);
   const pause = await buildPause(cacheDir, progress);
 
   const nodeRootfs = await ensureRootfs("node", NODE_PACKAGES, cacheDir, progress);
@@ -129,7 +130,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const work = await mkdtemp(path.join(cacheDir, "assemble-"));
   try {
     const toolsImage = await buildToolsImage(toolsRootfs, work, progress);
-    const images = componentImages({ version, etcdTag, corednsTag, pauseTag, kube, etcd, coredns, localPath, netd, pause });
+    const images = componentImages({ version, etcdTag, corednsTag, pauseTag, kube, etcd, coredns, localPath, netd, echo, pause });
     for (const img of images) {
       await withStep(progress, `Image ${img.ref}`, 3 * MIN, () => dockerBuild(work, img.ref, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions));
     }
@@ -205,7 +206,7 @@ interface ComponentImage {
 
 function componentImages(b: {
   version: string; etcdTag: string; corednsTag: string; pauseTag: string;
-  kube: BuiltComponent; etcd: BuiltComponent; coredns: BuiltComponent; localPath: BuiltComponent; netd: BuiltComponent; pause: string;
+  kube: BuiltComponent; etcd: BuiltComponent; coredns: BuiltComponent; localPath: BuiltComponent; netd: BuiltComponent; echo: BuiltComponent; pause: string;
 }): ComponentImage[] {
   const k8s = (name: string): ComponentImage => ({
     ref: `registry.k8s.io/${name}:${b.version}`,
@@ -231,6 +232,8 @@ function componentImages(b: {
       ref: `${PINNED.localRegistry}/netd:${b.netd.version}`, from: "tools",
       files: [{ src: b.netd.bins["aftershock-netd"]!, dest: "/usr/local/bin/aftershock-netd" }], instructions: ['ENTRYPOINT ["/usr/local/bin/aftershock-netd"]'],
     },
+    // A workload for scenarios that need a Service to answer (harness/sentinels.ts ECHO_IMAGE).
+    { ref: `${PINNED.localRegistry}/echo:${b.echo.version}`, from: "scratch", files: [{ src: b.echo.bins.echo!, dest: "/echo" }], instructions: ['ENTRYPOINT ["/echo"]'] },
   ];
 }
 

@@ -111,3 +111,14 @@ export function netdComponent(): GoComponent {
     budgetMs: 3 * MIN,
   };
 }
+
+/** The echo HTTP server (clusters/images/components/echo): the workload scenarios put behind Services. */
+export function echoComponent(): GoComponent {
+  return {
+    name: "echo",
+    version: "v1",
+    localSource: path.join(here, "components", "echo"),
+    outputs: [{ pkg: ".", bin: "echo" }],
+    budgetMs: 2 * MIN,
+  };
+}

@@ -12,7 +12,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export async function buildEchoImage(tag: string): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "aftershock-echo-"));
   try {
-    await cp(path.join(here, "fixtures", "echo"), dir, { recursive: true });
+    await cp(path.join(here, "..", "..", "clusters", "images", "components", "echo"), dir, { recursive: true });
     await run("go", ["build", "-trimpath", "-o", "echo", "."], { cwd: dir, env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local" }, timeoutMs: 5 * 60_000 });
     await writeFile(path.join(dir, "Dockerfile"), 'FROM scratch\nCOPY echo /echo\nENTRYPOINT ["/echo"]\nLABEL aftershock.built-by=aftershock-e2e\n');
     await docker.run(["build", "-q", "-t", tag, dir], { timeoutMs: 5 * 60_000 });

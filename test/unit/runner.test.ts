@@ -103,6 +103,23 @@ describe("scenario outcomes", () => {
     expect(j.reason).toContain("1 missing (record)");
   });
 
+  it("passes and reports data written after the recovery point as lost, without waiting for it", async () => {
+    const w = fakeWorld();
+    let late = false;
+    const afterBackup: Sentinel = {
+      title: "written after the snapshot",
+      write: async () => { late = true; },
+      probes: () => [{ name: "late records", expectation: "present", kind: "recovery-point", check: async () => ({ ok: late, observed: late ? "10/10 intact" : "10 of 10 missing (late-000, …)" }) }],
+    };
+    const j = await run(w, { setup: [w.sentinel, afterBackup], runbook: [step("restore the snapshot", "etcdutl snapshot restore", async () => { w.state.broken = false; late = false; })] });
+    expect(j.outcome).toBe("passed");
+    expect(j.recoveryPoint).toEqual(["late records: 10 of 10 missing (late-000, …)"]);
+    expect(j.reason).toContain("lost by design (after the recovery point): late records: 10 of 10 missing");
+    const verify = j.phases.find((p) => p.name === "verify")!;
+    expect(verify.status).toBe("passed");
+    expect(verify.endedAt - verify.startedAt).toBeLessThan(1000);
+  });
+
   it("is aborted, not failed, when the steady state does not hold before the fault", async () => {
     const w = fakeWorld();
     w.state.broken = true;

@@ -35,7 +35,7 @@ export function configMaps(count: number, opts: { prefix?: string; afterRecovery
     },
     probes(): Probe[] {
       return [{
-        name: `${count} ${prefix} ConfigMaps intact`,
+        name: opts.afterRecoveryPoint ? `${count} ${prefix} ConfigMaps written after the backup` : `${count} ${prefix} ConfigMaps intact`,
         expectation: `all ${count} ${prefix}-* ConfigMaps present with their original payloads`,
         kind: opts.afterRecoveryPoint ? "recovery-point" : "sentinel",
         async check(ctx) {

@@ -131,7 +131,7 @@ ${sections}</body></html>`;
 
 function sentinelSummary(j: RunJournal): string {
   const v = j.phases.find((p) => p.name === "verify");
-  const s = v?.probes.filter((p) => p.kind === "sentinel") ?? [];
+  const s = v?.probes.filter((p) => p.kind === "sentinel" || p.kind === "recovery-point") ?? [];
   if (!s.length) return "—";
-  return s.map((p) => `${p.ok ? "✓" : "✗"} ${p.observed}`).join("; ");
+  return s.map((p) => (p.kind === "recovery-point" ? `lost by design, after the backup: ${p.observed}` : `${p.ok ? "✓" : "✗"} ${p.observed}`)).join("; ");
 }

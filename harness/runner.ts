@@ -88,10 +88,7 @@ export interface RunOptions {
   /** Game day: stop after the symptoms, let a person run the recovery, then verify when they say so. */
   manualRecovery?: (ctx: ScenarioContext) => Promise<void>;
   runId?: string;
-  signal?: AbortSignal;
 }
-
-class Interrupted extends Error {}
 
 /**
  * Runs one scenario: cluster → setup (sentinels) → steady state → inject → symptoms → runbook → verify →
@@ -114,12 +111,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     journal.evidence.push(e);
     reporter.onEvidence?.(e, journal);
   };
-  const checkAbort = () => {
-    if (opts.signal?.aborted) throw new Interrupted("interrupted");
-  };
 
   async function phase<T>(name: PhaseName, budgetMs: number | undefined, fn: (p: PhaseRecord) => Promise<T>): Promise<T> {
-    checkAbort();
     const p: PhaseRecord = { name, startedAt: clock.now() - t0, endedAt: 0, status: "passed", steps: [], probes: [], ...(budgetMs ? { budgetMs } : {}) };
     journal.phases.push(p);
     reporter.onPhaseBegin?.(p, journal);
@@ -173,7 +166,6 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         }
       });
     } catch (e) {
-      if (e instanceof Interrupted) throw e;
       return finish("aborted", (e as Error).message);
     }
 
@@ -189,7 +181,6 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       const last = new Map<Probe, Observation>();
       const deadline = clock.now() + scenario.symptomsBudgetMs;
       for (;;) {
-        checkAbort();
         for (const probe of [...pending]) {
           const o = await observe(probe, ctx);
           last.set(probe, o);
@@ -230,12 +221,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
           return;
         }
         for (const s of scenario.runbook) {
-          checkAbort();
           await timedStep(p, s.title, s.shows, () => withBudget(s.run(ctx), s.budgetMs, s.title, clock), (out) => out && evidence(`runbook: ${s.title}`, out));
         }
       });
     } catch (e) {
-      if (e instanceof Interrupted) throw e;
       runbookError = (e as Error).message;
     }
 
@@ -277,7 +266,6 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     const rpo = journal.recoveryPoint?.length ? `; lost by design (after the recovery point): ${journal.recoveryPoint.join("; ")}` : "";
     return finish("passed", `symptoms reproduced in ${formatDuration(journal.timings.timeToDetectMs ?? 0)}, recovered in ${formatDuration(journal.timings.timeToRecoverMs)}${rpo}`);
   } catch (e) {
-    if (e instanceof Interrupted || opts.signal?.aborted) return finish("interrupted", "interrupted by the user; the cluster was removed");
     return finish("errored", e instanceof Error ? e.message : String(e));
   } finally {
     // 8. Teardown (always), unless asked to keep the cluster.

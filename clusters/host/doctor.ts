@@ -186,10 +186,10 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     if (info.defaultRuntime !== SHIM_RUNTIME) {
       throw new AftershockError("E_PRIVILEGED", `docker did not pick up the ${SHIM_RUNTIME} runtime from ${DAEMON_JSON} (default runtime is ${info.defaultRuntime})`, { hint: "restart dockerd" });
     }
-    await probePrivileged(progress);
+    await probePrivileged();
     line("privileged containers", true, `host lacks ${missingCaps.join(", ")}; runtime shim ${SHIM_RUNTIME} removes it, probe passed`, fixed);
   } else {
-    await probePrivileged(progress);
+    await probePrivileged();
     line("privileged containers", true, "full capability bounding set, probe passed");
   }
 
@@ -258,7 +258,7 @@ async function reloadDocker(): Promise<void> {
 export const PROBE_IMAGE = `${PINNED.localRegistry}/probe:1`;
 
 /** Runs a tiny privileged container (our pause binary, built here) to prove kind nodes can start. */
-async function probePrivileged(progress: Progress): Promise<void> {
+async function probePrivileged(): Promise<void> {
   const exists = (await run("docker", ["image", "inspect", PROBE_IMAGE], { allowFailure: true })).exitCode === 0;
   if (!exists) {
     const dir = await mkdtemp(path.join(os.tmpdir(), "aftershock-probe-"));
@@ -275,5 +275,4 @@ async function probePrivileged(progress: Progress): Promise<void> {
       hint: "kind nodes need --privileged; check dockerd's runtime configuration in /etc/docker/daemon.json",
     });
   }
-  void progress;
 }

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { docker } from "../docker.js";
@@ -342,8 +341,4 @@ export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promis
     await new Promise((r) => setTimeout(r, 2000));
   }
   throw new AftershockError("E_TIMEOUT", `nodes did not become Ready within ${formatDuration(budgetMs)}; last seen: ${last}`);
-}
-
-export async function readKubeconfig(cluster: Cluster): Promise<string> {
-  return existsSync(cluster.kubeconfigPath) ? readFile(cluster.kubeconfigPath, "utf8") : "";
 }

@@ -22,11 +22,24 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["demo", "--wait", "soon"], /^aftershock: error E_BAD_INPUT: not a duration: "soon"/],
     [["images", "destroy"], /^aftershock: error E_BAD_INPUT: unknown images command "destroy"/],
     [["cluster", "delete"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster delete NAME/],
+    [["scenario", "etcd-port"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port" \(did you mean etcd-port-conflict\?\)/],
+    [["scenario", "no-such-incident"], /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: control-plane-manifests-lost, etcd-port-conflict/],
+    [["scenario", "etcd-port-conflict", "--reporter", "pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf" \(use any of console, json, junit, html\)/],
+    [["scenario", "etcd-port-conflict", "--k8s-version", "v2.0.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v2\.0\.0 cannot be built offline here/],
+    [["suite", "--tag", "no-such-tag"], /^aftershock: error E_BAD_INPUT: no scenario is tagged "no-such-tag"/],
   ])("%j", (args, expected) => {
     const r = cli(...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(expected);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("prints a scenario's plan with --dry-run without touching Docker", () => {
+    const r = cli("scenario", "etcd-port-conflict", "--dry-run");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("source: incident 001");
+    expect(r.stdout).toContain("$ lsof -nP -iTCP:2380 -sTCP:LISTEN");
+    expect(r.stdout).toMatch(/symptoms \(within 3m\):\n  - a log line of container etcd matching \/bind: address already in use\//);
   });
 
   it("prints usage for --help and exits 0", () => {

@@ -1,0 +1,36 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadScenario, scenarioIds } from "../../harness/registry.js";
+
+const HARNESS = path.resolve(import.meta.dirname, "../../harness");
+
+describe("scenario registry", () => {
+  it("loads every scenario in scenarios/, and each file's name is its id", async () => {
+    const ids = scenarioIds();
+    expect(ids).toContain("etcd-port-conflict");
+    for (const id of ids) expect((await loadScenario(id)).id).toBe(id);
+  });
+
+  it("rejects a file whose id differs from its name, in one line", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "scenarios-"));
+    writeFileSync(path.join(dir, "wrong-name.ts"), `export default { id: "other", symptomsBudgetMs: 1, tags: [] };\n`);
+    await expect(loadScenario("wrong-name", dir)).rejects.toThrow('scenarios/wrong-name.ts declares id "other"; the file name and the id must match');
+  });
+
+  it("rejects a file that does not export a defined scenario", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "scenarios-"));
+    writeFileSync(path.join(dir, "plain-object.ts"), `export default { id: "plain-object" };\n`);
+    await expect(loadScenario("plain-object", dir)).rejects.toThrow("scenarios/plain-object.ts must export default defineScenario({...})");
+  });
+
+  it("reports an invalid definition with the field at fault", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "scenarios-"));
+    writeFileSync(path.join(dir, "no-symptoms.ts"), `import { defineScenario } from ${JSON.stringify(path.join(HARNESS, "scenario.ts"))};
+export default defineScenario({ id: "no-symptoms", title: "t", summary: "s", source: { incident: "001", section: "x" }, tags: [],
+  cluster: { controlPlanes: 1, workers: 0 }, setup: [], steadyState: [], fault: { title: "f", plan: [], inject: async () => {} },
+  symptoms: { within: "1m", expect: [] }, runbook: [], verify: { within: "1m", expect: [] } });\n`);
+    await expect(loadScenario("no-symptoms", dir)).rejects.toThrow("scenario no-symptoms: symptoms.expect needs at least one signature");
+  });
+});

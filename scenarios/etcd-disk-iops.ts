@@ -1,0 +1,114 @@
+import { leaderChanges, walFsyncP99, walFsyncP99Above, walFsyncP99Below } from "../harness/etcd-metrics.js";
+import { apiserverReady, containerLog, etcdHealthy, kubeSystemReady, nodesReady } from "../harness/probes.js";
+import { defineScenario, step, type Fault } from "../harness/scenario.js";
+import { configMaps } from "../harness/sentinels.js";
+import type { NodeAccess, ScenarioContext } from "../harness/types.js";
+import type { Probe } from "../harness/probes.js";
+
+const WRITE_IOPS = 4;
+const WRITE_BPS = 65536;
+
+/**
+ * The cgroup (v1 blkio, or v2 io) of the etcd pod on a node, and the device behind etcd's data directory.
+ * Limits set on the pod's cgroup hold for every etcd container the kubelet starts in it, and touch nothing
+ * outside that pod: never the node's other processes, never the host.
+ */
+const LOCATE = `set -euo pipefail
+cid=$(crictl ps --name '^etcd$' -q | head -n1)
+pid=$(crictl inspect --output go-template --template '{{.info.pid}}' "$cid")
+dev=$(findmnt -no MAJ:MIN -T /var/lib/etcd | tr -d ' ')
+if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+  cg=/sys/fs/cgroup$(cut -d: -f3 /proc/$pid/cgroup | head -n1); cg=$(dirname "$cg")
+else
+  cg=/sys/fs/cgroup/blkio$(grep ':blkio:' /proc/$pid/cgroup | cut -d: -f3); cg=$(dirname "$cg")
+fi`;
+
+const limit = (iops: number, bps: number) => `${LOCATE}
+if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+  echo "$dev wiops=${iops || "max"} wbps=${bps || "max"}" > "$cg/io.max"; cat "$cg/io.max"
+else
+  echo "$dev ${iops}" > "$cg/blkio.throttle.write_iops_device"; echo "$dev ${bps}" > "$cg/blkio.throttle.write_bps_device"
+  echo "$cg: write_iops_device=[$(cat $cg/blkio.throttle.write_iops_device)] write_bps_device=[$(cat $cg/blkio.throttle.write_bps_device)]"
+fi`;
+
+const controlPlanes = (ctx: ScenarioContext): NodeAccess[] => ctx.cluster.nodes.filter((n) => n.role === "control-plane");
+
+const iopsStarved: Fault = {
+  title: `etcd's disk is starved: ${WRITE_IOPS} write IOPS and ${WRITE_BPS / 1024} KiB/s on every member (the etcd pod's cgroup only)`,
+  plan: [
+    "findmnt -no MAJ:MIN -T /var/lib/etcd                                   # the device behind etcd's data",
+    `echo "<maj:min> ${WRITE_IOPS}" > <etcd pod cgroup>/blkio.throttle.write_iops_device   # on each control plane`,
+    `echo "<maj:min> ${WRITE_BPS}" > <etcd pod cgroup>/blkio.throttle.write_bps_device`,
+  ],
+  async inject(ctx) {
+    const before = await walFsyncP99(ctx, ctx.cluster.controlPlane(), 15_000);
+    ctx.evidence("before", `WAL fsync p99 before the fault: ${before ? `≤ ${before.ms}ms over ${before.samples} fsyncs in 15s` : "no fsync in 15s"}; ${await leaderChanges(ctx)}`);
+    for (const n of controlPlanes(ctx)) ctx.evidence("fault", `${n.name}: ${(await n.sh(limit(WRITE_IOPS, WRITE_BPS), { timeoutMs: 30_000 })).stdout.trim()}`);
+  },
+};
+
+/** Writes through the API: a ConfigMap created and deleted must each answer within `ms`. */
+function apiWritesSlow(ms: number): Probe {
+  return {
+    name: `API writes slower than ${ms}ms`,
+    expectation: `creating a ConfigMap to take longer than ${ms}ms or time out`,
+    async check(ctx) {
+      const name = `latency-probe-${Date.now()}`;
+      const t = Date.now();
+      const r = await ctx.cluster.kubectl(["create", "configmap", name, "-n", "default", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 });
+      const took = Date.now() - t;
+      void ctx.cluster.kubectl(["delete", "configmap", name, "-n", "default", "--ignore-not-found", "--wait=false", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
+      return { ok: r.exitCode !== 0 || took > ms, observed: r.exitCode !== 0 ? `failed after ${took}ms: ${r.stderr.trim().split("\n").pop()}` : `took ${took}ms` };
+    },
+  };
+}
+
+export default defineScenario({
+  id: "etcd-disk-iops",
+  title: "etcd's disk runs out of IOPS; WAL fsync latency takes the control plane down",
+  summary:
+    "At Zalando an IOPS limit on the disk under etcd made write-ahead-log writes slow, leader elections timed " +
+    "out, quorum was lost, and the API server answered every request with a timeout for half an hour. The fix was " +
+    "faster storage for etcd; the lesson, to alert on etcd_disk_wal_fsync_duration_seconds and leader changes. " +
+    "Here every etcd member's writes are throttled in its own pod cgroup, the symptoms are measured from etcd " +
+    "itself, the limit is lifted, and fsync latency must fall back under etcd's 10 ms guidance.",
+  source: { incident: "003", section: "4. Zalando: etcd disk I/O bottleneck" },
+  tags: ["control-plane", "etcd", "performance", "nightly"],
+  cluster: { controlPlanes: 3, workers: 0 },
+
+  setup: [configMaps(20)],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
+
+  fault: iopsStarved,
+
+  symptoms: {
+    within: "3m",
+    expect: [
+      walFsyncP99Above(100),
+      containerLog("etcd", /slow fdatasync|apply request took too long|failed to send out heartbeat on time/),
+      apiWritesSlow(1000),
+    ],
+  },
+
+  runbook: [
+    step("lift the I/O limit on every member (the incident moved etcd to faster storage)", `echo "<maj:min> 0" > <etcd pod cgroup>/blkio.throttle.write_iops_device   # and write_bps_device, on each control plane`, async (ctx) => {
+      const out: string[] = [];
+      for (const n of controlPlanes(ctx)) out.push(`${n.name}: ${(await n.sh(limit(0, 0), { timeoutMs: 30_000 })).stdout.trim()}`);
+      return out.join("\n");
+    }),
+    step("confirm WAL fsync p99 is back under 10ms on every member", "curl -s http://127.0.0.1:2381/metrics | grep etcd_disk_wal_fsync_duration_seconds   # twice, 15s apart", async (ctx) => {
+      const probe = walFsyncP99Below(10);
+      const deadline = Date.now() + 4 * 60_000;
+      for (;;) {
+        const o = await probe.check(ctx);
+        if (o.ok) return `${o.observed}\n${await leaderChanges(ctx)}`;
+        if (Date.now() > deadline) throw new Error(`fsync latency still high after 4m: ${o.observed}`);
+      }
+    }, "5m"),
+  ],
+
+  verify: {
+    within: "5m",
+    expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy(), walFsyncP99Below(10)],
+  },
+});

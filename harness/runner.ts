@@ -170,6 +170,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     }
 
     // 4. Inject.
+    ctx.faultInjectedAt = Date.now();
     await phase("inject", undefined, async (p) => {
       await timedStep(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => { await scenario.fault.inject(ctx); return undefined; });
     });

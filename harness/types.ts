@@ -58,5 +58,7 @@ export interface ScenarioContext {
   readonly cluster: ClusterAccess;
   readonly clock: Clock;
   readonly found: Record<string, string>;
+  /** Wall-clock time (ms since epoch) the fault was injected; log probes only count lines after it. */
+  faultInjectedAt?: number;
   evidence(source: string, text: string): void;
 }

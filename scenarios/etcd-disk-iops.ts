@@ -9,9 +9,10 @@ const WRITE_IOPS = 4;
 const WRITE_BPS = 65536;
 
 /**
- * The cgroup (v1 blkio, or v2 io) of the etcd pod on a node, and the device behind etcd's data directory.
- * Limits set on the pod's cgroup hold for every etcd container the kubelet starts in it, and touch nothing
- * outside that pod: never the node's other processes, never the host.
+ * The cgroup of etcd on a node, and the device behind etcd's data directory. On cgroup v2 the limit goes on
+ * the etcd pod's cgroup (io.max is hierarchical, so it holds for every etcd container the kubelet starts);
+ * cgroup v1 blkio throttling is not hierarchical, so there it goes on the running etcd container itself.
+ * Either way nothing outside etcd is slowed: never the node's other processes, never the host.
  */
 const LOCATE = `set -euo pipefail
 cid=$(crictl ps --name '^etcd$' -q | head -n1)
@@ -20,7 +21,7 @@ dev=$(findmnt -no MAJ:MIN -T /var/lib/etcd | tr -d ' ')
 if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
   cg=/sys/fs/cgroup$(cut -d: -f3 /proc/$pid/cgroup | head -n1); cg=$(dirname "$cg")
 else
-  cg=/sys/fs/cgroup/blkio$(grep ':blkio:' /proc/$pid/cgroup | cut -d: -f3); cg=$(dirname "$cg")
+  cg=/sys/fs/cgroup/blkio$(grep ':blkio:' /proc/$pid/cgroup | cut -d: -f3)
 fi`;
 
 const limit = (iops: number, bps: number) => `${LOCATE}
@@ -34,11 +35,11 @@ fi`;
 const controlPlanes = (ctx: ScenarioContext): NodeAccess[] => ctx.cluster.nodes.filter((n) => n.role === "control-plane");
 
 const iopsStarved: Fault = {
-  title: `etcd's disk is starved: ${WRITE_IOPS} write IOPS and ${WRITE_BPS / 1024} KiB/s on every member (the etcd pod's cgroup only)`,
+  title: `etcd's disk is starved: ${WRITE_IOPS} write IOPS and ${WRITE_BPS / 1024} KiB/s on every member (etcd's cgroup only)`,
   plan: [
     "findmnt -no MAJ:MIN -T /var/lib/etcd                                   # the device behind etcd's data",
-    `echo "<maj:min> ${WRITE_IOPS}" > <etcd pod cgroup>/blkio.throttle.write_iops_device   # on each control plane`,
-    `echo "<maj:min> ${WRITE_BPS}" > <etcd pod cgroup>/blkio.throttle.write_bps_device`,
+    `echo "<maj:min> ${WRITE_IOPS}" > <etcd cgroup>/blkio.throttle.write_iops_device   # on each control plane`,
+    `echo "<maj:min> ${WRITE_BPS}" > <etcd cgroup>/blkio.throttle.write_bps_device`,
   ],
   async inject(ctx) {
     const before = await walFsyncP99(ctx, ctx.cluster.controlPlane(), 15_000);
@@ -91,7 +92,7 @@ export default defineScenario({
   },
 
   runbook: [
-    step("lift the I/O limit on every member (the incident moved etcd to faster storage)", `echo "<maj:min> 0" > <etcd pod cgroup>/blkio.throttle.write_iops_device   # and write_bps_device, on each control plane`, async (ctx) => {
+    step("lift the I/O limit on every member (the incident moved etcd to faster storage)", `echo "<maj:min> 0" > <etcd cgroup>/blkio.throttle.write_iops_device   # and write_bps_device, on each control plane`, async (ctx) => {
       const out: string[] = [];
       for (const n of controlPlanes(ctx)) out.push(`${n.name}: ${(await n.sh(limit(0, 0), { timeoutMs: 30_000 })).stdout.trim()}`);
       return out.join("\n");

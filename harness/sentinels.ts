@@ -52,13 +52,9 @@ export function configMaps(count: number, opts: { prefix?: string; afterRecovery
   };
 }
 
-/** A Deployment of the preloaded helper image; afterwards it must exist with all replicas available. */
-export function deployment(name: string, replicas: number): Sentinel {
-  return {
-    title: `Deployment ${name} with ${replicas} replicas`,
-    async write(ctx) {
-      await ensureNamespace(ctx);
-      await ctx.cluster.kubectl(["apply", "-f", "-"], { input: `apiVersion: apps/v1
+/** A sentinel Deployment's manifest; `podSpec` is indented to sit under `spec.template.spec`. */
+function deploymentManifest(name: string, replicas: number, podSpec: string): string {
+  return `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ${name}, namespace: ${NS}, labels: {aftershock.io/sentinel: "true"}}
 spec:
@@ -67,14 +63,28 @@ spec:
   template:
     metadata: {labels: {app: ${name}}}
     spec:
-      tolerations: [{operator: Exists}]
+${podSpec}`;
+}
+
+/** Applies the manifests and waits for the Deployment to roll out. */
+async function applyAndRollOut(ctx: ScenarioContext, name: string, manifests: string): Promise<void> {
+  await ensureNamespace(ctx);
+  await ctx.cluster.kubectl(["apply", "-f", "-"], { input: manifests });
+  await ctx.cluster.kubectl(["rollout", "status", `deployment/${name}`, "-n", NS, "--timeout=120s"], { timeoutMs: 130_000 });
+}
+
+/** A Deployment of the preloaded helper image; afterwards it must exist with all replicas available. */
+export function deployment(name: string, replicas: number): Sentinel {
+  return {
+    title: `Deployment ${name} with ${replicas} replicas`,
+    async write(ctx) {
+      await applyAndRollOut(ctx, name, deploymentManifest(name, replicas, `      tolerations: [{operator: Exists}]
       containers:
       - name: main
         image: aftershock.local/local-path-helper:v1
         imagePullPolicy: IfNotPresent
         command: ["sleep", "infinity"]
-` });
-      await ctx.cluster.kubectl(["rollout", "status", `deployment/${name}`, "-n", NS, "--timeout=120s"], { timeoutMs: 130_000 });
+`));
       ctx.evidence("sentinels", `deployment ${name} rolled out with ${replicas} replicas`);
     },
     probes(): Probe[] {
@@ -113,34 +123,23 @@ export function service(name: string, replicas: number, opts: { spreadOverWorker
   return {
     title: `Service ${name} backed by ${replicas} echo pods`,
     async write(ctx) {
-      await ensureNamespace(ctx);
       const spread = opts.spreadOverWorkers
         ? "      topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: " + name + "}}}]\n"
         : "";
-      await ctx.cluster.kubectl(["apply", "-f", "-"], { input: `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${NS}, labels: {aftershock.io/sentinel: "true"}}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-${spread}      containers:
+      await applyAndRollOut(ctx, name, deploymentManifest(name, replicas, `${spread}      containers:
       - name: echo
         image: ${ECHO_IMAGE}
         imagePullPolicy: IfNotPresent
         ports: [{containerPort: 8080}]
         readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
----
+`) + `---
 apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: ${NS}}
 spec:
   selector: {app: ${name}}
   ports: [{port: 80, targetPort: 8080}]
-` });
-      await ctx.cluster.kubectl(["rollout", "status", `deployment/${name}`, "-n", NS, "--timeout=120s"], { timeoutMs: 130_000 });
+`);
       ctx.evidence("sentinels", `service ${name} with ${replicas} echo pods rolled out`);
     },
     probes: () => [serviceAnswers(name)],

@@ -97,7 +97,9 @@ export function apiserverEndpoint(path: "/readyz" | "/livez" | "/healthz", expec
 export const apiserverReady = () => apiserverEndpoint("/readyz", /^ok$/m, "API server /readyz");
 export const healthz = (expected: RegExp) => apiserverEndpoint("/healthz", expected, `API server /healthz?verbose ${expected}`);
 
-const ETCDCTL = "ETCDCTL_API=3 etcdctl --command-timeout=5s --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+/** etcdctl with the client certificate kubeadm makes for health checks; used by probes and runbooks on a control-plane node. */
+export const ETCDCTL_TLS = "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+const ETCDCTL = `${ETCDCTL_TLS} --command-timeout=5s`;
 
 export function etcdHealthy(): Probe {
   return probe("etcd healthy", "etcdctl endpoint health: is healthy", async (ctx) => {
@@ -182,8 +184,12 @@ export function nodesNotReady(role: "worker" | "control-plane" = "worker"): Prob
 
 /** Some kube-system pods are not Running and Ready (ContainerCreating, CrashLoopBackOff, Pending, …). */
 export function kubeSystemDegraded(): Probe {
-  const healthy = kubeSystemReady();
-  return probe("kube-system degraded", "some kube-system pod not Running and Ready", async (ctx) => {
+  return negate(kubeSystemReady(), "kube-system degraded", "some kube-system pod not Running and Ready");
+}
+
+/** A symptom that is the absence of health: holds when `healthy` does not, and reports what it saw. */
+export function negate(healthy: Probe, name: string, expectation: string): Probe {
+  return probe(name, expectation, async (ctx) => {
     const o = await healthy.check(ctx);
     return { ok: !o.ok, observed: o.observed };
   });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Probe } from "./probes.js";
+import { ETCDCTL_TLS, negate, type Probe } from "./probes.js";
 import type { Sentinel } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
 
@@ -109,8 +109,7 @@ export function etcdSnapshot(file = "/var/lib/etcd-backup/snapshot.db"): Sentine
     title: `etcd snapshot to ${file}`,
     async write(ctx) {
       const r = await ctx.cluster.controlPlane().sh(`set -euo pipefail; mkdir -p "$(dirname ${file})"
-ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt \\
-  --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key snapshot save ${file} 2>&1 | tail -1
+${ETCDCTL_TLS} --endpoints=https://127.0.0.1:2379 snapshot save ${file} 2>&1 | tail -1
 etcdutl snapshot status ${file} -w table`, { timeoutMs: 60_000 });
       ctx.evidence("backup", r.stdout.trim());
     },
@@ -165,6 +164,5 @@ export function serviceAnswers(name: string, kind: Probe["kind"] = "sentinel"): 
 
 /** The opposite, for symptoms: the Service stops answering. */
 export function serviceDown(name: string): Probe {
-  const up = serviceAnswers(name, "health");
-  return { name: `Service ${name} does not answer`, expectation: `no HTTP 200 from Service ${name}`, async check(ctx) { const o = await up.check(ctx); return { ok: !o.ok, observed: o.observed }; } };
+  return negate(serviceAnswers(name, "health"), `Service ${name} does not answer`, `no HTTP 200 from Service ${name}`);
 }

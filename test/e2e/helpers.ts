@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { docker } from "../../clusters/docker.js";
 import { run } from "../../clusters/exec.js";
 import type { Cluster } from "../../clusters/kind/provider.js";
+import { ETCDCTL_TLS } from "../../harness/probes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -35,7 +36,7 @@ export async function leftovers(runId: string): Promise<string[]> {
   ];
 }
 
-export const ETCDCTL = "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+export const ETCDCTL = ETCDCTL_TLS;
 
 /** Runs a one-off pod to completion and returns its logs (more reliable than kubectl run --rm -i). */
 export async function podOutput(cluster: Cluster, name: string, image: string, script: string, node?: string): Promise<string> {

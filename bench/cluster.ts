@@ -6,6 +6,7 @@
  * `kind create cluster` directly with the same image and config, and the peak memory of the node
  * containers. Appends one JSON line to bench/results.jsonl.
  */
+import { randomBytes } from "node:crypto";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { docker } from "../clusters/docker.js";
 import { run } from "../clusters/exec.js";
+import { sampleRunMemory } from "../clusters/memory.js";
 import { doctor } from "../clusters/host/doctor.js";
 import { defaultCacheDir, ensureNodeImage } from "../clusters/images/builder.js";
 import { KindProvider, kindConfig, type ClusterSpec } from "../clusters/kind/provider.js";
@@ -30,30 +32,6 @@ const shapes = (values.shapes ?? "1+0,1+1,3+0").split(",").map((s) => {
 
 const version = DEFAULT_KUBERNETES_VERSION;
 const secs = (ms: number) => Math.round(ms / 100) / 10;
-
-/** Samples `docker stats` for containers of a run label; returns a stop() that yields the peak total in MiB. */
-function sampleMemory(filter: string): { stop(): Promise<number> } {
-  let peak = 0;
-  let stopped = false;
-  const toMiB = (s: string) => {
-    const m = /([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(s);
-    if (!m) return 0;
-    return Number(m[1]) * ({ B: 1 / 2 ** 20, KiB: 1 / 1024, MiB: 1, GiB: 1024 } as const)[m[2] as "B" | "KiB" | "MiB" | "GiB"];
-  };
-  const loop = (async () => {
-    const deadline = Date.now() + 30 * 60_000;
-    while (!stopped && Date.now() < deadline) {
-      const ids = await docker.ids("container", [filter]).catch(() => []);
-      if (ids.length) {
-        const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
-        const total = (r?.stdout ?? "").split("\n").filter(Boolean).reduce((a, l) => a + toMiB(l.split("/")[0]!), 0);
-        peak = Math.max(peak, total);
-      }
-      await new Promise((res) => setTimeout(res, 2000));
-    }
-  })();
-  return { stop: async () => { stopped = true; await loop; return Math.round(peak); } };
-}
 
 async function main() {
   await doctor({ progress });
@@ -94,8 +72,9 @@ async function main() {
   const provider = new KindProvider({ cacheDir, progress });
   const clusters: Record<string, unknown>[] = [];
   for (const shape of shapes) {
-    const spec: ClusterSpec = { ...shape, kubernetesVersion: version };
-    const mem = sampleMemory("label=aftershock.managed=cluster");
+    const runId = randomBytes(4).toString("hex");
+    const spec: ClusterSpec = { ...shape, kubernetesVersion: version, runId };
+    const mem = sampleRunMemory(runId, { intervalMs: 2000 });
     const t0 = performance.now();
     const cluster = await provider.create(spec);
     const createS = secs(performance.now() - t0);

@@ -1,5 +1,6 @@
 import { AftershockError } from "../clusters/errors.js";
 import type { Fault } from "./scenario.js";
+import type { ScenarioContext } from "./types.js";
 
 /**
  * Leaves a real etcd process, started outside the kubelet's control, listening on `port` of the
@@ -46,3 +47,30 @@ ss -Hltnp "sport = :${port}"`;
     },
   };
 }
+
+/**
+ * The first `count` control-plane machines die with their disks (a disk failure that ends in a reinstall):
+ * the node containers and their /var volumes are removed outright. Node objects and etcd members stay
+ * behind, as they do after a real hardware loss. The lost names go to `found.lost` for the runbook.
+ */
+export function controlPlaneMachinesLost(count: number): Fault {
+  return {
+    title: count === 1
+      ? "the first control-plane machine fails with its disk and is gone"
+      : `${count} of the control-plane machines fail with their disks and are gone`,
+    plan: [`docker rm --force --volumes <cluster>-control-plane${count > 1 ? " <cluster>-control-plane2" : ""}   # the machine${count > 1 ? "s" : ""} and disk${count > 1 ? "s" : ""}, gone`],
+    async inject(ctx) {
+      const lifecycle = ctx.cluster.lifecycle;
+      if (!lifecycle) throw new AftershockError("E_CLUSTER", "this cluster provider cannot destroy and replace nodes");
+      const cps = ctx.cluster.nodes.filter((n) => n.role === "control-plane");
+      if (cps.length <= count) throw new AftershockError("E_BAD_INPUT", `losing ${count} of ${cps.length} control planes leaves no survivor to recover from`);
+      const lost = cps.slice(0, count).map((n) => n.name);
+      for (const name of lost) await lifecycle.destroyNode(name);
+      ctx.found.lost = lost.join(",");
+      ctx.evidence("fault", `destroyed ${lost.join(", ")}; ${ctx.cluster.controlPlane().name} survives`);
+    },
+  };
+}
+
+/** The node names a fault recorded as lost. */
+export const lostNodes = (ctx: ScenarioContext): string[] => (ctx.found.lost ?? "").split(",").filter(Boolean);

@@ -194,3 +194,89 @@ export function negate(healthy: Probe, name: string, expectation: string): Probe
     return { ok: !o.ok, observed: o.observed };
   });
 }
+
+// ---- etcd membership and quorum ------------------------------------------------------------------------
+
+interface Member { id: string; name: string; clientUrl: string }
+
+/** etcd's member list as a surviving control plane sees it. */
+async function etcdMembers(ctx: ScenarioContext): Promise<Member[]> {
+  const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 member list`, { timeoutMs: 15_000 });
+  return r.stdout.trim().split("\n").filter(Boolean).map((l) => {
+    const [id = "", , name = "", , clientUrl = ""] = l.split(",").map((x) => x.trim());
+    return { id, name, clientUrl };
+  });
+}
+
+/** `etcdctl endpoint health --cluster` from a survivor reports the member of `node` unhealthy. */
+export function etcdMemberUnreachable(node: (ctx: ScenarioContext) => string | undefined): Probe {
+  return probe("etcd member unreachable", "etcdctl endpoint health --cluster: the lost node's member is unhealthy", async (ctx) => {
+    const name = node(ctx);
+    if (!name) return { ok: false, observed: "no node has been lost" };
+    const m = (await etcdMembers(ctx)).find((x) => x.name === name);
+    if (!m) return { ok: false, observed: `no etcd member named ${name}` };
+    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
+    const line = r.stdout.split("\n").find((l) => l.startsWith(`${m.clientUrl} is unhealthy`));
+    return { ok: !!line, observed: line?.trim() ?? `${m.clientUrl} not reported unhealthy: ${lastLine(r.stdout)}` };
+  });
+}
+
+/** Exactly `count` etcd members, every one of them healthy (`endpoint health --cluster`). */
+export function etcdMembersHealthy(count: number): Probe {
+  return probe(`etcd ${count} healthy members`, `etcdctl member list: ${count} members, endpoint health --cluster: all healthy`, async (ctx) => {
+    const members = await etcdMembers(ctx);
+    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
+    const healthy = r.stdout.split("\n").filter((l) => / is healthy/.test(l)).length;
+    return { ok: members.length === count && healthy === count, observed: `${members.length} members (${members.map((m) => m.name).join(", ")}), ${healthy} healthy` };
+  });
+}
+
+/** The survivor's etcd has no leader: `etcdctl endpoint status` answers with etcd's own error. */
+export function etcdNoLeader(): Probe {
+  return probe("etcd has no leader", "etcdctl endpoint status on a survivor: etcdserver: no leader", async (ctx) => {
+    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
+    return { ok: /etcdserver: no leader/.test(r.stdout), observed: lastLine(r.stdout) };
+  });
+}
+
+/**
+ * A write through the API server (a ConfigMap created and deleted). `server` picks a control plane's own
+ * API server instead of the cluster endpoint (the load balancer), which hides etcd's error behind an EOF
+ * once no backend passes its health check.
+ */
+function apiWrite(ctx: ScenarioContext, seconds: number, server?: string) {
+  const name = `aftershock-write-probe-${Date.now().toString(36)}`;
+  const srv = server ? [`--server=${server}`] : [];
+  return ctx.cluster.controlPlane().sh(
+    `kubectl --kubeconfig=/etc/kubernetes/admin.conf ${srv.join(" ")} --request-timeout=${seconds}s create configmap ${name} -n default 2>&1 && ` +
+    `kubectl --kubeconfig=/etc/kubernetes/admin.conf ${srv.join(" ")} --request-timeout=${seconds}s delete configmap ${name} -n default 2>&1`,
+    { allowFailure: true, timeoutMs: (2 * seconds + 10) * 1000 });
+}
+
+/** Writes through the cluster endpoint succeed (e.g. etcd still has quorum). */
+export function apiWritable(seconds = 10): Probe {
+  return probe("API accepts writes", `a ConfigMap created and deleted through the cluster endpoint within ${seconds}s each`, async (ctx) => {
+    const r = await apiWrite(ctx, seconds);
+    return { ok: r.exitCode === 0, observed: r.exitCode === 0 ? "created and deleted a ConfigMap" : lastLine(r.stdout) };
+  });
+}
+
+/** Writes fail with an error matching `pattern`, asked of a surviving control plane's own API server. */
+export function apiWriteFails(pattern: RegExp, seconds = 10): Probe {
+  return probe(`API writes fail ${pattern}`, `a ConfigMap create on a survivor's API server to fail with ${pattern}`, async (ctx) => {
+    const r = await apiWrite(ctx, seconds, "https://127.0.0.1:6443");
+    const line = r.stdout.split("\n").find((l) => pattern.test(l));
+    return { ok: r.exitCode !== 0 && !!line, observed: r.exitCode === 0 ? "the write succeeded" : (line ?? lastLine(r.stdout)).trim() };
+  });
+}
+
+/** One named node is NotReady or gone from the API. */
+export function nodeNotReady(node: (ctx: ScenarioContext) => string | undefined): Probe {
+  return probe("lost node NotReady", "the lost node NotReady (or absent) in kubectl get nodes", async (ctx) => {
+    const name = node(ctx);
+    if (!name) return { ok: false, observed: "no node has been lost" };
+    const r = await ctx.cluster.kubectl(["get", "node", name, "--request-timeout=10s", "--ignore-not-found", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"], shortTimeout);
+    const s = r.stdout.trim();
+    return { ok: s !== "True", observed: `${name}=${s === "True" ? "Ready" : s ? "NotReady" : "absent"}` };
+  });
+}

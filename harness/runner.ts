@@ -73,6 +73,8 @@ export interface RunJournal {
     timeToRecoverMs?: number;
   };
   kept?: string;
+  /** Highest total memory of the cluster's containers while the run had a cluster (docker stats), MiB. */
+  peakMemoryMiB?: number;
   /** What the runbook lost by design (written after the last backup), by name and count. */
   recoveryPoint?: string[];
 }
@@ -138,6 +140,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
 
   reporter.onRunBegin?.(journal);
   let unregister = () => {};
+  let memory: { stop(): Promise<number> } | undefined;
   try {
     // 1. Cluster.
     cluster = await phase("cluster", undefined, async () => {
@@ -145,6 +148,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       return c;
     });
     const created = cluster;
+    memory = cluster.sampleMemory?.();
     unregister = opts.keep ? () => {} : registerTeardown(`scenario ${scenario.id}: delete cluster ${created.name}`, () => created.delete());
     journal.cluster = { name: cluster.name, kubernetesVersion: cluster.kubernetesVersion, nodes: cluster.nodes.map((n) => n.name), createMs: cluster.timings.totalMs };
     journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
@@ -269,6 +273,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   } catch (e) {
     return finish("errored", e instanceof Error ? e.message : String(e));
   } finally {
+    if (memory) journal.peakMemoryMiB = await memory.stop().catch(() => undefined);
     // 8. Teardown (always), unless asked to keep the cluster.
     if (cluster) {
       const c = cluster;

@@ -8,6 +8,12 @@ export interface NodeAccess {
   sh(script: string, opts?: RunOptions): Promise<RunResult>;
 }
 
+/** Optional capability: a node's machine is lost for good, and a fresh one is provided in its place (not joined). */
+export interface NodeLifecycle {
+  destroyNode(name: string): Promise<void>;
+  provisionNode(name: string): Promise<NodeAccess>;
+}
+
 export interface ClusterAccess {
   readonly name: string;
   readonly runId: string;
@@ -17,10 +23,13 @@ export interface ClusterAccess {
   controlPlane(): NodeAccess;
   node(name: string): NodeAccess;
   kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
+  readonly lifecycle?: NodeLifecycle;
 }
 
 export interface ManagedCluster extends ClusterAccess {
   delete(): Promise<void>;
+  /** Starts sampling the memory of the cluster's containers; stop() gives the peak in MiB. */
+  sampleMemory?(): { stop(): Promise<number> };
   howToReach(): string;
   readonly timings: Record<string, number>;
 }

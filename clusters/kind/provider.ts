@@ -13,6 +13,7 @@ import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import { registerTeardown } from "../teardown.js";
 import { isAlive } from "../process.js";
+import { sampleRunMemory, type MemorySampler } from "../memory.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
@@ -65,6 +66,25 @@ export interface ImageLoader {
   loadImages(refs: string[]): Promise<void>;
 }
 
+/**
+ * Small optional capability: losing a node for good and providing a fresh machine in its place. kind
+ * cannot add a node to a running cluster; this does what kind does for one node (same image, network,
+ * labels and name) and stops before kubeadm, which is the runbook's business.
+ */
+export interface NodeLifecycle {
+  /**
+   * Removes the node's container and its /var volume: the machine and its disk are gone. The Node object
+   * and, for a control plane, its etcd member stay behind, as after a hardware failure.
+   */
+  destroyNode(name: string): Promise<void>;
+  /**
+   * Starts an empty machine for a lost node: same name, image, network and labels as its role's
+   * siblings; systemd and containerd running, images preloaded, nothing joined. Until the cluster is
+   * attached again, kubectl and default probes keep using a surviving control plane.
+   */
+  provisionNode(name: string): Promise<NodeHandle>;
+}
+
 export interface Cluster extends ImageLoader, AsyncDisposable {
   readonly name: string;
   readonly runId: string;
@@ -74,10 +94,13 @@ export interface Cluster extends ImageLoader, AsyncDisposable {
   readonly timings: Record<string, number>;
   controlPlane(): NodeHandle;
   node(name: string): NodeHandle;
-  /** kubectl with the cluster's admin credentials, run inside the first control-plane node. */
+  /** kubectl with the cluster's admin credentials, run inside the first control-plane node still in service. */
   kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
+  readonly lifecycle: NodeLifecycle;
   delete(): Promise<void>;
   howToReach(): string;
+  /** Peak memory of the cluster's containers (nodes and load balancer) from `docker stats`. */
+  sampleMemory(): MemorySampler;
 }
 
 export interface Provider {
@@ -215,23 +238,42 @@ export class KindProvider implements Provider {
   }
 
   private async attach(name: string, runId: string, version: string, kubeconfigPath: string, kindBin: string, env: Record<string, string>, timings: Record<string, number>, onDelete: () => Promise<void>): Promise<Cluster> {
-    const ids = await docker.run(["ps", "--filter", `label=io.x-k8s.kind.cluster=${name}`, "--filter", `label=aftershock.run=${runId}`, "--format", '{{.Names}}\t{{.Label "io.x-k8s.kind.role"}}']);
-    const nodes: NodeHandle[] = ids.stdout.split("\n").filter(Boolean)
-      .map((l) => l.split("\t") as [string, string])
-      .filter(([, role]) => role === "control-plane" || role === "worker")
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([n, role]) => nodeHandle(n, role as NodeRole));
+    const nodes = await this.nodesOf(name, runId);
     if (!nodes.some((n) => n.role === "control-plane")) throw new AftershockError("E_CLUSTER", `cluster ${name} has no control-plane container labelled with run ${runId}`);
+    // Nodes destroyed or provisioned during this run are not used for kubectl and default probes: a
+    // destroyed one is gone, a provisioned one has no admin credentials until the runbook joins it.
+    const outOfService = new Set<string>();
+    const lifecycle: NodeLifecycle = {
+      destroyNode: async (n) => {
+        const h = cluster.node(n);
+        await this.assertOwned(h.name, runId);
+        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, () => docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN }));
+        outOfService.add(h.name);
+      },
+      provisionNode: async (n) => {
+        const old = cluster.node(n);
+        const fresh = await withStep(this.progress, `Provisioning a fresh machine for ${old.name}`, 3 * MIN, () => this.provision(name, runId, old, nodes));
+        nodes[nodes.indexOf(old)] = fresh;
+        outOfService.add(fresh.name);
+        return fresh;
+      },
+    };
     let deleted = false;
     const cluster: Cluster = {
       name, runId, kubernetesVersion: version, kubeconfigPath, nodes, timings,
-      controlPlane: () => nodes.find((n) => n.role === "control-plane")!,
+      controlPlane: () => {
+        const cp = nodes.find((n) => n.role === "control-plane" && !outOfService.has(n.name));
+        if (!cp) throw new AftershockError("E_CLUSTER", `cluster ${name} has no control-plane node in service (lost: ${[...outOfService].join(", ")})`);
+        return cp;
+      },
       node: (n) => {
         const h = nodes.find((x) => x.name === n || x.name === `${name}-${n}`);
         if (!h) throw new AftershockError("E_UNSAFE_TARGET", `${n} is not a node of cluster ${name} (nodes: ${nodes.map((x) => x.name).join(", ")})`);
         return h;
       },
       kubectl: (args, opts) => cluster.controlPlane().exec(["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", ...args], opts),
+      lifecycle,
+      sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {
         await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, 5 * MIN, () =>
           run(kindBin, ["load", "docker-image", "--name", name, ...refs], { env, timeoutMs: 5 * MIN }));
@@ -251,6 +293,62 @@ export class KindProvider implements Provider {
       [Symbol.asyncDispose]: () => cluster.delete(),
     };
     return cluster;
+  }
+
+  /** The node containers of a run, sorted by name (first control plane first). */
+  private async nodesOf(name: string, runId: string): Promise<NodeHandle[]> {
+    const ids = await docker.run(["ps", "-a", "--filter", `label=io.x-k8s.kind.cluster=${name}`, "--filter", `label=aftershock.run=${runId}`, "--format", '{{.Names}}\t{{.Label "io.x-k8s.kind.role"}}']);
+    return ids.stdout.split("\n").filter(Boolean)
+      .map((l) => l.split("\t") as [string, string])
+      .filter(([, role]) => role === "control-plane" || role === "worker")
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([n, role]) => nodeHandle(n, role as NodeRole));
+  }
+
+  /**
+   * `pnpm cluster replace-node`: a fresh, unjoined machine for a node of an Aftershock cluster whose
+   * container is gone (a game-day player's stand-in for racking a new server).
+   */
+  async replaceLostNode(cluster: string, node: string): Promise<NodeHandle> {
+    const info = (await this.list()).find((c) => c.name === cluster);
+    if (!info) throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${cluster}`, { hint: "see pnpm cluster list" });
+    const m = new RegExp(`^${cluster}-(control-plane|worker)\\d*$`).exec(node);
+    if (!m) throw new AftershockError("E_BAD_INPUT", `${node} is not a node name of ${cluster} (expected ${cluster}-control-plane[N] or ${cluster}-worker[N])`);
+    const nodes = await this.nodesOf(cluster, info.runId);
+    return withStep(this.progress, `Provisioning a fresh machine for ${node}`, 3 * MIN, () => this.provision(cluster, info.runId, nodeHandle(node, m[1] as NodeRole), nodes));
+  }
+
+  /** Refuses to touch a container that does not carry this run's label. */
+  private async assertOwned(container: string, runId: string): Promise<void> {
+    const r = await docker.run(["inspect", "--format", '{{index .Config.Labels "aftershock.run"}}', container], { allowFailure: true });
+    if (r.exitCode !== 0) throw new AftershockError("E_CLUSTER", `node ${container} does not exist`);
+    if (r.stdout.trim() !== runId) throw new AftershockError("E_UNSAFE_TARGET", `container ${container} is not part of run ${runId}; refusing to touch it`);
+  }
+
+  /**
+   * Creates a node container the way kind does, copying image, labels, network, environment and security
+   * options from a sibling of the same role, then waits for systemd and containerd inside it.
+   */
+  private async provision(cluster: string, runId: string, lost: NodeHandle, nodes: readonly NodeHandle[]): Promise<NodeHandle> {
+    if ((await docker.run(["inspect", lost.name], { allowFailure: true })).exitCode === 0) {
+      throw new AftershockError("E_CLUSTER", `node ${lost.name} still exists; destroy it before provisioning a replacement`);
+    }
+    const sibling = nodes.find((n) => n.role === lost.role && n.name !== lost.name);
+    if (!sibling) throw new AftershockError("E_CLUSTER", `no surviving ${lost.role} node in ${cluster} to copy a machine from`);
+    await this.assertOwned(sibling.name, runId);
+    const r = await docker.run(["inspect", "--format", "{{json .}}", sibling.name]);
+    const args = kindNodeRunArgs(JSON.parse(r.stdout) as ContainerInspect, lost.name, runId);
+    await docker.run(["run", ...args], { timeoutMs: MIN });
+    const fresh = nodeHandle(lost.name, lost.role);
+    const deadline = Date.now() + 2 * MIN;
+    let last = "";
+    while (Date.now() < deadline) {
+      const ok = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", { allowFailure: true, timeoutMs: 20_000 });
+      if (ok.exitCode === 0) return fresh;
+      last = (ok.stderr || ok.stdout).trim().split("\n").pop() ?? "";
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    throw new AftershockError("E_TIMEOUT", `fresh node ${lost.name}: containerd not ready within 2m; last seen: ${last || "nothing"}`);
   }
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
@@ -309,6 +407,52 @@ export async function removeRunResources(runId: string): Promise<{ containers: n
   ];
   if (left.length) throw new AftershockError("E_CLUSTER", `run ${runId} still has ${left.length} Docker objects after deletion: ${left.join(", ")}`);
   return { containers: containers.length, volumes: volumes.length, networks: networks.length };
+}
+
+/** The parts of `docker inspect` a kind node's run arguments are rebuilt from. */
+export interface ContainerInspect {
+  Config: { Image: string; Labels: Record<string, string> | null; Env: string[] | null; Tty: boolean };
+  HostConfig: {
+    Privileged: boolean;
+    SecurityOpt: string[] | null;
+    Tmpfs: Record<string, string> | null;
+    Binds: string[] | null;
+    RestartPolicy: { Name: string; MaximumRetryCount: number };
+    CgroupnsMode?: string;
+    PortBindings: Record<string, { HostIp: string; HostPort: string }[]> | null;
+  };
+  Mounts: { Type: string; Destination: string }[];
+  NetworkSettings: { Networks: Record<string, unknown> };
+}
+
+/** `docker run` arguments for a node named `name`, copied from a sibling node (as kind's docker provider creates nodes). */
+export function kindNodeRunArgs(sibling: ContainerInspect, name: string, runId: string): string[] {
+  const labels = sibling.Config.Labels ?? {};
+  if (labels["aftershock.run"] !== runId) throw new AftershockError("E_UNSAFE_TARGET", `template node is not part of run ${runId}`);
+  const networks = Object.keys(sibling.NetworkSettings.Networks);
+  if (networks.length !== 1) throw new AftershockError("E_CLUSTER", `template node is on ${networks.length} networks, expected 1`);
+  const h = sibling.HostConfig;
+  const args = ["--detach", "--hostname", name, "--name", name, "--network", networks[0]!];
+  if (sibling.Config.Tty) args.push("--tty");
+  if (h.Privileged) args.push("--privileged");
+  for (const o of h.SecurityOpt ?? []) if (!o.startsWith("label=")) args.push("--security-opt", o);
+  for (const dir of Object.keys(h.Tmpfs ?? {})) args.push("--tmpfs", dir);
+  for (const b of h.Binds ?? []) args.push("--volume", b);
+  if (sibling.Mounts.some((m) => m.Type === "volume" && m.Destination === "/var")) {
+    args.push("--mount", `type=volume,dst=/var,volume-label=aftershock.run=${runId},volume-label=aftershock.managed=cluster`);
+  }
+  if (h.RestartPolicy.Name && h.RestartPolicy.Name !== "no") {
+    args.push("--restart", h.RestartPolicy.Name === "on-failure" ? `on-failure:${h.RestartPolicy.MaximumRetryCount}` : h.RestartPolicy.Name);
+  }
+  if (h.CgroupnsMode) args.push(`--cgroupns=${h.CgroupnsMode}`);
+  for (const [port, binds] of Object.entries(h.PortBindings ?? {})) {
+    const container = port.replace(/\/tcp$/, "");
+    for (const b of binds) args.push("--publish", b.HostIp ? `${b.HostIp}::${container}` : container);
+  }
+  for (const e of sibling.Config.Env ?? []) if (!e.startsWith("PATH=")) args.push("--env", e);
+  for (const [k, v] of Object.entries(labels)) args.push("--label", `${k}=${v}`);
+  args.push(sibling.Config.Image);
+  return args;
 }
 
 function nodeHandle(name: string, role: NodeRole): NodeHandle {

@@ -20,6 +20,8 @@ Usage:
                                             create a cluster and leave it running; prints how to reach it
   pnpm cluster delete NAME                  delete a cluster this tool created
   pnpm cluster list                         list clusters this tool created
+  pnpm cluster replace-node CLUSTER NODE    a fresh, unjoined machine in place of a node whose container is gone
+                                            (game days of control-plane-node-lost; the join is yours)
   pnpm demo [--workers N] [--k8s-version V] [--keep]
                                             create a cluster, print its nodes, delete it
   pnpm gc [--all]                           remove containers, volumes and networks left by dead runs (--all: every run)
@@ -121,7 +123,13 @@ async function main(argv: string[]): Promise<number> {
         console.log(cluster.howToReach());
         return 0;
       }
-      throw new AftershockError("E_BAD_INPUT", `unknown cluster command "${sub ?? ""}"`, { hint: "use create, delete or list" });
+      if (sub === "replace-node") {
+        if (positionals.length !== 3) throw new AftershockError("E_BAD_INPUT", "usage: pnpm cluster replace-node CLUSTER NODE");
+        const node = await provider.replaceLostNode(positionals[1]!, positionals[2]!);
+        console.log(`${node.name} is a fresh machine (containerd running, images preloaded, not joined). Join it, e.g.:\n  docker exec -it ${node.name} bash\n  kubeadm join … --control-plane --certificate-key … --ignore-preflight-errors=all`);
+        return 0;
+      }
+      throw new AftershockError("E_BAD_INPUT", `unknown cluster command "${sub ?? ""}"`, { hint: "use create, delete, list or replace-node" });
     }
     case "demo": {
       const { values, positionals } = parse(rest, clusterOpts);

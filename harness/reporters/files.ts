@@ -49,7 +49,7 @@ export function junitXml(runs: RunJournal[], name: string): string {
     const props = [
       ["incident", j.scenario.source.incident], ["section", j.scenario.source.section], ["outcome", j.outcome],
       ["timeToDetectMs", String(j.timings.timeToDetectMs ?? "")], ["timeToRecoverMs", String(j.timings.timeToRecoverMs ?? "")],
-      ["clusterCreateMs", String(j.timings.clusterCreateMs ?? "")],
+      ["clusterCreateMs", String(j.timings.clusterCreateMs ?? "")], ["peakMemoryMiB", String(j.peakMemoryMiB ?? "")],
     ].map(([k, v]) => `      <property name="${k}" value="${esc(v!)}"/>`).join("\n");
     return `  <testsuite name="${esc(j.scenario.id)}" tests="4" failures="${failures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
     <properties>
@@ -104,7 +104,7 @@ export function timelineSvg(j: RunJournal): string {
 /** A self-contained HTML report (no external assets) for one or more runs. */
 export function htmlReport(runs: RunJournal[], title: string): string {
   const summaryRows = runs.map((j) => `<tr><td><a href="#${esc(j.runId)}">${esc(j.scenario.id)}</a></td><td>incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</td>
-<td><span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></td><td>${dur(j.timings.timeToDetectMs)}</td><td>${dur(j.timings.timeToRecoverMs)}</td><td>${dur(j.timings.clusterCreateMs)}</td><td>${dur(j.timings.totalMs)}</td>
+<td><span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></td><td>${dur(j.timings.timeToDetectMs)}</td><td>${dur(j.timings.timeToRecoverMs)}</td><td>${dur(j.timings.clusterCreateMs)}</td><td>${dur(j.timings.totalMs)}</td><td>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</td>
 <td>${esc(sentinelSummary(j))}</td></tr>`).join("\n");
   const sections = runs.map((j) => {
     const phases = j.phases.map((p) => `<details ${p.status === "failed" ? "open" : ""}><summary><b>${esc(p.name)}</b> — ${esc(p.status)} in ${dur(p.endedAt - p.startedAt)}${p.budgetMs ? ` (budget ${dur(p.budgetMs)})` : ""}${p.error ? `: ${esc(p.error)}` : ""}</summary>
@@ -115,7 +115,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 <p class="title">${esc(j.scenario.title)}</p><p>${esc(j.scenario.summary)}</p>
 <p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
 <p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>
-<div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div></div>
+<div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
 <h3>Timeline</h3>${timelineSvg(j)}
 <h3>Phases</h3>${phases}
 <h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre></section>`;
@@ -125,7 +125,7 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}ta
 .badge{color:#fff;border-radius:4px;padding:2px 8px;font-size:13px}.kpis{display:flex;gap:12px;margin:12px 0}.kpis div{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:110px}.kpis span{display:block;font-size:11px;color:#666}.kpis b{font-size:20px}
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}pre.cmd{background:#272822;color:#f8f8f2}pre.err{background:#fdecea}.bad{color:#b00}.step{margin:6px 0}.t{color:#777;font-size:12px}details{margin:6px 0}.meta{color:#666;font-size:13px}.title{font-style:italic}
 </style></head><body><h1>${esc(title)}</h1>
-<table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>sentinels</th></tr>${summaryRows}</table>
+<table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th></tr>${summaryRows}</table>
 ${sections}</body></html>`;
 }
 

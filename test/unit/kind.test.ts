@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { kindConfig } from "../../clusters/kind/provider.js";
+import { kindConfig, kindNodeRunArgs, type ContainerInspect } from "../../clusters/kind/provider.js";
 
 const wrapper = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../clusters/kind/docker-wrapper.sh");
 
@@ -50,5 +50,43 @@ describe("docker wrapper used by kind", () => {
   it("passes every other command through untouched", () => {
     expect(runWrapper(["exec", "node", "cat", "/kind/version"], env)).toEqual(["exec", "node", "cat", "/kind/version"]);
     expect(runWrapper(["run", "x"], { AFTERSHOCK_RUN_ID: "" })).toEqual(["run", "x"]);
+  });
+});
+
+describe("a fresh machine for a lost node", () => {
+  const sibling: ContainerInspect = {
+    Config: {
+      Image: "aftershock.local/node:v1.29.15", Tty: true,
+      Labels: { "aftershock.run": "abcd1234", "aftershock.managed": "cluster", "io.x-k8s.kind.cluster": "as-abcd1234", "io.x-k8s.kind.role": "control-plane" },
+      Env: ["KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER", "KUBECONFIG=/etc/kubernetes/admin.conf", "PATH=/usr/bin", "container=docker"],
+    },
+    HostConfig: {
+      Privileged: true, SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined", "label=disable"], Tmpfs: { "/run": "", "/tmp": "" },
+      Binds: ["/lib/modules:/lib/modules:ro"], RestartPolicy: { Name: "on-failure", MaximumRetryCount: 1 }, CgroupnsMode: "private",
+      PortBindings: { "6443/tcp": [{ HostIp: "127.0.0.1", HostPort: "45993" }] },
+    },
+    Mounts: [{ Type: "bind", Destination: "/lib/modules" }, { Type: "volume", Destination: "/var" }],
+    NetworkSettings: { Networks: { "as-abcd1234": {} } },
+  };
+
+  it("is created like its sibling: same image, network, labels and security options, its own name, a labelled /var volume", () => {
+    const args = kindNodeRunArgs(sibling, "as-abcd1234-control-plane", "abcd1234");
+    const joined = args.join(" ");
+    expect(args.at(-1)).toBe("aftershock.local/node:v1.29.15");
+    expect(joined).toContain("--hostname as-abcd1234-control-plane --name as-abcd1234-control-plane --network as-abcd1234");
+    expect(joined).toContain("--privileged");
+    expect(joined).toContain("--security-opt seccomp=unconfined --security-opt apparmor=unconfined");
+    expect(joined).not.toContain("label=disable");
+    expect(joined).toContain("--tmpfs /run --tmpfs /tmp --volume /lib/modules:/lib/modules:ro");
+    expect(joined).toContain("--mount type=volume,dst=/var,volume-label=aftershock.run=abcd1234,volume-label=aftershock.managed=cluster");
+    expect(joined).toContain("--restart on-failure:1 --cgroupns=private --publish 127.0.0.1::6443");
+    expect(joined).toContain("--label aftershock.run=abcd1234");
+    expect(joined).toContain("--label io.x-k8s.kind.role=control-plane");
+    expect(joined).not.toContain("PATH=");
+    expect(joined).not.toContain("45993");
+  });
+
+  it("refuses a template from another run", () => {
+    expect(() => kindNodeRunArgs(sibling, "x", "ffff0000")).toThrow(/not part of run ffff0000/);
   });
 });

@@ -25,6 +25,7 @@ function fakeWorld() {
     controlPlane: () => node, node: () => node, kubectl: async () => ok(),
     delete: async () => { state.deleted++; state.log.push("delete"); },
     howToReach: () => "kubectl …",
+    sampleMemory: () => { state.log.push("sample memory"); return { stop: async () => { state.log.push("stop sampling"); return 777; } }; },
   };
   const factory: ClusterFactory = { create: async () => { state.log.push("create"); return cluster; } };
   const healthy: Probe = { name: "healthy", expectation: "not broken", check: async () => ({ ok: !state.broken, observed: state.broken ? "broken" : "fine" }) };
@@ -137,6 +138,13 @@ describe("scenario outcomes", () => {
     });
     expect(j.outcome).toBe("errored");
     expect(j.reason).toContain("failed to init node");
+  });
+
+  it("records the cluster's peak memory, sampled from creation until just before teardown", async () => {
+    const w = fakeWorld();
+    const j = await run(w);
+    expect(j.peakMemoryMiB).toBe(777);
+    expect(w.state.log).toEqual(["create", "sample memory", "stop sampling", "delete"]);
   });
 
   it("times every runbook step against its budget", async () => {

@@ -1,0 +1,37 @@
+import { docker } from "./docker.js";
+import { run } from "./exec.js";
+
+export interface MemorySampler {
+  /** Stops sampling; resolves to the highest total seen, in MiB. */
+  stop(): Promise<number>;
+}
+
+/** "123.4MiB / 23.5GiB" → MiB of the part before the slash. */
+export function usageMiB(memUsage: string): number {
+  const m = /([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(memUsage.split("/")[0] ?? "");
+  if (!m) return 0;
+  return Number(m[1]) * ({ B: 1 / 2 ** 20, KiB: 1 / 1024, MiB: 1, GiB: 1024 } as const)[m[2] as "B" | "KiB" | "MiB" | "GiB"];
+}
+
+/**
+ * Samples `docker stats` of every container carrying the run label (nodes, load balancer) every
+ * `intervalMs`, and keeps the peak of their summed memory. Gives up on its own after `maxMs`.
+ */
+export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxMs?: number } = {}): MemorySampler {
+  const interval = opts.intervalMs ?? 5000;
+  let peak = 0;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const loop = (async () => {
+    const deadline = Date.now() + (opts.maxMs ?? 2 * 60 * 60_000);
+    while (!stopped && Date.now() < deadline) {
+      const ids = await docker.ids("container", [`label=aftershock.run=${runId}`]).catch(() => []);
+      if (ids.length) {
+        const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
+        peak = Math.max(peak, (r?.stdout ?? "").split("\n").filter(Boolean).reduce((a, l) => a + usageMiB(l), 0));
+      }
+      if (!stopped) await new Promise<void>((res) => { wake = res; setTimeout(res, interval); });
+    }
+  })();
+  return { stop: async () => { stopped = true; wake?.(); await loop; return Math.round(peak); } };
+}

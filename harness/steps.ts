@@ -1,0 +1,116 @@
+import { AftershockError } from "../clusters/errors.js";
+import { lostNodes } from "./faults.js";
+import { ETCDCTL_TLS } from "./probes.js";
+import { step, type RunbookStep } from "./scenario.js";
+import type { ScenarioContext } from "./types.js";
+
+/**
+ * Runbook steps shared by the scenarios that lose control-plane machines: what an on-call engineer types on
+ * a surviving control plane to take the dead members out, and to join fresh machines back.
+ */
+
+const ETCDCTL = `${ETCDCTL_TLS} --command-timeout=10s --endpoints=https://127.0.0.1:2379`;
+const redact = (join: string) => join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
+
+const survivor = (ctx: ScenarioContext) => ctx.cluster.controlPlane();
+
+/** `etcdctl member list`, then `member remove` for each lost node's member. */
+export function removeLostEtcdMembers(): RunbookStep {
+  return step("remove the dead etcd members", `${"etcdctl member list -w table"}\netcdctl member remove <id of each lost member>`, async (ctx) => {
+    const list = (await survivor(ctx).sh(`${ETCDCTL} member list`)).stdout.trim().split("\n");
+    const out = [...list];
+    for (const name of lostNodes(ctx)) {
+      const line = list.find((l) => l.split(",")[2]?.trim() === name);
+      if (!line) { out.push(`no member named ${name} (already removed)`); continue; }
+      const id = line.split(",")[0]!.trim();
+      out.push((await survivor(ctx).sh(`${ETCDCTL} member remove ${id}`)).stdout.trim());
+    }
+    return out.join("\n");
+  });
+}
+
+/** `kubectl delete node` for each lost node. */
+export function deleteLostNodes(): RunbookStep {
+  return step("delete the dead Node objects", "kubectl delete node <each lost node>", async (ctx) =>
+    (await ctx.cluster.kubectl(["delete", "node", ...lostNodes(ctx), "--ignore-not-found", "--request-timeout=30s"], { timeoutMs: 60_000 })).stdout.trim());
+}
+
+/**
+ * The incident edited kube-public/cluster-info because it still named the dead first master. Here the
+ * check is real: if cluster-info names a lost node, it is pointed at the survivor; otherwise it is left.
+ */
+export function checkClusterInfo(): RunbookStep {
+  return step("make sure cluster-info does not point at a dead node", "kubectl -n kube-public get configmap cluster-info -o yaml   # server: must be reachable", async (ctx) => {
+    const r = await ctx.cluster.kubectl(["-n", "kube-public", "get", "configmap", "cluster-info", "-o", "jsonpath={.data.kubeconfig}"]);
+    const server = /server:\s*(\S+)/.exec(r.stdout)?.[1] ?? "";
+    const dead = lostNodes(ctx).find((n) => server.includes(`//${n}:`));
+    if (!dead) return `server: ${server} (not a lost node; left as it is)`;
+    const fixed = r.stdout.replace(server, server.replace(dead, survivor(ctx).name));
+    await ctx.cluster.kubectl(["-n", "kube-public", "patch", "configmap", "cluster-info", "--type=merge", "-p", JSON.stringify({ data: { kubeconfig: fixed } })]);
+    return `server: ${server} named lost node ${dead}; now ${survivor(ctx).name}`;
+  });
+}
+
+/** A new bootstrap token and a new certificate key for joining control planes. */
+export function newJoinCredentials(): RunbookStep {
+  return step("create a join command and a new certificate key", "kubeadm token create --print-join-command\nkubeadm init phase upload-certs --upload-certs", async (ctx) => {
+    ctx.found.join = (await survivor(ctx).exec(["kubeadm", "token", "create", "--print-join-command"])).stdout.trim();
+    const certs = await survivor(ctx).sh("kubeadm init phase upload-certs --upload-certs 2>&1");
+    const key = certs.stdout.trim().split("\n").pop()?.trim() ?? "";
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${certs.stdout.slice(-300)}`);
+    ctx.found.certificateKey = key;
+    return `${redact(ctx.found.join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
+  });
+}
+
+/**
+ * Fresh machines in place of the lost ones, each joined as a control plane in turn (etcd grows one member
+ * at a time). The machine comes from the harness (kind cannot add nodes); the join is the incident's.
+ */
+export function joinReplacementControlPlanes(): RunbookStep {
+  return step("provision fresh machines and join them as control planes",
+    "pnpm cluster replace-node <cluster> <node>   # a new machine, same name, OS and kubelet installed, not joined\n" +
+    "kubeadm join <endpoint>:6443 --token … --discovery-token-ca-cert-hash sha256:… --control-plane --certificate-key … --v=5",
+    async (ctx) => {
+      const lifecycle = ctx.cluster.lifecycle;
+      if (!lifecycle) throw new AftershockError("E_CLUSTER", "this cluster provider cannot provide fresh machines");
+      if (!ctx.found.join || !ctx.found.certificateKey) throw new AftershockError("E_BAD_INPUT", "no join command or certificate key: run the credentials step first");
+      const out: string[] = [];
+      for (const name of lostNodes(ctx)) {
+        const node = await lifecycle.provisionNode(name);
+        // Preflight assumes a VM (swap, kernel modules); kind skips it for every node, and so does this join.
+        const r = await node.sh(`${ctx.found.join} --control-plane --certificate-key ${ctx.found.certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`, { timeoutMs: 5 * 60_000 });
+        if (!/This node has joined the cluster and a new control plane instance was created/.test(r.stdout)) {
+          throw new AftershockError("E_COMMAND", `kubeadm join on ${name} did not finish: ${r.stdout.trim().split("\n").slice(-3).join(" | ")}`);
+        }
+        out.push(`${name}: This node has joined the cluster and a new control plane instance was created`);
+      }
+      return out.join("\n");
+    }, "12m");
+}
+
+/**
+ * etcd disaster recovery on the last member: restart it once with --force-new-cluster (it keeps its data
+ * and forgets the dead peers), then once more without the flag, so a later restart cannot fork it again.
+ */
+export function forceNewEtcdCluster(): RunbookStep {
+  const manifest = "/etc/kubernetes/manifests/etcd.yaml";
+  const restart = (edit: string) => `set -euo pipefail
+old=$(crictl ps --name '^etcd$' -q | head -n1)
+${edit}
+for i in $(seq 1 120); do
+  new=$(crictl ps --name '^etcd$' --state running -q | head -n1)
+  if [[ -n $new && $new != "$old" ]] && ${ETCDCTL} endpoint health >/dev/null 2>&1; then break; fi
+  sleep 1
+done
+${ETCDCTL} endpoint health 2>&1
+${ETCDCTL} member list`;
+  return step("make the last etcd member a cluster of one",
+    `sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}   # kubelet restarts etcd\n` +
+    `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest}   # and back to normal`,
+    async (ctx) => {
+      const forced = await survivor(ctx).sh(restart(`grep -q -- '--force-new-cluster' ${manifest} || sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}`), { timeoutMs: 3 * 60_000 });
+      const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}`), { timeoutMs: 3 * 60_000 });
+      return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}`;
+    }, "6m");
+}

@@ -1,0 +1,46 @@
+import { controlPlaneMachinesLost, lostNodes } from "../harness/faults.js";
+import {
+  apiWritable, apiserverReady, etcdMemberUnreachable, etcdMembersHealthy, kubeSystemReady, nodeNotReady, nodesReady,
+} from "../harness/probes.js";
+import { defineScenario } from "../harness/scenario.js";
+import { configMaps, deployment } from "../harness/sentinels.js";
+import { checkClusterInfo, deleteLostNodes, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers } from "../harness/steps.js";
+
+const lost = (ctx: Parameters<typeof lostNodes>[0]): string | undefined => lostNodes(ctx)[0];
+
+export default defineScenario({
+  id: "control-plane-node-lost",
+  title: "First control-plane machine lost to a disk failure: replace it and rejoin",
+  summary:
+    "A disk failure on the first of three control-plane machines turned its disk read-only and the machine had to " +
+    "be rebuilt. etcd kept quorum on the other two members, so the API kept answering, but the dead member and Node " +
+    "stayed registered, and the first master had been special to the installer. Recovery removed the dead etcd " +
+    "member and Node, checked that nothing still pointed at the old machine, and joined a fresh machine as a " +
+    "control plane with a new token and certificate key.",
+  source: { incident: "004", section: "Description, Cause, Solution (remove the node, cluster-info, kubeadm join --control-plane)" },
+  tags: ["control-plane", "etcd", "kubeadm", "ha", "nightly", "game-day"],
+  cluster: { controlPlanes: 3, workers: 0 },
+
+  setup: [configMaps(20), deployment("web", 2)],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdMembersHealthy(3)],
+
+  fault: controlPlaneMachinesLost(1),
+
+  symptoms: {
+    within: "2m",
+    expect: [etcdMemberUnreachable(lost), apiWritable(), nodeNotReady(lost)],
+  },
+
+  runbook: [
+    removeLostEtcdMembers(),
+    deleteLostNodes(),
+    checkClusterInfo(),
+    newJoinCredentials(),
+    joinReplacementControlPlanes(),
+  ],
+
+  verify: {
+    within: "5m",
+    expect: [etcdMembersHealthy(3), nodesReady(), kubeSystemReady(), apiserverReady()],
+  },
+});

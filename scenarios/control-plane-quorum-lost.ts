@@ -1,0 +1,51 @@
+import { controlPlaneMachinesLost } from "../harness/faults.js";
+import {
+  apiWriteFails, apiserverReady, containerLog, etcdMembersHealthy, etcdNoLeader, healthz, kubeSystemReady, nodesReady,
+} from "../harness/probes.js";
+import { defineScenario } from "../harness/scenario.js";
+import { configMaps, deployment } from "../harness/sentinels.js";
+import {
+  checkClusterInfo, deleteLostNodes, forceNewEtcdCluster, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers,
+} from "../harness/steps.js";
+
+export default defineScenario({
+  id: "control-plane-quorum-lost",
+  title: "Two of three control-plane machines lost: etcd without quorum, rebuilt from the last member",
+  summary:
+    "The variant the incident warns about: a second control-plane machine fails before the first is replaced. With " +
+    "one etcd member of three left there is no leader, writes time out and the API server reports etcd unhealthy. " +
+    "Recovery starts etcd on the survivor once with --force-new-cluster (it keeps its data and forgets the dead " +
+    "peers), removes the dead Nodes, and joins two fresh machines as control planes.",
+  source: { incident: "004", section: "Solution, adding etcd nodes (losing more than one of three members breaks quorum)" },
+  tags: ["control-plane", "etcd", "kubeadm", "ha", "nightly", "game-day"],
+  cluster: { controlPlanes: 3, workers: 0 },
+
+  setup: [configMaps(20), deployment("web", 2)],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdMembersHealthy(3)],
+
+  fault: controlPlaneMachinesLost(2),
+
+  symptoms: {
+    within: "2m",
+    expect: [
+      etcdNoLeader(),
+      containerLog("etcd", /lost leader|no leader at term/),
+      apiWriteFails(/etcdserver: (request timed out|no leader|leader changed)|context deadline exceeded|Timeout/),
+      healthz(/\[-\]etcd failed/),
+    ],
+  },
+
+  runbook: [
+    forceNewEtcdCluster(),
+    removeLostEtcdMembers(),
+    deleteLostNodes(),
+    checkClusterInfo(),
+    newJoinCredentials(),
+    joinReplacementControlPlanes(),
+  ],
+
+  verify: {
+    within: "5m",
+    expect: [etcdMembersHealthy(3), nodesReady(), kubeSystemReady(), apiserverReady()],
+  },
+});

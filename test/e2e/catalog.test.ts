@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { KindProvider } from "../../clusters/kind/provider.js";
+import { RecordingProgress } from "../../clusters/progress.js";
+import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { loadScenario } from "../../harness/registry.js";
+import { runScenario, type RunJournal } from "../../harness/runner.js";
+import type { Scenario } from "../../harness/scenario.js";
+import { realClock, type ClusterFactory } from "../../harness/types.js";
+import { leftovers } from "./helpers.js";
+
+/**
+ * Every scenario of the control-plane catalog must be able to fail in the two ways that matter: its
+ * symptom checks do not pass on a cluster where the fault never happened, and its verification does not
+ * pass when the runbook stops before the step that fixes things. (etcd-port-conflict has its own file.)
+ * Budgets are shortened so each run ends soon after it has proven the point.
+ */
+const progress = new RecordingProgress();
+const provider = new KindProvider({ progress });
+const clusters: ClusterFactory = {
+  create: (s) => provider.create({ controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId }),
+};
+
+/** How many runbook steps each scenario keeps when cut short: everything before the step that repairs. */
+const CUT_SHORT: Record<string, { keep: number; missing: string }> = {
+  "control-plane-manifests-lost": { keep: 2, missing: "the etcd manifest is never regenerated" },
+  "etcd-disk-iops": { keep: 0, missing: "the I/O limit is never lifted" },
+  "etcd-storage-lost": { keep: 1, missing: "the snapshot is never restored" },
+  "worker-nodes-reset": { keep: 2, missing: "the workers never join again" },
+  "control-plane-node-lost": { keep: 4, missing: "no replacement machine joins" },
+  "control-plane-quorum-lost": { keep: 5, missing: "no replacement machines join" },
+};
+
+async function runIt(s: Scenario): Promise<RunJournal> {
+  const j = await runScenario(s, { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: realClock });
+  expect(await leftovers(j.runId), "nothing left behind").toEqual([]);
+  return j;
+}
+
+describe.each(Object.entries(CUT_SHORT))("%s against a real cluster", (id, cut) => {
+  it("ends as fault-not-reproduced when its fault is neutralised", async () => {
+    const s = await loadScenario(id);
+    const j = await runIt({
+      ...s,
+      fault: { title: `(neutralised) ${s.fault.title}`, plan: [], inject: async () => {} },
+      symptomsBudgetMs: 45_000,
+    });
+    expect(j.outcome, j.reason).toBe("fault-not-reproduced");
+    expect(j.exitCode).toBe(3);
+    const symptoms = j.phases.find((p) => p.name === "symptoms")!;
+    expect(symptoms.probes.filter((p) => !p.ok).length, "at least one signature never appeared").toBeGreaterThan(0);
+    expect(j.phases.map((p) => p.name)).not.toContain("runbook");
+  });
+
+  it(`ends as not-recovered when its runbook is cut short (${cut.missing})`, async () => {
+    const s = await loadScenario(id);
+    expect(s.runbook.length).toBeGreaterThan(cut.keep);
+    const j = await runIt({ ...s, runbook: s.runbook.slice(0, cut.keep), verifyBudgetMs: 60_000 });
+    expect(j.outcome, j.reason).toBe("not-recovered");
+    expect(j.exitCode).toBe(4);
+    expect(j.phases.find((p) => p.name === "symptoms")!.status).toBe("passed");
+    expect(j.phases.find((p) => p.name === "runbook")!.steps.map((x) => x.title)).toEqual(s.runbook.slice(0, cut.keep).map((x) => x.title));
+    expect(j.phases.find((p) => p.name === "verify")!.status).toBe("failed");
+  });
+});

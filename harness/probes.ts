@@ -240,17 +240,20 @@ export function etcdNoLeader(): Probe {
 }
 
 /**
- * A write through the API server (a ConfigMap created and deleted). `server` picks a control plane's own
- * API server instead of the cluster endpoint (the load balancer), which hides etcd's error behind an EOF
- * once no backend passes its health check.
+ * A write through the API server (a ConfigMap created and deleted). With `server`, it goes to that API
+ * server directly instead of the cluster endpoint (the load balancer, which hides etcd's error behind an EOF
+ * once no backend passes its health check), with break-glass credentials in system:masters: an API server
+ * restarted while etcd is down has empty RBAC caches and answers "forbidden", which would hide etcd's error.
  */
 function apiWrite(ctx: ScenarioContext, seconds: number, server?: string) {
   const name = `aftershock-write-probe-${Date.now().toString(36)}`;
-  const srv = server ? [`--server=${server}`] : [];
-  return ctx.cluster.controlPlane().sh(
-    `kubectl --kubeconfig=/etc/kubernetes/admin.conf ${srv.join(" ")} --request-timeout=${seconds}s create configmap ${name} -n default 2>&1 && ` +
-    `kubectl --kubeconfig=/etc/kubernetes/admin.conf ${srv.join(" ")} --request-timeout=${seconds}s delete configmap ${name} -n default 2>&1`,
-    { allowFailure: true, timeoutMs: (2 * seconds + 10) * 1000 });
+  const conf = server ? "/etc/kubernetes/aftershock-break-glass.conf" : "/etc/kubernetes/admin.conf";
+  const mint = server
+    ? `test -s ${conf} || kubeadm kubeconfig user --client-name=aftershock-break-glass --org=system:masters > ${conf}; `
+    : "";
+  const k = `kubectl --kubeconfig=${conf} ${server ? `--server=${server}` : ""} --request-timeout=${seconds}s`;
+  return ctx.cluster.controlPlane().sh(`${mint}${k} create configmap ${name} -n default 2>&1 && ${k} delete configmap ${name} -n default 2>&1`,
+    { allowFailure: true, timeoutMs: (2 * seconds + 20) * 1000 });
 }
 
 /** Writes through the cluster endpoint succeed (e.g. etcd still has quorum). */

@@ -55,7 +55,7 @@ export function describePlan(s: Scenario): string {
     `symptoms (within ${s.symptoms.within}):`,
     ...s.symptoms.expect.map((p) => `  - ${p.expectation}`),
     "runbook:",
-    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}`, `    $ ${st.shows}`]),
+    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),
     `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
   ];
   return lines.join("\n");

@@ -103,14 +103,17 @@ for i in $(seq 1 120); do
   if [[ -n $new && $new != "$old" ]] && ${ETCDCTL} endpoint health >/dev/null 2>&1; then break; fi
   sleep 1
 done
+echo "etcd restarted after \${SECONDS}s"
 ${ETCDCTL} endpoint health 2>&1
 ${ETCDCTL} member list`;
   return step("make the last etcd member a cluster of one",
     `sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}   # kubelet restarts etcd\n` +
-    `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest}   # and back to normal`,
+    `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal`,
     async (ctx) => {
       const forced = await survivor(ctx).sh(restart(`grep -q -- '--force-new-cluster' ${manifest} || sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}`), { timeoutMs: 3 * 60_000 });
-      const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}`), { timeoutMs: 3 * 60_000 });
+      // Back to the original manifest means back to the original pod UID, which the kubelet has only just
+      // torn down; it then waits about two minutes on that pod's volumes. A kubelet restart forgets it.
+      const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeoutMs: 3 * 60_000 });
       return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}`;
     }, "6m");
 }

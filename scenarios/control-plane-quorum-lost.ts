@@ -30,7 +30,9 @@ export default defineScenario({
     expect: [
       etcdNoLeader(),
       containerLog("etcd", /lost leader|no leader at term/),
-      apiWriteFails(/etcdserver: (request timed out|no leader|leader changed)|context deadline exceeded|Timeout/),
+      // Seen here, in this order, as the API server gives up on etcd: the etcd client's gRPC deadline, admission's
+      // quota lookup timing out, then etcd's own "request timed out". Not kubectl giving up on its side.
+      apiWriteFails(/etcdserver: (request timed out|no leader|leader changed)|rpc error: code = DeadlineExceeded|resource quota evaluation timed out/, 40),
       healthz(/\[-\]etcd failed/),
     ],
   },

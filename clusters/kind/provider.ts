@@ -333,10 +333,13 @@ export class KindProvider implements Provider {
     if ((await docker.run(["inspect", lost.name], { allowFailure: true })).exitCode === 0) {
       throw new AftershockError("E_CLUSTER", `node ${lost.name} still exists; destroy it before provisioning a replacement`);
     }
-    const sibling = nodes.find((n) => n.role === lost.role && n.name !== lost.name);
-    if (!sibling) throw new AftershockError("E_CLUSTER", `no surviving ${lost.role} node in ${cluster} to copy a machine from`);
-    await this.assertOwned(sibling.name, runId);
-    const r = await docker.run(["inspect", "--format", "{{json .}}", sibling.name]);
+    let template: string | undefined;
+    for (const n of nodes.filter((x) => x.role === lost.role && x.name !== lost.name)) {
+      const r = await docker.run(["inspect", "--format", "{{json .}}", n.name], { allowFailure: true });
+      if (r.exitCode === 0) { template = r.stdout; break; }
+    }
+    if (!template) throw new AftershockError("E_CLUSTER", `no surviving ${lost.role} node in ${cluster} to copy a machine from`);
+    const r = { stdout: template };
     const args = kindNodeRunArgs(JSON.parse(r.stdout) as ContainerInspect, lost.name, runId);
     await docker.run(["run", ...args], { timeoutMs: MIN });
     const fresh = nodeHandle(lost.name, lost.role);

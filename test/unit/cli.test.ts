@@ -22,6 +22,7 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["demo", "--wait", "soon"], /^aftershock: error E_BAD_INPUT: not a duration: "soon"/],
     [["images", "destroy"], /^aftershock: error E_BAD_INPUT: unknown images command "destroy"/],
     [["cluster", "delete"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster delete NAME/],
+    [["cluster", "replace-node", "as-00000000"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster replace-node CLUSTER NODE/],
     [["scenario", "etcd-port"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port" \(did you mean etcd-port-conflict\?\)/],
     [["scenario", "no-such-incident"], /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: control-plane-manifests-lost, .*etcd-port-conflict/],
     [["scenario", "etcd-port-conflict", "--reporter", "pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf" \(use any of console, json, junit, html\)/],

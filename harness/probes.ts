@@ -145,21 +145,25 @@ export function kubeletReports(subject: string, pattern: RegExp | string): Probe
   });
 }
 
-/** A container with this name is running (crictl, no API needed). */
+/** Ids of running containers with this name on a node (crictl, no API needed). */
+async function runningContainers(ctx: ScenarioContext, container: string, node?: string): Promise<string> {
+  const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
+  return (await n.exec(["crictl", "ps", "--name", `^${container}$`, "--state", "running", "-q"], shortTimeout)).stdout.trim();
+}
+
+/** A container with this name is running. */
 export function containerRunning(container: string, node?: string): Probe {
   return probe(`${container} running`, `a running ${container} container`, async (ctx) => {
-    const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
-    const r = await n.exec(["crictl", "ps", "--name", `^${container}$`, "--state", "running", "-q"], shortTimeout);
-    return { ok: r.stdout.trim().length > 0, observed: r.stdout.trim() ? `running ${r.stdout.trim().slice(0, 13)}` : `no running ${container}` };
+    const ids = await runningContainers(ctx, container, node);
+    return { ok: ids.length > 0, observed: ids ? `running ${ids.slice(0, 13)}` : `no running ${container}` };
   });
 }
 
-/** No running container with this name (crictl); e.g. a control-plane component whose manifest is gone. */
+/** No running container with this name; e.g. a control-plane component whose manifest is gone. */
 export function containerAbsent(container: string, node?: string): Probe {
   return probe(`${container} not running`, `no running ${container} container`, async (ctx) => {
-    const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
-    const r = await n.exec(["crictl", "ps", "--name", `^${container}$`, "--state", "running", "-q"], shortTimeout);
-    return { ok: r.stdout.trim() === "", observed: r.stdout.trim() ? `still running ${r.stdout.trim().slice(0, 13)}` : `crictl: no running ${container}` };
+    const ids = await runningContainers(ctx, container, node);
+    return { ok: ids === "", observed: ids ? `still running ${ids.slice(0, 13)}` : `crictl: no running ${container}` };
   });
 }
 

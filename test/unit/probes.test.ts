@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import type { RunResult } from "../../clusters/exec.js";
+import { lostNodes } from "../../harness/faults.js";
+import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/probes.js";
+import type { ClusterAccess, NodeAccess, ScenarioContext } from "../../harness/types.js";
+
+/** A control-plane node whose shell answers from a table of (command fragment → output); nothing runs. */
+function ctxAnswering(answers: [string, string, number?][], found: Record<string, string> = {}): ScenarioContext & { commands: string[] } {
+  const commands: string[] = [];
+  const answer = async (cmd: string): Promise<RunResult> => {
+    commands.push(cmd);
+    const hit = answers.find(([frag]) => cmd.includes(frag));
+    return { command: cmd, stdout: hit?.[1] ?? "", stderr: "", exitCode: hit?.[2] ?? 0, elapsedMs: 1 };
+  };
+  const node: NodeAccess = { name: "as-1-control-plane2", role: "control-plane", exec: (argv) => answer(argv.join(" ")), sh: (s) => answer(s) };
+  const cluster: ClusterAccess = {
+    name: "as-1", runId: "00000001", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", nodes: [node],
+    controlPlane: () => node, node: () => node, kubectl: (args) => answer(`kubectl ${args.join(" ")}`),
+  };
+  return { cluster, clock: { now: () => 0, sleep: async () => {} }, found, evidence: () => {}, commands };
+}
+
+const MEMBERS = [
+  "c63fc327fd7550b9, started, as-1-control-plane, https://172.19.0.3:2380, https://172.19.0.3:2379, false",
+  "cb0a218dc4b865a0, started, as-1-control-plane3, https://172.19.0.4:2380, https://172.19.0.4:2379, false",
+  "d4031b017c262694, started, as-1-control-plane2, https://172.19.0.5:2380, https://172.19.0.5:2379, false",
+].join("\n");
+const lost = (ctx: ScenarioContext) => lostNodes(ctx)[0];
+
+describe("etcd membership probes", () => {
+  it("finds the lost node's member by name and its client URL among the unhealthy endpoints", async () => {
+    const ctx = ctxAnswering([
+      ["member list", MEMBERS],
+      ["endpoint health --cluster", "https://172.19.0.4:2379 is healthy: successfully committed proposal: took = 9ms\nhttps://172.19.0.3:2379 is unhealthy: failed to commit proposal: context deadline exceeded\nError: unhealthy cluster", 1],
+    ], { lost: "as-1-control-plane" });
+    const o = await etcdMemberUnreachable(lost).check(ctx);
+    expect(o).toEqual({ ok: true, observed: "https://172.19.0.3:2379 is unhealthy: failed to commit proposal: context deadline exceeded" });
+  });
+
+  it("does not hold when another member is the unhealthy one, or when nothing was lost", async () => {
+    const health = "https://172.19.0.5:2379 is unhealthy: failed to commit proposal: context deadline exceeded";
+    const other = ctxAnswering([["member list", MEMBERS], ["endpoint health --cluster", health, 1]], { lost: "as-1-control-plane" });
+    expect((await etcdMemberUnreachable(lost).check(other)).ok).toBe(false);
+    const none = ctxAnswering([["member list", MEMBERS], ["endpoint health --cluster", health, 1]]);
+    expect(await etcdMemberUnreachable(lost).check(none)).toEqual({ ok: false, observed: "no node has been lost" });
+    expect(await nodeNotReady(lost).check(none)).toEqual({ ok: false, observed: "no node has been lost" });
+  });
+
+  it("counts members and healthy endpoints", async () => {
+    const threeHealthy = MEMBERS.split("\n").map((l) => `${l.split(", ")[4]} is healthy: successfully committed proposal: took = 9ms`).join("\n");
+    const ctx = ctxAnswering([["member list", MEMBERS], ["endpoint health --cluster", threeHealthy]]);
+    expect(await etcdMembersHealthy(3).check(ctx)).toEqual({ ok: true, observed: "3 members (as-1-control-plane, as-1-control-plane3, as-1-control-plane2), 3 healthy" });
+    expect((await etcdMembersHealthy(2).check(ctx)).ok).toBe(false);
+  });
+});
+
+describe("API write probes", () => {
+  const etcdTimeout = /etcdserver: request timed out|rpc error: code = DeadlineExceeded/;
+
+  it("holds on etcd's error from the survivor's own API server, with break-glass credentials", async () => {
+    const ctx = ctxAnswering([["create configmap", "error: failed to create configmap: etcdserver: request timed out", 1]]);
+    expect(await apiWriteFails(etcdTimeout).check(ctx)).toEqual({ ok: true, observed: "error: failed to create configmap: etcdserver: request timed out" });
+    expect(ctx.commands[0]).toContain("--org=system:masters");
+    expect(ctx.commands[0]).toContain("--server=https://127.0.0.1:6443");
+  });
+
+  it("does not hold when the write fails for another reason, or succeeds", async () => {
+    const forbidden = ctxAnswering([["create configmap", 'error: failed to create configmap: configmaps is forbidden: User "kubernetes-admin" cannot create resource', 1]]);
+    expect((await apiWriteFails(etcdTimeout).check(forbidden)).ok).toBe(false);
+    const fine = ctxAnswering([["configmap", "configmap/x created"]]);
+    expect(await apiWriteFails(etcdTimeout).check(fine)).toEqual({ ok: false, observed: "the write succeeded" });
+  });
+});

@@ -339,8 +339,7 @@ export class KindProvider implements Provider {
       if (r.exitCode === 0) { template = r.stdout; break; }
     }
     if (!template) throw new AftershockError("E_CLUSTER", `no surviving ${lost.role} node in ${cluster} to copy a machine from`);
-    const r = { stdout: template };
-    const args = kindNodeRunArgs(JSON.parse(r.stdout) as ContainerInspect, lost.name, runId);
+    const args = kindNodeRunArgs(JSON.parse(template) as ContainerInspect, lost.name, runId);
     await docker.run(["run", ...args], { timeoutMs: MIN });
     const fresh = nodeHandle(lost.name, lost.role);
     const deadline = Date.now() + 2 * MIN;

@@ -22,6 +22,7 @@ export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxM
   let peak = 0;
   let stopped = false;
   let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
   const loop = (async () => {
     const deadline = Date.now() + (opts.maxMs ?? 2 * 60 * 60_000);
     while (!stopped && Date.now() < deadline) {
@@ -30,8 +31,8 @@ export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxM
         const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
         peak = Math.max(peak, (r?.stdout ?? "").split("\n").filter(Boolean).reduce((a, l) => a + usageMiB(l), 0));
       }
-      if (!stopped) await new Promise<void>((res) => { wake = res; setTimeout(res, interval); });
+      if (!stopped) await new Promise<void>((res) => { wake = res; timer = setTimeout(res, interval); });
     }
   })();
-  return { stop: async () => { stopped = true; wake?.(); await loop; return Math.round(peak); } };
+  return { stop: async () => { stopped = true; clearTimeout(timer); wake?.(); await loop; return Math.round(peak); } };
 }

@@ -14,6 +14,7 @@ import { withStep } from "../progress.js";
 import { registerTeardown } from "../teardown.js";
 import { isAlive } from "../process.js";
 import { sampleRunMemory, type MemorySampler } from "../memory.js";
+import { pollUntil } from "../wait.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
@@ -342,15 +343,11 @@ export class KindProvider implements Provider {
     const args = kindNodeRunArgs(JSON.parse(template) as ContainerInspect, lost.name, runId);
     await docker.run(["run", ...args], { timeoutMs: MIN });
     const fresh = nodeHandle(lost.name, lost.role);
-    const deadline = Date.now() + 2 * MIN;
-    let last = "";
-    while (Date.now() < deadline) {
-      const ok = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", { allowFailure: true, timeoutMs: 20_000 });
-      if (ok.exitCode === 0) return fresh;
-      last = (ok.stderr || ok.stdout).trim().split("\n").pop() ?? "";
-      await new Promise((res) => setTimeout(res, 1000));
-    }
-    throw new AftershockError("E_TIMEOUT", `fresh node ${lost.name}: containerd not ready within 2m; last seen: ${last || "nothing"}`);
+    await pollUntil(`fresh node ${lost.name}: containerd not ready`, 2 * MIN, 1000, async () => {
+      const r = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", { allowFailure: true, timeoutMs: 20_000 });
+      return { ok: r.exitCode === 0, seen: (r.stderr || r.stdout).trim().split("\n").pop() ?? "" };
+    });
+    return fresh;
   }
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
@@ -469,9 +466,7 @@ interface NodeList {
 
 /** Polls until every node container is a Ready Node; the timeout names what was still not Ready. */
 export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promise<void> {
-  const deadline = Date.now() + budgetMs;
-  let last = "no answer from the API server yet";
-  while (Date.now() < deadline) {
+  await pollUntil("nodes did not become Ready", budgetMs, 2000, async () => {
     try {
       const r = await cluster.kubectl(["get", "nodes", "-o", "json"], { timeoutMs: 20_000 });
       const list = JSON.parse(r.stdout) as NodeList;
@@ -479,12 +474,9 @@ export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promis
         const item = list.items.find((i) => i.metadata.name === n.name);
         return item?.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True";
       });
-      if (!notReady.length) return;
-      last = `not Ready: ${notReady.map((n) => n.name).join(", ")}`;
+      return { ok: !notReady.length, seen: `not Ready: ${notReady.map((n) => n.name).join(", ")}` };
     } catch (e) {
-      last = e instanceof CommandError ? e.stderrTail.trim().split("\n").pop() ?? e.message : String(e);
+      return { ok: false, seen: e instanceof CommandError ? e.stderrTail.trim().split("\n").pop() ?? e.message : String(e) };
     }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new AftershockError("E_TIMEOUT", `nodes did not become Ready within ${formatDuration(budgetMs)}; last seen: ${last}`);
+  });
 }

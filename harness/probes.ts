@@ -99,11 +99,12 @@ export const healthz = (expected: RegExp) => apiserverEndpoint("/healthz", expec
 
 /** etcdctl with the client certificate kubeadm makes for health checks; used by probes and runbooks on a control-plane node. */
 export const ETCDCTL_TLS = "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
-const ETCDCTL = `${ETCDCTL_TLS} --command-timeout=5s`;
+/** etcdctl against this node's own member. */
+const ETCDCTL = `${ETCDCTL_TLS} --command-timeout=5s --endpoints=https://127.0.0.1:2379`;
 
 export function etcdHealthy(): Probe {
   return probe("etcd healthy", "etcdctl endpoint health: is healthy", async (ctx) => {
-    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
+    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
     return { ok: /is healthy/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }
@@ -201,15 +202,20 @@ export function negate(healthy: Probe, name: string, expectation: string): Probe
 
 // ---- etcd membership and quorum ------------------------------------------------------------------------
 
-interface Member { id: string; name: string; clientUrl: string }
+export interface EtcdMember { id: string; name: string; clientUrl: string }
 
 /** etcd's member list as a surviving control plane sees it. */
-async function etcdMembers(ctx: ScenarioContext): Promise<Member[]> {
-  const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 member list`, { timeoutMs: 15_000 });
+export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
+  const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} member list`, { timeoutMs: 15_000 });
   return r.stdout.trim().split("\n").filter(Boolean).map((l) => {
     const [id = "", , name = "", , clientUrl = ""] = l.split(",").map((x) => x.trim());
     return { id, name, clientUrl };
   });
+}
+
+/** `etcdctl endpoint health --cluster` from a survivor: one line per member; exits non-zero if any is unhealthy. */
+async function clusterHealth(ctx: ScenarioContext): Promise<string> {
+  return (await ctx.cluster.controlPlane().sh(`${ETCDCTL} endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 })).stdout;
 }
 
 /** `etcdctl endpoint health --cluster` from a survivor reports the member of `node` unhealthy. */
@@ -219,9 +225,9 @@ export function etcdMemberUnreachable(node: (ctx: ScenarioContext) => string | u
     if (!name) return { ok: false, observed: "no node has been lost" };
     const m = (await etcdMembers(ctx)).find((x) => x.name === name);
     if (!m) return { ok: false, observed: `no etcd member named ${name}` };
-    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
-    const line = r.stdout.split("\n").find((l) => l.startsWith(`${m.clientUrl} is unhealthy`));
-    return { ok: !!line, observed: line?.trim() ?? `${m.clientUrl} not reported unhealthy: ${lastLine(r.stdout)}` };
+    const health = await clusterHealth(ctx);
+    const line = health.split("\n").find((l) => l.startsWith(`${m.clientUrl} is unhealthy`));
+    return { ok: !!line, observed: line?.trim() ?? `${m.clientUrl} not reported unhealthy: ${lastLine(health)}` };
   });
 }
 
@@ -229,8 +235,7 @@ export function etcdMemberUnreachable(node: (ctx: ScenarioContext) => string | u
 export function etcdMembersHealthy(count: number): Probe {
   return probe(`etcd ${count} healthy members`, `etcdctl member list: ${count} members, endpoint health --cluster: all healthy`, async (ctx) => {
     const members = await etcdMembers(ctx);
-    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
-    const healthy = r.stdout.split("\n").filter((l) => / is healthy/.test(l)).length;
+    const healthy = (await clusterHealth(ctx)).split("\n").filter((l) => / is healthy/.test(l)).length;
     return { ok: members.length === count && healthy === count, observed: `${members.length} members (${members.map((m) => m.name).join(", ")}), ${healthy} healthy` };
   });
 }
@@ -238,7 +243,7 @@ export function etcdMembersHealthy(count: number): Probe {
 /** The survivor's etcd has no leader: `etcdctl endpoint status` answers with etcd's own error. */
 export function etcdNoLeader(): Probe {
   return probe("etcd has no leader", "etcdctl endpoint status on a survivor: etcdserver: no leader", async (ctx) => {
-    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
+    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
     return { ok: /etcdserver: no leader/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }

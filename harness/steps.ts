@@ -1,6 +1,6 @@
 import { AftershockError } from "../clusters/errors.js";
 import { lostNodes } from "./faults.js";
-import { ETCDCTL_TLS } from "./probes.js";
+import { ETCDCTL_TLS, etcdMembers } from "./probes.js";
 import { step, type RunbookStep } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
 
@@ -10,20 +10,20 @@ import type { ScenarioContext } from "./types.js";
  */
 
 const ETCDCTL = `${ETCDCTL_TLS} --command-timeout=10s --endpoints=https://127.0.0.1:2379`;
-const redact = (join: string) => join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
+/** A join command fit for reports: the token and the CA hash left out. */
+export const redactJoin = (join: string) => join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
 
 const survivor = (ctx: ScenarioContext) => ctx.cluster.controlPlane();
 
 /** `etcdctl member list`, then `member remove` for each lost node's member. */
 export function removeLostEtcdMembers(): RunbookStep {
   return step("remove the dead etcd members", `${"etcdctl member list -w table"}\netcdctl member remove <id of each lost member>`, async (ctx) => {
-    const list = (await survivor(ctx).sh(`${ETCDCTL} member list`)).stdout.trim().split("\n");
-    const out = [...list];
+    const members = await etcdMembers(ctx);
+    const out = members.map((m) => `${m.id}, ${m.name}, ${m.clientUrl}`);
     for (const name of lostNodes(ctx)) {
-      const line = list.find((l) => l.split(",")[2]?.trim() === name);
-      if (!line) { out.push(`no member named ${name} (already removed)`); continue; }
-      const id = line.split(",")[0]!.trim();
-      out.push((await survivor(ctx).sh(`${ETCDCTL} member remove ${id}`)).stdout.trim());
+      const m = members.find((x) => x.name === name);
+      if (!m) { out.push(`no member named ${name} (already removed)`); continue; }
+      out.push((await survivor(ctx).sh(`${ETCDCTL} member remove ${m.id}`)).stdout.trim());
     }
     return out.join("\n");
   });
@@ -59,7 +59,7 @@ export function newJoinCredentials(): RunbookStep {
     const key = certs.stdout.trim().split("\n").pop()?.trim() ?? "";
     if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${certs.stdout.slice(-300)}`);
     ctx.found.certificateKey = key;
-    return `${redact(ctx.found.join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
+    return `${redactJoin(ctx.found.join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
   });
 }
 

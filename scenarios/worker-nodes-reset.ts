@@ -1,6 +1,7 @@
 import { defineScenario, step, type Fault } from "../harness/scenario.js";
 import { apiserverReady, etcdHealthy, kubeSystemDegraded, kubeSystemReady, nodesNotReady, nodesReady } from "../harness/probes.js";
 import { configMaps, service, serviceDown } from "../harness/sentinels.js";
+import { redactJoin } from "../harness/steps.js";
 
 const RESET = [
   "kubeadm reset -f",
@@ -49,7 +50,7 @@ export default defineScenario({
     step("print a fresh join command on the control plane", "kubeadm token create --print-join-command", async ({ cluster, found }) => {
       const r = await cluster.controlPlane().exec(["kubeadm", "token", "create", "--print-join-command"]);
       found.join = r.stdout.trim();
-      return found.join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
+      return redactJoin(found.join);
     }),
     step("delete the stale Node objects", "kubectl delete node <each worker>", async ({ cluster }) => {
       const workers = cluster.nodes.filter((n) => n.role === "worker").map((n) => n.name);

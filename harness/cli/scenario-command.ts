@@ -35,7 +35,8 @@ export interface ScenarioCommandOptions {
   progress: Progress;
 }
 
-function factory(progress: Progress): ClusterFactory {
+/** Clusters for scenarios: the kind provider, with an image given on the command line or built offline. */
+export function kindClusters(progress: Progress): ClusterFactory {
   const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
   return { create: (s) => provider.create({ controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) }) };
 }
@@ -45,6 +46,7 @@ export async function runScenarios(scenarios: Scenario[], o: ScenarioCommandOpti
   if (!o.image) checkBuildableVersion(o.version);
   await doctor({ progress: o.progress });
   const journals: RunJournal[] = [];
+  const clusters = kindClusters(o.progress);
   for (const s of scenarios) {
     let current: RunJournal | undefined;
     const written: string[] = [];
@@ -67,7 +69,7 @@ export async function runScenarios(scenarios: Scenario[], o: ScenarioCommandOpti
       await mux.flush();
     });
     const journal = await runScenario(s, {
-      clusters: factory(o.progress),
+      clusters,
       kubernetesVersion: o.version,
       ...(o.image ? { image: o.image } : {}),
       clock: realClock,

@@ -1,13 +1,8 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { KindProvider } from "../../clusters/kind/provider.js";
-import { RecordingProgress } from "../../clusters/progress.js";
-import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 import { loadScenario } from "../../harness/registry.js";
-import { runScenario, type RunJournal } from "../../harness/runner.js";
 import type { Scenario } from "../../harness/scenario.js";
-import { realClock, type ClusterFactory } from "../../harness/types.js";
-import { leftovers } from "./helpers.js";
+import { runOnKind } from "./helpers.js";
 
 /**
  * Every scenario of the control-plane catalog must be able to fail in the two ways that matter: its
@@ -15,11 +10,6 @@ import { leftovers } from "./helpers.js";
  * pass when the runbook stops before the step that fixes things. (etcd-port-conflict has its own file.)
  * Budgets are shortened so each run ends soon after it has proven the point.
  */
-const progress = new RecordingProgress();
-const provider = new KindProvider({ progress });
-const clusters: ClusterFactory = {
-  create: (s) => provider.create({ controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId }),
-};
 
 /** How many runbook steps each scenario keeps when cut short: everything before the step that repairs. */
 const CUT_SHORT: Record<string, { keep: number; missing: string }> = {
@@ -34,17 +24,11 @@ const CUT_SHORT: Record<string, { keep: number; missing: string }> = {
 // Three control planes need about 6 GiB, as in ha.test.ts.
 const skipHa = process.env.AFTERSHOCK_SKIP_HA === "1" || os.totalmem() < 8 * 2 ** 30;
 
-async function runIt(s: Scenario): Promise<RunJournal> {
-  const j = await runScenario(s, { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: realClock });
-  expect(await leftovers(j.runId), "nothing left behind").toEqual([]);
-  return j;
-}
-
 describe.each(Object.entries(CUT_SHORT))("%s against a real cluster", (id, cut) => {
   it("ends as fault-not-reproduced when its fault is neutralised", async (t) => {
     const s = await loadScenario(id);
     if (skipHa && s.cluster.controlPlanes > 1) t.skip();
-    const j = await runIt({
+    const j = await runOnKind({
       ...s,
       fault: { title: `(neutralised) ${s.fault.title}`, plan: [], inject: async () => {} },
       symptomsBudgetMs: 45_000,
@@ -60,7 +44,7 @@ describe.each(Object.entries(CUT_SHORT))("%s against a real cluster", (id, cut) 
     const s = await loadScenario(id);
     if (skipHa && s.cluster.controlPlanes > 1) t.skip();
     expect(s.runbook.length).toBeGreaterThan(cut.keep);
-    const j = await runIt({ ...s, runbook: s.runbook.slice(0, cut.keep), verifyBudgetMs: 60_000 });
+    const j = await runOnKind({ ...s, runbook: s.runbook.slice(0, cut.keep), verifyBudgetMs: 60_000 });
     expect(j.outcome, j.reason).toBe("not-recovered");
     expect(j.exitCode).toBe(4);
     expect(j.phases.find((p) => p.name === "symptoms")!.status).toBe("passed");

@@ -3,27 +3,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { KindProvider } from "../../clusters/kind/provider.js";
-import { RecordingProgress } from "../../clusters/progress.js";
 import { zombieEtcdOnPort } from "../../harness/faults.js";
 import { loadScenario } from "../../harness/registry.js";
-import { runScenario, type RunJournal } from "../../harness/runner.js";
+import type { RunJournal } from "../../harness/runner.js";
 import { defineScenario, step, type Scenario } from "../../harness/scenario.js";
-import { realClock, type ClusterFactory } from "../../harness/types.js";
-import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
-import { leftovers } from "./helpers.js";
+import { leftovers, runOnKind } from "./helpers.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const progress = new RecordingProgress();
-const provider = new KindProvider({ progress });
-const clusters: ClusterFactory = { create: (s) => provider.create({ controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId }) };
-
-async function runIt(s: Scenario): Promise<RunJournal> {
-  const j = await runScenario(s, { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: realClock });
-  expect(j.cluster?.name).toBe(`as-${j.runId}`);
-  expect(await leftovers(j.runId), "nothing left behind").toEqual([]);
-  return j;
-}
 
 function variant(base: Scenario, over: Partial<Scenario>): Scenario {
   return defineScenario({ ...base, ...over });
@@ -32,7 +18,7 @@ function variant(base: Scenario, over: Partial<Scenario>): Scenario {
 describe("etcd-port-conflict against a real cluster", () => {
   it("passes end to end: the incident's symptoms appear, the runbook restores the control plane, sentinels survive", async () => {
     const s = await loadScenario("etcd-port-conflict");
-    const j = await runIt(s);
+    const j = await runOnKind(s);
     expect(j.outcome, j.reason).toBe("passed");
     expect(j.exitCode).toBe(0);
     expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual([
@@ -52,7 +38,7 @@ describe("etcd-port-conflict against a real cluster", () => {
 
   it("ends as not-recovered when the runbook never kills the squatter", async () => {
     const s = await loadScenario("etcd-port-conflict");
-    const j = await runIt(variant(s, {
+    const j = await runOnKind(variant(s, {
       runbook: [step("restart etcd's container and hope", "crictl stop <etcd>", async ({ cluster }) => {
         await cluster.controlPlane().sh("crictl stop $(crictl ps -a --name '^etcd$' -q | head -n1) || true");
       })],
@@ -66,7 +52,7 @@ describe("etcd-port-conflict against a real cluster", () => {
 
   it("ends as fault-not-reproduced when the fault does not take (zombie on a port etcd does not use)", async () => {
     const s = await loadScenario("etcd-port-conflict");
-    const j = await runIt(variant(s, { fault: zombieEtcdOnPort({ port: 23805 }), symptoms: { within: "60s", expect: s.symptoms.expect }, symptomsBudgetMs: 60_000 }));
+    const j = await runOnKind(variant(s, { fault: zombieEtcdOnPort({ port: 23805 }), symptoms: { within: "60s", expect: s.symptoms.expect }, symptomsBudgetMs: 60_000 }));
     expect(j.outcome, j.reason).toBe("fault-not-reproduced");
     expect(j.exitCode).toBe(3);
     expect(j.reason).toContain("bind: address already in use");

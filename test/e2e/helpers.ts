@@ -4,7 +4,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { docker } from "../../clusters/docker.js";
 import { run } from "../../clusters/exec.js";
+import { expect } from "vitest";
 import type { Cluster } from "../../clusters/kind/provider.js";
+import { RecordingProgress } from "../../clusters/progress.js";
+import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { runScenario, type RunJournal } from "../../harness/runner.js";
+import type { Scenario } from "../../harness/scenario.js";
+import { kindClusters } from "../../harness/cli/scenario-command.js";
+import { realClock } from "../../harness/types.js";
 import { ETCDCTL_TLS } from "../../harness/probes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -58,4 +65,14 @@ spec:
   const logs = await cluster.kubectl(["logs", name]);
   await cluster.kubectl(["delete", "pod", name, "--wait=false"]);
   return logs.stdout;
+}
+
+const clusters = kindClusters(new RecordingProgress());
+
+/** Runs a scenario on a new kind cluster, the way the CLI does, and checks the run left nothing behind. */
+export async function runOnKind(s: Scenario): Promise<RunJournal> {
+  const j = await runScenario(s, { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: realClock });
+  expect(j.cluster?.name).toBe(`as-${j.runId}`);
+  expect(await leftovers(j.runId), "nothing left behind").toEqual([]);
+  return j;
 }

@@ -57,6 +57,7 @@ export function describePlan(s: Scenario): string {
     "runbook:",
     ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),
     `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
+    ...(s.fault.rollback ? [`rollback (in teardown, not part of recovery): ${s.fault.rollback.title}`, ...s.fault.rollback.shows.split("\n").map((l) => `    $ ${l}`)] : []),
   ];
   return lines.join("\n");
 }

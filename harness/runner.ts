@@ -3,7 +3,7 @@ import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { registerTeardown } from "../clusters/teardown.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
 import type { ReporterHooks } from "./reporters/reporter.js";
-import type { Scenario } from "./scenario.js";
+import type { RunbookStep, Scenario } from "./scenario.js";
 import type { Clock, ClusterFactory, Evidence, ManagedCluster, ScenarioContext } from "./types.js";
 
 export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "errored" | "interrupted";
@@ -140,6 +140,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
 
   reporter.onRunBegin?.(journal);
   let unregister = () => {};
+  let rollback: { step: RunbookStep; run: () => Promise<string | void> } | undefined;
+  let unregisterRollback = () => {};
   let memory: { stop(): Promise<number> } | undefined;
   try {
     // 1. Cluster.
@@ -173,8 +175,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       return finish("aborted", (e as Error).message);
     }
 
-    // 4. Inject.
+    // 4. Inject. From here on the fault's rollback (if it has one) is owed, even if inject fails half-way.
     ctx.faultInjectedAt = Date.now();
+    const fault = scenario.fault;
+    if (fault.rollback && !opts.keep) {
+      const rb = fault.rollback;
+      rollback = { step: rb, run: () => withBudget(rb.run(ctx), rb.budgetMs, rb.title, clock) };
+      unregisterRollback = registerTeardown(`scenario ${scenario.id}: ${rb.title}`, async () => { await rollback?.run(); });
+    }
     await phase("inject", undefined, async (p) => {
       await timedStep(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => { await scenario.fault.inject(ctx); return undefined; });
     });
@@ -280,7 +288,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       if (opts.keep) {
         journal.kept = c.howToReach();
       } else {
-        await phase("teardown", undefined, async () => {
+        await phase("teardown", undefined, async (p) => {
+          if (rollback) {
+            const rb = rollback;
+            unregisterRollback();
+            // Best effort: a rollback that fails is reported, and the cluster is deleted all the same.
+            await timedStep(p, `rollback: ${rb.step.title}`, rb.step.shows, rb.run, (out) => out && evidence(`rollback: ${rb.step.title}`, out))
+              .catch((e: unknown) => evidence("teardown", `rollback failed: ${(e as Error).message}`));
+          }
           unregister();
           await c.delete();
         }).catch((e: unknown) => evidence("teardown", `cluster deletion failed: ${String(e)}`));

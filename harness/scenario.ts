@@ -8,6 +8,14 @@ export interface Fault {
   /** Shell-level description of what is done, for --dry-run and reports. */
   readonly plan: string[];
   inject(ctx: ScenarioContext): Promise<void>;
+  /**
+   * Chaos Toolkit's rollback: undoes what `inject` left outside Kubernetes' own state (a throttle, a
+   * process), so the cluster can be deleted cleanly. It runs in teardown (and on Ctrl-C) whenever the
+   * fault was injected, after a repaired run as after a failed one, so it must be harmless to repeat. It is
+   * never evidence of recovery, and it is skipped when the cluster is kept (--keep shows the cluster as the
+   * run left it).
+   */
+  readonly rollback?: RunbookStep;
 }
 
 /** Workloads and data written before the fault; `probes` prove afterwards that they survived. */

@@ -9,30 +9,40 @@ const WRITE_IOPS = 4;
 const WRITE_BPS = 65536;
 
 /**
- * The cgroup of etcd on a node, and the device behind etcd's data directory. On cgroup v2 the limit goes on
- * the etcd pod's cgroup (io.max is hierarchical, so it holds for every etcd container the kubelet starts);
- * cgroup v1 blkio throttling is not hierarchical, so there it goes on the running etcd container itself.
- * Either way nothing outside etcd is slowed: never the node's other processes, never the host.
+ * Sets the write limit of every running etcd container on a node, on the device behind etcd's data
+ * directory. On cgroup v2 it goes on the etcd pod's cgroup (io.max is hierarchical, so it holds for every etcd
+ * container the kubelet starts); cgroup v1 blkio throttling is not hierarchical, so there it goes on the
+ * running etcd container itself. Either way nothing outside etcd is slowed: never the node's other processes,
+ * never the host. 0 lifts the limit. With no etcd running, setting a limit fails and lifting one is a no-op.
  */
-const LOCATE = `set -euo pipefail
-cid=$(crictl ps --name '^etcd$' -q | head -n1)
-pid=$(crictl inspect --output go-template --template '{{.info.pid}}' "$cid")
+const limit = (iops: number, bps: number) => `set -euo pipefail
 dev=$(findmnt -no MAJ:MIN -T /var/lib/etcd | tr -d ' ')
-if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-  cg=/sys/fs/cgroup$(cut -d: -f3 /proc/$pid/cgroup | head -n1); cg=$(dirname "$cg")
-else
-  cg=/sys/fs/cgroup/blkio$(grep ':blkio:' /proc/$pid/cgroup | cut -d: -f3)
-fi`;
-
-const limit = (iops: number, bps: number) => `${LOCATE}
-if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-  echo "$dev wiops=${iops || "max"} wbps=${bps || "max"}" > "$cg/io.max"; cat "$cg/io.max"
-else
-  echo "$dev ${iops}" > "$cg/blkio.throttle.write_iops_device"; echo "$dev ${bps}" > "$cg/blkio.throttle.write_bps_device"
-  echo "$cg: write_iops_device=[$(cat $cg/blkio.throttle.write_iops_device)] write_bps_device=[$(cat $cg/blkio.throttle.write_bps_device)]"
-fi`;
+cids=$(crictl ps --name '^etcd$' -q)
+if [[ -z $cids ]]; then
+  if (( ${iops} == 0 )); then echo "no etcd container running; nothing to lift"; exit 0; fi
+  echo "no etcd container running" >&2; exit 1
+fi
+for cid in $cids; do
+  pid=$(crictl inspect --output go-template --template '{{.info.pid}}' "$cid")
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+    cg=/sys/fs/cgroup$(cut -d: -f3 /proc/$pid/cgroup | head -n1); cg=$(dirname "$cg")
+    echo "$dev wiops=${iops || "max"} wbps=${bps || "max"}" > "$cg/io.max"; echo "$cg: $(cat "$cg/io.max")"
+  else
+    cg=/sys/fs/cgroup/blkio$(grep ':blkio:' /proc/$pid/cgroup | cut -d: -f3)
+    echo "$dev ${iops}" > "$cg/blkio.throttle.write_iops_device"; echo "$dev ${bps}" > "$cg/blkio.throttle.write_bps_device"
+    echo "$cg: write_iops_device=[$(cat $cg/blkio.throttle.write_iops_device)] write_bps_device=[$(cat $cg/blkio.throttle.write_bps_device)]"
+  fi
+done`;
 
 const controlPlanes = (ctx: ScenarioContext): NodeAccess[] => ctx.cluster.nodes.filter((n) => n.role === "control-plane");
+
+const LIFT_SHOWS = `echo "<maj:min> 0" > <etcd cgroup>/blkio.throttle.write_iops_device   # and write_bps_device, on each control plane`;
+
+async function liftLimits(ctx: ScenarioContext): Promise<string> {
+  const out: string[] = [];
+  for (const n of controlPlanes(ctx)) out.push(`${n.name}: ${(await n.sh(limit(0, 0), { timeoutMs: 30_000 })).stdout.trim()}`);
+  return out.join("\n");
+}
 
 const iopsStarved: Fault = {
   title: `etcd's disk is starved: ${WRITE_IOPS} write IOPS and ${WRITE_BPS / 1024} KiB/s on every member (etcd's cgroup only)`,
@@ -46,6 +56,9 @@ const iopsStarved: Fault = {
     ctx.evidence("before", `WAL fsync p99 before the fault: ${before ? `≤ ${before.ms}ms over ${before.samples} fsyncs in 15s` : "no fsync in 15s"}; ${await leaderChanges(ctx)}`);
     for (const n of controlPlanes(ctx)) ctx.evidence("fault", `${n.name}: ${(await n.sh(limit(WRITE_IOPS, WRITE_BPS), { timeoutMs: 30_000 })).stdout.trim()}`);
   },
+  // A process blocked on throttled writes takes a minute or more to die, long enough for `docker rm -f` to
+  // give up on the node; so the limit is always lifted before the cluster is deleted.
+  rollback: step("lift the I/O limit before the cluster is deleted", LIFT_SHOWS, liftLimits, "1m"),
 };
 
 /** Writes through the API: a ConfigMap created and deleted must each answer within `ms`. */
@@ -92,11 +105,7 @@ export default defineScenario({
   },
 
   runbook: [
-    step("lift the I/O limit on every member (the incident moved etcd to faster storage)", `echo "<maj:min> 0" > <etcd cgroup>/blkio.throttle.write_iops_device   # and write_bps_device, on each control plane`, async (ctx) => {
-      const out: string[] = [];
-      for (const n of controlPlanes(ctx)) out.push(`${n.name}: ${(await n.sh(limit(0, 0), { timeoutMs: 30_000 })).stdout.trim()}`);
-      return out.join("\n");
-    }),
+    step("lift the I/O limit on every member (the incident moved etcd to faster storage)", LIFT_SHOWS, liftLimits),
     step("confirm WAL fsync p99 is back under 10ms on every member", "curl -s http://127.0.0.1:2381/metrics | grep etcd_disk_wal_fsync_duration_seconds   # twice, 15s apart", async (ctx) => {
       // Each check already spans a 15s window, so no pause between checks.
       const o = await waitFor(walFsyncP99Below(10), ctx, 4 * 60_000, 0);

@@ -352,9 +352,9 @@ export class KindProvider implements Provider {
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
   private async destroy(name: string, runId: string, kindBin: string, env: Record<string, string>): Promise<void> {
-    await withStep(this.progress, `Deleting cluster ${name}`, 3 * MIN, async () => {
-      await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 3 * MIN, allowFailure: true });
-      await removeRunResources(runId);
+    await withStep(this.progress, `Deleting cluster ${name}`, 7 * MIN, async () => {
+      await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true });
+      await removeRunResources(runId, 4 * MIN);
       await rm(path.join(this.cacheDir, "clusters", name), { recursive: true, force: true });
     });
   }
@@ -391,21 +391,41 @@ export function summarizeKindFailure(lines: string[]): string {
   return [...new Set(picked)].slice(0, 4).join(" | ") || "no output";
 }
 
-export async function removeRunResources(runId: string): Promise<{ containers: number; volumes: number; networks: number }> {
+/**
+ * Removes every container, network and volume labelled with the run, retrying until nothing is left or
+ * `budgetMs` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
+ * minute to die after SIGKILL, and `docker rm -f` gives up on it after a few seconds in the meantime.
+ */
+export async function removeRunResources(runId: string, budgetMs = 4 * MIN): Promise<{ containers: number; volumes: number; networks: number }> {
   const filter = `label=aftershock.run=${runId}`;
-  const containers = await docker.ids("container", [filter]);
-  if (containers.length) await docker.run(["rm", "-f", "-v", ...containers], { timeoutMs: 2 * MIN });
-  const networks = await docker.ids("network", [filter]);
-  if (networks.length) await docker.run(["network", "rm", ...networks], { timeoutMs: MIN });
-  const volumes = await docker.ids("volume", [filter]);
-  if (volumes.length) await docker.run(["volume", "rm", "-f", ...volumes], { timeoutMs: MIN });
-  const left = [
-    ...(await docker.ids("container", [filter])),
-    ...(await docker.ids("network", [filter])),
-    ...(await docker.ids("volume", [filter])),
-  ];
-  if (left.length) throw new AftershockError("E_CLUSTER", `run ${runId} still has ${left.length} Docker objects after deletion: ${left.join(", ")}`);
-  return { containers: containers.length, volumes: volumes.length, networks: networks.length };
+  // What there was to remove; when this returns, all of it is gone.
+  const removed = {
+    containers: (await docker.ids("container", [filter])).length,
+    volumes: (await docker.ids("volume", [filter])).length,
+    networks: (await docker.ids("network", [filter])).length,
+  };
+  const attempt = async (kind: "container" | "network" | "volume", args: string[]): Promise<string> => {
+    const ids = await docker.ids(kind, [filter]);
+    if (!ids.length) return "";
+    const r = await docker.run([...args, ...ids], { timeoutMs: 2 * MIN, allowFailure: true });
+    return r.exitCode === 0 ? "" : `${kind}s: ${r.stderr.trim().split("\n").pop()}`;
+  };
+  await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
+    const errors = [
+      await attempt("container", ["rm", "-f", "-v"]),
+      await attempt("network", ["network", "rm"]),
+      await attempt("volume", ["volume", "rm", "-f"]),
+    ].filter(Boolean);
+    const left = [
+      ...(await docker.ids("container", [filter])).map((id) => `container ${id.slice(0, 12)}`),
+      ...(await docker.ids("network", [filter])).map((id) => `network ${id.slice(0, 12)}`),
+      ...(await docker.ids("volume", [filter])).map((id) => `volume ${id.slice(0, 12)}`),
+    ];
+    return { ok: left.length === 0, seen: `${left.join(", ")}${errors.length ? ` (${errors.join("; ")})` : ""}` };
+  }).catch((e: unknown) => {
+    throw e instanceof AftershockError ? new AftershockError("E_CLUSTER", e.message, { cause: e }) : e;
+  });
+  return removed;
 }
 
 /** The parts of `docker inspect` a kind node's run arguments are rebuilt from. */

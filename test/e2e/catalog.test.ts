@@ -50,5 +50,7 @@ describe.each(Object.entries(CUT_SHORT))("%s against a real cluster", (id, cut) 
     expect(j.phases.find((p) => p.name === "symptoms")!.status).toBe("passed");
     expect(j.phases.find((p) => p.name === "runbook")!.steps.map((x) => x.title)).toEqual(s.runbook.slice(0, cut.keep).map((x) => x.title));
     expect(j.phases.find((p) => p.name === "verify")!.status).toBe("failed");
+    // The fault is still in place when the run ends; its rollback (if any) undoes it before deletion.
+    if (s.fault.rollback) expect(j.phases.find((p) => p.name === "teardown")!.steps.map((x) => x.title)).toEqual([`rollback: ${s.fault.rollback.title}`]);
   });
 });

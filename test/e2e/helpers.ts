@@ -74,5 +74,8 @@ export async function runOnKind(s: Scenario): Promise<RunJournal> {
   const j = await runScenario(s, { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: realClock });
   expect(j.cluster?.name).toBe(`as-${j.runId}`);
   expect(await leftovers(j.runId), "nothing left behind").toEqual([]);
+  const teardown = j.phases.find((p) => p.name === "teardown");
+  expect(teardown?.status, teardown?.error).toBe("passed");
+  expect(teardown!.steps.filter((s) => !s.ok).map((s) => `${s.title}: ${s.error}`), "every teardown step (a fault's rollback) succeeded").toEqual([]);
   return j;
 }

@@ -166,6 +166,58 @@ describe("scenario outcomes", () => {
   });
 });
 
+describe("fault rollback", () => {
+  const throttled = (w: ReturnType<typeof fakeWorld>) => ({
+    title: "throttle it", plan: ["throttle"],
+    inject: async () => { w.state.broken = true; w.state.log.push("inject"); },
+    rollback: step("lift the throttle", "unthrottle", async () => { w.state.log.push("rollback"); return "lifted"; }),
+  });
+
+  it("runs in teardown before the cluster is deleted when the runbook left the fault in place", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { fault: throttled(w), runbook: [step("look around", "ls", async () => "nothing")] });
+    expect(j.outcome).toBe("not-recovered");
+    expect(w.state.log).toEqual(["create", "sample memory", "inject", "stop sampling", "rollback", "delete"]);
+    const td = j.phases.find((p) => p.name === "teardown")!;
+    expect(td.steps.map((s) => [s.title, s.ok, s.output])).toEqual([["rollback: lift the throttle", true, "lifted"]]);
+    expect(j.timings.timeToRecoverMs, "a rollback is not recovery").toBeUndefined();
+  });
+
+  it("runs after a passing run as well (it must be harmless to repeat)", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { fault: throttled(w) });
+    expect(j.outcome).toBe("passed");
+    expect(w.state.log.slice(-2)).toEqual(["rollback", "delete"]);
+  });
+
+  it("is not run when the fault was never injected, nor when the cluster is kept", async () => {
+    const aborted = fakeWorld();
+    aborted.state.broken = true;
+    expect((await run(aborted, { fault: throttled(aborted) })).outcome).toBe("aborted");
+    expect(aborted.state.log).not.toContain("rollback");
+    const kept = fakeWorld();
+    await runScenario(scenarioFor(kept, { fault: throttled(kept) }), { clusters: kept.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), keep: true });
+    expect(kept.state.log).toContain("inject");
+    expect(kept.state.log).not.toContain("rollback");
+  });
+
+  it("a failing rollback is reported and the cluster is deleted all the same", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { fault: { ...throttled(w), rollback: step("lift the throttle", "unthrottle", async () => { throw new Error("no such cgroup"); }) } });
+    expect(j.outcome).toBe("passed");
+    expect(w.state.deleted).toBe(1);
+    expect(j.phases.find((p) => p.name === "teardown")!.steps[0]!.error).toBe("no such cgroup");
+    expect(j.evidence.some((e) => e.text === "rollback failed: no such cgroup")).toBe(true);
+  });
+
+  it("runs when inject fails half-way", async () => {
+    const w = fakeWorld();
+    const j = await run(w, { fault: { ...throttled(w), inject: async () => { w.state.log.push("inject"); throw new Error("second node refused"); } } });
+    expect(j.outcome).toBe("errored");
+    expect(w.state.log).toEqual(["create", "sample memory", "inject", "stop sampling", "rollback", "delete"]);
+  });
+});
+
 describe("reporters", () => {
   it("a reporter that throws is disabled and reported once; the run and other reporters carry on", async () => {
     const w = fakeWorld();

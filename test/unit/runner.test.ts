@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AftershockError } from "../../clusters/errors.js";
+import { pendingTeardowns } from "../../clusters/teardown.js";
 import type { RunResult } from "../../clusters/exec.js";
 import type { Probe } from "../../harness/probes.js";
 import { waitFor } from "../../harness/probes.js";
@@ -199,6 +200,15 @@ describe("fault rollback", () => {
     await runScenario(scenarioFor(kept, { fault: throttled(kept) }), { clusters: kept.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), keep: true });
     expect(kept.state.log).toContain("inject");
     expect(kept.state.log).not.toContain("rollback");
+  });
+
+  it("is registered for Ctrl-C above the cluster's deletion, so an interrupt lifts the fault first", async () => {
+    const w = fakeWorld();
+    let seen: string[] = [];
+    const watching: Probe = { name: "symptom", expectation: "broken", check: async () => { seen = pendingTeardowns(); return { ok: w.state.broken, observed: "" }; } };
+    await run(w, { fault: throttled(w), symptoms: { within: "1m", expect: [watching] } });
+    expect(seen).toEqual(["scenario fake-incident: delete cluster fake", "scenario fake-incident: lift the throttle"]);
+    expect(pendingTeardowns(), "both unregistered after the run").toEqual([]);
   });
 
   it("a failing rollback is reported and the cluster is deleted all the same", async () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { docker } from "../../clusters/docker.js";
 import { run } from "../../clusters/exec.js";
 import { expect } from "vitest";
-import type { Cluster } from "../../clusters/kind/provider.js";
+import { runObjects, type Cluster } from "../../clusters/kind/provider.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 import { runScenario, type RunJournal } from "../../harness/runner.js";
@@ -35,12 +35,7 @@ export async function apply(cluster: Cluster, manifest: string): Promise<void> {
 
 /** Every Docker object carrying the run label. */
 export async function leftovers(runId: string): Promise<string[]> {
-  const f = `label=aftershock.run=${runId}`;
-  return [
-    ...(await docker.ids("container", [f])).map((id) => `container ${id.slice(0, 12)}`),
-    ...(await docker.ids("volume", [f])).map((id) => `volume ${id.slice(0, 12)}`),
-    ...(await docker.ids("network", [f])).map((id) => `network ${id.slice(0, 12)}`),
-  ];
+  return (await runObjects(runId)).map((o) => `${o.kind} ${o.id.slice(0, 12)}`);
 }
 
 export const ETCDCTL = ETCDCTL_TLS;

@@ -124,8 +124,8 @@ export function containerLog(container: string, pattern: RegExp, node?: string):
   return probe(`${container} log ${pattern}`, `a log line of container ${container} matching ${pattern}`, async (ctx) => {
     const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
     const ids = (await n.exec(["crictl", "ps", "-a", "--name", `^${container}$`, "-q"], shortTimeout)).stdout.split("\n").filter(Boolean);
-    // Only lines written after the fault count (crictl wants RFC 3339).
-    const since = ctx.faultInjectedAt ? ["--since", new Date(ctx.faultInjectedAt).toISOString()] : [];
+    // Only lines written after ctx.logsSince count (crictl wants RFC 3339).
+    const since = ctx.logsSince ? ["--since", new Date(ctx.logsSince).toISOString()] : [];
     for (const id of ids) {
       const r = await n.exec(["crictl", "logs", "--tail", "200", ...since, id], { allowFailure: true, timeoutMs: 20_000 });
       const line = `${r.stdout}\n${r.stderr}`.split("\n").find((l) => pattern.test(l));
@@ -139,7 +139,7 @@ export function containerLog(container: string, pattern: RegExp, node?: string):
 export function kubeletReports(subject: string, pattern: RegExp | string): Probe {
   const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
   return probe(`kubelet reports ${subject} ${re.source}`, `a kubelet journal line about ${subject} matching ${re}`, async (ctx) => {
-    const since = ctx.faultInjectedAt ? `@${Math.floor(ctx.faultInjectedAt / 1000)}` : "10 min ago";
+    const since = ctx.logsSince ? `@${Math.floor(ctx.logsSince / 1000)}` : "10 min ago";
     const r = await ctx.cluster.controlPlane().exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
     const line = r.stdout.split("\n").reverse().find((l) => l.includes(subject) && re.test(l));
     return { ok: !!line, observed: line ? line.slice(0, 500) : `no kubelet line about ${subject} matching ${re}` };

@@ -52,10 +52,12 @@ export function describePlan(s: Scenario): string {
     `steady state: ${s.steadyState.map((p) => p.name).join("; ")}`,
     `fault: ${s.fault.title}`,
     ...s.fault.plan.map((l) => `    $ ${l}`),
+    `self-check before the fault: each symptom below must be absent (asked once; logs counted from the steady-state check)`,
     `symptoms (within ${s.symptoms.within}):`,
     ...s.symptoms.expect.map((p) => `  - ${p.expectation}`),
+    `self-check on the broken cluster, before the runbook: at least one of ${s.verify.expect.filter((p) => p.kind !== "recovery-point").map((p) => p.name).join("; ")} must fail`,
     "runbook:",
-    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),
+    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}${st.title === (s.decisiveStep ?? s.runbook[0]!.title) ? "   (recovery hinges on this step)" : ""}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),
     `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
     ...(s.fault.rollback ? [`rollback (in teardown, not part of recovery): ${s.fault.rollback.title}`, ...s.fault.rollback.shows.split("\n").map((l) => `    $ ${l}`)] : []),
   ];

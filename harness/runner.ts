@@ -6,7 +6,7 @@ import type { ReporterHooks } from "./reporters/reporter.js";
 import type { RunbookStep, Scenario } from "./scenario.js";
 import type { Clock, ClusterFactory, Evidence, ManagedCluster, ScenarioContext } from "./types.js";
 
-export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "errored" | "interrupted";
+export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "inconclusive" | "errored" | "interrupted";
 
 export const EXIT_CODES: Record<Outcome, number> = {
   passed: 0,
@@ -15,10 +15,18 @@ export const EXIT_CODES: Record<Outcome, number> = {
   "not-recovered": 4,
   "data-lost": 5,
   aborted: 6,
+  inconclusive: 7,
   interrupted: 130,
 };
 
-export type PhaseName = "cluster" | "setup" | "steady-state" | "inject" | "symptoms" | "runbook" | "verify" | "teardown";
+/**
+ * The phases of a run, in order. Two of them are the run's checks on its own probes: `symptoms-absent`
+ * (before the fault, every symptom probe must be unmet, or it cannot prove the fault happened) and
+ * `verify-fails` (on the broken cluster, before the runbook, at least one verification probe must be unmet,
+ * or verification cannot prove recovery). Either failing makes the run inconclusive.
+ */
+export type PhaseName =
+  | "cluster" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
 
 export interface StepRecord {
   title: string;
@@ -38,6 +46,11 @@ export interface ProbeRecord {
   observed: string;
   /** When it first held (ms since run start), for symptoms and verify. */
   firstOkAtMs?: number;
+  /**
+   * In the two self-check phases: whether the probe's own expectation held. There `ok` means the check is
+   * satisfied for this probe (the probe was unmet), so `held` keeps what the probe itself answered.
+   */
+  held?: boolean;
 }
 
 export interface PhaseRecord {
@@ -77,6 +90,10 @@ export interface RunJournal {
   peakMemoryMiB?: number;
   /** What the runbook lost by design (written after the last backup), by name and count. */
   recoveryPoint?: string[];
+  /** A variant of the scenario (pnpm suite --prove), and the outcome it is expected to end with. */
+  variant?: { name: string; expected: Outcome };
+  /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
+  image?: { ref: string; built: boolean; ms: number };
 }
 
 export interface RunOptions {
@@ -90,21 +107,27 @@ export interface RunOptions {
   /** Game day: stop after the symptoms, let a person run the recovery, then verify when they say so. */
   manualRecovery?: (ctx: ScenarioContext) => Promise<void>;
   runId?: string;
+  /** Set by pnpm suite --prove: this run is a variant expected to end with `expected`. */
+  variant?: { name: string; expected: Outcome };
 }
 
 /**
- * Runs one scenario: cluster → setup (sentinels) → steady state → inject → symptoms → runbook → verify →
- * teardown. Every phase and step is timed; the outcome says which part failed.
+ * Runs one scenario: cluster → setup (sentinels) → steady state → symptoms absent (self-check) → inject →
+ * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → teardown. Every phase and step is timed; the outcome says which part failed.
  */
 export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<RunJournal> {
   const { clock } = opts;
   const reporter = opts.reporter ?? {};
   const runId = opts.runId ?? randomBytes(4).toString("hex");
+  // The node image comes first and outside the timeline: a cold build takes minutes and is not cluster time.
+  const image = await opts.clusters.prepare?.({ kubernetesVersion: opts.kubernetesVersion, ...(opts.image ? { image: opts.image } : {}) });
   const t0 = clock.now();
   const journal: RunJournal = {
     runId,
     scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, source: scenario.source, tags: scenario.tags },
     startedAt: t0, endedAt: t0, outcome: "errored", exitCode: 1, reason: "", phases: [], evidence: [], timings: { totalMs: 0 },
+    ...(opts.variant ? { variant: opts.variant } : {}),
+    ...(image ? { image } : {}),
   };
   const found: Record<string, string> = {};
   let cluster: ManagedCluster | undefined;
@@ -146,7 +169,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   try {
     // 1. Cluster.
     cluster = await phase("cluster", undefined, async () => {
-      const c = await opts.clusters.create({ ...scenario.cluster, kubernetesVersion: opts.kubernetesVersion, runId, ...(opts.image ? { image: opts.image } : {}) });
+      const c = await opts.clusters.create({ ...scenario.cluster, kubernetesVersion: opts.kubernetesVersion, runId, keep: !!opts.keep, ...(opts.image ? { image: opts.image } : {}) });
       return c;
     });
     const created = cluster;
@@ -163,10 +186,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     const sentinelProbes = scenario.setup.flatMap((s) => s.probes());
 
     // 3. Steady state: all must hold now (with a short grace), or the scenario is aborted, not failed.
+    const steadySince = Date.now();
     try {
-      await phase("steady-state", 3 * 60_000, async (p) => {
+      await phase("steady-state", scenario.steadyStateBudgetMs, async (p) => {
         for (const probe of [...scenario.steadyState, ...sentinelProbes]) {
-          const o = await waitFor(probe, ctx, 3 * 60_000).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
+          const o = await waitFor(probe, ctx, scenario.steadyStateBudgetMs).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
           p.probes.push(record(probe, o));
           if (!o.ok) throw new AftershockError("E_CLUSTER", `steady state not met before the fault: ${probe.name}: ${o.observed}`);
         }
@@ -175,8 +199,15 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       return finish("aborted", (e as Error).message);
     }
 
-    // 4. Inject. From here on the fault's rollback (if it has one) is owed, even if inject fails half-way.
-    ctx.faultInjectedAt = Date.now();
+    // 4. Self-check: every symptom must be absent from the healthy cluster, asked exactly as it will be asked
+    // after the fault (log and journal probes over lines since the steady-state check began).
+    ctx.logsSince = steadySince;
+    const present = await selfCheck("symptoms-absent", ctx, scenario.symptoms.expect, (held) => held.length === 0,
+      (held) => `symptom probes already hold before the fault, so they cannot prove it happened: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`);
+    if (present) return finish("inconclusive", present);
+
+    // 5. Inject. From here on the fault's rollback (if it has one) is owed, even if inject fails half-way.
+    ctx.logsSince = Date.now();
     const fault = scenario.fault;
     if (fault.rollback && !opts.keep) {
       const rb = fault.rollback;
@@ -188,7 +219,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     });
     const injectedAt = clock.now() - t0;
 
-    // 5. Symptoms: every signature must be seen within the budget; each is latched when first seen.
+    // 6. Symptoms: every signature must be seen within the budget; each is latched when first seen.
     const symptomsOk = await phase("symptoms", scenario.symptomsBudgetMs, async (p) => {
       const pending = new Set(scenario.symptoms.expect);
       const last = new Map<Probe, Observation>();
@@ -224,7 +255,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       return finish("fault-not-reproduced", `the fault did not produce the incident's symptoms: ${p.error}`);
     }
 
-    // 6. Runbook (or a person, on a game day).
+    // 7. Self-check: on the broken cluster, at least one verification probe must be unmet, or passing
+    // verification later would prove nothing. Before the runbook, and before a game-day hand-over.
+    const healthProbes = scenario.verify.expect.filter((x) => x.kind !== "recovery-point");
+    const blindVerify = await selfCheck("verify-fails", ctx, healthProbes, (held) => held.length < healthProbes.length,
+      (held) => `every verification probe holds on the broken cluster, so verification cannot prove recovery: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`);
+    if (blindVerify) return finish("inconclusive", blindVerify);
+
+    // 8. Runbook (or a person, on a game day).
     const runbookStart = clock.now() - t0;
     let runbookError: string | undefined;
     try {
@@ -241,7 +279,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       runbookError = (e as Error).message;
     }
 
-    // 7. Verify: health probes and sentinels, within the budget.
+    // 9. Verify: health probes and sentinels, within the budget.
     const verified = await phase("verify", scenario.verifyBudgetMs, async (p) => {
       const all = [...scenario.verify.expect, ...sentinelProbes];
       const deadline = clock.now() + scenario.verifyBudgetMs;
@@ -282,7 +320,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     return finish("errored", e instanceof Error ? e.message : String(e));
   } finally {
     if (memory) journal.peakMemoryMiB = await memory.stop().catch(() => undefined);
-    // 8. Teardown (always), unless asked to keep the cluster.
+    // 10. Teardown (always), unless asked to keep the cluster.
     if (cluster) {
       const c = cluster;
       if (opts.keep) {
@@ -304,6 +342,26 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     journal.endedAt = clock.now();
     journal.timings.totalMs = journal.endedAt - t0;
     reporter.onRunEnd?.(journal);
+  }
+
+  /**
+   * One of the run's checks on its own probes: each probe asked once; `ok(held)` decides from the probes that
+   * held whether the check passed. Returns the reason when it did not (the run is then inconclusive).
+   */
+  async function selfCheck(name: "symptoms-absent" | "verify-fails", ctx: ScenarioContext, probes: Probe[], ok: (held: ProbeRecord[]) => boolean, why: (held: ProbeRecord[]) => string): Promise<string | undefined> {
+    return phase(name, undefined, async (p) => {
+      for (const probe of probes) {
+        const o = await observe(probe, ctx);
+        const rec: ProbeRecord = { ...record(probe, o), ok: !o.ok, held: o.ok };
+        p.probes.push(rec);
+        reporter.onProbe?.(rec, p, journal);
+      }
+      const held = p.probes.filter((r) => r.held);
+      if (ok(held)) return undefined;
+      p.status = "failed";
+      p.error = why(held);
+      return p.error;
+    });
   }
 
   async function timedStep(p: PhaseRecord, title: string, shows: string | undefined, fn: () => Promise<string | void | undefined>, onOutput?: (out: string) => void): Promise<void> {

@@ -53,10 +53,16 @@ export interface ScenarioDefinition {
   fault: Fault;
   symptoms: ProbeSet;
   runbook: RunbookStep[];
+  /**
+   * Title of the runbook step the recovery hinges on (default: the first step): cut just before it, the
+   * cluster must stay broken. `pnpm suite --prove` runs the runbook that way and expects not-recovered.
+   */
+  decisiveStep?: string;
   verify: ProbeSet;
 }
 
 export interface Scenario extends ScenarioDefinition {
+  steadyStateBudgetMs: number;
   symptomsBudgetMs: number;
   verifyBudgetMs: number;
 }
@@ -76,9 +82,10 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
   if (!def.symptoms?.expect?.length) throw bad("symptoms.expect", "needs at least one signature: a scenario must prove its fault happened");
   if (!def.runbook?.length) throw bad("runbook", "needs at least one step");
   if (!def.verify?.expect?.length) throw bad("verify.expect", "needs at least one probe");
+  if (def.decisiveStep !== undefined && !def.runbook.some((s) => s.title === def.decisiveStep)) throw bad("decisiveStep", `names no runbook step: "${def.decisiveStep}"`);
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
-  return { ...def, tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], symptomsBudgetMs, verifyBudgetMs };
+  return { ...def, tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], steadyStateBudgetMs: 3 * 60_000, symptomsBudgetMs, verifyBudgetMs };
 }
 
 function budget(text: string, field: string, bad: (f: string, w: string) => Error): number {

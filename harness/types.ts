@@ -41,7 +41,12 @@ export interface ClusterShape {
 
 /** The one thing the engine needs from clusters/: make a cluster of a shape, hand it back. */
 export interface ClusterFactory {
-  create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string }): Promise<ManagedCluster>;
+  /**
+   * Optional: find or build the node image before the run's timeline starts, so a cold build (minutes) is
+   * not reported as cluster-create time.
+   */
+  prepare?(o: { kubernetesVersion: string; image?: string }): Promise<{ ref: string; built: boolean; ms: number }>;
+  create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string; keep?: boolean }): Promise<ManagedCluster>;
 }
 
 /** Injected time, so the engine's budgets can be tested without waiting. */
@@ -67,7 +72,11 @@ export interface ScenarioContext {
   readonly cluster: ClusterAccess;
   readonly clock: Clock;
   readonly found: Record<string, string>;
-  /** Wall-clock time (ms since epoch) the fault was injected; log probes only count lines after it. */
-  faultInjectedAt?: number;
+  /**
+   * Wall-clock time (ms since epoch) from which log and journal probes count lines: the fault's injection
+   * once it is injected; before that, the start of the steady-state check (the symptoms-absent check asks
+   * the same question of the healthy cluster over the same kind of window).
+   */
+  logsSince?: number;
   evidence(source: string, text: string): void;
 }

@@ -60,6 +60,8 @@ export default defineScenario({
       (await waitFor(containerRunning("kube-apiserver"), ctx, 4 * 60_000)).observed, "5m"),
   ],
 
+  decisiveStep: "regenerate the local etcd manifest",
+
   verify: {
     within: "5m",
     expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],

@@ -39,6 +39,8 @@ export default defineScenario({
     joinReplacementControlPlanes(),
   ],
 
+  decisiveStep: "provision fresh machines and join them as control planes",
+
   verify: {
     within: "5m",
     expect: [etcdMembersHealthy(3), nodesReady(), kubeSystemReady(), apiserverReady()],

@@ -51,6 +51,8 @@ export default defineScenario({
     }, "6m"),
   ],
 
+  decisiveStep: "kill the zombie",
+
   verify: {
     within: "5m",
     expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],

@@ -67,6 +67,8 @@ ls /var/lib/etcd`, { timeoutMs: 120_000 })).stdout),
         "crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs -r crictl stop", { timeoutMs: 90_000 })).stdout),
   ],
 
+  decisiveStep: "restore it as this member's data directory",
+
   verify: {
     within: "5m",
     expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],

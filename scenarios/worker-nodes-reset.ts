@@ -67,6 +67,8 @@ export default defineScenario({
     }, "9m"),
   ],
 
+  decisiveStep: "join every worker again",
+
   verify: {
     within: "6m",
     expect: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],

@@ -157,6 +157,38 @@ export class KindProvider implements Provider {
     };
   }
 
+  /**
+   * The node image for a run, before any container exists: a given image must be there (or be pulled now),
+   * otherwise the offline image is found or built. Bad input fails here, with nothing created.
+   */
+  async prepareImage(o: { kubernetesVersion: string; image?: string }): Promise<{ ref: string; built: boolean; ms: number }> {
+    const t0 = performance.now();
+    if (o.image) {
+      await buildGoComponent(kindComponent(), this.cacheDir, this.progress);
+      if (!(await docker.imageExists(o.image))) {
+        const pulled = await withStep(this.progress, `Pulling ${o.image}`, 5 * MIN, () => docker.run(["pull", o.image!], { allowFailure: true, timeoutMs: 5 * MIN }));
+        if (pulled.exitCode !== 0) {
+          throw new AftershockError("E_BAD_INPUT", `image ${o.image} is not on this machine and could not be pulled: ${pulled.stderr.trim().split("\n").pop() ?? ""}`,
+            { hint: "leave out --image to build the offline node image" });
+        }
+      }
+      return { ref: o.image, built: false, ms: performance.now() - t0 };
+    }
+    const img = await ensureNodeImage({ kubernetesVersion: o.kubernetesVersion, cacheDir: this.cacheDir, progress: this.progress });
+    return { ref: img.ref, built: !img.cached, ms: performance.now() - t0 };
+  }
+
+  /** An existing cluster of this tool's (e.g. one kept with --keep), reached again by name. */
+  async open(name: string): Promise<Cluster> {
+    const info = (await this.list()).find((c) => c.name === name);
+    if (!info) throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
+    const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
+    const env = await this.kindEnv(info.runId, name, info.keep);
+    const version = (await docker.run(["exec", info.nodes[0]!, "cat", "/kind/version"])).stdout.trim();
+    const kubeconfigPath = path.join(this.cacheDir, "clusters", name, "kubeconfig");
+    return this.attach(name, info.runId, version, kubeconfigPath, kindBin, env, {}, () => this.destroy(name, info.runId, kindBin, env));
+  }
+
   async create(spec: ClusterSpec, opts: CreateOptions = {}): Promise<Cluster> {
     if (![1, 3].includes(spec.controlPlanes)) throw new AftershockError("E_BAD_INPUT", `control planes must be 1 or 3, got ${spec.controlPlanes}`);
     if (spec.workers < 0 || !Number.isInteger(spec.workers)) throw new AftershockError("E_BAD_INPUT", `workers must be a whole number ≥ 0, got ${spec.workers}`);

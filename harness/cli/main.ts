@@ -28,10 +28,18 @@ Usage:
   pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--image REF]
                                             re-enact one incident end to end on a new cluster; exit code is the outcome
   pnpm scenario --list                      list scenarios with their source incidents and tags
-  pnpm suite [--tag TAG] [--reporter ...]   run every scenario (or those with TAG), with one combined JUnit/HTML report
+  pnpm suite [--tag TAG] [--prove] [--reporter ...]
+                                            run every scenario (or those with TAG), with one combined JUnit/HTML report;
+                                            --prove also runs each with its fault neutralised (expects fault-not-reproduced)
+                                            and its runbook cut before the first repair (expects not-recovered)
+
+Every run checks its own probes: each symptom must be absent before the fault, and at least one
+verification probe must fail on the broken cluster before the runbook; otherwise the run is inconclusive.
 
 Outcomes (exit codes): passed 0, errored 1, bad input 2, fault-not-reproduced 3, not-recovered 4,
-  data-lost 5, aborted (steady state not met before the fault) 6, interrupted 130.
+  data-lost 5, aborted (steady state not met before the fault) 6, inconclusive (a symptom held before the
+  fault, or verification passed on the broken cluster) 7, interrupted 130.
+  --keep leaves the cluster running afterwards (no reaper, no cleanup on exit); pnpm cluster delete NAME removes it.
 Reports go to reports/<scenario>-<run>/ (journal.json, junit.xml, report.html).
 
 Options:
@@ -139,7 +147,8 @@ async function main(argv: string[]): Promise<number> {
       await doctor({ progress });
       const provider = new KindProvider({ cacheDir, progress });
       const started = performance.now();
-      const cluster = await provider.create(spec, { retainOnFailure: !!values.keep });
+      // A kept demo cluster is detached like pnpm cluster create: no reaper removes it when this process exits.
+      const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: !!values.keep });
       try {
         const nodes = await cluster.kubectl(["get", "nodes", "-o", "wide"]);
         console.log(nodes.stdout);
@@ -156,9 +165,15 @@ async function main(argv: string[]): Promise<number> {
     case "suite": {
       const { values, positionals } = parse(rest, {
         "k8s-version": { type: "string" }, image: { type: "string" }, keep: { type: "boolean" }, reporter: { type: "string" },
-        "dry-run": { type: "boolean" }, list: { type: "boolean" }, "game-day": { type: "boolean" }, tag: { type: "string" },
+        "dry-run": { type: "boolean" }, list: { type: "boolean" }, "game-day": { type: "boolean" }, tag: { type: "string" }, prove: { type: "boolean" },
       });
       if (values.help) return help();
+      const only = (flags: string[], where: string) => {
+        const bad = flags.filter((f) => values[f] !== undefined);
+        if (bad.length) throw new AftershockError("E_BAD_INPUT", `--${bad[0]} is not an option of pnpm ${cmd}`, { hint: where });
+      };
+      if (cmd === "suite") only(["keep", "game-day", "list", "dry-run"], "a suite runs each scenario on its own cluster and deletes it; use pnpm scenario <id> for these");
+      else only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
       const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
       if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
       if (!values.image) checkBuildableVersion(version);
@@ -168,7 +183,7 @@ async function main(argv: string[]): Promise<number> {
       };
       if (cmd === "suite") {
         if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: "use --tag TAG" });
-        return suiteCommand(values.tag as string | undefined, o);
+        return suiteCommand(values.tag as string | undefined, { ...o, prove: !!values.prove });
       }
       if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
       return scenarioCommand(positionals[0], { list: !!values.list, dryRun: !!values["dry-run"] }, o);

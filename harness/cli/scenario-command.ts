@@ -12,7 +12,8 @@ import { consoleReporter } from "../reporters/console.js";
 import { fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
 import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
-import type { Scenario } from "../scenario.js";
+import { asExpected, expectedOutcome } from "../outcomes.js";
+import { variantsOf, type Variant } from "../variants.js";
 import { realClock, type ClusterFactory } from "../types.js";
 import { mkdir, writeFile } from "node:fs/promises";
 
@@ -35,19 +36,29 @@ export interface ScenarioCommandOptions {
   progress: Progress;
 }
 
-/** Clusters for scenarios: the kind provider, with an image given on the command line or built offline. */
+/**
+ * Clusters for scenarios: the kind provider, with an image given on the command line or built offline. A
+ * kept cluster (--keep) is created detached: no reaper, no Ctrl-C teardown, labelled as kept for
+ * `pnpm cluster list` and left alone by `pnpm gc`.
+ */
 export function kindClusters(progress: Progress): ClusterFactory {
   const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
-  return { create: (s) => provider.create({ controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) }) };
+  return {
+    prepare: (o) => provider.prepareImage(o),
+    create: (s) => provider.create(
+      { controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) },
+      { detached: !!s.keep },
+    ),
+  };
 }
 
-/** Runs scenarios one after another; returns the journals (written under reports/). */
-export async function runScenarios(scenarios: Scenario[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
-  if (!o.image) checkBuildableVersion(o.version);
+/** Runs scenarios (or variants of them) one after another; returns the journals (written under reports/). */
+export async function runScenarios(runs: Variant[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
+  checkUpFront(o);
   await doctor({ progress: o.progress });
   const journals: RunJournal[] = [];
   const clusters = kindClusters(o.progress);
-  for (const s of scenarios) {
+  for (const { scenario: s, name, expected } of runs) {
     let current: RunJournal | undefined;
     const written: string[] = [];
     const files = o.reporters.filter((r): r is FileReport => r !== "console");
@@ -76,6 +87,7 @@ export async function runScenarios(scenarios: Scenario[], o: ScenarioCommandOpti
       reporter: mux,
       keep: o.keep,
       ...(o.gameDay ? { manualRecovery: gameDayPrompt } : {}),
+      ...(name !== "as written" ? { variant: { name, expected } } : {}),
     });
     unregister();
     await mux.flush();
@@ -89,10 +101,15 @@ export async function runScenarios(scenarios: Scenario[], o: ScenarioCommandOpti
 async function gameDayPrompt(ctx: Parameters<NonNullable<Parameters<typeof runScenario>[1]["manualRecovery"]>>[0]): Promise<void> {
   const cp = ctx.cluster.controlPlane().name;
   process.stdout.write(`\nGame day: the incident is live. Recover it yourself, e.g.:\n  docker exec -it ${cp} bash\n  export KUBECONFIG=${ctx.cluster.kubeconfigPath}\nPress Enter when you think the cluster is recovered; verification starts then.\n`);
-  if (!process.stdin.isTTY) throw new AftershockError("E_BAD_INPUT", "--game-day needs an interactive terminal");
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   await rl.question("> ");
   rl.close();
+}
+
+/** Everything about the options that can be checked before Docker is touched. */
+export function checkUpFront(o: ScenarioCommandOptions, stdinIsTTY = !!process.stdin.isTTY): void {
+  if (o.gameDay && !stdinIsTTY) throw new AftershockError("E_BAD_INPUT", "--game-day needs an interactive terminal (stdin is not a TTY)", { hint: "run it in a terminal, not a pipe or CI" });
+  if (!o.image) checkBuildableVersion(o.version);
 }
 
 export async function scenarioCommand(id: string | undefined, flags: { list?: boolean; dryRun?: boolean }, o: ScenarioCommandOptions): Promise<number> {
@@ -108,18 +125,25 @@ export async function scenarioCommand(id: string | undefined, flags: { list?: bo
     process.stdout.write(describePlan(s) + "\n");
     return 0;
   }
-  const [j] = await runScenarios([s], o);
+  const [j] = await runScenarios(variantsOf(s, false), o);
   return j!.exitCode;
 }
 
-export async function suiteCommand(tag: string | undefined, o: ScenarioCommandOptions): Promise<number> {
+/**
+ * Runs every scenario (or those with `tag`). With `prove`, each one also runs twice more, as the nightly
+ * proof that it can fail: fault neutralised (must end fault-not-reproduced) and runbook cut before its first
+ * repairing step (must end not-recovered). The suite passes when every run ends as expected.
+ */
+export async function suiteCommand(tag: string | undefined, o: ScenarioCommandOptions & { prove: boolean }): Promise<number> {
   const scenarios = await loadAll(tag);
-  const journals = await runScenarios(scenarios, { ...o, keep: false });
+  const journals = await runScenarios(scenarios.flatMap((s) => variantsOf(s, o.prove)), o);
   const dir = path.join(REPORTS_DIR, `suite-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, "junit.xml"), junitXml(journals, `aftershock suite${tag ? ` (${tag})` : ""}`));
   await writeFile(path.join(dir, "report.html"), htmlReport(journals, `Aftershock suite${tag ? `: ${tag}` : ""}`));
   await writeFile(path.join(dir, "journals.json"), JSON.stringify(journals, null, 2));
-  process.stdout.write(`\nsuite: ${journals.map((j) => `${j.scenario.id}=${j.outcome}`).join(", ")}\n  reports: ${path.relative(process.cwd(), dir)}/{junit.xml,report.html,journals.json}\n`);
-  return journals.every((j) => j.outcome === "passed") ? 0 : Math.max(...journals.map((j) => j.exitCode));
+  const label = (j: RunJournal) => `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
+  process.stdout.write(`\nsuite: ${journals.map(label).join(", ")}\n  reports: ${path.relative(process.cwd(), dir)}/{junit.xml,report.html,journals.json}\n`);
+  const wrong = journals.filter((j) => !asExpected(j));
+  return wrong.length === 0 ? 0 : Math.max(1, ...wrong.map((j) => j.exitCode));
 }

@@ -2,8 +2,10 @@ import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "./reporter.js";
 
 const PHASE_TITLES: Record<string, string> = {
-  cluster: "Create cluster", setup: "Write sentinels", "steady-state": "Check steady state", inject: "Inject fault",
-  symptoms: "Wait for the incident's symptoms", runbook: "Run the runbook", verify: "Verify recovery", teardown: "Delete cluster",
+  cluster: "Create cluster", setup: "Write sentinels", "steady-state": "Check steady state",
+  "symptoms-absent": "Self-check: every symptom absent before the fault", inject: "Inject fault",
+  symptoms: "Wait for the incident's symptoms", "verify-fails": "Self-check: verification fails on the broken cluster",
+  runbook: "Run the runbook", verify: "Verify recovery", teardown: "Delete cluster",
 };
 
 /** Live progress for people: phases, steps with their commands, symptoms as they appear, the verdict. */
@@ -25,8 +27,10 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
       write(`  ${s.ok ? "✓" : "✗"} ${s.title} [${formatDuration(s.endedAt - s.startedAt)}]${s.error ? `: ${s.error}` : ""}`);
       if (s.output) for (const l of s.output.trim().split("\n").slice(0, 6)) write(`      ${l}`);
     },
-    onProbe(r) {
-      write(`  ${r.ok ? "✓" : "✗"} ${r.name}: ${r.observed}`);
+    onProbe(r, p) {
+      if (r.held === undefined) write(`  ${r.ok ? "✓" : "✗"} ${r.name}: ${r.observed}`);
+      // Self-checks: a probe that holds is fatal before the fault, but fine on the broken cluster if another is unmet.
+      else write(`  ${r.ok ? "✓" : p.name === "verify-fails" ? "·" : "✗"} ${r.held ? "holds" : "unmet"}: ${r.name}: ${r.observed}`);
     },
     onPhaseEnd(p) {
       if (p.status === "failed" && p.error) write(`  ✗ ${p.name} failed: ${p.error}`);
@@ -34,7 +38,8 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
     },
     onRunEnd(j) {
       const t = j.timings;
-      write(`\n■ ${j.scenario.id}: ${j.outcome.toUpperCase()} — ${j.reason}`);
+      write(`\n■ ${j.scenario.id}${j.variant ? ` (${j.variant.name}, expected ${j.variant.expected})` : ""}: ${j.outcome.toUpperCase()} — ${j.reason}`);
+      if (j.image?.built) write(`  node image ${j.image.ref} built before the run in ${formatDuration(j.image.ms)} (not counted in cluster create)`);
       write(`  time to detect: ${t.timeToDetectMs !== undefined ? formatDuration(t.timeToDetectMs) : "—"}   all symptoms: ${t.timeToConfirmMs !== undefined ? formatDuration(t.timeToConfirmMs) : "—"}   time to recover: ${t.timeToRecoverMs !== undefined ? formatDuration(t.timeToRecoverMs) : "—"}   cluster create: ${t.clusterCreateMs !== undefined ? formatDuration(t.clusterCreateMs) : "—"}   total: ${formatDuration(t.totalMs)}${j.peakMemoryMiB !== undefined ? `   peak memory: ${j.peakMemoryMiB} MiB` : ""}`);
       if (j.kept) write(`\n${j.kept}`);
     },

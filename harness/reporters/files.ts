@@ -2,6 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";
 import type { PhaseRecord, RunJournal } from "../runner.js";
+import { asExpected, expectedOutcome } from "../outcomes.js";
 import type { Reporter } from "./reporter.js";
 
 export type FileReport = "json" | "junit" | "html";
@@ -31,10 +32,13 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 const secs = (ms: number) => (ms / 1000).toFixed(3);
 const dur = (ms?: number) => (ms === undefined ? "—" : formatDuration(ms));
 
-/** JUnit XML: one suite per run, one test case per phase that matters to CI (inject, symptoms, runbook, verify). */
+/** The phases CI sees as test cases: the run's two self-checks, and inject, symptoms, runbook, verify. */
+const JUNIT_PHASES = ["symptoms-absent", "inject", "symptoms", "verify-fails", "runbook", "verify"] as const;
+
+/** JUnit XML: one suite per run, one test case per phase that matters to CI. */
 export function junitXml(runs: RunJournal[], name: string): string {
   const suites = runs.map((j) => {
-    const cases = (["inject", "symptoms", "runbook", "verify"] as const).map((n) => {
+    const cases = JUNIT_PHASES.map((n) => {
       const p = j.phases.find((x) => x.name === n);
       const time = p ? secs(p.endedAt - p.startedAt) : "0";
       const body = !p
@@ -42,16 +46,18 @@ export function junitXml(runs: RunJournal[], name: string): string {
         : p.status === "failed"
           ? `<failure message="${esc(p.error ?? "failed")}" type="${esc(j.outcome)}">${esc(phaseText(p))}</failure>`
           : `<system-out>${esc(phaseText(p))}</system-out>`;
-      return `    <testcase classname="${esc(j.scenario.id)}" name="${n}" time="${time}">${body}</testcase>`;
+      return `    <testcase classname="${esc(suiteName(j))}" name="${n}" time="${time}">${body}</testcase>`;
     });
-    const failures = j.phases.filter((p) => ["inject", "symptoms", "runbook", "verify"].includes(p.name) && p.status === "failed").length;
-    const errored = j.outcome === "errored" || j.outcome === "aborted" || j.outcome === "interrupted" ? 1 : 0;
+    // A variant that ends as expected (e.g. fault neutralised → fault-not-reproduced) is not a failure.
+    const failures = asExpected(j) && j.variant ? 0 : j.phases.filter((p) => (JUNIT_PHASES as readonly string[]).includes(p.name) && p.status === "failed").length;
+    const errored = ["errored", "aborted", "interrupted", "inconclusive"].includes(j.outcome) && !asExpected(j) ? 1 : 0;
     const props = [
       ["incident", j.scenario.source.incident], ["section", j.scenario.source.section], ["outcome", j.outcome],
       ["timeToDetectMs", String(j.timings.timeToDetectMs ?? "")], ["timeToRecoverMs", String(j.timings.timeToRecoverMs ?? "")],
       ["clusterCreateMs", String(j.timings.clusterCreateMs ?? "")], ["peakMemoryMiB", String(j.peakMemoryMiB ?? "")],
+      ["expectedOutcome", expectedOutcome(j)], ["imageBuildMs", String(j.image?.built ? Math.round(j.image.ms) : "")],
     ].map(([k, v]) => `      <property name="${k}" value="${esc(v!)}"/>`).join("\n");
-    return `  <testsuite name="${esc(j.scenario.id)}" tests="4" failures="${failures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
+    return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length}" failures="${failures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
     <properties>
 ${props}
     </properties>
@@ -64,15 +70,22 @@ ${cases.join("\n")}
 function phaseText(p: PhaseRecord): string {
   return [
     ...p.steps.map((s) => `${s.ok ? "ok" : "FAILED"} ${s.title} (${dur(s.endedAt - s.startedAt)})${s.error ? `: ${s.error}` : ""}${s.output ? `\n${s.output}` : ""}`),
-    ...p.probes.map((r) => `${r.ok ? "ok" : "FAILED"} ${r.name}: ${r.observed}`),
+    ...p.probes.map((r) => `${r.ok ? "ok" : "FAILED"} ${r.held === undefined ? "" : r.held ? "(holds) " : "(unmet) "}${r.name}: ${r.observed}`),
   ].join("\n");
 }
 
+/** A run's name in reports: the scenario, and the variant when it is one. */
+function suiteName(j: RunJournal): string {
+  return j.variant ? `${j.scenario.id} (${j.variant.name})` : j.scenario.id;
+}
+
 const COLORS: Record<string, string> = {
-  cluster: "#8da0cb", setup: "#a6d854", "steady-state": "#66c2a5", inject: "#e34a33", symptoms: "#fc8d62",
-  runbook: "#e78ac3", verify: "#1b9e77", teardown: "#b3b3b3",
+  cluster: "#8da0cb", setup: "#a6d854", "steady-state": "#66c2a5", "symptoms-absent": "#80b1d3", inject: "#e34a33", symptoms: "#fc8d62",
+  "verify-fails": "#80b1d3", runbook: "#e78ac3", verify: "#1b9e77", teardown: "#b3b3b3",
 };
-const OUTCOME_COLORS: Record<string, string> = { passed: "#1b9e77", "data-lost": "#d95f02", "not-recovered": "#d62728", "fault-not-reproduced": "#9467bd" };
+const OUTCOME_COLORS: Record<string, string> = {
+  passed: "#1b9e77", "data-lost": "#d95f02", "not-recovered": "#d62728", "fault-not-reproduced": "#9467bd", inconclusive: "#bcbd22",
+};
 
 /** The timeline of one run as an SVG Gantt chart: phases, and runbook/inject steps beneath them. */
 export function timelineSvg(j: RunJournal): string {
@@ -103,18 +116,18 @@ export function timelineSvg(j: RunJournal): string {
 
 /** A self-contained HTML report (no external assets) for one or more runs. */
 export function htmlReport(runs: RunJournal[], title: string): string {
-  const summaryRows = runs.map((j) => `<tr><td><a href="#${esc(j.runId)}">${esc(j.scenario.id)}</a></td><td>incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</td>
+  const summaryRows = runs.map((j) => `<tr><td><a href="#${esc(j.runId)}">${esc(suiteName(j))}</a>${j.variant ? `<br><small>expected ${esc(j.variant.expected)}: ${asExpected(j) ? "as expected" : "<b>not as expected</b>"}</small>` : ""}</td><td>incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</td>
 <td><span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></td><td>${dur(j.timings.timeToDetectMs)}</td><td>${dur(j.timings.timeToRecoverMs)}</td><td>${dur(j.timings.clusterCreateMs)}</td><td>${dur(j.timings.totalMs)}</td><td>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</td>
 <td>${esc(sentinelSummary(j))}</td></tr>`).join("\n");
   const sections = runs.map((j) => {
     const phases = j.phases.map((p) => `<details ${p.status === "failed" ? "open" : ""}><summary><b>${esc(p.name)}</b> — ${esc(p.status)} in ${dur(p.endedAt - p.startedAt)}${p.budgetMs ? ` (budget ${dur(p.budgetMs)})` : ""}${p.error ? `: ${esc(p.error)}` : ""}</summary>
 ${p.steps.map((s) => `<div class="step ${s.ok ? "ok" : "bad"}">${s.ok ? "✓" : "✗"} ${esc(s.title)} <span class="t">${dur(s.endedAt - s.startedAt)}</span>${s.shows ? `<pre class="cmd">${esc(s.shows)}</pre>` : ""}${s.output ? `<pre>${esc(s.output)}</pre>` : ""}${s.error ? `<pre class="err">${esc(s.error)}</pre>` : ""}</div>`).join("\n")}
-${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th><th>at</th></tr>${p.probes.map((r) => `<tr class="${r.ok ? "ok" : "bad"}"><td>${r.ok ? "✓" : "✗"} ${esc(r.name)}</td><td>${esc(r.expectation)}</td><td><code>${esc(r.observed)}</code></td><td>${dur(r.firstOkAtMs)}</td></tr>`).join("")}</table>` : ""}
+${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th><th>at</th></tr>${p.probes.map((r) => `<tr class="${r.ok ? "ok" : "bad"}"><td>${r.ok ? "✓" : "✗"} ${r.held === undefined ? "" : r.held ? "holds: " : "unmet: "}${esc(r.name)}</td><td>${esc(r.expectation)}</td><td><code>${esc(r.observed)}</code></td><td>${dur(r.firstOkAtMs)}</td></tr>`).join("")}</table>` : ""}
 </details>`).join("\n");
-    return `<section id="${esc(j.runId)}"><h2>${esc(j.scenario.id)} <span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></h2>
+    return `<section id="${esc(j.runId)}"><h2>${esc(suiteName(j))} <span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></h2>
 <p class="title">${esc(j.scenario.title)}</p><p>${esc(j.scenario.summary)}</p>
 <p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
-<p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>
+<p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}
 <div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
 <h3>Timeline</h3>${timelineSvg(j)}
 <h3>Phases</h3>${phases}

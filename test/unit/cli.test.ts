@@ -28,6 +28,11 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["scenario", "etcd-port-conflict", "--reporter", "pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf" \(use any of console, json, junit, html\)/],
     [["scenario", "etcd-port-conflict", "--k8s-version", "v2.0.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v2\.0\.0 cannot be built offline here/],
     [["suite", "--tag", "no-such-tag"], /^aftershock: error E_BAD_INPUT: no scenario is tagged "no-such-tag"/],
+    // stdin here is a pipe, as in CI: a game day needs a person at a terminal, and says so before anything starts.
+    [["scenario", "etcd-port-conflict", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day needs an interactive terminal \(stdin is not a TTY\)/],
+    [["suite", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
+    [["suite", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day is not an option of pnpm suite/],
+    [["scenario", "etcd-port-conflict", "--prove"], /^aftershock: error E_BAD_INPUT: --prove is not an option of pnpm scenario \(use pnpm suite --tag TAG \[--prove\]\)/],
   ])("%j", (args, expected) => {
     const r = cli(...args);
     expect(r.code).toBe(2);

@@ -7,6 +7,7 @@ import { waitFor } from "../../harness/probes.js";
 import { ReporterMultiplexer, type Reporter } from "../../harness/reporters/reporter.js";
 import { EXIT_CODES, runScenario, type RunJournal } from "../../harness/runner.js";
 import { defineScenario, step, type ScenarioDefinition, type Sentinel } from "../../harness/scenario.js";
+import { faultNeutralised, runbookCutShort, variantsOf } from "../../harness/variants.js";
 import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/types.js";
 
 /** A clock that advances only when the engine sleeps: budgets are tested without waiting. */
@@ -63,7 +64,11 @@ describe("scenario outcomes", () => {
     const j = await run(w);
     expect(j.outcome).toBe("passed");
     expect(j.exitCode).toBe(0);
-    expect(j.phases.map((p) => p.name)).toEqual(["cluster", "setup", "steady-state", "inject", "symptoms", "runbook", "verify", "teardown"]);
+    expect(j.phases.map((p) => p.name)).toEqual(["cluster", "setup", "steady-state", "symptoms-absent", "inject", "symptoms", "verify-fails", "runbook", "verify", "teardown"]);
+    expect(j.phases.filter((p) => p.name === "symptoms-absent" || p.name === "verify-fails").map((p) => [p.name, p.status, p.probes.map((r) => [r.name, r.ok, r.held])])).toEqual([
+      ["symptoms-absent", "passed", [["symptom", true, false]]],
+      ["verify-fails", "passed", [["healthy", true, false]]],
+    ]);
     expect(j.timings.timeToDetectMs).toBeGreaterThanOrEqual(0);
     expect(j.timings.timeToRecoverMs).toBeGreaterThanOrEqual(0);
     expect(j.evidence.some((e) => e.text.includes("bind: address already in use"))).toBe(true);
@@ -167,6 +172,112 @@ describe("scenario outcomes", () => {
   });
 });
 
+describe("the run's checks on its own probes", () => {
+  it("is inconclusive, before any fault, when a symptom already holds on the healthy cluster; it names the probe", async () => {
+    const w = fakeWorld();
+    const blind: Probe = { name: "etcd running", expectation: "a running etcd", check: async () => ({ ok: true, observed: "running 3f2a" }) };
+    const j = await run(w, { symptoms: { within: "1m", expect: [w.symptom, blind] } });
+    expect(j.outcome).toBe("inconclusive");
+    expect(j.exitCode).toBe(EXIT_CODES.inconclusive);
+    expect(j.reason).toBe("symptom probes already hold before the fault, so they cannot prove it happened: etcd running (running 3f2a)");
+    const check = j.phases.find((p) => p.name === "symptoms-absent")!;
+    expect(check.status).toBe("failed");
+    expect(check.probes.map((r) => [r.name, r.ok, r.held])).toEqual([["symptom", true, false], ["etcd running", false, true]]);
+    expect(j.phases.map((p) => p.name)).toEqual(["cluster", "setup", "steady-state", "symptoms-absent", "teardown"]);
+    expect(w.state.broken, "the fault was never injected").toBe(false);
+    expect(w.state.deleted).toBe(1);
+  });
+
+  it("is inconclusive, before the runbook, when every verification probe holds on the broken cluster; the fault is rolled back", async () => {
+    const w = fakeWorld();
+    const blind: Probe = { name: "API server /readyz", expectation: "ok", check: async () => ({ ok: true, observed: "ok" }) };
+    const j = await run(w, {
+      fault: { title: "break it", plan: [], inject: async () => { w.state.broken = true; }, rollback: step("unbreak", "x", async () => { w.state.log.push("rollback"); }) },
+      verify: { within: "1m", expect: [blind] },
+    });
+    expect(j.outcome).toBe("inconclusive");
+    expect(j.exitCode).toBe(7);
+    expect(j.reason).toBe("every verification probe holds on the broken cluster, so verification cannot prove recovery: API server /readyz (ok)");
+    expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual(["cluster:passed", "setup:passed", "steady-state:passed", "symptoms-absent:passed", "inject:passed", "symptoms:passed", "verify-fails:failed", "teardown:passed"]);
+    expect(w.state.log).toContain("rollback");
+  });
+
+  it("passes the verification check when at least one probe is unmet on the broken cluster, others may hold", async () => {
+    const w = fakeWorld();
+    const alwaysUp: Probe = { name: "nodes Ready", expectation: "Ready", check: async () => ({ ok: true, observed: "2 Ready" }) };
+    const j = await run(w, { verify: { within: "1m", expect: [alwaysUp, w.healthy] } });
+    expect(j.outcome).toBe("passed");
+    expect(j.phases.find((p) => p.name === "verify-fails")!.probes.map((r) => [r.name, r.held])).toEqual([["nodes Ready", true], ["healthy", false]]);
+  });
+
+  it("the verification check leaves out data expected to be lost (recovery-point probes)", async () => {
+    const w = fakeWorld();
+    const lost: Probe = { name: "late records", expectation: "present", kind: "recovery-point", check: async () => ({ ok: false, observed: "gone" }) };
+    const up: Probe = { name: "up", expectation: "up", check: async () => ({ ok: true, observed: "up" }) };
+    const j = await run(w, { verify: { within: "1m", expect: [up, lost] } });
+    expect(j.outcome, "a recovery-point probe being unmet does not make verification able to tell").toBe("inconclusive");
+    expect(j.phases.find((p) => p.name === "verify-fails")!.probes.map((r) => r.name)).toEqual(["up"]);
+  });
+
+  it("asks log probes about lines since the steady-state check began, then since the fault", async () => {
+    const w = fakeWorld();
+    const since: (number | undefined)[] = [];
+    const log: Probe = { name: "log line", expectation: "a line", check: async (ctx) => { since.push(ctx.logsSince); return { ok: w.state.broken, observed: "" }; } };
+    const before = Date.now();
+    const j = await run(w, { symptoms: { within: "1m", expect: [log] } });
+    expect(j.outcome).toBe("passed");
+    expect(since).toHaveLength(2);
+    expect(since[0]).toBeGreaterThanOrEqual(before);
+    expect(since[1]).toBeGreaterThanOrEqual(since[0]!);
+  });
+
+  it("is what --dry-run shows, in the plan's order", async () => {
+    const { describePlan } = await import("../../harness/registry.js");
+    const plan = describePlan(scenarioFor(fakeWorld()));
+    expect(plan).toMatch(/self-check before the fault: each symptom below must be absent[^\n]*\nsymptoms \(within 1m\):/);
+    expect(plan).toMatch(/self-check on the broken cluster, before the runbook: at least one of healthy must fail\nrunbook:/);
+  });
+});
+
+describe("variants that must fail (pnpm suite --prove)", () => {
+  it("the fault neutralised ends fault-not-reproduced; the runbook cut before its decisive step ends not-recovered", async () => {
+    const w = fakeWorld();
+    const s = scenarioFor(w, {
+      runbook: [step("look", "ls", async () => "seen"), step("fix it", "fix", async () => { w.state.broken = false; }), step("check", "ok", async () => "fine")],
+      decisiveStep: "fix it",
+    });
+    const opts = { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() };
+    const neutral = faultNeutralised(s);
+    expect((await runScenario(neutral.scenario, opts)).outcome).toBe(neutral.expected);
+    w.state.broken = false;
+    const cut = runbookCutShort(s);
+    expect(cut.name).toBe('runbook cut before "fix it"');
+    const j = await runScenario(cut.scenario, { ...opts, variant: { name: cut.name, expected: cut.expected } });
+    expect(j.outcome).toBe("not-recovered");
+    expect(j.variant).toEqual({ name: 'runbook cut before "fix it"', expected: "not-recovered" });
+    expect(j.phases.find((p) => p.name === "runbook")!.steps.map((x) => x.title)).toEqual(["look"]);
+    expect(variantsOf(s, true).map((v) => v.expected)).toEqual(["passed", "fault-not-reproduced", "not-recovered"]);
+    expect(variantsOf(s, false)).toHaveLength(1);
+  });
+
+  it("a scenario's decisive step must be one of its runbook steps", () => {
+    expect(() => scenarioFor(fakeWorld(), { decisiveStep: "pray" })).toThrow('decisiveStep names no runbook step: "pray"');
+  });
+});
+
+describe("the node image", () => {
+  it("is prepared before the run's timeline starts, and a build is recorded apart from cluster creation", async () => {
+    const w = fakeWorld();
+    const clock = new FakeClock();
+    const clusters: ClusterFactory = { ...w.factory, prepare: async () => { await clock.sleep(600_000); w.state.log.push("prepare"); return { ref: "aftershock.local/node:v1.29.15", built: true, ms: 600_000 }; } };
+    const j = await runScenario(scenarioFor(w), { clusters, kubernetesVersion: "v1.29.15", clock });
+    expect(w.state.log[0]).toBe("prepare");
+    expect(j.image).toEqual({ ref: "aftershock.local/node:v1.29.15", built: true, ms: 600_000 });
+    expect(j.timings.totalMs).toBeLessThan(600_000);
+    expect(j.phases[0]!.startedAt).toBe(0);
+  });
+});
+
 describe("fault rollback", () => {
   const throttled = (w: ReturnType<typeof fakeWorld>) => ({
     title: "throttle it", plan: ["throttle"],
@@ -238,7 +349,7 @@ describe("reporters", () => {
     const mux = new ReporterMultiplexer([bad, good], (m) => warnings.push(m));
     const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), reporter: mux });
     expect(j.outcome).toBe("passed");
-    expect(seen).toHaveLength(8);
+    expect(seen).toHaveLength(10);
     expect(warnings).toEqual(["reporter bad failed in onPhaseBegin and was disabled for this run: disk full"]);
   });
 });

@@ -345,17 +345,18 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   }
 
   /**
-   * One of the run's checks on its own probes: each probe asked once; `ok(held)` decides from the probes that
+   * One of the run's checks on its own probes: each probe asked once, all at once; `ok(held)` decides from the probes that
    * held whether the check passed. Returns the reason when it did not (the run is then inconclusive).
    */
   async function selfCheck(name: "symptoms-absent" | "verify-fails", ctx: ScenarioContext, probes: Probe[], ok: (held: ProbeRecord[]) => boolean, why: (held: ProbeRecord[]) => string): Promise<string | undefined> {
     return phase(name, undefined, async (p) => {
-      for (const probe of probes) {
-        const o = await observe(probe, ctx);
-        const rec: ProbeRecord = { ...record(probe, o), ok: !o.ok, held: o.ok };
+      // Asked together: on a broken cluster each API probe may take its whole timeout to fail.
+      const seen = await Promise.all(probes.map((probe) => observe(probe, ctx)));
+      probes.forEach((probe, i) => {
+        const rec: ProbeRecord = { ...record(probe, seen[i]!), ok: !seen[i]!.ok, held: seen[i]!.ok };
         p.probes.push(rec);
         reporter.onProbe?.(rec, p, journal);
-      }
+      });
       const held = p.probes.filter((r) => r.held);
       if (ok(held)) return undefined;
       p.status = "failed";

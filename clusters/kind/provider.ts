@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -202,15 +203,8 @@ export class KindProvider implements Provider {
     const timings: Record<string, number> = {};
     const t0 = performance.now();
 
-    let image = spec.image;
-    let kindBin: string;
-    if (image) {
-      kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
-    } else {
-      const built = await ensureNodeImage({ kubernetesVersion: spec.kubernetesVersion, cacheDir: this.cacheDir, progress: this.progress });
-      image = built.ref;
-      kindBin = built.kindBinary;
-    }
+    const { ref: image } = await this.prepareImage({ kubernetesVersion: spec.kubernetesVersion, ...(spec.image ? { image: spec.image } : {}) });
+    const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
     timings.imageMs = performance.now() - t0;
 
     const dir = path.join(this.cacheDir, "clusters", name);
@@ -231,7 +225,7 @@ export class KindProvider implements Provider {
       const t1 = performance.now();
       const output: string[] = [];
       await withStep(this.progress, `Creating cluster ${name} (${shape}, ${image})`, 10 * MIN, (s) =>
-        run(kindBin, ["create", "cluster", "--name", name, "--image", image!, "--config", configPath, "--kubeconfig", kubeconfigPath, "--wait", "0s", "--retain"], {
+        run(kindBin, ["create", "cluster", "--name", name, "--image", image, "--config", configPath, "--kubeconfig", kubeconfigPath, "--wait", "0s", "--retain"], {
           env, timeoutMs: 10 * MIN, onLine: (l) => { output.push(l); s.detail(l.replace(/^\s*[✓✗•]\s*/u, "")); },
         }).catch((e: unknown) => {
           throw e instanceof CommandError ? new AftershockError("E_CLUSTER", `kind create cluster failed after ${formatDuration(e.elapsedMs)}: ${summarizeKindFailure(output)}`, { cause: e }) : e;
@@ -292,6 +286,7 @@ export class KindProvider implements Provider {
       },
     };
     let deleted = false;
+    const kubectlCmd = await this.kubectlCommand(version);
     const cluster: Cluster = {
       name, runId, kubernetesVersion: version, kubeconfigPath, nodes, timings,
       controlPlane: () => {
@@ -319,13 +314,21 @@ export class KindProvider implements Provider {
       howToReach: () => [
         `cluster ${name} is up (run ${runId}); it stays until you delete it:`,
         `  export KUBECONFIG=${kubeconfigPath}`,
-        `  kubectl get nodes`,
+        `  ${kubectlCmd} get nodes`,
         `  docker exec -it ${nodes[0]!.name} bash        # out-of-band shell on the first control plane`,
         `  pnpm cluster delete ${name}`,
       ].join("\n"),
       [Symbol.asyncDispose]: () => cluster.delete(),
     };
     return cluster;
+  }
+
+  /** kubectl for people on this host: the one on PATH, else the one built with the node image. */
+  private async kubectlCommand(version: string): Promise<string> {
+    if (await which("kubectl")) return "kubectl";
+    const goDir = path.join(this.cacheDir, "go");
+    const built = existsSync(goDir) ? readdirSync(goDir).filter((d) => d.startsWith(`kubernetes-${version}-`)).map((d) => path.join(goDir, d, "bin", "kubectl")).find((f) => existsSync(f)) : undefined;
+    return built ?? "kubectl";
   }
 
   /** The node containers of a run, sorted by name (first control plane first). */

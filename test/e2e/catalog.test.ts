@@ -1,56 +1,80 @@
 import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadScenario } from "../../harness/registry.js";
-import type { Scenario } from "../../harness/scenario.js";
-import { runOnKind } from "./helpers.js";
+import { run } from "../../clusters/exec.js";
+import { KindProvider } from "../../clusters/kind/provider.js";
+import { RecordingProgress } from "../../clusters/progress.js";
+import { loadScenario, scenarioIds } from "../../harness/registry.js";
+import { cli, expectSelfChecksPassed, leftovers, readJournal, runIdIn, runOnKind } from "./helpers.js";
 
 /**
- * Every scenario of the control-plane catalog must be able to fail in the two ways that matter: its
- * symptom checks do not pass on a cluster where the fault never happened, and its verification does not
- * pass when the runbook stops before the step that fixes things. (etcd-port-conflict has its own file.)
- * Budgets are shortened so each run ends soon after it has proven the point.
+ * Every scenario of the catalog, once, end to end on its own real cluster. Each run carries its own proof
+ * that its probes can tell broken from healthy (the two self-checks); the variants that must fail (fault
+ * neutralised, runbook cut short) are the nightly `pnpm suite --prove`, and the outcome paths are proven on
+ * etcd-port-conflict in outcomes.test.ts.
  */
 
-/** How many runbook steps each scenario keeps when cut short: everything before the step that repairs. */
-const CUT_SHORT: Record<string, { keep: number; missing: string }> = {
-  "control-plane-manifests-lost": { keep: 2, missing: "the etcd manifest is never regenerated" },
-  "etcd-disk-iops": { keep: 0, missing: "the I/O limit is never lifted" },
-  "etcd-storage-lost": { keep: 1, missing: "the snapshot is never restored" },
-  "worker-nodes-reset": { keep: 2, missing: "the workers never join again" },
-  "control-plane-node-lost": { keep: 4, missing: "no replacement machine joins" },
-  "control-plane-quorum-lost": { keep: 5, missing: "no replacement machines join" },
-};
-
-// Three control planes need about 6 GiB, as in ha.test.ts.
+// Three control planes need about 6 GiB; hosts with less can set AFTERSHOCK_SKIP_HA=1.
 const skipHa = process.env.AFTERSHOCK_SKIP_HA === "1" || os.totalmem() < 8 * 2 ** 30;
 
-describe.each(Object.entries(CUT_SHORT))("%s against a real cluster", (id, cut) => {
-  it("ends as fault-not-reproduced when its fault is neutralised", async (t) => {
-    const s = await loadScenario(id);
-    if (skipHa && s.cluster.controlPlanes > 1) t.skip();
-    const j = await runOnKind({
-      ...s,
-      fault: { title: `(neutralised) ${s.fault.title}`, plan: [], inject: async () => {} },
-      symptomsBudgetMs: 45_000,
-    });
-    expect(j.outcome, j.reason).toBe("fault-not-reproduced");
-    expect(j.exitCode).toBe(3);
-    const symptoms = j.phases.find((p) => p.name === "symptoms")!;
-    expect(symptoms.probes.filter((p) => !p.ok).length, "at least one signature never appeared").toBeGreaterThan(0);
-    expect(j.phases.map((p) => p.name)).not.toContain("runbook");
-  });
+// etcd-port-conflict runs through the CLI with --keep below, as a user would.
+const ids = scenarioIds().filter((id) => id !== "etcd-port-conflict");
 
-  it(`ends as not-recovered when its runbook is cut short (${cut.missing})`, async (t) => {
+describe.each(ids)("%s against a real cluster", (id) => {
+  it("passes end to end, with both self-checks passed", async (t) => {
     const s = await loadScenario(id);
     if (skipHa && s.cluster.controlPlanes > 1) t.skip();
-    expect(s.runbook.length).toBeGreaterThan(cut.keep);
-    const j = await runOnKind({ ...s, runbook: s.runbook.slice(0, cut.keep), verifyBudgetMs: 60_000 });
-    expect(j.outcome, j.reason).toBe("not-recovered");
-    expect(j.exitCode).toBe(4);
-    expect(j.phases.find((p) => p.name === "symptoms")!.status).toBe("passed");
-    expect(j.phases.find((p) => p.name === "runbook")!.steps.map((x) => x.title)).toEqual(s.runbook.slice(0, cut.keep).map((x) => x.title));
-    expect(j.phases.find((p) => p.name === "verify")!.status).toBe("failed");
-    // The fault is still in place when the run ends; its rollback (if any) undoes it before deletion.
-    if (s.fault.rollback) expect(j.phases.find((p) => p.name === "teardown")!.steps.map((x) => x.title)).toEqual([`rollback: ${s.fault.rollback.title}`]);
+    const j = await runOnKind(s);
+    expect(j.outcome, j.reason).toBe("passed");
+    expect(j.exitCode).toBe(0);
+    expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual([
+      "cluster:passed", "setup:passed", "steady-state:passed", "symptoms-absent:passed", "inject:passed", "symptoms:passed",
+      "verify-fails:passed", "runbook:passed", "verify:passed", "teardown:passed",
+    ]);
+    expectSelfChecksPassed(j);
+    expect(j.phases.find((p) => p.name === "symptoms")!.probes.map((p) => p.name).sort()).toEqual(s.symptoms.expect.map((p) => p.name).sort());
+    expect(j.phases.find((p) => p.name === "verify")!.probes.filter((p) => p.kind === "sentinel" && !p.ok)).toEqual([]);
+    expect(j.timings.timeToDetectMs).toBeGreaterThan(0);
+    expect(j.timings.timeToRecoverMs).toBeGreaterThan(0);
+  });
+});
+
+describe("etcd-port-conflict with --keep, as a user runs it", () => {
+  it("passes, exits, and its cluster stays reachable (listed as kept, no reaper) until pnpm cluster delete removes it all", async () => {
+    const r = await cli(["scenario", "etcd-port-conflict", "--keep", "--reporter", "console,json"]);
+    expect(r.code, r.output.slice(-3000)).toBe(0);
+    const runId = runIdIn(r.output);
+    const name = `as-${runId}`;
+
+    // The incident itself, as in every catalog run.
+    const j = readJournal("etcd-port-conflict", runId);
+    expect(j.outcome, j.reason).toBe("passed");
+    expectSelfChecksPassed(j);
+    const symptoms = j.phases.find((p) => p.name === "symptoms")!.probes;
+    expect(symptoms.find((p) => p.name.startsWith("etcd log"))!.observed).toMatch(/listen tcp [\d.]+:2380: bind: address already in use/);
+    expect(symptoms.find((p) => p.name.startsWith("API server /healthz"))!.observed).toContain("[-]etcd failed");
+    expect(symptoms.find((p) => p.name.startsWith("kubelet reports"))!.observed).toMatch(/CrashLoopBackOff.*etcd/);
+    expect(j.phases.find((p) => p.name === "runbook")!.steps[0]!.output).toMatch(/^etcd\s+\d+\s+root.*:2380 \(LISTEN\)/m);
+    expect(j.phases.find((p) => p.name === "verify")!.probes.filter((p) => p.kind === "sentinel").map((p) => p.observed)).toEqual(["20/20 intact", "2/2 available"]);
+    expect(j.phases.map((p) => p.name), "kept: no teardown").not.toContain("teardown");
+    expect(j.kept).toContain("it stays until you delete it");
+
+    // Kept means kept: the process is gone, no reaper is waiting for it, and the cluster still answers.
+    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(r.output)![1]!;
+    const kubectl = new RegExp(`^\\s+(\\S*kubectl) get nodes$`, "m").exec(r.output)![1]!;
+    await new Promise((res) => setTimeout(res, 20_000));
+    const reapers = await run("pgrep", ["-f", `reaper.sh ${runId}`], { allowFailure: true });
+    expect(reapers.stdout.trim(), "no reaper for a kept run").toBe("");
+    const info = (await new KindProvider({ progress: new RecordingProgress() }).list()).find((c) => c.name === name);
+    expect(info).toMatchObject({ keep: true, ownerPid: 0 });
+    const list = await cli(["cluster", "list"], 60_000);
+    expect(list.output).toMatch(new RegExp(`^${name}\\t2 nodes\\trun ${runId}\\tkept`, "m"));
+    const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
+    expect(nodes.stdout.trim().split("\n").map((l) => l.split(/\s+/).slice(0, 2).join(" ")).sort()).toEqual([`${name}-control-plane Ready`, `${name}-worker Ready`]);
+    expect(path.isAbsolute(kubeconfig)).toBe(true);
+
+    const del = await cli(["cluster", "delete", name], 8 * 60_000);
+    expect(del.code, del.output).toBe(0);
+    expect(await leftovers(runId)).toEqual([]);
   });
 });

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile, cp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -15,6 +17,7 @@ import { realClock } from "../../harness/types.js";
 import { ETCDCTL_TLS } from "../../harness/probes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, "../..");
 
 /** Builds the echo workload from source into a FROM-scratch image, the way a user's own image would be. */
 export async function buildEchoImage(tag: string): Promise<void> {
@@ -73,4 +76,56 @@ export async function runOnKind(s: Scenario): Promise<RunJournal> {
   expect(teardown?.status, teardown?.error).toBe("passed");
   expect(teardown!.steps.filter((s) => !s.ok).map((s) => `${s.title}: ${s.error}`), "every teardown step (a fault's rollback) succeeded").toEqual([]);
   return j;
+}
+
+/** The run's two checks on its own probes were made and passed: symptoms absent before, verify failing during. */
+export function expectSelfChecksPassed(j: RunJournal): void {
+  const absent = j.phases.find((p) => p.name === "symptoms-absent");
+  expect(absent?.status, absent?.error).toBe("passed");
+  expect(absent!.probes.length, "every symptom probe asked before the fault").toBeGreaterThan(0);
+  expect(absent!.probes.filter((r) => r.held).map((r) => r.name)).toEqual([]);
+  const fails = j.phases.find((p) => p.name === "verify-fails");
+  expect(fails?.status, fails?.error).toBe("passed");
+  expect(fails!.probes.filter((r) => !r.held).length, "some verification probe unmet on the broken cluster").toBeGreaterThan(0);
+}
+
+/** The CLI as a user runs it (one process, no tsx wrapper, so signals reach the harness itself). */
+export function startCli(args: string[]): { child: ReturnType<typeof spawn>; output: () => string; exited: Promise<number | null> } {
+  let out = "";
+  const child = spawn(process.execPath, ["--import", "tsx", "harness/cli/main.ts", ...args], {
+    cwd: root, env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+  return { child, output: () => out, exited };
+}
+
+/** Runs the CLI to the end within a budget; returns its exit code and everything it printed. */
+export async function cli(args: string[], budgetMs = 15 * 60_000): Promise<{ code: number | null; output: string }> {
+  const r = startCli(args);
+  const timer = setTimeout(() => r.child.kill("SIGINT"), budgetMs);
+  const code = await r.exited;
+  clearTimeout(timer);
+  return { code, output: r.output() };
+}
+
+/** The run id the CLI printed when it created its cluster. */
+export function runIdIn(output: string): string {
+  const m = /Creating cluster as-([0-9a-f]{8})/.exec(output);
+  if (!m) throw new Error(`no "Creating cluster as-…" line in:\n${output.slice(-2000)}`);
+  return m[1]!;
+}
+
+export function readJournal(scenario: string, runId: string): RunJournal {
+  return JSON.parse(readFileSync(path.join(root, "reports", `${scenario}-${runId}`, "journal.json"), "utf8")) as RunJournal;
+}
+
+/** Waits for a condition, polling; fails naming what was awaited and the budget. */
+export async function until(cond: () => boolean | Promise<boolean>, budgetMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`${what} not seen within ${budgetMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }

@@ -18,8 +18,11 @@ function journal(): RunJournal {
     cluster: { name: "as-5dbaae5e", kubernetesVersion: "v1.29.15", nodes: ["as-5dbaae5e-control-plane", "as-5dbaae5e-worker"] },
     startedAt: s, endedAt: s + 200_000, outcome: "passed", exitCode: 0, reason: "symptoms reproduced in 2.1s, recovered in 1m10s",
     phases: [
-      phase("cluster", 0, 44_000), phase("setup", 44_000, 47_400), phase("steady-state", 47_400, 60_000), phase("inject", 60_000, 62_000),
-      phase("symptoms", 62_000, 72_000, { probes: [{ name: "etcd log", expectation: "bind", ok: true, observed: "bind: address already in use", firstOkAtMs: 64_000 }] }),
+      phase("cluster", 0, 44_000), phase("setup", 44_000, 47_400), phase("steady-state", 47_400, 58_000),
+      phase("symptoms-absent", 58_000, 60_000, { probes: [{ name: "etcd log", expectation: "bind", ok: true, held: false, observed: "1 etcd containers, no matching line" }] }),
+      phase("inject", 60_000, 62_000),
+      phase("symptoms", 62_000, 70_000, { probes: [{ name: "etcd log", expectation: "bind", ok: true, observed: "bind: address already in use", firstOkAtMs: 64_000 }] }),
+      phase("verify-fails", 70_000, 72_000, { probes: [{ name: "API server /readyz", expectation: "ok", ok: true, held: false, observed: "[-]etcd failed" }] }),
       phase("runbook", 72_000, 130_000, { steps: [
         { title: "find who holds :2380", startedAt: 72_000, endedAt: 72_200, ok: true },
         { title: "kill the zombie", startedAt: 72_200, endedAt: 72_300, ok: true },
@@ -55,7 +58,7 @@ describe("the HTML report in headless Chromium", () => {
     const dom = execFileSync(chromium, [...flags, "--dump-dom", `file://${html}`], { encoding: "utf8", timeout: 60_000 });
     // The DOM Chromium built has the timeline with a bar per phase and per runbook step.
     const svg = /<svg[^>]*class="timeline"[\s\S]*?<\/svg>/.exec(dom)?.[0] ?? "";
-    expect(svg.match(/<rect /g)).toHaveLength(8 + 3);
+    expect(svg.match(/<rect /g)).toHaveLength(10 + 3);
     expect(svg).toContain("kill the zombie");
     // And the screenshot shows it: count pixels of the symptoms bar's colour (#fc8d62) and the runbook's (#e78ac3).
     const img = PNG.sync.read(readFileSync(png));

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { docker } from "../../clusters/docker.js";
+import { cli } from "./helpers.js";
+
+/** Every container, volume and network on the machine, whoever made it. */
+async function everything(): Promise<string[]> {
+  return [
+    ...(await docker.ids("container", [])).map((id) => `container ${id}`),
+    ...(await docker.ids("volume", [])).map((id) => `volume ${id}`),
+    ...(await docker.ids("network", [])).map((id) => `network ${id}`),
+  ].sort();
+}
+
+/**
+ * With a working Docker engine (the global setup's doctor), bad input must still fail before anything is
+ * created: one line, a non-zero exit, and not one container, volume or network more than before.
+ */
+describe("bad input fails before anything is created", () => {
+  it.each([
+    // stdin is not a terminal here, as in CI: a game day needs a person.
+    [["scenario", "etcd-port-conflict", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day needs an interactive terminal/],
+    // A node image that is neither on this machine nor pullable (checked after the doctor, before kind).
+    [["scenario", "etcd-port-conflict", "--image", "NotAnImage:x"], /^aftershock: error E_BAD_INPUT: image NotAnImage:x is not on this machine and could not be pulled: .*invalid reference format/],
+    [["demo", "--image", "NotAnImage:x"], /^aftershock: error E_BAD_INPUT: image NotAnImage:x is not on this machine and could not be pulled/],
+    [["scenario", "etcd-port-conflict", "--k8s-version", "v1.31.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.31\.0 cannot be built offline here/],
+    [["scenario", "etcd-port-conflict", "--reporter", "console,pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf"/],
+    [["scenario", "etcd-port-conflit"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port-conflit"/],
+    [["suite", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
+    [["cluster", "create", "--workers", "9"], /^aftershock: error E_BAD_INPUT: --workers must be a whole number from 0 to 5/],
+  ])("%j", async (args, expected) => {
+    const before = await everything();
+    const r = await cli(args, 5 * 60_000);
+    expect(r.code, r.output).toBe(2);
+    const errors = r.output.split("\n").filter((l) => l.startsWith("aftershock: "));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(expected);
+    expect(await everything()).toEqual(before);
+  });
+});

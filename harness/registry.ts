@@ -55,6 +55,7 @@ export function describePlan(s: Scenario): string {
     `self-check before the fault: each symptom below must be absent (asked once; logs counted from the steady-state check)`,
     `symptoms (within ${s.symptoms.within}):`,
     ...s.symptoms.expect.map((p) => `  - ${p.expectation}`),
+    ...(s.symptoms.stillWorks ?? []).map((p) => `  - still works during the fault (not a signature): ${p.expectation}`),
     `self-check on the broken cluster, before the runbook: at least one of ${s.verify.expect.filter((p) => p.kind !== "recovery-point").map((p) => p.name).join("; ")} must fail`,
     "runbook:",
     ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}${st.title === (s.decisiveStep ?? s.runbook[0]!.title) ? "   (recovery hinges on this step)" : ""}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),

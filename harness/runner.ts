@@ -219,9 +219,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     });
     const injectedAt = clock.now() - t0;
 
-    // 6. Symptoms: every signature must be seen within the budget; each is latched when first seen.
+    // 6. Symptoms: every signature (and what the incident says still works) must be seen within the budget;
+    // each is latched when first seen.
+    const signatures = new Set(scenario.symptoms.expect.map((x) => x.name));
     const symptomsOk = await phase("symptoms", scenario.symptomsBudgetMs, async (p) => {
-      const pending = new Set(scenario.symptoms.expect);
+      const pending = new Set([...scenario.symptoms.expect, ...(scenario.symptoms.stillWorks ?? [])]);
       const last = new Map<Probe, Observation>();
       const deadline = clock.now() + scenario.symptomsBudgetMs;
       for (;;) {
@@ -232,7 +234,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
             pending.delete(probe);
             const rec = { ...record(probe, o), firstOkAtMs: clock.now() - t0 };
             p.probes.push(rec);
-            evidence(`symptom: ${probe.name}`, o.observed);
+            evidence(`${signatures.has(probe.name) ? "symptom" : "still works"}: ${probe.name}`, o.observed);
             reporter.onProbe?.(rec, p, journal);
           }
         }
@@ -245,7 +247,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         p.error = `not observed within ${formatDuration(scenario.symptomsBudgetMs)}: ${[...pending].map((x) => `${x.name} (last seen: ${last.get(x)?.observed ?? "-"})`).join("; ")}`;
         return false;
       }
-      const firsts = p.probes.map((r) => r.firstOkAtMs!).filter((x) => x !== undefined);
+      const firsts = p.probes.filter((r) => signatures.has(r.name)).map((r) => r.firstOkAtMs!).filter((x) => x !== undefined);
       journal.timings.timeToDetectMs = Math.min(...firsts) - injectedAt;
       journal.timings.timeToConfirmMs = Math.max(...firsts) - injectedAt;
       return true;

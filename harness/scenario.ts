@@ -39,6 +39,15 @@ export interface ProbeSet {
   expect: Probe[];
 }
 
+export interface SymptomSet extends ProbeSet {
+  /**
+   * What the incident says keeps working while the fault lasts (e.g. writes on quorum 2 of 3). Seen within
+   * the same budget as the signatures in `expect`, but not signatures: they hold before the fault too, so
+   * they prove nothing about it and are left out of the symptoms-absent check.
+   */
+  stillWorks?: Probe[];
+}
+
 export interface ScenarioDefinition {
   /** kebab-case; equals the file name under scenarios/ and the CLI argument. */
   id: string;
@@ -51,7 +60,7 @@ export interface ScenarioDefinition {
   setup: Sentinel[];
   steadyState: Probe[];
   fault: Fault;
-  symptoms: ProbeSet;
+  symptoms: SymptomSet;
   runbook: RunbookStep[];
   /**
    * Title of the runbook step the recovery hinges on (default: the first step): cut just before it, the

@@ -96,6 +96,11 @@ export async function ensureNodeImage(opts: ImageBuildOptions): Promise<NodeImag
 async function buildLocked(version: string, opts: ImageBuildOptions): Promise<NodeImage> {
   const { cacheDir, progress } = opts;
   const rel = kubernetesRelease(version);
+  // debootstrap is mostly downloading and unpacking: when there is no node image yet it runs beside the Go
+  // builds (which keep both cores busy) instead of after them. Otherwise it waits until it is known to be needed.
+  const bothRootfs = () => Promise.all([ensureRootfs("node", NODE_PACKAGES, cacheDir, progress), ensureRootfs("tools", TOOLS_PACKAGES, cacheDir, progress)]);
+  const early = opts.force || !(await docker.imageExists(nodeImageRef(version))) ? bothRootfs() : undefined;
+  early?.catch(() => undefined); // awaited below; a failure there is reported then, not as an unhandled rejection
   const kube = await buildGoComponent(await recipes.kubernetesComponent(rel), cacheDir, progress);
   const kubeadm = kube.bins.kubeadm!;
   const required = (await run(kubeadm, ["config", "images", "list", "--kubernetes-version", version])).stdout.split("\n").filter(Boolean);
@@ -124,8 +129,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const echo = await buildGoComponent(recipes.echoComponent(), cacheDir, progress);
   const pause = await buildPause(cacheDir, progress);
 
-  const nodeRootfs = await ensureRootfs("node", NODE_PACKAGES, cacheDir, progress);
-  const toolsRootfs = await ensureRootfs("tools", TOOLS_PACKAGES, cacheDir, progress);
+  const [nodeRootfs, toolsRootfs] = await (early ?? bothRootfs());
 
   const work = await mkdtemp(path.join(cacheDir, "assemble-"));
   try {

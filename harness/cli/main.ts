@@ -28,8 +28,8 @@ Usage:
   pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--image REF]
                                             re-enact one incident end to end on a new cluster; exit code is the outcome
   pnpm scenario --list                      list scenarios with their source incidents and tags
-  pnpm suite [--tag TAG] [--prove] [--reporter ...]
-                                            run every scenario (or those with TAG), with one combined JUnit/HTML report;
+  pnpm suite [--tag TAG] [--prove] [--reporter ...] [ID ...]
+                                            run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             --prove also runs each with its fault neutralised (expects fault-not-reproduced)
                                             and its runbook cut before the first repair (expects not-recovered)
 
@@ -182,8 +182,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values.image ? { image: values.image as string } : {}),
       };
       if (cmd === "suite") {
-        if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: "use --tag TAG" });
-        return suiteCommand(values.tag as string | undefined, { ...o, prove: !!values.prove });
+        return suiteCommand(values.tag as string | undefined, positionals, { ...o, prove: !!values.prove });
       }
       if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
       return scenarioCommand(positionals[0], { list: !!values.list, dryRun: !!values["dry-run"] }, o);

@@ -130,12 +130,13 @@ export async function scenarioCommand(id: string | undefined, flags: { list?: bo
 }
 
 /**
- * Runs every scenario (or those with `tag`). With `prove`, each one also runs twice more, as the nightly
+ * Runs every scenario (or those with `tag`, or those named). With `prove`, each one also runs twice more, as the nightly
  * proof that it can fail: fault neutralised (must end fault-not-reproduced) and runbook cut before its first
  * repairing step (must end not-recovered). The suite passes when every run ends as expected.
  */
-export async function suiteCommand(tag: string | undefined, o: ScenarioCommandOptions & { prove: boolean }): Promise<number> {
-  const scenarios = await loadAll(tag);
+export async function suiteCommand(tag: string | undefined, ids: string[], o: ScenarioCommandOptions & { prove: boolean }): Promise<number> {
+  if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
+  const scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
   const journals = await runScenarios(scenarios.flatMap((s) => variantsOf(s, o.prove)), o);
   const dir = path.join(REPORTS_DIR, `suite-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   await mkdir(dir, { recursive: true });

@@ -10,9 +10,12 @@ import { expect } from "vitest";
 import { runObjects, type Cluster } from "../../clusters/kind/provider.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { loadScenario } from "../../harness/registry.js";
 import { runScenario, type RunJournal } from "../../harness/runner.js";
 import type { Scenario } from "../../harness/scenario.js";
-import { kindClusters } from "../../harness/cli/scenario-command.js";
+import { kindClusters, REPORTS_DIR } from "../../harness/cli/scenario-command.js";
+import { fileReporter } from "../../harness/reporters/files.js";
+import { ReporterMultiplexer } from "../../harness/reporters/reporter.js";
 import { realClock } from "../../harness/types.js";
 import { ETCDCTL_TLS } from "../../harness/probes.js";
 
@@ -67,9 +70,14 @@ spec:
 
 const clusters = kindClusters(new RecordingProgress());
 
-/** Runs a scenario on a new kind cluster, the way the CLI does, and checks the run left nothing behind. */
+/**
+ * Runs a scenario on a new kind cluster, the way the CLI does, and checks the run left nothing behind. Its
+ * journal and HTML report go to reports/ like a CLI run's, so a failing test can be read afterwards.
+ */
 export async function runOnKind(s: Scenario): Promise<RunJournal> {
-  const j = await runScenario(s, { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: realClock });
+  const files = new ReporterMultiplexer([fileReporter(REPORTS_DIR, ["json", "html"])]);
+  const j = await runScenario(s, { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: realClock, reporter: files });
+  await files.flush();
   expect(j.cluster?.name).toBe(`as-${j.runId}`);
   expect(await leftovers(j.runId), "nothing left behind").toEqual([]);
   const teardown = j.phases.find((p) => p.name === "teardown");
@@ -128,4 +136,23 @@ export async function until(cond: () => boolean | Promise<boolean>, budgetMs: nu
     if (Date.now() > deadline) throw new Error(`${what} not seen within ${budgetMs / 1000}s`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** One catalog scenario, once, end to end: passed, both self-checks passed, every symptom seen, data intact. */
+export async function expectCatalogRunPasses(id: string, skip: () => void): Promise<void> {
+  const s = await loadScenario(id);
+  if (s.cluster.controlPlanes > 1 && (process.env.AFTERSHOCK_SKIP_HA === "1" || os.totalmem() < 8 * 2 ** 30)) skip();
+  const j = await runOnKind(s);
+  expect(j.outcome, j.reason).toBe("passed");
+  expect(j.exitCode).toBe(0);
+  expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual([
+    "cluster:passed", "setup:passed", "steady-state:passed", "symptoms-absent:passed", "inject:passed", "symptoms:passed",
+    "verify-fails:passed", "runbook:passed", "verify:passed", "teardown:passed",
+  ]);
+  expectSelfChecksPassed(j);
+  const seen = j.phases.find((p) => p.name === "symptoms")!.probes.map((p) => p.name).sort();
+  expect(seen).toEqual([...s.symptoms.expect, ...(s.symptoms.stillWorks ?? [])].map((p) => p.name).sort());
+  expect(j.phases.find((p) => p.name === "verify")!.probes.filter((p) => p.kind === "sentinel" && !p.ok)).toEqual([]);
+  expect(j.timings.timeToDetectMs).toBeGreaterThan(0);
+  expect(j.timings.timeToRecoverMs).toBeGreaterThan(0);
 }

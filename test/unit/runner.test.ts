@@ -231,6 +231,22 @@ describe("the run's checks on its own probes", () => {
     expect(since[1]).toBeGreaterThanOrEqual(since[0]!);
   });
 
+  it("what the incident says still works during the fault is required within the budget, but is no signature", async () => {
+    const w = fakeWorld();
+    let writable = true;
+    const writes: Probe = { name: "API accepts writes", expectation: "a write succeeds", check: async () => ({ ok: writable, observed: writable ? "wrote" : "refused" }) };
+    const j = await run(w, { symptoms: { within: "1m", expect: [w.symptom], stillWorks: [writes] } });
+    expect(j.outcome, "holding before the fault is fine for it").toBe("passed");
+    expect(j.phases.find((p) => p.name === "symptoms-absent")!.probes.map((r) => r.name)).toEqual(["symptom"]);
+    expect(j.phases.find((p) => p.name === "symptoms")!.probes.map((r) => r.name)).toEqual(["symptom", "API accepts writes"]);
+    expect(j.evidence.map((e) => e.source)).toContain("still works: API accepts writes");
+    const w2 = fakeWorld();
+    writable = false;
+    const k = await run(w2, { symptoms: { within: "1m", expect: [w2.symptom], stillWorks: [writes] } });
+    expect(k.outcome).toBe("fault-not-reproduced");
+    expect(k.reason).toContain("API accepts writes (last seen: refused)");
+  });
+
   it("is what --dry-run shows, in the plan's order", async () => {
     const { describePlan } = await import("../../harness/registry.js");
     const plan = describePlan(scenarioFor(fakeWorld()));

@@ -28,6 +28,12 @@ export const EXIT_CODES: Record<Outcome, number> = {
 export type PhaseName =
   | "cluster" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
 
+/** A run of a scenario changed on purpose: what was changed, and the outcome that proves the point. */
+export interface VariantTag {
+  name: string;
+  expected: Outcome;
+}
+
 export interface StepRecord {
   title: string;
   shows?: string;
@@ -91,7 +97,7 @@ export interface RunJournal {
   /** What the runbook lost by design (written after the last backup), by name and count. */
   recoveryPoint?: string[];
   /** A variant of the scenario (pnpm suite --prove), and the outcome it is expected to end with. */
-  variant?: { name: string; expected: Outcome };
+  variant?: VariantTag;
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
   image?: { ref: string; built: boolean; ms: number };
 }
@@ -108,12 +114,13 @@ export interface RunOptions {
   manualRecovery?: (ctx: ScenarioContext) => Promise<void>;
   runId?: string;
   /** Set by pnpm suite --prove: this run is a variant expected to end with `expected`. */
-  variant?: { name: string; expected: Outcome };
+  variant?: VariantTag;
 }
 
 /**
  * Runs one scenario: cluster → setup (sentinels) → steady state → symptoms absent (self-check) → inject →
- * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → teardown. Every phase and step is timed; the outcome says which part failed.
+ * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → teardown. Every
+ * phase and step is timed; the outcome says which part failed.
  */
 export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<RunJournal> {
   const { clock } = opts;

@@ -1,6 +1,6 @@
 import { AftershockError } from "../clusters/errors.js";
 import { lostNodes } from "./faults.js";
-import { ETCDCTL_TLS, etcdMembers } from "./probes.js";
+import { ETCDCTL_TLS, etcdMembers, waitFor, type Probe } from "./probes.js";
 import { step, type RunbookStep } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
 
@@ -89,6 +89,16 @@ export function joinReplacementControlPlanes(): RunbookStep {
     }, "12m");
 }
 
+/** The API answers through the cluster endpoint (the load balancer, on three control planes). */
+const apiAnswers: Probe = {
+  name: "API answers through the cluster endpoint",
+  expectation: "kubectl get --raw /readyz to print ok",
+  async check(ctx) {
+    const r = await ctx.cluster.kubectl(["get", "--raw", "/readyz", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 });
+    return { ok: r.exitCode === 0 && r.stdout.trim() === "ok", observed: (r.stdout.trim() || r.stderr.trim()).split("\n").pop() ?? "" };
+  },
+};
+
 /**
  * etcd disaster recovery on the last member: restart it once with --force-new-cluster (it keeps its data
  * and forgets the dead peers), then once more without the flag, so a later restart cannot fork it again.
@@ -108,12 +118,16 @@ ${ETCDCTL} endpoint health 2>&1
 ${ETCDCTL} member list`;
   return step("make the last etcd member a cluster of one",
     `sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}   # kubelet restarts etcd\n` +
-    `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal`,
+    `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal\n` +
+    "kubectl get --raw /readyz   # until the API answers through the cluster endpoint again",
     async (ctx) => {
       const forced = await survivor(ctx).sh(restart(`grep -q -- '--force-new-cluster' ${manifest} || sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}`), { timeoutMs: 3 * 60_000 });
       // Back to the original manifest means back to the original pod UID, which the kubelet has only just
       // torn down; it then waits about two minutes on that pod's volumes. A kubelet restart forgets it.
       const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeoutMs: 3 * 60_000 });
-      return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}`;
-    }, "6m");
+      // etcd being healthy is not the API answering: the API server reconnects, and the load balancer only
+      // sends traffic to it once its health check passes (until then kubectl gets "EOF"). Wait for that.
+      const api = await waitFor(apiAnswers, ctx, 2 * 60_000);
+      return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}\nkubectl get --raw /readyz: ${api.observed}`;
+    }, "8m");
 }

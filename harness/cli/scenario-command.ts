@@ -13,7 +13,7 @@ import { fileReporter, htmlReport, junitXml, type FileReport } from "../reporter
 import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
-import { variantsOf, type Variant } from "../variants.js";
+import { variantsOf, type PlannedRun } from "../variants.js";
 import { realClock, type ClusterFactory } from "../types.js";
 import { mkdir, writeFile } from "node:fs/promises";
 
@@ -53,12 +53,12 @@ export function kindClusters(progress: Progress): ClusterFactory {
 }
 
 /** Runs scenarios (or variants of them) one after another; returns the journals (written under reports/). */
-export async function runScenarios(runs: Variant[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
+export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
   checkUpFront(o);
   await doctor({ progress: o.progress });
   const journals: RunJournal[] = [];
   const clusters = kindClusters(o.progress);
-  for (const { scenario: s, name, expected } of runs) {
+  for (const { scenario: s, variant } of runs) {
     let current: RunJournal | undefined;
     const written: string[] = [];
     const files = o.reporters.filter((r): r is FileReport => r !== "console");
@@ -73,9 +73,15 @@ export async function runScenarios(runs: Variant[], o: ScenarioCommandOptions): 
       if (!current) return;
       current.outcome = "interrupted";
       current.exitCode = EXIT_CODES.interrupted;
-      current.reason = "interrupted (Ctrl-C or SIGTERM); the cluster was removed";
+      current.reason = `interrupted (Ctrl-C or SIGTERM); ${o.keep ? "the cluster was kept (--keep)" : "the cluster was removed"}`;
       current.endedAt = Date.now();
       current.timings.totalMs = current.endedAt - current.startedAt;
+      // The phase that was running when the signal came never ended on its own.
+      for (const p of current.phases.filter((x) => x.endedAt === 0)) {
+        p.endedAt = current.timings.totalMs;
+        p.status = "failed";
+        p.error = "interrupted";
+      }
       mux.onRunEnd(current);
       await mux.flush();
     });
@@ -87,7 +93,7 @@ export async function runScenarios(runs: Variant[], o: ScenarioCommandOptions): 
       reporter: mux,
       keep: o.keep,
       ...(o.gameDay ? { manualRecovery: gameDayPrompt } : {}),
-      ...(name !== "as written" ? { variant: { name, expected } } : {}),
+      ...(variant ? { variant } : {}),
     });
     unregister();
     await mux.flush();

@@ -89,6 +89,9 @@ describe("interrupting a run", () => {
     const journal = readJournal("etcd-port-conflict", runId);
     expect(journal.outcome).toBe("interrupted");
     expect(journal.exitCode).toBe(130);
+    const cut = journal.phases.at(-1)!;
+    expect([cut.status, cut.error], `the phase the signal cut short (${cut.name}) is closed as interrupted`).toEqual(["failed", "interrupted"]);
+    expect(cut.endedAt).toBeGreaterThanOrEqual(cut.startedAt);
   });
 
   it("a harness killed with SIGKILL leaves nothing behind once its reaper notices", async () => {

@@ -11,8 +11,8 @@ export default defineConfig({
     sequence: { sequencer: LongestFirst },
     // The default is one worker less than the cores: one, here.
     maxWorkers: 2,
-    // Groups run one after another: unit tests, then the e2e test that counts every Docker object on the
-    // machine (it must run alone), then the cluster files two at a time.
+    // Groups run one after another: unit tests, then the e2e files that must run alone, then the other
+    // cluster files two at a time.
     projects: [
       {
         test: {
@@ -24,9 +24,12 @@ export default defineConfig({
       },
       {
         test: {
+          // Files that must have the machine to themselves, one after another: bad-input counts every Docker
+          // object on it; catalog-alone measures disk latency.
           name: "e2e-alone",
-          include: ["test/e2e/bad-input.test.ts"],
+          include: ["test/e2e/bad-input.test.ts", "test/e2e/catalog-alone.test.ts"],
           ...e2e,
+          fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
       },
@@ -34,11 +37,11 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          exclude: ["test/e2e/bad-input.test.ts"],
+          exclude: ["test/e2e/bad-input.test.ts", "test/e2e/catalog-alone.test.ts"],
           ...e2e,
           // Two clusters at a time on a 2-core machine: most of a scenario's time is waiting (kubelet back-off,
-          // the node controller's grace period, budgets), and two files side by side halve the wall time. The
-          // three control-plane file is the longest, so it starts first (the root config's sequencer).
+          // the node controller's grace period, budgets), and two files side by side nearly halve the wall time.
+          // The longest file starts first (the root config's sequencer).
           fileParallelism: true,
           maxWorkers: 2,
           sequence: { groupOrder: 2 },

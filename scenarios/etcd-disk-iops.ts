@@ -103,7 +103,10 @@ export default defineScenario({
     within: "3m",
     expect: [
       walFsyncP99Above(100),
-      containerLog("etcd", /slow fdatasync|apply request took too long|failed to send out heartbeat on time/),
+      // The disk's own warning (an fdatasync over 1s). "failed to send out heartbeat on time" and "apply request
+      // took too long" were signatures too, until the symptoms-absent check saw both on a healthy cluster
+      // sharing the machine with another one: CPU contention, not the disk.
+      containerLog("etcd", /slow fdatasync/),
       apiWritesSlow(1000),
     ],
   },

@@ -1,64 +1,20 @@
-import path from "node:path";
-import { describe, expect, it } from "vitest";
-import { run } from "../../clusters/exec.js";
-import { KindProvider } from "../../clusters/kind/provider.js";
-import { RecordingProgress } from "../../clusters/progress.js";
+import { describe, it } from "vitest";
 import { loadAll } from "../../harness/registry.js";
-import { cli, expectCatalogRunPasses, expectSelfChecksPassed, leftovers, readJournal, runIdIn } from "./helpers.js";
+import { expectCatalogRunPasses } from "./helpers.js";
 
 /**
  * Every single-control-plane scenario of the catalog, once, end to end on its own real cluster (the three
- * control-plane ones are in catalog-ha.test.ts, so the two files can run side by side). Each run carries its
+ * control-plane ones are in catalog-ha.test.ts and catalog-alone.test.ts; etcd-port-conflict in keep.test.ts). Each run carries its
  * own proof that its probes can tell broken from healthy (the two self-checks); the variants that must fail
  * (fault neutralised, runbook cut short) are the nightly `pnpm suite --prove`, and the outcome paths are
  * proven on etcd-port-conflict in outcomes.test.ts.
  */
 
-// etcd-port-conflict runs through the CLI with --keep below, as a user would.
+// etcd-port-conflict runs through the CLI with --keep in keep.test.ts, as a user would.
 const ids = (await loadAll()).filter((s) => s.cluster.controlPlanes === 1 && s.id !== "etcd-port-conflict").map((s) => s.id);
 
 describe.each(ids)("%s against a real cluster", (id) => {
   it("passes end to end, with both self-checks passed", async (t) => {
     await expectCatalogRunPasses(id, () => t.skip());
-  });
-});
-
-describe("etcd-port-conflict with --keep, as a user runs it", () => {
-  it("passes, exits, and its cluster stays reachable (listed as kept, no reaper) until pnpm cluster delete removes it all", async () => {
-    const r = await cli(["scenario", "etcd-port-conflict", "--keep", "--reporter", "console,json"]);
-    expect(r.code, r.output.slice(-3000)).toBe(0);
-    const runId = runIdIn(r.output);
-    const name = `as-${runId}`;
-
-    // The incident itself, as in every catalog run.
-    const j = readJournal("etcd-port-conflict", runId);
-    expect(j.outcome, j.reason).toBe("passed");
-    expectSelfChecksPassed(j);
-    const symptoms = j.phases.find((p) => p.name === "symptoms")!.probes;
-    expect(symptoms.find((p) => p.name.startsWith("etcd log"))!.observed).toMatch(/listen tcp [\d.]+:2380: bind: address already in use/);
-    expect(symptoms.find((p) => p.name.startsWith("API server /healthz"))!.observed).toContain("[-]etcd failed");
-    expect(symptoms.find((p) => p.name.startsWith("kubelet reports"))!.observed).toMatch(/CrashLoopBackOff.*etcd/);
-    expect(j.phases.find((p) => p.name === "runbook")!.steps[0]!.output).toMatch(/^etcd\s+\d+\s+root.*:2380 \(LISTEN\)/m);
-    expect(j.phases.find((p) => p.name === "verify")!.probes.filter((p) => p.kind === "sentinel").map((p) => p.observed)).toEqual(["20/20 intact", "2/2 available"]);
-    expect(j.phases.map((p) => p.name), "kept: no teardown").not.toContain("teardown");
-    expect(j.kept).toContain("it stays until you delete it");
-
-    // Kept means kept: the process is gone, no reaper is waiting for it, and the cluster still answers.
-    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(r.output)![1]!;
-    const kubectl = new RegExp(`^\\s+(\\S*kubectl) get nodes$`, "m").exec(r.output)![1]!;
-    await new Promise((res) => setTimeout(res, 20_000));
-    const reapers = await run("pgrep", ["-f", `reaper.sh ${runId}`], { allowFailure: true });
-    expect(reapers.stdout.trim(), "no reaper for a kept run").toBe("");
-    const info = (await new KindProvider({ progress: new RecordingProgress() }).list()).find((c) => c.name === name);
-    expect(info).toMatchObject({ keep: true, ownerPid: 0 });
-    const list = await cli(["cluster", "list"], 60_000);
-    expect(list.output).toMatch(new RegExp(`^${name}\\t2 nodes\\trun ${runId}\\tkept`, "m"));
-    const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
-    expect(nodes.stdout.trim().split("\n").map((l) => l.split(/\s+/).slice(0, 2).join(" ")).sort()).toEqual([`${name}-control-plane Ready`, `${name}-worker Ready`]);
-    expect(path.isAbsolute(kubeconfig)).toBe(true);
-
-    const del = await cli(["cluster", "delete", name], 8 * 60_000);
-    expect(del.code, del.output).toBe(0);
-    expect(await leftovers(runId)).toEqual([]);
   });
 });

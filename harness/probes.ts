@@ -124,10 +124,11 @@ export function containerLog(container: string, pattern: RegExp, node?: string):
   return probe(`${container} log ${pattern}`, `a log line of container ${container} matching ${pattern}`, async (ctx) => {
     const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
     const ids = (await n.exec(["crictl", "ps", "-a", "--name", `^${container}$`, "-q"], shortTimeout)).stdout.split("\n").filter(Boolean);
-    // Only lines written after ctx.logsSince count (crictl wants RFC 3339).
+    // Only lines written after ctx.logsSince count (crictl wants RFC 3339). A struggling etcd can log hundreds
+    // of warnings between two polls, so the tail is long enough not to lose the one line that matters.
     const since = ctx.logsSince ? ["--since", new Date(ctx.logsSince).toISOString()] : [];
     for (const id of ids) {
-      const r = await n.exec(["crictl", "logs", "--tail", "200", ...since, id], { allowFailure: true, timeoutMs: 20_000 });
+      const r = await n.exec(["crictl", "logs", "--tail", "2000", ...since, id], { allowFailure: true, timeoutMs: 20_000 });
       const line = `${r.stdout}\n${r.stderr}`.split("\n").find((l) => pattern.test(l));
       if (line) return { ok: true, observed: line.trim().slice(0, 500) };
     }

@@ -276,6 +276,21 @@ describe("variants that must fail (pnpm suite --prove)", () => {
     expect(variantsOf(s, false)).toHaveLength(1);
   });
 
+  it("the suite's verdict per run: a variant that ends as expected passes, in JUnit too", async () => {
+    const { asExpected } = await import("../../harness/outcomes.js");
+    const { junitXml } = await import("../../harness/reporters/files.js");
+    const w = fakeWorld();
+    const opts = { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() };
+    const s = scenarioFor(w);
+    const neutral = faultNeutralised(s, { symptomsMs: 10_000 });
+    const asDeclared = await runScenario(neutral.scenario, { ...opts, variant: { name: neutral.name, expected: neutral.expected } });
+    const unlabelled = await runScenario(neutral.scenario, opts);
+    expect([asExpected(asDeclared), asExpected(unlabelled)]).toEqual([true, false]);
+    const xml = junitXml([asDeclared, unlabelled], "suite");
+    expect(xml).toMatch(/<testsuite name="fake-incident \(fault neutralised\)" tests="6" failures="0"/);
+    expect(xml).toMatch(/<testsuite name="fake-incident" tests="6" failures="1"/);
+  });
+
   it("a scenario's decisive step must be one of its runbook steps", () => {
     expect(() => scenarioFor(fakeWorld(), { decisiveStep: "pray" })).toThrow('decisiveStep names no runbook step: "pray"');
   });

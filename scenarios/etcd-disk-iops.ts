@@ -62,21 +62,24 @@ const iopsStarved: Fault = {
 };
 
 /**
- * A write through the API that takes longer than `ms`, whether it then succeeds or fails with a timeout. A
- * write that fails fast (e.g. refused after 90ms) is not slow and does not count.
+ * A write through the API that fails, or answers only after `ms`: what the incident's users saw. Which one
+ * depends on the path: straight to an API server the write waits on etcd (9.7 s here), while kind's load
+ * balancer, whose health checks fail with etcd, refuses at once with EOF (seen here after 105 ms). The name
+ * says both; a healthy cluster's write (about 200 ms here) is neither.
  */
-function apiWritesSlow(ms: number): Probe {
+function apiWritesFailOrSlow(ms: number): Probe {
   return {
-    name: `API writes take longer than ${ms}ms (answered late or timed out)`,
-    expectation: `creating a ConfigMap to take longer than ${ms}ms, succeeding late or failing only after that`,
+    name: `API writes fail or take longer than ${ms}ms`,
+    expectation: `creating a ConfigMap to fail, or to take longer than ${ms}ms`,
     async check(ctx) {
       const name = `latency-probe-${Date.now()}`;
       const t = Date.now();
       const r = await ctx.cluster.kubectl(["create", "configmap", name, "-n", "default", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 });
       const took = Date.now() - t;
       void ctx.cluster.kubectl(["delete", "configmap", name, "-n", "default", "--ignore-not-found", "--wait=false", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
-      const answer = r.exitCode === 0 ? `answered after ${took}ms` : `failed after ${took}ms: ${r.stderr.trim().split("\n").pop()}`;
-      return { ok: took > ms, observed: answer };
+      const failed = r.exitCode !== 0;
+      const answer = failed ? `failed after ${took}ms: ${r.stderr.trim().split("\n").pop()}` : `answered after ${took}ms`;
+      return { ok: failed || took > ms, observed: answer };
     },
   };
 }
@@ -107,7 +110,7 @@ export default defineScenario({
       // took too long" were signatures too, until the symptoms-absent check saw both on a healthy cluster
       // sharing the machine with another one: CPU contention, not the disk.
       containerLog("etcd", /slow fdatasync/),
-      apiWritesSlow(1000),
+      apiWritesFailOrSlow(1000),
     ],
   },
 

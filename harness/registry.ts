@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AftershockError } from "../clusters/errors.js";
-import type { Scenario } from "./scenario.js";
+import { healthProbes, type Scenario } from "./scenario.js";
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
 
@@ -56,9 +56,9 @@ export function describePlan(s: Scenario): string {
     `symptoms (within ${s.symptoms.within}):`,
     ...s.symptoms.expect.map((p) => `  - ${p.expectation}`),
     ...(s.symptoms.stillWorks ?? []).map((p) => `  - still works during the fault (not a signature): ${p.expectation}`),
-    `self-check on the broken cluster, before the runbook: at least one of ${s.verify.expect.filter((p) => p.kind !== "recovery-point").map((p) => p.name).join("; ")} must fail`,
+    `self-check on the broken cluster, before the runbook: at least one of ${healthProbes(s).map((p) => p.name).join("; ")} must fail`,
     "runbook:",
-    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}${st.title === (s.decisiveStep ?? s.runbook[0]!.title) ? "   (recovery hinges on this step)" : ""}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),
+    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}${st.title === s.decisiveStep ? "   (recovery hinges on this step)" : ""}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),
     `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
     ...(s.fault.rollback ? [`rollback (in teardown, not part of recovery): ${s.fault.rollback.title}`, ...s.fault.rollback.shows.split("\n").map((l) => `    $ ${l}`)] : []),
   ];

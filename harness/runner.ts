@@ -3,7 +3,7 @@ import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { registerTeardown } from "../clusters/teardown.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
 import type { ReporterHooks } from "./reporters/reporter.js";
-import type { RunbookStep, Scenario } from "./scenario.js";
+import { healthProbes, type RunbookStep, type Scenario } from "./scenario.js";
 import type { Clock, ClusterFactory, Evidence, ManagedCluster, ScenarioContext } from "./types.js";
 
 export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "inconclusive" | "errored" | "interrupted";
@@ -266,8 +266,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
 
     // 7. Self-check: on the broken cluster, at least one verification probe must be unmet, or passing
     // verification later would prove nothing. Before the runbook, and before a game-day hand-over.
-    const healthProbes = scenario.verify.expect.filter((x) => x.kind !== "recovery-point");
-    const blindVerify = await selfCheck("verify-fails", ctx, healthProbes, (held) => held.length < healthProbes.length,
+    const health = healthProbes(scenario);
+    const blindVerify = await selfCheck("verify-fails", ctx, health, (held) => held.length < health.length,
       (held) => `every verification probe holds on the broken cluster, so verification cannot prove recovery: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`);
     if (blindVerify) return finish("inconclusive", blindVerify);
 

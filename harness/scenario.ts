@@ -71,6 +71,8 @@ export interface ScenarioDefinition {
 }
 
 export interface Scenario extends ScenarioDefinition {
+  /** Always set: the definition's, or the first runbook step's title. */
+  decisiveStep: string;
   steadyStateBudgetMs: number;
   symptomsBudgetMs: number;
   verifyBudgetMs: number;
@@ -94,7 +96,15 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
   if (def.decisiveStep !== undefined && !def.runbook.some((s) => s.title === def.decisiveStep)) throw bad("decisiveStep", `names no runbook step: "${def.decisiveStep}"`);
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
-  return { ...def, tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], steadyStateBudgetMs: 3 * 60_000, symptomsBudgetMs, verifyBudgetMs };
+  return {
+    ...def, tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], decisiveStep: def.decisiveStep ?? def.runbook[0]!.title,
+    steadyStateBudgetMs: 3 * 60_000, symptomsBudgetMs, verifyBudgetMs,
+  };
+}
+
+/** The verification probes that speak for health (data expected to be lost after the recovery point left out). */
+export function healthProbes(s: ScenarioDefinition): Probe[] {
+  return s.verify.expect.filter((p) => p.kind !== "recovery-point");
 }
 
 function budget(text: string, field: string, bad: (f: string, w: string) => Error): number {

@@ -27,7 +27,7 @@ export function faultNeutralised(s: Scenario, budgets: { symptomsMs?: number } =
  * (not-recovered). Proves the repair, not the passing of time, is what brings the cluster back.
  */
 export function runbookCutShort(s: Scenario, budgets: { verifyMs?: number } = {}): Variant {
-  const at = s.decisiveStep ? s.runbook.findIndex((x) => x.title === s.decisiveStep) : 0;
+  const at = s.runbook.findIndex((x) => x.title === s.decisiveStep);
   const before = s.runbook.slice(0, at);
   return {
     name: `runbook cut before "${s.runbook[at]!.title}"`,

@@ -31,7 +31,7 @@ Usage:
   pnpm suite [--tag TAG] [--prove] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             --prove also runs each with its fault neutralised (expects fault-not-reproduced)
-                                            and its runbook cut before the first repair (expects not-recovered)
+                                            and its runbook cut before the step recovery hinges on (expects not-recovered)
 
 Every run checks its own probes: each symptom must be absent before the fault, and at least one
 verification probe must fail on the broken cluster before the runbook; otherwise the run is inconclusive.

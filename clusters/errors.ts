@@ -13,6 +13,7 @@ export type ErrorCode =
   | "E_BUILD"
   | "E_CLUSTER"
   | "E_UNSAFE_TARGET"
+  | "E_CAPABILITY" // the scenario needs a capability its target does not offer (or did not declare)
   | "E_INTERRUPTED";
 
 export class AftershockError extends Error {

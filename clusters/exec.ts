@@ -82,3 +82,28 @@ export async function which(file: string): Promise<string | undefined> {
   const r = await run("sh", ["-c", `command -v ${file}`], { allowFailure: true });
   return r.exitCode === 0 && r.stdout ? r.stdout.trim() : undefined;
 }
+
+/** A piece of shell text that `sh` inserts as it is (a command built elsewhere, e.g. etcdctl's flags). */
+export class RawShell {
+  constructor(readonly text: string) {}
+}
+export const raw = (text: string) => new RawShell(text);
+
+/** Quotes one word for bash, as zx does: safe words as they are, anything else in single quotes. */
+export function quote(word: string | number): string {
+  const s = String(word);
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A shell script whose interpolated values are quoted (zx's `$` template): `sh\`etcdctl member remove ${id}\``.
+ * Arrays become several quoted words; raw() inserts trusted shell text unquoted.
+ */
+export function sh(strings: TemplateStringsArray, ...values: (string | number | RawShell | (string | number)[])[]): string {
+  let out = strings[0]!;
+  values.forEach((v, i) => {
+    out += v instanceof RawShell ? v.text : Array.isArray(v) ? v.map(quote).join(" ") : quote(v);
+    out += strings[i + 1]!;
+  });
+  return out;
+}

@@ -1,4 +1,5 @@
 import { docker } from "./docker.js";
+import { LABELS } from "./labels.js";
 import { run } from "./exec.js";
 
 export interface MemorySampler {
@@ -26,7 +27,7 @@ export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxM
   const loop = (async () => {
     const deadline = Date.now() + (opts.maxMs ?? 2 * 60 * 60_000);
     while (!stopped && Date.now() < deadline) {
-      const ids = await docker.ids("container", [`label=aftershock.run=${runId}`]).catch(() => []);
+      const ids = await docker.ids("container", [`label=${LABELS.run}=${runId}`]).catch(() => []);
       if (ids.length) {
         const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
         peak = Math.max(peak, (r?.stdout ?? "").split("\n").filter(Boolean).reduce((a, l) => a + usageMiB(l), 0));

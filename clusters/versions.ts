@@ -20,6 +20,10 @@ export const PINNED = {
   fallbackGoToolchain: "go1.22.12",
   /** Images Aftershock builds for the cluster's add-ons and workloads carry this registry prefix. */
   localRegistry: "aftershock.local",
+  /** The Ingress controller of the Service/Ingress scenarios (MIT); v3.7.x needs a nested module the proxy does not serve. */
+  traefik: "v3.6.12",
+  /** crane (go-containerregistry) pushes workload images to a user's registry for runs on existing clusters. */
+  crane: "v0.22.1",
 } as const;
 
 /** Kubernetes minors the offline builder knows how to assemble and test on this project's hosts. */

@@ -1,17 +1,34 @@
 import { AftershockError, formatDuration } from "./errors.js";
 
+/** Injected time, so budgets can be tested without waiting. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
 /**
- * Repeats `check` every `intervalMs` until it reports ok, or throws E_TIMEOUT after `budgetMs` with
- * "<what> within <budget>; last seen: <what the last check saw>".
+ * The one poll-until-deadline loop: repeats `check` every `intervalMs` (never sleeping past the deadline)
+ * until it reports ok, and returns what it saw then; after `budgetMs` it throws `onTimeout(lastSeen)` or an
+ * E_TIMEOUT "<what> within <budget>; last seen: <what the last check saw>". A check is always made at least
+ * once, and once more at the deadline.
  */
-export async function pollUntil(what: string, budgetMs: number, intervalMs: number, check: () => Promise<{ ok: boolean; seen: string }>): Promise<void> {
-  const deadline = Date.now() + budgetMs;
-  let last = "";
-  while (Date.now() < deadline) {
+export async function pollUntil(
+  what: string, budgetMs: number, intervalMs: number, check: () => Promise<{ ok: boolean; seen: string }>,
+  opts: { clock?: Clock; onTimeout?: (lastSeen: string) => Error } = {},
+): Promise<string> {
+  const clock = opts.clock ?? realClock;
+  const deadline = clock.now() + budgetMs;
+  for (;;) {
     const r = await check();
-    if (r.ok) return;
-    last = r.seen;
-    await new Promise((res) => setTimeout(res, intervalMs));
+    if (r.ok) return r.seen;
+    if (clock.now() >= deadline) {
+      throw opts.onTimeout?.(r.seen) ?? new AftershockError("E_TIMEOUT", `${what} within ${formatDuration(budgetMs)}; last seen: ${r.seen || "nothing"}`);
+    }
+    await clock.sleep(Math.min(intervalMs, Math.max(0, deadline - clock.now())));
   }
-  throw new AftershockError("E_TIMEOUT", `${what} within ${formatDuration(budgetMs)}; last seen: ${last || "nothing"}`);
 }

@@ -1,5 +1,6 @@
+import { nodeShell } from "../clusters/contract.js";
 import type { Observation, Probe } from "./probes.js";
-import type { NodeAccess, ScenarioContext } from "./types.js";
+import type { NodeHandle, ScenarioContext } from "./types.js";
 
 /** etcd's metrics endpoint as kubeadm configures it (plain HTTP on localhost of each control-plane node). */
 const METRICS = "http://127.0.0.1:2381/metrics";
@@ -29,14 +30,14 @@ export function windowQuantile(before: Histogram, after: Histogram, q = 0.99): {
   return { seconds: Infinity, samples };
 }
 
-export async function scrape(node: NodeAccess): Promise<string> {
+export async function scrape(node: NodeHandle): Promise<string> {
   return (await node.exec(["curl", "-s", "--max-time", "10", METRICS], { timeoutMs: 20_000 })).stdout;
 }
 
 export const WAL_FSYNC = "etcd_disk_wal_fsync_duration_seconds";
 
 /** WAL fsync p99 over a window of `windowMs` on one node, e.g. "p99 512ms over 9 fsyncs in 15s". */
-export async function walFsyncP99(ctx: ScenarioContext, node: NodeAccess, windowMs: number): Promise<{ ms: number; samples: number } | undefined> {
+export async function walFsyncP99(ctx: ScenarioContext, node: NodeHandle, windowMs: number): Promise<{ ms: number; samples: number } | undefined> {
   const a = parseHistogram(await scrape(node), WAL_FSYNC);
   await ctx.clock.sleep(windowMs);
   const b = parseHistogram(await scrape(node), WAL_FSYNC);
@@ -53,7 +54,7 @@ export function walFsyncP99Above(ms: number, windowMs = 15_000): Probe {
     name: `etcd WAL fsync p99 > ${ms}ms`,
     expectation: `etcd_disk_wal_fsync_duration_seconds p99 above ${ms}ms over ${windowMs / 1000}s`,
     async check(ctx): Promise<Observation> {
-      const q = await walFsyncP99(ctx, ctx.cluster.controlPlane(), windowMs);
+      const q = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), windowMs);
       return { ok: !!q && q.ms > ms, observed: fmt(q, windowMs) };
     },
   };
@@ -65,7 +66,7 @@ export function walFsyncP99Below(ms: number, windowMs = 15_000): Probe {
     name: `etcd WAL fsync p99 ≤ ${ms}ms`,
     expectation: `etcd_disk_wal_fsync_duration_seconds p99 at or below ${ms}ms on every member over ${windowMs / 1000}s`,
     async check(ctx): Promise<Observation> {
-      const cps = ctx.cluster.nodes.filter((n) => n.role === "control-plane");
+      const cps = nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");
       const results = await Promise.all(cps.map(async (n) => [n.name, await walFsyncP99(ctx, n, windowMs)] as const));
       const bad = results.filter(([, q]) => q && q.ms > ms);
       return { ok: bad.length === 0, observed: results.map(([n, q]) => `${n.replace(/^.*-(control-plane\d*)$/, "$1")}: ${fmt(q, windowMs)}`).join("; ") };
@@ -75,7 +76,7 @@ export function walFsyncP99Below(ms: number, windowMs = 15_000): Probe {
 
 /** etcd_server_leader_changes_seen_total on every control plane, for the report. */
 export async function leaderChanges(ctx: ScenarioContext): Promise<string> {
-  const cps = ctx.cluster.nodes.filter((n) => n.role === "control-plane");
+  const cps = nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");
   const out = await Promise.all(cps.map(async (n) => {
     const m = /^etcd_server_leader_changes_seen_total ([\d.e+]+)/m.exec(await scrape(n).catch(() => ""));
     return `${n.name}: ${m ? Number(m[1]) : "?"}`;

@@ -1,3 +1,4 @@
+import { nodeLifecycle, nodeShell } from "../clusters/contract.js";
 import { AftershockError } from "../clusters/errors.js";
 import type { Fault } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
@@ -40,7 +41,7 @@ ss -Hltnp "sport = :${port}"`;
     title: `a zombie etcd outside the kubelet holds :${opts.port}, then the kubelet starts etcd into the conflict`,
     plan: script(opts.port).split("\n").filter((l) => /^(mv |setsid)/.test(l)).map((l) => l.replace(/\s*\\$/, " …")),
     async inject(ctx) {
-      const node = opts.node ? ctx.cluster.node(opts.node) : ctx.cluster.controlPlane();
+      const node = opts.node ? nodeShell(ctx.cluster).node(opts.node) : nodeShell(ctx.cluster).controlPlane();
       const r = await node.sh(script(opts.port), { timeoutMs: 120_000 });
       if (!r.stdout.includes(`:${opts.port}`)) throw new AftershockError("E_COMMAND", `the zombie etcd did not end up listening on :${opts.port}: ${r.stdout || r.stderr}`);
       ctx.evidence("fault", `listening on :${opts.port} after injection: ${r.stdout.trim()}`);
@@ -60,14 +61,13 @@ export function controlPlaneMachinesLost(count: number): Fault {
       : `${count} of the control-plane machines fail with their disks and are gone`,
     plan: [`docker rm --force --volumes <cluster>-control-plane${count > 1 ? " <cluster>-control-plane2" : ""}   # the machine${count > 1 ? "s" : ""} and disk${count > 1 ? "s" : ""}, gone`],
     async inject(ctx) {
-      const lifecycle = ctx.cluster.lifecycle;
-      if (!lifecycle) throw new AftershockError("E_CLUSTER", "this cluster provider cannot destroy and replace nodes");
-      const cps = ctx.cluster.nodes.filter((n) => n.role === "control-plane");
+      const lifecycle = nodeLifecycle(ctx.cluster);
+      const cps = nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");
       if (cps.length <= count) throw new AftershockError("E_BAD_INPUT", `losing ${count} of ${cps.length} control planes leaves no survivor to recover from`);
       const lost = cps.slice(0, count).map((n) => n.name);
       for (const name of lost) await lifecycle.destroyNode(name);
       ctx.found.lost = lost.join(",");
-      ctx.evidence("fault", `destroyed ${lost.join(", ")}; ${ctx.cluster.controlPlane().name} survives`);
+      ctx.evidence("fault", `destroyed ${lost.join(", ")}; ${nodeShell(ctx.cluster).controlPlane().name} survives`);
     },
   };
 }

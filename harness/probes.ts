@@ -1,4 +1,7 @@
+import { nodeShell } from "../clusters/contract.js";
 import { AftershockError, CommandError, formatDuration } from "../clusters/errors.js";
+import { apiErrorLine } from "../clusters/kube.js";
+import { pollUntil } from "../clusters/wait.js";
 import type { ScenarioContext } from "./types.js";
 
 /** One observation: did the expectation hold, and what was actually seen. */
@@ -34,19 +37,16 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
     return await probe.check(ctx);
   } catch (e) {
     if (e instanceof CommandError) return { ok: false, observed: `${e.command.split(" ").slice(0, 6).join(" ")} … ${e.exitCode !== undefined ? `exit ${e.exitCode}` : "timed out"}: ${lastLine(e.stderrTail)}` };
-    return { ok: false, observed: e instanceof Error ? e.message : String(e) };
+    return { ok: false, observed: e instanceof AftershockError ? e.message : apiErrorLine(e) };
   }
 }
 
 export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
-  const deadline = ctx.clock.now() + budgetMs;
-  let last: Observation = { ok: false, observed: "" };
-  for (;;) {
-    last = await observe(probe, ctx);
-    if (last.ok) return last;
-    if (ctx.clock.now() >= deadline) throw new ProbeTimeoutError(probe.name, probe.expectation, last.observed, budgetMs);
-    await ctx.clock.sleep(Math.min(intervalMs, Math.max(0, deadline - ctx.clock.now())));
-  }
+  const seen = await pollUntil(probe.name, budgetMs, intervalMs, async () => {
+    const o = await observe(probe, ctx);
+    return { ok: o.ok, seen: o.observed };
+  }, { clock: ctx.clock, onTimeout: (last) => new ProbeTimeoutError(probe.name, probe.expectation, last, budgetMs) });
+  return { ok: true, observed: seen };
 }
 
 function lastLine(s: string): string {
@@ -61,23 +61,29 @@ const shortTimeout = { timeoutMs: 20_000 };
 
 // ---- health -----------------------------------------------------------------------------------------
 
+/** Each Node's Ready condition ("True", "False", "Unknown"), through the API. */
+async function nodeReadiness(ctx: ScenarioContext): Promise<Map<string, string>> {
+  const nodes = await ctx.cluster.api.core.listNode();
+  return new Map(nodes.items.map((n) => [n.metadata?.name ?? "", n.status?.conditions?.find((c) => c.type === "Ready")?.status ?? "Unknown"]));
+}
+
+/** Every Node Ready (and, where the nodes are known out of band, none missing from the API). */
 export function nodesReady(): Probe {
   return probe("nodes Ready", "every node Ready", async (ctx) => {
-    const r = await ctx.cluster.kubectl(["get", "nodes", "--request-timeout=10s", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"], shortTimeout);
-    const lines = r.stdout.trim().split("\n").filter(Boolean);
-    const bad = lines.filter((l) => !l.endsWith("=True"));
-    const missing = ctx.cluster.nodes.filter((n) => !lines.some((l) => l.startsWith(`${n.name}=`)));
-    return { ok: !bad.length && !missing.length, observed: [...bad, ...missing.map((n) => `${n.name}=absent`)].join(", ") || `${lines.length} Ready` };
+    const ready = await nodeReadiness(ctx);
+    const bad = [...ready].filter(([, s]) => s !== "True").map(([n, s]) => `${n}=${s}`);
+    const missing = (ctx.cluster.shell?.nodes ?? []).filter((n) => !ready.has(n.name)).map((n) => `${n.name}=absent`);
+    return { ok: ready.size > 0 && !bad.length && !missing.length, observed: [...bad, ...missing].join(", ") || `${ready.size} Ready` };
   });
 }
 
+/** Every kube-system pod Running and Ready (typed pod conditions, through the API). */
 export function kubeSystemReady(): Probe {
   return probe("kube-system Ready", "every kube-system pod Running and Ready", async (ctx) => {
-    const r = await ctx.cluster.kubectl(["get", "pods", "-n", "kube-system", "--request-timeout=10s", "-o",
-      "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"], shortTimeout);
-    const lines = r.stdout.trim().split("\n").filter(Boolean);
-    const bad = lines.filter((l) => !/ Running True$/.test(l));
-    return { ok: lines.length > 0 && !bad.length, observed: bad.length ? `not ready: ${bad.join(", ")}` : `${lines.length} pods Ready` };
+    const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: "kube-system" })).items;
+    const bad = pods.filter((p) => p.status?.phase !== "Running" || !p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+      .map((p) => `${p.metadata?.name} ${p.status?.phase ?? "?"}${p.status?.containerStatuses?.map((c) => c.state?.waiting?.reason).filter(Boolean).map((r) => ` ${r}`).join("") ?? ""}`);
+    return { ok: pods.length > 0 && !bad.length, observed: bad.length ? `not ready: ${bad.join(", ")}` : `${pods.length} pods Ready` };
   });
 }
 
@@ -85,7 +91,7 @@ export function kubeSystemReady(): Probe {
 export function apiserverEndpoint(path: "/readyz" | "/livez" | "/healthz", expected: RegExp = /^ok$/m, title?: string): Probe {
   const url = `https://localhost:6443${path}${expected.source === "^ok$" ? "" : "?verbose"}`;
   return probe(title ?? `API server ${path}`, `${url} to match ${expected}`, async (ctx) => {
-    const r = await ctx.cluster.controlPlane().exec(["curl", "-sk", "--max-time", "8", url], { allowFailure: true, timeoutMs: 15_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-sk", "--max-time", "8", url], { allowFailure: true, timeoutMs: 15_000 });
     const body = (r.stdout || r.stderr).trim();
     const lines = body.split("\n").map((l) => l.trim()).filter(Boolean);
     const shown = [...lines.filter((l) => l.startsWith("[-]")), lines.at(-1) ?? ""].filter((l, i, a) => l && a.indexOf(l) === i).join(" ").slice(0, 400) || `curl exit ${r.exitCode}`;
@@ -99,12 +105,13 @@ export const healthz = (expected: RegExp) => apiserverEndpoint("/healthz", expec
 
 /** etcdctl with the client certificate kubeadm makes for health checks; used by probes and runbooks on a control-plane node. */
 export const ETCDCTL_TLS = "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
-/** etcdctl against this node's own member. */
-const ETCDCTL = `${ETCDCTL_TLS} --command-timeout=5s --endpoints=https://127.0.0.1:2379`;
+/** etcdctl against the member on the node it runs on, with a command timeout: the one command line probes and runbooks use. */
+export const etcdctl = (timeoutSeconds = 5) => `${ETCDCTL_TLS} --command-timeout=${timeoutSeconds}s --endpoints=https://127.0.0.1:2379`;
+const ETCDCTL = etcdctl(5);
 
 export function etcdHealthy(): Probe {
   return probe("etcd healthy", "etcdctl endpoint health: is healthy", async (ctx) => {
-    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
     return { ok: /is healthy/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }
@@ -122,7 +129,7 @@ export function kubectlTimesOut(seconds = 5): Probe {
 /** A line in the logs of any container (running or exited) with this name, read with crictl on the node. */
 export function containerLog(container: string, pattern: RegExp, node?: string): Probe {
   return probe(`${container} log ${pattern}`, `a log line of container ${container} matching ${pattern}`, async (ctx) => {
-    const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
+    const n = node ? nodeShell(ctx.cluster).node(node) : nodeShell(ctx.cluster).controlPlane();
     const ids = (await n.exec(["crictl", "ps", "-a", "--name", `^${container}$`, "-q"], shortTimeout)).stdout.split("\n").filter(Boolean);
     // Only lines written after ctx.logsSince count (crictl wants RFC 3339). A struggling etcd can log hundreds
     // of warnings between two polls, so the tail is long enough not to lose the one line that matters.
@@ -141,7 +148,7 @@ export function kubeletReports(subject: string, pattern: RegExp | string): Probe
   const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
   return probe(`kubelet reports ${subject} ${re.source}`, `a kubelet journal line about ${subject} matching ${re}`, async (ctx) => {
     const since = ctx.logsSince ? `@${Math.floor(ctx.logsSince / 1000)}` : "10 min ago";
-    const r = await ctx.cluster.controlPlane().exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
     const line = r.stdout.split("\n").reverse().find((l) => l.includes(subject) && re.test(l));
     return { ok: !!line, observed: line ? line.slice(0, 500) : `no kubelet line about ${subject} matching ${re}` };
   });
@@ -149,7 +156,7 @@ export function kubeletReports(subject: string, pattern: RegExp | string): Probe
 
 /** Ids of running containers with this name on a node (crictl, no API needed). */
 async function runningContainers(ctx: ScenarioContext, container: string, node?: string): Promise<string> {
-  const n = node ? ctx.cluster.node(node) : ctx.cluster.controlPlane();
+  const n = node ? nodeShell(ctx.cluster).node(node) : nodeShell(ctx.cluster).controlPlane();
   return (await n.exec(["crictl", "ps", "--name", `^${container}$`, "--state", "running", "-q"], shortTimeout)).stdout.trim();
 }
 
@@ -172,7 +179,7 @@ export function containerAbsent(container: string, node?: string): Probe {
 /** Connections to the API server port are refused on the control-plane node. */
 export function apiserverRefuses(): Probe {
   return probe("API port refuses connections", "curl https://localhost:6443 to fail with connection refused", async (ctx) => {
-    const r = await ctx.cluster.controlPlane().exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeoutMs: 15_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeoutMs: 15_000 });
     return { ok: r.exitCode === 7, observed: r.exitCode === 7 ? "curl: (7) connection refused on localhost:6443" : `curl exit ${r.exitCode}: ${r.stdout.slice(0, 80)}` };
   });
 }
@@ -180,9 +187,8 @@ export function apiserverRefuses(): Probe {
 /** Every node of a role is NotReady (or gone from the API), as the control plane sees it. */
 export function nodesNotReady(role: "worker" | "control-plane" = "worker"): Probe {
   return probe(`${role} nodes NotReady`, `every ${role} node NotReady or absent`, async (ctx) => {
-    const r = await ctx.cluster.kubectl(["get", "nodes", "--request-timeout=10s", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"], shortTimeout);
-    const status = new Map(r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("=") as [string, string]));
-    const nodes = ctx.cluster.nodes.filter((n) => n.role === role);
+    const status = await nodeReadiness(ctx);
+    const nodes = nodeShell(ctx.cluster).nodes.filter((n) => n.role === role);
     const ready = nodes.filter((n) => status.get(n.name) === "True");
     return { ok: nodes.length > 0 && ready.length === 0, observed: nodes.map((n) => `${n.name}=${status.get(n.name) === "True" ? "Ready" : status.has(n.name) ? "NotReady" : "absent"}`).join(", ") };
   });
@@ -207,7 +213,7 @@ export interface EtcdMember { id: string; name: string; clientUrl: string }
 
 /** etcd's member list as a surviving control plane sees it. */
 export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
-  const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} member list`, { timeoutMs: 15_000 });
+  const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} member list`, { timeoutMs: 15_000 });
   return r.stdout.trim().split("\n").filter(Boolean).map((l) => {
     const [id = "", , name = "", , clientUrl = ""] = l.split(",").map((x) => x.trim());
     return { id, name, clientUrl };
@@ -216,7 +222,7 @@ export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
 
 /** `etcdctl endpoint health --cluster` from a survivor: one line per member; exits non-zero if any is unhealthy. */
 async function clusterHealth(ctx: ScenarioContext): Promise<string> {
-  return (await ctx.cluster.controlPlane().sh(`${ETCDCTL} endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 })).stdout;
+  return (await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 })).stdout;
 }
 
 /** `etcdctl endpoint health --cluster` from a survivor reports the member of `node` unhealthy. */
@@ -244,7 +250,7 @@ export function etcdMembersHealthy(count: number): Probe {
 /** The survivor's etcd has no leader: `etcdctl endpoint status` answers with etcd's own error. */
 export function etcdNoLeader(): Probe {
   return probe("etcd has no leader", "etcdctl endpoint status on a survivor: etcdserver: no leader", async (ctx) => {
-    const r = await ctx.cluster.controlPlane().sh(`${ETCDCTL} endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
     return { ok: /etcdserver: no leader/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }
@@ -262,7 +268,7 @@ function apiWrite(ctx: ScenarioContext, seconds: number, server?: string) {
     ? `test -s ${conf} || kubeadm kubeconfig user --client-name=aftershock-break-glass --org=system:masters > ${conf}; `
     : "";
   const k = `kubectl --kubeconfig=${conf} ${server ? `--server=${server}` : ""} --request-timeout=${seconds}s`;
-  return ctx.cluster.controlPlane().sh(`${mint}${k} create configmap ${name} -n default 2>&1 && ${k} delete configmap ${name} -n default 2>&1`,
+  return nodeShell(ctx.cluster).controlPlane().sh(`${mint}${k} create configmap ${name} -n default 2>&1 && ${k} delete configmap ${name} -n default 2>&1`,
     { allowFailure: true, timeoutMs: (2 * seconds + 20) * 1000 });
 }
 
@@ -285,11 +291,10 @@ export function apiWriteFails(pattern: RegExp, seconds = 10): Probe {
 
 /** One named node is NotReady or gone from the API. */
 export function nodeNotReady(node: (ctx: ScenarioContext) => string | undefined): Probe {
-  return probe("lost node NotReady", "the lost node NotReady (or absent) in kubectl get nodes", async (ctx) => {
+  return probe("lost node NotReady", "the lost node NotReady (or absent) in the API's node list", async (ctx) => {
     const name = node(ctx);
     if (!name) return { ok: false, observed: "no node has been lost" };
-    const r = await ctx.cluster.kubectl(["get", "node", name, "--request-timeout=10s", "--ignore-not-found", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"], shortTimeout);
-    const s = r.stdout.trim();
+    const s = (await nodeReadiness(ctx)).get(name);
     return { ok: s !== "True", observed: `${name}=${s === "True" ? "Ready" : s ? "NotReady" : "absent"}` };
   });
 }

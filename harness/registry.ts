@@ -47,7 +47,9 @@ export function describePlan(s: Scenario): string {
     "",
     s.summary,
     "",
-    `cluster: ${s.cluster.controlPlanes} control plane(s) + ${s.cluster.workers} worker(s)`,
+    `cluster: ${s.cluster.controlPlanes} control plane(s) + ${s.cluster.workers} worker(s)` +
+      `; needs: ${s.needs.join(", ") || "API only"}; scope: ${s.scope === "namespace" ? "its own namespace (can share a cluster)" : "the whole cluster"}`,
+    ...(s.images.length ? [`workload images (built here, loaded into the cluster): ${s.images.join(", ")}`] : []),
     `setup: ${s.setup.map((x) => x.title).join("; ") || "—"}`,
     `steady state: ${s.steadyState.map((p) => p.name).join("; ")}`,
     `fault: ${s.fault.title}`,

@@ -1,106 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { AftershockError, formatDuration } from "../clusters/errors.js";
+import { restrictTo } from "../clusters/contract.js";
 import { registerTeardown } from "../clusters/teardown.js";
+import { stopWatches } from "./namespace-watch.js";
+import { createRunNamespace, deleteRunNamespace } from "./workloads.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
+import { classifyVerify, latch } from "./run-checks.js";
 import type { ReporterHooks } from "./reporters/reporter.js";
 import { healthProbes, type RunbookStep, type Scenario } from "./scenario.js";
-import type { Clock, ClusterFactory, Evidence, ManagedCluster, ScenarioContext } from "./types.js";
+import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "./types.js";
+import { EXIT_CODES, type Outcome, type PhaseName, type PhaseRecord, type ProbeRecord, type RunJournal, type StepRecord, type VariantTag } from "./journal.js";
 
-export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "inconclusive" | "errored" | "interrupted";
-
-export const EXIT_CODES: Record<Outcome, number> = {
-  passed: 0,
-  errored: 1,
-  "fault-not-reproduced": 3,
-  "not-recovered": 4,
-  "data-lost": 5,
-  aborted: 6,
-  inconclusive: 7,
-  interrupted: 130,
-};
-
-/**
- * The phases of a run, in order. Two of them are the run's checks on its own probes: `symptoms-absent`
- * (before the fault, every symptom probe must be unmet, or it cannot prove the fault happened) and
- * `verify-fails` (on the broken cluster, before the runbook, at least one verification probe must be unmet,
- * or verification cannot prove recovery). Either failing makes the run inconclusive.
- */
-export type PhaseName =
-  | "cluster" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
-
-/** A run of a scenario changed on purpose: what was changed, and the outcome that proves the point. */
-export interface VariantTag {
-  name: string;
-  expected: Outcome;
-}
-
-export interface StepRecord {
-  title: string;
-  shows?: string;
-  startedAt: number;
-  endedAt: number;
-  ok: boolean;
-  output?: string;
-  error?: string;
-}
-
-export interface ProbeRecord {
-  name: string;
-  expectation: string;
-  kind?: string;
-  ok: boolean;
-  observed: string;
-  /** When it first held (ms since run start), for symptoms and verify. */
-  firstOkAtMs?: number;
-  /**
-   * In the two self-check phases: whether the probe's own expectation held. There `ok` means the check is
-   * satisfied for this probe (the probe was unmet), so `held` keeps what the probe itself answered.
-   */
-  held?: boolean;
-}
-
-export interface PhaseRecord {
-  name: PhaseName;
-  startedAt: number;
-  endedAt: number;
-  status: "passed" | "failed" | "skipped";
-  budgetMs?: number;
-  steps: StepRecord[];
-  probes: ProbeRecord[];
-  error?: string;
-}
-
-export interface RunJournal {
-  runId: string;
-  scenario: { id: string; title: string; summary: string; source: { incident: string; section: string }; tags: string[] };
-  cluster?: { name: string; kubernetesVersion: string; nodes: string[]; createMs?: number };
-  startedAt: number;
-  endedAt: number;
-  outcome: Outcome;
-  exitCode: number;
-  reason: string;
-  phases: PhaseRecord[];
-  evidence: Evidence[];
-  timings: {
-    totalMs: number;
-    clusterCreateMs?: number;
-    /** Fault injected → first expected symptom observed. */
-    timeToDetectMs?: number;
-    /** Fault injected → every expected symptom observed. */
-    timeToConfirmMs?: number;
-    /** Runbook start → verification passed. */
-    timeToRecoverMs?: number;
-  };
-  kept?: string;
-  /** Highest total memory of the cluster's containers while the run had a cluster (docker stats), MiB. */
-  peakMemoryMiB?: number;
-  /** What the runbook lost by design (written after the last backup), by name and count. */
-  recoveryPoint?: string[];
-  /** A variant of the scenario (pnpm suite --prove), and the outcome it is expected to end with. */
-  variant?: VariantTag;
-  /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
-  image?: { ref: string; built: boolean; ms: number };
-}
+export { EXIT_CODES } from "./journal.js";
+export type { Outcome, PhaseName, PhaseRecord, ProbeRecord, RunJournal, StepRecord, VariantTag } from "./journal.js";
 
 export interface RunOptions {
   clusters: ClusterFactory;
@@ -126,8 +38,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   const { clock } = opts;
   const reporter = opts.reporter ?? {};
   const runId = opts.runId ?? randomBytes(4).toString("hex");
+  assertServes(opts.clusters, scenario);
   // The node image comes first and outside the timeline: a cold build takes minutes and is not cluster time.
-  const image = await opts.clusters.prepare?.({ kubernetesVersion: opts.kubernetesVersion, ...(opts.image ? { image: opts.image } : {}) });
+  const image = await opts.clusters.prepare?.({
+    kubernetesVersion: opts.kubernetesVersion, workloadImages: scenario.images, ...(opts.image ? { image: opts.image } : {}),
+  });
   const t0 = clock.now();
   const journal: RunJournal = {
     runId,
@@ -173,6 +88,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   let rollback: { step: RunbookStep; run: () => Promise<string | void> } | undefined;
   let unregisterRollback = () => {};
   let memory: { stop(): Promise<number> } | undefined;
+  let unregisterNamespace = () => {};
+  let namespaceCreated = false;
   try {
     // 1. Cluster.
     cluster = await phase("cluster", undefined, async () => {
@@ -182,12 +99,28 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     const created = cluster;
     memory = cluster.sampleMemory?.();
     unregister = opts.keep ? () => {} : registerTeardown(`scenario ${scenario.id}: delete cluster ${created.name}`, () => created.delete());
-    journal.cluster = { name: cluster.name, kubernetesVersion: cluster.kubernetesVersion, nodes: cluster.nodes.map((n) => n.name), createMs: cluster.timings.totalMs };
+    journal.cluster = {
+      name: cluster.name, kubernetesVersion: cluster.kubernetesVersion, nodes: cluster.shell?.nodes.map((n) => n.name) ?? [], createMs: cluster.timings.totalMs,
+      ...(cluster.shared ? { shared: cluster.shared } : {}),
+    };
     journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
-    const ctx: ScenarioContext = { cluster, clock, found, evidence };
+    // The scenario sees the capabilities it declared, and nothing more.
+    const ctx: ScenarioContext = { cluster: restrictTo(cluster, scenario.needs), clock, found, evidence, namespace: runNamespace(scenario, runId) };
 
-    // 2. Setup: sentinels.
+    // 2. Setup: the run's namespace and workload images, then sentinels.
     await phase("setup", undefined, async (p) => {
+      if (scenario.scope === "namespace") {
+        await timedStep(p, `create namespace ${ctx.namespace}`, `kubectl create namespace ${ctx.namespace}`, async () => {
+          await createRunNamespace(created.api, ctx.namespace, runId, scenario.id);
+          unregisterNamespace = registerTeardown(`scenario ${scenario.id}: delete namespace ${ctx.namespace}`, () => deleteRunNamespace(created.api, ctx.namespace, runId).then(() => {}));
+          namespaceCreated = true;
+        });
+      }
+      if (scenario.images.length) {
+        const loader = created.images;
+        if (!loader) throw new AftershockError("E_CAPABILITY", `cluster ${created.name} cannot load images`);
+        await timedStep(p, `load workload images`, `kind load docker-image ${scenario.images.join(" ")}`, async () => { await loader.loadImages(scenario.images); return scenario.images.join(", "); });
+      }
       for (const s of scenario.setup) await timedStep(p, s.title, undefined, () => s.write(ctx).then(() => undefined));
     });
     const sentinelProbes = scenario.setup.flatMap((s) => s.probes());
@@ -230,26 +163,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     // each is latched when first seen.
     const signatures = new Set(scenario.symptoms.expect.map((x) => x.name));
     const symptomsOk = await phase("symptoms", scenario.symptomsBudgetMs, async (p) => {
-      const pending = new Set([...scenario.symptoms.expect, ...(scenario.symptoms.stillWorks ?? [])]);
-      const last = new Map<Probe, Observation>();
-      const deadline = clock.now() + scenario.symptomsBudgetMs;
-      for (;;) {
-        for (const probe of [...pending]) {
-          const o = await observe(probe, ctx);
-          last.set(probe, o);
-          if (o.ok) {
-            pending.delete(probe);
-            const rec = { ...record(probe, o), firstOkAtMs: clock.now() - t0 };
-            p.probes.push(rec);
-            evidence(`${signatures.has(probe.name) ? "symptom" : "still works"}: ${probe.name}`, o.observed);
-            reporter.onProbe?.(rec, p, journal);
-          }
-        }
-        if (!pending.size || clock.now() >= deadline) break;
-        await clock.sleep(Math.min(2000, Math.max(0, deadline - clock.now())));
-      }
+      const { pending, last } = await latch([...scenario.symptoms.expect, ...(scenario.symptoms.stillWorks ?? [])], ctx, scenario.symptomsBudgetMs, (probe, o) => {
+        const rec = { ...record(probe, o), firstOkAtMs: clock.now() - t0 };
+        p.probes.push(rec);
+        evidence(`${signatures.has(probe.name) ? "symptom" : "still works"}: ${probe.name}`, o.observed);
+        reporter.onProbe?.(rec, p, journal);
+      });
       for (const probe of pending) p.probes.push(record(probe, last.get(probe) ?? { ok: false, observed: "never checked" }));
-      if (pending.size) {
+      if (pending.length) {
         p.status = "failed";
         p.error = `not observed within ${formatDuration(scenario.symptomsBudgetMs)}: ${[...pending].map((x) => `${x.name} (last seen: ${last.get(x)?.observed ?? "-"})`).join("; ")}`;
         return false;
@@ -304,17 +225,13 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         p.probes.push(rec);
         reporter.onProbe?.(rec, p, journal);
       }
-      const failed = [...results.values()].filter((r) => !r.ok);
-      if (failed.length) {
+      const verdict = classifyVerify([...results.values()]);
+      if (verdict.failed.length) {
         p.status = "failed";
-        p.error = failed.map((f) => `${f.name}: ${f.observed}`).join("; ");
+        p.error = verdict.failed.map((f) => `${f.name}: ${f.observed}`).join("; ");
       }
-      for (const r of results.values()) if (r.kind === "recovery-point") journal.recoveryPoint = [...(journal.recoveryPoint ?? []), `${r.name}: ${r.observed}`];
-      if (failed.every((f) => f.kind === "recovery-point")) { p.status = "passed"; delete p.error; }
-      return {
-        failedHealth: failed.filter((f) => f.kind !== "sentinel" && f.kind !== "recovery-point"),
-        failedSentinels: failed.filter((f) => f.kind === "sentinel"),
-      };
+      if (verdict.recoveryPoint.length) journal.recoveryPoint = verdict.recoveryPoint;
+      return verdict;
     });
     if (runbookError || verified.failedHealth.length) {
       return finish("not-recovered", [runbookError && `runbook failed: ${runbookError}`, verified.failedHealth.length && `not healthy: ${verified.failedHealth.map((f) => `${f.name} (${f.observed})`).join("; ")}`].filter(Boolean).join("; "));
@@ -332,6 +249,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     // 10. Teardown (always), unless asked to keep the cluster.
     if (cluster) {
       const c = cluster;
+      // Watches opened by workload probes hold connections open; they end with the run, kept cluster or not.
+      try { await stopWatches(c.api); } catch { /* no API client was ever made */ }
       if (opts.keep) {
         journal.kept = c.howToReach();
       } else {
@@ -342,6 +261,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
             // Best effort: a rollback that fails is reported, and the cluster is deleted all the same.
             await timedStep(p, `rollback: ${rb.step.title}`, rb.step.shows, rb.run, (out) => out && evidence(`rollback: ${rb.step.title}`, out))
               .catch((e: unknown) => evidence("teardown", `rollback failed: ${(e as Error).message}`));
+          }
+          if (namespaceCreated) {
+            // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
+            unregisterNamespace();
+            await timedStep(p, `delete namespace ${runNamespace(scenario, runId)}`, `kubectl delete namespace ${runNamespace(scenario, runId)} --wait`,
+              () => deleteRunNamespace(c.api, runNamespace(scenario, runId), runId));
           }
           unregister();
           await c.delete();
@@ -392,6 +317,22 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       s.endedAt = clock.now() - t0;
       reporter.onStepEnd?.(s, p, journal);
     }
+  }
+}
+
+/** A namespace-scoped scenario's own namespace; "default" for the others (their writes are cluster-wide). */
+export function runNamespace(s: Scenario, runId: string): string {
+  return s.scope === "namespace" ? `as-${runId}-${s.id}`.slice(0, 63).replace(/-+$/, "") : "default";
+}
+
+/** Refuses, before anything is created, a scenario whose needs the clusters cannot serve. */
+export function assertServes(clusters: Pick<ClusterFactory, "capabilities" | "target" | "scopes">, s: Scenario): void {
+  if (clusters.scopes && !clusters.scopes.includes(s.scope)) {
+    throw new AftershockError("E_CAPABILITY", `scenario ${s.id} changes the whole cluster; ${clusters.target ?? "this target"} takes only namespace-scoped scenarios`);
+  }
+  const missing = s.needs.filter((c) => !clusters.capabilities.includes(c));
+  if (missing.length) {
+    throw new AftershockError("E_CAPABILITY", `scenario ${s.id} needs ${missing.join(", ")}, which ${clusters.target ?? "this target"} does not offer`);
   }
 }
 

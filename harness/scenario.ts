@@ -1,5 +1,6 @@
 import { AftershockError, parseDuration } from "../clusters/errors.js";
 import type { Probe } from "./probes.js";
+import { CAPABILITIES, type Capability } from "../clusters/contract.js";
 import type { ClusterShape, ScenarioContext } from "./types.js";
 
 /** A change to the cluster that the incident describes. `neutralised` variants exist for tests. */
@@ -57,6 +58,20 @@ export interface ScenarioDefinition {
   source: { incident: string; section: string };
   tags: string[];
   cluster: ClusterShape;
+  /**
+   * What the scenario needs besides the API (default none): "node-shell" to reach nodes while the API is
+   * down, "node-lifecycle" to lose and replace machines, "image-loading" for locally built workload images.
+   * It sees only what it declares, and a target that cannot serve it is refused before anything is created.
+   */
+  needs?: Capability[];
+  /**
+   * "namespace" (default "cluster"): the fault and every write stay inside the run's own namespace
+   * (`ctx.namespace`, created before setup and deleted at the end). Such scenarios can share a cluster in
+   * `pnpm suite` and run against an existing cluster with --kubeconfig.
+   */
+  scope?: "cluster" | "namespace";
+  /** Workload images from the local catalogue (harness/workload-images.ts) the scenario runs; loaded before setup. */
+  images?: string[];
   setup: Sentinel[];
   steadyState: Probe[];
   fault: Fault;
@@ -71,6 +86,9 @@ export interface ScenarioDefinition {
 }
 
 export interface Scenario extends ScenarioDefinition {
+  needs: Capability[];
+  scope: "cluster" | "namespace";
+  images: string[];
   /** Always set: the definition's, or the first runbook step's title. */
   decisiveStep: string;
   steadyStateBudgetMs: number;
@@ -93,11 +111,15 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
   if (!def.symptoms?.expect?.length) throw bad("symptoms.expect", "needs at least one signature: a scenario must prove its fault happened");
   if (!def.runbook?.length) throw bad("runbook", "needs at least one step");
   if (!def.verify?.expect?.length) throw bad("verify.expect", "needs at least one probe");
+  const unknown = (def.needs ?? []).filter((c) => !(CAPABILITIES as readonly string[]).includes(c));
+  if (unknown.length) throw bad("needs", `names unknown capabilities: ${unknown.join(", ")} (known: ${CAPABILITIES.join(", ")})`);
+  if (def.scope !== undefined && def.scope !== "cluster" && def.scope !== "namespace") throw bad("scope", `must be "cluster" or "namespace"`);
+  if (def.images?.length && !def.needs?.includes("image-loading")) throw bad("images", `need the "image-loading" capability in needs`);
   if (def.decisiveStep !== undefined && !def.runbook.some((s) => s.title === def.decisiveStep)) throw bad("decisiveStep", `names no runbook step: "${def.decisiveStep}"`);
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
   return {
-    ...def, tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], decisiveStep: def.decisiveStep ?? def.runbook[0]!.title,
+    ...def, needs: def.needs ?? [], scope: def.scope ?? "cluster", images: def.images ?? [], tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], decisiveStep: def.decisiveStep ?? def.runbook[0]!.title,
     steadyStateBudgetMs: 3 * 60_000, symptomsBudgetMs, verifyBudgetMs,
   };
 }

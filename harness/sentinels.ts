@@ -1,5 +1,7 @@
+import { nodeShell } from "../clusters/contract.js";
 import { createHash, randomBytes } from "node:crypto";
-import { ETCDCTL_TLS, negate, type Probe } from "./probes.js";
+import { raw, sh } from "../clusters/exec.js";
+import { etcdctl, negate, type Probe } from "./probes.js";
 import type { Sentinel } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
 
@@ -108,8 +110,8 @@ export function etcdSnapshot(file = "/var/lib/etcd-backup/snapshot.db"): Sentine
   return {
     title: `etcd snapshot to ${file}`,
     async write(ctx) {
-      const r = await ctx.cluster.controlPlane().sh(`set -euo pipefail; mkdir -p "$(dirname ${file})"
-${ETCDCTL_TLS} --endpoints=https://127.0.0.1:2379 snapshot save ${file} 2>&1 | tail -1
+      const r = await nodeShell(ctx.cluster).controlPlane().sh(sh`set -euo pipefail; mkdir -p "$(dirname ${file})"
+${raw(etcdctl(30))} snapshot save ${file} 2>&1 | tail -1
 etcdutl snapshot status ${file} -w table`, { timeoutMs: 60_000 });
       ctx.evidence("backup", r.stdout.trim());
     },
@@ -155,7 +157,7 @@ export function serviceAnswers(name: string, kind: Probe["kind"] = "sentinel"): 
     ...(kind ? { kind } : {}),
     async check(ctx) {
       const ip = (await ctx.cluster.kubectl(["get", "service", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.spec.clusterIP}"], { timeoutMs: 20_000 })).stdout.trim();
-      const r = await ctx.cluster.controlPlane().exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeoutMs: 15_000 });
+      const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeoutMs: 15_000 });
       const code = r.stdout.trim().split("\n").pop();
       return { ok: code === "200", observed: code === "200" ? r.stdout.trim().split("\n")[0]! : `curl exit ${r.exitCode}, HTTP ${code || "none"} from ${ip}` };
     },

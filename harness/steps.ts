@@ -1,6 +1,8 @@
+import { nodeLifecycle, nodeShell } from "../clusters/contract.js";
 import { AftershockError } from "../clusters/errors.js";
+import { raw, sh } from "../clusters/exec.js";
 import { lostNodes } from "./faults.js";
-import { ETCDCTL_TLS, etcdMembers, waitFor, type Probe } from "./probes.js";
+import { etcdctl, etcdMembers, waitFor, type Probe } from "./probes.js";
 import { step, type RunbookStep } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
 
@@ -9,11 +11,11 @@ import type { ScenarioContext } from "./types.js";
  * a surviving control plane to take the dead members out, and to join fresh machines back.
  */
 
-const ETCDCTL = `${ETCDCTL_TLS} --command-timeout=10s --endpoints=https://127.0.0.1:2379`;
+const ETCDCTL = etcdctl(10);
 /** A join command fit for reports: the token and the CA hash left out. */
 export const redactJoin = (join: string) => join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
 
-const survivor = (ctx: ScenarioContext) => ctx.cluster.controlPlane();
+const survivor = (ctx: ScenarioContext) => nodeShell(ctx.cluster).controlPlane();
 
 /** `etcdctl member list`, then `member remove` for each lost node's member. */
 export function removeLostEtcdMembers(): RunbookStep {
@@ -23,7 +25,7 @@ export function removeLostEtcdMembers(): RunbookStep {
     for (const name of lostNodes(ctx)) {
       const m = members.find((x) => x.name === name);
       if (!m) { out.push(`no member named ${name} (already removed)`); continue; }
-      out.push((await survivor(ctx).sh(`${ETCDCTL} member remove ${m.id}`)).stdout.trim());
+      out.push((await survivor(ctx).sh(sh`${raw(ETCDCTL)} member remove ${m.id}`)).stdout.trim());
     }
     return out.join("\n");
   });
@@ -72,14 +74,13 @@ export function joinReplacementControlPlanes(): RunbookStep {
     "pnpm cluster replace-node <cluster> <node>   # a new machine, same name, OS and kubelet installed, not joined\n" +
     "kubeadm join <endpoint>:6443 --token … --discovery-token-ca-cert-hash sha256:… --control-plane --certificate-key … --v=5",
     async (ctx) => {
-      const lifecycle = ctx.cluster.lifecycle;
-      if (!lifecycle) throw new AftershockError("E_CLUSTER", "this cluster provider cannot provide fresh machines");
+      const lifecycle = nodeLifecycle(ctx.cluster);
       if (!ctx.found.join || !ctx.found.certificateKey) throw new AftershockError("E_BAD_INPUT", "no join command or certificate key: run the credentials step first");
       const out: string[] = [];
       for (const name of lostNodes(ctx)) {
         const node = await lifecycle.provisionNode(name);
         // Preflight assumes a VM (swap, kernel modules); kind skips it for every node, and so does this join.
-        const r = await node.sh(`${ctx.found.join} --control-plane --certificate-key ${ctx.found.certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`, { timeoutMs: 5 * 60_000 });
+        const r = await node.sh(sh`${ctx.found.join.split(" ")} --control-plane --certificate-key ${ctx.found.certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`, { timeoutMs: 5 * 60_000 });
         if (!/This node has joined the cluster and a new control plane instance was created/.test(r.stdout)) {
           throw new AftershockError("E_COMMAND", `kubeadm join on ${name} did not finish: ${r.stdout.trim().split("\n").slice(-3).join(" | ")}`);
         }

@@ -1,30 +1,8 @@
-import type { RunOptions, RunResult } from "../clusters/exec.js";
+import type { Capability, ClusterAccess } from "../clusters/contract.js";
+import type { Clock } from "../clusters/wait.js";
 
-/** What a scenario may touch: nodes out of band (docker exec) and the API in band (kubectl). */
-export interface NodeAccess {
-  readonly name: string;
-  readonly role: "control-plane" | "worker";
-  exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
-  sh(script: string, opts?: RunOptions): Promise<RunResult>;
-}
-
-/** Optional capability: a node's machine is lost for good, and a fresh one is provided in its place (not joined). */
-export interface NodeLifecycle {
-  destroyNode(name: string): Promise<void>;
-  provisionNode(name: string): Promise<NodeAccess>;
-}
-
-export interface ClusterAccess {
-  readonly name: string;
-  readonly runId: string;
-  readonly kubernetesVersion: string;
-  readonly kubeconfigPath: string;
-  readonly nodes: readonly NodeAccess[];
-  controlPlane(): NodeAccess;
-  node(name: string): NodeAccess;
-  kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
-  readonly lifecycle?: NodeLifecycle;
-}
+export type { Capability, ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeShell } from "../clusters/contract.js";
+export { nodeLifecycle, nodeShell } from "../clusters/contract.js";
 
 export interface ManagedCluster extends ClusterAccess {
   delete(): Promise<void>;
@@ -32,6 +10,8 @@ export interface ManagedCluster extends ClusterAccess {
   sampleMemory?(): { stop(): Promise<number> };
   howToReach(): string;
   readonly timings: Record<string, number>;
+  /** Set when the run got a cluster another run made (pnpm suite): how it got it. */
+  readonly shared?: string;
 }
 
 export interface ClusterShape {
@@ -45,20 +25,18 @@ export interface ClusterFactory {
    * Optional: find or build the node image before the run's timeline starts, so a cold build (minutes) is
    * not reported as cluster-create time.
    */
-  prepare?(o: { kubernetesVersion: string; image?: string }): Promise<{ ref: string; built: boolean; ms: number }>;
+  prepare?(o: { kubernetesVersion: string; image?: string; workloadImages?: string[] }): Promise<{ ref: string; built: boolean; ms: number }>;
   create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string; keep?: boolean }): Promise<ManagedCluster>;
+  /** What every cluster it makes offers besides the API (checked against a scenario's needs before anything exists). */
+  readonly capabilities: readonly Capability[];
+  /** For messages: "a kind cluster", "the cluster in ~/.kube/config", … */
+  readonly target?: string;
+  /** Which scenario scopes its clusters take (default both): an existing cluster takes only namespace-scoped ones. */
+  readonly scopes?: readonly ("cluster" | "namespace")[];
 }
 
-/** Injected time, so the engine's budgets can be tested without waiting. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
+export type { Clock } from "../clusters/wait.js";
+export { realClock } from "../clusters/wait.js";
 
 /** Something seen while the scenario ran: a log line, a probe answer, a step's output. */
 export interface Evidence {
@@ -72,6 +50,8 @@ export interface ScenarioContext {
   readonly cluster: ClusterAccess;
   readonly clock: Clock;
   readonly found: Record<string, string>;
+  /** The run's own namespace (scenarios with scope "namespace"): every write of theirs goes there. */
+  readonly namespace: string;
   /**
    * Wall-clock time (ms since epoch) from which log and journal probes count lines: the fault's injection
    * once it is injected; before that, the start of the steady-state check (the symptoms-absent check asks

@@ -1,3 +1,4 @@
+import { nodeShell } from "../harness/types.js";
 import { defineScenario, step } from "../harness/scenario.js";
 import {
   apiserverReady, apiserverRefuses, containerAbsent, containerRunning, etcdHealthy, kubeSystemReady, nodesReady, waitFor,
@@ -15,7 +16,7 @@ const manifestsLost: Fault = {
     "rm -f /tmp/etcd.yaml /tmp/kube-*.yaml      # the files never come back",
   ],
   async inject({ cluster, evidence }) {
-    const r = await cluster.controlPlane().sh(
+    const r = await nodeShell(cluster).controlPlane().sh(
       "set -euo pipefail; systemctl stop kubelet; mv /etc/kubernetes/manifests/*.yaml /tmp/; systemctl start kubelet; " +
       "rm -f /tmp/etcd.yaml /tmp/kube-apiserver.yaml /tmp/kube-controller-manager.yaml /tmp/kube-scheduler.yaml; ls -la /etc/kubernetes/manifests/",
       { timeoutMs: 60_000 });
@@ -35,6 +36,7 @@ export default defineScenario({
   source: { incident: "001", section: "#5 kubelet cache clear, #6 kubeadm regenerates the control plane, #7 recovery" },
   tags: ["control-plane", "kubeadm", "nightly", "game-day"],
   cluster: { controlPlanes: 1, workers: 1 },
+  needs: ["node-shell"],
 
   setup: [configMaps(20), deployment("web", 2)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
@@ -48,13 +50,13 @@ export default defineScenario({
 
   runbook: [
     step("see that the manifests are gone", "ls -la /etc/kubernetes/manifests/", async ({ cluster }) =>
-      (await cluster.controlPlane().exec(["ls", "-la", "/etc/kubernetes/manifests/"])).stdout),
+      (await nodeShell(cluster).controlPlane().exec(["ls", "-la", "/etc/kubernetes/manifests/"])).stdout),
     step("regenerate the control-plane manifests", "kubeadm init phase control-plane all --config /kind/kubeadm.conf", async ({ cluster }) =>
-      (await cluster.controlPlane().exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout),
+      (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout),
     step("regenerate the local etcd manifest", "kubeadm init phase etcd local --config /kind/kubeadm.conf", async ({ cluster }) =>
-      (await cluster.controlPlane().exec(["kubeadm", "init", "phase", "etcd", "local", "--config", "/kind/kubeadm.conf"])).stdout),
+      (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "etcd", "local", "--config", "/kind/kubeadm.conf"])).stdout),
     step("restart the kubelet", "systemctl restart kubelet", async ({ cluster }) => {
-      await cluster.controlPlane().exec(["systemctl", "restart", "kubelet"]);
+      await nodeShell(cluster).controlPlane().exec(["systemctl", "restart", "kubelet"]);
     }),
     step("wait for the API server to come back", "crictl ps   # until kube-apiserver is Running", async (ctx) =>
       (await waitFor(containerRunning("kube-apiserver"), ctx, 4 * 60_000)).observed, "5m"),

@@ -20,6 +20,7 @@ export default defineScenario({
   source: { incident: "004", section: "Description, Cause, Solution (remove the node, cluster-info, kubeadm join --control-plane)" },
   tags: ["control-plane", "etcd", "kubeadm", "ha", "nightly", "game-day"],
   cluster: { controlPlanes: 3, workers: 0 },
+  needs: ["node-shell", "node-lifecycle"],
 
   setup: [configMaps(20), deployment("web", 2)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdMembersHealthy(3)],

@@ -1,8 +1,9 @@
+import { nodeShell } from "../harness/types.js";
 import { leaderChanges, walFsyncP99, walFsyncP99Above, walFsyncP99Below } from "../harness/etcd-metrics.js";
 import { apiserverReady, containerLog, etcdHealthy, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
 import { defineScenario, step, type Fault } from "../harness/scenario.js";
 import { configMaps } from "../harness/sentinels.js";
-import type { NodeAccess, ScenarioContext } from "../harness/types.js";
+import type { NodeHandle, ScenarioContext } from "../harness/types.js";
 import type { Probe } from "../harness/probes.js";
 
 const WRITE_IOPS = 4;
@@ -34,7 +35,7 @@ for cid in $cids; do
   fi
 done`;
 
-const controlPlanes = (ctx: ScenarioContext): NodeAccess[] => ctx.cluster.nodes.filter((n) => n.role === "control-plane");
+const controlPlanes = (ctx: ScenarioContext): NodeHandle[] => nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");
 
 const LIFT_SHOWS = `echo "<maj:min> 0" > <etcd cgroup>/blkio.throttle.write_iops_device   # and write_bps_device, on each control plane`;
 
@@ -52,7 +53,7 @@ const iopsStarved: Fault = {
     `echo "<maj:min> ${WRITE_BPS}" > <etcd cgroup>/blkio.throttle.write_bps_device`,
   ],
   async inject(ctx) {
-    const before = await walFsyncP99(ctx, ctx.cluster.controlPlane(), 15_000);
+    const before = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), 15_000);
     ctx.evidence("before", `WAL fsync p99 before the fault: ${before ? `≤ ${before.ms}ms over ${before.samples} fsyncs in 15s` : "no fsync in 15s"}; ${await leaderChanges(ctx)}`);
     for (const n of controlPlanes(ctx)) ctx.evidence("fault", `${n.name}: ${(await n.sh(limit(WRITE_IOPS, WRITE_BPS), { timeoutMs: 30_000 })).stdout.trim()}`);
   },
@@ -96,6 +97,7 @@ export default defineScenario({
   source: { incident: "003", section: "4. Zalando: etcd disk I/O bottleneck" },
   tags: ["control-plane", "etcd", "performance", "nightly"],
   cluster: { controlPlanes: 3, workers: 0 },
+  needs: ["node-shell"],
 
   setup: [configMaps(20)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],

@@ -1,3 +1,4 @@
+import { nodeShell } from "../harness/types.js";
 import { defineScenario, step } from "../harness/scenario.js";
 import { zombieEtcdOnPort } from "../harness/faults.js";
 import {
@@ -16,6 +17,7 @@ export default defineScenario({
   source: { incident: "001", section: "#2 API server health check, #3 etcd port conflict" },
   tags: ["control-plane", "etcd", "nightly", "game-day"],
   cluster: { controlPlanes: 1, workers: 1 },
+  needs: ["node-shell"],
 
   setup: [configMaps(20), deployment("web", 2)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
@@ -34,7 +36,7 @@ export default defineScenario({
 
   runbook: [
     step("find who holds :2380", "lsof -nP -iTCP:2380 -sTCP:LISTEN", async ({ cluster, found }) => {
-      const r = await cluster.controlPlane().exec(["lsof", "-nP", "-iTCP:2380", "-sTCP:LISTEN"]);
+      const r = await nodeShell(cluster).controlPlane().exec(["lsof", "-nP", "-iTCP:2380", "-sTCP:LISTEN"]);
       const row = r.stdout.split("\n").find((l) => /^\S+\s+\d+\s/.test(l));
       if (!row) throw new Error(`nothing listens on :2380:\n${r.stdout}`);
       found.pid = row.split(/\s+/)[1]!;
@@ -42,7 +44,7 @@ export default defineScenario({
       return r.stdout;
     }),
     step("kill the zombie", "kill -9 <pid from lsof>", async ({ cluster, found }) => {
-      await cluster.controlPlane().exec(["kill", "-9", found.pid!]);
+      await nodeShell(cluster).controlPlane().exec(["kill", "-9", found.pid!]);
       return `killed ${found.command} (pid ${found.pid})`;
     }),
     step("wait for the kubelet to bring etcd back", "crictl ps --name etcd   # until Running", async (ctx) => {

@@ -1,3 +1,4 @@
+import { nodeShell } from "../harness/types.js";
 import { defineScenario, step, type Fault } from "../harness/scenario.js";
 import { apiserverReady, containerRunning, etcdHealthy, healthz, kubectlTimesOut, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
 import { configMaps, deployment, etcdSnapshot } from "../harness/sentinels.js";
@@ -13,7 +14,7 @@ const storageLost: Fault = {
     "mv /etc/kubernetes/etcd.yaml /etc/kubernetes/manifests/   # the kubelet cannot start etcd on it",
   ],
   async inject({ cluster, evidence }) {
-    const r = await cluster.controlPlane().sh(`set -euo pipefail
+    const r = await nodeShell(cluster).controlPlane().sh(`set -euo pipefail
 mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.aftershock
 for i in $(seq 1 600); do [[ -z $(crictl ps --name '^etcd$' -q) ]] && break; sleep 0.1; done
 du -sh /var/lib/etcd
@@ -36,6 +37,7 @@ export default defineScenario({
   source: { incident: "002", section: "Specific scenarios: API server backing storage lost; mitigation: periodic snapshots" },
   tags: ["control-plane", "etcd", "backup", "nightly"],
   cluster: { controlPlanes: 1, workers: 1 },
+  needs: ["node-shell"],
 
   setup: [configMaps(20), deployment("web", 2), etcdSnapshot(SNAPSHOT), configMaps(10, { prefix: "late", afterRecoveryPoint: true })],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
@@ -49,10 +51,10 @@ export default defineScenario({
 
   runbook: [
     step("check the snapshot", `etcdutl snapshot status ${SNAPSHOT} -w table`, async ({ cluster }) =>
-      (await cluster.controlPlane().exec(["etcdutl", "snapshot", "status", SNAPSHOT, "-w", "table"])).stdout),
+      (await nodeShell(cluster).controlPlane().exec(["etcdutl", "snapshot", "status", SNAPSHOT, "-w", "table"])).stdout),
     step("restore it as this member's data directory",
       "etcdutl snapshot restore <snapshot> --name <node> --initial-cluster <node>=https://<ip>:2380 --initial-advertise-peer-urls https://<ip>:2380 --data-dir /var/lib/etcd",
-      async ({ cluster }) => (await cluster.controlPlane().sh(`set -euo pipefail
+      async ({ cluster }) => (await nodeShell(cluster).controlPlane().sh(`set -euo pipefail
 m=/etc/kubernetes/manifests/etcd.yaml
 name=$(grep -oE -- '--name=[^ ]+' $m | cut -d= -f2)
 peer=$(grep -oE -- '--initial-advertise-peer-urls=[^ ]+' $m | cut -d= -f2)
@@ -63,7 +65,7 @@ ls /var/lib/etcd`, { timeoutMs: 120_000 })).stdout),
       (await waitFor(containerRunning("etcd"), ctx, 5 * 60_000)).observed, "6m"),
     step("restart the API server, controller manager and scheduler (their caches are newer than the snapshot)",
       "crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs crictl stop",
-      async ({ cluster }) => (await cluster.controlPlane().sh(
+      async ({ cluster }) => (await nodeShell(cluster).controlPlane().sh(
         "crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs -r crictl stop", { timeoutMs: 90_000 })).stdout),
   ],
 

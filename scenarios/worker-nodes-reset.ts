@@ -1,3 +1,4 @@
+import { nodeShell } from "../harness/types.js";
 import { defineScenario, step, type Fault } from "../harness/scenario.js";
 import { apiserverReady, etcdHealthy, kubeSystemDegraded, kubeSystemReady, nodesNotReady, nodesReady } from "../harness/probes.js";
 import { configMaps, service, serviceDown } from "../harness/sentinels.js";
@@ -15,7 +16,7 @@ const workersReset: Fault = {
   title: "every worker is reset (kubeadm reset, CNI and kubelet state removed) and all kube-system pods are deleted at once",
   plan: [...RESET.map((c) => `${c}   # on each worker`), "kubectl delete pods --all -n kube-system --wait=false"],
   async inject({ cluster, evidence }) {
-    for (const w of cluster.nodes.filter((n) => n.role === "worker")) {
+    for (const w of nodeShell(cluster).nodes.filter((n) => n.role === "worker")) {
       const r = await w.sh(`set -u; ${RESET.join("; ")}; systemctl is-active kubelet || true`, { timeoutMs: 3 * 60_000 });
       evidence("fault", `${w.name}: kubelet ${r.stdout.trim().split("\n").pop()}`);
     }
@@ -35,6 +36,7 @@ export default defineScenario({
   source: { incident: "000", section: "1.4–1.6 node resets, 3. recovery procedure (reset, token create, join)" },
   tags: ["control-plane", "workers", "kubeadm", "nightly", "game-day"],
   cluster: { controlPlanes: 1, workers: 2 },
+  needs: ["node-shell"],
 
   setup: [configMaps(20), service("web", 2, { spreadOverWorkers: true })],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
@@ -48,17 +50,17 @@ export default defineScenario({
 
   runbook: [
     step("print a fresh join command on the control plane", "kubeadm token create --print-join-command", async ({ cluster, found }) => {
-      const r = await cluster.controlPlane().exec(["kubeadm", "token", "create", "--print-join-command"]);
+      const r = await nodeShell(cluster).controlPlane().exec(["kubeadm", "token", "create", "--print-join-command"]);
       found.join = r.stdout.trim();
       return redactJoin(found.join);
     }),
     step("delete the stale Node objects", "kubectl delete node <each worker>", async ({ cluster }) => {
-      const workers = cluster.nodes.filter((n) => n.role === "worker").map((n) => n.name);
+      const workers = nodeShell(cluster).nodes.filter((n) => n.role === "worker").map((n) => n.name);
       return (await cluster.kubectl(["delete", "node", ...workers, "--ignore-not-found"])).stdout;
     }),
     step("join every worker again", "kubeadm join <control-plane>:6443 --token … --discovery-token-ca-cert-hash … --ignore-preflight-errors=all   # on each worker", async ({ cluster, found }) => {
       const out: string[] = [];
-      for (const w of cluster.nodes.filter((n) => n.role === "worker")) {
+      for (const w of nodeShell(cluster).nodes.filter((n) => n.role === "worker")) {
         // Preflight checks assume a VM (swap, kernel config); inside a kind node they are skipped, as kind does.
         const r = await w.sh(`${found.join} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeoutMs: 4 * 60_000 });
         out.push(`${w.name}: ${r.stdout.trim().split("\n").pop()}`);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statfsSync } from "node:fs";
+import { LABELS } from "../labels.js";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -95,7 +96,7 @@ async function waitForDocker(budgetMs: number): Promise<boolean> {
   return false;
 }
 
-async function aptInstall(pkgs: string[], progress: Progress): Promise<void> {
+export async function aptInstall(pkgs: string[], progress: Progress): Promise<void> {
   const s = progress.step(`apt-get install ${pkgs.join(" ")}`, 10 * 60_000);
   try {
     const env = { DEBIAN_FRONTEND: "noninteractive" };
@@ -269,7 +270,7 @@ async function probePrivileged(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const r = await run("docker", ["run", "--rm", "--privileged", "--label", "aftershock.managed=probe", PROBE_IMAGE, "-v"], { allowFailure: true, timeoutMs: 60_000 });
+  const r = await run("docker", ["run", "--rm", "--privileged", "--label", `${LABELS.managed}=probe`, PROBE_IMAGE, "-v"], { allowFailure: true, timeoutMs: 60_000 });
   if (r.exitCode !== 0) {
     throw new AftershockError("E_PRIVILEGED", `a privileged probe container failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}`, {
       hint: "kind nodes need --privileged; check dockerd's runtime configuration in /etc/docker/daemon.json",

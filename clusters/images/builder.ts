@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { LABELS } from "../labels.js";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -26,8 +27,8 @@ export const NODE_PACKAGES = [
   "libseccomp2", "pigz", "bash", "ca-certificates", "curl", "jq", "procps", "socat", "lsof",
   "psmisc", "ebtables", "ipset", "iputils-ping", "dnsutils", "less",
 ];
-/** Base of the component images (kube-proxy and the network daemon need iptables; haproxy for kind's LB). */
-export const TOOLS_PACKAGES = ["iptables", "conntrack", "ipset", "iproute2", "kmod", "haproxy", "procps", "ca-certificates"];
+/** Base of the component images (kube-proxy and the network daemon need iptables; haproxy for kind's LB; busybox-static is the shell of the workload images). */
+export const TOOLS_PACKAGES = ["iptables", "conntrack", "ipset", "iproute2", "kmod", "haproxy", "procps", "ca-certificates", "busybox-static"];
 
 export interface ImageBuildOptions {
   kubernetesVersion: string;
@@ -242,7 +243,7 @@ function componentImages(b: {
 }
 
 /** docker build with a generated context: copies `files` in and writes a Dockerfile. */
-async function dockerBuild(work: string, ref: string, from: string, files: { src: string; dest: string }[], instructions: string[]): Promise<void> {
+export async function dockerBuild(work: string, ref: string, from: string, files: { src: string; dest: string }[], instructions: string[]): Promise<void> {
   const ctx = await mkdtemp(path.join(work, "ctx-"));
   const lines = [`FROM ${from}`];
   for (const [i, f] of files.entries()) {
@@ -278,7 +279,7 @@ async function buildPause(cacheDir: string, progress: Progress): Promise<string>
 }
 
 /** A Debian rootfs from debootstrap, imported as a Docker image; the image is the cache. */
-async function ensureRootfs(name: string, packages: string[], cacheDir: string, progress: Progress): Promise<string> {
+export async function ensureRootfs(name: string, packages: string[], cacheDir: string, progress: Progress): Promise<string> {
   const ref = `${PINNED.localRegistry}/rootfs-${name}:${PINNED.debianSuite}-${rootfsKey(packages)}`;
   if (await docker.imageExists(ref)) return ref;
   await withStep(progress, `Debian ${PINNED.debianSuite} rootfs "${name}" with debootstrap (${packages.length} packages)`, 10 * MIN, async (s) => {
@@ -302,7 +303,7 @@ async function ensureRootfs(name: string, packages: string[], cacheDir: string, 
  */
 async function preload(nodeBase: string, imagesTar: string, ref: string, key: string, preloaded: string[]): Promise<void> {
   const name = `aftershock-build-${process.pid}-${Date.now()}`;
-  await docker.run(["run", "-d", "--name", name, "--privileged", "--label", "aftershock.managed=build", "--entrypoint", "sleep", nodeBase, "infinity"]);
+  await docker.run(["run", "-d", "--name", name, "--privileged", "--label", `${LABELS.managed}=build`, "--entrypoint", "sleep", nodeBase, "infinity"]);
   try {
     await docker.run(["cp", imagesTar, `${name}:/kind/images.tar`], { timeoutMs: 5 * MIN });
     const script = [

@@ -121,17 +121,21 @@ function toolsGo(c: GoComponent): string {
 }
 
 /** Reads the replace directives of a published module's go.mod (downloading it through the proxy). */
-export async function upstreamReplaces(module: string, version: string, rewrite: (target: string) => string | undefined): Promise<{ module: string; version: string }[]> {
+export async function upstreamReplaces(
+  module: string, version: string, rewrite: (target: string, targetVersion?: string) => string | { target: string; version: string } | undefined,
+): Promise<{ module: string; version: string; target?: string }[]> {
   const r = await run("go", ["mod", "download", "-json", `${module}@${version}`], { allowFailure: true, env: { GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" }, timeoutMs: 10 * 60_000 });
   const info = JSON.parse(r.stdout || "{}") as { GoMod?: string; Error?: string };
   if (!info.GoMod) {
     throw new AftershockError("E_BAD_VERSION", `${module}@${version} is not available from the Go module proxy${info.Error ? `: ${info.Error.split("\n")[0]}` : ""}`);
   }
   const gomod = await readFile(info.GoMod, "utf8");
-  const out: { module: string; version: string }[] = [];
+  const out: { module: string; version: string; target?: string }[] = [];
   for (const m of gomod.matchAll(/^\s*(?:replace\s+)?(\S+)\s+=>\s+(\S+)(?:\s+(\S+))?\s*$/gm)) {
-    const v = rewrite(m[2]!);
-    if (v) out.push({ module: m[1]!, version: v });
+    const v = rewrite(m[2]!, m[3]);
+    if (!v) continue;
+    // A version alone replaces the module by its own published release; a target names another module (a fork).
+    out.push(typeof v === "string" ? { module: m[1]!, version: v } : { module: m[1]!, ...v });
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { docker } from "../docker.js";
+import { LABELS } from "../labels.js";
 import type { Progress } from "../progress.js";
 import { removeRunResources } from "./provider.js";
 import { isAlive } from "../process.js";
@@ -13,8 +14,8 @@ export async function garbageCollect(opts: { all: boolean; progress: Progress })
   const runs = new Map<string, { pid: number; keep: boolean }>();
   for (const kind of ["container", "volume", "network"] as const) {
     const args = kind === "container"
-      ? ["ps", "-a", "--filter", "label=aftershock.run", "--format", '{{.Label "aftershock.run"}}\t{{.Label "aftershock.owner-pid"}}\t{{.Label "aftershock.keep"}}']
-      : [kind, "ls", "--filter", "label=aftershock.run", "--format", '{{.Label "aftershock.run"}}\t{{.Label "aftershock.owner-pid"}}\t{{.Label "aftershock.keep"}}'];
+      ? ["ps", "-a", "--filter", `label=${LABELS.run}`, "--format", `{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`]
+      : [kind, "ls", "--filter", `label=${LABELS.run}`, "--format", `{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`];
     const r = await docker.run(args);
     for (const l of r.stdout.split("\n").filter(Boolean)) {
       const [run, pid, keep] = l.split("\t") as [string, string, string];
@@ -31,7 +32,7 @@ export async function garbageCollect(opts: { all: boolean; progress: Progress })
     total.volumes += removed.volumes;
     total.networks += removed.networks;
   }
-  const builds = await docker.ids("container", ["label=aftershock.managed=build"]);
+  const builds = await docker.ids("container", [`label=${LABELS.managed}=build`]);
   for (const id of builds) {
     const name = (await docker.run(["inspect", "--format", "{{.Name}}", id])).stdout;
     const pid = Number(/aftershock-build-(\d+)-/.exec(name)?.[1] ?? 0);

@@ -1,15 +1,26 @@
 import { spawn } from "node:child_process";
+import { LABELS } from "../labels.js";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeRole, NodeShell } from "../contract.js";
 import { docker } from "../docker.js";
+import { kindNodeRunArgs, nodeHandle, provisionNode, trustRegistry, waitNodesReady, type ContainerInspect } from "./nodes.js";
+import { removeRunResources, runObjects } from "./run-objects.js";
+import type { Cluster, ClusterInfo, ClusterSpec, CreateOptions, Provider } from "./types.js";
+
+export type { Cluster, ClusterInfo, ClusterSpec, CreateOptions, Provider } from "./types.js";
+export { kindNodeRunArgs, waitNodesReady, type ContainerInspect } from "./nodes.js";
+export { removeRunResources, runObjects } from "./run-objects.js";
+import { connectKube, type KubeApi } from "../kube.js";
 import { AftershockError, CommandError, formatDuration } from "../errors.js";
 import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent } from "../images/go-build.js";
 import { kindComponent } from "../images/recipes.js";
+import { ensureWorkloadImages } from "../images/workloads.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import { registerTeardown } from "../teardown.js";
@@ -19,97 +30,6 @@ import { pollUntil } from "../wait.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
-
-export interface ClusterSpec {
-  controlPlanes: number; // 1 or 3
-  workers: number;
-  kubernetesVersion: string;
-  /** A ready-made node image (e.g. kindest/node:v1.29.14 where a registry is reachable); built offline when absent. */
-  image?: string;
-  name?: string;
-  /** How long to wait for every node to be Ready after kind returns (default 5m). */
-  readyBudgetMs?: number;
-  podSubnet?: string;
-  /** Run id for the labels (8 hex digits); random when absent. */
-  runId?: string;
-}
-
-export interface CreateOptions {
-  /** Leave what was created in place when creation fails, for debugging. */
-  retainOnFailure?: boolean;
-  /** The cluster outlives this process (pnpm cluster create): no reaper, and gc leaves it alone. */
-  detached?: boolean;
-  /** Where `kind export logs` goes when creation fails. */
-  logsDir?: string;
-}
-
-export type NodeRole = "control-plane" | "worker";
-
-/** A node container, reached out of band with docker exec; works while the API server is down. */
-export interface NodeHandle {
-  readonly name: string;
-  readonly role: NodeRole;
-  exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
-  /** Runs a bash script in the node. */
-  sh(script: string, opts?: RunOptions): Promise<RunResult>;
-}
-
-export interface ClusterInfo {
-  name: string;
-  runId: string;
-  ownerPid: number;
-  ownerAlive: boolean;
-  keep: boolean;
-  nodes: string[];
-}
-
-/** Small optional capability, as in e2e-framework: providers that can load local images into nodes. */
-export interface ImageLoader {
-  loadImages(refs: string[]): Promise<void>;
-}
-
-/**
- * Small optional capability: losing a node for good and providing a fresh machine in its place. kind
- * cannot add a node to a running cluster; this does what kind does for one node (same image, network,
- * labels and name) and stops before kubeadm, which is the runbook's business.
- */
-export interface NodeLifecycle {
-  /**
-   * Removes the node's container and its /var volume: the machine and its disk are gone. The Node object
-   * and, for a control plane, its etcd member stay behind, as after a hardware failure.
-   */
-  destroyNode(name: string): Promise<void>;
-  /**
-   * Starts an empty machine for a lost node: same name, image, network and labels as its role's
-   * siblings; systemd and containerd running, images preloaded, nothing joined. Until the cluster is
-   * attached again, kubectl and default probes keep using a surviving control plane.
-   */
-  provisionNode(name: string): Promise<NodeHandle>;
-}
-
-export interface Cluster extends ImageLoader, AsyncDisposable {
-  readonly name: string;
-  readonly runId: string;
-  readonly kubernetesVersion: string;
-  readonly kubeconfigPath: string;
-  readonly nodes: readonly NodeHandle[];
-  readonly timings: Record<string, number>;
-  controlPlane(): NodeHandle;
-  node(name: string): NodeHandle;
-  /** kubectl with the cluster's admin credentials, run inside the first control-plane node still in service. */
-  kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
-  readonly lifecycle: NodeLifecycle;
-  delete(): Promise<void>;
-  howToReach(): string;
-  /** Peak memory of the cluster's containers (nodes and load balancer) from `docker stats`. */
-  sampleMemory(): MemorySampler;
-}
-
-export interface Provider {
-  create(spec: ClusterSpec, opts?: CreateOptions): Promise<Cluster>;
-  list(): Promise<ClusterInfo[]>;
-  deleteByName(name: string): Promise<void>;
-}
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
@@ -162,7 +82,14 @@ export class KindProvider implements Provider {
    * The node image for a run, before any container exists: a given image must be there (or be pulled now),
    * otherwise the offline image is found or built. Bad input fails here, with nothing created.
    */
-  async prepareImage(o: { kubernetesVersion: string; image?: string }): Promise<{ ref: string; built: boolean; ms: number }> {
+  async prepareImage(o: { kubernetesVersion: string; image?: string; workloadImages?: string[] }): Promise<{ ref: string; built: boolean; ms: number }> {
+    const t0 = performance.now();
+    const node = await this.prepareNodeImage(o);
+    await ensureWorkloadImages(o.workloadImages ?? [], this.cacheDir, this.progress);
+    return { ...node, ms: performance.now() - t0 };
+  }
+
+  private async prepareNodeImage(o: { kubernetesVersion: string; image?: string }): Promise<{ ref: string; built: boolean; ms: number }> {
     const t0 = performance.now();
     if (o.image) {
       await buildGoComponent(kindComponent(), this.cacheDir, this.progress);
@@ -235,6 +162,7 @@ export class KindProvider implements Provider {
         unregister();
         await cleanup();
       });
+      for (const r of spec.insecureRegistries ?? []) await trustRegistry(cluster.nodes, r);
       const budget = spec.readyBudgetMs ?? 5 * MIN;
       const t2 = performance.now();
       await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
@@ -279,13 +207,14 @@ export class KindProvider implements Provider {
       },
       provisionNode: async (n) => {
         const old = cluster.node(n);
-        const fresh = await withStep(this.progress, `Provisioning a fresh machine for ${old.name}`, 3 * MIN, () => this.provision(name, runId, old, nodes));
+        const fresh = await withStep(this.progress, `Provisioning a fresh machine for ${old.name}`, 3 * MIN, () => provisionNode(name, runId, old, nodes));
         nodes[nodes.indexOf(old)] = fresh;
         outOfService.add(fresh.name);
         return fresh;
       },
     };
     let deleted = false;
+    let api: KubeApi | undefined;
     const kubectlCmd = await this.kubectlCommand(version);
     const cluster: Cluster = {
       name, runId, kubernetesVersion: version, kubeconfigPath, nodes, timings,
@@ -300,6 +229,9 @@ export class KindProvider implements Provider {
         return h;
       },
       kubectl: (args, opts) => cluster.controlPlane().exec(["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", ...args], opts),
+      get api() { return (api ??= connectKube(kubeconfigPath)); },
+      get shell() { return cluster; },
+      get images() { return cluster; },
       lifecycle,
       sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {
@@ -333,7 +265,7 @@ export class KindProvider implements Provider {
 
   /** The node containers of a run, sorted by name (first control plane first). */
   private async nodesOf(name: string, runId: string): Promise<NodeHandle[]> {
-    const ids = await docker.run(["ps", "-a", "--filter", `label=io.x-k8s.kind.cluster=${name}`, "--filter", `label=aftershock.run=${runId}`, "--format", '{{.Names}}\t{{.Label "io.x-k8s.kind.role"}}']);
+    const ids = await docker.run(["ps", "-a", "--filter", `label=io.x-k8s.kind.cluster=${name}`, "--filter", `label=${LABELS.run}=${runId}`, "--format", '{{.Names}}\t{{.Label "io.x-k8s.kind.role"}}']);
     return ids.stdout.split("\n").filter(Boolean)
       .map((l) => l.split("\t") as [string, string])
       .filter(([, role]) => role === "control-plane" || role === "worker")
@@ -351,38 +283,14 @@ export class KindProvider implements Provider {
     const m = new RegExp(`^${cluster}-(control-plane|worker)\\d*$`).exec(node);
     if (!m) throw new AftershockError("E_BAD_INPUT", `${node} is not a node name of ${cluster} (expected ${cluster}-control-plane[N] or ${cluster}-worker[N])`);
     const nodes = await this.nodesOf(cluster, info.runId);
-    return withStep(this.progress, `Provisioning a fresh machine for ${node}`, 3 * MIN, () => this.provision(cluster, info.runId, nodeHandle(node, m[1] as NodeRole), nodes));
+    return withStep(this.progress, `Provisioning a fresh machine for ${node}`, 3 * MIN, () => provisionNode(cluster, info.runId, nodeHandle(node, m[1] as NodeRole), nodes));
   }
 
   /** Refuses to touch a container that does not carry this run's label. */
   private async assertOwned(container: string, runId: string): Promise<void> {
-    const r = await docker.run(["inspect", "--format", '{{index .Config.Labels "aftershock.run"}}', container], { allowFailure: true });
+    const r = await docker.run(["inspect", "--format", `{{index .Config.Labels "${LABELS.run}"}}`, container], { allowFailure: true });
     if (r.exitCode !== 0) throw new AftershockError("E_CLUSTER", `node ${container} does not exist`);
     if (r.stdout.trim() !== runId) throw new AftershockError("E_UNSAFE_TARGET", `container ${container} is not part of run ${runId}; refusing to touch it`);
-  }
-
-  /**
-   * Creates a node container the way kind does, copying image, labels, network, environment and security
-   * options from a sibling of the same role, then waits for systemd and containerd inside it.
-   */
-  private async provision(cluster: string, runId: string, lost: NodeHandle, nodes: readonly NodeHandle[]): Promise<NodeHandle> {
-    if ((await docker.run(["inspect", lost.name], { allowFailure: true })).exitCode === 0) {
-      throw new AftershockError("E_CLUSTER", `node ${lost.name} still exists; destroy it before provisioning a replacement`);
-    }
-    let template: string | undefined;
-    for (const n of nodes.filter((x) => x.role === lost.role && x.name !== lost.name)) {
-      const r = await docker.run(["inspect", "--format", "{{json .}}", n.name], { allowFailure: true });
-      if (r.exitCode === 0) { template = r.stdout; break; }
-    }
-    if (!template) throw new AftershockError("E_CLUSTER", `no surviving ${lost.role} node in ${cluster} to copy a machine from`);
-    const args = kindNodeRunArgs(JSON.parse(template) as ContainerInspect, lost.name, runId);
-    await docker.run(["run", ...args], { timeoutMs: MIN });
-    const fresh = nodeHandle(lost.name, lost.role);
-    await pollUntil(`fresh node ${lost.name}: containerd not ready`, 2 * MIN, 1000, async () => {
-      const r = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", { allowFailure: true, timeoutMs: 20_000 });
-      return { ok: r.exitCode === 0, seen: (r.stderr || r.stdout).trim().split("\n").pop() ?? "" };
-    });
-    return fresh;
   }
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
@@ -395,8 +303,8 @@ export class KindProvider implements Provider {
   }
 
   async list(): Promise<ClusterInfo[]> {
-    const r = await docker.run(["ps", "-a", "--filter", "label=aftershock.managed=cluster", "--format",
-      '{{.Names}}\t{{.Label "io.x-k8s.kind.cluster"}}\t{{.Label "aftershock.run"}}\t{{.Label "aftershock.owner-pid"}}\t{{.Label "aftershock.keep"}}']);
+    const r = await docker.run(["ps", "-a", "--filter", `label=${LABELS.managed}=cluster`, "--format",
+      `{{.Names}}\t{{.Label "io.x-k8s.kind.cluster"}}\t{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`]);
     const byName = new Map<string, ClusterInfo>();
     for (const l of r.stdout.split("\n").filter(Boolean)) {
       const [node, cluster, runId, pid, keep] = l.split("\t") as [string, string, string, string, string];
@@ -424,119 +332,4 @@ export function summarizeKindFailure(lines: string[]): string {
   const wanted = lines.filter((l) => /^ERROR: |error execution phase|timed out waiting|\[kubelet-check\] .*(failed|unhealthy)|unable to|not found/i.test(l.trim()));
   const picked = (wanted.length ? wanted : lines.slice(-3)).map((l) => l.trim()).map((l) => (l.length > 300 ? l.slice(0, 297) + "..." : l));
   return [...new Set(picked)].slice(0, 4).join(" | ") || "no output";
-}
-
-/**
- * Removes every container, network and volume labelled with the run, retrying until nothing is left or
- * `budgetMs` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
- * minute to die after SIGKILL, and `docker rm -f` gives up on it after a few seconds in the meantime.
- */
-/** Every container, network and volume labelled with the run, in the order they have to be removed. */
-export async function runObjects(runId: string): Promise<{ kind: "container" | "network" | "volume"; id: string }[]> {
-  const filter = `label=aftershock.run=${runId}`;
-  const out: { kind: "container" | "network" | "volume"; id: string }[] = [];
-  for (const kind of ["container", "network", "volume"] as const) for (const id of await docker.ids(kind, [filter])) out.push({ kind, id });
-  return out;
-}
-
-const REMOVE = { container: ["rm", "-f", "-v"], network: ["network", "rm"], volume: ["volume", "rm", "-f"] } as const;
-
-/**
- * Removes every container, network and volume labelled with the run, retrying until nothing is left or
- * `budgetMs` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
- * minute to die after SIGKILL, and `docker rm -f` gives up on it after a few seconds in the meantime.
- */
-export async function removeRunResources(runId: string, budgetMs = 4 * MIN): Promise<{ containers: number; volumes: number; networks: number }> {
-  const filter = `label=aftershock.run=${runId}`;
-  // What there was to remove; when this returns, all of it is gone.
-  const before = await runObjects(runId);
-  const count = (kind: string) => before.filter((o) => o.kind === kind).length;
-  await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
-    const errors: string[] = [];
-    // Listed again for each kind: removing a container with -v also removes its volumes.
-    for (const kind of ["container", "network", "volume"] as const) {
-      const ids = await docker.ids(kind, [filter]);
-      if (!ids.length) continue;
-      const r = await docker.run([...REMOVE[kind], ...ids], { timeoutMs: 2 * MIN, allowFailure: true });
-      if (r.exitCode !== 0) errors.push(`${kind}s: ${r.stderr.trim().split("\n").pop()}`);
-    }
-    const left = (await runObjects(runId)).map((o) => `${o.kind} ${o.id.slice(0, 12)}`);
-    return { ok: left.length === 0, seen: `${left.join(", ")}${errors.length ? ` (${errors.join("; ")})` : ""}` };
-  }).catch((e: unknown) => {
-    throw e instanceof AftershockError ? new AftershockError("E_CLUSTER", e.message, { cause: e }) : e;
-  });
-  return { containers: count("container"), volumes: count("volume"), networks: count("network") };
-}
-
-/** The parts of `docker inspect` a kind node's run arguments are rebuilt from. */
-export interface ContainerInspect {
-  Config: { Image: string; Labels: Record<string, string> | null; Env: string[] | null; Tty: boolean };
-  HostConfig: {
-    Privileged: boolean;
-    SecurityOpt: string[] | null;
-    Tmpfs: Record<string, string> | null;
-    Binds: string[] | null;
-    RestartPolicy: { Name: string; MaximumRetryCount: number };
-    CgroupnsMode?: string;
-    PortBindings: Record<string, { HostIp: string; HostPort: string }[]> | null;
-  };
-  Mounts: { Type: string; Destination: string }[];
-  NetworkSettings: { Networks: Record<string, unknown> };
-}
-
-/** `docker run` arguments for a node named `name`, copied from a sibling node (as kind's docker provider creates nodes). */
-export function kindNodeRunArgs(sibling: ContainerInspect, name: string, runId: string): string[] {
-  const labels = sibling.Config.Labels ?? {};
-  if (labels["aftershock.run"] !== runId) throw new AftershockError("E_UNSAFE_TARGET", `template node is not part of run ${runId}`);
-  const networks = Object.keys(sibling.NetworkSettings.Networks);
-  if (networks.length !== 1) throw new AftershockError("E_CLUSTER", `template node is on ${networks.length} networks, expected 1`);
-  const h = sibling.HostConfig;
-  const args = ["--detach", "--hostname", name, "--name", name, "--network", networks[0]!];
-  if (sibling.Config.Tty) args.push("--tty");
-  if (h.Privileged) args.push("--privileged");
-  for (const o of h.SecurityOpt ?? []) if (!o.startsWith("label=")) args.push("--security-opt", o);
-  for (const dir of Object.keys(h.Tmpfs ?? {})) args.push("--tmpfs", dir);
-  for (const b of h.Binds ?? []) args.push("--volume", b);
-  if (sibling.Mounts.some((m) => m.Type === "volume" && m.Destination === "/var")) {
-    args.push("--mount", `type=volume,dst=/var,volume-label=aftershock.run=${runId},volume-label=aftershock.managed=cluster`);
-  }
-  if (h.RestartPolicy.Name && h.RestartPolicy.Name !== "no") {
-    args.push("--restart", h.RestartPolicy.Name === "on-failure" ? `on-failure:${h.RestartPolicy.MaximumRetryCount}` : h.RestartPolicy.Name);
-  }
-  if (h.CgroupnsMode) args.push(`--cgroupns=${h.CgroupnsMode}`);
-  for (const [port, binds] of Object.entries(h.PortBindings ?? {})) {
-    const container = port.replace(/\/tcp$/, "");
-    for (const b of binds) args.push("--publish", b.HostIp ? `${b.HostIp}::${container}` : container);
-  }
-  for (const e of sibling.Config.Env ?? []) if (!e.startsWith("PATH=")) args.push("--env", e);
-  for (const [k, v] of Object.entries(labels)) args.push("--label", `${k}=${v}`);
-  args.push(sibling.Config.Image);
-  return args;
-}
-
-function nodeHandle(name: string, role: NodeRole): NodeHandle {
-  const exec = (argv: string[], opts: RunOptions = {}) =>
-    run("docker", ["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], { timeoutMs: 2 * MIN, ...opts });
-  return { name, role, exec, sh: (script, opts) => exec(["bash", "-c", script], opts) };
-}
-
-interface NodeList {
-  items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string; message?: string }[] } }[];
-}
-
-/** Polls until every node container is a Ready Node; the timeout names what was still not Ready. */
-export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promise<void> {
-  await pollUntil("nodes did not become Ready", budgetMs, 2000, async () => {
-    try {
-      const r = await cluster.kubectl(["get", "nodes", "-o", "json"], { timeoutMs: 20_000 });
-      const list = JSON.parse(r.stdout) as NodeList;
-      const notReady = cluster.nodes.filter((n) => {
-        const item = list.items.find((i) => i.metadata.name === n.name);
-        return item?.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True";
-      });
-      return { ok: !notReady.length, seen: `not Ready: ${notReady.map((n) => n.name).join(", ")}` };
-    } catch (e) {
-      return { ok: false, seen: e instanceof CommandError ? e.stderrTail.trim().split("\n").pop() ?? e.message : String(e) };
-    }
-  });
 }

@@ -7,6 +7,9 @@ import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax } from "../../clusters/versions.js";
 import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
 import { garbageCollect } from "../../clusters/kind/gc.js";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { gcExisting, type ExistingTarget } from "../../clusters/existing.js";
 import { installSignalHandlers } from "../signals.js";
 import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-command.js";
 
@@ -17,7 +20,9 @@ Usage:
   pnpm images build [--k8s-version V] [--force]
                                             build the offline node image and everything in it (cached by version)
   pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--image REF] [--name NAME] [--wait 10m]
-                                            create a cluster and leave it running; prints how to reach it
+                      [--insecure-registry HOST:PORT]
+                                            create a cluster and leave it running; prints how to reach it (its nodes
+                                            pull from the plain-HTTP registry, if one is given)
   pnpm cluster delete NAME                  delete a cluster this tool created
   pnpm cluster list                         list clusters this tool created
   pnpm cluster replace-node CLUSTER NODE    a fresh, unjoined machine in place of a node whose container is gone
@@ -25,11 +30,19 @@ Usage:
   pnpm demo [--workers N] [--k8s-version V] [--keep]
                                             create a cluster, print its nodes, delete it
   pnpm gc [--all]                           remove containers, volumes and networks left by dead runs (--all: every run)
+  pnpm gc --kubeconfig FILE [--context C] [--all]
+                                            delete the namespaces dead runs of this host left on an existing cluster
   pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--image REF]
                                             re-enact one incident end to end on a new cluster; exit code is the outcome
+  pnpm scenario <id> --kubeconfig FILE --existing-cluster [--context NAME] [--registry HOST:PORT]
+                                            run a namespace-scoped scenario on a cluster this tool did not create: one
+                                            namespace of its own, labelled with the run, deleted at the end; workload
+                                            images are pushed to the registry (plain HTTP) and pulled from there
   pnpm scenario --list                      list scenarios with their source incidents and tags
   pnpm suite [--tag TAG] [--prove] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
+                                            namespace-scoped scenarios of one cluster shape share one cluster (health gate before
+                                            each; replaced after a run that did not pass);
                                             --prove also runs each with its fault neutralised (expects fault-not-reproduced)
                                             and its runbook cut before the step recovery hinges on (expects not-recovered)
 
@@ -50,7 +63,7 @@ Options:
 Environment:
   AFTERSHOCK_CACHE  where built binaries live (default ~/.cache/aftershock)`;
 
-const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_INTERRUPTED: 130 };
+const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_INTERRUPTED: 130 };
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -85,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
     "control-planes": { type: "string" },
     workers: { type: "string" },
     name: { type: "string" },
+    "insecure-registry": { type: "string" },
     wait: { type: "string" },
     keep: { type: "boolean" },
   } as const;
@@ -166,20 +180,26 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parse(rest, {
         "k8s-version": { type: "string" }, image: { type: "string" }, keep: { type: "boolean" }, reporter: { type: "string" },
         "dry-run": { type: "boolean" }, list: { type: "boolean" }, "game-day": { type: "boolean" }, tag: { type: "string" }, prove: { type: "boolean" },
+        kubeconfig: { type: "string" }, context: { type: "string" }, "existing-cluster": { type: "boolean" }, registry: { type: "string" },
       });
       if (values.help) return help();
       const only = (flags: string[], where: string) => {
         const bad = flags.filter((f) => values[f] !== undefined);
         if (bad.length) throw new AftershockError("E_BAD_INPUT", `--${bad[0]} is not an option of pnpm ${cmd}`, { hint: where });
       };
-      if (cmd === "suite") only(["keep", "game-day", "list", "dry-run"], "a suite runs each scenario on its own cluster and deletes it; use pnpm scenario <id> for these");
-      else only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
+      if (cmd === "suite") {
+        only(["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry"],
+          "a suite makes its own clusters and deletes them; use pnpm scenario <id> for these");
+      } else only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
+      const existing = existingTarget(values);
+      if (existing) only(["keep", "image", "k8s-version"], "an existing cluster is neither created, kept nor built by this tool");
       const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
       if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
       if (!values.image) checkBuildableVersion(version);
       const o = {
         version, keep: !!values.keep, reporters: parseReporters(values.reporter as string | undefined), gameDay: !!values["game-day"], progress,
         ...(values.image ? { image: values.image as string } : {}),
+        ...(existing ? { existing } : {}),
       };
       if (cmd === "suite") {
         return suiteCommand(values.tag as string | undefined, positionals, { ...o, prove: !!values.prove });
@@ -188,8 +208,14 @@ async function main(argv: string[]): Promise<number> {
       return scenarioCommand(positionals[0], { list: !!values.list, dryRun: !!values["dry-run"] }, o);
     }
     case "gc": {
-      const { values } = parse(rest, { all: { type: "boolean" } });
+      const { values } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });
       if (values.help) return help();
+      if (values.kubeconfig) {
+        const removed = await gcExisting({ kubeconfig: values.kubeconfig as string, ...(values.context ? { context: values.context as string } : {}) }, !!values.all, progress);
+        console.log(`deleted ${removed.length} namespace${removed.length === 1 ? "" : "s"} of dead runs${removed.length ? `: ${removed.join(", ")}` : ""}`);
+        return 0;
+      }
+      if (values.context) throw new AftershockError("E_BAD_INPUT", "--context needs --kubeconfig");
       const removed = await garbageCollect({ all: !!values.all, progress });
       console.log(`removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks`);
       return 0;
@@ -197,6 +223,23 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new AftershockError("E_BAD_INPUT", `unknown command "${cmd}"`, { hint: "see pnpm aftershock --help" });
   }
+}
+
+/** --kubeconfig and its companions, checked together: an existing cluster needs the explicit opt-in. */
+function existingTarget(values: Values): ExistingTarget | undefined {
+  const kubeconfig = values.kubeconfig as string | undefined;
+  if (!kubeconfig) {
+    const stray = ["context", "registry", "existing-cluster"].find((f) => values[f] !== undefined);
+    if (stray) throw new AftershockError("E_BAD_INPUT", `--${stray} needs --kubeconfig FILE`);
+    return undefined;
+  }
+  if (!values["existing-cluster"]) {
+    throw new AftershockError("E_BAD_INPUT", `--kubeconfig names a cluster this tool did not create; add --existing-cluster to allow one namespace there to be created, written and deleted`);
+  }
+  if (!existsSync(kubeconfig)) throw new AftershockError("E_BAD_INPUT", `--kubeconfig ${kubeconfig}: no such file`);
+  const registry = values.registry as string | undefined;
+  if (registry !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(registry)) throw new AftershockError("E_BAD_INPUT", `--registry must be HOST[:PORT], got "${registry}"`);
+  return { kubeconfig: path.resolve(kubeconfig), ...(values.context ? { context: values.context as string } : {}), ...(registry ? { registry } : {}) };
 }
 
 function help(): number {
@@ -218,6 +261,7 @@ function specFrom(values: Values): ClusterSpec {
     image: values.image as string | undefined,
     name: values.name as string | undefined,
     readyBudgetMs: values.wait ? parseDuration(values.wait as string) : undefined,
+    ...(values["insecure-registry"] ? { insecureRegistries: [values["insecure-registry"] as string] } : {}),
   };
 }
 

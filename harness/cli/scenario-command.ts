@@ -1,9 +1,11 @@
+import { nodeShell } from "../../clusters/contract.js";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
 import { AftershockError } from "../../clusters/errors.js";
 import { doctor } from "../../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir } from "../../clusters/images/builder.js";
+import { describeTarget, openExisting, prepareExisting, type ExistingTarget } from "../../clusters/existing.js";
 import { KindProvider } from "../../clusters/kind/provider.js";
 import type { Progress } from "../../clusters/progress.js";
 import { registerTeardown } from "../../clusters/teardown.js";
@@ -11,8 +13,9 @@ import { describePlan, loadAll, loadScenario, scenarioIds } from "../registry.js
 import { consoleReporter } from "../reporters/console.js";
 import { fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
 import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
-import { runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
+import { assertServes, runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
+import { SharedClusters } from "../shared-clusters.js";
 import { variantsOf, type PlannedRun } from "../variants.js";
 import { realClock, type ClusterFactory } from "../types.js";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -34,6 +37,21 @@ export interface ScenarioCommandOptions {
   reporters: (typeof KNOWN_REPORTERS)[number][];
   gameDay: boolean;
   progress: Progress;
+  /** pnpm suite: namespace-scoped scenarios of one cluster shape run one after another on one cluster. */
+  share?: boolean;
+  /** --kubeconfig: run on a cluster this tool did not create (namespace-scoped scenarios only). */
+  existing?: ExistingTarget;
+}
+
+/** A cluster this tool did not create: the API, and image loading through --registry if given. Never deleted. */
+export function existingClusters(t: ExistingTarget, progress: Progress): ClusterFactory {
+  return {
+    capabilities: t.registry ? ["image-loading"] : [],
+    target: `${describeTarget(t)}${t.registry ? "" : " (no --registry)"}`,
+    scopes: ["namespace"],
+    prepare: (o) => prepareExisting(t, o.workloadImages ?? [], defaultCacheDir(), progress),
+    create: (s) => openExisting(t, s.runId, defaultCacheDir(), progress),
+  };
 }
 
 /**
@@ -44,6 +62,8 @@ export interface ScenarioCommandOptions {
 export function kindClusters(progress: Progress): ClusterFactory {
   const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
   return {
+    capabilities: ["node-shell", "node-lifecycle", "image-loading"],
+    target: "a kind cluster",
     prepare: (o) => provider.prepareImage(o),
     create: (s) => provider.create(
       { controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) },
@@ -55,10 +75,26 @@ export function kindClusters(progress: Progress): ClusterFactory {
 /** Runs scenarios (or variants of them) one after another; returns the journals (written under reports/). */
 export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
   checkUpFront(o);
-  await doctor({ progress: o.progress });
+  const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress);
+  for (const r of runs) assertServes(clusters, r.scenario);
+  // Docker makes kind clusters and the workload images; a run on an existing cluster without images needs none.
+  if (!o.existing || runs.some((r) => r.scenario.images.length)) await doctor({ progress: o.progress });
   const journals: RunJournal[] = [];
-  const clusters = kindClusters(o.progress);
-  for (const { scenario: s, variant } of runs) {
+  // pnpm suite: namespace-scoped runs of one shape share a cluster, after the runs that need their own.
+  const shared = o.share ? new SharedClusters(clusters, realClock) : undefined;
+  const ordered = shared ? [...runs.filter((r) => r.scenario.scope !== "namespace"), ...sortByShape(runs.filter((r) => r.scenario.scope === "namespace"))] : runs;
+  try {
+    for (const run of ordered) {
+      const j = await runOne(run, run.scenario.scope === "namespace" && shared ? shared : clusters);
+      journals.push(j);
+      await shared?.afterRun(j.outcome);
+    }
+  } finally {
+    await shared?.close();
+  }
+  return journals;
+
+  async function runOne({ scenario: s, variant }: PlannedRun, clusters: ClusterFactory): Promise<RunJournal> {
     let current: RunJournal | undefined;
     const written: string[] = [];
     const files = o.reporters.filter((r): r is FileReport => r !== "console");
@@ -98,15 +134,18 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
     unregister();
     await mux.flush();
     if (written.length) process.stdout.write(`  reports: ${written.map((f) => path.relative(process.cwd(), f)).join(", ")}\n`);
-    journals.push(journal);
+    return journal;
   }
-  return journals;
 }
+
+const sortByShape = (runs: PlannedRun[]) =>
+  [...runs].sort((a, b) => a.scenario.cluster.controlPlanes - b.scenario.cluster.controlPlanes || a.scenario.cluster.workers - b.scenario.cluster.workers);
 
 /** Game day: the symptoms are live; a person recovers the cluster and presses Enter to start verification. */
 async function gameDayPrompt(ctx: Parameters<NonNullable<Parameters<typeof runScenario>[1]["manualRecovery"]>>[0]): Promise<void> {
-  const cp = ctx.cluster.controlPlane().name;
-  process.stdout.write(`\nGame day: the incident is live. Recover it yourself, e.g.:\n  docker exec -it ${cp} bash\n  export KUBECONFIG=${ctx.cluster.kubeconfigPath}\nPress Enter when you think the cluster is recovered; verification starts then.\n`);
+  const shell = ctx.cluster.shell ? `  docker exec -it ${nodeShell(ctx.cluster).controlPlane().name} bash\n` : "";
+  const ns = ctx.namespace !== "default" ? `  kubectl config set-context --current --namespace ${ctx.namespace}   # the incident lives in this namespace\n` : "";
+  process.stdout.write(`\nGame day: the incident is live. Recover it yourself, e.g.:\n${shell}  export KUBECONFIG=${ctx.cluster.kubeconfigPath}\n${ns}Press Enter when you think the cluster is recovered; verification starts then.\n`);
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   await rl.question("> ");
   rl.close();
@@ -143,14 +182,22 @@ export async function scenarioCommand(id: string | undefined, flags: { list?: bo
 export async function suiteCommand(tag: string | undefined, ids: string[], o: ScenarioCommandOptions & { prove: boolean }): Promise<number> {
   if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
   const scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
-  const journals = await runScenarios(scenarios.flatMap((s) => variantsOf(s, o.prove)), o);
+  const journals = await runScenarios(scenarios.flatMap((s) => variantsOf(s, o.prove)), { ...o, share: true });
   const dir = path.join(REPORTS_DIR, `suite-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, "junit.xml"), junitXml(journals, `aftershock suite${tag ? ` (${tag})` : ""}`));
   await writeFile(path.join(dir, "report.html"), htmlReport(journals, `Aftershock suite${tag ? `: ${tag}` : ""}`));
   await writeFile(path.join(dir, "journals.json"), JSON.stringify(journals, null, 2));
   const label = (j: RunJournal) => `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
-  process.stdout.write(`\nsuite: ${journals.map(label).join(", ")}\n  reports: ${path.relative(process.cwd(), dir)}/{junit.xml,report.html,journals.json}\n`);
+  process.stdout.write(`\nsuite: ${journals.map(label).join(", ")}\n${clusterUse(journals)}  reports: ${path.relative(process.cwd(), dir)}/{junit.xml,report.html,journals.json}\n`);
   const wrong = journals.filter((j) => !asExpected(j));
   return wrong.length === 0 ? 0 : Math.max(1, ...wrong.map((j) => j.exitCode));
+}
+
+/** Which runs had which cluster: one line per cluster, saying which scenarios shared it. */
+export function clusterUse(journals: RunJournal[]): string {
+  const by = new Map<string, RunJournal[]>();
+  for (const j of journals) if (j.cluster) by.set(j.cluster.name, [...(by.get(j.cluster.name) ?? []), j]);
+  const lines = [...by.entries()].map(([name, js]) => `  cluster ${name}: ${js.map((j) => j.scenario.id + (j.variant ? ` (${j.variant.name})` : "")).join(", ")}${js.length > 1 ? ` (shared by ${js.length} runs)` : ""}`);
+  return `${by.size} cluster${by.size === 1 ? "" : "s"} created\n${lines.join("\n")}\n`;
 }

@@ -2,10 +2,10 @@ import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "./reporter.js";
 
 const PHASE_TITLES: Record<string, string> = {
-  cluster: "Create cluster", setup: "Write sentinels", "steady-state": "Check steady state",
+  cluster: "Create (or get) the cluster", setup: "Set up: namespace, workload images, sentinels", "steady-state": "Check steady state",
   "symptoms-absent": "Self-check: every symptom absent before the fault", inject: "Inject fault",
   symptoms: "Wait for the incident's symptoms", "verify-fails": "Self-check: verification fails on the broken cluster",
-  runbook: "Run the runbook", verify: "Verify recovery", teardown: "Delete cluster",
+  runbook: "Run the runbook", verify: "Verify recovery", teardown: "Tear down (rollback, namespace, cluster)",
 };
 
 /** Live progress for people: phases, steps with their commands, symptoms as they appear, the verdict. */

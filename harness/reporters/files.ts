@@ -118,7 +118,7 @@ export function timelineSvg(j: RunJournal): string {
 export function htmlReport(runs: RunJournal[], title: string): string {
   const summaryRows = runs.map((j) => `<tr><td><a href="#${esc(j.runId)}">${esc(suiteName(j))}</a>${j.variant ? `<br><small>expected ${esc(j.variant.expected)}: ${asExpected(j) ? "as expected" : "<b>not as expected</b>"}</small>` : ""}</td><td>incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</td>
 <td><span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></td><td>${dur(j.timings.timeToDetectMs)}</td><td>${dur(j.timings.timeToRecoverMs)}</td><td>${dur(j.timings.clusterCreateMs)}</td><td>${dur(j.timings.totalMs)}</td><td>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</td>
-<td>${esc(sentinelSummary(j))}</td></tr>`).join("\n");
+<td>${esc(sentinelSummary(j))}</td><td>${esc(j.cluster?.name ?? "—")}${j.cluster?.shared ? `<br><small>shared: ${esc(j.cluster.shared)}</small>` : ""}</td></tr>`).join("\n");
   const sections = runs.map((j) => {
     const phases = j.phases.map((p) => `<details ${p.status === "failed" ? "open" : ""}><summary><b>${esc(p.name)}</b> — ${esc(p.status)} in ${dur(p.endedAt - p.startedAt)}${p.budgetMs ? ` (budget ${dur(p.budgetMs)})` : ""}${p.error ? `: ${esc(p.error)}` : ""}</summary>
 ${p.steps.map((s) => `<div class="step ${s.ok ? "ok" : "bad"}">${s.ok ? "✓" : "✗"} ${esc(s.title)} <span class="t">${dur(s.endedAt - s.startedAt)}</span>${s.shows ? `<pre class="cmd">${esc(s.shows)}</pre>` : ""}${s.output ? `<pre>${esc(s.output)}</pre>` : ""}${s.error ? `<pre class="err">${esc(s.error)}</pre>` : ""}</div>`).join("\n")}
@@ -126,7 +126,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 </details>`).join("\n");
     return `<section id="${esc(j.runId)}"><h2>${esc(suiteName(j))} <span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></h2>
 <p class="title">${esc(j.scenario.title)}</p><p>${esc(j.scenario.summary)}</p>
-<p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
+<p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes${j.cluster?.shared ? `, shared: ${esc(j.cluster.shared)}` : ""}) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
 <p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}
 <div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
 <h3>Timeline</h3>${timelineSvg(j)}
@@ -138,7 +138,7 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}ta
 .badge{color:#fff;border-radius:4px;padding:2px 8px;font-size:13px}.kpis{display:flex;gap:12px;margin:12px 0}.kpis div{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:110px}.kpis span{display:block;font-size:11px;color:#666}.kpis b{font-size:20px}
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}pre.cmd{background:#272822;color:#f8f8f2}pre.err{background:#fdecea}.bad{color:#b00}.step{margin:6px 0}.t{color:#777;font-size:12px}details{margin:6px 0}.meta{color:#666;font-size:13px}.title{font-style:italic}
 </style></head><body><h1>${esc(title)}</h1>
-<table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th></tr>${summaryRows}</table>
+<table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th><th>cluster</th></tr>${summaryRows}</table>
 ${sections}</body></html>`;
 }
 

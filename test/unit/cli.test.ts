@@ -33,6 +33,16 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["suite", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
     [["suite", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day is not an option of pnpm suite/],
     [["scenario", "etcd-port-conflict", "--prove"], /^aftershock: error E_BAD_INPUT: --prove is not an option of pnpm scenario \(use pnpm suite --tag TAG \[--prove\]\)/],
+    // Existing clusters: an explicit opt-in, companions only with --kubeconfig, and scenarios refused up front
+    // when the target cannot serve them (checked before Docker or the cluster is touched; the file need only exist).
+    [["scenario", "crashloop-triage", "--kubeconfig", "package.json"], /^aftershock: error E_BAD_INPUT: --kubeconfig names a cluster this tool did not create; add --existing-cluster/],
+    [["scenario", "crashloop-triage", "--registry", "127.0.0.1:5000"], /^aftershock: error E_BAD_INPUT: --registry needs --kubeconfig FILE/],
+    [["scenario", "crashloop-triage", "--kubeconfig", "/no/such/kubeconfig", "--existing-cluster"], /^aftershock: error E_BAD_INPUT: --kubeconfig \/no\/such\/kubeconfig: no such file/],
+    [["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm scenario \(an existing cluster is neither created, kept nor built/],
+    [["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "not a registry"], /^aftershock: error E_BAD_INPUT: --registry must be HOST\[:PORT\]/],
+    [["scenario", "etcd-port-conflict", "--kubeconfig", "package.json", "--existing-cluster"], /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of \S+package\.json \(no --registry\) takes only namespace-scoped scenarios/],
+    [["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster"], /^aftershock: error E_CAPABILITY: scenario crashloop-triage needs image-loading, which the existing cluster of \S+package\.json \(no --registry\) does not offer/],
+    [["suite", "--kubeconfig", "package.json"], /^aftershock: error E_BAD_INPUT: --kubeconfig is not an option of pnpm suite/],
   ])("%j", (args, expected) => {
     const r = cli(...args);
     expect(r.code).toBe(2);

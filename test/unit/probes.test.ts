@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
 import { lostNodes } from "../../harness/faults.js";
 import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/probes.js";
-import type { ClusterAccess, NodeAccess, ScenarioContext } from "../../harness/types.js";
+import type { ClusterAccess, NodeHandle, ScenarioContext } from "../../harness/types.js";
 
 /** A control-plane node whose shell answers from a table of (command fragment → output); nothing runs. */
 function ctxAnswering(answers: [string, string, number?][], found: Record<string, string> = {}): ScenarioContext & { commands: string[] } {
@@ -12,12 +12,13 @@ function ctxAnswering(answers: [string, string, number?][], found: Record<string
     const hit = answers.find(([frag]) => cmd.includes(frag));
     return { command: cmd, stdout: hit?.[1] ?? "", stderr: "", exitCode: hit?.[2] ?? 0, elapsedMs: 1 };
   };
-  const node: NodeAccess = { name: "as-1-control-plane2", role: "control-plane", exec: (argv) => answer(argv.join(" ")), sh: (s) => answer(s) };
+  const node: NodeHandle = { name: "as-1-control-plane2", role: "control-plane", exec: (argv) => answer(argv.join(" ")), sh: (s) => answer(s) };
   const cluster: ClusterAccess = {
-    name: "as-1", runId: "00000001", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", nodes: [node],
-    controlPlane: () => node, node: () => node, kubectl: (args) => answer(`kubectl ${args.join(" ")}`),
+    name: "as-1", runId: "00000001", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null",
+    api: { core: { listNode: async () => ({ items: [] }) } } as never,
+    shell: { nodes: [node], controlPlane: () => node, node: () => node }, kubectl: (args) => answer(`kubectl ${args.join(" ")}`),
   };
-  return { cluster, clock: { now: () => 0, sleep: async () => {} }, found, evidence: () => {}, commands };
+  return { cluster, clock: { now: () => 0, sleep: async () => {} }, found, evidence: () => {}, namespace: "default", commands };
 }
 
 const MEMBERS = [

@@ -9,6 +9,8 @@ import { EXIT_CODES, runScenario, type RunJournal } from "../../harness/runner.j
 import { defineScenario, step, type ScenarioDefinition, type Sentinel } from "../../harness/scenario.js";
 import { faultNeutralised, runbookCutShort, variantsOf } from "../../harness/variants.js";
 import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/types.js";
+import type { KubeApi } from "../../clusters/kube.js";
+import { SharedClusters } from "../../harness/shared-clusters.js";
 
 /** A clock that advances only when the engine sleeps: budgets are tested without waiting. */
 class FakeClock implements Clock {
@@ -17,19 +19,40 @@ class FakeClock implements Clock {
   async sleep(ms: number) { this.t += ms; }
 }
 
+/** Namespace calls of the runner against a pretend API: created with labels, read back, deleted. */
+function fakeNamespaceApi(log: string[]): KubeApi {
+  const spaces = new Map<string, Record<string, string>>();
+  const gone = () => Object.assign(new Error("not found"), { code: 404 });
+  return {
+    core: {
+      createNamespace: async ({ body }: { body: { metadata: { name: string; labels: Record<string, string> } } }) => {
+        log.push(`create namespace ${body.metadata.name}`);
+        spaces.set(body.metadata.name, body.metadata.labels);
+        return body;
+      },
+      readNamespace: async ({ name }: { name: string }) => {
+        if (!spaces.has(name)) throw gone();
+        return { metadata: { name, labels: spaces.get(name) } };
+      },
+      deleteNamespace: async ({ name }: { name: string }) => { log.push(`delete namespace ${name}`); spaces.delete(name); return {}; },
+    },
+  } as unknown as KubeApi;
+}
+
 /** A pretend cluster whose "state" the fake fault and runbook flip. Nothing here touches Docker. */
 function fakeWorld() {
   const state = { broken: false, deleted: 0, data: new Set<string>(), log: [] as string[] };
   const ok = (stdout = ""): RunResult => ({ command: "fake", stdout, stderr: "", exitCode: 0, elapsedMs: 1 });
   const node = { name: "fake-control-plane", role: "control-plane" as const, exec: async () => ok(), sh: async () => ok() };
   const cluster: ManagedCluster = {
-    name: "fake", runId: "f00d", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", nodes: [node], timings: { totalMs: 5 },
-    controlPlane: () => node, node: () => node, kubectl: async () => ok(),
+    name: "fake", runId: "f00d", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", timings: { totalMs: 5 },
+    api: fakeNamespaceApi(state.log),
+    shell: { nodes: [node], controlPlane: () => node, node: () => node }, kubectl: async () => ok(),
     delete: async () => { state.deleted++; state.log.push("delete"); },
     howToReach: () => "kubectl …",
     sampleMemory: () => { state.log.push("sample memory"); return { stop: async () => { state.log.push("stop sampling"); return 777; } }; },
   };
-  const factory: ClusterFactory = { create: async () => { state.log.push("create"); return cluster; } };
+  const factory: ClusterFactory = { capabilities: ["node-shell"], create: async () => { state.log.push("create"); return cluster; } };
   const healthy: Probe = { name: "healthy", expectation: "not broken", check: async () => ({ ok: !state.broken, observed: state.broken ? "broken" : "fine" }) };
   const symptom: Probe = { name: "symptom", expectation: "broken", check: async () => ({ ok: state.broken, observed: state.broken ? "bind: address already in use" : "all quiet" }) };
   const sentinel: Sentinel = {
@@ -139,7 +162,7 @@ describe("scenario outcomes", () => {
   it("is errored when the cluster cannot be created, with the cause", async () => {
     const w = fakeWorld();
     const j = await runScenario(scenarioFor(w), {
-      clusters: { create: async () => { throw new AftershockError("E_CLUSTER", "kind create cluster failed after 4m05s: ERROR: failed to init node"); } },
+      clusters: { capabilities: [], create: async () => { throw new AftershockError("E_CLUSTER", "kind create cluster failed after 4m05s: ERROR: failed to init node"); } },
       kubernetesVersion: "v1.29.15", clock: new FakeClock(),
     });
     expect(j.outcome).toBe("errored");
@@ -404,5 +427,79 @@ describe("defineScenario", () => {
     [{ runbook: [] }, /runbook needs at least one step/],
   ])("rejects %j", (over, msg) => {
     expect(() => scenarioFor(w, over as Partial<ScenarioDefinition>)).toThrow(msg);
+  });
+});
+
+describe("capabilities, namespaces and shared clusters", () => {
+  it("refuses a scenario its clusters cannot serve before anything is created", async () => {
+    const w = fakeWorld();
+    const s = scenarioFor(w, { needs: ["node-lifecycle"] });
+    await expect(runScenario(s, { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() }))
+      .rejects.toThrow(/scenario fake-incident needs node-lifecycle, which this target does not offer/);
+    expect(w.state.log).toEqual([]);
+  });
+
+  it("gives a scenario only what it declared: an undeclared node shell is not there", async () => {
+    const w = fakeWorld();
+    let seen: unknown = "unset";
+    const j = await run(w, { runbook: [step("fix it", "fix", async (ctx) => { seen = ctx.cluster.shell; w.state.broken = false; })] });
+    expect(j.outcome).toBe("passed");
+    expect(seen).toBeUndefined();
+    const w2 = fakeWorld();
+    await run(w2, { needs: ["node-shell"], runbook: [step("fix it", "fix", async (ctx) => { seen = ctx.cluster.shell?.nodes.length; w2.state.broken = false; })] });
+    expect(seen).toBe(1);
+  });
+
+  it("runs a namespace-scoped scenario in its own labelled namespace, deleted before the cluster, also when the run fails", async () => {
+    for (const fixes of [true, false]) {
+      const w = fakeWorld();
+      let ns = "";
+      const j = await run(w, {
+        scope: "namespace",
+        runbook: [step("fix it", "fix", async (ctx) => { ns = ctx.namespace; if (fixes) w.state.broken = false; })],
+      });
+      expect(j.outcome).toBe(fixes ? "passed" : "not-recovered");
+      expect(ns).toMatch(/^as-[0-9a-f]{8}-fake-incident$/);
+      expect(w.state.log.filter((l) => l.includes("namespace") || l === "delete")).toEqual([`create namespace ${ns}`, `delete namespace ${ns}`, "delete"]);
+      expect(j.phases.find((p) => p.name === "teardown")!.steps.map((st) => st.title)).toContain(`delete namespace ${ns}`);
+    }
+  });
+
+  it("shares one cluster between runs of a shape, and replaces it after a run that did not pass", async () => {
+    const made: string[] = [];
+    const deleted: string[] = [];
+    const inner: ClusterFactory = {
+      capabilities: [],
+      create: async (shape) => {
+        const name = `c${made.length + 1}`;
+        made.push(`${name}:${shape.controlPlanes}+${shape.workers}`);
+        return {
+          name, runId: "00000001", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", timings: {}, howToReach: () => "",
+          api: { core: {
+            listNode: async () => ({ items: [{ metadata: { name: "n" }, status: { conditions: [{ type: "Ready", status: "True" }] } }] }),
+            listNamespacedPod: async () => ({ items: [{ metadata: { name: "p" }, status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } }] }),
+          } } as unknown as KubeApi,
+          kubectl: async () => { throw new Error("unused"); },
+          delete: async () => { deleted.push(name); },
+        };
+      },
+    };
+    const shared = new SharedClusters(inner, new FakeClock());
+    const shape = { controlPlanes: 1 as const, workers: 1, kubernetesVersion: "v1.29.15", runId: "00000001" };
+    const a = await shared.create(shape);
+    await a.delete();
+    await shared.afterRun("passed");
+    const b = await shared.create(shape);
+    expect([a.name, b.name, b.shared]).toEqual(["c1", "c1", "health gate passed in 0ms; run 2 on this cluster"]);
+    expect(deleted).toEqual([]);
+    await shared.afterRun("not-recovered");
+    expect(deleted).toEqual(["c1"]);
+    const c = await shared.create(shape);
+    const d = await shared.create({ ...shape, workers: 2 });
+    expect([c.name, d.name, deleted]).toEqual(["c2", "c3", ["c1", "c2"]]);
+    await shared.close();
+    expect(deleted).toEqual(["c1", "c2", "c3"]);
+    expect(made).toEqual(["c1:1+1", "c2:1+1", "c3:1+2"]);
+    expect(pendingTeardowns()).toEqual([]);
   });
 });

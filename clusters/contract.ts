@@ -1,0 +1,93 @@
+import { AftershockError } from "./errors.js";
+import type { RunOptions, RunResult } from "./exec.js";
+import type { KubeApi } from "./kube.js";
+
+/**
+ * What a cluster offers a scenario, declared once (as Kubernetes' e2e-framework does): every target gives
+ * API access; reaching nodes out of band, losing and replacing machines, and loading local images are
+ * separate, optional capabilities. A scenario names the ones it needs, and the runner refuses, before
+ * anything is created, a scenario its target cannot serve.
+ */
+
+export type NodeRole = "control-plane" | "worker";
+
+/** A node reached out of band (docker exec on kind): works while the API server or etcd is down. */
+export interface NodeHandle {
+  readonly name: string;
+  readonly role: NodeRole;
+  exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Runs a bash script in the node. */
+  sh(script: string, opts?: RunOptions): Promise<RunResult>;
+}
+
+/** Capability "node-shell": the cluster's machines, reached without the API. */
+export interface NodeShell {
+  readonly nodes: readonly NodeHandle[];
+  /** The first control-plane node still in service. */
+  controlPlane(): NodeHandle;
+  node(name: string): NodeHandle;
+}
+
+/**
+ * Capability "node-lifecycle": a node's machine is lost for good, and a fresh one is provided in its place
+ * (same name, image, network and labels; systemd and containerd running; nothing joined).
+ */
+export interface NodeLifecycle {
+  /** Removes the machine and its disk; the Node object (and a control plane's etcd member) stay behind. */
+  destroyNode(name: string): Promise<void>;
+  provisionNode(name: string): Promise<NodeHandle>;
+}
+
+/** Capability "image-loading": images built on this machine are made available to the cluster's nodes. */
+export interface ImageLoader {
+  loadImages(refs: string[]): Promise<void>;
+  /** The ref the cluster pulls a loaded image by (a registry's copy); the same ref when absent. */
+  refFor?(ref: string): string;
+}
+
+export const CAPABILITIES = ["node-shell", "node-lifecycle", "image-loading"] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** Every target: the API in band, with the cluster's kubeconfig; the optional capabilities where offered. */
+export interface ClusterAccess {
+  readonly name: string;
+  readonly runId: string;
+  readonly kubernetesVersion: string;
+  readonly kubeconfigPath: string;
+  readonly api: KubeApi;
+  /** kubectl with the cluster's credentials, as an on-call engineer types it (runbook steps show its output). */
+  kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
+  readonly shell?: NodeShell;
+  readonly lifecycle?: NodeLifecycle;
+  readonly images?: ImageLoader;
+}
+
+export function capabilitiesOf(c: Pick<ClusterAccess, "shell" | "lifecycle" | "images">): Capability[] {
+  return [c.shell && "node-shell", c.lifecycle && "node-lifecycle", c.images && "image-loading"].filter((x): x is Capability => !!x);
+}
+
+/**
+ * The same cluster with only the capabilities in `allowed`: a scenario sees what it declared and nothing
+ * more, so a scenario that forgets to declare node access fails on kind too, not first on someone's cluster.
+ */
+export function restrictTo<T extends ClusterAccess>(c: T, allowed: readonly Capability[]): ClusterAccess {
+  return {
+    name: c.name, runId: c.runId, kubernetesVersion: c.kubernetesVersion, kubeconfigPath: c.kubeconfigPath,
+    get api() { return c.api; },
+    kubectl: (args, opts) => c.kubectl(args, opts),
+    ...(allowed.includes("node-shell") && c.shell ? { shell: c.shell } : {}),
+    ...(allowed.includes("node-lifecycle") && c.lifecycle ? { lifecycle: c.lifecycle } : {}),
+    ...(allowed.includes("image-loading") && c.images ? { images: c.images } : {}),
+  };
+}
+
+/** The node shell, or a one-line error naming the capability the scenario did not declare or the target lacks. */
+export function nodeShell(c: ClusterAccess): NodeShell {
+  if (!c.shell) throw new AftershockError("E_CAPABILITY", `cluster ${c.name}: no node shell (the scenario must declare needs: ["node-shell"], and the target must offer it)`);
+  return c.shell;
+}
+
+export function nodeLifecycle(c: ClusterAccess): NodeLifecycle {
+  if (!c.lifecycle) throw new AftershockError("E_CAPABILITY", `cluster ${c.name}: cannot replace machines (the scenario must declare needs: ["node-lifecycle"], and the target must offer it)`);
+  return c.lifecycle;
+}

@@ -1,0 +1,57 @@
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { docker } from "../docker.js";
+import { AftershockError } from "../errors.js";
+import { isAlive } from "../process.js";
+import type { Progress } from "../progress.js";
+import { withStep } from "../progress.js";
+import { pollUntil } from "../wait.js";
+import { aptInstall } from "./doctor.js";
+
+const BIN = "/usr/bin/docker-registry";
+
+/**
+ * A plain-HTTP container registry on this host (Debian's docker-registry, the Distribution registry), the
+ * kind a platform team points a cluster at. Listens on all addresses, so kind nodes reach it through the
+ * host's address on Docker's default bridge. Started in the background; stop() ends it.
+ */
+export interface LocalRegistry {
+  /** host:port the nodes pull from and this host pushes to. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalRegistry(cacheDir: string, progress: Progress, port = 5000): Promise<LocalRegistry> {
+  if (!existsSync(BIN)) await aptInstall(["docker-registry"], progress);
+  const dir = path.join(cacheDir, "registry");
+  await mkdir(path.join(dir, "data"), { recursive: true });
+  const config = path.join(dir, "config.yml");
+  await writeFile(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, "data")}\n  delete:\n    enabled: true\nhttp:\n  addr: :${port}\n`);
+  const pidFile = path.join(dir, "pid");
+  const old = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0;
+  if (old && isAlive(old)) process.kill(old, "SIGTERM");
+  const child = spawn(BIN, ["serve", config], { detached: true, stdio: ["ignore", "ignore", "ignore"] });
+  child.unref();
+  await writeFile(pidFile, String(child.pid));
+  const gateway = (await docker.run(["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"])).stdout.trim();
+  if (!gateway) throw new AftershockError("E_DOCKER_DOWN", "Docker's default bridge has no gateway address");
+  const address = `${gateway}:${port}`;
+  await withStep(progress, `Registry at ${address} (docker-registry)`, 30_000, () =>
+    pollUntil(`registry at ${address} answers GET /v2/`, 30_000, 500, async () => {
+      try {
+        const r = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(2000) });
+        return { ok: r.ok, seen: `HTTP ${r.status}` };
+      } catch (e) {
+        return { ok: false, seen: (e as Error).message };
+      }
+    }));
+  return {
+    address,
+    stop: async () => {
+      try { process.kill(child.pid!, "SIGTERM"); } catch { /* gone */ }
+      await rm(pidFile, { force: true });
+    },
+  };
+}

@@ -1,0 +1,3 @@
+module aftershock.local/app
+
+go 1.22

@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { docker } from "../docker.js";
+import { AftershockError } from "../errors.js";
+import { withLock } from "../lock.js";
+import type { Progress } from "../progress.js";
+import { withStep } from "../progress.js";
+import { PINNED } from "../versions.js";
+import { dockerBuild, ensureRootfs, TOOLS_PACKAGES } from "./builder.js";
+import { buildGoComponent, upstreamReplaces, type GoComponent } from "./go-build.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MIN = 60_000;
+
+/**
+ * The catalogue of workload images: built on this machine (no registry is needed) and handed to a
+ * cluster through its image-loading capability. A scenario names the refs it runs in `images`.
+ */
+export const WORKLOAD_IMAGES = {
+  /** components/app: an HTTP server with a slow start and a config file it must read; busybox as /bin/sh. */
+  app: `${PINNED.localRegistry}/app:v1`,
+  /** Traefik, an Ingress controller (MIT), built from its Go module: the ingress of the Service/Ingress scenarios. */
+  traefik: `${PINNED.localRegistry}/traefik:${PINNED.traefik}`,
+} as const;
+
+export type WorkloadImage = (typeof WORKLOAD_IMAGES)[keyof typeof WORKLOAD_IMAGES];
+
+const appComponent: GoComponent = {
+  name: "app",
+  version: "v1",
+  localSource: path.join(here, "components", "app"),
+  outputs: [{ pkg: ".", bin: "app" }],
+  budgetMs: 2 * MIN,
+};
+
+/**
+ * Traefik from its published module. Its go.mod replaces three forks, which Go ignores in a dependency, so
+ * the wrapper module repeats them (read from the upstream go.mod, as for Kubernetes).
+ */
+async function traefikComponent(): Promise<GoComponent> {
+  const replaces = await upstreamReplaces("github.com/traefik/traefik/v3", PINNED.traefik, (target, v) => (target.startsWith("./") || !v ? undefined : { target, version: v }));
+  return {
+    name: "traefik",
+    version: PINNED.traefik,
+    requires: [{ module: "github.com/traefik/traefik/v3", version: PINNED.traefik }],
+    replaces,
+    outputs: [{ pkg: "github.com/traefik/traefik/v3/cmd/traefik", bin: "traefik" }],
+    ldflags: `-X github.com/traefik/traefik/v3/pkg/version.Version=${PINNED.traefik}`,
+    budgetMs: 30 * MIN,
+  };
+}
+
+/** Makes sure every named workload image exists in the local Docker; builds the missing or outdated ones. */
+export async function ensureWorkloadImages(refs: readonly string[], cacheDir: string, progress: Progress): Promise<void> {
+  const known = Object.values(WORKLOAD_IMAGES) as string[];
+  const unknown = refs.filter((r) => !known.includes(r));
+  if (unknown.length) throw new AftershockError("E_BAD_INPUT", `not in the workload image catalogue: ${unknown.join(", ")}`, { hint: `known: ${known.join(", ")}` });
+  if (!refs.length) return;
+  await withLock(path.join(cacheDir, "build.lock"), progress, async () => {
+    if (refs.includes(WORKLOAD_IMAGES.app)) await ensureAppImage(cacheDir, progress);
+    if (refs.includes(WORKLOAD_IMAGES.traefik)) await ensureTraefikImage(cacheDir, progress);
+  });
+}
+
+async function ensureAppImage(cacheDir: string, progress: Progress): Promise<void> {
+  const ref = WORKLOAD_IMAGES.app;
+  const app = await buildGoComponent(appComponent, cacheDir, progress);
+  const busybox = await busyboxBinary(cacheDir, progress);
+  const key = createHash("sha256").update(readFileSync(app.bins.app!)).update(readFileSync(busybox)).digest("hex").slice(0, 16);
+  if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
+  const work = await mkdtemp(path.join(cacheDir, "workload-"));
+  try {
+    await withStep(progress, `Workload image ${ref}`, 3 * MIN, () => dockerBuild(work, ref, "scratch",
+      [{ src: app.bins.app!, dest: "/app/server" }, { src: busybox, dest: "/bin/sh" }],
+      ['ENTRYPOINT ["/app/server"]', `LABEL aftershock.build-key=${key}`]));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function ensureTraefikImage(cacheDir: string, progress: Progress): Promise<void> {
+  const ref = WORKLOAD_IMAGES.traefik;
+  const traefik = await buildGoComponent(await traefikComponent(), cacheDir, progress);
+  const key = createHash("sha256").update(readFileSync(traefik.bins.traefik!)).digest("hex").slice(0, 16);
+  if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
+  const work = await mkdtemp(path.join(cacheDir, "workload-"));
+  try {
+    await withStep(progress, `Workload image ${ref}`, 3 * MIN, () =>
+      dockerBuild(work, ref, "scratch", [{ src: traefik.bins.traefik!, dest: "/traefik" }], ['ENTRYPOINT ["/traefik"]', `LABEL aftershock.build-key=${key}`]));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** busybox-static from the tools rootfs (Debian's package): the shell of the workload images. */
+async function busyboxBinary(cacheDir: string, progress: Progress): Promise<string> {
+  const rootfs = await ensureRootfs("tools", TOOLS_PACKAGES, cacheDir, progress);
+  const out = path.join(cacheDir, "busybox", `busybox-${rootfs.split(":").pop()}`);
+  if (existsSync(out)) return out;
+  await mkdir(path.dirname(out), { recursive: true });
+  const id = (await docker.run(["create", rootfs, "/bin/busybox"])).stdout.trim();
+  try {
+    await docker.run(["cp", `${id}:/bin/busybox`, out]);
+  } finally {
+    await docker.run(["rm", "-f", id], { allowFailure: true });
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+import { docker } from "../docker.js";
+import { AftershockError } from "../errors.js";
+import { LABELS } from "../labels.js";
+import { pollUntil } from "../wait.js";
+
+const MIN = 60_000;
+
+/** Every container, network and volume labelled with the run, in the order they have to be removed. */
+export async function runObjects(runId: string): Promise<{ kind: "container" | "network" | "volume"; id: string }[]> {
+  const filter = `label=${LABELS.run}=${runId}`;
+  const out: { kind: "container" | "network" | "volume"; id: string }[] = [];
+  for (const kind of ["container", "network", "volume"] as const) for (const id of await docker.ids(kind, [filter])) out.push({ kind, id });
+  return out;
+}
+
+const REMOVE = { container: ["rm", "-f", "-v"], network: ["network", "rm"], volume: ["volume", "rm", "-f"] } as const;
+
+/**
+ * Removes every container, network and volume labelled with the run, retrying until nothing is left or
+ * `budgetMs` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
+ * minute to die after SIGKILL, and `docker rm -f` gives up on it after a few seconds in the meantime.
+ */
+export async function removeRunResources(runId: string, budgetMs = 4 * MIN): Promise<{ containers: number; volumes: number; networks: number }> {
+  const filter = `label=${LABELS.run}=${runId}`;
+  // What there was to remove; when this returns, all of it is gone.
+  const before = await runObjects(runId);
+  const count = (kind: string) => before.filter((o) => o.kind === kind).length;
+  await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
+    const errors: string[] = [];
+    // Listed again for each kind: removing a container with -v also removes its volumes.
+    for (const kind of ["container", "network", "volume"] as const) {
+      const ids = await docker.ids(kind, [filter]);
+      if (!ids.length) continue;
+      const r = await docker.run([...REMOVE[kind], ...ids], { timeoutMs: 2 * MIN, allowFailure: true });
+      if (r.exitCode !== 0) errors.push(`${kind}s: ${r.stderr.trim().split("\n").pop()}`);
+    }
+    const left = (await runObjects(runId)).map((o) => `${o.kind} ${o.id.slice(0, 12)}`);
+    return { ok: left.length === 0, seen: `${left.join(", ")}${errors.length ? ` (${errors.join("; ")})` : ""}` };
+  }).catch((e: unknown) => {
+    throw e instanceof AftershockError ? new AftershockError("E_CLUSTER", e.message, { cause: e }) : e;
+  });
+  return { containers: count("container"), volumes: count("volume"), networks: count("network") };
+}
+
+/** The parts of `docker inspect` a kind node's run arguments are rebuilt from. */

@@ -1,0 +1,84 @@
+import {
+  AppsV1Api, CoreV1Api, createConfiguration, EventsV1Api, KubeConfig, KubernetesObjectApi, NetworkingV1Api, ServerConfiguration,
+  type Middleware, type RequestContext, type ResponseContext,
+} from "@kubernetes/client-node";
+import { AftershockError } from "./errors.js";
+
+/**
+ * In-band access: the Kubernetes API from this process with the cluster's kubeconfig, through
+ * @kubernetes/client-node (typed objects, watches). Every target offers it; it needs the API server up.
+ * Each request carries its own deadline, so a probe against a dead API server fails instead of hanging.
+ */
+export interface KubeApi {
+  readonly config: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly networking: NetworkingV1Api;
+  readonly events: EventsV1Api;
+  /** Generic typed objects (server-side apply, read, delete) for manifests. */
+  readonly objects: KubernetesObjectApi;
+  /** The API server URL from the kubeconfig (for messages). */
+  readonly server: string;
+}
+
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/** Aborts a request that has not answered within `ms`. */
+function deadline(ms: number): Middleware {
+  return {
+    pre: async (ctx: RequestContext) => {
+      ctx.setSignal(AbortSignal.timeout(ms));
+      return ctx;
+    },
+    post: async (ctx: ResponseContext) => ctx,
+  };
+}
+
+/** Connects to the API named by a kubeconfig file (and context, if given). */
+export function connectKube(kubeconfigPath: string, context?: string, requestTimeoutMs = REQUEST_TIMEOUT_MS): KubeApi {
+  const config = new KubeConfig();
+  try {
+    config.loadFromFile(kubeconfigPath);
+  } catch (e) {
+    throw new AftershockError("E_BAD_INPUT", `cannot read kubeconfig ${kubeconfigPath}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (context) {
+    if (!config.getContexts().some((c) => c.name === context)) {
+      throw new AftershockError("E_BAD_INPUT", `kubeconfig ${kubeconfigPath} has no context "${context}"`, { hint: `contexts: ${config.getContexts().map((c) => c.name).join(", ") || "none"}` });
+    }
+    config.setCurrentContext(context);
+  }
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new AftershockError("E_BAD_INPUT", `kubeconfig ${kubeconfigPath} names no current cluster`);
+  const make = <T>(Api: new (c: ReturnType<typeof createConfiguration>) => T): T =>
+    new Api(createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: config },
+      promiseMiddleware: [deadline(requestTimeoutMs)],
+    }));
+  return {
+    config, server: cluster.server,
+    core: make(CoreV1Api), apps: make(AppsV1Api), networking: make(NetworkingV1Api), events: make(EventsV1Api), objects: make(KubernetesObjectApi),
+  };
+}
+
+/** The HTTP status of a failed API call (404, 409, …), or undefined if it did not get that far. */
+export function apiStatus(e: unknown): number | undefined {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** One line for a failed API call: the status and the API's own message, not the whole response. */
+export function apiErrorLine(e: unknown): string {
+  const code = apiStatus(e);
+  const body = (e as { body?: unknown })?.body;
+  let message: string | undefined;
+  if (typeof body === "string") {
+    try { message = (JSON.parse(body) as { message?: string }).message; } catch { message = body.slice(0, 200); }
+  } else if (body && typeof body === "object") message = (body as { message?: string }).message;
+  if (code !== undefined) return `API ${code}${message ? `: ${message}` : ""}`;
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  if (err?.name === "TimeoutError" || err?.name === "AbortError") return "API request timed out";
+  const cause = err?.cause?.code ?? err?.cause?.message;
+  return `${(err?.message ?? String(e)).split("\n")[0]!.slice(0, 300)}${cause ? ` (${cause})` : ""}`;
+}

@@ -1,0 +1,280 @@
+import type { KubernetesObject, V1ContainerState, V1Deployment } from "@kubernetes/client-node";
+import { AftershockError, formatDuration } from "../clusters/errors.js";
+import { apiErrorLine, apiStatus, type KubeApi } from "../clusters/kube.js";
+import { LABELS, ownerLabel } from "../clusters/labels.js";
+import { pollUntil } from "../clusters/wait.js";
+import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
+import type { Observation, Probe } from "./probes.js";
+import type { ScenarioContext } from "./types.js";
+
+/**
+ * Workload helpers for scenario authors: typed manifests applied into the run's namespace, rollouts waited
+ * for, and probes on what the kubelet and the controllers report (through the API and a namespace watch).
+ */
+
+const FIELD_MANAGER = "aftershock";
+
+// ---- the run's namespace ------------------------------------------------------------------------------
+
+/** Creates the run's namespace, labelled with the run and the scenario. */
+export async function createRunNamespace(api: KubeApi, name: string, runId: string, scenario: string): Promise<void> {
+  const labels = { [LABELS.k8sRun]: runId, [LABELS.k8sScenario]: scenario, [LABELS.k8sManaged]: "true", [LABELS.k8sOwner]: ownerLabel() };
+  await api.core.createNamespace({ body: { metadata: { name, labels } } });
+}
+
+/** The ref the cluster pulls a catalogue image by: the same on kind, the registry's copy on an existing cluster. */
+export function imageRef(ctx: ScenarioContext, ref: string): string {
+  return ctx.cluster.images?.refFor?.(ref) ?? ref;
+}
+
+/** Every container image in a pod template (or pod) rewritten with imageRef. */
+function withImageRefs(ctx: ScenarioContext, o: KubernetesObject): KubernetesObject {
+  const spec = (o as { spec?: { template?: { spec?: PodSpecLike }; containers?: unknown[] } }).spec;
+  const pod: PodSpecLike | undefined = spec?.template?.spec ?? (spec?.containers ? (spec as PodSpecLike) : undefined);
+  if (!pod) return o;
+  const fix = (cs?: { image?: string }[]) => cs?.map((c) => (c.image ? { ...c, image: imageRef(ctx, c.image) } : c));
+  const fixed: PodSpecLike = { ...pod, ...(pod.containers ? { containers: fix(pod.containers) } : {}), ...(pod.initContainers ? { initContainers: fix(pod.initContainers) } : {}) };
+  return spec?.template?.spec
+    ? ({ ...o, spec: { ...spec, template: { ...spec.template, spec: fixed } } } as KubernetesObject)
+    : ({ ...o, spec: fixed } as KubernetesObject);
+}
+type PodSpecLike = { containers?: { image?: string }[]; initContainers?: { image?: string }[] };
+
+/**
+ * Deletes the run's namespace and waits until it is gone (its finalizers remove what is in it). Only a
+ * namespace labelled with this run is deleted.
+ */
+export async function deleteRunNamespace(api: KubeApi, name: string, runId: string, budgetMs = 3 * 60_000): Promise<string> {
+  const t0 = Date.now();
+  let ns;
+  try {
+    ns = await api.core.readNamespace({ name });
+  } catch (e) {
+    if (apiStatus(e) === 404) return `namespace ${name} already gone`;
+    throw e;
+  }
+  if (ns.metadata?.labels?.[LABELS.k8sRun] !== runId) {
+    throw new AftershockError("E_UNSAFE_TARGET", `namespace ${name} is not labelled ${LABELS.k8sRun}=${runId}; left alone`);
+  }
+  await api.core.deleteNamespace({ name, propagationPolicy: "Foreground" }).catch((e: unknown) => { if (apiStatus(e) !== 404) throw e; });
+  await pollUntil(`namespace ${name} gone`, budgetMs, 1000, async () => {
+    try {
+      const left = await api.core.readNamespace({ name });
+      return { ok: false, seen: `${left.status?.phase ?? "?"}${left.status?.conditions?.length ? `: ${left.status.conditions.map((c) => c.message).join("; ")}` : ""}` };
+    } catch (e) {
+      return apiStatus(e) === 404 ? { ok: true, seen: "gone" } : { ok: false, seen: apiErrorLine(e) };
+    }
+  });
+  return `namespace ${name} deleted in ${formatDuration(Date.now() - t0)}`;
+}
+
+// ---- manifests ----------------------------------------------------------------------------------------
+
+/**
+ * Server-side apply of typed objects into the run's namespace. Every object is put in `ctx.namespace`
+ * (one naming another namespace is refused) and labelled as the run's.
+ */
+export async function apply(ctx: ScenarioContext, ...objects: KubernetesObject[]): Promise<string> {
+  const out: string[] = [];
+  for (const o of objects) {
+    if (o.metadata?.namespace && o.metadata.namespace !== ctx.namespace) {
+      throw new AftershockError("E_UNSAFE_TARGET", `${o.kind}/${o.metadata.name} names namespace ${o.metadata.namespace}; a scenario writes only to its own (${ctx.namespace})`);
+    }
+    const body = {
+      ...withImageRefs(ctx, o),
+      metadata: { ...o.metadata, namespace: ctx.namespace, labels: { ...o.metadata?.labels, [LABELS.k8sManaged]: "true" } },
+    } as KubernetesObject;
+    try {
+      await ctx.cluster.api.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, "application/apply-patch+yaml");
+    } catch (e) {
+      throw new AftershockError("E_CLUSTER", `apply ${o.kind}/${o.metadata?.name} in ${ctx.namespace}: ${apiErrorLine(e)}`);
+    }
+    out.push(`${o.kind?.toLowerCase()}/${o.metadata?.name} applied`);
+  }
+  return out.join("\n");
+}
+
+/** A Deployment of one container, labelled app=<name>, as scenario authors write most workloads. */
+export function deployment(name: string, container: Record<string, unknown>, opts: { replicas?: number; pod?: Record<string, unknown> } = {}): V1Deployment {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, labels: { app: name } },
+    spec: {
+      replicas: opts.replicas ?? 1,
+      revisionHistoryLimit: 5,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { terminationGracePeriodSeconds: 2, ...opts.pod, containers: [{ name: "app", ...container } as never] },
+      },
+    },
+  };
+}
+
+async function readDeployment(ctx: ScenarioContext, name: string): Promise<V1Deployment> {
+  return ctx.cluster.api.apps.readNamespacedDeployment({ name, namespace: ctx.namespace });
+}
+
+/** Whether the Deployment's latest revision is fully rolled out, and a line saying where it stands. */
+export function rolloutState(d: V1Deployment): Observation {
+  const want = d.spec?.replicas ?? 1;
+  const s = d.status ?? {};
+  const current = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+  const ok = current && (s.updatedReplicas ?? 0) === want && (s.availableReplicas ?? 0) === want && (s.replicas ?? 0) === want && !s.unavailableReplicas;
+  const progressing = s.conditions?.find((c) => c.type === "Progressing");
+  return {
+    ok,
+    observed: `revision ${d.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? "?"}: ${s.updatedReplicas ?? 0}/${want} updated, ` +
+      `${s.availableReplicas ?? 0} available, ${s.replicas ?? 0} total${progressing?.reason ? ` (${progressing.reason})` : ""}`,
+  };
+}
+
+/** Waits until the Deployment's latest revision is rolled out (updated, available, old pods gone). */
+export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs = 2 * 60_000): Promise<string> {
+  const seen = await pollUntil(`deployment/${name} rolled out`, budgetMs, 2000, async () => {
+    try {
+      const o = rolloutState(await readDeployment(ctx, name));
+      return { ok: o.ok, seen: o.observed };
+    } catch (e) {
+      return { ok: false, seen: apiErrorLine(e) };
+    }
+  }, { clock: ctx.clock });
+  return `deployment/${name} rolled out: ${seen}`;
+}
+
+// ---- probes -------------------------------------------------------------------------------------------
+
+function probe(name: string, expectation: string, check: (ctx: ScenarioContext) => Promise<Observation>): Probe {
+  return { name, expectation, check };
+}
+
+/** The Deployment's latest revision is rolled out and its pods are Ready. */
+export function rolledOut(name: string): Probe {
+  return probe(`${name} rolled out`, `deployment/${name}: latest revision updated and available`, async (ctx) => {
+    try {
+      return rolloutState(await readDeployment(ctx, name));
+    } catch (e) {
+      return { ok: false, observed: apiErrorLine(e) };
+    }
+  });
+}
+
+/** Every Deployment named is rolled out (one probe for a group of workloads). */
+export function allRolledOut(names: string[]): Probe {
+  return probe(names.length === 1 ? `${names[0]} rolled out` : `${names.length} deployments rolled out`, `${names.join(", ")}: latest revision of each updated and available`, async (ctx) => {
+    const seen = await Promise.all(names.map(async (n) => {
+      try {
+        return { n, ...rolloutState(await readDeployment(ctx, n)) };
+      } catch (e) {
+        return { n, ok: false, observed: apiErrorLine(e) };
+      }
+    }));
+    const bad = seen.filter((s) => !s.ok);
+    return { ok: !bad.length, observed: bad.length ? bad.map((s) => `${s.n}: ${s.observed}`).join("; ") : `${names.length}/${names.length} rolled out` };
+  });
+}
+
+const matches = (re: RegExp | string, s: string) => (typeof re === "string" ? s === re : re.test(s));
+const show = (re: RegExp | string) => (typeof re === "string" ? re : String(re));
+
+/** A container of app's pods terminated with this exit code (and reason, if given), as the kubelet reported. */
+export function containerExited(app: string, exitCode: number, reason?: RegExp | string): Probe {
+  return probe(`${app} exited ${exitCode}`, `a container of app=${app} terminated with exit code ${exitCode}${reason ? ` and reason ${show(reason)}` : ""}`, async (ctx) => {
+    const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
+    const ts = w.terminationsOf(app);
+    const hit = ts.find((t) => t.exitCode === exitCode && (!reason || matches(reason, t.reason)));
+    const last = ts.at(-1);
+    return {
+      ok: !!hit,
+      observed: hit ? `${hit.pod}: exit code ${hit.exitCode} (${hit.reason}), restart ${hit.restartCount}`
+        : last ? `last termination: exit code ${last.exitCode} (${last.reason})` : `no container of app=${app} has terminated`,
+    };
+  });
+}
+
+/** A container of app's pods waits with this reason (CrashLoopBackOff, CreateContainerConfigError, ImagePullBackOff, …). */
+export function containerWaiting(app: string, reason: RegExp | string): Probe {
+  return probe(`${app} waiting ${show(reason)}`, `a container of app=${app} in state waiting with reason ${show(reason)}`, async (ctx) => {
+    const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
+    const states = w.podsOf(app).flatMap((p) => (p.status?.containerStatuses ?? []).map((cs) => ({ pod: p.metadata?.name, cs })));
+    const hit = states.find(({ cs }) => cs.state?.waiting?.reason && matches(reason, cs.state.waiting.reason));
+    return {
+      ok: !!hit,
+      observed: hit ? `${hit.pod}: ${hit.cs.state!.waiting!.reason}: ${(hit.cs.state!.waiting!.message ?? "").slice(0, 240)}`
+        : states.map(({ pod, cs }) => `${pod}: ${stateOf(cs.state)}`).join("; ") || `no pod of app=${app}`,
+    };
+  });
+}
+
+function stateOf(s: V1ContainerState | undefined): string {
+  if (s?.running) return "running";
+  if (s?.waiting) return `waiting ${s.waiting.reason ?? ""}`;
+  if (s?.terminated) return `terminated ${s.terminated.reason ?? ""} exit ${s.terminated.exitCode}`;
+  return "unknown";
+}
+
+/** A container of app's pods restarted at least `n` times. */
+export function restartedAtLeast(app: string, n: number): Probe {
+  return probe(`${app} restarted ≥ ${n}`, `a container of app=${app} with restartCount ≥ ${n}`, async (ctx) => {
+    const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
+    const counts = w.podsOf(app).flatMap((p) => (p.status?.containerStatuses ?? []).map((cs) => cs.restartCount));
+    const max = Math.max(0, ...counts);
+    return { ok: max >= n, observed: `restartCount ${max}` };
+  });
+}
+
+/**
+ * The kubelet's back-off between restarts grows (CrashLoopBackOff): at least `restarts` waits seen, each
+ * longer than the one before. What it saw (e.g. "back-off 10s → 20s → 40s") is the evidence.
+ */
+export function backOffGrows(app: string, restarts = 2): Probe {
+  return probe(`${app} back-off grows`, `${restarts} successive waits between restarts of app=${app}, each longer than the last`, async (ctx) => {
+    const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
+    const delays = backOffDelays(w.terminationsOf(app));
+    const growing = delays.length >= restarts && delays.every((d, i) => i === 0 || d > delays[i - 1]!);
+    return { ok: growing, observed: delays.length ? `back-off ${delays.map((d) => `${d}s`).join(" → ")}` : "fewer than two terminations seen" };
+  });
+}
+
+/** An event with this reason (and message matching `message`) about app's pods or its Deployment. */
+export function eventSeen(app: string, reason: string, message?: RegExp): Probe {
+  return probe(`${app} event ${reason}${message ? ` ${message.source}` : ""}`, `an event about app=${app} with reason ${reason}${message ? ` and message matching ${message}` : ""}`, async (ctx) => {
+    const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
+    const evs = w.eventsOf(app);
+    const hit = evs.find((e) => e.reason === reason && (!message || message.test(e.message ?? "")));
+    return {
+      ok: !!hit,
+      observed: hit ? `${hit.reason} (×${hit.count ?? 1}): ${(hit.message ?? "").slice(0, 300)}` : `${evs.length} events, none ${reason}${evs.length ? `; last: ${evs.at(-1)!.reason}` : ""}`,
+    };
+  });
+}
+
+/** The Service has no ready endpoint (its selector matches no Ready pod). */
+export function endpointsEmpty(service: string): Probe {
+  return probe(`Service ${service} has no endpoints`, `Endpoints of ${service}: no ready address`, async (ctx) => {
+    try {
+      const ep = await ctx.cluster.api.core.readNamespacedEndpoints({ name: service, namespace: ctx.namespace });
+      const ready = (ep.subsets ?? []).flatMap((s) => s.addresses ?? []);
+      return { ok: ready.length === 0, observed: ready.length ? `${ready.length} ready: ${ready.map((a) => a.ip).join(", ")}` : "no ready addresses" };
+    } catch (e) {
+      return { ok: false, observed: apiErrorLine(e) };
+    }
+  });
+}
+
+export { WORKLOAD_IMAGES } from "../clusters/images/workloads.js";
+
+/** A line matching `pattern` in the log of app's pods, written since the run's log window began (typed log read). */
+export function podLogMatches(app: string, pattern: RegExp): Probe {
+  return probe(`${app} logs ${pattern.source}`, `a log line of app=${app} matching ${pattern}`, async (ctx) => {
+    const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` });
+    const sinceSeconds = ctx.logsSince ? Math.max(1, Math.ceil((Date.now() - ctx.logsSince) / 1000)) : undefined;
+    for (const p of pods.items) {
+      const log = await ctx.cluster.api.core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: ctx.namespace, tailLines: 2000, ...(sinceSeconds ? { sinceSeconds } : {}) });
+      const line = log.split("\n").find((l) => pattern.test(l));
+      if (line) return { ok: true, observed: line.trim().slice(0, 400) };
+    }
+    return { ok: false, observed: `no line of ${pods.items.length} ${app} pod(s) matches ${pattern}` };
+  });
+}

@@ -1,0 +1,79 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { hostKubectl } from "../../clusters/existing.js";
+import { run } from "../../clusters/exec.js";
+import { defaultCacheDir } from "../../clusters/images/builder.js";
+import { startLocalRegistry } from "../../clusters/host/registry.js";
+import { RecordingProgress } from "../../clusters/progress.js";
+import { cli, leftovers, readJournal } from "./helpers.js";
+
+/**
+ * A platform team's view: a cluster Aftershock did not create for this run (made with pnpm cluster create,
+ * its nodes told to trust a plain-HTTP registry), reached only by its kubeconfig. Namespace-scoped scenarios
+ * run there through the API, their images pushed to the registry; nothing outside their namespace changes,
+ * and a scenario that needs node access is refused before anything is written.
+ */
+
+/** Every listable object outside the runs' namespaces, by what a user sets (spec, data, rules), events and leases aside. */
+async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string, string>> {
+  const k = (...a: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...a], { timeoutMs: 120_000 });
+  const kinds = (await k("api-resources", "--verbs=list", "-o", "name")).stdout.split("\n").filter(Boolean)
+    .filter((r) => !/^(events|leases|endpoints|endpointslices|componentstatuses|bindings)(\.|$)/.test(r) && !r.startsWith("events."));
+  const out = new Map<string, string>();
+  const items = JSON.parse((await k("get", kinds.join(","), "-A", "-o", "json")).stdout) as {
+    items: { kind: string; metadata: { namespace?: string; name: string }; spec?: unknown; data?: unknown; rules?: unknown; roleRef?: unknown; subjects?: unknown; webhooks?: unknown }[];
+  };
+  for (const o of items.items) {
+    const ns = o.metadata.namespace ?? "";
+    // The runs' own namespaces are created and deleted by the runs; the check below proves they are gone.
+    if (/^as-[0-9a-f]{8}-/.test(ns) || (o.kind === "Namespace" && /^as-[0-9a-f]{8}-/.test(o.metadata.name))) continue;
+    // kube-system's pods come and go with controllers' leader elections only through status; spec is what we compare.
+    const what = JSON.stringify({ spec: o.spec, data: o.data, rules: o.rules, roleRef: o.roleRef, subjects: o.subjects, webhooks: o.webhooks });
+    out.set(`${o.kind}/${ns}/${o.metadata.name}`, createHash("sha256").update(what).digest("hex").slice(0, 12));
+  }
+  return out;
+}
+
+describe("scenarios on an existing cluster, reached only by its kubeconfig", () => {
+  it("runs both workload scenarios in their own namespaces, changes nothing else, and refuses one that needs node access", async () => {
+    const progress = new RecordingProgress();
+    const registry = await startLocalRegistry(defaultCacheDir(), progress);
+    const created = await cli(["cluster", "create", "--workers", "1", "--insecure-registry", registry.address], 10 * 60_000);
+    expect(created.code, created.output.slice(-2000)).toBe(0);
+    const name = /cluster (as-[0-9a-f]{8}) is up/.exec(created.output)![1]!;
+    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(created.output)![1]!;
+    try {
+      const kubectl = await hostKubectl(defaultCacheDir(), progress);
+      const before = await snapshot(kubectl, kubeconfig);
+      expect(before.size).toBeGreaterThan(50);
+
+      // Refused up front: a scenario that needs node access, and one without --existing-cluster.
+      const refused = await cli(["scenario", "etcd-port-conflict", "--kubeconfig", kubeconfig, "--existing-cluster"]);
+      expect([refused.code, refused.output.trim()]).toEqual([2, expect.stringMatching(/^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of .* takes only namespace-scoped scenarios$/)]);
+      const noOptIn = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig]);
+      expect([noOptIn.code, noOptIn.output]).toEqual([2, expect.stringContaining("add --existing-cluster")]);
+      const noRegistry = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig, "--existing-cluster"]);
+      expect([noRegistry.code, noRegistry.output]).toEqual([2, expect.stringContaining("needs image-loading, which the existing cluster of")]);
+
+      for (const id of ["crashloop-triage", "service-ingress-mismatch"]) {
+        const r = await cli(["scenario", id, "--kubeconfig", kubeconfig, "--existing-cluster", "--registry", registry.address, "--reporter", "console,json"], 15 * 60_000);
+        expect(r.code, r.output.slice(-3000)).toBe(0);
+        const runId = /run ([0-9a-f]{8})/.exec(r.output)![1]!;
+        const j = readJournal(id, runId);
+        expect(j.outcome, j.reason).toBe("passed");
+        // Its workloads ran from the registry's copies.
+        expect(j.phases.find((p) => p.name === "setup")!.steps.map((s) => s.title)).toContain("load workload images");
+      }
+
+      const namespaces = (await run(kubectl, ["--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])).stdout;
+      expect(namespaces, "every run's namespace is gone").not.toMatch(/namespace\/as-[0-9a-f]{8}-/);
+      const after = await snapshot(kubectl, kubeconfig);
+      const changed = [...new Set([...before.keys(), ...after.keys()])].filter((key) => before.get(key) !== after.get(key));
+      expect(changed, "nothing outside the runs' namespaces changed").toEqual([]);
+    } finally {
+      await cli(["cluster", "delete", name]);
+      await registry.stop();
+    }
+    expect(await leftovers(name.slice(3))).toEqual([]);
+  });
+});

@@ -1,0 +1,67 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { RunJournal } from "../../harness/runner.js";
+import { cli, expectSelfChecksPassed, leftovers, root } from "./helpers.js";
+
+/**
+ * The workload incidents of 003 (CrashLoopBackOff triage, Pod → Service → Ingress), run as the nightly suite
+ * runs them: `pnpm suite --tag workload`, both scenarios one after another on one shared cluster, each in a
+ * namespace of its own that is deleted at the end of its run.
+ */
+describe("pnpm suite --tag workload, on one shared cluster", () => {
+  it("passes both workload incidents with one cluster creation, each finding its causes at the right layer", async () => {
+    const r = await cli(["suite", "--tag", "workload", "--reporter", "console,json"], 25 * 60_000);
+    expect(r.code, r.output.slice(-4000)).toBe(0);
+    expect(r.output).toMatch(/^1 cluster created$/m);
+    const dir = /reports: (reports\/suite-\S+)\/\{/.exec(r.output)![1]!;
+    const journals = JSON.parse(readFileSync(path.join(root, dir, "journals.json"), "utf8")) as RunJournal[];
+    expect(journals.map((j) => [j.scenario.id, j.outcome, j.reason])).toEqual([
+      ["crashloop-triage", "passed", expect.any(String)],
+      ["service-ingress-mismatch", "passed", expect.any(String)],
+    ]);
+    // One cluster: the second run got it through the health gate, and every run cleaned up its namespace.
+    const [first, second] = journals as [RunJournal, RunJournal];
+    expect(second.cluster!.name).toBe(first.cluster!.name);
+    expect(first.cluster!.shared).toBe("created for this run");
+    expect(second.cluster!.shared).toMatch(/^health gate passed in .+; run 2 on this cluster$/);
+    for (const j of journals) {
+      expectSelfChecksPassed(j);
+      const teardown = j.phases.find((p) => p.name === "teardown")!;
+      expect(teardown.steps.map((s) => [s.title.replace(/as-[0-9a-f]{8}-/, "as-…-"), s.ok, s.output ?? ""])).toEqual([
+        [`delete namespace as-…-${j.scenario.id}`, true, expect.stringMatching(/^namespace as-[0-9a-f]{8}-\S+ deleted in /)],
+      ]);
+    }
+    expect(await leftovers(first.runId), "the shared cluster is gone after the suite").toEqual([]);
+
+    // CrashLoopBackOff: every workload's own signature, the back-off growing, and the cause named per workload.
+    const crash = journals[0]!;
+    const symptoms = Object.fromEntries(crash.phases.find((p) => p.name === "symptoms")!.probes.map((p) => [p.name, p.observed]));
+    expect(symptoms["payments exited 1"]).toMatch(/exit code 1 \(Error\)/);
+    expect(symptoms["notifier exited 127"]).toMatch(/exit code 127/);
+    expect(symptoms["payments back-off grows"]).toMatch(/^back-off \d+s → \d+s → \d+s$/);
+    expect(symptoms["orders waiting CreateContainerConfigError"]).toContain('configmap "orders-settings" not found');
+    expect(symptoms["catalog waiting /^(ErrImagePull|ImagePullBackOff)$/"]).toMatch(/aftershock\.local\/app:v1\.1/);
+    const causes = crash.phases.find((p) => p.name === "runbook")!.steps.find((s) => s.title.startsWith("name each cause"))!.output!;
+    expect(causes.split("\n").map((l) => l.split(/\s{2,}/).slice(0, 2).map((x) => x.trim()))).toEqual([
+      ["payments", "application error"],
+      ["orders", "missing reference"],
+      ["catalog", "image cannot be pulled"],
+      ["search", "liveness probe kills a slow start"],
+      ["notifier", "binary not found"],
+    ]);
+
+    // Service/Ingress: what a user outside the cluster got, per layer, and 200 everywhere afterwards.
+    const ing = journals[1]!;
+    const seen = Object.fromEntries(ing.phases.find((p) => p.name === "symptoms")!.probes.map((p) => [p.name, p.observed]));
+    expect(seen["GET /cart through the ingress answers 503"]).toMatch(/^HTTP 503/);
+    expect(seen["GET /checkout through the ingress answers 502"]).toMatch(/^HTTP 502/);
+    expect(seen["GET /profile through the ingress answers 404"]).toMatch(/^HTTP 404/);
+    expect(seen["Service cart has no endpoints"]).toBe("no ready addresses");
+    const steps = Object.fromEntries(ing.phases.find((p) => p.name === "runbook")!.steps.map((s) => [s.title, s.output ?? ""]));
+    expect(steps["selector against pod labels"]).toMatch(/service cart selects \{"app":"cart-v2"\}.*MISMATCH/);
+    expect(steps["targetPort against the port the container listens on"]).toMatch(/service checkout targetPort 9090.*MISMATCH/);
+    expect(steps["ingress backends against the Services that exist"]).toMatch(/ingress profile → service profile-svc:80 => NO SUCH SERVICE/);
+    expect(ing.phases.find((p) => p.name === "verify")!.probes.map((p) => p.observed.split(" in ")[0])).toEqual(["HTTP 200", "HTTP 200", "HTTP 200"]);
+  });
+});

@@ -119,7 +119,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       if (scenario.images.length) {
         const loader = created.images;
         if (!loader) throw new AftershockError("E_CAPABILITY", `cluster ${created.name} cannot load images`);
-        await timedStep(p, `load workload images`, `kind load docker-image ${scenario.images.join(" ")}`, async () => { await loader.loadImages(scenario.images); return scenario.images.join(", "); });
+        await timedStep(p, `load workload images`, `kind load docker-image ${scenario.images.join(" ")}   # or a push to the cluster's registry`, async () => {
+          await loader.loadImages(scenario.images);
+          return scenario.images.map((r) => (loader.refFor ? `${r} → ${loader.refFor(r)}` : r)).join("\n");
+        });
       }
       for (const s of scenario.setup) await timedStep(p, s.title, undefined, () => s.write(ctx).then(() => undefined));
     });

@@ -56,8 +56,11 @@ async function main() {
     cacheDir = path.join(coldTmp, "cache");
     process.env.GOCACHE = path.join(coldTmp, "gocache");
     process.env.GOMODCACHE = path.join(coldTmp, "gomod");
-    const ours = (await run("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout.split("\n")
-      .filter((r) => r.startsWith(`${PINNED.localRegistry}/`) || r.startsWith("registry.k8s.io/") || r === PINNED.kindHaproxyImage.replace(/^docker\.io\//, ""));
+    const ours = (await run("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout
+      .split("\n")
+      .filter(
+        (r) => r.startsWith(`${PINNED.localRegistry}/`) || r.startsWith("registry.k8s.io/") || r === PINNED.kindHaproxyImage.replace(/^docker\.io\//, ""),
+      );
     if (ours.length) await run("docker", ["rmi", "-f", ...ours]);
     const t = performance.now();
     await ensureNodeImage({ kubernetesVersion: version, cacheDir, progress });
@@ -82,7 +85,14 @@ async function main() {
     const peakMiB = await mem.stop();
     const t1 = performance.now();
     await cluster.delete();
-    clusters.push({ shape: `${shape.controlPlanes}+${shape.workers}`, createS, kindCreateS: secs(cluster.timings.kindCreateMs ?? 0), nodesReadyS: secs(cluster.timings.nodesReadyMs ?? 0), deleteS: secs(performance.now() - t1), peakMemMiB: peakMiB });
+    clusters.push({
+      shape: `${shape.controlPlanes}+${shape.workers}`,
+      createS,
+      kindCreateS: secs(cluster.timings.kindCreateMs ?? 0),
+      nodesReadyS: secs(cluster.timings.nodesReadyMs ?? 0),
+      deleteS: secs(performance.now() - t1),
+      peakMemMiB: peakMiB,
+    });
   }
   result.clusters = clusters;
 
@@ -94,10 +104,16 @@ async function main() {
   const name = `bench-direct-${process.pid}`;
   const td = performance.now();
   try {
-    await run(img.kindBinary, ["create", "cluster", "--name", name, "--image", img.ref, "--config", cfg, "--kubeconfig", path.join(tmp, "kubeconfig"), "--wait", "0s"], { timeoutMs: 10 * 60_000 });
+    await run(
+      img.kindBinary,
+      ["create", "cluster", "--name", name, "--image", img.ref, "--config", cfg, "--kubeconfig", path.join(tmp, "kubeconfig"), "--wait", "0s"],
+      { timeoutMs: 10 * 60_000 },
+    );
     const deadline = Date.now() + 5 * 60_000;
     for (;;) {
-      const r = await run("docker", ["exec", `${name}-control-plane`, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "nodes", "--no-headers"], { allowFailure: true });
+      const r = await run("docker", ["exec", `${name}-control-plane`, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "nodes", "--no-headers"], {
+        allowFailure: true,
+      });
       const lines = r.stdout.split("\n").filter(Boolean);
       if (lines.length === 2 && lines.every((l) => / Ready /.test(l))) break;
       if (Date.now() > deadline) throw new Error("direct kind cluster not Ready within 5m");

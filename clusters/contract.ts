@@ -72,8 +72,13 @@ export function capabilitiesOf(c: Pick<ClusterAccess, "shell" | "lifecycle" | "i
  */
 export function restrictTo<T extends ClusterAccess>(c: T, allowed: readonly Capability[]): ClusterAccess {
   return {
-    name: c.name, runId: c.runId, kubernetesVersion: c.kubernetesVersion, kubeconfigPath: c.kubeconfigPath,
-    get api() { return c.api; },
+    name: c.name,
+    runId: c.runId,
+    kubernetesVersion: c.kubernetesVersion,
+    kubeconfigPath: c.kubeconfigPath,
+    get api() {
+      return c.api;
+    },
     kubectl: (args, opts) => c.kubectl(args, opts),
     ...(allowed.includes("node-shell") && c.shell ? { shell: c.shell } : {}),
     ...(allowed.includes("node-lifecycle") && c.lifecycle ? { lifecycle: c.lifecycle } : {}),
@@ -83,11 +88,19 @@ export function restrictTo<T extends ClusterAccess>(c: T, allowed: readonly Capa
 
 /** The node shell, or a one-line error naming the capability the scenario did not declare or the target lacks. */
 export function nodeShell(c: ClusterAccess): NodeShell {
-  if (!c.shell) throw new AftershockError("E_CAPABILITY", `cluster ${c.name}: no node shell (the scenario must declare needs: ["node-shell"], and the target must offer it)`);
+  if (!c.shell)
+    throw new AftershockError(
+      "E_CAPABILITY",
+      `cluster ${c.name}: no node shell (the scenario must declare needs: ["node-shell"], and the target must offer it)`,
+    );
   return c.shell;
 }
 
 export function nodeLifecycle(c: ClusterAccess): NodeLifecycle {
-  if (!c.lifecycle) throw new AftershockError("E_CAPABILITY", `cluster ${c.name}: cannot replace machines (the scenario must declare needs: ["node-lifecycle"], and the target must offer it)`);
+  if (!c.lifecycle)
+    throw new AftershockError(
+      "E_CAPABILITY",
+      `cluster ${c.name}: cannot replace machines (the scenario must declare needs: ["node-lifecycle"], and the target must offer it)`,
+    );
   return c.lifecycle;
 }

@@ -18,6 +18,9 @@ export const docker = {
     const f = filters.flatMap((x) => ["--filter", x]);
     const args = kind === "container" ? ["ps", "-aq", "--no-trunc", ...f] : [kind, "ls", "-q", ...f];
     const r = await run("docker", args);
-    return r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+    return r.stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean);
   },
 };

@@ -69,13 +69,20 @@ export class CommandError extends AftershockError implements CommandFailure {
 
 function meaningOfExit(code: number): string {
   switch (code) {
-    case 124: return " (timed out)";
-    case 125: return " (docker: the daemon refused the command)";
-    case 126: return " (not executable)";
-    case 127: return " (command not found)";
-    case 137: return " (killed, SIGKILL or out of memory)";
-    case 143: return " (terminated, SIGTERM)";
-    default: return "";
+    case 124:
+      return " (timed out)";
+    case 125:
+      return " (docker: the daemon refused the command)";
+    case 126:
+      return " (not executable)";
+    case 127:
+      return " (command not found)";
+    case 137:
+      return " (killed, SIGKILL or out of memory)";
+    case 143:
+      return " (terminated, SIGTERM)";
+    default:
+      return "";
   }
 }
 

@@ -62,7 +62,12 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     if (r.exitCode === undefined && !r.timedOut && r.signal === undefined) {
       // spawn failure, e.g. ENOENT
       throw new CommandError({
-        command, exitCode: 127, signal: undefined, stderrTail: r.message ?? "", elapsedMs, budgetMs: opts.timeoutMs,
+        command,
+        exitCode: 127,
+        signal: undefined,
+        stderrTail: r.message ?? "",
+        elapsedMs,
+        budgetMs: opts.timeoutMs,
       });
     }
     throw new CommandError({

@@ -57,7 +57,10 @@ export async function hostKubectl(cacheDir: string, progress: Progress): Promise
   if (onPath) return onPath;
   const goDir = path.join(cacheDir, "go");
   const built = existsSync(goDir)
-    ? readdirSync(goDir).filter((d) => d.startsWith("kubernetes-")).map((d) => path.join(goDir, d, "bin", "kubectl")).find((f) => existsSync(f))
+    ? readdirSync(goDir)
+        .filter((d) => d.startsWith("kubernetes-"))
+        .map((d) => path.join(goDir, d, "bin", "kubectl"))
+        .find((f) => existsSync(f))
     : undefined;
   if (built) return built;
   const kube = await buildGoComponent(await kubernetesComponent(kubernetesRelease(DEFAULT_KUBERNETES_VERSION)), cacheDir, progress);
@@ -88,11 +91,18 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
   const api = await checkReachable(t);
   const kubectlBin = await hostKubectl(cacheDir, progress);
   const auth = ["--kubeconfig", t.kubeconfig, ...(t.context ? ["--context", t.context] : [])];
-  const version = await api.core.listNode().then((n) => n.items[0]?.status?.nodeInfo?.kubeletVersion ?? "", () => "");
+  const version = await api.core.listNode().then(
+    (n) => n.items[0]?.status?.nodeInfo?.kubeletVersion ?? "",
+    () => "",
+  );
   const images: ImageLoader | undefined = t.registry ? registryLoader(t.registry, cacheDir, progress) : undefined;
   const name = t.context ?? api.config.getCurrentContext();
   return {
-    name, runId, kubernetesVersion: version || "unknown", kubeconfigPath: t.kubeconfig, api,
+    name,
+    runId,
+    kubernetesVersion: version || "unknown",
+    kubeconfigPath: t.kubeconfig,
+    api,
     kubectl: (args: string[], opts?: RunOptions) => run(kubectlBin, [...auth, ...args], opts),
     ...(images ? { images } : {}),
     timings: { totalMs: performance.now() - t0 },
@@ -123,7 +133,12 @@ function registryLoader(registry: string, cacheDir: string, progress: Progress):
 }
 
 /** Builds or finds what a run on an existing cluster needs on this host: workload images, crane, kubectl. */
-export async function prepareExisting(t: ExistingTarget, workloadImages: string[], cacheDir: string, progress: Progress): Promise<{ ref: string; built: boolean; ms: number }> {
+export async function prepareExisting(
+  t: ExistingTarget,
+  workloadImages: string[],
+  cacheDir: string,
+  progress: Progress,
+): Promise<{ ref: string; built: boolean; ms: number }> {
   const t0 = performance.now();
   await checkReachable(t);
   await ensureWorkloadImages(workloadImages, cacheDir, progress);
@@ -146,7 +161,9 @@ export async function gcExisting(t: ExistingTarget, all: boolean, progress: Prog
     const [h, pid] = [owner.slice(0, owner.lastIndexOf(".")), Number(owner.slice(owner.lastIndexOf(".") + 1))];
     if (h !== host || (!all && isAlive(pid))) continue;
     const name = ns.metadata!.name!;
-    await api.core.deleteNamespace({ name }).catch((e: unknown) => { if (apiStatus(e) !== 404) throw e; });
+    await api.core.deleteNamespace({ name }).catch((e: unknown) => {
+      if (apiStatus(e) !== 404) throw e;
+    });
     progress.info(`deleted namespace ${name} (run ${ns.metadata?.labels?.[LABELS.k8sRun]}, owner ${owner})`);
     removed.push(name);
   }

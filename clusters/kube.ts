@@ -1,6 +1,15 @@
 import {
-  AppsV1Api, CoreV1Api, createConfiguration, EventsV1Api, KubeConfig, KubernetesObjectApi, NetworkingV1Api, ServerConfiguration,
-  type Middleware, type RequestContext, type ResponseContext,
+  AppsV1Api,
+  CoreV1Api,
+  createConfiguration,
+  EventsV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  NetworkingV1Api,
+  ServerConfiguration,
+  type Middleware,
+  type RequestContext,
+  type ResponseContext,
 } from "@kubernetes/client-node";
 import { AftershockError } from "./errors.js";
 
@@ -44,21 +53,35 @@ export function connectKube(kubeconfigPath: string, context?: string, requestTim
   }
   if (context) {
     if (!config.getContexts().some((c) => c.name === context)) {
-      throw new AftershockError("E_BAD_INPUT", `kubeconfig ${kubeconfigPath} has no context "${context}"`, { hint: `contexts: ${config.getContexts().map((c) => c.name).join(", ") || "none"}` });
+      throw new AftershockError("E_BAD_INPUT", `kubeconfig ${kubeconfigPath} has no context "${context}"`, {
+        hint: `contexts: ${
+          config
+            .getContexts()
+            .map((c) => c.name)
+            .join(", ") || "none"
+        }`,
+      });
     }
     config.setCurrentContext(context);
   }
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new AftershockError("E_BAD_INPUT", `kubeconfig ${kubeconfigPath} names no current cluster`);
   const make = <T>(Api: new (c: ReturnType<typeof createConfiguration>) => T): T =>
-    new Api(createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: config },
-      promiseMiddleware: [deadline(requestTimeoutMs)],
-    }));
+    new Api(
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.server, {}),
+        authMethods: { default: config },
+        promiseMiddleware: [deadline(requestTimeoutMs)],
+      }),
+    );
   return {
-    config, server: cluster.server,
-    core: make(CoreV1Api), apps: make(AppsV1Api), networking: make(NetworkingV1Api), events: make(EventsV1Api), objects: make(KubernetesObjectApi),
+    config,
+    server: cluster.server,
+    core: make(CoreV1Api),
+    apps: make(AppsV1Api),
+    networking: make(NetworkingV1Api),
+    events: make(EventsV1Api),
+    objects: make(KubernetesObjectApi),
   };
 }
 
@@ -74,7 +97,11 @@ export function apiErrorLine(e: unknown): string {
   const body = (e as { body?: unknown })?.body;
   let message: string | undefined;
   if (typeof body === "string") {
-    try { message = (JSON.parse(body) as { message?: string }).message; } catch { message = body.slice(0, 200); }
+    try {
+      message = (JSON.parse(body) as { message?: string }).message;
+    } catch {
+      message = body.slice(0, 200);
+    }
   } else if (body && typeof body === "object") message = (body as { message?: string }).message;
   if (code !== undefined) return `API ${code}${message ? `: ${message}` : ""}`;
   const err = e as Error & { cause?: { code?: string; message?: string } };

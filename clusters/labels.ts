@@ -27,7 +27,11 @@ export const LABELS = {
 
 /** This host, as the owner label names it (label-safe). */
 export function ownerHost(): string {
-  return os.hostname().toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 50);
+  return os
+    .hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, "-")
+    .slice(0, 50);
 }
 
 /** The owner label value of this process's namespaces: <host>.<pid>. */

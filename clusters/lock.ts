@@ -4,7 +4,6 @@ import { AftershockError } from "./errors.js";
 import type { Progress } from "./progress.js";
 import { isAlive } from "./process.js";
 
-
 /**
  * A lock directory holding the owner's pid: two runs never build into the same cache at once, and a lock
  * left by a dead process is taken over.

@@ -29,11 +29,31 @@ export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxM
     while (!stopped && Date.now() < deadline) {
       const ids = await docker.ids("container", [`label=${LABELS.run}=${runId}`]).catch(() => []);
       if (ids.length) {
-        const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
-        peak = Math.max(peak, (r?.stdout ?? "").split("\n").filter(Boolean).reduce((a, l) => a + usageMiB(l), 0));
+        const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeoutMs: 30_000 }).catch(
+          () => undefined,
+        );
+        peak = Math.max(
+          peak,
+          (r?.stdout ?? "")
+            .split("\n")
+            .filter(Boolean)
+            .reduce((a, l) => a + usageMiB(l), 0),
+        );
       }
-      if (!stopped) await new Promise<void>((res) => { wake = res; timer = setTimeout(res, interval); });
+      if (!stopped)
+        await new Promise<void>((res) => {
+          wake = res;
+          timer = setTimeout(res, interval);
+        });
     }
   })();
-  return { stop: async () => { stopped = true; clearTimeout(timer); wake?.(); await loop; return Math.round(peak); } };
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      wake?.();
+      await loop;
+      return Math.round(peak);
+    },
+  };
 }

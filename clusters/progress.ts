@@ -41,15 +41,21 @@ export class ConsoleProgress implements Progress {
       this.write(`${this.indent}${mark} ${title}${text} [${formatDuration(performance.now() - started)}]`);
     };
     return {
-      detail: (t) => { last = t.length > 160 ? t.slice(0, 157) + "..." : t; },
+      detail: (t) => {
+        last = t.length > 160 ? t.slice(0, 157) + "..." : t;
+      },
       done: (summary) => end("✓", summary ? `: ${summary}` : ""),
       skip: (reason) => end("↷", `: ${reason}`),
       fail: (reason) => end("✗", `: ${reason}`),
     };
   }
 
-  info(message: string): void { this.write(`${this.indent}  ${message}`); }
-  warn(message: string): void { this.write(`${this.indent}! ${message}`); }
+  info(message: string): void {
+    this.write(`${this.indent}  ${message}`);
+  }
+  warn(message: string): void {
+    this.write(`${this.indent}! ${message}`);
+  }
 }
 
 /** Progress that records instead of printing; for tests and quiet runs. */
@@ -64,8 +70,12 @@ export class RecordingProgress implements Progress {
       fail: (r) => void this.lines.push(`fail ${title}: ${r}`),
     };
   }
-  info(m: string): void { this.lines.push(`info ${m}`); }
-  warn(m: string): void { this.lines.push(`warn ${m}`); }
+  info(m: string): void {
+    this.lines.push(`info ${m}`);
+  }
+  warn(m: string): void {
+    this.lines.push(`warn ${m}`);
+  }
 }
 
 /** Runs `fn` as a step: done on success, fail (and rethrow) on error. */

@@ -18,7 +18,10 @@ export const realClock: Clock = {
  * once, and once more at the deadline.
  */
 export async function pollUntil(
-  what: string, budgetMs: number, intervalMs: number, check: () => Promise<{ ok: boolean; seen: string }>,
+  what: string,
+  budgetMs: number,
+  intervalMs: number,
+  check: () => Promise<{ ok: boolean; seen: string }>,
   opts: { clock?: Clock; onTimeout?: (lastSeen: string) => Error } = {},
 ): Promise<string> {
   const clock = opts.clock ?? realClock;

@@ -46,7 +46,9 @@ export async function walFsyncP99(ctx: ScenarioContext, node: NodeHandle, window
 }
 
 const fmt = (q: { ms: number; samples: number } | undefined, windowMs: number) =>
-  q ? `WAL fsync p99 ${Number.isFinite(q.ms) ? `≤ ${q.ms.toFixed(q.ms < 10 ? 1 : 0)}ms` : "> 8s"} over ${q.samples} fsyncs in ${windowMs / 1000}s` : `no fsync in ${windowMs / 1000}s`;
+  q
+    ? `WAL fsync p99 ${Number.isFinite(q.ms) ? `≤ ${q.ms.toFixed(q.ms < 10 ? 1 : 0)}ms` : "> 8s"} over ${q.samples} fsyncs in ${windowMs / 1000}s`
+    : `no fsync in ${windowMs / 1000}s`;
 
 /** Symptom: WAL fsync p99 above `ms` on the first control plane, over a window. */
 export function walFsyncP99Above(ms: number, windowMs = 15_000): Probe {
@@ -77,9 +79,11 @@ export function walFsyncP99Below(ms: number, windowMs = 15_000): Probe {
 /** etcd_server_leader_changes_seen_total on every control plane, for the report. */
 export async function leaderChanges(ctx: ScenarioContext): Promise<string> {
   const cps = nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");
-  const out = await Promise.all(cps.map(async (n) => {
-    const m = /^etcd_server_leader_changes_seen_total ([\d.e+]+)/m.exec(await scrape(n).catch(() => ""));
-    return `${n.name}: ${m ? Number(m[1]) : "?"}`;
-  }));
+  const out = await Promise.all(
+    cps.map(async (n) => {
+      const m = /^etcd_server_leader_changes_seen_total ([\d.e+]+)/m.exec(await scrape(n).catch(() => ""));
+      return `${n.name}: ${m ? Number(m[1]) : "?"}`;
+    }),
+  );
   return `leader changes seen: ${out.join(", ")}`;
 }

@@ -39,11 +39,15 @@ mv /etc/kubernetes/etcd.yaml.aftershock /etc/kubernetes/manifests/etcd.yaml
 ss -Hltnp "sport = :${port}"`;
   return {
     title: `a zombie etcd outside the kubelet holds :${opts.port}, then the kubelet starts etcd into the conflict`,
-    plan: script(opts.port).split("\n").filter((l) => /^(mv |setsid)/.test(l)).map((l) => l.replace(/\s*\\$/, " …")),
+    plan: script(opts.port)
+      .split("\n")
+      .filter((l) => /^(mv |setsid)/.test(l))
+      .map((l) => l.replace(/\s*\\$/, " …")),
     async inject(ctx) {
       const node = opts.node ? nodeShell(ctx.cluster).node(opts.node) : nodeShell(ctx.cluster).controlPlane();
       const r = await node.sh(script(opts.port), { timeoutMs: 120_000 });
-      if (!r.stdout.includes(`:${opts.port}`)) throw new AftershockError("E_COMMAND", `the zombie etcd did not end up listening on :${opts.port}: ${r.stdout || r.stderr}`);
+      if (!r.stdout.includes(`:${opts.port}`))
+        throw new AftershockError("E_COMMAND", `the zombie etcd did not end up listening on :${opts.port}: ${r.stdout || r.stderr}`);
       ctx.evidence("fault", `listening on :${opts.port} after injection: ${r.stdout.trim()}`);
     },
   };
@@ -56,10 +60,13 @@ ss -Hltnp "sport = :${port}"`;
  */
 export function controlPlaneMachinesLost(count: number): Fault {
   return {
-    title: count === 1
-      ? "the first control-plane machine fails with its disk and is gone"
-      : `${count} of the control-plane machines fail with their disks and are gone`,
-    plan: [`docker rm --force --volumes <cluster>-control-plane${count > 1 ? " <cluster>-control-plane2" : ""}   # the machine${count > 1 ? "s" : ""} and disk${count > 1 ? "s" : ""}, gone`],
+    title:
+      count === 1
+        ? "the first control-plane machine fails with its disk and is gone"
+        : `${count} of the control-plane machines fail with their disks and are gone`,
+    plan: [
+      `docker rm --force --volumes <cluster>-control-plane${count > 1 ? " <cluster>-control-plane2" : ""}   # the machine${count > 1 ? "s" : ""} and disk${count > 1 ? "s" : ""}, gone`,
+    ],
     async inject(ctx) {
       const lifecycle = nodeLifecycle(ctx.cluster);
       const cps = nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");

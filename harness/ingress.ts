@@ -21,7 +21,9 @@ export const ingressClass = (ctx: ScenarioContext) => ctx.namespace;
 export function ingressControllerObjects(ctx: ScenarioContext): KubernetesObject[] {
   const name = INGRESS_CONTROLLER;
   const role = {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name },
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name },
     rules: [
       { apiGroups: [""], resources: ["services", "secrets", "endpoints"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
@@ -30,31 +32,43 @@ export function ingressControllerObjects(ctx: ScenarioContext): KubernetesObject
     ],
   };
   const binding = {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name },
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
     subjects: [{ kind: "ServiceAccount", name, namespace: ctx.namespace }],
   };
-  const controller = deployment(name, {
-    image: WORKLOAD_IMAGES.traefik, imagePullPolicy: "IfNotPresent",
-    args: [
-      `--entryPoints.web.address=:${WEB_PORT}`,
-      "--ping=true",
-      "--providers.kubernetesingress=true",
-      `--providers.kubernetesingress.namespaces=${ctx.namespace}`,
-      `--providers.kubernetesingress.ingressclass=${ingressClass(ctx)}`,
-      "--providers.kubernetesingress.disableClusterScopeResources=true",
-      // A Service without ready endpoints keeps its route and answers 503, as most controllers do.
-      "--providers.kubernetesingress.allowEmptyServices=true",
-      "--global.checkNewVersion=false",
-      "--global.sendAnonymousUsage=false",
-      "--log.level=INFO",
-      "--log.noColor=true",
-    ],
-    ports: [{ name: "web", containerPort: WEB_PORT }, { name: "ping", containerPort: 8080 }],
-    readinessProbe: { httpGet: { path: "/ping", port: 8080 }, periodSeconds: 2 },
-  }, { pod: { serviceAccountName: name } });
+  const controller = deployment(
+    name,
+    {
+      image: WORKLOAD_IMAGES.traefik,
+      imagePullPolicy: "IfNotPresent",
+      args: [
+        `--entryPoints.web.address=:${WEB_PORT}`,
+        "--ping=true",
+        "--providers.kubernetesingress=true",
+        `--providers.kubernetesingress.namespaces=${ctx.namespace}`,
+        `--providers.kubernetesingress.ingressclass=${ingressClass(ctx)}`,
+        "--providers.kubernetesingress.disableClusterScopeResources=true",
+        // A Service without ready endpoints keeps its route and answers 503, as most controllers do.
+        "--providers.kubernetesingress.allowEmptyServices=true",
+        "--global.checkNewVersion=false",
+        "--global.sendAnonymousUsage=false",
+        "--log.level=INFO",
+        "--log.noColor=true",
+      ],
+      ports: [
+        { name: "web", containerPort: WEB_PORT },
+        { name: "ping", containerPort: 8080 },
+      ],
+      readinessProbe: { httpGet: { path: "/ping", port: 8080 }, periodSeconds: 2 },
+    },
+    { pod: { serviceAccountName: name } },
+  );
   const service: V1Service = {
-    apiVersion: "v1", kind: "Service", metadata: { name },
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name },
     spec: { type: "NodePort", selector: { app: name }, ports: [{ name: "web", port: 80, targetPort: WEB_PORT as never }] },
   };
   return [{ apiVersion: "v1", kind: "ServiceAccount", metadata: { name } }, role, binding, controller, service];
@@ -69,7 +83,8 @@ export async function installIngressController(ctx: ScenarioContext): Promise<st
 /** An Ingress routing `path` to a Service port, for the run's controller (its class annotation). */
 export function ingress(ctx: ScenarioContext, name: string, path: string, service: string, port: number): V1Ingress {
   return {
-    apiVersion: "networking.k8s.io/v1", kind: "Ingress",
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
     metadata: { name, annotations: { "kubernetes.io/ingress.class": ingressClass(ctx) } },
     spec: { rules: [{ http: { paths: [{ path, pathType: "Prefix", backend: { service: { name: service, port: { number: port } } } }] } }] },
   };

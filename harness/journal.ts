@@ -21,8 +21,7 @@ export const EXIT_CODES: Record<Outcome, number> = {
  * `verify-fails` (on the broken cluster, before the runbook, at least one verification probe must be unmet,
  * or verification cannot prove recovery). Either failing makes the run inconclusive.
  */
-export type PhaseName =
-  | "cluster" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
+export type PhaseName = "cluster" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
 
 /** A run of a scenario changed on purpose: what was changed, and the outcome that proves the point. */
 export interface VariantTag {

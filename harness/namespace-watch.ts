@@ -25,7 +25,10 @@ export class NamespaceWatch {
   private stopped = false;
   private started?: Promise<void>;
 
-  constructor(api: KubeApi, readonly namespace: string) {
+  constructor(
+    api: KubeApi,
+    readonly namespace: string,
+  ) {
     this.pods = makeInformer<V1Pod>(api.config, `/api/v1/namespaces/${namespace}/pods`, () => api.core.listNamespacedPod({ namespace }));
     this.events = makeInformer<CoreV1Event>(api.config, `/api/v1/namespaces/${namespace}/events`, () => api.core.listNamespacedEvent({ namespace }));
     const record = (p: V1Pod) => this.record(p);
@@ -33,7 +36,12 @@ export class NamespaceWatch {
     this.pods.on("update", record);
     for (const inf of [this.pods, this.events] as unknown as Informer<V1Pod>[]) {
       // A dropped watch (API restart, timeout) is started again after a pause, until stop().
-      inf.on("error", () => { if (!this.stopped) setTimeout(() => { if (!this.stopped) void inf.start().catch(() => {}); }, 2000); });
+      inf.on("error", () => {
+        if (!this.stopped)
+          setTimeout(() => {
+            if (!this.stopped) void inf.start().catch(() => {});
+          }, 2000);
+      });
     }
   }
 
@@ -62,7 +70,8 @@ export class NamespaceWatch {
 
   /** Events about app's pods (and its Deployment/ReplicaSets, by name prefix), oldest first. */
   eventsOf(app: string): CoreV1Event[] {
-    return this.events.list()
+    return this.events
+      .list()
       .filter((e) => e.involvedObject?.name?.startsWith(`${app}-`) || e.involvedObject?.name === app)
       .sort((a, b) => time(a) - time(b));
   }
@@ -75,8 +84,13 @@ export class NamespaceWatch {
         const key = `${pod}/${cs.name}/${t.containerID ?? t.finishedAt?.toISOString() ?? cs.restartCount}`;
         if (this.terminations.has(key)) continue;
         this.terminations.set(key, {
-          pod, container: cs.name, exitCode: t.exitCode, reason: t.reason ?? "", restartCount: cs.restartCount,
-          ...(t.startedAt ? { startedAt: new Date(t.startedAt) } : {}), ...(t.finishedAt ? { finishedAt: new Date(t.finishedAt) } : {}),
+          pod,
+          container: cs.name,
+          exitCode: t.exitCode,
+          reason: t.reason ?? "",
+          restartCount: cs.restartCount,
+          ...(t.startedAt ? { startedAt: new Date(t.startedAt) } : {}),
+          ...(t.finishedAt ? { finishedAt: new Date(t.finishedAt) } : {}),
         });
       }
     }
@@ -95,7 +109,8 @@ export function backOffDelays(ts: Termination[]): number[] {
   const longest = [...byContainer.values()].sort((a, b) => b.length - a.length)[0] ?? [];
   const delays: number[] = [];
   for (let i = 1; i < longest.length; i++) {
-    const prev = longest[i - 1]!.finishedAt, next = longest[i]!.startedAt;
+    const prev = longest[i - 1]!.finishedAt,
+      next = longest[i]!.startedAt;
     if (prev && next) delays.push(Math.round((next.getTime() - prev.getTime()) / 1000));
   }
   return delays;

@@ -26,7 +26,12 @@ export interface Probe {
 }
 
 export class ProbeTimeoutError extends AftershockError {
-  constructor(readonly probe: string, readonly expectation: string, readonly lastSeen: string, readonly budgetMs: number) {
+  constructor(
+    readonly probe: string,
+    readonly expectation: string,
+    readonly lastSeen: string,
+    readonly budgetMs: number,
+  ) {
     super("E_TIMEOUT", `${probe}: expected ${expectation} within ${formatDuration(budgetMs)}; last seen: ${lastSeen || "nothing"}`);
   }
 }
@@ -36,16 +41,26 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
   try {
     return await probe.check(ctx);
   } catch (e) {
-    if (e instanceof CommandError) return { ok: false, observed: `${e.command.split(" ").slice(0, 6).join(" ")} … ${e.exitCode !== undefined ? `exit ${e.exitCode}` : "timed out"}: ${lastLine(e.stderrTail)}` };
+    if (e instanceof CommandError)
+      return {
+        ok: false,
+        observed: `${e.command.split(" ").slice(0, 6).join(" ")} … ${e.exitCode !== undefined ? `exit ${e.exitCode}` : "timed out"}: ${lastLine(e.stderrTail)}`,
+      };
     return { ok: false, observed: e instanceof AftershockError ? e.message : apiErrorLine(e) };
   }
 }
 
 export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
-  const seen = await pollUntil(probe.name, budgetMs, intervalMs, async () => {
-    const o = await observe(probe, ctx);
-    return { ok: o.ok, seen: o.observed };
-  }, { clock: ctx.clock, onTimeout: (last) => new ProbeTimeoutError(probe.name, probe.expectation, last, budgetMs) });
+  const seen = await pollUntil(
+    probe.name,
+    budgetMs,
+    intervalMs,
+    async () => {
+      const o = await observe(probe, ctx);
+      return { ok: o.ok, seen: o.observed };
+    },
+    { clock: ctx.clock, onTimeout: (last) => new ProbeTimeoutError(probe.name, probe.expectation, last, budgetMs) },
+  );
   return { ok: true, observed: seen };
 }
 
@@ -81,8 +96,18 @@ export function nodesReady(): Probe {
 export function kubeSystemReady(): Probe {
   return probe("kube-system Ready", "every kube-system pod Running and Ready", async (ctx) => {
     const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: "kube-system" })).items;
-    const bad = pods.filter((p) => p.status?.phase !== "Running" || !p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
-      .map((p) => `${p.metadata?.name} ${p.status?.phase ?? "?"}${p.status?.containerStatuses?.map((c) => c.state?.waiting?.reason).filter(Boolean).map((r) => ` ${r}`).join("") ?? ""}`);
+    const bad = pods
+      .filter((p) => p.status?.phase !== "Running" || !p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+      .map(
+        (p) =>
+          `${p.metadata?.name} ${p.status?.phase ?? "?"}${
+            p.status?.containerStatuses
+              ?.map((c) => c.state?.waiting?.reason)
+              .filter(Boolean)
+              .map((r) => ` ${r}`)
+              .join("") ?? ""
+          }`,
+      );
     return { ok: pods.length > 0 && !bad.length, observed: bad.length ? `not ready: ${bad.join(", ")}` : `${pods.length} pods Ready` };
   });
 }
@@ -93,9 +118,17 @@ export function apiserverEndpoint(path: "/readyz" | "/livez" | "/healthz", expec
   return probe(title ?? `API server ${path}`, `${url} to match ${expected}`, async (ctx) => {
     const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-sk", "--max-time", "8", url], { allowFailure: true, timeoutMs: 15_000 });
     const body = (r.stdout || r.stderr).trim();
-    const lines = body.split("\n").map((l) => l.trim()).filter(Boolean);
-    const shown = [...lines.filter((l) => l.startsWith("[-]")), lines.at(-1) ?? ""].filter((l, i, a) => l && a.indexOf(l) === i).join(" ").slice(0, 400) || `curl exit ${r.exitCode}`;
-    if (r.exitCode !== 0) return { ok: false, observed: `curl exit ${r.exitCode} (${r.exitCode === 7 ? "connection refused" : r.exitCode === 28 ? "timed out" : "error"})` };
+    const lines = body
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const shown =
+      [...lines.filter((l) => l.startsWith("[-]")), lines.at(-1) ?? ""]
+        .filter((l, i, a) => l && a.indexOf(l) === i)
+        .join(" ")
+        .slice(0, 400) || `curl exit ${r.exitCode}`;
+    if (r.exitCode !== 0)
+      return { ok: false, observed: `curl exit ${r.exitCode} (${r.exitCode === 7 ? "connection refused" : r.exitCode === 28 ? "timed out" : "error"})` };
     return { ok: expected.test(body), observed: shown };
   });
 }
@@ -104,7 +137,8 @@ export const apiserverReady = () => apiserverEndpoint("/readyz", /^ok$/m, "API s
 export const healthz = (expected: RegExp) => apiserverEndpoint("/healthz", expected, `API server /healthz?verbose ${expected}`);
 
 /** etcdctl with the client certificate kubeadm makes for health checks; used by probes and runbooks on a control-plane node. */
-export const ETCDCTL_TLS = "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+export const ETCDCTL_TLS =
+  "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
 /** etcdctl against the member on the node it runs on, with a command timeout: the one command line probes and runbooks use. */
 export const etcdctl = (timeoutSeconds = 5) => `${ETCDCTL_TLS} --command-timeout=${timeoutSeconds}s --endpoints=https://127.0.0.1:2379`;
 const ETCDCTL = etcdctl(5);
@@ -148,8 +182,13 @@ export function kubeletReports(subject: string, pattern: RegExp | string): Probe
   const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
   return probe(`kubelet reports ${subject} ${re.source}`, `a kubelet journal line about ${subject} matching ${re}`, async (ctx) => {
     const since = ctx.logsSince ? `@${Math.floor(ctx.logsSince / 1000)}` : "10 min ago";
-    const r = await nodeShell(ctx.cluster).controlPlane().exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
-    const line = r.stdout.split("\n").reverse().find((l) => l.includes(subject) && re.test(l));
+    const r = await nodeShell(ctx.cluster)
+      .controlPlane()
+      .exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
+    const line = r.stdout
+      .split("\n")
+      .reverse()
+      .find((l) => l.includes(subject) && re.test(l));
     return { ok: !!line, observed: line ? line.slice(0, 500) : `no kubelet line about ${subject} matching ${re}` };
   });
 }
@@ -179,8 +218,13 @@ export function containerAbsent(container: string, node?: string): Probe {
 /** Connections to the API server port are refused on the control-plane node. */
 export function apiserverRefuses(): Probe {
   return probe("API port refuses connections", "curl https://localhost:6443 to fail with connection refused", async (ctx) => {
-    const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeoutMs: 15_000 });
-    return { ok: r.exitCode === 7, observed: r.exitCode === 7 ? "curl: (7) connection refused on localhost:6443" : `curl exit ${r.exitCode}: ${r.stdout.slice(0, 80)}` };
+    const r = await nodeShell(ctx.cluster)
+      .controlPlane()
+      .exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeoutMs: 15_000 });
+    return {
+      ok: r.exitCode === 7,
+      observed: r.exitCode === 7 ? "curl: (7) connection refused on localhost:6443" : `curl exit ${r.exitCode}: ${r.stdout.slice(0, 80)}`,
+    };
   });
 }
 
@@ -190,7 +234,10 @@ export function nodesNotReady(role: "worker" | "control-plane" = "worker"): Prob
     const status = await nodeReadiness(ctx);
     const nodes = nodeShell(ctx.cluster).nodes.filter((n) => n.role === role);
     const ready = nodes.filter((n) => status.get(n.name) === "True");
-    return { ok: nodes.length > 0 && ready.length === 0, observed: nodes.map((n) => `${n.name}=${status.get(n.name) === "True" ? "Ready" : status.has(n.name) ? "NotReady" : "absent"}`).join(", ") };
+    return {
+      ok: nodes.length > 0 && ready.length === 0,
+      observed: nodes.map((n) => `${n.name}=${status.get(n.name) === "True" ? "Ready" : status.has(n.name) ? "NotReady" : "absent"}`).join(", "),
+    };
   });
 }
 
@@ -209,15 +256,23 @@ export function negate(healthy: Probe, name: string, expectation: string): Probe
 
 // ---- etcd membership and quorum ------------------------------------------------------------------------
 
-export interface EtcdMember { id: string; name: string; clientUrl: string }
+export interface EtcdMember {
+  id: string;
+  name: string;
+  clientUrl: string;
+}
 
 /** etcd's member list as a surviving control plane sees it. */
 export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
   const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} member list`, { timeoutMs: 15_000 });
-  return r.stdout.trim().split("\n").filter(Boolean).map((l) => {
-    const [id = "", , name = "", , clientUrl = ""] = l.split(",").map((x) => x.trim());
-    return { id, name, clientUrl };
-  });
+  return r.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => {
+      const [id = "", , name = "", , clientUrl = ""] = l.split(",").map((x) => x.trim());
+      return { id, name, clientUrl };
+    });
 }
 
 /** `etcdctl endpoint health --cluster` from a survivor: one line per member; exits non-zero if any is unhealthy. */
@@ -243,7 +298,10 @@ export function etcdMembersHealthy(count: number): Probe {
   return probe(`etcd ${count} healthy members`, `etcdctl member list: ${count} members, endpoint health --cluster: all healthy`, async (ctx) => {
     const members = await etcdMembers(ctx);
     const healthy = (await clusterHealth(ctx)).split("\n").filter((l) => / is healthy/.test(l)).length;
-    return { ok: members.length === count && healthy === count, observed: `${members.length} members (${members.map((m) => m.name).join(", ")}), ${healthy} healthy` };
+    return {
+      ok: members.length === count && healthy === count,
+      observed: `${members.length} members (${members.map((m) => m.name).join(", ")}), ${healthy} healthy`,
+    };
   });
 }
 
@@ -264,12 +322,14 @@ export function etcdNoLeader(): Probe {
 function apiWrite(ctx: ScenarioContext, seconds: number, server?: string) {
   const name = `aftershock-write-probe-${Date.now().toString(36)}`;
   const conf = server ? "/etc/kubernetes/aftershock-break-glass.conf" : "/etc/kubernetes/admin.conf";
-  const mint = server
-    ? `test -s ${conf} || kubeadm kubeconfig user --client-name=aftershock-break-glass --org=system:masters > ${conf}; `
-    : "";
+  const mint = server ? `test -s ${conf} || kubeadm kubeconfig user --client-name=aftershock-break-glass --org=system:masters > ${conf}; ` : "";
   const k = `kubectl --kubeconfig=${conf} ${server ? `--server=${server}` : ""} --request-timeout=${seconds}s`;
-  return nodeShell(ctx.cluster).controlPlane().sh(`${mint}${k} create configmap ${name} -n default 2>&1 && ${k} delete configmap ${name} -n default 2>&1`,
-    { allowFailure: true, timeoutMs: (2 * seconds + 20) * 1000 });
+  return nodeShell(ctx.cluster)
+    .controlPlane()
+    .sh(`${mint}${k} create configmap ${name} -n default 2>&1 && ${k} delete configmap ${name} -n default 2>&1`, {
+      allowFailure: true,
+      timeoutMs: (2 * seconds + 20) * 1000,
+    });
 }
 
 /** Writes through the cluster endpoint succeed (e.g. etcd still has quorum). */

@@ -7,7 +7,10 @@ import { healthProbes, type Scenario } from "./scenario.js";
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
 
 export function scenarioIds(dir = SCENARIO_DIR): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => f.slice(0, -3))
+    .sort();
 }
 
 /** Loads scenarios/<id>.ts; the file name, the CLI argument and the scenario's id must be the same word. */
@@ -15,7 +18,9 @@ export async function loadScenario(id: string, dir = SCENARIO_DIR): Promise<Scen
   const ids = scenarioIds(dir);
   if (!ids.includes(id)) {
     const near = ids.filter((x) => x.includes(id) || id.includes(x));
-    throw new AftershockError("E_BAD_INPUT", `unknown scenario "${id}"`, { hint: near.length ? `did you mean ${near.join(", ")}?` : `known: ${ids.join(", ") || "none"}` });
+    throw new AftershockError("E_BAD_INPUT", `unknown scenario "${id}"`, {
+      hint: near.length ? `did you mean ${near.join(", ")}?` : `known: ${ids.join(", ") || "none"}`,
+    });
   }
   let mod: { default?: unknown };
   try {
@@ -58,11 +63,18 @@ export function describePlan(s: Scenario): string {
     `symptoms (within ${s.symptoms.within}):`,
     ...s.symptoms.expect.map((p) => `  - ${p.expectation}`),
     ...(s.symptoms.stillWorks ?? []).map((p) => `  - still works during the fault (not a signature): ${p.expectation}`),
-    `self-check on the broken cluster, before the runbook: at least one of ${healthProbes(s).map((p) => p.name).join("; ")} must fail`,
+    `self-check on the broken cluster, before the runbook: at least one of ${healthProbes(s)
+      .map((p) => p.name)
+      .join("; ")} must fail`,
     "runbook:",
-    ...s.runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}${st.title === s.decisiveStep ? "   (recovery hinges on this step)" : ""}`, ...st.shows.split("\n").map((l) => `    $ ${l}`)]),
+    ...s.runbook.flatMap((st, i) => [
+      `  ${i + 1}. ${st.title}${st.title === s.decisiveStep ? "   (recovery hinges on this step)" : ""}`,
+      ...st.shows.split("\n").map((l) => `    $ ${l}`),
+    ]),
     `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
-    ...(s.fault.rollback ? [`rollback (in teardown, not part of recovery): ${s.fault.rollback.title}`, ...s.fault.rollback.shows.split("\n").map((l) => `    $ ${l}`)] : []),
+    ...(s.fault.rollback
+      ? [`rollback (in teardown, not part of recovery): ${s.fault.rollback.title}`, ...s.fault.rollback.shows.split("\n").map((l) => `    $ ${l}`)]
+      : []),
   ];
   return lines.join("\n");
 }

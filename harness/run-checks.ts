@@ -8,7 +8,10 @@ import type { ScenarioContext } from "./types.js";
  * crashes) and not asked again. `onLatched` is called at once, so reporters show symptoms as they appear.
  */
 export async function latch(
-  probes: Probe[], ctx: ScenarioContext, budgetMs: number, onLatched: (probe: Probe, o: Observation) => void,
+  probes: Probe[],
+  ctx: ScenarioContext,
+  budgetMs: number,
+  onLatched: (probe: Probe, o: Observation) => void,
 ): Promise<{ pending: Probe[]; last: Map<Probe, Observation> }> {
   const { clock } = ctx;
   const pending = new Set(probes);
@@ -33,7 +36,12 @@ export async function latch(
  * Verification's verdict from its probe records: health that did not come back (not-recovered), sentinels
  * that did not (data-lost), and data written after the recovery point (lost by design, reported, not failed).
  */
-export function classifyVerify(records: ProbeRecord[]): { failedHealth: ProbeRecord[]; failedSentinels: ProbeRecord[]; recoveryPoint: string[]; failed: ProbeRecord[] } {
+export function classifyVerify(records: ProbeRecord[]): {
+  failedHealth: ProbeRecord[];
+  failedSentinels: ProbeRecord[];
+  recoveryPoint: string[];
+  failed: ProbeRecord[];
+} {
   const failed = records.filter((r) => !r.ok && r.kind !== "recovery-point");
   return {
     failed,

@@ -41,13 +41,22 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   assertServes(opts.clusters, scenario);
   // The node image comes first and outside the timeline: a cold build takes minutes and is not cluster time.
   const image = await opts.clusters.prepare?.({
-    kubernetesVersion: opts.kubernetesVersion, workloadImages: scenario.images, ...(opts.image ? { image: opts.image } : {}),
+    kubernetesVersion: opts.kubernetesVersion,
+    workloadImages: scenario.images,
+    ...(opts.image ? { image: opts.image } : {}),
   });
   const t0 = clock.now();
   const journal: RunJournal = {
     runId,
     scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, source: scenario.source, tags: scenario.tags },
-    startedAt: t0, endedAt: t0, outcome: "errored", exitCode: 1, reason: "", phases: [], evidence: [], timings: { totalMs: 0 },
+    startedAt: t0,
+    endedAt: t0,
+    outcome: "errored",
+    exitCode: 1,
+    reason: "",
+    phases: [],
+    evidence: [],
+    timings: { totalMs: 0 },
     ...(opts.variant ? { variant: opts.variant } : {}),
     ...(image ? { image } : {}),
   };
@@ -93,14 +102,23 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   try {
     // 1. Cluster.
     cluster = await phase("cluster", undefined, async () => {
-      const c = await opts.clusters.create({ ...scenario.cluster, kubernetesVersion: opts.kubernetesVersion, runId, keep: !!opts.keep, ...(opts.image ? { image: opts.image } : {}) });
+      const c = await opts.clusters.create({
+        ...scenario.cluster,
+        kubernetesVersion: opts.kubernetesVersion,
+        runId,
+        keep: !!opts.keep,
+        ...(opts.image ? { image: opts.image } : {}),
+      });
       return c;
     });
     const created = cluster;
     memory = cluster.sampleMemory?.();
     unregister = opts.keep ? () => {} : registerTeardown(`scenario ${scenario.id}: delete cluster ${created.name}`, () => created.delete());
     journal.cluster = {
-      name: cluster.name, kubernetesVersion: cluster.kubernetesVersion, nodes: cluster.shell?.nodes.map((n) => n.name) ?? [], createMs: cluster.timings.totalMs,
+      name: cluster.name,
+      kubernetesVersion: cluster.kubernetesVersion,
+      nodes: cluster.shell?.nodes.map((n) => n.name) ?? [],
+      createMs: cluster.timings.totalMs,
       ...(cluster.shared ? { shared: cluster.shared } : {}),
     };
     journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
@@ -112,7 +130,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       if (scenario.scope === "namespace") {
         await timedStep(p, `create namespace ${ctx.namespace}`, `kubectl create namespace ${ctx.namespace}`, async () => {
           await createRunNamespace(created.api, ctx.namespace, runId, scenario.id);
-          unregisterNamespace = registerTeardown(`scenario ${scenario.id}: delete namespace ${ctx.namespace}`, () => deleteRunNamespace(created.api, ctx.namespace, runId).then(() => {}));
+          unregisterNamespace = registerTeardown(`scenario ${scenario.id}: delete namespace ${ctx.namespace}`, () =>
+            deleteRunNamespace(created.api, ctx.namespace, runId).then(() => {}),
+          );
           namespaceCreated = true;
         });
       }
@@ -145,8 +165,13 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     // 4. Self-check: every symptom must be absent from the healthy cluster, asked exactly as it will be asked
     // after the fault (log and journal probes over lines since the steady-state check began).
     ctx.logsSince = steadySince;
-    const present = await selfCheck("symptoms-absent", ctx, scenario.symptoms.expect, (held) => held.length === 0,
-      (held) => `symptom probes already hold before the fault, so they cannot prove it happened: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`);
+    const present = await selfCheck(
+      "symptoms-absent",
+      ctx,
+      scenario.symptoms.expect,
+      (held) => held.length === 0,
+      (held) => `symptom probes already hold before the fault, so they cannot prove it happened: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`,
+    );
     if (present) return finish("inconclusive", present);
 
     // 5. Inject. From here on the fault's rollback (if it has one) is owed, even if inject fails half-way.
@@ -155,10 +180,15 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     if (fault.rollback && !opts.keep) {
       const rb = fault.rollback;
       rollback = { step: rb, run: () => withBudget(rb.run(ctx), rb.budgetMs, rb.title, clock) };
-      unregisterRollback = registerTeardown(`scenario ${scenario.id}: ${rb.title}`, async () => { await rollback?.run(); });
+      unregisterRollback = registerTeardown(`scenario ${scenario.id}: ${rb.title}`, async () => {
+        await rollback?.run();
+      });
     }
     await phase("inject", undefined, async (p) => {
-      await timedStep(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => { await scenario.fault.inject(ctx); return undefined; });
+      await timedStep(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => {
+        await scenario.fault.inject(ctx);
+        return undefined;
+      });
     });
     const injectedAt = clock.now() - t0;
 
@@ -166,19 +196,27 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     // each is latched when first seen.
     const signatures = new Set(scenario.symptoms.expect.map((x) => x.name));
     const symptomsOk = await phase("symptoms", scenario.symptomsBudgetMs, async (p) => {
-      const { pending, last } = await latch([...scenario.symptoms.expect, ...(scenario.symptoms.stillWorks ?? [])], ctx, scenario.symptomsBudgetMs, (probe, o) => {
-        const rec = { ...record(probe, o), firstOkAtMs: clock.now() - t0 };
-        p.probes.push(rec);
-        evidence(`${signatures.has(probe.name) ? "symptom" : "still works"}: ${probe.name}`, o.observed);
-        reporter.onProbe?.(rec, p, journal);
-      });
+      const { pending, last } = await latch(
+        [...scenario.symptoms.expect, ...(scenario.symptoms.stillWorks ?? [])],
+        ctx,
+        scenario.symptomsBudgetMs,
+        (probe, o) => {
+          const rec = { ...record(probe, o), firstOkAtMs: clock.now() - t0 };
+          p.probes.push(rec);
+          evidence(`${signatures.has(probe.name) ? "symptom" : "still works"}: ${probe.name}`, o.observed);
+          reporter.onProbe?.(rec, p, journal);
+        },
+      );
       for (const probe of pending) p.probes.push(record(probe, last.get(probe) ?? { ok: false, observed: "never checked" }));
       if (pending.length) {
         p.status = "failed";
         p.error = `not observed within ${formatDuration(scenario.symptomsBudgetMs)}: ${[...pending].map((x) => `${x.name} (last seen: ${last.get(x)?.observed ?? "-"})`).join("; ")}`;
         return false;
       }
-      const firsts = p.probes.filter((r) => signatures.has(r.name)).map((r) => r.firstOkAtMs!).filter((x) => x !== undefined);
+      const firsts = p.probes
+        .filter((r) => signatures.has(r.name))
+        .map((r) => r.firstOkAtMs!)
+        .filter((x) => x !== undefined);
       journal.timings.timeToDetectMs = Math.min(...firsts) - injectedAt;
       journal.timings.timeToConfirmMs = Math.max(...firsts) - injectedAt;
       return true;
@@ -191,8 +229,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     // 7. Self-check: on the broken cluster, at least one verification probe must be unmet, or passing
     // verification later would prove nothing. Before the runbook, and before a game-day hand-over.
     const health = healthProbes(scenario);
-    const blindVerify = await selfCheck("verify-fails", ctx, health, (held) => held.length < health.length,
-      (held) => `every verification probe holds on the broken cluster, so verification cannot prove recovery: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`);
+    const blindVerify = await selfCheck(
+      "verify-fails",
+      ctx,
+      health,
+      (held) => held.length < health.length,
+      (held) =>
+        `every verification probe holds on the broken cluster, so verification cannot prove recovery: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`,
+    );
     if (blindVerify) return finish("inconclusive", blindVerify);
 
     // 8. Runbook (or a person, on a game day).
@@ -201,11 +245,20 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     try {
       await phase("runbook", undefined, async (p) => {
         if (opts.manualRecovery) {
-          await timedStep(p, "manual recovery (game day)", scenario.runbook.map((s) => s.shows).join("\n"), async () => { await opts.manualRecovery!(ctx); return undefined; });
+          await timedStep(p, "manual recovery (game day)", scenario.runbook.map((s) => s.shows).join("\n"), async () => {
+            await opts.manualRecovery!(ctx);
+            return undefined;
+          });
           return;
         }
         for (const s of scenario.runbook) {
-          await timedStep(p, s.title, s.shows, () => withBudget(s.run(ctx), s.budgetMs, s.title, clock), (out) => out && evidence(`runbook: ${s.title}`, out));
+          await timedStep(
+            p,
+            s.title,
+            s.shows,
+            () => withBudget(s.run(ctx), s.budgetMs, s.title, clock),
+            (out) => out && evidence(`runbook: ${s.title}`, out),
+          );
         }
       });
     } catch (e) {
@@ -220,9 +273,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       for (const probe of all) {
         const remaining = Math.max(1000, deadline - clock.now());
         // Data written after the recovery point is expected to be gone: look once instead of waiting for it.
-        const o = probe.kind === "recovery-point"
-          ? await observe(probe, ctx)
-          : await waitFor(probe, ctx, remaining).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
+        const o =
+          probe.kind === "recovery-point"
+            ? await observe(probe, ctx)
+            : await waitFor(probe, ctx, remaining).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
         const rec = { ...record(probe, o), ...(o.ok ? { firstOkAtMs: clock.now() - t0 } : {}) };
         results.set(probe, rec);
         p.probes.push(rec);
@@ -237,14 +291,28 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       return verdict;
     });
     if (runbookError || verified.failedHealth.length) {
-      return finish("not-recovered", [runbookError && `runbook failed: ${runbookError}`, verified.failedHealth.length && `not healthy: ${verified.failedHealth.map((f) => `${f.name} (${f.observed})`).join("; ")}`].filter(Boolean).join("; "));
+      return finish(
+        "not-recovered",
+        [
+          runbookError && `runbook failed: ${runbookError}`,
+          verified.failedHealth.length && `not healthy: ${verified.failedHealth.map((f) => `${f.name} (${f.observed})`).join("; ")}`,
+        ]
+          .filter(Boolean)
+          .join("; "),
+      );
     }
     journal.timings.timeToRecoverMs = clock.now() - t0 - runbookStart;
     if (verified.failedSentinels.length) {
-      return finish("data-lost", `the cluster recovered but data written before the fault is gone: ${verified.failedSentinels.map((f) => f.observed).join("; ")}`);
+      return finish(
+        "data-lost",
+        `the cluster recovered but data written before the fault is gone: ${verified.failedSentinels.map((f) => f.observed).join("; ")}`,
+      );
     }
     const rpo = journal.recoveryPoint?.length ? `; lost by design (after the recovery point): ${journal.recoveryPoint.join("; ")}` : "";
-    return finish("passed", `symptoms reproduced in ${formatDuration(journal.timings.timeToDetectMs ?? 0)}, recovered in ${formatDuration(journal.timings.timeToRecoverMs)}${rpo}`);
+    return finish(
+      "passed",
+      `symptoms reproduced in ${formatDuration(journal.timings.timeToDetectMs ?? 0)}, recovered in ${formatDuration(journal.timings.timeToRecoverMs)}${rpo}`,
+    );
   } catch (e) {
     return finish("errored", e instanceof Error ? e.message : String(e));
   } finally {
@@ -253,7 +321,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     if (cluster) {
       const c = cluster;
       // Watches opened by workload probes hold connections open; they end with the run, kept cluster or not.
-      try { await stopWatches(c.api); } catch { /* no API client was ever made */ }
+      try {
+        await stopWatches(c.api);
+      } catch {
+        /* no API client was ever made */
+      }
       if (opts.keep) {
         journal.kept = c.howToReach();
       } else {
@@ -262,14 +334,16 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
             const rb = rollback;
             unregisterRollback();
             // Best effort: a rollback that fails is reported, and the cluster is deleted all the same.
-            await timedStep(p, `rollback: ${rb.step.title}`, rb.step.shows, rb.run, (out) => out && evidence(`rollback: ${rb.step.title}`, out))
-              .catch((e: unknown) => evidence("teardown", `rollback failed: ${(e as Error).message}`));
+            await timedStep(p, `rollback: ${rb.step.title}`, rb.step.shows, rb.run, (out) => out && evidence(`rollback: ${rb.step.title}`, out)).catch(
+              (e: unknown) => evidence("teardown", `rollback failed: ${(e as Error).message}`),
+            );
           }
           if (namespaceCreated) {
             // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
             unregisterNamespace();
-            await timedStep(p, `delete namespace ${runNamespace(scenario, runId)}`, `kubectl delete namespace ${runNamespace(scenario, runId)} --wait`,
-              () => deleteRunNamespace(c.api, runNamespace(scenario, runId), runId));
+            await timedStep(p, `delete namespace ${runNamespace(scenario, runId)}`, `kubectl delete namespace ${runNamespace(scenario, runId)} --wait`, () =>
+              deleteRunNamespace(c.api, runNamespace(scenario, runId), runId),
+            );
           }
           unregister();
           await c.delete();
@@ -285,7 +359,13 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
    * One of the run's checks on its own probes: each probe asked once, all at once; `ok(held)` decides from the probes that
    * held whether the check passed. Returns the reason when it did not (the run is then inconclusive).
    */
-  async function selfCheck(name: "symptoms-absent" | "verify-fails", ctx: ScenarioContext, probes: Probe[], ok: (held: ProbeRecord[]) => boolean, why: (held: ProbeRecord[]) => string): Promise<string | undefined> {
+  async function selfCheck(
+    name: "symptoms-absent" | "verify-fails",
+    ctx: ScenarioContext,
+    probes: Probe[],
+    ok: (held: ProbeRecord[]) => boolean,
+    why: (held: ProbeRecord[]) => string,
+  ): Promise<string | undefined> {
     return phase(name, undefined, async (p) => {
       // Asked together: on a broken cluster each API probe may take its whole timeout to fail.
       const seen = await Promise.all(probes.map((probe) => observe(probe, ctx)));
@@ -302,7 +382,13 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     });
   }
 
-  async function timedStep(p: PhaseRecord, title: string, shows: string | undefined, fn: () => Promise<string | void | undefined>, onOutput?: (out: string) => void): Promise<void> {
+  async function timedStep(
+    p: PhaseRecord,
+    title: string,
+    shows: string | undefined,
+    fn: () => Promise<string | void | undefined>,
+    onOutput?: (out: string) => void,
+  ): Promise<void> {
     const s: StepRecord = { title, ...(shows ? { shows } : {}), startedAt: clock.now() - t0, endedAt: 0, ok: false };
     p.steps.push(s);
     reporter.onStepBegin?.(s, p, journal);
@@ -331,7 +417,10 @@ export function runNamespace(s: Scenario, runId: string): string {
 /** Refuses, before anything is created, a scenario whose needs the clusters cannot serve. */
 export function assertServes(clusters: Pick<ClusterFactory, "capabilities" | "target" | "scopes">, s: Scenario): void {
   if (clusters.scopes && !clusters.scopes.includes(s.scope)) {
-    throw new AftershockError("E_CAPABILITY", `scenario ${s.id} changes the whole cluster; ${clusters.target ?? "this target"} takes only namespace-scoped scenarios`);
+    throw new AftershockError(
+      "E_CAPABILITY",
+      `scenario ${s.id} changes the whole cluster; ${clusters.target ?? "this target"} takes only namespace-scoped scenarios`,
+    );
   }
   const missing = s.needs.filter((c) => !clusters.capabilities.includes(c));
   if (missing.length) {
@@ -347,7 +436,13 @@ async function withBudget<T>(p: Promise<T>, budgetMs: number, title: string, clo
   let timer: NodeJS.Timeout | undefined;
   const started = clock.now();
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AftershockError("E_TIMEOUT", `step "${title}" did not finish within ${formatDuration(budgetMs)} (ran ${formatDuration(clock.now() - started)})`)), budgetMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new AftershockError("E_TIMEOUT", `step "${title}" did not finish within ${formatDuration(budgetMs)} (ran ${formatDuration(clock.now() - started)})`),
+        ),
+      budgetMs,
+    );
   });
   try {
     return await Promise.race([p, timeout]);

@@ -115,12 +115,22 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
   if (unknown.length) throw bad("needs", `names unknown capabilities: ${unknown.join(", ")} (known: ${CAPABILITIES.join(", ")})`);
   if (def.scope !== undefined && def.scope !== "cluster" && def.scope !== "namespace") throw bad("scope", `must be "cluster" or "namespace"`);
   if (def.images?.length && !def.needs?.includes("image-loading")) throw bad("images", `need the "image-loading" capability in needs`);
-  if (def.decisiveStep !== undefined && !def.runbook.some((s) => s.title === def.decisiveStep)) throw bad("decisiveStep", `names no runbook step: "${def.decisiveStep}"`);
+  if (def.decisiveStep !== undefined && !def.runbook.some((s) => s.title === def.decisiveStep))
+    throw bad("decisiveStep", `names no runbook step: "${def.decisiveStep}"`);
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
   return {
-    ...def, needs: def.needs ?? [], scope: def.scope ?? "cluster", images: def.images ?? [], tags: def.tags ?? [], setup: def.setup ?? [], steadyState: def.steadyState ?? [], decisiveStep: def.decisiveStep ?? def.runbook[0]!.title,
-    steadyStateBudgetMs: 3 * 60_000, symptomsBudgetMs, verifyBudgetMs,
+    ...def,
+    needs: def.needs ?? [],
+    scope: def.scope ?? "cluster",
+    images: def.images ?? [],
+    tags: def.tags ?? [],
+    setup: def.setup ?? [],
+    steadyState: def.steadyState ?? [],
+    decisiveStep: def.decisiveStep ?? def.runbook[0]!.title,
+    steadyStateBudgetMs: 3 * 60_000,
+    symptomsBudgetMs,
+    verifyBudgetMs,
   };
 }
 

@@ -8,8 +8,9 @@ import type { ScenarioContext } from "./types.js";
 const NS = "aftershock-sentinels";
 
 async function ensureNamespace(ctx: ScenarioContext): Promise<void> {
-  await ctx.cluster.kubectl(["create", "namespace", NS, "--dry-run=client", "-o", "yaml"]).then((r) =>
-    ctx.cluster.kubectl(["apply", "-f", "-"], { input: r.stdout }));
+  await ctx.cluster
+    .kubectl(["create", "namespace", NS, "--dry-run=client", "-o", "yaml"])
+    .then((r) => ctx.cluster.kubectl(["apply", "-f", "-"], { input: r.stdout }));
 }
 
 /**
@@ -30,26 +31,53 @@ export function configMaps(count: number, opts: { prefix?: string; afterRecovery
         const name = `${prefix}-${String(i).padStart(3, "0")}`;
         const value = randomBytes(24).toString("hex");
         payloads.set(name, value);
-        docs.push(`apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${NS}\n  labels: {${label}: "true"}\ndata:\n  payload: "${value}"\n`);
+        docs.push(
+          `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${NS}\n  labels: {${label}: "true"}\ndata:\n  payload: "${value}"\n`,
+        );
       }
       await ctx.cluster.kubectl(["apply", "-f", "-"], { input: docs.join("---\n"), timeoutMs: 60_000 });
       ctx.evidence("sentinels", `wrote ${count} ConfigMaps (${[...payloads.values()].map(digest).slice(0, 3).join(", ")}, …)`);
     },
     probes(): Probe[] {
-      return [{
-        name: opts.afterRecoveryPoint ? `${count} ${prefix} ConfigMaps written after the backup` : `${count} ${prefix} ConfigMaps intact`,
-        expectation: `all ${count} ${prefix}-* ConfigMaps present with their original payloads`,
-        kind: opts.afterRecoveryPoint ? "recovery-point" : "sentinel",
-        async check(ctx) {
-          const r = await ctx.cluster.kubectl(["get", "configmaps", "-n", NS, "-l", `${label}=true`, "--request-timeout=10s", "-o",
-            "jsonpath={range .items[*]}{.metadata.name}={.data.payload}{\"\\n\"}{end}"], { timeoutMs: 20_000 });
-          const seen = new Map(r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("=") as [string, string]));
-          const missing = [...payloads.keys()].filter((k) => !seen.has(k));
-          const changed = [...payloads.entries()].filter(([k, v]) => seen.has(k) && seen.get(k) !== v).map(([k]) => k);
-          const ok = !missing.length && !changed.length;
-          return { ok, observed: ok ? `${payloads.size}/${payloads.size} intact` : `${missing.length} of ${payloads.size} missing${missing.length ? ` (${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""})` : ""}, ${changed.length} changed` };
+      return [
+        {
+          name: opts.afterRecoveryPoint ? `${count} ${prefix} ConfigMaps written after the backup` : `${count} ${prefix} ConfigMaps intact`,
+          expectation: `all ${count} ${prefix}-* ConfigMaps present with their original payloads`,
+          kind: opts.afterRecoveryPoint ? "recovery-point" : "sentinel",
+          async check(ctx) {
+            const r = await ctx.cluster.kubectl(
+              [
+                "get",
+                "configmaps",
+                "-n",
+                NS,
+                "-l",
+                `${label}=true`,
+                "--request-timeout=10s",
+                "-o",
+                'jsonpath={range .items[*]}{.metadata.name}={.data.payload}{"\\n"}{end}',
+              ],
+              { timeoutMs: 20_000 },
+            );
+            const seen = new Map(
+              r.stdout
+                .trim()
+                .split("\n")
+                .filter(Boolean)
+                .map((l) => l.split("=") as [string, string]),
+            );
+            const missing = [...payloads.keys()].filter((k) => !seen.has(k));
+            const changed = [...payloads.entries()].filter(([k, v]) => seen.has(k) && seen.get(k) !== v).map(([k]) => k);
+            const ok = !missing.length && !changed.length;
+            return {
+              ok,
+              observed: ok
+                ? `${payloads.size}/${payloads.size} intact`
+                : `${missing.length} of ${payloads.size} missing${missing.length ? ` (${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""})` : ""}, ${changed.length} changed`,
+            };
+          },
         },
-      }];
+      ];
     },
   };
 }
@@ -80,27 +108,40 @@ export function deployment(name: string, replicas: number): Sentinel {
   return {
     title: `Deployment ${name} with ${replicas} replicas`,
     async write(ctx) {
-      await applyAndRollOut(ctx, name, deploymentManifest(name, replicas, `      tolerations: [{operator: Exists}]
+      await applyAndRollOut(
+        ctx,
+        name,
+        deploymentManifest(
+          name,
+          replicas,
+          `      tolerations: [{operator: Exists}]
       containers:
       - name: main
         image: aftershock.local/local-path-helper:v1
         imagePullPolicy: IfNotPresent
         command: ["sleep", "infinity"]
-`));
+`,
+        ),
+      );
       ctx.evidence("sentinels", `deployment ${name} rolled out with ${replicas} replicas`);
     },
     probes(): Probe[] {
-      return [{
-        name: `deployment ${name} available`,
-        expectation: `${replicas}/${replicas} replicas available`,
-        kind: "sentinel",
-        async check(ctx) {
-          const r = await ctx.cluster.kubectl(["get", "deployment", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.status.availableReplicas}"], { allowFailure: true, timeoutMs: 20_000 });
-          if (r.exitCode !== 0) return { ok: false, observed: r.stderr.trim().split("\n").pop() ?? "error" };
-          const avail = Number(r.stdout || 0);
-          return { ok: avail === replicas, observed: `${avail}/${replicas} available` };
+      return [
+        {
+          name: `deployment ${name} available`,
+          expectation: `${replicas}/${replicas} replicas available`,
+          kind: "sentinel",
+          async check(ctx) {
+            const r = await ctx.cluster.kubectl(["get", "deployment", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.status.availableReplicas}"], {
+              allowFailure: true,
+              timeoutMs: 20_000,
+            });
+            if (r.exitCode !== 0) return { ok: false, observed: r.stderr.trim().split("\n").pop() ?? "error" };
+            const avail = Number(r.stdout || 0);
+            return { ok: avail === replicas, observed: `${avail}/${replicas} available` };
+          },
         },
-      }];
+      ];
     },
   };
 }
@@ -110,9 +151,14 @@ export function etcdSnapshot(file = "/var/lib/etcd-backup/snapshot.db"): Sentine
   return {
     title: `etcd snapshot to ${file}`,
     async write(ctx) {
-      const r = await nodeShell(ctx.cluster).controlPlane().sh(sh`set -euo pipefail; mkdir -p "$(dirname ${file})"
+      const r = await nodeShell(ctx.cluster)
+        .controlPlane()
+        .sh(
+          sh`set -euo pipefail; mkdir -p "$(dirname ${file})"
 ${raw(etcdctl(30))} snapshot save ${file} 2>&1 | tail -1
-etcdutl snapshot status ${file} -w table`, { timeoutMs: 60_000 });
+etcdutl snapshot status ${file} -w table`,
+          { timeoutMs: 60_000 },
+        );
       ctx.evidence("backup", r.stdout.trim());
     },
     probes: () => [],
@@ -125,22 +171,33 @@ export function service(name: string, replicas: number, opts: { spreadOverWorker
     title: `Service ${name} backed by ${replicas} echo pods`,
     async write(ctx) {
       const spread = opts.spreadOverWorkers
-        ? "      topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: " + name + "}}}]\n"
+        ? "      topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: " +
+          name +
+          "}}}]\n"
         : "";
-      await applyAndRollOut(ctx, name, deploymentManifest(name, replicas, `${spread}      containers:
+      await applyAndRollOut(
+        ctx,
+        name,
+        deploymentManifest(
+          name,
+          replicas,
+          `${spread}      containers:
       - name: echo
         image: ${ECHO_IMAGE}
         imagePullPolicy: IfNotPresent
         ports: [{containerPort: 8080}]
         readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
-`) + `---
+`,
+        ) +
+          `---
 apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: ${NS}}
 spec:
   selector: {app: ${name}}
   ports: [{port: 80, targetPort: 8080}]
-`);
+`,
+      );
       ctx.evidence("sentinels", `service ${name} with ${replicas} echo pods rolled out`);
     },
     probes: () => [serviceAnswers(name)],
@@ -156,8 +213,12 @@ export function serviceAnswers(name: string, kind: Probe["kind"] = "sentinel"): 
     expectation: `HTTP 200 from http://<ClusterIP of ${name}>/`,
     ...(kind ? { kind } : {}),
     async check(ctx) {
-      const ip = (await ctx.cluster.kubectl(["get", "service", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.spec.clusterIP}"], { timeoutMs: 20_000 })).stdout.trim();
-      const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeoutMs: 15_000 });
+      const ip = (
+        await ctx.cluster.kubectl(["get", "service", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.spec.clusterIP}"], { timeoutMs: 20_000 })
+      ).stdout.trim();
+      const r = await nodeShell(ctx.cluster)
+        .controlPlane()
+        .exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeoutMs: 15_000 });
       const code = r.stdout.trim().split("\n").pop();
       return { ok: code === "200", observed: code === "200" ? r.stdout.trim().split("\n")[0]! : `curl exit ${r.exitCode}, HTTP ${code || "none"} from ${ip}` };
     },

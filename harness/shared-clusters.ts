@@ -18,7 +18,11 @@ export class SharedClusters implements ClusterFactory {
   /** Clusters made so far (for the suite report). */
   readonly created: string[] = [];
 
-  constructor(private readonly inner: ClusterFactory, private readonly clock: Clock, private readonly gateBudgetMs = 2 * 60_000) {
+  constructor(
+    private readonly inner: ClusterFactory,
+    private readonly clock: Clock,
+    private readonly gateBudgetMs = 2 * 60_000,
+  ) {
     this.capabilities = inner.capabilities;
     this.target = `a shared ${inner.target ?? "cluster"}`;
     this.prepare = inner.prepare?.bind(inner);

@@ -24,7 +24,10 @@ export function removeLostEtcdMembers(): RunbookStep {
     const out = members.map((m) => `${m.id}, ${m.name}, ${m.clientUrl}`);
     for (const name of lostNodes(ctx)) {
       const m = members.find((x) => x.name === name);
-      if (!m) { out.push(`no member named ${name} (already removed)`); continue; }
+      if (!m) {
+        out.push(`no member named ${name} (already removed)`);
+        continue;
+      }
       out.push((await survivor(ctx).sh(sh`${raw(ETCDCTL)} member remove ${m.id}`)).stdout.trim());
     }
     return out.join("\n");
@@ -34,7 +37,8 @@ export function removeLostEtcdMembers(): RunbookStep {
 /** `kubectl delete node` for each lost node. */
 export function deleteLostNodes(): RunbookStep {
   return step("delete the dead Node objects", "kubectl delete node <each lost node>", async (ctx) =>
-    (await ctx.cluster.kubectl(["delete", "node", ...lostNodes(ctx), "--ignore-not-found", "--request-timeout=30s"], { timeoutMs: 60_000 })).stdout.trim());
+    (await ctx.cluster.kubectl(["delete", "node", ...lostNodes(ctx), "--ignore-not-found", "--request-timeout=30s"], { timeoutMs: 60_000 })).stdout.trim(),
+  );
 }
 
 /**
@@ -42,27 +46,44 @@ export function deleteLostNodes(): RunbookStep {
  * check is real: if cluster-info names a lost node, it is pointed at the survivor; otherwise it is left.
  */
 export function checkClusterInfo(): RunbookStep {
-  return step("make sure cluster-info does not point at a dead node", "kubectl -n kube-public get configmap cluster-info -o yaml   # server: must be reachable", async (ctx) => {
-    const r = await ctx.cluster.kubectl(["-n", "kube-public", "get", "configmap", "cluster-info", "-o", "jsonpath={.data.kubeconfig}"]);
-    const server = /server:\s*(\S+)/.exec(r.stdout)?.[1] ?? "";
-    const dead = lostNodes(ctx).find((n) => server.includes(`//${n}:`));
-    if (!dead) return `server: ${server} (not a lost node; left as it is)`;
-    const fixed = r.stdout.replace(server, server.replace(dead, survivor(ctx).name));
-    await ctx.cluster.kubectl(["-n", "kube-public", "patch", "configmap", "cluster-info", "--type=merge", "-p", JSON.stringify({ data: { kubeconfig: fixed } })]);
-    return `server: ${server} named lost node ${dead}; now ${survivor(ctx).name}`;
-  });
+  return step(
+    "make sure cluster-info does not point at a dead node",
+    "kubectl -n kube-public get configmap cluster-info -o yaml   # server: must be reachable",
+    async (ctx) => {
+      const r = await ctx.cluster.kubectl(["-n", "kube-public", "get", "configmap", "cluster-info", "-o", "jsonpath={.data.kubeconfig}"]);
+      const server = /server:\s*(\S+)/.exec(r.stdout)?.[1] ?? "";
+      const dead = lostNodes(ctx).find((n) => server.includes(`//${n}:`));
+      if (!dead) return `server: ${server} (not a lost node; left as it is)`;
+      const fixed = r.stdout.replace(server, server.replace(dead, survivor(ctx).name));
+      await ctx.cluster.kubectl([
+        "-n",
+        "kube-public",
+        "patch",
+        "configmap",
+        "cluster-info",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ data: { kubeconfig: fixed } }),
+      ]);
+      return `server: ${server} named lost node ${dead}; now ${survivor(ctx).name}`;
+    },
+  );
 }
 
 /** A new bootstrap token and a new certificate key for joining control planes. */
 export function newJoinCredentials(): RunbookStep {
-  return step("create a join command and a new certificate key", "kubeadm token create --print-join-command\nkubeadm init phase upload-certs --upload-certs", async (ctx) => {
-    ctx.found.join = (await survivor(ctx).exec(["kubeadm", "token", "create", "--print-join-command"])).stdout.trim();
-    const certs = await survivor(ctx).sh("kubeadm init phase upload-certs --upload-certs 2>&1");
-    const key = certs.stdout.trim().split("\n").pop()?.trim() ?? "";
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${certs.stdout.slice(-300)}`);
-    ctx.found.certificateKey = key;
-    return `${redactJoin(ctx.found.join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
-  });
+  return step(
+    "create a join command and a new certificate key",
+    "kubeadm token create --print-join-command\nkubeadm init phase upload-certs --upload-certs",
+    async (ctx) => {
+      ctx.found.join = (await survivor(ctx).exec(["kubeadm", "token", "create", "--print-join-command"])).stdout.trim();
+      const certs = await survivor(ctx).sh("kubeadm init phase upload-certs --upload-certs 2>&1");
+      const key = certs.stdout.trim().split("\n").pop()?.trim() ?? "";
+      if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${certs.stdout.slice(-300)}`);
+      ctx.found.certificateKey = key;
+      return `${redactJoin(ctx.found.join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
+    },
+  );
 }
 
 /**
@@ -70,24 +91,31 @@ export function newJoinCredentials(): RunbookStep {
  * at a time). The machine comes from the harness (kind cannot add nodes); the join is the incident's.
  */
 export function joinReplacementControlPlanes(): RunbookStep {
-  return step("provision fresh machines and join them as control planes",
+  return step(
+    "provision fresh machines and join them as control planes",
     "pnpm cluster replace-node <cluster> <node>   # a new machine, same name, OS and kubelet installed, not joined\n" +
-    "kubeadm join <endpoint>:6443 --token … --discovery-token-ca-cert-hash sha256:… --control-plane --certificate-key … --v=5",
+      "kubeadm join <endpoint>:6443 --token … --discovery-token-ca-cert-hash sha256:… --control-plane --certificate-key … --v=5",
     async (ctx) => {
       const lifecycle = nodeLifecycle(ctx.cluster);
-      if (!ctx.found.join || !ctx.found.certificateKey) throw new AftershockError("E_BAD_INPUT", "no join command or certificate key: run the credentials step first");
+      if (!ctx.found.join || !ctx.found.certificateKey)
+        throw new AftershockError("E_BAD_INPUT", "no join command or certificate key: run the credentials step first");
       const out: string[] = [];
       for (const name of lostNodes(ctx)) {
         const node = await lifecycle.provisionNode(name);
         // Preflight assumes a VM (swap, kernel modules); kind skips it for every node, and so does this join.
-        const r = await node.sh(sh`${ctx.found.join.split(" ")} --control-plane --certificate-key ${ctx.found.certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`, { timeoutMs: 5 * 60_000 });
+        const r = await node.sh(
+          sh`${ctx.found.join.split(" ")} --control-plane --certificate-key ${ctx.found.certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`,
+          { timeoutMs: 5 * 60_000 },
+        );
         if (!/This node has joined the cluster and a new control plane instance was created/.test(r.stdout)) {
           throw new AftershockError("E_COMMAND", `kubeadm join on ${name} did not finish: ${r.stdout.trim().split("\n").slice(-3).join(" | ")}`);
         }
         out.push(`${name}: This node has joined the cluster and a new control plane instance was created`);
       }
       return out.join("\n");
-    }, "12m");
+    },
+    "12m",
+  );
 }
 
 /** The API answers through the cluster endpoint (the load balancer, on three control planes). */
@@ -117,12 +145,16 @@ done
 echo "etcd restarted after \${SECONDS}s"
 ${ETCDCTL} endpoint health 2>&1
 ${ETCDCTL} member list`;
-  return step("make the last etcd member a cluster of one",
+  return step(
+    "make the last etcd member a cluster of one",
     `sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}   # kubelet restarts etcd\n` +
-    `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal\n` +
-    "kubectl get --raw /readyz   # until the API answers through the cluster endpoint again",
+      `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal\n` +
+      "kubectl get --raw /readyz   # until the API answers through the cluster endpoint again",
     async (ctx) => {
-      const forced = await survivor(ctx).sh(restart(`grep -q -- '--force-new-cluster' ${manifest} || sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}`), { timeoutMs: 3 * 60_000 });
+      const forced = await survivor(ctx).sh(
+        restart(`grep -q -- '--force-new-cluster' ${manifest} || sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}`),
+        { timeoutMs: 3 * 60_000 },
+      );
       // Back to the original manifest means back to the original pod UID, which the kubelet has only just
       // torn down; it then waits about two minutes on that pod's volumes. A kubelet restart forgets it.
       const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeoutMs: 3 * 60_000 });
@@ -130,5 +162,7 @@ ${ETCDCTL} member list`;
       // sends traffic to it once its health check passes (until then kubectl gets "EOF"). Wait for that.
       const api = await waitFor(apiAnswers, ctx, 2 * 60_000);
       return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}\nkubectl get --raw /readyz: ${api.observed}`;
-    }, "8m");
+    },
+    "8m",
+  );
 }

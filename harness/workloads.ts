@@ -33,7 +33,11 @@ function withImageRefs(ctx: ScenarioContext, o: KubernetesObject): KubernetesObj
   const pod: PodSpecLike | undefined = spec?.template?.spec ?? (spec?.containers ? (spec as PodSpecLike) : undefined);
   if (!pod) return o;
   const fix = (cs?: { image?: string }[]) => cs?.map((c) => (c.image ? { ...c, image: imageRef(ctx, c.image) } : c));
-  const fixed: PodSpecLike = { ...pod, ...(pod.containers ? { containers: fix(pod.containers) } : {}), ...(pod.initContainers ? { initContainers: fix(pod.initContainers) } : {}) };
+  const fixed: PodSpecLike = {
+    ...pod,
+    ...(pod.containers ? { containers: fix(pod.containers) } : {}),
+    ...(pod.initContainers ? { initContainers: fix(pod.initContainers) } : {}),
+  };
   return spec?.template?.spec
     ? ({ ...o, spec: { ...spec, template: { ...spec.template, spec: fixed } } } as KubernetesObject)
     : ({ ...o, spec: fixed } as KubernetesObject);
@@ -56,11 +60,16 @@ export async function deleteRunNamespace(api: KubeApi, name: string, runId: stri
   if (ns.metadata?.labels?.[LABELS.k8sRun] !== runId) {
     throw new AftershockError("E_UNSAFE_TARGET", `namespace ${name} is not labelled ${LABELS.k8sRun}=${runId}; left alone`);
   }
-  await api.core.deleteNamespace({ name, propagationPolicy: "Foreground" }).catch((e: unknown) => { if (apiStatus(e) !== 404) throw e; });
+  await api.core.deleteNamespace({ name, propagationPolicy: "Foreground" }).catch((e: unknown) => {
+    if (apiStatus(e) !== 404) throw e;
+  });
   await pollUntil(`namespace ${name} gone`, budgetMs, 1000, async () => {
     try {
       const left = await api.core.readNamespace({ name });
-      return { ok: false, seen: `${left.status?.phase ?? "?"}${left.status?.conditions?.length ? `: ${left.status.conditions.map((c) => c.message).join("; ")}` : ""}` };
+      return {
+        ok: false,
+        seen: `${left.status?.phase ?? "?"}${left.status?.conditions?.length ? `: ${left.status.conditions.map((c) => c.message).join("; ")}` : ""}`,
+      };
     } catch (e) {
       return apiStatus(e) === 404 ? { ok: true, seen: "gone" } : { ok: false, seen: apiErrorLine(e) };
     }
@@ -78,7 +87,10 @@ export async function apply(ctx: ScenarioContext, ...objects: KubernetesObject[]
   const out: string[] = [];
   for (const o of objects) {
     if (o.metadata?.namespace && o.metadata.namespace !== ctx.namespace) {
-      throw new AftershockError("E_UNSAFE_TARGET", `${o.kind}/${o.metadata.name} names namespace ${o.metadata.namespace}; a scenario writes only to its own (${ctx.namespace})`);
+      throw new AftershockError(
+        "E_UNSAFE_TARGET",
+        `${o.kind}/${o.metadata.name} names namespace ${o.metadata.namespace}; a scenario writes only to its own (${ctx.namespace})`,
+      );
     }
     const body = {
       ...withImageRefs(ctx, o),
@@ -125,22 +137,35 @@ export function rolloutState(d: V1Deployment): Observation {
   const progressing = s.conditions?.find((c) => c.type === "Progressing");
   return {
     ok,
-    observed: `revision ${d.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? "?"}: ${s.updatedReplicas ?? 0}/${want} updated, ` +
+    observed:
+      `revision ${d.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? "?"}: ${s.updatedReplicas ?? 0}/${want} updated, ` +
       `${s.availableReplicas ?? 0} available, ${s.replicas ?? 0} total${progressing?.reason ? ` (${progressing.reason})` : ""}`,
   };
 }
 
 /** Waits until the Deployment's latest revision is rolled out (updated, available, old pods gone). */
 export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs = 2 * 60_000): Promise<string> {
-  const seen = await pollUntil(`deployment/${name} rolled out`, budgetMs, 2000, async () => {
-    try {
-      const o = rolloutState(await readDeployment(ctx, name));
-      return { ok: o.ok, seen: o.observed };
-    } catch (e) {
-      return { ok: false, seen: apiErrorLine(e) };
-    }
-  }, { clock: ctx.clock });
+  const seen = await pollUntil(
+    `deployment/${name} rolled out`,
+    budgetMs,
+    2000,
+    async () => {
+      try {
+        const o = rolloutState(await readDeployment(ctx, name));
+        return { ok: o.ok, seen: o.observed };
+      } catch (e) {
+        return { ok: false, seen: apiErrorLine(e) };
+      }
+    },
+    { clock: ctx.clock },
+  );
   return `deployment/${name} rolled out: ${seen}`;
+}
+
+/** `kubectl rollout undo`: the Deployment back to its previous revision, as an on-call engineer rolls back. */
+export async function rollBack(ctx: ScenarioContext, name: string): Promise<string> {
+  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, "rollout", "undo", `deployment/${name}`], { timeoutMs: 60_000 });
+  return r.stdout.trim();
 }
 
 // ---- probes -------------------------------------------------------------------------------------------
@@ -162,17 +187,23 @@ export function rolledOut(name: string): Probe {
 
 /** Every Deployment named is rolled out (one probe for a group of workloads). */
 export function allRolledOut(names: string[]): Probe {
-  return probe(names.length === 1 ? `${names[0]} rolled out` : `${names.length} deployments rolled out`, `${names.join(", ")}: latest revision of each updated and available`, async (ctx) => {
-    const seen = await Promise.all(names.map(async (n) => {
-      try {
-        return { n, ...rolloutState(await readDeployment(ctx, n)) };
-      } catch (e) {
-        return { n, ok: false, observed: apiErrorLine(e) };
-      }
-    }));
-    const bad = seen.filter((s) => !s.ok);
-    return { ok: !bad.length, observed: bad.length ? bad.map((s) => `${s.n}: ${s.observed}`).join("; ") : `${names.length}/${names.length} rolled out` };
-  });
+  return probe(
+    names.length === 1 ? `${names[0]} rolled out` : `${names.length} deployments rolled out`,
+    `${names.join(", ")}: latest revision of each updated and available`,
+    async (ctx) => {
+      const seen = await Promise.all(
+        names.map(async (n) => {
+          try {
+            return { n, ...rolloutState(await readDeployment(ctx, n)) };
+          } catch (e) {
+            return { n, ok: false, observed: apiErrorLine(e) };
+          }
+        }),
+      );
+      const bad = seen.filter((s) => !s.ok);
+      return { ok: !bad.length, observed: bad.length ? bad.map((s) => `${s.n}: ${s.observed}`).join("; ") : `${names.length}/${names.length} rolled out` };
+    },
+  );
 }
 
 const matches = (re: RegExp | string, s: string) => (typeof re === "string" ? s === re : re.test(s));
@@ -180,17 +211,24 @@ const show = (re: RegExp | string) => (typeof re === "string" ? re : String(re))
 
 /** A container of app's pods terminated with this exit code (and reason, if given), as the kubelet reported. */
 export function containerExited(app: string, exitCode: number, reason?: RegExp | string): Probe {
-  return probe(`${app} exited ${exitCode}`, `a container of app=${app} terminated with exit code ${exitCode}${reason ? ` and reason ${show(reason)}` : ""}`, async (ctx) => {
-    const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
-    const ts = w.terminationsOf(app);
-    const hit = ts.find((t) => t.exitCode === exitCode && (!reason || matches(reason, t.reason)));
-    const last = ts.at(-1);
-    return {
-      ok: !!hit,
-      observed: hit ? `${hit.pod}: exit code ${hit.exitCode} (${hit.reason}), restart ${hit.restartCount}`
-        : last ? `last termination: exit code ${last.exitCode} (${last.reason})` : `no container of app=${app} has terminated`,
-    };
-  });
+  return probe(
+    `${app} exited ${exitCode}`,
+    `a container of app=${app} terminated with exit code ${exitCode}${reason ? ` and reason ${show(reason)}` : ""}`,
+    async (ctx) => {
+      const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
+      const ts = w.terminationsOf(app);
+      const hit = ts.find((t) => t.exitCode === exitCode && (!reason || matches(reason, t.reason)));
+      const last = ts.at(-1);
+      return {
+        ok: !!hit,
+        observed: hit
+          ? `${hit.pod}: exit code ${hit.exitCode} (${hit.reason}), restart ${hit.restartCount}`
+          : last
+            ? `last termination: exit code ${last.exitCode} (${last.reason})`
+            : `no container of app=${app} has terminated`,
+      };
+    },
+  );
 }
 
 /** A container of app's pods waits with this reason (CrashLoopBackOff, CreateContainerConfigError, ImagePullBackOff, …). */
@@ -201,7 +239,8 @@ export function containerWaiting(app: string, reason: RegExp | string): Probe {
     const hit = states.find(({ cs }) => cs.state?.waiting?.reason && matches(reason, cs.state.waiting.reason));
     return {
       ok: !!hit,
-      observed: hit ? `${hit.pod}: ${hit.cs.state!.waiting!.reason}: ${(hit.cs.state!.waiting!.message ?? "").slice(0, 240)}`
+      observed: hit
+        ? `${hit.pod}: ${hit.cs.state!.waiting!.reason}: ${(hit.cs.state!.waiting!.message ?? "").slice(0, 240)}`
         : states.map(({ pod, cs }) => `${pod}: ${stateOf(cs.state)}`).join("; ") || `no pod of app=${app}`,
     };
   });
@@ -239,15 +278,21 @@ export function backOffGrows(app: string, restarts = 2): Probe {
 
 /** An event with this reason (and message matching `message`) about app's pods or its Deployment. */
 export function eventSeen(app: string, reason: string, message?: RegExp): Probe {
-  return probe(`${app} event ${reason}${message ? ` ${message.source}` : ""}`, `an event about app=${app} with reason ${reason}${message ? ` and message matching ${message}` : ""}`, async (ctx) => {
-    const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
-    const evs = w.eventsOf(app);
-    const hit = evs.find((e) => e.reason === reason && (!message || message.test(e.message ?? "")));
-    return {
-      ok: !!hit,
-      observed: hit ? `${hit.reason} (×${hit.count ?? 1}): ${(hit.message ?? "").slice(0, 300)}` : `${evs.length} events, none ${reason}${evs.length ? `; last: ${evs.at(-1)!.reason}` : ""}`,
-    };
-  });
+  return probe(
+    `${app} event ${reason}${message ? ` ${message.source}` : ""}`,
+    `an event about app=${app} with reason ${reason}${message ? ` and message matching ${message}` : ""}`,
+    async (ctx) => {
+      const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
+      const evs = w.eventsOf(app);
+      const hit = evs.find((e) => e.reason === reason && (!message || message.test(e.message ?? "")));
+      return {
+        ok: !!hit,
+        observed: hit
+          ? `${hit.reason} (×${hit.count ?? 1}): ${(hit.message ?? "").slice(0, 300)}`
+          : `${evs.length} events, none ${reason}${evs.length ? `; last: ${evs.at(-1)!.reason}` : ""}`,
+      };
+    },
+  );
 }
 
 /** The Service has no ready endpoint (its selector matches no Ready pod). */
@@ -271,7 +316,12 @@ export function podLogMatches(app: string, pattern: RegExp): Probe {
     const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` });
     const sinceSeconds = ctx.logsSince ? Math.max(1, Math.ceil((Date.now() - ctx.logsSince) / 1000)) : undefined;
     for (const p of pods.items) {
-      const log = await ctx.cluster.api.core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: ctx.namespace, tailLines: 2000, ...(sinceSeconds ? { sinceSeconds } : {}) });
+      const log = await ctx.cluster.api.core.readNamespacedPodLog({
+        name: p.metadata!.name!,
+        namespace: ctx.namespace,
+        tailLines: 2000,
+        ...(sinceSeconds ? { sinceSeconds } : {}),
+      });
       const line = log.split("\n").find((l) => pattern.test(l));
       if (line) return { ok: true, observed: line.trim().slice(0, 400) };
     }

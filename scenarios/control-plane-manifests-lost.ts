@@ -1,8 +1,6 @@
 import { nodeShell } from "../harness/types.js";
 import { defineScenario, step } from "../harness/scenario.js";
-import {
-  apiserverReady, apiserverRefuses, containerAbsent, containerRunning, etcdHealthy, kubeSystemReady, nodesReady, waitFor,
-} from "../harness/probes.js";
+import { apiserverReady, apiserverRefuses, containerAbsent, containerRunning, etcdHealthy, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
 import { configMaps, deployment } from "../harness/sentinels.js";
 import type { Fault } from "../harness/scenario.js";
 
@@ -16,10 +14,13 @@ const manifestsLost: Fault = {
     "rm -f /tmp/etcd.yaml /tmp/kube-*.yaml      # the files never come back",
   ],
   async inject({ cluster, evidence }) {
-    const r = await nodeShell(cluster).controlPlane().sh(
-      "set -euo pipefail; systemctl stop kubelet; mv /etc/kubernetes/manifests/*.yaml /tmp/; systemctl start kubelet; " +
-      "rm -f /tmp/etcd.yaml /tmp/kube-apiserver.yaml /tmp/kube-controller-manager.yaml /tmp/kube-scheduler.yaml; ls -la /etc/kubernetes/manifests/",
-      { timeoutMs: 60_000 });
+    const r = await nodeShell(cluster)
+      .controlPlane()
+      .sh(
+        "set -euo pipefail; systemctl stop kubelet; mv /etc/kubernetes/manifests/*.yaml /tmp/; systemctl start kubelet; " +
+          "rm -f /tmp/etcd.yaml /tmp/kube-apiserver.yaml /tmp/kube-controller-manager.yaml /tmp/kube-scheduler.yaml; ls -la /etc/kubernetes/manifests/",
+        { timeoutMs: 60_000 },
+      );
     evidence("fault", r.stdout.trim());
   },
 };
@@ -49,17 +50,32 @@ export default defineScenario({
   },
 
   runbook: [
-    step("see that the manifests are gone", "ls -la /etc/kubernetes/manifests/", async ({ cluster }) =>
-      (await nodeShell(cluster).controlPlane().exec(["ls", "-la", "/etc/kubernetes/manifests/"])).stdout),
-    step("regenerate the control-plane manifests", "kubeadm init phase control-plane all --config /kind/kubeadm.conf", async ({ cluster }) =>
-      (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout),
-    step("regenerate the local etcd manifest", "kubeadm init phase etcd local --config /kind/kubeadm.conf", async ({ cluster }) =>
-      (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "etcd", "local", "--config", "/kind/kubeadm.conf"])).stdout),
+    step(
+      "see that the manifests are gone",
+      "ls -la /etc/kubernetes/manifests/",
+      async ({ cluster }) => (await nodeShell(cluster).controlPlane().exec(["ls", "-la", "/etc/kubernetes/manifests/"])).stdout,
+    ),
+    step(
+      "regenerate the control-plane manifests",
+      "kubeadm init phase control-plane all --config /kind/kubeadm.conf",
+      async ({ cluster }) =>
+        (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout,
+    ),
+    step(
+      "regenerate the local etcd manifest",
+      "kubeadm init phase etcd local --config /kind/kubeadm.conf",
+      async ({ cluster }) =>
+        (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "etcd", "local", "--config", "/kind/kubeadm.conf"])).stdout,
+    ),
     step("restart the kubelet", "systemctl restart kubelet", async ({ cluster }) => {
       await nodeShell(cluster).controlPlane().exec(["systemctl", "restart", "kubelet"]);
     }),
-    step("wait for the API server to come back", "crictl ps   # until kube-apiserver is Running", async (ctx) =>
-      (await waitFor(containerRunning("kube-apiserver"), ctx, 4 * 60_000)).observed, "5m"),
+    step(
+      "wait for the API server to come back",
+      "crictl ps   # until kube-apiserver is Running",
+      async (ctx) => (await waitFor(containerRunning("kube-apiserver"), ctx, 4 * 60_000)).observed,
+      "5m",
+    ),
   ],
 
   decisiveStep: "regenerate the local etcd manifest",

@@ -1,7 +1,5 @@
 import { controlPlaneMachinesLost, lostNodes } from "../harness/faults.js";
-import {
-  apiWritable, apiserverReady, etcdMemberUnreachable, etcdMembersHealthy, kubeSystemReady, nodeNotReady, nodesReady,
-} from "../harness/probes.js";
+import { apiWritable, apiserverReady, etcdMemberUnreachable, etcdMembersHealthy, kubeSystemReady, nodeNotReady, nodesReady } from "../harness/probes.js";
 import { defineScenario } from "../harness/scenario.js";
 import { configMaps, deployment } from "../harness/sentinels.js";
 import { checkClusterInfo, deleteLostNodes, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers } from "../harness/steps.js";
@@ -34,13 +32,7 @@ export default defineScenario({
     stillWorks: [apiWritable()],
   },
 
-  runbook: [
-    removeLostEtcdMembers(),
-    deleteLostNodes(),
-    checkClusterInfo(),
-    newJoinCredentials(),
-    joinReplacementControlPlanes(),
-  ],
+  runbook: [removeLostEtcdMembers(), deleteLostNodes(), checkClusterInfo(), newJoinCredentials(), joinReplacementControlPlanes()],
 
   decisiveStep: "provision fresh machines and join them as control planes",
 

@@ -3,7 +3,12 @@ import { apiWriteFails, containerLog, etcdNoLeader, healthz } from "../harness/p
 import { defineScenario } from "../harness/scenario.js";
 import { configMaps, deployment } from "../harness/sentinels.js";
 import {
-  checkClusterInfo, deleteLostNodes, forceNewEtcdCluster, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers,
+  checkClusterInfo,
+  deleteLostNodes,
+  forceNewEtcdCluster,
+  joinReplacementControlPlanes,
+  newJoinCredentials,
+  removeLostEtcdMembers,
 } from "../harness/steps.js";
 import nodeLost from "./control-plane-node-lost.js";
 
@@ -36,12 +41,5 @@ export default defineScenario({
     ],
   },
 
-  runbook: [
-    forceNewEtcdCluster(),
-    removeLostEtcdMembers(),
-    deleteLostNodes(),
-    checkClusterInfo(),
-    newJoinCredentials(),
-    joinReplacementControlPlanes(),
-  ],
+  runbook: [forceNewEtcdCluster(), removeLostEtcdMembers(), deleteLostNodes(), checkClusterInfo(), newJoinCredentials(), joinReplacementControlPlanes()],
 });

@@ -2,7 +2,18 @@ import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import { defineScenario, step } from "../harness/scenario.js";
 import type { ScenarioContext } from "../harness/types.js";
 import {
-  allRolledOut, apply, backOffGrows, containerExited, containerWaiting, deployment, eventSeen, imageRef, restartedAtLeast, waitRolledOut, WORKLOAD_IMAGES,
+  allRolledOut,
+  apply,
+  backOffGrows,
+  containerExited,
+  containerWaiting,
+  deployment,
+  eventSeen,
+  imageRef,
+  restartedAtLeast,
+  rollBack,
+  waitRolledOut,
+  WORKLOAD_IMAGES,
 } from "../harness/workloads.js";
 
 /**
@@ -38,7 +49,9 @@ const releases: Record<string, { cause: string; healthy: V1Deployment; broken: V
     healthy: deployment("search", { ...base, livenessProbe: { ...healthz, initialDelaySeconds: 5, periodSeconds: 3, failureThreshold: 2 } }),
     // The new release warms its caches for 20s before it opens the port; the liveness probe gives it 5s.
     broken: deployment("search", {
-      ...base, env: [{ name: "STARTUP_SECONDS", value: "20" }], livenessProbe: { ...healthz, initialDelaySeconds: 5, periodSeconds: 3, failureThreshold: 2 },
+      ...base,
+      env: [{ name: "STARTUP_SECONDS", value: "20" }],
+      livenessProbe: { ...healthz, initialDelaySeconds: 5, periodSeconds: 3, failureThreshold: 2 },
     }),
   },
   notifier: {
@@ -70,7 +83,10 @@ async function perFailingPod(ctx: ScenarioContext, args: (pod: string) => string
 
 /** The lines of `kubectl describe pod` that carry the verdict: states, reasons, exit codes, restarts, events. */
 const describeVerdict = (text: string) =>
-  text.split("\n").filter((l) => /^\s*(State|Reason|Exit Code|Last State|Restart Count|Ready|Image|Message):|^\s+(Warning|Normal)\s/.test(l)).join("\n");
+  text
+    .split("\n")
+    .filter((l) => /^\s*(State|Reason|Exit Code|Last State|Restart Count|Ready|Image|Message):|^\s+(Warning|Normal)\s/.test(l))
+    .join("\n");
 
 /**
  * The cause of one app's failure, from what the API says about its failing pods: reasons the kubelet gives
@@ -81,7 +97,8 @@ async function classify(ctx: ScenarioContext, app: string): Promise<{ cause: str
   const statuses = pods.flatMap((p) => p.status?.containerStatuses ?? []);
   const waiting = statuses.map((s) => s.state?.waiting).find((w) => w?.reason && w.reason !== "CrashLoopBackOff");
   if (waiting?.reason === "CreateContainerConfigError") return { cause: "missing reference", evidence: `${waiting.reason}: ${waiting.message}` };
-  if (waiting?.reason === "ErrImagePull" || waiting?.reason === "ImagePullBackOff") return { cause: "image cannot be pulled", evidence: `${waiting.reason}: ${(waiting.message ?? "").slice(0, 200)}` };
+  if (waiting?.reason === "ErrImagePull" || waiting?.reason === "ImagePullBackOff")
+    return { cause: "image cannot be pulled", evidence: `${waiting.reason}: ${(waiting.message ?? "").slice(0, 200)}` };
   const events = await ctx.cluster.api.core.listNamespacedEvent({ namespace: ctx.namespace });
   const podNames = new Set(pods.map((p) => p.metadata?.name));
   const killed = events.items.find((e) => podNames.has(e.involvedObject?.name) && e.reason === "Killing" && /liveness probe/.test(e.message ?? ""));
@@ -89,7 +106,10 @@ async function classify(ctx: ScenarioContext, app: string): Promise<{ cause: str
   const last = statuses.map((s) => s.lastState?.terminated ?? s.state?.terminated).find((t) => t);
   if (!last) return { cause: "unknown", evidence: `no termination and no waiting reason: ${statuses.map((s) => JSON.stringify(s.state)).join(" ")}` };
   const byCode: Record<number, string> = { 1: "application error", 126: "permission denied", 127: "binary not found", 137: "killed (OOMKilled or SIGKILL)" };
-  return { cause: byCode[last.exitCode] ?? `exit code ${last.exitCode}`, evidence: `Last State: Terminated, Reason: ${last.reason}, Exit Code: ${last.exitCode}` };
+  return {
+    cause: byCode[last.exitCode] ?? `exit code ${last.exitCode}`,
+    evidence: `Last State: Terminated, Reason: ${last.reason}, Exit Code: ${last.exitCode}`,
+  };
 }
 
 /** The apps the triage found with `cause` (set by the classification step). */
@@ -106,7 +126,8 @@ function fixFor(cause: string, title: string, shows: string, fix: (ctx: Scenario
   });
 }
 
-const kubectl = async (ctx: ScenarioContext, ...args: string[]) => (await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { timeoutMs: 60_000 })).stdout.trim();
+const kubectl = async (ctx: ScenarioContext, ...args: string[]) =>
+  (await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { timeoutMs: 60_000 })).stdout.trim();
 
 export default defineScenario({
   id: "crashloop-triage",
@@ -125,15 +146,17 @@ export default defineScenario({
   needs: ["image-loading"],
   images: [APP],
 
-  setup: [{
-    title: `five services (${APPS.join(", ")}) released healthy`,
-    async write(ctx) {
-      await apply(ctx, ...APPS.map((a) => releases[a]!.healthy));
-      for (const a of APPS) await waitRolledOut(ctx, a, 2 * 60_000);
-      ctx.evidence("setup", `${APPS.length} deployments rolled out: ${APPS.join(", ")}`);
+  setup: [
+    {
+      title: `five services (${APPS.join(", ")}) released healthy`,
+      async write(ctx) {
+        await apply(ctx, ...APPS.map((a) => releases[a]!.healthy));
+        for (const a of APPS) await waitRolledOut(ctx, a, 2 * 60_000);
+        ctx.evidence("setup", `${APPS.length} deployments rolled out: ${APPS.join(", ")}`);
+      },
+      probes: () => [],
     },
-    probes: () => [],
-  }],
+  ],
   steadyState: [allRolledOut(APPS)],
 
   fault: {
@@ -170,47 +193,90 @@ export default defineScenario({
 
   runbook: [
     step("list the pods", "kubectl get pods -o wide", async (ctx) => kubectl(ctx, "get", "pods", "-o", "wide")),
-    step("describe each failing pod (state, last state, exit code)", "kubectl describe pod <pod>",
-      (ctx) => perFailingPod(ctx, (pod) => ["describe", "pod", pod], describeVerdict)),
-    step("read the log of the previous crash", "kubectl logs <pod> --previous",
-      (ctx) => perFailingPod(ctx, (pod) => ["logs", pod, "--previous", "--tail=20"])),
-    step("read the pod's events in order", "kubectl get events --field-selector involvedObject.name=<pod> --sort-by=.lastTimestamp",
-      (ctx) => perFailingPod(ctx, (pod) => ["get", "events", `--field-selector=involvedObject.name=${pod}`, "--sort-by=.lastTimestamp"])),
-    step("name each cause from its exit code or reason", "exit 1: application error · 127: binary not found · 126: permission · 137: OOMKilled/SIGKILL\n" +
-      "CreateContainerConfigError: missing ConfigMap/Secret · ErrImagePull: image · Killing (liveness): probe too early", async (ctx) => {
-      const rows: string[] = [];
-      for (const app of APPS) {
-        const { cause, evidence } = await classify(ctx, app);
-        ctx.found[`cause:${app}`] = cause;
-        rows.push(`${app.padEnd(9)} ${cause.padEnd(34)} ${evidence}`);
-      }
-      return rows.join("\n");
-    }),
-    fixFor("application error", "roll back the release that exits 1", "kubectl rollout undo deployment/<app>",
-      (ctx, app) => kubectl(ctx, "rollout", "undo", `deployment/${app}`)),
-    fixFor("missing reference", "create the ConfigMap the pod refers to", "kubectl create configmap <name from the event> --from-literal=…", async (ctx, app) => {
-      const pods = await failingPods(ctx, app);
-      const message = pods.flatMap((p) => p.status?.containerStatuses ?? []).map((s) => s.state?.waiting?.message ?? "").find((m) => /configmap ".+" not found/.test(m)) ?? "";
-      const name = /configmap "(.+)" not found/.exec(message)?.[1];
-      if (!name) throw new Error(`no missing ConfigMap named in the pod status: ${message || "no message"}`);
-      await apply(ctx, { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { LOG_LEVEL: "info" } } as never);
-      return `configmap/${name} created`;
-    }),
-    fixFor("image cannot be pulled", "point the image at a tag that exists", `kubectl set image deployment/<app> app=${APP}`,
-      (ctx, app) => kubectl(ctx, "set", "image", `deployment/${app}`, `app=${imageRef(ctx, APP)}`)),
-    fixFor("liveness probe kills a slow start", "give the slow starter a startup probe", "kubectl patch deployment/<app>   # startupProbe: /healthz every 2s, up to 60s",
-      (ctx, app) => kubectl(ctx, "patch", `deployment/${app}`, "--type=strategic", "-p", JSON.stringify({
-        spec: { template: { spec: { containers: [{ name: "app", startupProbe: { ...healthz, periodSeconds: 2, failureThreshold: 30 } }] } } },
-      }))),
-    fixFor("binary not found", "fix the command to name the binary the image has", `kubectl patch deployment/<app>   # command: sh -c "exec /app/server"`,
-      (ctx, app) => kubectl(ctx, "patch", `deployment/${app}`, "--type=strategic", "-p", JSON.stringify({
-        spec: { template: { spec: { containers: [{ name: "app", command: ["/bin/sh", "-c", "exec /app/server"] }] } } },
-      }))),
-    step("wait for every rollout", "kubectl rollout status deployment/<app> --timeout=2m", async (ctx) => {
-      const out: string[] = [];
-      for (const app of APPS) out.push(await waitRolledOut(ctx, app, 2 * 60_000));
-      return out.join("\n");
-    }, "6m"),
+    step("describe each failing pod (state, last state, exit code)", "kubectl describe pod <pod>", (ctx) =>
+      perFailingPod(ctx, (pod) => ["describe", "pod", pod], describeVerdict),
+    ),
+    step("read the log of the previous crash", "kubectl logs <pod> --previous", (ctx) => perFailingPod(ctx, (pod) => ["logs", pod, "--previous", "--tail=20"])),
+    step("read the pod's events in order", "kubectl get events --field-selector involvedObject.name=<pod> --sort-by=.lastTimestamp", (ctx) =>
+      perFailingPod(ctx, (pod) => ["get", "events", `--field-selector=involvedObject.name=${pod}`, "--sort-by=.lastTimestamp"]),
+    ),
+    step(
+      "name each cause from its exit code or reason",
+      "exit 1: application error · 127: binary not found · 126: permission · 137: OOMKilled/SIGKILL\n" +
+        "CreateContainerConfigError: missing ConfigMap/Secret · ErrImagePull: image · Killing (liveness): probe too early",
+      async (ctx) => {
+        const rows: string[] = [];
+        for (const app of APPS) {
+          const { cause, evidence } = await classify(ctx, app);
+          ctx.found[`cause:${app}`] = cause;
+          rows.push(`${app.padEnd(9)} ${cause.padEnd(34)} ${evidence}`);
+        }
+        return rows.join("\n");
+      },
+    ),
+    fixFor("application error", "roll back the release that exits 1", "kubectl rollout undo deployment/<app>", (ctx, app) => rollBack(ctx, app)),
+    fixFor(
+      "missing reference",
+      "create the ConfigMap the pod refers to",
+      "kubectl create configmap <name from the event> --from-literal=…",
+      async (ctx, app) => {
+        const pods = await failingPods(ctx, app);
+        const message =
+          pods
+            .flatMap((p) => p.status?.containerStatuses ?? [])
+            .map((s) => s.state?.waiting?.message ?? "")
+            .find((m) => /configmap ".+" not found/.test(m)) ?? "";
+        const name = /configmap "(.+)" not found/.exec(message)?.[1];
+        if (!name) throw new Error(`no missing ConfigMap named in the pod status: ${message || "no message"}`);
+        await apply(ctx, { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { LOG_LEVEL: "info" } } as never);
+        return `configmap/${name} created`;
+      },
+    ),
+    fixFor("image cannot be pulled", "point the image at a tag that exists", `kubectl set image deployment/<app> app=${APP}`, (ctx, app) =>
+      kubectl(ctx, "set", "image", `deployment/${app}`, `app=${imageRef(ctx, APP)}`),
+    ),
+    fixFor(
+      "liveness probe kills a slow start",
+      "give the slow starter a startup probe",
+      "kubectl patch deployment/<app>   # startupProbe: /healthz every 2s, up to 60s",
+      (ctx, app) =>
+        kubectl(
+          ctx,
+          "patch",
+          `deployment/${app}`,
+          "--type=strategic",
+          "-p",
+          JSON.stringify({
+            spec: { template: { spec: { containers: [{ name: "app", startupProbe: { ...healthz, periodSeconds: 2, failureThreshold: 30 } }] } } },
+          }),
+        ),
+    ),
+    fixFor(
+      "binary not found",
+      "fix the command to name the binary the image has",
+      `kubectl patch deployment/<app>   # command: sh -c "exec /app/server"`,
+      (ctx, app) =>
+        kubectl(
+          ctx,
+          "patch",
+          `deployment/${app}`,
+          "--type=strategic",
+          "-p",
+          JSON.stringify({
+            spec: { template: { spec: { containers: [{ name: "app", command: ["/bin/sh", "-c", "exec /app/server"] }] } } },
+          }),
+        ),
+    ),
+    step(
+      "wait for every rollout",
+      "kubectl rollout status deployment/<app> --timeout=2m",
+      async (ctx) => {
+        const out: string[] = [];
+        for (const app of APPS) out.push(await waitRolledOut(ctx, app, 2 * 60_000));
+        return out.join("\n");
+      },
+      "6m",
+    ),
   ],
   decisiveStep: "roll back the release that exits 1",
 

@@ -54,7 +54,10 @@ const iopsStarved: Fault = {
   ],
   async inject(ctx) {
     const before = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), 15_000);
-    ctx.evidence("before", `WAL fsync p99 before the fault: ${before ? `≤ ${before.ms}ms over ${before.samples} fsyncs in 15s` : "no fsync in 15s"}; ${await leaderChanges(ctx)}`);
+    ctx.evidence(
+      "before",
+      `WAL fsync p99 before the fault: ${before ? `≤ ${before.ms}ms over ${before.samples} fsyncs in 15s` : "no fsync in 15s"}; ${await leaderChanges(ctx)}`,
+    );
     for (const n of controlPlanes(ctx)) ctx.evidence("fault", `${n.name}: ${(await n.sh(limit(WRITE_IOPS, WRITE_BPS), { timeoutMs: 30_000 })).stdout.trim()}`);
   },
   // A process blocked on throttled writes takes a minute or more to die, long enough for `docker rm -f` to
@@ -77,7 +80,12 @@ function apiWritesFailOrSlow(ms: number): Probe {
       const t = Date.now();
       const r = await ctx.cluster.kubectl(["create", "configmap", name, "-n", "default", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 });
       const took = Date.now() - t;
-      void ctx.cluster.kubectl(["delete", "configmap", name, "-n", "default", "--ignore-not-found", "--wait=false", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
+      void ctx.cluster
+        .kubectl(["delete", "configmap", name, "-n", "default", "--ignore-not-found", "--wait=false", "--request-timeout=10s"], {
+          allowFailure: true,
+          timeoutMs: 20_000,
+        })
+        .catch(() => undefined);
       const failed = r.exitCode !== 0;
       const answer = failed ? `failed after ${took}ms: ${r.stderr.trim().split("\n").pop()}` : `answered after ${took}ms`;
       return { ok: failed || took > ms, observed: answer };
@@ -118,11 +126,16 @@ export default defineScenario({
 
   runbook: [
     step("lift the I/O limit on every member (the incident moved etcd to faster storage)", LIFT_SHOWS, liftLimits),
-    step("confirm WAL fsync p99 is back under 10ms on every member", "curl -s http://127.0.0.1:2381/metrics | grep etcd_disk_wal_fsync_duration_seconds   # twice, 15s apart", async (ctx) => {
-      // Each check already spans a 15s window, so no pause between checks.
-      const o = await waitFor(walFsyncP99Below(10), ctx, 4 * 60_000, 0);
-      return `${o.observed}\n${await leaderChanges(ctx)}`;
-    }, "5m"),
+    step(
+      "confirm WAL fsync p99 is back under 10ms on every member",
+      "curl -s http://127.0.0.1:2381/metrics | grep etcd_disk_wal_fsync_duration_seconds   # twice, 15s apart",
+      async (ctx) => {
+        // Each check already spans a 15s window, so no pause between checks.
+        const o = await waitFor(walFsyncP99Below(10), ctx, 4 * 60_000, 0);
+        return `${o.observed}\n${await leaderChanges(ctx)}`;
+      },
+      "5m",
+    ),
   ],
 
   verify: {

@@ -2,7 +2,16 @@ import { nodeShell } from "../harness/types.js";
 import { defineScenario, step } from "../harness/scenario.js";
 import { zombieEtcdOnPort } from "../harness/faults.js";
 import {
-  apiserverReady, containerLog, containerRunning, etcdHealthy, healthz, kubectlTimesOut, kubeletReports, kubeSystemReady, nodesReady, waitFor,
+  apiserverReady,
+  containerLog,
+  containerRunning,
+  etcdHealthy,
+  healthz,
+  kubectlTimesOut,
+  kubeletReports,
+  kubeSystemReady,
+  nodesReady,
+  waitFor,
 } from "../harness/probes.js";
 import { configMaps, deployment } from "../harness/sentinels.js";
 
@@ -26,12 +35,7 @@ export default defineScenario({
 
   symptoms: {
     within: "3m",
-    expect: [
-      containerLog("etcd", /bind: address already in use/),
-      healthz(/\[-\]etcd failed/),
-      kubectlTimesOut(5),
-      kubeletReports("etcd", /CrashLoopBackOff/),
-    ],
+    expect: [containerLog("etcd", /bind: address already in use/), healthz(/\[-\]etcd failed/), kubectlTimesOut(5), kubeletReports("etcd", /CrashLoopBackOff/)],
   },
 
   runbook: [
@@ -47,10 +51,15 @@ export default defineScenario({
       await nodeShell(cluster).controlPlane().exec(["kill", "-9", found.pid!]);
       return `killed ${found.command} (pid ${found.pid})`;
     }),
-    step("wait for the kubelet to bring etcd back", "crictl ps --name etcd   # until Running", async (ctx) => {
-      const o = await waitFor(containerRunning("etcd"), ctx, 5 * 60_000);
-      return o.observed;
-    }, "6m"),
+    step(
+      "wait for the kubelet to bring etcd back",
+      "crictl ps --name etcd   # until Running",
+      async (ctx) => {
+        const o = await waitFor(containerRunning("etcd"), ctx, 5 * 60_000);
+        return o.observed;
+      },
+      "6m",
+    ),
   ],
 
   decisiveStep: "kill the zombie",

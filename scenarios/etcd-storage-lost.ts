@@ -14,13 +14,18 @@ const storageLost: Fault = {
     "mv /etc/kubernetes/etcd.yaml /etc/kubernetes/manifests/   # the kubelet cannot start etcd on it",
   ],
   async inject({ cluster, evidence }) {
-    const r = await nodeShell(cluster).controlPlane().sh(`set -euo pipefail
+    const r = await nodeShell(cluster)
+      .controlPlane()
+      .sh(
+        `set -euo pipefail
 mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.aftershock
 for i in $(seq 1 600); do [[ -z $(crictl ps --name '^etcd$' -q) ]] && break; sleep 0.1; done
 du -sh /var/lib/etcd
 rm -rf /var/lib/etcd && touch /var/lib/etcd
 mv /etc/kubernetes/etcd.yaml.aftershock /etc/kubernetes/manifests/etcd.yaml
-ls -la /var/lib/etcd`, { timeoutMs: 120_000 });
+ls -la /var/lib/etcd`,
+        { timeoutMs: 120_000 },
+      );
     evidence("fault", r.stdout.trim());
   },
 };
@@ -50,23 +55,46 @@ export default defineScenario({
   },
 
   runbook: [
-    step("check the snapshot", `etcdutl snapshot status ${SNAPSHOT} -w table`, async ({ cluster }) =>
-      (await nodeShell(cluster).controlPlane().exec(["etcdutl", "snapshot", "status", SNAPSHOT, "-w", "table"])).stdout),
-    step("restore it as this member's data directory",
+    step(
+      "check the snapshot",
+      `etcdutl snapshot status ${SNAPSHOT} -w table`,
+      async ({ cluster }) => (await nodeShell(cluster).controlPlane().exec(["etcdutl", "snapshot", "status", SNAPSHOT, "-w", "table"])).stdout,
+    ),
+    step(
+      "restore it as this member's data directory",
       "etcdutl snapshot restore <snapshot> --name <node> --initial-cluster <node>=https://<ip>:2380 --initial-advertise-peer-urls https://<ip>:2380 --data-dir /var/lib/etcd",
-      async ({ cluster }) => (await nodeShell(cluster).controlPlane().sh(`set -euo pipefail
+      async ({ cluster }) =>
+        (
+          await nodeShell(cluster)
+            .controlPlane()
+            .sh(
+              `set -euo pipefail
 m=/etc/kubernetes/manifests/etcd.yaml
 name=$(grep -oE -- '--name=[^ ]+' $m | cut -d= -f2)
 peer=$(grep -oE -- '--initial-advertise-peer-urls=[^ ]+' $m | cut -d= -f2)
 rm -f /var/lib/etcd
 etcdutl snapshot restore ${SNAPSHOT} --name "$name" --initial-cluster "$name=$peer" --initial-advertise-peer-urls "$peer" --data-dir /var/lib/etcd 2>&1 | tail -2
-ls /var/lib/etcd`, { timeoutMs: 120_000 })).stdout),
-    step("wait for the kubelet to start etcd on the restored data", "crictl ps --name etcd   # until Running", async (ctx) =>
-      (await waitFor(containerRunning("etcd"), ctx, 5 * 60_000)).observed, "6m"),
-    step("restart the API server, controller manager and scheduler (their caches are newer than the snapshot)",
+ls /var/lib/etcd`,
+              { timeoutMs: 120_000 },
+            )
+        ).stdout,
+    ),
+    step(
+      "wait for the kubelet to start etcd on the restored data",
+      "crictl ps --name etcd   # until Running",
+      async (ctx) => (await waitFor(containerRunning("etcd"), ctx, 5 * 60_000)).observed,
+      "6m",
+    ),
+    step(
+      "restart the API server, controller manager and scheduler (their caches are newer than the snapshot)",
       "crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs crictl stop",
-      async ({ cluster }) => (await nodeShell(cluster).controlPlane().sh(
-        "crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs -r crictl stop", { timeoutMs: 90_000 })).stdout),
+      async ({ cluster }) =>
+        (
+          await nodeShell(cluster)
+            .controlPlane()
+            .sh("crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs -r crictl stop", { timeoutMs: 90_000 })
+        ).stdout,
+    ),
   ],
 
   decisiveStep: "restore it as this member's data directory",

@@ -16,14 +16,19 @@ const APPS = ["cart", "checkout", "profile"] as const;
 const CONTAINER_PORT = 8080;
 
 const service = (name: string, over: { selector?: Record<string, string>; targetPort?: number } = {}): V1Service => ({
-  apiVersion: "v1", kind: "Service", metadata: { name },
+  apiVersion: "v1",
+  kind: "Service",
+  metadata: { name },
   spec: { selector: over.selector ?? { app: name }, ports: [{ name: "http", port: 80, targetPort: (over.targetPort ?? CONTAINER_PORT) as never }] },
 });
 
-const app = (name: string) => deployment(name, {
-  image: APP, imagePullPolicy: "IfNotPresent", ports: [{ name: "http", containerPort: CONTAINER_PORT }],
-  readinessProbe: { httpGet: { path: "/healthz", port: CONTAINER_PORT }, periodSeconds: 2 },
-});
+const app = (name: string) =>
+  deployment(name, {
+    image: APP,
+    imagePullPolicy: "IfNotPresent",
+    ports: [{ name: "http", containerPort: CONTAINER_PORT }],
+    readinessProbe: { httpGet: { path: "/healthz", port: CONTAINER_PORT }, periodSeconds: 2 },
+  });
 
 const kubectl = async (ctx: ScenarioContext, ...args: string[]) => {
   const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { allowFailure: true, timeoutMs: 60_000 });
@@ -53,27 +58,34 @@ export default defineScenario({
   needs: ["image-loading"],
   images: [APP, WORKLOAD_IMAGES.traefik],
 
-  setup: [{
-    title: "an ingress controller, and cart, checkout and profile behind it",
-    async write(ctx) {
-      await installIngressController(ctx);
-      await apply(ctx, ...APPS.flatMap((a) => [app(a), service(a), ingress(ctx, a, `/${a}`, a, 80)]));
-      for (const a of APPS) await waitRolledOut(ctx, a);
-      ctx.evidence("setup", `ingress at ${await ingressUrl(ctx)}; ${APPS.map((a) => `/${a}`).join(", ")} routed to their Services`);
+  setup: [
+    {
+      title: "an ingress controller, and cart, checkout and profile behind it",
+      async write(ctx) {
+        await installIngressController(ctx);
+        await apply(ctx, ...APPS.flatMap((a) => [app(a), service(a), ingress(ctx, a, `/${a}`, a, 80)]));
+        for (const a of APPS) await waitRolledOut(ctx, a);
+        ctx.evidence("setup", `ingress at ${await ingressUrl(ctx)}; ${APPS.map((a) => `/${a}`).join(", ")} routed to their Services`);
+      },
+      probes: () => [],
     },
-    probes: () => [],
-  }],
+  ],
   steadyState: APPS.map((a) => ingressAnswers(`/${a}`, 200)),
 
   fault: {
     title: "three changes that each cut one path at a different layer",
     plan: [
-      "kubectl patch service cart -p '{\"spec\":{\"selector\":{\"app\":\"cart-v2\"}}}'   # no pod has that label",
+      'kubectl patch service cart -p \'{"spec":{"selector":{"app":"cart-v2"}}}\'   # no pod has that label',
       `kubectl patch service checkout -p '{"spec":{"ports":[{"name":"http","port":80,"targetPort":9090}]}}'   # the container listens on ${CONTAINER_PORT}`,
       "kubectl patch ingress profile   # backend service: profile-svc, which does not exist",
     ],
     async inject(ctx) {
-      await apply(ctx, service("cart", { selector: { app: "cart-v2" } }), service("checkout", { targetPort: 9090 }), ingress(ctx, "profile", "/profile", "profile-svc", 80));
+      await apply(
+        ctx,
+        service("cart", { selector: { app: "cart-v2" } }),
+        service("checkout", { targetPort: 9090 }),
+        ingress(ctx, "profile", "/profile", "profile-svc", 80),
+      );
       ctx.evidence("fault", "cart selects app=cart-v2; checkout targets port 9090; ingress profile points at service profile-svc");
     },
   },
@@ -110,75 +122,126 @@ export default defineScenario({
         const selector = svc.spec?.selector ?? {};
         const podLabels = (await ctx.cluster.api.apps.readNamespacedDeployment({ name: a, namespace: ctx.namespace })).spec?.template.metadata?.labels ?? {};
         const matches = Object.entries(selector).every(([k, v]) => podLabels[k] === v);
-        out.push(`service ${a} selects ${JSON.stringify(selector)}; deployment ${a}'s pods carry ${JSON.stringify(podLabels)} => ${matches ? "match" : "MISMATCH"}`);
+        out.push(
+          `service ${a} selects ${JSON.stringify(selector)}; deployment ${a}'s pods carry ${JSON.stringify(podLabels)} => ${matches ? "match" : "MISMATCH"}`,
+        );
         if (!matches) wrong.push(a);
       }
       ctx.found.wrongSelector = wrong.join(",");
       return out.join("\n");
     }),
-    step("targetPort against the port the container listens on", "kubectl get svc <svc> -o jsonpath='{.spec.ports}'; kubectl get pod <pod> -o jsonpath='{.spec.containers[*].ports}'", async (ctx) => {
-      const out: string[] = [];
-      const wrong: string[] = [];
-      for (const a of APPS) {
-        const svc = await ctx.cluster.api.core.readNamespacedService({ name: a, namespace: ctx.namespace });
-        const target = svc.spec?.ports?.[0]?.targetPort;
-        const ports = (await ctx.cluster.api.apps.readNamespacedDeployment({ name: a, namespace: ctx.namespace })).spec?.template.spec?.containers.flatMap((c) => c.ports ?? []) ?? [];
-        const listens = ports.some((p) => p.containerPort === Number(target) || p.name === target);
-        out.push(`service ${a} targetPort ${String(target)}; container ports ${ports.map((p) => `${p.name ?? ""}:${p.containerPort}`).join(", ")} => ${listens ? "match" : "MISMATCH"}`);
-        if (!listens) wrong.push(a);
-      }
-      ctx.found.wrongTargetPort = wrong.join(",");
-      return out.join("\n");
-    }),
+    step(
+      "targetPort against the port the container listens on",
+      "kubectl get svc <svc> -o jsonpath='{.spec.ports}'; kubectl get pod <pod> -o jsonpath='{.spec.containers[*].ports}'",
+      async (ctx) => {
+        const out: string[] = [];
+        const wrong: string[] = [];
+        for (const a of APPS) {
+          const svc = await ctx.cluster.api.core.readNamespacedService({ name: a, namespace: ctx.namespace });
+          const target = svc.spec?.ports?.[0]?.targetPort;
+          const ports =
+            (await ctx.cluster.api.apps.readNamespacedDeployment({ name: a, namespace: ctx.namespace })).spec?.template.spec?.containers.flatMap(
+              (c) => c.ports ?? [],
+            ) ?? [];
+          const listens = ports.some((p) => p.containerPort === Number(target) || p.name === target);
+          out.push(
+            `service ${a} targetPort ${String(target)}; container ports ${ports.map((p) => `${p.name ?? ""}:${p.containerPort}`).join(", ")} => ${listens ? "match" : "MISMATCH"}`,
+          );
+          if (!listens) wrong.push(a);
+        }
+        ctx.found.wrongTargetPort = wrong.join(",");
+        return out.join("\n");
+      },
+    ),
     step("ingress backends against the Services that exist", "kubectl describe ingress", async (ctx) => {
       const services = new Map((await ctx.cluster.api.core.listNamespacedService({ namespace: ctx.namespace })).items.map((s) => [s.metadata!.name!, s]));
       const ings = (await ctx.cluster.api.networking.listNamespacedIngress({ namespace: ctx.namespace })).items;
       const out: string[] = [await kubectl(ctx, "describe", "ingress")];
       const wrong: string[] = [];
       for (const ing of ings) {
-        for (const b of ing.spec?.rules?.flatMap((r) => r.http?.paths ?? []).map((p) => p.backend.service).filter((x) => !!x) ?? []) {
+        for (const b of ing.spec?.rules
+          ?.flatMap((r) => r.http?.paths ?? [])
+          .map((p) => p.backend.service)
+          .filter((x) => !!x) ?? []) {
           const svc = services.get(b.name);
           const portOk = !!svc?.spec?.ports?.some((p) => p.port === b.port?.number || p.name === b.port?.name);
-          out.push(`ingress ${ing.metadata?.name} → service ${b.name}:${b.port?.number ?? b.port?.name} => ${!svc ? "NO SUCH SERVICE" : portOk ? "ok" : "NO SUCH PORT"}`);
+          out.push(
+            `ingress ${ing.metadata?.name} → service ${b.name}:${b.port?.number ?? b.port?.name} => ${!svc ? "NO SUCH SERVICE" : portOk ? "ok" : "NO SUCH PORT"}`,
+          );
           if (!svc || !portOk) wrong.push(ing.metadata!.name!);
         }
       }
       ctx.found.wrongBackend = wrong.join(",");
       return out.join("\n");
     }),
-    step("fix the selector to the pods' labels", "kubectl patch service <svc> -p '{\"spec\":{\"selector\":{\"app\":\"<app>\"}}}'", async (ctx) => {
+    step("fix the selector to the pods' labels", 'kubectl patch service <svc> -p \'{"spec":{"selector":{"app":"<app>"}}}\'', async (ctx) => {
       const out: string[] = [];
       for (const a of (ctx.found.wrongSelector ?? "").split(",").filter(Boolean)) {
         // The whole selector is replaced (a merge patch would keep stray keys).
-        out.push(await kubectl(ctx, "patch", "service", a, "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/selector", value: { app: a } }])));
+        out.push(
+          await kubectl(ctx, "patch", "service", a, "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/selector", value: { app: a } }])),
+        );
       }
       return out.join("\n") || "no selector mismatch found";
     }),
-    step("fix the targetPort to the container's port", `kubectl patch service <svc> --type=json -p '[{"op":"replace","path":"/spec/ports/0/targetPort","value":${CONTAINER_PORT}}]'`, async (ctx) => {
-      const out: string[] = [];
-      for (const a of (ctx.found.wrongTargetPort ?? "").split(",").filter(Boolean)) {
-        out.push(await kubectl(ctx, "patch", "service", a, "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/ports/0/targetPort", value: CONTAINER_PORT }])));
-      }
-      return out.join("\n") || "no targetPort mismatch found";
-    }),
-    step("point the ingress backend at the Service that exists", "kubectl patch ingress <ing> --type=json -p '[{\"op\":\"replace\",\"path\":\"/spec/rules/0/http/paths/0/backend/service/name\",\"value\":\"<svc>\"}]'", async (ctx) => {
-      const out: string[] = [];
-      for (const ing of (ctx.found.wrongBackend ?? "").split(",").filter(Boolean)) {
-        // Each Ingress here is named after the Service it fronts.
-        out.push(await kubectl(ctx, "patch", "ingress", ing, "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/rules/0/http/paths/0/backend/service/name", value: ing }])));
-      }
-      return out.join("\n") || "no broken backend found";
-    }),
-    step("check every path through the ingress", "curl -s -o /dev/null -w '%{http_code}' http://<node>:<nodePort>/<path>", async (ctx) => {
-      const out: string[] = [];
-      for (const a of APPS) {
-        const o = await waitFor(ingressAnswers(`/${a}`, 200), ctx, 60_000);
-        out.push(`/${a}: ${o.observed}`);
-      }
-      const url = await ingressUrl(ctx);
-      out.push(`(${url}; e.g. ${JSON.stringify(await httpGet(`${url}/cart`))})`);
-      return out.join("\n");
-    }, "3m"),
+    step(
+      "fix the targetPort to the container's port",
+      `kubectl patch service <svc> --type=json -p '[{"op":"replace","path":"/spec/ports/0/targetPort","value":${CONTAINER_PORT}}]'`,
+      async (ctx) => {
+        const out: string[] = [];
+        for (const a of (ctx.found.wrongTargetPort ?? "").split(",").filter(Boolean)) {
+          out.push(
+            await kubectl(
+              ctx,
+              "patch",
+              "service",
+              a,
+              "--type=json",
+              "-p",
+              JSON.stringify([{ op: "replace", path: "/spec/ports/0/targetPort", value: CONTAINER_PORT }]),
+            ),
+          );
+        }
+        return out.join("\n") || "no targetPort mismatch found";
+      },
+    ),
+    step(
+      "point the ingress backend at the Service that exists",
+      'kubectl patch ingress <ing> --type=json -p \'[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service/name","value":"<svc>"}]\'',
+      async (ctx) => {
+        const out: string[] = [];
+        for (const ing of (ctx.found.wrongBackend ?? "").split(",").filter(Boolean)) {
+          // Each Ingress here is named after the Service it fronts.
+          out.push(
+            await kubectl(
+              ctx,
+              "patch",
+              "ingress",
+              ing,
+              "--type=json",
+              "-p",
+              JSON.stringify([{ op: "replace", path: "/spec/rules/0/http/paths/0/backend/service/name", value: ing }]),
+            ),
+          );
+        }
+        return out.join("\n") || "no broken backend found";
+      },
+    ),
+    step(
+      "check every path through the ingress",
+      "curl -s -o /dev/null -w '%{http_code}' http://<node>:<nodePort>/<path>",
+      async (ctx) => {
+        const out: string[] = [];
+        for (const a of APPS) {
+          const o = await waitFor(ingressAnswers(`/${a}`, 200), ctx, 60_000);
+          out.push(`/${a}: ${o.observed}`);
+        }
+        const url = await ingressUrl(ctx);
+        out.push(`(${url}; e.g. ${JSON.stringify(await httpGet(`${url}/cart`))})`);
+        return out.join("\n");
+      },
+      "3m",
+    ),
   ],
   decisiveStep: "fix the selector to the pods' labels",
 

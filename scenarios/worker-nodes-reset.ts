@@ -55,18 +55,25 @@ export default defineScenario({
       return redactJoin(found.join);
     }),
     step("delete the stale Node objects", "kubectl delete node <each worker>", async ({ cluster }) => {
-      const workers = nodeShell(cluster).nodes.filter((n) => n.role === "worker").map((n) => n.name);
+      const workers = nodeShell(cluster)
+        .nodes.filter((n) => n.role === "worker")
+        .map((n) => n.name);
       return (await cluster.kubectl(["delete", "node", ...workers, "--ignore-not-found"])).stdout;
     }),
-    step("join every worker again", "kubeadm join <control-plane>:6443 --token … --discovery-token-ca-cert-hash … --ignore-preflight-errors=all   # on each worker", async ({ cluster, found }) => {
-      const out: string[] = [];
-      for (const w of nodeShell(cluster).nodes.filter((n) => n.role === "worker")) {
-        // Preflight checks assume a VM (swap, kernel config); inside a kind node they are skipped, as kind does.
-        const r = await w.sh(`${found.join} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeoutMs: 4 * 60_000 });
-        out.push(`${w.name}: ${r.stdout.trim().split("\n").pop()}`);
-      }
-      return out.join("\n");
-    }, "9m"),
+    step(
+      "join every worker again",
+      "kubeadm join <control-plane>:6443 --token … --discovery-token-ca-cert-hash … --ignore-preflight-errors=all   # on each worker",
+      async ({ cluster, found }) => {
+        const out: string[] = [];
+        for (const w of nodeShell(cluster).nodes.filter((n) => n.role === "worker")) {
+          // Preflight checks assume a VM (swap, kernel config); inside a kind node they are skipped, as kind does.
+          const r = await w.sh(`${found.join} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeoutMs: 4 * 60_000 });
+          out.push(`${w.name}: ${r.stdout.trim().split("\n").pop()}`);
+        }
+        return out.join("\n");
+      },
+      "9m",
+    ),
   ],
 
   decisiveStep: "join every worker again",

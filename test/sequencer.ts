@@ -15,7 +15,7 @@ const MINUTES: Record<string, number> = {
   "workload.test.ts": 2.7,
   "cluster.test.ts": 1.5,
   "report-screenshot.test.ts": 0.5,
-}
+};
 
 export class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

@@ -33,13 +33,47 @@ const DOCKERD_LOG = "/var/log/aftershock-dockerd.log";
 
 /** Linux capability names by number (capability.h), for reading /proc/self/status. */
 const CAP_NAMES = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-  "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-  "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-  "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-  "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-  "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
-  "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_DAC_READ_SEARCH",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_LINUX_IMMUTABLE",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_NET_BROADCAST",
+  "CAP_NET_ADMIN",
+  "CAP_NET_RAW",
+  "CAP_IPC_LOCK",
+  "CAP_IPC_OWNER",
+  "CAP_SYS_MODULE",
+  "CAP_SYS_RAWIO",
+  "CAP_SYS_CHROOT",
+  "CAP_SYS_PTRACE",
+  "CAP_SYS_PACCT",
+  "CAP_SYS_ADMIN",
+  "CAP_SYS_BOOT",
+  "CAP_SYS_NICE",
+  "CAP_SYS_RESOURCE",
+  "CAP_SYS_TIME",
+  "CAP_SYS_TTY_CONFIG",
+  "CAP_MKNOD",
+  "CAP_LEASE",
+  "CAP_AUDIT_WRITE",
+  "CAP_AUDIT_CONTROL",
+  "CAP_SETFCAP",
+  "CAP_MAC_OVERRIDE",
+  "CAP_MAC_ADMIN",
+  "CAP_SYSLOG",
+  "CAP_WAKE_ALARM",
+  "CAP_BLOCK_SUSPEND",
+  "CAP_AUDIT_READ",
+  "CAP_PERFMON",
+  "CAP_BPF",
+  "CAP_CHECKPOINT_RESTORE",
 ];
 
 /**
@@ -79,12 +113,38 @@ exec ${runc} "$@"
 `;
 }
 
-async function dockerInfo(): Promise<{ ok: boolean; serverVersion?: string; defaultRuntime?: string; runtimes?: string[]; storage?: string; rootDir?: string; error?: string }> {
-  const r = await run("docker", ["info", "--format", "{{json .}}"], { allowFailure: true, timeoutMs: 20_000 }).catch((e: Error) => ({ exitCode: 1, stdout: "", stderr: e.message }));
+async function dockerInfo(): Promise<{
+  ok: boolean;
+  serverVersion?: string;
+  defaultRuntime?: string;
+  runtimes?: string[];
+  storage?: string;
+  rootDir?: string;
+  error?: string;
+}> {
+  const r = await run("docker", ["info", "--format", "{{json .}}"], { allowFailure: true, timeoutMs: 20_000 }).catch((e: Error) => ({
+    exitCode: 1,
+    stdout: "",
+    stderr: e.message,
+  }));
   if (r.exitCode !== 0) return { ok: false, error: (r.stderr || r.stdout).trim().split("\n").pop() };
-  const info = JSON.parse(r.stdout) as { ServerVersion?: string; DefaultRuntime?: string; Runtimes?: Record<string, unknown>; Driver?: string; DockerRootDir?: string; ServerErrors?: string[] };
+  const info = JSON.parse(r.stdout) as {
+    ServerVersion?: string;
+    DefaultRuntime?: string;
+    Runtimes?: Record<string, unknown>;
+    Driver?: string;
+    DockerRootDir?: string;
+    ServerErrors?: string[];
+  };
   if (!info.ServerVersion) return { ok: false, error: info.ServerErrors?.join("; ") ?? "no server" };
-  return { ok: true, serverVersion: info.ServerVersion, defaultRuntime: info.DefaultRuntime, runtimes: Object.keys(info.Runtimes ?? {}), storage: info.Driver, rootDir: info.DockerRootDir };
+  return {
+    ok: true,
+    serverVersion: info.ServerVersion,
+    defaultRuntime: info.DefaultRuntime,
+    runtimes: Object.keys(info.Runtimes ?? {}),
+    storage: info.Driver,
+    rootDir: info.DockerRootDir,
+  };
 }
 
 async function waitForDocker(budgetMs: number): Promise<boolean> {
@@ -132,11 +192,16 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
       changed = true;
     } else if (!(await which("docker"))) {
       throw new AftershockError("E_DOCKER_MISSING", "Docker is not installed", {
-        hint: isRoot ? "install docker.io (apt-get install docker.io) or Docker Engine, then run pnpm doctor" : "run pnpm doctor as root, or install Docker Engine and add yourself to the docker group",
+        hint: isRoot
+          ? "install docker.io (apt-get install docker.io) or Docker Engine, then run pnpm doctor"
+          : "run pnpm doctor as root, or install Docker Engine and add yourself to the docker group",
       });
     }
   }
-  const missingCaps = missingBoundingCapabilities(readFileSync("/proc/self/status", "utf8"), Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim()));
+  const missingCaps = missingBoundingCapabilities(
+    readFileSync("/proc/self/status", "utf8"),
+    Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim()),
+  );
   report.missingCapabilities = missingCaps;
   let info = await dockerInfo();
   if (!info.ok) {
@@ -157,17 +222,27 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   line("docker engine", true, `running, ${info.serverVersion}, storage ${info.storage}, root ${info.rootDir}`, changed);
 
   // 2. Build tools (gcc also builds the privileged probe below) for the offline image builder.
-  const tools: [string, string][] = [["go", "golang-go"], ["debootstrap", "debootstrap"], ["gcc", "gcc"], ["tar", "tar"]];
+  const tools: [string, string][] = [
+    ["go", "golang-go"],
+    ["debootstrap", "debootstrap"],
+    ["gcc", "gcc"],
+    ["tar", "tar"],
+  ];
   const missing = [];
   for (const [bin, pkg] of tools) if (!(await which(bin))) missing.push(pkg);
   const installable = missing.filter((p) => p !== "golang-go");
   if (installable.length && canFix && hasApt) await aptInstall([...installable, "libc6-dev"], progress);
   if (!(await which("go"))) {
-    throw new AftershockError("E_TOOL_MISSING", "the Go toolchain is not installed; the offline image builder compiles Kubernetes from Go modules", { hint: "install Go ≥ 1.21 (https://go.dev/dl or apt-get install golang-go)" });
+    throw new AftershockError("E_TOOL_MISSING", "the Go toolchain is not installed; the offline image builder compiles Kubernetes from Go modules", {
+      hint: "install Go ≥ 1.21 (https://go.dev/dl or apt-get install golang-go)",
+    });
   }
   const stillMissing = [];
   for (const [bin] of tools) if (!(await which(bin))) stillMissing.push(bin);
-  if (stillMissing.length) throw new AftershockError("E_TOOL_MISSING", `missing tools: ${stillMissing.join(", ")}`, { hint: "install them (as root: pnpm doctor installs them from Debian)" });
+  if (stillMissing.length)
+    throw new AftershockError("E_TOOL_MISSING", `missing tools: ${stillMissing.join(", ")}`, {
+      hint: "install them (as root: pnpm doctor installs them from Debian)",
+    });
   const gov = (await run("go", ["env", "GOVERSION"], { env: { GOTOOLCHAIN: "local" } })).stdout.trim();
   line("build tools", true, `${gov}, debootstrap, gcc${installable.length ? ` (installed ${installable.join(", ")})` : ""}`, installable.length > 0);
   // 3. Privileged containers (kind nodes are privileged).
@@ -185,7 +260,11 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
       fixed = true;
     }
     if (info.defaultRuntime !== SHIM_RUNTIME) {
-      throw new AftershockError("E_PRIVILEGED", `docker did not pick up the ${SHIM_RUNTIME} runtime from ${DAEMON_JSON} (default runtime is ${info.defaultRuntime})`, { hint: "restart dockerd" });
+      throw new AftershockError(
+        "E_PRIVILEGED",
+        `docker did not pick up the ${SHIM_RUNTIME} runtime from ${DAEMON_JSON} (default runtime is ${info.defaultRuntime})`,
+        { hint: "restart dockerd" },
+      );
     }
     await probePrivileged();
     line("privileged containers", true, `host lacks ${missingCaps.join(", ")}; runtime shim ${SHIM_RUNTIME} removes it, probe passed`, fixed);
@@ -205,7 +284,9 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   const freeGiB = (st.bavail * st.bsize) / 2 ** 30;
   const need = opts.minFreeGiB ?? 15;
   if (freeGiB < need) {
-    throw new AftershockError("E_DISK", `only ${freeGiB.toFixed(1)} GiB free under ${dir}; building images and running clusters needs ${need} GiB`, { hint: "free space, or remove old images with docker image prune" });
+    throw new AftershockError("E_DISK", `only ${freeGiB.toFixed(1)} GiB free under ${dir}; building images and running clusters needs ${need} GiB`, {
+      hint: "free space, or remove old images with docker image prune",
+    });
   }
   line("disk", true, `${freeGiB.toFixed(0)} GiB free under ${dir}`);
 
@@ -265,12 +346,18 @@ async function probePrivileged(): Promise<void> {
     const dir = await mkdtemp(path.join(os.tmpdir(), "aftershock-probe-"));
     try {
       await run("gcc", ["-Os", "-static", "-s", "-o", path.join(dir, "pause"), path.join(here, "..", "images", "components", "pause", "pause.c")]);
-      await run("sh", ["-c", `tar -C "${dir}" -c pause | docker import --change 'ENTRYPOINT ["/pause"]' --change 'LABEL aftershock.built-by=aftershock' - ${PROBE_IMAGE}`]);
+      await run("sh", [
+        "-c",
+        `tar -C "${dir}" -c pause | docker import --change 'ENTRYPOINT ["/pause"]' --change 'LABEL aftershock.built-by=aftershock' - ${PROBE_IMAGE}`,
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const r = await run("docker", ["run", "--rm", "--privileged", "--label", `${LABELS.managed}=probe`, PROBE_IMAGE, "-v"], { allowFailure: true, timeoutMs: 60_000 });
+  const r = await run("docker", ["run", "--rm", "--privileged", "--label", `${LABELS.managed}=probe`, PROBE_IMAGE, "-v"], {
+    allowFailure: true,
+    timeoutMs: 60_000,
+  });
   if (r.exitCode !== 0) {
     throw new AftershockError("E_PRIVILEGED", `a privileged probe container failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}`, {
       hint: "kind nodes need --privileged; check dockerd's runtime configuration in /etc/docker/daemon.json",

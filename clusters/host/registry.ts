@@ -28,7 +28,10 @@ export async function startLocalRegistry(cacheDir: string, progress: Progress, p
   const dir = path.join(cacheDir, "registry");
   await mkdir(path.join(dir, "data"), { recursive: true });
   const config = path.join(dir, "config.yml");
-  await writeFile(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, "data")}\n  delete:\n    enabled: true\nhttp:\n  addr: :${port}\n`);
+  await writeFile(
+    config,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, "data")}\n  delete:\n    enabled: true\nhttp:\n  addr: :${port}\n`,
+  );
   const pidFile = path.join(dir, "pid");
   const old = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0;
   if (old && isAlive(old)) process.kill(old, "SIGTERM");
@@ -46,11 +49,16 @@ export async function startLocalRegistry(cacheDir: string, progress: Progress, p
       } catch (e) {
         return { ok: false, seen: (e as Error).message };
       }
-    }));
+    }),
+  );
   return {
     address,
     stop: async () => {
-      try { process.kill(child.pid!, "SIGTERM"); } catch { /* gone */ }
+      try {
+        process.kill(child.pid!, "SIGTERM");
+      } catch {
+        /* gone */
+      }
       await rm(pidFile, { force: true });
     },
   };

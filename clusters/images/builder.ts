@@ -22,10 +22,35 @@ const MIN = 60_000;
 const ASSEMBLY_REVISION = "3";
 
 export const NODE_PACKAGES = [
-  "systemd", "systemd-sysv", "dbus", "containerd", "runc", "containernetworking-plugins",
-  "iptables", "nftables", "conntrack", "iproute2", "ethtool", "util-linux", "mount", "kmod",
-  "libseccomp2", "pigz", "bash", "ca-certificates", "curl", "jq", "procps", "socat", "lsof",
-  "psmisc", "ebtables", "ipset", "iputils-ping", "dnsutils", "less",
+  "systemd",
+  "systemd-sysv",
+  "dbus",
+  "containerd",
+  "runc",
+  "containernetworking-plugins",
+  "iptables",
+  "nftables",
+  "conntrack",
+  "iproute2",
+  "ethtool",
+  "util-linux",
+  "mount",
+  "kmod",
+  "libseccomp2",
+  "pigz",
+  "bash",
+  "ca-certificates",
+  "curl",
+  "jq",
+  "procps",
+  "socat",
+  "lsof",
+  "psmisc",
+  "ebtables",
+  "ipset",
+  "iputils-ping",
+  "dnsutils",
+  "less",
 ];
 /** Base of the component images (kube-proxy and the network daemon need iptables; haproxy for kind's LB; busybox-static is the shell of the workload images). */
 export const TOOLS_PACKAGES = ["iptables", "conntrack", "ipset", "iproute2", "kmod", "haproxy", "procps", "ca-certificates", "busybox-static"];
@@ -66,7 +91,10 @@ function hashFiles(h: ReturnType<typeof createHash>, dir: string): void {
 }
 
 function rootfsKey(packages: string[]): string {
-  return createHash("sha256").update(JSON.stringify([PINNED.debianSuite, PINNED.debianMirror, packages, ASSEMBLY_REVISION])).digest("hex").slice(0, 12);
+  return createHash("sha256")
+    .update(JSON.stringify([PINNED.debianSuite, PINNED.debianMirror, packages, ASSEMBLY_REVISION]))
+    .digest("hex")
+    .slice(0, 12);
 }
 
 /** Validates a version before spending any time on it. */
@@ -78,9 +106,11 @@ export function checkBuildableVersion(version: string): void {
     throw new AftershockError("E_BAD_VERSION", (e as Error).message);
   }
   if (rel.major !== 1 || !(SUPPORTED_MINORS as readonly number[]).includes(rel.minor)) {
-    throw new AftershockError("E_BAD_VERSION",
+    throw new AftershockError(
+      "E_BAD_VERSION",
       `Kubernetes ${rel.version} cannot be built offline here: supported minors are ${SUPPORTED_MINORS.map((m) => `1.${m}`).join(", ")} (kind ${PINNED.kind} on cgroup v1)`,
-      { hint: "pass e.g. --k8s-version v1.29.15, or --image kindest/node:vX where a registry is reachable" });
+      { hint: "pass e.g. --k8s-version v1.29.15, or --image kindest/node:vX where a registry is reachable" },
+    );
   }
 }
 
@@ -119,7 +149,14 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const ref = nodeImageRef(version);
   const labels = await docker.imageLabels(ref);
   if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(PINNED.kindHaproxyImage))) {
-    return { ref, kubernetesVersion: version, cached: true, kindBinary: kind.bins.kind!, kubectlBinary: kube.bins.kubectl!, preloaded: (labels["aftershock.preloaded"] ?? "").split(",").filter(Boolean) };
+    return {
+      ref,
+      kubernetesVersion: version,
+      cached: true,
+      kindBinary: kind.bins.kind!,
+      kubectlBinary: kube.bins.kubectl!,
+      preloaded: (labels["aftershock.preloaded"] ?? "").split(",").filter(Boolean),
+    };
   }
 
   const etcd = await buildGoComponent(recipes.etcdComponent(etcdTag), cacheDir, progress);
@@ -137,20 +174,31 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     const toolsImage = await buildToolsImage(toolsRootfs, work, progress);
     const images = componentImages({ version, etcdTag, corednsTag, pauseTag, kube, etcd, coredns, localPath, netd, echo, pause });
     for (const img of images) {
-      await withStep(progress, `Image ${img.ref}`, 3 * MIN, () => dockerBuild(work, img.ref, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions));
+      await withStep(progress, `Image ${img.ref}`, 3 * MIN, () =>
+        dockerBuild(work, img.ref, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
+      );
     }
     await withStep(progress, `Image ${PINNED.kindHaproxyImage} (kind's control-plane load balancer)`, 3 * MIN, () =>
-      dockerBuild(work, PINNED.kindHaproxyImage, toolsImage, [], [
-        "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
-        "STOPSIGNAL SIGUSR1",
-        // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
-        // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
-        'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
-      ]));
+      dockerBuild(
+        work,
+        PINNED.kindHaproxyImage,
+        toolsImage,
+        [],
+        [
+          "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
+          "STOPSIGNAL SIGUSR1",
+          // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
+          // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
+          'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+        ],
+      ),
+    );
 
     const preloaded = images.map((i) => i.ref);
     const imagesTar = path.join(work, "images.tar");
-    await withStep(progress, `Saving ${preloaded.length} component images for preloading`, 5 * MIN, () => docker.run(["save", "-o", imagesTar, ...preloaded], { timeoutMs: 5 * MIN }));
+    await withStep(progress, `Saving ${preloaded.length} component images for preloading`, 5 * MIN, () =>
+      docker.run(["save", "-o", imagesTar, ...preloaded], { timeoutMs: 5 * MIN }),
+    );
 
     const nodeBase = `${PINNED.localRegistry}/node-base:${version}`;
     await withStep(progress, `Node image layers for Kubernetes ${version}`, 5 * MIN, async () => {
@@ -164,26 +212,32 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
       await mkdir(path.join(ctx, "files", "kind", "manifests"), { recursive: true });
       await writeFile(path.join(ctx, "files", "kind", "version"), version);
       await writeFile(path.join(ctx, "files", "kind", "manifests", "default-cni.yaml"), cniManifest(`${PINNED.localRegistry}/netd:${netd.version}`));
-      await writeFile(path.join(ctx, "files", "kind", "manifests", "default-storage.yaml"),
-        storageManifest(`${PINNED.localRegistry}/local-path-provisioner:${localPath.version}`, `${PINNED.localRegistry}/local-path-helper:v1`));
-      await writeFile(path.join(ctx, "Dockerfile"), [
-        `FROM ${nodeRootfs}`,
-        "COPY files/ /",
-        "COPY bin/ /usr/bin/",
-        "RUN set -eu; " + [
-          "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/etcdctl /usr/bin/etcdutl",
-          "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete",
-          "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*",
-          "echo ReadKMsg=no >> /etc/systemd/journald.conf",
-          "systemctl enable kubelet.service containerd.service undo-mount-hacks.service",
-          "systemctl mask systemd-binfmt.service",
-          "mkdir -p /etc/kubernetes/manifests /opt/cni/bin /var/lib/containerd",
-          "cp -a /usr/lib/cni/. /opt/cni/bin/",
-        ].join("; "),
-        "ENV container=docker",
-        "STOPSIGNAL SIGRTMIN+3",
-        'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
-      ].join("\n") + "\n");
+      await writeFile(
+        path.join(ctx, "files", "kind", "manifests", "default-storage.yaml"),
+        storageManifest(`${PINNED.localRegistry}/local-path-provisioner:${localPath.version}`, `${PINNED.localRegistry}/local-path-helper:v1`),
+      );
+      await writeFile(
+        path.join(ctx, "Dockerfile"),
+        [
+          `FROM ${nodeRootfs}`,
+          "COPY files/ /",
+          "COPY bin/ /usr/bin/",
+          "RUN set -eu; " +
+            [
+              "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/etcdctl /usr/bin/etcdutl",
+              "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete",
+              "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*",
+              "echo ReadKMsg=no >> /etc/systemd/journald.conf",
+              "systemctl enable kubelet.service containerd.service undo-mount-hacks.service",
+              "systemctl mask systemd-binfmt.service",
+              "mkdir -p /etc/kubernetes/manifests /opt/cni/bin /var/lib/containerd",
+              "cp -a /usr/lib/cni/. /opt/cni/bin/",
+            ].join("; "),
+          "ENV container=docker",
+          "STOPSIGNAL SIGRTMIN+3",
+          'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+        ].join("\n") + "\n",
+      );
       await docker.run(["build", "-q", "-t", nodeBase, ctx], { timeoutMs: 10 * MIN });
     });
 
@@ -210,8 +264,17 @@ interface ComponentImage {
 }
 
 function componentImages(b: {
-  version: string; etcdTag: string; corednsTag: string; pauseTag: string;
-  kube: BuiltComponent; etcd: BuiltComponent; coredns: BuiltComponent; localPath: BuiltComponent; netd: BuiltComponent; echo: BuiltComponent; pause: string;
+  version: string;
+  etcdTag: string;
+  corednsTag: string;
+  pauseTag: string;
+  kube: BuiltComponent;
+  etcd: BuiltComponent;
+  coredns: BuiltComponent;
+  localPath: BuiltComponent;
+  netd: BuiltComponent;
+  echo: BuiltComponent;
+  pause: string;
 }): ComponentImage[] {
   const k8s = (name: string): ComponentImage => ({
     ref: `registry.k8s.io/${name}:${b.version}`,
@@ -220,25 +283,43 @@ function componentImages(b: {
     instructions: [`ENTRYPOINT ["/usr/local/bin/${name}"]`],
   });
   return [
-    k8s("kube-apiserver"), k8s("kube-controller-manager"), k8s("kube-scheduler"), k8s("kube-proxy"),
+    k8s("kube-apiserver"),
+    k8s("kube-controller-manager"),
+    k8s("kube-scheduler"),
+    k8s("kube-proxy"),
     {
-      ref: `registry.k8s.io/etcd:${b.etcdTag}`, from: "tools",
+      ref: `registry.k8s.io/etcd:${b.etcdTag}`,
+      from: "tools",
       files: ["etcd", "etcdctl", "etcdutl"].map((n) => ({ src: b.etcd.bins[n]!, dest: `/usr/local/bin/${n}` })),
       instructions: [],
     },
-    { ref: `registry.k8s.io/coredns/coredns:${b.corednsTag}`, from: "tools", files: [{ src: b.coredns.bins.coredns!, dest: "/coredns" }], instructions: ['ENTRYPOINT ["/coredns"]'] },
+    {
+      ref: `registry.k8s.io/coredns/coredns:${b.corednsTag}`,
+      from: "tools",
+      files: [{ src: b.coredns.bins.coredns!, dest: "/coredns" }],
+      instructions: ['ENTRYPOINT ["/coredns"]'],
+    },
     { ref: `registry.k8s.io/pause:${b.pauseTag}`, from: "scratch", files: [{ src: b.pause, dest: "/pause" }], instructions: ['ENTRYPOINT ["/pause"]'] },
     {
-      ref: `${PINNED.localRegistry}/local-path-provisioner:${b.localPath.version}`, from: "tools",
-      files: [{ src: b.localPath.bins["local-path-provisioner"]!, dest: "/usr/local/bin/local-path-provisioner" }], instructions: [],
+      ref: `${PINNED.localRegistry}/local-path-provisioner:${b.localPath.version}`,
+      from: "tools",
+      files: [{ src: b.localPath.bins["local-path-provisioner"]!, dest: "/usr/local/bin/local-path-provisioner" }],
+      instructions: [],
     },
     { ref: `${PINNED.localRegistry}/local-path-helper:v1`, from: "tools", files: [], instructions: [] },
     {
-      ref: `${PINNED.localRegistry}/netd:${b.netd.version}`, from: "tools",
-      files: [{ src: b.netd.bins["aftershock-netd"]!, dest: "/usr/local/bin/aftershock-netd" }], instructions: ['ENTRYPOINT ["/usr/local/bin/aftershock-netd"]'],
+      ref: `${PINNED.localRegistry}/netd:${b.netd.version}`,
+      from: "tools",
+      files: [{ src: b.netd.bins["aftershock-netd"]!, dest: "/usr/local/bin/aftershock-netd" }],
+      instructions: ['ENTRYPOINT ["/usr/local/bin/aftershock-netd"]'],
     },
     // A workload for scenarios that need a Service to answer (harness/sentinels.ts ECHO_IMAGE).
-    { ref: `${PINNED.localRegistry}/echo:${b.echo.version}`, from: "scratch", files: [{ src: b.echo.bins.echo!, dest: "/echo" }], instructions: ['ENTRYPOINT ["/echo"]'] },
+    {
+      ref: `${PINNED.localRegistry}/echo:${b.echo.version}`,
+      from: "scratch",
+      files: [{ src: b.echo.bins.echo!, dest: "/echo" }],
+      instructions: ['ENTRYPOINT ["/echo"]'],
+    },
   ];
 }
 
@@ -262,9 +343,14 @@ async function buildToolsImage(rootfs: string, work: string, progress: Progress)
   const ref = `${rootfs}-auto`;
   if (await docker.imageExists(ref)) return ref;
   await withStep(progress, "Tools image (iptables backend auto-selection)", 3 * MIN, () =>
-    dockerBuild(work, ref, rootfs, [{ src: path.join(here, "tools", "iptables-auto"), dest: "/usr/local/sbin/iptables-auto" }], [
-      "RUN for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf iptables-auto /usr/local/sbin/$t; done",
-    ]));
+    dockerBuild(
+      work,
+      ref,
+      rootfs,
+      [{ src: path.join(here, "tools", "iptables-auto"), dest: "/usr/local/sbin/iptables-auto" }],
+      ["RUN for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf iptables-auto /usr/local/sbin/$t; done"],
+    ),
+  );
   return ref;
 }
 
@@ -286,10 +372,18 @@ export async function ensureRootfs(name: string, packages: string[], cacheDir: s
     const dir = await mkdtemp(path.join(cacheDir, `rootfs-${name}-`));
     try {
       await run("debootstrap", ["--variant=minbase", `--include=${packages.join(",")}`, PINNED.debianSuite, dir, PINNED.debianMirror], {
-        timeoutMs: 20 * MIN, onLine: (l) => s.detail(l),
+        timeoutMs: 20 * MIN,
+        onLine: (l) => s.detail(l),
       });
       await run("sh", ["-c", `rm -rf "${dir}"/var/cache/apt/archives/*.deb "${dir}"/var/lib/apt/lists/* "${dir}"/usr/share/doc/* "${dir}"/usr/share/man/*`]);
-      await run("sh", ["-c", `tar -C "${dir}" --numeric-owner -c . | docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "${ref}"`], { timeoutMs: 10 * MIN });
+      await run(
+        "sh",
+        [
+          "-c",
+          `tar -C "${dir}" --numeric-owner -c . | docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "${ref}"`,
+        ],
+        { timeoutMs: 10 * MIN },
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -320,14 +414,22 @@ async function preload(nodeBase: string, imagesTar: string, ref: string, key: st
     const r = await docker.run(["exec", name, "bash", "-c", script], { timeoutMs: 10 * MIN });
     const missing = preloaded.filter((p) => !r.stdout.includes(p));
     if (missing.length) throw new AftershockError("E_BUILD", `containerd in the node image is missing ${missing.join(", ")} after import`);
-    await docker.run([
-      "commit",
-      "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
-      "--change", 'CMD []',
-      "--change", `LABEL aftershock.build-key=${key}`,
-      "--change", `LABEL aftershock.preloaded=${preloaded.join(",")}`,
-      name, ref,
-    ], { timeoutMs: 10 * MIN });
+    await docker.run(
+      [
+        "commit",
+        "--change",
+        'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+        "--change",
+        "CMD []",
+        "--change",
+        `LABEL aftershock.build-key=${key}`,
+        "--change",
+        `LABEL aftershock.preloaded=${preloaded.join(",")}`,
+        name,
+        ref,
+      ],
+      { timeoutMs: 10 * MIN },
+    );
   } finally {
     await docker.run(["rm", "-f", "-v", name], { allowFailure: true });
   }

@@ -46,7 +46,10 @@ function recipeKey(c: GoComponent): string {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Builds (or finds in the cache) the binaries of one component. Keyed by name, version and recipe. */
@@ -81,7 +84,9 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
       await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: "local" }, (l) => step.detail(l));
     } catch (e) {
       if (!(e instanceof CommandError)) throw e;
-      progress.warn(`${c.name}: the local Go could not build it (${e.stderrTail.trim().split("\n").slice(-1)[0] ?? ""}); retrying with ${PINNED.fallbackGoToolchain} from the module proxy`);
+      progress.warn(
+        `${c.name}: the local Go could not build it (${e.stderrTail.trim().split("\n").slice(-1)[0] ?? ""}); retrying with ${PINNED.fallbackGoToolchain} from the module proxy`,
+      );
       toolchain = PINNED.fallbackGoToolchain;
       await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: PINNED.fallbackGoToolchain }, (l) => step.detail(l));
     }
@@ -122,12 +127,21 @@ function toolsGo(c: GoComponent): string {
 
 /** Reads the replace directives of a published module's go.mod (downloading it through the proxy). */
 export async function upstreamReplaces(
-  module: string, version: string, rewrite: (target: string, targetVersion?: string) => string | { target: string; version: string } | undefined,
+  module: string,
+  version: string,
+  rewrite: (target: string, targetVersion?: string) => string | { target: string; version: string } | undefined,
 ): Promise<{ module: string; version: string; target?: string }[]> {
-  const r = await run("go", ["mod", "download", "-json", `${module}@${version}`], { allowFailure: true, env: { GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" }, timeoutMs: 10 * 60_000 });
+  const r = await run("go", ["mod", "download", "-json", `${module}@${version}`], {
+    allowFailure: true,
+    env: { GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" },
+    timeoutMs: 10 * 60_000,
+  });
   const info = JSON.parse(r.stdout || "{}") as { GoMod?: string; Error?: string };
   if (!info.GoMod) {
-    throw new AftershockError("E_BAD_VERSION", `${module}@${version} is not available from the Go module proxy${info.Error ? `: ${info.Error.split("\n")[0]}` : ""}`);
+    throw new AftershockError(
+      "E_BAD_VERSION",
+      `${module}@${version} is not available from the Go module proxy${info.Error ? `: ${info.Error.split("\n")[0]}` : ""}`,
+    );
   }
   const gomod = await readFile(info.GoMod, "utf8");
   const out: { module: string; version: string; target?: string }[] = [];

@@ -12,8 +12,7 @@ export const KUBERNETES_BINARIES = ["kubeadm", "kubelet", "kubectl", "kube-apise
 /** Kubernetes server and node binaries, with the version stamped in as the upstream release build does. */
 export async function kubernetesComponent(rel: KubernetesRelease): Promise<GoComponent> {
   // k8s.io/kubernetes points its k8s.io/* staging modules at ./staging; use their published v0.x.y releases.
-  const replaces = await upstreamReplaces("k8s.io/kubernetes", rel.version, (target) =>
-    target.startsWith("./staging/") ? rel.stagingVersion : undefined);
+  const replaces = await upstreamReplaces("k8s.io/kubernetes", rel.version, (target) => (target.startsWith("./staging/") ? rel.stagingVersion : undefined));
   const stamp = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((p) => [
     `-X ${p}.gitVersion=${rel.version}`,
     `-X ${p}.gitMajor=${rel.major}`,
@@ -68,7 +67,8 @@ export async function crictlComponent(): Promise<GoComponent> {
   // cri-tools pins the Kubernetes staging modules to unpublished commits; use the matching release instead.
   const minor = /^v1\.(\d+)\./.exec(PINNED.crictl)?.[1] ?? "30";
   const replaces = await upstreamReplaces("sigs.k8s.io/cri-tools", PINNED.crictl, (target) =>
-    target.startsWith("k8s.io/kubernetes/staging/") ? `v0.${minor}.0` : target === "k8s.io/kubernetes" ? `v1.${minor}.0` : undefined);
+    target.startsWith("k8s.io/kubernetes/staging/") ? `v0.${minor}.0` : target === "k8s.io/kubernetes" ? `v1.${minor}.0` : undefined,
+  );
   // Its go.mod still declares the old github.com path, which the proxy serves only under the new name.
   const legacy = "github.com/kubernetes-sigs/cri-tools";
   return {

@@ -41,7 +41,9 @@ const appComponent: GoComponent = {
  * the wrapper module repeats them (read from the upstream go.mod, as for Kubernetes).
  */
 async function traefikComponent(): Promise<GoComponent> {
-  const replaces = await upstreamReplaces("github.com/traefik/traefik/v3", PINNED.traefik, (target, v) => (target.startsWith("./") || !v ? undefined : { target, version: v }));
+  const replaces = await upstreamReplaces("github.com/traefik/traefik/v3", PINNED.traefik, (target, v) =>
+    target.startsWith("./") || !v ? undefined : { target, version: v },
+  );
   return {
     name: "traefik",
     version: PINNED.traefik,
@@ -57,7 +59,8 @@ async function traefikComponent(): Promise<GoComponent> {
 export async function ensureWorkloadImages(refs: readonly string[], cacheDir: string, progress: Progress): Promise<void> {
   const known = Object.values(WORKLOAD_IMAGES) as string[];
   const unknown = refs.filter((r) => !known.includes(r));
-  if (unknown.length) throw new AftershockError("E_BAD_INPUT", `not in the workload image catalogue: ${unknown.join(", ")}`, { hint: `known: ${known.join(", ")}` });
+  if (unknown.length)
+    throw new AftershockError("E_BAD_INPUT", `not in the workload image catalogue: ${unknown.join(", ")}`, { hint: `known: ${known.join(", ")}` });
   if (!refs.length) return;
   await withLock(path.join(cacheDir, "build.lock"), progress, async () => {
     if (refs.includes(WORKLOAD_IMAGES.app)) await ensureAppImage(cacheDir, progress);
@@ -73,9 +76,18 @@ async function ensureAppImage(cacheDir: string, progress: Progress): Promise<voi
   if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
   const work = await mkdtemp(path.join(cacheDir, "workload-"));
   try {
-    await withStep(progress, `Workload image ${ref}`, 3 * MIN, () => dockerBuild(work, ref, "scratch",
-      [{ src: app.bins.app!, dest: "/app/server" }, { src: busybox, dest: "/bin/sh" }],
-      ['ENTRYPOINT ["/app/server"]', `LABEL aftershock.build-key=${key}`]));
+    await withStep(progress, `Workload image ${ref}`, 3 * MIN, () =>
+      dockerBuild(
+        work,
+        ref,
+        "scratch",
+        [
+          { src: app.bins.app!, dest: "/app/server" },
+          { src: busybox, dest: "/bin/sh" },
+        ],
+        ['ENTRYPOINT ["/app/server"]', `LABEL aftershock.build-key=${key}`],
+      ),
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -89,7 +101,8 @@ async function ensureTraefikImage(cacheDir: string, progress: Progress): Promise
   const work = await mkdtemp(path.join(cacheDir, "workload-"));
   try {
     await withStep(progress, `Workload image ${ref}`, 3 * MIN, () =>
-      dockerBuild(work, ref, "scratch", [{ src: traefik.bins.traefik!, dest: "/traefik" }], ['ENTRYPOINT ["/traefik"]', `LABEL aftershock.build-key=${key}`]));
+      dockerBuild(work, ref, "scratch", [{ src: traefik.bins.traefik!, dest: "/traefik" }], ['ENTRYPOINT ["/traefik"]', `LABEL aftershock.build-key=${key}`]),
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }

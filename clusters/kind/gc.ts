@@ -4,7 +4,6 @@ import type { Progress } from "../progress.js";
 import { removeRunResources } from "./provider.js";
 import { isAlive } from "../process.js";
 
-
 /**
  * Removes Docker objects of runs whose owner process is gone. Kept clusters (pnpm cluster create, --keep)
  * are left alone unless `all` is set. Image-build containers of dead builds go too.
@@ -13,9 +12,24 @@ export async function garbageCollect(opts: { all: boolean; progress: Progress })
   const total = { containers: 0, volumes: 0, networks: 0 };
   const runs = new Map<string, { pid: number; keep: boolean }>();
   for (const kind of ["container", "volume", "network"] as const) {
-    const args = kind === "container"
-      ? ["ps", "-a", "--filter", `label=${LABELS.run}`, "--format", `{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`]
-      : [kind, "ls", "--filter", `label=${LABELS.run}`, "--format", `{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`];
+    const args =
+      kind === "container"
+        ? [
+            "ps",
+            "-a",
+            "--filter",
+            `label=${LABELS.run}`,
+            "--format",
+            `{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`,
+          ]
+        : [
+            kind,
+            "ls",
+            "--filter",
+            `label=${LABELS.run}`,
+            "--format",
+            `{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`,
+          ];
     const r = await docker.run(args);
     for (const l of r.stdout.split("\n").filter(Boolean)) {
       const [run, pid, keep] = l.split("\t") as [string, string, string];

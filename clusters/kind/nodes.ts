@@ -90,7 +90,7 @@ export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promis
       });
       return { ok: !notReady.length, seen: `not Ready: ${notReady.map((n) => n.name).join(", ")}` };
     } catch (e) {
-      return { ok: false, seen: e instanceof CommandError ? e.stderrTail.trim().split("\n").pop() ?? e.message : String(e) };
+      return { ok: false, seen: e instanceof CommandError ? (e.stderrTail.trim().split("\n").pop() ?? e.message) : String(e) };
     }
   });
 }
@@ -106,16 +106,21 @@ export async function provisionNode(cluster: string, runId: string, lost: NodeHa
   let template: string | undefined;
   for (const n of nodes.filter((x) => x.role === lost.role && x.name !== lost.name)) {
     const r = await docker.run(["inspect", "--format", "{{json .}}", n.name], { allowFailure: true });
-    if (r.exitCode === 0) { template = r.stdout; break; }
+    if (r.exitCode === 0) {
+      template = r.stdout;
+      break;
+    }
   }
   if (!template) throw new AftershockError("E_CLUSTER", `no surviving ${lost.role} node in ${cluster} to copy a machine from`);
   const args = kindNodeRunArgs(JSON.parse(template) as ContainerInspect, lost.name, runId);
   await docker.run(["run", ...args], { timeoutMs: MIN });
   const fresh = nodeHandle(lost.name, lost.role);
   await pollUntil(`fresh node ${lost.name}: containerd not ready`, 2 * MIN, 1000, async () => {
-    const r = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", { allowFailure: true, timeoutMs: 20_000 });
+    const r = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", {
+      allowFailure: true,
+      timeoutMs: 20_000,
+    });
     return { ok: r.exitCode === 0, seen: (r.stderr || r.stdout).trim().split("\n").pop() ?? "" };
   });
   return fresh;
 }
-

@@ -34,10 +34,7 @@ const MIN = 60_000;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 export function kindConfig(spec: ClusterSpec): string {
-  const nodes = [
-    ...Array.from({ length: spec.controlPlanes }, () => "- role: control-plane"),
-    ...Array.from({ length: spec.workers }, () => "- role: worker"),
-  ];
+  const nodes = [...Array.from({ length: spec.controlPlanes }, () => "- role: control-plane"), ...Array.from({ length: spec.workers }, () => "- role: worker")];
   return [
     "kind: Cluster",
     "apiVersion: kind.x-k8s.io/v1alpha4",
@@ -48,7 +45,6 @@ export function kindConfig(spec: ClusterSpec): string {
     "",
   ].join("\n");
 }
-
 
 export class KindProvider implements Provider {
   private readonly cacheDir: string;
@@ -94,10 +90,15 @@ export class KindProvider implements Provider {
     if (o.image) {
       await buildGoComponent(kindComponent(), this.cacheDir, this.progress);
       if (!(await docker.imageExists(o.image))) {
-        const pulled = await withStep(this.progress, `Pulling ${o.image}`, 5 * MIN, () => docker.run(["pull", o.image!], { allowFailure: true, timeoutMs: 5 * MIN }));
+        const pulled = await withStep(this.progress, `Pulling ${o.image}`, 5 * MIN, () =>
+          docker.run(["pull", o.image!], { allowFailure: true, timeoutMs: 5 * MIN }),
+        );
         if (pulled.exitCode !== 0) {
-          throw new AftershockError("E_BAD_INPUT", `image ${o.image} is not on this machine and could not be pulled: ${pulled.stderr.trim().split("\n").pop() ?? ""}`,
-            { hint: "leave out --image to build the offline node image" });
+          throw new AftershockError(
+            "E_BAD_INPUT",
+            `image ${o.image} is not on this machine and could not be pulled: ${pulled.stderr.trim().split("\n").pop() ?? ""}`,
+            { hint: "leave out --image to build the offline node image" },
+          );
         }
       }
       return { ref: o.image, built: false, ms: performance.now() - t0 };
@@ -119,8 +120,10 @@ export class KindProvider implements Provider {
 
   async create(spec: ClusterSpec, opts: CreateOptions = {}): Promise<Cluster> {
     if (![1, 3].includes(spec.controlPlanes)) throw new AftershockError("E_BAD_INPUT", `control planes must be 1 or 3, got ${spec.controlPlanes}`);
-    if (spec.workers < 0 || !Number.isInteger(spec.workers)) throw new AftershockError("E_BAD_INPUT", `workers must be a whole number ≥ 0, got ${spec.workers}`);
-    if (spec.runId !== undefined && !/^[0-9a-f]{8}$/.test(spec.runId)) throw new AftershockError("E_BAD_INPUT", `run id must be 8 hex digits, got "${spec.runId}"`);
+    if (spec.workers < 0 || !Number.isInteger(spec.workers))
+      throw new AftershockError("E_BAD_INPUT", `workers must be a whole number ≥ 0, got ${spec.workers}`);
+    if (spec.runId !== undefined && !/^[0-9a-f]{8}$/.test(spec.runId))
+      throw new AftershockError("E_BAD_INPUT", `run id must be 8 hex digits, got "${spec.runId}"`);
     const runId = spec.runId ?? randomBytes(4).toString("hex");
     const name = spec.name ?? `as-${runId}`;
     if (!NAME_RE.test(name)) throw new AftershockError("E_BAD_INPUT", `cluster name "${name}" must be lower-case letters, digits and dashes (≤ 31)`);
@@ -152,11 +155,23 @@ export class KindProvider implements Provider {
       const t1 = performance.now();
       const output: string[] = [];
       await withStep(this.progress, `Creating cluster ${name} (${shape}, ${image})`, 10 * MIN, (s) =>
-        run(kindBin, ["create", "cluster", "--name", name, "--image", image, "--config", configPath, "--kubeconfig", kubeconfigPath, "--wait", "0s", "--retain"], {
-          env, timeoutMs: 10 * MIN, onLine: (l) => { output.push(l); s.detail(l.replace(/^\s*[✓✗•]\s*/u, "")); },
-        }).catch((e: unknown) => {
-          throw e instanceof CommandError ? new AftershockError("E_CLUSTER", `kind create cluster failed after ${formatDuration(e.elapsedMs)}: ${summarizeKindFailure(output)}`, { cause: e }) : e;
-        }));
+        run(
+          kindBin,
+          ["create", "cluster", "--name", name, "--image", image, "--config", configPath, "--kubeconfig", kubeconfigPath, "--wait", "0s", "--retain"],
+          {
+            env,
+            timeoutMs: 10 * MIN,
+            onLine: (l) => {
+              output.push(l);
+              s.detail(l.replace(/^\s*[✓✗•]\s*/u, ""));
+            },
+          },
+        ).catch((e: unknown) => {
+          throw e instanceof CommandError
+            ? new AftershockError("E_CLUSTER", `kind create cluster failed after ${formatDuration(e.elapsedMs)}: ${summarizeKindFailure(output)}`, { cause: e })
+            : e;
+        }),
+      );
       timings.kindCreateMs = performance.now() - t1;
       const cluster = await this.attach(name, runId, spec.kubernetesVersion, kubeconfigPath, kindBin, env, timings, async () => {
         unregister();
@@ -189,12 +204,30 @@ export class KindProvider implements Provider {
   private startReaper(runId: string, realDocker: string): { kill(): void } {
     const child = spawn("bash", [path.join(here, "reaper.sh"), runId, String(process.pid), realDocker], { detached: true, stdio: "ignore" });
     child.unref();
-    return { kill: () => { try { child.kill("SIGKILL"); } catch { /* already gone */ } } };
+    return {
+      kill: () => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      },
+    };
   }
 
-  private async attach(name: string, runId: string, version: string, kubeconfigPath: string, kindBin: string, env: Record<string, string>, timings: Record<string, number>, onDelete: () => Promise<void>): Promise<Cluster> {
+  private async attach(
+    name: string,
+    runId: string,
+    version: string,
+    kubeconfigPath: string,
+    kindBin: string,
+    env: Record<string, string>,
+    timings: Record<string, number>,
+    onDelete: () => Promise<void>,
+  ): Promise<Cluster> {
     const nodes = await this.nodesOf(name, runId);
-    if (!nodes.some((n) => n.role === "control-plane")) throw new AftershockError("E_CLUSTER", `cluster ${name} has no control-plane container labelled with run ${runId}`);
+    if (!nodes.some((n) => n.role === "control-plane"))
+      throw new AftershockError("E_CLUSTER", `cluster ${name} has no control-plane container labelled with run ${runId}`);
     // Nodes destroyed or provisioned during this run are not used for kubectl and default probes: a
     // destroyed one is gone, a provisioned one has no admin credentials until the runbook joins it.
     const outOfService = new Set<string>();
@@ -202,7 +235,9 @@ export class KindProvider implements Provider {
       destroyNode: async (n) => {
         const h = cluster.node(n);
         await this.assertOwned(h.name, runId);
-        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, () => docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN }));
+        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, () =>
+          docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN }),
+        );
         outOfService.add(h.name);
       },
       provisionNode: async (n) => {
@@ -217,7 +252,12 @@ export class KindProvider implements Provider {
     let api: KubeApi | undefined;
     const kubectlCmd = await this.kubectlCommand(version);
     const cluster: Cluster = {
-      name, runId, kubernetesVersion: version, kubeconfigPath, nodes, timings,
+      name,
+      runId,
+      kubernetesVersion: version,
+      kubeconfigPath,
+      nodes,
+      timings,
       controlPlane: () => {
         const cp = nodes.find((n) => n.role === "control-plane" && !outOfService.has(n.name));
         if (!cp) throw new AftershockError("E_CLUSTER", `cluster ${name} has no control-plane node in service (lost: ${[...outOfService].join(", ")})`);
@@ -229,27 +269,35 @@ export class KindProvider implements Provider {
         return h;
       },
       kubectl: (args, opts) => cluster.controlPlane().exec(["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", ...args], opts),
-      get api() { return (api ??= connectKube(kubeconfigPath)); },
-      get shell() { return cluster; },
-      get images() { return cluster; },
+      get api() {
+        return (api ??= connectKube(kubeconfigPath));
+      },
+      get shell() {
+        return cluster;
+      },
+      get images() {
+        return cluster;
+      },
       lifecycle,
       sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {
         await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, 5 * MIN, () =>
-          run(kindBin, ["load", "docker-image", "--name", name, ...refs], { env, timeoutMs: 5 * MIN }));
+          run(kindBin, ["load", "docker-image", "--name", name, ...refs], { env, timeoutMs: 5 * MIN }),
+        );
       },
       delete: async () => {
         if (deleted) return;
         deleted = true;
         await onDelete();
       },
-      howToReach: () => [
-        `cluster ${name} is up (run ${runId}); it stays until you delete it:`,
-        `  export KUBECONFIG=${kubeconfigPath}`,
-        `  ${kubectlCmd} get nodes`,
-        `  docker exec -it ${nodes[0]!.name} bash        # out-of-band shell on the first control plane`,
-        `  pnpm cluster delete ${name}`,
-      ].join("\n"),
+      howToReach: () =>
+        [
+          `cluster ${name} is up (run ${runId}); it stays until you delete it:`,
+          `  export KUBECONFIG=${kubeconfigPath}`,
+          `  ${kubectlCmd} get nodes`,
+          `  docker exec -it ${nodes[0]!.name} bash        # out-of-band shell on the first control plane`,
+          `  pnpm cluster delete ${name}`,
+        ].join("\n"),
       [Symbol.asyncDispose]: () => cluster.delete(),
     };
     return cluster;
@@ -259,14 +307,30 @@ export class KindProvider implements Provider {
   private async kubectlCommand(version: string): Promise<string> {
     if (await which("kubectl")) return "kubectl";
     const goDir = path.join(this.cacheDir, "go");
-    const built = existsSync(goDir) ? readdirSync(goDir).filter((d) => d.startsWith(`kubernetes-${version}-`)).map((d) => path.join(goDir, d, "bin", "kubectl")).find((f) => existsSync(f)) : undefined;
+    const built = existsSync(goDir)
+      ? readdirSync(goDir)
+          .filter((d) => d.startsWith(`kubernetes-${version}-`))
+          .map((d) => path.join(goDir, d, "bin", "kubectl"))
+          .find((f) => existsSync(f))
+      : undefined;
     return built ?? "kubectl";
   }
 
   /** The node containers of a run, sorted by name (first control plane first). */
   private async nodesOf(name: string, runId: string): Promise<NodeHandle[]> {
-    const ids = await docker.run(["ps", "-a", "--filter", `label=io.x-k8s.kind.cluster=${name}`, "--filter", `label=${LABELS.run}=${runId}`, "--format", '{{.Names}}\t{{.Label "io.x-k8s.kind.role"}}']);
-    return ids.stdout.split("\n").filter(Boolean)
+    const ids = await docker.run([
+      "ps",
+      "-a",
+      "--filter",
+      `label=io.x-k8s.kind.cluster=${name}`,
+      "--filter",
+      `label=${LABELS.run}=${runId}`,
+      "--format",
+      '{{.Names}}\t{{.Label "io.x-k8s.kind.role"}}',
+    ]);
+    return ids.stdout
+      .split("\n")
+      .filter(Boolean)
       .map((l) => l.split("\t") as [string, string])
       .filter(([, role]) => role === "control-plane" || role === "worker")
       .sort(([a], [b]) => a.localeCompare(b))
@@ -283,7 +347,9 @@ export class KindProvider implements Provider {
     const m = new RegExp(`^${cluster}-(control-plane|worker)\\d*$`).exec(node);
     if (!m) throw new AftershockError("E_BAD_INPUT", `${node} is not a node name of ${cluster} (expected ${cluster}-control-plane[N] or ${cluster}-worker[N])`);
     const nodes = await this.nodesOf(cluster, info.runId);
-    return withStep(this.progress, `Provisioning a fresh machine for ${node}`, 3 * MIN, () => provisionNode(cluster, info.runId, nodeHandle(node, m[1] as NodeRole), nodes));
+    return withStep(this.progress, `Provisioning a fresh machine for ${node}`, 3 * MIN, () =>
+      provisionNode(cluster, info.runId, nodeHandle(node, m[1] as NodeRole), nodes),
+    );
   }
 
   /** Refuses to touch a container that does not carry this run's label. */
@@ -303,8 +369,14 @@ export class KindProvider implements Provider {
   }
 
   async list(): Promise<ClusterInfo[]> {
-    const r = await docker.run(["ps", "-a", "--filter", `label=${LABELS.managed}=cluster`, "--format",
-      `{{.Names}}\t{{.Label "io.x-k8s.kind.cluster"}}\t{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`]);
+    const r = await docker.run([
+      "ps",
+      "-a",
+      "--filter",
+      `label=${LABELS.managed}=cluster`,
+      "--format",
+      `{{.Names}}\t{{.Label "io.x-k8s.kind.cluster"}}\t{{.Label "${LABELS.run}"}}\t{{.Label "${LABELS.ownerPid}"}}\t{{.Label "${LABELS.keep}"}}`,
+    ]);
     const byName = new Map<string, ClusterInfo>();
     for (const l of r.stdout.split("\n").filter(Boolean)) {
       const [node, cluster, runId, pid, keep] = l.split("\t") as [string, string, string, string, string];
@@ -319,7 +391,8 @@ export class KindProvider implements Provider {
     const info = (await this.list()).find((c) => c.name === name);
     if (!info) {
       const foreign = await docker.ids("container", [`label=io.x-k8s.kind.cluster=${name}`]);
-      if (foreign.length) throw new AftershockError("E_UNSAFE_TARGET", `cluster ${name} was not created by Aftershock (no aftershock.run label); refusing to delete it`);
+      if (foreign.length)
+        throw new AftershockError("E_UNSAFE_TARGET", `cluster ${name} was not created by Aftershock (no aftershock.run label); refusing to delete it`);
       throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
     }
     const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
@@ -329,7 +402,9 @@ export class KindProvider implements Provider {
 
 /** The lines of kind's output that say what went wrong, without its Go stack trace. */
 export function summarizeKindFailure(lines: string[]): string {
-  const wanted = lines.filter((l) => /^ERROR: |error execution phase|timed out waiting|\[kubelet-check\] .*(failed|unhealthy)|unable to|not found/i.test(l.trim()));
+  const wanted = lines.filter((l) =>
+    /^ERROR: |error execution phase|timed out waiting|\[kubelet-check\] .*(failed|unhealthy)|unable to|not found/i.test(l.trim()),
+  );
   const picked = (wanted.length ? wanted : lines.slice(-3)).map((l) => l.trim()).map((l) => (l.length > 300 ? l.slice(0, 297) + "..." : l));
   return [...new Set(picked)].slice(0, 4).join(" | ") || "no output";
 }

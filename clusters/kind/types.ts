@@ -55,4 +55,3 @@ export interface Provider {
   list(): Promise<ClusterInfo[]>;
   deleteByName(name: string): Promise<void>;
 }
-

@@ -113,13 +113,16 @@ async function main(argv: string[]): Promise<number> {
     case "images": {
       const { values, positionals } = parse(rest, { "k8s-version": { type: "string" }, force: { type: "boolean" } });
       if (values.help) return help();
-      if (positionals[0] !== "build" || positionals.length !== 1) throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, { hint: "use: pnpm images build" });
+      if (positionals[0] !== "build" || positionals.length !== 1)
+        throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, { hint: "use: pnpm images build" });
       const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
       checkBuildableVersion(version);
       const started = performance.now();
       await doctor({ progress });
       const img = await ensureNodeImage({ kubernetesVersion: version, cacheDir, progress, force: !!values.force });
-      console.log(`${img.ref} ${img.cached ? "is up to date" : "built"} in ${formatDuration(performance.now() - started)} (preloaded: ${img.preloaded.length} images)`);
+      console.log(
+        `${img.ref} ${img.cached ? "is up to date" : "built"} in ${formatDuration(performance.now() - started)} (preloaded: ${img.preloaded.length} images)`,
+      );
       return 0;
     }
     case "cluster": {
@@ -130,7 +133,10 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "list") {
         const clusters = await provider.list();
         if (!clusters.length) console.log("no Aftershock clusters");
-        for (const c of clusters) console.log(`${c.name}\t${c.nodes.length} nodes\trun ${c.runId}\t${c.keep ? "kept (delete with pnpm cluster delete)" : `owner pid ${c.ownerPid}${c.ownerAlive ? "" : " (dead: pnpm gc removes it)"}`}`);
+        for (const c of clusters)
+          console.log(
+            `${c.name}\t${c.nodes.length} nodes\trun ${c.runId}\t${c.keep ? "kept (delete with pnpm cluster delete)" : `owner pid ${c.ownerPid}${c.ownerAlive ? "" : " (dead: pnpm gc removes it)"}`}`,
+          );
         return 0;
       }
       if (sub === "delete") {
@@ -148,7 +154,9 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "replace-node") {
         if (positionals.length !== 3) throw new AftershockError("E_BAD_INPUT", "usage: pnpm cluster replace-node CLUSTER NODE");
         const node = await provider.replaceLostNode(positionals[1]!, positionals[2]!);
-        console.log(`${node.name} is a fresh machine (containerd running, images preloaded, not joined). Join it, e.g.:\n  docker exec -it ${node.name} bash\n  kubeadm join … --control-plane --certificate-key … --ignore-preflight-errors=all`);
+        console.log(
+          `${node.name} is a fresh machine (containerd running, images preloaded, not joined). Join it, e.g.:\n  docker exec -it ${node.name} bash\n  kubeadm join … --control-plane --certificate-key … --ignore-preflight-errors=all`,
+        );
         return 0;
       }
       throw new AftershockError("E_BAD_INPUT", `unknown cluster command "${sub ?? ""}"`, { hint: "use create, delete, list or replace-node" });
@@ -178,9 +186,19 @@ async function main(argv: string[]): Promise<number> {
     case "scenario":
     case "suite": {
       const { values, positionals } = parse(rest, {
-        "k8s-version": { type: "string" }, image: { type: "string" }, keep: { type: "boolean" }, reporter: { type: "string" },
-        "dry-run": { type: "boolean" }, list: { type: "boolean" }, "game-day": { type: "boolean" }, tag: { type: "string" }, prove: { type: "boolean" },
-        kubeconfig: { type: "string" }, context: { type: "string" }, "existing-cluster": { type: "boolean" }, registry: { type: "string" },
+        "k8s-version": { type: "string" },
+        image: { type: "string" },
+        keep: { type: "boolean" },
+        reporter: { type: "string" },
+        "dry-run": { type: "boolean" },
+        list: { type: "boolean" },
+        "game-day": { type: "boolean" },
+        tag: { type: "string" },
+        prove: { type: "boolean" },
+        kubeconfig: { type: "string" },
+        context: { type: "string" },
+        "existing-cluster": { type: "boolean" },
+        registry: { type: "string" },
       });
       if (values.help) return help();
       const only = (flags: string[], where: string) => {
@@ -188,8 +206,10 @@ async function main(argv: string[]): Promise<number> {
         if (bad.length) throw new AftershockError("E_BAD_INPUT", `--${bad[0]} is not an option of pnpm ${cmd}`, { hint: where });
       };
       if (cmd === "suite") {
-        only(["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry"],
-          "a suite makes its own clusters and deletes them; use pnpm scenario <id> for these");
+        only(
+          ["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry"],
+          "a suite makes its own clusters and deletes them; use pnpm scenario <id> for these",
+        );
       } else only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
       const existing = existingTarget(values);
       if (existing) only(["keep", "image", "k8s-version"], "an existing cluster is neither created, kept nor built by this tool");
@@ -197,21 +217,30 @@ async function main(argv: string[]): Promise<number> {
       if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
       if (!values.image) checkBuildableVersion(version);
       const o = {
-        version, keep: !!values.keep, reporters: parseReporters(values.reporter as string | undefined), gameDay: !!values["game-day"], progress,
+        version,
+        keep: !!values.keep,
+        reporters: parseReporters(values.reporter as string | undefined),
+        gameDay: !!values["game-day"],
+        progress,
         ...(values.image ? { image: values.image as string } : {}),
         ...(existing ? { existing } : {}),
       };
       if (cmd === "suite") {
         return suiteCommand(values.tag as string | undefined, positionals, { ...o, prove: !!values.prove });
       }
-      if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
+      if (positionals.length > 1)
+        throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
       return scenarioCommand(positionals[0], { list: !!values.list, dryRun: !!values["dry-run"] }, o);
     }
     case "gc": {
       const { values } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });
       if (values.help) return help();
       if (values.kubeconfig) {
-        const removed = await gcExisting({ kubeconfig: values.kubeconfig as string, ...(values.context ? { context: values.context as string } : {}) }, !!values.all, progress);
+        const removed = await gcExisting(
+          { kubeconfig: values.kubeconfig as string, ...(values.context ? { context: values.context as string } : {}) },
+          !!values.all,
+          progress,
+        );
         console.log(`deleted ${removed.length} namespace${removed.length === 1 ? "" : "s"} of dead runs${removed.length ? `: ${removed.join(", ")}` : ""}`);
         return 0;
       }
@@ -234,11 +263,15 @@ function existingTarget(values: Values): ExistingTarget | undefined {
     return undefined;
   }
   if (!values["existing-cluster"]) {
-    throw new AftershockError("E_BAD_INPUT", `--kubeconfig names a cluster this tool did not create; add --existing-cluster to allow one namespace there to be created, written and deleted`);
+    throw new AftershockError(
+      "E_BAD_INPUT",
+      `--kubeconfig names a cluster this tool did not create; add --existing-cluster to allow one namespace there to be created, written and deleted`,
+    );
   }
   if (!existsSync(kubeconfig)) throw new AftershockError("E_BAD_INPUT", `--kubeconfig ${kubeconfig}: no such file`);
   const registry = values.registry as string | undefined;
-  if (registry !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(registry)) throw new AftershockError("E_BAD_INPUT", `--registry must be HOST[:PORT], got "${registry}"`);
+  if (registry !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(registry))
+    throw new AftershockError("E_BAD_INPUT", `--registry must be HOST[:PORT], got "${registry}"`);
   return { kubeconfig: path.resolve(kubeconfig), ...(values.context ? { context: values.context as string } : {}), ...(registry ? { registry } : {}) };
 }
 

@@ -24,9 +24,13 @@ export const REPORTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const KNOWN_REPORTERS = ["console", "json", "junit", "html"] as const;
 
 export function parseReporters(v: string | undefined): (typeof KNOWN_REPORTERS)[number][] {
-  const list = (v ?? "console,json,junit,html").split(",").map((s) => s.trim()).filter(Boolean);
+  const list = (v ?? "console,json,junit,html")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((r) => !(KNOWN_REPORTERS as readonly string[]).includes(r));
-  if (bad.length || !list.length) throw new AftershockError("E_BAD_INPUT", `unknown reporter "${bad.join(",")}"`, { hint: `use any of ${KNOWN_REPORTERS.join(", ")}` });
+  if (bad.length || !list.length)
+    throw new AftershockError("E_BAD_INPUT", `unknown reporter "${bad.join(",")}"`, { hint: `use any of ${KNOWN_REPORTERS.join(", ")}` });
   return list as (typeof KNOWN_REPORTERS)[number][];
 }
 
@@ -65,10 +69,11 @@ export function kindClusters(progress: Progress): ClusterFactory {
     capabilities: ["node-shell", "node-lifecycle", "image-loading"],
     target: "a kind cluster",
     prepare: (o) => provider.prepareImage(o),
-    create: (s) => provider.create(
-      { controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) },
-      { detached: !!s.keep },
-    ),
+    create: (s) =>
+      provider.create(
+        { controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) },
+        { detached: !!s.keep },
+      ),
   };
 }
 
@@ -82,7 +87,9 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   const journals: RunJournal[] = [];
   // pnpm suite: namespace-scoped runs of one shape share a cluster, after the runs that need their own.
   const shared = o.share ? new SharedClusters(clusters, realClock) : undefined;
-  const ordered = shared ? [...runs.filter((r) => r.scenario.scope !== "namespace"), ...sortByShape(runs.filter((r) => r.scenario.scope === "namespace"))] : runs;
+  const ordered = shared
+    ? [...runs.filter((r) => r.scenario.scope !== "namespace"), ...sortByShape(runs.filter((r) => r.scenario.scope === "namespace"))]
+    : runs;
   try {
     for (const run of ordered) {
       const j = await runOne(run, run.scenario.scope === "namespace" && shared ? shared : clusters);
@@ -99,7 +106,12 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
     const written: string[] = [];
     const files = o.reporters.filter((r): r is FileReport => r !== "console");
     const reporters: Reporter[] = [
-      { name: "tracker", onRunBegin: (j) => { current = j; } },
+      {
+        name: "tracker",
+        onRunBegin: (j) => {
+          current = j;
+        },
+      },
       ...(o.reporters.includes("console") ? [consoleReporter()] : []),
       ...(files.length ? [fileReporter(REPORTS_DIR, files, (f) => written.push(...f))] : []),
     ];
@@ -144,8 +156,11 @@ const sortByShape = (runs: PlannedRun[]) =>
 /** Game day: the symptoms are live; a person recovers the cluster and presses Enter to start verification. */
 async function gameDayPrompt(ctx: Parameters<NonNullable<Parameters<typeof runScenario>[1]["manualRecovery"]>>[0]): Promise<void> {
   const shell = ctx.cluster.shell ? `  docker exec -it ${nodeShell(ctx.cluster).controlPlane().name} bash\n` : "";
-  const ns = ctx.namespace !== "default" ? `  kubectl config set-context --current --namespace ${ctx.namespace}   # the incident lives in this namespace\n` : "";
-  process.stdout.write(`\nGame day: the incident is live. Recover it yourself, e.g.:\n${shell}  export KUBECONFIG=${ctx.cluster.kubeconfigPath}\n${ns}Press Enter when you think the cluster is recovered; verification starts then.\n`);
+  const ns =
+    ctx.namespace !== "default" ? `  kubectl config set-context --current --namespace ${ctx.namespace}   # the incident lives in this namespace\n` : "";
+  process.stdout.write(
+    `\nGame day: the incident is live. Recover it yourself, e.g.:\n${shell}  export KUBECONFIG=${ctx.cluster.kubeconfigPath}\n${ns}Press Enter when you think the cluster is recovered; verification starts then.\n`,
+  );
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   await rl.question("> ");
   rl.close();
@@ -153,7 +168,10 @@ async function gameDayPrompt(ctx: Parameters<NonNullable<Parameters<typeof runSc
 
 /** Everything about the options that can be checked before Docker is touched. */
 export function checkUpFront(o: ScenarioCommandOptions, stdinIsTTY = !!process.stdin.isTTY): void {
-  if (o.gameDay && !stdinIsTTY) throw new AftershockError("E_BAD_INPUT", "--game-day needs an interactive terminal (stdin is not a TTY)", { hint: "run it in a terminal, not a pipe or CI" });
+  if (o.gameDay && !stdinIsTTY)
+    throw new AftershockError("E_BAD_INPUT", "--game-day needs an interactive terminal (stdin is not a TTY)", {
+      hint: "run it in a terminal, not a pipe or CI",
+    });
   if (!o.image) checkBuildableVersion(o.version);
 }
 
@@ -182,14 +200,20 @@ export async function scenarioCommand(id: string | undefined, flags: { list?: bo
 export async function suiteCommand(tag: string | undefined, ids: string[], o: ScenarioCommandOptions & { prove: boolean }): Promise<number> {
   if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
   const scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
-  const journals = await runScenarios(scenarios.flatMap((s) => variantsOf(s, o.prove)), { ...o, share: true });
+  const journals = await runScenarios(
+    scenarios.flatMap((s) => variantsOf(s, o.prove)),
+    { ...o, share: true },
+  );
   const dir = path.join(REPORTS_DIR, `suite-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, "junit.xml"), junitXml(journals, `aftershock suite${tag ? ` (${tag})` : ""}`));
   await writeFile(path.join(dir, "report.html"), htmlReport(journals, `Aftershock suite${tag ? `: ${tag}` : ""}`));
   await writeFile(path.join(dir, "journals.json"), JSON.stringify(journals, null, 2));
-  const label = (j: RunJournal) => `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
-  process.stdout.write(`\nsuite: ${journals.map(label).join(", ")}\n${clusterUse(journals)}  reports: ${path.relative(process.cwd(), dir)}/{junit.xml,report.html,journals.json}\n`);
+  const label = (j: RunJournal) =>
+    `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
+  process.stdout.write(
+    `\nsuite: ${journals.map(label).join(", ")}\n${clusterUse(journals)}  reports: ${path.relative(process.cwd(), dir)}/{junit.xml,report.html,journals.json}\n`,
+  );
   const wrong = journals.filter((j) => !asExpected(j));
   return wrong.length === 0 ? 0 : Math.max(1, ...wrong.map((j) => j.exitCode));
 }
@@ -198,6 +222,9 @@ export async function suiteCommand(tag: string | undefined, ids: string[], o: Sc
 export function clusterUse(journals: RunJournal[]): string {
   const by = new Map<string, RunJournal[]>();
   for (const j of journals) if (j.cluster) by.set(j.cluster.name, [...(by.get(j.cluster.name) ?? []), j]);
-  const lines = [...by.entries()].map(([name, js]) => `  cluster ${name}: ${js.map((j) => j.scenario.id + (j.variant ? ` (${j.variant.name})` : "")).join(", ")}${js.length > 1 ? ` (shared by ${js.length} runs)` : ""}`);
+  const lines = [...by.entries()].map(
+    ([name, js]) =>
+      `  cluster ${name}: ${js.map((j) => j.scenario.id + (j.variant ? ` (${j.variant.name})` : "")).join(", ")}${js.length > 1 ? ` (shared by ${js.length} runs)` : ""}`,
+  );
   return `${by.size} cluster${by.size === 1 ? "" : "s"} created\n${lines.join("\n")}\n`;
 }

@@ -2,10 +2,16 @@ import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "./reporter.js";
 
 const PHASE_TITLES: Record<string, string> = {
-  cluster: "Create (or get) the cluster", setup: "Set up: namespace, workload images, sentinels", "steady-state": "Check steady state",
-  "symptoms-absent": "Self-check: every symptom absent before the fault", inject: "Inject fault",
-  symptoms: "Wait for the incident's symptoms", "verify-fails": "Self-check: verification fails on the broken cluster",
-  runbook: "Run the runbook", verify: "Verify recovery", teardown: "Tear down (rollback, namespace, cluster)",
+  cluster: "Create (or get) the cluster",
+  setup: "Set up: namespace, workload images, sentinels",
+  "steady-state": "Check steady state",
+  "symptoms-absent": "Self-check: every symptom absent before the fault",
+  inject: "Inject fault",
+  symptoms: "Wait for the incident's symptoms",
+  "verify-fails": "Self-check: verification fails on the broken cluster",
+  runbook: "Run the runbook",
+  verify: "Verify recovery",
+  teardown: "Tear down (rollback, namespace, cluster)",
 };
 
 /** Live progress for people: phases, steps with their commands, symptoms as they appear, the verdict. */
@@ -40,7 +46,9 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
       const t = j.timings;
       write(`\n■ ${j.scenario.id}${j.variant ? ` (${j.variant.name}, expected ${j.variant.expected})` : ""}: ${j.outcome.toUpperCase()} — ${j.reason}`);
       if (j.image?.built) write(`  node image ${j.image.ref} built before the run in ${formatDuration(j.image.ms)} (not counted in cluster create)`);
-      write(`  time to detect: ${t.timeToDetectMs !== undefined ? formatDuration(t.timeToDetectMs) : "—"}   all symptoms: ${t.timeToConfirmMs !== undefined ? formatDuration(t.timeToConfirmMs) : "—"}   time to recover: ${t.timeToRecoverMs !== undefined ? formatDuration(t.timeToRecoverMs) : "—"}   cluster create: ${t.clusterCreateMs !== undefined ? formatDuration(t.clusterCreateMs) : "—"}   total: ${formatDuration(t.totalMs)}${j.peakMemoryMiB !== undefined ? `   peak memory: ${j.peakMemoryMiB} MiB` : ""}`);
+      write(
+        `  time to detect: ${t.timeToDetectMs !== undefined ? formatDuration(t.timeToDetectMs) : "—"}   all symptoms: ${t.timeToConfirmMs !== undefined ? formatDuration(t.timeToConfirmMs) : "—"}   time to recover: ${t.timeToRecoverMs !== undefined ? formatDuration(t.timeToRecoverMs) : "—"}   cluster create: ${t.clusterCreateMs !== undefined ? formatDuration(t.clusterCreateMs) : "—"}   total: ${formatDuration(t.totalMs)}${j.peakMemoryMiB !== undefined ? `   peak memory: ${j.peakMemoryMiB} MiB` : ""}`,
+      );
       if (j.kept) write(`\n${j.kept}`);
     },
   };

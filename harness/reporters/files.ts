@@ -49,14 +49,22 @@ export function junitXml(runs: RunJournal[], name: string): string {
       return `    <testcase classname="${esc(suiteName(j))}" name="${n}" time="${time}">${body}</testcase>`;
     });
     // A variant that ends as expected (e.g. fault neutralised → fault-not-reproduced) is not a failure.
-    const failures = asExpected(j) && j.variant ? 0 : j.phases.filter((p) => (JUNIT_PHASES as readonly string[]).includes(p.name) && p.status === "failed").length;
+    const failures =
+      asExpected(j) && j.variant ? 0 : j.phases.filter((p) => (JUNIT_PHASES as readonly string[]).includes(p.name) && p.status === "failed").length;
     const errored = ["errored", "aborted", "interrupted", "inconclusive"].includes(j.outcome) && !asExpected(j) ? 1 : 0;
     const props = [
-      ["incident", j.scenario.source.incident], ["section", j.scenario.source.section], ["outcome", j.outcome],
-      ["timeToDetectMs", String(j.timings.timeToDetectMs ?? "")], ["timeToRecoverMs", String(j.timings.timeToRecoverMs ?? "")],
-      ["clusterCreateMs", String(j.timings.clusterCreateMs ?? "")], ["peakMemoryMiB", String(j.peakMemoryMiB ?? "")],
-      ["expectedOutcome", expectedOutcome(j)], ["imageBuildMs", String(j.image?.built ? Math.round(j.image.ms) : "")],
-    ].map(([k, v]) => `      <property name="${k}" value="${esc(v!)}"/>`).join("\n");
+      ["incident", j.scenario.source.incident],
+      ["section", j.scenario.source.section],
+      ["outcome", j.outcome],
+      ["timeToDetectMs", String(j.timings.timeToDetectMs ?? "")],
+      ["timeToRecoverMs", String(j.timings.timeToRecoverMs ?? "")],
+      ["clusterCreateMs", String(j.timings.clusterCreateMs ?? "")],
+      ["peakMemoryMiB", String(j.peakMemoryMiB ?? "")],
+      ["expectedOutcome", expectedOutcome(j)],
+      ["imageBuildMs", String(j.image?.built ? Math.round(j.image.ms) : "")],
+    ]
+      .map(([k, v]) => `      <property name="${k}" value="${esc(v!)}"/>`)
+      .join("\n");
     return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length}" failures="${failures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
     <properties>
 ${props}
@@ -69,7 +77,9 @@ ${cases.join("\n")}
 
 function phaseText(p: PhaseRecord): string {
   return [
-    ...p.steps.map((s) => `${s.ok ? "ok" : "FAILED"} ${s.title} (${dur(s.endedAt - s.startedAt)})${s.error ? `: ${s.error}` : ""}${s.output ? `\n${s.output}` : ""}`),
+    ...p.steps.map(
+      (s) => `${s.ok ? "ok" : "FAILED"} ${s.title} (${dur(s.endedAt - s.startedAt)})${s.error ? `: ${s.error}` : ""}${s.output ? `\n${s.output}` : ""}`,
+    ),
     ...p.probes.map((r) => `${r.ok ? "ok" : "FAILED"} ${r.held === undefined ? "" : r.held ? "(holds) " : "(unmet) "}${r.name}: ${r.observed}`),
   ].join("\n");
 }
@@ -80,17 +90,31 @@ function suiteName(j: RunJournal): string {
 }
 
 const COLORS: Record<string, string> = {
-  cluster: "#8da0cb", setup: "#a6d854", "steady-state": "#66c2a5", "symptoms-absent": "#80b1d3", inject: "#e34a33", symptoms: "#fc8d62",
-  "verify-fails": "#80b1d3", runbook: "#e78ac3", verify: "#1b9e77", teardown: "#b3b3b3",
+  cluster: "#8da0cb",
+  setup: "#a6d854",
+  "steady-state": "#66c2a5",
+  "symptoms-absent": "#80b1d3",
+  inject: "#e34a33",
+  symptoms: "#fc8d62",
+  "verify-fails": "#80b1d3",
+  runbook: "#e78ac3",
+  verify: "#1b9e77",
+  teardown: "#b3b3b3",
 };
 const OUTCOME_COLORS: Record<string, string> = {
-  passed: "#1b9e77", "data-lost": "#d95f02", "not-recovered": "#d62728", "fault-not-reproduced": "#9467bd", inconclusive: "#bcbd22",
+  passed: "#1b9e77",
+  "data-lost": "#d95f02",
+  "not-recovered": "#d62728",
+  "fault-not-reproduced": "#9467bd",
+  inconclusive: "#bcbd22",
 };
 
 /** The timeline of one run as an SVG Gantt chart: phases, and runbook/inject steps beneath them. */
 export function timelineSvg(j: RunJournal): string {
   const total = Math.max(1, j.timings.totalMs);
-  const W = 900, left = 150, rowH = 22;
+  const W = 900,
+    left = 150,
+    rowH = 22;
   const rows: { label: string; start: number; end: number; color: string; failed: boolean }[] = [];
   for (const p of j.phases) {
     rows.push({ label: p.name, start: p.startedAt, end: p.endedAt, color: COLORS[p.name] ?? "#999", failed: p.status === "failed" });
@@ -104,27 +128,49 @@ export function timelineSvg(j: RunJournal): string {
     const y = 10 + i * rowH;
     const w = Math.max(2, x(r.end) - x(r.start));
     const label = r.label.length > 24 ? r.label.slice(0, 23) + "…" : r.label;
-    return `<text x="4" y="${y + 14}" font-size="11" fill="#333">${esc(label)}</text>` +
+    return (
+      `<text x="4" y="${y + 14}" font-size="11" fill="#333">${esc(label)}</text>` +
       `<rect x="${x(r.start).toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${r.color}" ${r.failed ? 'stroke="#d62728" stroke-width="2"' : ""}><title>${esc(r.label.trim())}: ${dur(r.end - r.start)}</title></rect>` +
-      `<text x="${(x(r.start) + w + 4).toFixed(1)}" y="${y + 14}" font-size="10" fill="#555">${dur(r.end - r.start)}</text>`;
+      `<text x="${(x(r.start) + w + 4).toFixed(1)}" y="${y + 14}" font-size="10" fill="#555">${dur(r.end - r.start)}</text>`
+    );
   });
-  const symptomMarks = j.phases.flatMap((p) => (p.name === "symptoms" ? p.probes : [])).filter((r) => r.firstOkAtMs !== undefined)
-    .map((r) => `<line x1="${x(r.firstOkAtMs!).toFixed(1)}" x2="${x(r.firstOkAtMs!).toFixed(1)}" y1="6" y2="${H - 26}" stroke="#fc8d62" stroke-dasharray="3,3"><title>${esc(r.name)}</title></line>`);
-  const ticks = Array.from({ length: 6 }, (_, i) => (total * i) / 5).map((t) => `<text x="${x(t).toFixed(1)}" y="${H - 8}" font-size="10" fill="#777" text-anchor="middle">${dur(t)}</text>`);
+  const symptomMarks = j.phases
+    .flatMap((p) => (p.name === "symptoms" ? p.probes : []))
+    .filter((r) => r.firstOkAtMs !== undefined)
+    .map(
+      (r) =>
+        `<line x1="${x(r.firstOkAtMs!).toFixed(1)}" x2="${x(r.firstOkAtMs!).toFixed(1)}" y1="6" y2="${H - 26}" stroke="#fc8d62" stroke-dasharray="3,3"><title>${esc(r.name)}</title></line>`,
+    );
+  const ticks = Array.from({ length: 6 }, (_, i) => (total * i) / 5).map(
+    (t) => `<text x="${x(t).toFixed(1)}" y="${H - 8}" font-size="10" fill="#777" text-anchor="middle">${dur(t)}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="timeline of ${esc(j.scenario.id)}">${bars.join("")}${symptomMarks.join("")}${ticks.join("")}</svg>`;
 }
 
 /** A self-contained HTML report (no external assets) for one or more runs. */
 export function htmlReport(runs: RunJournal[], title: string): string {
-  const summaryRows = runs.map((j) => `<tr><td><a href="#${esc(j.runId)}">${esc(suiteName(j))}</a>${j.variant ? `<br><small>expected ${esc(j.variant.expected)}: ${asExpected(j) ? "as expected" : "<b>not as expected</b>"}</small>` : ""}</td><td>incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</td>
+  const summaryRows = runs
+    .map(
+      (
+        j,
+      ) => `<tr><td><a href="#${esc(j.runId)}">${esc(suiteName(j))}</a>${j.variant ? `<br><small>expected ${esc(j.variant.expected)}: ${asExpected(j) ? "as expected" : "<b>not as expected</b>"}</small>` : ""}</td><td>incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</td>
 <td><span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></td><td>${dur(j.timings.timeToDetectMs)}</td><td>${dur(j.timings.timeToRecoverMs)}</td><td>${dur(j.timings.clusterCreateMs)}</td><td>${dur(j.timings.totalMs)}</td><td>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</td>
-<td>${esc(sentinelSummary(j))}</td><td>${esc(j.cluster?.name ?? "—")}${j.cluster?.shared ? `<br><small>shared: ${esc(j.cluster.shared)}</small>` : ""}</td></tr>`).join("\n");
-  const sections = runs.map((j) => {
-    const phases = j.phases.map((p) => `<details ${p.status === "failed" ? "open" : ""}><summary><b>${esc(p.name)}</b> — ${esc(p.status)} in ${dur(p.endedAt - p.startedAt)}${p.budgetMs ? ` (budget ${dur(p.budgetMs)})` : ""}${p.error ? `: ${esc(p.error)}` : ""}</summary>
+<td>${esc(sentinelSummary(j))}</td><td>${esc(j.cluster?.name ?? "—")}${j.cluster?.shared ? `<br><small>shared: ${esc(j.cluster.shared)}</small>` : ""}</td></tr>`,
+    )
+    .join("\n");
+  const sections = runs
+    .map((j) => {
+      const phases = j.phases
+        .map(
+          (
+            p,
+          ) => `<details ${p.status === "failed" ? "open" : ""}><summary><b>${esc(p.name)}</b> — ${esc(p.status)} in ${dur(p.endedAt - p.startedAt)}${p.budgetMs ? ` (budget ${dur(p.budgetMs)})` : ""}${p.error ? `: ${esc(p.error)}` : ""}</summary>
 ${p.steps.map((s) => `<div class="step ${s.ok ? "ok" : "bad"}">${s.ok ? "✓" : "✗"} ${esc(s.title)} <span class="t">${dur(s.endedAt - s.startedAt)}</span>${s.shows ? `<pre class="cmd">${esc(s.shows)}</pre>` : ""}${s.output ? `<pre>${esc(s.output)}</pre>` : ""}${s.error ? `<pre class="err">${esc(s.error)}</pre>` : ""}</div>`).join("\n")}
 ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th><th>at</th></tr>${p.probes.map((r) => `<tr class="${r.ok ? "ok" : "bad"}"><td>${r.ok ? "✓" : "✗"} ${r.held === undefined ? "" : r.held ? "holds: " : "unmet: "}${esc(r.name)}</td><td>${esc(r.expectation)}</td><td><code>${esc(r.observed)}</code></td><td>${dur(r.firstOkAtMs)}</td></tr>`).join("")}</table>` : ""}
-</details>`).join("\n");
-    return `<section id="${esc(j.runId)}"><h2>${esc(suiteName(j))} <span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></h2>
+</details>`,
+        )
+        .join("\n");
+      return `<section id="${esc(j.runId)}"><h2>${esc(suiteName(j))} <span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></h2>
 <p class="title">${esc(j.scenario.title)}</p><p>${esc(j.scenario.summary)}</p>
 <p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes${j.cluster?.shared ? `, shared: ${esc(j.cluster.shared)}` : ""}) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
 <p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}
@@ -132,7 +178,8 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 <h3>Timeline</h3>${timelineSvg(j)}
 <h3>Phases</h3>${phases}
 <h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre></section>`;
-  }).join("\n<hr>\n");
+    })
+    .join("\n<hr>\n");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}
 .badge{color:#fff;border-radius:4px;padding:2px 8px;font-size:13px}.kpis{display:flex;gap:12px;margin:12px 0}.kpis div{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:110px}.kpis span{display:block;font-size:11px;color:#666}.kpis b{font-size:20px}

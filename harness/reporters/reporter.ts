@@ -25,7 +25,10 @@ export interface Reporter extends ReporterHooks {
 export class ReporterMultiplexer implements ReporterHooks {
   private readonly broken = new Set<string>();
   readonly pending: Promise<unknown>[] = [];
-  constructor(private readonly reporters: Reporter[], private readonly warn: (msg: string) => void = (m) => process.stderr.write(m + "\n")) {}
+  constructor(
+    private readonly reporters: Reporter[],
+    private readonly warn: (msg: string) => void = (m) => process.stderr.write(m + "\n"),
+  ) {}
 
   private call<K extends keyof ReporterHooks>(hook: K, ...args: Parameters<NonNullable<ReporterHooks[K]>>): void {
     for (const r of this.reporters) {
@@ -46,14 +49,30 @@ export class ReporterMultiplexer implements ReporterHooks {
     this.warn(`reporter ${name} failed in ${hook} and was disabled for this run: ${e instanceof Error ? e.message : String(e)}`);
   }
 
-  onRunBegin(j: RunJournal) { this.call("onRunBegin", j); }
-  onPhaseBegin(p: PhaseRecord, j: RunJournal) { this.call("onPhaseBegin", p, j); }
-  onPhaseEnd(p: PhaseRecord, j: RunJournal) { this.call("onPhaseEnd", p, j); }
-  onStepBegin(s: StepRecord, p: PhaseRecord, j: RunJournal) { this.call("onStepBegin", s, p, j); }
-  onStepEnd(s: StepRecord, p: PhaseRecord, j: RunJournal) { this.call("onStepEnd", s, p, j); }
-  onProbe(r: ProbeRecord, p: PhaseRecord, j: RunJournal) { this.call("onProbe", r, p, j); }
-  onEvidence(e: Evidence, j: RunJournal) { this.call("onEvidence", e, j); }
-  onRunEnd(j: RunJournal) { this.call("onRunEnd", j); }
+  onRunBegin(j: RunJournal) {
+    this.call("onRunBegin", j);
+  }
+  onPhaseBegin(p: PhaseRecord, j: RunJournal) {
+    this.call("onPhaseBegin", p, j);
+  }
+  onPhaseEnd(p: PhaseRecord, j: RunJournal) {
+    this.call("onPhaseEnd", p, j);
+  }
+  onStepBegin(s: StepRecord, p: PhaseRecord, j: RunJournal) {
+    this.call("onStepBegin", s, p, j);
+  }
+  onStepEnd(s: StepRecord, p: PhaseRecord, j: RunJournal) {
+    this.call("onStepEnd", s, p, j);
+  }
+  onProbe(r: ProbeRecord, p: PhaseRecord, j: RunJournal) {
+    this.call("onProbe", r, p, j);
+  }
+  onEvidence(e: Evidence, j: RunJournal) {
+    this.call("onEvidence", e, j);
+  }
+  onRunEnd(j: RunJournal) {
+    this.call("onRunEnd", j);
+  }
 
   /** Waits for reporters that write files asynchronously. */
   async flush(): Promise<void> {

@@ -20,7 +20,10 @@ describe("bad input fails before anything is created", () => {
     // stdin is not a terminal here, as in CI: a game day needs a person.
     [["scenario", "etcd-port-conflict", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day needs an interactive terminal/],
     // A node image that is neither on this machine nor pullable (checked after the doctor, before kind).
-    [["scenario", "etcd-port-conflict", "--image", "NotAnImage:x"], /^aftershock: error E_BAD_INPUT: image NotAnImage:x is not on this machine and could not be pulled: .*invalid reference format/],
+    [
+      ["scenario", "etcd-port-conflict", "--image", "NotAnImage:x"],
+      /^aftershock: error E_BAD_INPUT: image NotAnImage:x is not on this machine and could not be pulled: .*invalid reference format/,
+    ],
     [["demo", "--image", "NotAnImage:x"], /^aftershock: error E_BAD_INPUT: image NotAnImage:x is not on this machine and could not be pulled/],
     [["scenario", "etcd-port-conflict", "--k8s-version", "v1.31.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.31\.0 cannot be built offline here/],
     [["scenario", "etcd-port-conflict", "--reporter", "console,pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf"/],

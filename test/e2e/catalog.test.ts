@@ -12,7 +12,8 @@ import { expectCatalogRunPasses } from "./helpers.js";
 
 // etcd-port-conflict runs through the CLI with --keep in keep.test.ts, as a user would.
 // Namespace-scoped scenarios share one cluster through pnpm suite in workload.test.ts.
-const ids = (await loadAll()).filter((s) => s.cluster.controlPlanes === 1 && s.id !== "etcd-port-conflict" && s.scope !== "namespace" && !s.tags.includes("performance"))
+const ids = (await loadAll())
+  .filter((s) => s.cluster.controlPlanes === 1 && s.id !== "etcd-port-conflict" && s.scope !== "namespace" && !s.tags.includes("performance"))
   .map((s) => s.id);
 
 describe.each(ids)("%s against a real cluster", (id) => {

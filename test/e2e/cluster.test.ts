@@ -44,20 +44,25 @@ describe("a 1+1 cluster kept by pnpm demo --keep", () => {
   });
 
   it("has every node Ready and reports the pinned version", async () => {
-    const r = await cluster.kubectl(["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"]);
-    const lines = r.stdout.trim().split("\n").sort();
-    expect(lines).toEqual([
-      `${cluster.name}-control-plane ${DEFAULT_KUBERNETES_VERSION} True`,
-      `${cluster.name}-worker ${DEFAULT_KUBERNETES_VERSION} True`,
+    const r = await cluster.kubectl([
+      "get",
+      "nodes",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
     ]);
+    const lines = r.stdout.trim().split("\n").sort();
+    expect(lines).toEqual([`${cluster.name}-control-plane ${DEFAULT_KUBERNETES_VERSION} True`, `${cluster.name}-worker ${DEFAULT_KUBERNETES_VERSION} True`]);
   });
 
   it("runs every kube-system pod", async () => {
     await cluster.kubectl(["wait", "--for=condition=Ready", "pods", "--all", "-n", "kube-system", "--timeout=180s"], { timeoutMs: 200_000 });
-    const r = await cluster.kubectl(["get", "pods", "-n", "kube-system", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.phase}{\"\\n\"}{end}"]);
+    const r = await cluster.kubectl(["get", "pods", "-n", "kube-system", "-o", 'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\\n"}{end}']);
     const pods = r.stdout.trim().split("\n");
     for (const component of ["etcd-", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-", "kube-proxy-", "coredns-", "aftershock-netd-"]) {
-      expect(pods.some((p) => p.startsWith(component)), `${component}* in ${pods.join(", ")}`).toBe(true);
+      expect(
+        pods.some((p) => p.startsWith(component)),
+        `${component}* in ${pods.join(", ")}`,
+      ).toBe(true);
     }
     expect(pods.filter((p) => !p.endsWith("=Running"))).toEqual([]);
   });
@@ -65,7 +70,9 @@ describe("a 1+1 cluster kept by pnpm demo --keep", () => {
   it("runs a locally built workload image on the worker, reachable through a Service by DNS name", async () => {
     await buildEchoImage(echoImage);
     await cluster.loadImages([echoImage]);
-    await apply(cluster, `
+    await apply(
+      cluster,
+      `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: echo, namespace: default}
@@ -88,14 +95,19 @@ metadata: {name: echo, namespace: default}
 spec:
   selector: {app: echo}
   ports: [{port: 80, targetPort: 8080}]
-`);
+`,
+    );
     await cluster.kubectl(["rollout", "status", "deployment/echo", "--timeout=120s"], { timeoutMs: 130_000 });
     const node = await cluster.kubectl(["get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[0].spec.nodeName}"]);
     expect(node.stdout).toBe(`${cluster.name}-worker`);
     // From a pod on the control plane: resolve the Service by name through CoreDNS, then talk HTTP to it.
-    const out = await podOutput(cluster, "dns-probe", "aftershock.local/local-path-helper:v1",
+    const out = await podOutput(
+      cluster,
+      "dns-probe",
+      "aftershock.local/local-path-helper:v1",
       "getent hosts echo.default.svc.cluster.local && exec 3<>/dev/tcp/echo.default.svc.cluster.local/80 && printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3",
-      `${cluster.name}-control-plane`);
+      `${cluster.name}-control-plane`,
+    );
     const probe = { stdout: out };
     expect(probe.stdout).toMatch(/^10\.96\.\d+\.\d+\s+echo\.default\.svc\.cluster\.local/m);
     expect(probe.stdout).toMatch(/echo from echo-[a-z0-9-]+: \/hello/);
@@ -119,7 +131,9 @@ spec:
   - name: data
     persistentVolumeClaim: {claimName: sentinel-data}
 `;
-    await apply(cluster, `
+    await apply(
+      cluster,
+      `
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: sentinel-data, namespace: default}
@@ -127,7 +141,8 @@ spec:
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 64Mi}}
 ---
-${pod("writer", `echo ${token} > /data/token && sync`)}`);
+${pod("writer", `echo ${token} > /data/token && sync`)}`,
+    );
     await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/writer", "--timeout=180s"], { timeoutMs: 190_000 });
     const pvc = await cluster.kubectl(["get", "pvc", "sentinel-data", "-o", "jsonpath={.status.phase} {.spec.storageClassName}"]);
     expect(pvc.stdout).toBe("Bound standard");
@@ -161,19 +176,28 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`);
     const kubeconfig = /export KUBECONFIG=(\S+)/.exec(printed)![1]!;
     const kubectl = /^\s+(\S*kubectl) get nodes$/m.exec(printed)![1]!;
     const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
-    expect(nodes.stdout.trim().split("\n").map((l) => l.split(/\s+/).slice(0, 2).join(" ")).sort()).toEqual([`${cluster.name}-control-plane Ready`, `${cluster.name}-worker Ready`]);
+    expect(
+      nodes.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/\s+/).slice(0, 2).join(" "))
+        .sort(),
+    ).toEqual([`${cluster.name}-control-plane Ready`, `${cluster.name}-worker Ready`]);
 
     const slow = !existsSync("/sys/fs/cgroup/cgroup.controllers"); // cgroup v1
     if (slow) {
       const node = cluster.controlPlane();
       // 4 MiB written with O_DIRECT at 64 KiB/s: the writer is stuck in the kernel for about a minute.
-      await node.sh(`set -euo pipefail
+      await node.sh(
+        `set -euo pipefail
 dev=$(findmnt -no MAJ:MIN -T /var | tr -d ' ')
 cg=/sys/fs/cgroup/blkio/aftershock-slow-writer; mkdir -p $cg
 echo "$dev 65536" > $cg/blkio.throttle.write_bps_device
 setsid bash -c "echo \\$\\$ > $cg/cgroup.procs; exec dd if=/dev/zero of=/var/slow-write bs=4M count=1 oflag=direct" </dev/null >/dev/null 2>&1 &
 for _ in $(seq 50); do pid=$(head -n1 $cg/cgroup.procs); [[ -n $pid ]] && ps -o stat= -p "$pid" | grep -q D && exit 0; sleep 0.1; done
-echo "the writer never blocked"; exit 1`, { timeoutMs: 30_000 });
+echo "the writer never blocked"; exit 1`,
+        { timeoutMs: 30_000 },
+      );
       const rm = await run("docker", ["rm", "-f", node.name], { allowFailure: true, timeoutMs: 60_000 });
       expect(rm.exitCode, "docker rm -f alone cannot remove the node yet").not.toBe(0);
       expect(rm.stderr).toMatch(/did not receive an exit event|cannot remove/);

@@ -5,7 +5,7 @@ import { run } from "../../clusters/exec.js";
 import { defaultCacheDir } from "../../clusters/images/builder.js";
 import { startLocalRegistry } from "../../clusters/host/registry.js";
 import { RecordingProgress } from "../../clusters/progress.js";
-import { cli, leftovers, readJournal } from "./helpers.js";
+import { cli, leftovers, readJournal, startCli, until } from "./helpers.js";
 
 /**
  * A platform team's view: a cluster Aftershock did not create for this run (made with pnpm cluster create,
@@ -17,11 +17,22 @@ import { cli, leftovers, readJournal } from "./helpers.js";
 /** Every listable object outside the runs' namespaces, by what a user sets (spec, data, rules), events and leases aside. */
 async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string, string>> {
   const k = (...a: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...a], { timeoutMs: 120_000 });
-  const kinds = (await k("api-resources", "--verbs=list", "-o", "name")).stdout.split("\n").filter(Boolean)
+  const kinds = (await k("api-resources", "--verbs=list", "-o", "name")).stdout
+    .split("\n")
+    .filter(Boolean)
     .filter((r) => !/^(events|leases|endpoints|endpointslices|componentstatuses|bindings)(\.|$)/.test(r) && !r.startsWith("events."));
   const out = new Map<string, string>();
   const items = JSON.parse((await k("get", kinds.join(","), "-A", "-o", "json")).stdout) as {
-    items: { kind: string; metadata: { namespace?: string; name: string }; spec?: unknown; data?: unknown; rules?: unknown; roleRef?: unknown; subjects?: unknown; webhooks?: unknown }[];
+    items: {
+      kind: string;
+      metadata: { namespace?: string; name: string };
+      spec?: unknown;
+      data?: unknown;
+      rules?: unknown;
+      roleRef?: unknown;
+      subjects?: unknown;
+      webhooks?: unknown;
+    }[];
   };
   for (const o of items.items) {
     const ns = o.metadata.namespace ?? "";
@@ -35,7 +46,7 @@ async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string
 }
 
 describe("scenarios on an existing cluster, reached only by its kubeconfig", () => {
-  it("runs both workload scenarios in their own namespaces, changes nothing else, and refuses one that needs node access", async () => {
+  it("runs both workload scenarios in their own namespaces, changes nothing else, refuses one that needs node access, and gc removes a killed run's namespace", async () => {
     const progress = new RecordingProgress();
     const registry = await startLocalRegistry(defaultCacheDir(), progress);
     const created = await cli(["cluster", "create", "--workers", "1", "--insecure-registry", registry.address], 10 * 60_000);
@@ -49,14 +60,22 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
 
       // Refused up front: a scenario that needs node access, and one without --existing-cluster.
       const refused = await cli(["scenario", "etcd-port-conflict", "--kubeconfig", kubeconfig, "--existing-cluster"]);
-      expect([refused.code, refused.output.trim()]).toEqual([2, expect.stringMatching(/^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of .* takes only namespace-scoped scenarios$/)]);
+      expect([refused.code, refused.output.trim()]).toEqual([
+        2,
+        expect.stringMatching(
+          /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of .* takes only namespace-scoped scenarios$/,
+        ),
+      ]);
       const noOptIn = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig]);
       expect([noOptIn.code, noOptIn.output]).toEqual([2, expect.stringContaining("add --existing-cluster")]);
       const noRegistry = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig, "--existing-cluster"]);
       expect([noRegistry.code, noRegistry.output]).toEqual([2, expect.stringContaining("needs image-loading, which the existing cluster of")]);
 
       for (const id of ["crashloop-triage", "service-ingress-mismatch"]) {
-        const r = await cli(["scenario", id, "--kubeconfig", kubeconfig, "--existing-cluster", "--registry", registry.address, "--reporter", "console,json"], 15 * 60_000);
+        const r = await cli(
+          ["scenario", id, "--kubeconfig", kubeconfig, "--existing-cluster", "--registry", registry.address, "--reporter", "console,json"],
+          15 * 60_000,
+        );
         expect(r.code, r.output.slice(-3000)).toBe(0);
         const runId = /run ([0-9a-f]{8})/.exec(r.output)![1]!;
         const j = readJournal(id, runId);
@@ -64,6 +83,31 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
         // Its workloads ran from the registry's copies.
         expect(j.phases.find((p) => p.name === "setup")!.steps.map((s) => s.title)).toContain("load workload images");
       }
+
+      // A run killed outright leaves its namespace; pnpm gc --kubeconfig finds it by label and owner and removes it.
+      const killed = startCli([
+        "scenario",
+        "crashloop-triage",
+        "--kubeconfig",
+        kubeconfig,
+        "--existing-cluster",
+        "--registry",
+        registry.address,
+        "--reporter",
+        "console",
+      ]);
+      await until(() => killed.output().includes("[steady-state]"), 5 * 60_000, "the killed run reaching its steady state");
+      killed.child.kill("SIGKILL");
+      await killed.exited;
+      const left = (await run(kubectl, ["--kubeconfig", kubeconfig, "get", "namespaces", "-l", "aftershock.io/managed=true", "-o", "name"])).stdout.trim();
+      expect(left).toMatch(/^namespace\/as-[0-9a-f]{8}-crashloop-triage$/);
+      const gc = await cli(["gc", "--kubeconfig", kubeconfig]);
+      expect([gc.code, gc.output]).toEqual([0, expect.stringContaining(`deleted 1 namespace of dead runs: ${left.slice("namespace/".length)}`)]);
+      await until(
+        async () => !(await run(kubectl, ["--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])).stdout.includes(left),
+        3 * 60_000,
+        `${left} gone`,
+      );
 
       const namespaces = (await run(kubectl, ["--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])).stdout;
       expect(namespaces, "every run's namespace is gone").not.toMatch(/namespace\/as-[0-9a-f]{8}-/);

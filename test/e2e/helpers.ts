@@ -48,7 +48,9 @@ export const ETCDCTL = ETCDCTL_TLS;
 
 /** Runs a one-off pod to completion and returns its logs (more reliable than kubectl run --rm -i). */
 export async function podOutput(cluster: Cluster, name: string, image: string, script: string, node?: string): Promise<string> {
-  await apply(cluster, `
+  await apply(
+    cluster,
+    `
 apiVersion: v1
 kind: Pod
 metadata: {name: ${name}, namespace: default}
@@ -61,7 +63,8 @@ spec:
     image: ${image}
     imagePullPolicy: Never
     command: ["bash", "-c", ${JSON.stringify(script)}]
-`);
+`,
+  );
   await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${name}`, "--timeout=120s"], { timeoutMs: 130_000 });
   const logs = await cluster.kubectl(["logs", name]);
   await cluster.kubectl(["delete", "pod", name, "--wait=false"]);
@@ -82,7 +85,10 @@ export async function runOnKind(s: Scenario): Promise<RunJournal> {
   expect(await leftovers(j.runId), "nothing left behind").toEqual([]);
   const teardown = j.phases.find((p) => p.name === "teardown");
   expect(teardown?.status, teardown?.error).toBe("passed");
-  expect(teardown!.steps.filter((s) => !s.ok).map((s) => `${s.title}: ${s.error}`), "every teardown step (a fault's rollback) succeeded").toEqual([]);
+  expect(
+    teardown!.steps.filter((s) => !s.ok).map((s) => `${s.title}: ${s.error}`),
+    "every teardown step (a fault's rollback) succeeded",
+  ).toEqual([]);
   return j;
 }
 
@@ -101,10 +107,16 @@ export function expectSelfChecksPassed(j: RunJournal): void {
 export function startCli(args: string[]): { child: ReturnType<typeof spawn>; output: () => string; exited: Promise<number | null> } {
   let out = "";
   const child = spawn(process.execPath, ["--import", "tsx", "harness/cli/main.ts", ...args], {
-    cwd: root, env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"],
+    cwd: root,
+    env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` },
+    stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
   return { child, output: () => out, exited };
 }
@@ -146,11 +158,22 @@ export async function expectCatalogRunPasses(id: string, skip: () => void): Prom
   expect(j.outcome, j.reason).toBe("passed");
   expect(j.exitCode).toBe(0);
   expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual([
-    "cluster:passed", "setup:passed", "steady-state:passed", "symptoms-absent:passed", "inject:passed", "symptoms:passed",
-    "verify-fails:passed", "runbook:passed", "verify:passed", "teardown:passed",
+    "cluster:passed",
+    "setup:passed",
+    "steady-state:passed",
+    "symptoms-absent:passed",
+    "inject:passed",
+    "symptoms:passed",
+    "verify-fails:passed",
+    "runbook:passed",
+    "verify:passed",
+    "teardown:passed",
   ]);
   expectSelfChecksPassed(j);
-  const seen = j.phases.find((p) => p.name === "symptoms")!.probes.map((p) => p.name).sort();
+  const seen = j.phases
+    .find((p) => p.name === "symptoms")!
+    .probes.map((p) => p.name)
+    .sort();
   expect(seen).toEqual([...s.symptoms.expect, ...(s.symptoms.stillWorks ?? [])].map((p) => p.name).sort());
   expect(j.phases.find((p) => p.name === "verify")!.probes.filter((p) => p.kind === "sentinel" && !p.ok)).toEqual([]);
   expect(j.timings.timeToDetectMs).toBeGreaterThan(0);

@@ -22,8 +22,16 @@ describe("etcd-port-conflict with --keep, as a user runs it", () => {
     expect(symptoms.find((p) => p.name.startsWith("API server /healthz"))!.observed).toContain("[-]etcd failed");
     expect(symptoms.find((p) => p.name.startsWith("kubelet reports"))!.observed).toMatch(/CrashLoopBackOff.*etcd/);
     expect(j.phases.find((p) => p.name === "runbook")!.steps[0]!.output).toMatch(/^etcd\s+\d+\s+root.*:2380 \(LISTEN\)/m);
-    expect(j.phases.find((p) => p.name === "verify")!.probes.filter((p) => p.kind === "sentinel").map((p) => p.observed)).toEqual(["20/20 intact", "2/2 available"]);
-    expect(j.phases.map((p) => p.name), "kept: no teardown").not.toContain("teardown");
+    expect(
+      j.phases
+        .find((p) => p.name === "verify")!
+        .probes.filter((p) => p.kind === "sentinel")
+        .map((p) => p.observed),
+    ).toEqual(["20/20 intact", "2/2 available"]);
+    expect(
+      j.phases.map((p) => p.name),
+      "kept: no teardown",
+    ).not.toContain("teardown");
     expect(j.kept).toContain("it stays until you delete it");
 
     // Kept means kept: the process is gone, no reaper is waiting for it, and the cluster still answers.
@@ -37,7 +45,13 @@ describe("etcd-port-conflict with --keep, as a user runs it", () => {
     const list = await cli(["cluster", "list"], 60_000);
     expect(list.output).toMatch(new RegExp(`^${name}\\t2 nodes\\trun ${runId}\\tkept`, "m"));
     const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
-    expect(nodes.stdout.trim().split("\n").map((l) => l.split(/\s+/).slice(0, 2).join(" ")).sort()).toEqual([`${name}-control-plane Ready`, `${name}-worker Ready`]);
+    expect(
+      nodes.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/\s+/).slice(0, 2).join(" "))
+        .sort(),
+    ).toEqual([`${name}-control-plane Ready`, `${name}-worker Ready`]);
     expect(path.isAbsolute(kubeconfig)).toBe(true);
 
     const del = await cli(["cluster", "delete", name], 8 * 60_000);

@@ -40,15 +40,20 @@ describe("etcd-port-conflict's outcome paths against real clusters", () => {
 
   it("data-lost (exit 5) when the cluster recovers but the runbook also deleted a sentinel, named in the verdict", async () => {
     const s = await loadScenario("etcd-port-conflict");
-    const j = await runOnKind(variant(s, {
-      runbook: [
-        ...s.runbook,
-        step("tidy up ConfigMaps that look stale (the mistake)", "kubectl delete configmap sentinel-007 -n aftershock-sentinels", async ({ cluster }) =>
-          (await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels"])).stdout),
-      ],
-      // Sentinels are waited for until the budget ends (they may come back with the API): keep it short here.
-      verify: { within: "60s", expect: s.verify.expect },
-    }));
+    const j = await runOnKind(
+      variant(s, {
+        runbook: [
+          ...s.runbook,
+          step(
+            "tidy up ConfigMaps that look stale (the mistake)",
+            "kubectl delete configmap sentinel-007 -n aftershock-sentinels",
+            async ({ cluster }) => (await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels"])).stdout,
+          ),
+        ],
+        // Sentinels are waited for until the budget ends (they may come back with the API): keep it short here.
+        verify: { within: "60s", expect: s.verify.expect },
+      }),
+    );
     expect(j.outcome, j.reason).toBe("data-lost");
     expect(j.exitCode).toBe(5);
     expect(j.reason).toContain("sentinel-007");
@@ -70,7 +75,9 @@ describe("etcd-port-conflict's outcome paths against real clusters", () => {
     const j = await runOnKind(variant(s, { symptoms: { within: "3m", expect: [...s.symptoms.expect, healthz(/ok/)] } }));
     expect(j.outcome, j.reason).toBe("inconclusive");
     expect(j.exitCode).toBe(7);
-    expect(j.reason).toBe("symptom probes already hold before the fault, so they cannot prove it happened: API server /healthz?verbose /ok/ (healthz check passed)");
+    expect(j.reason).toBe(
+      "symptom probes already hold before the fault, so they cannot prove it happened: API server /healthz?verbose /ok/ (healthz check passed)",
+    );
     const check = j.phases.find((p) => p.name === "symptoms-absent")!;
     expect(check.probes.map((r) => [r.name, r.held])).toEqual([...s.symptoms.expect.map((p) => [p.name, false]), ["API server /healthz?verbose /ok/", true]]);
     expect(phaseNames(j)).toEqual(["cluster", "setup", "steady-state", "symptoms-absent", "teardown"]);

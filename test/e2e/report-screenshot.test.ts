@@ -10,25 +10,45 @@ import type { RunJournal } from "../../harness/runner.js";
 /** A journal shaped like a real etcd-port-conflict run (numbers from one), so the picture is realistic. */
 function journal(): RunJournal {
   const s = 1_700_000_000_000;
-  const phase = (name: RunJournal["phases"][number]["name"], a: number, b: number, extra: Partial<RunJournal["phases"][number]> = {}) =>
-    ({ name, startedAt: a, endedAt: b, status: "passed" as const, steps: [], probes: [], ...extra });
+  const phase = (name: RunJournal["phases"][number]["name"], a: number, b: number, extra: Partial<RunJournal["phases"][number]> = {}) => ({
+    name,
+    startedAt: a,
+    endedAt: b,
+    status: "passed" as const,
+    steps: [],
+    probes: [],
+    ...extra,
+  });
   return {
     runId: "5dbaae5e",
     scenario: { id: "etcd-port-conflict", title: "A zombie etcd holds :2380", summary: "summary", source: { incident: "001", section: "#3" }, tags: ["etcd"] },
     cluster: { name: "as-5dbaae5e", kubernetesVersion: "v1.29.15", nodes: ["as-5dbaae5e-control-plane", "as-5dbaae5e-worker"] },
-    startedAt: s, endedAt: s + 200_000, outcome: "passed", exitCode: 0, reason: "symptoms reproduced in 2.1s, recovered in 1m10s",
+    startedAt: s,
+    endedAt: s + 200_000,
+    outcome: "passed",
+    exitCode: 0,
+    reason: "symptoms reproduced in 2.1s, recovered in 1m10s",
     phases: [
-      phase("cluster", 0, 44_000), phase("setup", 44_000, 47_400), phase("steady-state", 47_400, 58_000),
-      phase("symptoms-absent", 58_000, 60_000, { probes: [{ name: "etcd log", expectation: "bind", ok: true, held: false, observed: "1 etcd containers, no matching line" }] }),
+      phase("cluster", 0, 44_000),
+      phase("setup", 44_000, 47_400),
+      phase("steady-state", 47_400, 58_000),
+      phase("symptoms-absent", 58_000, 60_000, {
+        probes: [{ name: "etcd log", expectation: "bind", ok: true, held: false, observed: "1 etcd containers, no matching line" }],
+      }),
       phase("inject", 60_000, 62_000),
-      phase("symptoms", 62_000, 70_000, { probes: [{ name: "etcd log", expectation: "bind", ok: true, observed: "bind: address already in use", firstOkAtMs: 64_000 }] }),
+      phase("symptoms", 62_000, 70_000, {
+        probes: [{ name: "etcd log", expectation: "bind", ok: true, observed: "bind: address already in use", firstOkAtMs: 64_000 }],
+      }),
       phase("verify-fails", 70_000, 72_000, { probes: [{ name: "API server /readyz", expectation: "ok", ok: true, held: false, observed: "[-]etcd failed" }] }),
-      phase("runbook", 72_000, 130_000, { steps: [
-        { title: "find who holds :2380", startedAt: 72_000, endedAt: 72_200, ok: true },
-        { title: "kill the zombie", startedAt: 72_200, endedAt: 72_300, ok: true },
-        { title: "wait for etcd", startedAt: 72_300, endedAt: 130_000, ok: true },
-      ] }),
-      phase("verify", 130_000, 196_000), phase("teardown", 196_000, 200_000),
+      phase("runbook", 72_000, 130_000, {
+        steps: [
+          { title: "find who holds :2380", startedAt: 72_000, endedAt: 72_200, ok: true },
+          { title: "kill the zombie", startedAt: 72_200, endedAt: 72_300, ok: true },
+          { title: "wait for etcd", startedAt: 72_300, endedAt: 130_000, ok: true },
+        ],
+      }),
+      phase("verify", 130_000, 196_000),
+      phase("teardown", 196_000, 200_000),
     ],
     evidence: [{ at: 64_000, source: "symptom", text: "listen tcp 172.25.0.2:2380: bind: address already in use" }],
     timings: { totalMs: 200_000, clusterCreateMs: 44_000, timeToDetectMs: 2_000, timeToConfirmMs: 10_000, timeToRecoverMs: 124_000 },
@@ -40,7 +60,9 @@ beforeAll(() => {
   const find = () => spawnSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], { encoding: "utf8" }).stdout.trim();
   chromium = find();
   if (!chromium && process.getuid?.() === 0) {
-    execFileSync("sh", ["-c", "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null"], { stdio: "inherit" });
+    execFileSync("sh", ["-c", "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null"], {
+      stdio: "inherit",
+    });
     chromium = find();
   }
 }, 10 * 60_000);
@@ -52,8 +74,19 @@ describe("the HTML report in headless Chromium", () => {
     const html = path.join(dir, "report.html");
     writeFileSync(html, htmlReport([journal()], "Aftershock: etcd-port-conflict"));
     const png = path.join(dir, "shot.png");
-    const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", `--user-data-dir=${path.join(dir, "profile")}`, "--window-size=1000,1000", "--hide-scrollbars"];
+    const flags = [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${path.join(dir, "profile")}`,
+      "--window-size=1000,1000",
+      "--hide-scrollbars",
+    ];
     execFileSync(chromium, [...flags, `--screenshot=${png}`, `file://${html}`], { stdio: "ignore", timeout: 60_000 });
     const dom = execFileSync(chromium, [...flags, "--dump-dom", `file://${html}`], { encoding: "utf8", timeout: 60_000 });
     // The DOM Chromium built has the timeline with a bar per phase and per runbook step.

@@ -43,7 +43,14 @@ describe("pnpm suite --tag workload, on one shared cluster", () => {
     expect(symptoms["orders waiting CreateContainerConfigError"]).toContain('configmap "orders-settings" not found');
     expect(symptoms["catalog waiting /^(ErrImagePull|ImagePullBackOff)$/"]).toMatch(/aftershock\.local\/app:v1\.1/);
     const causes = crash.phases.find((p) => p.name === "runbook")!.steps.find((s) => s.title.startsWith("name each cause"))!.output!;
-    expect(causes.split("\n").map((l) => l.split(/\s{2,}/).slice(0, 2).map((x) => x.trim()))).toEqual([
+    expect(
+      causes.split("\n").map((l) =>
+        l
+          .split(/\s{2,}/)
+          .slice(0, 2)
+          .map((x) => x.trim()),
+      ),
+    ).toEqual([
       ["payments", "application error"],
       ["orders", "missing reference"],
       ["catalog", "image cannot be pulled"],

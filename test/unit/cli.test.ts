@@ -7,7 +7,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx");
 
 function cli(...args: string[]) {
-  const r = spawnSync(tsx, ["harness/cli/main.ts", ...args], { cwd: root, encoding: "utf8", env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` } });
+  const r = spawnSync(tsx, ["harness/cli/main.ts", ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -17,31 +21,61 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["demo", "--workers", "many"], /^aftershock: error E_BAD_INPUT: --workers must be a whole number from 0 to 5, got "many"\n$/],
     [["demo", "--control-planes", "2"], /^aftershock: error E_BAD_INPUT: --control-planes must be 1 or 3/],
     [["demo", "--bogus"], /^aftershock: error E_BAD_INPUT: Unknown option '--bogus'/],
-    [["demo", "--k8s-version", "1.99.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.99\.0 cannot be built offline here: supported minors are 1\.27, 1\.28, 1\.29, 1\.30/],
+    [
+      ["demo", "--k8s-version", "1.99.0"],
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.99\.0 cannot be built offline here: supported minors are 1\.27, 1\.28, 1\.29, 1\.30/,
+    ],
     [["demo", "--k8s-version", "latest"], /^aftershock: error E_BAD_VERSION: not a Kubernetes version: "latest"/],
     [["demo", "--wait", "soon"], /^aftershock: error E_BAD_INPUT: not a duration: "soon"/],
     [["images", "destroy"], /^aftershock: error E_BAD_INPUT: unknown images command "destroy"/],
     [["cluster", "delete"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster delete NAME/],
     [["cluster", "replace-node", "as-00000000"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster replace-node CLUSTER NODE/],
     [["scenario", "etcd-port"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port" \(did you mean etcd-port-conflict\?\)/],
-    [["scenario", "no-such-incident"], /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: control-plane-manifests-lost, .*etcd-port-conflict/],
-    [["scenario", "etcd-port-conflict", "--reporter", "pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf" \(use any of console, json, junit, html\)/],
+    [
+      ["scenario", "no-such-incident"],
+      /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: control-plane-manifests-lost, .*etcd-port-conflict/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--reporter", "pdf"],
+      /^aftershock: error E_BAD_INPUT: unknown reporter "pdf" \(use any of console, json, junit, html\)/,
+    ],
     [["scenario", "etcd-port-conflict", "--k8s-version", "v2.0.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v2\.0\.0 cannot be built offline here/],
     [["suite", "--tag", "no-such-tag"], /^aftershock: error E_BAD_INPUT: no scenario is tagged "no-such-tag"/],
     // stdin here is a pipe, as in CI: a game day needs a person at a terminal, and says so before anything starts.
     [["scenario", "etcd-port-conflict", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day needs an interactive terminal \(stdin is not a TTY\)/],
     [["suite", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
     [["suite", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day is not an option of pnpm suite/],
-    [["scenario", "etcd-port-conflict", "--prove"], /^aftershock: error E_BAD_INPUT: --prove is not an option of pnpm scenario \(use pnpm suite --tag TAG \[--prove\]\)/],
+    [
+      ["scenario", "etcd-port-conflict", "--prove"],
+      /^aftershock: error E_BAD_INPUT: --prove is not an option of pnpm scenario \(use pnpm suite --tag TAG \[--prove\]\)/,
+    ],
     // Existing clusters: an explicit opt-in, companions only with --kubeconfig, and scenarios refused up front
     // when the target cannot serve them (checked before Docker or the cluster is touched; the file need only exist).
-    [["scenario", "crashloop-triage", "--kubeconfig", "package.json"], /^aftershock: error E_BAD_INPUT: --kubeconfig names a cluster this tool did not create; add --existing-cluster/],
+    [
+      ["scenario", "crashloop-triage", "--kubeconfig", "package.json"],
+      /^aftershock: error E_BAD_INPUT: --kubeconfig names a cluster this tool did not create; add --existing-cluster/,
+    ],
     [["scenario", "crashloop-triage", "--registry", "127.0.0.1:5000"], /^aftershock: error E_BAD_INPUT: --registry needs --kubeconfig FILE/],
-    [["scenario", "crashloop-triage", "--kubeconfig", "/no/such/kubeconfig", "--existing-cluster"], /^aftershock: error E_BAD_INPUT: --kubeconfig \/no\/such\/kubeconfig: no such file/],
-    [["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm scenario \(an existing cluster is neither created, kept nor built/],
-    [["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "not a registry"], /^aftershock: error E_BAD_INPUT: --registry must be HOST\[:PORT\]/],
-    [["scenario", "etcd-port-conflict", "--kubeconfig", "package.json", "--existing-cluster"], /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of \S+package\.json \(no --registry\) takes only namespace-scoped scenarios/],
-    [["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster"], /^aftershock: error E_CAPABILITY: scenario crashloop-triage needs image-loading, which the existing cluster of \S+package\.json \(no --registry\) does not offer/],
+    [
+      ["scenario", "crashloop-triage", "--kubeconfig", "/no/such/kubeconfig", "--existing-cluster"],
+      /^aftershock: error E_BAD_INPUT: --kubeconfig \/no\/such\/kubeconfig: no such file/,
+    ],
+    [
+      ["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster", "--keep"],
+      /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm scenario \(an existing cluster is neither created, kept nor built/,
+    ],
+    [
+      ["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "not a registry"],
+      /^aftershock: error E_BAD_INPUT: --registry must be HOST\[:PORT\]/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--kubeconfig", "package.json", "--existing-cluster"],
+      /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of \S+package\.json \(no --registry\) takes only namespace-scoped scenarios/,
+    ],
+    [
+      ["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster"],
+      /^aftershock: error E_CAPABILITY: scenario crashloop-triage needs image-loading, which the existing cluster of \S+package\.json \(no --registry\) does not offer/,
+    ],
     [["suite", "--kubeconfig", "package.json"], /^aftershock: error E_BAD_INPUT: --kubeconfig is not an option of pnpm suite/],
   ])("%j", (args, expected) => {
     const r = cli(...args);

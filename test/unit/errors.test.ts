@@ -63,7 +63,9 @@ describe("sh: shell text with quoted values (zx's $)", () => {
     const { sh, raw, quote } = await import("../../clusters/exec.js");
     expect(sh`etcdctl member remove ${"c63fc327fd7550b9"}`).toBe("etcdctl member remove c63fc327fd7550b9");
     expect(sh`rm -f ${"/tmp/a b"} ${["x", "it's"]}`).toBe("rm -f '/tmp/a b' x 'it'\\''s'");
-    expect(sh`${raw("ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379")} endpoint health`).toBe("ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 endpoint health");
+    expect(sh`${raw("ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379")} endpoint health`).toBe(
+      "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 endpoint health",
+    );
     expect(quote("$(reboot)")).toBe("'$(reboot)'");
   });
 });

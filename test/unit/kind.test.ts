@@ -20,7 +20,10 @@ function runWrapper(args: string[], env: Record<string, string>): string[] {
 
 describe("kind config", () => {
   it("lists control planes before workers, with the pod subnet the CNI manifest is templated with", () => {
-    const cfg = parse(kindConfig({ controlPlanes: 3, workers: 2, kubernetesVersion: "v1.29.15" })) as { nodes: { role: string }[]; networking: { podSubnet: string } };
+    const cfg = parse(kindConfig({ controlPlanes: 3, workers: 2, kubernetesVersion: "v1.29.15" })) as {
+      nodes: { role: string }[];
+      networking: { podSubnet: string };
+    };
     expect(cfg.nodes.map((n) => n.role)).toEqual(["control-plane", "control-plane", "control-plane", "worker", "worker"]);
     expect(cfg.networking.podSubnet).toBe("10.244.0.0/16");
   });
@@ -30,7 +33,10 @@ describe("docker wrapper used by kind", () => {
   const env = { AFTERSHOCK_RUN_ID: "abcd1234", AFTERSHOCK_OWNER_PID: "4242", AFTERSHOCK_KEEP: "false" };
 
   it("labels node containers and turns the anonymous /var volume into a labelled mount", () => {
-    const argv = runWrapper(["run", "--name", "as-abcd1234-control-plane", "--volume", "/var", "--volume", "/lib/modules:/lib/modules:ro", "aftershock.local/node:v1.29.15"], env);
+    const argv = runWrapper(
+      ["run", "--name", "as-abcd1234-control-plane", "--volume", "/var", "--volume", "/lib/modules:/lib/modules:ro", "aftershock.local/node:v1.29.15"],
+      env,
+    );
     expect(argv[0]).toBe("run");
     expect(argv).toContain("aftershock.run=abcd1234");
     expect(argv).toContain("aftershock.owner-pid=4242");
@@ -56,16 +62,24 @@ describe("docker wrapper used by kind", () => {
 describe("a fresh machine for a lost node", () => {
   const sibling: ContainerInspect = {
     Config: {
-      Image: "aftershock.local/node:v1.29.15", Tty: true,
+      Image: "aftershock.local/node:v1.29.15",
+      Tty: true,
       Labels: { "aftershock.run": "abcd1234", "aftershock.managed": "cluster", "io.x-k8s.kind.cluster": "as-abcd1234", "io.x-k8s.kind.role": "control-plane" },
       Env: ["KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER", "KUBECONFIG=/etc/kubernetes/admin.conf", "PATH=/usr/bin", "container=docker"],
     },
     HostConfig: {
-      Privileged: true, SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined", "label=disable"], Tmpfs: { "/run": "", "/tmp": "" },
-      Binds: ["/lib/modules:/lib/modules:ro"], RestartPolicy: { Name: "on-failure", MaximumRetryCount: 1 }, CgroupnsMode: "private",
+      Privileged: true,
+      SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined", "label=disable"],
+      Tmpfs: { "/run": "", "/tmp": "" },
+      Binds: ["/lib/modules:/lib/modules:ro"],
+      RestartPolicy: { Name: "on-failure", MaximumRetryCount: 1 },
+      CgroupnsMode: "private",
       PortBindings: { "6443/tcp": [{ HostIp: "127.0.0.1", HostPort: "45993" }] },
     },
-    Mounts: [{ Type: "bind", Destination: "/lib/modules" }, { Type: "volume", Destination: "/var" }],
+    Mounts: [
+      { Type: "bind", Destination: "/lib/modules" },
+      { Type: "volume", Destination: "/var" },
+    ],
     NetworkSettings: { Networks: { "as-abcd1234": {} } },
   };
 

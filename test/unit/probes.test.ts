@@ -14,9 +14,13 @@ function ctxAnswering(answers: [string, string, number?][], found: Record<string
   };
   const node: NodeHandle = { name: "as-1-control-plane2", role: "control-plane", exec: (argv) => answer(argv.join(" ")), sh: (s) => answer(s) };
   const cluster: ClusterAccess = {
-    name: "as-1", runId: "00000001", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null",
+    name: "as-1",
+    runId: "00000001",
+    kubernetesVersion: "v1.29.15",
+    kubeconfigPath: "/dev/null",
     api: { core: { listNode: async () => ({ items: [] }) } } as never,
-    shell: { nodes: [node], controlPlane: () => node, node: () => node }, kubectl: (args) => answer(`kubectl ${args.join(" ")}`),
+    shell: { nodes: [node], controlPlane: () => node, node: () => node },
+    kubectl: (args) => answer(`kubectl ${args.join(" ")}`),
   };
   return { cluster, clock: { now: () => 0, sleep: async () => {} }, found, evidence: () => {}, namespace: "default", commands };
 }
@@ -30,27 +34,51 @@ const lost = (ctx: ScenarioContext) => lostNodes(ctx)[0];
 
 describe("etcd membership probes", () => {
   it("finds the lost node's member by name and its client URL among the unhealthy endpoints", async () => {
-    const ctx = ctxAnswering([
-      ["member list", MEMBERS],
-      ["endpoint health --cluster", "https://172.19.0.4:2379 is healthy: successfully committed proposal: took = 9ms\nhttps://172.19.0.3:2379 is unhealthy: failed to commit proposal: context deadline exceeded\nError: unhealthy cluster", 1],
-    ], { lost: "as-1-control-plane" });
+    const ctx = ctxAnswering(
+      [
+        ["member list", MEMBERS],
+        [
+          "endpoint health --cluster",
+          "https://172.19.0.4:2379 is healthy: successfully committed proposal: took = 9ms\nhttps://172.19.0.3:2379 is unhealthy: failed to commit proposal: context deadline exceeded\nError: unhealthy cluster",
+          1,
+        ],
+      ],
+      { lost: "as-1-control-plane" },
+    );
     const o = await etcdMemberUnreachable(lost).check(ctx);
     expect(o).toEqual({ ok: true, observed: "https://172.19.0.3:2379 is unhealthy: failed to commit proposal: context deadline exceeded" });
   });
 
   it("does not hold when another member is the unhealthy one, or when nothing was lost", async () => {
     const health = "https://172.19.0.5:2379 is unhealthy: failed to commit proposal: context deadline exceeded";
-    const other = ctxAnswering([["member list", MEMBERS], ["endpoint health --cluster", health, 1]], { lost: "as-1-control-plane" });
+    const other = ctxAnswering(
+      [
+        ["member list", MEMBERS],
+        ["endpoint health --cluster", health, 1],
+      ],
+      { lost: "as-1-control-plane" },
+    );
     expect((await etcdMemberUnreachable(lost).check(other)).ok).toBe(false);
-    const none = ctxAnswering([["member list", MEMBERS], ["endpoint health --cluster", health, 1]]);
+    const none = ctxAnswering([
+      ["member list", MEMBERS],
+      ["endpoint health --cluster", health, 1],
+    ]);
     expect(await etcdMemberUnreachable(lost).check(none)).toEqual({ ok: false, observed: "no node has been lost" });
     expect(await nodeNotReady(lost).check(none)).toEqual({ ok: false, observed: "no node has been lost" });
   });
 
   it("counts members and healthy endpoints", async () => {
-    const threeHealthy = MEMBERS.split("\n").map((l) => `${l.split(", ")[4]} is healthy: successfully committed proposal: took = 9ms`).join("\n");
-    const ctx = ctxAnswering([["member list", MEMBERS], ["endpoint health --cluster", threeHealthy]]);
-    expect(await etcdMembersHealthy(3).check(ctx)).toEqual({ ok: true, observed: "3 members (as-1-control-plane, as-1-control-plane3, as-1-control-plane2), 3 healthy" });
+    const threeHealthy = MEMBERS.split("\n")
+      .map((l) => `${l.split(", ")[4]} is healthy: successfully committed proposal: took = 9ms`)
+      .join("\n");
+    const ctx = ctxAnswering([
+      ["member list", MEMBERS],
+      ["endpoint health --cluster", threeHealthy],
+    ]);
+    expect(await etcdMembersHealthy(3).check(ctx)).toEqual({
+      ok: true,
+      observed: "3 members (as-1-control-plane, as-1-control-plane3, as-1-control-plane2), 3 healthy",
+    });
     expect((await etcdMembersHealthy(2).check(ctx)).ok).toBe(false);
   });
 });
@@ -66,7 +94,9 @@ describe("API write probes", () => {
   });
 
   it("does not hold when the write fails for another reason, or succeeds", async () => {
-    const forbidden = ctxAnswering([["create configmap", 'error: failed to create configmap: configmaps is forbidden: User "kubernetes-admin" cannot create resource', 1]]);
+    const forbidden = ctxAnswering([
+      ["create configmap", 'error: failed to create configmap: configmaps is forbidden: User "kubernetes-admin" cannot create resource', 1],
+    ]);
     expect((await apiWriteFails(etcdTimeout).check(forbidden)).ok).toBe(false);
     const fine = ctxAnswering([["configmap", "configmap/x created"]]);
     expect(await apiWriteFails(etcdTimeout).check(fine)).toEqual({ ok: false, observed: "the write succeeded" });

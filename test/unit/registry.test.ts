@@ -27,10 +27,13 @@ describe("scenario registry", () => {
 
   it("reports an invalid definition with the field at fault", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "scenarios-"));
-    writeFileSync(path.join(dir, "no-symptoms.ts"), `import { defineScenario } from ${JSON.stringify(path.join(HARNESS, "scenario.ts"))};
+    writeFileSync(
+      path.join(dir, "no-symptoms.ts"),
+      `import { defineScenario } from ${JSON.stringify(path.join(HARNESS, "scenario.ts"))};
 export default defineScenario({ id: "no-symptoms", title: "t", summary: "s", source: { incident: "001", section: "x" }, tags: [],
   cluster: { controlPlanes: 1, workers: 0 }, setup: [], steadyState: [], fault: { title: "f", plan: [], inject: async () => {} },
-  symptoms: { within: "1m", expect: [] }, runbook: [], verify: { within: "1m", expect: [] } });\n`);
+  symptoms: { within: "1m", expect: [] }, runbook: [], verify: { within: "1m", expect: [] } });\n`,
+    );
     await expect(loadScenario("no-symptoms", dir)).rejects.toThrow("scenario no-symptoms: symptoms.expect needs at least one signature");
   });
 });

@@ -15,8 +15,12 @@ import { SharedClusters } from "../../harness/shared-clusters.js";
 /** A clock that advances only when the engine sleeps: budgets are tested without waiting. */
 class FakeClock implements Clock {
   t = 1_000_000;
-  now() { return this.t; }
-  async sleep(ms: number) { this.t += ms; }
+  now() {
+    return this.t;
+  }
+  async sleep(ms: number) {
+    this.t += ms;
+  }
 }
 
 /** Namespace calls of the runner against a pretend API: created with labels, read back, deleted. */
@@ -34,7 +38,11 @@ function fakeNamespaceApi(log: string[]): KubeApi {
         if (!spaces.has(name)) throw gone();
         return { metadata: { name, labels: spaces.get(name) } };
       },
-      deleteNamespace: async ({ name }: { name: string }) => { log.push(`delete namespace ${name}`); spaces.delete(name); return {}; },
+      deleteNamespace: async ({ name }: { name: string }) => {
+        log.push(`delete namespace ${name}`);
+        spaces.delete(name);
+        return {};
+      },
     },
   } as unknown as KubeApi;
 }
@@ -45,40 +53,95 @@ function fakeWorld() {
   const ok = (stdout = ""): RunResult => ({ command: "fake", stdout, stderr: "", exitCode: 0, elapsedMs: 1 });
   const node = { name: "fake-control-plane", role: "control-plane" as const, exec: async () => ok(), sh: async () => ok() };
   const cluster: ManagedCluster = {
-    name: "fake", runId: "f00d", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", timings: { totalMs: 5 },
+    name: "fake",
+    runId: "f00d",
+    kubernetesVersion: "v1.29.15",
+    kubeconfigPath: "/dev/null",
+    timings: { totalMs: 5 },
     api: fakeNamespaceApi(state.log),
-    shell: { nodes: [node], controlPlane: () => node, node: () => node }, kubectl: async () => ok(),
-    delete: async () => { state.deleted++; state.log.push("delete"); },
+    shell: { nodes: [node], controlPlane: () => node, node: () => node },
+    kubectl: async () => ok(),
+    delete: async () => {
+      state.deleted++;
+      state.log.push("delete");
+    },
     howToReach: () => "kubectl …",
-    sampleMemory: () => { state.log.push("sample memory"); return { stop: async () => { state.log.push("stop sampling"); return 777; } }; },
+    sampleMemory: () => {
+      state.log.push("sample memory");
+      return {
+        stop: async () => {
+          state.log.push("stop sampling");
+          return 777;
+        },
+      };
+    },
   };
-  const factory: ClusterFactory = { capabilities: ["node-shell"], create: async () => { state.log.push("create"); return cluster; } };
+  const factory: ClusterFactory = {
+    capabilities: ["node-shell"],
+    create: async () => {
+      state.log.push("create");
+      return cluster;
+    },
+  };
   const healthy: Probe = { name: "healthy", expectation: "not broken", check: async () => ({ ok: !state.broken, observed: state.broken ? "broken" : "fine" }) };
-  const symptom: Probe = { name: "symptom", expectation: "broken", check: async () => ({ ok: state.broken, observed: state.broken ? "bind: address already in use" : "all quiet" }) };
+  const symptom: Probe = {
+    name: "symptom",
+    expectation: "broken",
+    check: async () => ({ ok: state.broken, observed: state.broken ? "bind: address already in use" : "all quiet" }),
+  };
   const sentinel: Sentinel = {
     title: "one record",
-    write: async () => { state.data.add("record"); },
-    probes: () => [{ name: "record intact", expectation: "record present", kind: "sentinel", check: async () => ({ ok: state.data.has("record"), observed: state.data.has("record") ? "1/1 intact" : "1 missing (record)" }) }],
+    write: async () => {
+      state.data.add("record");
+    },
+    probes: () => [
+      {
+        name: "record intact",
+        expectation: "record present",
+        kind: "sentinel",
+        check: async () => ({ ok: state.data.has("record"), observed: state.data.has("record") ? "1/1 intact" : "1 missing (record)" }),
+      },
+    ],
   };
   return { state, factory, healthy, symptom, sentinel };
 }
 
 function scenarioFor(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefinition> = {}) {
   return defineScenario({
-    id: "fake-incident", title: "t", summary: "s", source: { incident: "000", section: "x" }, tags: ["unit"],
+    id: "fake-incident",
+    title: "t",
+    summary: "s",
+    source: { incident: "000", section: "x" },
+    tags: ["unit"],
     cluster: { controlPlanes: 1, workers: 0 },
     setup: [w.sentinel],
     steadyState: [w.healthy],
-    fault: { title: "break it", plan: ["break"], inject: async () => { w.state.broken = true; } },
+    fault: {
+      title: "break it",
+      plan: ["break"],
+      inject: async () => {
+        w.state.broken = true;
+      },
+    },
     symptoms: { within: "1m", expect: [w.symptom] },
-    runbook: [step("fix it", "fix", async () => { w.state.broken = false; return "fixed"; })],
+    runbook: [
+      step("fix it", "fix", async () => {
+        w.state.broken = false;
+        return "fixed";
+      }),
+    ],
     verify: { within: "1m", expect: [w.healthy] },
     ...over,
   });
 }
 
 async function run(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefinition> = {}, reporters: Reporter[] = []): Promise<RunJournal> {
-  return runScenario(scenarioFor(w, over), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), reporter: new ReporterMultiplexer(reporters, () => {}) });
+  return runScenario(scenarioFor(w, over), {
+    clusters: w.factory,
+    kubernetesVersion: "v1.29.15",
+    clock: new FakeClock(),
+    reporter: new ReporterMultiplexer(reporters, () => {}),
+  });
 }
 
 describe("scenario outcomes", () => {
@@ -87,8 +150,23 @@ describe("scenario outcomes", () => {
     const j = await run(w);
     expect(j.outcome).toBe("passed");
     expect(j.exitCode).toBe(0);
-    expect(j.phases.map((p) => p.name)).toEqual(["cluster", "setup", "steady-state", "symptoms-absent", "inject", "symptoms", "verify-fails", "runbook", "verify", "teardown"]);
-    expect(j.phases.filter((p) => p.name === "symptoms-absent" || p.name === "verify-fails").map((p) => [p.name, p.status, p.probes.map((r) => [r.name, r.ok, r.held])])).toEqual([
+    expect(j.phases.map((p) => p.name)).toEqual([
+      "cluster",
+      "setup",
+      "steady-state",
+      "symptoms-absent",
+      "inject",
+      "symptoms",
+      "verify-fails",
+      "runbook",
+      "verify",
+      "teardown",
+    ]);
+    expect(
+      j.phases
+        .filter((p) => p.name === "symptoms-absent" || p.name === "verify-fails")
+        .map((p) => [p.name, p.status, p.probes.map((r) => [r.name, r.ok, r.held])]),
+    ).toEqual([
       ["symptoms-absent", "passed", [["symptom", true, false]]],
       ["verify-fails", "passed", [["healthy", true, false]]],
     ]);
@@ -119,7 +197,13 @@ describe("scenario outcomes", () => {
 
   it("is not-recovered when a runbook step fails, naming the step", async () => {
     const w = fakeWorld();
-    const j = await run(w, { runbook: [step("kill the zombie", "kill -9", async () => { throw new Error("no such process"); })] });
+    const j = await run(w, {
+      runbook: [
+        step("kill the zombie", "kill -9", async () => {
+          throw new Error("no such process");
+        }),
+      ],
+    });
     expect(j.outcome).toBe("not-recovered");
     expect(j.reason).toContain("runbook failed: no such process");
     expect(j.phases.find((p) => p.name === "runbook")!.steps[0]).toMatchObject({ title: "kill the zombie", ok: false, error: "no such process" });
@@ -127,7 +211,14 @@ describe("scenario outcomes", () => {
 
   it("is data-lost when health comes back but a sentinel does not", async () => {
     const w = fakeWorld();
-    const j = await run(w, { runbook: [step("restore from nothing", "rm -rf", async () => { w.state.broken = false; w.state.data.clear(); })] });
+    const j = await run(w, {
+      runbook: [
+        step("restore from nothing", "rm -rf", async () => {
+          w.state.broken = false;
+          w.state.data.clear();
+        }),
+      ],
+    });
     expect(j.outcome).toBe("data-lost");
     expect(j.exitCode).toBe(5);
     expect(j.reason).toContain("1 missing (record)");
@@ -138,10 +229,27 @@ describe("scenario outcomes", () => {
     let late = false;
     const afterBackup: Sentinel = {
       title: "written after the snapshot",
-      write: async () => { late = true; },
-      probes: () => [{ name: "late records", expectation: "present", kind: "recovery-point", check: async () => ({ ok: late, observed: late ? "10/10 intact" : "10 of 10 missing (late-000, …)" }) }],
+      write: async () => {
+        late = true;
+      },
+      probes: () => [
+        {
+          name: "late records",
+          expectation: "present",
+          kind: "recovery-point",
+          check: async () => ({ ok: late, observed: late ? "10/10 intact" : "10 of 10 missing (late-000, …)" }),
+        },
+      ],
     };
-    const j = await run(w, { setup: [w.sentinel, afterBackup], runbook: [step("restore the snapshot", "etcdutl snapshot restore", async () => { w.state.broken = false; late = false; })] });
+    const j = await run(w, {
+      setup: [w.sentinel, afterBackup],
+      runbook: [
+        step("restore the snapshot", "etcdutl snapshot restore", async () => {
+          w.state.broken = false;
+          late = false;
+        }),
+      ],
+    });
     expect(j.outcome).toBe("passed");
     expect(j.recoveryPoint).toEqual(["late records: 10 of 10 missing (late-000, …)"]);
     expect(j.reason).toContain("lost by design (after the recovery point): late records: 10 of 10 missing");
@@ -162,8 +270,14 @@ describe("scenario outcomes", () => {
   it("is errored when the cluster cannot be created, with the cause", async () => {
     const w = fakeWorld();
     const j = await runScenario(scenarioFor(w), {
-      clusters: { capabilities: [], create: async () => { throw new AftershockError("E_CLUSTER", "kind create cluster failed after 4m05s: ERROR: failed to init node"); } },
-      kubernetesVersion: "v1.29.15", clock: new FakeClock(),
+      clusters: {
+        capabilities: [],
+        create: async () => {
+          throw new AftershockError("E_CLUSTER", "kind create cluster failed after 4m05s: ERROR: failed to init node");
+        },
+      },
+      kubernetesVersion: "v1.29.15",
+      clock: new FakeClock(),
     });
     expect(j.outcome).toBe("errored");
     expect(j.reason).toContain("failed to init node");
@@ -179,9 +293,17 @@ describe("scenario outcomes", () => {
   it("times every runbook step against its budget", async () => {
     const w = fakeWorld();
     const clock = new FakeClock();
-    const j = await runScenario(scenarioFor(w, {
-      runbook: [step("slow fix", "sleep", async () => { await clock.sleep(42_000); w.state.broken = false; })],
-    }), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock });
+    const j = await runScenario(
+      scenarioFor(w, {
+        runbook: [
+          step("slow fix", "sleep", async () => {
+            await clock.sleep(42_000);
+            w.state.broken = false;
+          }),
+        ],
+      }),
+      { clusters: w.factory, kubernetesVersion: "v1.29.15", clock },
+    );
     const s = j.phases.find((p) => p.name === "runbook")!.steps[0]!;
     expect(s.endedAt - s.startedAt).toBe(42_000);
     expect(j.timings.timeToRecoverMs).toBeGreaterThanOrEqual(42_000);
@@ -205,7 +327,10 @@ describe("the run's checks on its own probes", () => {
     expect(j.reason).toBe("symptom probes already hold before the fault, so they cannot prove it happened: etcd running (running 3f2a)");
     const check = j.phases.find((p) => p.name === "symptoms-absent")!;
     expect(check.status).toBe("failed");
-    expect(check.probes.map((r) => [r.name, r.ok, r.held])).toEqual([["symptom", true, false], ["etcd running", false, true]]);
+    expect(check.probes.map((r) => [r.name, r.ok, r.held])).toEqual([
+      ["symptom", true, false],
+      ["etcd running", false, true],
+    ]);
     expect(j.phases.map((p) => p.name)).toEqual(["cluster", "setup", "steady-state", "symptoms-absent", "teardown"]);
     expect(w.state.broken, "the fault was never injected").toBe(false);
     expect(w.state.deleted).toBe(1);
@@ -215,13 +340,31 @@ describe("the run's checks on its own probes", () => {
     const w = fakeWorld();
     const blind: Probe = { name: "API server /readyz", expectation: "ok", check: async () => ({ ok: true, observed: "ok" }) };
     const j = await run(w, {
-      fault: { title: "break it", plan: [], inject: async () => { w.state.broken = true; }, rollback: step("unbreak", "x", async () => { w.state.log.push("rollback"); }) },
+      fault: {
+        title: "break it",
+        plan: [],
+        inject: async () => {
+          w.state.broken = true;
+        },
+        rollback: step("unbreak", "x", async () => {
+          w.state.log.push("rollback");
+        }),
+      },
       verify: { within: "1m", expect: [blind] },
     });
     expect(j.outcome).toBe("inconclusive");
     expect(j.exitCode).toBe(7);
     expect(j.reason).toBe("every verification probe holds on the broken cluster, so verification cannot prove recovery: API server /readyz (ok)");
-    expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual(["cluster:passed", "setup:passed", "steady-state:passed", "symptoms-absent:passed", "inject:passed", "symptoms:passed", "verify-fails:failed", "teardown:passed"]);
+    expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual([
+      "cluster:passed",
+      "setup:passed",
+      "steady-state:passed",
+      "symptoms-absent:passed",
+      "inject:passed",
+      "symptoms:passed",
+      "verify-fails:failed",
+      "teardown:passed",
+    ]);
     expect(w.state.log).toContain("rollback");
   });
 
@@ -230,7 +373,10 @@ describe("the run's checks on its own probes", () => {
     const alwaysUp: Probe = { name: "nodes Ready", expectation: "Ready", check: async () => ({ ok: true, observed: "2 Ready" }) };
     const j = await run(w, { verify: { within: "1m", expect: [alwaysUp, w.healthy] } });
     expect(j.outcome).toBe("passed");
-    expect(j.phases.find((p) => p.name === "verify-fails")!.probes.map((r) => [r.name, r.held])).toEqual([["nodes Ready", true], ["healthy", false]]);
+    expect(j.phases.find((p) => p.name === "verify-fails")!.probes.map((r) => [r.name, r.held])).toEqual([
+      ["nodes Ready", true],
+      ["healthy", false],
+    ]);
   });
 
   it("the verification check leaves out data expected to be lost (recovery-point probes)", async () => {
@@ -245,7 +391,14 @@ describe("the run's checks on its own probes", () => {
   it("asks log probes about lines since the steady-state check began, then since the fault", async () => {
     const w = fakeWorld();
     const since: (number | undefined)[] = [];
-    const log: Probe = { name: "log line", expectation: "a line", check: async (ctx) => { since.push(ctx.logsSince); return { ok: w.state.broken, observed: "" }; } };
+    const log: Probe = {
+      name: "log line",
+      expectation: "a line",
+      check: async (ctx) => {
+        since.push(ctx.logsSince);
+        return { ok: w.state.broken, observed: "" };
+      },
+    };
     const before = Date.now();
     const j = await run(w, { symptoms: { within: "1m", expect: [log] } });
     expect(j.outcome).toBe("passed");
@@ -257,7 +410,11 @@ describe("the run's checks on its own probes", () => {
   it("what the incident says still works during the fault is required within the budget, but is no signature", async () => {
     const w = fakeWorld();
     let writable = true;
-    const writes: Probe = { name: "API accepts writes", expectation: "a write succeeds", check: async () => ({ ok: writable, observed: writable ? "wrote" : "refused" }) };
+    const writes: Probe = {
+      name: "API accepts writes",
+      expectation: "a write succeeds",
+      check: async () => ({ ok: writable, observed: writable ? "wrote" : "refused" }),
+    };
     const j = await run(w, { symptoms: { within: "1m", expect: [w.symptom], stillWorks: [writes] } });
     expect(j.outcome, "holding before the fault is fine for it").toBe("passed");
     expect(j.phases.find((p) => p.name === "symptoms-absent")!.probes.map((r) => r.name)).toEqual(["symptom"]);
@@ -282,7 +439,13 @@ describe("variants that must fail (pnpm suite --prove)", () => {
   it("the fault neutralised ends fault-not-reproduced; the runbook cut before its decisive step ends not-recovered", async () => {
     const w = fakeWorld();
     const s = scenarioFor(w, {
-      runbook: [step("look", "ls", async () => "seen"), step("fix it", "fix", async () => { w.state.broken = false; }), step("check", "ok", async () => "fine")],
+      runbook: [
+        step("look", "ls", async () => "seen"),
+        step("fix it", "fix", async () => {
+          w.state.broken = false;
+        }),
+        step("check", "ok", async () => "fine"),
+      ],
       decisiveStep: "fix it",
     });
     const opts = { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() };
@@ -323,7 +486,14 @@ describe("the node image", () => {
   it("is prepared before the run's timeline starts, and a build is recorded apart from cluster creation", async () => {
     const w = fakeWorld();
     const clock = new FakeClock();
-    const clusters: ClusterFactory = { ...w.factory, prepare: async () => { await clock.sleep(600_000); w.state.log.push("prepare"); return { ref: "aftershock.local/node:v1.29.15", built: true, ms: 600_000 }; } };
+    const clusters: ClusterFactory = {
+      ...w.factory,
+      prepare: async () => {
+        await clock.sleep(600_000);
+        w.state.log.push("prepare");
+        return { ref: "aftershock.local/node:v1.29.15", built: true, ms: 600_000 };
+      },
+    };
     const j = await runScenario(scenarioFor(w), { clusters, kubernetesVersion: "v1.29.15", clock });
     expect(w.state.log[0]).toBe("prepare");
     expect(j.image).toEqual({ ref: "aftershock.local/node:v1.29.15", built: true, ms: 600_000 });
@@ -334,9 +504,16 @@ describe("the node image", () => {
 
 describe("fault rollback", () => {
   const throttled = (w: ReturnType<typeof fakeWorld>) => ({
-    title: "throttle it", plan: ["throttle"],
-    inject: async () => { w.state.broken = true; w.state.log.push("inject"); },
-    rollback: step("lift the throttle", "unthrottle", async () => { w.state.log.push("rollback"); return "lifted"; }),
+    title: "throttle it",
+    plan: ["throttle"],
+    inject: async () => {
+      w.state.broken = true;
+      w.state.log.push("inject");
+    },
+    rollback: step("lift the throttle", "unthrottle", async () => {
+      w.state.log.push("rollback");
+      return "lifted";
+    }),
   });
 
   it("runs in teardown before the cluster is deleted when the runbook left the fault in place", async () => {
@@ -362,7 +539,12 @@ describe("fault rollback", () => {
     expect((await run(aborted, { fault: throttled(aborted) })).outcome).toBe("aborted");
     expect(aborted.state.log).not.toContain("rollback");
     const kept = fakeWorld();
-    await runScenario(scenarioFor(kept, { fault: throttled(kept) }), { clusters: kept.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), keep: true });
+    await runScenario(scenarioFor(kept, { fault: throttled(kept) }), {
+      clusters: kept.factory,
+      kubernetesVersion: "v1.29.15",
+      clock: new FakeClock(),
+      keep: true,
+    });
     expect(kept.state.log).toContain("inject");
     expect(kept.state.log).not.toContain("rollback");
   });
@@ -370,7 +552,14 @@ describe("fault rollback", () => {
   it("is registered for Ctrl-C above the cluster's deletion, so an interrupt lifts the fault first", async () => {
     const w = fakeWorld();
     let seen: string[] = [];
-    const watching: Probe = { name: "symptom", expectation: "broken", check: async () => { seen = pendingTeardowns(); return { ok: w.state.broken, observed: "" }; } };
+    const watching: Probe = {
+      name: "symptom",
+      expectation: "broken",
+      check: async () => {
+        seen = pendingTeardowns();
+        return { ok: w.state.broken, observed: "" };
+      },
+    };
     await run(w, { fault: throttled(w), symptoms: { within: "1m", expect: [watching] } });
     expect(seen).toEqual(["scenario fake-incident: delete cluster fake", "scenario fake-incident: lift the throttle"]);
     expect(pendingTeardowns(), "both unregistered after the run").toEqual([]);
@@ -378,7 +567,14 @@ describe("fault rollback", () => {
 
   it("a failing rollback is reported and the cluster is deleted all the same", async () => {
     const w = fakeWorld();
-    const j = await run(w, { fault: { ...throttled(w), rollback: step("lift the throttle", "unthrottle", async () => { throw new Error("no such cgroup"); }) } });
+    const j = await run(w, {
+      fault: {
+        ...throttled(w),
+        rollback: step("lift the throttle", "unthrottle", async () => {
+          throw new Error("no such cgroup");
+        }),
+      },
+    });
     expect(j.outcome).toBe("passed");
     expect(w.state.deleted).toBe(1);
     expect(j.phases.find((p) => p.name === "teardown")!.steps[0]!.error).toBe("no such cgroup");
@@ -387,7 +583,15 @@ describe("fault rollback", () => {
 
   it("runs when inject fails half-way", async () => {
     const w = fakeWorld();
-    const j = await run(w, { fault: { ...throttled(w), inject: async () => { w.state.log.push("inject"); throw new Error("second node refused"); } } });
+    const j = await run(w, {
+      fault: {
+        ...throttled(w),
+        inject: async () => {
+          w.state.log.push("inject");
+          throw new Error("second node refused");
+        },
+      },
+    });
     expect(j.outcome).toBe("errored");
     expect(w.state.log).toEqual(["create", "sample memory", "inject", "stop sampling", "rollback", "delete"]);
   });
@@ -398,7 +602,12 @@ describe("reporters", () => {
     const w = fakeWorld();
     const seen: string[] = [];
     const warnings: string[] = [];
-    const bad: Reporter = { name: "bad", onPhaseBegin: () => { throw new Error("disk full"); } };
+    const bad: Reporter = {
+      name: "bad",
+      onPhaseBegin: () => {
+        throw new Error("disk full");
+      },
+    };
     const good: Reporter = { name: "good", onPhaseEnd: (p) => void seen.push(p.name) };
     const mux = new ReporterMultiplexer([bad, good], (m) => warnings.push(m));
     const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), reporter: mux });
@@ -434,19 +643,35 @@ describe("capabilities, namespaces and shared clusters", () => {
   it("refuses a scenario its clusters cannot serve before anything is created", async () => {
     const w = fakeWorld();
     const s = scenarioFor(w, { needs: ["node-lifecycle"] });
-    await expect(runScenario(s, { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() }))
-      .rejects.toThrow(/scenario fake-incident needs node-lifecycle, which this target does not offer/);
+    await expect(runScenario(s, { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() })).rejects.toThrow(
+      /scenario fake-incident needs node-lifecycle, which this target does not offer/,
+    );
     expect(w.state.log).toEqual([]);
   });
 
   it("gives a scenario only what it declared: an undeclared node shell is not there", async () => {
     const w = fakeWorld();
     let seen: unknown = "unset";
-    const j = await run(w, { runbook: [step("fix it", "fix", async (ctx) => { seen = ctx.cluster.shell; w.state.broken = false; })] });
+    const j = await run(w, {
+      runbook: [
+        step("fix it", "fix", async (ctx) => {
+          seen = ctx.cluster.shell;
+          w.state.broken = false;
+        }),
+      ],
+    });
     expect(j.outcome).toBe("passed");
     expect(seen).toBeUndefined();
     const w2 = fakeWorld();
-    await run(w2, { needs: ["node-shell"], runbook: [step("fix it", "fix", async (ctx) => { seen = ctx.cluster.shell?.nodes.length; w2.state.broken = false; })] });
+    await run(w2, {
+      needs: ["node-shell"],
+      runbook: [
+        step("fix it", "fix", async (ctx) => {
+          seen = ctx.cluster.shell?.nodes.length;
+          w2.state.broken = false;
+        }),
+      ],
+    });
     expect(seen).toBe(1);
   });
 
@@ -456,7 +681,12 @@ describe("capabilities, namespaces and shared clusters", () => {
       let ns = "";
       const j = await run(w, {
         scope: "namespace",
-        runbook: [step("fix it", "fix", async (ctx) => { ns = ctx.namespace; if (fixes) w.state.broken = false; })],
+        runbook: [
+          step("fix it", "fix", async (ctx) => {
+            ns = ctx.namespace;
+            if (fixes) w.state.broken = false;
+          }),
+        ],
       });
       expect(j.outcome).toBe(fixes ? "passed" : "not-recovered");
       expect(ns).toMatch(/^as-[0-9a-f]{8}-fake-incident$/);
@@ -474,13 +704,26 @@ describe("capabilities, namespaces and shared clusters", () => {
         const name = `c${made.length + 1}`;
         made.push(`${name}:${shape.controlPlanes}+${shape.workers}`);
         return {
-          name, runId: "00000001", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", timings: {}, howToReach: () => "",
-          api: { core: {
-            listNode: async () => ({ items: [{ metadata: { name: "n" }, status: { conditions: [{ type: "Ready", status: "True" }] } }] }),
-            listNamespacedPod: async () => ({ items: [{ metadata: { name: "p" }, status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } }] }),
-          } } as unknown as KubeApi,
-          kubectl: async () => { throw new Error("unused"); },
-          delete: async () => { deleted.push(name); },
+          name,
+          runId: "00000001",
+          kubernetesVersion: "v1.29.15",
+          kubeconfigPath: "/dev/null",
+          timings: {},
+          howToReach: () => "",
+          api: {
+            core: {
+              listNode: async () => ({ items: [{ metadata: { name: "n" }, status: { conditions: [{ type: "Ready", status: "True" }] } }] }),
+              listNamespacedPod: async () => ({
+                items: [{ metadata: { name: "p" }, status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } }],
+              }),
+            },
+          } as unknown as KubeApi,
+          kubectl: async () => {
+            throw new Error("unused");
+          },
+          delete: async () => {
+            deleted.push(name);
+          },
         };
       },
     };

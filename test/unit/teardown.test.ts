@@ -5,7 +5,10 @@ describe("teardown stack", () => {
   it("runs teardowns newest first, keeps going past a failing one, and reports it", async () => {
     const order: string[] = [];
     registerTeardown("network", async () => void order.push("network"));
-    registerTeardown("cluster", async () => { order.push("cluster"); throw new Error("boom"); });
+    registerTeardown("cluster", async () => {
+      order.push("cluster");
+      throw new Error("boom");
+    });
     registerTeardown("side container", async () => void order.push("side container"));
     const failed: string[] = [];
     const ok = await runTeardowns((t) => failed.push(t));

@@ -14,29 +14,101 @@ function apiCluster(nodes: [string, string][], pods: [string, string, boolean][]
     core: {
       listNode: async () => ({ items: nodes.map(([name, ready]) => ({ metadata: { name }, status: { conditions: [{ type: "Ready", status: ready }] } })) }),
       listNamespacedPod: async () => ({
-        items: pods.map(([name, phase, ready]) => ({ metadata: { name }, status: { phase, conditions: [{ type: "Ready", status: ready ? "True" : "False" }] } })),
+        items: pods.map(([name, phase, ready]) => ({
+          metadata: { name },
+          status: { phase, conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+        })),
       }),
     },
   } as unknown as KubeApi;
-  const node = (name: string) => ({ name, role: "worker" as const, exec: async () => { throw new Error("no"); }, sh: async () => { throw new Error("no"); } });
+  const node = (name: string) => ({
+    name,
+    role: "worker" as const,
+    exec: async () => {
+      throw new Error("no");
+    },
+    sh: async () => {
+      throw new Error("no");
+    },
+  });
   return {
-    name: "c", runId: "00000001", kubernetesVersion: "v1.29.15", kubeconfigPath: "/dev/null", api,
-    kubectl: async () => { throw new Error("kubectl is not used by typed probes"); },
+    name: "c",
+    runId: "00000001",
+    kubernetesVersion: "v1.29.15",
+    kubeconfigPath: "/dev/null",
+    api,
+    kubectl: async () => {
+      throw new Error("kubectl is not used by typed probes");
+    },
     ...(shellNodes ? { shell: { nodes: shellNodes.map(node), controlPlane: () => node(shellNodes[0]!), node } } : {}),
   };
 }
-const ctxOf = (cluster: ClusterAccess): ScenarioContext => ({ cluster, clock: { now: () => 0, sleep: async () => {} }, found: {}, evidence: () => {}, namespace: "default" });
+const ctxOf = (cluster: ClusterAccess): ScenarioContext => ({
+  cluster,
+  clock: { now: () => 0, sleep: async () => {} },
+  found: {},
+  evidence: () => {},
+  namespace: "default",
+});
 
 describe("typed health probes", () => {
   it("nodes Ready reads the Ready condition of every Node, and names nodes known out of band but absent from the API", async () => {
-    expect(await nodesReady().check(ctxOf(apiCluster([["a", "True"], ["b", "True"]], [])))).toEqual({ ok: true, observed: "2 Ready" });
-    expect(await nodesReady().check(ctxOf(apiCluster([["a", "True"], ["b", "Unknown"]], [])))).toEqual({ ok: false, observed: "b=Unknown" });
+    expect(
+      await nodesReady().check(
+        ctxOf(
+          apiCluster(
+            [
+              ["a", "True"],
+              ["b", "True"],
+            ],
+            [],
+          ),
+        ),
+      ),
+    ).toEqual({ ok: true, observed: "2 Ready" });
+    expect(
+      await nodesReady().check(
+        ctxOf(
+          apiCluster(
+            [
+              ["a", "True"],
+              ["b", "Unknown"],
+            ],
+            [],
+          ),
+        ),
+      ),
+    ).toEqual({ ok: false, observed: "b=Unknown" });
     expect(await nodesReady().check(ctxOf(apiCluster([["a", "True"]], [], ["a", "b"])))).toEqual({ ok: false, observed: "b=absent" });
   });
 
   it("kube-system Ready wants every pod Running with condition Ready", async () => {
-    expect((await kubeSystemReady().check(ctxOf(apiCluster([], [["etcd", "Running", true], ["dns", "Running", true]])))).ok).toBe(true);
-    const o = await kubeSystemReady().check(ctxOf(apiCluster([], [["etcd", "Running", true], ["dns", "Pending", false]])));
+    expect(
+      (
+        await kubeSystemReady().check(
+          ctxOf(
+            apiCluster(
+              [],
+              [
+                ["etcd", "Running", true],
+                ["dns", "Running", true],
+              ],
+            ),
+          ),
+        )
+      ).ok,
+    ).toBe(true);
+    const o = await kubeSystemReady().check(
+      ctxOf(
+        apiCluster(
+          [],
+          [
+            ["etcd", "Running", true],
+            ["dns", "Pending", false],
+          ],
+        ),
+      ),
+    );
     expect(o).toEqual({ ok: false, observed: "not ready: dns Pending" });
     expect((await kubeSystemReady().check(ctxOf(apiCluster([], [])))).ok).toBe(false);
   });
@@ -54,9 +126,18 @@ describe("capabilities", () => {
 
   it("defineScenario rejects unknown capabilities, images without image-loading, and a bad scope", () => {
     const base = {
-      id: "x", title: "t", summary: "s", source: { incident: "003", section: "1" }, tags: [], cluster: { controlPlanes: 1 as const, workers: 0 }, setup: [], steadyState: [],
-      fault: { title: "f", plan: [], inject: async () => {} }, symptoms: { within: "1m", expect: [nodesReady()] },
-      runbook: [step("s", "s", async () => {})], verify: { within: "1m", expect: [nodesReady()] },
+      id: "x",
+      title: "t",
+      summary: "s",
+      source: { incident: "003", section: "1" },
+      tags: [],
+      cluster: { controlPlanes: 1 as const, workers: 0 },
+      setup: [],
+      steadyState: [],
+      fault: { title: "f", plan: [], inject: async () => {} },
+      symptoms: { within: "1m", expect: [nodesReady()] },
+      runbook: [step("s", "s", async () => {})],
+      verify: { within: "1m", expect: [nodesReady()] },
     };
     expect(() => defineScenario({ ...base, needs: ["telepathy" as never] })).toThrow(/needs names unknown capabilities: telepathy/);
     expect(() => defineScenario({ ...base, images: ["aftershock.local/app:v1"] })).toThrow(/images need the "image-loading" capability/);
@@ -83,7 +164,15 @@ describe("workload helpers", () => {
 
   it("reads the kubelet's back-off from successive terminations of one container", () => {
     const at = (s: number) => new Date(Date.UTC(2026, 10, 24, 3, 0, s));
-    const t = (start: number, end: number, n: number): Termination => ({ pod: "p", container: "app", exitCode: 1, reason: "Error", startedAt: at(start), finishedAt: at(end), restartCount: n });
+    const t = (start: number, end: number, n: number): Termination => ({
+      pod: "p",
+      container: "app",
+      exitCode: 1,
+      reason: "Error",
+      startedAt: at(start),
+      finishedAt: at(end),
+      restartCount: n,
+    });
     expect(backOffDelays([t(0, 1, 1), t(11, 12, 2), t(32, 33, 3)])).toEqual([10, 20]);
     expect(backOffDelays([t(0, 1, 1)])).toEqual([]);
   });

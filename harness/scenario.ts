@@ -70,7 +70,7 @@ export interface ScenarioDefinition {
    * `pnpm suite` and run against an existing cluster with --kubeconfig.
    */
   scope?: "cluster" | "namespace";
-  /** Workload images from the local catalogue (harness/workload-images.ts) the scenario runs; loaded before setup. */
+  /** Workload images from the local catalogue (clusters/images/workloads.ts, re-exported by harness/workloads.ts) the scenario runs; loaded before setup. */
   images?: string[];
   setup: Sentinel[];
   steadyState: Probe[];

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1ContainerState, V1Deployment } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Container, V1ContainerState, V1Deployment, V1DeploymentStrategy, V1PodSpec, V1Service } from "@kubernetes/client-node";
 import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "../clusters/kube.js";
 import { LABELS, ownerLabel } from "../clusters/labels.js";
@@ -106,8 +106,12 @@ export async function apply(ctx: ScenarioContext, ...objects: KubernetesObject[]
   return out.join("\n");
 }
 
-/** A Deployment of one container, labelled app=<name>, as scenario authors write most workloads. */
-export function deployment(name: string, container: Record<string, unknown>, opts: { replicas?: number; pod?: Record<string, unknown> } = {}): V1Deployment {
+/** A Deployment of one container named "app", labelled app=<name>, as scenario authors write most workloads. */
+export function deployment(
+  name: string,
+  container: Omit<V1Container, "name">,
+  opts: { replicas?: number; pod?: Omit<V1PodSpec, "containers">; strategy?: V1DeploymentStrategy } = {},
+): V1Deployment {
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -115,12 +119,23 @@ export function deployment(name: string, container: Record<string, unknown>, opt
     spec: {
       replicas: opts.replicas ?? 1,
       revisionHistoryLimit: 5,
+      ...(opts.strategy ? { strategy: opts.strategy } : {}),
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name } },
-        spec: { terminationGracePeriodSeconds: 2, ...opts.pod, containers: [{ name: "app", ...container } as never] },
+        spec: { terminationGracePeriodSeconds: 2, ...opts.pod, containers: [{ name: "app", ...container }] },
       },
     },
+  };
+}
+
+/** A ClusterIP Service selecting app=<name> (or `selector`), port `port` to the container's `targetPort`. */
+export function service(name: string, port: number, targetPort: number | string, selector: Record<string, string> = { app: name }): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, labels: { app: name } },
+    spec: { selector, ports: [{ name: "http", port, targetPort: targetPort as never }] },
   };
 }
 
@@ -168,6 +183,9 @@ export async function rollBack(ctx: ScenarioContext, name: string): Promise<stri
   return r.stdout.trim();
 }
 
+const eventTime = (e: { lastTimestamp?: Date; eventTime?: Date; firstTimestamp?: Date }) =>
+  new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime();
+
 // ---- probes -------------------------------------------------------------------------------------------
 
 function probe(name: string, expectation: string, check: (ctx: ScenarioContext) => Promise<Observation>): Probe {
@@ -182,6 +200,14 @@ export function rolledOut(name: string): Probe {
     } catch (e) {
       return { ok: false, observed: apiErrorLine(e) };
     }
+  });
+}
+
+/** The Deployment's latest revision is not rolled out (read from the API; an API error is no answer). */
+export function rolloutStuck(name: string): Probe {
+  return probe(`${name} rollout stuck`, `deployment/${name}: latest revision not yet updated and available`, async (ctx) => {
+    const o = rolloutState(await readDeployment(ctx, name));
+    return { ok: !o.ok, observed: o.observed };
   });
 }
 
@@ -280,16 +306,18 @@ export function backOffGrows(app: string, restarts = 2): Probe {
 export function eventSeen(app: string, reason: string, message?: RegExp): Probe {
   return probe(
     `${app} event ${reason}${message ? ` ${message.source}` : ""}`,
-    `an event about app=${app} with reason ${reason}${message ? ` and message matching ${message}` : ""}`,
+    `an event about app=${app} with reason ${reason}${message ? ` and message matching ${message}` : ""}, last seen within the run's log window`,
     async (ctx) => {
       const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
-      const evs = w.eventsOf(app);
+      // Like log probes: only what happened since the window began (the steady-state check before the fault,
+      // the fault afterwards), so a readiness blip while the healthy release started does not count.
+      const evs = w.eventsOf(app).filter((e) => !ctx.logsSince || eventTime(e) >= ctx.logsSince - 1000);
       const hit = evs.find((e) => e.reason === reason && (!message || message.test(e.message ?? "")));
       return {
         ok: !!hit,
         observed: hit
           ? `${hit.reason} (×${hit.count ?? 1}): ${(hit.message ?? "").slice(0, 300)}`
-          : `${evs.length} events, none ${reason}${evs.length ? `; last: ${evs.at(-1)!.reason}` : ""}`,
+          : `${evs.length} events in the window, none ${reason}${evs.length ? `; last: ${evs.at(-1)!.reason}` : ""}`,
       };
     },
   );
@@ -309,6 +337,32 @@ export function endpointsEmpty(service: string): Probe {
 }
 
 export { WORKLOAD_IMAGES } from "../clusters/images/workloads.js";
+
+/** The Service has at least one ready endpoint (an API error is not an answer: it does not hold). */
+export function endpointsReady(service: string): Probe {
+  return probe(`Service ${service} has endpoints`, `Endpoints of ${service}: at least one ready address`, async (ctx) => {
+    try {
+      const ep = await ctx.cluster.api.core.readNamespacedEndpoints({ name: service, namespace: ctx.namespace });
+      const ready = (ep.subsets ?? []).flatMap((s) => s.addresses ?? []);
+      return { ok: ready.length > 0, observed: ready.length ? `${ready.length} ready: ${ready.map((a) => a.ip).join(", ")}` : "no ready addresses" };
+    } catch (e) {
+      return { ok: false, observed: apiErrorLine(e) };
+    }
+  });
+}
+
+/** Every pod of app is Running but none is Ready (a readiness probe that never passes). */
+export function podsRunningNotReady(app: string): Probe {
+  return probe(`${app} pods Running but not Ready`, `pods of app=${app}: some Running, none of them Ready`, async (ctx) => {
+    const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items;
+    const running = pods.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+    const ready = running.filter((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    return {
+      ok: running.length > 0 && ready.length === 0,
+      observed: `${running.length} Running, ${ready.length} Ready: ${running.map((p) => p.metadata?.name).join(", ") || "none"}`,
+    };
+  });
+}
 
 /** A line matching `pattern` in the log of app's pods, written since the run's log window began (typed log read). */
 export function podLogMatches(app: string, pattern: RegExp): Probe {

@@ -5,12 +5,12 @@ import type { RunJournal } from "../../harness/runner.js";
 import { cli, expectSelfChecksPassed, leftovers, root } from "./helpers.js";
 
 /**
- * The workload incidents of 003 (CrashLoopBackOff triage, Pod → Service → Ingress), run as the nightly suite
- * runs them: `pnpm suite --tag workload`, both scenarios one after another on one shared cluster, each in a
+ * The workload incidents of 003 (CrashLoopBackOff triage, a readiness probe that never passes, Pod → Service →
+ * Ingress), run as the nightly suite runs them: `pnpm suite --tag workload`, one after another on one shared cluster, each in a
  * namespace of its own that is deleted at the end of its run.
  */
 describe("pnpm suite --tag workload, on one shared cluster", () => {
-  it("passes both workload incidents with one cluster creation, each finding its causes at the right layer", async () => {
+  it("passes the workload incidents with one cluster creation, each finding its causes at the right layer", async () => {
     const r = await cli(["suite", "--tag", "workload", "--reporter", "console,json"], 25 * 60_000);
     expect(r.code, r.output.slice(-4000)).toBe(0);
     expect(r.output).toMatch(/^1 cluster created$/m);
@@ -18,13 +18,16 @@ describe("pnpm suite --tag workload, on one shared cluster", () => {
     const journals = JSON.parse(readFileSync(path.join(root, dir, "journals.json"), "utf8")) as RunJournal[];
     expect(journals.map((j) => [j.scenario.id, j.outcome, j.reason])).toEqual([
       ["crashloop-triage", "passed", expect.any(String)],
+      ["readiness-probe-mismatch", "passed", expect.any(String)],
       ["service-ingress-mismatch", "passed", expect.any(String)],
     ]);
-    // One cluster: the second run got it through the health gate, and every run cleaned up its namespace.
-    const [first, second] = journals as [RunJournal, RunJournal];
-    expect(second.cluster!.name).toBe(first.cluster!.name);
+    // One cluster: each later run got it through the health gate, and every run cleaned up its namespace.
+    const [first, ...later] = journals as [RunJournal, ...RunJournal[]];
     expect(first.cluster!.shared).toBe("created for this run");
-    expect(second.cluster!.shared).toMatch(/^health gate passed in .+; run 2 on this cluster$/);
+    later.forEach((j, i) => {
+      expect(j.cluster!.name).toBe(first.cluster!.name);
+      expect(j.cluster!.shared).toMatch(new RegExp(`^health gate passed in .+; run ${i + 2} on this cluster$`));
+    });
     for (const j of journals) {
       expectSelfChecksPassed(j);
       const teardown = j.phases.find((p) => p.name === "teardown")!;
@@ -58,8 +61,19 @@ describe("pnpm suite --tag workload, on one shared cluster", () => {
       ["notifier", "binary not found"],
     ]);
 
+    // Readiness: pods Running, none Ready, the Service without endpoints; after the rollback, endpoints again.
+    const ready = journals[1]!;
+    const rs = Object.fromEntries(ready.phases.find((p) => p.name === "symptoms")!.probes.map((p) => [p.name, p.observed]));
+    expect(rs["api pods Running but not Ready"]).toMatch(/^2 Running, 0 Ready/);
+    expect(rs["Service api has no endpoints"]).toBe("no ready addresses");
+    expect(Object.values(rs).join("\n")).toMatch(/Readiness probe failed: .*:9090.*connection refused/);
+    expect(ready.phases.find((p) => p.name === "verify")!.probes.map((p) => p.observed)).toEqual([
+      expect.stringMatching(/2\/2 updated, 2 available/),
+      expect.stringMatching(/^2 ready: /),
+    ]);
+
     // Service/Ingress: what a user outside the cluster got, per layer, and 200 everywhere afterwards.
-    const ing = journals[1]!;
+    const ing = journals[2]!;
     const seen = Object.fromEntries(ing.phases.find((p) => p.name === "symptoms")!.probes.map((p) => [p.name, p.observed]));
     expect(seen["GET /cart through the ingress answers 503"]).toMatch(/^HTTP 503/);
     expect(seen["GET /checkout through the ingress answers 502"]).toMatch(/^HTTP 502/);

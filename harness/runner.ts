@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { restrictTo } from "../clusters/contract.js";
-import { registerTeardown } from "../clusters/teardown.js";
 import { stopWatches } from "./namespace-watch.js";
 import { createRunNamespace, deleteRunNamespace } from "./workloads.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
 import { classifyVerify, latch } from "./run-checks.js";
+import { RunTeardown } from "./run-teardown.js";
 import type { ReporterHooks } from "./reporters/reporter.js";
 import { healthProbes, type RunbookStep, type Scenario } from "./scenario.js";
 import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "./types.js";
@@ -93,12 +93,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   };
 
   reporter.onRunBegin?.(journal);
-  let unregister = () => {};
-  let rollback: { step: RunbookStep; run: () => Promise<string | void> } | undefined;
-  let unregisterRollback = () => {};
   let memory: { stop(): Promise<number> } | undefined;
-  let unregisterNamespace = () => {};
-  let namespaceCreated = false;
+  // What the run must undo, newest first; nothing is undone when the cluster is kept (--keep).
+  const teardown = new RunTeardown(`scenario ${scenario.id}`);
   try {
     // 1. Cluster.
     cluster = await phase("cluster", undefined, async () => {
@@ -113,7 +110,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     });
     const created = cluster;
     memory = cluster.sampleMemory?.();
-    unregister = opts.keep ? () => {} : registerTeardown(`scenario ${scenario.id}: delete cluster ${created.name}`, () => created.delete());
+    if (!opts.keep) teardown.push(created.shared ? `give back cluster ${created.name}` : `delete cluster ${created.name}`, "", () => created.delete());
     journal.cluster = {
       name: cluster.name,
       kubernetesVersion: cluster.kubernetesVersion,
@@ -130,10 +127,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       if (scenario.scope === "namespace") {
         await timedStep(p, `create namespace ${ctx.namespace}`, `kubectl create namespace ${ctx.namespace}`, async () => {
           await createRunNamespace(created.api, ctx.namespace, runId, scenario.id);
-          unregisterNamespace = registerTeardown(`scenario ${scenario.id}: delete namespace ${ctx.namespace}`, () =>
-            deleteRunNamespace(created.api, ctx.namespace, runId).then(() => {}),
-          );
-          namespaceCreated = true;
+          if (!opts.keep) {
+            // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
+            teardown.push(`delete namespace ${ctx.namespace}`, `kubectl delete namespace ${ctx.namespace} --wait`, () =>
+              deleteRunNamespace(created.api, ctx.namespace, runId),
+            );
+          }
         });
       }
       if (scenario.images.length) {
@@ -179,10 +178,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     const fault = scenario.fault;
     if (fault.rollback && !opts.keep) {
       const rb = fault.rollback;
-      rollback = { step: rb, run: () => withBudget(rb.run(ctx), rb.budgetMs, rb.title, clock) };
-      unregisterRollback = registerTeardown(`scenario ${scenario.id}: ${rb.title}`, async () => {
-        await rollback?.run();
-      });
+      teardown.push(`rollback: ${rb.title}`, rb.shows, () => withBudget(rb.run(ctx), rb.budgetMs, rb.title, clock));
     }
     await phase("inject", undefined, async (p) => {
       await timedStep(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => {
@@ -330,24 +326,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         journal.kept = c.howToReach();
       } else {
         await phase("teardown", undefined, async (p) => {
-          if (rollback) {
-            const rb = rollback;
-            unregisterRollback();
-            // Best effort: a rollback that fails is reported, and the cluster is deleted all the same.
-            await timedStep(p, `rollback: ${rb.step.title}`, rb.step.shows, rb.run, (out) => out && evidence(`rollback: ${rb.step.title}`, out)).catch(
-              (e: unknown) => evidence("teardown", `rollback failed: ${(e as Error).message}`),
-            );
-          }
-          if (namespaceCreated) {
-            // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
-            unregisterNamespace();
-            await timedStep(p, `delete namespace ${runNamespace(scenario, runId)}`, `kubectl delete namespace ${runNamespace(scenario, runId)} --wait`, () =>
-              deleteRunNamespace(c.api, runNamespace(scenario, runId), runId),
-            );
-          }
-          unregister();
-          await c.delete();
-        }).catch((e: unknown) => evidence("teardown", `cluster deletion failed: ${String(e)}`));
+          await teardown.unwind(
+            (title, shows, fn) => timedStep(p, title, shows || undefined, fn, (out) => out && evidence(title, out)),
+            (title, e) => evidence("teardown", `${title} failed: ${(e as Error).message ?? String(e)}`),
+          );
+          if (p.steps.some((st) => !st.ok)) p.status = "failed";
+        }).catch((e: unknown) => evidence("teardown", `teardown failed: ${String(e)}`));
       }
     }
     journal.endedAt = clock.now();

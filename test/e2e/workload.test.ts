@@ -33,6 +33,7 @@ describe("pnpm suite --tag workload, on one shared cluster", () => {
       const teardown = j.phases.find((p) => p.name === "teardown")!;
       expect(teardown.steps.map((s) => [s.title.replace(/as-[0-9a-f]{8}-/, "as-…-"), s.ok, s.output ?? ""])).toEqual([
         [`delete namespace as-…-${j.scenario.id}`, true, expect.stringMatching(/^namespace as-[0-9a-f]{8}-\S+ deleted in /)],
+        [`give back cluster ${first.cluster!.name}`, true, ""],
       ]);
     }
     expect(await leftovers(first.runId), "the shared cluster is gone after the suite").toEqual([]);

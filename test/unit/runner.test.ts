@@ -522,7 +522,10 @@ describe("fault rollback", () => {
     expect(j.outcome).toBe("not-recovered");
     expect(w.state.log).toEqual(["create", "sample memory", "inject", "stop sampling", "rollback", "delete"]);
     const td = j.phases.find((p) => p.name === "teardown")!;
-    expect(td.steps.map((s) => [s.title, s.ok, s.output])).toEqual([["rollback: lift the throttle", true, "lifted"]]);
+    expect(td.steps.map((s) => [s.title, s.ok, s.output])).toEqual([
+      ["rollback: lift the throttle", true, "lifted"],
+      ["delete cluster fake", true, undefined],
+    ]);
     expect(j.timings.timeToRecoverMs, "a rollback is not recovery").toBeUndefined();
   });
 
@@ -561,7 +564,7 @@ describe("fault rollback", () => {
       },
     };
     await run(w, { fault: throttled(w), symptoms: { within: "1m", expect: [watching] } });
-    expect(seen).toEqual(["scenario fake-incident: delete cluster fake", "scenario fake-incident: lift the throttle"]);
+    expect(seen).toEqual(["scenario fake-incident: delete cluster fake", "scenario fake-incident: rollback: lift the throttle"]);
     expect(pendingTeardowns(), "both unregistered after the run").toEqual([]);
   });
 
@@ -578,7 +581,11 @@ describe("fault rollback", () => {
     expect(j.outcome).toBe("passed");
     expect(w.state.deleted).toBe(1);
     expect(j.phases.find((p) => p.name === "teardown")!.steps[0]!.error).toBe("no such cgroup");
-    expect(j.evidence.some((e) => e.text === "rollback failed: no such cgroup")).toBe(true);
+    expect(j.evidence.some((e) => e.text === "rollback: lift the throttle failed: no such cgroup")).toBe(true);
+    expect(j.phases.find((p) => p.name === "teardown")!.steps.map((st) => [st.title, st.ok])).toEqual([
+      ["rollback: lift the throttle", false],
+      ["delete cluster fake", true],
+    ]);
   });
 
   it("runs when inject fails half-way", async () => {

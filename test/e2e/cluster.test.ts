@@ -187,13 +187,14 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`,
     const slow = !existsSync("/sys/fs/cgroup/cgroup.controllers"); // cgroup v1
     if (slow) {
       const node = cluster.controlPlane();
-      // 4 MiB written with O_DIRECT at 64 KiB/s: the writer is stuck in the kernel for about a minute.
+      // 2 MiB written with O_DIRECT at 64 KiB/s: the writer is stuck in the kernel for half a minute at least
+      // (its node took 1–4 minutes to die here with 4 MiB, depending on the other clusters' disk load).
       await node.sh(
         `set -euo pipefail
 dev=$(findmnt -no MAJ:MIN -T /var | tr -d ' ')
 cg=/sys/fs/cgroup/blkio/aftershock-slow-writer; mkdir -p $cg
 echo "$dev 65536" > $cg/blkio.throttle.write_bps_device
-setsid bash -c "echo \\$\\$ > $cg/cgroup.procs; exec dd if=/dev/zero of=/var/slow-write bs=4M count=1 oflag=direct" </dev/null >/dev/null 2>&1 &
+setsid bash -c "echo \\$\\$ > $cg/cgroup.procs; exec dd if=/dev/zero of=/var/slow-write bs=2M count=1 oflag=direct" </dev/null >/dev/null 2>&1 &
 for _ in $(seq 50); do pid=$(head -n1 $cg/cgroup.procs); [[ -n $pid ]] && ps -o stat= -p "$pid" | grep -q D && exit 0; sleep 0.1; done
 echo "the writer never blocked"; exit 1`,
         { timeoutMs: 30_000 },

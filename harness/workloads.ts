@@ -177,6 +177,17 @@ export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs
   return `deployment/${name} rolled out: ${seen}`;
 }
 
+/** `kubectl patch <target> --type=<type> -p <json>` in the run's namespace, as the on-call types it; kubectl's answer. */
+export async function kubectlPatch(ctx: ScenarioContext, target: string, patch: unknown, type: "strategic" | "merge" | "json" = "strategic"): Promise<string> {
+  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, "patch", ...target.split("/"), `--type=${type}`, "-p", JSON.stringify(patch)], {
+    timeoutMs: 60_000,
+  });
+  return r.stdout.trim();
+}
+
+/** A strategic-merge patch of the container "app" (as deployment() names it) in a Deployment's pod template. */
+export const appContainerPatch = (fields: Partial<V1Container>) => ({ spec: { template: { spec: { containers: [{ name: "app", ...fields }] } } } });
+
 /** `kubectl rollout undo`: the Deployment back to its previous revision, as an on-call engineer rolls back. */
 export async function rollBack(ctx: ScenarioContext, name: string): Promise<string> {
   const r = await ctx.cluster.kubectl(["-n", ctx.namespace, "rollout", "undo", `deployment/${name}`], { timeoutMs: 60_000 });
@@ -203,11 +214,17 @@ export function rolledOut(name: string): Probe {
   });
 }
 
-/** The Deployment's latest revision is not rolled out (read from the API; an API error is no answer). */
+/**
+ * The Deployment's latest revision is stuck: the controller has seen it (observedGeneration is current) and
+ * some replica is unavailable. Not merely "not rolled out yet", which holds for a moment after any change.
+ */
 export function rolloutStuck(name: string): Probe {
-  return probe(`${name} rollout stuck`, `deployment/${name}: latest revision not yet updated and available`, async (ctx) => {
-    const o = rolloutState(await readDeployment(ctx, name));
-    return { ok: !o.ok, observed: o.observed };
+  return probe(`${name} rollout stuck`, `deployment/${name}: latest revision observed by the controller, some replica unavailable`, async (ctx) => {
+    const d = await readDeployment(ctx, name);
+    const s = d.status ?? {};
+    const observed = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+    const unavailable = (s.unavailableReplicas ?? 0) > 0 || (s.availableReplicas ?? 0) < (d.spec?.replicas ?? 1);
+    return { ok: observed && unavailable, observed: `${rolloutState(d).observed}${observed ? "" : " (not yet observed by the controller)"}` };
   });
 }
 

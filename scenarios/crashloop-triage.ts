@@ -9,7 +9,9 @@ import {
   containerWaiting,
   deployment,
   eventSeen,
+  appContainerPatch,
   imageRef,
+  kubectlPatch,
   restartedAtLeast,
   rollBack,
   waitRolledOut,
@@ -239,33 +241,13 @@ export default defineScenario({
       "liveness probe kills a slow start",
       "give the slow starter a startup probe",
       "kubectl patch deployment/<app>   # startupProbe: /healthz every 2s, up to 60s",
-      (ctx, app) =>
-        kubectl(
-          ctx,
-          "patch",
-          `deployment/${app}`,
-          "--type=strategic",
-          "-p",
-          JSON.stringify({
-            spec: { template: { spec: { containers: [{ name: "app", startupProbe: { ...healthz, periodSeconds: 2, failureThreshold: 30 } }] } } },
-          }),
-        ),
+      (ctx, app) => kubectlPatch(ctx, `deployment/${app}`, appContainerPatch({ startupProbe: { ...healthz, periodSeconds: 2, failureThreshold: 30 } })),
     ),
     fixFor(
       "binary not found",
       "fix the command to name the binary the image has",
       `kubectl patch deployment/<app>   # command: sh -c "exec /app/server"`,
-      (ctx, app) =>
-        kubectl(
-          ctx,
-          "patch",
-          `deployment/${app}`,
-          "--type=strategic",
-          "-p",
-          JSON.stringify({
-            spec: { template: { spec: { containers: [{ name: "app", command: ["/bin/sh", "-c", "exec /app/server"] }] } } },
-          }),
-        ),
+      (ctx, app) => kubectlPatch(ctx, `deployment/${app}`, appContainerPatch({ command: ["/bin/sh", "-c", "exec /app/server"] })),
     ),
     step(
       "wait for every rollout",

@@ -1,8 +1,7 @@
-import type { V1Service } from "@kubernetes/client-node";
 import { ingress, ingressAnswers, ingressUrl, installIngressController, httpGet, INGRESS_CONTROLLER } from "../harness/ingress.js";
 import { defineScenario, step } from "../harness/scenario.js";
 import type { ScenarioContext } from "../harness/types.js";
-import { apply, deployment, endpointsEmpty, podLogMatches, waitRolledOut, WORKLOAD_IMAGES } from "../harness/workloads.js";
+import { apply, deployment, endpointsEmpty, kubectlPatch, podLogMatches, service, waitRolledOut, WORKLOAD_IMAGES } from "../harness/workloads.js";
 import { waitFor } from "../harness/probes.js";
 
 /**
@@ -14,13 +13,6 @@ import { waitFor } from "../harness/probes.js";
 const APP = WORKLOAD_IMAGES.app;
 const APPS = ["cart", "checkout", "profile"] as const;
 const CONTAINER_PORT = 8080;
-
-const service = (name: string, over: { selector?: Record<string, string>; targetPort?: number } = {}): V1Service => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name },
-  spec: { selector: over.selector ?? { app: name }, ports: [{ name: "http", port: 80, targetPort: (over.targetPort ?? CONTAINER_PORT) as never }] },
-});
 
 const app = (name: string) =>
   deployment(name, {
@@ -34,6 +26,22 @@ const kubectl = async (ctx: ScenarioContext, ...args: string[]) => {
   const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { allowFailure: true, timeoutMs: 60_000 });
   return `${r.stdout}${r.stderr}`.trim();
 };
+
+/**
+ * A fix applied to each object the triage listed under `found[key]`: a JSON patch, as the on-call types it
+ * (`kubectl patch <target> --type=json -p '[…]'`). Nothing found means nothing to fix at that layer.
+ */
+function fixEach(title: string, key: string, none: string, patchOf: (name: string) => [string, unknown[]]) {
+  const [target, ops] = patchOf("<name>");
+  return step(title, `kubectl patch ${target.replace("/", " ")} --type=json -p '${JSON.stringify(ops)}'`, async (ctx) => {
+    const out: string[] = [];
+    for (const name of (ctx.found[key] ?? "").split(",").filter(Boolean)) {
+      const [t, p] = patchOf(name);
+      out.push(await kubectlPatch(ctx, t, p, "json"));
+    }
+    return out.join("\n") || none;
+  });
+}
 
 /** The Service's ready addresses, from the Endpoints the API keeps for it. */
 async function readyAddresses(ctx: ScenarioContext, name: string): Promise<number> {
@@ -63,7 +71,7 @@ export default defineScenario({
       title: "an ingress controller, and cart, checkout and profile behind it",
       async write(ctx) {
         await installIngressController(ctx);
-        await apply(ctx, ...APPS.flatMap((a) => [app(a), service(a), ingress(ctx, a, `/${a}`, a, 80)]));
+        await apply(ctx, ...APPS.flatMap((a) => [app(a), service(a, 80, CONTAINER_PORT), ingress(ctx, a, `/${a}`, a, 80)]));
         for (const a of APPS) await waitRolledOut(ctx, a);
         ctx.evidence("setup", `ingress at ${await ingressUrl(ctx)}; ${APPS.map((a) => `/${a}`).join(", ")} routed to their Services`);
       },
@@ -82,8 +90,8 @@ export default defineScenario({
     async inject(ctx) {
       await apply(
         ctx,
-        service("cart", { selector: { app: "cart-v2" } }),
-        service("checkout", { targetPort: 9090 }),
+        service("cart", 80, CONTAINER_PORT, { app: "cart-v2" }),
+        service("checkout", 80, 9090),
         ingress(ctx, "profile", "/profile", "profile-svc", 80),
       );
       ctx.evidence("fault", "cart selects app=cart-v2; checkout targets port 9090; ingress profile points at service profile-svc");
@@ -174,59 +182,20 @@ export default defineScenario({
       ctx.found.wrongBackend = wrong.join(",");
       return out.join("\n");
     }),
-    step("fix the selector to the pods' labels", 'kubectl patch service <svc> -p \'{"spec":{"selector":{"app":"<app>"}}}\'', async (ctx) => {
-      const out: string[] = [];
-      for (const a of (ctx.found.wrongSelector ?? "").split(",").filter(Boolean)) {
-        // The whole selector is replaced (a merge patch would keep stray keys).
-        out.push(
-          await kubectl(ctx, "patch", "service", a, "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/selector", value: { app: a } }])),
-        );
-      }
-      return out.join("\n") || "no selector mismatch found";
-    }),
-    step(
-      "fix the targetPort to the container's port",
-      `kubectl patch service <svc> --type=json -p '[{"op":"replace","path":"/spec/ports/0/targetPort","value":${CONTAINER_PORT}}]'`,
-      async (ctx) => {
-        const out: string[] = [];
-        for (const a of (ctx.found.wrongTargetPort ?? "").split(",").filter(Boolean)) {
-          out.push(
-            await kubectl(
-              ctx,
-              "patch",
-              "service",
-              a,
-              "--type=json",
-              "-p",
-              JSON.stringify([{ op: "replace", path: "/spec/ports/0/targetPort", value: CONTAINER_PORT }]),
-            ),
-          );
-        }
-        return out.join("\n") || "no targetPort mismatch found";
-      },
-    ),
-    step(
-      "point the ingress backend at the Service that exists",
-      'kubectl patch ingress <ing> --type=json -p \'[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service/name","value":"<svc>"}]\'',
-      async (ctx) => {
-        const out: string[] = [];
-        for (const ing of (ctx.found.wrongBackend ?? "").split(",").filter(Boolean)) {
-          // Each Ingress here is named after the Service it fronts.
-          out.push(
-            await kubectl(
-              ctx,
-              "patch",
-              "ingress",
-              ing,
-              "--type=json",
-              "-p",
-              JSON.stringify([{ op: "replace", path: "/spec/rules/0/http/paths/0/backend/service/name", value: ing }]),
-            ),
-          );
-        }
-        return out.join("\n") || "no broken backend found";
-      },
-    ),
+    // The whole selector is replaced (a merge patch would keep stray keys).
+    fixEach("fix the selector to the pods' labels", "wrongSelector", "no selector mismatch found", (a) => [
+      `service/${a}`,
+      [{ op: "replace", path: "/spec/selector", value: { app: a } }],
+    ]),
+    fixEach("fix the targetPort to the container's port", "wrongTargetPort", "no targetPort mismatch found", (a) => [
+      `service/${a}`,
+      [{ op: "replace", path: "/spec/ports/0/targetPort", value: CONTAINER_PORT }],
+    ]),
+    // Each Ingress here is named after the Service it fronts.
+    fixEach("point the ingress backend at the Service that exists", "wrongBackend", "no broken backend found", (ing) => [
+      `ingress/${ing}`,
+      [{ op: "replace", path: "/spec/rules/0/http/paths/0/backend/service/name", value: ing }],
+    ]),
     step(
       "check every path through the ingress",
       "curl -s -o /dev/null -w '%{http_code}' http://<node>:<nodePort>/<path>",

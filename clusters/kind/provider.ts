@@ -361,9 +361,9 @@ export class KindProvider implements Provider {
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
   private async destroy(name: string, runId: string, kindBin: string, env: Record<string, string>): Promise<void> {
-    await withStep(this.progress, `Deleting cluster ${name}`, 7 * MIN, async () => {
+    await withStep(this.progress, `Deleting cluster ${name}`, 10 * MIN, async () => {
       await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true });
-      await removeRunResources(runId, 4 * MIN);
+      await removeRunResources(runId, 7 * MIN);
       await rm(path.join(this.cacheDir, "clusters", name), { recursive: true, force: true });
     });
   }

@@ -20,7 +20,7 @@ const REMOVE = { container: ["rm", "-f", "-v"], network: ["network", "rm"], volu
  * `budgetMs` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
  * minute to die after SIGKILL, and `docker rm -f` gives up on it after a few seconds in the meantime.
  */
-export async function removeRunResources(runId: string, budgetMs = 4 * MIN): Promise<{ containers: number; volumes: number; networks: number }> {
+export async function removeRunResources(runId: string, budgetMs = 7 * MIN): Promise<{ containers: number; volumes: number; networks: number }> {
   const filter = `label=${LABELS.run}=${runId}`;
   // What there was to remove; when this returns, all of it is gone.
   const before = await runObjects(runId);

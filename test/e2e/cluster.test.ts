@@ -203,7 +203,7 @@ echo "the writer never blocked"; exit 1`,
       expect(rm.exitCode, "docker rm -f alone cannot remove the node yet").not.toBe(0);
       expect(rm.stderr).toMatch(/did not receive an exit event|cannot remove/);
     }
-    const del = await cli(["cluster", "delete", cluster.name], 8 * 60_000);
+    const del = await cli(["cluster", "delete", cluster.name], 11 * 60_000);
     expect(del.code, del.output).toBe(0);
     expect(await leftovers(cluster.runId)).toEqual([]);
   });

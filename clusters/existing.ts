@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +6,7 @@ import type { ClusterAccess, ImageLoader } from "./contract.js";
 import { docker } from "./docker.js";
 import { AftershockError } from "./errors.js";
 import { run, which, type RunOptions } from "./exec.js";
-import { buildGoComponent, type GoComponent } from "./images/go-build.js";
+import { buildGoComponent, builtKubectl, type GoComponent } from "./images/go-build.js";
 import { kubernetesComponent } from "./images/recipes.js";
 import { ensureWorkloadImages } from "./images/workloads.js";
 import { apiErrorLine, apiStatus, connectKube, type KubeApi } from "./kube.js";
@@ -55,13 +55,7 @@ export function registryRef(registry: string, ref: string): string {
 export async function hostKubectl(cacheDir: string, progress: Progress): Promise<string> {
   const onPath = await which("kubectl");
   if (onPath) return onPath;
-  const goDir = path.join(cacheDir, "go");
-  const built = existsSync(goDir)
-    ? readdirSync(goDir)
-        .filter((d) => d.startsWith("kubernetes-"))
-        .map((d) => path.join(goDir, d, "bin", "kubectl"))
-        .find((f) => existsSync(f))
-    : undefined;
+  const built = builtKubectl(cacheDir);
   if (built) return built;
   const kube = await buildGoComponent(await kubernetesComponent(kubernetesRelease(DEFAULT_KUBERNETES_VERSION)), cacheDir, progress);
   return kube.bins.kubectl!;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AftershockError, CommandError } from "../errors.js";
@@ -152,4 +152,14 @@ export async function upstreamReplaces(
     out.push(typeof v === "string" ? { module: m[1]!, version: v } : { module: m[1]!, ...v });
   }
   return out;
+}
+
+/** A kubectl built with a node image and still in the cache (of `version`, or any), if there is one. */
+export function builtKubectl(cacheDir: string, version?: string): string | undefined {
+  const goDir = path.join(cacheDir, "go");
+  if (!existsSync(goDir)) return undefined;
+  return readdirSync(goDir)
+    .filter((d) => d.startsWith(`kubernetes-${version ? `${version}-` : ""}`))
+    .map((d) => path.join(goDir, d, "bin", "kubectl"))
+    .find((f) => existsSync(f));
 }

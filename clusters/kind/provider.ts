@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { LABELS } from "../labels.js";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,7 +17,7 @@ import { connectKube, type KubeApi } from "../kube.js";
 import { AftershockError, CommandError, formatDuration } from "../errors.js";
 import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
-import { buildGoComponent } from "../images/go-build.js";
+import { buildGoComponent, builtKubectl } from "../images/go-build.js";
 import { kindComponent } from "../images/recipes.js";
 import { ensureWorkloadImages } from "../images/workloads.js";
 import type { Progress } from "../progress.js";
@@ -306,13 +305,7 @@ export class KindProvider implements Provider {
   /** kubectl for people on this host: the one on PATH, else the one built with the node image. */
   private async kubectlCommand(version: string): Promise<string> {
     if (await which("kubectl")) return "kubectl";
-    const goDir = path.join(this.cacheDir, "go");
-    const built = existsSync(goDir)
-      ? readdirSync(goDir)
-          .filter((d) => d.startsWith(`kubernetes-${version}-`))
-          .map((d) => path.join(goDir, d, "bin", "kubectl"))
-          .find((f) => existsSync(f))
-      : undefined;
+    const built = builtKubectl(this.cacheDir, version);
     return built ?? "kubectl";
   }
 

@@ -62,10 +62,6 @@ export interface ClusterAccess {
   readonly images?: ImageLoader;
 }
 
-export function capabilitiesOf(c: Pick<ClusterAccess, "shell" | "lifecycle" | "images">): Capability[] {
-  return [c.shell && "node-shell", c.lifecycle && "node-lifecycle", c.images && "image-loading"].filter((x): x is Capability => !!x);
-}
-
 /**
  * The same cluster with only the capabilities in `allowed`: a scenario sees what it declared and nothing
  * more, so a scenario that forgets to declare node access fails on kind too, not first on someone's cluster.

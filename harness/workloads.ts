@@ -177,21 +177,28 @@ export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs
   return `deployment/${name} rolled out: ${seen}`;
 }
 
+/** kubectl in the run's namespace, as the on-call types it: what it printed; a failing command throws (the step fails). */
+export async function kubectlIn(ctx: ScenarioContext, ...args: string[]): Promise<string> {
+  return (await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { timeoutMs: 60_000 })).stdout.trim();
+}
+
+/** kubectl in the run's namespace for looking around: what it printed on stdout and stderr; a failure is shown, not thrown. */
+export async function kubectlLook(ctx: ScenarioContext, ...args: string[]): Promise<string> {
+  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { allowFailure: true, timeoutMs: 60_000 });
+  return `${r.stdout}${r.stderr}`.trim();
+}
+
 /** `kubectl patch <target> --type=<type> -p <json>` in the run's namespace, as the on-call types it; kubectl's answer. */
-export async function kubectlPatch(ctx: ScenarioContext, target: string, patch: unknown, type: "strategic" | "merge" | "json" = "strategic"): Promise<string> {
-  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, "patch", ...target.split("/"), `--type=${type}`, "-p", JSON.stringify(patch)], {
-    timeoutMs: 60_000,
-  });
-  return r.stdout.trim();
+export function kubectlPatch(ctx: ScenarioContext, target: string, patch: unknown, type: "strategic" | "merge" | "json" = "strategic"): Promise<string> {
+  return kubectlIn(ctx, "patch", ...target.split("/"), `--type=${type}`, "-p", JSON.stringify(patch));
 }
 
 /** A strategic-merge patch of the container "app" (as deployment() names it) in a Deployment's pod template. */
 export const appContainerPatch = (fields: Partial<V1Container>) => ({ spec: { template: { spec: { containers: [{ name: "app", ...fields }] } } } });
 
 /** `kubectl rollout undo`: the Deployment back to its previous revision, as an on-call engineer rolls back. */
-export async function rollBack(ctx: ScenarioContext, name: string): Promise<string> {
-  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, "rollout", "undo", `deployment/${name}`], { timeoutMs: 60_000 });
-  return r.stdout.trim();
+export function rollBack(ctx: ScenarioContext, name: string): Promise<string> {
+  return kubectlIn(ctx, "rollout", "undo", `deployment/${name}`);
 }
 
 const eventTime = (e: { lastTimestamp?: Date; eventTime?: Date; firstTimestamp?: Date }) =>

@@ -16,6 +16,7 @@ import {
   rollBack,
   waitRolledOut,
   WORKLOAD_IMAGES,
+  kubectlIn,
 } from "../harness/workloads.js";
 
 /**
@@ -128,9 +129,6 @@ function fixFor(cause: string, title: string, shows: string, fix: (ctx: Scenario
   });
 }
 
-const kubectl = async (ctx: ScenarioContext, ...args: string[]) =>
-  (await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { timeoutMs: 60_000 })).stdout.trim();
-
 export default defineScenario({
   id: "crashloop-triage",
   title: "Five releases in CrashLoopBackOff, triaged by exit code and fixed by cause",
@@ -194,7 +192,7 @@ export default defineScenario({
   },
 
   runbook: [
-    step("list the pods", "kubectl get pods -o wide", async (ctx) => kubectl(ctx, "get", "pods", "-o", "wide")),
+    step("list the pods", "kubectl get pods -o wide", async (ctx) => kubectlIn(ctx, "get", "pods", "-o", "wide")),
     step("describe each failing pod (state, last state, exit code)", "kubectl describe pod <pod>", (ctx) =>
       perFailingPod(ctx, (pod) => ["describe", "pod", pod], describeVerdict),
     ),
@@ -235,7 +233,7 @@ export default defineScenario({
       },
     ),
     fixFor("image cannot be pulled", "point the image at a tag that exists", `kubectl set image deployment/<app> app=${APP}`, (ctx, app) =>
-      kubectl(ctx, "set", "image", `deployment/${app}`, `app=${imageRef(ctx, APP)}`),
+      kubectlIn(ctx, "set", "image", `deployment/${app}`, `app=${imageRef(ctx, APP)}`),
     ),
     fixFor(
       "liveness probe kills a slow start",

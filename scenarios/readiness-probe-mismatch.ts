@@ -1,5 +1,4 @@
 import { defineScenario, step } from "../harness/scenario.js";
-import type { ScenarioContext } from "../harness/types.js";
 import {
   apply,
   deployment,
@@ -13,6 +12,7 @@ import {
   service,
   waitRolledOut,
   WORKLOAD_IMAGES,
+  kubectlLook,
 } from "../harness/workloads.js";
 
 /**
@@ -42,12 +42,6 @@ const api = (probePort: number) =>
 
 const healthy = api(GOOD_PORT);
 const broken = api(BAD_PORT);
-
-/** kubectl in the run's namespace for looking around: a failure is shown, not thrown. */
-const kubectl = async (ctx: ScenarioContext, ...args: string[]) => {
-  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { allowFailure: true, timeoutMs: 60_000 });
-  return (r.stdout + r.stderr).trim();
-};
 
 /** The lines of `kubectl describe pod` that carry the verdict: state, readiness, the probe, its events. */
 const describeVerdict = (text: string) =>
@@ -107,13 +101,13 @@ export default defineScenario({
   },
 
   runbook: [
-    step("list the pods", "kubectl get pods -o wide   # Running, but 0/1 Ready", (ctx) => kubectl(ctx, "get", "pods", "-l", "app=api", "-o", "wide")),
+    step("list the pods", "kubectl get pods -o wide   # Running, but 0/1 Ready", (ctx) => kubectlLook(ctx, "get", "pods", "-l", "app=api", "-o", "wide")),
     step("describe the pods that are not Ready", "kubectl describe pod <pod>   # Readiness probe failed: … connection refused", async (ctx) =>
-      describeVerdict(await kubectl(ctx, "describe", "pods", "-l", "app=api")),
+      describeVerdict(await kubectlLook(ctx, "describe", "pods", "-l", "app=api")),
     ),
-    step("check the Service's endpoints", "kubectl get endpoints api", (ctx) => kubectl(ctx, "get", "endpoints", "api")),
+    step("check the Service's endpoints", "kubectl get endpoints api", (ctx) => kubectlLook(ctx, "get", "endpoints", "api")),
     step("compare the probe with the port the container listens on", "kubectl get deployment api -o jsonpath='{..readinessProbe} {..containerPort}'", (ctx) =>
-      kubectl(ctx, "get", "deployment", "api", "-o", "jsonpath=readinessProbe={..readinessProbe} containerPort={..containerPort}"),
+      kubectlLook(ctx, "get", "deployment", "api", "-o", "jsonpath=readinessProbe={..readinessProbe} containerPort={..containerPort}"),
     ),
     step("roll back the release", "kubectl rollout undo deployment/api", (ctx) => rollBack(ctx, "api")),
     step("wait for the rollout", "kubectl rollout status deployment/api --timeout=2m", (ctx) => waitRolledOut(ctx, "api"), "3m"),

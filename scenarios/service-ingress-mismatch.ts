@@ -1,7 +1,7 @@
 import { ingress, ingressAnswers, ingressUrl, installIngressController, httpGet, INGRESS_CONTROLLER } from "../harness/ingress.js";
 import { defineScenario, step } from "../harness/scenario.js";
 import type { ScenarioContext } from "../harness/types.js";
-import { apply, deployment, endpointsEmpty, kubectlPatch, podLogMatches, service, waitRolledOut, WORKLOAD_IMAGES } from "../harness/workloads.js";
+import { apply, deployment, endpointsEmpty, kubectlLook, kubectlPatch, podLogMatches, service, waitRolledOut, WORKLOAD_IMAGES } from "../harness/workloads.js";
 import { waitFor } from "../harness/probes.js";
 
 /**
@@ -21,11 +21,6 @@ const app = (name: string) =>
     ports: [{ name: "http", containerPort: CONTAINER_PORT }],
     readinessProbe: { httpGet: { path: "/healthz", port: CONTAINER_PORT }, periodSeconds: 2 },
   });
-
-const kubectl = async (ctx: ScenarioContext, ...args: string[]) => {
-  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { allowFailure: true, timeoutMs: 60_000 });
-  return `${r.stdout}${r.stderr}`.trim();
-};
 
 /**
  * A fix applied to each object the triage listed under `found[key]`: a JSON patch, as the on-call types it
@@ -114,16 +109,16 @@ export default defineScenario({
       const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace });
       const notReady = pods.items.filter((p) => !p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((p) => p.metadata?.name);
       ctx.found.podsReady = String(!notReady.length);
-      return `${await kubectl(ctx, "get", "pods", "-o", "wide")}\n=> ${notReady.length ? `not ready: ${notReady.join(", ")}` : "every pod Ready: the fault is above the pods"}`;
+      return `${await kubectlLook(ctx, "get", "pods", "-o", "wide")}\n=> ${notReady.length ? `not ready: ${notReady.join(", ")}` : "every pod Ready: the fault is above the pods"}`;
     }),
     step("endpoints: does each Service have pod IPs?", "kubectl get endpoints", async (ctx) => {
       const empty: string[] = [];
       for (const a of APPS) if ((await readyAddresses(ctx, a)) === 0) empty.push(a);
       ctx.found.noEndpoints = empty.join(",");
-      return `${await kubectl(ctx, "get", "endpoints")}\n=> ${empty.length ? `no endpoints: ${empty.join(", ")}` : "every Service has endpoints"}`;
+      return `${await kubectlLook(ctx, "get", "endpoints")}\n=> ${empty.length ? `no endpoints: ${empty.join(", ")}` : "every Service has endpoints"}`;
     }),
     step("selector against pod labels", "kubectl get svc <svc> -o yaml | grep -A5 selector\nkubectl get pods --show-labels", async (ctx) => {
-      const out: string[] = [await kubectl(ctx, "get", "pods", "--show-labels")];
+      const out: string[] = [await kubectlLook(ctx, "get", "pods", "--show-labels")];
       const wrong: string[] = [];
       for (const a of (ctx.found.noEndpoints ?? "").split(",").filter(Boolean)) {
         const svc = await ctx.cluster.api.core.readNamespacedService({ name: a, namespace: ctx.namespace });
@@ -164,7 +159,7 @@ export default defineScenario({
     step("ingress backends against the Services that exist", "kubectl describe ingress", async (ctx) => {
       const services = new Map((await ctx.cluster.api.core.listNamespacedService({ namespace: ctx.namespace })).items.map((s) => [s.metadata!.name!, s]));
       const ings = (await ctx.cluster.api.networking.listNamespacedIngress({ namespace: ctx.namespace })).items;
-      const out: string[] = [await kubectl(ctx, "describe", "ingress")];
+      const out: string[] = [await kubectlLook(ctx, "describe", "ingress")];
       const wrong: string[] = [];
       for (const ing of ings) {
         for (const b of ing.spec?.rules

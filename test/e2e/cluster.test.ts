@@ -5,7 +5,7 @@ import { ConsoleProgress } from "../../clusters/progress.js";
 import { KindProvider, type Cluster } from "../../clusters/kind/provider.js";
 import { run } from "../../clusters/exec.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
-import { apply, buildEchoImage, cli, ETCDCTL, leftovers, podOutput } from "./helpers.js";
+import { apply, buildEchoImage, cli, ETCDCTL, leftovers, podOutput, nodeStatuses } from "./helpers.js";
 
 /**
  * A real 1 control-plane + 1 worker cluster from the offline node image, made the way a user makes one to
@@ -175,14 +175,7 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`,
     await new Promise((res) => setTimeout(res, Math.max(0, demoExitedAt + 30_000 - Date.now())));
     const kubeconfig = /export KUBECONFIG=(\S+)/.exec(printed)![1]!;
     const kubectl = /^\s+(\S*kubectl) get nodes$/m.exec(printed)![1]!;
-    const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
-    expect(
-      nodes.stdout
-        .trim()
-        .split("\n")
-        .map((l) => l.split(/\s+/).slice(0, 2).join(" "))
-        .sort(),
-    ).toEqual([`${cluster.name}-control-plane Ready`, `${cluster.name}-worker Ready`]);
+    expect(await nodeStatuses(kubectl, kubeconfig)).toEqual([`${cluster.name}-control-plane Ready`, `${cluster.name}-worker Ready`]);
 
     const slow = !existsSync("/sys/fs/cgroup/cgroup.controllers"); // cgroup v1
     if (slow) {

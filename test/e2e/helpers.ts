@@ -39,6 +39,16 @@ export async function apply(cluster: Cluster, manifest: string): Promise<void> {
   await cluster.kubectl(["apply", "-f", "-"], { input: manifest });
 }
 
+/** "<node> <status>" for every Node, sorted, as `kubectl get nodes` shows them with a kubeconfig from this host. */
+export async function nodeStatuses(kubectl: string, kubeconfig: string): Promise<string[]> {
+  const r = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
+  return r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.split(/\s+/).slice(0, 2).join(" "))
+    .sort();
+}
+
 /** Every Docker object carrying the run label. */
 export async function leftovers(runId: string): Promise<string[]> {
   return (await runObjects(runId)).map((o) => `${o.kind} ${o.id.slice(0, 12)}`);

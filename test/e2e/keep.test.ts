@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { run } from "../../clusters/exec.js";
 import { KindProvider } from "../../clusters/kind/provider.js";
 import { RecordingProgress } from "../../clusters/progress.js";
-import { cli, expectSelfChecksPassed, leftovers, readJournal, runIdIn } from "./helpers.js";
+import { cli, expectSelfChecksPassed, leftovers, readJournal, runIdIn, nodeStatuses } from "./helpers.js";
 
 /** The catalog's etcd-port-conflict run, made through the CLI with --keep as a user makes it. */
 describe("etcd-port-conflict with --keep, as a user runs it", () => {
@@ -44,14 +44,7 @@ describe("etcd-port-conflict with --keep, as a user runs it", () => {
     expect(info).toMatchObject({ keep: true, ownerPid: 0 });
     const list = await cli(["cluster", "list"], 60_000);
     expect(list.output).toMatch(new RegExp(`^${name}\\t2 nodes\\trun ${runId}\\tkept`, "m"));
-    const nodes = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
-    expect(
-      nodes.stdout
-        .trim()
-        .split("\n")
-        .map((l) => l.split(/\s+/).slice(0, 2).join(" "))
-        .sort(),
-    ).toEqual([`${name}-control-plane Ready`, `${name}-worker Ready`]);
+    expect(await nodeStatuses(kubectl, kubeconfig)).toEqual([`${name}-control-plane Ready`, `${name}-worker Ready`]);
     expect(path.isAbsolute(kubeconfig)).toBe(true);
 
     const del = await cli(["cluster", "delete", name], 8 * 60_000);

@@ -37,10 +37,14 @@ async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string
     const ns = o.metadata.namespace ?? "";
     // The runs' own namespaces are created and deleted by the runs; the check below proves they are gone.
     if (/^as-[0-9a-f]{8}-/.test(ns) || (o.kind === "Namespace" && /^as-[0-9a-f]{8}-/.test(o.metadata.name))) continue;
+    // Volumes provisioned for the runs' claims, and the provisioner's helper pods, are the runs' own (checked gone below).
+    if (o.kind === "PersistentVolume" && /^as-[0-9a-f]{8}-/.test((o.spec as { claimRef?: { namespace?: string } })?.claimRef?.namespace ?? "")) continue;
+    if (o.kind === "Pod" && ns === "local-path-storage" && o.metadata.name.startsWith("helper-pod-")) continue;
     // kube-system's pods come and go with controllers' leader elections only through status; spec is what we compare.
     // A Node's condition taints (node.kubernetes.io/not-ready, disk-pressure, ...) are the node lifecycle controller
     // reporting a slow kubelet on a busy machine, not a change anyone made: left out.
-    const spec = o.kind === "Node" && o.spec ? { ...o.spec, taints: o.spec.taints?.filter((t) => !t.key.startsWith("node.kubernetes.io/")) } : o.spec;
+    const taints = o.spec?.taints?.filter((t) => !t.key.startsWith("node.kubernetes.io/"));
+    const spec = o.kind === "Node" && o.spec ? { ...o.spec, taints: taints?.length ? taints : undefined } : o.spec;
     out.set(
       `${o.kind}/${ns}/${o.metadata.name}`,
       JSON.stringify({ spec, data: o.data, rules: o.rules, roleRef: o.roleRef, subjects: o.subjects, webhooks: o.webhooks }),
@@ -50,7 +54,7 @@ async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string
 }
 
 describe("scenarios on an existing cluster, reached only by its kubeconfig", () => {
-  it("runs both workload scenarios in their own namespaces, changes nothing else, refuses one that needs node access, and gc removes a killed run's namespace", async () => {
+  it("runs workload scenarios (one with helm and volumes) in their own namespaces, changes nothing else, refuses one that needs node access, and gc removes a killed run's namespace", async () => {
     const progress = new RecordingProgress();
     const registry = await startLocalRegistry(defaultCacheDir(), progress);
     const created = await cli(["cluster", "create", "--workers", "1", "--insecure-registry", registry.address], 10 * 60_000);
@@ -75,7 +79,7 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
       const noRegistry = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig, "--existing-cluster"]);
       expect([noRegistry.code, noRegistry.output]).toEqual([2, expect.stringContaining("needs image-loading, which the existing cluster of")]);
 
-      for (const id of ["crashloop-triage", "service-ingress-mismatch"]) {
+      for (const id of ["crashloop-triage", "oomkilled-jvm", "statefulset-immutable-upgrade"]) {
         const r = await cli(
           ["scenario", id, "--kubeconfig", kubeconfig, "--existing-cluster", "--registry", registry.address, "--reporter", "console,json"],
           15 * 60_000,
@@ -113,6 +117,13 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
         `${left} gone`,
       );
 
+      // The runs' volumes are deleted by the provisioner once their claims are (reclaim policy Delete).
+      await until(
+        async () =>
+          !/as-[0-9a-f]{8}-/.test((await run(kubectl, ["--kubeconfig", kubeconfig, "get", "pv", "-o", "jsonpath={.items[*].spec.claimRef.namespace}"])).stdout),
+        3 * 60_000,
+        "every volume of the runs deleted",
+      );
       const namespaces = (await run(kubectl, ["--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])).stdout;
       expect(namespaces, "every run's namespace is gone").not.toMatch(/namespace\/as-[0-9a-f]{8}-/);
       const after = await snapshot(kubectl, kubeconfig);

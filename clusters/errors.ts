@@ -14,6 +14,7 @@ export type ErrorCode =
   | "E_CLUSTER"
   | "E_UNSAFE_TARGET"
   | "E_CAPABILITY" // the scenario needs a capability its target does not offer (or did not declare)
+  | "E_PROBE" // a probe gave an answer that waiting cannot change
   | "E_INTERRUPTED";
 
 export class AftershockError extends Error {

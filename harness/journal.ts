@@ -91,6 +91,8 @@ export interface RunJournal {
   peakMemoryMiB?: number;
   /** What the runbook lost by design (written after the last backup), by name and count. */
   recoveryPoint?: string[];
+  /** Which of the scenario's runbooks ran (set when it has more than one). */
+  runbook?: string;
   /** A variant of the scenario (pnpm suite --prove), and the outcome it is expected to end with. */
   variant?: VariantTag;
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */

@@ -8,6 +8,8 @@ import type { ScenarioContext } from "./types.js";
 export interface Observation {
   ok: boolean;
   observed: string;
+  /** Set on an unmet answer that waiting cannot change (e.g. data whose volume was replaced): waitFor stops there. */
+  final?: boolean;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: numb
     intervalMs,
     async () => {
       const o = await observe(probe, ctx);
+      if (!o.ok && o.final) throw new AftershockError("E_PROBE", `${probe.name}: ${o.observed} (final: waiting would not change it)`);
       return { ok: o.ok, seen: o.observed };
     },
     { clock: ctx.clock, onTimeout: (last) => new ProbeTimeoutError(probe.name, probe.expectation, last, budgetMs) },

@@ -66,12 +66,17 @@ export function describePlan(s: Scenario): string {
     `self-check on the broken cluster, before the runbook: at least one of ${healthProbes(s)
       .map((p) => p.name)
       .join("; ")} must fail`,
-    "runbook:",
+    s.alternativeRunbooks.length || s.runbookName !== "default"
+      ? `runbook "${s.runbookName}"${s.alternativeRunbooks.some((a) => a.name === s.runbookName) ? "" : " (the default)"}:`
+      : "runbook:",
     ...s.runbook.flatMap((st, i) => [
       `  ${i + 1}. ${st.title}${st.title === s.decisiveStep ? "   (recovery hinges on this step)" : ""}`,
       ...st.shows.split("\n").map((l) => `    $ ${l}`),
     ]),
     `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
+    ...s.alternativeRunbooks
+      .filter((a) => a.name !== s.runbookName)
+      .map((a) => `other runbook (--runbook ${a.name}, expected to end ${a.expect}): ${a.summary}`),
     ...(s.fault.rollback
       ? [`rollback (in teardown, not part of recovery): ${s.fault.rollback.title}`, ...s.fault.rollback.shows.split("\n").map((l) => `    $ ${l}`)]
       : []),

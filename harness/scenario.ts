@@ -2,6 +2,8 @@ import { AftershockError, parseDuration } from "../clusters/errors.js";
 import type { Probe } from "./probes.js";
 import { CAPABILITIES, type Capability } from "../clusters/contract.js";
 import type { ClusterShape, ScenarioContext } from "./types.js";
+import { HOST_TOOLS, type HostTool } from "../clusters/images/host-tools.js";
+import { EXIT_CODES, type Outcome } from "./journal.js";
 
 /** A change to the cluster that the incident describes. `neutralised` variants exist for tests. */
 export interface Fault {
@@ -32,6 +34,21 @@ export interface RunbookStep {
   readonly shows: string;
   readonly budgetMs: number;
   run(ctx: ScenarioContext): Promise<string | void>;
+}
+
+/**
+ * Another way to recover from the same fault, selectable with `--runbook NAME`, and the outcome it must end
+ * with: the incident's own path may restore health and lose data (expect "data-lost"), which is the lesson.
+ */
+export interface AlternativeRunbook {
+  /** kebab-case: the --runbook argument. */
+  readonly name: string;
+  /** One sentence: what this path does differently, and what it costs. */
+  readonly summary: string;
+  readonly steps: RunbookStep[];
+  readonly expect: Outcome;
+  /** As for the scenario's own runbook (default: the first step). */
+  readonly decisiveStep?: string;
 }
 
 export interface ProbeSet {
@@ -70,6 +87,8 @@ export interface ScenarioDefinition {
    * `pnpm suite` and run against an existing cluster with --kubeconfig.
    */
   scope?: "cluster" | "namespace";
+  /** Programs run on this host against the cluster (built before the run starts), e.g. "helm". */
+  tools?: HostTool[];
   /** Workload images from the local catalogue (clusters/images/workloads.ts, re-exported by harness/workloads.ts) the scenario runs; loaded before setup. */
   images?: string[];
   setup: Sentinel[];
@@ -77,6 +96,10 @@ export interface ScenarioDefinition {
   fault: Fault;
   symptoms: SymptomSet;
   runbook: RunbookStep[];
+  /** The name of `runbook` for --runbook and reports, when there are alternatives (default "default"). */
+  runbookName?: string;
+  /** Other runbooks for the same fault; pnpm suite runs each of them too, expecting its declared outcome. */
+  alternativeRunbooks?: AlternativeRunbook[];
   /**
    * Title of the runbook step the recovery hinges on (default: the first step): cut just before it, the
    * cluster must stay broken. `pnpm suite --prove` runs the runbook that way and expects not-recovered.
@@ -89,6 +112,9 @@ export interface Scenario extends ScenarioDefinition {
   needs: Capability[];
   scope: "cluster" | "namespace";
   images: string[];
+  tools: HostTool[];
+  runbookName: string;
+  alternativeRunbooks: AlternativeRunbook[];
   /** Always set: the definition's, or the first runbook step's title. */
   decisiveStep: string;
   steadyStateBudgetMs: number;
@@ -117,6 +143,20 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
   if (def.images?.length && !def.needs?.includes("image-loading")) throw bad("images", `need the "image-loading" capability in needs`);
   if (def.decisiveStep !== undefined && !def.runbook.some((s) => s.title === def.decisiveStep))
     throw bad("decisiveStep", `names no runbook step: "${def.decisiveStep}"`);
+  const unknownTools = (def.tools ?? []).filter((t) => !(HOST_TOOLS as readonly string[]).includes(t));
+  if (unknownTools.length) throw bad("tools", `names unknown tools: ${unknownTools.join(", ")} (known: ${HOST_TOOLS.join(", ")})`);
+  const runbookName = def.runbookName ?? "default";
+  const names = [runbookName];
+  for (const [i, alt] of (def.alternativeRunbooks ?? []).entries()) {
+    const field = `alternativeRunbooks[${i}]`;
+    if (typeof alt.name !== "string" || !ID_RE.test(alt.name)) throw bad(`${field}.name`, "must be kebab-case");
+    if (names.includes(alt.name)) throw bad(`${field}.name`, `"${alt.name}" is used twice`);
+    names.push(alt.name);
+    if (!alt.steps?.length) throw bad(`${field}.steps`, "needs at least one step");
+    if (!(alt.expect in EXIT_CODES)) throw bad(`${field}.expect`, `is not an outcome: "${alt.expect}"`);
+    if (alt.decisiveStep !== undefined && !alt.steps.some((s) => s.title === alt.decisiveStep))
+      throw bad(`${field}.decisiveStep`, `names no step of runbook ${alt.name}: "${alt.decisiveStep}"`);
+  }
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
   return {
@@ -124,6 +164,9 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
     needs: def.needs ?? [],
     scope: def.scope ?? "cluster",
     images: def.images ?? [],
+    tools: def.tools ?? [],
+    runbookName,
+    alternativeRunbooks: def.alternativeRunbooks ?? [],
     tags: def.tags ?? [],
     setup: def.setup ?? [],
     steadyState: def.steadyState ?? [],

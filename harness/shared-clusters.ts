@@ -48,8 +48,12 @@ export class SharedClusters implements ClusterFactory {
   }
 
   /** Called after each run: anything but passed leaves the cluster suspect, so it is replaced. */
-  async afterRun(outcome: Outcome): Promise<void> {
-    if (outcome !== "passed") await this.retire(`previous run ended ${outcome}`);
+  /**
+   * After each run: a run that did not end as it was meant to (passed, or the outcome its variant declares,
+   * e.g. data-lost for an incident's own runbook) may have left the cluster in any state, so it is replaced.
+   */
+  async afterRun(outcome: Outcome, expected: Outcome = "passed"): Promise<void> {
+    if (outcome !== expected) await this.retire(`previous run ended ${outcome}`);
   }
 
   async close(): Promise<void> {

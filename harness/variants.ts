@@ -1,3 +1,4 @@
+import { AftershockError } from "../clusters/errors.js";
 import type { VariantTag } from "./runner.js";
 import type { Scenario } from "./scenario.js";
 
@@ -47,8 +48,30 @@ export interface PlannedRun {
   variant?: VariantTag;
 }
 
-/** What pnpm suite runs for one scenario: the scenario itself, and with --prove both ways it must fail. */
+/**
+ * The scenario with one of its runbooks (--runbook NAME): its own is the scenario as written; an alternative
+ * is a variant that must end with the outcome it declares. An unknown name is a one-line error.
+ */
+export function withRunbook(s: Scenario, name: string): PlannedRun {
+  if (name === s.runbookName) return { scenario: s };
+  const alt = s.alternativeRunbooks.find((a) => a.name === name);
+  if (!alt) {
+    const known = [s.runbookName, ...s.alternativeRunbooks.map((a) => a.name)];
+    throw new AftershockError("E_BAD_INPUT", `scenario ${s.id} has no runbook "${name}"`, {
+      hint: s.alternativeRunbooks.length ? `its runbooks: ${known.join(", ")}` : "it has one runbook; leave out --runbook",
+    });
+  }
+  return {
+    scenario: { ...s, runbook: alt.steps, runbookName: alt.name, decisiveStep: alt.decisiveStep ?? alt.steps[0]!.title },
+    variant: { name: `runbook ${alt.name}`, expected: alt.expect },
+  };
+}
+
+/**
+ * What pnpm suite runs for one scenario: the scenario itself, each alternative runbook (expecting its declared
+ * outcome), and with --prove both ways the scenario must fail.
+ */
 export function variantsOf(s: Scenario, prove: boolean): PlannedRun[] {
   const must = prove ? [faultNeutralised(s), runbookCutShort(s)] : [];
-  return [{ scenario: s }, ...must.map(({ scenario, ...variant }) => ({ scenario, variant }))];
+  return [{ scenario: s }, ...s.alternativeRunbooks.map((a) => withRunbook(s, a.name)), ...must.map(({ scenario, ...variant }) => ({ scenario, variant }))];
 }

@@ -12,13 +12,16 @@ import path from "node:path";
 import { gcExisting, type ExistingTarget } from "../../clusters/existing.js";
 import { installSignalHandlers } from "../signals.js";
 import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-command.js";
+import { ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
+import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
 
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
 Usage:
   pnpm doctor [--check]                     check (and as root, fix) Docker, privileged containers, cgroups, disk, tools
-  pnpm images build [--k8s-version V] [--force]
-                                            build the offline node image and everything in it (cached by version)
+  pnpm images build [--k8s-version V] [--force] [--all]
+                                            build the offline node image and everything in it (cached by version);
+                                            --all also the workload images and the host tools (helm)
   pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--image REF] [--name NAME] [--wait 10m]
                       [--insecure-registry HOST:PORT]
                                             create a cluster and leave it running; prints how to reach it (its nodes
@@ -34,6 +37,8 @@ Usage:
                                             delete the namespaces dead runs of this host left on an existing cluster
   pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--image REF]
                                             re-enact one incident end to end on a new cluster; exit code is the outcome
+  pnpm scenario <id> --runbook NAME         recover with another of the scenario's runbooks (see --dry-run); the exit code is
+                                            the outcome, e.g. 5 (data-lost) for an incident's own path that loses data
   pnpm scenario <id> --kubeconfig FILE --existing-cluster [--context NAME] [--registry HOST:PORT]
                                             run a namespace-scoped scenario on a cluster this tool did not create: one
                                             namespace of its own, labelled with the run, deleted at the end; workload
@@ -42,7 +47,8 @@ Usage:
   pnpm suite [--tag TAG] [--prove] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             namespace-scoped scenarios of one cluster shape share one cluster (health gate before
-                                            each; replaced after a run that did not pass);
+                                            each; replaced after a run that did not end as expected); every alternative
+                                            runbook runs too, expecting the outcome it declares;
                                             --prove also runs each with its fault neutralised (expects fault-not-reproduced)
                                             and its runbook cut before the step recovery hinges on (expects not-recovered)
 
@@ -111,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "images": {
-      const { values, positionals } = parse(rest, { "k8s-version": { type: "string" }, force: { type: "boolean" } });
+      const { values, positionals } = parse(rest, { "k8s-version": { type: "string" }, force: { type: "boolean" }, all: { type: "boolean" } });
       if (values.help) return help();
       if (positionals[0] !== "build" || positionals.length !== 1)
         throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, { hint: "use: pnpm images build" });
@@ -123,6 +129,15 @@ async function main(argv: string[]): Promise<number> {
       console.log(
         `${img.ref} ${img.cached ? "is up to date" : "built"} in ${formatDuration(performance.now() - started)} (preloaded: ${img.preloaded.length} images)`,
       );
+      if (values.all) {
+        // What the workload scenarios need too: their images and the host tools (helm), so a first run does not wait.
+        const t1 = performance.now();
+        await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), cacheDir, progress);
+        await ensureHostTools(HOST_TOOLS, cacheDir, progress);
+        console.log(
+          `workload images (${Object.values(WORKLOAD_IMAGES).join(", ")}) and ${HOST_TOOLS.join(", ")} ready in ${formatDuration(performance.now() - t1)}`,
+        );
+      }
       return 0;
     }
     case "cluster": {
@@ -199,6 +214,7 @@ async function main(argv: string[]): Promise<number> {
         context: { type: "string" },
         "existing-cluster": { type: "boolean" },
         registry: { type: "string" },
+        runbook: { type: "string" },
       });
       if (values.help) return help();
       const only = (flags: string[], where: string) => {
@@ -207,8 +223,8 @@ async function main(argv: string[]): Promise<number> {
       };
       if (cmd === "suite") {
         only(
-          ["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry"],
-          "a suite makes its own clusters and deletes them; use pnpm scenario <id> for these",
+          ["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry", "runbook"],
+          "a suite makes its own clusters, deletes them and runs every runbook; use pnpm scenario <id> for these",
         );
       } else only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
       const existing = existingTarget(values);
@@ -230,7 +246,11 @@ async function main(argv: string[]): Promise<number> {
       }
       if (positionals.length > 1)
         throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
-      return scenarioCommand(positionals[0], { list: !!values.list, dryRun: !!values["dry-run"] }, o);
+      return scenarioCommand(
+        positionals[0],
+        { list: !!values.list, dryRun: !!values["dry-run"], ...(values.runbook !== undefined ? { runbook: values.runbook as string } : {}) },
+        o,
+      );
     }
     case "gc": {
       const { values } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });

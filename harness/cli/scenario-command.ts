@@ -16,7 +16,8 @@ import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { assertServes, runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import { SharedClusters } from "../shared-clusters.js";
-import { variantsOf, type PlannedRun } from "../variants.js";
+import { variantsOf, withRunbook, type PlannedRun } from "../variants.js";
+import { ensureHostTools } from "../../clusters/images/host-tools.js";
 import { realClock, type ClusterFactory } from "../types.js";
 import { mkdir, writeFile } from "node:fs/promises";
 
@@ -84,6 +85,8 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   for (const r of runs) assertServes(clusters, r.scenario);
   // Docker makes kind clusters and the workload images; a run on an existing cluster without images needs none.
   if (!o.existing || runs.some((r) => r.scenario.images.length)) await doctor({ progress: o.progress });
+  // Host tools (helm) are built before any cluster exists: a build failure leaves nothing behind.
+  await ensureHostTools([...new Set(runs.flatMap((r) => r.scenario.tools))], defaultCacheDir(), o.progress);
   const journals: RunJournal[] = [];
   // pnpm suite: namespace-scoped runs of one shape share a cluster, after the runs that need their own.
   const shared = o.share ? new SharedClusters(clusters, realClock) : undefined;
@@ -94,7 +97,7 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
     for (const run of ordered) {
       const j = await runOne(run, run.scenario.scope === "namespace" && shared ? shared : clusters);
       journals.push(j);
-      await shared?.afterRun(j.outcome);
+      await shared?.afterRun(j.outcome, expectedOutcome(j));
     }
   } finally {
     await shared?.close();
@@ -175,7 +178,11 @@ export function checkUpFront(o: ScenarioCommandOptions, stdinIsTTY = !!process.s
   if (!o.image) checkBuildableVersion(o.version);
 }
 
-export async function scenarioCommand(id: string | undefined, flags: { list?: boolean; dryRun?: boolean }, o: ScenarioCommandOptions): Promise<number> {
+export async function scenarioCommand(
+  id: string | undefined,
+  flags: { list?: boolean; dryRun?: boolean; runbook?: string },
+  o: ScenarioCommandOptions,
+): Promise<number> {
   if (flags.list || !id) {
     for (const sid of scenarioIds()) {
       const s = await loadScenario(sid);
@@ -184,11 +191,12 @@ export async function scenarioCommand(id: string | undefined, flags: { list?: bo
     return id || flags.list ? 0 : 2;
   }
   const s = await loadScenario(id);
+  const planned = withRunbook(s, flags.runbook ?? s.runbookName);
   if (flags.dryRun) {
-    process.stdout.write(describePlan(s) + "\n");
+    process.stdout.write(describePlan(planned.scenario) + "\n");
     return 0;
   }
-  const [j] = await runScenarios(variantsOf(s, false), o);
+  const [j] = await runScenarios([planned], o);
   return j!.exitCode;
 }
 

@@ -86,7 +86,7 @@ function phaseText(p: PhaseRecord): string {
 
 /** A run's name in reports: the scenario, and the variant when it is one. */
 function suiteName(j: RunJournal): string {
-  return j.variant ? `${j.scenario.id} (${j.variant.name})` : j.scenario.id;
+  return j.variant ? `${j.scenario.id} (${j.variant.name})` : j.runbook ? `${j.scenario.id} (runbook ${j.runbook})` : j.scenario.id;
 }
 
 const COLORS: Record<string, string> = {
@@ -186,7 +186,24 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}ta
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}pre.cmd{background:#272822;color:#f8f8f2}pre.err{background:#fdecea}.bad{color:#b00}.step{margin:6px 0}.t{color:#777;font-size:12px}details{margin:6px 0}.meta{color:#666;font-size:13px}.title{font-style:italic}
 </style></head><body><h1>${esc(title)}</h1>
 <table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th><th>cluster</th></tr>${summaryRows}</table>
+${runbookComparison(runs)}
 ${sections}</body></html>`;
+}
+
+/** Where one scenario ran with several of its runbooks: the runbooks side by side (outcome, time to recover, data). */
+function runbookComparison(runs: RunJournal[]): string {
+  const byScenario = new Map<string, RunJournal[]>();
+  for (const j of runs) if (j.runbook) byScenario.set(j.scenario.id, [...(byScenario.get(j.scenario.id) ?? []), j]);
+  return [...byScenario.entries()]
+    .filter(([, js]) => new Set(js.map((j) => j.runbook)).size > 1)
+    .map(([id, js]) => {
+      const rows = js.map((j) => {
+        const rb = j.phases.find((p) => p.name === "runbook");
+        return `<tr><td><a href="#${esc(j.runId)}">${esc(j.runbook!)}</a></td><td><span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span>${j.variant ? `<br><small>expected ${esc(j.variant.expected)}: ${asExpected(j) ? "as expected" : "<b>not as expected</b>"}</small>` : ""}</td><td>${rb ? esc(rb.steps.map((s) => s.title).join(" → ")) : "—"}</td><td>${dur(rb ? rb.endedAt - rb.startedAt : undefined)}</td><td>${dur(j.timings.timeToRecoverMs)}</td><td>${esc(sentinelSummary(j))}</td></tr>`;
+      });
+      return `<h2>${esc(id)}: runbooks compared</h2><table><tr><th>runbook</th><th>outcome</th><th>steps</th><th>runbook time</th><th>time to recover</th><th>data kept / lost</th></tr>${rows.join("")}</table>`;
+    })
+    .join("\n");
 }
 
 function sentinelSummary(j: RunJournal): string {

@@ -77,6 +77,15 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
       /^aftershock: error E_CAPABILITY: scenario crashloop-triage needs image-loading, which the existing cluster of \S+package\.json \(no --registry\) does not offer/,
     ],
     [["suite", "--kubeconfig", "package.json"], /^aftershock: error E_BAD_INPUT: --kubeconfig is not an option of pnpm suite/],
+    [
+      ["scenario", "statefulset-immutable-upgrade", "--runbook", "yolo"],
+      /^aftershock: error E_BAD_INPUT: scenario statefulset-immutable-upgrade has no runbook "yolo" \(its runbooks: safe, incident\)/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--runbook", "incident"],
+      /^aftershock: error E_BAD_INPUT: scenario etcd-port-conflict has no runbook "incident" \(it has one runbook/,
+    ],
+    [["suite", "--runbook", "incident"], /^aftershock: error E_BAD_INPUT: --runbook is not an option of pnpm suite/],
   ])("%j", (args, expected) => {
     const r = cli(...args);
     expect(r.code).toBe(2);
@@ -90,6 +99,19 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     expect(r.stdout).toContain("source: incident 001");
     expect(r.stdout).toContain("$ lsof -nP -iTCP:2380 -sTCP:LISTEN");
     expect(r.stdout).toMatch(/symptoms \(within 3m\):\n  - a log line of container etcd matching \/bind: address already in use\//);
+  });
+
+  it("shows a scenario's runbooks in --dry-run: the default, the other and its expected outcome; --runbook picks one", () => {
+    const safe = cli("scenario", "statefulset-immutable-upgrade", "--dry-run");
+    expect(safe.code).toBe(0);
+    expect(safe.stdout).toContain('runbook "safe" (the default):');
+    expect(safe.stdout).toContain("$ kubectl delete statefulset blob-store --cascade=orphan");
+    expect(safe.stdout).toContain("other runbook (--runbook incident, expected to end data-lost)");
+    const incident = cli("scenario", "statefulset-immutable-upgrade", "--runbook", "incident", "--dry-run");
+    expect(incident.code).toBe(0);
+    expect(incident.stdout).toContain('runbook "incident":');
+    expect(incident.stdout).toContain("$ kubectl delete pvc --all");
+    expect(incident.stdout).not.toContain("$ kubectl delete statefulset");
   });
 
   it("prints usage for --help and exits 0", () => {

@@ -7,7 +7,7 @@ import { waitFor } from "../../harness/probes.js";
 import { ReporterMultiplexer, type Reporter } from "../../harness/reporters/reporter.js";
 import { EXIT_CODES, runScenario, type RunJournal } from "../../harness/runner.js";
 import { defineScenario, step, type ScenarioDefinition, type Sentinel } from "../../harness/scenario.js";
-import { faultNeutralised, runbookCutShort, variantsOf } from "../../harness/variants.js";
+import { faultNeutralised, runbookCutShort, variantsOf, withRunbook } from "../../harness/variants.js";
 import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/types.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { SharedClusters } from "../../harness/shared-clusters.js";
@@ -462,6 +462,47 @@ describe("variants that must fail (pnpm suite --prove)", () => {
     expect(variantsOf(s, false)).toHaveLength(1);
   });
 
+  it("an alternative runbook is a variant with its declared outcome: one that loses data ends data-lost, as expected, and the report puts both side by side", async () => {
+    const { asExpected } = await import("../../harness/outcomes.js");
+    const { htmlReport } = await import("../../harness/reporters/files.js");
+    const w = fakeWorld();
+    const s = scenarioFor(w, {
+      runbookName: "safe",
+      alternativeRunbooks: [
+        {
+          name: "wipe",
+          summary: "reinstall from scratch",
+          expect: "data-lost",
+          steps: [
+            step("wipe and reinstall", "rm -rf; install", async () => {
+              w.state.data.clear();
+              w.state.broken = false;
+            }),
+          ],
+        },
+      ],
+    });
+    expect(variantsOf(s, false).map((r) => [r.scenario.runbookName, r.variant?.expected ?? "passed"])).toEqual([
+      ["safe", "passed"],
+      ["wipe", "data-lost"],
+    ]);
+    expect(withRunbook(s, "safe")).toEqual({ scenario: s });
+    expect(() => withRunbook(s, "yolo")).toThrow(/scenario fake-incident has no runbook "yolo"/);
+    const opts = { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() };
+    const safe = await runScenario(s, opts);
+    expect([safe.outcome, safe.runbook]).toEqual(["passed", "safe"]);
+    const wipe = withRunbook(s, "wipe");
+    const lost = await runScenario(wipe.scenario, { ...opts, variant: wipe.variant! });
+    expect([lost.outcome, lost.exitCode, lost.runbook, asExpected(lost)]).toEqual(["data-lost", 5, "wipe", true]);
+    expect(lost.reason).toContain("record");
+    expect(lost.phases.find((p) => p.name === "runbook")!.steps.map((x) => x.title)).toEqual(["wipe and reinstall"]);
+    const html = htmlReport([safe, lost], "suite");
+    expect(html).toContain("fake-incident: runbooks compared");
+    expect(html).toMatch(/<td><a href="#[0-9a-f]+">wipe<\/a><\/td><td><span class="badge"[^>]*>data-lost<\/span><br><small>expected data-lost: as expected/);
+    // One scenario without alternatives is unchanged: no runbook name in its journal.
+    expect((await runScenario(scenarioFor(fakeWorld()), { ...opts, clusters: fakeWorld().factory })).runbook).toBeUndefined();
+  });
+
   it("the suite's verdict per run: a variant that ends as expected passes, in JUnit too", async () => {
     const { asExpected } = await import("../../harness/outcomes.js");
     const { junitXml } = await import("../../harness/reporters/files.js");
@@ -641,6 +682,17 @@ describe("defineScenario", () => {
     [{ symptoms: { within: "soon", expect: [w.symptom] } }, /symptoms.within is not a duration: "soon"/],
     [{ cluster: { controlPlanes: 2 as 1, workers: 0 } }, /cluster.controlPlanes must be 1 or 3/],
     [{ runbook: [] }, /runbook needs at least one step/],
+    [
+      { alternativeRunbooks: [{ name: "Bad Name", summary: "s", steps: [step("a", "a", async () => {})], expect: "passed" }] },
+      /alternativeRunbooks\[0\]\.name must be kebab-case/,
+    ],
+    [{ alternativeRunbooks: [{ name: "default", summary: "s", steps: [step("a", "a", async () => {})], expect: "passed" }] }, /"default" is used twice/],
+    [{ alternativeRunbooks: [{ name: "other", summary: "s", steps: [], expect: "passed" }] }, /alternativeRunbooks\[0\]\.steps needs at least one step/],
+    [
+      { alternativeRunbooks: [{ name: "other", summary: "s", steps: [step("a", "a", async () => {})], expect: "fine" as "passed" }] },
+      /is not an outcome: "fine"/,
+    ],
+    [{ tools: ["kustomize" as "helm"] }, /tools names unknown tools: kustomize \(known: helm\)/],
   ])("rejects %j", (over, msg) => {
     expect(() => scenarioFor(w, over as Partial<ScenarioDefinition>)).toThrow(msg);
   });

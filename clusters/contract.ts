@@ -54,6 +54,8 @@ export interface ClusterAccess {
   readonly runId: string;
   readonly kubernetesVersion: string;
   readonly kubeconfigPath: string;
+  /** The kubeconfig context to use, when not its current one (an existing cluster reached with --context). */
+  readonly kubeContext?: string;
   readonly api: KubeApi;
   /** kubectl with the cluster's credentials, as an on-call engineer types it (runbook steps show its output). */
   kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
@@ -72,6 +74,7 @@ export function restrictTo<T extends ClusterAccess>(c: T, allowed: readonly Capa
     runId: c.runId,
     kubernetesVersion: c.kubernetesVersion,
     kubeconfigPath: c.kubeconfigPath,
+    ...(c.kubeContext ? { kubeContext: c.kubeContext } : {}),
     get api() {
       return c.api;
     },

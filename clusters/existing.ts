@@ -96,6 +96,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     runId,
     kubernetesVersion: version || "unknown",
     kubeconfigPath: t.kubeconfig,
+    ...(t.context ? { kubeContext: t.context } : {}),
     api,
     kubectl: (args: string[], opts?: RunOptions) => run(kubectlBin, [...auth, ...args], opts),
     ...(images ? { images } : {}),

@@ -24,6 +24,10 @@ export const PINNED = {
   traefik: "v3.6.12",
   /** crane (go-containerregistry) pushes workload images to a user's registry for runs on existing clusters. */
   crane: "v0.22.1",
+  /** The JVM of the OOMKilled scenario: Debian bookworm's headless OpenJDK 17 (with javac and jcmd). */
+  openjdk: "openjdk-17-jdk-headless",
+  /** Helm, built from its Go module, for the StatefulSet upgrade scenario (Apache-2.0). */
+  helm: "v3.22.0",
 } as const;
 
 /** Kubernetes minors the offline builder knows how to assemble and test on this project's hosts. */

@@ -5,7 +5,9 @@ import { LABELS, ownerLabel } from "../clusters/labels.js";
 import { pollUntil } from "../clusters/wait.js";
 import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
 import type { Observation, Probe } from "./probes.js";
+import type { Sentinel } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
+import { createHash, randomBytes } from "node:crypto";
 
 /**
  * Workload helpers for scenario authors: typed manifests applied into the run's namespace, rollouts waited
@@ -405,4 +407,161 @@ export function podLogMatches(app: string, pattern: RegExp): Probe {
     }
     return { ok: false, observed: `no line of ${pods.items.length} ${app} pod(s) matches ${pattern}` };
   });
+}
+
+/** The StatefulSet has `replicas` pods Ready on its latest revision (current revision = update revision). */
+export function statefulSetReady(name: string, replicas: number): Probe {
+  return probe(`${name} ${replicas}/${replicas} ready`, `statefulset/${name}: ${replicas} replicas Ready on its latest revision`, async (ctx) => {
+    try {
+      const s = await ctx.cluster.api.apps.readNamespacedStatefulSet({ name, namespace: ctx.namespace });
+      const st = s.status;
+      const current = (st?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0) && st?.currentRevision === st?.updateRevision;
+      const ready = st?.readyReplicas ?? 0;
+      return {
+        ok: current && (s.spec?.replicas ?? 1) === replicas && ready === replicas && (st?.replicas ?? 0) === replicas,
+        observed: `spec.replicas ${s.spec?.replicas ?? 1}, ${ready} ready, ${st?.replicas ?? 0} total${current ? "" : ` (rolling: ${st?.currentRevision} → ${st?.updateRevision})`}`,
+      };
+    } catch (e) {
+      return { ok: false, observed: apiErrorLine(e) };
+    }
+  });
+}
+
+/**
+ * HTTP through the Service, as a client in the cluster reaches it: a GET on the Service's port through the
+ * API server's service proxy (no node access needed). Holds when the answer has the status and matches `body`.
+ */
+export function answersThroughService(service: string, path = "/", expect: { status?: number; body?: RegExp } = {}): Probe {
+  const status = expect.status ?? 200;
+  return probe(
+    `Service ${service} answers ${status}`,
+    `GET ${path} through Service ${service}: HTTP ${status}${expect.body ? ` matching ${expect.body}` : ""}`,
+    async (ctx) => {
+      const r = await proxyGet(ctx, "services", `${service}:http`, path);
+      return { ok: r.status === status && (!expect.body || expect.body.test(r.body)), observed: `HTTP ${r.status}: ${r.body.trim().slice(0, 200)}` };
+    },
+  );
+}
+
+/**
+ * GET through the API server's proxy to a pod ("name:port") or a Service ("name:portName"): the status (0
+ * when nothing answered) and the body. `path` is one segment (e.g. "/memory").
+ */
+export async function proxyGet(ctx: ScenarioContext, kind: "pods" | "services", target: string, path: string): Promise<{ status: number; body: string }> {
+  const req = { name: target, namespace: ctx.namespace, path: path.replace(/^\//, "") };
+  try {
+    const body =
+      kind === "pods"
+        ? await ctx.cluster.api.core.connectGetNamespacedPodProxyWithPath(req)
+        : await ctx.cluster.api.core.connectGetNamespacedServiceProxyWithPath(req);
+    return { status: 200, body: typeof body === "string" ? body : JSON.stringify(body) };
+  } catch (e) {
+    return { status: apiStatus(e) ?? 0, body: apiErrorLine(e) };
+  }
+}
+
+/**
+ * The app's pods have run without a restart for `seconds`: every pod of the latest rollout Ready, its
+ * container running for that long with restartCount 0. Holds only after the time has passed.
+ */
+export function runsWithoutRestart(app: string, seconds: number): Probe {
+  return probe(`${app} runs ${seconds}s without a restart`, `pods of app=${app}: Ready, restartCount 0, running for ≥ ${seconds}s`, async (ctx) => {
+    const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items.filter(
+      (p) => !p.metadata?.deletionTimestamp,
+    );
+    if (!pods.length) return { ok: false, observed: `no pod of app=${app}` };
+    const rows = pods.map((p) => {
+      const cs = p.status?.containerStatuses?.[0];
+      const since = cs?.state?.running?.startedAt ? Math.round((Date.now() - new Date(cs.state.running.startedAt).getTime()) / 1000) : undefined;
+      const ready = p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+      return {
+        name: p.metadata?.name,
+        ok: ready && cs?.restartCount === 0 && since !== undefined && since >= seconds,
+        since,
+        restarts: cs?.restartCount ?? 0,
+        ready,
+      };
+    });
+    return {
+      ok: rows.every((r) => r.ok),
+      observed: rows
+        .map((r) => `${r.name}: ${r.since === undefined ? "not running" : `running ${r.since}s`}, ${r.restarts} restarts${r.ready ? "" : ", not Ready"}`)
+        .join("; "),
+    };
+  });
+}
+
+/**
+ * Files with random content written into a pod's volume before the fault (like a registry's blobs), named
+ * by their digest. Afterwards every one must be there with the same digest; the lost ones are named. Written
+ * and read with kubectl exec (busybox in the workload image), as an operator would check them.
+ */
+export function filesInVolume(o: { pod: string; container?: string; dir: string; count: number; bytes?: number; what?: string }): Sentinel & {
+  written: () => string[];
+} {
+  const digests = new Map<string, string>();
+  const what = o.what ?? "files";
+  const exec = (ctx: ScenarioContext, script: string, input?: string) =>
+    ctx.cluster.kubectl(["-n", ctx.namespace, "exec", ...(input ? ["-i"] : []), o.pod, ...(o.container ? ["-c", o.container] : []), "--", "sh", "-c", script], {
+      timeoutMs: 60_000,
+      allowFailure: true,
+      ...(input ? { input } : {}),
+    });
+  return {
+    title: `${o.count} ${what} with random content in ${o.pod}:${o.dir}, named by digest`,
+    written: () => [...digests.keys()],
+    async write(ctx) {
+      digests.clear();
+      const lines: string[] = [];
+      for (let i = 0; i < o.count; i++) {
+        const content = randomBytes(o.bytes ?? 32 * 1024);
+        const digest = createHash("sha256").update(content).digest("hex");
+        const name = `sha256-${digest.slice(0, 16)}`;
+        digests.set(name, digest);
+        lines.push(`${name} ${content.toString("base64")}`);
+      }
+      const r = await exec(
+        ctx,
+        `mkdir -p ${o.dir} && cd ${o.dir} && while read n c; do echo "$c" | base64 -d > "$n"; done && sync && ls | wc -l`,
+        lines.join("\n") + "\n",
+      );
+      if (r.exitCode !== 0 || Number(r.stdout.trim()) < o.count)
+        throw new AftershockError(
+          "E_CLUSTER",
+          `writing ${what} into ${o.pod}:${o.dir} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-300)}`,
+        );
+      ctx.evidence("sentinels", `wrote ${o.count} ${what} to ${o.pod}:${o.dir}: ${[...digests.keys()].slice(0, 3).join(", ")}, …`);
+    },
+    probes: () => [
+      {
+        name: `${o.count} ${what} intact`,
+        expectation: `all ${o.count} ${what} in ${o.pod}:${o.dir} with their original sha256`,
+        kind: "sentinel",
+        async check(ctx) {
+          const r = await exec(ctx, `cd ${o.dir} 2>/dev/null && sha256sum * 2>/dev/null; true`);
+          if (r.exitCode !== 0) return { ok: false, observed: `kubectl exec ${o.pod}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(-200)}` };
+          const seen = new Map(
+            r.stdout
+              .trim()
+              .split("\n")
+              .filter(Boolean)
+              .map((l) => l.trim().split(/\s+/).reverse() as [string, string]),
+          );
+          const missing = [...digests.keys()].filter((n) => !seen.has(n));
+          const changed = [...digests.entries()].filter(([n, d]) => seen.has(n) && seen.get(n) !== d).map(([n]) => n);
+          const ok = !missing.length && !changed.length;
+          return {
+            ok,
+            observed: ok
+              ? `${digests.size}/${digests.size} intact`
+              : `${missing.length + changed.length} of ${digests.size} ${what} lost` +
+                (missing.length ? `; missing: ${missing.join(", ")}` : "") +
+                (changed.length ? `; changed: ${changed.join(", ")}` : ""),
+            // The pod answered and the files are not there: they will not come back by waiting.
+            final: !ok,
+          };
+        },
+      },
+    ],
+  };
 }

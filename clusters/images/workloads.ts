@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { docker } from "../docker.js";
@@ -24,7 +24,12 @@ export const WORKLOAD_IMAGES = {
   app: `${PINNED.localRegistry}/app:v1`,
   /** Traefik, an Ingress controller (MIT), built from its Go module: the ingress of the Service/Ingress scenarios. */
   traefik: `${PINNED.localRegistry}/traefik:${PINNED.traefik}`,
+  /** components/ledger: a JVM service (Debian's headless OpenJDK 17) whose off-heap cache outgrows its memory limit. */
+  ledger: `${PINNED.localRegistry}/ledger:v1`,
 } as const;
+
+/** Debian's headless OpenJDK (javac and jcmd come with it): the ledger image's base, and what compiles it. */
+export const JVM_PACKAGES = [PINNED.openjdk];
 
 export type WorkloadImage = (typeof WORKLOAD_IMAGES)[keyof typeof WORKLOAD_IMAGES];
 
@@ -65,6 +70,7 @@ export async function ensureWorkloadImages(refs: readonly string[], cacheDir: st
   await withLock(path.join(cacheDir, "build.lock"), progress, async () => {
     if (refs.includes(WORKLOAD_IMAGES.app)) await ensureAppImage(cacheDir, progress);
     if (refs.includes(WORKLOAD_IMAGES.traefik)) await ensureTraefikImage(cacheDir, progress);
+    if (refs.includes(WORKLOAD_IMAGES.ledger)) await ensureLedgerImage(cacheDir, progress);
   });
 }
 
@@ -103,6 +109,48 @@ async function ensureTraefikImage(cacheDir: string, progress: Progress): Promise
     await withStep(progress, `Workload image ${ref}`, 3 * MIN, () =>
       dockerBuild(work, ref, "scratch", [{ src: traefik.bins.traefik!, dest: "/traefik" }], ['ENTRYPOINT ["/traefik"]', `LABEL aftershock.build-key=${key}`]),
     );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The ledger service: compiled with the JDK of a Debian rootfs (in a throwaway container), and run on that
+ * rootfs as `java $JAVA_OPTS -jar /app/ledger.jar`, so a Deployment sets the JVM's flags in JAVA_OPTS.
+ */
+async function ensureLedgerImage(cacheDir: string, progress: Progress): Promise<void> {
+  const ref = WORKLOAD_IMAGES.ledger;
+  const src = path.join(here, "components", "ledger", "Ledger.java");
+  const rootfs = await ensureRootfs("jvm", JVM_PACKAGES, cacheDir, progress);
+  const key = createHash("sha256").update(readFileSync(src)).update(rootfs).digest("hex").slice(0, 16);
+  if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
+  const work = await mkdtemp(path.join(cacheDir, "workload-"));
+  try {
+    await withStep(progress, `Workload image ${ref} (javac, jar)`, 3 * MIN, async () => {
+      await mkdir(path.join(work, "src"));
+      await copyFile(src, path.join(work, "src", "Ledger.java"));
+      await docker.run(
+        [
+          "run",
+          "--rm",
+          "--network=none",
+          "-v",
+          `${work}:/w`,
+          rootfs,
+          "sh",
+          "-c",
+          "javac -d /w/classes /w/src/Ledger.java && jar --create --file /w/ledger.jar --main-class Ledger -C /w/classes .",
+        ],
+        { timeoutMs: 3 * MIN },
+      );
+      await dockerBuild(
+        work,
+        ref,
+        rootfs,
+        [{ src: path.join(work, "ledger.jar"), dest: "/app/ledger.jar" }],
+        ['ENTRYPOINT ["/bin/sh", "-c", "exec java $JAVA_OPTS -jar /app/ledger.jar"]', `LABEL aftershock.build-key=${key}`],
+      );
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -11,7 +11,7 @@ const MINUTES: Record<string, number> = {
   "catalog-alone.test.ts": 5.5,
   "catalog.test.ts": 5.5,
   "keep.test.ts": 2.7,
-  "existing.test.ts": 5.7,
+  "existing.test.ts": 7,
   "workload.test.ts": 6.5,
   "cluster.test.ts": 1.5,
   "report-screenshot.test.ts": 0.5,

@@ -79,7 +79,7 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
       const noRegistry = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig, "--existing-cluster"]);
       expect([noRegistry.code, noRegistry.output]).toEqual([2, expect.stringContaining("needs image-loading, which the existing cluster of")]);
 
-      for (const id of ["crashloop-triage", "oomkilled-jvm", "statefulset-immutable-upgrade"]) {
+      for (const id of ["crashloop-triage", "service-ingress-mismatch", "oomkilled-jvm", "statefulset-immutable-upgrade"]) {
         const r = await cli(
           ["scenario", id, "--kubeconfig", kubeconfig, "--existing-cluster", "--registry", registry.address, "--reporter", "console,json"],
           15 * 60_000,

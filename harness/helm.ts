@@ -27,10 +27,13 @@ export async function writeChart(name: string, version: string, files: ChartFile
   return dir;
 }
 
+/** The helm binary: built before the run (pnpm scenario and suite do), found in the cache once per process. */
+let helmBinary: Promise<string> | undefined;
+
 /** `helm <args>` against the run's cluster and namespace; a failure is returned (exit code, stderr), not thrown. */
 export async function helmRun(ctx: ScenarioContext, args: string[], timeoutMs = 5 * 60_000): Promise<RunResult> {
   const cacheDir = defaultCacheDir();
-  const helm = (await ensureHostTools(["helm"], cacheDir, new ConsoleProgress())).helm!;
+  const helm = await (helmBinary ??= ensureHostTools(["helm"], cacheDir, new ConsoleProgress()).then((t) => t.helm!));
   const home = helmHome(cacheDir);
   const auth = ["--kubeconfig", ctx.cluster.kubeconfigPath, ...(ctx.cluster.kubeContext ? ["--kube-context", ctx.cluster.kubeContext] : [])];
   return run(helm, [...args, ...auth, "--namespace", ctx.namespace], {

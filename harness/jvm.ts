@@ -124,13 +124,23 @@ export function describeSample(s: JvmSample): string {
   );
 }
 
-/** The last OOMKilled termination of app, with the JVM's last sample before it (if one was taken). */
-export async function lastOomKill(ctx: ScenarioContext, app: string): Promise<{ t: Termination; sample?: JvmSample } | undefined> {
+/** Every OOMKilled termination of app's containers, oldest first, each with the JVM's last sample before it (if one was taken). */
+async function oomKills(ctx: ScenarioContext, app: string): Promise<{ t: Termination; sample?: JvmSample }[]> {
   const monitor = jvmMonitor(ctx, app);
   const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
-  const kills = w.terminationsOf(app).filter((t) => t.reason === "OOMKilled");
-  const withSample = kills.map((t) => ({ t, sample: monitor.lastBefore(t) }));
-  return withSample.filter((k) => k.sample).at(-1) ?? withSample.at(-1);
+  return w
+    .terminationsOf(app)
+    .filter((t) => t.reason === "OOMKilled")
+    .map((t) => {
+      const sample = monitor.lastBefore(t);
+      return sample ? { t, sample } : { t };
+    });
+}
+
+/** The last OOMKilled termination of app that has a sample (else the last one), with the JVM's last sample before it. */
+export async function lastOomKill(ctx: ScenarioContext, app: string): Promise<{ t: Termination; sample?: JvmSample } | undefined> {
+  const kills = await oomKills(ctx, app);
+  return kills.filter((k) => k.sample).at(-1) ?? kills.at(-1);
 }
 
 /**
@@ -145,18 +155,17 @@ export function oomKilledWithHeapToSpare(app: string, o: { heapAtMost?: number; 
     name: `${app} OOMKilled with heap to spare`,
     expectation: `an OOMKilled container of app=${app} whose last sample showed heap ≤ ${heapAtMost * 100}% of -Xmx and RSS ≥ ${rssAtLeast * 100}% of the limit`,
     async check(ctx): Promise<Observation> {
-      const monitor = jvmMonitor(ctx, app);
-      const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
-      const kills = w.terminationsOf(app).filter((t) => t.reason === "OOMKilled");
+      const kills = await oomKills(ctx, app);
       if (!kills.length) {
+        const monitor = jvmMonitor(ctx, app);
+        const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
         const now = w
           .podsOf(app)
           .map((p) => monitor.latest(p.metadata?.name ?? ""))
           .find(Boolean);
         return { ok: false, observed: `no OOMKilled container yet${now ? `; now: ${describeSample(now)}` : ""}` };
       }
-      const judged = kills.map((t) => {
-        const s = monitor.lastBefore(t);
+      const judged = kills.map(({ t, sample: s }) => {
         if (!s) return { t, ok: false, line: `${t.pod} killed at ${t.finishedAt?.toISOString() ?? "?"} (no sample of that instance)` };
         const m = s.memory;
         const used = Math.max(m.vmRss, m.cgroupUsage);

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AftershockError } from "../clusters/errors.js";
 import { healthProbes, type Scenario } from "./scenario.js";
+import { withRunbook } from "./variants.js";
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
 
@@ -44,8 +45,18 @@ export async function loadAll(tag?: string, dir = SCENARIO_DIR): Promise<Scenari
   return picked;
 }
 
-/** What --dry-run prints: the plan, in the incident's order, without touching anything. */
-export function describePlan(s: Scenario): string {
+/**
+ * What --dry-run prints: the plan, in the incident's order, without touching anything; with `runbook`, the plan
+ * of that runbook (one of the scenario's own), the others listed with the outcome each must end with.
+ */
+export function describePlan(scenario: Scenario, runbook = scenario.runbookName): string {
+  const s = withRunbook(scenario, runbook).scenario;
+  const others = [
+    ...(runbook === scenario.runbookName ? [] : [`other runbook (--runbook ${scenario.runbookName}, the default, expected to pass)`]),
+    ...scenario.alternativeRunbooks
+      .filter((a) => a.name !== runbook)
+      .map((a) => `other runbook (--runbook ${a.name}, expected to end ${a.expect}): ${a.summary}`),
+  ];
   const lines = [
     `${s.id}: ${s.title}`,
     `source: incident ${s.source.incident}, ${s.source.section}   tags: ${s.tags.join(", ")}`,
@@ -66,17 +77,13 @@ export function describePlan(s: Scenario): string {
     `self-check on the broken cluster, before the runbook: at least one of ${healthProbes(s)
       .map((p) => p.name)
       .join("; ")} must fail`,
-    s.alternativeRunbooks.length || s.runbookName !== "default"
-      ? `runbook "${s.runbookName}"${s.alternativeRunbooks.some((a) => a.name === s.runbookName) ? "" : " (the default)"}:`
-      : "runbook:",
+    scenario.alternativeRunbooks.length ? `runbook "${runbook}"${runbook === scenario.runbookName ? " (the default)" : ""}:` : "runbook:",
     ...s.runbook.flatMap((st, i) => [
       `  ${i + 1}. ${st.title}${st.title === s.decisiveStep ? "   (recovery hinges on this step)" : ""}`,
       ...st.shows.split("\n").map((l) => `    $ ${l}`),
     ]),
     `verify (within ${s.verify.within}): ${s.verify.expect.map((p) => p.name).join("; ")}, and every sentinel intact`,
-    ...s.alternativeRunbooks
-      .filter((a) => a.name !== s.runbookName)
-      .map((a) => `other runbook (--runbook ${a.name}, expected to end ${a.expect}): ${a.summary}`),
+    ...others,
     ...(s.fault.rollback
       ? [`rollback (in teardown, not part of recovery): ${s.fault.rollback.title}`, ...s.fault.rollback.shows.split("\n").map((l) => `    $ ${l}`)]
       : []),

@@ -193,7 +193,7 @@ export async function scenarioCommand(
   const s = await loadScenario(id);
   const planned = withRunbook(s, flags.runbook ?? s.runbookName);
   if (flags.dryRun) {
-    process.stdout.write(describePlan(planned.scenario) + "\n");
+    process.stdout.write(describePlan(s, planned.scenario.runbookName) + "\n");
     return 0;
   }
   const [j] = await runScenarios([planned], o);

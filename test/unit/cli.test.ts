@@ -112,6 +112,7 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     expect(incident.stdout).toContain('runbook "incident":');
     expect(incident.stdout).toContain("$ kubectl delete pvc --all");
     expect(incident.stdout).not.toContain("$ kubectl delete statefulset");
+    expect(incident.stdout).toContain("other runbook (--runbook safe, the default, expected to pass)");
   });
 
   it("prints usage for --help and exits 0", () => {

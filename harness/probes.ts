@@ -1,3 +1,4 @@
+import type { V1Pod } from "@kubernetes/client-node";
 import { nodeShell } from "../clusters/contract.js";
 import { AftershockError, CommandError, formatDuration } from "../clusters/errors.js";
 import { apiErrorLine } from "../clusters/kube.js";
@@ -71,6 +72,9 @@ function lastLine(s: string): string {
   return s.trim().split("\n").filter(Boolean).pop()?.slice(0, 300) ?? "";
 }
 
+/** The pod's Ready condition is True (what Endpoints and kubectl's READY column go by). */
+export const podReady = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
 function probe(name: string, expectation: string, check: (ctx: ScenarioContext) => Promise<Observation>, kind?: Probe["kind"]): Probe {
   return { name, expectation, check, ...(kind ? { kind } : {}) };
 }
@@ -100,7 +104,7 @@ export function kubeSystemReady(): Probe {
   return probe("kube-system Ready", "every kube-system pod Running and Ready", async (ctx) => {
     const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: "kube-system" })).items;
     const bad = pods
-      .filter((p) => p.status?.phase !== "Running" || !p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+      .filter((p) => p.status?.phase !== "Running" || !podReady(p))
       .map(
         (p) =>
           `${p.metadata?.name} ${p.status?.phase ?? "?"}${

@@ -13,6 +13,14 @@ async function ensureNamespace(ctx: ScenarioContext): Promise<void> {
     .then((r) => ctx.cluster.kubectl(["apply", "-f", "-"], { input: r.stdout }));
 }
 
+/** What of `expected` (name → content or digest) is missing from `seen`, and what is there with other content. */
+export function lostByName(expected: Map<string, string>, seen: Map<string, string>): { missing: string[]; changed: string[] } {
+  return {
+    missing: [...expected.keys()].filter((k) => !seen.has(k)),
+    changed: [...expected.entries()].filter(([k, v]) => seen.has(k) && seen.get(k) !== v).map(([k]) => k),
+  };
+}
+
 /**
  * `count` ConfigMaps with random payloads, written through the API before the fault. Afterwards each one
  * must still exist with the same content (checked by digest); missing or changed ones are named.
@@ -66,8 +74,7 @@ export function configMaps(count: number, opts: { prefix?: string; afterRecovery
                 .filter(Boolean)
                 .map((l) => l.split("=") as [string, string]),
             );
-            const missing = [...payloads.keys()].filter((k) => !seen.has(k));
-            const changed = [...payloads.entries()].filter(([k, v]) => seen.has(k) && seen.get(k) !== v).map(([k]) => k);
+            const { missing, changed } = lostByName(payloads, seen);
             const ok = !missing.length && !changed.length;
             return {
               ok,

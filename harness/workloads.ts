@@ -4,8 +4,9 @@ import { apiErrorLine, apiStatus, type KubeApi } from "../clusters/kube.js";
 import { LABELS, ownerLabel } from "../clusters/labels.js";
 import { pollUntil } from "../clusters/wait.js";
 import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
-import type { Observation, Probe } from "./probes.js";
+import { podReady, type Observation, type Probe } from "./probes.js";
 import type { Sentinel } from "./scenario.js";
+import { lostByName } from "./sentinels.js";
 import type { ScenarioContext } from "./types.js";
 import { createHash, randomBytes } from "node:crypto";
 
@@ -382,7 +383,7 @@ export function podsRunningNotReady(app: string): Probe {
   return probe(`${app} pods Running but not Ready`, `pods of app=${app}: some Running, none of them Ready`, async (ctx) => {
     const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items;
     const running = pods.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
-    const ready = running.filter((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    const ready = running.filter(podReady);
     return {
       ok: running.length > 0 && ready.length === 0,
       observed: `${running.length} Running, ${ready.length} Ready: ${running.map((p) => p.metadata?.name).join(", ") || "none"}`,
@@ -473,7 +474,7 @@ export function runsWithoutRestart(app: string, seconds: number): Probe {
     const rows = pods.map((p) => {
       const cs = p.status?.containerStatuses?.[0];
       const since = cs?.state?.running?.startedAt ? Math.round((Date.now() - new Date(cs.state.running.startedAt).getTime()) / 1000) : undefined;
-      const ready = p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+      const ready = podReady(p);
       return {
         name: p.metadata?.name,
         ok: ready && cs?.restartCount === 0 && since !== undefined && since >= seconds,
@@ -496,9 +497,7 @@ export function runsWithoutRestart(app: string, seconds: number): Probe {
  * by their digest. Afterwards every one must be there with the same digest; the lost ones are named. Written
  * and read with kubectl exec (busybox in the workload image), as an operator would check them.
  */
-export function filesInVolume(o: { pod: string; container?: string; dir: string; count: number; bytes?: number; what?: string }): Sentinel & {
-  written: () => string[];
-} {
+export function filesInVolume(o: { pod: string; container?: string; dir: string; count: number; bytes?: number; what?: string }): Sentinel {
   const digests = new Map<string, string>();
   const what = o.what ?? "files";
   const exec = (ctx: ScenarioContext, script: string, input?: string) =>
@@ -509,7 +508,6 @@ export function filesInVolume(o: { pod: string; container?: string; dir: string;
     });
   return {
     title: `${o.count} ${what} with random content in ${o.pod}:${o.dir}, named by digest`,
-    written: () => [...digests.keys()],
     async write(ctx) {
       digests.clear();
       const lines: string[] = [];
@@ -547,8 +545,7 @@ export function filesInVolume(o: { pod: string; container?: string; dir: string;
               .filter(Boolean)
               .map((l) => l.trim().split(/\s+/).reverse() as [string, string]),
           );
-          const missing = [...digests.keys()].filter((n) => !seen.has(n));
-          const changed = [...digests.entries()].filter(([n, d]) => seen.has(n) && seen.get(n) !== d).map(([n]) => n);
+          const { missing, changed } = lostByName(digests, seen);
           const ok = !missing.length && !changed.length;
           return {
             ok,

@@ -1,4 +1,5 @@
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
+import { podReady } from "../harness/probes.js";
 import { defineScenario, step } from "../harness/scenario.js";
 import type { ScenarioContext } from "../harness/types.js";
 import {
@@ -68,7 +69,7 @@ const APPS = Object.keys(releases);
 /** Pods of the app that are not Ready: the ones the triage looks at. */
 async function failingPods(ctx: ScenarioContext, app: string): Promise<V1Pod[]> {
   const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` });
-  return pods.items.filter((p) => !p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+  return pods.items.filter((p) => !podReady(p));
 }
 
 /** Runs a kubectl command per failing pod and keeps each one's output (a pod that never ran has no --previous). */

@@ -2,7 +2,7 @@ import { ingress, ingressAnswers, ingressUrl, installIngressController, httpGet,
 import { defineScenario, step } from "../harness/scenario.js";
 import type { ScenarioContext } from "../harness/types.js";
 import { apply, deployment, endpointsEmpty, kubectlLook, kubectlPatch, podLogMatches, service, waitRolledOut, WORKLOAD_IMAGES } from "../harness/workloads.js";
-import { waitFor } from "../harness/probes.js";
+import { podReady, waitFor } from "../harness/probes.js";
 
 /**
  * Three services behind one real Ingress controller (Traefik), each broken at a different layer the
@@ -107,7 +107,7 @@ export default defineScenario({
   runbook: [
     step("pods: running and ready?", "kubectl get pods -o wide", async (ctx) => {
       const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace });
-      const notReady = pods.items.filter((p) => !p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((p) => p.metadata?.name);
+      const notReady = pods.items.filter((p) => !podReady(p)).map((p) => p.metadata?.name);
       ctx.found.podsReady = String(!notReady.length);
       return `${await kubectlLook(ctx, "get", "pods", "-o", "wide")}\n=> ${notReady.length ? `not ready: ${notReady.join(", ")}` : "every pod Ready: the fault is above the pods"}`;
     }),

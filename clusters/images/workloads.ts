@@ -74,44 +74,55 @@ export async function ensureWorkloadImages(refs: readonly string[], cacheDir: st
   });
 }
 
-async function ensureAppImage(cacheDir: string, progress: Progress): Promise<void> {
-  const ref = WORKLOAD_IMAGES.app;
-  const app = await buildGoComponent(appComponent, cacheDir, progress);
-  const busybox = await busyboxBinary(cacheDir, progress);
-  const key = createHash("sha256").update(readFileSync(app.bins.app!)).update(readFileSync(busybox)).digest("hex").slice(0, 16);
+/**
+ * Builds a workload image unless the local one already carries `key` (a digest of what goes into it) as its
+ * build-key label. `build` prepares a scratch directory (inside the step, so its time is counted) and says what
+ * to build from it.
+ */
+async function buildUnlessCurrent(
+  ref: string,
+  key: string,
+  o: { title?: string; cacheDir: string; progress: Progress },
+  build: (work: string) => Promise<{ from: string; files: { src: string; dest: string }[]; instructions: string[] }>,
+): Promise<void> {
   if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
-  const work = await mkdtemp(path.join(cacheDir, "workload-"));
+  const work = await mkdtemp(path.join(o.cacheDir, "workload-"));
   try {
-    await withStep(progress, `Workload image ${ref}`, 3 * MIN, () =>
-      dockerBuild(
-        work,
-        ref,
-        "scratch",
-        [
-          { src: app.bins.app!, dest: "/app/server" },
-          { src: busybox, dest: "/bin/sh" },
-        ],
-        ['ENTRYPOINT ["/app/server"]', `LABEL aftershock.build-key=${key}`],
-      ),
-    );
+    await withStep(o.progress, o.title ?? `Workload image ${ref}`, 3 * MIN, async () => {
+      const b = await build(work);
+      await dockerBuild(work, ref, b.from, b.files, [...b.instructions, `LABEL aftershock.build-key=${key}`]);
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
+const digestOf = (...parts: (string | Buffer)[]) =>
+  parts
+    .reduce((h, p) => h.update(p), createHash("sha256"))
+    .digest("hex")
+    .slice(0, 16);
+
+async function ensureAppImage(cacheDir: string, progress: Progress): Promise<void> {
+  const app = await buildGoComponent(appComponent, cacheDir, progress);
+  const busybox = await busyboxBinary(cacheDir, progress);
+  await buildUnlessCurrent(WORKLOAD_IMAGES.app, digestOf(readFileSync(app.bins.app!), readFileSync(busybox)), { cacheDir, progress }, async () => ({
+    from: "scratch",
+    files: [
+      { src: app.bins.app!, dest: "/app/server" },
+      { src: busybox, dest: "/bin/sh" },
+    ],
+    instructions: ['ENTRYPOINT ["/app/server"]'],
+  }));
+}
+
 async function ensureTraefikImage(cacheDir: string, progress: Progress): Promise<void> {
-  const ref = WORKLOAD_IMAGES.traefik;
   const traefik = await buildGoComponent(await traefikComponent(), cacheDir, progress);
-  const key = createHash("sha256").update(readFileSync(traefik.bins.traefik!)).digest("hex").slice(0, 16);
-  if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
-  const work = await mkdtemp(path.join(cacheDir, "workload-"));
-  try {
-    await withStep(progress, `Workload image ${ref}`, 3 * MIN, () =>
-      dockerBuild(work, ref, "scratch", [{ src: traefik.bins.traefik!, dest: "/traefik" }], ['ENTRYPOINT ["/traefik"]', `LABEL aftershock.build-key=${key}`]),
-    );
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  await buildUnlessCurrent(WORKLOAD_IMAGES.traefik, digestOf(readFileSync(traefik.bins.traefik!)), { cacheDir, progress }, async () => ({
+    from: "scratch",
+    files: [{ src: traefik.bins.traefik!, dest: "/traefik" }],
+    instructions: ['ENTRYPOINT ["/traefik"]'],
+  }));
 }
 
 /**
@@ -122,38 +133,29 @@ async function ensureLedgerImage(cacheDir: string, progress: Progress): Promise<
   const ref = WORKLOAD_IMAGES.ledger;
   const src = path.join(here, "components", "ledger", "Ledger.java");
   const rootfs = await ensureRootfs("jvm", JVM_PACKAGES, cacheDir, progress);
-  const key = createHash("sha256").update(readFileSync(src)).update(rootfs).digest("hex").slice(0, 16);
-  if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
-  const work = await mkdtemp(path.join(cacheDir, "workload-"));
-  try {
-    await withStep(progress, `Workload image ${ref} (javac, jar)`, 3 * MIN, async () => {
-      await mkdir(path.join(work, "src"));
-      await copyFile(src, path.join(work, "src", "Ledger.java"));
-      await docker.run(
-        [
-          "run",
-          "--rm",
-          "--network=none",
-          "-v",
-          `${work}:/w`,
-          rootfs,
-          "sh",
-          "-c",
-          "javac -d /w/classes /w/src/Ledger.java && jar --create --file /w/ledger.jar --main-class Ledger -C /w/classes .",
-        ],
-        { timeoutMs: 3 * MIN },
-      );
-      await dockerBuild(
-        work,
-        ref,
+  await buildUnlessCurrent(ref, digestOf(readFileSync(src), rootfs), { title: `Workload image ${ref} (javac, jar)`, cacheDir, progress }, async (work) => {
+    await mkdir(path.join(work, "src"));
+    await copyFile(src, path.join(work, "src", "Ledger.java"));
+    await docker.run(
+      [
+        "run",
+        "--rm",
+        "--network=none",
+        "-v",
+        `${work}:/w`,
         rootfs,
-        [{ src: path.join(work, "ledger.jar"), dest: "/app/ledger.jar" }],
-        ['ENTRYPOINT ["/bin/sh", "-c", "exec java $JAVA_OPTS -jar /app/ledger.jar"]', `LABEL aftershock.build-key=${key}`],
-      );
-    });
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+        "sh",
+        "-c",
+        "javac -d /w/classes /w/src/Ledger.java && jar --create --file /w/ledger.jar --main-class Ledger -C /w/classes .",
+      ],
+      { timeoutMs: 3 * MIN },
+    );
+    return {
+      from: rootfs,
+      files: [{ src: path.join(work, "ledger.jar"), dest: "/app/ledger.jar" }],
+      instructions: ['ENTRYPOINT ["/bin/sh", "-c", "exec java $JAVA_OPTS -jar /app/ledger.jar"]'],
+    };
+  });
 }
 
 /** busybox-static from the tools rootfs (Debian's package): the shell of the workload images. */

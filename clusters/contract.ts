@@ -45,7 +45,39 @@ export interface ImageLoader {
   refFor?(ref: string): string;
 }
 
-export const CAPABILITIES = ["node-shell", "node-lifecycle", "image-loading"] as const;
+/** A container started beside the cluster: its output arrives line by line until it is stopped. */
+export interface SideContainerSpec {
+  /** Short name, unique in the run (e.g. "load-web"); the container is named after the cluster and it. */
+  name: string;
+  image: string;
+  /** A shell command line (the image has /bin/sh). */
+  command: string;
+  /** A line the container prints once it is working; start() fails with the budget when it does not appear. */
+  ready: RegExp;
+  readyBudgetMs: number;
+  onLine(line: string, stream: "stdout" | "stderr"): void;
+}
+
+export interface StartedSideContainer {
+  readonly id: string;
+  readonly name: string;
+  /** Stops and removes the container and its volumes; harmless to repeat. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Capability "load-generator": containers started beside the cluster, on its network and with its run's
+ * labels, so they are removed with the run (and by the reaper if the run is killed). Used for load.
+ */
+export interface SideContainers {
+  /** A node's address on the cluster's network, as a side container reaches it. */
+  nodeAddress(node: string): Promise<string>;
+  /** host:port of the API server as clients reach it: the load balancer in front of several control planes. */
+  apiServerAddress(): Promise<string>;
+  start(spec: SideContainerSpec): Promise<StartedSideContainer>;
+}
+
+export const CAPABILITIES = ["node-shell", "node-lifecycle", "image-loading", "load-generator"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Every target: the API in band, with the cluster's kubeconfig; the optional capabilities where offered. */
@@ -62,6 +94,7 @@ export interface ClusterAccess {
   readonly shell?: NodeShell;
   readonly lifecycle?: NodeLifecycle;
   readonly images?: ImageLoader;
+  readonly sides?: SideContainers;
 }
 
 /**
@@ -82,6 +115,7 @@ export function restrictTo<T extends ClusterAccess>(c: T, allowed: readonly Capa
     ...(allowed.includes("node-shell") && c.shell ? { shell: c.shell } : {}),
     ...(allowed.includes("node-lifecycle") && c.lifecycle ? { lifecycle: c.lifecycle } : {}),
     ...(allowed.includes("image-loading") && c.images ? { images: c.images } : {}),
+    ...(allowed.includes("load-generator") && c.sides ? { sides: c.sides } : {}),
   };
 }
 
@@ -102,4 +136,13 @@ export function nodeLifecycle(c: ClusterAccess): NodeLifecycle {
       `cluster ${c.name}: cannot replace machines (the scenario must declare needs: ["node-lifecycle"], and the target must offer it)`,
     );
   return c.lifecycle;
+}
+
+export function sideContainers(c: ClusterAccess): SideContainers {
+  if (!c.sides)
+    throw new AftershockError(
+      "E_CAPABILITY",
+      `cluster ${c.name}: cannot start containers beside it (the scenario must declare needs: ["load-generator"], and the target must offer it)`,
+    );
+  return c.sides;
 }

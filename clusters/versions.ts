@@ -28,6 +28,8 @@ export const PINNED = {
   openjdk: "openjdk-17-jdk-headless",
   /** Helm, built from its Go module, for the StatefulSet upgrade scenario (Apache-2.0). */
   helm: "v3.22.0",
+  /** vegeta (MIT), the load generator that runs beside a cluster during faults; k6 is AGPL and never built here. */
+  vegeta: "v12.13.0",
 } as const;
 
 /** Kubernetes minors the offline builder knows how to assemble and test on this project's hosts. */

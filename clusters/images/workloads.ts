@@ -28,6 +28,39 @@ export const WORKLOAD_IMAGES = {
   ledger: `${PINNED.localRegistry}/ledger:v1`,
 } as const;
 
+/**
+ * The load generator: vegeta (MIT) from its Go module, with busybox as /bin/sh so a side container can pipe
+ * `vegeta attack` into `vegeta encode`. It runs beside a cluster on its network (never inside it), so it is
+ * not in the workload catalogue that clusters load.
+ */
+export const LOAD_GENERATOR_IMAGE = `${PINNED.localRegistry}/vegeta:${PINNED.vegeta}`;
+
+const vegetaComponent: GoComponent = {
+  name: "vegeta",
+  version: PINNED.vegeta,
+  requires: [{ module: "github.com/tsenart/vegeta/v12", version: PINNED.vegeta }],
+  outputs: [{ pkg: "github.com/tsenart/vegeta/v12", bin: "vegeta" }],
+  ldflags: `-X main.Version=${PINNED.vegeta}`,
+  budgetMs: 3 * MIN,
+};
+
+/** Builds the load generator's image unless the local one is current. */
+export async function ensureLoadGeneratorImage(cacheDir: string, progress: Progress): Promise<string> {
+  await withLock(path.join(cacheDir, "build.lock"), progress, async () => {
+    const vegeta = await buildGoComponent(vegetaComponent, cacheDir, progress);
+    const busybox = await busyboxBinary(cacheDir, progress);
+    await buildUnlessCurrent(LOAD_GENERATOR_IMAGE, digestOf(readFileSync(vegeta.bins.vegeta!), readFileSync(busybox)), { cacheDir, progress }, async () => ({
+      from: "scratch",
+      files: [
+        { src: vegeta.bins.vegeta!, dest: "/vegeta" },
+        { src: busybox, dest: "/bin/sh" },
+      ],
+      instructions: ['ENTRYPOINT ["/vegeta"]'],
+    }));
+  });
+  return LOAD_GENERATOR_IMAGE;
+}
+
 /** Debian's headless OpenJDK (javac and jcmd come with it): the ledger image's base, and what compiles it. */
 export const JVM_PACKAGES = [PINNED.openjdk];
 

@@ -19,7 +19,8 @@ import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent, builtKubectl } from "../images/go-build.js";
 import { kindComponent } from "../images/recipes.js";
-import { ensureWorkloadImages } from "../images/workloads.js";
+import { ensureLoadGeneratorImage, ensureWorkloadImages } from "../images/workloads.js";
+import { kindSideContainers } from "./side-containers.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import { registerTeardown } from "../teardown.js";
@@ -77,10 +78,16 @@ export class KindProvider implements Provider {
    * The node image for a run, before any container exists: a given image must be there (or be pulled now),
    * otherwise the offline image is found or built. Bad input fails here, with nothing created.
    */
-  async prepareImage(o: { kubernetesVersion: string; image?: string; workloadImages?: string[] }): Promise<{ ref: string; built: boolean; ms: number }> {
+  async prepareImage(o: {
+    kubernetesVersion: string;
+    image?: string;
+    workloadImages?: string[];
+    loadGenerator?: boolean;
+  }): Promise<{ ref: string; built: boolean; ms: number }> {
     const t0 = performance.now();
     const node = await this.prepareNodeImage(o);
     await ensureWorkloadImages(o.workloadImages ?? [], this.cacheDir, this.progress);
+    if (o.loadGenerator) await ensureLoadGeneratorImage(this.cacheDir, this.progress);
     return { ...node, ms: performance.now() - t0 };
   }
 
@@ -277,6 +284,7 @@ export class KindProvider implements Provider {
       get images() {
         return cluster;
       },
+      sides: kindSideContainers({ cluster: name, runId, nodes: () => nodes }),
       lifecycle,
       sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {

@@ -1,4 +1,4 @@
-import type { ClusterAccess, ImageLoader, NodeLifecycle, NodeShell } from "../contract.js";
+import type { ClusterAccess, ImageLoader, NodeLifecycle, NodeShell, SideContainers } from "../contract.js";
 import type { RunOptions, RunResult } from "../exec.js";
 import type { MemorySampler } from "../memory.js";
 
@@ -36,7 +36,7 @@ export interface ClusterInfo {
   nodes: string[];
 }
 
-/** A kind cluster: API access and every optional capability (node shell, node lifecycle, image loading). */
+/** A kind cluster: API access and every optional capability (node shell, node lifecycle, image loading, side containers). */
 export interface Cluster extends ClusterAccess, NodeShell, ImageLoader, AsyncDisposable {
   readonly timings: Record<string, number>;
   /** kubectl with the cluster's admin credentials, run inside the first control-plane node still in service. */
@@ -44,6 +44,7 @@ export interface Cluster extends ClusterAccess, NodeShell, ImageLoader, AsyncDis
   readonly shell: NodeShell;
   readonly lifecycle: NodeLifecycle;
   readonly images: ImageLoader;
+  readonly sides: SideContainers;
   delete(): Promise<void>;
   howToReach(): string;
   /** Peak memory of the cluster's containers (nodes and load balancer) from `docker stats`. */

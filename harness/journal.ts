@@ -1,4 +1,5 @@
 import type { Evidence } from "./types.js";
+import type { LoadRecord } from "./load.js";
 
 /** The record of one run (Chaos Toolkit's journal, typed): what ran, what was seen, how it ended. */
 
@@ -95,6 +96,8 @@ export interface RunJournal {
   runbook?: string;
   /** A variant of the scenario (pnpm suite --prove), and the outcome it is expected to end with. */
   variant?: VariantTag;
+  /** Traffic that ran through the fault: per-second series, windows, SLO verdicts (scenarios with load). */
+  load?: LoadRecord[];
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
   image?: { ref: string; built: boolean; ms: number };
 }

@@ -5,6 +5,7 @@ import { stopWatches } from "./namespace-watch.js";
 import { createRunNamespace, deleteRunNamespace } from "./workloads.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
 import { classifyVerify, latch } from "./run-checks.js";
+import { LoadMonitor, type LoadSpec } from "./load.js";
 import { RunTeardown } from "./run-teardown.js";
 import type { ReporterHooks } from "./reporters/reporter.js";
 import { healthProbes, type RunbookStep, type Scenario } from "./scenario.js";
@@ -43,6 +44,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   const image = await opts.clusters.prepare?.({
     kubernetesVersion: opts.kubernetesVersion,
     workloadImages: scenario.images,
+    loadGenerator: scenario.load.length > 0,
     ...(opts.image ? { image: opts.image } : {}),
   });
   const t0 = clock.now();
@@ -63,6 +65,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   };
   const found: Record<string, string> = {};
   let cluster: ManagedCluster | undefined;
+  // Traffic through the fault, when the scenario declares it: started after setup, stopped before teardown.
+  const load = scenario.load.length ? new LoadMonitor(t0, clock) : undefined;
+  let loadTicker: NodeJS.Timeout | undefined;
   const evidence = (source: string, text: string) => {
     const e = { at: clock.now() - t0, source, text };
     journal.evidence.push(e);
@@ -121,7 +126,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     };
     journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
     // The scenario sees the capabilities it declared, and nothing more.
-    const ctx: ScenarioContext = { cluster: restrictTo(cluster, scenario.needs), clock, found, evidence, namespace: runNamespace(scenario, runId) };
+    const ctx: ScenarioContext = {
+      cluster: restrictTo(cluster, scenario.needs),
+      clock,
+      found,
+      evidence,
+      namespace: runNamespace(scenario, runId),
+      ...(load ? { load } : {}),
+    };
 
     // 2. Setup: the run's namespace and workload images, then sentinels.
     await phase("setup", undefined, async (p) => {
@@ -145,6 +157,23 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         });
       }
       for (const s of scenario.setup) await timedStep(p, s.title, undefined, () => s.write(ctx).then(() => undefined));
+      if (load) {
+        for (const spec of scenario.load) {
+          const stream = load.add(spec);
+          await timedStep(
+            p,
+            `start load ${spec.name}`,
+            `${spec.k6 ? `k6 run ${spec.k6} (vegeta when k6 is not on PATH)` : "vegeta attack"} -rate=${spec.rate}/s   # against ${describeTarget(spec)}`,
+            () => stream.start(ctx),
+          );
+        }
+        loadTicker = setInterval(() => {
+          for (const s of load.streams.values()) {
+            const to = Math.floor(load.settled(s) / 1000) * 1000;
+            reporter.onLoad?.(s.spec.name, s.series.summary(to - 10_000, to), journal);
+          }
+        }, 10_000);
+      }
     });
     const sentinelProbes = scenario.setup.flatMap((s) => s.probes());
 
@@ -176,6 +205,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
 
     // 5. Inject. From here on the fault's rollback (if it has one) is owed, even if inject fails half-way.
     ctx.logsSince = Date.now();
+    load?.mark("injectMs");
     const fault = scenario.fault;
     if (fault.rollback && !opts.keep) {
       const rb = fault.rollback;
@@ -261,6 +291,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     } catch (e) {
       runbookError = (e as Error).message;
     }
+    load?.mark("runbookEndMs");
 
     // 9. Verify: health probes and sentinels, within the budget.
     const verified = await phase("verify", scenario.verifyBudgetMs, async (p) => {
@@ -314,6 +345,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     return finish("errored", e instanceof Error ? e.message : String(e));
   } finally {
     if (memory) journal.peakMemoryMiB = await memory.stop().catch(() => undefined);
+    clearInterval(loadTicker);
+    if (load) {
+      // The load stops with the run, kept cluster or not: a generator left running would be traffic nobody reads.
+      await load.stopAll().catch((e: unknown) => evidence("load", `stopping the load failed: ${String(e)}`));
+      journal.load = load.records();
+      for (const r of journal.load)
+        for (const slo of r.slos) evidence(`load ${r.name}: SLO ${slo.window}`, `${slo.ok ? "met" : "breached"} (${slo.objective}): ${slo.observed}`);
+    }
     // 10. Teardown (always), unless asked to keep the cluster.
     if (cluster) {
       const c = cluster;
@@ -434,4 +473,8 @@ async function withBudget<T>(p: Promise<T>, budgetMs: number, title: string, clo
   } finally {
     clearTimeout(timer);
   }
+}
+
+function describeTarget(l: LoadSpec): string {
+  return l.target.kind === "api" ? `the API server ${l.target.path}` : `Service ${l.target.service} through a NodePort`;
 }

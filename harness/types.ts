@@ -1,5 +1,6 @@
 import type { Capability, ClusterAccess } from "../clusters/contract.js";
 import type { Clock } from "../clusters/wait.js";
+import type { LoadMonitor } from "./load.js";
 
 export type { Capability, ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeShell } from "../clusters/contract.js";
 export { nodeLifecycle, nodeShell } from "../clusters/contract.js";
@@ -25,7 +26,12 @@ export interface ClusterFactory {
    * Optional: find or build the node image before the run's timeline starts, so a cold build (minutes) is
    * not reported as cluster-create time.
    */
-  prepare?(o: { kubernetesVersion: string; image?: string; workloadImages?: string[] }): Promise<{ ref: string; built: boolean; ms: number }>;
+  prepare?(o: {
+    kubernetesVersion: string;
+    image?: string;
+    workloadImages?: string[];
+    loadGenerator?: boolean;
+  }): Promise<{ ref: string; built: boolean; ms: number }>;
   create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string; keep?: boolean }): Promise<ManagedCluster>;
   /** What every cluster it makes offers besides the API (checked against a scenario's needs before anything exists). */
   readonly capabilities: readonly Capability[];
@@ -58,5 +64,7 @@ export interface ScenarioContext {
    * the same question of the healthy cluster over the same kind of window).
    */
   logsSince?: number;
+  /** The run's load streams (scenarios that declare load), for load probes. */
+  readonly load?: LoadMonitor;
   evidence(source: string, text: string): void;
 }

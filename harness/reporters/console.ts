@@ -1,5 +1,6 @@
 import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "./reporter.js";
+import { describeSummary } from "../load.js";
 
 const PHASE_TITLES: Record<string, string> = {
   cluster: "Create (or get) the cluster",
@@ -38,6 +39,9 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
       // Self-checks: a probe that holds is fatal before the fault, but fine on the broken cluster if another is unmet.
       else write(`  ${r.ok ? "✓" : p.name === "verify-fails" ? "·" : "✗"} ${r.held ? "holds" : "unmet"}: ${r.name}: ${r.observed}`);
     },
+    onLoad(name, last) {
+      write(`  ≈ load ${name}, last 10s: ${describeSummary(last)}`);
+    },
     onPhaseEnd(p) {
       if (p.status === "failed" && p.error) write(`  ✗ ${p.name} failed: ${p.error}`);
       else write(`  ${p.status === "passed" ? "✓" : "·"} ${p.name} [${formatDuration(p.endedAt - p.startedAt)}]`);
@@ -49,6 +53,12 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
       write(
         `  time to detect: ${t.timeToDetectMs !== undefined ? formatDuration(t.timeToDetectMs) : "—"}   all symptoms: ${t.timeToConfirmMs !== undefined ? formatDuration(t.timeToConfirmMs) : "—"}   time to recover: ${t.timeToRecoverMs !== undefined ? formatDuration(t.timeToRecoverMs) : "—"}   cluster create: ${t.clusterCreateMs !== undefined ? formatDuration(t.clusterCreateMs) : "—"}   total: ${formatDuration(t.totalMs)}${j.peakMemoryMiB !== undefined ? `   peak memory: ${j.peakMemoryMiB} MiB` : ""}`,
       );
+      for (const l of j.load ?? []) {
+        write(
+          `  load ${l.name} (${l.generator}, ${l.ratePerSecond}/s ${l.target.replace(/Bearer \S+/, "Bearer …")}): ${l.requests - l.errors}/${l.requests} ok, p99 ${Math.round(l.p99Ms)}ms, error window ${formatDuration(l.errorWindowMs)}`,
+        );
+        for (const slo of l.slos) write(`    ${slo.ok ? "✓" : "✗"} ${slo.window}: ${slo.objective} — ${slo.observed}`);
+      }
       if (j.kept) write(`\n${j.kept}`);
     },
   };

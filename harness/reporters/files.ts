@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";
-import type { PhaseRecord, RunJournal } from "../runner.js";
+import type { LoadRecord } from "../load.js";
+import { percent, type LoadSecond, type LoadSummary } from "../load-series.js";
+import type { PhaseName, PhaseRecord, RunJournal } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import type { Reporter } from "./reporter.js";
 
@@ -41,12 +43,20 @@ export function junitXml(runs: RunJournal[], name: string): string {
     const cases = JUNIT_PHASES.map((n) => {
       const p = j.phases.find((x) => x.name === n);
       const time = p ? secs(p.endedAt - p.startedAt) : "0";
+      const load = j.load?.length && n === loadCase(j) ? j.load : [];
+      const loadOut = load.map(loadLine).join("\n");
       const body = !p
-        ? `<skipped message="${esc(`not reached: ${j.outcome}`)}"/>`
+        ? `<skipped message="${esc(`not reached: ${j.outcome}`)}"/>${loadOut ? `<system-out>${esc(loadOut)}</system-out>` : ""}`
         : p.status === "failed"
-          ? `<failure message="${esc(p.error ?? "failed")}" type="${esc(j.outcome)}">${esc(phaseText(p))}</failure>`
-          : `<system-out>${esc(phaseText(p))}</system-out>`;
-      return `    <testcase classname="${esc(suiteName(j))}" name="${n}" time="${time}">${body}</testcase>`;
+          ? `<failure message="${esc(p.error ?? "failed")}" type="${esc(j.outcome)}">${esc(phaseText(p))}</failure>${loadOut ? `<system-out>${esc(loadOut)}</system-out>` : ""}`
+          : `<system-out>${esc([phaseText(p), loadOut].filter(Boolean).join("\n"))}</system-out>`;
+      const open = `    <testcase classname="${esc(suiteName(j))}" name="${n}" time="${time}">`;
+      if (!load.length) return `${open}${body}</testcase>`;
+      const props = load
+        .flatMap(loadProperties)
+        .map(([k, v]) => `        <property name="${esc(k)}" value="${esc(v)}"/>`)
+        .join("\n");
+      return `${open}\n      <properties>\n${props}\n      </properties>\n      ${body}\n    </testcase>`;
     });
     // A variant that ends as expected (e.g. fault neutralised → fault-not-reproduced) is not a failure.
     const failures =
@@ -73,6 +83,36 @@ ${cases.join("\n")}
   </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${esc(name)}">\n${suites.join("\n")}\n</testsuites>\n`;
+}
+
+/** The test case that carries a run's load figures: the last of JUNIT_PHASES the run reached (verify, in a run that got there). */
+function loadCase(j: RunJournal): string {
+  return [...JUNIT_PHASES].reverse().find((n) => j.phases.some((p) => p.name === n)) ?? JUNIT_PHASES[0];
+}
+
+/** A load stream's figures as JUnit properties: load.<name>.requests, .availability (0..1), .slo.<window> (met | breached), … */
+function loadProperties(l: LoadRecord): [string, string][] {
+  const k = (s: string) => `load.${l.name}.${s}`;
+  const w = l.worstSecond;
+  return [
+    [k("requests"), String(l.requests)],
+    [k("errors"), String(l.errors)],
+    [k("availability"), l.availability.toFixed(4)],
+    [k("p99_ms"), String(Math.round(l.p99Ms * 10) / 10)],
+    [k("worst_second_availability"), w ? (w.ok / w.requests).toFixed(4) : ""],
+    [k("worst_second_at_ms"), w ? String(w.t) : ""],
+    [k("error_window_ms"), String(l.errorWindowMs)],
+    ...l.slos.map((s): [string, string] => [k(`slo.${s.window}`), s.ok ? "met" : "breached"]),
+  ];
+}
+
+/** One plain-text line per load stream, for the test case's system-out. */
+function loadLine(l: LoadRecord): string {
+  const slos = l.slos.map((s) => `${s.window} ${s.objective}: ${s.ok ? "met" : "BREACHED"}`).join(", ");
+  return (
+    `load ${l.name} (${l.generator}, ${l.ratePerSecond}/s ${l.target}): ${l.requests - l.errors}/${l.requests} ok = ${percent(l.availability)}, p99 ${lat(l.p99Ms)}, ` +
+    `worst second ${worstText(l.worstSecond)}, error window ${formatDuration(l.errorWindowMs)}${l.topErrors.length ? ` (${l.topErrors.join(", ")})` : ""}${slos ? `; SLO ${slos}` : ""}`
+  );
 }
 
 function phaseText(p: PhaseRecord): string {
@@ -111,10 +151,8 @@ const OUTCOME_COLORS: Record<string, string> = {
 
 /** The timeline of one run as an SVG Gantt chart: phases, and runbook/inject steps beneath them. */
 export function timelineSvg(j: RunJournal): string {
-  const total = Math.max(1, j.timings.totalMs);
-  const W = 900,
-    left = 150,
-    rowH = 22;
+  const { x, W } = timeAxis(j);
+  const rowH = 22;
   const rows: { label: string; start: number; end: number; color: string; failed: boolean }[] = [];
   for (const p of j.phases) {
     rows.push({ label: p.name, start: p.startedAt, end: p.endedAt, color: COLORS[p.name] ?? "#999", failed: p.status === "failed" });
@@ -122,7 +160,6 @@ export function timelineSvg(j: RunJournal): string {
       for (const s of p.steps) rows.push({ label: `  ${s.title}`, start: s.startedAt, end: s.endedAt, color: COLORS[p.name] ?? "#999", failed: !s.ok });
     }
   }
-  const x = (t: number) => left + (t / total) * (W - left - 70);
   const H = rows.length * rowH + 40;
   const bars = rows.map((r, i) => {
     const y = 10 + i * rowH;
@@ -141,10 +178,162 @@ export function timelineSvg(j: RunJournal): string {
       (r) =>
         `<line x1="${x(r.firstOkAtMs!).toFixed(1)}" x2="${x(r.firstOkAtMs!).toFixed(1)}" y1="6" y2="${H - 26}" stroke="#fc8d62" stroke-dasharray="3,3"><title>${esc(r.name)}</title></line>`,
     );
-  const ticks = Array.from({ length: 6 }, (_, i) => (total * i) / 5).map(
-    (t) => `<text x="${x(t).toFixed(1)}" y="${H - 8}" font-size="10" fill="#777" text-anchor="middle">${dur(t)}</text>`,
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="timeline of ${esc(j.scenario.id)}">${bars.join("")}${symptomMarks.join("")}${timeTicks(j, H - 8)}</svg>`;
+}
+
+/**
+ * The run's time axis, shared by the timeline and the load charts so that inject, symptoms, runbook and
+ * verify line up vertically: ms since the run started → x, over the same width and margins.
+ */
+function timeAxis(j: RunJournal): { x: (t: number) => number; total: number; W: number; left: number; right: number } {
+  const total = Math.max(1, j.timings.totalMs);
+  const W = 900,
+    left = 150,
+    right = W - 70;
+  return { x: (t: number) => left + (t / total) * (right - left), total, W, left, right };
+}
+
+/** Six labels along the time axis, at `y`. */
+function timeTicks(j: RunJournal, y: number): string {
+  const { x, total } = timeAxis(j);
+  return Array.from({ length: 6 }, (_, i) => (total * i) / 5)
+    .map((t) => `<text x="${x(t).toFixed(1)}" y="${y}" font-size="10" fill="#777" text-anchor="middle">${dur(t)}</text>`)
+    .join("");
+}
+
+// ---- load ----------------------------------------------------------------------------------------------
+
+/** A latency in ms as the report writes it: "24ms", "2000ms", "1.3ms". */
+const lat = (ms: number) => `${ms < 10 ? ms.toFixed(1) : Math.round(ms)}ms`;
+const worstText = (w?: LoadSecond) => (w ? `+${dur(w.t)}: ${w.ok}/${w.requests} ok, p99 ${lat(w.p99Ms)}` : "—");
+const loadTitle = (l: LoadRecord) => `load ${l.name}: ${l.ratePerSecond}/s ${l.target}`;
+
+/** The moments the load charts mark: the fault, the first symptom, the runbook (start and end), verification. */
+export function loadMarks(j: RunJournal): { label: string; t: number; color: string }[] {
+  const at = (n: PhaseName) => j.phases.find((p) => p.name === n);
+  const [inject, symptoms, runbook, verify] = [at("inject"), at("symptoms"), at("runbook"), at("verify")];
+  const firstSymptom = Math.min(...(symptoms?.probes.flatMap((r) => (r.firstOkAtMs === undefined ? [] : [r.firstOkAtMs])) ?? []));
+  return [
+    ...(inject ? [{ label: "inject", t: inject.startedAt, color: COLORS.inject! }] : []),
+    ...(Number.isFinite(firstSymptom)
+      ? [{ label: "first symptom", t: firstSymptom, color: COLORS.symptoms! }]
+      : symptoms
+        ? [{ label: "symptoms", t: symptoms.startedAt, color: COLORS.symptoms! }]
+        : []),
+    ...(runbook
+      ? [
+          { label: "runbook", t: runbook.startedAt, color: COLORS.runbook! },
+          { label: "runbook end", t: runbook.endedAt, color: COLORS.runbook! },
+        ]
+      : []),
+    ...(verify ? [{ label: "verify", t: verify.startedAt, color: COLORS.verify! }] : []),
+  ];
+}
+
+/** 1, 2 or 5 × 10ⁿ, the first at or above v: the top of the latency axis. */
+function niceCeil(v: number): number {
+  const p = 10 ** Math.floor(Math.log10(Math.max(v, 1)));
+  return [1, 2, 5, 10].map((m) => m * p).find((n) => n >= v) ?? 10 * p;
+}
+
+/**
+ * One load stream over the run, on the timeline's time axis: per second, the share of requests that
+ * succeeded (green, with the failed share in red above it) and the p99 latency (a line, right-hand axis in
+ * ms), and the run's marks (inject, first symptom, runbook start and end, verify).
+ */
+export function loadSvg(j: RunJournal, l: LoadRecord): string {
+  const { x, total, W, left, right } = timeAxis(j);
+  const top = 40,
+    plotH = 100,
+    bottom = top + plotH,
+    H = bottom + 22;
+  const series = l.series.filter((s) => s.t >= 0 && s.t < total && s.requests > 0);
+  const maxMs = niceCeil(Math.max(1, ...series.map((s) => s.p99Ms)));
+  const yOk = (share: number) => bottom - share * plotH;
+  const yMs = (ms: number) => bottom - (Math.min(ms, maxMs) / maxMs) * plotH;
+  const f = (n: number) => n.toFixed(1);
+  const grid = [0, 0.5, 1]
+    .map(
+      (g) =>
+        `<line x1="${left}" x2="${right}" y1="${f(yOk(g))}" y2="${f(yOk(g))}" stroke="#ddd"/>` +
+        `<text x="${left - 4}" y="${f(yOk(g) + 3)}" font-size="10" fill="#1b7f5f" text-anchor="end">${g * 100}%</text>` +
+        `<text x="${right + 4}" y="${f(yOk(g) + 3)}" font-size="10" fill="#253494">${Math.round(g * maxMs)} ms</text>`,
+    )
+    .join("");
+  const bars = series
+    .map((s) => {
+      const bx = x(s.t),
+        bw = Math.max(0.5, x(s.t + 1000) - bx - (x(1000) - x(0) >= 3 ? 1 : 0));
+      const failed = s.ok < s.requests;
+      const okTop = yOk(s.ok / s.requests);
+      return (
+        `<g class="sec ${failed ? "err" : "ok"}"><title>+${dur(s.t)}: ${s.ok}/${s.requests} ok, p50 ${lat(s.p50Ms)}, p99 ${lat(s.p99Ms)}</title>` +
+        `<rect x="${f(bx)}" y="${f(okTop)}" width="${f(bw)}" height="${f(bottom - okTop)}" fill="#66c2a5"/>` +
+        (failed ? `<rect x="${f(bx)}" y="${top}" width="${f(bw)}" height="${f(okTop - top)}" fill="#d62728"/>` : "") +
+        `</g>`
+      );
+    })
+    .join("");
+  // The p99 line, broken where seconds are missing (the generator had nothing to report).
+  const runs: LoadSecond[][] = [];
+  for (const s of series) {
+    const last = runs.at(-1);
+    if (last && last.at(-1)!.t === s.t - 1000) last.push(s);
+    else runs.push([s]);
+  }
+  const p99 = runs
+    .map(
+      (r) =>
+        `<polyline class="p99" fill="none" stroke="#253494" stroke-width="1.5" points="${r.map((s) => `${f(x(s.t + 500))},${f(yMs(s.p99Ms))}`).join(" ")}"/>`,
+    )
+    .join("");
+  // Mark labels in up to three rows above the plot, so close marks (inject, first symptom) stay legible.
+  const rowEnds = [-Infinity, -Infinity, -Infinity];
+  const marks = loadMarks(j)
+    .map((m, i) => {
+      const mx = x(m.t);
+      const width = m.label.length * 5.5 + 6;
+      const free = rowEnds.findIndex((e) => e <= mx);
+      const row = free < 0 ? i % 3 : free;
+      const anchorEnd = mx + width > W;
+      rowEnds[row] = anchorEnd ? mx : mx + width;
+      const ly = 10 + row * 11;
+      return (
+        `<g class="mark"><title>${esc(m.label)} at +${dur(m.t)}</title>` +
+        `<line x1="${f(mx)}" x2="${f(mx)}" y1="${ly + 2}" y2="${bottom}" stroke="${m.color}" stroke-width="1.5"${m.label.endsWith("end") ? ' stroke-dasharray="4,3"' : ""}/>` +
+        `<text x="${f(anchorEnd ? mx - 2 : mx + 2)}" y="${ly}" font-size="10" fill="${m.color}"${anchorEnd ? ' text-anchor="end"' : ""}>${esc(m.label)}</text></g>`
+      );
+    })
+    .join("");
+  const legend =
+    `<rect x="4" y="${top + 4}" width="10" height="10" fill="#66c2a5"/><text x="18" y="${top + 13}" font-size="10" fill="#333">ok share / s</text>` +
+    `<rect x="4" y="${top + 20}" width="10" height="10" fill="#d62728"/><text x="18" y="${top + 29}" font-size="10" fill="#333">failed share / s</text>` +
+    `<line x1="4" x2="14" y1="${top + 41}" y2="${top + 41}" stroke="#253494" stroke-width="1.5"/><text x="18" y="${top + 45}" font-size="10" fill="#333">p99 latency, right</text>`;
+  const title = esc(loadTitle(l));
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="load" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${title}"><title>${title}</title>${grid}${bars}${p99}${marks}${legend}${timeTicks(j, H - 8)}</svg>`;
+}
+
+/** Before, during and after the fault: what users saw, and whether each window met its SLO. */
+function loadTable(l: LoadRecord): string {
+  const rows = (["before", "during", "after"] as const).map((w) => {
+    const s: LoadSummary | undefined = l.windows[w];
+    const slo = l.slos.find((x) => x.window === w);
+    const sloCell = slo ? `<td class="${slo.ok ? "ok" : "bad"}">${esc(slo.objective)}: ${slo.ok ? "met" : "<b>breached</b>"}</td>` : "<td>—</td>";
+    if (!s) return `<tr><td>${w}</td><td colspan="5">not reached</td>${sloCell}</tr>`;
+    return `<tr><td>${w} <small>${dur(s.fromMs)} → ${dur(s.toMs)}</small></td><td>${s.requests}</td><td>${percent(s.availability)}</td><td>${lat(s.p50Ms)}</td><td>${lat(s.p99Ms)}</td><td>${worstText(s.worst)}</td>${sloCell}</tr>`;
+  });
+  return `<table class="load"><tr><th>window</th><th>requests</th><th>ok %</th><th>p50</th><th>p99</th><th>worst second</th><th>SLO</th></tr>${rows.join("")}</table>`;
+}
+
+/** The run's load streams, one chart, table and total line each, under the timeline ("" without load). */
+function loadSection(j: RunJournal): string {
+  if (!j.load?.length) return "";
+  const streams = j.load.map(
+    (l) => `<div class="load"><h4>${esc(loadTitle(l))}</h4>${loadSvg(j, l)}
+${loadTable(l)}
+<p class="meta">${esc(l.generator)}, timeout ${dur(l.timeoutMs)} · total ${l.requests} requests, ${l.errors} errors (${percent(l.availability)} ok), p99 ${lat(l.p99Ms)} · error window ${formatDuration(l.errorWindowMs)} · top errors: ${l.topErrors.length ? esc(l.topErrors.join(", ")) : "none"}</p></div>`,
   );
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="timeline of ${esc(j.scenario.id)}">${bars.join("")}${symptomMarks.join("")}${ticks.join("")}</svg>`;
+  return `\n<h3>Load</h3>${streams.join("\n")}`;
 }
 
 /** A self-contained HTML report (no external assets) for one or more runs. */
@@ -175,7 +364,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 <p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes${j.cluster?.shared ? `, shared: ${esc(j.cluster.shared)}` : ""}) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
 <p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}
 <div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
-<h3>Timeline</h3>${timelineSvg(j)}
+<h3>Timeline</h3>${timelineSvg(j)}${loadSection(j)}
 <h3>Phases</h3>${phases}
 <h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre></section>`;
     })
@@ -186,8 +375,38 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}ta
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}pre.cmd{background:#272822;color:#f8f8f2}pre.err{background:#fdecea}.bad{color:#b00}.step{margin:6px 0}.t{color:#777;font-size:12px}details{margin:6px 0}.meta{color:#666;font-size:13px}.title{font-style:italic}
 </style></head><body><h1>${esc(title)}</h1>
 <table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th><th>cluster</th></tr>${summaryRows}</table>
-${runbookComparison(runs)}
+${runbookComparison(runs)}${variantComparison(runs)}
 ${sections}</body></html>`;
+}
+
+/**
+ * Where one scenario ran as written and as variants (a mitigation, another way the fault happens): side by side,
+ * with when each thing that still works was first seen after the fault (e.g. the failover) and what users of
+ * each load stream felt during the fault.
+ */
+function variantComparison(runs: RunJournal[]): string {
+  const isVariant = (j: RunJournal) => j.variant?.name.startsWith("variant ") ?? false;
+  const byScenario = new Map<string, RunJournal[]>();
+  for (const j of runs) if (!j.variant || isVariant(j)) byScenario.set(j.scenario.id, [...(byScenario.get(j.scenario.id) ?? []), j]);
+  return [...byScenario.entries()]
+    .filter(([, js]) => js.some(isVariant) && js.length > 1)
+    .map(([id, js]) => {
+      const rows = js.map((j) => {
+        const inject = j.phases.find((p) => p.name === "inject")?.startedAt;
+        const signatures = new Set(j.phases.find((p) => p.name === "symptoms-absent")?.probes.map((p) => p.name) ?? []);
+        const still =
+          j.phases
+            .find((p) => p.name === "symptoms")
+            ?.probes.filter((p) => !signatures.has(p.name) && p.firstOkAtMs !== undefined && inject !== undefined)
+            .map((p) => `${p.name}: ${dur(p.firstOkAtMs! - inject!)}`) ?? [];
+        const load = (j.load ?? []).map(
+          (l) => `${l.name}: ${l.windows.during ? percent(l.windows.during.availability) : "—"} ok, error window ${dur(l.errorWindowMs)}`,
+        );
+        return `<tr><td><a href="#${esc(j.runId)}">${esc(j.variant ? j.variant.name.replace(/^variant /, "") : "as written")}</a></td><td><span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></td><td>${dur(j.timings.timeToDetectMs)}</td><td>${dur(j.timings.timeToConfirmMs)}</td><td>${esc(still.join("; ") || "—")}</td><td>${esc(load.join("; ") || "—")}</td><td>${dur(j.timings.timeToRecoverMs)}</td></tr>`;
+      });
+      return `<h2>${esc(id)}: variants compared</h2><table><tr><th>variant</th><th>outcome</th><th>time to detect</th><th>all symptoms</th><th>still works, first seen after the fault</th><th>load during the fault</th><th>time to recover</th></tr>${rows.join("")}</table>`;
+    })
+    .join("\n");
 }
 
 /** Where one scenario ran with several of its runbooks: the runbooks side by side (outcome, time to recover, data). */

@@ -1,4 +1,5 @@
 import type { Evidence } from "../types.js";
+import type { LoadSummary } from "../load-series.js";
 import type { PhaseRecord, ProbeRecord, RunJournal, StepRecord } from "../runner.js";
 
 /** Reporters implement only the hooks they need. */
@@ -10,6 +11,8 @@ export interface ReporterHooks {
   onStepEnd?(s: StepRecord, p: PhaseRecord, j: RunJournal): void;
   onProbe?(r: ProbeRecord, p: PhaseRecord, j: RunJournal): void;
   onEvidence?(e: Evidence, j: RunJournal): void;
+  /** Every 10s while load runs: the last 10 settled seconds of one stream. */
+  onLoad?(name: string, last: LoadSummary, j: RunJournal): void;
   /** Called once per run; file reporters write here. */
   onRunEnd?(j: RunJournal): void | Promise<void>;
 }
@@ -69,6 +72,9 @@ export class ReporterMultiplexer implements ReporterHooks {
   }
   onEvidence(e: Evidence, j: RunJournal) {
     this.call("onEvidence", e, j);
+  }
+  onLoad(name: string, last: LoadSummary, j: RunJournal) {
+    this.call("onLoad", name, last, j);
   }
   onRunEnd(j: RunJournal) {
     this.call("onRunEnd", j);

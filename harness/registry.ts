@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { AftershockError } from "../clusters/errors.js";
 import { healthProbes, type Scenario } from "./scenario.js";
 import { withRunbook } from "./variants.js";
+import { describeObjective } from "./load.js";
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
 
@@ -56,15 +57,25 @@ export function describePlan(scenario: Scenario, runbook = scenario.runbookName)
     ...scenario.alternativeRunbooks
       .filter((a) => a.name !== runbook)
       .map((a) => `other runbook (--runbook ${a.name}, expected to end ${a.expect}): ${a.summary}`),
+    ...scenario.variants.filter((v) => v.name !== scenario.variantName).map((v) => `variant (--variant ${v.name}, expected to pass): ${v.summary}`),
   ];
   const lines = [
-    `${s.id}: ${s.title}`,
+    `${s.id}${s.variantName ? ` (variant ${s.variantName})` : ""}: ${s.title}`,
     `source: incident ${s.source.incident}, ${s.source.section}   tags: ${s.tags.join(", ")}`,
     "",
     s.summary,
     "",
     `cluster: ${s.cluster.controlPlanes} control plane(s) + ${s.cluster.workers} worker(s)` +
       `; needs: ${s.needs.join(", ") || "API only"}; scope: ${s.scope === "namespace" ? "its own namespace (can share a cluster)" : "the whole cluster"}`,
+    ...s.load.map(
+      (l) =>
+        `load ${l.name} (vegeta, beside the cluster): ${l.rate} requests/s to ${l.target.kind === "api" ? `the API server ${l.target.path}` : `Service ${l.target.service} through a NodePort`}; SLOs: ${(
+          ["before", "during", "after"] as const
+        )
+          .filter((w) => l.slo[w])
+          .map((w) => `${w} ${describeObjective(l.slo[w]!)}`)
+          .join(", ")}`,
+    ),
     ...(s.images.length ? [`workload images (built here, loaded into the cluster): ${s.images.join(", ")}`] : []),
     `setup: ${s.setup.map((x) => x.title).join("; ") || "—"}`,
     `steady state: ${s.steadyState.map((p) => p.name).join("; ")}`,

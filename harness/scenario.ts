@@ -4,6 +4,7 @@ import { CAPABILITIES, type Capability } from "../clusters/contract.js";
 import type { ClusterShape, ScenarioContext } from "./types.js";
 import { HOST_TOOLS, type HostTool } from "../clusters/images/host-tools.js";
 import { EXIT_CODES, type Outcome } from "./journal.js";
+import { sloHolds, type LoadSpec } from "./load.js";
 
 /** A change to the cluster that the incident describes. `neutralised` variants exist for tests. */
 export interface Fault {
@@ -49,6 +50,20 @@ export interface AlternativeRunbook {
   readonly expect: Outcome;
   /** As for the scenario's own runbook (default: the first step). */
   readonly decisiveStep?: string;
+}
+
+/**
+ * The same incident on a changed setup, selectable with `--variant NAME`: a mitigation measured against the
+ * default (a shorter toleration, three control planes) or another way the fault happens (a partition instead
+ * of a dead kubelet). It must pass too; `pnpm suite` runs each variant after the scenario itself.
+ */
+export interface ScenarioVariant {
+  /** kebab-case: the --variant argument. */
+  readonly name: string;
+  /** One sentence: what changes, and what it shows. */
+  readonly summary: string;
+  /** The fields that differ from the scenario (replaced whole). */
+  readonly change: Partial<Omit<ScenarioDefinition, "id" | "variants">>;
 }
 
 export interface ProbeSet {
@@ -106,9 +121,22 @@ export interface ScenarioDefinition {
    */
   decisiveStep?: string;
   verify: ProbeSet;
+  /**
+   * Traffic that runs from before the fault to the end of verification (needs "load-generator"). Each
+   * stream's SLO "before" joins the steady state and its SLO "after" joins verification; "during" is
+   * reported as what users felt. Symptoms such as usersSeeErrors() and keepsServing() read the same streams.
+   */
+  load?: LoadSpec[];
+  variants?: ScenarioVariant[];
 }
 
 export interface Scenario extends ScenarioDefinition {
+  load: LoadSpec[];
+  variants: ScenarioVariant[];
+  /** The definition as written, which variants change. */
+  definition: ScenarioDefinition;
+  /** Set on a variant: which one. */
+  variantName?: string;
   needs: Capability[];
   scope: "cluster" | "namespace";
   images: string[];
@@ -157,10 +185,34 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
     if (alt.decisiveStep !== undefined && !alt.steps.some((s) => s.title === alt.decisiveStep))
       throw bad(`${field}.decisiveStep`, `names no step of runbook ${alt.name}: "${alt.decisiveStep}"`);
   }
+  const loadNames = new Set<string>();
+  for (const [i, l] of (def.load ?? []).entries()) {
+    const field = `load[${i}]`;
+    if (!def.needs?.includes("load-generator")) throw bad("load", `needs the "load-generator" capability in needs`);
+    if (typeof l.name !== "string" || !ID_RE.test(l.name)) throw bad(`${field}.name`, "must be kebab-case");
+    if (loadNames.has(l.name)) throw bad(`${field}.name`, `"${l.name}" is used twice`);
+    loadNames.add(l.name);
+    if (!(l.rate > 0 && l.rate <= 500)) throw bad(`${field}.rate`, "must be between 1 and 500 requests per second");
+    for (const [w, o] of Object.entries(l.slo ?? {}))
+      if (!(o.availability > 0 && o.availability <= 1)) throw bad(`${field}.slo.${w}.availability`, "must be a share between 0 and 1");
+  }
+  const load = def.load ?? [];
+  const variantNames = new Set<string>();
+  for (const [i, v] of (def.variants ?? []).entries()) {
+    if (typeof v.name !== "string" || !ID_RE.test(v.name)) throw bad(`variants[${i}].name`, "must be kebab-case");
+    if (variantNames.has(v.name)) throw bad(`variants[${i}].name`, `"${v.name}" is used twice`);
+    variantNames.add(v.name);
+  }
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
   return {
     ...def,
+    definition: def,
+    variants: def.variants ?? [],
+    load,
+    // The load's SLOs are probes like the others: met before the fault, met again after recovery.
+    steadyState: [...(def.steadyState ?? []), ...load.filter((l) => l.slo.before).map((l) => sloHolds(l, "before"))],
+    verify: { ...def.verify, expect: [...def.verify.expect, ...load.filter((l) => l.slo.after).map((l) => sloHolds(l, "after"))] },
     needs: def.needs ?? [],
     scope: def.scope ?? "cluster",
     images: def.images ?? [],
@@ -169,7 +221,6 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
     alternativeRunbooks: def.alternativeRunbooks ?? [],
     tags: def.tags ?? [],
     setup: def.setup ?? [],
-    steadyState: def.steadyState ?? [],
     decisiveStep: def.decisiveStep ?? def.runbook[0]!.title,
     steadyStateBudgetMs: 3 * 60_000,
     symptomsBudgetMs,
@@ -193,4 +244,16 @@ function budget(text: string, field: string, bad: (f: string, w: string) => Erro
 /** A named runbook step; `run` may return text to keep as evidence. */
 export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget = "2m"): RunbookStep {
   return { title, shows, budgetMs: parseDuration(budget), run };
+}
+
+/** The scenario changed as one of its variants says (validated like any scenario); an unknown name is a one-line error. */
+export function variantOf(s: Scenario, name: string): Scenario {
+  const v = s.variants.find((x) => x.name === name);
+  if (!v)
+    throw new AftershockError("E_BAD_INPUT", `scenario ${s.id} has no variant "${name}"`, {
+      hint: s.variants.length ? `its variants: ${s.variants.map((x) => x.name).join(", ")}` : "it has none; leave out --variant",
+    });
+  const { variants: _variants, ...rest } = s.definition;
+  void _variants;
+  return { ...defineScenario({ ...rest, ...v.change }), variants: s.variants, variantName: v.name };
 }

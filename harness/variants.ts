@@ -1,6 +1,6 @@
 import { AftershockError } from "../clusters/errors.js";
 import type { VariantTag } from "./runner.js";
-import type { Scenario } from "./scenario.js";
+import { variantOf, type Scenario } from "./scenario.js";
 
 /** A scenario changed on purpose, and the outcome it must then end with. */
 export interface Variant extends VariantTag {
@@ -69,9 +69,19 @@ export function withRunbook(s: Scenario, name: string): PlannedRun {
 
 /**
  * What pnpm suite runs for one scenario: the scenario itself, each alternative runbook (expecting its declared
- * outcome), and with --prove both ways the scenario must fail.
+ * outcome), each variant (expecting to pass), and with --prove both ways the scenario must fail.
  */
 export function variantsOf(s: Scenario, prove: boolean): PlannedRun[] {
   const must = prove ? [faultNeutralised(s), runbookCutShort(s)] : [];
-  return [{ scenario: s }, ...s.alternativeRunbooks.map((a) => withRunbook(s, a.name)), ...must.map(({ scenario, ...variant }) => ({ scenario, variant }))];
+  return [
+    { scenario: s },
+    ...s.alternativeRunbooks.map((a) => withRunbook(s, a.name)),
+    ...s.variants.map((v) => withVariant(s, v.name)),
+    ...must.map(({ scenario, ...variant }) => ({ scenario, variant })),
+  ];
+}
+
+/** The scenario as one of its variants (--variant NAME): a changed setup that must pass as well. */
+export function withVariant(s: Scenario, name: string): PlannedRun {
+  return { scenario: variantOf(s, name), variant: { name: `variant ${name}`, expected: "passed" } };
 }

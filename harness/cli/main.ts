@@ -12,7 +12,7 @@ import path from "node:path";
 import { gcExisting, type ExistingTarget } from "../../clusters/existing.js";
 import { installSignalHandlers } from "../signals.js";
 import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-command.js";
-import { ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
+import { ensureLoadGeneratorImage, ensureWorkloadImages, LOAD_GENERATOR_IMAGE, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
 
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
@@ -21,7 +21,7 @@ Usage:
   pnpm doctor [--check]                     check (and as root, fix) Docker, privileged containers, cgroups, disk, tools
   pnpm images build [--k8s-version V] [--force] [--all]
                                             build the offline node image and everything in it (cached by version);
-                                            --all also the workload images and the host tools (helm)
+                                            --all also the workload images, the load generator (vegeta) and the host tools (helm)
   pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--image REF] [--name NAME] [--wait 10m]
                       [--insecure-registry HOST:PORT]
                                             create a cluster and leave it running; prints how to reach it (its nodes
@@ -39,6 +39,8 @@ Usage:
                                             re-enact one incident end to end on a new cluster; exit code is the outcome
   pnpm scenario <id> --runbook NAME         recover with another of the scenario's runbooks (see --dry-run); the exit code is
                                             the outcome, e.g. 5 (data-lost) for an incident's own path that loses data
+  pnpm scenario <id> --variant NAME         the same incident on a changed setup (a mitigation such as a shorter toleration or
+                                            three control planes, or another way the fault happens); see --dry-run
   pnpm scenario <id> --kubeconfig FILE --existing-cluster [--context NAME] [--registry HOST:PORT]
                                             run a namespace-scoped scenario on a cluster this tool did not create: one
                                             namespace of its own, labelled with the run, deleted at the end; workload
@@ -48,7 +50,8 @@ Usage:
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             namespace-scoped scenarios of one cluster shape share one cluster (health gate before
                                             each; replaced after a run that did not end as expected); every alternative
-                                            runbook runs too, expecting the outcome it declares;
+                                            runbook runs too, expecting the outcome it declares, and every variant, expecting
+                                            to pass;
                                             --prove also runs each with its fault neutralised (expects fault-not-reproduced)
                                             and its runbook cut before the step recovery hinges on (expects not-recovered)
 
@@ -133,9 +136,10 @@ async function main(argv: string[]): Promise<number> {
         // What the workload scenarios need too: their images and the host tools (helm), so a first run does not wait.
         const t1 = performance.now();
         await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), cacheDir, progress);
+        await ensureLoadGeneratorImage(cacheDir, progress);
         await ensureHostTools(HOST_TOOLS, cacheDir, progress);
         console.log(
-          `workload images (${Object.values(WORKLOAD_IMAGES).join(", ")}) and ${HOST_TOOLS.join(", ")} ready in ${formatDuration(performance.now() - t1)}`,
+          `workload images (${Object.values(WORKLOAD_IMAGES).join(", ")}), the load generator ${LOAD_GENERATOR_IMAGE} and ${HOST_TOOLS.join(", ")} ready in ${formatDuration(performance.now() - t1)}`,
         );
       }
       return 0;
@@ -215,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
         "existing-cluster": { type: "boolean" },
         registry: { type: "string" },
         runbook: { type: "string" },
+        variant: { type: "string" },
       });
       if (values.help) return help();
       const only = (flags: string[], where: string) => {
@@ -223,8 +228,8 @@ async function main(argv: string[]): Promise<number> {
       };
       if (cmd === "suite") {
         only(
-          ["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry", "runbook"],
-          "a suite makes its own clusters, deletes them and runs every runbook; use pnpm scenario <id> for these",
+          ["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry", "runbook", "variant"],
+          "a suite makes its own clusters, deletes them and runs every runbook and variant; use pnpm scenario <id> for these",
         );
       } else only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
       const existing = existingTarget(values);
@@ -248,7 +253,12 @@ async function main(argv: string[]): Promise<number> {
         throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
       return scenarioCommand(
         positionals[0],
-        { list: !!values.list, dryRun: !!values["dry-run"], ...(values.runbook !== undefined ? { runbook: values.runbook as string } : {}) },
+        {
+          list: !!values.list,
+          dryRun: !!values["dry-run"],
+          ...(values.runbook !== undefined ? { runbook: values.runbook as string } : {}),
+          ...(values.variant !== undefined ? { variant: values.variant as string } : {}),
+        },
         o,
       );
     }

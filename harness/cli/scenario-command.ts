@@ -16,7 +16,7 @@ import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { assertServes, runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import { SharedClusters } from "../shared-clusters.js";
-import { variantsOf, withRunbook, type PlannedRun } from "../variants.js";
+import { variantsOf, withRunbook, withVariant, type PlannedRun } from "../variants.js";
 import { ensureHostTools } from "../../clusters/images/host-tools.js";
 import { realClock, type ClusterFactory } from "../types.js";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -67,7 +67,7 @@ export function existingClusters(t: ExistingTarget, progress: Progress): Cluster
 export function kindClusters(progress: Progress): ClusterFactory {
   const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
   return {
-    capabilities: ["node-shell", "node-lifecycle", "image-loading"],
+    capabilities: ["node-shell", "node-lifecycle", "image-loading", "load-generator"],
     target: "a kind cluster",
     prepare: (o) => provider.prepareImage(o),
     create: (s) =>
@@ -180,7 +180,7 @@ export function checkUpFront(o: ScenarioCommandOptions, stdinIsTTY = !!process.s
 
 export async function scenarioCommand(
   id: string | undefined,
-  flags: { list?: boolean; dryRun?: boolean; runbook?: string },
+  flags: { list?: boolean; dryRun?: boolean; runbook?: string; variant?: string },
   o: ScenarioCommandOptions,
 ): Promise<number> {
   if (flags.list || !id) {
@@ -190,8 +190,11 @@ export async function scenarioCommand(
     }
     return id || flags.list ? 0 : 2;
   }
-  const s = await loadScenario(id);
-  const planned = withRunbook(s, flags.runbook ?? s.runbookName);
+  const base = await loadScenario(id);
+  if (flags.variant !== undefined && flags.runbook !== undefined) throw new AftershockError("E_BAD_INPUT", "give --variant or --runbook, not both");
+  const v = flags.variant !== undefined ? withVariant(base, flags.variant) : undefined;
+  const s = v?.scenario ?? base;
+  const planned = v ?? withRunbook(s, flags.runbook ?? s.runbookName);
   if (flags.dryRun) {
     process.stdout.write(describePlan(s, planned.scenario.runbookName) + "\n");
     return 0;

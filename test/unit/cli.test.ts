@@ -33,7 +33,7 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["scenario", "etcd-port"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port" \(did you mean etcd-port-conflict\?\)/],
     [
       ["scenario", "no-such-incident"],
-      /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: control-plane-manifests-lost, .*etcd-port-conflict/,
+      /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: apiserver-down, control-plane-manifests-lost, .*etcd-port-conflict/,
     ],
     [
       ["scenario", "etcd-port-conflict", "--reporter", "pdf"],
@@ -86,6 +86,12 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
       /^aftershock: error E_BAD_INPUT: scenario etcd-port-conflict has no runbook "incident" \(it has one runbook/,
     ],
     [["suite", "--runbook", "incident"], /^aftershock: error E_BAD_INPUT: --runbook is not an option of pnpm suite/],
+    [
+      ["scenario", "node-notready-failover", "--variant", "tomorrow"],
+      /^aftershock: error E_BAD_INPUT: scenario node-notready-failover has no variant "tomorrow" \(its variants: default-toleration, partition\)/,
+    ],
+    [["scenario", "apiserver-down", "--variant", "ha", "--runbook", "default"], /^aftershock: error E_BAD_INPUT: give --variant or --runbook, not both/],
+    [["suite", "--variant", "ha"], /^aftershock: error E_BAD_INPUT: --variant is not an option of pnpm suite/],
   ])("%j", (args, expected) => {
     const r = cli(...args);
     expect(r.code).toBe(2);

@@ -6,7 +6,7 @@ import { pollUntil } from "../clusters/wait.js";
 import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
 import { podReady, type Observation, type Probe } from "./probes.js";
 import type { Sentinel } from "./scenario.js";
-import { lostByName } from "./sentinels.js";
+import { ECHO_IMAGE, lostByName } from "./sentinels.js";
 import type { ScenarioContext } from "./types.js";
 import { createHash, randomBytes } from "node:crypto";
 
@@ -560,5 +560,33 @@ export function filesInVolume(o: { pod: string; container?: string; dir: string;
         },
       },
     ],
+  };
+}
+
+/**
+ * A Deployment of the preloaded echo server (port 8080, readiness on /) behind a Service named like it, in the
+ * run's namespace: what load is aimed at. `pod` adds to the pod spec (tolerations, spreading, affinity).
+ */
+export function echoService(name: string, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): Sentinel {
+  return {
+    title: `Service ${name}: ${replicas} echo pods`,
+    async write(ctx) {
+      await apply(
+        ctx,
+        deployment(
+          name,
+          {
+            image: ECHO_IMAGE,
+            imagePullPolicy: "IfNotPresent",
+            ports: [{ containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: "/", port: 8080 as never }, periodSeconds: 2 },
+          },
+          { replicas, pod },
+        ),
+        service(name, 80, 8080),
+      );
+      ctx.evidence("setup", await waitRolledOut(ctx, name));
+    },
+    probes: () => [],
   };
 }

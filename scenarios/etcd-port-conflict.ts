@@ -14,6 +14,8 @@ import {
   waitFor,
 } from "../harness/probes.js";
 import { configMaps, deployment } from "../harness/sentinels.js";
+import { apiLoad, serviceLoad, usersSeeErrors } from "../harness/load.js";
+import { echoService } from "../harness/workloads.js";
 
 export default defineScenario({
   id: "etcd-port-conflict",
@@ -22,20 +24,29 @@ export default defineScenario({
     "During a load test every kubectl call hung. The kubelet was running, the API server listened on 6443, but " +
     "its health check failed on etcd. etcd itself crash-looped: an earlier etcd process, no longer managed by the " +
     "kubelet, still held the peer port 2380, so each new etcd container died with 'address already in use'. " +
-    "Finding the process holding the port and killing it let the kubelet bring etcd, and the control plane, back.",
+    "Finding the process holding the port and killing it let the kubelet bring etcd, and the control plane, back. " +
+    "As in the incident, load runs throughout: API clients listing objects, and users of a Service.",
   source: { incident: "001", section: "#2 API server health check, #3 etcd port conflict" },
   tags: ["control-plane", "etcd", "nightly", "game-day"],
   cluster: { controlPlanes: 1, workers: 1 },
-  needs: ["node-shell"],
+  needs: ["node-shell", "load-generator"],
 
-  setup: [configMaps(20), deployment("web", 2)],
+  setup: [configMaps(20), deployment("web", 2), echoService("shop", 2)],
+  // The incident began during a load test: API clients (a list that reaches etcd) and the users of a Service.
+  load: [apiLoad({ rate: 10 }), serviceLoad("shop", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } })],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
 
   fault: zombieEtcdOnPort({ port: 2380 }),
 
   symptoms: {
     within: "3m",
-    expect: [containerLog("etcd", /bind: address already in use/), healthz(/\[-\]etcd failed/), kubectlTimesOut(5), kubeletReports("etcd", /CrashLoopBackOff/)],
+    expect: [
+      containerLog("etcd", /bind: address already in use/),
+      healthz(/\[-\]etcd failed/),
+      kubectlTimesOut(5),
+      kubeletReports("etcd", /CrashLoopBackOff/),
+      usersSeeErrors("api"),
+    ],
   },
 
   runbook: [

@@ -6,10 +6,11 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  * must start first, or it ends up alone at the end; vitest's own order needs a results cache a fresh clone lacks.
  */
 const MINUTES: Record<string, number> = {
-  "catalog-ha.test.ts": 14,
+  "catalog-ha.test.ts": 18,
   "outcomes.test.ts": 11,
   "catalog-alone.test.ts": 5.5,
-  "catalog.test.ts": 5.5,
+  "catalog.test.ts": 12,
+  "load.test.ts": 3,
   "keep.test.ts": 2.7,
   "existing.test.ts": 7,
   "workload.test.ts": 6.5,

@@ -1,18 +1,19 @@
 import { doctor } from "../../clusters/host/doctor.js";
 import { defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
-import { ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
+import { ensureLoadGeneratorImage, ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 
 /**
- * Before any e2e test: a working Docker engine, the offline node image, the workload images and the host
- * tools (helm), built once and then cached, so no test file pays for a build while others run clusters beside it.
+ * Before any e2e test: a working Docker engine, the offline node image, the workload images, the load
+ * generator's image and the host tools (helm), built once and then cached, so no test file pays for a build while others run clusters beside it.
  */
 export default async function setup(): Promise<void> {
   const progress = new ConsoleProgress();
   await doctor({ progress });
   await ensureNodeImage({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, cacheDir: defaultCacheDir(), progress });
   await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), defaultCacheDir(), progress);
+  await ensureLoadGeneratorImage(defaultCacheDir(), progress);
   await ensureHostTools(HOST_TOOLS, defaultCacheDir(), progress);
 }

@@ -54,6 +54,12 @@ export async function leftovers(runId: string): Promise<string[]> {
   return (await runObjects(runId)).map((o) => `${o.kind} ${o.id.slice(0, 12)}`);
 }
 
+/** Names of the run's load generator containers (side containers labelled with the run), sorted. */
+export async function loadContainers(runId: string): Promise<string[]> {
+  const r = await docker.run(["ps", "-a", "--filter", `label=aftershock.run=${runId}`, "--filter", "label=aftershock.managed=side", "--format", "{{.Names}}"]);
+  return r.stdout.split("\n").filter(Boolean).sort();
+}
+
 export const ETCDCTL = ETCDCTL_TLS;
 
 /** Runs a one-off pod to completion and returns its logs (more reliable than kubectl run --rm -i). */
@@ -188,4 +194,22 @@ export async function expectCatalogRunPasses(id: string, skip: () => void): Prom
   expect(j.phases.find((p) => p.name === "verify")!.probes.filter((p) => p.kind === "sentinel" && !p.ok)).toEqual([]);
   expect(j.timings.timeToDetectMs).toBeGreaterThan(0);
   expect(j.timings.timeToRecoverMs).toBeGreaterThan(0);
+  expectLoadRecorded(s, j);
+}
+
+/** A scenario with load: every stream ran through the fault, second by second, and its SLOs before and after were met. */
+export function expectLoadRecorded(s: Scenario, j: RunJournal): void {
+  expect((j.load ?? []).map((l) => l.name)).toEqual(s.load.map((l) => l.name));
+  for (const l of j.load ?? []) {
+    const spec = s.load.find((x) => x.name === l.name)!;
+    // Constant rate: about `rate` requests in every second the load ran (a few seconds at the edges are partial).
+    expect(l.requests, `${l.name}: requests`).toBeGreaterThan(spec.rate * l.series.length * 0.8);
+    expect(l.series.length, `${l.name}: seconds of load`).toBeGreaterThan(20);
+    expect(Object.keys(l.windows).sort(), `${l.name}: windows`).toEqual(["after", "before", "during"]);
+    expect(l.windows.during!.requests, `${l.name}: requests during the fault`).toBeGreaterThan(0);
+    expect(
+      l.slos.filter((x) => x.window !== "during").map((x) => `${x.window}:${x.ok ? "met" : `breached (${x.observed})`}`),
+      `${l.name}: SLOs before and after`,
+    ).toEqual((["before", "after"] as const).filter((w) => spec.slo[w]).map((w) => `${w}:met`));
+  }
 }

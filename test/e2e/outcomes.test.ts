@@ -3,7 +3,7 @@ import { loadScenario } from "../../harness/registry.js";
 import { containerRunning, healthz } from "../../harness/probes.js";
 import { defineScenario, step, type Scenario } from "../../harness/scenario.js";
 import { faultNeutralised, runbookCutShort } from "../../harness/variants.js";
-import { expectSelfChecksPassed, leftovers, readJournal, runIdIn, runOnKind, startCli, until } from "./helpers.js";
+import { expectSelfChecksPassed, leftovers, loadContainers, readJournal, runIdIn, runOnKind, startCli, until } from "./helpers.js";
 
 /**
  * Every outcome a run can end with, proven end to end on one cheap scenario (etcd-port-conflict, 1+1) against
@@ -90,6 +90,7 @@ describe("interrupting a run", () => {
     await until(() => run.output().includes("[symptoms]"), 10 * 60_000, "the symptoms phase");
     const runId = runIdIn(run.output());
     expect(await leftovers(runId)).not.toEqual([]);
+    expect(await loadContainers(runId), "the load generators run through the fault").toEqual([`as-${runId}-load-api`, `as-${runId}-load-shop`]);
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(130);
     expect(await leftovers(runId)).toEqual([]);
@@ -103,8 +104,10 @@ describe("interrupting a run", () => {
 
   it("a harness killed with SIGKILL leaves nothing behind once its reaper notices", async () => {
     const run = startCli(["scenario", "etcd-port-conflict", "--reporter", "console,json"]);
-    await until(() => run.output().includes("[setup]"), 10 * 60_000, "the setup phase");
+    // Killed once the load generators run: they are removed by the same reaper as the cluster.
+    await until(() => run.output().includes("✓ start load shop"), 10 * 60_000, "the load generators");
     const runId = runIdIn(run.output());
+    expect(await loadContainers(runId)).toEqual([`as-${runId}-load-api`, `as-${runId}-load-shop`]);
     run.child.kill("SIGKILL");
     await run.exited;
     let left = await leftovers(runId);

@@ -1,0 +1,76 @@
+import { defineScenario, step } from "../harness/scenario.js";
+import { apiAcceptsPods, findStoppedComponents, restoreStaticPods, staticPodsStopped } from "../harness/control-plane.js";
+import { apiLoad, keepsServing, serviceLoad } from "../harness/load.js";
+import { apiserverReady, apiserverRefuses, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
+import { echoService } from "../harness/workloads.js";
+
+export default defineScenario({
+  id: "apiserver-down",
+  title: "The API server dies; workloads that do not need it keep serving",
+  summary:
+    "The Kubernetes docs' failure modes list an API server VM shutdown or crash: nothing new can be started, " +
+    "stopped or updated, but pods and Services that do not depend on the API carry on. Here the API server " +
+    "stops on a single control plane while users load a Service through a NodePort; kubectl fails and no pod " +
+    "can be created, and the load shows what the users of the Service felt meanwhile. The runbook finds the " +
+    "missing container and its manifest, puts the manifest back, and the API server returns.",
+  source: { incident: "002", section: "Specific scenarios: API server VM shutdown or apiserver crashing" },
+  tags: ["control-plane", "apiserver", "load", "nightly", "game-day"],
+  cluster: { controlPlanes: 1, workers: 1 },
+  needs: ["node-shell", "load-generator"],
+
+  setup: [echoService("web", 2)],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
+  // What the Service's users feel during the outage is the point: the SLO holds during the fault too.
+  load: [serviceLoad("web", { rate: 20, k6: "loads/constant-rate.k6.ts", slo: { during: { availability: 0.99, p99Ms: 500 } } })],
+
+  fault: staticPodsStopped(["kube-apiserver"], { why: "its process is gone and nothing restarts it" }),
+
+  symptoms: {
+    within: "2m",
+    expect: [apiserverRefuses(), apiAcceptsPods(false)],
+    // 002: existing pods and Services that do not depend on the API keep working.
+    stillWorks: [keepsServing("web", { availability: 0.99, forSeconds: 20 })],
+  },
+
+  runbook: [
+    findStoppedComponents(["kube-apiserver"]),
+    restoreStaticPods(["kube-apiserver"]),
+    step(
+      "wait for the API server to answer",
+      "kubectl get --raw /readyz   # until ok",
+      async (ctx) => (await waitFor(apiserverReady(), ctx, 2 * 60_000)).observed,
+      "3m",
+    ),
+  ],
+  decisiveStep: "restore the kube-apiserver manifest",
+
+  verify: {
+    within: "3m",
+    expect: [apiserverReady(), nodesReady(), kubeSystemReady(), apiAcceptsPods(true)],
+  },
+
+  variants: [
+    {
+      name: "ha",
+      summary:
+        "the mitigation 002 names, high availability: on three control planes one API server dies and API requests through the load balancer " +
+        "keep succeeding, apart from the seconds before the balancer's health check takes it out",
+      change: {
+        cluster: { controlPlanes: 3, workers: 1 },
+        load: [
+          serviceLoad("web", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } }),
+          apiLoad({ rate: 10, slo: { during: { availability: 0.9 } } }),
+        ],
+        symptoms: {
+          within: "2m",
+          expect: [apiserverRefuses()],
+          stillWorks: [
+            apiAcceptsPods(true),
+            keepsServing("web", { availability: 0.99, forSeconds: 20 }),
+            keepsServing("api", { availability: 0.9, forSeconds: 20 }),
+          ],
+        },
+      },
+    },
+  ],
+});

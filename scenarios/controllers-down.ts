@@ -1,0 +1,60 @@
+import { defineScenario, step } from "../harness/scenario.js";
+import {
+  deletedPodReplaced,
+  findStoppedComponents,
+  newDeploymentFilled,
+  newPodScheduled,
+  restoreStaticPods,
+  staticPodsStopped,
+} from "../harness/control-plane.js";
+import { keepsServing, serviceLoad } from "../harness/load.js";
+import { apiserverReady, kubeSystemReady, nodesReady } from "../harness/probes.js";
+import { echoService } from "../harness/workloads.js";
+
+export default defineScenario({
+  id: "controllers-down",
+  title: "The controller manager and the scheduler stop; nothing new happens, what runs keeps running",
+  summary:
+    "The Kubernetes docs' failure modes say the supporting services (node and replication controllers, the " +
+    "scheduler) fail like the API server they sit beside. Here both stop while the API server stays up and " +
+    "users load a Service: kubectl answers, but a new pod is never scheduled, a new Deployment never gets " +
+    "pods and a deleted pod is never replaced, while the running pods keep serving. Putting their static pod " +
+    "manifests back lets them catch up on everything asked of them meanwhile.",
+  source: {
+    incident: "002",
+    section: "Specific scenarios: supporting services (node controller, replication controller manager, scheduler) VM shutdown or crashes",
+  },
+  tags: ["control-plane", "controllers", "load", "nightly", "game-day"],
+  cluster: { controlPlanes: 1, workers: 1 },
+  needs: ["node-shell", "load-generator"],
+
+  // The pod deleted during the outage is a batch worker's, not one behind the Service: with the endpoint
+  // controllers down, a deleted pod behind a Service would stay in its endpoints and users would see errors.
+  setup: [echoService("web", 2), echoService("worker", 2)],
+  steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
+  load: [serviceLoad("web", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } })],
+
+  fault: staticPodsStopped(["kube-controller-manager", "kube-scheduler"], { why: "their processes are gone and nothing restarts them" }),
+
+  symptoms: {
+    within: "2m",
+    expect: [newPodScheduled("unscheduled"), newDeploymentFilled("empty"), deletedPodReplaced("worker", "not-replaced")],
+    stillWorks: [apiserverReady(), keepsServing("web", { availability: 0.99, forSeconds: 20 })],
+  },
+
+  runbook: [
+    step("see what is stuck", "kubectl get pods -A --field-selector=status.phase=Pending; kubectl get events -n kube-system", async (ctx) => {
+      const pending = await ctx.cluster.kubectl(["get", "pods", "-A", "--field-selector=status.phase=Pending", "-o", "wide"]);
+      const cp = await ctx.cluster.kubectl(["get", "pods", "-n", "kube-system", "-l", "tier=control-plane"]);
+      return `${pending.stdout}\n${cp.stdout}`;
+    }),
+    findStoppedComponents(["kube-controller-manager", "kube-scheduler"]),
+    restoreStaticPods(["kube-controller-manager", "kube-scheduler"]),
+  ],
+  decisiveStep: "restore the kube-controller-manager and kube-scheduler manifests",
+
+  verify: {
+    within: "3m",
+    expect: [newPodScheduled("scheduled"), newDeploymentFilled("filled"), deletedPodReplaced("worker", "replaced"), kubeSystemReady(), nodesReady()],
+  },
+});

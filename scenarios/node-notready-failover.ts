@@ -1,0 +1,93 @@
+import { nodeShell } from "../harness/types.js";
+import { defineScenario, step } from "../harness/scenario.js";
+import { serviceLoad, usersSeeErrors } from "../harness/load.js";
+import {
+  diagnoseNotReadyNode,
+  evictAfter,
+  failedOver,
+  kubeletStopped,
+  lostNodeTainted,
+  noStalePods,
+  partitionedFromControlPlane,
+  podsBoundToLostNode,
+  waitNodeReady,
+} from "../harness/node-failure.js";
+import { kubeSystemReady, nodeNotReady, nodesReady } from "../harness/probes.js";
+import { echoService } from "../harness/workloads.js";
+
+/** The critical workload: one replica behind a Service, evicted from an unreachable node after `seconds` (undefined: the 300s default). */
+const critical = (seconds?: number) => echoService("web", 1, seconds === undefined ? {} : { tolerations: evictAfter(seconds) });
+
+const symptoms = (within: string) => ({
+  within,
+  expect: [nodeNotReady((ctx) => ctx.found.lost), lostNodeTainted(), podsBoundToLostNode("web"), usersSeeErrors("web")],
+  // The mitigation at work: once the toleration runs out, the pod is evicted and replaced on the other worker.
+  stillWorks: [failedOver("web")],
+});
+
+export default defineScenario({
+  id: "node-notready-failover",
+  title: "A worker goes NotReady; its pods stay bound to it until their toleration runs out",
+  summary:
+    "A worker's kubelet stops. Its containers keep running, but after the node monitor's grace period the node " +
+    "is NotReady, gets the unreachable taint, and its pods drop out of their Services while they stay bound to " +
+    "it: a one-replica Service behind it fails for its users. Pods tolerate the taint for 300 seconds by default, " +
+    "so the replacement only starts elsewhere after five minutes; the critical workload here tolerates it for 30. " +
+    "The runbook follows the incident's diagnosis (describe the node, the kubelet's status and journal, the " +
+    "kernel log), starts the kubelet, and the node and its leftover pods are cleaned up. The variants measure the " +
+    "default toleration beside the short one, and a partition instead of a dead kubelet.",
+  source: { incident: "003", section: "§3 Node NotReady (and 002: kubelet software fault, individual node shutdown, network partition)" },
+  tags: ["node", "failover", "load", "nightly", "game-day"],
+  cluster: { controlPlanes: 1, workers: 2 },
+  needs: ["node-shell", "load-generator"],
+
+  setup: [critical(30)],
+  steadyState: [nodesReady(), kubeSystemReady()],
+  load: [serviceLoad("web", { rate: 20 })],
+
+  fault: kubeletStopped("web"),
+  symptoms: symptoms("3m"),
+
+  runbook: [
+    diagnoseNotReadyNode(),
+    step("start the kubelet", "systemctl start kubelet", async (ctx) => {
+      await nodeShell(ctx.cluster).node(ctx.found.lost!).exec(["systemctl", "start", "kubelet"]);
+      return (await nodeShell(ctx.cluster).node(ctx.found.lost!).sh("systemctl is-active kubelet")).stdout;
+    }),
+    waitNodeReady(),
+  ],
+  decisiveStep: "start the kubelet",
+
+  verify: {
+    within: "3m",
+    expect: [nodesReady(), lostNodeTainted(undefined, false), noStalePods("web"), kubeSystemReady()],
+  },
+
+  variants: [
+    {
+      name: "default-toleration",
+      summary: "the workload keeps the 300s default toleration: the same fault, and users wait five minutes longer for the failover",
+      change: { setup: [critical()], symptoms: symptoms("8m") },
+    },
+    {
+      name: "partition",
+      summary:
+        "the node is cut off from the control plane by a partition inside it instead of a dead kubelet: errors start at once, not after the grace period",
+      change: {
+        fault: partitionedFromControlPlane("web"),
+        runbook: [
+          diagnoseNotReadyNode(),
+          step("remove the partition", "iptables -t raw -S | grep aftershock-partition   # then -D each rule (and ip6tables)", async (ctx) => {
+            const node = nodeShell(ctx.cluster).node(ctx.found.lost!);
+            const r = await node.sh(
+              "for t in iptables ip6tables; do $t -t raw -S | grep aftershock-partition | sed 's/^-A/-D/' | while read -r rule; do eval $t -t raw $rule; done; done; iptables -t raw -S; ip6tables -t raw -S",
+            );
+            return r.stdout;
+          }),
+          waitNodeReady(),
+        ],
+        decisiveStep: "remove the partition",
+      },
+    },
+  ],
+});

@@ -116,6 +116,11 @@ export class LoadStream {
     return this.spec.timeoutMs ?? 2000;
   }
 
+  /** Start of the first second in which every request was answered: where the "before" window begins. */
+  answeredAtMs?: number;
+  /** The window the verification's SLO check last judged met (the "after recovery" window of the record). */
+  judgedAfter?: { from: number; to: number };
+
   async start(ctx: ScenarioContext): Promise<string> {
     const { url, headers, insecure } = await resolveTarget(ctx, this.spec.target);
     this.target = `GET ${url}`;
@@ -126,6 +131,7 @@ export class LoadStream {
       const ended = this.k6?.exited();
       if (ended) throw new AftershockError("E_COMMAND", `load ${this.spec.name}: ${ended}`);
       const good = this.series.seconds().find((x) => x.requests >= this.spec.rate / 2 && x.ok === x.requests);
+      if (good) this.answeredAtMs = good.t;
       return { ok: !!good, seen: describeSummary(this.series.summary()) };
     });
     return `${started}\n${answered}`;
@@ -236,14 +242,19 @@ export class LoadMonitor {
     await Promise.all([...this.streams.values()].map((s) => s.stop()));
   }
 
-  /** The window's bounds, ms since the run started; undefined when the run never got there. */
-  window(w: SloWindow): { from: number; to: number } | undefined {
+  /**
+   * The window's bounds for one stream, ms since the run started; undefined when the run never got there.
+   * before: from the first fully answered second to the fault. after: the seconds verification's SLO check
+   * judged met (or everything after the runbook, when it never was). during: from the fault up to "after",
+   * so the seconds the cluster took to come back after the runbook count as the fault's.
+   */
+  window(s: LoadStream, w: SloWindow): { from: number; to: number } | undefined {
     const { injectMs, runbookEndMs, stopMs } = this.marks;
     const end = stopMs ?? this.now();
-    if (w === "before") return { from: 0, to: injectMs ?? end };
+    if (w === "before") return { from: s.answeredAtMs ?? 0, to: injectMs ?? end };
     if (injectMs === undefined) return undefined;
-    if (w === "during") return { from: injectMs, to: runbookEndMs ?? end };
-    return runbookEndMs === undefined ? undefined : { from: runbookEndMs, to: end };
+    const after = s.judgedAfter ?? (runbookEndMs === undefined ? undefined : { from: runbookEndMs, to: end });
+    return w === "during" ? { from: injectMs, to: after?.from ?? end } : after;
   }
 
   records(): LoadRecord[] {
@@ -252,7 +263,7 @@ export class LoadMonitor {
       const windows: Partial<Record<SloWindow, LoadSummary>> = {};
       const slos: LoadRecord["slos"] = [];
       for (const w of ["before", "during", "after"] as const) {
-        const b = this.window(w);
+        const b = this.window(s, w);
         if (!b) continue;
         windows[w] = s.series.summary(b.from, b.to);
         const objective = s.spec.slo[w];
@@ -360,7 +371,9 @@ export function sloHolds(spec: LoadSpec, window: "before" | "after", seconds = 1
       const from = Math.max(floor, to - seconds * 1000);
       const summary = s.series.summary(from, to);
       if (summary.seconds < seconds * 0.8) return { ok: false, observed: `only ${summary.seconds}s of settled load so far (${describeSummary(summary)})` };
-      return judge(summary, objective);
+      const verdict = judge(summary, objective);
+      if (window === "after" && verdict.ok && m.marks.runbookEndMs !== undefined) s.judgedAfter = { from, to };
+      return verdict;
     },
   };
 }

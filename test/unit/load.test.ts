@@ -98,6 +98,22 @@ describe("load probes", () => {
     expect((await sloHolds(spec, "after").check({ load: m } as unknown as ScenarioContext)).ok).toBe(false);
   });
 
+  it("'before' starts at the first fully answered second; 'after' is what verification judged; the seconds between count as the fault's", async () => {
+    const { m } = world(0);
+    const s = m.stream("web");
+    fill(s.series, 2, () => true); // the NodePort refusing while kube-proxy syncs: seconds 0–1 fail twice over
+    s.answeredAtMs = 2_000;
+    Object.assign(m.marks, { injectMs: 25_000, runbookEndMs: 35_000 });
+    // Verification's check, 70s in: the last 10 settled seconds (57–66) are good, and become the "after" window.
+    expect((await sloHolds(s.spec, "after").check({ load: m } as unknown as ScenarioContext)).ok).toBe(true);
+    expect(s.judgedAfter).toEqual({ from: 57_000, to: 67_000 });
+    m.mark("stopMs");
+    const [r] = m.records();
+    expect(r!.windows.before).toMatchObject({ fromMs: 2_000, errors: 0 });
+    expect(r!.windows.during).toMatchObject({ fromMs: 25_000, toMs: 57_000, errors: 200 });
+    expect(r!.windows.after).toMatchObject({ fromMs: 57_000, toMs: 67_000, errors: 0, seconds: 10 });
+  });
+
   it("records windows, SLO verdicts and the error window after the fault", () => {
     const { m } = world(0, { injectMs: 25_000, runbookEndMs: 50_000, stopMs: 70_000 });
     const [r] = m.records();

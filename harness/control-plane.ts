@@ -1,4 +1,4 @@
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { nodeShell } from "../clusters/contract.js";
 import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { apiErrorLine, apiStatus } from "../clusters/kube.js";
@@ -51,17 +51,20 @@ export function staticPodsStopped(components: StaticComponent[], o: { node?: (ct
       ctx.evidence("fault", `on ${node.name}: ${components.join(", ")} stopped; ${MANIFESTS} now holds: ${r.stdout.trim().split("\n").join(" ") || "nothing"}`);
     },
     rollback: step("put parked manifests back", `mv ${PARKED}/*.yaml ${MANIFESTS}/`, async (ctx) => {
-      const node = ctx.found.stoppedOn ? nodeShell(ctx.cluster).node(ctx.found.stoppedOn) : nodeShell(ctx.cluster).controlPlane();
+      const node = stoppedOn(ctx);
       await node.sh(`shopt -s nullglob; for f in ${PARKED}/*.yaml; do mv "$f" ${MANIFESTS}/; done`, { timeoutMs: 30_000 });
     }),
   };
 }
 
+/** The control-plane node the fault stopped components on (the first one before the fault). */
+const stoppedOn = (ctx: ScenarioContext) => (ctx.found.stoppedOn ? nodeShell(ctx.cluster).node(ctx.found.stoppedOn) : nodeShell(ctx.cluster).controlPlane());
+
 /** Runbook: look for the component's container and manifest on the node where it stopped. */
 export function findStoppedComponents(components: StaticComponent[]): RunbookStep {
   const ps = components.map((c) => `crictl ps -a --name ${c}`).join("; ");
   return step("look for the control-plane containers and their manifests", `${ps}; ls ${MANIFESTS}`, async (ctx) => {
-    const node = ctx.found.stoppedOn ? nodeShell(ctx.cluster).node(ctx.found.stoppedOn) : nodeShell(ctx.cluster).controlPlane();
+    const node = stoppedOn(ctx);
     const r = await node.sh(
       `${components.map((c) => sh`echo "# crictl ps -a --name ${c}"; crictl ps -a --name ${`^${c}$`}`).join("\n")}\necho "# ls ${MANIFESTS}"; ls ${MANIFESTS}`,
     );
@@ -75,7 +78,7 @@ export function restoreStaticPods(components: StaticComponent[], budget = "3m"):
     `restore the ${components.join(" and ")} manifest${components.length > 1 ? "s" : ""}`,
     components.map((c) => `mv ${PARKED}/${c}.yaml ${MANIFESTS}/`).join("\n") + `\ncrictl ps --name '${components.join("|")}'   # until Running`,
     async (ctx) => {
-      const node = ctx.found.stoppedOn ? nodeShell(ctx.cluster).node(ctx.found.stoppedOn) : nodeShell(ctx.cluster).controlPlane();
+      const node = stoppedOn(ctx);
       const wait = components.map((c) => sh`until [[ -n $(crictl ps --name ${`^${c}$`} --state running -q) ]]; do sleep 0.5; done`).join("\n");
       const r = await node.sh(
         `set -euo pipefail\n${components.map((c) => sh`mv ${`${PARKED}/${c}.yaml`} ${MANIFESTS}/`).join("\n")}\n${wait}\n${sh`crictl ps --name ${components.join("|")}`}`,
@@ -96,6 +99,9 @@ const GRACE_MS = 15_000;
 const windowName = (ctx: ScenarioContext, what: string) => `late-${what}-${((ctx.logsSince ?? 0) % 1e8).toString(36)}`;
 
 const managed = { [LABELS.k8sManaged]: "true" };
+
+/** What the probes ask the control plane to run: the preloaded echo server. */
+const echoPod: V1PodSpec = { terminationGracePeriodSeconds: 1, containers: [{ name: "echo", image: ECHO_IMAGE, imagePullPolicy: "IfNotPresent" }] };
 
 async function ensure<T>(read: () => Promise<T>, create: () => Promise<unknown>): Promise<T | undefined> {
   try {
@@ -125,7 +131,7 @@ export function newPodScheduled(want: "scheduled" | "unscheduled"): Probe {
             namespace: ns,
             body: {
               metadata: { name, labels: managed },
-              spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "echo", image: ECHO_IMAGE, imagePullPolicy: "IfNotPresent" }] },
+              spec: echoPod,
             },
           }),
       );
@@ -160,7 +166,7 @@ export function newDeploymentFilled(want: "filled" | "empty", replicas = 2): Pro
                 selector: { matchLabels: { app: name } },
                 template: {
                   metadata: { labels: { app: name, ...managed } },
-                  spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "echo", image: ECHO_IMAGE, imagePullPolicy: "IfNotPresent" }] },
+                  spec: echoPod,
                 },
               },
             },
@@ -221,7 +227,7 @@ export function apiAcceptsPods(want: boolean): Probe {
       try {
         await ctx.cluster.api.core.createNamespacedPod({
           namespace: ctx.namespace,
-          body: { metadata: { name, labels: managed }, spec: { containers: [{ name: "echo", image: ECHO_IMAGE, imagePullPolicy: "IfNotPresent" }] } },
+          body: { metadata: { name, labels: managed }, spec: echoPod },
         });
       } catch (e) {
         return { ok: !want, observed: `create pod ${name}: ${apiErrorLine(e)}` };

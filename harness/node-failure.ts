@@ -1,6 +1,7 @@
 import type { V1Toleration } from "@kubernetes/client-node";
 import { nodeShell } from "../clusters/contract.js";
-import { AftershockError, formatDuration } from "../clusters/errors.js";
+import { AftershockError } from "../clusters/errors.js";
+import { pollUntil } from "../clusters/wait.js";
 import { sh } from "../clusters/exec.js";
 import { podReady, type Probe } from "./probes.js";
 import { step, type Fault, type RunbookStep } from "./scenario.js";
@@ -200,15 +201,17 @@ export function waitNodeReady(budget = "3m"): RunbookStep {
     "kubectl get node <node> -w   # until Ready",
     async (ctx) => {
       const node = lost(ctx);
-      const deadline = Date.now() + 170_000;
-      for (;;) {
-        const n = await ctx.cluster.api.core.readNode({ name: node }).catch(() => undefined);
-        const ready = n?.status?.conditions?.find((c) => c.type === "Ready");
-        if (ready?.status === "True") return `${node} Ready (${ready.reason})`;
-        if (Date.now() > deadline)
-          throw new AftershockError("E_TIMEOUT", `${node} not Ready within ${formatDuration(170_000)}: ${ready?.status} ${ready?.reason ?? ""}`);
-        await ctx.clock.sleep(2000);
-      }
+      return pollUntil(
+        `${node} Ready`,
+        170_000,
+        2000,
+        async () => {
+          const n = await ctx.cluster.api.core.readNode({ name: node }).catch(() => undefined);
+          const ready = n?.status?.conditions?.find((c) => c.type === "Ready");
+          return { ok: ready?.status === "True", seen: `${node} Ready=${ready?.status ?? "?"} (${ready?.reason ?? "no answer"})` };
+        },
+        { clock: ctx.clock },
+      );
     },
     budget,
   );

@@ -85,3 +85,45 @@ export function variantsOf(s: Scenario, prove: boolean): PlannedRun[] {
 export function withVariant(s: Scenario, name: string): PlannedRun {
   return { scenario: variantOf(s, name), variant: { name: `variant ${name}`, expected: "passed" } };
 }
+
+/** One part of a suite split over machines (--shard i/n): index counts from 1. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export const MAX_SHARDS = 64;
+
+/** `--shard i/n` with 1 ≤ i ≤ n ≤ 64; anything else is a one-line error. */
+export function parseShard(v: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const [index, count] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || index < 1 || count < index || count > MAX_SHARDS)
+    throw new AftershockError("E_BAD_INPUT", `--shard must be i/n with 1 ≤ i ≤ n ≤ ${MAX_SHARDS}, e.g. 2/4, got "${v}"`);
+  return { index, count };
+}
+
+/**
+ * The scenarios of one shard: every scenario id, sorted (by code unit, not locale), is dealt round-robin, the
+ * k-th (from 0) to shard k mod n + 1. Sharding whole scenarios keeps each one's runbooks, variants and repeats
+ * on one machine; the same ids give the same split everywhere, and the n shards together run each id once.
+ */
+export function shardScenarios<T extends { id: string }>(scenarios: T[], shard: Shard | undefined): T[] {
+  if (!shard) return scenarios;
+  const ids = [...new Set(scenarios.map((s) => s.id))].sort();
+  const mine = new Set(ids.filter((_, k) => k % shard.count === shard.index - 1));
+  return scenarios.filter((s) => mine.has(s.id));
+}
+
+/** The plan run `times` times over, whole passes one after another (so repeats of one run are spread over the suite). */
+export function repeatRuns(runs: PlannedRun[], times: number): PlannedRun[] {
+  return Array.from({ length: times }, () => runs).flat();
+}
+
+/** What pnpm suite runs: the shard's scenarios, each with its runbooks and variants (and with --prove its must-fail runs), `repeat` times. */
+export function suitePlan(scenarios: Scenario[], o: { prove: boolean; shard?: Shard; repeat?: number }): PlannedRun[] {
+  return repeatRuns(
+    shardScenarios(scenarios, o.shard).flatMap((s) => variantsOf(s, o.prove)),
+    o.repeat ?? 1,
+  );
+}

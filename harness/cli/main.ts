@@ -14,6 +14,7 @@ import { installSignalHandlers } from "../signals.js";
 import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-command.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages, LOAD_GENERATOR_IMAGE, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
+import { parseShard } from "../variants.js";
 
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
@@ -46,14 +47,20 @@ Usage:
                                             namespace of its own, labelled with the run, deleted at the end; workload
                                             images are pushed to the registry (plain HTTP) and pulled from there
   pnpm scenario --list                      list scenarios with their source incidents and tags
-  pnpm suite [--tag TAG] [--prove] [--reporter ...] [ID ...]
+  pnpm suite [--tag TAG] [--prove] [--repeat N] [--shard i/n] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             namespace-scoped scenarios of one cluster shape share one cluster (health gate before
                                             each; replaced after a run that did not end as expected); every alternative
                                             runbook runs too, expecting the outcome it declares, and every variant, expecting
                                             to pass;
                                             --prove also runs each with its fault neutralised (expects fault-not-reproduced)
-                                            and its runbook cut before the step recovery hinges on (expects not-recovered)
+                                            and its runbook cut before the step recovery hinges on (expects not-recovered);
+                                            each suite appends a record to reports/history/, and its report.html shows each
+                                            scenario's trend over the earlier records (flagged: regression, flaky, failing)
+  pnpm suite ... --repeat N                 run every planned run N times (1–100): runs, pass rate and min / median / max of
+                                            time to detect and to recover per scenario
+  pnpm suite ... --shard i/n                run part i of n (n ≤ 64): the selected scenario ids, sorted, dealt round-robin,
+                                            each with all its runbooks and variants; a shard with nothing to run exits 0
 
 Every run checks its own probes: each symptom must be absent before the fault, and at least one
 verification probe must fail on the broken cluster before the runbook; otherwise the run is inconclusive.
@@ -70,7 +77,8 @@ Options:
   -h, --help        show this help
 
 Environment:
-  AFTERSHOCK_CACHE  where built binaries live (default ~/.cache/aftershock)`;
+  AFTERSHOCK_CACHE        where built binaries live (default ~/.cache/aftershock)
+  AFTERSHOCK_HISTORY_DIR  where pnpm suite keeps its history, one JSON file per suite run (default reports/history)`;
 
 const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_INTERRUPTED: 130 };
 
@@ -220,6 +228,8 @@ async function main(argv: string[]): Promise<number> {
         registry: { type: "string" },
         runbook: { type: "string" },
         variant: { type: "string" },
+        repeat: { type: "string" },
+        shard: { type: "string" },
       });
       if (values.help) return help();
       const only = (flags: string[], where: string) => {
@@ -231,7 +241,10 @@ async function main(argv: string[]): Promise<number> {
           ["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry", "runbook", "variant"],
           "a suite makes its own clusters, deletes them and runs every runbook and variant; use pnpm scenario <id> for these",
         );
-      } else only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
+      } else {
+        only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
+        only(["repeat", "shard"], "use pnpm suite [ID ...] --repeat N --shard i/n");
+      }
       const existing = existingTarget(values);
       if (existing) only(["keep", "image", "k8s-version"], "an existing cluster is neither created, kept nor built by this tool");
       const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
@@ -247,7 +260,9 @@ async function main(argv: string[]): Promise<number> {
         ...(existing ? { existing } : {}),
       };
       if (cmd === "suite") {
-        return suiteCommand(values.tag as string | undefined, positionals, { ...o, prove: !!values.prove });
+        const repeat = int("repeat", values.repeat as string | undefined, 1, 1, 100);
+        const shard = values.shard !== undefined ? parseShard(values.shard as string) : undefined;
+        return suiteCommand(values.tag as string | undefined, positionals, { ...o, prove: !!values.prove, repeat, ...(shard ? { shard } : {}) });
       }
       if (positionals.length > 1)
         throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });

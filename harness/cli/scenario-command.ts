@@ -16,7 +16,22 @@ import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { assertServes, runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import { SharedClusters } from "../shared-clusters.js";
-import { variantsOf, withRunbook, withVariant, type PlannedRun } from "../variants.js";
+import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../variants.js";
+import {
+  gitCommit,
+  historyDir,
+  historyRecord,
+  readHistory,
+  recordFileName,
+  type HistoryRecord,
+  repeatLine,
+  repeatStats,
+  summaryLine,
+  trends,
+  writeHistory,
+  type TrendRow,
+} from "../history.js";
+import { suiteSections } from "../reporters/trends.js";
 import { ensureHostTools } from "../../clusters/images/host-tools.js";
 import { realClock, type ClusterFactory } from "../types.js";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -206,28 +221,73 @@ export async function scenarioCommand(
 /**
  * Runs every scenario (or those with `tag`, or those named). With `prove`, each one also runs twice more, as the nightly
  * proof that it can fail: fault neutralised (must end fault-not-reproduced) and runbook cut before its first
- * repairing step (must end not-recovered). The suite passes when every run ends as expected.
+ * repairing step (must end not-recovered). `shard` keeps the scenarios of one part of the suite, `repeat` runs the
+ * plan that many times. The suite passes when every run ends as expected; it appends a record to the history
+ * (reports/history/) and its report compares this run with the earlier ones.
  */
-export async function suiteCommand(tag: string | undefined, ids: string[], o: ScenarioCommandOptions & { prove: boolean }): Promise<number> {
+export async function suiteCommand(
+  tag: string | undefined,
+  ids: string[],
+  o: ScenarioCommandOptions & { prove: boolean; shard?: Shard; repeat?: number },
+): Promise<number> {
   if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
+  const startedAt = new Date();
+  const repeat = o.repeat ?? 1;
   const scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
-  const journals = await runScenarios(
-    scenarios.flatMap((s) => variantsOf(s, o.prove)),
-    { ...o, share: true },
-  );
-  const dir = path.join(REPORTS_DIR, `suite-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, "junit.xml"), junitXml(journals, `aftershock suite${tag ? ` (${tag})` : ""}`));
-  await writeFile(path.join(dir, "report.html"), htmlReport(journals, `Aftershock suite${tag ? `: ${tag}` : ""}`));
-  await writeFile(path.join(dir, "journals.json"), JSON.stringify(journals, null, 2));
-  const label = (j: RunJournal) =>
-    `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
+  const plan = suitePlan(scenarios, { prove: o.prove, repeat, ...(o.shard ? { shard: o.shard } : {}) });
+  if (!plan.length) {
+    process.stdout.write(`suite: shard ${o.shard?.index}/${o.shard?.count} has no scenarios (${scenarios.length} selected); nothing to run\n`);
+    return 0;
+  }
+  const journals = await runScenarios(plan, { ...o, share: true });
+  const record = historyRecord(journals, {
+    startedAt,
+    ...withCommit(gitCommit() ?? process.env.GITHUB_SHA),
+    ...(tag ? { tag } : {}),
+    ids,
+    prove: o.prove,
+    ...(o.shard ? { shard: o.shard } : {}),
+    repeat,
+  });
+  const store = historyDir();
+  const earlier = await readHistory(store);
+  const rows = trends(earlier, record);
+  const stats = repeatStats(record.runs);
+  const dir = await writeSuiteReports(journals, record, suiteSections(rows, earlier.length, stats));
+  const saved = await writeHistory(store, record);
+  const rel = (f: string) => path.relative(process.cwd(), f);
   process.stdout.write(
-    `\nsuite: ${journals.map(label).join(", ")}\n${clusterUse(journals)}  reports: ${path.relative(process.cwd(), dir)}/{junit.xml,report.html,journals.json}\n`,
+    `\nsuite: ${journals.map(label).join(", ")}\n${repeat > 1 ? stats.map((s) => `  ${repeatLine(s)}\n`).join("") : ""}${clusterUse(journals)}` +
+      `  reports: ${rel(dir)}/{junit.xml,report.html,journals.json}\n  history: ${rel(saved)} (compared with ${earlier.length} earlier suite run${earlier.length === 1 ? "" : "s"})\n` +
+      `${trendLines(rows)}${summaryLine(record.runs)}\n`,
   );
   const wrong = journals.filter((j) => !asExpected(j));
   return wrong.length === 0 ? 0 : Math.max(1, ...wrong.map((j) => j.exitCode));
 }
+
+/** reports/suite-<time>[-shard-i-of-n]/: the combined JUnit and HTML (with `more` under the summary) and the journals. */
+async function writeSuiteReports(journals: RunJournal[], r: HistoryRecord, more: string): Promise<string> {
+  const dir = path.join(REPORTS_DIR, `suite-${recordFileName(r).replace(/\.json$/, "")}`);
+  await mkdir(dir, { recursive: true });
+  const name = [r.tag, r.shard ? `shard ${r.shard.index}/${r.shard.count}` : ""].filter(Boolean).join(", ");
+  await writeFile(path.join(dir, "junit.xml"), junitXml(journals, `aftershock suite${name ? ` (${name})` : ""}`));
+  await writeFile(path.join(dir, "report.html"), htmlReport(journals, `Aftershock suite${name ? `: ${name}` : ""}`, more));
+  await writeFile(path.join(dir, "journals.json"), JSON.stringify(journals, null, 2));
+  return dir;
+}
+
+const label = (j: RunJournal) =>
+  `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
+
+/** One console line per scenario key with a trend flag (regression, flaky, failing), saying why. */
+export function trendLines(rows: TrendRow[]): string {
+  return rows
+    .filter((r) => r.flags.length)
+    .map((r) => `  ${r.key}: ${r.flags.join(", ")}${r.regressions.length ? ` (${r.regressions.join("; ")})` : ""}\n`)
+    .join("");
+}
+
+const withCommit = (commit: string | undefined) => (commit ? { commit } : {});
 
 /** Which runs had which cluster: one line per cluster, saying which scenarios shared it. */
 export function clusterUse(journals: RunJournal[]): string {

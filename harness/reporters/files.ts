@@ -30,9 +30,9 @@ async function write(file: string, content: string): Promise<string> {
   return file;
 }
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+export const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const secs = (ms: number) => (ms / 1000).toFixed(3);
-const dur = (ms?: number) => (ms === undefined ? "—" : formatDuration(ms));
+export const dur = (ms?: number) => (ms === undefined ? "—" : formatDuration(ms));
 
 /** The phases CI sees as test cases: the run's two self-checks, and inject, symptoms, runbook, verify. */
 const JUNIT_PHASES = ["symptoms-absent", "inject", "symptoms", "verify-fails", "runbook", "verify"] as const;
@@ -336,8 +336,11 @@ ${loadTable(l)}
   return `\n<h3>Load</h3>${streams.join("\n")}`;
 }
 
-/** A self-contained HTML report (no external assets) for one or more runs. */
-export function htmlReport(runs: RunJournal[], title: string): string {
+/**
+ * A self-contained HTML report (no external assets) for one or more runs. `more` is HTML a suite adds under the
+ * summary table (trends over earlier suite runs, repeated runs); without it a report is as it always was.
+ */
+export function htmlReport(runs: RunJournal[], title: string, more = ""): string {
   const summaryRows = runs
     .map(
       (
@@ -375,7 +378,7 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}ta
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}pre.cmd{background:#272822;color:#f8f8f2}pre.err{background:#fdecea}.bad{color:#b00}.step{margin:6px 0}.t{color:#777;font-size:12px}details{margin:6px 0}.meta{color:#666;font-size:13px}.title{font-style:italic}
 </style></head><body><h1>${esc(title)}</h1>
 <table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th><th>cluster</th></tr>${summaryRows}</table>
-${runbookComparison(runs)}${variantComparison(runs)}
+${more}${runbookComparison(runs)}${variantComparison(runs)}
 ${sections}</body></html>`;
 }
 

@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -7,10 +9,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx");
 
 function cli(...args: string[]) {
+  return cliWith({}, ...args);
+}
+
+function cliWith(env: NodeJS.ProcessEnv, ...args: string[]) {
   const r = spawnSync(tsx, ["harness/cli/main.ts", ...args], {
     cwd: root,
     encoding: "utf8",
-    env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` },
+    env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}`, ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -92,6 +98,19 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     ],
     [["scenario", "apiserver-down", "--variant", "ha", "--runbook", "default"], /^aftershock: error E_BAD_INPUT: give --variant or --runbook, not both/],
     [["suite", "--variant", "ha"], /^aftershock: error E_BAD_INPUT: --variant is not an option of pnpm suite/],
+    // --repeat and --shard: checked before a scenario is loaded or anything is created.
+    [["suite", "--repeat", "0"], /^aftershock: error E_BAD_INPUT: --repeat must be a whole number from 1 to 100, got "0"\n$/],
+    [["suite", "--repeat", "101"], /^aftershock: error E_BAD_INPUT: --repeat must be a whole number from 1 to 100, got "101"\n$/],
+    [["suite", "--repeat", "2.5", "--tag", "workload"], /^aftershock: error E_BAD_INPUT: --repeat must be a whole number from 1 to 100, got "2\.5"\n$/],
+    [["suite", "--shard", "5/4"], /^aftershock: error E_BAD_INPUT: --shard must be i\/n with 1 ≤ i ≤ n ≤ 64, e\.g\. 2\/4, got "5\/4"\n$/],
+    [["suite", "--shard", "1/65"], /^aftershock: error E_BAD_INPUT: --shard must be i\/n with 1 ≤ i ≤ n ≤ 64, e\.g\. 2\/4, got "1\/65"\n$/],
+    [["suite", "--shard", "0/4"], /^aftershock: error E_BAD_INPUT: --shard must be i\/n with 1 ≤ i ≤ n ≤ 64, e\.g\. 2\/4, got "0\/4"\n$/],
+    [["suite", "--shard", "2"], /^aftershock: error E_BAD_INPUT: --shard must be i\/n with 1 ≤ i ≤ n ≤ 64, e\.g\. 2\/4, got "2"\n$/],
+    [
+      ["scenario", "etcd-port-conflict", "--repeat", "3"],
+      /^aftershock: error E_BAD_INPUT: --repeat is not an option of pnpm scenario \(use pnpm suite \[ID \.\.\.\] --repeat N --shard i\/n\)/,
+    ],
+    [["scenario", "etcd-port-conflict", "--shard", "1/2"], /^aftershock: error E_BAD_INPUT: --shard is not an option of pnpm scenario/],
   ])("%j", (args, expected) => {
     const r = cli(...args);
     expect(r.code).toBe(2);
@@ -121,10 +140,20 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     expect(incident.stdout).toContain("other runbook (--runbook safe, the default, expected to pass)");
   });
 
+  it("a shard with nothing to run says so and exits 0, writing no history", () => {
+    const store = path.join(mkdtempSync(path.join(os.tmpdir(), "history-")), "history");
+    const r = cliWith({ AFTERSHOCK_HISTORY_DIR: store }, "suite", "etcd-port-conflict", "--shard", "2/2", "--repeat", "3");
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, "suite: shard 2/2 has no scenarios (1 selected); nothing to run\n", ""]);
+    expect(existsSync(store)).toBe(false);
+  });
+
   it("prints usage for --help and exits 0", () => {
     const r = cli("--help");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("pnpm images build");
     expect(r.stdout).toContain("pnpm gc");
+    expect(r.stdout).toContain("pnpm suite ... --repeat N");
+    expect(r.stdout).toContain("pnpm suite ... --shard i/n");
+    expect(r.stdout).toContain("AFTERSHOCK_HISTORY_DIR");
   });
 });

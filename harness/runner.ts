@@ -23,9 +23,17 @@ export interface RunOptions {
   reporter?: ReporterHooks;
   /** Leave the cluster running afterwards and say how to reach it. */
   keep?: boolean;
-  /** Game day: stop after the symptoms, let a person run the recovery, then verify when they say so. */
-  manualRecovery?: (ctx: ScenarioContext) => Promise<void>;
+  /**
+   * Game day: stop after the symptoms, let a person run the recovery, then verify when they say so. Resolving
+   * "runbook" means the person gave up: the scenario's own runbook then runs, as it does without a person.
+   */
+  manualRecovery?: (ctx: ScenarioContext) => Promise<void | "runbook">;
   runId?: string;
+  /**
+   * The run's namespace (namespace-scoped scenarios) instead of as-<run>-<scenario>: a game day must not name the
+   * scenario, so its namespace is labelled without it too.
+   */
+  namespace?: string;
   /** Set by pnpm suite --prove: this run is a variant expected to end with `expected`. */
   variant?: VariantTag;
 }
@@ -131,7 +139,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       clock,
       found,
       evidence,
-      namespace: runNamespace(scenario, runId),
+      namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, runId),
       ...(load ? { load } : {}),
     };
 
@@ -139,7 +147,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     await phase("setup", undefined, async (p) => {
       if (scenario.scope === "namespace") {
         await timedStep(p, `create namespace ${ctx.namespace}`, `kubectl create namespace ${ctx.namespace}`, async () => {
-          await createRunNamespace(created.api, ctx.namespace, runId, scenario.id);
+          await createRunNamespace(created.api, ctx.namespace, runId, opts.namespace ? "undisclosed" : scenario.id);
           if (!opts.keep) {
             // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
             teardown.push(`delete namespace ${ctx.namespace}`, `kubectl delete namespace ${ctx.namespace} --wait`, () =>
@@ -272,11 +280,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     try {
       await phase("runbook", undefined, async (p) => {
         if (opts.manualRecovery) {
+          const person = { gaveUp: false };
           await timedStep(p, "manual recovery (game day)", scenario.runbook.map((s) => s.shows).join("\n"), async () => {
-            await opts.manualRecovery!(ctx);
-            return undefined;
+            person.gaveUp = (await opts.manualRecovery!(ctx)) === "runbook";
+            return person.gaveUp ? "gave up: the scenario's runbook runs instead" : undefined;
           });
-          return;
+          if (!person.gaveUp) return;
         }
         for (const s of scenario.runbook) {
           await timedStep(

@@ -128,6 +128,25 @@ export interface ScenarioDefinition {
    */
   load?: LoadSpec[];
   variants?: ScenarioVariant[];
+  /** Required with the tag "game-day": how `pnpm gameday` pages a player about this incident without naming it. */
+  gameDay?: GameDayBrief;
+}
+
+export const GAME_DAY_TAG = "game-day";
+export const DIFFICULTIES = ["easy", "medium", "hard"] as const;
+export type Difficulty = (typeof DIFFICULTIES)[number];
+
+/**
+ * A break-fix exercise's briefing: what the pager says (symptoms only, as on-call would see them: never the
+ * cause, the scenario's id or the fault's wording), hints from where to look to how to fix it (the runbook's
+ * commands are added as the last hint), and patterns of commands that touch the cause (for the debrief's
+ * "first command that touched the cause").
+ */
+export interface GameDayBrief {
+  difficulty: Difficulty;
+  alert: string;
+  hints: string[];
+  cause: RegExp[];
 }
 
 export interface Scenario extends ScenarioDefinition {
@@ -196,6 +215,7 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
     for (const [w, o] of Object.entries(l.slo ?? {}))
       if (!(o.availability > 0 && o.availability <= 1)) throw bad(`${field}.slo.${w}.availability`, "must be a share between 0 and 1");
   }
+  validateGameDay(def, bad);
   const load = def.load ?? [];
   const variantNames = new Set<string>();
   for (const [i, v] of (def.variants ?? []).entries()) {
@@ -226,6 +246,21 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
     symptomsBudgetMs,
     verifyBudgetMs,
   };
+}
+
+function validateGameDay(def: ScenarioDefinition, bad: (field: string, why: string) => Error): void {
+  const g = def.gameDay;
+  if (g === undefined) {
+    if (def.tags?.includes(GAME_DAY_TAG)) throw bad("gameDay", `is required with the tag "${GAME_DAY_TAG}" (difficulty, alert, hints, cause)`);
+    return;
+  }
+  if (!(DIFFICULTIES as readonly string[]).includes(g.difficulty)) throw bad("gameDay.difficulty", `must be one of ${DIFFICULTIES.join(", ")}`);
+  if (typeof g.alert !== "string" || !g.alert.trim()) throw bad("gameDay.alert", "is required: what the pager says, symptoms only");
+  if (g.alert.toLowerCase().includes(def.id)) throw bad("gameDay.alert", "names the scenario; a page says what is seen, not what it is");
+  if (!Array.isArray(g.hints) || !g.hints.length || g.hints.some((h) => typeof h !== "string" || !h.trim()))
+    throw bad("gameDay.hints", "needs at least one hint, each a non-empty string");
+  if (!Array.isArray(g.cause) || !g.cause.length || g.cause.some((c) => !(c instanceof RegExp)))
+    throw bad("gameDay.cause", "needs at least one pattern (RegExp) of a command that touches the cause");
 }
 
 /** The verification probes that speak for health (data expected to be lost after the recovery point left out). */

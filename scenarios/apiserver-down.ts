@@ -15,6 +15,18 @@ export default defineScenario({
     "missing container and its manifest, puts the manifest back, and the API server returns.",
   source: { incident: "002", section: "Specific scenarios: API server VM shutdown or apiserver crashing" },
   tags: ["control-plane", "apiserver", "load", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "easy",
+    alert:
+      "Deploys are failing: kubectl and the CI pipeline get 'connection refused' from the cluster endpoint on :6443. " +
+      "The web shop's own traffic looks normal.",
+    hints: [
+      "Nothing answers on :6443 at all. Look at the control-plane machine itself: node-shell control-plane, then crictl ps -a.",
+      "The kubelet runs the control plane from static pod manifests in /etc/kubernetes/manifests. Which one is missing there?",
+      "Someone parked that file elsewhere under /etc/kubernetes. Put it back and the kubelet starts the component within seconds.",
+    ],
+    cause: [/crictl\s+ps/, /manifests/, /aftershock-stopped/, /kube-apiserver/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell", "load-generator"],
 

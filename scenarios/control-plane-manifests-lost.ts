@@ -36,6 +36,18 @@ export default defineScenario({
     "never touched, so nothing was lost.",
   source: { incident: "001", section: "#5 kubelet cache clear, #6 kubeadm regenerates the control plane, #7 recovery" },
   tags: ["control-plane", "kubeadm", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "medium",
+    alert:
+      "Cluster unreachable: kubectl gets 'connection refused' on the cluster endpoint (:6443) and every API client is down. " +
+      "Pods that were already running keep serving.",
+    hints: [
+      "Go to the control-plane machine (node-shell control-plane) and ask the container runtime what runs: crictl ps -a.",
+      "No datastore, no API server, nothing: the kubelet runs them from files in /etc/kubernetes/manifests. Look there.",
+      "The files are gone for good, but kubeadm can write them again from the cluster's own configuration (kind keeps it in /kind/kubeadm.conf); the datastore's data directory is untouched.",
+    ],
+    cause: [/kubeadm\s+init\s+phase/, /manifests/, /kubeadm\.conf|kubeadm-config/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell"],
 

@@ -17,6 +17,18 @@ export default defineScenario({
     "control plane with a new token and certificate key.",
   source: { incident: "004", section: "Description, Cause, Solution (remove the node, cluster-info, kubeadm join --control-plane)" },
   tags: ["control-plane", "etcd", "kubeadm", "ha", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "hard",
+    alert:
+      "Node NotReady: one of the three control-plane nodes stopped reporting a few minutes ago and the datastore's health shows one " +
+      "of three peers unreachable. The API still answers and takes writes.",
+    hints: [
+      "Look at the NotReady node from outside: kubectl describe node, then try node-shell on it (and docker ps -a on this host). Down, or gone?",
+      "A datastore peer that will never come back must leave before a new one joins: from a surviving control plane, etcdctl member list (with the certificates in /etc/kubernetes/pki/etcd), then remove it.",
+      "Then delete the Node, get a fresh machine (pnpm cluster replace-node <cluster> <node>) and join it as a control plane with a new token and certificate key.",
+    ],
+    cause: [/member\s+(list|remove)/, /replace-node/, /kubeadm\s+(join|token)/, /upload-certs/],
+  },
   cluster: { controlPlanes: 3, workers: 0 },
   needs: ["node-shell", "node-lifecycle"],
 

@@ -28,6 +28,19 @@ export default defineScenario({
   setup: [configMaps(20), deployment("web", 2)],
 
   fault: controlPlaneMachinesLost(2),
+  // Its own page: the node-lost scenario's says the API still takes writes, which is no longer true here.
+  gameDay: {
+    difficulty: "hard",
+    alert:
+      "Cluster API degraded: writes time out (kubectl apply and create hang for a long while, then error), the API server's " +
+      "health check is failing, and two of the three control-plane nodes stopped reporting.",
+    hints: [
+      "Two control-plane nodes are not just NotReady: try node-shell on them, and docker ps -a on this host. What is left?",
+      "With one datastore member of three there is no quorum, no leader, and the others will not return. On the survivor, etcd can restart once as a cluster of one that keeps its data (--force-new-cluster in its static pod manifest), then without the flag again.",
+      "Then remove the dead members and Nodes, and join two fresh machines (pnpm cluster replace-node <cluster> <node>) as control planes with a new token and certificate key.",
+    ],
+    cause: [/force-new-cluster/, /member\s+(list|remove)/, /replace-node/, /kubeadm\s+(join|token)/, /upload-certs/],
+  },
 
   symptoms: {
     within: "2m",

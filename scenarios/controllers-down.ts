@@ -25,6 +25,18 @@ export default defineScenario({
     section: "Specific scenarios: supporting services (node controller, replication controller manager, scheduler) VM shutdown or crashes",
   },
   tags: ["control-plane", "controllers", "load", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "easy",
+    alert:
+      "Rollouts are stuck: new pods stay Pending with no node assigned, a new Deployment shows 0 pods, and deleted pods are not " +
+      "replaced. kubectl answers and the running services are fine.",
+    hints: [
+      "Pending with no node means nobody decides placement; a Deployment without pods means nobody reconciles. Which components do those jobs? kubectl get pods -n kube-system",
+      "They are static pods on the control-plane machine: node-shell control-plane, then crictl ps -a and ls /etc/kubernetes/manifests.",
+      "Their manifests were moved out of the kubelet's directory; find them under /etc/kubernetes and move them back.",
+    ],
+    cause: [/controller-manager|scheduler/, /manifests/, /aftershock-stopped/, /tier=control-plane/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell", "load-generator"],
 

@@ -142,6 +142,18 @@ export default defineScenario({
     "cause's fix: roll back, create the reference, fix the image, add a startup probe, fix the command.",
   source: { incident: "003", section: "1. CrashLoopBackOff debugging (exit codes, describe → logs --previous → events)" },
   tags: ["workload", "crashloop", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "medium",
+    alert:
+      "Five services degraded after this afternoon's deploys: payments, orders, catalog, search and notifier have pods that " +
+      "are not Ready and keep restarting or never start.",
+    hints: [
+      "Triage one pod at a time: kubectl get pods, then kubectl describe pod <pod>: State, Last State, Reason, Exit Code.",
+      "Read them like a table: exit 1 is the app failing, 127 a command not found, CreateContainerConfigError a missing ConfigMap or Secret, ErrImagePull an image tag, a kill after 'Liveness probe failed' a probe too eager. kubectl logs <pod> --previous and kubectl get events --sort-by=.lastTimestamp tell the rest.",
+      "Fix each at its cause: roll back (kubectl rollout undo), create the missing ConfigMap, point at an image tag that exists, add a startup probe, fix the command.",
+    ],
+    cause: [/describe\s+(pod|po)\b/, /logs\b.*(--previous|-p\b)/, /get\s+events/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   scope: "namespace",
   needs: ["image-loading"],

@@ -28,6 +28,18 @@ export default defineScenario({
     "As in the incident, load runs throughout: API clients listing objects, and users of a Service.",
   source: { incident: "001", section: "#2 API server health check, #3 etcd port conflict" },
   tags: ["control-plane", "etcd", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "medium",
+    alert:
+      "API unresponsive during the load test: every kubectl call hangs until it times out, the API server's health check is " +
+      "failing, and API clients see errors. The API server process itself is running.",
+    hints: [
+      "Ask the API server what it depends on: node-shell control-plane, then curl -k https://localhost:6443/healthz?verbose.",
+      "Its datastore keeps restarting: crictl ps -a --name etcd, then crictl logs on the newest attempt.",
+      "The log says a port it needs is already taken. Something outside the kubelet's control holds it: find out who, and deal with it.",
+    ],
+    cause: [/2380/, /\blsof\b/, /\bnetstat\b|\bss\s+-/, /\b(pgrep|pidof)\b.*etcd|\bps\b.*etcd/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell", "load-generator"],
 

@@ -38,6 +38,16 @@ export default defineScenario({
     "default toleration beside the short one, and a partition instead of a dead kubelet.",
   source: { incident: "003", section: "§3 Node NotReady (and 002: kubelet software fault, individual node shutdown, network partition)" },
   tags: ["node", "failover", "load", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "easy",
+    alert: "The web service's users see errors and timeouts; one worker node has been NotReady for over a minute.",
+    hints: [
+      "kubectl describe node on the NotReady one: who stopped posting its status, and since when?",
+      "Go to that machine (node-shell <node>): systemctl status kubelet, journalctl -u kubelet -n 20.",
+      "Nothing is broken on the machine; the node agent is simply not running. Bring it back and watch the node turn Ready.",
+    ],
+    cause: [/systemctl\s+(status|start|restart)\s+kubelet/, /journalctl.*kubelet/, /describe\s+node/],
+  },
   cluster: { controlPlanes: 1, workers: 2 },
   needs: ["node-shell", "load-generator"],
 

@@ -108,6 +108,16 @@ export default defineScenario({
     "MaxMetaspaceSize, MaxDirectMemorySize, ReservedCodeCacheSize, Xss). The same release then runs without a restart.",
   source: { incident: "003", section: "2. OOMKilled JVM: heap under -Xmx, off-heap memory past the container limit" },
   tags: ["workload", "jvm", "memory", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "hard",
+    alert: "ledger keeps restarting since its latest rollout, restart count climbing; some requests to ledger fail. " + "Its heap dashboards look normal.",
+    hints: [
+      "kubectl describe pod -l app=ledger: how did the last container end (Last State, Reason, Exit Code)? kubectl logs --previous says something?",
+      "Killed by the kernel, not by the JVM: the heap is under -Xmx, so what else does a JVM use? Compare the container's limit with heap + direct buffers + metaspace + code cache + thread stacks (the service shows its own view at :8080/memory).",
+      "Give the JVM a budget that fits the limit: set JAVA_OPTS on the deployment with -XX:MaxDirectMemorySize (and MaxRAMPercentage, MaxMetaspaceSize, ReservedCodeCacheSize, -Xss).",
+    ],
+    cause: [/describe\s+(pod|po)\b/, /--previous/, /oomkilled/i, /MaxDirectMemorySize|MaxRAMPercentage|JAVA_OPTS/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   scope: "namespace",
   needs: ["image-loading"],

@@ -56,6 +56,16 @@ export default defineScenario({
     "Service that does not exist (Traefik drops that route). The runbook finds each at its layer and fixes it there.",
   source: { incident: "003", section: "5. learnk8s troubleshooting framework (Pod → Service → Ingress, bottom-up)" },
   tags: ["workload", "ingress", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "medium",
+    alert: "Storefront errors through the ingress: /cart answers 503, /checkout 502 and /profile 404. Every pod behind them reports Ready.",
+    hints: [
+      "Work bottom-up: the pods are Ready, so does each Service have endpoints? kubectl get endpoints",
+      "No endpoints: compare the Service's selector with the pods' labels. Endpoints but 502: compare its targetPort with the port the container listens on.",
+      "404 from the ingress controller: does every Ingress backend name a Service that exists? kubectl describe ingress, and the controller's log.",
+    ],
+    cause: [/\b(ep|endpoints)\b/, /selector|show-labels/, /targetport/i, /backend/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   scope: "namespace",
   needs: ["image-loading"],

@@ -102,6 +102,18 @@ export default defineScenario({
     "incident's runbook (--runbook incident) ends data-lost and names every blob it lost.",
   source: { incident: "000", section: "1.2-1.3 Harbor scale-out: helm upgrade fails on an immutable StatefulSet; uninstall, delete PVCs, reinstall" },
   tags: ["workload", "helm", "statefulset", "data", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "hard",
+    alert:
+      "Deploy job failed: scaling blob-store to 2 did not go through and its release is marked failed. blob-store still serves " +
+      "from one pod, and the blobs it stores must survive.",
+    hints: [
+      "helm history blob-store: what did the last revision say?",
+      "Some fields of a StatefulSet can never change after it is created (volumeClaimTemplates among them), and the new chart version changes one.",
+      "Do not wipe the data to get past it: delete only the StatefulSet object and keep its pods and volumes (--cascade=orphan), then run the same upgrade again (the deploy job's charts are under $TMPDIR/aftershock-charts, usually /tmp).",
+    ],
+    cause: [/helm\s+(history|status)/, /cascade=orphan/, /volumeClaimTemplates/i, /(get|describe)\s+(sts|statefulset)/],
+  },
   cluster: { controlPlanes: 1, workers: 1 },
   scope: "namespace",
   needs: ["image-loading"],

@@ -35,6 +35,18 @@ export default defineScenario({
     "join command from the control plane, deleting the stale Node objects, and joining the workers again.",
   source: { incident: "000", section: "1.4–1.6 node resets, 3. recovery procedure (reset, token create, join)" },
   tags: ["control-plane", "workers", "kubeadm", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "hard",
+    alert:
+      "Both worker nodes NotReady; system pods stuck in ContainerCreating and CrashLoopBackOff; the web Service stopped answering. " +
+      "The control plane is up.",
+    hints: [
+      "Start on one NotReady worker: node-shell worker, then systemctl status kubelet and journalctl -u kubelet -n 30.",
+      "The kubelet there has no configuration and no credentials left: the machine is no longer part of the cluster. Compare /etc/kubernetes on it with the control plane's.",
+      "Join it again: a fresh join command on the control plane (kubeadm token create --print-join-command), delete the stale Node objects, run the join on each worker (with --ignore-preflight-errors=all inside kind).",
+    ],
+    cause: [/kubeadm\s+(join|token)/, /delete\s+node/, /kubelet\.conf/, /journalctl.*kubelet|systemctl\s+status\s+kubelet/],
+  },
   cluster: { controlPlanes: 1, workers: 2 },
   needs: ["node-shell"],
 

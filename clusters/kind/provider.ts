@@ -311,10 +311,8 @@ export class KindProvider implements Provider {
   }
 
   /** kubectl for people on this host: the one on PATH, else the one built with the node image. */
-  private async kubectlCommand(version: string): Promise<string> {
-    if (await which("kubectl")) return "kubectl";
-    const built = builtKubectl(this.cacheDir, version);
-    return built ?? "kubectl";
+  private kubectlCommand(version: string): Promise<string> {
+    return kubectlForPeople(this.cacheDir, version);
   }
 
   /** The node containers of a run, sorted by name (first control plane first). */
@@ -399,6 +397,12 @@ export class KindProvider implements Provider {
     const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
     await this.destroy(name, info.runId, kindBin, await this.kindEnv(info.runId, name, info.keep));
   }
+}
+
+/** kubectl for people on this host: "kubectl" when one is on PATH, else the path of the one built with the node image. */
+export async function kubectlForPeople(cacheDir: string, version: string): Promise<string> {
+  if (await which("kubectl")) return "kubectl";
+  return builtKubectl(cacheDir, version) ?? builtKubectl(cacheDir) ?? "kubectl";
 }
 
 /** The lines of kind's output that say what went wrong, without its Go stack trace. */

@@ -15,6 +15,8 @@ import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-comman
 import { ensureLoadGeneratorImage, ensureWorkloadImages, LOAD_GENERATOR_IMAGE, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
 import { parseShard } from "../variants.js";
+import { gamedayCommand, gamedayShell } from "./gameday-command.js";
+import { parseDifficulty } from "../gameday/draw.js";
 
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
@@ -47,6 +49,16 @@ Usage:
                                             namespace of its own, labelled with the run, deleted at the end; workload
                                             images are pushed to the registry (plain HTTP) and pulled from there
   pnpm scenario --list                      list scenarios with their source incidents and tags
+  pnpm gameday [--tag TAG] [--difficulty easy|medium|hard] [--seed N] [--k8s-version V]
+                                            a break-fix game day: one scenario tagged game-day (matching TAG and/or the
+                                            difficulty; --seed draws reproducibly) is drawn but never named, prepared and
+                                            broken quietly; you are paged with its symptoms only. In this terminal: a clock,
+                                            h = a hint (−15 points; one also comes by itself every 4 minutes), g = give up
+                                            (the runbook runs), q or Ctrl-C = abort. Recovery is noticed by itself; then a
+                                            debrief (reports/gameday-<run>/debrief.html) reveals the scenario, your
+                                            commands beside the runbook, the time and the score. Needs a terminal.
+  pnpm gameday shell                        a shell for the running game: KUBECONFIG set, kubectl, nodes, node-shell <node>,
+                                            the game clock in the prompt; every command is recorded for the debrief
   pnpm suite [--tag TAG] [--prove] [--repeat N] [--shard i/n] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             namespace-scoped scenarios of one cluster shape share one cluster (health gate before
@@ -78,7 +90,9 @@ Options:
 
 Environment:
   AFTERSHOCK_CACHE        where built binaries live (default ~/.cache/aftershock)
-  AFTERSHOCK_HISTORY_DIR  where pnpm suite keeps its history, one JSON file per suite run (default reports/history)`;
+  AFTERSHOCK_HISTORY_DIR  where pnpm suite keeps its history, one JSON file per suite run (default reports/history)
+  AFTERSHOCK_GAMEDAY_HINT_EVERY, AFTERSHOCK_GAMEDAY_POLL
+                          pnpm gameday: how long until a hint comes by itself (default 4m), how often recovery is checked (7s)`;
 
 const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_INTERRUPTED: 130 };
 
@@ -276,6 +290,36 @@ async function main(argv: string[]): Promise<number> {
         },
         o,
       );
+    }
+    case "gameday": {
+      const { values, positionals } = parse(rest, {
+        tag: { type: "string" },
+        difficulty: { type: "string" },
+        seed: { type: "string" },
+        "k8s-version": { type: "string" },
+      });
+      if (values.help) return help();
+      if (positionals[0] === "shell") {
+        const given = ["tag", "difficulty", "seed", "k8s-version"].find((f) => values[f] !== undefined);
+        if (given) throw new AftershockError("E_BAD_INPUT", `--${given} is not an option of pnpm gameday shell`, { hint: "it joins the running game" });
+        if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[1]}"`, { hint: "usage: pnpm gameday shell" });
+        return gamedayShell();
+      }
+      if (positionals.length)
+        throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, {
+          hint: "the game draws the scenario; choose with --tag TAG or --difficulty easy|medium|hard (or: pnpm gameday shell)",
+        });
+      const difficulty = parseDifficulty(values.difficulty as string | undefined);
+      const seed = values.seed !== undefined ? int("seed", values.seed as string, 0, 0, 2 ** 31 - 1) : undefined;
+      const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+      if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
+      checkBuildableVersion(version);
+      return gamedayCommand({
+        version,
+        ...(values.tag !== undefined ? { tag: values.tag as string } : {}),
+        ...(difficulty ? { difficulty } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+      });
     }
     case "gc": {
       const { values } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });

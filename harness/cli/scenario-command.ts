@@ -13,7 +13,7 @@ import { describePlan, loadAll, loadScenario, scenarioIds } from "../registry.js
 import { consoleReporter } from "../reporters/console.js";
 import { fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
 import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
-import { assertServes, runScenario, EXIT_CODES, type RunJournal } from "../runner.js";
+import { assertServes, runScenario, EXIT_CODES, type RunJournal, type RunOptions } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import { SharedClusters } from "../shared-clusters.js";
 import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../variants.js";
@@ -61,6 +61,8 @@ export interface ScenarioCommandOptions {
   share?: boolean;
   /** --kubeconfig: run on a cluster this tool did not create (namespace-scoped scenarios only). */
   existing?: ExistingTarget;
+  /** pnpm gameday: its own live reporter instead of the console's (which names everything), its own recovery, run id and namespace. */
+  game?: { live: Reporter; manualRecovery: NonNullable<RunOptions["manualRecovery"]>; runId: string; namespace: string };
 }
 
 /** A cluster this tool did not create: the API, and image loading through --registry if given. Never deleted. */
@@ -130,7 +132,7 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
           current = j;
         },
       },
-      ...(o.reporters.includes("console") ? [consoleReporter()] : []),
+      ...(o.game ? [o.game.live] : o.reporters.includes("console") ? [consoleReporter()] : []),
       ...(files.length ? [fileReporter(REPORTS_DIR, files, (f) => written.push(...f))] : []),
     ];
     const mux = new ReporterMultiplexer(reporters);
@@ -158,7 +160,11 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
       clock: realClock,
       reporter: mux,
       keep: o.keep,
-      ...(o.gameDay ? { manualRecovery: gameDayPrompt } : {}),
+      ...(o.game
+        ? { manualRecovery: o.game.manualRecovery, runId: o.game.runId, namespace: o.game.namespace }
+        : o.gameDay
+          ? { manualRecovery: gameDayPrompt }
+          : {}),
       ...(variant ? { variant } : {}),
     });
     unregister();

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -111,6 +111,20 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
       /^aftershock: error E_BAD_INPUT: --repeat is not an option of pnpm scenario \(use pnpm suite \[ID \.\.\.\] --repeat N --shard i\/n\)/,
     ],
     [["scenario", "etcd-port-conflict", "--shard", "1/2"], /^aftershock: error E_BAD_INPUT: --shard is not an option of pnpm scenario/],
+    // pnpm gameday: a person at a terminal, a tag or a difficulty that some game-day scenario has; checked before anything is created.
+    [["gameday"], /^aftershock: error E_BAD_INPUT: pnpm gameday needs an interactive terminal \(stdin is not a TTY\) \(run it in a terminal/],
+    [["gameday", "--difficulty", "medium", "--seed", "3"], /^aftershock: error E_BAD_INPUT: pnpm gameday needs an interactive terminal/],
+    [["gameday", "--difficulty", "nightmare"], /^aftershock: error E_BAD_INPUT: --difficulty must be one of easy, medium, hard, got "nightmare"\n$/],
+    [["gameday", "--tag", "no-such-tag"], /^aftershock: error E_BAD_INPUT: no game-day scenario has tag "no-such-tag" \(game-day scenarios: \d+/],
+    [["gameday", "--tag", "workload", "--difficulty", "easy"], /^aftershock: error E_BAD_INPUT: no game-day scenario has tag "workload" and difficulty easy/],
+    [
+      ["gameday", "etcd-port-conflict"],
+      /^aftershock: error E_BAD_INPUT: unexpected argument "etcd-port-conflict" \(the game draws the scenario; choose with --tag/,
+    ],
+    [["gameday", "--seed", "soon"], /^aftershock: error E_BAD_INPUT: --seed must be a whole number from 0 to 2147483647, got "soon"\n$/],
+    [["gameday", "--k8s-version", "v2.0.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v2\.0\.0 cannot be built offline here/],
+    [["gameday", "--keep"], /^aftershock: error E_BAD_INPUT: Unknown option '--keep'/],
+    [["gameday", "shell", "--difficulty", "easy"], /^aftershock: error E_BAD_INPUT: --difficulty is not an option of pnpm gameday shell/],
   ])("%j", (args, expected) => {
     const r = cli(...args);
     expect(r.code).toBe(2);
@@ -147,6 +161,35 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     expect(existsSync(store)).toBe(false);
   });
 
+  it("pnpm gameday shell without a running game: one line, exit 2; a state file whose game process is gone counts as none", () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), "gameday-cache-"));
+    const none = cliWith({ AFTERSHOCK_CACHE: cache }, "gameday", "shell");
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^aftershock: error E_BAD_INPUT: no game day is running \(no \S+current\.json\) \(start one with pnpm gameday\)\n$/);
+    // A game that died without cleaning up: its pid is not alive (a child that has exited).
+    const dead = spawnSync("true").pid!;
+    mkdirSync(path.join(cache, "gameday"), { recursive: true });
+    writeFileSync(
+      path.join(cache, "gameday", "current.json"),
+      JSON.stringify({
+        version: 1,
+        runId: "deadbeef",
+        pid: dead,
+        pagedAt: 0,
+        cluster: "as-deadbeef",
+        kubeconfig: "/nowhere",
+        nodes: [],
+        commandLog: "/nowhere",
+        dir: cache,
+        kubectl: "kubectl",
+      }),
+    );
+    const stale = cliWith({ AFTERSHOCK_CACHE: cache }, "gameday", "shell");
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/^aftershock: error E_BAD_INPUT: no game day is running \(the game of run deadbeef \(pid \d+\) has ended\)/);
+    expect(stale.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("prints usage for --help and exits 0", () => {
     const r = cli("--help");
     expect(r.code).toBe(0);
@@ -155,5 +198,7 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     expect(r.stdout).toContain("pnpm suite ... --repeat N");
     expect(r.stdout).toContain("pnpm suite ... --shard i/n");
     expect(r.stdout).toContain("AFTERSHOCK_HISTORY_DIR");
+    expect(r.stdout).toContain("pnpm gameday [--tag TAG] [--difficulty easy|medium|hard] [--seed N]");
+    expect(r.stdout).toContain("pnpm gameday shell");
   });
 });

@@ -693,8 +693,75 @@ describe("defineScenario", () => {
       /is not an outcome: "fine"/,
     ],
     [{ tools: ["kustomize" as "helm"] }, /tools names unknown tools: kustomize \(known: helm\)/],
+    [{ tags: ["game-day"] }, /gameDay is required with the tag "game-day"/],
+    [{ gameDay: { difficulty: "insane" as "hard", alert: "a", hints: ["h"], cause: [/x/] } }, /gameDay.difficulty must be one of easy, medium, hard/],
+    [{ gameDay: { difficulty: "easy", alert: " ", hints: ["h"], cause: [/x/] } }, /gameDay.alert is required/],
+    [{ gameDay: { difficulty: "easy", alert: "fake-incident is down", hints: ["h"], cause: [/x/] } }, /gameDay.alert names the scenario/],
+    [{ gameDay: { difficulty: "easy", alert: "a", hints: [], cause: [/x/] } }, /gameDay.hints needs at least one hint/],
+    [{ gameDay: { difficulty: "easy", alert: "a", hints: ["h"], cause: ["lsof" as unknown as RegExp] } }, /gameDay.cause needs at least one pattern/],
   ])("rejects %j", (over, msg) => {
     expect(() => scenarioFor(w, over as Partial<ScenarioDefinition>)).toThrow(msg);
+  });
+});
+
+describe("game days: a person recovers, or gives up and the runbook does", () => {
+  const game = (w: ReturnType<typeof fakeWorld>, manualRecovery: (ctx: ScenarioContext) => Promise<void | "runbook">, over: Partial<ScenarioDefinition> = {}) =>
+    runScenario(scenarioFor(w, over), {
+      clusters: w.factory,
+      kubernetesVersion: "v1.29.15",
+      clock: new FakeClock(),
+      manualRecovery,
+      runId: "0a0b0c0d",
+      namespace: "as-0a0b0c0d-gameday",
+    });
+
+  it("a person who repairs the cluster passes; the runbook never runs", async () => {
+    const w = fakeWorld();
+    let runbookRan = false;
+    const j = await game(
+      w,
+      async () => {
+        w.state.broken = false;
+      },
+      { runbook: [step("fix it", "fix", async () => void (runbookRan = true))] },
+    );
+    expect(j.outcome).toBe("passed");
+    expect(runbookRan).toBe(false);
+    expect(j.phases.find((p) => p.name === "runbook")!.steps.map((st) => st.title)).toEqual(["manual recovery (game day)"]);
+  });
+
+  it("giving up ('runbook') runs the scenario's own runbook after the person's part, and says so", async () => {
+    const w = fakeWorld();
+    const j = await game(w, async () => "runbook");
+    expect(j.outcome).toBe("passed");
+    const rb = j.phases.find((p) => p.name === "runbook")!;
+    expect(rb.steps.map((st) => [st.title, st.ok])).toEqual([
+      ["manual recovery (game day)", true],
+      ["fix it", true],
+    ]);
+    expect(rb.steps[0]!.output).toMatch(/gave up/);
+  });
+
+  it("a person who leaves it broken ends not-recovered", async () => {
+    const w = fakeWorld();
+    const j = await game(w, async () => {});
+    expect(j.outcome).toBe("not-recovered");
+  });
+
+  it("a namespace-scoped game runs in the namespace it is given (no scenario id in its name)", async () => {
+    const w = fakeWorld();
+    let ns = "";
+    const j = await game(
+      w,
+      async (ctx) => {
+        ns = ctx.namespace;
+        w.state.broken = false;
+      },
+      { scope: "namespace" },
+    );
+    expect(j.outcome).toBe("passed");
+    expect(ns).toBe("as-0a0b0c0d-gameday");
+    expect(w.state.log).toContain("create namespace as-0a0b0c0d-gameday");
   });
 });
 

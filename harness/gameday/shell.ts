@@ -1,0 +1,199 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parse, stringify } from "yaml";
+import { AftershockError } from "../../clusters/errors.js";
+import { quote } from "../../clusters/exec.js";
+
+/**
+ * The player's side of a game day: the state file the game writes (how to reach the incident's cluster), and the
+ * bash the game shell runs: KUBECONFIG set, kubectl on PATH, `nodes` and `node-shell <node>`, a prompt with the game
+ * clock, and every command recorded to the game's command log (commands typed on a node come back to it too).
+ */
+
+export interface GameNode {
+  /** The node's container (= its Kubernetes name on kind). */
+  name: string;
+  /** The name without the cluster's prefix: "control-plane", "worker2". */
+  short: string;
+  role: string;
+}
+
+/** ~/.cache/aftershock/gameday/current.json: written by the game when it pages, removed when it ends. */
+export interface GameState {
+  version: 1;
+  runId: string;
+  /** The game's process: a state file whose process is gone is a game that ended without cleaning up. */
+  pid: number;
+  /** When the page went out (epoch ms): the game clock's zero. */
+  pagedAt: number;
+  cluster: string;
+  /** The player's copy of the cluster's kubeconfig (the incident's namespace as its default, when it has one). */
+  kubeconfig: string;
+  namespace?: string;
+  nodes: GameNode[];
+  /** `<epoch ms>\t<command>` per line. */
+  commandLog: string;
+  /** The game's private files: rc files, shell history, the "running" marker. */
+  dir: string;
+  /** "kubectl" (on PATH) or the path of the one built with the node image. */
+  kubectl: string;
+  /** Helm built by this tool, when there is one (with its own homes), so every game's shell looks the same. */
+  helm?: { bin: string; home: string };
+}
+
+export const gamedayDir = (cacheDir: string) => path.join(cacheDir, "gameday");
+export const statePath = (cacheDir: string) => path.join(gamedayDir(cacheDir), "current.json");
+/** Exists while the game runs; the shell's prompt says "game over" once it is gone. */
+export const runningMarker = (s: Pick<GameState, "dir">) => path.join(s.dir, "running");
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The running game's state, or a one-line error when no game runs (no file, or its process is gone). */
+export function readGameState(cacheDir: string, alive: (pid: number) => boolean = pidAlive): GameState {
+  const file = statePath(cacheDir);
+  const none = (why: string) => new AftershockError("E_BAD_INPUT", `no game day is running (${why})`, { hint: "start one with pnpm gameday" });
+  if (!existsSync(file)) throw none(`no ${file}`);
+  let s: GameState;
+  try {
+    s = JSON.parse(readFileSync(file, "utf8")) as GameState;
+  } catch (e) {
+    throw none(`${file} is not readable: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (s?.version !== 1 || typeof s.kubeconfig !== "string" || !Array.isArray(s.nodes)) throw none(`${file} is not a game's state`);
+  if (!alive(s.pid)) throw none(`the game of run ${s.runId} (pid ${s.pid}) has ended`);
+  return s;
+}
+
+/** The kubeconfig with `namespace` as its current context's default (what `kubectl config set-context --current --namespace` does). */
+export function withNamespace(kubeconfig: string, namespace: string | undefined): string {
+  if (!namespace) return kubeconfig;
+  const doc = parse(kubeconfig) as { "current-context"?: string; contexts?: { name: string; context: Record<string, unknown> }[] };
+  const ctx = doc.contexts?.find((c) => c.name === doc["current-context"]) ?? doc.contexts?.[0];
+  if (!ctx) throw new AftershockError("E_CLUSTER", "the cluster's kubeconfig has no context");
+  ctx.context = { ...ctx.context, namespace };
+  return stringify(doc);
+}
+
+/** Where node-shell keeps its files inside a node. */
+const NODE_DIR = "/var/log/aftershock-gameday";
+
+/**
+ * The recorder both shells share: before each prompt, the last history entry, if it is new, goes to
+ * $AFTERSHOCK_GAMEDAY_LOG as `<epoch ms>\t<prefix><command>`; and the game clock for the prompt.
+ */
+function recorder(prefix: string): string {
+  return `unset HISTTIMEFORMAT
+HISTCONTROL=
+HISTIGNORE=
+__AS_PREFIX=${prefix}
+__as_prompt() {
+  local status=$? line n cmd now s
+  line=$(builtin history 1)
+  if [[ $line =~ ^[[:space:]]*([0-9]+)[*]?[[:space:]]+(.*)$ ]]; then
+    n=\${BASH_REMATCH[1]}
+    cmd=\${BASH_REMATCH[2]}
+    if [[ -z \${__as_seen:-} ]]; then
+      __as_seen=$n # the first prompt: what is in the history already was typed before this shell
+    elif [[ $n != "$__as_seen" ]]; then
+      __as_seen=$n
+      now=\${EPOCHREALTIME:-}
+      now=\${now//[.,]/}
+      if ((\${#now} >= 16)); then now=\${now:0:13}; else now=$(date +%s%3N); fi
+      cmd=\${cmd//$'\\n'/ }
+      cmd=\${cmd//$'\\t'/ }
+      printf '%s\\t%s%s\\n' "$now" "$__AS_PREFIX" "$cmd" >>"$AFTERSHOCK_GAMEDAY_LOG"
+    fi
+  else
+    __as_seen=\${__as_seen:-0}
+  fi
+  now=\${EPOCHSECONDS:-$(date +%s)}
+  s=$((now - AFTERSHOCK_GAMEDAY_PAGED_AT))
+  if [[ -n \${AFTERSHOCK_GAMEDAY_RUNNING:-} && ! -e $AFTERSHOCK_GAMEDAY_RUNNING ]]; then
+    __as_clock="game over"
+  else
+    printf -v __as_clock '%02d:%02d' $((s / 60)) $((s % 60))
+  fi
+  return $status
+}
+PROMPT_COMMAND=__as_prompt
+`;
+}
+
+/** The rc file of `pnpm gameday shell` (bash --rcfile): everything the player needs, and the recording. */
+export function shellRc(s: GameState, nodeRcPath: string): string {
+  const arr = (xs: string[]) => `(${xs.map(quote).join(" ")})`;
+  const pathDirs = [...(path.isAbsolute(s.kubectl) ? [path.dirname(s.kubectl)] : []), ...(s.helm ? [path.dirname(s.helm.bin)] : [])];
+  return `# Aftershock game day shell, run ${s.runId} (written by pnpm gameday shell)
+if [[ -f ~/.bashrc ]]; then source ~/.bashrc; fi
+export KUBECONFIG=${quote(s.kubeconfig)}
+export AFTERSHOCK_GAMEDAY_LOG=${quote(s.commandLog)}
+export AFTERSHOCK_GAMEDAY_PAGED_AT=${Math.floor(s.pagedAt / 1000)}
+export AFTERSHOCK_GAMEDAY_RUNNING=${quote(runningMarker(s))}
+${pathDirs.length ? `export PATH=${pathDirs.map(quote).join(":")}:"$PATH"\n` : ""}${
+    s.helm
+      ? `export HELM_CONFIG_HOME=${quote(path.join(s.helm.home, "config"))} HELM_CACHE_HOME=${quote(path.join(s.helm.home, "cache"))} HELM_DATA_HOME=${quote(path.join(s.helm.home, "data"))}\n`
+      : ""
+  }HISTFILE=${quote(path.join(s.dir, "bash_history"))}
+__as_node_names=${arr(s.nodes.map((n) => n.name))}
+__as_node_short=${arr(s.nodes.map((n) => n.short))}
+__as_node_roles=${arr(s.nodes.map((n) => n.role))}
+__AS_NODE_RC=${quote(nodeRcPath)}
+
+# The cluster's machines.
+nodes() {
+  local i
+  for i in "\${!__as_node_names[@]}"; do printf '%-16s %-14s %s\\n' "\${__as_node_short[$i]}" "\${__as_node_roles[$i]}" "\${__as_node_names[$i]}"; done
+}
+
+# A root shell on a node (docker exec -it <container> bash); what you type there is recorded too.
+node-shell() {
+  local want=\${1:-} i name="" short="" session d=${NODE_DIR}
+  if [[ -z $want ]]; then
+    echo "usage: node-shell <node>   (nodes: \${__as_node_short[*]})" >&2
+    return 2
+  fi
+  for i in "\${!__as_node_names[@]}"; do
+    if [[ $want == "\${__as_node_names[$i]}" || $want == "\${__as_node_short[$i]}" ]]; then
+      name=\${__as_node_names[$i]}
+      short=\${__as_node_short[$i]}
+    fi
+  done
+  if [[ -z $name ]]; then
+    echo "node-shell: no node \\"$want\\" (nodes: \${__as_node_short[*]})" >&2
+    return 2
+  fi
+  if ! docker exec -i "$name" sh -c "mkdir -p $d && cat >$d/rc" <"$__AS_NODE_RC" 2>/dev/null; then
+    echo "node-shell: cannot reach $name (is the machine still there? docker ps -a)" >&2
+    return 1
+  fi
+  session="$$-$RANDOM"
+  # What is typed on the node comes back to this host's log while the node's shell lives.
+  (docker exec "$name" bash -c "for i in \\$(seq 1 150); do [[ -s $d/$session.pid ]] && break; sleep 0.2; done; touch $d/$session.log; exec tail -n +1 -F --pid=\\$(cat $d/$session.pid) $d/$session.log" >>"$AFTERSHOCK_GAMEDAY_LOG" 2>/dev/null &)
+  docker exec -it -e AS_NODE="$short" -e AS_LOG="$d/$session.log" -e AS_PIDFILE="$d/$session.pid" \\
+    -e AFTERSHOCK_GAMEDAY_PAGED_AT="$AFTERSHOCK_GAMEDAY_PAGED_AT" "$name" bash --rcfile "$d/rc" -i
+}
+
+${recorder('""')}PS1='[gameday \${__as_clock}] \\w \\$ '
+echo "Game day shell (run ${s.runId}): kubectl reaches the cluster${s.namespace ? ` (namespace ${s.namespace} by default)` : ""}; nodes lists its machines; node-shell <node> opens a root shell on one."
+echo "Every command you type here, and on the nodes, is recorded for the debrief."
+`;
+}
+
+/** The rc file node-shell copies into a node: the same recorder, writing to a log that node-shell streams back. */
+export function nodeRc(): string {
+  return `# Aftershock game day shell on a node (written by pnpm gameday shell)
+if [[ -f /etc/bash.bashrc ]]; then source /etc/bash.bashrc; fi
+if [[ -f ~/.bashrc ]]; then source ~/.bashrc; fi
+echo $$ >"$AS_PIDFILE"
+if [[ -f /etc/kubernetes/admin.conf ]]; then export KUBECONFIG=/etc/kubernetes/admin.conf; fi
+export AFTERSHOCK_GAMEDAY_LOG=$AS_LOG
+${recorder('"[node $AS_NODE] "')}PS1='[gameday \${__as_clock}] \\u@$AS_NODE:\\w\\$ '
+`;
+}

@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile, cp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -58,6 +58,38 @@ export async function leftovers(runId: string): Promise<string[]> {
 export async function loadContainers(runId: string): Promise<string[]> {
   const r = await docker.run(["ps", "-a", "--filter", `label=aftershock.run=${runId}`, "--filter", "label=aftershock.managed=side", "--format", "{{.Names}}"]);
   return r.stdout.split("\n").filter(Boolean).sort();
+}
+
+/** Debian's chromium (installed when missing and running as root); "" when there is none. */
+export function findChromium(): string {
+  const find = () => spawnSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], { encoding: "utf8" }).stdout.trim();
+  if (!find() && process.getuid?.() === 0) {
+    execFileSync("sh", ["-c", "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null"], {
+      stdio: "inherit",
+    });
+  }
+  return find();
+}
+
+/** Flags for a headless Chromium that stays off the network, with its own profile under `dir`. */
+export const headlessFlags = (dir: string): string[] => [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  `--user-data-dir=${path.join(dir, "profile")}`,
+  "--window-size=1000,1000",
+  "--hide-scrollbars",
+];
+
+/** The DOM headless Chromium builds from an HTML file. */
+export function chromiumDom(chromium: string, html: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-dom-"));
+  return execFileSync(chromium, [...headlessFlags(dir), "--dump-dom", `file://${html}`], { encoding: "utf8", timeout: 60_000 });
 }
 
 export const ETCDCTL = ETCDCTL_TLS;

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,6 +6,7 @@ import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { htmlReport } from "../../harness/reporters/files.js";
 import type { RunJournal } from "../../harness/runner.js";
+import { findChromium, headlessFlags } from "./helpers.js";
 
 /** A journal shaped like a real etcd-port-conflict run (numbers from one), so the picture is realistic. */
 function journal(): RunJournal {
@@ -57,14 +58,7 @@ function journal(): RunJournal {
 
 let chromium = "";
 beforeAll(() => {
-  const find = () => spawnSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], { encoding: "utf8" }).stdout.trim();
-  chromium = find();
-  if (!chromium && process.getuid?.() === 0) {
-    execFileSync("sh", ["-c", "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null"], {
-      stdio: "inherit",
-    });
-    chromium = find();
-  }
+  chromium = findChromium();
 }, 10 * 60_000);
 
 describe("the HTML report in headless Chromium", () => {
@@ -74,19 +68,7 @@ describe("the HTML report in headless Chromium", () => {
     const html = path.join(dir, "report.html");
     writeFileSync(html, htmlReport([journal()], "Aftershock: etcd-port-conflict"));
     const png = path.join(dir, "shot.png");
-    const flags = [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${path.join(dir, "profile")}`,
-      "--window-size=1000,1000",
-      "--hide-scrollbars",
-    ];
+    const flags = headlessFlags(dir);
     execFileSync(chromium, [...flags, `--screenshot=${png}`, `file://${html}`], { stdio: "ignore", timeout: 60_000 });
     const dom = execFileSync(chromium, [...flags, "--dump-dom", `file://${html}`], { encoding: "utf8", timeout: 60_000 });
     // The DOM Chromium built has the timeline with a bar per phase and per runbook step.

@@ -112,7 +112,7 @@ export function debriefHtml(r: GameRecord): string {
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}table{border-collapse:collapse;margin:8px 0;width:100%}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}
 .badge{color:#fff;border-radius:4px;padding:2px 8px;font-size:13px}.kpis{display:flex;gap:12px;margin:12px 0;flex-wrap:wrap}.kpis div{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:110px}.kpis span{display:block;font-size:11px;color:#666}.kpis b{font-size:20px}
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;margin:4px 0}pre.cmd{background:#272822;color:#f8f8f2}.meta{color:#666;font-size:13px}.title{font-style:italic}
-.page{border:2px solid #d62728;border-radius:6px;padding:8px 12px;background:#fff5f5}.page b{color:#d62728}.side{display:grid;grid-template-columns:3fr 2fr;gap:24px}
+.page{border:2px solid #d62728;border-radius:6px;padding:8px 12px;background:#fff5f5}.page b{color:#d62728}.side{display:grid;grid-template-columns:3fr 2fr;gap:24px}.side>section{min-width:0}.side pre{white-space:pre-wrap;overflow-wrap:anywhere}
 tr.cause{background:#fff3b0}tr.cause code{font-weight:bold}.tag{background:#d95f02;color:#fff;border-radius:4px;padding:1px 6px;font-size:11px}tr.event td{color:#555;font-style:italic}tr.ok td{color:#1b7f5f}tr.bad td{color:#b00}td.t{white-space:nowrap;font-family:monospace}
 </style></head><body><h1>Game day debrief: ${esc(r.scenario.id)} <span class="badge" style="background:${OUTCOME_COLOR[r.outcome]}">${esc(outcomeText(r))}</span></h1>
 <p class="title">${esc(r.scenario.title)}</p><p>${esc(r.scenario.summary)}</p>

@@ -82,15 +82,8 @@ const historyLoad = (l: NonNullable<RunJournal["load"]>[number]): HistoryLoad =>
   errorWindowMs: l.errorWindowMs,
 });
 
-export interface SuiteMeta {
-  startedAt: Date;
-  commit?: string;
-  tag?: string;
-  ids: string[];
-  prove: boolean;
-  shard?: Shard;
-  repeat: number;
-}
+/** What a suite run knows about itself before its runs are added (the record's fields, with the start as a Date). */
+export type SuiteMeta = Omit<HistoryRecord, "version" | "startedAt" | "runs"> & { startedAt: Date };
 
 export function historyRecord(journals: RunJournal[], m: SuiteMeta): HistoryRecord {
   return {

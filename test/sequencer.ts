@@ -12,6 +12,7 @@ const MINUTES: Record<string, number> = {
   "catalog.test.ts": 12,
   "load.test.ts": 3,
   "gameday.test.ts": 8,
+  "suite-history.test.ts": 8,
   "keep.test.ts": 2.7,
   "existing.test.ts": 7,
   "workload.test.ts": 6.5,

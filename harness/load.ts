@@ -293,6 +293,11 @@ export class LoadMonitor {
   }
 }
 
+/** What a load aims at, for plans and step lines: "Service web through a NodePort", "the API server /api/…". */
+export function describeLoadTarget(l: LoadSpec): string {
+  return l.target.kind === "api" ? `the API server ${l.target.path}` : `Service ${l.target.service} through a NodePort`;
+}
+
 export function describeObjective(o: SloObjective): string {
   return `≥${percent(o.availability)} ok${o.p99Ms ? `, p99 ≤ ${o.p99Ms}ms` : ""}`;
 }

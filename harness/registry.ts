@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { AftershockError } from "../clusters/errors.js";
 import { healthProbes, type Scenario } from "./scenario.js";
 import { withRunbook } from "./variants.js";
-import { describeObjective } from "./load.js";
+import { describeLoadTarget, describeObjective } from "./load.js";
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
 
@@ -69,9 +69,7 @@ export function describePlan(scenario: Scenario, runbook = scenario.runbookName)
       `; needs: ${s.needs.join(", ") || "API only"}; scope: ${s.scope === "namespace" ? "its own namespace (can share a cluster)" : "the whole cluster"}`,
     ...s.load.map(
       (l) =>
-        `load ${l.name} (vegeta, beside the cluster): ${l.rate} requests/s to ${l.target.kind === "api" ? `the API server ${l.target.path}` : `Service ${l.target.service} through a NodePort`}; SLOs: ${(
-          ["before", "during", "after"] as const
-        )
+        `load ${l.name} (vegeta, beside the cluster): ${l.rate} requests/s to ${describeLoadTarget(l)}; SLOs: ${(["before", "during", "after"] as const)
           .filter((w) => l.slo[w])
           .map((w) => `${w} ${describeObjective(l.slo[w]!)}`)
           .join(", ")}`,

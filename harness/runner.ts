@@ -5,7 +5,7 @@ import { stopWatches } from "./namespace-watch.js";
 import { createRunNamespace, deleteRunNamespace } from "./workloads.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
 import { classifyVerify, latch } from "./run-checks.js";
-import { LoadMonitor, type LoadSpec } from "./load.js";
+import { describeLoadTarget, LoadMonitor } from "./load.js";
 import { RunTeardown } from "./run-teardown.js";
 import type { ReporterHooks } from "./reporters/reporter.js";
 import { healthProbes, type RunbookStep, type Scenario } from "./scenario.js";
@@ -171,7 +171,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
           await timedStep(
             p,
             `start load ${spec.name}`,
-            `${spec.k6 ? `k6 run ${spec.k6} (vegeta when k6 is not on PATH)` : "vegeta attack"} -rate=${spec.rate}/s   # against ${describeTarget(spec)}`,
+            `${spec.k6 ? `k6 run ${spec.k6} (vegeta when k6 is not on PATH)` : "vegeta attack"} -rate=${spec.rate}/s   # against ${describeLoadTarget(spec)}`,
             () => stream.start(ctx),
           );
         }
@@ -482,8 +482,4 @@ async function withBudget<T>(p: Promise<T>, budgetMs: number, title: string, clo
   } finally {
     clearTimeout(timer);
   }
-}
-
-function describeTarget(l: LoadSpec): string {
-  return l.target.kind === "api" ? `the API server ${l.target.path}` : `Service ${l.target.service} through a NodePort`;
 }

@@ -118,6 +118,8 @@ export class LoadStream {
 
   /** Start of the first second in which every request was answered: where the "before" window begins. */
   answeredAtMs?: number;
+  /** The window the steady state's SLO check last judged met: the record's "before" SLO verdict is about it. */
+  judgedBefore?: { from: number; to: number };
   /** The window the verification's SLO check last judged met (the "after recovery" window of the record). */
   judgedAfter?: { from: number; to: number };
 
@@ -267,7 +269,10 @@ export class LoadMonitor {
         if (!b) continue;
         windows[w] = s.series.summary(b.from, b.to);
         const objective = s.spec.slo[w];
-        if (objective) slos.push({ window: w, objective: describeObjective(objective), ...judge(windows[w], objective) });
+        // The "before" verdict is the one that let the run go on (the steady state's window), as "after" is
+        // verification's; the window's own numbers still cover every second before the fault.
+        const judged = w === "before" && s.judgedBefore ? s.series.summary(s.judgedBefore.from, s.judgedBefore.to) : windows[w];
+        if (objective) slos.push({ window: w, objective: describeObjective(objective), ...judge(judged, objective) });
       }
       const afterFault = this.marks.injectMs === undefined ? undefined : s.series.summary(this.marks.injectMs);
       return {
@@ -378,6 +383,7 @@ export function sloHolds(spec: LoadSpec, window: "before" | "after", seconds = 1
       if (summary.seconds < seconds * 0.8) return { ok: false, observed: `only ${summary.seconds}s of settled load so far (${describeSummary(summary)})` };
       const verdict = judge(summary, objective);
       if (window === "after" && verdict.ok && m.marks.runbookEndMs !== undefined) s.judgedAfter = { from, to };
+      if (window === "before" && verdict.ok && m.marks.injectMs === undefined) s.judgedBefore = { from, to };
       return verdict;
     },
   };

@@ -98,6 +98,23 @@ describe("load probes", () => {
     expect((await sloHolds(spec, "after").check({ load: m } as unknown as ScenarioContext)).ok).toBe(false);
   });
 
+  it("the record's 'before' verdict is the steady state's; a blip earlier shows in the window's numbers, not as a breach", async () => {
+    // Seconds 30–39 failed; the steady state's check at 70 s judges 57–66 and lets the run go on.
+    const { m } = world(0);
+    const s = m.stream("web");
+    expect((await sloHolds(s.spec, "before").check({ load: m } as unknown as ScenarioContext)).ok).toBe(true);
+    expect(s.judgedBefore).toEqual({ from: 57_000, to: 67_000 });
+    m.mark("injectMs");
+    m.mark("stopMs");
+    const [r] = m.records();
+    expect(r!.slos.find((x) => x.window === "before")).toMatchObject({ ok: true, observed: expect.stringMatching(/over 10s/) });
+    expect(r!.windows.before).toMatchObject({ fromMs: 0, errors: 200 });
+    // Without a steady-state check (a run that never got that far), the whole window is judged.
+    const { m: bare } = world(0);
+    bare.mark("injectMs");
+    expect(bare.records()[0]!.slos.find((x) => x.window === "before")!.ok).toBe(false);
+  });
+
   it("'before' starts at the first fully answered second; 'after' is what verification judged; the seconds between count as the fault's", async () => {
     const { m } = world(0);
     const s = m.stream("web");

@@ -299,9 +299,15 @@ const withCommit = (commit: string | undefined) => (commit ? { commit } : {});
 export function clusterUse(journals: RunJournal[]): string {
   const by = new Map<string, RunJournal[]>();
   for (const j of journals) if (j.cluster) by.set(j.cluster.name, [...(by.get(j.cluster.name) ?? []), j]);
-  const lines = [...by.entries()].map(
-    ([name, js]) =>
-      `  cluster ${name}: ${js.map((j) => j.scenario.id + (j.variant ? ` (${j.variant.name})` : "")).join(", ")}${js.length > 1 ? ` (shared by ${js.length} runs)` : ""}`,
-  );
+  const lines = [...by.entries()].map(([name, js]) => {
+    // Repeated runs of one scenario (--repeat) are counted, not listed: "crashloop-triage ×25".
+    const counts = new Map<string, number>();
+    for (const j of js) {
+      const label = j.scenario.id + (j.variant ? ` (${j.variant.name})` : "");
+      counts.set(label, (counts.get(label) ?? 0) + 1);
+    }
+    const runs = [...counts].map(([label, n]) => (n > 1 ? `${label} ×${n}` : label)).join(", ");
+    return `  cluster ${name}: ${runs}${js.length > 1 ? ` (shared by ${js.length} runs)` : ""}`;
+  });
   return `${by.size} cluster${by.size === 1 ? "" : "s"} created\n${lines.join("\n")}\n`;
 }

@@ -18,6 +18,7 @@ import {
   type HistoryRecord,
   type HistoryRun,
 } from "../../harness/history.js";
+import { clusterUse } from "../../harness/cli/scenario-command.js";
 import { loadAll } from "../../harness/registry.js";
 import { htmlReport } from "../../harness/reporters/files.js";
 import { suiteSections, trendsSection } from "../../harness/reporters/trends.js";
@@ -296,6 +297,25 @@ describe("repeated runs", () => {
     expect(report.indexOf("<h2>Repeated runs</h2>")).toBeGreaterThan(report.indexOf("<th>sentinels</th>"));
     expect(htmlReport([j], "suite", "")).toBe(htmlReport([j], "suite"));
     expect(htmlReport([j], "suite")).not.toContain("Trends");
+  });
+
+  it("counts a scenario's repeated runs on a shared cluster instead of listing each", () => {
+    const on = (cluster: string, id: string, variant?: string) =>
+      journal({
+        scenario: { ...journal().scenario, id },
+        cluster: { name: cluster } as RunJournal["cluster"],
+        ...(variant ? { variant: { name: variant, expected: "passed" as const } } : {}),
+      });
+    const js = [
+      on("as-1", "crashloop-triage"),
+      on("as-1", "service-ingress-mismatch"),
+      on("as-1", "crashloop-triage"),
+      on("as-1", "service-ingress-mismatch"),
+      on("as-2", "apiserver-down", "ha"),
+    ];
+    expect(clusterUse(js)).toBe(
+      "2 clusters created\n  cluster as-1: crashloop-triage ×2, service-ingress-mismatch ×2 (shared by 4 runs)\n  cluster as-2: apiserver-down (ha)\n",
+    );
   });
 
   it("runs the whole plan N times over, pass after pass", () => {

@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+
+/**
+ * The nightly workflow is for users to copy, and runs nowhere here: what keeps it honest is that its commands
+ * are the README's, and that its shard matrix, --shard and cache keys agree.
+ */
+interface Step {
+  name?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+}
+const workflow = parse(readFileSync(".github/workflows/nightly.yml", "utf8")) as {
+  jobs: { suite: { strategy: { matrix: { shard: number[] } }; steps: Step[] } };
+};
+const readme = readFileSync("README.md", "utf8");
+const job = workflow.jobs.suite;
+const runOf = (name: RegExp) => job.steps.find((s) => s.name && name.test(s.name))!.run!.trim();
+
+describe("the nightly workflow", () => {
+  it("installs with the README's own first command", () => {
+    const install = runOf(/^Install pnpm/);
+    expect(readme.split("\n").find((l) => l.startsWith("npm install -g pnpm"))).toContain(`${install} && pnpm scenario`);
+  });
+
+  it("runs the suite command the README shows, as root, shard by shard", () => {
+    const run = runOf(/^Run shard/);
+    const sudo = /^sudo env( "[A-Z_]+=\$[A-Z_]+")+ /.exec(run);
+    expect(sudo, run).not.toBeNull();
+    const n = job.strategy.matrix.shard.length;
+    const command = run.slice(sudo![0].length).replace("${{ matrix.shard }}", "1").replace('"$REPEAT"', "1");
+    expect(readme).toContain(`${command}   # 2/${n}, 3/${n} and ${n}/${n} on the others`);
+  });
+
+  it("has one shard per matrix entry, numbered 1..n, and the same n in --shard and the history's cache keys", () => {
+    const shards = job.strategy.matrix.shard;
+    const n = shards.length;
+    expect(shards).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(runOf(/^Run shard/)).toContain(`--shard \${{ matrix.shard }}/${n} `);
+    const keys = job.steps.flatMap((s) => [s.with?.key, s.with?.["restore-keys"]]).filter((k): k is string => typeof k === "string" && k.includes("history"));
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) expect(k).toContain(`-of-${n}-`);
+  });
+
+  it("sets up a Go the image builder can use (Helm's module needs 1.26)", () => {
+    const go = job.steps.find((s) => s.with?.["go-version"])!.with!["go-version"] as string;
+    const [major, minor] = go.split(".").map(Number);
+    expect(major! * 100 + minor!).toBeGreaterThanOrEqual(126);
+  });
+});

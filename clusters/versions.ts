@@ -32,6 +32,9 @@ export const PINNED = {
   vegeta: "v12.13.0",
 } as const;
 
+/** The oldest local Go (GOTOOLCHAIN=local) that builds every component: Helm's module helm.sh/helm/v3 v3.22.0 says `go 1.26.0`. */
+export const MIN_GO = { version: "1.26.0", neededBy: `helm.sh/helm/v3 ${PINNED.helm}` } as const;
+
 /** Kubernetes minors the offline builder knows how to assemble and test on this project's hosts. */
 export const SUPPORTED_MINORS = [27, 28, 29, 30] as const;
 

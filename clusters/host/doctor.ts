@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { AftershockError } from "../errors.js";
 import { run, which } from "../exec.js";
 import type { Progress } from "../progress.js";
-import { PINNED } from "../versions.js";
+import { MIN_GO, PINNED } from "../versions.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -30,6 +30,7 @@ export const SHIM_PATH = "/usr/local/lib/aftershock/runc-shim";
 export const SHIM_RUNTIME = "aftershock-runc";
 const DAEMON_JSON = "/etc/docker/daemon.json";
 const DOCKERD_LOG = "/var/log/aftershock-dockerd.log";
+const GO_HINT = `install Go ≥ ${MIN_GO.version} from https://go.dev/dl (Debian bookworm's golang-go is 1.19)`;
 
 /** Linux capability names by number (capability.h), for reading /proc/self/status. */
 const CAP_NAMES = [
@@ -111,6 +112,29 @@ for a in "$@"; do
 done
 exec ${runc} "$@"
 `;
+}
+
+/**
+ * A Go version in Go's own order (go/version): 1.26 (a language version) < 1.26rc1 < 1.26.0 < 1.26.8 < 1.100.0,
+ * as a tuple to compare element by element. Reads `go env GOVERSION` output (go1.26.8, "go1.26.8 X:boringcrypto",
+ * "devel go1.27-4f6e8c2 Tue …") and go.mod go lines (1.26.0); undefined for anything else.
+ */
+export function parseGoVersion(v: string): number[] | undefined {
+  const m = /^(?:devel\s+)?(?:go)?(\d+)(?:\.(\d+))?(?:\.(\d+)|(alpha|beta|rc)(\d+))?(?=$|[\s-])/.exec(v.trim());
+  if (!m) return undefined;
+  const [major, minor] = [Number(m[1]), Number(m[2] ?? 0)];
+  if (m[3] !== undefined) return [major, minor, 4, Number(m[3])];
+  if (m[4] !== undefined) return [major, minor, ["alpha", "beta", "rc"].indexOf(m[4]) + 1, Number(m[5])];
+  return [major, minor, 0, 0];
+}
+
+/** Whether Go version `v` is older than `min` (see parseGoVersion); undefined when `v` is not a Go version. */
+export function goOlderThan(v: string, min: string): boolean | undefined {
+  const a = parseGoVersion(v);
+  const b = parseGoVersion(min);
+  if (!a || !b) return undefined;
+  const i = a.findIndex((x, k) => x !== b[k]);
+  return i >= 0 && a[i]! < b[i]!;
 }
 
 async function dockerInfo(): Promise<{
@@ -234,7 +258,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   if (installable.length && canFix && hasApt) await aptInstall([...installable, "libc6-dev"], progress);
   if (!(await which("go"))) {
     throw new AftershockError("E_TOOL_MISSING", "the Go toolchain is not installed; the offline image builder compiles Kubernetes from Go modules", {
-      hint: "install Go ≥ 1.21 (https://go.dev/dl or apt-get install golang-go)",
+      hint: GO_HINT,
     });
   }
   const stillMissing = [];
@@ -244,7 +268,21 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
       hint: "install them (as root: pnpm doctor installs them from Debian)",
     });
   const gov = (await run("go", ["env", "GOVERSION"], { env: { GOTOOLCHAIN: "local" } })).stdout.trim();
-  line("build tools", true, `${gov}, debootstrap, gcc${installable.length ? ` (installed ${installable.join(", ")})` : ""}`, installable.length > 0);
+  const goOld = goOlderThan(gov, MIN_GO.version);
+  if (goOld) {
+    throw new AftershockError(
+      "E_TOOL_MISSING",
+      `the local Go is ${gov}; the offline image builder needs Go ≥ ${MIN_GO.version} (${MIN_GO.neededBy} requires it)`,
+      { hint: GO_HINT },
+    );
+  }
+  const goNote = goOld === undefined ? ` (not a Go version this doctor can read; the image builder needs Go ≥ ${MIN_GO.version})` : "";
+  line(
+    "build tools",
+    !goNote,
+    `${gov}${goNote}, debootstrap, gcc${installable.length ? ` (installed ${installable.join(", ")})` : ""}`,
+    installable.length > 0,
+  );
   // 3. Privileged containers (kind nodes are privileged).
   if (missingCaps.length) {
     let fixed = false;

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { missingBoundingCapabilities, shimScript } from "../../clusters/host/doctor.js";
+import { goOlderThan, missingBoundingCapabilities, parseGoVersion, shimScript } from "../../clusters/host/doctor.js";
+import { MIN_GO } from "../../clusters/versions.js";
 
 describe("capability detection", () => {
   it("finds CAP_SYS_RESOURCE missing from the bounding set this project's hosts have", () => {
@@ -39,5 +40,43 @@ describe("runtime shim", () => {
     writeFileSync(proc, `{"capabilities":{"bounding":${caps}}}`);
     execFileSync(shim, ["exec", "--process", proc, "cid"]);
     expect(JSON.parse(readFileSync(proc, "utf8"))).toEqual({ capabilities: { bounding: ["CAP_CHOWN", "CAP_SYS_TIME"] } });
+  });
+});
+
+describe("local Go version against the builder's minimum", () => {
+  it("compares in Go's order, numerically: language version < prereleases < releases < patches", () => {
+    const order = [
+      "1.9",
+      "1.9.2",
+      "1.21.0",
+      "1.25.9",
+      "1.26",
+      "1.26alpha1",
+      "1.26beta2",
+      "1.26rc1",
+      "1.26rc2",
+      "1.26.0",
+      "1.26.8",
+      "1.26.10",
+      "1.100.0",
+      "2.0.0",
+    ];
+    for (const [i, a] of order.entries()) {
+      for (const [j, b] of order.entries()) expect(goOlderThan(a, b), `${a} < ${b}`).toBe(i < j);
+    }
+  });
+
+  it("reads `go env GOVERSION` output against MIN_GO (1.26.0, set by Helm's module)", () => {
+    expect(MIN_GO).toEqual({ version: "1.26.0", neededBy: "helm.sh/helm/v3 v3.22.0" });
+    for (const old of ["go1.9", "go1.22.12", "go1.25.9", "go1.26rc1", "go1.26beta1 X:nocoverageredesign"])
+      expect(goOlderThan(old, MIN_GO.version), old).toBe(true);
+    for (const ok of ["go1.26.0", "go1.26.8", "go1.27.1 X:boringcrypto", "devel go1.27-4f6e8c2 Tue Jan 2 15:04:05 2026 +0000"]) {
+      expect(goOlderThan(ok, MIN_GO.version), ok).toBe(false);
+    }
+  });
+
+  it("does not guess at what is not a Go version", () => {
+    for (const v of ["", "unknown", "go", "1.26.0rc1", "gccgo 14"]) expect(parseGoVersion(v), v).toBeUndefined();
+    expect(goOlderThan("unknown", MIN_GO.version)).toBeUndefined();
   });
 });

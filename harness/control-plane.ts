@@ -1,9 +1,10 @@
-import type { V1Pod, V1PodSpec } from "@kubernetes/client-node";
+import type { V1ObjectMeta, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { nodeShell } from "../clusters/contract.js";
 import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { apiErrorLine, apiStatus } from "../clusters/kube.js";
 import { LABELS } from "../clusters/labels.js";
 import { sh } from "../clusters/exec.js";
+import { pollUntil } from "../clusters/wait.js";
 import { podReady, type Probe } from "./probes.js";
 import { step, type Fault, type RunbookStep } from "./scenario.js";
 import { ECHO_IMAGE } from "./sentinels.js";
@@ -91,9 +92,18 @@ export function restoreStaticPods(components: StaticComponent[], budget = "3m"):
 }
 
 // ---- work the control plane must do: a pod to schedule, a Deployment to fill, a deleted pod to replace --
+//
+// Each probe decides within one evaluation: it asks for the work (or finds what an earlier evaluation in the
+// same window asked for) and looks again until the control plane has done it or the grace has passed without
+// it. "Just asked" is never an answer, so asked once on a healthy cluster (the symptoms-absent check) a
+// symptom is unmet because the work was done, and asked once on a broken one (verify-fails) a verification
+// probe is unmet because it was not.
 
 /** How long a piece of work is given before "not done" counts as a symptom. */
 const GRACE_MS = 15_000;
+
+/** How often a probe looks again while it waits for the work: one GET or LIST each time. */
+const LOOK_MS = 1000;
 
 /** A per-window name: work asked for before the fault is not asked again after it. */
 const windowName = (ctx: ScenarioContext, what: string) => `late-${what}-${((ctx.logsSince ?? 0) % 1e8).toString(36)}`;
@@ -103,17 +113,55 @@ const managed = { [LABELS.k8sManaged]: "true" };
 /** What the probes ask the control plane to run: the preloaded echo server. */
 const echoPod: V1PodSpec = { terminationGracePeriodSeconds: 1, containers: [{ name: "echo", image: ECHO_IMAGE, imagePullPolicy: "IfNotPresent" }] };
 
-async function ensure<T>(read: () => Promise<T>, create: () => Promise<unknown>): Promise<T | undefined> {
+/**
+ * The window's object: read if an earlier evaluation asked for it, else created now. Returns when the work was
+ * asked for, on ctx.clock (wall time in a run, as the API server's creation timestamps).
+ */
+async function askedAt(ctx: ScenarioContext, read: () => Promise<{ metadata?: V1ObjectMeta }>, create: () => Promise<unknown>): Promise<number> {
   try {
-    return await read();
+    const t = (await read()).metadata?.creationTimestamp;
+    return t ? new Date(t).getTime() : ctx.clock.now();
   } catch (e) {
     if (apiStatus(e) !== 404) throw e;
   }
+  const at = ctx.clock.now();
   await create();
-  return undefined;
+  return at;
 }
 
-const age = (t?: Date) => (t ? Date.now() - new Date(t).getTime() : 0);
+/** One look at a piece of work: whether the control plane has done it, and what was seen. */
+interface Look {
+  done: boolean;
+  seen: string;
+}
+
+/**
+ * Looks at work asked for at `since` every LOOK_MS until it is done or GRACE_MS old, and returns the last look
+ * and the work's age then. Work already older than the grace gets one look. The wait ends at the grace, and
+ * never later than GRACE_MS after this call whatever `since` says (plus LOOK_MS as pollUntil's safety margin,
+ * and the last request's own deadline).
+ */
+async function untilDone(ctx: ScenarioContext, what: string, since: number, look: () => Promise<Look>): Promise<Look & { ageMs: number }> {
+  const { clock } = ctx;
+  const start = clock.now();
+  const end = Math.min(since + GRACE_MS, start + GRACE_MS);
+  let last: Look & { ageMs: number } = { done: false, seen: "never looked", ageMs: 0 };
+  await pollUntil(
+    what,
+    Math.max(0, end - start) + LOOK_MS,
+    LOOK_MS,
+    async () => {
+      const l = await look();
+      const now = clock.now();
+      last = { ...l, ageMs: Math.max(0, now - since) };
+      return { ok: l.done || now >= end, seen: l.seen };
+    },
+    { clock },
+  );
+  return last;
+}
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 
 /** A bare pod (the echo image) created in the window: scheduled to a node, or not. */
 export function newPodScheduled(want: "scheduled" | "unscheduled"): Probe {
@@ -123,22 +171,19 @@ export function newPodScheduled(want: "scheduled" | "unscheduled"): Probe {
       want === "scheduled" ? "a pod created since the fault gets a node" : `a pod created since the fault has no node after ${formatDuration(GRACE_MS)}`,
     async check(ctx) {
       const name = windowName(ctx, "pod");
-      const ns = ctx.namespace;
-      const pod = await ensure(
-        () => ctx.cluster.api.core.readNamespacedPod({ name, namespace: ns }),
-        () =>
-          ctx.cluster.api.core.createNamespacedPod({
-            namespace: ns,
-            body: {
-              metadata: { name, labels: managed },
-              spec: echoPod,
-            },
-          }),
+      const namespace = ctx.namespace;
+      const since = await askedAt(
+        ctx,
+        () => ctx.cluster.api.core.readNamespacedPod({ name, namespace }),
+        () => ctx.cluster.api.core.createNamespacedPod({ namespace, body: { metadata: { name, labels: managed }, spec: echoPod } }),
       );
-      if (!pod) return { ok: false, observed: `created pod ${name}` };
-      const node = pod.spec?.nodeName;
-      const line = `pod ${name}: ${pod.status?.phase}${node ? ` on ${node}` : ", no node"} after ${formatDuration(age(pod.metadata?.creationTimestamp))}`;
-      return want === "scheduled" ? { ok: !!node, observed: line } : { ok: !node && age(pod.metadata?.creationTimestamp) >= GRACE_MS, observed: line };
+      const l = await untilDone(ctx, `pod ${name} gets a node`, since, async () => {
+        const pod = await ctx.cluster.api.core.readNamespacedPod({ name, namespace });
+        const node = pod.spec?.nodeName;
+        return { done: !!node, seen: `pod ${name}: ${pod.status?.phase ?? "?"}${node ? ` on ${node}` : ", no node"}` };
+      });
+      const observed = `${l.seen} after ${formatDuration(l.ageMs)}`;
+      return { ok: want === "scheduled" ? l.done : !l.done, observed };
     },
   };
 }
@@ -153,39 +198,39 @@ export function newDeploymentFilled(want: "filled" | "empty", replicas = 2): Pro
         : `a Deployment created since the fault has no pods after ${formatDuration(GRACE_MS)}`,
     async check(ctx) {
       const name = windowName(ctx, "deploy");
-      const ns = ctx.namespace;
-      const d = await ensure(
-        () => ctx.cluster.api.apps.readNamespacedDeployment({ name, namespace: ns }),
+      const namespace = ctx.namespace;
+      const since = await askedAt(
+        ctx,
+        () => ctx.cluster.api.apps.readNamespacedDeployment({ name, namespace }),
         () =>
           ctx.cluster.api.apps.createNamespacedDeployment({
-            namespace: ns,
+            namespace,
             body: {
               metadata: { name, labels: managed },
               spec: {
                 replicas,
                 selector: { matchLabels: { app: name } },
-                template: {
-                  metadata: { labels: { app: name, ...managed } },
-                  spec: echoPod,
-                },
+                template: { metadata: { labels: { app: name, ...managed } }, spec: echoPod },
               },
             },
           }),
       );
-      if (!d) return { ok: false, observed: `created deployment ${name}` };
-      const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${name}` })).items;
-      const ready = pods.filter(podReady).length;
-      const line = `deployment ${name}: ${pods.length} pods, ${ready} Ready after ${formatDuration(age(d.metadata?.creationTimestamp))}`;
-      return want === "filled"
-        ? { ok: ready >= replicas, observed: line }
-        : { ok: pods.length === 0 && age(d.metadata?.creationTimestamp) >= GRACE_MS, observed: line };
+      // "filled" is done when every pod is Ready; for "empty" any pod at all shows the controllers at work.
+      const l = await untilDone(ctx, `deployment ${name} gets pods`, since, async () => {
+        const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace, labelSelector: `app=${name}` })).items;
+        const ready = pods.filter(podReady).length;
+        return { done: want === "filled" ? ready >= replicas : pods.length > 0, seen: `deployment ${name}: ${plural(pods.length, "pod")}, ${ready} Ready` };
+      });
+      const observed = `${l.seen} after ${formatDuration(l.ageMs)}`;
+      return { ok: want === "filled" ? l.done : !l.done, observed };
     },
   };
 }
 
 /** One pod of app=<app> deleted in the window: replaced (the Deployment back at its replicas) or not. */
 export function deletedPodReplaced(app: string, want: "replaced" | "not-replaced"): Probe {
-  const deleted = new Map<number, { name: string; at: number }>();
+  /** Per window: the pod deleted, when, and the pods there were then (a replacement is a pod not among them). */
+  const deleted = new Map<number, { name: string; at: number; before: Set<string> }>();
   return {
     name: want === "replaced" ? `deleted ${app} pods are replaced` : `deleted ${app} pods are not replaced`,
     expectation:
@@ -193,26 +238,37 @@ export function deletedPodReplaced(app: string, want: "replaced" | "not-replaced
         ? `after deleting a ${app} pod, ${app} is back at its replicas, all Ready`
         : `a ${app} pod deleted since the fault is not replaced after ${formatDuration(GRACE_MS)}`,
     async check(ctx) {
-      const ns = ctx.namespace;
+      const namespace = ctx.namespace;
       const key = ctx.logsSince ?? 0;
-      const d = await ctx.cluster.api.apps.readNamespacedDeployment({ name: app, namespace: ns });
-      const want_ = d.spec?.replicas ?? 1;
-      const list = async () => (await ctx.cluster.api.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items;
+      const d = await ctx.cluster.api.apps.readNamespacedDeployment({ name: app, namespace });
+      const replicas = d.spec?.replicas ?? 1;
+      const list = async () => (await ctx.cluster.api.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
       let gone = deleted.get(key);
       if (!gone) {
-        const victim = (await list()).find((p: V1Pod) => !p.metadata?.deletionTimestamp);
+        const pods = await list();
+        const victim = pods.find((p: V1Pod) => !p.metadata?.deletionTimestamp);
         if (!victim) return { ok: false, observed: `no ${app} pod to delete` };
-        await ctx.cluster.api.core.deleteNamespacedPod({ name: victim.metadata!.name!, namespace: ns, gracePeriodSeconds: 0 }).catch((e: unknown) => {
-          throw new AftershockError("E_CLUSTER", `delete pod ${victim.metadata!.name}: ${apiErrorLine(e)}`);
+        const victimName = victim.metadata!.name!;
+        const at = ctx.clock.now();
+        await ctx.cluster.api.core.deleteNamespacedPod({ name: victimName, namespace, gracePeriodSeconds: 0 }).catch((e: unknown) => {
+          throw new AftershockError("E_CLUSTER", `delete pod ${victimName}: ${apiErrorLine(e)}`);
         });
-        deleted.set(key, (gone = { name: victim.metadata!.name!, at: Date.now() }));
+        deleted.set(key, (gone = { name: victimName, at, before: new Set(pods.map((p) => p.metadata?.name ?? "")) }));
       }
-      const pods = (await list()).filter((p) => !p.metadata?.deletionTimestamp);
-      const ready = pods.filter(podReady).length;
-      const line = `deleted ${gone.name} ${formatDuration(Date.now() - gone.at)} ago; ${pods.length}/${want_} pods, ${ready} Ready`;
-      return want === "replaced"
-        ? { ok: pods.length === want_ && ready === want_, observed: line }
-        : { ok: pods.length < want_ && Date.now() - gone.at >= GRACE_MS, observed: line };
+      const { before } = gone;
+      // "replaced" is done when the app is back at its replicas, all Ready; "not-replaced" is decided (unmet)
+      // as soon as any new pod exists.
+      const l = await untilDone(ctx, `deleted pod ${gone.name} replaced`, gone.at, async () => {
+        const pods = (await list()).filter((p) => !p.metadata?.deletionTimestamp);
+        const fresh = pods.map((p) => p.metadata?.name ?? "").filter((n) => !before.has(n));
+        const ready = pods.filter(podReady).length;
+        return {
+          done: want === "replaced" ? pods.length === replicas && ready === replicas : fresh.length > 0,
+          seen: `${fresh.length ? `replaced by ${fresh.join(", ")}` : "no replacement"}; ${pods.length}/${replicas} pods, ${ready} Ready`,
+        };
+      });
+      const observed = `deleted ${gone.name}; after ${formatDuration(l.ageMs)}: ${l.seen}`;
+      return { ok: want === "replaced" ? l.done : !l.done, observed };
     },
   };
 }

@@ -3,7 +3,7 @@ import type { ProbeRecord } from "./journal.js";
 import type { ScenarioContext } from "./types.js";
 
 /**
- * Symptom latching: every probe is asked in turn, every 2s, until each has held once or the budget ends. A
+ * Symptom latching: every probe is asked, all at once, every 2s, until each has held once or the budget ends. A
  * probe is latched the first time it holds (symptoms come and go: a crash-looping etcd is up between
  * crashes) and not asked again. `onLatched` is called at once, so reporters show symptoms as they appear.
  */
@@ -18,14 +18,18 @@ export async function latch(
   const last = new Map<Probe, Observation>();
   const deadline = clock.now() + budgetMs;
   for (;;) {
-    for (const probe of [...pending]) {
-      const o = await observe(probe, ctx);
-      last.set(probe, o);
-      if (o.ok) {
-        pending.delete(probe);
-        onLatched(probe, o);
-      }
-    }
+    // The round's probes are asked together: one that needs a grace period to decide (a pod that stays
+    // Pending for 15s) does not hold back the others' first sighting.
+    await Promise.all(
+      [...pending].map(async (probe) => {
+        const o = await observe(probe, ctx);
+        last.set(probe, o);
+        if (o.ok) {
+          pending.delete(probe);
+          onLatched(probe, o);
+        }
+      }),
+    );
     if (!pending.size || clock.now() >= deadline) break;
     await clock.sleep(Math.min(2000, Math.max(0, deadline - clock.now())));
   }

@@ -1,24 +1,26 @@
 import { nodeShell } from "../clusters/contract.js";
 import { createHash, randomBytes } from "node:crypto";
+import { AftershockError } from "../clusters/errors.js";
 import { raw, sh } from "../clusters/exec.js";
+import { apiErrorLine, apiStatus } from "../clusters/kube.js";
 import { etcdctl, negate, type Probe } from "./probes.js";
 import type { Sentinel } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
+import { applyInNamespace, echoWorkload, lostByName, spreadOverNodes, waitRolledOut } from "./workloads.js";
 
-const NS = "aftershock-sentinels";
+// sentinels.ts builds on workloads.ts (typed builders, apply, rollout waits), never the other way round.
+export { ECHO_IMAGE } from "./workloads.js";
+
+/** Where the sentinels live: a namespace of their own, not the run's (`ctx.namespace` is "default" for a cluster-scoped scenario). */
+export const SENTINEL_NAMESPACE = "aftershock-sentinels";
+const NS = SENTINEL_NAMESPACE;
 
 async function ensureNamespace(ctx: ScenarioContext): Promise<void> {
-  await ctx.cluster
-    .kubectl(["create", "namespace", NS, "--dry-run=client", "-o", "yaml"])
-    .then((r) => ctx.cluster.kubectl(["apply", "-f", "-"], { input: r.stdout }));
-}
-
-/** What of `expected` (name → content or digest) is missing from `seen`, and what is there with other content. */
-export function lostByName(expected: Map<string, string>, seen: Map<string, string>): { missing: string[]; changed: string[] } {
-  return {
-    missing: [...expected.keys()].filter((k) => !seen.has(k)),
-    changed: [...expected.entries()].filter(([k, v]) => seen.has(k) && seen.get(k) !== v).map(([k]) => k),
-  };
+  try {
+    await ctx.cluster.api.core.createNamespace({ body: { metadata: { name: NS } } });
+  } catch (e) {
+    if (apiStatus(e) !== 409) throw new AftershockError("E_CLUSTER", `create namespace ${NS}: ${apiErrorLine(e)}`);
+  }
 }
 
 /**
@@ -172,57 +174,36 @@ etcdutl snapshot status ${file} -w table`,
   };
 }
 
-/** A Deployment of the preloaded echo server behind a ClusterIP Service; afterwards the Service must answer. */
+/**
+ * The echo server behind a ClusterIP Service (workloads.ts echoWorkload), in the sentinels' namespace; afterwards
+ * the Service must answer. `spreadOverWorkers` spreads the pods over the nodes that take them (the workers).
+ */
 export function service(name: string, replicas: number, opts: { spreadOverWorkers?: boolean } = {}): Sentinel {
   return {
     title: `Service ${name} backed by ${replicas} echo pods`,
     async write(ctx) {
-      const spread = opts.spreadOverWorkers
-        ? "      topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: " +
-          name +
-          "}}}]\n"
-        : "";
-      await applyAndRollOut(
-        ctx,
-        name,
-        deploymentManifest(
-          name,
-          replicas,
-          `${spread}      containers:
-      - name: echo
-        image: ${ECHO_IMAGE}
-        imagePullPolicy: IfNotPresent
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
-`,
-        ) +
-          `---
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: ${NS}}
-spec:
-  selector: {app: ${name}}
-  ports: [{port: 80, targetPort: 8080}]
-`,
-      );
+      await ensureNamespace(ctx);
+      await applyInNamespace(ctx, NS, ...echoWorkload(name, replicas, opts.spreadOverWorkers ? { topologySpreadConstraints: [spreadOverNodes(name)] } : {}));
+      await waitRolledOut(ctx, name, 2 * 60_000, NS);
       ctx.evidence("sentinels", `service ${name} with ${replicas} echo pods rolled out`);
     },
     probes: () => [serviceAnswers(name)],
   };
 }
 
-export const ECHO_IMAGE = "aftershock.local/echo:v1";
-
-/** The Service answers HTTP through its ClusterIP, asked from the first control-plane node (kube-proxy's rules). */
+/** The Service answers HTTP through its ClusterIP (read through the API), asked from the first control-plane node (kube-proxy's rules). */
 export function serviceAnswers(name: string, kind: Probe["kind"] = "sentinel"): Probe {
   return {
     name: `Service ${name} answers`,
     expectation: `HTTP 200 from http://<ClusterIP of ${name}>/`,
     ...(kind ? { kind } : {}),
     async check(ctx) {
-      const ip = (
-        await ctx.cluster.kubectl(["get", "service", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.spec.clusterIP}"], { timeoutMs: 20_000 })
-      ).stdout.trim();
+      // An API that does not answer is "not yet", not a Service that is down: thrown, not returned (see negate).
+      const svc = await ctx.cluster.api.core.readNamespacedService({ name, namespace: NS }).catch((e: unknown) => {
+        throw new AftershockError("E_CLUSTER", `read Service ${NS}/${name}: ${apiErrorLine(e)}`);
+      });
+      const ip = svc.spec?.clusterIP;
+      if (!ip || ip === "None") return { ok: false, observed: `Service ${NS}/${name} has no ClusterIP (${ip ?? "none"})` };
       const r = await nodeShell(ctx.cluster)
         .controlPlane()
         .exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeoutMs: 15_000 });

@@ -1,4 +1,13 @@
-import type { KubernetesObject, V1Container, V1ContainerState, V1Deployment, V1DeploymentStrategy, V1PodSpec, V1Service } from "@kubernetes/client-node";
+import type {
+  KubernetesObject,
+  V1Container,
+  V1ContainerState,
+  V1Deployment,
+  V1DeploymentStrategy,
+  V1PodSpec,
+  V1Service,
+  V1TopologySpreadConstraint,
+} from "@kubernetes/client-node";
 import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "../clusters/kube.js";
 import { LABELS, ownerLabel } from "../clusters/labels.js";
@@ -6,7 +15,6 @@ import { pollUntil } from "../clusters/wait.js";
 import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
 import { podReady, type Observation, type Probe } from "./probes.js";
 import type { Sentinel } from "./scenario.js";
-import { ECHO_IMAGE, lostByName } from "./sentinels.js";
 import type { ScenarioContext } from "./types.js";
 import { createHash, randomBytes } from "node:crypto";
 
@@ -86,23 +94,33 @@ export async function deleteRunNamespace(api: KubeApi, name: string, runId: stri
  * Server-side apply of typed objects into the run's namespace. Every object is put in `ctx.namespace`
  * (one naming another namespace is refused) and labelled as the run's.
  */
-export async function apply(ctx: ScenarioContext, ...objects: KubernetesObject[]): Promise<string> {
+export function apply(ctx: ScenarioContext, ...objects: KubernetesObject[]): Promise<string> {
+  return applyInNamespace(ctx, ctx.namespace, ...objects);
+}
+
+/**
+ * apply() into one named namespace: for the harness's own, such as the sentinels of cluster-scoped scenarios
+ * (harness/sentinels.ts); a scenario's writes go through apply(). One naming another namespace is refused.
+ */
+export async function applyInNamespace(ctx: ScenarioContext, namespace: string, ...objects: KubernetesObject[]): Promise<string> {
   const out: string[] = [];
   for (const o of objects) {
-    if (o.metadata?.namespace && o.metadata.namespace !== ctx.namespace) {
+    if (o.metadata?.namespace && o.metadata.namespace !== namespace) {
       throw new AftershockError(
         "E_UNSAFE_TARGET",
-        `${o.kind}/${o.metadata.name} names namespace ${o.metadata.namespace}; a scenario writes only to its own (${ctx.namespace})`,
+        namespace === ctx.namespace
+          ? `${o.kind}/${o.metadata.name} names namespace ${o.metadata.namespace}; a scenario writes only to its own (${ctx.namespace})`
+          : `${o.kind}/${o.metadata.name} names namespace ${o.metadata.namespace}; this write goes only to ${namespace}`,
       );
     }
     const body = {
       ...withImageRefs(ctx, o),
-      metadata: { ...o.metadata, namespace: ctx.namespace, labels: { ...o.metadata?.labels, [LABELS.k8sManaged]: "true" } },
+      metadata: { ...o.metadata, namespace, labels: { ...o.metadata?.labels, [LABELS.k8sManaged]: "true" } },
     } as KubernetesObject;
     try {
       await ctx.cluster.api.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, "application/apply-patch+yaml");
     } catch (e) {
-      throw new AftershockError("E_CLUSTER", `apply ${o.kind}/${o.metadata?.name} in ${ctx.namespace}: ${apiErrorLine(e)}`);
+      throw new AftershockError("E_CLUSTER", `apply ${o.kind}/${o.metadata?.name} in ${namespace}: ${apiErrorLine(e)}`);
     }
     out.push(`${o.kind?.toLowerCase()}/${o.metadata?.name} applied`);
   }
@@ -142,8 +160,8 @@ export function service(name: string, port: number, targetPort: number | string,
   };
 }
 
-async function readDeployment(ctx: ScenarioContext, name: string): Promise<V1Deployment> {
-  return ctx.cluster.api.apps.readNamespacedDeployment({ name, namespace: ctx.namespace });
+async function readDeployment(ctx: ScenarioContext, name: string, namespace = ctx.namespace): Promise<V1Deployment> {
+  return ctx.cluster.api.apps.readNamespacedDeployment({ name, namespace });
 }
 
 /** Whether the Deployment's latest revision is fully rolled out, and a line saying where it stands. */
@@ -161,15 +179,15 @@ export function rolloutState(d: V1Deployment): Observation {
   };
 }
 
-/** Waits until the Deployment's latest revision is rolled out (updated, available, old pods gone). */
-export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs = 2 * 60_000): Promise<string> {
+/** Waits until the Deployment's latest revision is rolled out (updated, available, old pods gone); in the run's namespace unless told. */
+export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs = 2 * 60_000, namespace = ctx.namespace): Promise<string> {
   const seen = await pollUntil(
     `deployment/${name} rolled out`,
     budgetMs,
     2000,
     async () => {
       try {
-        const o = rolloutState(await readDeployment(ctx, name));
+        const o = rolloutState(await readDeployment(ctx, name, namespace));
         return { ok: o.ok, seen: o.observed };
       } catch (e) {
         return { ok: false, seen: apiErrorLine(e) };
@@ -492,6 +510,14 @@ export function runsWithoutRestart(app: string, seconds: number): Probe {
   });
 }
 
+/** What of `expected` (name → content or digest) is missing from `seen`, and what is there with other content. */
+export function lostByName(expected: Map<string, string>, seen: Map<string, string>): { missing: string[]; changed: string[] } {
+  return {
+    missing: [...expected.keys()].filter((k) => !seen.has(k)),
+    changed: [...expected.entries()].filter(([k, v]) => seen.has(k) && seen.get(k) !== v).map(([k]) => k),
+  };
+}
+
 /**
  * Files with random content written into a pod's volume before the fault (like a registry's blobs), named
  * by their digest. Afterwards every one must be there with the same digest; the lost ones are named. Written
@@ -563,28 +589,44 @@ export function filesInVolume(o: { pod: string; container?: string; dir: string;
   };
 }
 
+/** The echo HTTP server, preloaded on every node of the clusters Aftershock makes (clusters/images/builder.ts). */
+export const ECHO_IMAGE = "aftershock.local/echo:v1";
+
+/** Spreads app's pods over the nodes, one per node as far as it can (never leaves one unscheduled for it). */
+export function spreadOverNodes(app: string): V1TopologySpreadConstraint {
+  return { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { app } } };
+}
+
 /**
- * A Deployment of the preloaded echo server (port 8080, readiness on /) behind a Service named like it, in the
- * run's namespace: what load is aimed at. `pod` adds to the pod spec (tolerations, spreading, affinity).
+ * The echo server's Deployment (port 8080, readiness on /, labelled app=<name>) and a ClusterIP Service named
+ * like it, port 80 to 8080. `pod` adds to the pod spec (tolerations, spreading, affinity). No namespace: the
+ * writer puts them in one.
+ */
+export function echoWorkload(name: string, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): [V1Deployment, V1Service] {
+  return [
+    deployment(
+      name,
+      {
+        image: ECHO_IMAGE,
+        imagePullPolicy: "IfNotPresent",
+        ports: [{ containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: "/", port: 8080 as never }, periodSeconds: 2 },
+      },
+      { replicas, pod },
+    ),
+    service(name, 80, 8080),
+  ];
+}
+
+/**
+ * echoWorkload in the run's namespace, rolled out: what load is aimed at. `pod` adds to the pod spec
+ * (tolerations, spreading, affinity).
  */
 export function echoService(name: string, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): Sentinel {
   return {
     title: `Service ${name}: ${replicas} echo pods`,
     async write(ctx) {
-      await apply(
-        ctx,
-        deployment(
-          name,
-          {
-            image: ECHO_IMAGE,
-            imagePullPolicy: "IfNotPresent",
-            ports: [{ containerPort: 8080 }],
-            readinessProbe: { httpGet: { path: "/", port: 8080 as never }, periodSeconds: 2 },
-          },
-          { replicas, pod },
-        ),
-        service(name, 80, 8080),
-      );
+      await apply(ctx, ...echoWorkload(name, replicas, pod));
       ctx.evidence("setup", await waitRolledOut(ctx, name));
     },
     probes: () => [],

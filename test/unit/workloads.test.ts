@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Deployment, V1Service } from "@kubernetes/client-node";
 import { nodeShell, restrictTo, type ClusterAccess } from "../../clusters/contract.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { backOffDelays, type Termination } from "../../harness/namespace-watch.js";
 import { kubeSystemReady, nodesReady } from "../../harness/probes.js";
 import { defineScenario, step } from "../../harness/scenario.js";
-import { rolloutState } from "../../harness/workloads.js";
+import { SENTINEL_NAMESPACE, service as sentinelService, serviceAnswers, serviceDown } from "../../harness/sentinels.js";
+import { ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/workloads.js";
 import type { ScenarioContext } from "../../harness/types.js";
 
 /** A cluster whose API answers node and pod lists from fixtures; nothing runs. */
@@ -175,5 +176,164 @@ describe("workload helpers", () => {
     });
     expect(backOffDelays([t(0, 1, 1), t(11, 12, 2), t(32, 33, 3)])).toEqual([10, 20]);
     expect(backOffDelays([t(0, 1, 1)])).toEqual([]);
+  });
+});
+
+/**
+ * A cluster that records what is written through the API (server-side apply, namespaces), reports every
+ * Deployment rolled out, answers Service reads with `clusterIP` and curl on the control-plane node with
+ * `curl`. kubectl fails: nothing here may go through it.
+ */
+function recordingCluster(o: { clusterIP?: string; serviceError?: unknown; curl?: string } = {}) {
+  const applied: KubernetesObject[] = [];
+  const calls: string[] = [];
+  const api = {
+    objects: {
+      patch: async (body: KubernetesObject) => {
+        applied.push(body);
+        return body;
+      },
+    },
+    core: {
+      createNamespace: async ({ body }: { body: { metadata: { name: string } } }) => {
+        calls.push(`create namespace ${body.metadata.name}`);
+        if (calls.filter((c) => c === `create namespace ${body.metadata.name}`).length > 1) throw Object.assign(new Error("exists"), { code: 409 });
+        return body;
+      },
+      readNamespacedService: async ({ name, namespace }: { name: string; namespace: string }) => {
+        calls.push(`read service ${namespace}/${name}`);
+        if (o.serviceError) throw o.serviceError;
+        return { spec: { clusterIP: o.clusterIP ?? "10.96.0.42" } };
+      },
+    },
+    apps: {
+      readNamespacedDeployment: async ({ name, namespace }: { name: string; namespace: string }) => {
+        calls.push(`read deployment ${namespace}/${name}`);
+        const d = applied.find((a) => a.kind === "Deployment" && a.metadata?.name === name && a.metadata?.namespace === namespace) as V1Deployment | undefined;
+        if (!d) throw Object.assign(new Error("not found"), { code: 404 });
+        const n = d.spec?.replicas ?? 1;
+        return { ...d, metadata: { ...d.metadata, generation: 1 }, status: { observedGeneration: 1, replicas: n, updatedReplicas: n, availableReplicas: n } };
+      },
+    },
+  } as unknown as KubeApi;
+  const cp = {
+    name: "cp",
+    role: "control-plane" as const,
+    exec: async (argv: string[]) => {
+      calls.push(`cp: ${argv.join(" ")}`);
+      const out = o.curl ?? "echo ok\n200";
+      return { command: argv.join(" "), stdout: out, stderr: "", exitCode: out.endsWith("200") ? 0 : 28, elapsedMs: 1 };
+    },
+    sh: async () => {
+      throw new Error("no scripts");
+    },
+  };
+  const cluster: ClusterAccess = {
+    name: "c",
+    runId: "00000001",
+    kubernetesVersion: "v1.29.15",
+    kubeconfigPath: "/dev/null",
+    api,
+    kubectl: async (args) => {
+      throw new Error(`kubectl ${args.join(" ")}: everything goes through the typed API`);
+    },
+    shell: { nodes: [cp], controlPlane: () => cp, node: () => cp },
+  };
+  return { cluster, applied, calls };
+}
+
+/** ctxOf with a clock that moves on when slept on, so a wait that never holds runs out of budget at once. */
+const ctxMoving = (cluster: ClusterAccess, over: Partial<ScenarioContext> = {}): ScenarioContext => {
+  let t = 0;
+  return { ...ctxOf(cluster), clock: { now: () => t, sleep: async (ms) => void (t += ms) }, ...over };
+};
+
+const byKind = <T extends KubernetesObject>(objects: KubernetesObject[], kind: string) => objects.filter((o) => o.kind === kind) as T[];
+
+describe("the echo Service: one builder, the sentinel and the run's workload", () => {
+  it("the Service selects the Deployment's pods and sends port 80 to the echo server's 8080", () => {
+    const [d, s] = echoWorkload("web", 3);
+    expect(d.spec?.replicas).toBe(3);
+    expect(d.spec?.selector.matchLabels).toEqual({ app: "web" });
+    expect(d.spec?.template.metadata?.labels).toEqual({ app: "web" });
+    expect(s.spec?.selector).toEqual(d.spec?.template.metadata?.labels);
+    expect(s.spec?.type ?? "ClusterIP").toBe("ClusterIP");
+    const c = d.spec!.template.spec!.containers[0]!;
+    expect(c.image).toBe(ECHO_IMAGE);
+    expect(c.ports).toEqual([{ containerPort: 8080 }]);
+    expect(c.readinessProbe?.httpGet).toEqual({ path: "/", port: 8080 });
+    expect(s.spec?.ports).toEqual([{ name: "http", port: 80, targetPort: 8080 }]);
+    // The writer chooses the namespace; a spread is not there unless asked.
+    expect([d.metadata?.namespace, s.metadata?.namespace]).toEqual([undefined, undefined]);
+    expect(d.spec?.template.spec?.topologySpreadConstraints).toBeUndefined();
+  });
+
+  it("the sentinel writes it through the API into the sentinels' namespace, creating it, and waits for the rollout there", async () => {
+    const { cluster, applied, calls } = recordingCluster();
+    const evidence: [string, string][] = [];
+    const s = sentinelService("web", 2);
+    expect(s.title).toBe("Service web backed by 2 echo pods");
+    await s.write(ctxMoving(cluster, { evidence: (k, line) => void evidence.push([k, line]) }));
+    expect(SENTINEL_NAMESPACE).toBe("aftershock-sentinels");
+    expect(applied.map((o) => `${o.kind} ${o.metadata?.namespace}/${o.metadata?.name}`)).toEqual([
+      "Deployment aftershock-sentinels/web",
+      "Service aftershock-sentinels/web",
+    ]);
+    expect(calls).toContain("create namespace aftershock-sentinels");
+    expect(calls).toContain("read deployment aftershock-sentinels/web");
+    expect(calls.some((c) => c.includes(" default/"))).toBe(false);
+    expect(evidence).toEqual([["sentinels", "service web with 2 echo pods rolled out"]]);
+    const [d] = byKind<V1Deployment>(applied, "Deployment");
+    expect(d!.spec?.replicas).toBe(2);
+    expect(d!.spec?.template.spec?.topologySpreadConstraints).toBeUndefined();
+    expect(byKind<V1Service>(applied, "Service")[0]!.spec?.selector).toEqual({ app: "web" });
+    expect(s.probes().map((p) => [p.name, p.expectation, p.kind])).toEqual([["Service web answers", "HTTP 200 from http://<ClusterIP of web>/", "sentinel"]]);
+
+    // A second write finds the namespace there (409) and goes on.
+    await s.write(ctxMoving(cluster));
+    expect(applied).toHaveLength(4);
+  });
+
+  it("spreadOverWorkers spreads the sentinel's pods over the nodes by hostname, and only when asked", async () => {
+    const { cluster, applied } = recordingCluster();
+    await sentinelService("web", 2, { spreadOverWorkers: true }).write(ctxMoving(cluster));
+    expect(byKind<V1Deployment>(applied, "Deployment")[0]!.spec?.template.spec?.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { app: "web" } } },
+    ]);
+    const off = recordingCluster();
+    await sentinelService("web", 2, { spreadOverWorkers: false }).write(ctxMoving(off.cluster));
+    expect(byKind<V1Deployment>(off.applied, "Deployment")[0]!.spec?.template.spec?.topologySpreadConstraints).toBeUndefined();
+  });
+
+  it("echoService writes the same objects into the run's namespace, and nothing into the sentinels'", async () => {
+    const sentinel = recordingCluster();
+    await sentinelService("shop", 2).write(ctxMoving(sentinel.cluster));
+    const run = recordingCluster();
+    const evidence: string[] = [];
+    await echoService("shop", 2).write(ctxMoving(run.cluster, { namespace: "as-00000001-x", evidence: (_k, line) => void evidence.push(line) }));
+    expect(run.applied.map((o) => o.metadata?.namespace)).toEqual(["as-00000001-x", "as-00000001-x"]);
+    expect(run.calls.filter((c) => c.startsWith("create namespace"))).toEqual([]);
+    expect(run.applied.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: "-" } }))).toEqual(
+      sentinel.applied.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: "-" } })),
+    );
+    expect(evidence).toEqual(["deployment/shop rolled out: revision ?: 2/2 updated, 2 available, 2 total"]);
+  });
+
+  it("serviceAnswers reads the ClusterIP through the API and curls it from the control-plane node", async () => {
+    const { cluster, calls } = recordingCluster({ clusterIP: "10.96.7.7", curl: "echo from web-abc\n200" });
+    expect(await serviceAnswers("web").check(ctxOf(cluster))).toEqual({ ok: true, observed: "echo from web-abc" });
+    expect(calls).toEqual(["read service aftershock-sentinels/web", "cp: curl -s --max-time 4 -o /dev/stdout -w \n%{http_code} http://10.96.7.7/"]);
+
+    const down = recordingCluster({ curl: "\n000" });
+    expect(await serviceAnswers("web").check(ctxOf(down.cluster))).toEqual({ ok: false, observed: "curl exit 28, HTTP 000 from 10.96.0.42" });
+    expect(await serviceDown("web").check(ctxOf(down.cluster))).toEqual({ ok: true, observed: "curl exit 28, HTTP 000 from 10.96.0.42" });
+  });
+
+  it("an API that does not answer is not a Service that is down: the read throws, and nothing is curled", async () => {
+    const { cluster, calls } = recordingCluster({
+      serviceError: Object.assign(new Error("x"), { code: 503, body: { message: "etcdserver: leader changed" } }),
+    });
+    await expect(serviceDown("web").check(ctxOf(cluster))).rejects.toThrow("read Service aftershock-sentinels/web: API 503: etcdserver: leader changed");
+    expect(calls.some((c) => c.startsWith("cp:"))).toBe(false);
   });
 });

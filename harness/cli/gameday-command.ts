@@ -1,9 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
+import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { defaultCacheDir } from "../../clusters/images/builder.js";
 import { ensureHostTools, helmHome } from "../../clusters/images/host-tools.js";
 import { kubectlForPeople } from "../../clusters/kind/provider.js";
@@ -15,13 +14,24 @@ import type { Reporter } from "../reporters/reporter.js";
 import type { RunJournal } from "../runner.js";
 import { healthProbes } from "../scenario.js";
 import type { ScenarioContext } from "../types.js";
-import { gameDayHints, renderPage, severityOf } from "../gameday/alert.js";
-import { parseCommandLog } from "../gameday/commands.js";
-import { debriefHtml, debriefText, type GameRecord } from "../gameday/debrief.js";
+import { gameDayHints, renderPage, runbookSteps, severityOf } from "../gameday/alert.js";
+import { readCommandLog } from "../gameday/commands.js";
+import { debriefText, gameRecord, writeDebrief } from "../gameday/debrief.js";
 import { drawScenario, type DrawFilter, type GameDayScenario } from "../gameday/draw.js";
-import { HINT_COST, HINT_EVERY_MS, referenceTime, score, type GameOutcome } from "../gameday/score.js";
-import { bindKeys, GameSession } from "../gameday/session.js";
-import { gamedayDir, nodeRc, readGameState, runningMarker, shellRc, statePath, withNamespace, type GameNode, type GameState } from "../gameday/shell.js";
+import { HINT_COST, referenceTime, type GameOutcome } from "../gameday/score.js";
+import { bindKeys, gamePace, GameSession, type GamePace, type SessionEnd } from "../gameday/session.js";
+import {
+  forgetGame,
+  gameFiles,
+  nodeRc,
+  readGameState,
+  shellRc,
+  writeGameState,
+  writePlayerFiles,
+  type GameFiles,
+  type GameNode,
+  type GameState,
+} from "../gameday/shell.js";
 import { REPORTS_DIR, runScenarios } from "./scenario-command.js";
 
 /**
@@ -85,175 +95,170 @@ export function gameNodes(cluster: string, names: string[]): GameNode[] {
 
 export async function gamedayCommand(o: GamedayOptions, stdinIsTTY = !!process.stdin.isTTY): Promise<number> {
   const cacheDir = defaultCacheDir();
+  // The draw: one incident matching the filter, never named.
   const { scenario, of } = await prepareGame(o, stdinIsTTY, cacheDir);
-  const runId = randomBytes(4).toString("hex");
-  const hints = gameDayHints(scenario);
-  const hintEveryMs = process.env.AFTERSHOCK_GAMEDAY_HINT_EVERY ? parseDuration(process.env.AFTERSHOCK_GAMEDAY_HINT_EVERY) : HINT_EVERY_MS;
-  const pollMs = process.env.AFTERSHOCK_GAMEDAY_POLL ? parseDuration(process.env.AFTERSHOCK_GAMEDAY_POLL) : 7000;
-  const reportDir = path.join(REPORTS_DIR, `gameday-${runId}`);
-  const privateDir = path.join(gamedayDir(cacheDir), runId);
-  const commandLog = path.join(reportDir, "commands.log");
-  const state = statePath(cacheDir);
-  let session: GameSession | undefined;
-  const live = gameReporter(out);
+  const game = new GameDay(scenario, cacheDir, o.version);
+  out(drawAnnouncement(of, o.seed, game.runId));
+  // The cluster prepared and broken quietly, then the page and the play (clock, hints, commands, recovery polled),
+  // the runbook if the player gives up, verification and teardown: one run of the scenario, the game as its recovery.
+  const journal = await game.run();
+  // The debrief: the scenario revealed, the player's timeline beside the runbook, the score.
+  out("\n" + (await game.debrief(journal, false)));
+  return journal.exitCode;
+}
 
-  out(
-    `gameday: one of ${of} incident${of === 1 ? "" : "s"} was drawn${o.seed !== undefined ? ` (seed ${o.seed})` : ""}; run ${runId}. You will be paged when it happens.`,
-  );
+/** The game's first line: how many incidents the draw chose from, and the run (never which incident). */
+export function drawAnnouncement(of: number, seed: number | undefined, runId: string): string {
+  return `gameday: one of ${of} incident${of === 1 ? "" : "s"} was drawn${seed !== undefined ? ` (seed ${seed})` : ""}; run ${runId}. You will be paged when it happens.`;
+}
 
-  // Whatever ends the game (the end of the run, Ctrl-C, q), the state file goes: a shell must not reach a deleted cluster.
-  const forget = () => {
-    for (const f of [state, runningMarker({ dir: privateDir })]) {
-      try {
-        if (f !== state || (existsSync(state) && (JSON.parse(readFileSync(state, "utf8")) as GameState).runId === runId)) rmSync(f, { force: true });
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  process.on("exit", forget);
+/**
+ * One game day, from the drawn scenario to the debrief. run() hands the scenario to the runner, which prepares the
+ * cluster and breaks it quietly, then calls recover() in place of the runbook: the player is paged and plays (clock,
+ * commands, hints, recovery polled); on giving up the runbook runs in view. debrief() ends the game, however it ended.
+ */
+class GameDay {
+  readonly runId = randomBytes(4).toString("hex");
+  private readonly hints: string[];
+  private readonly pace: GamePace;
+  private readonly files: GameFiles;
+  private readonly live = gameReporter(out);
+  /** From the page on. */
+  private session: GameSession | undefined;
+  private unbindKeys: (() => void) | undefined;
 
-  const finishGame = async (j: RunJournal | undefined, interrupted: boolean): Promise<string> => {
-    forget();
-    // The player's kubeconfig and rc files: the cluster is gone (a shell still open says "game over" in its prompt).
-    rmSync(privateDir, { recursive: true, force: true });
-    // In the order they were typed: a node-shell line is written when that shell ends, after the node's own commands.
-    const commands = (existsSync(commandLog) ? parseCommandLog(await readFile(commandLog, "utf8")) : []).sort((a, b) => a.at - b.at);
-    const outcome = gameOutcome(session, j, interrupted);
-    const reference = referenceTime(await readHistory(historyDir()), scenario, scenario.gameDay.difficulty);
-    const record: GameRecord = {
-      runId,
-      scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, source: scenario.source },
-      difficulty: scenario.gameDay.difficulty,
-      severity: severityOf(scenario),
-      alert: scenario.gameDay.alert,
-      ...(session ? { pagedAt: session.pagedAt } : {}),
-      endedAt: Date.now(),
-      outcome,
-      ...(session?.recoveredAt !== undefined ? { recoveredAt: session.recoveredAt } : {}),
-      ...(session?.gaveUpAt !== undefined ? { gaveUpAt: session.gaveUpAt } : {}),
-      hints: session?.reveals ?? [],
-      hintsTotal: hints.length,
-      commands,
-      cause: scenario.gameDay.cause,
-      runbook: scenario.runbook.map((s) => ({ title: s.title, shows: s.shows })),
-      reference,
-      score: score({
-        outcome,
-        hintsAsked: session?.reveals.filter((h) => h.how === "asked").length ?? 0,
-        ...(session?.recoveredAt !== undefined ? { recoverMs: session.recoveredAt - session.pagedAt } : {}),
-        referenceMs: reference.ms,
-      }),
-      run: {
-        outcome: j?.outcome ?? "interrupted",
-        reason: j?.reason ?? "interrupted",
-        ...(j ? { report: `../${j.scenario.id}-${j.runId}/report.html` } : {}),
-      },
-    };
-    await mkdir(reportDir, { recursive: true });
-    const html = path.join(reportDir, "debrief.html");
-    await writeFile(html, debriefHtml(record));
-    await writeFile(path.join(reportDir, "debrief.json"), JSON.stringify({ ...record, cause: record.cause.map(String) }, null, 2));
-    return debriefText(record, path.relative(process.cwd(), html));
-  };
+  constructor(
+    private readonly scenario: GameDayScenario,
+    private readonly cacheDir: string,
+    private readonly version: string,
+  ) {
+    this.hints = gameDayHints(scenario);
+    this.pace = gamePace(process.env);
+    this.files = gameFiles(cacheDir, REPORTS_DIR, this.runId);
+  }
 
-  // Ctrl-C or q: the signal handling tears the run down (newest first), then this writes the debrief, last.
-  const unregister = registerTeardown("write the game-day debrief", async () => {
-    session?.stop();
-    out(await finishGame(live.journal, true));
-  });
-
-  const manualRecovery = async (ctx: ScenarioContext): Promise<void | "runbook"> => {
-    const j = live.journal;
-    const cluster = j?.cluster?.name ?? ctx.cluster.name;
-    await mkdir(reportDir, { recursive: true });
-    await mkdir(privateDir, { recursive: true });
-    await writeFile(commandLog, "");
-    await writeFile(runningMarker({ dir: privateDir }), "");
-    const kubeconfig = path.join(privateDir, "kubeconfig");
-    await writeFile(kubeconfig, withNamespace(await readFile(ctx.cluster.kubeconfigPath, "utf8"), scenario.scope === "namespace" ? ctx.namespace : undefined), {
-      mode: 0o600,
+  /** The scenario's run, with the game as its live reporter and its manual recovery. */
+  async run(): Promise<RunJournal> {
+    // Whatever ends the game (the end of the run, Ctrl-C, q), the state file goes: a shell must not reach a deleted cluster.
+    process.on("exit", () => this.forget());
+    // Ctrl-C or q: the signal handling tears the run down (newest first), then this writes the debrief, last.
+    const unregister = registerTeardown("write the game-day debrief", async () => {
+      this.session?.stop();
+      out(await this.debrief(this.live.journal, true));
     });
+    this.live.begin();
+    // Helm on every game shell's PATH, whatever the scenario: built (silently) if this machine has not built it yet.
+    await ensureHostTools(["helm"], this.cacheDir, silent).catch(() => undefined);
+    try {
+      const [journal] = (await runScenarios([{ scenario: this.scenario }], {
+        version: this.version,
+        keep: false,
+        reporters: ["json", "junit", "html"],
+        gameDay: false,
+        progress: silent,
+        game: { live: this.live, manualRecovery: (ctx) => this.recover(ctx), runId: this.runId, namespace: `as-${this.runId}-gameday` },
+      })) as [RunJournal];
+      return journal;
+    } finally {
+      unregister();
+    }
+  }
+
+  /** The runner's manual recovery: page, play; recovered, the run verifies; given up, the runbook runs, shown step by step. */
+  private async recover(ctx: ScenarioContext): Promise<void | "runbook"> {
+    const session = await this.page(ctx);
+    if ((await this.play(session, ctx)) === "recovered") return;
+    this.live.reveal = true;
+    for (const line of runbookSteps(this.scenario.runbook)) out(line);
+    return "runbook";
+  }
+
+  /** The player's files, the session (the game clock starts), the state file `pnpm gameday shell` joins, then the page. */
+  private async page(ctx: ScenarioContext): Promise<GameSession> {
+    const j = this.live.journal;
+    const cluster = j?.cluster?.name ?? ctx.cluster.name;
+    const namespaced = this.scenario.scope === "namespace";
+    const kubeconfig = await writePlayerFiles(this.files, ctx.cluster.kubeconfigPath, namespaced ? ctx.namespace : undefined);
     const nodes = gameNodes(cluster, j?.cluster?.nodes ?? []);
-    session = new GameSession({
-      hints,
-      probes: healthProbes(scenario),
-      commandLog,
+    const session = (this.session = new GameSession({
+      hints: this.hints,
+      probes: healthProbes(this.scenario),
+      commandLog: this.files.commandLog,
       write: out,
-      hintEveryMs,
-      pollMs,
+      hintEveryMs: this.pace.hintEveryMs,
+      pollMs: this.pace.pollMs,
       onAbort: () => {
-        unbind();
+        this.unbindKeys?.();
         process.kill(process.pid, "SIGINT");
       },
-    });
-    const helm = builtHelm(cacheDir);
-    const s: GameState = {
+    }));
+    const helm = builtHelm(this.cacheDir);
+    writeGameState(this.files, {
       version: 1,
-      runId,
+      runId: this.runId,
       pid: process.pid,
       pagedAt: session.pagedAt,
       cluster,
       kubeconfig,
-      ...(scenario.scope === "namespace" ? { namespace: ctx.namespace } : {}),
+      ...(namespaced ? { namespace: ctx.namespace } : {}),
       nodes,
-      commandLog,
-      dir: privateDir,
-      kubectl: await kubectlForPeople(cacheDir, o.version),
+      commandLog: this.files.commandLog,
+      dir: this.files.dir,
+      kubectl: await kubectlForPeople(this.cacheDir, this.version),
       ...(helm ? { helm } : {}),
-    };
-    mkdirSync(path.dirname(state), { recursive: true });
-    writeFileSync(state, JSON.stringify(s, null, 2));
+    });
     out(
       "\n" +
         renderPage({
-          severity: severityOf(scenario),
-          alert: scenario.gameDay.alert,
+          severity: severityOf(this.scenario),
+          alert: this.scenario.gameDay.alert,
           firedAt: new Date(session.pagedAt),
           cluster,
           nodes: nodes.length,
           kubeconfig,
-          hintEveryMs,
+          hintEveryMs: this.pace.hintEveryMs,
           hintCost: HINT_COST,
         }),
     );
-    const current = session;
-    const unbind = bindKeys(process.stdin, (k) => current.key(k));
-    let end: Awaited<ReturnType<GameSession["play"]>>;
+    return session;
+  }
+
+  /** The terminal's keys go to the session until it ends: recovered, or given up (q and Ctrl-C abort through the signal handling). */
+  private async play(session: GameSession, ctx: ScenarioContext): Promise<SessionEnd> {
+    const unbind = (this.unbindKeys = bindKeys(process.stdin, (k) => session.key(k)));
     try {
-      end = await current.play(ctx);
+      return await session.play(ctx);
     } finally {
       unbind();
-      current.stop();
+      session.stop();
     }
-    if (end === "recovered") return;
-    live.reveal = true;
-    out(`the runbook (${scenario.runbook.length} step${scenario.runbook.length === 1 ? "" : "s"}):`);
-    scenario.runbook.forEach((st, i) => {
-      out(`  ${i + 1}. ${st.title}`);
-      for (const l of st.shows.split("\n")) out(`      $ ${l}`);
-    });
-    return "runbook";
-  };
-
-  let journal: RunJournal;
-  live.begin();
-  // Helm on every game shell's PATH, whatever the scenario: built (silently) if this machine has not built it yet.
-  await ensureHostTools(["helm"], cacheDir, silent).catch(() => undefined);
-  try {
-    [journal] = (await runScenarios([{ scenario }], {
-      version: o.version,
-      keep: false,
-      reporters: ["json", "junit", "html"],
-      gameDay: false,
-      progress: silent,
-      game: { live, manualRecovery, runId, namespace: `as-${runId}-gameday` },
-    })) as [RunJournal];
-  } finally {
-    unregister();
   }
-  out("\n" + (await finishGame(journal, false)));
-  return journal.exitCode;
+
+  /** Ends the game for the shells, then writes debrief.html and debrief.json; returns the console's summary (`debrief: <path>` first). */
+  async debrief(j: RunJournal | undefined, interrupted: boolean): Promise<string> {
+    this.forget();
+    // The player's kubeconfig and rc files: the cluster is gone (a shell still open says "game over" in its prompt).
+    rmSync(this.files.dir, { recursive: true, force: true });
+    const commands = await readCommandLog(this.files.commandLog);
+    const outcome = gameOutcome(this.session, j, interrupted);
+    const reference = referenceTime(await readHistory(historyDir()), this.scenario, this.scenario.gameDay.difficulty);
+    const record = gameRecord({
+      runId: this.runId,
+      scenario: this.scenario,
+      session: this.session,
+      journal: j,
+      outcome,
+      commands,
+      reference,
+      endedAt: Date.now(),
+    });
+    const html = await writeDebrief(this.files.reportDir, record);
+    return debriefText(record, path.relative(process.cwd(), html));
+  }
+
+  private forget(): void {
+    forgetGame(this.files, this.runId);
+  }
 }
 
 /** How the game ended, from the session (page, recovery, give-up) and the run's verdict. */

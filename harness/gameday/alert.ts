@@ -13,6 +13,14 @@ export function runbookHint(runbook: { shows: string }[]): string {
   return `the runbook's commands, in order:\n${runbook.flatMap((st) => st.shows.split("\n").map((l) => `  $ ${l}`)).join("\n")}`;
 }
 
+/** What the game terminal shows when the player gives up, before the runbook's steps run: each step and its commands. */
+export function runbookSteps(runbook: { title: string; shows: string }[]): string[] {
+  return [
+    `the runbook (${runbook.length} step${runbook.length === 1 ? "" : "s"}):`,
+    ...runbook.flatMap((st, i) => [`  ${i + 1}. ${st.title}`, ...st.shows.split("\n").map((l) => `      $ ${l}`)]),
+  ];
+}
+
 /** A cluster-wide incident pages as SEV-1, one inside an application's namespace as SEV-2. */
 export const severityOf = (s: Pick<GameDayScenario, "scope">): string => (s.scope === "namespace" ? "SEV-2" : "SEV-1");
 

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 
 /**
@@ -32,6 +33,14 @@ export function parseCommandLine(line: string): PlayerCommand | undefined {
 
 export function parseCommandLog(text: string): PlayerCommand[] {
   return text.split("\n").flatMap((l) => parseCommandLine(l) ?? []);
+}
+
+/**
+ * The whole log after the game (none when it was never written), in the order the commands were typed: the host's
+ * `node-shell <node>` line is written when that shell ends, after the commands typed on the node.
+ */
+export async function readCommandLog(file: string): Promise<PlayerCommand[]> {
+  return (existsSync(file) ? parseCommandLog(await readFile(file, "utf8")) : []).sort((a, b) => a.at - b.at);
 }
 
 /** How a command is shown: "[control-plane] lsof -i :2380" for one typed on a node. */

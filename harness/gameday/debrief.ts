@@ -1,8 +1,13 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";
-import type { Outcome } from "../journal.js";
+import type { Outcome, RunJournal } from "../journal.js";
 import { esc } from "../reporters/files.js";
+import { gameDayHints, severityOf } from "./alert.js";
 import { firstCauseCommand, showCommand, type PlayerCommand } from "./commands.js";
-import { clock, describeReference, SCORE_RULE, type GameOutcome, type HintReveal, type Reference, type Score } from "./score.js";
+import type { GameDayScenario } from "./draw.js";
+import { clock, describeReference, score, SCORE_RULE, type GameOutcome, type HintReveal, type Reference, type Score } from "./score.js";
+import type { GameSession } from "./session.js";
 
 /** What a game day leaves behind: the scenario revealed, the player's timeline beside the reference runbook, the score. */
 export interface GameRecord {
@@ -27,6 +32,61 @@ export interface GameRecord {
   score: Score;
   /** The run's own verdict, and its report (a path relative to the debrief). */
   run: { outcome: Outcome; reason: string; report?: string };
+}
+
+/** What the game knows when it ends; the session is unset when the run ended before the page, the journal when it never began. */
+export interface GameEnd {
+  runId: string;
+  scenario: GameDayScenario;
+  session: Pick<GameSession, "pagedAt" | "recoveredAt" | "gaveUpAt" | "reveals"> | undefined;
+  journal: Pick<RunJournal, "runId" | "scenario" | "outcome" | "reason"> | undefined;
+  outcome: GameOutcome;
+  commands: PlayerCommand[];
+  reference: Reference;
+  endedAt: number;
+}
+
+/** The record of a game: the scenario revealed, the player's timeline, the score (hints asked for cost, those that came by themselves do not). */
+export function gameRecord(g: GameEnd): GameRecord {
+  const { scenario, session, journal: j } = g;
+  return {
+    runId: g.runId,
+    scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, source: scenario.source },
+    difficulty: scenario.gameDay.difficulty,
+    severity: severityOf(scenario),
+    alert: scenario.gameDay.alert,
+    ...(session ? { pagedAt: session.pagedAt } : {}),
+    endedAt: g.endedAt,
+    outcome: g.outcome,
+    ...(session?.recoveredAt !== undefined ? { recoveredAt: session.recoveredAt } : {}),
+    ...(session?.gaveUpAt !== undefined ? { gaveUpAt: session.gaveUpAt } : {}),
+    hints: session?.reveals ?? [],
+    hintsTotal: gameDayHints(scenario).length,
+    commands: g.commands,
+    cause: scenario.gameDay.cause,
+    runbook: scenario.runbook.map((s) => ({ title: s.title, shows: s.shows })),
+    reference: g.reference,
+    score: score({
+      outcome: g.outcome,
+      hintsAsked: session?.reveals.filter((h) => h.how === "asked").length ?? 0,
+      ...(session?.recoveredAt !== undefined ? { recoverMs: session.recoveredAt - session.pagedAt } : {}),
+      referenceMs: g.reference.ms,
+    }),
+    run: {
+      outcome: j?.outcome ?? "interrupted",
+      reason: j?.reason ?? "interrupted",
+      ...(j ? { report: `../${j.scenario.id}-${j.runId}/report.html` } : {}),
+    },
+  };
+}
+
+/** Writes debrief.html and debrief.json (the cause patterns as text) into `dir`; returns the HTML's path. */
+export async function writeDebrief(dir: string, r: GameRecord): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const html = path.join(dir, "debrief.html");
+  await writeFile(html, debriefHtml(r));
+  await writeFile(path.join(dir, "debrief.json"), JSON.stringify({ ...r, cause: r.cause.map(String) }, null, 2));
+  return html;
 }
 
 const OUTCOME_TEXT: Record<GameOutcome, string> = {

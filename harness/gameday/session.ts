@@ -1,13 +1,31 @@
+import { parseDuration } from "../../clusters/errors.js";
 import { observe, type Probe } from "../probes.js";
 import type { ScenarioContext } from "../types.js";
 import { CommandLogTail, showCommand, type PlayerCommand } from "./commands.js";
-import { clock, HINT_COST, nextAutoHintAt, type HintReveal } from "./score.js";
+import { clock, HINT_COST, HINT_EVERY_MS, nextAutoHintAt, type HintReveal } from "./score.js";
 
 /**
  * The game terminal while the incident is live: a clock line every 10s, the player's commands as they are recorded
  * (`> <command>`), hints on `h` (and by themselves), `g` to give up, `q` or Ctrl-C to abort, and verification polled
  * in the background: when every health probe holds, `RECOVERED after mm:ss` and the game moves on by itself.
  */
+
+/** How often verification is polled while the incident is open (AFTERSHOCK_GAMEDAY_POLL overrides it, e.g. "3s" in tests). */
+export const POLL_MS = 7000;
+
+/** The game's pace: how long until a hint shows itself, and how often recovery is polled. */
+export interface GamePace {
+  hintEveryMs: number;
+  pollMs: number;
+}
+
+/** The pace from AFTERSHOCK_GAMEDAY_HINT_EVERY and AFTERSHOCK_GAMEDAY_POLL (durations such as "25s"), else the defaults. */
+export function gamePace(env: NodeJS.ProcessEnv): GamePace {
+  return {
+    hintEveryMs: env.AFTERSHOCK_GAMEDAY_HINT_EVERY ? parseDuration(env.AFTERSHOCK_GAMEDAY_HINT_EVERY) : HINT_EVERY_MS,
+    pollMs: env.AFTERSHOCK_GAMEDAY_POLL ? parseDuration(env.AFTERSHOCK_GAMEDAY_POLL) : POLL_MS,
+  };
+}
 
 export interface SessionOptions {
   hints: string[];
@@ -119,7 +137,7 @@ export class GameSession {
   private async pollLoop(ctx: ScenarioContext): Promise<void> {
     while (!this.stopped) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.o.pollMs ?? 7000);
+        const t = setTimeout(resolve, this.o.pollMs ?? POLL_MS);
         this.wake = () => {
           clearTimeout(t);
           resolve();

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { AftershockError } from "../../clusters/errors.js";
@@ -45,6 +46,55 @@ export const gamedayDir = (cacheDir: string) => path.join(cacheDir, "gameday");
 export const statePath = (cacheDir: string) => path.join(gamedayDir(cacheDir), "current.json");
 /** Exists while the game runs; the shell's prompt says "game over" once it is gone. */
 export const runningMarker = (s: Pick<GameState, "dir">) => path.join(s.dir, "running");
+
+/** Where one game's files go: what it leaves behind (the report directory), what only it uses, and the state file. */
+export interface GameFiles {
+  /** <reports>/gameday-<run>: debrief.html, debrief.json, commands.log. */
+  reportDir: string;
+  commandLog: string;
+  /** The game's private files (GameState.dir), removed when it ends. */
+  dir: string;
+  /** The state file the game shell joins (statePath). */
+  state: string;
+}
+
+export function gameFiles(cacheDir: string, reportsDir: string, runId: string): GameFiles {
+  const reportDir = path.join(reportsDir, `gameday-${runId}`);
+  return { reportDir, commandLog: path.join(reportDir, "commands.log"), dir: path.join(gamedayDir(cacheDir), runId), state: statePath(cacheDir) };
+}
+
+/**
+ * What the player gets when paged: an empty command log, the "running" marker, and a copy of the cluster's kubeconfig
+ * (readable by its owner only, the incident's namespace as its default when given). Returns the copy's path.
+ */
+export async function writePlayerFiles(f: GameFiles, clusterKubeconfig: string, namespace: string | undefined): Promise<string> {
+  await mkdir(f.reportDir, { recursive: true });
+  await mkdir(f.dir, { recursive: true });
+  await writeFile(f.commandLog, "");
+  await writeFile(runningMarker(f), "");
+  const kubeconfig = path.join(f.dir, "kubeconfig");
+  await writeFile(kubeconfig, withNamespace(await readFile(clusterKubeconfig, "utf8"), namespace), { mode: 0o600 });
+  return kubeconfig;
+}
+
+export function writeGameState(f: Pick<GameFiles, "state">, s: GameState): void {
+  mkdirSync(path.dirname(f.state), { recursive: true });
+  writeFileSync(f.state, JSON.stringify(s, null, 2));
+}
+
+/**
+ * The game is over for the shells: the "running" marker goes, and the state file too if it is this run's (one left by
+ * another game, or unreadable, stays). Synchronous, so it can run on process exit; harmless to repeat.
+ */
+export function forgetGame(f: Pick<GameFiles, "state" | "dir">, runId: string): void {
+  for (const file of [f.state, runningMarker(f)]) {
+    try {
+      if (file !== f.state || (existsSync(f.state) && (JSON.parse(readFileSync(f.state, "utf8")) as GameState).runId === runId)) rmSync(file, { force: true });
+    } catch {
+      /* already gone */
+    }
+  }
+}
 
 export function pidAlive(pid: number): boolean {
   try {

@@ -1,16 +1,28 @@
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { gameNodes, gameOutcome, gameReporter } from "../../harness/cli/gameday-command.js";
-import { alertLeaks, gameDayHints, renderPage, runbookHint, severityOf } from "../../harness/gameday/alert.js";
-import { CommandLogTail, firstCauseCommand, parseCommandLine, parseCommandLog } from "../../harness/gameday/commands.js";
-import { debriefHtml, debriefText, type GameRecord } from "../../harness/gameday/debrief.js";
+import { drawAnnouncement, gameNodes, gameOutcome, gameReporter } from "../../harness/cli/gameday-command.js";
+import { alertLeaks, gameDayHints, renderPage, runbookHint, runbookSteps, severityOf } from "../../harness/gameday/alert.js";
+import { CommandLogTail, firstCauseCommand, parseCommandLine, parseCommandLog, readCommandLog } from "../../harness/gameday/commands.js";
+import { debriefHtml, debriefText, gameRecord, writeDebrief, type GameRecord } from "../../harness/gameday/debrief.js";
 import { candidates, drawScenario, isGameDay, parseDifficulty, seededRandom, type GameDayScenario } from "../../harness/gameday/draw.js";
-import { clock, nextAutoHintAt, PAR_MS, referenceTime, score } from "../../harness/gameday/score.js";
-import { GameSession } from "../../harness/gameday/session.js";
-import { nodeRc, readGameState, shellRc, statePath, withNamespace, type GameState } from "../../harness/gameday/shell.js";
+import { clock, HINT_EVERY_MS, nextAutoHintAt, PAR_MS, referenceTime, score } from "../../harness/gameday/score.js";
+import { gamePace, GameSession, POLL_MS } from "../../harness/gameday/session.js";
+import {
+  forgetGame,
+  gameFiles,
+  nodeRc,
+  readGameState,
+  runningMarker,
+  shellRc,
+  statePath,
+  withNamespace,
+  writeGameState,
+  writePlayerFiles,
+  type GameState,
+} from "../../harness/gameday/shell.js";
 import type { HistoryRecord } from "../../harness/history.js";
 import { esc } from "../../harness/reporters/files.js";
 import type { Probe } from "../../harness/probes.js";
@@ -79,9 +91,37 @@ describe("the draw: the player picks a tag or a difficulty, never a scenario", (
     expect(parseDifficulty("hard")).toBe("hard");
     expect(parseDifficulty(undefined)).toBeUndefined();
   });
+
+  it("the first line says how many incidents were drawn from and the run, never which", () => {
+    expect(drawAnnouncement(4, 0, "ab12cd34")).toBe("gameday: one of 4 incidents was drawn (seed 0); run ab12cd34. You will be paged when it happens.");
+    expect(drawAnnouncement(1, undefined, "ab12cd34")).toBe("gameday: one of 1 incident was drawn; run ab12cd34. You will be paged when it happens.");
+    // What the tmux test reads the run's id from.
+    expect(/run ([0-9a-f]{8})\. You will be paged/.exec(drawAnnouncement(3, 7, "0f1e2d3c"))?.[1]).toBe("0f1e2d3c");
+  });
 });
 
 describe("briefings: symptoms only, hints that lead to the fix", () => {
+  it("giving up shows the runbook: its steps numbered, each command under its step", () => {
+    expect(runbookSteps([{ title: "find who holds :2380", shows: "lsof -i :2380" }])).toEqual([
+      "the runbook (1 step):",
+      "  1. find who holds :2380",
+      "      $ lsof -i :2380",
+    ]);
+    expect(
+      runbookSteps([
+        { title: "look", shows: "kubectl get pods -A\nkubectl get nodes" },
+        { title: "fix", shows: "kubectl rollout restart deployment/web" },
+      ]),
+    ).toEqual([
+      "the runbook (2 steps):",
+      "  1. look",
+      "      $ kubectl get pods -A",
+      "      $ kubectl get nodes",
+      "  2. fix",
+      "      $ kubectl rollout restart deployment/web",
+    ]);
+  });
+
   it("no alert gives away its scenario: not its id, nor words of its fault's title or of its cause patterns", () => {
     for (const s of games) {
       expect(alertLeaks(s), s.id).toEqual([]);
@@ -207,6 +247,14 @@ describe("score, hints over time, reference time", () => {
     expect(clock(123 * 60_000)).toBe("123:00");
     expect(clock(-5)).toBe("00:00");
   });
+
+  it("the pace: a hint every 4 minutes and a poll every 7 seconds, unless AFTERSHOCK_GAMEDAY_HINT_EVERY and AFTERSHOCK_GAMEDAY_POLL say otherwise", () => {
+    expect(gamePace({})).toEqual({ hintEveryMs: HINT_EVERY_MS, pollMs: POLL_MS });
+    expect([HINT_EVERY_MS, POLL_MS]).toEqual([240_000, 7000]);
+    expect(gamePace({ AFTERSHOCK_GAMEDAY_HINT_EVERY: "25s", AFTERSHOCK_GAMEDAY_POLL: "3s" })).toEqual({ hintEveryMs: 25_000, pollMs: 3000 });
+    expect(gamePace({ AFTERSHOCK_GAMEDAY_HINT_EVERY: "", AFTERSHOCK_GAMEDAY_POLL: "1m30s" })).toEqual({ hintEveryMs: HINT_EVERY_MS, pollMs: 90_000 });
+    expect(() => gamePace({ AFTERSHOCK_GAMEDAY_POLL: "soon" })).toThrow(/not a duration: "soon"/);
+  });
 });
 
 describe("the command log", () => {
@@ -247,6 +295,21 @@ describe("the command log", () => {
     expect(tail.read()).toEqual([]);
     appendFileSync(file, "1795515300000\t[node worker] systemctl start kubelet\n");
     expect(tail.read()).toEqual([{ at: 1795515300000, command: "systemctl start kubelet", node: "worker" }]);
+  });
+
+  it("after the game, the whole log in the order typed (a node-shell line is written when that shell ends); none without a log", async () => {
+    const file = path.join(tmp("gd-log-"), "commands.log");
+    expect(await readCommandLog(file)).toEqual([]);
+    writeFileSync(
+      file,
+      "1795515298000\tkubectl get nodes\n1795515301000\t[node worker] systemctl start kubelet\n1795515299000\tnode-shell worker\nnot a command\n1795515302000\tkubectl get nodes\n",
+    );
+    expect((await readCommandLog(file)).map((c) => [c.at, c.command])).toEqual([
+      [1795515298000, "kubectl get nodes"],
+      [1795515299000, "node-shell worker"],
+      [1795515301000, "systemctl start kubelet"],
+      [1795515302000, "kubectl get nodes"],
+    ]);
   });
 });
 
@@ -318,6 +381,55 @@ describe("the game shell", () => {
     writeFileSync(statePath(cache), JSON.stringify(state("/g")));
     expect(readGameState(cache).runId).toBe("ab12cd34");
     expect(() => readGameState(cache, () => false)).toThrow(/no game day is running \(the game of run ab12cd34 \(pid \d+\) has ended\)/);
+  });
+
+  it("a game's files: the report directory (debrief, command log), its private directory and the state file", () => {
+    const f = gameFiles("/cache", "/repo/reports", "ab12cd34");
+    expect(f).toEqual({
+      reportDir: "/repo/reports/gameday-ab12cd34",
+      commandLog: "/repo/reports/gameday-ab12cd34/commands.log",
+      dir: "/cache/gameday/ab12cd34",
+      state: statePath("/cache"),
+    });
+  });
+
+  it("when paged, the player gets an empty command log, the running marker and a private kubeconfig, in the incident's namespace if it has one", async () => {
+    const root = tmp("gd-files-");
+    const source = path.join(root, "cluster.kubeconfig");
+    const kc = "apiVersion: v1\nkind: Config\ncurrent-context: kind-x\ncontexts:\n  - name: kind-x\n    context:\n      cluster: kind-x\n      user: kind-x\n";
+    writeFileSync(source, kc);
+    const f = gameFiles(path.join(root, "cache"), path.join(root, "reports"), "ab12cd34");
+    const kubeconfig = await writePlayerFiles(f, source, "as-ab12cd34-gameday");
+    expect(kubeconfig).toBe(path.join(f.dir, "kubeconfig"));
+    expect(readFileSync(kubeconfig, "utf8")).toMatch(/namespace: as-ab12cd34-gameday/);
+    expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
+    expect(readFileSync(f.commandLog, "utf8")).toBe("");
+    expect(existsSync(runningMarker(f))).toBe(true);
+    const g = gameFiles(path.join(root, "cache"), path.join(root, "reports"), "0f1e2d3c");
+    expect(readFileSync(await writePlayerFiles(g, source, undefined), "utf8")).toBe(kc);
+  });
+
+  it("the state file is written for the shell to join, and forgotten when the game ends, unless it is another game's", () => {
+    const cache = tmp("gd-cache-");
+    const f = gameFiles(cache, path.join(cache, "reports"), "ab12cd34");
+    mkdirSync(f.dir, { recursive: true });
+    writeFileSync(runningMarker(f), "");
+    const mine = state(f.dir);
+    writeGameState(f, mine);
+    expect(readGameState(cache)).toEqual(mine);
+    forgetGame(f, "ab12cd34");
+    expect(existsSync(f.state)).toBe(false);
+    expect(existsSync(runningMarker(f))).toBe(false);
+    forgetGame(f, "ab12cd34"); // harmless to repeat
+    // Another game's state file stays (this game's marker still goes); so does one that cannot be read.
+    writeFileSync(runningMarker(f), "");
+    writeGameState(f, state("/other", { runId: "99999999" }));
+    forgetGame(f, "ab12cd34");
+    expect(readGameState(cache).runId).toBe("99999999");
+    expect(existsSync(runningMarker(f))).toBe(false);
+    writeFileSync(f.state, "{ half");
+    forgetGame(f, "ab12cd34");
+    expect(readFileSync(f.state, "utf8")).toBe("{ half");
   });
 
   it("node names: the container, its short name and role", () => {
@@ -560,6 +672,81 @@ describe("the debrief", () => {
     expect(html).toContain("<h2>Data lost</h2>");
     expect(html).toContain("12 of 12 blobs missing");
     expect(html).toContain("no suite history yet");
+  });
+
+  it("the record of a game: from its session and the run's journal, or from neither when it ended before the run began", () => {
+    const pagedAt = Date.parse("2026-11-24T10:00:00Z");
+    const reveals = [
+      { n: 1, at: pagedAt + 60_000, how: "asked" as const, text: "ask the API server" },
+      { n: 2, at: pagedAt + 240_000, how: "auto" as const, text: "who holds the port?" },
+    ];
+    const commands = parseCommandLog(`${pagedAt + 30_000}\tkubectl get pods -A`);
+    const j = { runId: "ab12cd34", scenario: { id: s().id, title: s().title, summary: s().summary, source: s().source, tags: s().tags } };
+    const r = gameRecord({
+      runId: "ab12cd34",
+      scenario: s(),
+      session: { pagedAt, recoveredAt: pagedAt + 300_000, gaveUpAt: undefined, reveals },
+      journal: { ...j, outcome: "passed", reason: "recovered in 5m" },
+      outcome: "recovered",
+      commands,
+      reference: { ms: 60_000, source: "suite", runs: 3 },
+      endedAt: pagedAt + 400_000,
+    });
+    expect(r).toEqual({
+      runId: "ab12cd34",
+      scenario: { id: s().id, title: s().title, summary: s().summary, source: s().source },
+      difficulty: s().gameDay.difficulty,
+      severity: "SEV-1",
+      alert: s().gameDay.alert,
+      pagedAt,
+      endedAt: pagedAt + 400_000,
+      outcome: "recovered",
+      recoveredAt: pagedAt + 300_000,
+      hints: reveals,
+      hintsTotal: gameDayHints(s()).length,
+      commands,
+      cause: s().gameDay.cause,
+      runbook: s().runbook.map((x) => ({ title: x.title, shows: x.shows })),
+      reference: { ms: 60_000, source: "suite", runs: 3 },
+      // Only the hint asked for costs; 4 full minutes beyond the reference.
+      score: { points: 81, formula: "100 − 15 × 1 hint − 4 min beyond 1m00s = 81" },
+      run: { outcome: "passed", reason: "recovered in 5m", report: "../etcd-port-conflict-ab12cd34/report.html" },
+    });
+    const gaveUp = gameRecord({
+      runId: "ab12cd34",
+      scenario: s(),
+      session: { pagedAt, recoveredAt: undefined, gaveUpAt: pagedAt + 90_000, reveals: [] },
+      journal: { ...j, outcome: "passed", reason: "the runbook recovered it" },
+      outcome: "gave-up",
+      commands: [],
+      reference: { ms: PAR_MS.medium, source: "par" },
+      endedAt: pagedAt + 200_000,
+    });
+    expect(gaveUp).toMatchObject({ gaveUpAt: pagedAt + 90_000, score: { points: 0, formula: "gave-up: 0" } });
+    expect(gaveUp).not.toHaveProperty("recoveredAt");
+    const never = gameRecord({
+      runId: "ab12cd34",
+      scenario: s(),
+      session: undefined,
+      journal: undefined,
+      outcome: "aborted",
+      commands: [],
+      reference: { ms: PAR_MS.medium, source: "par" },
+      endedAt: pagedAt,
+    });
+    expect(never).toMatchObject({ hints: [], score: { points: 0, formula: "aborted: 0" }, run: { outcome: "interrupted", reason: "interrupted" } });
+    for (const k of ["pagedAt", "recoveredAt", "gaveUpAt"]) expect(never).not.toHaveProperty(k);
+    expect(never.run).not.toHaveProperty("report");
+  });
+
+  it("is written as debrief.html and debrief.json (the cause patterns as text), the report directory made if need be", async () => {
+    const dir = path.join(tmp("gd-debrief-"), "reports", "gameday-ab12cd34");
+    const html = await writeDebrief(dir, record());
+    expect(html).toBe(path.join(dir, "debrief.html"));
+    expect(readFileSync(html, "utf8")).toBe(debriefHtml(record()));
+    const json = JSON.parse(readFileSync(path.join(dir, "debrief.json"), "utf8")) as Record<string, unknown>;
+    expect(json.cause).toEqual(s().gameDay.cause.map(String));
+    expect(json).toMatchObject({ runId: "ab12cd34", outcome: "recovered", score: record().score, hintsTotal: 4 });
   });
 
   it("a text summary for the console: debrief: <path>, the scenario, the outcome, time, hints, score, the first cause command", () => {

@@ -40,6 +40,8 @@ export interface HistoryRun {
   timeToRecoverMs?: number;
   totalMs: number;
   load?: HistoryLoad[];
+  /** How long each runbook step took, in order, when the whole runbook ran (a game day's debrief shows their medians). */
+  runbookSteps?: { title: string; ms: number }[];
 }
 
 /** One suite run. */
@@ -73,7 +75,15 @@ export function historyRun(j: RunJournal): HistoryRun {
     ...(t.timeToRecoverMs !== undefined ? { timeToRecoverMs: t.timeToRecoverMs } : {}),
     totalMs: t.totalMs,
     ...(j.load?.length ? { load: j.load.map(historyLoad) } : {}),
+    ...runbookSteps(j),
   };
+}
+
+/** The runbook's step times, when every step ran and succeeded (a failed or cut runbook's times are not a reference). */
+function runbookSteps(j: RunJournal): Pick<HistoryRun, "runbookSteps"> {
+  const steps = j.phases.find((p) => p.name === "runbook")?.steps ?? [];
+  if (!steps.length || !steps.every((s) => s.ok)) return {};
+  return { runbookSteps: steps.map((s) => ({ title: s.title, ms: s.endedAt - s.startedAt })) };
 }
 
 const historyLoad = (l: NonNullable<RunJournal["load"]>[number]): HistoryLoad => ({

@@ -166,7 +166,11 @@ export function debriefHtml(r: GameRecord): string {
   const timeline = rows.length
     ? `<table class="timeline"><tr><th>since the page</th><th>what happened</th></tr>${rows.map((x) => `<tr class="${x.cls}"><td class="t">${since(r, x.at)}</td><td>${x.html}</td></tr>`).join("")}</table>`
     : `<p class="meta">no command was recorded (open a shell with <code>pnpm gameday shell</code> next time)</p>`;
-  const runbook = `<ol class="runbook">${r.runbook.map((s) => `<li>${esc(s.title)}<pre class="cmd">${esc(s.shows)}</pre></li>`).join("")}</ol>`;
+  const measured = (title: string) => {
+    const m = r.reference.source === "suite" ? r.reference.steps?.find((x) => x.title === title) : undefined;
+    return m ? ` <span class="meta">median ${esc(formatDuration(m.ms))} over ${m.runs} suite run${m.runs === 1 ? "" : "s"}</span>` : "";
+  };
+  const runbook = `<ol class="runbook">${r.runbook.map((s) => `<li>${esc(s.title)}${measured(s.title)}<pre class="cmd">${esc(s.shows)}</pre></li>`).join("")}</ol>`;
   const kpi = (label: string, value: string) => `<div><span>${label}</span><b>${value}</b></div>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Game day debrief: ${esc(r.scenario.id)}</title><style>
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}table{border-collapse:collapse;margin:8px 0;width:100%}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}

@@ -51,18 +51,29 @@ export function nextAutoHintAt(pagedAt: number, reveals: readonly HintReveal[], 
   return Math.max(pagedAt, reveals.at(-1)?.at ?? pagedAt) + everyMs;
 }
 
-/** The time the player is measured against: the median time to recover of the suite's earlier runs, or the difficulty's par. */
-export type Reference = { ms: number; source: "suite"; runs: number } | { ms: number; source: "par" };
+/**
+ * The time the player is measured against: the median time to recover of the suite's earlier runs, or the
+ * difficulty's par. From the suite also the median time of each runbook step, for the debrief.
+ */
+export type Reference = { ms: number; source: "suite"; runs: number; steps?: ReferenceStep[] } | { ms: number; source: "par" };
+export interface ReferenceStep {
+  title: string;
+  /** Median over the suite runs that timed this step. */
+  ms: number;
+  runs: number;
+}
 
 export function referenceTime(records: HistoryRecord[], s: Pick<Scenario, "id" | "alternativeRunbooks" | "runbookName">, difficulty: Difficulty): Reference {
   // The suite names a run of a scenario with several runbooks by its runbook; the default runbook is the reference.
   const name = s.alternativeRunbooks.length ? `runbook ${s.runbookName}` : undefined;
-  const times = records
-    .flatMap((r) => r.runs)
-    .filter((r) => r.id === s.id && r.name === name && r.outcome === "passed" && r.timeToRecoverMs !== undefined)
-    .map((r) => r.timeToRecoverMs!);
+  const passed = records.flatMap((r) => r.runs).filter((r) => r.id === s.id && r.name === name && r.outcome === "passed");
+  const times = passed.filter((r) => r.timeToRecoverMs !== undefined).map((r) => r.timeToRecoverMs!);
   const m = median(times);
-  return m === undefined ? { ms: PAR_MS[difficulty], source: "par" } : { ms: m, source: "suite", runs: times.length };
+  if (m === undefined) return { ms: PAR_MS[difficulty], source: "par" };
+  const byTitle = new Map<string, number[]>();
+  for (const step of passed.flatMap((r) => r.runbookSteps ?? [])) byTitle.set(step.title, [...(byTitle.get(step.title) ?? []), step.ms]);
+  const steps = [...byTitle].map(([title, ms]) => ({ title, ms: median(ms)!, runs: ms.length }));
+  return { ms: m, source: "suite", runs: times.length, ...(steps.length ? { steps } : {}) };
 }
 
 export const describeReference = (r: Reference): string =>

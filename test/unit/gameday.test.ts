@@ -233,6 +233,25 @@ describe("score, hints over time, reference time", () => {
       rec([run("etcd-port-conflict", 26_000), run("etcd-port-conflict", 99_000, { outcome: "not-recovered" })]),
     ];
     expect(referenceTime(history, etcd, "medium")).toEqual({ ms: 26_000, source: "suite", runs: 3 });
+    // Step times: the median of each step over the passing runs that timed it.
+    const timed = (ms: number, fix: number) =>
+      run("etcd-port-conflict", ms, {
+        runbookSteps: [
+          { title: "find the holder", ms: 1_000 },
+          { title: "kill it", ms: fix },
+        ],
+      });
+    expect(
+      referenceTime([rec([timed(20_000, 3_000), timed(30_000, 5_000)]), rec([timed(40_000, 9_000), run("etcd-port-conflict", 50_000)])], etcd, "medium"),
+    ).toEqual({
+      ms: 35_000,
+      source: "suite",
+      runs: 4,
+      steps: [
+        { title: "find the holder", ms: 1_000, runs: 3 },
+        { title: "kill it", ms: 5_000, runs: 3 },
+      ],
+    });
     expect(referenceTime([], etcd, "medium")).toEqual({ ms: PAR_MS.medium, source: "par" });
     // A scenario with several runbooks: the suite names its default runbook's runs.
     const sts = games.find((s) => s.id === "statefulset-immutable-upgrade")!;
@@ -653,6 +672,24 @@ describe("the debrief", () => {
     // The reference runbook and time, the hints, the score with its formula.
     for (const st of s().runbook) expect(html).toContain(`<pre class="cmd">${esc(st.shows)}</pre>`);
     expect(html).toContain("28.5s (median time to recover of 5 nightly suite runs)");
+    // A suite that timed the runbook's steps: each reference step says how long it took there.
+    const [first, second] = s().runbook;
+    const timed = debriefHtml(
+      record({
+        reference: {
+          ms: 28_500,
+          source: "suite",
+          runs: 5,
+          steps: [
+            { title: first!.title, ms: 1_500, runs: 4 },
+            { title: second!.title, ms: 12_000, runs: 1 },
+          ],
+        },
+      }),
+    );
+    expect(timed).toContain(`<li>${first!.title} <span class="meta">median 1.5s over 4 suite runs</span>`);
+    expect(timed).toContain(`<li>${second!.title} <span class="meta">median 12.0s over 1 suite run</span>`);
+    expect(html).not.toContain("suite run</span>");
     expect(html).toContain("hint 1/4 (came by itself)");
     expect(html).toContain("<h2>Score: 93</h2>");
     expect(html).toContain("100 − 15 × 0 hints − 7 min beyond 28.5s = 93");

@@ -101,6 +101,14 @@ describe("history record", () => {
       asExpected: false,
       totalMs: 1_000,
     });
+    // The runbook's step times, when every step ran and succeeded.
+    const step = (title: string, ms: number, ok = true) => ({ title, startedAt: 1_000, endedAt: 1_000 + ms, ok });
+    const phase = (steps: ReturnType<typeof step>[]) => ({ name: "runbook" as const, startedAt: 0, endedAt: 1, status: "passed" as const, steps, probes: [] });
+    expect(historyRun(journal({ phases: [phase([step("find", 1_200), step("fix", 8_000)])] })).runbookSteps).toEqual([
+      { title: "find", ms: 1_200 },
+      { title: "fix", ms: 8_000 },
+    ]);
+    expect(historyRun(journal({ phases: [phase([step("find", 1_200), step("fix", 8_000, false)])] }))).not.toHaveProperty("runbookSteps");
     const r = historyRecord([journal()], {
       startedAt: new Date("2025-01-31T02:00:00.000Z"),
       commit: "f57604f",

@@ -136,13 +136,27 @@ const NODE_DIR = "/var/log/aftershock-gameday";
 
 /**
  * The recorder both shells share: before each prompt, the last history entry, if it is new, goes to
- * $AFTERSHOCK_GAMEDAY_LOG as `<epoch ms>\t<prefix><command>`; and the game clock for the prompt.
+ * $AFTERSHOCK_GAMEDAY_LOG as `<epoch ms>\t<prefix><command>`, timed when it started (a DEBUG trap notes the
+ * first command after a prompt), so a node shell or a `kubectl get -w` is placed before what happened inside
+ * it; and the game clock for the prompt.
  */
 function recorder(prefix: string): string {
   return `unset HISTTIMEFORMAT
 HISTCONTROL=
 HISTIGNORE=
 __AS_PREFIX=${prefix}
+__as_ms() {
+  REPLY=\${EPOCHREALTIME:-}
+  REPLY=\${REPLY//[.,]/}
+  if ((\${#REPLY} >= 16)); then REPLY=\${REPLY:0:13}; else REPLY=$(date +%s%3N); fi
+}
+__as_preexec() {
+  [[ -n \${__as_armed:-} && $BASH_COMMAND != __as_prompt* ]] || return 0
+  __as_armed=
+  __as_ms
+  __as_started=$REPLY
+}
+trap __as_preexec DEBUG
 __as_prompt() {
   local status=$? line n cmd now s
   line=$(builtin history 1)
@@ -153,9 +167,7 @@ __as_prompt() {
       __as_seen=$n # the first prompt: what is in the history already was typed before this shell
     elif [[ $n != "$__as_seen" ]]; then
       __as_seen=$n
-      now=\${EPOCHREALTIME:-}
-      now=\${now//[.,]/}
-      if ((\${#now} >= 16)); then now=\${now:0:13}; else now=$(date +%s%3N); fi
+      if [[ -n \${__as_started:-} ]]; then now=$__as_started; else __as_ms; now=$REPLY; fi
       cmd=\${cmd//$'\\n'/ }
       cmd=\${cmd//$'\\t'/ }
       printf '%s\\t%s%s\\n' "$now" "$__AS_PREFIX" "$cmd" >>"$AFTERSHOCK_GAMEDAY_LOG"
@@ -170,6 +182,8 @@ __as_prompt() {
   else
     printf -v __as_clock '%02d:%02d' $((s / 60)) $((s % 60))
   fi
+  __as_started=
+  __as_armed=1
   return $status
 }
 PROMPT_COMMAND=__as_prompt

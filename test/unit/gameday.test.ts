@@ -375,7 +375,7 @@ describe("the game shell", () => {
     expect(spawnSync("bash", ["-n", rc]).status).toBe(0);
     const before = Date.now();
     const r = spawnSync("bash", ["--rcfile", rc, "-i"], {
-      input: "echo one\nkubectl get pods -A\n\necho one\nnode-shell nope\necho $KUBECONFIG\n",
+      input: "echo one\nkubectl get pods -A\n\necho one\nnode-shell nope\nsleep 1.2\necho $KUBECONFIG\n",
       env: { ...process.env, HOME: dir },
       encoding: "utf8",
     });
@@ -383,8 +383,10 @@ describe("the game shell", () => {
     expect(r.stderr).toContain(`node-shell: no node "nope" (nodes: control-plane worker)`);
     expect(r.stderr).toMatch(/\[gameday 02:0\d\] /);
     const log = parseCommandLog(readFileSync(s.commandLog, "utf8"));
-    expect(log.map((c) => c.command)).toEqual(["echo one", "kubectl get pods -A", "echo one", "node-shell nope", "echo $KUBECONFIG"]);
+    expect(log.map((c) => c.command)).toEqual(["echo one", "kubectl get pods -A", "echo one", "node-shell nope", "sleep 1.2", "echo $KUBECONFIG"]);
     expect(log.every((c) => c.at >= before - 1000 && c.at <= Date.now() + 1000)).toBe(true);
+    // A command is timed when it started: what came after a 1.2 s sleep is 1.2 s later, not at the same moment.
+    expect(log[5]!.at - log[4]!.at).toBeGreaterThanOrEqual(1100);
   });
 
   it("the player's kubeconfig defaults to the incident's namespace", () => {

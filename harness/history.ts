@@ -75,12 +75,12 @@ export function historyRun(j: RunJournal): HistoryRun {
     ...(t.timeToRecoverMs !== undefined ? { timeToRecoverMs: t.timeToRecoverMs } : {}),
     totalMs: t.totalMs,
     ...(j.load?.length ? { load: j.load.map(historyLoad) } : {}),
-    ...runbookSteps(j),
+    ...runbookStepTimes(j),
   };
 }
 
 /** The runbook's step times, when every step ran and succeeded (a failed or cut runbook's times are not a reference). */
-function runbookSteps(j: RunJournal): Pick<HistoryRun, "runbookSteps"> {
+function runbookStepTimes(j: RunJournal): Pick<HistoryRun, "runbookSteps"> {
   const steps = j.phases.find((p) => p.name === "runbook")?.steps ?? [];
   if (!steps.length || !steps.every((s) => s.ok)) return {};
   return { runbookSteps: steps.map((s) => ({ title: s.title, ms: s.endedAt - s.startedAt })) };

@@ -37,7 +37,8 @@ export function parseCommandLog(text: string): PlayerCommand[] {
 
 /**
  * The whole log after the game (none when it was never written), in the order the commands were typed: the host's
- * `node-shell <node>` line is written when that shell ends, after the commands typed on the node.
+ * `node-shell <node>` line is appended when that shell ends, after the commands typed on the node, though timed
+ * when it started.
  */
 export async function readCommandLog(file: string): Promise<PlayerCommand[]> {
   return (existsSync(file) ? parseCommandLog(await readFile(file, "utf8")) : []).sort((a, b) => a.at - b.at);

@@ -16,8 +16,12 @@ export const PINNED = {
   localPathProvisioner: "v0.0.30",
   /** The image kind v0.24.0 runs as the load balancer in front of several control planes. */
   kindHaproxyImage: "docker.io/kindest/haproxy:v20230606-42a2262b",
-  /** Used when the local Go cannot build a component; fetched from the module proxy as a toolchain module. */
-  fallbackGoToolchain: "go1.22.12",
+  /**
+   * Used when the local Go (at least MIN_GO) cannot build a component, say a module that needs a newer Go: the go
+   * command fetches this toolchain from the module proxy (about 76 MB). It must be newer than MIN_GO to be of any
+   * use; go1.27.3 is the toolchain the module proxy here serves for that.
+   */
+  fallbackGoToolchain: "go1.27.3",
   /** Images Aftershock builds for the cluster's add-ons and workloads carry this registry prefix. */
   localRegistry: "aftershock.local",
   /** The Ingress controller of the Service/Ingress scenarios (MIT); v3.7.x needs a nested module the proxy does not serve. */

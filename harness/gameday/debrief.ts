@@ -183,7 +183,7 @@ tr.cause{background:#fff3b0}tr.cause code{font-weight:bold}.tag{background:#d95f
 <p class="meta">run ${esc(r.runId)} · incident ${esc(r.scenario.source.incident)}, ${esc(r.scenario.source.section)} · difficulty ${esc(r.difficulty)}${r.pagedAt !== undefined ? ` · paged ${new Date(r.pagedAt).toISOString()}` : ""} · the run ended <b>${esc(r.run.outcome)}</b>${r.run.report ? ` (<a href="${esc(r.run.report)}">the run's report</a>)` : ""}</p>
 <div class="page"><b>PAGE: ${esc(r.severity)}</b> · ${esc(r.alert)}</div>
 <div class="kpis">${kpi("outcome", esc(outcomeText(r)))}${kpi("time to recover", ttr === undefined ? "—" : clock(ttr))}${kpi("reference", esc(r.reference.source === "suite" ? formatDuration(r.reference.ms) : "—"))}${kpi("hints", esc(hintsText(r)))}${kpi("score", String(r.score.points))}</div>
-<h2>Score: ${r.score.points}</h2><p><code>${esc(r.score.formula)}</code></p><p class="meta">${esc(SCORE_RULE)}. Reference time: ${esc(describeReference(r.reference))}.</p>
+<h2>How the score was counted</h2><p><code>${esc(r.score.formula)}</code></p><p class="meta">${esc(SCORE_RULE)}. Reference time: ${esc(describeReference(r.reference))}.</p>
 ${lost ? `<h2>Data lost</h2><pre class="err">${esc(lost)}</pre>` : ""}
 <div class="side"><section><h2>Your timeline</h2>${timeline}<p class="meta">cause patterns: ${r.cause.map((c) => `<code>${esc(String(c))}</code>`).join(" ")}</p></section>
 <section><h2>Reference runbook</h2><p class="meta">reference time: ${esc(describeReference(r.reference))}</p>${runbook}</section></div>

@@ -693,7 +693,9 @@ describe("the debrief", () => {
     expect(timed).toContain(`<li>${second!.title} <span class="meta">median 12.0s over 1 suite run</span>`);
     expect(html).not.toContain("suite run</span>");
     expect(html).toContain("hint 1/4 (came by itself)");
-    expect(html).toContain("<h2>Score: 93</h2>");
+    // The score once, in its card; the formula under it says how it was counted.
+    expect(html.match(/>93</g)).toHaveLength(1);
+    expect(html).toContain("<h2>How the score was counted</h2>");
     expect(html).toContain("100 − 15 × 0 hints − 7 min beyond 28.5s = 93");
     expect(html).toContain("<b>RECOVERED</b>");
     expect(html).toContain(`href="../etcd-port-conflict-ab12cd34/report.html"`);

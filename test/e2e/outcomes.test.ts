@@ -44,11 +44,19 @@ describe("etcd-port-conflict's outcome paths against real clusters", () => {
       variant(s, {
         runbook: [
           ...s.runbook,
-          step(
-            "tidy up ConfigMaps that look stale (the mistake)",
-            "kubectl delete configmap sentinel-007 -n aftershock-sentinels",
-            async ({ cluster }) => (await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels"])).stdout,
-          ),
+          step("tidy up ConfigMaps that look stale (the mistake)", "kubectl delete configmap sentinel-007 -n aftershock-sentinels", async ({ cluster }) => {
+            // Right after the runbook the API server can still drop connections (a cold CI run here saw GOAWAY
+            // 19s into the delete): the on-call types it again, for up to 90s.
+            const deadline = Date.now() + 90_000;
+            for (;;) {
+              try {
+                return (await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels"])).stdout;
+              } catch (e) {
+                if (Date.now() > deadline) throw e;
+                await new Promise((r) => setTimeout(r, 3000));
+              }
+            }
+          }),
         ],
         // Sentinels are waited for until the budget ends (they may come back with the API): keep it short here.
         verify: { within: "60s", expect: s.verify.expect },

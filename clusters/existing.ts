@@ -74,9 +74,12 @@ export async function checkReachable(t: ExistingTarget): Promise<KubeApi> {
 }
 
 export interface ExistingCluster extends ClusterAccess {
+  /** Does nothing: the cluster is not this tool's to delete. */
   delete(): Promise<void>;
   howToReach(): string;
   readonly timings: Record<string, number>;
+  /** How the run got it (journal and reports; the run's teardown then gives it back instead of deleting it). */
+  readonly shared: string;
 }
 
 /** The run's view of an existing cluster: API, host kubectl, and image loading through the registry if one was named. */
@@ -102,6 +105,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     ...(images ? { images } : {}),
     timings: { totalMs: performance.now() - t0 },
     delete: async () => {},
+    shared: "an existing cluster, not created by this tool and never deleted by it",
     howToReach: () => `${describeTarget(t)}: ${kubectlBin} ${auth.join(" ")} get namespaces`,
   };
 }

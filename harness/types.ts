@@ -11,7 +11,7 @@ export interface ManagedCluster extends ClusterAccess {
   sampleMemory?(): { stop(): Promise<number> };
   howToReach(): string;
   readonly timings: Record<string, number>;
-  /** Set when the run got a cluster another run made (pnpm suite): how it got it. */
+  /** Set when the run got a cluster it did not make (another run's in pnpm suite, or an existing one): how it got it. */
   readonly shared?: string;
 }
 

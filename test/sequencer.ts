@@ -14,8 +14,7 @@ const MINUTES: Record<string, number> = {
   "gameday.test.ts": 8,
   "suite-history.test.ts": 8,
   "keep.test.ts": 2.7,
-  "existing.test.ts": 7,
-  "workload.test.ts": 6.5,
+  "existing.test.ts": 8,
   "cluster.test.ts": 1.5,
   "report-screenshot.test.ts": 0.5,
 };

@@ -73,6 +73,11 @@ Usage:
                                             time to detect and to recover per scenario
   pnpm suite ... --shard i/n                run part i of n (n ≤ 64): the selected scenario ids, sorted, dealt round-robin,
                                             each with all its runbooks and variants; a shard with nothing to run exits 0
+  pnpm suite ... --kubeconfig FILE --existing-cluster [--context NAME] [--registry HOST:PORT]
+                                            the namespace-scoped scenarios of the selection on a cluster this tool did not
+                                            create (a staging cluster, say), one after another, each in a namespace of its own
+                                            that is deleted at its end; with --tag or no ids, scenarios that need a cluster of
+                                            their own are left out and named; named by id, they are refused before anything runs
 
 Every run checks its own probes: each symptom must be absent before the fault, and at least one
 verification probe must fail on the broken cluster before the runbook; otherwise the run is inconclusive.
@@ -252,8 +257,8 @@ async function main(argv: string[]): Promise<number> {
       };
       if (cmd === "suite") {
         only(
-          ["keep", "game-day", "list", "dry-run", "kubeconfig", "context", "existing-cluster", "registry", "runbook", "variant"],
-          "a suite makes its own clusters, deletes them and runs every runbook and variant; use pnpm scenario <id> for these",
+          ["keep", "game-day", "list", "dry-run", "runbook", "variant"],
+          "a suite deletes what it creates and runs every runbook and variant; use pnpm scenario <id> for these",
         );
       } else {
         only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");

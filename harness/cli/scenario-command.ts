@@ -10,6 +10,7 @@ import { KindProvider } from "../../clusters/kind/provider.js";
 import type { Progress } from "../../clusters/progress.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { describePlan, loadAll, loadScenario, scenarioIds } from "../registry.js";
+import type { Scenario } from "../scenario.js";
 import { consoleReporter } from "../reporters/console.js";
 import { fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
 import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
@@ -239,13 +240,27 @@ export async function suiteCommand(
   if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
   const startedAt = new Date();
   const repeat = o.repeat ?? 1;
-  const scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
+  let scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
+  if (o.existing && !ids.length) {
+    // Chosen by tag (or all): run what the existing cluster can serve and say what is left out. Named by id, a
+    // scenario it cannot serve is refused (by runScenarios, before anything runs).
+    const { served, left } = servedScenarios(scenarios, existingClusters(o.existing, o.progress));
+    if (!served.length)
+      throw new AftershockError(
+        "E_CAPABILITY",
+        `none of the ${scenarios.length} selected scenarios can run on ${describeTarget(o.existing)}: ${leftOutText(left)}`,
+      );
+    if (left.length) process.stdout.write(`suite: ${left.length} of ${scenarios.length} selected scenarios left out: ${leftOutText(left)}\n`);
+    scenarios = served;
+  }
   const plan = suitePlan(scenarios, { prove: o.prove, repeat, ...(o.shard ? { shard: o.shard } : {}) });
   if (!plan.length) {
     process.stdout.write(`suite: shard ${o.shard?.index}/${o.shard?.count} has no scenarios (${scenarios.length} selected); nothing to run\n`);
     return 0;
   }
-  const journals = await runScenarios(plan, { ...o, share: true });
+  // An existing cluster is shared by nature (each run has a namespace of its own there); kind clusters are shared
+  // by namespace-scoped runs of one shape.
+  const journals = await runScenarios(plan, { ...o, share: !o.existing });
   const record = historyRecord(journals, {
     startedAt,
     ...withCommit(gitCommit() ?? process.env.GITHUB_SHA),
@@ -263,7 +278,7 @@ export async function suiteCommand(
   const saved = await writeHistory(store, record);
   const rel = (f: string) => path.relative(process.cwd(), f);
   process.stdout.write(
-    `\nsuite: ${journals.map(label).join(", ")}\n${repeat > 1 ? stats.map((s) => `  ${repeatLine(s)}\n`).join("") : ""}${clusterUse(journals)}` +
+    `\nsuite: ${journals.map(label).join(", ")}\n${repeat > 1 ? stats.map((s) => `  ${repeatLine(s)}\n`).join("") : ""}${clusterUse(journals, o.existing)}` +
       `  reports: ${rel(dir)}/{junit.xml,report.html,journals.json}\n  history: ${rel(saved)} (compared with ${earlier.length} earlier suite run${earlier.length === 1 ? "" : "s"})\n` +
       `${trendLines(rows)}${summaryLine(record.runs)}\n`,
   );
@@ -295,8 +310,41 @@ export function trendLines(rows: TrendRow[]): string {
 
 const withCommit = (commit: string | undefined) => (commit ? { commit } : {});
 
-/** Which runs had which cluster: one line per cluster, saying which scenarios shared it. */
-export function clusterUse(journals: RunJournal[]): string {
+/**
+ * Scenarios the target can serve (its scopes and capabilities, as runScenarios checks them), and the others, each
+ * with the reason it is left out.
+ */
+export function servedScenarios(
+  scenarios: Scenario[],
+  target: Pick<ClusterFactory, "capabilities" | "target" | "scopes">,
+): { served: Scenario[]; left: { id: string; why: string }[] } {
+  const served: Scenario[] = [];
+  const left: { id: string; why: string }[] = [];
+  for (const s of scenarios) {
+    const missing = s.needs.filter((c) => !target.capabilities.includes(c));
+    if (target.scopes && !target.scopes.includes(s.scope)) left.push({ id: s.id, why: "needs a cluster of its own" });
+    else if (missing.length) left.push({ id: s.id, why: `needs ${missing.join(", ")}${missing.includes("image-loading") ? " (give --registry)" : ""}` });
+    else served.push(s);
+  }
+  return { served, left };
+}
+
+/** "needs a cluster of its own: a, b; needs image-loading (give --registry): c" */
+export function leftOutText(left: { id: string; why: string }[]): string {
+  const by = new Map<string, string[]>();
+  for (const l of left) by.set(l.why, [...(by.get(l.why) ?? []), l.id]);
+  return [...by].map(([why, ids]) => `${why}: ${ids.join(", ")}`).join("; ");
+}
+
+/**
+ * Which runs had which cluster: one line per cluster, saying which scenarios shared it. On an existing cluster
+ * nothing was created: one line says so.
+ */
+export function clusterUse(journals: RunJournal[], existing?: ExistingTarget): string {
+  if (existing) {
+    const n = journals.length;
+    return `no cluster created: ${n} run${n === 1 ? "" : "s"} on ${describeTarget(existing)}, each in a namespace of its own\n`;
+  }
   const by = new Map<string, RunJournal[]>();
   for (const j of journals) if (j.cluster) by.set(j.cluster.name, [...(by.get(j.cluster.name) ?? []), j]);
   const lines = [...by.entries()].map(([name, js]) => {

@@ -11,7 +11,7 @@ import { expectCatalogRunPasses } from "./helpers.js";
  */
 
 // etcd-port-conflict runs through the CLI with --keep in keep.test.ts, as a user would.
-// Namespace-scoped scenarios share one cluster through pnpm suite in workload.test.ts.
+// Namespace-scoped scenarios run as a suite on an existing cluster in existing.test.ts.
 const ids = (await loadAll())
   .filter((s) => s.cluster.controlPlanes === 1 && s.id !== "etcd-port-conflict" && s.scope !== "namespace" && !s.tags.includes("performance"))
   .map((s) => s.id);

@@ -82,7 +82,24 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
       ["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster"],
       /^aftershock: error E_CAPABILITY: scenario crashloop-triage needs image-loading, which the existing cluster of \S+package\.json \(no --registry\) does not offer/,
     ],
-    [["suite", "--kubeconfig", "package.json"], /^aftershock: error E_BAD_INPUT: --kubeconfig is not an option of pnpm suite/],
+    // A suite on an existing cluster: the same opt-in; scenarios named by id that it cannot serve are refused, and a
+    // selection by tag with nothing it can serve says why.
+    [
+      ["suite", "--kubeconfig", "package.json"],
+      /^aftershock: error E_BAD_INPUT: --kubeconfig names a cluster this tool did not create; add --existing-cluster/,
+    ],
+    [
+      ["suite", "crashloop-triage", "etcd-port-conflict", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "127.0.0.1:5000"],
+      /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of \S+package\.json takes only namespace-scoped scenarios\n$/,
+    ],
+    [
+      ["suite", "--tag", "workload", "--kubeconfig", "package.json", "--existing-cluster"],
+      /^aftershock: error E_CAPABILITY: none of the 5 selected scenarios can run on the existing cluster of \S+package\.json: needs image-loading \(give --registry\): crashloop-triage, oomkilled-jvm, readiness-probe-mismatch, service-ingress-mismatch, statefulset-immutable-upgrade\n$/,
+    ],
+    [
+      ["suite", "--tag", "control-plane", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "127.0.0.1:5000"],
+      /^aftershock: error E_CAPABILITY: none of the \d+ selected scenarios can run on the existing cluster of \S+package\.json: needs a cluster of its own: apiserver-down, /,
+    ],
     [
       ["scenario", "statefulset-immutable-upgrade", "--runbook", "yolo"],
       /^aftershock: error E_BAD_INPUT: scenario statefulset-immutable-upgrade has no runbook "yolo" \(its runbooks: safe, incident\)/,

@@ -18,7 +18,8 @@ import {
   type HistoryRecord,
   type HistoryRun,
 } from "../../harness/history.js";
-import { clusterUse } from "../../harness/cli/scenario-command.js";
+import { clusterUse, existingClusters, leftOutText, servedScenarios } from "../../harness/cli/scenario-command.js";
+import { RecordingProgress } from "../../clusters/progress.js";
 import { loadAll } from "../../harness/registry.js";
 import { htmlReport } from "../../harness/reporters/files.js";
 import { suiteSections, trendsSection } from "../../harness/reporters/trends.js";
@@ -324,6 +325,24 @@ describe("repeated runs", () => {
     expect(clusterUse(js)).toBe(
       "2 clusters created\n  cluster as-1: crashloop-triage ×2, service-ingress-mismatch ×2 (shared by 4 runs)\n  cluster as-2: apiserver-down (ha)\n",
     );
+    // On an existing cluster nothing was created, whatever the journals call it (its kubeconfig context).
+    expect(clusterUse(js.slice(0, 4), { kubeconfig: "/home/sre/staging.yaml", context: "staging" })).toBe(
+      "no cluster created: 4 runs on the existing cluster of /home/sre/staging.yaml (context staging), each in a namespace of its own\n",
+    );
+  });
+
+  it("on an existing cluster, a suite chosen by tag keeps what the cluster can serve and names the rest by reason", async () => {
+    const all = await loadAll();
+    const staging = existingClusters({ kubeconfig: "/home/sre/staging.yaml", registry: "registry.staging:5000" }, new RecordingProgress());
+    const { served, left } = servedScenarios(all, staging);
+    expect(served.map((s) => s.id)).toEqual(all.filter((s) => s.scope === "namespace").map((s) => s.id));
+    expect(served.length).toBeGreaterThanOrEqual(5);
+    expect(left.map((l) => l.id)).toEqual(all.filter((s) => s.scope === "cluster").map((s) => s.id));
+    expect(new Set(left.map((l) => l.why))).toEqual(new Set(["needs a cluster of its own"]));
+    // Without a registry the workloads' images cannot reach the cluster.
+    const bare = servedScenarios(all, existingClusters({ kubeconfig: "/home/sre/staging.yaml" }, new RecordingProgress()));
+    expect(bare.served).toEqual([]);
+    expect(leftOutText(bare.left)).toMatch(/^needs a cluster of its own: apiserver-down, .*; needs image-loading \(give --registry\): crashloop-triage, /);
   });
 
   it("runs the whole plan N times over, pass after pass", () => {

@@ -9,7 +9,7 @@ import { describeLoadTarget, LoadMonitor } from "./load.js";
 import { RunTeardown } from "./run-teardown.js";
 import type { ReporterHooks } from "./reporters/reporter.js";
 import { healthProbes, type RunbookStep, type Scenario } from "./scenario.js";
-import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "./types.js";
+import type { Capability, Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "./types.js";
 import { EXIT_CODES, type Outcome, type PhaseName, type PhaseRecord, type ProbeRecord, type RunJournal, type StepRecord, type VariantTag } from "./journal.js";
 
 export { EXIT_CODES } from "./journal.js";
@@ -449,16 +449,26 @@ export function runNamespace(s: Scenario, runId: string): string {
 
 /** Refuses, before anything is created, a scenario whose needs the clusters cannot serve. */
 export function assertServes(clusters: Pick<ClusterFactory, "capabilities" | "target" | "scopes">, s: Scenario): void {
-  if (clusters.scopes && !clusters.scopes.includes(s.scope)) {
+  const why = unserved(clusters, s);
+  if (why === "whole-cluster") {
     throw new AftershockError(
       "E_CAPABILITY",
       `scenario ${s.id} changes the whole cluster; ${clusters.target ?? "this target"} takes only namespace-scoped scenarios`,
     );
   }
-  const missing = s.needs.filter((c) => !clusters.capabilities.includes(c));
-  if (missing.length) {
-    throw new AftershockError("E_CAPABILITY", `scenario ${s.id} needs ${missing.join(", ")}, which ${clusters.target ?? "this target"} does not offer`);
+  if (why) {
+    throw new AftershockError("E_CAPABILITY", `scenario ${s.id} needs ${why.join(", ")}, which ${clusters.target ?? "this target"} does not offer`);
   }
+}
+
+/**
+ * Why a target cannot run a scenario: "whole-cluster" when it offers only namespaces and the scenario changes the
+ * whole cluster, else the capabilities it lacks; undefined when it can.
+ */
+export function unserved(clusters: Pick<ClusterFactory, "capabilities" | "scopes">, s: Scenario): "whole-cluster" | Capability[] | undefined {
+  if (clusters.scopes && !clusters.scopes.includes(s.scope)) return "whole-cluster";
+  const missing = s.needs.filter((c) => !clusters.capabilities.includes(c));
+  return missing.length ? missing : undefined;
 }
 
 function record(probe: Probe, o: Observation): ProbeRecord {

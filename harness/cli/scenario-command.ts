@@ -14,7 +14,7 @@ import type { Scenario } from "../scenario.js";
 import { consoleReporter } from "../reporters/console.js";
 import { fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
 import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
-import { assertServes, runScenario, EXIT_CODES, type RunJournal, type RunOptions } from "../runner.js";
+import { assertServes, runScenario, unserved, EXIT_CODES, type RunJournal, type RunOptions } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import { SharedClusters } from "../shared-clusters.js";
 import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../variants.js";
@@ -321,9 +321,9 @@ export function servedScenarios(
   const served: Scenario[] = [];
   const left: { id: string; why: string }[] = [];
   for (const s of scenarios) {
-    const missing = s.needs.filter((c) => !target.capabilities.includes(c));
-    if (target.scopes && !target.scopes.includes(s.scope)) left.push({ id: s.id, why: "needs a cluster of its own" });
-    else if (missing.length) left.push({ id: s.id, why: `needs ${missing.join(", ")}${missing.includes("image-loading") ? " (give --registry)" : ""}` });
+    const why = unserved(target, s);
+    if (why === "whole-cluster") left.push({ id: s.id, why: "needs a cluster of its own" });
+    else if (why) left.push({ id: s.id, why: `needs ${why.join(", ")}${why.includes("image-loading") ? " (give --registry)" : ""}` });
     else served.push(s);
   }
   return { served, left };

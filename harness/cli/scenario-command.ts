@@ -316,7 +316,7 @@ const withCommit = (commit: string | undefined) => (commit ? { commit } : {});
  */
 export function servedScenarios(
   scenarios: Scenario[],
-  target: Pick<ClusterFactory, "capabilities" | "target" | "scopes">,
+  target: Pick<ClusterFactory, "capabilities" | "scopes">,
 ): { served: Scenario[]; left: { id: string; why: string }[] } {
   const served: Scenario[] = [];
   const left: { id: string; why: string }[] = [];

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { CommandError } from "../../clusters/errors.js";
+import { pollUntil } from "../../clusters/wait.js";
 import { loadScenario } from "../../harness/registry.js";
 import { containerRunning, healthz } from "../../harness/probes.js";
 import { defineScenario, step, type Scenario } from "../../harness/scenario.js";
@@ -44,19 +46,29 @@ describe("etcd-port-conflict's outcome paths against real clusters", () => {
       variant(s, {
         runbook: [
           ...s.runbook,
-          step("tidy up ConfigMaps that look stale (the mistake)", "kubectl delete configmap sentinel-007 -n aftershock-sentinels", async ({ cluster }) => {
-            // Right after the runbook the API server can still drop connections (a cold CI run here saw GOAWAY
-            // 19s into the delete): the on-call types it again, for up to 90s.
-            const deadline = Date.now() + 90_000;
-            for (;;) {
-              try {
-                return (await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels"])).stdout;
-              } catch (e) {
-                if (Date.now() > deadline) throw e;
-                await new Promise((r) => setTimeout(r, 3000));
-              }
-            }
-          }),
+          step(
+            "tidy up ConfigMaps that look stale (the mistake)",
+            "kubectl delete configmap sentinel-007 -n aftershock-sentinels --ignore-not-found",
+            // Right after the runbook the API server can still drop connections (a cold CI run here saw GOAWAY 19s
+            // into the delete): the on-call types it again, for up to 90s. A delete that went through before its
+            // connection dropped finds nothing the second time, which is fine.
+            ({ cluster, clock }) =>
+              pollUntil(
+                "the mistaken delete of sentinel-007",
+                90_000,
+                3000,
+                async () => {
+                  try {
+                    const r = await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels", "--ignore-not-found"]);
+                    return { ok: true, seen: r.stdout };
+                  } catch (e) {
+                    if (!(e instanceof CommandError)) throw e;
+                    return { ok: false, seen: e.stderrTail.trim().split("\n").pop() ?? "" };
+                  }
+                },
+                { clock },
+              ),
+          ),
         ],
         // Sentinels are waited for until the budget ends (they may come back with the API): keep it short here.
         verify: { within: "60s", expect: s.verify.expect },

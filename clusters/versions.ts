@@ -5,7 +5,7 @@
 export const DEFAULT_KUBERNETES_VERSION = "v1.29.15";
 
 export const PINNED = {
-  /** kind drives the cluster lifecycle; v0.24.0 pairs with Kubernetes ≤ 1.30 on cgroup v1 hosts. */
+  /** kind for Kubernetes 1.27–1.30 (the v1beta3 kubeadm API, haproxy in front of several control planes); see profileFor. */
   kind: "v0.24.0",
   /** Node and tool rootfs: Debian's systemd, containerd, runc, CNI plugins and iptables. */
   debianSuite: "bookworm",
@@ -16,6 +16,14 @@ export const PINNED = {
   localPathProvisioner: "v0.0.30",
   /** The image kind v0.24.0 runs as the load balancer in front of several control planes. */
   kindHaproxyImage: "docker.io/kindest/haproxy:v20230606-42a2262b",
+  /** kind for Kubernetes 1.35–1.37: v0.32 is the first to write kubeadm's v1beta4 API (1.36+), which 1.37 requires. */
+  kindCurrent: "v0.33.0",
+  /** The image kind ≥ v0.32 runs as the load balancer; here it holds Aftershock's own balancer (clusters/images/components/lb). */
+  kindEnvoyImage: "docker.io/envoyproxy/envoy:v1.36.2",
+  /** containerd 2.x for Kubernetes 1.35+ (upstream supports containerd 1.x only up to 1.35), built from its Go module. */
+  containerd: "v2.2.9",
+  /** runc for containerd 2.x, built from its Go module with cgo and libseccomp (linked statically). */
+  runc: "v1.3.7",
   /**
    * Used when the local Go (at least MIN_GO) cannot build a component, say a module that needs a newer Go: the go
    * command fetches this toolchain from the module proxy (about 76 MB). It must be newer than MIN_GO to be of any
@@ -38,9 +46,6 @@ export const PINNED = {
 
 /** The oldest local Go (GOTOOLCHAIN=local) that builds every component: Helm's module helm.sh/helm/v3 v3.22.0 says `go 1.26.0`. */
 export const MIN_GO = { version: "1.26.0", neededBy: `helm.sh/helm/v3 ${PINNED.helm}` } as const;
-
-/** Kubernetes minors the offline builder knows how to assemble and test on this project's hosts. */
-export const SUPPORTED_MINORS = [27, 28, 29, 30] as const;
 
 export interface KubernetesRelease {
   version: string; // v1.29.15
@@ -69,4 +74,98 @@ export function kubernetesRelease(v: string): KubernetesRelease {
  */
 export function etcdModuleVersion(imageTag: string): string {
   return "v" + imageTag.replace(/-\d+$/, "");
+}
+
+/**
+ * What one Kubernetes version needs from the image builder, kind and the runbooks: the one place that knows. The
+ * builder, the provider and the scenarios' kit ask `profileFor(version)`; nothing else compares version numbers.
+ */
+export interface VersionProfile {
+  release: KubernetesRelease;
+  /** The tested line this version belongs to, as shown to people: "1.27–1.30" or "1.35–1.37". */
+  line: string;
+  /** kind release that creates clusters of this version (its kubeadm config templates must know the version). */
+  kind: string;
+  /**
+   * The load balancer kind starts in front of several control planes, under the image name kind asks for. kind
+   * ≤ v0.31 runs haproxy (Debian's package here); kind ≥ v0.32 runs envoy, which Debian does not package, so its
+   * image is Aftershock's own TCP balancer that reads the file-based configuration kind writes for envoy.
+   */
+  loadBalancer: { image: string; implementation: "haproxy" | "aftershock-lb" };
+  /** Debian bookworm's containerd 1.6.20 and runc 1.1.5, or containerd 2.x and runc built from their Go modules. */
+  runtime: { source: "debian"; containerd: "1.6.20"; runc: "1.1.5" } | { source: "modules"; containerd: string; runc: string };
+  /** containerd's configuration format: 2 for containerd 1.6, 3 for containerd 2.x. */
+  containerdConfigVersion: 2 | 3;
+  /** From 1.35 the kubelet refuses cgroup v1 unless its KubeletConfiguration says `failCgroupV1: false` (KEP-5573). */
+  kubeletFailCgroupV1Off: boolean;
+  /** The kubeadm config API kind writes to /kind/kubeadm.conf for this version (1.37 removed v1beta3). */
+  kubeadmConfigApi: "kubeadm.k8s.io/v1beta3" | "kubeadm.k8s.io/v1beta4";
+  /** etcd 3.6 removed `etcdctl snapshot restore|status`; etcdutl has had both since 3.5, so every line uses it. */
+  etcd: { snapshotRestore: "etcdutl snapshot restore"; snapshotStatus: "etcdutl snapshot status" };
+  /** Upstream end of support, where it has passed (the console says so). */
+  endOfSupport?: string;
+}
+
+/** The versions this project builds and has run its catalog on, one per line of `--help`; newest last. */
+export const TESTED_VERSIONS = ["v1.29.15", "v1.30.14", "v1.35.4", "v1.36.3", "v1.37.2"] as const;
+
+const LEGACY_MINORS = [27, 28, 29, 30];
+const CURRENT_MINORS = [35, 36, 37];
+const END_OF_SUPPORT: Record<number, string> = { 27: "2024-06-28", 28: "2024-10-28", 29: "2025-02-28", 30: "2025-06-28" };
+
+/** Versions the offline builder can make here, as a sentence for errors and help. */
+export function supportedVersionsText(): string {
+  return `1.${LEGACY_MINORS[0]}–1.${LEGACY_MINORS.at(-1)} and 1.${CURRENT_MINORS[0]}–1.${CURRENT_MINORS.at(-1)} (tested: ${TESTED_VERSIONS.join(", ")})`;
+}
+
+/** The profile of a version, or undefined when the offline builder cannot make it here. */
+export function profileFor(version: string): VersionProfile | undefined {
+  const release = kubernetesRelease(version);
+  if (release.major !== 1) return undefined;
+  const etcd = { snapshotRestore: "etcdutl snapshot restore", snapshotStatus: "etcdutl snapshot status" } as const;
+  if (LEGACY_MINORS.includes(release.minor)) {
+    return {
+      release,
+      line: `1.${LEGACY_MINORS[0]}–1.${LEGACY_MINORS.at(-1)}`,
+      kind: PINNED.kind,
+      loadBalancer: { image: PINNED.kindHaproxyImage, implementation: "haproxy" },
+      runtime: { source: "debian", containerd: "1.6.20", runc: "1.1.5" },
+      containerdConfigVersion: 2,
+      kubeletFailCgroupV1Off: false,
+      kubeadmConfigApi: "kubeadm.k8s.io/v1beta3",
+      etcd,
+      ...(END_OF_SUPPORT[release.minor] ? { endOfSupport: END_OF_SUPPORT[release.minor] } : {}),
+    };
+  }
+  if (CURRENT_MINORS.includes(release.minor)) {
+    return {
+      release,
+      line: `1.${CURRENT_MINORS[0]}–1.${CURRENT_MINORS.at(-1)}`,
+      kind: PINNED.kindCurrent,
+      loadBalancer: { image: PINNED.kindEnvoyImage, implementation: "aftershock-lb" },
+      runtime: { source: "modules", containerd: PINNED.containerd, runc: PINNED.runc },
+      containerdConfigVersion: 3,
+      kubeletFailCgroupV1Off: true,
+      // kind v0.33 writes v1beta4 from 1.36 on, v1beta3 before.
+      kubeadmConfigApi: release.minor >= 36 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3",
+      etcd,
+    };
+  }
+  return undefined;
+}
+
+/** One line for people: the version and what it brings with it here. */
+export function describeVersion(version: string): string {
+  const p = profileFor(version);
+  if (!p) return `Kubernetes ${version} (not a version the offline builder makes)`;
+  const runtime =
+    p.runtime.source === "debian"
+      ? `Debian's containerd ${p.runtime.containerd} and runc ${p.runtime.runc}`
+      : `containerd ${p.runtime.containerd} and runc ${p.runtime.runc} built from Go modules`;
+  return [
+    `Kubernetes ${p.release.version} (line ${p.line}${p.endOfSupport ? `, out of upstream support since ${p.endOfSupport}` : ""})`,
+    `kind ${p.kind}, kubeadm ${p.kubeadmConfigApi.replace("kubeadm.k8s.io/", "")}, ${runtime}`,
+    ...(p.kubeletFailCgroupV1Off ? ["kubelet failCgroupV1: false"] : []),
+    `control-plane load balancer: ${p.loadBalancer.implementation === "haproxy" ? "haproxy" : "Aftershock's own, in kind's envoy slot"}`,
+  ].join("; ");
 }

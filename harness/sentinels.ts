@@ -4,6 +4,7 @@ import { AftershockError } from "../clusters/errors.js";
 import { raw, sh } from "../clusters/exec.js";
 import { apiErrorLine, apiStatus } from "../clusters/kube.js";
 import { etcdctl, negate, type Probe } from "./probes.js";
+import { versionOf } from "./versions.js";
 import type { Sentinel } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
 import { applyInNamespace, echoWorkload, lostByName, spreadOverNodes, waitRolledOut } from "./workloads.js";
@@ -165,7 +166,7 @@ export function etcdSnapshot(file = "/var/lib/etcd-backup/snapshot.db"): Sentine
         .sh(
           sh`set -euo pipefail; mkdir -p "$(dirname ${file})"
 ${raw(etcdctl(30))} snapshot save ${file} 2>&1 | tail -1
-etcdutl snapshot status ${file} -w table`,
+${raw(versionOf(ctx).etcd.snapshotStatus)} ${file} -w table`,
           { timeoutMs: 60_000 },
         );
       ctx.evidence("backup", r.stdout.trim());

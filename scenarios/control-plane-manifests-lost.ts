@@ -1,4 +1,5 @@
 import { nodeShell } from "../harness/types.js";
+import { versionOf } from "../harness/versions.js";
 import { defineScenario, step } from "../harness/scenario.js";
 import { apiserverReady, apiserverRefuses, containerAbsent, containerRunning, etcdHealthy, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
 import { configMaps, deployment } from "../harness/sentinels.js";
@@ -67,12 +68,13 @@ export default defineScenario({
       "ls -la /etc/kubernetes/manifests/",
       async ({ cluster }) => (await nodeShell(cluster).controlPlane().exec(["ls", "-la", "/etc/kubernetes/manifests/"])).stdout,
     ),
-    step(
-      "regenerate the control-plane manifests",
-      "kubeadm init phase control-plane all --config /kind/kubeadm.conf",
-      async ({ cluster }) =>
-        (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout,
-    ),
+    step("regenerate the control-plane manifests", "kubeadm init phase control-plane all --config /kind/kubeadm.conf", async (ctx) => {
+      const cp = nodeShell(ctx.cluster).controlPlane();
+      // The cluster's own config is in the API its kubeadm takes (v1beta4 from 1.36; 1.37 no longer reads v1beta3).
+      const api = (await cp.sh("grep -m1 -oE 'kubeadm.k8s.io/v1beta[0-9]+' /kind/kubeadm.conf", { allowFailure: true })).stdout.trim();
+      const out = (await cp.exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout;
+      return `/kind/kubeadm.conf is ${api || "of no known API"} (kubeadm ${ctx.cluster.kubernetesVersion} takes ${versionOf(ctx).kubeadmConfigApi})\n${out}`;
+    }),
     step(
       "regenerate the local etcd manifest",
       "kubeadm init phase etcd local --config /kind/kubeadm.conf",

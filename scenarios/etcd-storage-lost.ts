@@ -2,6 +2,7 @@ import { nodeShell } from "../harness/types.js";
 import { defineScenario, step, type Fault } from "../harness/scenario.js";
 import { apiserverReady, containerRunning, etcdHealthy, healthz, kubectlTimesOut, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
 import { configMaps, deployment, etcdSnapshot } from "../harness/sentinels.js";
+import { versionOf } from "../harness/versions.js";
 
 const SNAPSHOT = "/var/lib/etcd-backup/snapshot.db";
 
@@ -58,14 +59,19 @@ export default defineScenario({
     step(
       "check the snapshot",
       `etcdutl snapshot status ${SNAPSHOT} -w table`,
-      async ({ cluster }) => (await nodeShell(cluster).controlPlane().exec(["etcdutl", "snapshot", "status", SNAPSHOT, "-w", "table"])).stdout,
+      async (ctx) =>
+        (
+          await nodeShell(ctx.cluster)
+            .controlPlane()
+            .sh(`${versionOf(ctx).etcd.snapshotStatus} ${SNAPSHOT} -w table`)
+        ).stdout,
     ),
     step(
       "restore it as this member's data directory",
       "etcdutl snapshot restore <snapshot> --name <node> --initial-cluster <node>=https://<ip>:2380 --initial-advertise-peer-urls https://<ip>:2380 --data-dir /var/lib/etcd",
-      async ({ cluster }) =>
+      async (ctx) =>
         (
-          await nodeShell(cluster)
+          await nodeShell(ctx.cluster)
             .controlPlane()
             .sh(
               `set -euo pipefail
@@ -73,7 +79,7 @@ m=/etc/kubernetes/manifests/etcd.yaml
 name=$(grep -oE -- '--name=[^ ]+' $m | cut -d= -f2)
 peer=$(grep -oE -- '--initial-advertise-peer-urls=[^ ]+' $m | cut -d= -f2)
 rm -f /var/lib/etcd
-etcdutl snapshot restore ${SNAPSHOT} --name "$name" --initial-cluster "$name=$peer" --initial-advertise-peer-urls "$peer" --data-dir /var/lib/etcd 2>&1 | tail -2
+${versionOf(ctx).etcd.snapshotRestore} ${SNAPSHOT} --name "$name" --initial-cluster "$name=$peer" --initial-advertise-peer-urls "$peer" --data-dir /var/lib/etcd 2>&1 | tail -2
 ls /var/lib/etcd`,
               { timeoutMs: 120_000 },
             )

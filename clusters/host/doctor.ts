@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { AftershockError } from "../errors.js";
 import { run, which } from "../exec.js";
 import type { Progress } from "../progress.js";
-import { MIN_GO, PINNED } from "../versions.js";
+import { MIN_GO, PINNED, supportedVersionsText } from "../versions.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -254,6 +254,9 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   ];
   const missing = [];
   for (const [bin, pkg] of tools) if (!(await which(bin))) missing.push(pkg);
+  // runc for Kubernetes 1.35+ is built with cgo against libseccomp (found through pkg-config) and linked statically.
+  if (!existsSync("/usr/include/seccomp.h")) missing.push("libseccomp-dev");
+  if (!(await which("pkg-config"))) missing.push("pkg-config");
   const installable = missing.filter((p) => p !== "golang-go");
   if (installable.length && canFix && hasApt) await aptInstall([...installable, "libc6-dev"], progress);
   if (!(await which("go"))) {
@@ -314,7 +317,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   // 4. cgroups.
   const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
   report.cgroupVersion = v2 ? 2 : 1;
-  line("cgroups", true, v2 ? "v2 (unified)" : `v1 — Kubernetes ≤ 1.30 with kind ${PINNED.kind} (what the offline builder supports)`);
+  line("cgroups", true, v2 ? "v2 (unified)" : `v1 — Kubernetes ${supportedVersionsText()}; 1.35+ with failCgroupV1: false`);
 
   // 5. Disk.
   const dir = info.rootDir && existsSync(info.rootDir) ? info.rootDir : "/";

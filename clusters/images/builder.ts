@@ -11,7 +11,8 @@ import { run } from "../exec.js";
 import { withLock } from "../lock.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
-import { kubernetesRelease, PINNED, SUPPORTED_MINORS } from "../versions.js";
+import { kubernetesRelease, PINNED, profileFor, supportedVersionsText, type VersionProfile } from "../versions.js";
+import { containerdConfig } from "./containerd-config.js";
 import { buildGoComponent, type BuiltComponent } from "./go-build.js";
 import { cniManifest, storageManifest } from "./manifests.js";
 import * as recipes from "./recipes.js";
@@ -97,21 +98,22 @@ function rootfsKey(packages: string[]): string {
     .slice(0, 12);
 }
 
-/** Validates a version before spending any time on it. */
-export function checkBuildableVersion(version: string): void {
-  let rel;
+/** Validates a version before spending any time on it, and returns what that version needs. */
+export function checkBuildableVersion(version: string): VersionProfile {
+  let profile;
   try {
-    rel = kubernetesRelease(version);
+    profile = profileFor(version);
   } catch (e) {
-    throw new AftershockError("E_BAD_VERSION", (e as Error).message);
+    throw new AftershockError("E_BAD_VERSION", `${(e as Error).message}; supported: ${supportedVersionsText()}`);
   }
-  if (rel.major !== 1 || !(SUPPORTED_MINORS as readonly number[]).includes(rel.minor)) {
+  if (!profile) {
     throw new AftershockError(
       "E_BAD_VERSION",
-      `Kubernetes ${rel.version} cannot be built offline here: supported minors are ${SUPPORTED_MINORS.map((m) => `1.${m}`).join(", ")} (kind ${PINNED.kind} on cgroup v1)`,
-      { hint: "pass e.g. --k8s-version v1.29.15, or --image kindest/node:vX where a registry is reachable" },
+      `Kubernetes ${kubernetesRelease(version).version} cannot be built offline here: supported are ${supportedVersionsText()}, on cgroup v1`,
+      { hint: "pass e.g. --k8s-version v1.37.2, or --image kindest/node:vX where a registry is reachable" },
     );
   }
+  return profile;
 }
 
 /**
@@ -127,6 +129,7 @@ export async function ensureNodeImage(opts: ImageBuildOptions): Promise<NodeImag
 async function buildLocked(version: string, opts: ImageBuildOptions): Promise<NodeImage> {
   const { cacheDir, progress } = opts;
   const rel = kubernetesRelease(version);
+  const profile = checkBuildableVersion(version);
   // debootstrap is mostly downloading and unpacking: when there is no node image yet it runs beside the Go
   // builds (which keep both cores busy) instead of after them. Otherwise it waits until it is known to be needed.
   const bothRootfs = () => Promise.all([ensureRootfs("node", NODE_PACKAGES, cacheDir, progress), ensureRootfs("tools", TOOLS_PACKAGES, cacheDir, progress)]);
@@ -144,11 +147,11 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const corednsTag = tagOf("coredns");
   const pauseTag = tagOf("pause");
 
-  const kind = await buildGoComponent(recipes.kindComponent(), cacheDir, progress);
+  const kind = await buildGoComponent(recipes.kindComponent(profile.kind), cacheDir, progress);
   const key = buildKey(version, required);
   const ref = nodeImageRef(version);
   const labels = await docker.imageLabels(ref);
-  if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(PINNED.kindHaproxyImage))) {
+  if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(profile.loadBalancer.image))) {
     return {
       ref,
       kubernetesVersion: version,
@@ -166,6 +169,14 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const netd = await buildGoComponent(recipes.netdComponent(), cacheDir, progress);
   const echo = await buildGoComponent(recipes.echoComponent(), cacheDir, progress);
   const pause = await buildPause(cacheDir, progress);
+  const runtime =
+    profile.runtime.source === "modules"
+      ? {
+          containerd: await buildGoComponent(recipes.containerdComponent(profile.runtime.containerd), cacheDir, progress),
+          runc: await buildGoComponent(recipes.runcComponent(profile.runtime.runc), cacheDir, progress),
+        }
+      : undefined;
+  const lb = profile.loadBalancer.implementation === "aftershock-lb" ? await buildGoComponent(recipes.lbComponent(), cacheDir, progress) : undefined;
 
   const [nodeRootfs, toolsRootfs] = await (early ?? bothRootfs());
 
@@ -178,20 +189,23 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
         dockerBuild(work, img.ref, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
       );
     }
-    await withStep(progress, `Image ${PINNED.kindHaproxyImage} (kind's control-plane load balancer)`, 3 * MIN, () =>
-      dockerBuild(
-        work,
-        PINNED.kindHaproxyImage,
-        toolsImage,
-        [],
-        [
-          "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
-          "STOPSIGNAL SIGUSR1",
-          // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
-          // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
-          'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
-        ],
-      ),
+    await withStep(progress, `Image ${profile.loadBalancer.image} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`, 3 * MIN, () =>
+      lb
+        ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
+          dockerBuild(work, profile.loadBalancer.image, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
+        : dockerBuild(
+            work,
+            profile.loadBalancer.image,
+            toolsImage,
+            [],
+            [
+              "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
+              "STOPSIGNAL SIGUSR1",
+              // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
+              // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
+              'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+            ],
+          ),
     );
 
     const preloaded = images.map((i) => i.ref);
@@ -204,11 +218,19 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     await withStep(progress, `Node image layers for Kubernetes ${version}`, 5 * MIN, async () => {
       const ctx = path.join(work, "node");
       await mkdir(path.join(ctx, "bin"), { recursive: true });
-      for (const [name, src] of Object.entries({ ...kube.bins, crictl: crictl.bins.crictl!, etcdctl: etcd.bins.etcdctl!, etcdutl: etcd.bins.etcdutl! })) {
-        if (!["kubeadm", "kubelet", "kubectl", "crictl", "etcdctl", "etcdutl"].includes(name)) continue;
+      const nodeBins = { ...kube.bins, crictl: crictl.bins.crictl!, etcdctl: etcd.bins.etcdctl!, etcdutl: etcd.bins.etcdutl!, ...runtime?.containerd.bins };
+      for (const [name, src] of Object.entries(nodeBins)) {
+        if (!["kubeadm", "kubelet", "kubectl", "crictl", "etcdctl", "etcdutl", "containerd", "containerd-shim-runc-v2", "ctr"].includes(name)) continue;
         await copyFile(src, path.join(ctx, "bin", name));
       }
+      // runc replaces Debian's in /usr/sbin (containerd 2.x finds it on PATH, before /usr/bin).
+      if (runtime) {
+        await mkdir(path.join(ctx, "sbin"), { recursive: true });
+        await copyFile(runtime.runc.bins.runc!, path.join(ctx, "sbin", "runc"));
+      }
       await run("cp", ["-a", path.join(here, "node", "files"), path.join(ctx, "files")]);
+      await mkdir(path.join(ctx, "files", "etc", "containerd"), { recursive: true });
+      await writeFile(path.join(ctx, "files", "etc", "containerd", "config.toml"), containerdConfig(profile, `registry.k8s.io/pause:${pauseTag}`));
       await mkdir(path.join(ctx, "files", "kind", "manifests"), { recursive: true });
       await writeFile(path.join(ctx, "files", "kind", "version"), version);
       await writeFile(path.join(ctx, "files", "kind", "manifests", "default-cni.yaml"), cniManifest(`${PINNED.localRegistry}/netd:${netd.version}`));
@@ -222,9 +244,10 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
           `FROM ${nodeRootfs}`,
           "COPY files/ /",
           "COPY bin/ /usr/bin/",
+          ...(runtime ? ["COPY sbin/ /usr/sbin/"] : []),
           "RUN set -eu; " +
             [
-              "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/etcdctl /usr/bin/etcdutl",
+              "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/etcdctl /usr/bin/etcdutl /usr/bin/containerd /usr/sbin/runc",
               "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete",
               "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*",
               "echo ReadKMsg=no >> /etc/systemd/journald.conf",

@@ -23,6 +23,11 @@ export interface GoComponent {
   outputs: { pkg: string; bin: string }[];
   ldflags?: string;
   tags?: string;
+  /**
+   * Build with cgo (runc needs it for libseccomp), linked statically so the binary runs in any node rootfs. The
+   * host needs gcc and the C library's static parts (pnpm doctor installs libseccomp-dev).
+   */
+  cgoStatic?: boolean;
   /** Expected build time on 2 cores, shown as the step's budget. */
   budgetMs: number;
 }
@@ -74,7 +79,7 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
       await writeFile(path.join(src, "go.mod"), wrapperGoMod(c));
       await writeFile(path.join(src, "tools.go"), toolsGo(c));
     }
-    const baseEnv = { CGO_ENABLED: "0", GOFLAGS: "-mod=mod -buildvcs=false" };
+    const baseEnv = { CGO_ENABLED: c.cgoStatic ? "1" : "0", GOFLAGS: "-mod=mod -buildvcs=false" };
     if (!c.localSource) {
       // -e: some modules list imports for old Go versions (build-tagged out) that the proxy no longer serves.
       await run("go", ["mod", "tidy", "-e"], { cwd: src, env: { ...baseEnv, GOTOOLCHAIN: "local" }, timeoutMs: 15 * 60_000, onLine: (l) => step.detail(l) });
@@ -106,7 +111,7 @@ async function compile(c: GoComponent, src: string, binDir: string, env: Record<
     onLine(`go build ${o.pkg}`);
     const args = ["build", "-trimpath", "-o", path.join(binDir, o.bin)];
     if (c.tags) args.push("-tags", c.tags);
-    args.push("-ldflags", `-s -w ${c.ldflags ?? ""}`.trim());
+    args.push("-ldflags", `-s -w ${c.ldflags ?? ""}${c.cgoStatic ? " -extldflags -static" : ""}`.trim());
     args.push(o.pkg);
     await run("go", args, { cwd: src, env, timeoutMs: 60 * 60_000, onLine });
   }

@@ -91,13 +91,56 @@ export function localPathComponent(): GoComponent {
   };
 }
 
-export function kindComponent(): GoComponent {
+/** kind at the release a version's profile names (profileFor(version).kind). */
+export function kindComponent(version: string = PINNED.kind): GoComponent {
   return {
     name: "kind",
-    version: PINNED.kind,
-    requires: [{ module: "sigs.k8s.io/kind", version: PINNED.kind }],
+    version,
+    requires: [{ module: "sigs.k8s.io/kind", version }],
     outputs: [{ pkg: "sigs.k8s.io/kind", bin: "kind" }],
     budgetMs: 3 * MIN,
+  };
+}
+
+/** containerd 2.x (daemon, runc shim, ctr) for the nodes of Kubernetes 1.35+; no cgo, so no btrfs/devmapper/zfs snapshotters. */
+export function containerdComponent(version: string): GoComponent {
+  const mod = "github.com/containerd/containerd/v2";
+  return {
+    name: "containerd",
+    version,
+    requires: [{ module: mod, version }],
+    outputs: ["containerd", "containerd-shim-runc-v2", "ctr"].map((b) => ({ pkg: `${mod}/cmd/${b}`, bin: b })),
+    ldflags: `-X ${mod}/version.Version=${version} -X ${mod}/version.Revision=aftershock`,
+    tags: "no_btrfs no_devmapper no_zfs",
+    budgetMs: 6 * MIN,
+  };
+}
+
+/** runc with seccomp (cgo against libseccomp, linked statically) for containerd 2.x. */
+export function runcComponent(version: string): GoComponent {
+  return {
+    name: "runc",
+    version,
+    requires: [{ module: "github.com/opencontainers/runc", version }],
+    outputs: [{ pkg: "github.com/opencontainers/runc", bin: "runc" }],
+    ldflags: `-X main.version=${version.replace(/^v/, "")} -X main.gitCommit=aftershock`,
+    tags: "seccomp netgo osusergo urfave_cli_no_docs",
+    cgoStatic: true,
+    budgetMs: 3 * MIN,
+  };
+}
+
+/**
+ * Aftershock's load balancer for several control planes under kind ≥ v0.32 (clusters/images/components/lb): kind
+ * runs `envoy -c /home/envoy/envoy.yaml` and rewrites the file-based CDS/LDS beside it; this reads those files.
+ */
+export function lbComponent(): GoComponent {
+  return {
+    name: "lb",
+    version: "v1",
+    localSource: path.join(here, "components", "lb"),
+    outputs: [{ pkg: ".", bin: "envoy" }],
+    budgetMs: 2 * MIN,
   };
 }
 

@@ -27,6 +27,7 @@ import { registerTeardown } from "../teardown.js";
 import { isAlive } from "../process.js";
 import { sampleRunMemory, type MemorySampler } from "../memory.js";
 import { pollUntil } from "../wait.js";
+import { profileFor } from "../versions.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
@@ -35,15 +36,26 @@ const NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 export function kindConfig(spec: ClusterSpec): string {
   const nodes = [...Array.from({ length: spec.controlPlanes }, () => "- role: control-plane"), ...Array.from({ length: spec.workers }, () => "- role: worker")];
+  // From 1.35 the kubelet refuses to start on cgroup v1 unless told otherwise (KEP-5573); kind applies this to the
+  // KubeletConfiguration kubeadm uploads, so joined nodes get it too.
+  const patches = profileFor(spec.kubernetesVersion)?.kubeletFailCgroupV1Off
+    ? ["kubeadmConfigPatches:", "- |", "  kind: KubeletConfiguration", "  failCgroupV1: false"]
+    : [];
   return [
     "kind: Cluster",
     "apiVersion: kind.x-k8s.io/v1alpha4",
     "networking:",
     `  podSubnet: ${spec.podSubnet ?? "10.244.0.0/16"}`,
+    ...patches,
     "nodes:",
     ...nodes,
     "",
   ].join("\n");
+}
+
+/** kind at the release the version's profile names (v0.24.0 for 1.27–1.30, v0.33.0 for 1.35–1.37). */
+function kindFor(version: string) {
+  return kindComponent(profileFor(version)?.kind);
 }
 
 export class KindProvider implements Provider {
@@ -94,7 +106,7 @@ export class KindProvider implements Provider {
   private async prepareNodeImage(o: { kubernetesVersion: string; image?: string }): Promise<{ ref: string; built: boolean; ms: number }> {
     const t0 = performance.now();
     if (o.image) {
-      await buildGoComponent(kindComponent(), this.cacheDir, this.progress);
+      await buildGoComponent(kindFor(o.kubernetesVersion), this.cacheDir, this.progress);
       if (!(await docker.imageExists(o.image))) {
         const pulled = await withStep(this.progress, `Pulling ${o.image}`, 5 * MIN, () =>
           docker.run(["pull", o.image!], { allowFailure: true, timeoutMs: 5 * MIN }),
@@ -117,9 +129,9 @@ export class KindProvider implements Provider {
   async open(name: string): Promise<Cluster> {
     const info = (await this.list()).find((c) => c.name === name);
     if (!info) throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
-    const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
-    const env = await this.kindEnv(info.runId, name, info.keep);
     const version = (await docker.run(["exec", info.nodes[0]!, "cat", "/kind/version"])).stdout.trim();
+    const kindBin = (await buildGoComponent(kindFor(version), this.cacheDir, this.progress)).bins.kind!;
+    const env = await this.kindEnv(info.runId, name, info.keep);
     const kubeconfigPath = path.join(this.cacheDir, "clusters", name, "kubeconfig");
     return this.attach(name, info.runId, version, kubeconfigPath, kindBin, env, {}, () => this.destroy(name, info.runId, kindBin, env));
   }
@@ -140,7 +152,7 @@ export class KindProvider implements Provider {
     const t0 = performance.now();
 
     const { ref: image } = await this.prepareImage({ kubernetesVersion: spec.kubernetesVersion, ...(spec.image ? { image: spec.image } : {}) });
-    const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
+    const kindBin = (await buildGoComponent(kindFor(spec.kubernetesVersion), this.cacheDir, this.progress)).bins.kind!;
     timings.imageMs = performance.now() - t0;
 
     const dir = path.join(this.cacheDir, "clusters", name);

@@ -27,6 +27,14 @@ describe("kind config", () => {
     expect(cfg.nodes.map((n) => n.role)).toEqual(["control-plane", "control-plane", "control-plane", "worker", "worker"]);
     expect(cfg.networking.podSubnet).toBe("10.244.0.0/16");
   });
+
+  it("tells the kubelet of 1.35+ to run on cgroup v1 (failCgroupV1: false), and leaves 1.29's config alone", () => {
+    const patches = (v: string) =>
+      (parse(kindConfig({ controlPlanes: 1, workers: 1, kubernetesVersion: v })) as { kubeadmConfigPatches?: string[] }).kubeadmConfigPatches;
+    expect(patches("v1.29.15")).toBeUndefined();
+    for (const v of ["v1.35.4", "v1.37.2"])
+      expect(patches(v)!.map((p) => parse(p) as unknown)).toEqual([{ kind: "KubeletConfiguration", failCgroupV1: false }]);
+  });
 });
 
 describe("docker wrapper used by kind", () => {

@@ -1,0 +1,3 @@
+module aftershock.local/lb
+
+go 1.22

@@ -1,3 +1,4 @@
+import { versionSuffix } from "./versions.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -32,6 +33,8 @@ export interface HistoryRun {
   id: string;
   /** The variant, or the runbook when the scenario has several ("runbook safe", "variant ha", "fault neutralised"). */
   name?: string;
+  /** The Kubernetes version it ran on (absent in records written before runs carried one: VERSION_OF_UNVERSIONED_RUNS). */
+  kubernetesVersion?: string;
   outcome: Outcome;
   expected: Outcome;
   asExpected: boolean;
@@ -59,7 +62,8 @@ export interface HistoryRecord {
 }
 
 /** A scenario run's name across suite runs: the id, and the variant or runbook, as the reports name it. */
-export const runKey = (r: Pick<HistoryRun, "id" | "name">): string => (r.name ? `${r.id} (${r.name})` : r.id);
+export const runKey = (r: Pick<HistoryRun, "id" | "name" | "kubernetesVersion">): string =>
+  (r.name ? `${r.id} (${r.name})` : r.id) + versionSuffix(r.kubernetesVersion);
 
 export function historyRun(j: RunJournal): HistoryRun {
   const name = j.variant?.name ?? (j.runbook ? `runbook ${j.runbook}` : undefined);
@@ -67,6 +71,7 @@ export function historyRun(j: RunJournal): HistoryRun {
   return {
     id: j.scenario.id,
     ...(name ? { name } : {}),
+    ...(j.kubernetesVersion ? { kubernetesVersion: j.kubernetesVersion } : {}),
     outcome: j.outcome,
     expected: expectedOutcome(j),
     asExpected: asExpected(j),

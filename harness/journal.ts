@@ -69,6 +69,8 @@ export interface PhaseRecord {
 export interface RunJournal {
   runId: string;
   scenario: { id: string; title: string; summary: string; source: { incident: string; section: string }; tags: string[] };
+  /** The Kubernetes version the run asked for (--k8s-version, or the default). */
+  kubernetesVersion?: string;
   cluster?: { name: string; kubernetesVersion: string; nodes: string[]; createMs?: number; shared?: string };
   startedAt: number;
   endedAt: number;

@@ -60,6 +60,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     runId,
     scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, source: scenario.source, tags: scenario.tags },
     ...(scenario.alternativeRunbooks.length ? { runbook: scenario.runbookName } : {}),
+    kubernetesVersion: opts.kubernetesVersion,
     startedAt: t0,
     endedAt: t0,
     outcome: "errored",

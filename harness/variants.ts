@@ -46,6 +46,8 @@ export function runbookCutShort(s: Scenario, budgets: { verifyMs?: number } = {}
 export interface PlannedRun {
   scenario: Scenario;
   variant?: VariantTag;
+  /** A suite's version matrix: the Kubernetes version of this run (else the command's one). */
+  kubernetesVersion?: string;
 }
 
 /**

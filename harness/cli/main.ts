@@ -4,7 +4,7 @@ import { doctor } from "../../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
-import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax } from "../../clusters/versions.js";
+import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax, supportedVersionsText } from "../../clusters/versions.js";
 import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
 import { garbageCollect } from "../../clusters/kind/gc.js";
 import { existsSync } from "node:fs";
@@ -89,7 +89,8 @@ Outcomes (exit codes): passed 0, errored 1, bad input 2, fault-not-reproduced 3,
 Reports go to reports/<scenario>-<run>/ (journal.json, junit.xml, report.html).
 
 Options:
-  --k8s-version V   Kubernetes version to build and run (default ${DEFAULT_KUBERNETES_VERSION})
+  --k8s-version V   Kubernetes version to build and run (default ${DEFAULT_KUBERNETES_VERSION}); the offline builder makes
+                    ${supportedVersionsText()}
   --image REF       use this node image instead of building one, e.g. kindest/node:v1.29.14 where a registry is reachable
   -h, --help        show this help
 
@@ -266,9 +267,19 @@ async function main(argv: string[]): Promise<number> {
       }
       const existing = existingTarget(values);
       if (existing) only(["keep", "image", "k8s-version"], "an existing cluster is neither created, kept nor built by this tool");
-      const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
-      if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
-      if (!values.image) checkBuildableVersion(version);
+      // pnpm suite takes several versions (a matrix: --k8s-version v1.29.15,v1.37.2); pnpm scenario one.
+      const versions = ((values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION).split(",").map((v) => v.trim());
+      if (versions.length > 1 && cmd !== "suite")
+        throw new AftershockError("E_BAD_INPUT", `one --k8s-version at a time for pnpm ${cmd}`, {
+          hint: "pnpm suite --k8s-version A,B runs the selection on each",
+        });
+      if (versions.length > 1 && values.image) throw new AftershockError("E_BAD_INPUT", "--image runs one node image: give one --k8s-version with it");
+      if (new Set(versions).size !== versions.length) throw new AftershockError("E_BAD_INPUT", `--k8s-version names a version twice: ${versions.join(",")}`);
+      for (const v of versions) {
+        if (!isKubernetesVersionSyntax(v)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${v}" (expected e.g. v1.29.15)`);
+        if (!values.image) checkBuildableVersion(v);
+      }
+      const version = versions[0]!;
       const o = {
         version,
         keep: !!values.keep,
@@ -281,7 +292,7 @@ async function main(argv: string[]): Promise<number> {
       if (cmd === "suite") {
         const repeat = int("repeat", values.repeat as string | undefined, 1, 1, 100);
         const shard = values.shard !== undefined ? parseShard(values.shard as string) : undefined;
-        return suiteCommand(values.tag as string | undefined, positionals, { ...o, prove: !!values.prove, repeat, ...(shard ? { shard } : {}) });
+        return suiteCommand(values.tag as string | undefined, positionals, { ...o, versions, prove: !!values.prove, repeat, ...(shard ? { shard } : {}) });
       }
       if (positionals.length > 1)
         throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });

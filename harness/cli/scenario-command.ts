@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { AftershockError } from "../../clusters/errors.js";
 import { doctor } from "../../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir } from "../../clusters/images/builder.js";
+import { describeVersion } from "../../clusters/versions.js";
 import { describeTarget, openExisting, prepareExisting, type ExistingTarget } from "../../clusters/existing.js";
 import { KindProvider } from "../../clusters/kind/provider.js";
 import type { Progress } from "../../clusters/progress.js";
@@ -33,6 +34,8 @@ import {
   type TrendRow,
 } from "../history.js";
 import { suiteSections } from "../reporters/trends.js";
+import { versionMatrixLines, versionMatrixSection } from "../reporters/versions.js";
+import { versionSuffix } from "../versions.js";
 import { ensureHostTools } from "../../clusters/images/host-tools.js";
 import { realClock, type ClusterFactory } from "../types.js";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -99,6 +102,7 @@ export function kindClusters(progress: Progress): ClusterFactory {
 /** Runs scenarios (or variants of them) one after another; returns the journals (written under reports/). */
 export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
   checkUpFront(o);
+  for (const v of new Set(runs.flatMap((r) => (r.kubernetesVersion ? [r.kubernetesVersion] : [])))) checkUpFront({ ...o, version: v });
   const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress);
   for (const r of runs) assertServes(clusters, r.scenario);
   // Docker makes kind clusters and the workload images; a run on an existing cluster without images needs none.
@@ -108,8 +112,12 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   const journals: RunJournal[] = [];
   // pnpm suite: namespace-scoped runs of one shape share a cluster, after the runs that need their own.
   const shared = o.share ? new SharedClusters(clusters, realClock) : undefined;
+  // A version matrix runs one version after the other, in the order given (a shared cluster has one version).
+  const versions = [...new Set(runs.map((r) => r.kubernetesVersion ?? o.version))];
   const ordered = shared
-    ? [...runs.filter((r) => r.scenario.scope !== "namespace"), ...sortByShape(runs.filter((r) => r.scenario.scope === "namespace"))]
+    ? [...runs.filter((r) => r.scenario.scope !== "namespace"), ...sortByShape(runs.filter((r) => r.scenario.scope === "namespace"))].sort(
+        (a, b) => versions.indexOf(a.kubernetesVersion ?? o.version) - versions.indexOf(b.kubernetesVersion ?? o.version),
+      )
     : runs;
   try {
     for (const run of ordered) {
@@ -122,7 +130,7 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   }
   return journals;
 
-  async function runOne({ scenario: s, variant }: PlannedRun, clusters: ClusterFactory): Promise<RunJournal> {
+  async function runOne({ scenario: s, variant, kubernetesVersion }: PlannedRun, clusters: ClusterFactory): Promise<RunJournal> {
     let current: RunJournal | undefined;
     const written: string[] = [];
     const files = o.reporters.filter((r): r is FileReport => r !== "console");
@@ -156,7 +164,7 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
     });
     const journal = await runScenario(s, {
       clusters,
-      kubernetesVersion: o.version,
+      kubernetesVersion: kubernetesVersion ?? o.version,
       ...(o.image ? { image: o.image } : {}),
       clock: realClock,
       reporter: mux,
@@ -219,6 +227,7 @@ export async function scenarioCommand(
   const planned = v ?? withRunbook(s, flags.runbook ?? s.runbookName);
   if (flags.dryRun) {
     process.stdout.write(describePlan(s, planned.scenario.runbookName) + "\n");
+    if (!o.image) process.stdout.write(`version: ${describeVersion(o.version)}\n`);
     return 0;
   }
   const [j] = await runScenarios([planned], o);
@@ -235,7 +244,7 @@ export async function scenarioCommand(
 export async function suiteCommand(
   tag: string | undefined,
   ids: string[],
-  o: ScenarioCommandOptions & { prove: boolean; shard?: Shard; repeat?: number },
+  o: ScenarioCommandOptions & { prove: boolean; shard?: Shard; repeat?: number; versions?: string[] },
 ): Promise<number> {
   if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
   const startedAt = new Date();
@@ -253,7 +262,11 @@ export async function suiteCommand(
     if (left.length) process.stdout.write(`suite: ${left.length} of ${scenarios.length} selected scenarios left out: ${leftOutText(left)}\n`);
     scenarios = served;
   }
-  const plan = suitePlan(scenarios, { prove: o.prove, repeat, ...(o.shard ? { shard: o.shard } : {}) });
+  // A version matrix runs the whole plan once per version, one version after another (clusters are per version).
+  const versions = o.versions ?? [o.version];
+  const plan = versions.flatMap((v) =>
+    suitePlan(scenarios, { prove: o.prove, repeat, ...(o.shard ? { shard: o.shard } : {}) }).map((r) => ({ ...r, kubernetesVersion: v })),
+  );
   if (!plan.length) {
     process.stdout.write(`suite: shard ${o.shard?.index}/${o.shard?.count} has no scenarios (${scenarios.length} selected); nothing to run\n`);
     return 0;
@@ -274,13 +287,13 @@ export async function suiteCommand(
   const earlier = await readHistory(store);
   const rows = trends(earlier, record);
   const stats = repeatStats(record.runs);
-  const dir = await writeSuiteReports(journals, record, suiteSections(rows, earlier.length, stats));
+  const dir = await writeSuiteReports(journals, record, versionMatrixSection(journals) + suiteSections(rows, earlier.length, stats));
   const saved = await writeHistory(store, record);
   const rel = (f: string) => path.relative(process.cwd(), f);
   process.stdout.write(
     `\nsuite: ${journals.map(label).join(", ")}\n${repeat > 1 ? stats.map((s) => `  ${repeatLine(s)}\n`).join("") : ""}${clusterUse(journals, o.existing)}` +
       `  reports: ${rel(dir)}/{junit.xml,report.html,journals.json}\n  history: ${rel(saved)} (compared with ${earlier.length} earlier suite run${earlier.length === 1 ? "" : "s"})\n` +
-      `${trendLines(rows)}${summaryLine(record.runs)}\n`,
+      `${versionMatrixLines(journals)}${trendLines(rows)}${summaryLine(record.runs)}\n`,
   );
   const wrong = journals.filter((j) => !asExpected(j));
   return wrong.length === 0 ? 0 : Math.max(1, ...wrong.map((j) => j.exitCode));
@@ -298,7 +311,7 @@ async function writeSuiteReports(journals: RunJournal[], r: HistoryRecord, more:
 }
 
 const label = (j: RunJournal) =>
-  `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
+  `${j.scenario.id}${j.variant ? ` (${j.variant.name})` : ""}${versionSuffix(j.kubernetesVersion)}=${j.outcome}${asExpected(j) ? "" : ` (expected ${expectedOutcome(j)})`}`;
 
 /** One console line per scenario key with a trend flag (regression, flaky, failing), saying why. */
 export function trendLines(rows: TrendRow[]): string {

@@ -1,3 +1,4 @@
+import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "./reporter.js";
 import { describeSummary } from "../load.js";
@@ -22,6 +23,7 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
     onRunBegin(j) {
       write(`\n▶ ${j.scenario.id}: ${j.scenario.title}`);
       write(`  source: incident ${j.scenario.source.incident}, ${j.scenario.source.section}   run ${j.runId}`);
+      if (j.kubernetesVersion) write(`  ${describeVersion(j.kubernetesVersion)}`);
     },
     onPhaseBegin(p) {
       write(`\n[${p.name}] ${PHASE_TITLES[p.name] ?? p.name}${p.budgetMs ? ` (budget ${formatDuration(p.budgetMs)})` : ""}`);

@@ -5,6 +5,7 @@ import type { LoadRecord } from "../load.js";
 import { percent, type LoadSecond, type LoadSummary } from "../load-series.js";
 import type { PhaseName, PhaseRecord, RunJournal } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
+import { versionSuffix } from "../versions.js";
 import type { Reporter } from "./reporter.js";
 
 export type FileReport = "json" | "junit" | "html";
@@ -64,6 +65,7 @@ export function junitXml(runs: RunJournal[], name: string): string {
     const errored = ["errored", "aborted", "interrupted", "inconclusive"].includes(j.outcome) && !asExpected(j) ? 1 : 0;
     const props = [
       ["incident", j.scenario.source.incident],
+      ["kubernetesVersion", j.kubernetesVersion ?? j.cluster?.kubernetesVersion ?? ""],
       ["section", j.scenario.source.section],
       ["outcome", j.outcome],
       ["timeToDetectMs", String(j.timings.timeToDetectMs ?? "")],
@@ -126,7 +128,8 @@ function phaseText(p: PhaseRecord): string {
 
 /** A run's name in reports: the scenario, and the variant when it is one. */
 function suiteName(j: RunJournal): string {
-  return j.variant ? `${j.scenario.id} (${j.variant.name})` : j.runbook ? `${j.scenario.id} (runbook ${j.runbook})` : j.scenario.id;
+  const name = j.variant ? `${j.scenario.id} (${j.variant.name})` : j.runbook ? `${j.scenario.id} (runbook ${j.runbook})` : j.scenario.id;
+  return name + versionSuffix(j.kubernetesVersion);
 }
 
 const COLORS: Record<string, string> = {

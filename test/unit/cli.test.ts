@@ -29,8 +29,11 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["demo", "--bogus"], /^aftershock: error E_BAD_INPUT: Unknown option '--bogus'/],
     [
       ["demo", "--k8s-version", "1.99.0"],
-      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.99\.0 cannot be built offline here: supported minors are 1\.27, 1\.28, 1\.29, 1\.30/,
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.99\.0 cannot be built offline here: supported are 1\.27–1\.30 and 1\.35–1\.37 \(tested: v1\.29\.15, v1\.30\.14, v1\.35\.4, v1\.36\.3, v1\.37\.2\)/,
     ],
+    [["suite", "--k8s-version", "v1.29.15,v1.33.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.33\.0 cannot be built offline here: supported are/],
+    [["suite", "--k8s-version", "v1.37.2,v1.37.2"], /^aftershock: error E_BAD_INPUT: --k8s-version names a version twice/],
+    [["scenario", "etcd-port-conflict", "--k8s-version", "v1.29.15,v1.37.2"], /^aftershock: error E_BAD_INPUT: one --k8s-version at a time for pnpm scenario/],
     [["demo", "--k8s-version", "latest"], /^aftershock: error E_BAD_VERSION: not a Kubernetes version: "latest"/],
     [["demo", "--wait", "soon"], /^aftershock: error E_BAD_INPUT: not a duration: "soon"/],
     [["images", "destroy"], /^aftershock: error E_BAD_INPUT: unknown images command "destroy"/],

@@ -27,6 +27,7 @@ import { registerTeardown } from "../teardown.js";
 import { isAlive } from "../process.js";
 import { sampleRunMemory, type MemorySampler } from "../memory.js";
 import { pollUntil } from "../wait.js";
+import { thawNodes } from "./freezer.js";
 import { profileFor } from "../versions.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -253,9 +254,10 @@ export class KindProvider implements Provider {
       destroyNode: async (n) => {
         const h = cluster.node(n);
         await this.assertOwned(h.name, runId);
-        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, () =>
-          docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN }),
-        );
+        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, async () => {
+          await thawNodes(await docker.ids("container", [`name=^${h.name}$`]));
+          return docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN });
+        });
         outOfService.add(h.name);
       },
       provisionNode: async (n) => {
@@ -372,9 +374,13 @@ export class KindProvider implements Provider {
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
   private async destroy(name: string, runId: string, kindBin: string, env: Record<string, string>): Promise<void> {
-    await withStep(this.progress, `Deleting cluster ${name}`, 10 * MIN, async () => {
+    await withStep(this.progress, `Deleting cluster ${name}`, 10 * MIN, async (step) => {
+      const said = (cgroups: string[]) => step.detail(`thawed ${cgroups.length} frozen cgroup(s) under the nodes: ${cgroups.slice(0, 3).join(", ")}`);
+      // A pod cgroup left FROZEN (cgroup v1) would keep `docker rm -f` of its node waiting: thaw before kind deletes.
+      const thawed = await thawNodes(await docker.ids("container", [`label=${LABELS.run}=${runId}`]));
+      if (thawed.length) said(thawed);
       await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true });
-      await removeRunResources(runId, 7 * MIN);
+      await removeRunResources(runId, 7 * MIN, said);
       await rm(path.join(this.cacheDir, "clusters", name), { recursive: true, force: true });
     });
   }

@@ -2,6 +2,7 @@ import { docker } from "../docker.js";
 import { AftershockError } from "../errors.js";
 import { LABELS } from "../labels.js";
 import { pollUntil } from "../wait.js";
+import { thawNodes } from "./freezer.js";
 
 const MIN = 60_000;
 
@@ -20,13 +21,20 @@ const REMOVE = { container: ["rm", "-f", "-v"], network: ["network", "rm"], volu
  * `budgetMs` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
  * minute to die after SIGKILL, and `docker rm -f` gives up on it after a few seconds in the meantime.
  */
-export async function removeRunResources(runId: string, budgetMs = 7 * MIN): Promise<{ containers: number; volumes: number; networks: number }> {
+export async function removeRunResources(
+  runId: string,
+  budgetMs = 7 * MIN,
+  onThawed?: (cgroups: string[]) => void,
+): Promise<{ containers: number; volumes: number; networks: number }> {
   const filter = `label=${LABELS.run}=${runId}`;
   // What there was to remove; when this returns, all of it is gone.
   const before = await runObjects(runId);
   const count = (kind: string) => before.filter((o) => o.kind === kind).length;
   await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
     const errors: string[] = [];
+    // A frozen pod cgroup under a node would make `docker rm -f` wait on it for ever (cgroup v1): thaw first.
+    const thawed = await thawNodes(await docker.ids("container", [filter]));
+    if (thawed.length) onThawed?.(thawed);
     // Listed again for each kind: removing a container with -v also removes its volumes.
     for (const kind of ["container", "network", "volume"] as const) {
       const ids = await docker.ids(kind, [filter]);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { goOlderThan } from "../../clusters/host/doctor.js";
 import { MIN_GO } from "../../clusters/versions.js";
+import { checkBuildableVersion } from "../../clusters/images/builder.js";
 
 /**
  * The nightly workflow is for users to copy, and runs nowhere here: what keeps it honest is that its commands
@@ -14,7 +15,7 @@ interface Step {
   with?: Record<string, unknown>;
 }
 const workflow = parse(readFileSync(".github/workflows/nightly.yml", "utf8")) as {
-  jobs: { suite: { strategy: { matrix: { shard: number[] } }; steps: Step[] } };
+  jobs: { suite: { strategy: { matrix: { shard: number[]; k8s: string[] } }; steps: Step[] } };
 };
 const readme = readFileSync("README.md", "utf8");
 const job = workflow.jobs.suite;
@@ -31,7 +32,11 @@ describe("the nightly workflow", () => {
     const sudo = /^sudo env( "[A-Z_]+=\$[A-Z_]+")+ /.exec(run);
     expect(sudo, run).not.toBeNull();
     const n = job.strategy.matrix.shard.length;
-    const command = run.slice(sudo![0].length).replace("${{ matrix.shard }}", "1").replace('"$REPEAT"', "1");
+    const command = run
+      .slice(sudo![0].length)
+      .replace("${{ matrix.k8s }}", job.strategy.matrix.k8s[0]!)
+      .replace("${{ matrix.shard }}", "1")
+      .replace('"$REPEAT"', "1");
     expect(readme).toContain(`${command}   # 2/${n}, 3/${n} and ${n}/${n} on the others`);
   });
 
@@ -43,6 +48,15 @@ describe("the nightly workflow", () => {
     const keys = job.steps.flatMap((s) => [s.with?.key, s.with?.["restore-keys"]]).filter((k): k is string => typeof k === "string" && k.includes("history"));
     expect(keys.length).toBeGreaterThan(0);
     for (const k of keys) expect(k).toContain(`-of-${n}-`);
+  });
+
+  it("runs each version of its matrix as shards of its own, with a history of its own, on versions the builder makes", () => {
+    const versions = job.strategy.matrix.k8s;
+    expect(versions.length).toBeGreaterThan(1);
+    for (const v of versions) expect(() => checkBuildableVersion(v)).not.toThrow();
+    const keys = job.steps.flatMap((s) => [s.with?.key, s.with?.["restore-keys"]]).filter((k): k is string => typeof k === "string" && k.includes("history"));
+    for (const k of keys) expect(k).toContain("${{ matrix.k8s }}");
+    expect(readme).toContain(`on the others, and the same with --k8s-version ${versions.slice(1).join(", ")}`);
   });
 
   it("sets up a Go the image builder can use (the doctor's minimum)", () => {

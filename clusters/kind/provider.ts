@@ -374,8 +374,9 @@ export class KindProvider implements Provider {
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
   private async destroy(name: string, runId: string, kindBin: string, env: Record<string, string>): Promise<void> {
-    await withStep(this.progress, `Deleting cluster ${name}`, 10 * MIN, async (step) => {
-      const said = (cgroups: string[]) => step.detail(`thawed ${cgroups.length} frozen cgroup(s) under the nodes: ${cgroups.slice(0, 3).join(", ")}`);
+    await withStep(this.progress, `Deleting cluster ${name}`, 10 * MIN, async () => {
+      const said = (cgroups: string[]) =>
+        this.progress.info(`thawed ${cgroups.length} frozen cgroup${cgroups.length === 1 ? "" : "s"} under the nodes first: ${cgroups.slice(0, 3).join(", ")}`);
       // A pod cgroup left FROZEN (cgroup v1) would keep `docker rm -f` of its node waiting: thaw before kind deletes.
       const thawed = await thawNodes(await docker.ids("container", [`label=${LABELS.run}=${runId}`]));
       if (thawed.length) said(thawed);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { KindProvider, type Cluster } from "../../clusters/kind/provider.js";
@@ -196,8 +196,25 @@ echo "the writer never blocked"; exit 1`,
       expect(rm.exitCode, "docker rm -f alone cannot remove the node yet").not.toBe(0);
       expect(rm.stderr).toMatch(/did not receive an exit event|cannot remove/);
     }
+    // A pod cgroup left FROZEN (cgroup v1; seen under a worker in a real run) keeps its node from dying at all
+    // until it is thawed: the echo pod's cgroup on the worker, frozen from the host, must not hold up deletion.
+    const frozen = slow ? await freezePodCgroup(`${cluster.name}-worker`) : undefined;
     const del = await cli(["cluster", "delete", cluster.name], 11 * 60_000);
     expect(del.code, del.output).toBe(0);
+    if (frozen) expect(del.output).toMatch(/thawed \d+ frozen cgroups? under the nodes first: [0-9a-f]{12}: kubelet/);
     expect(await leftovers(cluster.runId)).toEqual([]);
   });
 });
+
+/** Freezes the cgroup of one pod container on a node, from the host (cgroup v1 freezer); returns its freezer.state path. */
+async function freezePodCgroup(node: string): Promise<string> {
+  const id = (await run("docker", ["inspect", "--format", "{{.Id}}", node])).stdout.trim();
+  const find = await run("bash", ["-c", `find /sys/fs/cgroup/freezer/docker/${id} -path '*kubepods*' -name 'cri-containerd-*.scope' -type d | head -n1`]);
+  const dir = find.stdout.trim();
+  expect(dir, `a pod container's freezer cgroup under ${node}`).not.toBe("");
+  const state = `${dir}/freezer.state`;
+  writeFileSync(state, "FROZEN");
+  await new Promise((res) => setTimeout(res, 500));
+  expect(readFileSync(state, "utf8").trim()).toBe("FROZEN");
+  return state;
+}

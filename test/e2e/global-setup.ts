@@ -5,14 +5,18 @@ import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 
+/** The version of the other line, on which versions.test.ts runs a control-plane scenario. */
+export const OTHER_VERSION = DEFAULT_KUBERNETES_VERSION === "v1.29.15" ? "v1.37.2" : "v1.29.15";
+
 /**
- * Before any e2e test: a working Docker engine, the offline node image, the workload images, the load
+ * Before any e2e test: a working Docker engine, the offline node images (the default version's and OTHER_VERSION's), the workload images, the load
  * generator's image and the host tools (helm), built once and then cached, so no test file pays for a build while others run clusters beside it.
  */
 export default async function setup(): Promise<void> {
   const progress = new ConsoleProgress();
   await doctor({ progress });
   await ensureNodeImage({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, cacheDir: defaultCacheDir(), progress });
+  await ensureNodeImage({ kubernetesVersion: OTHER_VERSION, cacheDir: defaultCacheDir(), progress });
   await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), defaultCacheDir(), progress);
   await ensureLoadGeneratorImage(defaultCacheDir(), progress);
   await ensureHostTools(HOST_TOOLS, defaultCacheDir(), progress);

@@ -27,10 +27,11 @@ import (
 )
 
 var (
-	pathRe     = regexp.MustCompile(`(?m)^\s*path:\s*(\S+)\s*$`)
-	addressRe  = regexp.MustCompile(`(?m)^\s*address:\s*"?([^"\s]+)"?\s*$`)
-	portRe     = regexp.MustCompile(`(?m)^\s*port_value:\s*(\d+)\s*$`)
-	intervalRe = regexp.MustCompile(`(?m)^\s*interval:\s*(\d+)s\s*$`)
+	// One key and its value on one line ([ \t], not \s: a key with its value on the next lines is a map).
+	pathRe     = regexp.MustCompile(`(?m)^[ \t]*path:[ \t]*(\S+)[ \t]*$`)
+	addressRe  = regexp.MustCompile(`(?m)^[ \t]*address:[ \t]*"?([^"\s]+)"?[ \t]*$`)
+	portRe     = regexp.MustCompile(`(?m)^[ \t]*port_value:[ \t]*(\d+)[ \t]*$`)
+	intervalRe = regexp.MustCompile(`(?m)^[ \t]*interval:[ \t]*(\d+)s[ \t]*$`)
 )
 
 type backend struct {
@@ -77,32 +78,51 @@ func main() {
 	}
 }
 
-// setBackends reads the lb_endpoints of the CDS file: each endpoint is an address line followed by a port_value.
-func (b *balancer) setBackends(cds string) {
-	i := strings.Index(cds, "lb_endpoints:")
-	if i < 0 {
-		b.mu.Lock()
-		b.backends = nil
-		b.mu.Unlock()
-		log.Printf("cds: no endpoints")
-		return
-	}
+// parseCDS reads the lb_endpoints of a CDS file (each endpoint an address line followed by a port_value) and the
+// health check interval; no endpoints when the file has none (kind's initial "resources: []").
+func parseCDS(cds string) (endpoints []string, interval time.Duration) {
 	if m := intervalRe.FindStringSubmatch(cds); m != nil {
 		if s, _ := strconv.Atoi(m[1]); s > 0 {
-			b.interval = time.Duration(s) * time.Second
+			interval = time.Duration(s) * time.Second
 		}
 	}
-	ends := cds[i:]
-	addrs := addressRe.FindAllStringSubmatch(ends, -1)
-	ports := portRe.FindAllStringSubmatch(ends, -1)
-	var list []*backend
+	i := strings.Index(cds, "lb_endpoints:")
+	if i < 0 {
+		return nil, interval
+	}
+	addrs := addressRe.FindAllStringSubmatch(cds[i:], -1)
+	ports := portRe.FindAllStringSubmatch(cds[i:], -1)
+	for k := 0; k < len(addrs) && k < len(ports); k++ {
+		endpoints = append(endpoints, net.JoinHostPort(addrs[k][1], ports[k][1]))
+	}
+	return endpoints, interval
+}
+
+// parseLDS reads the listener's address from an LDS file; "" when it has none yet.
+func parseLDS(lds string) string {
+	m := portRe.FindStringSubmatch(lds)
+	if m == nil {
+		return ""
+	}
+	if strings.Contains(lds, `"::"`) {
+		return net.JoinHostPort("::", m[1])
+	}
+	return net.JoinHostPort("0.0.0.0", m[1])
+}
+
+// setBackends takes the endpoints of a new CDS file, keeping the health of those it already had.
+func (b *balancer) setBackends(cds string) {
+	endpoints, interval := parseCDS(cds)
+	if interval > 0 {
+		b.interval = interval
+	}
 	b.mu.Lock()
 	old := map[string]*backend{}
 	for _, x := range b.backends {
 		old[x.addr] = x
 	}
-	for k := 0; k < len(addrs) && k < len(ports); k++ {
-		a := net.JoinHostPort(addrs[k][1], ports[k][1])
+	var list []*backend
+	for _, a := range endpoints {
 		if x, ok := old[a]; ok {
 			list = append(list, x)
 		} else {
@@ -111,24 +131,13 @@ func (b *balancer) setBackends(cds string) {
 	}
 	b.backends = list
 	b.mu.Unlock()
-	names := make([]string, len(list))
-	for k, x := range list {
-		names[k] = x.addr
-	}
-	log.Printf("cds: backends %s", strings.Join(names, ", "))
+	log.Printf("cds: backends %s", strings.Join(endpoints, ", "))
 	go b.checkAll()
 }
 
 func (b *balancer) setListener(lds string) {
-	m := portRe.FindStringSubmatch(lds)
-	if m == nil {
-		return
-	}
-	addr := net.JoinHostPort("0.0.0.0", m[1])
-	if strings.Contains(lds, `"::"`) {
-		addr = net.JoinHostPort("::", m[1])
-	}
-	if addr == b.listen {
+	addr := parseLDS(lds)
+	if addr == "" || addr == b.listen {
 		return
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -102,6 +102,12 @@ export interface VersionProfile {
   kubeadmConfigApi: "kubeadm.k8s.io/v1beta3" | "kubeadm.k8s.io/v1beta4";
   /** etcd 3.6 removed `etcdctl snapshot restore|status`; etcdutl has had both since 3.5, so every line uses it. */
   etcd: { snapshotRestore: "etcdutl snapshot restore"; snapshotStatus: "etcdutl snapshot status" };
+  /**
+   * How the API server refuses a write while etcd has no quorum, as seen on this line: up to 1.30 the etcd client's
+   * deadline, admission's quota lookup timing out, then etcd's own "request timed out"; on 1.37 admission refuses
+   * it first ("forbidden: not yet ready to handle request": its informers cannot sync without etcd).
+   */
+  writeRefusedWithoutQuorum: RegExp;
   /** Upstream end of support, where it has passed (the console says so). */
   endOfSupport?: string;
 }
@@ -117,6 +123,8 @@ const END_OF_SUPPORT: Record<number, string> = { 27: "2024-06-28", 28: "2024-10-
 export function supportedVersionsText(): string {
   return `1.${LEGACY_MINORS[0]}–1.${LEGACY_MINORS.at(-1)} and 1.${CURRENT_MINORS[0]}–1.${CURRENT_MINORS.at(-1)} (tested: ${TESTED_VERSIONS.join(", ")})`;
 }
+
+const WRITE_REFUSED_1_30 = /etcdserver: (request timed out|no leader|leader changed)|rpc error: code = DeadlineExceeded|resource quota evaluation timed out/;
 
 /** The profile of a version, or undefined when the offline builder cannot make it here. */
 export function profileFor(version: string): VersionProfile | undefined {
@@ -134,6 +142,7 @@ export function profileFor(version: string): VersionProfile | undefined {
       kubeletFailCgroupV1Off: false,
       kubeadmConfigApi: "kubeadm.k8s.io/v1beta3",
       etcd,
+      writeRefusedWithoutQuorum: WRITE_REFUSED_1_30,
       ...(END_OF_SUPPORT[release.minor] ? { endOfSupport: END_OF_SUPPORT[release.minor] } : {}),
     };
   }
@@ -149,6 +158,7 @@ export function profileFor(version: string): VersionProfile | undefined {
       // kind v0.33 writes v1beta4 from 1.36 on, v1beta3 before.
       kubeadmConfigApi: release.minor >= 36 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3",
       etcd,
+      writeRefusedWithoutQuorum: new RegExp(`${WRITE_REFUSED_1_30.source}|forbidden: not yet ready to handle request`),
     };
   }
   return undefined;

@@ -348,8 +348,9 @@ export function apiWritable(seconds = 10): Probe {
 }
 
 /** Writes fail with an error matching `pattern`, asked of a surviving control plane's own API server. */
-export function apiWriteFails(pattern: RegExp, seconds = 10): Probe {
-  return probe(`API writes fail ${pattern}`, `a ConfigMap create on a survivor's API server to fail with ${pattern}`, async (ctx) => {
+export function apiWriteFails(expected: RegExp | ((ctx: ScenarioContext) => RegExp), seconds = 10, shown = String(expected)): Probe {
+  return probe(`API writes fail ${shown}`, `a ConfigMap create on a survivor's API server to fail with ${shown}`, async (ctx) => {
+    const pattern = typeof expected === "function" ? expected(ctx) : expected;
     const r = await apiWrite(ctx, seconds, "https://127.0.0.1:6443");
     const line = r.stdout.split("\n").find((l) => pattern.test(l));
     return { ok: r.exitCode !== 0 && !!line, observed: r.exitCode === 0 ? "the write succeeded" : (line ?? lastLine(r.stdout)).trim() };

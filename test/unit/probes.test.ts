@@ -1,3 +1,4 @@
+import { versionOf } from "../../harness/versions.js";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
 import { lostNodes } from "../../harness/faults.js";
@@ -100,5 +101,17 @@ describe("API write probes", () => {
     expect((await apiWriteFails(etcdTimeout).check(forbidden)).ok).toBe(false);
     const fine = ctxAnswering([["configmap", "configmap/x created"]]);
     expect(await apiWriteFails(etcdTimeout).check(fine)).toEqual({ ok: false, observed: "the write succeeded" });
+  });
+
+  it("takes the refusal each version words its own way from the cluster's version profile", async () => {
+    const refusal = 'error: failed to create configmap: configmaps "p" is forbidden: not yet ready to handle request';
+    const probe = apiWriteFails((c) => versionOf(c).writeRefusedWithoutQuorum, 40, "as the version words it");
+    const on = (v: string) => {
+      const ctx = ctxAnswering([["create configmap", refusal, 1]]);
+      return { ...ctx, cluster: { ...ctx.cluster, kubernetesVersion: v } };
+    };
+    expect(await probe.check(on("v1.37.2"))).toEqual({ ok: true, observed: refusal });
+    // Up to 1.30 that refusal is not what a lost quorum looks like: etcd's own timeout is.
+    expect((await probe.check(on("v1.29.15"))).ok).toBe(false);
   });
 });

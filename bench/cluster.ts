@@ -1,10 +1,11 @@
 /**
- * pnpm bench:cluster [--cold] [--shapes 1+0,1+1,3+0]
+ * pnpm bench:cluster [--cold] [--shapes 1+0,1+1,3+0] [--pairs N] [--k8s-version V]
  *
  * Measures, in one run on this machine: the offline artifact build (cold from an empty cache with --cold,
  * and warm), create and delete times per cluster shape, the harness's create overhead against calling
- * `kind create cluster` directly with the same image and config, and the peak memory of the node
- * containers. Appends one JSON line to bench/results.jsonl.
+ * `kind create cluster` directly with the same image and config (N interleaved pairs, default 5, the order
+ * within a pair alternating so that drift on the machine falls on both sides; reported as the median ratio
+ * with its spread), and the peak memory of the node containers. Appends one JSON line to bench/results.jsonl.
  */
 import { randomBytes } from "node:crypto";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -16,21 +17,26 @@ import { docker } from "../clusters/docker.js";
 import { run } from "../clusters/exec.js";
 import { sampleRunMemory } from "../clusters/memory.js";
 import { doctor } from "../clusters/host/doctor.js";
-import { defaultCacheDir, ensureNodeImage } from "../clusters/images/builder.js";
+import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../clusters/images/builder.js";
 import { KindProvider, kindConfig, type ClusterSpec } from "../clusters/kind/provider.js";
 import { ConsoleProgress } from "../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, PINNED } from "../clusters/versions.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const progress = new ConsoleProgress();
-const { values } = parseArgs({ options: { cold: { type: "boolean" }, shapes: { type: "string" } } });
+const { values } = parseArgs({
+  options: { cold: { type: "boolean" }, shapes: { type: "string" }, pairs: { type: "string" }, "k8s-version": { type: "string" } },
+});
+const pairs = Number(values.pairs ?? 5);
+if (!Number.isInteger(pairs) || pairs < 1 || pairs > 50) throw new Error(`--pairs must be a whole number from 1 to 50, got "${values.pairs}"`);
 const shapes = (values.shapes ?? "1+0,1+1,3+0").split(",").map((s) => {
   const m = /^(1|3)\+(\d)$/.exec(s);
   if (!m) throw new Error(`bad shape "${s}" (use e.g. 1+1)`);
   return { controlPlanes: Number(m[1]), workers: Number(m[2]) };
 });
 
-const version = DEFAULT_KUBERNETES_VERSION;
+const version = values["k8s-version"] ?? DEFAULT_KUBERNETES_VERSION;
+const profile = checkBuildableVersion(version);
 const secs = (ms: number) => Math.round(ms / 100) / 10;
 
 async function main() {
@@ -45,7 +51,7 @@ async function main() {
       go: (await run("go", ["env", "GOVERSION"])).stdout,
       cgroup: (await run("sh", ["-c", "test -f /sys/fs/cgroup/cgroup.controllers && echo v2 || echo v1"])).stdout,
     },
-    versions: { kubernetes: version, kind: PINNED.kind },
+    versions: { kubernetes: version, kind: profile.kind },
   };
 
   // 1. Artifact build: cold (fresh cache dirs, fresh Go build and module caches, no built images) and warm.
@@ -59,7 +65,7 @@ async function main() {
     const ours = (await run("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout
       .split("\n")
       .filter(
-        (r) => r.startsWith(`${PINNED.localRegistry}/`) || r.startsWith("registry.k8s.io/") || r === PINNED.kindHaproxyImage.replace(/^docker\.io\//, ""),
+        (r) => r.startsWith(`${PINNED.localRegistry}/`) || r.startsWith("registry.k8s.io/") || r === profile.loadBalancer.image.replace(/^docker\.io\//, ""),
       );
     if (ours.length) await run("docker", ["rmi", "-f", ...ours]);
     const t = performance.now();
@@ -96,18 +102,81 @@ async function main() {
   }
   result.clusters = clusters;
 
-  // 3. Overhead: plain kind with the same image and config, waiting for the same thing (all nodes Ready).
+  // 3. Overhead: plain kind with the same image and config, waiting for the same thing (all nodes Ready), against
+  // the harness's create, in interleaved pairs.
   const spec: ClusterSpec = { controlPlanes: 1, workers: 1, kubernetesVersion: version };
   const tmp = await mkdtemp(path.join(os.tmpdir(), "aftershock-bench-"));
-  const cfg = path.join(tmp, "kind.yaml");
-  await writeFile(cfg, kindConfig(spec));
-  const name = `bench-direct-${process.pid}`;
-  const td = performance.now();
+  const measured: { directKindS: number; harnessS: number; ratio: number; order: string }[] = [];
+  try {
+    const cfg = path.join(tmp, "kind.yaml");
+    await writeFile(cfg, kindConfig(spec));
+    for (let i = 0; i < pairs; i++) {
+      const directFirst = i % 2 === 0;
+      const times: Record<"direct" | "harness", number> = { direct: 0, harness: 0 };
+      for (const side of directFirst ? (["direct", "harness"] as const) : (["harness", "direct"] as const)) {
+        times[side] = side === "direct" ? await directKind(img.kindBinary, img.ref, cfg, tmp, i) : await harnessCreate(provider, spec);
+      }
+      const pair = {
+        directKindS: times.direct,
+        harnessS: times.harness,
+        ratio: round2(times.harness / times.direct),
+        order: directFirst ? "kind first" : "harness first",
+      };
+      measured.push(pair);
+      progress.info(`pair ${i + 1}/${pairs} (${pair.order}): kind ${pair.directKindS}s, harness ${pair.harnessS}s, ratio ${pair.ratio}`);
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    if (coldTmp) {
+      await run("go", ["clean", "-modcache"], { allowFailure: true }); // module cache files are read-only
+      await rm(coldTmp, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+  const ratios = measured.map((m) => m.ratio).sort((a, b) => a - b);
+  result.overhead = {
+    shape: "1+1",
+    pairs: measured,
+    medianRatio: median(ratios),
+    minRatio: ratios[0],
+    maxRatio: ratios.at(-1),
+    medianDirectKindS: median(measured.map((m) => m.directKindS)),
+    medianHarnessS: median(measured.map((m) => m.harnessS)),
+  };
+  console.log(`overhead: harness / kind create, median ${median(ratios)} over ${pairs} interleaved pairs (min ${ratios[0]}, max ${ratios.at(-1)})`);
+
+  const line = JSON.stringify(result);
+  await appendFile(path.join(here, "results.jsonl"), line + "\n");
+  console.log(JSON.stringify(result, null, 2));
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(v.length / 2);
+  return round2(v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2);
+}
+
+/** The harness's create of the same shape, until every node is Ready; the cluster is deleted afterwards. */
+async function harnessCreate(provider: KindProvider, spec: ClusterSpec): Promise<number> {
+  const t = performance.now();
+  const c = await provider.create(spec);
+  const s = secs(performance.now() - t);
+  await c.delete();
+  return s;
+}
+
+/** `kind create cluster` alone with the same image and config, polled until both nodes are Ready (5-minute deadline). */
+async function directKind(kind: string, image: string, cfg: string, tmp: string, i: number): Promise<number> {
+  const name = `bench-direct-${process.pid}-${i}`;
+  const t = performance.now();
   try {
     await run(
-      img.kindBinary,
-      ["create", "cluster", "--name", name, "--image", img.ref, "--config", cfg, "--kubeconfig", path.join(tmp, "kubeconfig"), "--wait", "0s"],
-      { timeoutMs: 10 * 60_000 },
+      kind,
+      ["create", "cluster", "--name", name, "--image", image, "--config", cfg, "--kubeconfig", path.join(tmp, `kubeconfig-${i}`), "--wait", "0s"],
+      {
+        timeoutMs: 10 * 60_000,
+        env: { KIND_EXPERIMENTAL_DOCKER_NETWORK: name },
+      },
     );
     const deadline = Date.now() + 5 * 60_000;
     for (;;) {
@@ -119,25 +188,12 @@ async function main() {
       if (Date.now() > deadline) throw new Error("direct kind cluster not Ready within 5m");
       await new Promise((res) => setTimeout(res, 2000));
     }
-    const directS = secs(performance.now() - td);
-    const t2 = performance.now();
-    const harnessCluster = await provider.create(spec);
-    const harnessS = secs(performance.now() - t2);
-    await harnessCluster.delete();
-    result.overhead = { shape: "1+1", directKindS: directS, harnessS, ratio: Math.round((harnessS / directS) * 100) / 100 };
+    return secs(performance.now() - t);
   } finally {
-    await run(img.kindBinary, ["delete", "cluster", "--name", name], { allowFailure: true, timeoutMs: 3 * 60_000 });
-    await run("docker", ["network", "rm", "kind"], { allowFailure: true });
-    await rm(tmp, { recursive: true, force: true });
-    if (coldTmp) {
-      await run("go", ["clean", "-modcache"], { allowFailure: true }); // module cache files are read-only
-      await rm(coldTmp, { recursive: true, force: true }).catch(() => undefined);
-    }
+    await run(kind, ["delete", "cluster", "--name", name], { allowFailure: true, timeoutMs: 3 * 60_000 });
+    // Its own network (named after it, not kind's shared "kind" network a user may have).
+    await run("docker", ["network", "rm", name], { allowFailure: true });
   }
-
-  const line = JSON.stringify(result);
-  await appendFile(path.join(here, "results.jsonl"), line + "\n");
-  console.log(JSON.stringify(result, null, 2));
 }
 
 main().catch((e: unknown) => {

@@ -108,6 +108,12 @@ export interface VersionProfile {
    * it first ("forbidden: not yet ready to handle request": its informers cannot sync without etcd).
    */
   writeRefusedWithoutQuorum: RegExp;
+  /**
+   * How the API server refuses a change to a StatefulSet's volumeClaimTemplates (still immutable through 1.37):
+   * up to 1.36 one Forbidden sentence listing the fields that may change (the list grew in 1.35), from 1.37 the
+   * declarative validation's "Invalid value: …: field is immutable" on the field itself.
+   */
+  statefulSetTemplatesRefused: RegExp;
   /** Upstream end of support, where it has passed (the console says so). */
   endOfSupport?: string;
 }
@@ -126,6 +132,8 @@ export function supportedVersionsText(): string {
 
 const WRITE_REFUSED_1_30 = /etcdserver: (request timed out|no leader|leader changed)|rpc error: code = DeadlineExceeded|resource quota evaluation timed out/;
 
+const STS_FORBIDDEN = /Forbidden: updates to statefulset spec for fields other than/;
+
 /** The profile of a version, or undefined when the offline builder cannot make it here. */
 export function profileFor(version: string): VersionProfile | undefined {
   const release = kubernetesRelease(version);
@@ -143,6 +151,7 @@ export function profileFor(version: string): VersionProfile | undefined {
       kubeadmConfigApi: "kubeadm.k8s.io/v1beta3",
       etcd,
       writeRefusedWithoutQuorum: WRITE_REFUSED_1_30,
+      statefulSetTemplatesRefused: STS_FORBIDDEN,
       ...(END_OF_SUPPORT[release.minor] ? { endOfSupport: END_OF_SUPPORT[release.minor] } : {}),
     };
   }
@@ -159,6 +168,7 @@ export function profileFor(version: string): VersionProfile | undefined {
       kubeadmConfigApi: release.minor >= 36 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3",
       etcd,
       writeRefusedWithoutQuorum: new RegExp(`${WRITE_REFUSED_1_30.source}|forbidden: not yet ready to handle request`),
+      statefulSetTemplatesRefused: release.minor >= 37 ? /spec\.volumeClaimTemplates: Invalid value: .*: field is immutable/s : STS_FORBIDDEN,
     };
   }
   return undefined;

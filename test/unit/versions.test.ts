@@ -55,9 +55,21 @@ describe("version profiles: one place says what a version needs", () => {
     );
   });
 
-  it("gives a scenario the profile of its cluster's version, and the default's for a version it does not know", () => {
+  it("gives a scenario the profile of its cluster's version, the nearest tested one's for a version it does not make", () => {
     expect(versionOf({ cluster: { kubernetesVersion: "v1.37.2" } }).kind).toBe("v0.33.0");
-    expect(versionOf({ cluster: { kubernetesVersion: "v1.31.4+k3s1" } }).release.version).toBe(DEFAULT_KUBERNETES_VERSION);
+    // An existing cluster's kubelet version: 1.31 is nearest 1.30, 1.34 nearest 1.35, a 1.40 nearest 1.37.
+    expect(versionOf({ cluster: { kubernetesVersion: "v1.31.4+k3s1" } }).release.version).toBe("v1.30.14");
+    expect(versionOf({ cluster: { kubernetesVersion: "v1.34.1" } }).release.version).toBe("v1.35.4");
+    expect(versionOf({ cluster: { kubernetesVersion: "v1.40.0" } }).release.version).toBe("v1.37.2");
+    expect(versionOf({ cluster: { kubernetesVersion: "unknown" } }).release.version).toBe(DEFAULT_KUBERNETES_VERSION);
+  });
+
+  it("knows how each version's API server refuses a change to a StatefulSet's volumeClaimTemplates", () => {
+    const forbidden = `StatefulSet.apps "blob-store" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden`;
+    const immutable = `StatefulSet.apps "blob-store" is invalid: spec.volumeClaimTemplates: Invalid value: [{"name":"data"}]: field is immutable`;
+    const refused = (v: string) => profileFor(v)!.statefulSetTemplatesRefused;
+    for (const v of ["v1.29.15", "v1.35.4", "v1.36.3"]) expect([refused(v).test(forbidden), refused(v).test(immutable)]).toEqual([true, false]);
+    expect([refused("v1.37.2").test(forbidden), refused("v1.37.2").test(immutable)]).toEqual([false, true]);
   });
 });
 

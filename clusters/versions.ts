@@ -2,7 +2,7 @@
  * Every version Aftershock builds or runs, pinned in one place. The offline image builder derives all its
  * cache keys from this file, so changing a version here is enough to rebuild what depends on it.
  */
-export const DEFAULT_KUBERNETES_VERSION = "v1.29.15";
+export const DEFAULT_KUBERNETES_VERSION = "v1.37.2";
 
 export const PINNED = {
   /** kind for Kubernetes 1.27–1.30 (the v1beta3 kubeadm API, haproxy in front of several control planes); see profileFor. */

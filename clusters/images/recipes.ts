@@ -130,38 +130,19 @@ export function runcComponent(version: string): GoComponent {
   };
 }
 
+/** One of Aftershock's own Go programs, kept in clusters/images/components/<name> with its go.mod and go.sum. */
+function ownComponent(name: string, bin: string, budgetMs: number): GoComponent {
+  return { name, version: "v1", localSource: path.join(here, "components", name), outputs: [{ pkg: ".", bin }], budgetMs };
+}
+
 /**
- * Aftershock's load balancer for several control planes under kind ≥ v0.32 (clusters/images/components/lb): kind
- * runs `envoy -c /home/envoy/envoy.yaml` and rewrites the file-based CDS/LDS beside it; this reads those files.
+ * Aftershock's load balancer for several control planes under kind ≥ v0.32 (components/lb): kind runs
+ * `envoy -c /home/envoy/envoy.yaml` and rewrites the file-based CDS/LDS beside it; this reads those files.
  */
-export function lbComponent(): GoComponent {
-  return {
-    name: "lb",
-    version: "v1",
-    localSource: path.join(here, "components", "lb"),
-    outputs: [{ pkg: ".", bin: "envoy" }],
-    budgetMs: 2 * MIN,
-  };
-}
+export const lbComponent = (): GoComponent => ownComponent("lb", "envoy", 2 * MIN);
 
-/** Our own pod network daemon (clusters/images/components/netd). */
-export function netdComponent(): GoComponent {
-  return {
-    name: "netd",
-    version: "v1",
-    localSource: path.join(here, "components", "netd"),
-    outputs: [{ pkg: ".", bin: "aftershock-netd" }],
-    budgetMs: 3 * MIN,
-  };
-}
+/** Our own pod network daemon (components/netd). */
+export const netdComponent = (): GoComponent => ownComponent("netd", "aftershock-netd", 3 * MIN);
 
-/** The echo HTTP server (clusters/images/components/echo): the workload scenarios put behind Services. */
-export function echoComponent(): GoComponent {
-  return {
-    name: "echo",
-    version: "v1",
-    localSource: path.join(here, "components", "echo"),
-    outputs: [{ pkg: ".", bin: "echo" }],
-    budgetMs: 2 * MIN,
-  };
-}
+/** The echo HTTP server (components/echo): the workload scenarios put behind Services. */
+export const echoComponent = (): GoComponent => ownComponent("echo", "echo", 2 * MIN);

@@ -129,7 +129,7 @@ function phaseText(p: PhaseRecord): string {
 /** A run's name in reports: the scenario, and the variant when it is one. */
 function suiteName(j: RunJournal): string {
   const name = j.variant ? `${j.scenario.id} (${j.variant.name})` : j.runbook ? `${j.scenario.id} (runbook ${j.runbook})` : j.scenario.id;
-  return name + versionSuffix(j.kubernetesVersion);
+  return name + versionSuffix(j.kubernetesVersion ?? j.cluster?.kubernetesVersion);
 }
 
 const COLORS: Record<string, string> = {

@@ -3,10 +3,10 @@ import { defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.
 import { ensureLoadGeneratorImage, ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
-import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { DEFAULT_KUBERNETES_VERSION, profileFor, TESTED_VERSIONS } from "../../clusters/versions.js";
 
 /** The version of the other line, on which versions.test.ts runs a control-plane scenario. */
-export const OTHER_VERSION = DEFAULT_KUBERNETES_VERSION === "v1.29.15" ? "v1.37.2" : "v1.29.15";
+export const OTHER_VERSION: string = profileFor(DEFAULT_KUBERNETES_VERSION)!.line === profileFor("v1.29.15")!.line ? TESTED_VERSIONS.at(-1)! : "v1.29.15";
 
 /**
  * Before any e2e test: a working Docker engine, the offline node images (the default version's and OTHER_VERSION's), the workload images, the load

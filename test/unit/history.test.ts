@@ -1,3 +1,4 @@
+import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -31,6 +32,7 @@ const tmp = () => mkdtempSync(path.join(os.tmpdir(), "history-"));
 /** A run of scenario `id` (variant `name`), as expected unless `ok` is false, recovering in `recover` ms. */
 const run = (id: string, recover?: number, o: Partial<HistoryRun> = {}): HistoryRun => ({
   id,
+  kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
   outcome: "passed",
   expected: "passed",
   asExpected: true,

@@ -1,3 +1,4 @@
+import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 import { describe, expect, it } from "vitest";
 import { AftershockError } from "../../clusters/errors.js";
 import { pendingTeardowns } from "../../clusters/teardown.js";
@@ -55,7 +56,7 @@ function fakeWorld() {
   const cluster: ManagedCluster = {
     name: "fake",
     runId: "f00d",
-    kubernetesVersion: "v1.29.15",
+    kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
     kubeconfigPath: "/dev/null",
     timings: { totalMs: 5 },
     api: fakeNamespaceApi(state.log),
@@ -138,7 +139,7 @@ function scenarioFor(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefi
 async function run(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefinition> = {}, reporters: Reporter[] = []): Promise<RunJournal> {
   return runScenario(scenarioFor(w, over), {
     clusters: w.factory,
-    kubernetesVersion: "v1.29.15",
+    kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
     clock: new FakeClock(),
     reporter: new ReporterMultiplexer(reporters, () => {}),
   });
@@ -276,7 +277,7 @@ describe("scenario outcomes", () => {
           throw new AftershockError("E_CLUSTER", "kind create cluster failed after 4m05s: ERROR: failed to init node");
         },
       },
-      kubernetesVersion: "v1.29.15",
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
       clock: new FakeClock(),
     });
     expect(j.outcome).toBe("errored");
@@ -302,7 +303,7 @@ describe("scenario outcomes", () => {
           }),
         ],
       }),
-      { clusters: w.factory, kubernetesVersion: "v1.29.15", clock },
+      { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock },
     );
     const s = j.phases.find((p) => p.name === "runbook")!.steps[0]!;
     expect(s.endedAt - s.startedAt).toBe(42_000);
@@ -311,7 +312,7 @@ describe("scenario outcomes", () => {
 
   it("keeps the cluster when asked and says how to reach it", async () => {
     const w = fakeWorld();
-    const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), keep: true });
+    const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock(), keep: true });
     expect(w.state.deleted).toBe(0);
     expect(j.kept).toContain("kubectl");
   });
@@ -448,7 +449,7 @@ describe("variants that must fail (pnpm suite --prove)", () => {
       ],
       decisiveStep: "fix it",
     });
-    const opts = { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() };
+    const opts = { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock() };
     const neutral = faultNeutralised(s);
     expect((await runScenario(neutral.scenario, opts)).outcome).toBe(neutral.expected);
     w.state.broken = false;
@@ -488,7 +489,7 @@ describe("variants that must fail (pnpm suite --prove)", () => {
     ]);
     expect(withRunbook(s, "safe")).toEqual({ scenario: s });
     expect(() => withRunbook(s, "yolo")).toThrow(/scenario fake-incident has no runbook "yolo"/);
-    const opts = { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() };
+    const opts = { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock() };
     const safe = await runScenario(s, opts);
     expect([safe.outcome, safe.runbook]).toEqual(["passed", "safe"]);
     const wipe = withRunbook(s, "wipe");
@@ -507,7 +508,7 @@ describe("variants that must fail (pnpm suite --prove)", () => {
     const { asExpected } = await import("../../harness/outcomes.js");
     const { junitXml } = await import("../../harness/reporters/files.js");
     const w = fakeWorld();
-    const opts = { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() };
+    const opts = { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock() };
     const s = scenarioFor(w);
     const neutral = faultNeutralised(s, { symptomsMs: 10_000 });
     const asDeclared = await runScenario(neutral.scenario, { ...opts, variant: { name: neutral.name, expected: neutral.expected } });
@@ -535,7 +536,7 @@ describe("the node image", () => {
         return { ref: "aftershock.local/node:v1.29.15", built: true, ms: 600_000 };
       },
     };
-    const j = await runScenario(scenarioFor(w), { clusters, kubernetesVersion: "v1.29.15", clock });
+    const j = await runScenario(scenarioFor(w), { clusters, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock });
     expect(w.state.log[0]).toBe("prepare");
     expect(j.image).toEqual({ ref: "aftershock.local/node:v1.29.15", built: true, ms: 600_000 });
     expect(j.timings.totalMs).toBeLessThan(600_000);
@@ -585,7 +586,7 @@ describe("fault rollback", () => {
     const kept = fakeWorld();
     await runScenario(scenarioFor(kept, { fault: throttled(kept) }), {
       clusters: kept.factory,
-      kubernetesVersion: "v1.29.15",
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
       clock: new FakeClock(),
       keep: true,
     });
@@ -658,7 +659,7 @@ describe("reporters", () => {
     };
     const good: Reporter = { name: "good", onPhaseEnd: (p) => void seen.push(p.name) };
     const mux = new ReporterMultiplexer([bad, good], (m) => warnings.push(m));
-    const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock(), reporter: mux });
+    const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock(), reporter: mux });
     expect(j.outcome).toBe("passed");
     expect(seen).toHaveLength(10);
     expect(warnings).toEqual(["reporter bad failed in onPhaseBegin and was disabled for this run: disk full"]);
@@ -708,7 +709,7 @@ describe("game days: a person recovers, or gives up and the runbook does", () =>
   const game = (w: ReturnType<typeof fakeWorld>, manualRecovery: (ctx: ScenarioContext) => Promise<void | "runbook">, over: Partial<ScenarioDefinition> = {}) =>
     runScenario(scenarioFor(w, over), {
       clusters: w.factory,
-      kubernetesVersion: "v1.29.15",
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
       clock: new FakeClock(),
       manualRecovery,
       runId: "0a0b0c0d",
@@ -769,7 +770,7 @@ describe("capabilities, namespaces and shared clusters", () => {
   it("refuses a scenario its clusters cannot serve before anything is created", async () => {
     const w = fakeWorld();
     const s = scenarioFor(w, { needs: ["node-lifecycle"] });
-    await expect(runScenario(s, { clusters: w.factory, kubernetesVersion: "v1.29.15", clock: new FakeClock() })).rejects.toThrow(
+    await expect(runScenario(s, { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock() })).rejects.toThrow(
       /scenario fake-incident needs node-lifecycle, which this target does not offer/,
     );
     expect(w.state.log).toEqual([]);
@@ -832,7 +833,7 @@ describe("capabilities, namespaces and shared clusters", () => {
         return {
           name,
           runId: "00000001",
-          kubernetesVersion: "v1.29.15",
+          kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
           kubeconfigPath: "/dev/null",
           timings: {},
           howToReach: () => "",
@@ -854,7 +855,7 @@ describe("capabilities, namespaces and shared clusters", () => {
       },
     };
     const shared = new SharedClusters(inner, new FakeClock());
-    const shape = { controlPlanes: 1 as const, workers: 1, kubernetesVersion: "v1.29.15", runId: "00000001" };
+    const shape = { controlPlanes: 1 as const, workers: 1, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, runId: "00000001" };
     const a = await shared.create(shape);
     await a.delete();
     await shared.afterRun("passed");

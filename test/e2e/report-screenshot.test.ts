@@ -5,6 +5,7 @@ import path from "node:path";
 import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { htmlReport } from "../../harness/reporters/files.js";
+import { versionMatrixSection } from "../../harness/reporters/versions.js";
 import type { RunJournal } from "../../harness/runner.js";
 import { findChromium, headlessFlags } from "./helpers.js";
 
@@ -85,5 +86,31 @@ describe("the HTML report in headless Chromium", () => {
     expect(img.width).toBe(1000);
     expect(count(0xfc, 0x8d, 0x62)).toBeGreaterThan(200);
     expect(count(0xe7, 0x8a, 0xc3)).toBeGreaterThan(200);
+  });
+});
+
+describe("the suite report of a version matrix in headless Chromium", () => {
+  it("puts each scenario's runs on the two versions side by side, naming the runbook step that differed", () => {
+    expect(chromium, "chromium is installed (as root the test installs Debian's package)").not.toBe("");
+    const old = { ...journal(), kubernetesVersion: "v1.29.15" };
+    const now = journal();
+    const slow = now.phases.find((p) => p.name === "runbook")!.steps[2]!;
+    const onNew: RunJournal = {
+      ...now,
+      runId: "6ecbbf6f",
+      kubernetesVersion: "v1.37.2",
+      cluster: { ...now.cluster!, kubernetesVersion: "v1.37.2" },
+      phases: now.phases.map((p) => (p.name === "runbook" ? { ...p, steps: [...p.steps.slice(0, 2), { ...slow, endedAt: slow.endedAt + 60_000 }] } : p)),
+    };
+    const dir = mkdtempSync(path.join(os.tmpdir(), "matrix-shot-"));
+    const html = path.join(dir, "report.html");
+    writeFileSync(html, htmlReport([old, onNew], "Aftershock suite", versionMatrixSection([old, onNew])));
+    const dom = execFileSync(chromium, [...headlessFlags(dir), "--dump-dom", `file://${html}`], { encoding: "utf8", timeout: 60_000 });
+    const table = /<table class="matrix">[\s\S]*?<\/table>/.exec(dom)?.[0] ?? "";
+    expect(table).toContain('<th colspan="3">v1.29.15</th><th colspan="3">v1.37.2</th>');
+    expect(table).toMatch(
+      /<td>etcd-port-conflict<\/td>(<td[^>]*>[^<]*<\/td>){6}<td><ul><li>wait for etcd: v1\.29\.15 ok in 57\.7s; v1\.37\.2 ok in 1m58s<\/li><\/ul><\/td>/,
+    );
+    expect(dom).toContain("Kubernetes v1.37.2 (line 1.35–1.37)");
   });
 });

@@ -8,7 +8,13 @@ import { isAlive } from "./process.js";
  * A lock directory holding the owner's pid: two runs never build into the same cache at once, and a lock
  * left by a dead process is taken over.
  */
-export async function withLock<T>(lockDir: string, progress: Progress, fn: () => Promise<T>, budgetMs = 90 * 60_000): Promise<T> {
+export async function withLock<T>(
+  lockDir: string,
+  progress: Progress,
+  fn: () => Promise<T>,
+  budgetMs = 90 * 60_000,
+  doing = "building images into the same cache",
+): Promise<T> {
   await mkdir(path.dirname(lockDir), { recursive: true });
   const started = Date.now();
   let told = false;
@@ -28,7 +34,7 @@ export async function withLock<T>(lockDir: string, progress: Progress, fn: () =>
         throw new AftershockError("E_TIMEOUT", `another Aftershock process (pid ${owner}) held ${lockDir} for longer than ${Math.round(budgetMs / 60_000)}m`);
       }
       if (!told) {
-        progress.info(`waiting for pid ${owner}, which is building images into the same cache`);
+        progress.info(`waiting for pid ${owner}, which is ${doing}`);
         told = true;
       }
       await new Promise((r) => setTimeout(r, 2000));

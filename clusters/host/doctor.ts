@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AftershockError } from "../errors.js";
+import { withLock } from "../lock.js";
 import { run, which } from "../exec.js";
 import type { Progress } from "../progress.js";
 import { MIN_GO, PINNED, supportedVersionsText } from "../versions.js";
@@ -180,7 +181,15 @@ async function waitForDocker(budgetMs: number): Promise<boolean> {
   return false;
 }
 
+/**
+ * apt-get install, one Aftershock process at a time: two at once (say the registry and Chromium for two test files
+ * running side by side on a fresh machine) would have the second fail on dpkg's lock at once.
+ */
 export async function aptInstall(pkgs: string[], progress: Progress): Promise<void> {
+  await withLock(path.join(os.tmpdir(), "aftershock-apt.lock"), progress, () => aptInstallNow(pkgs, progress), 20 * 60_000, "installing Debian packages");
+}
+
+async function aptInstallNow(pkgs: string[], progress: Progress): Promise<void> {
   const s = progress.step(`apt-get install ${pkgs.join(" ")}`, 10 * 60_000);
   try {
     const env = { DEBIAN_FRONTEND: "noninteractive" };

@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { docker } from "../docker.js";
 import { AftershockError } from "../errors.js";
+import { run } from "../exec.js";
 import { isAlive } from "../process.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
@@ -38,8 +39,8 @@ export async function startLocalRegistry(cacheDir: string, progress: Progress, p
   const child = spawn(BIN, ["serve", config], { detached: true, stdio: ["ignore", "ignore", "ignore"] });
   child.unref();
   await writeFile(pidFile, String(child.pid));
-  const gateway = (await docker.run(["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"])).stdout.trim();
-  if (!gateway) throw new AftershockError("E_DOCKER_DOWN", "Docker's default bridge has no gateway address");
+  const gateway = await bridgeGateway();
+  if (!gateway) throw new AftershockError("E_DOCKER_DOWN", "Docker's default bridge has no gateway address (neither in its IPAM config nor on its interface)");
   const address = `${gateway}:${port}`;
   await withStep(progress, `Registry at ${address} (docker-registry)`, 30_000, () =>
     pollUntil(`registry at ${address} answers GET /v2/`, 30_000, 500, async () => {
@@ -62,4 +63,24 @@ export async function startLocalRegistry(cacheDir: string, progress: Progress, p
       await rm(pidFile, { force: true });
     },
   };
+}
+
+/**
+ * The host's address on Docker's default bridge. Docker 20.10 leaves Gateway out of the bridge's IPAM config until
+ * dockerd has been restarted once (seen on a fresh machine whose dockerd the doctor had only reloaded): then the
+ * bridge interface's own IPv4 address is the same gateway.
+ */
+async function bridgeGateway(): Promise<string> {
+  const r = await docker.run([
+    "network",
+    "inspect",
+    "bridge",
+    "--format",
+    '{{(index .IPAM.Config 0).Gateway}}|{{index .Options "com.docker.network.bridge.name"}}',
+  ]);
+  const [gateway = "", iface = ""] = r.stdout.trim().split("|");
+  if (gateway) return gateway;
+  // Not os.networkInterfaces(): it leaves out an interface without carrier, as docker0 is while no container is on it.
+  const ip = await run("ip", ["-4", "-o", "addr", "show", "dev", iface || "docker0"], { allowFailure: true });
+  return /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(ip.stdout)?.[1] ?? "";
 }

@@ -127,9 +127,14 @@ function phaseText(p: PhaseRecord): string {
 }
 
 /** A run's name in reports: the scenario, and the variant when it is one. */
+/** A run's name without its version: the scenario, and its variant or runbook. */
+export function runName(j: RunJournal): string {
+  return j.variant ? `${j.scenario.id} (${j.variant.name})` : j.runbook ? `${j.scenario.id} (runbook ${j.runbook})` : j.scenario.id;
+}
+
+/** A run's name in reports and JUnit: runName, and the version when it is not the default. */
 function suiteName(j: RunJournal): string {
-  const name = j.variant ? `${j.scenario.id} (${j.variant.name})` : j.runbook ? `${j.scenario.id} (runbook ${j.runbook})` : j.scenario.id;
-  return name + versionSuffix(j.kubernetesVersion ?? j.cluster?.kubernetesVersion);
+  return runName(j) + versionSuffix(j.kubernetesVersion ?? j.cluster?.kubernetesVersion);
 }
 
 const COLORS: Record<string, string> = {

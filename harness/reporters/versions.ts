@@ -2,11 +2,10 @@ import { formatDuration } from "../../clusters/errors.js";
 import { describeVersion } from "../../clusters/versions.js";
 import type { RunJournal } from "../journal.js";
 import { asExpected } from "../outcomes.js";
-import { dur, esc } from "./files.js";
+import { dur, esc, runName } from "./files.js";
 
-/** A run's name without its version: the row of the side-by-side table. */
-const rowKey = (j: RunJournal) => (j.variant ? `${j.scenario.id} (${j.variant.name})` : j.runbook ? `${j.scenario.id} (runbook ${j.runbook})` : j.scenario.id);
-const versionOf = (j: RunJournal) => j.kubernetesVersion ?? j.cluster?.kubernetesVersion ?? "?";
+/** The version a run ran on. */
+const ranOn = (j: RunJournal) => j.kubernetesVersion ?? j.cluster?.kubernetesVersion ?? "?";
 
 /** A step that differed between versions: failed on one and not the other, missing on one, or ≥ 2× and ≥ 5 s slower. */
 export interface StepDifference {
@@ -22,10 +21,10 @@ export interface MatrixRow {
 
 /** The runs of a version matrix, one row per scenario (variant, runbook), one column per version, in the order run. */
 export function versionMatrix(journals: RunJournal[]): { versions: string[]; rows: MatrixRow[] } {
-  const versions = [...new Set(journals.map(versionOf))];
-  const keys = [...new Set(journals.map(rowKey))];
+  const versions = [...new Set(journals.map(ranOn))];
+  const keys = [...new Set(journals.map(runName))];
   const rows = keys.map((key) => {
-    const byVersion = Object.fromEntries(versions.map((v) => [v, journals.find((j) => rowKey(j) === key && versionOf(j) === v)]));
+    const byVersion = Object.fromEntries(versions.map((v) => [v, journals.find((j) => runName(j) === key && ranOn(j) === v)]));
     return { key, byVersion, differences: stepDifferences(byVersion) };
   });
   return { versions, rows };

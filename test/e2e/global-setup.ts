@@ -1,4 +1,6 @@
-import { doctor } from "../../clusters/host/doctor.js";
+import { existsSync } from "node:fs";
+import { aptInstall, doctor } from "../../clusters/host/doctor.js";
+import { findChromium } from "./helpers.js";
 import { defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
@@ -20,4 +22,8 @@ export default async function setup(): Promise<void> {
   await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), defaultCacheDir(), progress);
   await ensureLoadGeneratorImage(defaultCacheDir(), progress);
   await ensureHostTools(HOST_TOOLS, defaultCacheDir(), progress);
+  // Debian packages two e2e files install on first use (the registry an "existing" cluster pushes to, and Chromium
+  // for the report screenshots): installed here, before files run side by side and meet on dpkg's lock.
+  if (!existsSync("/usr/bin/docker-registry")) await aptInstall(["docker-registry"], progress);
+  findChromium();
 }

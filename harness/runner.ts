@@ -3,6 +3,7 @@ import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { restrictTo } from "../clusters/contract.js";
 import { stopWatches } from "./namespace-watch.js";
 import { createRunNamespace, deleteRunNamespace } from "./workloads.js";
+import { SENTINEL_NAMESPACE } from "./sentinels.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
 import { classifyVerify, latch } from "./run-checks.js";
 import { describeLoadTarget, LoadMonitor } from "./load.js";
@@ -140,20 +141,23 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       clock,
       found,
       evidence,
-      namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, runId),
+      namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, runId, !!cluster.shared),
       ...(load ? { load } : {}),
     };
 
     // 2. Setup: the run's namespace and workload images, then sentinels.
     await phase("setup", undefined, async (p) => {
-      if (scenario.scope === "namespace") {
-        await timedStep(p, `create namespace ${ctx.namespace}`, `kubectl create namespace ${ctx.namespace}`, async () => {
-          await createRunNamespace(created.api, ctx.namespace, runId, opts.namespace ? "undisclosed" : scenario.id);
+      // A cluster-scoped run on a shared cluster also writes into namespaces of its own (its workloads', its
+      // sentinels'), deleted at its end, so that the next run on that cluster starts from what it would find on
+      // a new one. On a cluster of its own it keeps "default", as the incident had it.
+      const namespaces = ctx.namespace !== "default" ? [ctx.namespace] : [];
+      if (scenario.scope === "cluster" && created.shared) namespaces.push(SENTINEL_NAMESPACE);
+      for (const ns of namespaces) {
+        await timedStep(p, `create namespace ${ns}`, `kubectl create namespace ${ns}`, async () => {
+          await createRunNamespace(created.api, ns, runId, opts.namespace ? "undisclosed" : scenario.id);
           if (!opts.keep) {
             // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
-            teardown.push(`delete namespace ${ctx.namespace}`, `kubectl delete namespace ${ctx.namespace} --wait`, () =>
-              deleteRunNamespace(created.api, ctx.namespace, runId),
-            );
+            teardown.push(`delete namespace ${ns}`, `kubectl delete namespace ${ns} --wait`, () => deleteRunNamespace(created.api, ns, runId));
           }
         });
       }
@@ -443,9 +447,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   }
 }
 
-/** A namespace-scoped scenario's own namespace; "default" for the others (their writes are cluster-wide). */
-export function runNamespace(s: Scenario, runId: string): string {
-  return s.scope === "namespace" ? `as-${runId}-${s.id}`.slice(0, 63).replace(/-+$/, "") : "default";
+/**
+ * The run's namespace: a namespace-scoped scenario's own, always; a cluster-scoped one's only on a cluster shared
+ * with other runs (pnpm suite), else "default" (its writes are cluster-wide, as in the incident).
+ */
+export function runNamespace(s: Scenario, runId: string, sharedCluster = false): string {
+  return s.scope === "namespace" || sharedCluster ? `as-${runId}-${s.id}`.slice(0, 63).replace(/-+$/, "") : "default";
 }
 
 /** Refuses, before anything is created, a scenario whose needs the clusters cannot serve. */

@@ -1,14 +1,18 @@
 import { formatDuration } from "../clusters/errors.js";
 import { registerTeardown } from "../clusters/teardown.js";
-import { kubeSystemReady, nodesReady, waitFor } from "./probes.js";
+import { LABELS } from "../clusters/labels.js";
+import { kubeSystemReady, nodesReady, waitFor, type Probe } from "./probes.js";
 import type { Outcome } from "./runner.js";
 import type { Clock, ClusterFactory, ClusterShape, ManagedCluster } from "./types.js";
 
 /**
- * One cluster for many namespace-scoped runs (`pnpm suite`). The first run of a shape creates it; each later
- * run of the same shape gets it after a health gate (nodes Ready, kube-system Ready); a run that ends in
- * anything but `passed` gets it replaced before the next. Runs see a lease whose delete() only gives the
- * cluster back; the cluster itself is deleted when replaced, at close(), or on Ctrl-C.
+ * One cluster for many runs (`pnpm suite`, unless --fresh-clusters). The first run of a shape (and version)
+ * creates it; each later run of the same shape gets it after a health gate: nodes Ready, kube-system Ready, and
+ * no namespace of an earlier run left (each run deletes its own). The run's own steady state and its
+ * "symptoms absent" check follow, as on a new cluster. A run that ends in anything but the outcome it was meant
+ * to have (for a cluster-scoped run: passed, so verified healthy with both self-checks passed) gets the cluster
+ * replaced before the next. Runs see a lease whose delete() only gives the cluster back; the cluster itself is
+ * deleted when replaced, at close(), or on Ctrl-C.
  */
 export class SharedClusters implements ClusterFactory {
   readonly capabilities: ClusterFactory["capabilities"];
@@ -17,6 +21,10 @@ export class SharedClusters implements ClusterFactory {
   private current?: { cluster: ManagedCluster; key: string; runs: number; unregister: () => void };
   /** Clusters made so far (for the suite report). */
   readonly created: string[] = [];
+  /** Time spent creating them (ms), for the suite's own numbers. */
+  createMs = 0;
+  /** Whether the last create() handed out a cluster an earlier run had used. */
+  lastReused = false;
 
   constructor(
     private readonly inner: ClusterFactory,
@@ -34,26 +42,34 @@ export class SharedClusters implements ClusterFactory {
       const gate = await this.healthGate(this.current.cluster);
       if (gate.ok) {
         this.current.runs++;
+        this.lastReused = true;
         return lease(this.current.cluster, `${gate.observed}; run ${this.current.runs} on this cluster`);
       }
       await this.retire(`health gate failed: ${gate.observed}`);
     } else if (this.current) {
       await this.retire("next run needs another shape");
     }
+    this.lastReused = false;
+    const t0 = this.clock.now();
     const cluster = await this.inner.create(shape);
+    this.createMs += this.clock.now() - t0;
     const unregister = registerTeardown(`shared cluster ${cluster.name}: delete`, () => cluster.delete());
     this.current = { cluster, key, runs: 1, unregister };
     this.created.push(cluster.name);
     return lease(cluster, "created for this run");
   }
 
-  /** Called after each run: anything but passed leaves the cluster suspect, so it is replaced. */
   /**
    * After each run: a run that did not end as it was meant to (passed, or the outcome its variant declares,
    * e.g. data-lost for an incident's own runbook) may have left the cluster in any state, so it is replaced.
    */
   async afterRun(outcome: Outcome, expected: Outcome = "passed"): Promise<void> {
     if (outcome !== expected) await this.retire(`previous run ended ${outcome}`);
+  }
+
+  /** Replaces the current cluster before the next run (a run on it could not start from a healthy state). */
+  async discard(why: string): Promise<void> {
+    await this.retire(why);
   }
 
   async close(): Promise<void> {
@@ -72,12 +88,25 @@ export class SharedClusters implements ClusterFactory {
     const t0 = this.clock.now();
     const ctx = { cluster, clock: this.clock, found: {}, evidence: () => {}, namespace: "default" };
     try {
-      for (const p of [nodesReady(), kubeSystemReady()]) await waitFor(p, ctx, this.gateBudgetMs);
+      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces()]) await waitFor(p, ctx, this.gateBudgetMs);
       return { ok: true, observed: `health gate passed in ${formatDuration(this.clock.now() - t0)}` };
     } catch (e) {
       return { ok: false, observed: (e as Error).message };
     }
   }
+}
+
+/** Every namespace a run made (labelled managed by Aftershock) is gone: the earlier run cleaned up after itself. */
+function noRunNamespaces(): Probe {
+  return {
+    name: "no earlier run's namespace",
+    expectation: `no namespace labelled ${LABELS.k8sManaged}=true`,
+    async check(ctx) {
+      const list = await ctx.cluster.api.core.listNamespace({ labelSelector: `${LABELS.k8sManaged}=true` });
+      const left = list.items.map((n) => `${n.metadata?.name} (${n.status?.phase ?? "?"})`);
+      return left.length ? { ok: false, observed: `still there: ${left.join(", ")}` } : { ok: true, observed: "none left" };
+    },
+  };
 }
 
 function shapeKey(s: ClusterShape & { kubernetesVersion: string; image?: string }): string {

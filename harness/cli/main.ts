@@ -59,10 +59,13 @@ Usage:
                                             commands beside the runbook, the time and the score. Needs a terminal.
   pnpm gameday shell                        a shell for the running game: KUBECONFIG set, kubectl, nodes, node-shell <node>,
                                             the game clock in the prompt; every command is recorded for the debrief
-  pnpm suite [--tag TAG] [--prove] [--repeat N] [--shard i/n] [--reporter ...] [ID ...]
+  pnpm suite [--tag TAG] [--prove] [--repeat N] [--shard i/n] [--fresh-clusters] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
-                                            namespace-scoped scenarios of one cluster shape share one cluster (health gate before
-                                            each; replaced after a run that did not end as expected); every alternative
+                                            runs of one cluster shape share one cluster, one after another (a health gate before
+                                            each: nodes and kube-system Ready, no earlier run's namespace left; replaced after a
+                                            run that did not pass, or end as its runbook declares; a run the shared cluster
+                                            could not start healthy runs again on a new one); --fresh-clusters gives every run
+                                            a cluster of its own; every alternative
                                             runbook runs too, expecting the outcome it declares, and every variant, expecting
                                             to pass;
                                             --prove also runs each with its fault neutralised (expects fault-not-reproduced)
@@ -242,6 +245,7 @@ async function main(argv: string[]): Promise<number> {
         "game-day": { type: "boolean" },
         tag: { type: "string" },
         prove: { type: "boolean" },
+        "fresh-clusters": { type: "boolean" },
         kubeconfig: { type: "string" },
         context: { type: "string" },
         "existing-cluster": { type: "boolean" },
@@ -262,11 +266,11 @@ async function main(argv: string[]): Promise<number> {
           "a suite deletes what it creates and runs every runbook and variant; use pnpm scenario <id> for these",
         );
       } else {
-        only(["tag", "prove"], "use pnpm suite --tag TAG [--prove]");
+        only(["tag", "prove", "fresh-clusters"], "use pnpm suite --tag TAG [--prove] [--fresh-clusters]");
         only(["repeat", "shard"], "use pnpm suite [ID ...] --repeat N --shard i/n");
       }
       const existing = existingTarget(values);
-      if (existing) only(["keep", "image", "k8s-version"], "an existing cluster is neither created, kept nor built by this tool");
+      if (existing) only(["keep", "image", "k8s-version", "fresh-clusters"], "an existing cluster is neither created, kept nor built by this tool");
       // pnpm suite takes several versions (a matrix: --k8s-version v1.29.15,v1.37.2); pnpm scenario one.
       const versions = ((values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION).split(",").map((v) => v.trim());
       if (versions.length > 1 && cmd !== "suite")
@@ -292,7 +296,14 @@ async function main(argv: string[]): Promise<number> {
       if (cmd === "suite") {
         const repeat = int("repeat", values.repeat as string | undefined, 1, 1, 100);
         const shard = values.shard !== undefined ? parseShard(values.shard as string) : undefined;
-        return suiteCommand(values.tag as string | undefined, positionals, { ...o, versions, prove: !!values.prove, repeat, ...(shard ? { shard } : {}) });
+        return suiteCommand(values.tag as string | undefined, positionals, {
+          ...o,
+          versions,
+          prove: !!values.prove,
+          freshClusters: !!values["fresh-clusters"],
+          repeat,
+          ...(shard ? { shard } : {}),
+        });
       }
       if (positionals.length > 1)
         throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });

@@ -13,7 +13,7 @@ import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 import { loadScenario } from "../../harness/registry.js";
 import { runScenario, type RunJournal } from "../../harness/runner.js";
 import type { Scenario } from "../../harness/scenario.js";
-import { kindClusters, REPORTS_DIR } from "../../harness/cli/scenario-command.js";
+import { kindClusters, REPORTS_DIR, runScenarios } from "../../harness/cli/scenario-command.js";
 import { fileReporter } from "../../harness/reporters/files.js";
 import { ReporterMultiplexer } from "../../harness/reporters/reporter.js";
 import { realClock } from "../../harness/types.js";
@@ -140,6 +140,35 @@ export async function runOnKind(s: Scenario): Promise<RunJournal> {
   return j;
 }
 
+/**
+ * Runs scenarios as `pnpm suite` does (runScenarios, clusters shared by runs of one shape; no variants), then
+ * checks that the runs left nothing behind: no container, volume or network of any of them, shared cluster
+ * included. Journals and HTML reports go to reports/ like the CLI's.
+ */
+export async function runCatalogShared(scenarios: Scenario[]): Promise<RunJournal[]> {
+  const journals = await runScenarios(
+    scenarios.map((scenario) => ({ scenario })),
+    { version: DEFAULT_KUBERNETES_VERSION, keep: false, reporters: ["json", "html"], gameDay: false, progress: new RecordingProgress(), share: true },
+  );
+  for (const j of journals) {
+    expect(await leftovers(j.runId), `nothing of run ${j.runId} (${j.scenario.id}) left behind`).toEqual([]);
+    const teardown = j.phases.find((p) => p.name === "teardown");
+    expect(teardown?.status, `${j.scenario.id}: ${teardown?.error}`).toBe("passed");
+    expect(teardown!.steps.filter((s) => !s.ok).map((s) => `${s.title}: ${s.error}`), `${j.scenario.id}: every teardown step succeeded`).toEqual([]);
+  }
+  return journals;
+}
+
+/**
+ * A catalog run's journal, as expectCatalogRunPasses checks it; on a shared cluster, a run after the first must
+ * have had the health gate passed.
+ */
+export function expectCatalogJournalPasses(s: Scenario, j: RunJournal | undefined): void {
+  expect(j, `${s.id} ran`).toBeDefined();
+  expectPassedRun(s, j!);
+  expect(j!.cluster?.shared ?? "", `${s.id}: how it got its cluster`).toMatch(/^(created for this run|health gate passed in \S+; run \d+ on this cluster|created after an attempt ended .*)$/);
+}
+
 /** The run's two checks on its own probes were made and passed: symptoms absent before, verify failing during. */
 export function expectSelfChecksPassed(j: RunJournal): void {
   const absent = j.phases.find((p) => p.name === "symptoms-absent");
@@ -202,8 +231,12 @@ export async function until(cond: () => boolean | Promise<boolean>, budgetMs: nu
 export async function expectCatalogRunPasses(id: string, skip: () => void): Promise<void> {
   const s = await loadScenario(id);
   if (s.cluster.controlPlanes > 1 && (process.env.AFTERSHOCK_SKIP_HA === "1" || os.totalmem() < 8 * 2 ** 30)) skip();
-  const j = await runOnKind(s);
-  expect(j.outcome, j.reason).toBe("passed");
+  expectPassedRun(s, await runOnKind(s));
+}
+
+/** Passed end to end: every phase, both self-checks, every symptom seen, sentinels intact, load recorded with its SLOs met. */
+export function expectPassedRun(s: Scenario, j: RunJournal): void {
+  expect(j.outcome, `${s.id}: ${j.reason}`).toBe("passed");
   expect(j.exitCode).toBe(0);
   expect(j.phases.map((p) => `${p.name}:${p.status}`)).toEqual([
     "cluster:passed",

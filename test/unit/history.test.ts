@@ -19,7 +19,7 @@ import {
   type HistoryRecord,
   type HistoryRun,
 } from "../../harness/history.js";
-import { clusterUse, existingClusters, leftOutText, servedScenarios } from "../../harness/cli/scenario-command.js";
+import { clusterUse, existingClusters, leftOutText, servedScenarios, suiteNumbers } from "../../harness/cli/scenario-command.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { loadAll } from "../../harness/registry.js";
 import { htmlReport } from "../../harness/reporters/files.js";
@@ -325,8 +325,23 @@ describe("repeated runs", () => {
       on("as-2", "apiserver-down", "ha"),
     ];
     expect(clusterUse(js)).toBe(
-      "2 clusters created\n  cluster as-1: crashloop-triage ×2, service-ingress-mismatch ×2 (shared by 4 runs)\n  cluster as-2: apiserver-down (ha)\n",
+      "2 clusters created in 1m00s for 5 runs (3 on a shared cluster, gates 1m30s in all); a run took 1m30s median (1m30s–1m30s), 7m30s in all\n" +
+        "  cluster as-1: crashloop-triage ×2, service-ingress-mismatch ×2 (shared by 4 runs)\n  cluster as-2: apiserver-down (ha)\n",
     );
+    // The suite's own numbers: which runs had a cluster made for them, the time that took, and the time per run.
+    const timed = (shared: string, createMs: number, totalMs: number) =>
+      journal({
+        cluster: { name: shared.startsWith("created after") ? "as-2" : "as-1", kubernetesVersion: "v1.37.2", nodes: [], shared },
+        timings: { totalMs, clusterCreateMs: createMs },
+      });
+    expect(
+      suiteNumbers([
+        timed("created for this run", 40_000, 100_000),
+        timed("health gate passed in 1.2s; run 2 on this cluster", 1_500, 60_000),
+        timed("health gate passed in 0.8s; run 3 on this cluster", 900, 80_000),
+        timed("created after an attempt ended aborted on the shared cluster as-1 (…); run again on a new cluster", 38_000, 90_000),
+      ]),
+    ).toBe("2 clusters created in 1m18s for 4 runs (2 on a shared cluster, gates 2.4s in all); a run took 1m20s median (1m00s–1m40s), 5m30s in all");
     // On an existing cluster nothing was created, whatever the journals call it (its kubeconfig context).
     expect(clusterUse(js.slice(0, 4), { kubeconfig: "/home/sre/staging.yaml", context: "staging" })).toBe(
       "no cluster created: 4 runs on the existing cluster of /home/sre/staging.yaml (context staging), each in a namespace of its own\n",

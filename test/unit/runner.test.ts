@@ -822,7 +822,44 @@ describe("capabilities, namespaces and shared clusters", () => {
     }
   });
 
+  it("keeps a cluster-scoped run in default on a cluster of its own, and in namespaces of its own (deleted at its end) on a shared one", async () => {
+    const alone = fakeWorld();
+    let ns = "";
+    const j = await run(alone, {
+      runbook: [
+        step("fix it", "fix", async (ctx) => {
+          ns = ctx.namespace;
+          alone.state.broken = false;
+        }),
+      ],
+    });
+    expect([j.outcome, ns]).toEqual(["passed", "default"]);
+    expect(alone.state.log.filter((l) => l.includes("namespace"))).toEqual([]);
+    for (const fixes of [true, false]) {
+      const w = fakeWorld();
+      const create = w.factory.create;
+      w.factory.create = async (shape) => Object.create(await create(shape), { shared: { value: "health gate passed in 1.0s; run 2 on this cluster" } });
+      const j2 = await run(w, {
+        runbook: [
+          step("fix it", "fix", async (ctx) => {
+            ns = ctx.namespace;
+            if (fixes) w.state.broken = false;
+          }),
+        ],
+      });
+      expect(j2.outcome).toBe(fixes ? "passed" : "not-recovered");
+      expect(ns).toMatch(/^as-[0-9a-f]{8}-fake-incident$/);
+      expect(w.state.log.filter((l) => l.includes("namespace"))).toEqual([
+        `create namespace ${ns}`,
+        "create namespace aftershock-sentinels",
+        "delete namespace aftershock-sentinels",
+        `delete namespace ${ns}`,
+      ]);
+    }
+  });
+
   it("shares one cluster between runs of a shape, and replaces it after a run that did not pass", async () => {
+    const leftNamespaces: string[] = [];
     const made: string[] = [];
     const deleted: string[] = [];
     const inner: ClusterFactory = {
@@ -839,6 +876,7 @@ describe("capabilities, namespaces and shared clusters", () => {
           howToReach: () => "",
           api: {
             core: {
+              listNamespace: async () => ({ items: leftNamespaces.map((n) => ({ metadata: { name: n }, status: { phase: "Terminating" } })) }),
               listNode: async () => ({ items: [{ metadata: { name: "n" }, status: { conditions: [{ type: "Ready", status: "True" }] } }] }),
               listNamespacedPod: async () => ({
                 items: [{ metadata: { name: "p" }, status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } }],
@@ -859,8 +897,9 @@ describe("capabilities, namespaces and shared clusters", () => {
     const a = await shared.create(shape);
     await a.delete();
     await shared.afterRun("passed");
+    expect(shared.lastReused).toBe(false);
     const b = await shared.create(shape);
-    expect([a.name, b.name, b.shared]).toEqual(["c1", "c1", "health gate passed in 0ms; run 2 on this cluster"]);
+    expect([a.name, b.name, b.shared, shared.lastReused]).toEqual(["c1", "c1", "health gate passed in 0ms; run 2 on this cluster", true]);
     expect(deleted).toEqual([]);
     await shared.afterRun("not-recovered");
     expect(deleted).toEqual(["c1"]);
@@ -871,5 +910,13 @@ describe("capabilities, namespaces and shared clusters", () => {
     expect(deleted).toEqual(["c1", "c2", "c3"]);
     expect(made).toEqual(["c1:1+1", "c2:1+1", "c3:1+2"]);
     expect(pendingTeardowns()).toEqual([]);
+    // A namespace an earlier run left behind (its deletion failed) fails the gate: the next run gets a new cluster.
+    const e = await shared.create(shape);
+    await shared.afterRun("passed");
+    leftNamespaces.push("as-00000001-etcd-port-conflict");
+    const f = await shared.create(shape);
+    expect([e.name, f.name, f.shared, shared.lastReused]).toEqual(["c4", "c5", "created for this run", false]);
+    expect(deleted).toContain("c4");
+    await shared.close();
   });
 });

@@ -106,15 +106,29 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
   }
 }
 
+/**
+ * Outputs whose binary is named as go names it (the package path's last element, a /vN suffix skipped) are built
+ * by one `go build -o DIR/ pkg…`: one action graph, so the links of the first binaries overlap the compiles of
+ * the others instead of running one after another; the rest one by one with -o FILE.
+ */
 async function compile(c: GoComponent, src: string, binDir: string, env: Record<string, string>, onLine: (l: string) => void) {
-  for (const o of c.outputs) {
-    onLine(`go build ${o.pkg}`);
-    const args = ["build", "-trimpath", "-o", path.join(binDir, o.bin)];
+  const together = c.outputs.length > 1 ? c.outputs.filter((o) => goBinaryName(o.pkg) === o.bin) : [];
+  const groups = [...(together.length > 1 ? [together] : []), ...c.outputs.filter((o) => !(together.length > 1 && together.includes(o))).map((o) => [o])];
+  for (const g of groups) {
+    onLine(`go build ${g.map((o) => o.pkg).join(" ")}`);
+    const args = ["build", "-trimpath", "-o", g.length > 1 ? binDir + path.sep : path.join(binDir, g[0]!.bin)];
     if (c.tags) args.push("-tags", c.tags);
     args.push("-ldflags", `-s -w ${c.ldflags ?? ""}${c.cgoStatic ? " -extldflags -static" : ""}`.trim());
-    args.push(o.pkg);
+    args.push(...g.map((o) => o.pkg));
     await run("go", args, { cwd: src, env, timeoutMs: 60 * 60_000, onLine });
   }
+}
+
+/** The file name `go build -o DIR/` gives a main package: its path's last element, or the one before a major-version suffix. */
+export function goBinaryName(pkg: string): string {
+  const parts = pkg.split("/");
+  const last = parts.at(-1)!;
+  return /^v[0-9]+$/.test(last) && parts.length > 1 ? parts.at(-2)! : last;
 }
 
 function wrapperGoMod(c: GoComponent): string {

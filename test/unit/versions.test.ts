@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkBuildableVersion } from "../../clusters/images/builder.js";
 import { containerdConfig } from "../../clusters/images/containerd-config.js";
+import { goBinaryName } from "../../clusters/images/go-build.js";
 import { DEFAULT_KUBERNETES_VERSION, describeVersion, profileFor, TESTED_VERSIONS } from "../../clusters/versions.js";
 import { runKey } from "../../harness/history.js";
 import { versionOf, versionSuffix } from "../../harness/versions.js";
@@ -143,5 +144,14 @@ describe("version matrix", () => {
     ]);
     expect(versionMatrixLines(journals)).toContain("control-plane-node-lost: v1.29.15 passed (detect 1.0s, recover 2.0s) · v1.37.2 not-recovered");
     expect(versionMatrixLines([journals[0]!])).toBe("");
+  });
+});
+
+describe("Go builds of several binaries", () => {
+  it("names each main package's binary as go build -o DIR/ does, so only those are built in one invocation", () => {
+    expect(goBinaryName("k8s.io/kubernetes/cmd/kube-apiserver")).toBe("kube-apiserver");
+    expect(goBinaryName("go.etcd.io/etcd/server/v3")).toBe("server");
+    expect(goBinaryName("github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2")).toBe("containerd-shim-runc-v2");
+    expect(goBinaryName("sigs.k8s.io/kind")).toBe("kind");
   });
 });

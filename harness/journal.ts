@@ -1,5 +1,6 @@
 import type { Evidence } from "./types.js";
 import type { LoadRecord } from "./load.js";
+import type { WorkloadVerdict } from "./team-workload.js";
 
 /** The record of one run (Chaos Toolkit's journal, typed): what ran, what was seen, how it ended. */
 
@@ -100,6 +101,8 @@ export interface RunJournal {
   variant?: VariantTag;
   /** Traffic that ran through the fault: per-second series, windows, SLO verdicts (scenarios with load). */
   load?: LoadRecord[];
+  /** The team's own workload (--workload): its SLO verdict per window, users' error window, pods; apart from the outcome. */
+  workload?: WorkloadVerdict;
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
   image?: { ref: string; built: boolean; ms: number };
 }

@@ -340,6 +340,7 @@ function sinceFault(ctx: ScenarioContext, name: string): { s: LoadStream; summar
 export function usersSeeErrors(name: string, below = 0.99): Probe {
   return {
     name: `${name}: users see errors`,
+    reads: name,
     expectation: `a second since the fault with < ${percent(below)} of ${name}'s requests ok`,
     async check(ctx) {
       const { summary } = sinceFault(ctx, name);
@@ -356,6 +357,7 @@ export function keepsServing(name: string, o: { availability?: number; forSecond
   const forSeconds = o.forSeconds ?? 20;
   return {
     name: `${name}: keeps serving`,
+    reads: name,
     expectation: `≥ ${percent(availability)} of ${name}'s requests ok over ≥ ${forSeconds}s since the fault`,
     async check(ctx) {
       const { summary } = sinceFault(ctx, name);
@@ -372,6 +374,7 @@ export function sloHolds(spec: LoadSpec, window: "before" | "after", seconds = 1
   const objective = spec.slo[window]!;
   return {
     name: `${spec.name}: SLO ${window === "before" ? "before the fault" : "after recovery"}`,
+    reads: spec.name,
     expectation: `${describeObjective(objective)} over the last ${seconds}s of load`,
     async check(ctx) {
       const m = monitor(ctx);

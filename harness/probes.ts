@@ -25,6 +25,8 @@ export interface Probe {
    * expected to lose (e.g. written after the last backup), reported by name and count but not failed.
    */
   readonly kind?: "sentinel" | "recovery-point" | "health";
+  /** The load stream it reads (load probes): a team's workload in place of that stream's demo drops it. */
+  readonly reads?: string;
   check(ctx: ScenarioContext): Promise<Observation>;
 }
 

@@ -4,6 +4,7 @@ import { restrictTo } from "../clusters/contract.js";
 import { stopWatches } from "./namespace-watch.js";
 import { createRunNamespace, deleteRunNamespace } from "./workloads.js";
 import { SENTINEL_NAMESPACE } from "./sentinels.js";
+import { WORKLOAD_BREACHED_EXIT, workloadLines, workloadVerdict } from "./team-workload.js";
 import { observe, waitFor, type Observation, type Probe } from "./probes.js";
 import { classifyVerify, latch } from "./run-checks.js";
 import { describeLoadTarget, LoadMonitor } from "./load.js";
@@ -75,6 +76,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   };
   const found: Record<string, string> = {};
   let cluster: ManagedCluster | undefined;
+  let runCtx: ScenarioContext | undefined;
   // Traffic through the fault, when the scenario declares it: started after setup, stopped before teardown.
   const load = scenario.load.length ? new LoadMonitor(t0, clock) : undefined;
   let loadTicker: NodeJS.Timeout | undefined;
@@ -136,14 +138,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     };
     journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
     // The scenario sees the capabilities it declared, and nothing more.
-    const ctx: ScenarioContext = {
+    const ctx: ScenarioContext = (runCtx = {
       cluster: restrictTo(cluster, scenario.needs),
       clock,
       found,
       evidence,
       namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, runId, !!cluster.shared),
       ...(load ? { load } : {}),
-    };
+    });
 
     // 2. Setup: the run's namespace and workload images, then sentinels.
     await phase("setup", undefined, async (p) => {
@@ -366,6 +368,31 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       journal.load = load.records();
       for (const r of journal.load)
         for (const slo of r.slos) evidence(`load ${r.name}: SLO ${slo.window}`, `${slo.ok ? "met" : "breached"} (${slo.objective}): ${slo.observed}`);
+    }
+    // The team's workload: its own verdict, from its users' traffic and its pods, kept apart from the runbook's.
+    const ut = scenario.underTest;
+    if (ut && runCtx && journal.phases.some((p) => p.name === "inject")) {
+      const pods = await ut.observer.after(runCtx).catch((e: unknown) => {
+        evidence("workload", `reading the workload's pods failed: ${String(e)}`);
+        return undefined;
+      });
+      if (pods) {
+        const v = workloadVerdict(
+          ut.config,
+          journal.load?.find((l) => l.name === ut.config.name),
+          load?.marks.runbookEndMs,
+          pods,
+        );
+        journal.workload = v;
+        evidence(`workload ${v.name}`, workloadLines(v).join("\n"));
+        if (!v.held && v.failRunOnBreach && journal.outcome === "passed") {
+          journal.exitCode = WORKLOAD_BREACHED_EXIT;
+          journal.reason += `; workload ${v.name} breached its SLO (${v.slos
+            .filter((x) => !x.ok)
+            .map((x) => x.window)
+            .join(", ")})`;
+        }
+      }
     }
     // 10. Teardown (always), unless asked to keep the cluster.
     if (cluster) {

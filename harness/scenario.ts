@@ -5,6 +5,7 @@ import type { ClusterShape, ScenarioContext } from "./types.js";
 import { HOST_TOOLS, type HostTool } from "../clusters/images/host-tools.js";
 import { EXIT_CODES, type Outcome } from "./journal.js";
 import { sloHolds, type LoadSpec } from "./load.js";
+import type { WorkloadSlot, WorkloadUnderTest } from "./team-workload.js";
 
 /** A change to the cluster that the incident describes. `neutralised` variants exist for tests. */
 export interface Fault {
@@ -25,6 +26,8 @@ export interface Fault {
 /** Workloads and data written before the fault; `probes` prove afterwards that they survived. */
 export interface Sentinel {
   readonly title: string;
+  /** The demo Service it deploys (echoService): a team's workload can stand in for it (workloadSlot). */
+  readonly deploys?: string;
   write(ctx: ScenarioContext): Promise<void>;
   probes(): Probe[];
 }
@@ -128,6 +131,11 @@ export interface ScenarioDefinition {
    */
   load?: LoadSpec[];
   variants?: ScenarioVariant[];
+  /**
+   * Where a team's own workload (--workload) can stand in for the scenario's demo: the demo Service it replaces
+   * (its setup item and load stream). Without it the scenario refuses --workload.
+   */
+  workloadSlot?: WorkloadSlot;
   /** Required with the tag "game-day": how `pnpm gameday` pages a player about this incident without naming it. */
   gameDay?: GameDayBrief;
 }
@@ -156,6 +164,8 @@ export interface Scenario extends ScenarioDefinition {
   definition: ScenarioDefinition;
   /** Set on a variant: which one. */
   variantName?: string;
+  /** Set by withWorkload: the team's workload this run carries, judged apart from the runbook. */
+  underTest?: WorkloadUnderTest;
   needs: Capability[];
   scope: "cluster" | "namespace";
   images: string[];

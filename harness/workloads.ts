@@ -625,6 +625,7 @@ export function echoWorkload(name: string, replicas: number, pod: Omit<V1PodSpec
 export function echoService(name: string, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): Sentinel {
   return {
     title: `Service ${name}: ${replicas} echo pods`,
+    deploys: name,
     async write(ctx) {
       await apply(ctx, ...echoWorkload(name, replicas, pod));
       ctx.evidence("setup", await waitRolledOut(ctx, name));

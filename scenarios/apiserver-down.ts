@@ -33,6 +33,8 @@ export default defineScenario({
   setup: [echoService("web", 2)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
   // What the Service's users feel during the outage is the point: the SLO holds during the fault too.
+  // --workload: a team's own service stands in for the demo "web" (its users' traffic through the fault, judged apart).
+  workloadSlot: { replaces: "web" },
   load: [serviceLoad("web", { rate: 20, k6: "loads/constant-rate.k6.ts", slo: { during: { availability: 0.99, p99Ms: 500 } } })],
 
   fault: staticPodsStopped(["kube-apiserver"], { why: "its process is gone and nothing restarts it" }),

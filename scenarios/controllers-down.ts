@@ -44,6 +44,8 @@ export default defineScenario({
   // controllers down, a deleted pod behind a Service would stay in its endpoints and users would see errors.
   setup: [echoService("web", 2), echoService("worker", 2)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
+  // --workload: a team's own service stands in for the demo "web" (its users' traffic through the fault, judged apart).
+  workloadSlot: { replaces: "web" },
   load: [serviceLoad("web", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } })],
 
   fault: staticPodsStopped(["kube-controller-manager", "kube-scheduler"], { why: "their processes are gone and nothing restarts them" }),

@@ -45,6 +45,8 @@ export default defineScenario({
 
   setup: [configMaps(20), deployment("web", 2), echoService("shop", 2)],
   // The incident began during a load test: API clients (a list that reaches etcd) and the users of a Service.
+  // --workload: a team's own service stands in for the demo "shop" (its users' traffic through the fault, judged apart).
+  workloadSlot: { replaces: "shop" },
   load: [apiLoad({ rate: 10 }), serviceLoad("shop", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } })],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { readWorkload, WORKLOAD_FILE } from "../team-workload.js";
 import { doctor } from "../../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
@@ -59,6 +60,14 @@ Usage:
                                             commands beside the runbook, the time and the score. Needs a terminal.
   pnpm gameday shell                        a shell for the running game: KUBECONFIG set, kubectl, nodes, node-shell <node>,
                                             the game clock in the prompt; every command is recorded for the debrief
+  pnpm scenario <id> --workload PATH [--fail-on-workload-slo]
+                                            run your own workload (PATH/aftershock.yaml; by default ./aftershock.yaml when
+                                            there is one) in place of the scenario's demo Service: deployed after setup, ready
+                                            before the fault, its users' traffic through it, and its own verdict (SLO before /
+                                            during / after, users' error window, pods restarted or moved, PodDisruptionBudgets)
+                                            beside the runbook's; a breached SLO fails the exit code (8) only with
+                                            --fail-on-workload-slo or failRunOnBreach: true; pnpm suite --workload runs the
+                                            selected scenarios that take one and names the others
   pnpm suite [--tag TAG] [--prove] [--repeat N] [--shard i/n] [--fresh-clusters] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             runs of one cluster shape share one cluster, one after another (a health gate before
@@ -246,6 +255,8 @@ async function main(argv: string[]): Promise<number> {
         tag: { type: "string" },
         prove: { type: "boolean" },
         "fresh-clusters": { type: "boolean" },
+        workload: { type: "string" },
+        "fail-on-workload-slo": { type: "boolean" },
         kubeconfig: { type: "string" },
         context: { type: "string" },
         "existing-cluster": { type: "boolean" },
@@ -284,6 +295,12 @@ async function main(argv: string[]): Promise<number> {
         if (!values.image) checkBuildableVersion(v);
       }
       const version = versions[0]!;
+      // A team's workload: --workload PATH, or aftershock.yaml where the command runs; read before anything exists.
+      const workloadPath = (values.workload as string | undefined) ?? (existsSync(WORKLOAD_FILE) ? WORKLOAD_FILE : undefined);
+      if (values["fail-on-workload-slo"] && !workloadPath)
+        throw new AftershockError("E_BAD_INPUT", "--fail-on-workload-slo needs a workload (--workload PATH)");
+      const workload = workloadPath ? readWorkload(workloadPath) : undefined;
+      if (workload && values["fail-on-workload-slo"]) workload.failRunOnBreach = true;
       const o = {
         version,
         keep: !!values.keep,
@@ -292,6 +309,7 @@ async function main(argv: string[]): Promise<number> {
         progress,
         ...(values.image ? { image: values.image as string } : {}),
         ...(existing ? { existing } : {}),
+        ...(workload ? { workload } : {}),
       };
       if (cmd === "suite") {
         const repeat = int("repeat", values.repeat as string | undefined, 1, 1, 100);

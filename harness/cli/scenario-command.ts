@@ -18,6 +18,7 @@ import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { assertServes, runScenario, unserved, EXIT_CODES, type RunJournal, type RunOptions } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import { SharedClusters } from "../shared-clusters.js";
+import { checkWorkload, refusesWorkload, withWorkload, type WorkloadConfig } from "../team-workload.js";
 import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../variants.js";
 import {
   gitCommit,
@@ -65,6 +66,8 @@ export interface ScenarioCommandOptions {
   share?: boolean;
   /** --kubeconfig: run on a cluster this tool did not create (namespace-scoped scenarios only). */
   existing?: ExistingTarget;
+  /** --workload: a team's own workload in place of each scenario's demo Service (scenarios with a workloadSlot). */
+  workload?: WorkloadConfig;
   /** pnpm gameday: its own live reporter instead of the console's (which names everything), its own recovery, run id and namespace. */
   game?: { live: Reporter; manualRecovery: NonNullable<RunOptions["manualRecovery"]>; runId: string; namespace: string };
 }
@@ -101,6 +104,7 @@ export function kindClusters(progress: Progress): ClusterFactory {
 
 /** Runs scenarios (or variants of them) one after another; returns the journals (written under reports/). */
 export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
+  if (o.workload) for (const r of runs) if (refusesWorkload(r.scenario)) throw new AftershockError("E_BAD_INPUT", refusesWorkload(r.scenario)!);
   checkUpFront(o);
   for (const v of new Set(runs.flatMap((r) => (r.kubernetesVersion ? [r.kubernetesVersion] : [])))) checkUpFront({ ...o, version: v });
   const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress);
@@ -108,7 +112,18 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   // Docker makes kind clusters and the workload images; a run on an existing cluster without images needs none.
   if (!o.existing || runs.some((r) => r.scenario.images.length)) await doctor({ progress: o.progress });
   // Host tools (helm) are built before any cluster exists: a build failure leaves nothing behind.
-  await ensureHostTools([...new Set(runs.flatMap((r) => r.scenario.tools))], defaultCacheDir(), o.progress);
+  const tools = [...new Set([...runs.flatMap((r) => r.scenario.tools), ...(o.workload?.deploy.kind === "helm" ? (["helm"] as const) : [])])];
+  const built = await ensureHostTools(tools, defaultCacheDir(), o.progress);
+  if (o.workload) {
+    // Everything about the workload that can be known before a cluster: it renders, its Service, its images.
+    const w = o.workload;
+    for (const r of runs) {
+      const why = refusesWorkload(r.scenario);
+      if (why) throw new AftershockError("E_BAD_INPUT", why, { hint: "scenarios that take a workload say so in --dry-run" });
+    }
+    await checkWorkload(w, built.helm);
+    runs = runs.map((r) => ({ ...r, scenario: withWorkload(r.scenario, w) }));
+  }
   const journals: RunJournal[] = [];
   // pnpm suite: runs of one shape (and version) share a cluster, one after another; --fresh-clusters opts out.
   const shared = o.share ? new SharedClusters(clusters, realClock) : undefined;
@@ -196,8 +211,7 @@ const sortByShape = (runs: PlannedRun[]) =>
   [...runs].sort((a, b) => a.scenario.cluster.controlPlanes - b.scenario.cluster.controlPlanes || a.scenario.cluster.workers - b.scenario.cluster.workers);
 
 /** A run that never reached its fault because the cluster was not as a new one is: steady state unmet, or a symptom already there. */
-const notStarted = (j: RunJournal) =>
-  (j.outcome === "aborted" || j.outcome === "inconclusive") && !j.phases.some((p) => p.name === "inject") && !j.variant;
+const notStarted = (j: RunJournal) => (j.outcome === "aborted" || j.outcome === "inconclusive") && !j.phases.some((p) => p.name === "inject") && !j.variant;
 
 /** Game day: the symptoms are live; a person recovers the cluster and presses Enter to start verification. */
 async function gameDayPrompt(ctx: Parameters<NonNullable<Parameters<typeof runScenario>[1]["manualRecovery"]>>[0]): Promise<void> {
@@ -239,7 +253,7 @@ export async function scenarioCommand(
   const s = v?.scenario ?? base;
   const planned = v ?? withRunbook(s, flags.runbook ?? s.runbookName);
   if (flags.dryRun) {
-    process.stdout.write(describePlan(s, planned.scenario.runbookName) + "\n");
+    process.stdout.write(describePlan(o.workload ? withWorkload(s, o.workload) : s, planned.scenario.runbookName) + "\n");
     if (!o.image) process.stdout.write(`version: ${describeVersion(o.version)}\n`);
     return 0;
   }
@@ -274,6 +288,13 @@ export async function suiteCommand(
       );
     if (left.length) process.stdout.write(`suite: ${left.length} of ${scenarios.length} selected scenarios left out: ${leftOutText(left)}\n`);
     scenarios = served;
+  }
+  if (o.workload && !ids.length) {
+    // Chosen by tag (or all): the scenarios that take a workload run with it; the others are named.
+    const left = scenarios.filter((s) => refusesWorkload(s));
+    scenarios = scenarios.filter((s) => !refusesWorkload(s));
+    if (!scenarios.length) throw new AftershockError("E_BAD_INPUT", `none of the selected scenarios takes a workload`);
+    if (left.length) process.stdout.write(`suite: ${left.length} selected scenario(s) take no workload, left out: ${left.map((s) => s.id).join(", ")}\n`);
   }
   // A version matrix runs the whole plan once per version, one version after another (clusters are per version).
   const versions = o.versions ?? [o.version];

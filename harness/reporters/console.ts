@@ -1,3 +1,4 @@
+import { workloadLines } from "../team-workload.js";
 import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "./reporter.js";
@@ -61,6 +62,7 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
         );
         for (const slo of l.slos) write(`    ${slo.ok ? "✓" : "✗"} ${slo.window}: ${slo.objective} — ${slo.observed}`);
       }
+      if (j.workload) for (const line of workloadLines(j.workload)) write(`  ${line}`);
       if (j.kept) write(`\n${j.kept}`);
     },
   };

@@ -1,3 +1,4 @@
+import { workloadLines } from "../team-workload.js";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";
@@ -77,7 +78,19 @@ export function junitXml(runs: RunJournal[], name: string): string {
     ]
       .map(([k, v]) => `      <property name="${k}" value="${esc(v!)}"/>`)
       .join("\n");
-    return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length}" failures="${failures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
+    // The team's workload: a test case per SLO window, failing when breached, so CI can gate on it.
+    const w = j.workload;
+    const workloadCases = (w?.slos ?? []).map(
+      (slo) =>
+        `    <testcase classname="${esc(suiteName(j))}" name="${esc(`workload ${w!.name}: SLO ${slo.window}`)}" time="0">` +
+        (slo.ok
+          ? `<system-out>${esc(`met (${slo.objective}): ${slo.observed}`)}</system-out>`
+          : `<failure message="${esc(`breached (${slo.objective}): ${slo.observed}`)}" type="workload-slo-breached">${esc(workloadLines(w!).join("\n"))}</failure>`) +
+        `</testcase>`,
+    );
+    cases.push(...workloadCases);
+    const workloadFailures = (w?.slos ?? []).filter((x) => !x.ok).length;
+    return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length + workloadCases.length}" failures="${failures + workloadFailures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
     <properties>
 ${props}
     </properties>
@@ -375,7 +388,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 <p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes${j.cluster?.shared ? `, shared: ${esc(j.cluster.shared)}` : ""}) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
 <p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}
 <div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
-<h3>Timeline</h3>${timelineSvg(j)}${loadSection(j)}
+<h3>Timeline</h3>${timelineSvg(j)}${workloadSection(j)}${loadSection(j)}
 <h3>Phases</h3>${phases}
 <h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre></section>`;
     })
@@ -388,6 +401,22 @@ pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}pre.cmd{backgr
 <table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th><th>cluster</th></tr>${summaryRows}</table>
 ${more}${runbookComparison(runs)}${variantComparison(runs)}
 ${sections}</body></html>`;
+}
+
+/** The team's workload: its own verdict beside the runbook's (its load chart is among the load charts below). */
+function workloadSection(j: RunJournal): string {
+  const w = j.workload;
+  if (!w) return "";
+  const rows = w.slos
+    .map(
+      (s) =>
+        `<tr class="${s.ok ? "ok" : "bad"}"><td>${s.ok ? "✓ met" : "✗ breached"}</td><td>${esc(s.window)}</td><td>${esc(s.objective)}</td><td><code>${esc(s.observed)}</code></td></tr>`,
+    )
+    .join("");
+  const lines = workloadLines(w).slice(1 + w.slos.length);
+  return `<h3>Your workload: ${esc(w.name)} <span class="badge" style="background:${w.held ? "#2e7d32" : "#c62828"}">SLO ${w.held ? "held" : "breached"}</span></h3>
+<p class="meta">judged apart from the runbook's verdict (${esc(j.outcome)})${w.failRunOnBreach ? "; a breach fails the run's exit code" : "; a breach does not fail the run"}</p>
+<table><tr><th>SLO</th><th>window</th><th>objective</th><th>observed</th></tr>${rows}</table><pre>${esc(lines.map((l) => l.trim()).join("\n"))}</pre>`;
 }
 
 /**

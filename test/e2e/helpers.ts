@@ -154,7 +154,10 @@ export async function runCatalogShared(scenarios: Scenario[]): Promise<RunJourna
     expect(await leftovers(j.runId), `nothing of run ${j.runId} (${j.scenario.id}) left behind`).toEqual([]);
     const teardown = j.phases.find((p) => p.name === "teardown");
     expect(teardown?.status, `${j.scenario.id}: ${teardown?.error}`).toBe("passed");
-    expect(teardown!.steps.filter((s) => !s.ok).map((s) => `${s.title}: ${s.error}`), `${j.scenario.id}: every teardown step succeeded`).toEqual([]);
+    expect(
+      teardown!.steps.filter((s) => !s.ok).map((s) => `${s.title}: ${s.error}`),
+      `${j.scenario.id}: every teardown step succeeded`,
+    ).toEqual([]);
   }
   return journals;
 }
@@ -166,7 +169,9 @@ export async function runCatalogShared(scenarios: Scenario[]): Promise<RunJourna
 export function expectCatalogJournalPasses(s: Scenario, j: RunJournal | undefined): void {
   expect(j, `${s.id} ran`).toBeDefined();
   expectPassedRun(s, j!);
-  expect(j!.cluster?.shared ?? "", `${s.id}: how it got its cluster`).toMatch(/^(created for this run|health gate passed in \S+; run \d+ on this cluster|created after an attempt ended .*)$/);
+  expect(j!.cluster?.shared ?? "", `${s.id}: how it got its cluster`).toMatch(
+    /^(created for this run|health gate passed in \S+; run \d+ on this cluster|created after an attempt ended .*)$/,
+  );
 }
 
 /** The run's two checks on its own probes were made and passed: symptoms absent before, verify failing during. */

@@ -56,7 +56,20 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["suite", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day is not an option of pnpm suite/],
     [
       ["scenario", "etcd-port-conflict", "--prove"],
-      /^aftershock: error E_BAD_INPUT: --prove is not an option of pnpm scenario \(use pnpm suite --tag TAG \[--prove\]\)/,
+      /^aftershock: error E_BAD_INPUT: --prove is not an option of pnpm scenario \(use pnpm suite --tag TAG \[--prove\] \[--fresh-clusters\]\)/,
+    ],
+    // A team's workload: read and checked before anything exists.
+    [
+      ["scenario", "etcd-port-conflict", "--workload", "examples/nope"],
+      /^aftershock: error E_BAD_INPUT: workload examples\/nope: no such file or directory\n$/,
+    ],
+    [
+      ["scenario", "etcd-storage-lost", "--workload", "examples/shop"],
+      /^aftershock: error E_BAD_INPUT: scenario etcd-storage-lost cannot take a workload: its fault does not reach users' traffic, or its demo is part of the incident/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--fail-on-workload-slo"],
+      /^aftershock: error E_BAD_INPUT: --fail-on-workload-slo needs a workload \(--workload PATH\)/,
     ],
     // Existing clusters: an explicit opt-in, companions only with --kubeconfig, and scenarios refused up front
     // when the target cannot serve them (checked before Docker or the cluster is touched; the file need only exist).

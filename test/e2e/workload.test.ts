@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { RunJournal } from "../../harness/runner.js";
+import { cli, leftovers } from "./helpers.js";
+
+/**
+ * A team's own workload under an incident, as a team runs it: `pnpm scenario etcd-port-conflict --workload
+ * examples/shop` (a web front of two replicas with a PodDisruptionBudget, and the store it depends on). The
+ * runbook's verdict is the cluster's; the workload gets its own, in the console, the journal and JUnit.
+ */
+describe("pnpm scenario etcd-port-conflict --workload examples/shop", () => {
+  it("passes, deploys the workload in place of the demo, and judges its SLO apart", async () => {
+    const r = await cli(["scenario", "etcd-port-conflict", "--workload", "examples/shop", "--reporter", "console,json,junit"]);
+    expect(r.code, r.output.slice(-3000)).toBe(0);
+    expect(r.output).toMatch(/^ {2}workload shop \(Service web\): SLO HELD \(does not fail the run\)$/m);
+    const jsonFile = /(reports\/[0-9a-f]+\/journal\.json)/.exec(r.output)![1]!;
+    const j = JSON.parse(readFileSync(jsonFile, "utf8")) as RunJournal;
+    expect(j.outcome).toBe("passed");
+    expect(j.workload?.slos.map((s) => `${s.window}:${s.ok}`)).toEqual(["before:true", "during:true", "after:true"]);
+    expect(j.workload?.pods).toMatchObject({ before: 3, after: 3, replaced: [] });
+    expect(j.workload?.pods.pdbs).toEqual([{ name: "web", desiredHealthy: 1, currentHealthy: 2, held: true }]);
+    // Its users' traffic ran through the fault: a second-by-second series across before, during and after.
+    const shop = j.load!.find((l) => l.name === "shop")!;
+    expect(shop.target).toMatch(/^GET http:\/\/\S+:\d+\/cart$/);
+    expect(shop.windows.during!.requests).toBeGreaterThan(0);
+    // The demo Service it replaced was never deployed.
+    expect(j.phases.find((p) => p.name === "setup")!.steps.map((s) => s.title)).not.toContain("Service shop: 2 echo pods");
+    const junit = readFileSync(jsonFile.replace(/journal\.json$/, "junit.xml"), "utf8");
+    for (const w of ["before", "during", "after"]) expect(junit).toContain(`name="workload shop: SLO ${w}"`);
+    expect(await leftovers(j.runId)).toEqual([]);
+  });
+});

@@ -1,0 +1,149 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadScenario } from "../../harness/registry.js";
+import { variantOf } from "../../harness/scenario.js";
+import { checkWorkload, readWorkload, refusesWorkload, withWorkload, workloadLines, workloadVerdict, type WorkloadPods } from "../../harness/team-workload.js";
+import type { LoadRecord } from "../../harness/load.js";
+
+const example = path.resolve(import.meta.dirname, "../../examples/shop");
+
+function workloadDir(yaml: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-workload-"));
+  writeFileSync(path.join(dir, "aftershock.yaml"), yaml);
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), text);
+  }
+  return dir;
+}
+
+describe("a team's workload file", () => {
+  it("reads the example with its defaults and paths resolved against the file", () => {
+    const w = readWorkload(example);
+    expect(w.name).toBe("shop");
+    expect(w.deploy).toEqual({ kind: "manifests", dir: path.join(example, "k8s") });
+    expect(w.users).toEqual({ service: "web", path: "/cart", rate: 20, timeoutMs: 2000 });
+    expect(w.slo.during).toEqual({ availability: 0.99, p99Ms: 500 });
+    expect([w.readyWithinMs, w.failRunOnBreach, w.images]).toEqual([120_000, false, ["aftershock.local/echo:v1"]]);
+  });
+
+  it("names what is wrong in one line", () => {
+    const err = (p: string) => {
+      try {
+        readWorkload(p);
+        return "read";
+      } catch (e) {
+        return (e as Error).message.replace(/aftershock-workload-\w+/, "DIR");
+      }
+    };
+    expect(err("/nonexistent/shop")).toBe("workload /nonexistent/shop: no such file or directory");
+    expect(err(os.tmpdir())).toMatch(/^workload .*: no aftershock.yaml in it$/);
+    const base = "name: shop\nusers: {service: web}\n";
+    expect(err(workloadDir(`${base}deploy: {manifests: k8s}\n`))).toMatch(/deploy.manifests : no such directory/);
+    expect(err(workloadDir(`${base}deploy: {}\n`))).toMatch(/deploy needs exactly one of manifests/);
+    expect(err(workloadDir(`name: Shop\n`))).toMatch(/name must be kebab-case/);
+    expect(err(workloadDir(`${base}deploy: {manifests: .}\nslo: {during: {availability: 99}}\n`))).toMatch(
+      /slo.during.availability must be a share between 0 and 1/,
+    );
+    expect(err(workloadDir(`${base}deploy: {manifests: .}\nreadyWithin: soon\n`))).toMatch(/readyWithin is not a duration: "soon"/);
+    expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, rate: 0}\n`))).toMatch(/users.rate must be between 1 and 500/);
+  });
+
+  it("checks before any cluster that its Service is among what it deploys and that nothing names another namespace", async () => {
+    const svc = "apiVersion: v1\nkind: Service\nmetadata: {name: front}\nspec: {ports: [{port: 80}]}\n";
+    const w = readWorkload(workloadDir("name: shop\ndeploy: {manifests: k8s}\nusers: {service: web}\n", { "k8s/svc.yaml": svc }));
+    await expect(checkWorkload(w)).rejects.toThrow(/users.service "web" is not a Service it deploys \(its Services: front\)/);
+    const other = readWorkload(
+      workloadDir("name: shop\ndeploy: {manifests: k8s}\nusers: {service: front}\n", {
+        "k8s/svc.yaml": svc.replace("{name: front}", "{name: front, namespace: prod}"),
+      }),
+    );
+    await expect(checkWorkload(other)).rejects.toThrow(/Service\/front names namespace prod; a workload is deployed into the run's own namespace/);
+    const broken = readWorkload(workloadDir("name: shop\ndeploy: {manifests: k8s}\nusers: {service: front}\n", { "k8s/svc.yaml": "kind: [" }));
+    await expect(checkWorkload(broken)).rejects.toThrow(/k8s\/svc.yaml is not valid YAML/);
+  });
+});
+
+describe("a scenario with a team's workload", () => {
+  it("runs it in place of the demo Service: the demo's setup, load and the probes reading it go; its readiness joins the steady state", async () => {
+    const w = readWorkload(example);
+    const s = withWorkload(await loadScenario("etcd-port-conflict"), w);
+    expect(s.setup.map((x) => x.title)).not.toContain("Service shop: 2 echo pods");
+    expect(s.setup.at(-1)!.title).toBe("workload shop: kubectl apply -f examples/shop/k8s");
+    expect(s.load.map((l) => [l.name, l.target, Object.keys(l.slo)])).toEqual([
+      ["api", { kind: "api", path: "/api/v1/namespaces/{namespace}/configmaps?limit=5" }, ["before", "after"]],
+      ["shop", { kind: "service", service: "web", path: "/cart" }, ["before"]],
+    ]);
+    expect(s.steadyState.map((p) => p.name)).toContain("workload shop: pods ready");
+    expect(s.steadyState.map((p) => p.name)).toContain("shop: SLO before the fault");
+    // The workload's "after" is its own verdict, not the runbook's.
+    expect(s.verify.expect.map((p) => p.name)).not.toContain("shop: SLO after recovery");
+    expect(s.images).toEqual(["aftershock.local/echo:v1"]);
+    expect(s.underTest?.config.name).toBe("shop");
+    // apiserver-down's "web keeps serving" was about the demo: with the workload it is the workload's verdict.
+    const a = withWorkload(variantOf(await loadScenario("apiserver-down"), "ha"), w);
+    expect(a.symptoms.stillWorks!.map((p) => p.name)).toEqual(["API accepts new pods", "api: keeps serving"]);
+  });
+
+  it("refuses it where the scenario cannot take one", async () => {
+    const s = await loadScenario("etcd-storage-lost");
+    expect(refusesWorkload(s)).toMatch(/^scenario etcd-storage-lost cannot take a workload/);
+    expect(() => withWorkload(s, readWorkload(example))).toThrow(/cannot take a workload/);
+  });
+});
+
+describe("the workload's verdict", () => {
+  const sec = (t: number, requests: number, ok: number) => ({ t, requests, ok, p50Ms: 2, p99Ms: 5, maxMs: 9 });
+  const pods: WorkloadPods = {
+    before: 3,
+    after: 3,
+    restarts: 1,
+    replaced: [],
+    rescheduled: [],
+    pdbs: [{ name: "web", desiredHealthy: 1, currentHealthy: 2, held: true }],
+  };
+  const summary = (requests: number, ok: number) => ({
+    fromMs: 0,
+    toMs: 10_000,
+    seconds: 10,
+    requests,
+    errors: requests - ok,
+    availability: ok / requests,
+    p50Ms: 2,
+    p99Ms: 5,
+    maxMs: 9,
+    errorWindowMs: 0,
+    topErrors: requests > ok ? ["HTTP 502 ×20"] : [],
+  });
+  const rec = (duringOk: number): LoadRecord =>
+    ({
+      name: "shop",
+      errorWindowMs: duringOk < 200 ? 3000 : 0,
+      worstSecond: sec(52_000, 20, 8),
+      windows: { before: summary(200, 200), during: summary(200, duringOk), after: summary(200, 200) },
+      series: [sec(50_000, 20, 20), sec(60_000, 20, 10), sec(61_000, 20, 20), sec(62_000, 20, 20)],
+    }) as unknown as LoadRecord;
+
+  it("holds or breaches per window, and says when users were served again after the runbook", () => {
+    const w = readWorkload(example);
+    const held = workloadVerdict(w, rec(200), 59_500, pods);
+    expect([held.held, held.slos.map((s) => `${s.window}:${s.ok}`)]).toEqual([true, ["before:true", "during:true", "after:true"]]);
+    const breached = workloadVerdict(w, rec(180), 59_500, pods);
+    expect([breached.held, breached.slos.map((s) => `${s.window}:${s.ok}`), breached.servedAgainAfterMs]).toEqual([
+      false,
+      ["before:true", "during:false", "after:true"],
+      1500,
+    ]);
+    expect(workloadLines(breached)).toEqual([
+      "workload shop (Service web): SLO BREACHED (does not fail the run)",
+      "  before met      ≥99.0% ok, p99 ≤ 500ms: 200/200 ok = 100%, p50 2ms, p99 5ms over 10s",
+      "  during breached ≥99.0% ok, p99 ≤ 500ms: 180/200 ok = 90.0%, p50 2ms, p99 5ms over 10s (HTTP 502 ×20)",
+      expect.stringMatching(/^ {2}after  met/),
+      "  users' error window 3.0s, worst second +52.0s: 8/20 ok, served again 1.5s after the runbook",
+      "  pods 3 → 3, 1 restart",
+      "  PodDisruptionBudget web: 2 healthy of 1 wanted — held",
+    ]);
+  });
+});

@@ -31,20 +31,41 @@ const lost = (ctx: ScenarioContext): string => {
   return n;
 };
 
-async function nodeOf(ctx: ScenarioContext, app: string): Promise<string> {
-  const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items;
+/**
+ * The pods a fault or probe is aimed at: a demo app by name (its pods labelled app=NAME), or a team's workload
+ * (--workload) by its name and label selector. Faults and probes aimed at a demo app by name can be retargeted
+ * at the team's workload that replaces it (harness/team-workload.ts).
+ */
+export type PodTarget = string | { name: string; selector: string };
+
+const aim = (t: PodTarget) => (typeof t === "string" ? { app: t, selector: `app=${t}` } : { app: t.name, selector: t.selector });
+
+/** What a probe or fault aimed at a demo app carries so that a team's workload can take its place. */
+function aimed<T extends object>(t: PodTarget, make: (to: PodTarget) => T): T & { aimsAt?: string; retarget?: (to: { name: string; selector: string }) => T } {
+  const made = make(t);
+  return typeof t === "string" ? Object.assign(made, { aimsAt: t, retarget: (to: { name: string; selector: string }) => make(to) }) : made;
+}
+
+async function nodeOf(ctx: ScenarioContext, t: PodTarget): Promise<string> {
+  const { app, selector } = aim(t);
+  const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: selector })).items;
   const node = pods.find((p) => p.spec?.nodeName && podReady(p))?.spec?.nodeName;
-  if (!node) throw new AftershockError("E_CLUSTER", `no Ready ${app} pod to pick its node`);
+  if (!node) throw new AftershockError("E_CLUSTER", `no Ready ${app} pod (${selector}) to pick its node`);
   return node;
 }
 
 /** The kubelet of the node running `app` stops (002 "kubelet software fault"; 003 §3). */
-export function kubeletStopped(app: string): Fault {
+export function kubeletStopped(target: PodTarget): Fault {
+  return aimed(target, (to) => kubeletStoppedOf(to));
+}
+
+function kubeletStoppedOf(target: PodTarget): Fault {
+  const { app, selector } = aim(target);
   return {
     title: `the kubelet stops on the worker that runs ${app}`,
-    plan: [`kubectl get pods -l app=${app} -o wide   # pick its node`, "systemctl stop kubelet   # on that node"],
+    plan: [`kubectl get pods -l ${selector} -o wide   # pick its node`, "systemctl stop kubelet   # on that node"],
     async inject(ctx) {
-      const node = await nodeOf(ctx, app);
+      const node = await nodeOf(ctx, target);
       ctx.found.lost = node;
       await nodeShell(ctx.cluster).node(node).exec(["systemctl", "stop", "kubelet"]);
       ctx.evidence("fault", `kubelet stopped on ${node}; its containers keep running`);
@@ -62,7 +83,12 @@ const PARTITION_COMMENT = "aftershock-partition";
  * netfilter rules in the node's own network namespace drop every packet from and to the control plane's
  * address, its pods' traffic included. The host's rules are never touched.
  */
-export function partitionedFromControlPlane(app: string): Fault {
+export function partitionedFromControlPlane(target: PodTarget): Fault {
+  return aimed(target, (to) => partitionedFromControlPlaneOf(to));
+}
+
+function partitionedFromControlPlaneOf(target: PodTarget): Fault {
+  const { app, selector } = aim(target);
   // Every address of the control plane (kind's networks have IPv4 and IPv6): iptables for one, ip6tables for the other.
   const rules = (op: "-I" | "-D", addresses: string[]) =>
     addresses
@@ -78,7 +104,7 @@ export function partitionedFromControlPlane(app: string): Fault {
       "iptables -t raw -I OUTPUT -d <control-plane address> -j DROP",
     ],
     async inject(ctx) {
-      const node = await nodeOf(ctx, app);
+      const node = await nodeOf(ctx, target);
       ctx.found.lost = node;
       const shell = nodeShell(ctx.cluster);
       const addresses = (await shell.controlPlane().sh("hostname -i")).stdout.trim().split(/\s+/).filter(Boolean);
@@ -117,7 +143,12 @@ export function lostNodeTainted(key = UNREACHABLE_TAINT, want = true): Probe {
 }
 
 /** Pods of `app` still bound to the lost node while it is not Ready (Running or Terminating as the API sees them). */
-export function podsBoundToLostNode(app: string): Probe {
+export function podsBoundToLostNode(target: PodTarget): Probe {
+  return aimed(target, (to) => podsBoundToLostNodeOf(to));
+}
+
+function podsBoundToLostNodeOf(target: PodTarget): Probe {
+  const { app, selector } = aim(target);
   return {
     name: `${app} pods still bound to the lost node`,
     expectation: `a ${app} pod with nodeName = the lost node, while that node is not Ready`,
@@ -126,7 +157,7 @@ export function podsBoundToLostNode(app: string): Probe {
       if (!name) return { ok: false, observed: "no node has been lost" };
       const node = await ctx.cluster.api.core.readNode({ name });
       const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status;
-      const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items.filter(
+      const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: selector })).items.filter(
         (p) => p.spec?.nodeName === name,
       );
       const line = pods.map((p) => `${p.metadata?.name} ${p.metadata?.deletionTimestamp ? "Terminating" : p.status?.phase}`).join(", ") || "none";
@@ -136,13 +167,18 @@ export function podsBoundToLostNode(app: string): Probe {
 }
 
 /** `app` has a Ready pod on a node other than the lost one: it failed over. */
-export function failedOver(app: string): Probe {
+export function failedOver(target: PodTarget): Probe {
+  return aimed(target, (to) => failedOverOf(to));
+}
+
+function failedOverOf(target: PodTarget): Probe {
+  const { app, selector } = aim(target);
   return {
     name: `${app} failed over to another node`,
     expectation: `a Ready ${app} pod on a node other than the lost one`,
     async check(ctx) {
       const name = lost(ctx);
-      const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items;
+      const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: selector })).items;
       const moved = pods.find((p) => p.spec?.nodeName && p.spec.nodeName !== name && podReady(p) && !p.metadata?.deletionTimestamp);
       return {
         ok: !!moved,
@@ -155,12 +191,17 @@ export function failedOver(app: string): Probe {
 }
 
 /** Every pod of `app` Ready and none left Terminating (the lost node's pods cleaned up once it is back). */
-export function noStalePods(app: string): Probe {
+export function noStalePods(target: PodTarget): Probe {
+  return aimed(target, (to) => noStalePodsOf(to));
+}
+
+function noStalePodsOf(target: PodTarget): Probe {
+  const { app, selector } = aim(target);
   return {
     name: `no ${app} pods left Terminating`,
     expectation: `every ${app} pod Ready, none Terminating`,
     async check(ctx) {
-      const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items;
+      const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: selector })).items;
       const stale = pods.filter((p) => p.metadata?.deletionTimestamp || !podReady(p));
       return {
         ok: pods.length > 0 && stale.length === 0,

@@ -27,6 +27,9 @@ export interface Probe {
   readonly kind?: "sentinel" | "recovery-point" | "health";
   /** The load stream it reads (load probes): a team's workload in place of that stream's demo drops it. */
   readonly reads?: string;
+  /** The demo app whose pods it looks at (node-failure probes): a team's workload in its place retargets it. */
+  readonly aimsAt?: string;
+  readonly retarget?: (to: { name: string; selector: string }) => Probe;
   check(ctx: ScenarioContext): Promise<Observation>;
 }
 

@@ -21,6 +21,9 @@ export interface Fault {
    * run left it).
    */
   readonly rollback?: RunbookStep;
+  /** The demo app whose node or pods it picks (e.g. kubeletStopped("web")): a team's workload in its place retargets it. */
+  readonly aimsAt?: string;
+  readonly retarget?: (to: { name: string; selector: string }) => Fault;
 }
 
 /** Workloads and data written before the fault; `probes` prove afterwards that they survived. */

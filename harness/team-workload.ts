@@ -210,6 +210,12 @@ export async function checkWorkload(w: WorkloadConfig, helmBinary?: string): Pro
       `workload ${where}: users.service "${w.users.service}" is not a Service it deploys (${services.length ? `its Services: ${services.join(", ")}` : "it deploys no Service"})`,
     );
   }
+  // The pods a fault aims at, unless the file says: those behind the Service its users reach.
+  const svc = objects.find((o) => o.kind === "Service" && o.metadata?.name === w.users.service) as { spec?: { selector?: Record<string, string> } } | undefined;
+  if (!w.target && svc?.spec?.selector)
+    w.target = Object.entries(svc.spec.selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
   for (const image of w.images) {
     const r = await docker.run(["image", "inspect", "--format", "{{.Id}}", image], { allowFailure: true });
     if (r.exitCode !== 0)
@@ -265,15 +271,27 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
     }),
     slo: { before: w.slo.before },
   };
-  const expect = def.symptoms.expect.filter((p) => !readsDemo(p));
+  // Faults and probes aimed at the demo's pods (the node that runs them, their failover) aim at the workload's.
+  const needsTarget = [def.fault, ...def.steadyState, ...def.symptoms.expect, ...(def.symptoms.stillWorks ?? []), ...def.verify.expect].some(
+    (x) => x.aimsAt === demo,
+  );
+  if (needsTarget && !w.target)
+    throw new AftershockError(
+      "E_BAD_INPUT",
+      `scenario ${s.id} aims its fault at pods: give target.selector in ${path.relative(process.cwd(), w.file)} (or let its check default it to users.service's selector)`,
+    );
+  const to = { name: w.name, selector: w.target ?? "" };
+  const aim = <T extends { aimsAt?: string; retarget?: (t: typeof to) => T }>(x: T): T => (x.aimsAt === demo && x.retarget ? x.retarget(to) : x);
+  const expect = def.symptoms.expect.filter((p) => !readsDemo(p)).map(aim);
   if (!expect.length) throw new AftershockError("E_BAD_INPUT", `scenario ${s.id} cannot take a workload: every symptom it proves reads its demo's users`);
   const changed: ScenarioDefinition = {
     ...def,
     setup: [...def.setup.filter((x) => x.deploys !== demo), deployWorkload(w, observer)],
     load: [...(def.load ?? []).filter((l) => l.name !== demo), stream],
-    steadyState: [...def.steadyState, workloadReady(w, observer)],
-    symptoms: { ...def.symptoms, expect, ...(def.symptoms.stillWorks ? { stillWorks: def.symptoms.stillWorks.filter((p) => !readsDemo(p)) } : {}) },
-    verify: { ...def.verify, expect: def.verify.expect.filter((p) => !readsDemo(p)) },
+    steadyState: [...def.steadyState.map(aim), workloadReady(w, observer)],
+    fault: aim(def.fault),
+    symptoms: { ...def.symptoms, expect, ...(def.symptoms.stillWorks ? { stillWorks: def.symptoms.stillWorks.filter((p) => !readsDemo(p)).map(aim) } : {}) },
+    verify: { ...def.verify, expect: def.verify.expect.filter((p) => !readsDemo(p)).map(aim) },
   };
   const images = [...new Set([...(def.images ?? []), ...w.images])];
   return {

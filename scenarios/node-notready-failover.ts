@@ -54,6 +54,9 @@ export default defineScenario({
   setup: [critical(30)],
   steadyState: [nodesReady(), kubeSystemReady()],
   load: [serviceLoad("web", { rate: 20 })],
+  // --workload: a team's own service stands in for the demo "web": the kubelet stops on a node that runs its pods
+  // (target.selector, or its Service's selector), and what its users saw is its own verdict.
+  workloadSlot: { replaces: "web" },
 
   fault: kubeletStopped("web"),
   symptoms: symptoms("3m"),

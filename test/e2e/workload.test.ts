@@ -1,7 +1,9 @@
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunJournal } from "../../harness/runner.js";
-import { cli, leftovers } from "./helpers.js";
+import { cli, leftovers, root } from "./helpers.js";
 
 /**
  * A team's own workload under an incident, as a team runs it: `pnpm scenario etcd-port-conflict --workload
@@ -27,6 +29,32 @@ describe("pnpm scenario etcd-port-conflict --workload examples/shop", () => {
     expect(j.phases.find((p) => p.name === "setup")!.steps.map((s) => s.title)).not.toContain("Service shop: 2 echo pods");
     const junit = readFileSync(jsonFile.replace(/journal\.json$/, "junit.xml"), "utf8");
     for (const w of ["before", "during", "after"]) expect(junit).toContain(`name="workload shop: SLO ${w}"`);
+    expect(await leftovers(j.runId)).toEqual([]);
+  });
+});
+
+/**
+ * The same example with one web replica instead of two, under node-notready-failover: the kubelet stops on the
+ * node that runs it, and its users are cut off until the 30 s toleration runs out and the pod starts elsewhere.
+ * The runbook still passes (the cluster recovers); the workload breaches its "during" SLO, and with
+ * --fail-on-workload-slo the exit code says so (8).
+ */
+describe("pnpm scenario node-notready-failover --workload (one web replica) --fail-on-workload-slo", () => {
+  it("passes the runbook, breaches the workload's SLO during the fault, and exits 8", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-shop-"));
+    cpSync(path.join(root, "examples/shop"), dir, { recursive: true });
+    const web = path.join(dir, "k8s/web.yaml");
+    writeFileSync(web, readFileSync(web, "utf8").replace("replicas: 2", "replicas: 1"));
+    const r = await cli(["scenario", "node-notready-failover", "--workload", dir, "--fail-on-workload-slo", "--reporter", "console,json"]);
+    expect(r.code, r.output.slice(-3000)).toBe(8);
+    const j = JSON.parse(readFileSync(/(reports\/[0-9a-f]+\/journal\.json)/.exec(r.output)![1]!, "utf8")) as RunJournal;
+    expect(j.outcome).toBe("passed");
+    expect(j.workload?.held).toBe(false);
+    expect(j.workload?.slos.find((s) => s.window === "during")?.ok).toBe(false);
+    expect(j.workload?.errorWindowMs).toBeGreaterThan(5000);
+    // The fault hit the node that ran the workload's pod, and the pod was replaced on another node.
+    expect(j.evidence.find((e) => e.source === "fault")?.text).toMatch(/^kubelet stopped on \S+/);
+    expect(j.workload?.pods.rescheduled.length).toBeGreaterThan(0);
     expect(await leftovers(j.runId)).toEqual([]);
   });
 });

@@ -87,6 +87,27 @@ describe("a scenario with a team's workload", () => {
     expect(a.symptoms.stillWorks!.map((p) => p.name)).toEqual(["API accepts new pods", "api: keeps serving"]);
   });
 
+  it("aims a fault that picks a node at the workload's pods: the selector given, or its Service's", async () => {
+    const w = readWorkload(example);
+    const s = await loadScenario("node-notready-failover");
+    expect(() => withWorkload(s, w)).toThrow(/aims its fault at pods: give target.selector/);
+    const checked = { ...w, images: [] };
+    await checkWorkload(checked);
+    expect(checked.target).toBe("app=shop,tier=web");
+    const n = withWorkload(s, checked);
+    expect(n.fault.title).toBe("the kubelet stops on the worker that runs shop");
+    expect(n.fault.plan[0]).toBe("kubectl get pods -l app=shop,tier=web -o wide   # pick its node");
+    expect(n.symptoms.expect.map((p) => p.name)).toEqual([
+      "lost node NotReady",
+      "lost node tainted node.kubernetes.io/unreachable",
+      "shop pods still bound to the lost node",
+    ]);
+    expect(n.symptoms.stillWorks!.map((p) => p.name)).toEqual(["shop failed over to another node"]);
+    expect(n.verify.expect.map((p) => p.name)).toContain("no shop pods left Terminating");
+    const partition = withWorkload(variantOf(s, "partition"), checked);
+    expect(partition.fault.title).toMatch(/^the worker that runs shop is cut off/);
+  });
+
   it("refuses it where the scenario cannot take one", async () => {
     const s = await loadScenario("etcd-storage-lost");
     expect(refusesWorkload(s)).toMatch(/^scenario etcd-storage-lost cannot take a workload/);

@@ -88,7 +88,7 @@ export class SharedClusters implements ClusterFactory {
     const t0 = this.clock.now();
     const ctx = { cluster, clock: this.clock, found: {}, evidence: () => {}, namespace: "default" };
     try {
-      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces()]) await waitFor(p, ctx, this.gateBudgetMs);
+      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces(), apiSettled()]) await waitFor(p, ctx, this.gateBudgetMs);
       return { ok: true, observed: `health gate passed in ${formatDuration(this.clock.now() - t0)}` };
     } catch (e) {
       return { ok: false, observed: (e as Error).message };
@@ -105,6 +105,28 @@ function noRunNamespaces(): Probe {
       const list = await ctx.cluster.api.core.listNamespace({ labelSelector: `${LABELS.k8sManaged}=true` });
       const left = list.items.map((n) => `${n.metadata?.name} (${n.status?.phase ?? "?"})`);
       return left.length ? { ok: false, observed: `still there: ${left.join(", ")}` } : { ok: true, observed: "none left" };
+    },
+  };
+}
+
+/**
+ * The API answers promptly again: five reads a second apart, each within a second. Right after a run's recovery
+ * the API server can stall for seconds (seen once on v1.29.15 after controllers-down: a whole second of API
+ * requests timed out before the next run's fault, which made that run inconclusive).
+ */
+function apiSettled(): Probe {
+  return {
+    name: "API answers promptly",
+    expectation: "5 reads a second apart, each within 1s",
+    async check(ctx) {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = Date.now();
+        await ctx.cluster.api.core.listNamespace({ limit: 1 });
+        times.push(Date.now() - t0);
+        if (i < 4) await ctx.clock.sleep(1000);
+      }
+      return { ok: times.every((t) => t < 1000), observed: `reads took ${times.map((t) => `${t}ms`).join(", ")}` };
     },
   };
 }

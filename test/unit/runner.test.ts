@@ -899,7 +899,7 @@ describe("capabilities, namespaces and shared clusters", () => {
     await shared.afterRun("passed");
     expect(shared.lastReused).toBe(false);
     const b = await shared.create(shape);
-    expect([a.name, b.name, b.shared, shared.lastReused]).toEqual(["c1", "c1", "health gate passed in 0ms; run 2 on this cluster", true]);
+    expect([a.name, b.name, b.shared, shared.lastReused]).toEqual(["c1", "c1", "health gate passed in 4.0s; run 2 on this cluster", true]);
     expect(deleted).toEqual([]);
     await shared.afterRun("not-recovered");
     expect(deleted).toEqual(["c1"]);

@@ -138,6 +138,8 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
       // found WAL fsyncs of 5 s before its fault on the cluster control-plane-quorum-lost had just rebuilt.
       const own = run.scenario.tags.includes("performance");
       if (own && shared) {
+        // Nor does an idle shared cluster run beside it (its etcd and API servers would be noise in what it measures).
+        await shared.discard("a run that measures the disk has the machine to itself");
         const j = await runOne(run, clusters);
         journals.push(j);
         continue;
@@ -215,8 +217,14 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
 }
 
 /** Runs grouped by cluster shape (a stable sort: within a shape, in the order planned), so that each shape needs one cluster. */
-const sortByShape = (runs: PlannedRun[]) =>
-  [...runs].sort((a, b) => a.scenario.cluster.controlPlanes - b.scenario.cluster.controlPlanes || a.scenario.cluster.workers - b.scenario.cluster.workers);
+const sortByShape = (runs: PlannedRun[]) => {
+  const perf = (r: PlannedRun) => (r.scenario.tags.includes("performance") ? 1 : 0);
+  // Runs that measure the disk come after the others of their shape, so that they do not split a shape's runs.
+  return [...runs].sort(
+    (a, b) =>
+      a.scenario.cluster.controlPlanes - b.scenario.cluster.controlPlanes || a.scenario.cluster.workers - b.scenario.cluster.workers || perf(a) - perf(b),
+  );
+};
 
 /** A run that never reached its fault because the cluster was not as a new one is: steady state unmet, or a symptom already there. */
 const notStarted = (j: RunJournal) => (j.outcome === "aborted" || j.outcome === "inconclusive") && !j.phases.some((p) => p.name === "inject") && !j.variant;

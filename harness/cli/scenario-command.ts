@@ -18,6 +18,7 @@ import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { assertServes, runScenario, unserved, EXIT_CODES, type RunJournal, type RunOptions } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
 import { SharedClusters } from "../shared-clusters.js";
+import { isStopping } from "../signals.js";
 import { checkWorkload, refusesWorkload, withWorkload, type WorkloadConfig } from "../team-workload.js";
 import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../variants.js";
 import {
@@ -134,6 +135,8 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
     : runs;
   try {
     for (const run of ordered) {
+      // After Ctrl-C the teardowns run; no further run starts (seen: a suite created the next run's cluster meanwhile).
+      if (isStopping()) break;
       // A scenario that measures the disk (tag "performance") gets a cluster of its own: on v1.29.15 etcd-disk-iops
       // found WAL fsyncs of 5 s before its fault on the cluster control-plane-quorum-lost had just rebuilt.
       const own = run.scenario.tags.includes("performance");

@@ -293,9 +293,9 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
     symptoms: { ...def.symptoms, expect, ...(def.symptoms.stillWorks ? { stillWorks: def.symptoms.stillWorks.filter((p) => !readsDemo(p)).map(aim) } : {}) },
     verify: { ...def.verify, expect: def.verify.expect.filter((p) => !readsDemo(p)).map(aim) },
   };
-  const images = [...new Set([...(def.images ?? []), ...w.images])];
+  // The team's images are its own (in the local Docker), not the catalogue's: its deploy step loads them.
   return {
-    ...defineScenario({ ...changed, ...(images.length ? { images, needs: [...new Set([...(def.needs ?? []), "image-loading" as const])] } : {}) }),
+    ...defineScenario({ ...changed, ...(w.images.length ? { needs: [...new Set([...(def.needs ?? []), "image-loading" as const])] } : {}) }),
     variants: s.variants,
     ...(s.variantName ? { variantName: s.variantName } : {}),
     underTest: { config: w, observer },
@@ -312,6 +312,12 @@ export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): S
     title: `workload ${w.name}: ${how}`,
     async write(ctx) {
       const t0 = Date.now();
+      if (w.images.length) {
+        const loader = ctx.cluster.images;
+        if (!loader) throw new AftershockError("E_CAPABILITY", `workload ${w.name}: this cluster cannot load images`);
+        await loader.loadImages(w.images);
+        ctx.evidence("workload", `${w.name}: loaded ${w.images.map((r) => (loader.refFor ? `${r} → ${loader.refFor(r)}` : r)).join(", ")}`);
+      }
       let objects: KubernetesObject[];
       if (w.deploy.kind === "helm") {
         await helm(ctx, "install", w.deploy.release, w.deploy.chart, ...w.deploy.values.flatMap((v) => ["-f", v]));

@@ -484,6 +484,12 @@ export function workloadVerdict(w: WorkloadConfig, rec: LoadRecord | undefined, 
   for (const window of ["before", "during", "after"] as const) {
     const objective = w.slo[window];
     if (!objective) continue;
+    // "before" as the steady state judged it (its last settled window), as the run's own load SLOs are recorded.
+    const judged = window === "before" ? rec?.slos.find((x) => x.window === "before") : undefined;
+    if (judged) {
+      slos.push({ window, objective: describeObjective(objective), ok: judged.ok, observed: judged.observed });
+      continue;
+    }
     const summary = rec?.windows[window];
     if (!summary || !summary.requests) {
       slos.push({ window, objective: describeObjective(objective), ok: false, observed: "no requests in this window" });
@@ -505,7 +511,8 @@ export function workloadVerdict(w: WorkloadConfig, rec: LoadRecord | undefined, 
     held: slos.every((s) => s.ok) && pods.pdbs.every((p) => p.held),
     slos,
     errorWindowMs: rec?.errorWindowMs ?? 0,
-    ...(rec?.worstSecond ? { worstSecond: rec.worstSecond } : {}),
+    // The worst second users had since the fault (the load's start-up seconds are not theirs).
+    ...(rec?.windows.during?.worst ? { worstSecond: rec.windows.during.worst } : {}),
     ...(servedAgainAfterMs !== undefined ? { servedAgainAfterMs } : {}),
     pods,
     failRunOnBreach: w.failRunOnBreach,

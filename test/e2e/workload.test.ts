@@ -15,7 +15,7 @@ describe("pnpm scenario etcd-port-conflict --workload examples/shop", () => {
     const r = await cli(["scenario", "etcd-port-conflict", "--workload", "examples/shop", "--reporter", "console,json,junit"]);
     expect(r.code, r.output.slice(-3000)).toBe(0);
     expect(r.output).toMatch(/^ {2}workload shop \(Service web\): SLO HELD \(does not fail the run\)$/m);
-    const jsonFile = /(reports\/[0-9a-f]+\/journal\.json)/.exec(r.output)![1]!;
+    const jsonFile = /(reports\/[a-z0-9-]+\/journal\.json)/.exec(r.output)![1]!;
     const j = JSON.parse(readFileSync(jsonFile, "utf8")) as RunJournal;
     expect(j.outcome).toBe("passed");
     expect(j.workload?.slos.map((s) => `${s.window}:${s.ok}`)).toEqual(["before:true", "during:true", "after:true"]);
@@ -47,7 +47,7 @@ describe("pnpm scenario node-notready-failover --workload (one web replica) --fa
     writeFileSync(web, readFileSync(web, "utf8").replace("replicas: 2", "replicas: 1"));
     const r = await cli(["scenario", "node-notready-failover", "--workload", dir, "--fail-on-workload-slo", "--reporter", "console,json"]);
     expect(r.code, r.output.slice(-3000)).toBe(8);
-    const j = JSON.parse(readFileSync(/(reports\/[0-9a-f]+\/journal\.json)/.exec(r.output)![1]!, "utf8")) as RunJournal;
+    const j = JSON.parse(readFileSync(/(reports\/[a-z0-9-]+\/journal\.json)/.exec(r.output)![1]!, "utf8")) as RunJournal;
     expect(j.outcome).toBe("passed");
     expect(j.workload?.held).toBe(false);
     expect(j.workload?.slos.find((s) => s.window === "during")?.ok).toBe(false);

@@ -143,8 +143,8 @@ describe("the workload's verdict", () => {
     ({
       name: "shop",
       errorWindowMs: duringOk < 200 ? 3000 : 0,
-      worstSecond: sec(52_000, 20, 8),
-      windows: { before: summary(200, 200), during: summary(200, duringOk), after: summary(200, 200) },
+      slos: [],
+      windows: { before: summary(200, 200), during: { ...summary(200, duringOk), worst: sec(52_000, 20, 8) }, after: summary(200, 200) },
       series: [sec(50_000, 20, 20), sec(60_000, 20, 10), sec(61_000, 20, 20), sec(62_000, 20, 20)],
     }) as unknown as LoadRecord;
 
@@ -161,7 +161,7 @@ describe("the workload's verdict", () => {
     expect(workloadLines(breached)).toEqual([
       "workload shop (Service web): SLO BREACHED (does not fail the run)",
       "  before met      ≥99.0% ok, p99 ≤ 500ms: 200/200 ok = 100%, p50 2ms, p99 5ms over 10s",
-      "  during breached ≥99.0% ok, p99 ≤ 500ms: 180/200 ok = 90.0%, p50 2ms, p99 5ms over 10s (HTTP 502 ×20)",
+      "  during breached ≥99.0% ok, p99 ≤ 500ms: 180/200 ok = 90.0%, p50 2ms, p99 5ms over 10s (HTTP 502 ×20); worst second +52.0s: 8/20 ok",
       expect.stringMatching(/^ {2}after  met/),
       "  users' error window 3.0s, worst second +52.0s: 8/20 ok, served again 1.5s after the runbook",
       "  pods 3 → 3, 1 restart",

@@ -19,7 +19,7 @@ describe("pnpm scenario etcd-port-conflict --workload examples/shop", () => {
     const j = JSON.parse(readFileSync(jsonFile, "utf8")) as RunJournal;
     expect(j.outcome).toBe("passed");
     expect(j.workload?.slos.map((s) => `${s.window}:${s.ok}`)).toEqual(["before:true", "during:true", "after:true"]);
-    expect(j.workload?.pods).toMatchObject({ before: 3, after: 3, replaced: [] });
+    expect(j.workload?.pods).toMatchObject({ before: 4, after: 4, replaced: [] });
     expect(j.workload?.pods.pdbs).toEqual([{ name: "web", desiredHealthy: 1, currentHealthy: 2, held: true }]);
     // Its users' traffic ran through the fault: a second-by-second series across before, during and after.
     const shop = j.load!.find((l) => l.name === "shop")!;

@@ -21,8 +21,6 @@ export class SharedClusters implements ClusterFactory {
   private current?: { cluster: ManagedCluster; key: string; runs: number; unregister: () => void };
   /** Clusters made so far (for the suite report). */
   readonly created: string[] = [];
-  /** Time spent creating them (ms), for the suite's own numbers. */
-  createMs = 0;
   /** Whether the last create() handed out a cluster an earlier run had used. */
   lastReused = false;
 
@@ -50,9 +48,7 @@ export class SharedClusters implements ClusterFactory {
       await this.retire("next run needs another shape");
     }
     this.lastReused = false;
-    const t0 = this.clock.now();
     const cluster = await this.inner.create(shape);
-    this.createMs += this.clock.now() - t0;
     const unregister = registerTeardown(`shared cluster ${cluster.name}: delete`, () => cluster.delete());
     this.current = { cluster, key, runs: 1, unregister };
     this.created.push(cluster.name);

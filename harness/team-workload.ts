@@ -3,6 +3,7 @@ import path from "node:path";
 import { loadAllYaml, loadYaml, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import { AftershockError, formatDuration, parseDuration } from "../clusters/errors.js";
 import { docker } from "../clusters/docker.js";
+import { pollUntil } from "../clusters/wait.js";
 import { run } from "../clusters/exec.js";
 import { apiErrorLine } from "../clusters/kube.js";
 import { defaultCacheDir } from "../clusters/images/builder.js";
@@ -12,7 +13,7 @@ import { helm } from "./helm.js";
 import type { LoadRecord, LoadSpec, SloObjective, SloWindow } from "./load.js";
 import type { LoadSecond } from "./load-series.js";
 import { describeObjective, judge, serviceLoad } from "./load.js";
-import type { Probe } from "./probes.js";
+import { podReady, type Probe } from "./probes.js";
 import type { Scenario, ScenarioDefinition, Sentinel } from "./scenario.js";
 import { defineScenario } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
@@ -212,10 +213,7 @@ export async function checkWorkload(w: WorkloadConfig, helmBinary?: string): Pro
   }
   // The pods a fault aims at, unless the file says: those behind the Service its users reach.
   const svc = objects.find((o) => o.kind === "Service" && o.metadata?.name === w.users.service) as { spec?: { selector?: Record<string, string> } } | undefined;
-  if (!w.target && svc?.spec?.selector)
-    w.target = Object.entries(svc.spec.selector)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(",");
+  if (!w.target && svc?.spec?.selector) w.target = labelSelector(svc.spec.selector);
   for (const image of w.images) {
     const r = await docker.run(["image", "inspect", "--format", "{{.Id}}", image], { allowFailure: true });
     if (r.exitCode !== 0)
@@ -321,7 +319,7 @@ export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): S
       let objects: KubernetesObject[];
       if (w.deploy.kind === "helm") {
         await helm(ctx, "install", w.deploy.release, w.deploy.chart, ...w.deploy.values.flatMap((v) => ["-f", v]));
-        objects = (await renderWorkload(w, await helmBinaryOf())).filter(Boolean);
+        objects = await renderWorkload(w, await helmBinaryOf());
       } else {
         objects =
           w.deploy.kind === "kustomize"
@@ -355,29 +353,32 @@ async function helmBinaryOf(): Promise<string> {
   return (await ensureHostTools(["helm"], defaultCacheDir(), new ConsoleProgress())).helm!;
 }
 
-/** A workload object's pod selector (its matchLabels) as a label selector: "app=web,tier=front". */
-function matchLabels(o: KubernetesObject): string {
-  const sel = (o as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels ?? {};
-  return Object.entries(sel)
+/** Labels as a label selector: { app: "web", tier: "front" } → "app=web,tier=front". */
+const labelSelector = (labels: Record<string, string>): string =>
+  Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
-}
+
+/** A workload object's pod selector (its matchLabels) as a label selector. */
+const matchLabels = (o: KubernetesObject): string =>
+  labelSelector((o as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels ?? {});
 
 async function waitPodsReady(ctx: ScenarioContext, o: KubernetesObject, budgetMs: number): Promise<string> {
-  const deadline = Date.now() + budgetMs;
-  const labelSelector = matchLabels(o);
-  let seen = "no pods yet";
-  while (Date.now() < deadline) {
-    const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector })).items;
+  const seen = await pollUntil(`${o.kind}/${o.metadata?.name}: every pod ready`, budgetMs, 1000, async () => {
+    const pods = await podsOf(ctx, [matchLabels(o)]);
     const ready = pods.filter(isReady);
-    seen = `${ready.length}/${pods.length} pods ready`;
-    if (pods.length && ready.length === pods.length) return `${o.kind}/${o.metadata?.name}: ${seen}`;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`${o.kind}/${o.metadata?.name}: ${seen}`);
+    return { ok: pods.length > 0 && ready.length === pods.length, seen: `${ready.length}/${pods.length} pods ready` };
+  });
+  return `${o.kind}/${o.metadata?.name}: ${seen}`;
 }
 
-const isReady = (p: V1Pod) => p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+const isReady = (p: V1Pod) => p.status?.phase === "Running" && podReady(p);
+
+/** The pods matching any of the selectors in the run's namespace, each once. */
+async function podsOf(ctx: ScenarioContext, selectors: string[]): Promise<V1Pod[]> {
+  const lists = await Promise.all(selectors.map((labelSelector) => ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector })));
+  return [...new Map(lists.flatMap((l) => l.items).map((p) => [p.metadata?.uid ?? p.metadata?.name, p])).values()];
+}
 
 /** Steady state: every pod of the workload in the run's namespace Running and Ready. */
 export function workloadReady(w: WorkloadConfig, observer: WorkloadObserver): Probe {
@@ -385,10 +386,7 @@ export function workloadReady(w: WorkloadConfig, observer: WorkloadObserver): Pr
     name: `workload ${w.name}: pods ready`,
     expectation: "every pod of the workload's Deployments, StatefulSets and DaemonSets Running and Ready",
     async check(ctx) {
-      const lists = await Promise.all(
-        observer.selectors.map((labelSelector) => ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector })),
-      );
-      const pods = [...new Map(lists.flatMap((l) => l.items).map((p) => [p.metadata?.uid, p])).values()];
+      const pods = await podsOf(ctx, observer.selectors);
       const ready = pods.filter(isReady);
       return { ok: pods.length > 0 && ready.length === pods.length, observed: `${ready.length}/${pods.length} pods ready` };
     },
@@ -440,9 +438,7 @@ export class WorkloadObserver {
 }
 
 async function pods(ctx: ScenarioContext, selectors: string[]): Promise<PodSeen[]> {
-  const lists = await Promise.all(selectors.map((labelSelector) => ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector })));
-  const all = new Map(lists.flatMap((l) => l.items).map((p) => [p.metadata?.uid ?? p.metadata?.name, p]));
-  return [...all.values()]
+  return (await podsOf(ctx, selectors))
     .filter((p) => !p.metadata?.deletionTimestamp)
     .map((p) => ({
       name: p.metadata?.name ?? "?",
@@ -486,17 +482,9 @@ export function workloadVerdict(w: WorkloadConfig, rec: LoadRecord | undefined, 
     if (!objective) continue;
     // "before" as the steady state judged it (its last settled window), as the run's own load SLOs are recorded.
     const judged = window === "before" ? rec?.slos.find((x) => x.window === "before") : undefined;
-    if (judged) {
-      slos.push({ window, objective: describeObjective(objective), ok: judged.ok, observed: judged.observed });
-      continue;
-    }
     const summary = rec?.windows[window];
-    if (!summary || !summary.requests) {
-      slos.push({ window, objective: describeObjective(objective), ok: false, observed: "no requests in this window" });
-      continue;
-    }
-    const j = judge(summary, objective);
-    slos.push({ window, objective: describeObjective(objective), ok: j.ok, observed: j.observed });
+    const { ok, observed } = judged ?? (summary?.requests ? judge(summary, objective) : { ok: false, observed: "no requests in this window" });
+    slos.push({ window, objective: describeObjective(objective), ok, observed });
   }
   let servedAgainAfterMs: number | undefined;
   if (rec && runbookEndMs !== undefined) {

@@ -13,7 +13,7 @@ import { registerTeardown } from "../../clusters/teardown.js";
 import { describePlan, loadAll, loadScenario, scenarioIds } from "../registry.js";
 import type { Scenario } from "../scenario.js";
 import { consoleReporter } from "../reporters/console.js";
-import { fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
+import { esc, fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
 import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
 import { assertServes, runScenario, unserved, EXIT_CODES, type RunJournal, type RunOptions } from "../runner.js";
 import { asExpected, expectedOutcome } from "../outcomes.js";
@@ -105,7 +105,12 @@ export function kindClusters(progress: Progress): ClusterFactory {
 
 /** Runs scenarios (or variants of them) one after another; returns the journals (written under reports/). */
 export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
-  if (o.workload) for (const r of runs) if (refusesWorkload(r.scenario)) throw new AftershockError("E_BAD_INPUT", refusesWorkload(r.scenario)!);
+  // A scenario that cannot take the workload is refused before Docker is touched.
+  if (o.workload)
+    for (const r of runs) {
+      const why = refusesWorkload(r.scenario);
+      if (why) throw new AftershockError("E_BAD_INPUT", why, { hint: "scenarios that take a workload say so in --dry-run" });
+    }
   checkUpFront(o);
   for (const v of new Set(runs.flatMap((r) => (r.kubernetesVersion ? [r.kubernetesVersion] : [])))) checkUpFront({ ...o, version: v });
   const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress);
@@ -118,10 +123,6 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   if (o.workload) {
     // Everything about the workload that can be known before a cluster: it renders, its Service, its images.
     const w = o.workload;
-    for (const r of runs) {
-      const why = refusesWorkload(r.scenario);
-      if (why) throw new AftershockError("E_BAD_INPUT", why, { hint: "scenarios that take a workload say so in --dry-run" });
-    }
     await checkWorkload(w, built.helm);
     runs = runs.map((r) => ({ ...r, scenario: withWorkload(r.scenario, w) }));
   }
@@ -340,7 +341,7 @@ export async function suiteCommand(
   const earlier = await readHistory(store);
   const rows = trends(earlier, record);
   const stats = repeatStats(record.runs);
-  const clustersLine = o.existing ? "" : `<h2>Clusters</h2>\n<p>${escapeHtml(suiteNumbers(journals))}</p>\n`;
+  const clustersLine = o.existing ? "" : `<h2>Clusters</h2>\n<p>${esc(suiteNumbers(journals))}</p>\n`;
   const dir = await writeSuiteReports(journals, record, clustersLine + versionMatrixSection(journals) + suiteSections(rows, earlier.length, stats));
   const saved = await writeHistory(store, record);
   const rel = (f: string) => path.relative(process.cwd(), f);
@@ -374,8 +375,6 @@ export function trendLines(rows: TrendRow[]): string {
     .map((r) => `  ${r.key}: ${r.flags.join(", ")}${r.regressions.length ? ` (${r.regressions.join("; ")})` : ""}\n`)
     .join("");
 }
-
-const escapeHtml = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 const withCommit = (commit: string | undefined) => (commit ? { commit } : {});
 

@@ -136,6 +136,16 @@ function scenarioFor(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefi
   });
 }
 
+/** A runbook that tells the namespace the run gave it, and repairs the fake cluster when `fixes`. */
+function seeNamespace(w: ReturnType<typeof fakeWorld>, fixes: boolean, seen: (namespace: string) => void) {
+  return [
+    step("fix it", "fix", async (ctx) => {
+      seen(ctx.namespace);
+      if (fixes) w.state.broken = false;
+    }),
+  ];
+}
+
 async function run(w: ReturnType<typeof fakeWorld>, over: Partial<ScenarioDefinition> = {}, reporters: Reporter[] = []): Promise<RunJournal> {
   return runScenario(scenarioFor(w, over), {
     clusters: w.factory,
@@ -806,15 +816,7 @@ describe("capabilities, namespaces and shared clusters", () => {
     for (const fixes of [true, false]) {
       const w = fakeWorld();
       let ns = "";
-      const j = await run(w, {
-        scope: "namespace",
-        runbook: [
-          step("fix it", "fix", async (ctx) => {
-            ns = ctx.namespace;
-            if (fixes) w.state.broken = false;
-          }),
-        ],
-      });
+      const j = await run(w, { scope: "namespace", runbook: seeNamespace(w, fixes, (n) => (ns = n)) });
       expect(j.outcome).toBe(fixes ? "passed" : "not-recovered");
       expect(ns).toMatch(/^as-[0-9a-f]{8}-fake-incident$/);
       expect(w.state.log.filter((l) => l.includes("namespace") || l === "delete")).toEqual([`create namespace ${ns}`, `delete namespace ${ns}`, "delete"]);
@@ -825,28 +827,14 @@ describe("capabilities, namespaces and shared clusters", () => {
   it("keeps a cluster-scoped run in default on a cluster of its own, and in namespaces of its own (deleted at its end) on a shared one", async () => {
     const alone = fakeWorld();
     let ns = "";
-    const j = await run(alone, {
-      runbook: [
-        step("fix it", "fix", async (ctx) => {
-          ns = ctx.namespace;
-          alone.state.broken = false;
-        }),
-      ],
-    });
+    const j = await run(alone, { runbook: seeNamespace(alone, true, (n) => (ns = n)) });
     expect([j.outcome, ns]).toEqual(["passed", "default"]);
     expect(alone.state.log.filter((l) => l.includes("namespace"))).toEqual([]);
     for (const fixes of [true, false]) {
       const w = fakeWorld();
       const create = w.factory.create;
       w.factory.create = async (shape) => Object.create(await create(shape), { shared: { value: "health gate passed in 1.0s; run 2 on this cluster" } });
-      const j2 = await run(w, {
-        runbook: [
-          step("fix it", "fix", async (ctx) => {
-            ns = ctx.namespace;
-            if (fixes) w.state.broken = false;
-          }),
-        ],
-      });
+      const j2 = await run(w, { runbook: seeNamespace(w, fixes, (n) => (ns = n)) });
       expect(j2.outcome).toBe(fixes ? "passed" : "not-recovered");
       expect(ns).toMatch(/^as-[0-9a-f]{8}-fake-incident$/);
       expect(w.state.log.filter((l) => l.includes("namespace"))).toEqual([

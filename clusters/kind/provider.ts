@@ -27,7 +27,7 @@ import { registerTeardown } from "../teardown.js";
 import { isAlive } from "../process.js";
 import { sampleRunMemory, type MemorySampler } from "../memory.js";
 import { pollUntil } from "../wait.js";
-import { thawNodes } from "./freezer.js";
+import { describeReleased, releaseNodes, type Released } from "./node-cgroups.js";
 import { profileFor } from "../versions.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -255,7 +255,7 @@ export class KindProvider implements Provider {
         const h = cluster.node(n);
         await this.assertOwned(h.name, runId);
         await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, async () => {
-          await thawNodes(await docker.ids("container", [`name=^${h.name}$`]));
+          await releaseNodes(await docker.ids("container", [`name=^${h.name}$`]));
           return docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN });
         });
         outOfService.add(h.name);
@@ -375,11 +375,13 @@ export class KindProvider implements Provider {
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
   private async destroy(name: string, runId: string, kindBin: string, env: Record<string, string>): Promise<void> {
     await withStep(this.progress, `Deleting cluster ${name}`, 10 * MIN, async () => {
-      const said = (cgroups: string[]) =>
-        this.progress.info(`thawed ${cgroups.length} frozen cgroup${cgroups.length === 1 ? "" : "s"} under the nodes first: ${cgroups.slice(0, 3).join(", ")}`);
-      // A pod cgroup left FROZEN (cgroup v1) would keep `docker rm -f` of its node waiting: thaw before kind deletes.
-      const thawed = await thawNodes(await docker.ids("container", [`label=${LABELS.run}=${runId}`]));
-      if (thawed.length) said(thawed);
+      const said = (r: Released) => {
+        const line = describeReleased(r);
+        if (line) this.progress.info(line);
+      };
+      // A pod cgroup left FROZEN, or a blkio throttle (cgroup v1), would keep `docker rm -f` of its node waiting:
+      // released before kind deletes.
+      said(await releaseNodes(await docker.ids("container", [`label=${LABELS.run}=${runId}`])));
       await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true });
       await removeRunResources(runId, 7 * MIN, said);
       await rm(path.join(this.cacheDir, "clusters", name), { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { docker } from "../docker.js";
 import { AftershockError } from "../errors.js";
 import { LABELS } from "../labels.js";
 import { pollUntil } from "../wait.js";
-import { thawNodes } from "./freezer.js";
+import { releaseNodes, type Released } from "./node-cgroups.js";
 
 const MIN = 60_000;
 
@@ -24,7 +24,7 @@ const REMOVE = { container: ["rm", "-f", "-v"], network: ["network", "rm"], volu
 export async function removeRunResources(
   runId: string,
   budgetMs = 7 * MIN,
-  onThawed?: (cgroups: string[]) => void,
+  onReleased?: (released: Released) => void,
 ): Promise<{ containers: number; volumes: number; networks: number }> {
   const filter = `label=${LABELS.run}=${runId}`;
   // What there was to remove; when this returns, all of it is gone.
@@ -32,9 +32,9 @@ export async function removeRunResources(
   const count = (kind: string) => before.filter((o) => o.kind === kind).length;
   await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
     const errors: string[] = [];
-    // A frozen pod cgroup under a node would make `docker rm -f` wait on it for ever (cgroup v1): thaw first.
-    const thawed = await thawNodes(await docker.ids("container", [filter]));
-    if (thawed.length) onThawed?.(thawed);
+    // A frozen or I/O-throttled cgroup under a node would make `docker rm -f` wait on it (cgroup v1): release first.
+    const released = await releaseNodes(await docker.ids("container", [filter]));
+    if (released.thawed.length || released.unthrottled.length) onReleased?.(released);
     // Listed again for each kind: removing a container with -v also removes its volumes.
     for (const kind of ["container", "network", "volume"] as const) {
       const ids = await docker.ids(kind, [filter]);

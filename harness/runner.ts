@@ -214,7 +214,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       ctx,
       scenario.symptoms.expect,
       (held) => held.length === 0,
-      (held) => `symptom probes already hold before the fault, so they cannot prove it happened: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`,
+      (held) =>
+        `symptom probes already hold before the fault, so they cannot prove it happened: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}` +
+        (scenario.symptomsAbsentBudgetMs ? ` (still after ${formatDuration(scenario.symptomsAbsentBudgetMs)} of asking again)` : ""),
+      scenario.symptomsAbsentBudgetMs,
     );
     if (present) return finish("inconclusive", present);
 
@@ -430,10 +433,27 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     probes: Probe[],
     ok: (held: ProbeRecord[]) => boolean,
     why: (held: ProbeRecord[]) => string,
+    /** Asked again (log probes over lines since each new start) until `ok` or this runs out; 0: asked once. */
+    againWithinMs = 0,
   ): Promise<string | undefined> {
-    return phase(name, undefined, async (p) => {
+    return phase(name, againWithinMs || undefined, async (p) => {
+      const deadline = clock.now() + againWithinMs;
       // Asked together: on a broken cluster each API probe may take its whole timeout to fail.
-      const seen = await Promise.all(probes.map((probe) => observe(probe, ctx)));
+      let seen = await Promise.all(probes.map((probe) => observe(probe, ctx)));
+      const asked = (): ProbeRecord[] => probes.map((probe, i) => ({ ...record(probe, seen[i]!), ok: !seen[i]!.ok, held: seen[i]!.ok }));
+      const firstHeld = asked().filter((r) => r.held);
+      let rounds = 1;
+      while (!ok(asked().filter((r) => r.held)) && clock.now() + 15_000 < deadline) {
+        await clock.sleep(15_000);
+        ctx.logsSince = clock.now();
+        seen = await Promise.all(probes.map((probe) => observe(probe, ctx)));
+        rounds++;
+      }
+      if (rounds > 1)
+        evidence(
+          "before",
+          `${name}: ${firstHeld.map((r) => r.name).join(", ")} held at first (${firstHeld.map((r) => r.observed).join("; ")}); asked ${rounds} times over ${formatDuration(clock.now() + againWithinMs - deadline)}`,
+        );
       probes.forEach((probe, i) => {
         const rec: ProbeRecord = { ...record(probe, seen[i]!), ok: !seen[i]!.ok, held: seen[i]!.ok };
         p.probes.push(rec);

@@ -85,6 +85,13 @@ export interface SymptomSet extends ProbeSet {
    * they prove nothing about it and are left out of the symptoms-absent check.
    */
   stillWorks?: Probe[];
+  /**
+   * How long the healthy cluster may take to show none of `expect` (default "0": asked once). Where the
+   * signatures measure the machine (disk latency), a cluster just created can still be flushing its images
+   * and show them for a while; the symptoms-absent check then asks again, each time over log lines since
+   * its own start, until they are all unmet or this runs out (then the run is inconclusive, as before).
+   */
+  absentWithin?: string;
 }
 
 export interface ScenarioDefinition {
@@ -179,6 +186,8 @@ export interface Scenario extends ScenarioDefinition {
   decisiveStep: string;
   steadyStateBudgetMs: number;
   symptomsBudgetMs: number;
+  /** symptoms.absentWithin: how long the symptoms-absent check may ask again (0: once). */
+  symptomsAbsentBudgetMs: number;
   verifyBudgetMs: number;
 }
 
@@ -238,6 +247,7 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
   }
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
+  const symptomsAbsentBudgetMs = def.symptoms.absentWithin === undefined ? 0 : budget(def.symptoms.absentWithin, "symptoms.absentWithin", bad);
   return {
     ...def,
     definition: def,
@@ -257,6 +267,7 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
     decisiveStep: def.decisiveStep ?? def.runbook[0]!.title,
     steadyStateBudgetMs: 3 * 60_000,
     symptomsBudgetMs,
+    symptomsAbsentBudgetMs,
     verifyBudgetMs,
   };
 }

@@ -347,6 +347,47 @@ describe("the run's checks on its own probes", () => {
     expect(w.state.deleted).toBe(1);
   });
 
+  it("with symptoms.absentWithin, asks again over fresh log windows until the healthy cluster shows no symptom, then goes on", async () => {
+    const w = fakeWorld();
+    const clock = new FakeClock();
+    const windows: number[] = [];
+    let asked = 0;
+    // A disk still flushing after the cluster was made: slow for the first two askings, calm from the third.
+    const settling: Probe = {
+      name: "WAL fsync slow",
+      expectation: "slow fsyncs",
+      check: async (ctx) => {
+        if (!w.state.broken) windows.push(ctx.logsSince!);
+        asked++;
+        return { ok: w.state.broken || asked <= 2, observed: w.state.broken || asked <= 2 ? "p99 4096ms" : "p99 8ms" };
+      },
+    };
+    const j = await runScenario(scenarioFor(w, { symptoms: { within: "1m", absentWithin: "2m", expect: [w.symptom, settling] } }), {
+      clusters: w.factory,
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
+      clock,
+    });
+    expect(j.outcome, j.reason).toBe("passed");
+    expect(windows.length).toBe(3);
+    expect(new Set(windows).size, "each asking reads log lines since its own start").toBe(3);
+    expect(j.evidence.map((e) => e.text).find((t) => t.startsWith("symptoms-absent:"))).toMatch(
+      /WAL fsync slow held at first \(p99 4096ms\); asked 3 times over 30\.0s/,
+    );
+  });
+
+  it("with symptoms.absentWithin, is still inconclusive when a symptom holds for the whole budget, and says how long it asked", async () => {
+    const w = fakeWorld();
+    const stuck: Probe = { name: "WAL fsync slow", expectation: "slow fsyncs", check: async () => ({ ok: true, observed: "p99 4096ms" }) };
+    const j = await runScenario(scenarioFor(w, { symptoms: { within: "1m", absentWithin: "1m", expect: [w.symptom, stuck] } }), {
+      clusters: w.factory,
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
+      clock: new FakeClock(),
+    });
+    expect(j.outcome).toBe("inconclusive");
+    expect(j.reason).toMatch(/WAL fsync slow \(p99 4096ms\) \(still after 1m00s of asking again\)$/);
+    expect(w.state.broken, "the fault was never injected").toBe(false);
+  });
+
   it("is inconclusive, before the runbook, when every verification probe holds on the broken cluster; the fault is rolled back", async () => {
     const w = fakeWorld();
     const blind: Probe = { name: "API server /readyz", expectation: "ok", check: async () => ({ ok: true, observed: "ok" }) };

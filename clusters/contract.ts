@@ -36,6 +36,13 @@ export interface NodeLifecycle {
   /** Removes the machine and its disk; the Node object (and a control plane's etcd member) stay behind. */
   destroyNode(name: string): Promise<void>;
   provisionNode(name: string): Promise<NodeHandle>;
+  /**
+   * Restarts the machine, as a reboot does: every process stops (systemd shuts down), what lives in memory
+   * (/run, the containers) is gone, the disk and its files stay, and systemd boots again (perhaps on another address, as a DHCP lease can change).
+   * Resolves once systemd inside is up again (what it starts then, containerd and the kubelet, is the node's own
+   * business), with a line saying on which address it came back.
+   */
+  rebootNode(name: string): Promise<string>;
 }
 
 /** Capability "image-loading": images built on this machine are made available to the cluster's nodes. */

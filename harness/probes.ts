@@ -3,6 +3,9 @@ import { nodeShell } from "../clusters/contract.js";
 import { AftershockError, CommandError, formatDuration } from "../clusters/errors.js";
 import { apiErrorLine } from "../clusters/kube.js";
 import { pollUntil } from "../clusters/wait.js";
+
+/** Polls until a condition holds or its budget runs out (the error names the budget and the last thing seen). */
+export { pollUntil };
 import type { ScenarioContext } from "./types.js";
 
 /** One observation: did the expectation hold, and what was actually seen. */
@@ -189,20 +192,52 @@ export function containerLog(container: string, pattern: RegExp, node?: string):
   });
 }
 
-/** A kubelet journal line written after the fault, e.g. CrashLoopBackOff for a static pod. */
-export function kubeletReports(subject: string, pattern: RegExp | string): Probe {
+/**
+ * A kubelet journal line written after the fault, e.g. CrashLoopBackOff for a static pod; on the first control
+ * plane, or on the node `node` names (e.g. the one the fault recorded as lost).
+ */
+export function kubeletReports(subject: string, pattern: RegExp | string, node?: (ctx: ScenarioContext) => string | undefined): Probe {
   const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
   return probe(`kubelet reports ${subject} ${re.source}`, `a kubelet journal line about ${subject} matching ${re}`, async (ctx) => {
     const since = ctx.logsSince ? `@${Math.floor(ctx.logsSince / 1000)}` : "10 min ago";
-    const r = await nodeShell(ctx.cluster)
-      .controlPlane()
-      .exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
+    const name = node?.(ctx);
+    const r = await (name ? nodeShell(ctx.cluster).node(name) : nodeShell(ctx.cluster).controlPlane()).exec(
+      ["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since],
+      { timeoutMs: 20_000 },
+    );
     const line = r.stdout
       .split("\n")
       .reverse()
       .find((l) => l.includes(subject) && re.test(l));
     return { ok: !!line, observed: line ? line.slice(0, 500) : `no kubelet line about ${subject} matching ${re}` };
   });
+}
+
+/**
+ * `crictl info` on a node answers: the kubelet's container runtime serves the CRI on its socket. On the first
+ * control plane, or on the node `node` names.
+ */
+export function runtimeAnswers(node?: (ctx: ScenarioContext) => string | undefined): Probe {
+  return probe("container runtime answers crictl info", "crictl info to succeed on the node", async (ctx) => {
+    const name = node?.(ctx);
+    const n = name ? nodeShell(ctx.cluster).node(name) : nodeShell(ctx.cluster).controlPlane();
+    const r = await n.exec(["crictl", "--timeout", "5s", "info"], { allowFailure: true, timeoutMs: 20_000 });
+    const last = (r.stderr.trim() || r.stdout.trim()).split("\n").pop() ?? "";
+    if (r.exitCode !== 0) return { ok: false, observed: `${n.name}: crictl info exit ${r.exitCode}: ${last.slice(0, 300)}` };
+    let ready = false;
+    try {
+      const info = JSON.parse(r.stdout) as { status?: { conditions?: { type: string; status: boolean }[] } };
+      ready = info.status?.conditions?.some((c) => c.type === "RuntimeReady" && c.status) ?? false;
+    } catch {
+      // not JSON: not an answer this probe understands
+    }
+    return { ok: ready, observed: `${n.name}: crictl info ${ready ? "RuntimeReady" : "answers, runtime not ready"}` };
+  });
+}
+
+/** The opposite, for symptoms: the node's runtime does not answer the CRI (`crictl info` fails). */
+export function runtimeUnreachable(node?: (ctx: ScenarioContext) => string | undefined): Probe {
+  return negate(runtimeAnswers(node), "crictl cannot reach the container runtime", "crictl info to fail on the node");
 }
 
 /** Ids of running containers with this name on a node (crictl, no API needed). */

@@ -96,6 +96,25 @@ export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promis
 }
 
 /**
+ * Reboots a node's machine: `docker stop` (systemd shuts the node down), `docker start`, then waits until systemd
+ * inside has booted. Docker may hand the node another address; the node's entrypoint then rewrites the files that
+ * hold the old one (kubeadm-flags.env's --node-ip, manifests, kubeconfigs). Returns the address before and after.
+ */
+export async function rebootNode(node: NodeHandle, budgetMs = 3 * MIN): Promise<{ before: string; after: string }> {
+  const address = async () => (await docker.run(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", node.name])).stdout.trim();
+  const before = await address();
+  await docker.run(["stop", "--time", "30", node.name], { timeoutMs: MIN });
+  await docker.run(["start", node.name], { timeoutMs: MIN });
+  await pollUntil(`node ${node.name}: systemd did not finish booting`, budgetMs, 1000, async () => {
+    const s = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeoutMs: 10_000 });
+    const state = s.stdout.trim();
+    // "degraded": booted, with a unit failed (a kubelet that cannot reach its runtime is one).
+    return { ok: state === "running" || state === "degraded", seen: state || s.stderr.trim() };
+  });
+  return { before, after: await address() };
+}
+
+/**
  * Creates a node container the way kind does, copying image, labels, network, environment and security
  * options from a sibling of the same role, then waits for systemd and containerd inside it.
  */

@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeRole, NodeShell } from "../contract.js";
 import { docker } from "../docker.js";
-import { kindNodeRunArgs, nodeHandle, provisionNode, trustRegistry, waitNodesReady, type ContainerInspect } from "./nodes.js";
+import { kindNodeRunArgs, nodeHandle, provisionNode, rebootNode, trustRegistry, waitNodesReady, type ContainerInspect } from "./nodes.js";
 import { removeRunResources, runObjects } from "./run-objects.js";
 import type { Cluster, ClusterInfo, ClusterSpec, CreateOptions, Provider } from "./types.js";
 
@@ -266,6 +266,15 @@ export class KindProvider implements Provider {
         nodes[nodes.indexOf(old)] = fresh;
         outOfService.add(fresh.name);
         return fresh;
+      },
+      rebootNode: async (n) => {
+        const h = cluster.node(n);
+        await this.assertOwned(h.name, runId);
+        const a = await withStep(this.progress, `Rebooting ${h.name}`, 4 * MIN, async () => {
+          await releaseNodes(await docker.ids("container", [`name=^${h.name}$`]));
+          return rebootNode(h);
+        });
+        return a.before === a.after ? `back on ${a.after}` : `back on ${a.after} (was ${a.before})`;
       },
     };
     let deleted = false;

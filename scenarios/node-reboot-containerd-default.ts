@@ -1,0 +1,172 @@
+import { nodeLifecycle, nodeShell } from "../harness/types.js";
+import { defineScenario, step, type Fault } from "../harness/scenario.js";
+import { serviceLoad, usersSeeErrors } from "../harness/load.js";
+import { waitNodeReady } from "../harness/node-failure.js";
+import { apiWritable, kubeletReports, kubeSystemReady, nodeNotReady, nodesReady, runtimeAnswers, runtimeUnreachable } from "../harness/probes.js";
+import { echoService } from "../harness/workloads.js";
+import type { ScenarioContext } from "../harness/types.js";
+
+/** The one worker: the machine that is rebooted, asked the same way before and after the fault. */
+const rebooted = (ctx: ScenarioContext): string | undefined => nodeShell(ctx.cluster).nodes.find((n) => n.role === "worker")?.name;
+const onRebooted = (ctx: ScenarioContext) => nodeShell(ctx.cluster).node(rebooted(ctx)!);
+
+/**
+ * /etc/containerd/config.toml as Docker's containerd.io package installs it: an unversioned (version 1) file whose
+ * one setting disables the CRI plugin, because Docker itself does not need it. A node whose configuration is
+ * replaced by it (a package reinstalled or upgraded, a config "reset" to the package's) runs containerd, but
+ * containerd no longer serves the kubelet's runtime API.
+ */
+const PACKAGE_DEFAULT = `#   containerd.io package default: Docker Engine does not use the CRI plugin, so it is disabled.
+#   (Everything else is left at containerd's built-in defaults.)
+disabled_plugins = ["cri"]
+
+#root = "/var/lib/containerd"
+#state = "/run/containerd"
+#subreaper = true
+#oom_score = 0
+
+#[grpc]
+#  address = "/run/containerd/containerd.sock"
+#  uid = 0
+#  gid = 0
+`;
+
+const rebootedWithPackageDefault: Fault = {
+  title: "a worker is rebooted (as after the incident's resize) and comes back with containerd.io's package default config: the CRI plugin disabled",
+  plan: [
+    'cat > /etc/containerd/config.toml   # the containerd.io package\'s file: disabled_plugins = ["cri"]',
+    "reboot   # docker stop, docker start: systemd boots containerd and the kubelet again",
+  ],
+  async inject(ctx) {
+    const worker = nodeShell(ctx.cluster).nodes.find((n) => n.role === "worker");
+    if (!worker) throw new Error("the cluster has no worker to reboot");
+    ctx.found.lost = worker.name;
+    await worker.exec(["tee", "/etc/containerd/config.toml"], { input: PACKAGE_DEFAULT });
+    ctx.evidence("fault", `${worker.name} rebooted: ${await nodeLifecycle(ctx.cluster).rebootNode(worker.name)}`);
+    const after = await worker.sh("systemctl is-active containerd kubelet; grep -n disabled_plugins /etc/containerd/config.toml", { allowFailure: true });
+    ctx.evidence("fault", `${worker.name}: containerd, kubelet ${after.stdout.trim().split("\n").join(", ")}`);
+  },
+};
+
+/**
+ * `containerd config default`, then the settings this node's kubelet and machine need (a real operator's list,
+ * each read from the node, not assumed): the systemd cgroup driver the kubelet is configured with, the pause
+ * image the node has (nothing can pull another here, and from 1.35 only the runtime names it), the layers of
+ * images imported unpacked, the missing hugetlb controller of a cgroup v1 container, and oom_score_adj clamped
+ * where the machine lacks CAP_SYS_RESOURCE.
+ */
+const REPAIR = `set -euo pipefail
+driver=$(awk '/^cgroupDriver:/{print $2}' /var/lib/kubelet/config.yaml)
+pause=$(ctr -n k8s.io images ls -q | grep -m1 '/pause:')
+restrict=false; (( (0x$(awk '/^CapBnd/{print $2}' /proc/1/status) >> 24) & 1 )) || restrict=true
+systemd=false; [[ $driver == systemd ]] && systemd=true
+cp /etc/containerd/config.toml /etc/containerd/config.toml.broken
+containerd config default > /etc/containerd/config.toml
+sed -i -E \\
+  -e "s#^(\\s*SystemdCgroup\\s*=\\s*).*#\\1$systemd#" \\
+  -e "s#^(\\s*sandbox(_image)?\\s*=\\s*).*#\\1'$pause'#" \\
+  -e "s#^(\\s*discard_unpacked_layers\\s*=\\s*).*#\\1false#" \\
+  -e "s#^(\\s*tolerate_missing_hugetlb_controller\\s*=\\s*).*#\\1true#" \\
+  -e "s#^(\\s*restrict_oom_score_adj\\s*=\\s*).*#\\1$restrict#" \\
+  /etc/containerd/config.toml
+# containerd 2.x leaves SystemdCgroup out of its default: add it to runc's options.
+grep -qE '^\s*SystemdCgroup\s*=' /etc/containerd/config.toml ||
+  sed -i -E "/runtimes\.runc\.options\]$/a\\      SystemdCgroup = $systemd" /etc/containerd/config.toml
+echo "kubelet cgroupDriver=$driver; pause=$pause; CAP_SYS_RESOURCE missing: $restrict"
+grep -nE '^\\s*(version|SystemdCgroup|sandbox(_image)?|discard_unpacked_layers|tolerate_missing_hugetlb_controller|restrict_oom_score_adj)\\s*=' /etc/containerd/config.toml`;
+
+export default defineScenario({
+  id: "node-reboot-containerd-default",
+  title: "A worker reboots and its kubelet does not come back: containerd's config is the package default",
+  summary:
+    "In the Harbor cascade a worker was given more memory and rebooted; afterwards the kubelet would not run and " +
+    "the node stayed NotReady, and the operators reset containerd's configuration before rejoining it. Here the " +
+    "worker's containerd configuration is the one Docker's containerd.io package ships, whose only setting turns " +
+    "the CRI plugin off, and the machine really reboots: containerd starts, the kubelet cannot use it and fails " +
+    "at start, crictl cannot reach the runtime, the node goes NotReady and the web Service on it stops answering " +
+    "while the rest of the cluster works. The runbook is the operator's triage on the machine (kubelet status and " +
+    "journal, crictl info, swap), containerd's default configuration with the settings the kubelet needs, and " +
+    "both restarted.",
+  source: { incident: "000", section: "1.4–1.5 node resize and reboot, kubelet down, containerd config reset" },
+  tags: ["node", "containerd", "load", "nightly", "game-day"],
+  gameDay: {
+    difficulty: "medium",
+    alert:
+      "One worker has been NotReady since its maintenance window (a memory upgrade) ended twenty minutes ago; the web service on it is down for its users. " +
+      "The rest of the cluster and the API work.",
+    hints: [
+      "Go to the machine (node-shell <worker>): systemctl status kubelet, journalctl -u kubelet -n 30. What does the kubelet say about its runtime?",
+      "Ask the runtime yourself: crictl info. containerd is running; does it serve the CRI? Look at /etc/containerd/config.toml.",
+      "Write containerd's default configuration (containerd config default) and set what this kubelet needs (cgroup driver, the pause image it has), then restart containerd and the kubelet.",
+    ],
+    cause: [
+      /journalctl.*kubelet|systemctl\s+status\s+kubelet/,
+      /crictl\s+info/,
+      /containerd\s+config\s+default|config\.toml/,
+      /systemctl\s+restart\s+containerd/,
+    ],
+  },
+  cluster: { controlPlanes: 1, workers: 1 },
+  needs: ["node-shell", "node-lifecycle", "load-generator"],
+
+  setup: [echoService("web", 2)],
+  steadyState: [nodesReady(), kubeSystemReady(), runtimeAnswers(rebooted)],
+  load: [serviceLoad("web", { rate: 20 })],
+
+  fault: rebootedWithPackageDefault,
+
+  symptoms: {
+    within: "3m",
+    expect: [
+      nodeNotReady(rebooted),
+      // The runtime's own error, as the kubelet logs it when it gives up at start.
+      kubeletReports("containerd.sock", /unknown service runtime\.v1\.RuntimeService/, rebooted),
+      runtimeUnreachable(rebooted),
+      usersSeeErrors("web"),
+    ],
+    // The machine's trouble is its own: the API and the control plane keep working.
+    stillWorks: [apiWritable()],
+  },
+
+  runbook: [
+    step("the kubelet's status and journal on the rebooted worker", "systemctl status kubelet\njournalctl -u kubelet -n 30 --no-pager", async (ctx) => {
+      const r = await onRebooted(ctx).sh(
+        "systemctl status kubelet --no-pager 2>&1 | head -n 4; echo '# journalctl -u kubelet'; journalctl -u kubelet -n 30 --no-pager -o cat | grep -E 'error|fail' | tail -n 3",
+        { allowFailure: true },
+      );
+      return r.stdout.trim();
+    }),
+    step("ask the runtime what the kubelet asks it", "crictl info", async (ctx) => {
+      const r = await onRebooted(ctx).exec(["crictl", "--timeout", "5s", "info"], { allowFailure: true });
+      return `exit ${r.exitCode}: ${(r.stderr.trim() || r.stdout.trim()).split("\n").pop()}`;
+    }),
+    step("swap, as the incident's operator checked (triage only: never turned on inside a node)", "swapon --show", async (ctx) => {
+      const r = await onRebooted(ctx).sh("swapon --show --noheadings; systemctl is-active containerd", { allowFailure: true });
+      const lines = r.stdout.trim().split("\n");
+      const active = lines.pop();
+      return `${lines.length ? `swap: ${lines.join("; ")}` : "no swap"}; containerd ${active}`;
+    }),
+    step("look at containerd's configuration", "cat /etc/containerd/config.toml", async (ctx) => {
+      return (await onRebooted(ctx).sh("grep -vE '^\\s*(#|$)' /etc/containerd/config.toml", { allowFailure: true })).stdout.trim();
+    }),
+    step(
+      "write containerd's default configuration with the settings this kubelet needs",
+      "containerd config default > /etc/containerd/config.toml\n# then: SystemdCgroup (the kubelet's cgroupDriver), sandbox = the node's pause image, discard_unpacked_layers = false, tolerate_missing_hugetlb_controller, restrict_oom_score_adj",
+      async (ctx) => (await onRebooted(ctx).sh(REPAIR, { timeoutMs: 30_000 })).stdout.trim(),
+    ),
+    step("restart containerd, then the kubelet", "systemctl restart containerd && crictl info && systemctl restart kubelet", async (ctx) => {
+      const r = await onRebooted(ctx).sh(
+        "systemctl restart containerd; for _ in $(seq 30); do crictl --timeout 2s info >/dev/null 2>&1 && break; sleep 1; done; crictl --timeout 5s info >/dev/null && echo 'crictl info: answers'; systemctl restart kubelet; systemctl is-active containerd kubelet",
+        { timeoutMs: 90_000 },
+      );
+      return r.stdout.trim();
+    }),
+    waitNodeReady(),
+  ],
+  decisiveStep: "write containerd's default configuration with the settings this kubelet needs",
+
+  verify: {
+    within: "4m",
+    expect: [nodesReady(), kubeSystemReady(), runtimeAnswers(rebooted)],
+  },
+});

@@ -68,6 +68,7 @@ export function describePlan(scenario: Scenario, runbook = scenario.runbookName)
     "",
     `cluster: ${s.cluster.controlPlanes} control plane(s) + ${s.cluster.workers} worker(s)` +
       `; needs: ${s.needs.join(", ") || "API only"}; scope: ${s.scope === "namespace" ? "its own namespace (can share a cluster)" : "the whole cluster"}`,
+    ...(s.changesNodes ? [`changes its nodes: ${s.changesNodes} (pnpm suite gives it a cluster of its own)`] : []),
     ...s.load.map(
       (l) =>
         `load ${l.name} (vegeta, beside the cluster): ${l.rate} requests/s to ${describeLoadTarget(l)}; SLOs: ${(["before", "during", "after"] as const)

@@ -146,6 +146,11 @@ export interface ScenarioDefinition {
    * (its setup item and load stream). Without it the scenario refuses --workload.
    */
   workloadSlot?: WorkloadSlot;
+  /**
+   * What the scenario's setup changes on its nodes that a new cluster does not have (e.g. "worker's kubelet data
+   * on a 1 GiB filesystem"): `pnpm suite` then gives it a cluster of its own and hands that cluster to no later run.
+   */
+  changesNodes?: string;
   /** Required with the tag "game-day": how `pnpm gameday` pages a player about this incident without naming it. */
   gameDay?: GameDayBrief;
 }

@@ -140,10 +140,11 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
       if (isStopping()) break;
       // A scenario that measures the disk (tag "performance") gets a cluster of its own: on v1.29.15 etcd-disk-iops
       // found WAL fsyncs of 5 s before its fault on the cluster control-plane-quorum-lost had just rebuilt.
-      const own = run.scenario.tags.includes("performance");
+      // So does one whose setup changes its nodes (changesNodes): no later run should inherit them.
+      const own = ownClusterReason(run.scenario);
       if (own && shared) {
         // Nor does an idle shared cluster run beside it (its etcd and API servers would be noise in what it measures).
-        await shared.discard("a run that measures the disk has the machine to itself");
+        await shared.discard(own);
         const j = await runOne(run, clusters);
         journals.push(j);
         continue;
@@ -222,13 +223,20 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
 
 /** Runs grouped by cluster shape (a stable sort: within a shape, in the order planned), so that each shape needs one cluster. */
 const sortByShape = (runs: PlannedRun[]) => {
-  const perf = (r: PlannedRun) => (r.scenario.tags.includes("performance") ? 1 : 0);
-  // Runs that measure the disk come after the others of their shape, so that they do not split a shape's runs.
+  const perf = (r: PlannedRun) => (ownClusterReason(r.scenario) ? 1 : 0);
+  // Runs with a cluster of their own come after the others of their shape, so that they do not split a shape's runs.
   return [...runs].sort(
     (a, b) =>
       a.scenario.cluster.controlPlanes - b.scenario.cluster.controlPlanes || a.scenario.cluster.workers - b.scenario.cluster.workers || perf(a) - perf(b),
   );
 };
+
+/** Why a run of `pnpm suite` gets a cluster of its own (and hands it to no one), or undefined when it can share one. */
+export function ownClusterReason(s: Pick<Scenario, "tags" | "changesNodes">): string | undefined {
+  if (s.tags.includes("performance")) return "a run that measures the disk has the machine to itself";
+  if (s.changesNodes) return `a run whose setup changes its nodes (${s.changesNodes}) gets a cluster of its own`;
+  return undefined;
+}
 
 /** A run that never reached its fault because the cluster was not as a new one is: steady state unmet, or a symptom already there. */
 const notStarted = (j: RunJournal) => (j.outcome === "aborted" || j.outcome === "inconclusive") && !j.phases.some((p) => p.name === "inject") && !j.variant;

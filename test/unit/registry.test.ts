@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadScenario, scenarioIds } from "../../harness/registry.js";
+import { loadAll, loadScenario, scenarioIds } from "../../harness/registry.js";
+import { ownClusterReason } from "../../harness/cli/scenario-command.js";
 
 const HARNESS = path.resolve(import.meta.dirname, "../../harness");
 
@@ -11,6 +12,14 @@ describe("scenario registry", () => {
     const ids = scenarioIds();
     expect(ids).toContain("etcd-port-conflict");
     for (const id of ids) expect((await loadScenario(id)).id).toBe(id);
+  });
+
+  it("gives a cluster of its own in pnpm suite to a run that measures the disk or changes its nodes, and to no other", async () => {
+    const own = (await loadAll()).filter((s) => ownClusterReason(s)).map((s) => `${s.id}: ${ownClusterReason(s)}`);
+    expect(own).toEqual([
+      "etcd-disk-iops: a run that measures the disk has the machine to itself",
+      "node-disk-pressure: a run whose setup changes its nodes (the worker's kubelet data on a 1024 MiB tmpfs, eviction below 30% free) gets a cluster of its own",
+    ]);
   });
 
   it("rejects a file whose id differs from its name, in one line", async () => {

@@ -69,9 +69,6 @@ sed -i -E \\
   -e "s#^(\\s*tolerate_missing_hugetlb_controller\\s*=\\s*).*#\\1true#" \\
   -e "s#^(\\s*restrict_oom_score_adj\\s*=\\s*).*#\\1$restrict#" \\
   /etc/containerd/config.toml
-# containerd 2.x leaves SystemdCgroup out of its default: add it to runc's options.
-grep -qE '^\s*SystemdCgroup\s*=' /etc/containerd/config.toml ||
-  sed -i -E "/runtimes\.runc\.options\]$/a\\      SystemdCgroup = $systemd" /etc/containerd/config.toml
 echo "kubelet cgroupDriver=$driver; pause=$pause; CAP_SYS_RESOURCE missing: $restrict"
 grep -nE '^\\s*(version|SystemdCgroup|sandbox(_image)?|discard_unpacked_layers|tolerate_missing_hugetlb_controller|restrict_oom_score_adj)\\s*=' /etc/containerd/config.toml`;
 

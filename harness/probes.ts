@@ -3,10 +3,10 @@ import { nodeShell } from "../clusters/contract.js";
 import { AftershockError, CommandError, formatDuration } from "../clusters/errors.js";
 import { apiErrorLine } from "../clusters/kube.js";
 import { pollUntil } from "../clusters/wait.js";
+import type { ScenarioContext } from "./types.js";
 
 /** Polls until a condition holds or its budget runs out (the error names the budget and the last thing seen). */
 export { pollUntil };
-import type { ScenarioContext } from "./types.js";
 
 /** One observation: did the expectation hold, and what was actually seen. */
 export interface Observation {
@@ -88,6 +88,9 @@ function probe(name: string, expectation: string, check: (ctx: ScenarioContext) 
 }
 
 const shortTimeout = { timeoutMs: 20_000 };
+
+/** The node named `name`, or the first control plane still in service when none is named. */
+const nodeOr = (ctx: ScenarioContext, name: string | undefined) => (name ? nodeShell(ctx.cluster).node(name) : nodeShell(ctx.cluster).controlPlane());
 
 // ---- health -----------------------------------------------------------------------------------------
 
@@ -178,7 +181,7 @@ export function kubectlTimesOut(seconds = 5): Probe {
 /** A line in the logs of any container (running or exited) with this name, read with crictl on the node. */
 export function containerLog(container: string, pattern: RegExp, node?: string): Probe {
   return probe(`${container} log ${pattern}`, `a log line of container ${container} matching ${pattern}`, async (ctx) => {
-    const n = node ? nodeShell(ctx.cluster).node(node) : nodeShell(ctx.cluster).controlPlane();
+    const n = nodeOr(ctx, node);
     const ids = (await n.exec(["crictl", "ps", "-a", "--name", `^${container}$`, "-q"], shortTimeout)).stdout.split("\n").filter(Boolean);
     // Only lines written after ctx.logsSince count (crictl wants RFC 3339). A struggling etcd can log hundreds
     // of warnings between two polls, so the tail is long enough not to lose the one line that matters.
@@ -200,11 +203,7 @@ export function kubeletReports(subject: string, pattern: RegExp | string, node?:
   const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
   return probe(`kubelet reports ${subject} ${re.source}`, `a kubelet journal line about ${subject} matching ${re}`, async (ctx) => {
     const since = ctx.logsSince ? `@${Math.floor(ctx.logsSince / 1000)}` : "10 min ago";
-    const name = node?.(ctx);
-    const r = await (name ? nodeShell(ctx.cluster).node(name) : nodeShell(ctx.cluster).controlPlane()).exec(
-      ["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since],
-      { timeoutMs: 20_000 },
-    );
+    const r = await nodeOr(ctx, node?.(ctx)).exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
     const line = r.stdout
       .split("\n")
       .reverse()
@@ -219,8 +218,7 @@ export function kubeletReports(subject: string, pattern: RegExp | string, node?:
  */
 export function runtimeAnswers(node?: (ctx: ScenarioContext) => string | undefined): Probe {
   return probe("container runtime answers crictl info", "crictl info to succeed on the node", async (ctx) => {
-    const name = node?.(ctx);
-    const n = name ? nodeShell(ctx.cluster).node(name) : nodeShell(ctx.cluster).controlPlane();
+    const n = nodeOr(ctx, node?.(ctx));
     const r = await n.exec(["crictl", "--timeout", "5s", "info"], { allowFailure: true, timeoutMs: 20_000 });
     const last = (r.stderr.trim() || r.stdout.trim()).split("\n").pop() ?? "";
     if (r.exitCode !== 0) return { ok: false, observed: `${n.name}: crictl info exit ${r.exitCode}: ${last.slice(0, 300)}` };
@@ -242,7 +240,7 @@ export function runtimeUnreachable(node?: (ctx: ScenarioContext) => string | und
 
 /** Ids of running containers with this name on a node (crictl, no API needed). */
 async function runningContainers(ctx: ScenarioContext, container: string, node?: string): Promise<string> {
-  const n = node ? nodeShell(ctx.cluster).node(node) : nodeShell(ctx.cluster).controlPlane();
+  const n = nodeOr(ctx, node);
   return (await n.exec(["crictl", "ps", "--name", `^${container}$`, "--state", "running", "-q"], shortTimeout)).stdout.trim();
 }
 

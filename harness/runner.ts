@@ -437,28 +437,28 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     againWithinMs = 0,
   ): Promise<string | undefined> {
     return phase(name, againWithinMs || undefined, async (p) => {
-      const deadline = clock.now() + againWithinMs;
+      const started = clock.now();
       // Asked together: on a broken cluster each API probe may take its whole timeout to fail.
-      let seen = await Promise.all(probes.map((probe) => observe(probe, ctx)));
-      const asked = (): ProbeRecord[] => probes.map((probe, i) => ({ ...record(probe, seen[i]!), ok: !seen[i]!.ok, held: seen[i]!.ok }));
-      const firstHeld = asked().filter((r) => r.held);
+      const ask = async (): Promise<ProbeRecord[]> =>
+        (await Promise.all(probes.map((probe) => observe(probe, ctx)))).map((o, i) => ({ ...record(probes[i]!, o), ok: !o.ok, held: o.ok }));
+      let recs = await ask();
+      const firstHeld = recs.filter((r) => r.held);
       let rounds = 1;
-      while (!ok(asked().filter((r) => r.held)) && clock.now() + 15_000 < deadline) {
+      while (!ok(recs.filter((r) => r.held)) && clock.now() + 15_000 < started + againWithinMs) {
         await clock.sleep(15_000);
         ctx.logsSince = clock.now();
-        seen = await Promise.all(probes.map((probe) => observe(probe, ctx)));
+        recs = await ask();
         rounds++;
       }
       if (rounds > 1)
         evidence(
           "before",
-          `${name}: ${firstHeld.map((r) => r.name).join(", ")} held at first (${firstHeld.map((r) => r.observed).join("; ")}); asked ${rounds} times over ${formatDuration(clock.now() + againWithinMs - deadline)}`,
+          `${name}: ${firstHeld.map((r) => r.name).join(", ")} held at first (${firstHeld.map((r) => r.observed).join("; ")}); asked ${rounds} times over ${formatDuration(clock.now() - started)}`,
         );
-      probes.forEach((probe, i) => {
-        const rec: ProbeRecord = { ...record(probe, seen[i]!), ok: !seen[i]!.ok, held: seen[i]!.ok };
+      for (const rec of recs) {
         p.probes.push(rec);
         reporter.onProbe?.(rec, p, journal);
-      });
+      }
       const held = p.probes.filter((r) => r.held);
       if (ok(held)) return undefined;
       p.status = "failed";

@@ -67,6 +67,7 @@ async function hostFree(): Promise<string> {
 }
 
 const condition = (n: V1Node | undefined, type: string) => n?.status?.conditions?.find((c) => c.type === type)?.status ?? "?";
+const hasTaint = (n: V1Node) => (n.spec?.taints ?? []).some((t) => t.key === TAINT);
 
 /** The debug log writer the bad release adds to each web pod: appends to an emptyDir that has no size limit. */
 const debugLog = (): V1Container => ({
@@ -110,9 +111,9 @@ function tainted(want: boolean): Probe {
     name: want ? `worker tainted ${TAINT}` : `worker without the ${TAINT} taint`,
     expectation: `the ${TAINT} taint ${want ? "on" : "gone from"} the worker`,
     async check(ctx) {
-      const taints = (await readWorker(ctx)).spec?.taints ?? [];
-      const has = taints.some((t) => t.key === TAINT);
-      return { ok: has === want, observed: taints.length ? taints.map((t) => `${t.key}:${t.effect}`).join(", ") : "no taints" };
+      const n = await readWorker(ctx);
+      const taints = n.spec?.taints ?? [];
+      return { ok: hasTaint(n) === want, observed: taints.length ? taints.map((t) => `${t.key}:${t.effect}`).join(", ") : "no taints" };
     },
   };
 }
@@ -153,8 +154,7 @@ const notScheduledThere: Probe = {
     const c = p.status?.conditions?.find((x) => x.type === "PodScheduled");
     // 1.37's scheduler says "untolerated taint(s)" without naming them: the worker's own taints say which.
     if (c?.status === "False" && /untolerated taint/.test(c.message ?? "")) {
-      const taints = (await readWorker(ctx)).spec?.taints ?? [];
-      if (taints.some((t) => t.key === TAINT)) return { ok: true, observed: `${SCHEDULING_PROBE} Pending: ${c.message} (the worker: ${TAINT}:NoSchedule)` };
+      if (hasTaint(await readWorker(ctx))) return { ok: true, observed: `${SCHEDULING_PROBE} Pending: ${c.message} (the worker: ${TAINT}:NoSchedule)` };
     }
     if (c?.status === "True" || p.spec?.nodeName) {
       // Scheduled: the worker took it. Removed, so that the next asking tries again.
@@ -310,7 +310,7 @@ export default defineScenario({
         2000,
         async () => {
           const n = await readWorker(ctx);
-          const taint = (n.spec?.taints ?? []).some((t) => t.key === TAINT);
+          const taint = hasTaint(n);
           return {
             ok: condition(n, "DiskPressure") === "False" && !taint,
             seen: `DiskPressure=${condition(n, "DiskPressure")}, taint ${taint ? "on" : "gone"}`,

@@ -38,8 +38,8 @@ const rebootedWithPackageDefault: Fault = {
     "reboot   # docker stop, docker start: systemd boots containerd and the kubelet again",
   ],
   async inject(ctx) {
-    const worker = nodeShell(ctx.cluster).nodes.find((n) => n.role === "worker");
-    if (!worker) throw new Error("the cluster has no worker to reboot");
+    if (!rebooted(ctx)) throw new Error("the cluster has no worker to reboot");
+    const worker = onRebooted(ctx);
     ctx.found.lost = worker.name;
     await worker.exec(["tee", "/etc/containerd/config.toml"], { input: PACKAGE_DEFAULT });
     ctx.evidence("fault", `${worker.name} rebooted: ${await nodeLifecycle(ctx.cluster).rebootNode(worker.name)}`);

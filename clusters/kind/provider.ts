@@ -250,12 +250,14 @@ export class KindProvider implements Provider {
     // Nodes destroyed or provisioned during this run are not used for kubectl and default probes: a
     // destroyed one is gone, a provisioned one has no admin credentials until the runbook joins it.
     const outOfService = new Set<string>();
+    // A frozen or I/O-throttled cgroup under the node would keep `docker stop`/`rm -f` waiting (cgroup v1).
+    const release = async (node: string) => releaseNodes(await docker.ids("container", [`name=^${node}$`]));
     const lifecycle: NodeLifecycle = {
       destroyNode: async (n) => {
         const h = cluster.node(n);
         await this.assertOwned(h.name, runId);
         await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, async () => {
-          await releaseNodes(await docker.ids("container", [`name=^${h.name}$`]));
+          await release(h.name);
           return docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN });
         });
         outOfService.add(h.name);
@@ -271,7 +273,7 @@ export class KindProvider implements Provider {
         const h = cluster.node(n);
         await this.assertOwned(h.name, runId);
         const a = await withStep(this.progress, `Rebooting ${h.name}`, 4 * MIN, async () => {
-          await releaseNodes(await docker.ids("container", [`name=^${h.name}$`]));
+          await release(h.name);
           return rebootNode(h);
         });
         return a.before === a.after ? `back on ${a.after}` : `back on ${a.after} (was ${a.before})`;

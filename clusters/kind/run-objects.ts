@@ -24,6 +24,7 @@ const REMOVE = { container: ["rm", "-f", "-v"], network: ["network", "rm"], volu
 export async function removeRunResources(
   runId: string,
   budgetMs = 7 * MIN,
+  /** Told what was released each round (possibly nothing). */
   onReleased?: (released: Released) => void,
 ): Promise<{ containers: number; volumes: number; networks: number }> {
   const filter = `label=${LABELS.run}=${runId}`;
@@ -33,8 +34,7 @@ export async function removeRunResources(
   await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
     const errors: string[] = [];
     // A frozen or I/O-throttled cgroup under a node would make `docker rm -f` wait on it (cgroup v1): release first.
-    const released = await releaseNodes(await docker.ids("container", [filter]));
-    if (released.thawed.length || released.unthrottled.length) onReleased?.(released);
+    onReleased?.(await releaseNodes(await docker.ids("container", [filter])));
     // Listed again for each kind: removing a container with -v also removes its volumes.
     for (const kind of ["container", "network", "volume"] as const) {
       const ids = await docker.ids(kind, [filter]);

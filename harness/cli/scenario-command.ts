@@ -223,11 +223,10 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
 
 /** Runs grouped by cluster shape (a stable sort: within a shape, in the order planned), so that each shape needs one cluster. */
 const sortByShape = (runs: PlannedRun[]) => {
-  const perf = (r: PlannedRun) => (ownClusterReason(r.scenario) ? 1 : 0);
+  const own = (r: PlannedRun) => (ownClusterReason(r.scenario) ? 1 : 0);
   // Runs with a cluster of their own come after the others of their shape, so that they do not split a shape's runs.
   return [...runs].sort(
-    (a, b) =>
-      a.scenario.cluster.controlPlanes - b.scenario.cluster.controlPlanes || a.scenario.cluster.workers - b.scenario.cluster.workers || perf(a) - perf(b),
+    (a, b) => a.scenario.cluster.controlPlanes - b.scenario.cluster.controlPlanes || a.scenario.cluster.workers - b.scenario.cluster.workers || own(a) - own(b),
   );
 };
 

@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { AftershockError } from "../clusters/errors.js";
+import { AftershockError, formatDuration } from "../clusters/errors.js";
 import { healthProbes, type Scenario } from "./scenario.js";
 import { refusesWorkload } from "./team-workload.js";
 import { withRunbook } from "./variants.js";
@@ -89,7 +89,11 @@ export function describePlan(scenario: Scenario, runbook = scenario.runbookName)
     `steady state: ${s.steadyState.map((p) => p.name).join("; ")}`,
     `fault: ${s.fault.title}`,
     ...s.fault.plan.map((l) => `    $ ${l}`),
-    `self-check before the fault: each symptom below must be absent (asked once; logs counted from the steady-state check)`,
+    `self-check before the fault: each symptom below must be absent (${
+      s.symptomsAbsentBudgetMs
+        ? `asked again every 15s for up to ${formatDuration(s.symptomsAbsentBudgetMs)}, each time over what was logged or served since the asking before`
+        : "asked once; logs counted from the steady-state check"
+    })`,
     `symptoms (within ${s.symptoms.within}):`,
     ...s.symptoms.expect.map((p) => `  - ${p.expectation}`),
     ...(s.symptoms.stillWorks ?? []).map((p) => `  - still works during the fault (not a signature): ${p.expectation}`),

@@ -445,8 +445,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       const firstHeld = recs.filter((r) => r.held);
       let rounds = 1;
       while (!ok(recs.filter((r) => r.held)) && clock.now() + 15_000 < started + againWithinMs) {
+        // The next asking reads only what was logged or served after this one: a window of its own.
+        const since = clock.now();
         await clock.sleep(15_000);
-        ctx.logsSince = clock.now();
+        ctx.logsSince = since;
         recs = await ask();
         rounds++;
       }

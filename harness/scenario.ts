@@ -86,10 +86,12 @@ export interface SymptomSet extends ProbeSet {
    */
   stillWorks?: Probe[];
   /**
-   * How long the healthy cluster may take to show none of `expect` (default "0": asked once). Where the
-   * signatures measure the machine (disk latency), a cluster just created can still be flushing its images
-   * and show them for a while; the symptoms-absent check then asks again, each time over log lines since
-   * its own start, until they are all unmet or this runs out (then the run is inconclusive, as before).
+   * How long the healthy cluster may take to show none of `expect`. Where the signatures measure the machine
+   * (disk latency), a cluster just created can still be flushing its images and show them for a while; the
+   * symptoms-absent check then asks again every 15 s, each time over what was logged or served since the
+   * asking before, until they are all unmet or this runs out (then the run is inconclusive, as before).
+   * Default: "45s" when a signature reads a load (one slow second of a busy machine is not the incident;
+   * three windows in a row are asked), else "0" (asked once).
    */
   absentWithin?: string;
 }
@@ -197,6 +199,8 @@ export interface Scenario extends ScenarioDefinition {
 }
 
 const ID_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+/** symptoms.absentWithin when a signature reads a load and the scenario does not say (see SymptomSet). */
+const LOAD_SYMPTOMS_ABSENT_WITHIN = "45s";
 
 /** Validates a scenario definition; a bad one is rejected with one line naming the field. */
 export function defineScenario(def: ScenarioDefinition): Scenario {
@@ -252,7 +256,8 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
   }
   const symptomsBudgetMs = budget(def.symptoms.within, "symptoms.within", bad);
   const verifyBudgetMs = budget(def.verify.within, "verify.within", bad);
-  const symptomsAbsentBudgetMs = def.symptoms.absentWithin === undefined ? 0 : budget(def.symptoms.absentWithin, "symptoms.absentWithin", bad);
+  const readsLoad = def.symptoms.expect.some((p) => p.reads !== undefined);
+  const symptomsAbsentBudgetMs = budget(def.symptoms.absentWithin ?? (readsLoad ? LOAD_SYMPTOMS_ABSENT_WITHIN : "0s"), "symptoms.absentWithin", bad);
   return {
     ...def,
     definition: def,

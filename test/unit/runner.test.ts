@@ -351,13 +351,17 @@ describe("the run's checks on its own probes", () => {
     const w = fakeWorld();
     const clock = new FakeClock();
     const windows: number[] = [];
+    const spans: number[] = [];
     let asked = 0;
     // A disk still flushing after the cluster was made: slow for the first two askings, calm from the third.
     const settling: Probe = {
       name: "WAL fsync slow",
       expectation: "slow fsyncs",
       check: async (ctx) => {
-        if (!w.state.broken) windows.push(ctx.logsSince!);
+        if (!w.state.broken) {
+          windows.push(ctx.logsSince!);
+          spans.push(ctx.clock.now() - ctx.logsSince!);
+        }
         asked++;
         return { ok: w.state.broken || asked <= 2, observed: w.state.broken || asked <= 2 ? "p99 4096ms" : "p99 8ms" };
       },
@@ -369,10 +373,20 @@ describe("the run's checks on its own probes", () => {
     });
     expect(j.outcome, j.reason).toBe("passed");
     expect(windows.length).toBe(3);
-    expect(new Set(windows).size, "each asking reads log lines since its own start").toBe(3);
+    expect(new Set(windows).size, "each asking reads log lines of a window of its own").toBe(3);
+    expect(spans.slice(1), "each asking again reads the 15s since the asking before, not from the moment it asks (an empty window)").toEqual([15_000, 15_000]);
     expect(j.evidence.map((e) => e.text).find((t) => t.startsWith("symptoms-absent:"))).toMatch(
       /WAL fsync slow held at first \(p99 4096ms\); asked 3 times over 30\.0s/,
     );
+  });
+
+  it("asks a load's symptoms again for 45s unless the scenario says otherwise; other symptoms once", () => {
+    const w = fakeWorld();
+    const users: Probe = { name: "api: users see errors", reads: "api", expectation: "errors", check: async () => ({ ok: false, observed: "100% ok" }) };
+    expect(scenarioFor(w).symptomsAbsentBudgetMs).toBe(0);
+    expect(scenarioFor(w, { symptoms: { within: "1m", expect: [w.symptom, users] } }).symptomsAbsentBudgetMs).toBe(45_000);
+    expect(scenarioFor(w, { symptoms: { within: "1m", absentWithin: "0s", expect: [w.symptom, users] } }).symptomsAbsentBudgetMs).toBe(0);
+    expect(scenarioFor(w, { symptoms: { within: "1m", absentWithin: "2m", expect: [w.symptom] } }).symptomsAbsentBudgetMs).toBe(120_000);
   });
 
   it("with symptoms.absentWithin, is still inconclusive when a symptom holds for the whole budget, and says how long it asked", async () => {

@@ -3,6 +3,7 @@ import {
   CoreV1Api,
   createConfiguration,
   EventsV1Api,
+  FlowcontrolApiserverV1Api,
   KubeConfig,
   KubernetesObjectApi,
   NetworkingV1Api,
@@ -11,6 +12,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import { AftershockError } from "./errors.js";
 
 /**
@@ -24,10 +26,14 @@ export interface KubeApi {
   readonly apps: AppsV1Api;
   readonly networking: NetworkingV1Api;
   readonly events: EventsV1Api;
+  /** API Priority and Fairness: FlowSchemas and PriorityLevelConfigurations (flowcontrol.apiserver.k8s.io/v1). */
+  readonly flowcontrol: FlowcontrolApiserverV1Api;
   /** Generic typed objects (server-side apply, read, delete) for manifests. */
   readonly objects: KubernetesObjectApi;
   /** The API server URL from the kubeconfig (for messages). */
   readonly server: string;
+  /** GET of a path that is not an object (/metrics, /debug/…), as `kubectl get --raw` does: the body, or an error with its status. */
+  raw(path: string, timeoutMs?: number): Promise<string>;
 }
 
 export const REQUEST_TIMEOUT_MS = 15_000;
@@ -81,8 +87,29 @@ export function connectKube(kubeconfigPath: string, context?: string, requestTim
     apps: make(AppsV1Api),
     networking: make(NetworkingV1Api),
     events: make(EventsV1Api),
+    flowcontrol: make(FlowcontrolApiserverV1Api),
     objects: make(KubernetesObjectApi),
+    raw: (path, timeoutMs = requestTimeoutMs) => rawGet(config, new URL(path, cluster.server), timeoutMs),
   };
+}
+
+async function rawGet(config: KubeConfig, url: URL, timeoutMs: number): Promise<string> {
+  const opts: RequestOptions = { method: "GET", headers: { Accept: "text/plain, */*" } };
+  await config.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ...opts, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) resolve(body);
+        else reject(Object.assign(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}`), { code: res.statusCode, body }));
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 /** The HTTP status of a failed API call (404, 409, …), or undefined if it did not get that far. */

@@ -29,7 +29,12 @@ export type LoadTarget =
   /** A Service of the run's namespace, reached through a NodePort on a node (kube-proxy's rules), as users outside reach it. */
   | { kind: "service"; service: string; path?: string; via?: "control-plane" | "worker" }
   /** The API server, as clients outside reach it (the load balancer in front of several control planes), with a ServiceAccount token. */
-  | { kind: "api"; path: string };
+  | {
+      kind: "api";
+      path: string;
+      /** The run namespace's ServiceAccount whose token the requests carry (made by the scenario with its own Role); default: one allowed to "view" the namespace. */
+      serviceAccount?: string;
+    };
 
 export interface LoadSpec {
   /** Short name, kebab-case: "web", "api". */
@@ -41,6 +46,13 @@ export interface LoadSpec {
   timeoutMs?: number;
   /** Path of a k6 TypeScript script, relative to the repository root, used instead of vegeta when a k6 binary is on PATH. */
   k6?: string;
+  /** The User-Agent the requests carry (default: the generator's own). */
+  userAgent?: string;
+  /**
+   * Started means a second with every request answered (default). false: started once requests go out, for a
+   * load that is itself the fault (a flood need not be answered).
+   */
+  waitAnswered?: boolean;
   slo: { before?: SloObjective; during?: SloObjective; after?: SloObjective };
 }
 
@@ -56,15 +68,18 @@ export function serviceLoad(service: string, o: Partial<Omit<LoadSpec, "target">
   };
 }
 
-/** Load on the API server: a list of ConfigMaps in the run's namespace (it reaches etcd), default 10 requests/s. */
-export function apiLoad(o: Partial<Omit<LoadSpec, "target">> & { path?: string } = {}): LoadSpec {
+/**
+ * Load on the API server: a list of ConfigMaps in the run's namespace (it reaches etcd), default 10 requests/s,
+ * with a token of `serviceAccount` (a ServiceAccount of the run's namespace) when one is named.
+ */
+export function apiLoad(o: Partial<Omit<LoadSpec, "target">> & { path?: string; serviceAccount?: string } = {}): LoadSpec {
+  const { path, serviceAccount, name, rate, slo, ...rest } = o;
   return {
-    name: o.name ?? "api",
-    target: { kind: "api", path: o.path ?? "/api/v1/namespaces/{namespace}/configmaps?limit=5" },
-    rate: o.rate ?? 10,
-    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
-    ...(o.k6 ? { k6: o.k6 } : {}),
-    slo: { before: { availability: 0.99, p99Ms: 1000 }, after: { availability: 0.99, p99Ms: 1000 }, ...o.slo },
+    ...rest,
+    name: name ?? "api",
+    target: { kind: "api", path: path ?? "/api/v1/namespaces/{namespace}/configmaps?limit=5", ...(serviceAccount ? { serviceAccount } : {}) },
+    rate: rate ?? 10,
+    slo: { before: { availability: 0.99, p99Ms: 1000 }, after: { availability: 0.99, p99Ms: 1000 }, ...slo },
   };
 }
 
@@ -126,7 +141,9 @@ export class LoadStream {
   async start(ctx: ScenarioContext): Promise<string> {
     const { url, headers, insecure } = await resolveTarget(ctx, this.spec.target);
     this.target = `GET ${url}`;
+    if (this.spec.userAgent) headers.push(`User-Agent: ${this.spec.userAgent}`);
     const started = (await this.startK6(ctx, url, headers, insecure)) ?? (await this.startVegeta(ctx, headers, insecure));
+    if (this.spec.waitAnswered === false) return started;
     // Started means answered: a new NodePort can refuse for a second until kube-proxy has its rules, and
     // that second belongs to the set-up, not to the steady state the symptoms-absent check reads.
     const answered = await pollUntil(`load ${this.spec.name}: a second with every request answered`, 30_000, 500, async () => {
@@ -171,6 +188,7 @@ export class LoadStream {
       `-timeout=${this.timeoutMs}ms`,
       // A new connection per request, as from many users: kube-proxy spreads each one over the endpoints.
       "-keepalive=false",
+      // Keeps none of a body in its results, but reads each to its end (io.Copy to io.Discard), as a client that uses it does.
       "-max-body=0",
       ...(insecure ? ["-insecure"] : []),
       ...headers.map((h) => `-header=${h}`),
@@ -198,6 +216,25 @@ export class LoadStream {
       this.generatorSummary = this.k6.summary;
     }
   }
+}
+
+/**
+ * A load that starts after the steady state, in a fault (a client's flood), and joins the run's others: its
+ * seconds are in the journal and on the report's chart beside them. The scenario must declare load of its
+ * own (the users it hurts), so that the run has a monitor.
+ */
+export async function startLoad(ctx: ScenarioContext, spec: LoadSpec): Promise<string> {
+  const m = monitor(ctx);
+  if (m.streams.has(spec.name)) throw new AftershockError("E_BAD_INPUT", `load "${spec.name}" is already running`);
+  return m.add(spec).start(ctx);
+}
+
+/** Stops a load started by startLoad (harmless when it is not running: a rollback may repeat). */
+export async function stopLoad(ctx: ScenarioContext, name: string): Promise<string> {
+  const s = ctx.load?.streams.get(name);
+  if (!s) return `load ${name} not running`;
+  await s.stop();
+  return `load ${name} stopped after ${s.series.size} requests`;
 }
 
 /**
@@ -397,7 +434,7 @@ export function sloHolds(spec: LoadSpec, window: "before" | "after", seconds = 1
 async function resolveTarget(ctx: ScenarioContext, t: LoadTarget): Promise<{ url: string; headers: string[]; insecure: boolean }> {
   const sides = sideContainers(ctx.cluster);
   if (t.kind === "api") {
-    const token = await loadToken(ctx);
+    const token = await loadToken(ctx, t.serviceAccount);
     return {
       url: `https://${await sides.apiServerAddress()}${t.path.replace("{namespace}", ctx.namespace)}`,
       headers: [`Authorization: Bearer ${token}`],
@@ -438,20 +475,30 @@ async function nodeFor(ctx: ScenarioContext, role: "control-plane" | "worker"): 
   return n.metadata!.name!;
 }
 
-/** A ServiceAccount of the run's namespace allowed to read it ("view"), and a one-hour token for it. */
-async function loadToken(ctx: ScenarioContext): Promise<string> {
+/**
+ * A one-hour token for the named ServiceAccount of the run's namespace, or else for one made here that may read
+ * the namespace ("view"; made once for every load that names none).
+ */
+async function loadToken(ctx: ScenarioContext, serviceAccount?: string): Promise<string> {
   const { api } = ctx.cluster;
   const ns = ctx.namespace;
-  const name = "aftershock-load";
+  const name = serviceAccount ?? "aftershock-load";
   const labels = { [LABELS.k8sManaged]: "true" };
-  await api.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name, namespace: ns, labels } } });
-  await api.objects.create({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name, namespace: ns, labels },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
-    subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-  } as never);
+  const made = serviceAccount
+    ? true
+    : await api.core.readNamespacedServiceAccount({ name, namespace: ns }).then(
+        () => true,
+        () => false,
+      );
+  if (!made) await api.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name, namespace: ns, labels } } });
+  if (!made)
+    await api.objects.create({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name, namespace: ns, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
+      subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
+    } as never);
   const tr = await api.core.createNamespacedServiceAccountToken({ name, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   const token = tr.status?.token;
   if (!token) throw new AftershockError("E_CLUSTER", `no token issued for ServiceAccount ${ns}/${name}`);

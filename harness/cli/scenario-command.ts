@@ -232,7 +232,7 @@ const sortByShape = (runs: PlannedRun[]) => {
 
 /** Why a run of `pnpm suite` gets a cluster of its own (and hands it to no one), or undefined when it can share one. */
 export function ownClusterReason(s: Pick<Scenario, "tags" | "changesNodes">): string | undefined {
-  if (s.tags.includes("performance")) return "a run that measures the disk has the machine to itself";
+  if (s.tags.includes("performance")) return "a run that measures the machine (disk, API latency) has it to itself";
   if (s.changesNodes) return `a run whose setup changes its nodes (${s.changesNodes}) gets a cluster of its own`;
   return undefined;
 }

@@ -3,9 +3,10 @@ import { loadAll } from "../../harness/registry.js";
 import { expectCatalogRunPasses } from "./helpers.js";
 
 /**
- * Scenarios that measure performance (etcd-disk-iops: WAL fsync latency, slow API writes) run with no other
- * cluster on the machine: beside another one, a healthy etcd's fsync p99 was 32 ms and it logged missed
- * heartbeats, which no verdict about a throttled disk should depend on. This file runs in its own group.
+ * Scenarios that measure performance (etcd-disk-iops: WAL fsync latency, slow API writes; apiserver-client-flood:
+ * the API latency of a client beside a flood that takes both cores) run with no other cluster on the machine:
+ * beside another one, a healthy etcd's fsync p99 was 32 ms and it logged missed heartbeats, which no verdict about
+ * a throttled disk should depend on, and a flood would slow every other file's runs. This file runs in its own group.
  */
 const ids = (await loadAll()).filter((s) => s.tags.includes("performance")).map((s) => s.id);
 

@@ -42,7 +42,7 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     [["scenario", "etcd-port"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port" \(did you mean etcd-port-conflict\?\)/],
     [
       ["scenario", "no-such-incident"],
-      /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: apiserver-down, control-plane-manifests-lost, .*etcd-port-conflict/,
+      /^aftershock: error E_BAD_INPUT: unknown scenario "no-such-incident" \(known: apiserver-client-flood, apiserver-down, control-plane-manifests-lost, .*etcd-port-conflict/,
     ],
     [
       ["scenario", "etcd-port-conflict", "--reporter", "pdf"],
@@ -114,7 +114,7 @@ describe("CLI bad input: one line on stderr, non-zero exit, nothing started", ()
     ],
     [
       ["suite", "--tag", "control-plane", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "127.0.0.1:5000"],
-      /^aftershock: error E_CAPABILITY: none of the \d+ selected scenarios can run on the existing cluster of \S+package\.json: needs a cluster of its own: apiserver-down, /,
+      /^aftershock: error E_CAPABILITY: none of the \d+ selected scenarios can run on the existing cluster of \S+package\.json: needs a cluster of its own: apiserver-client-flood, apiserver-down, /,
     ],
     [
       ["scenario", "statefulset-immutable-upgrade", "--runbook", "yolo"],

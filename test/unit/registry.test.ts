@@ -17,7 +17,8 @@ describe("scenario registry", () => {
   it("gives a cluster of its own in pnpm suite to a run that measures the disk or changes its nodes, and to no other", async () => {
     const own = (await loadAll()).filter((s) => ownClusterReason(s)).map((s) => `${s.id}: ${ownClusterReason(s)}`);
     expect(own).toEqual([
-      "etcd-disk-iops: a run that measures the disk has the machine to itself",
+      "apiserver-client-flood: a run that measures the machine (disk, API latency) has it to itself",
+      "etcd-disk-iops: a run that measures the machine (disk, API latency) has it to itself",
       "node-disk-pressure: a run whose setup changes its nodes (the worker's kubelet data on a 1024 MiB tmpfs, eviction below 30% free) gets a cluster of its own",
     ]);
   });

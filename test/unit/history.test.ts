@@ -359,7 +359,9 @@ describe("repeated runs", () => {
     // Without a registry the workloads' images cannot reach the cluster.
     const bare = servedScenarios(all, existingClusters({ kubeconfig: "/home/sre/staging.yaml" }, new RecordingProgress()));
     expect(bare.served).toEqual([]);
-    expect(leftOutText(bare.left)).toMatch(/^needs a cluster of its own: apiserver-client-flood, apiserver-down, .*; needs image-loading \(give --registry\): crashloop-triage, /);
+    expect(leftOutText(bare.left)).toMatch(
+      /^needs a cluster of its own: apiserver-client-flood, apiserver-down, .*; needs image-loading \(give --registry\): crashloop-triage, /,
+    );
   });
 
   it("runs the whole plan N times over, pass after pass", () => {

@@ -146,6 +146,7 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
         // Nor does an idle shared cluster run beside it (its etcd and API servers would be noise in what it measures).
         await shared.discard(own);
         const j = await runOne(run, clusters);
+        if (j.cluster) j.cluster = { ...j.cluster, shared: `a cluster of its own: ${own}` };
         journals.push(j);
         continue;
       }

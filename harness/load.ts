@@ -490,8 +490,8 @@ async function loadToken(ctx: ScenarioContext, serviceAccount?: string): Promise
         () => true,
         () => false,
       );
-  if (!made) await api.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name, namespace: ns, labels } } });
-  if (!made)
+  if (!made) {
+    await api.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name, namespace: ns, labels } } });
     await api.objects.create({
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
@@ -499,6 +499,7 @@ async function loadToken(ctx: ScenarioContext, serviceAccount?: string): Promise
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
       subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
     } as never);
+  }
   const tr = await api.core.createNamespacedServiceAccountToken({ name, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   const token = tr.status?.token;
   if (!token) throw new AftershockError("E_CLUSTER", `no token issued for ServiceAccount ${ns}/${name}`);

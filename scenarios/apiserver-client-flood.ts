@@ -15,7 +15,7 @@ import {
   removeClientLimit,
   topClients,
 } from "../harness/flow-control.js";
-import { apiserverReady, kubeSystemReady, nodesReady, pollUntil, type Probe } from "../harness/probes.js";
+import { apiserverReady, kubeSystemReady, nodesReady, waitFor, type Probe } from "../harness/probes.js";
 import { apply } from "../harness/workloads.js";
 import type { ScenarioContext } from "../harness/types.js";
 
@@ -98,10 +98,11 @@ const flowControlElseUnchanged: Probe = {
   name: "no other flow schema or priority level changed",
   expectation: "every FlowSchema and PriorityLevelConfiguration but the exporter's at the generation it had before the fault",
   async check(ctx) {
-    const now = (await flowControlFingerprint(ctx, [LIMITED_LEVEL])).join(" ");
-    const before = ctx.found.flowControlBefore ?? "";
-    const changed = now === before ? [] : [...new Set([...now.split(" "), ...before.split(" ")])].filter((x) => !now.includes(x) || !before.includes(x));
-    return { ok: now === before, observed: changed.length ? `changed: ${changed.join(", ")}` : `${now.split(" ").length} objects as before` };
+    const now = new Set(await flowControlFingerprint(ctx, [LIMITED_LEVEL]));
+    const before = new Set((ctx.found.flowControlBefore ?? "").split(" "));
+    // Whole entries, not substrings: "flowschema/x@1" is not "flowschema/x@12".
+    const changed = [...new Set([...now, ...before])].filter((x) => !now.has(x) || !before.has(x));
+    return { ok: changed.length === 0, observed: changed.length ? `changed: ${changed.join(", ")}` : `${now.size} objects as before` };
   },
 };
 
@@ -181,19 +182,7 @@ export default defineScenario({
     step(
       `watch ${EXPORTER} rejected and the others served`,
       `kubectl get --raw /metrics | grep 'apiserver_flowcontrol_rejected_requests_total{.*priority_level="${LIMITED_LEVEL}"'`,
-      async (ctx) => {
-        const probe = priorityLevelRejects(LIMITED_LEVEL, 10);
-        return pollUntil(
-          `${LIMITED_LEVEL} rejecting`,
-          90_000,
-          3000,
-          async () => {
-            const o = await probe.check(ctx);
-            return { ok: o.ok, seen: o.observed };
-          },
-          { clock: ctx.clock },
-        );
-      },
+      async (ctx) => (await waitFor(priorityLevelRejects(LIMITED_LEVEL, 10), ctx, 90_000, 3000)).observed,
     ),
   ],
   decisiveStep: `a priority level of its own for ${EXPORTER}`,

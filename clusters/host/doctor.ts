@@ -96,7 +96,7 @@ export function missingBoundingCapabilities(statusText: string, lastCap: number)
 /** The runtime shim: deletes the given capabilities from the OCI spec (create) and process spec (exec), then runs runc. */
 export function shimScript(drop: string[], runc: string): string {
   return `#!/bin/sh
-# Installed by Aftershock (pnpm doctor). This host's capability bounding set lacks: ${drop.join(" ")}.
+# Installed by Aftershock (pnpm run doctor). This host's capability bounding set lacks: ${drop.join(" ")}.
 # Docker asks for every capability for --privileged containers, which runc cannot grant here, so this
 # runtime removes them from the container's OCI spec (create/run --bundle) and exec process spec (--process)
 # before handing over to runc.
@@ -226,8 +226,8 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     } else if (!(await which("docker"))) {
       throw new AftershockError("E_DOCKER_MISSING", "Docker is not installed", {
         hint: isRoot
-          ? "install docker.io (apt-get install docker.io) or Docker Engine, then run pnpm doctor"
-          : "run pnpm doctor as root, or install Docker Engine and add yourself to the docker group",
+          ? "install docker.io (apt-get install docker.io) or Docker Engine, then run pnpm run doctor"
+          : "run pnpm run doctor as root, or install Docker Engine and add yourself to the docker group",
       });
     }
   }
@@ -240,7 +240,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   if (!info.ok) {
     if (!canFix || !(await which("dockerd"))) {
       throw new AftershockError("E_DOCKER_DOWN", `the Docker engine is not reachable: ${info.error ?? "unknown error"}`, {
-        hint: isRoot ? "start it (dockerd, or systemctl start docker), then run pnpm doctor" : "start the Docker engine or run pnpm doctor as root",
+        hint: isRoot ? "start it (dockerd, or systemctl start docker), then run pnpm run doctor" : "start the Docker engine or run pnpm run doctor as root",
       });
     }
     if (missingCaps.length) await installShim(missingCaps);
@@ -277,7 +277,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   for (const [bin] of tools) if (!(await which(bin))) stillMissing.push(bin);
   if (stillMissing.length)
     throw new AftershockError("E_TOOL_MISSING", `missing tools: ${stillMissing.join(", ")}`, {
-      hint: "install them (as root: pnpm doctor installs them from Debian)",
+      hint: "install them (as root: pnpm run doctor installs them from Debian)",
     });
   const gov = (await run("go", ["env", "GOVERSION"], { env: { GOTOOLCHAIN: "local" } })).stdout.trim();
   const goOld = goOlderThan(gov, MIN_GO.version);
@@ -301,7 +301,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     if (info.defaultRuntime !== SHIM_RUNTIME) {
       if (!canFix) {
         throw new AftershockError("E_PRIVILEGED", `privileged containers fail on this host: its capability bounding set lacks ${missingCaps.join(", ")}`, {
-          hint: "run pnpm doctor as root to register Aftershock's runtime shim",
+          hint: "run pnpm run doctor as root to register Aftershock's runtime shim",
         });
       }
       await installShim(missingCaps);

@@ -25,7 +25,7 @@ export interface GoComponent {
   tags?: string;
   /**
    * Build with cgo (runc needs it for libseccomp), linked statically so the binary runs in any node rootfs. The
-   * host needs gcc and the C library's static parts (pnpm doctor installs libseccomp-dev).
+   * host needs gcc and the C library's static parts (pnpm run doctor installs libseccomp-dev).
    */
   cgoStatic?: boolean;
   /** Expected build time on 2 cores, shown as the step's budget. */

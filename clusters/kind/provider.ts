@@ -71,7 +71,7 @@ export class KindProvider implements Provider {
   /** The docker wrapper kind runs through, and the real docker it forwards to. */
   private async kindEnv(runId: string, name: string, keep: boolean): Promise<Record<string, string>> {
     const realDocker = await which("docker");
-    if (!realDocker) throw new AftershockError("E_DOCKER_MISSING", "docker is not on PATH", { hint: "run pnpm doctor" });
+    if (!realDocker) throw new AftershockError("E_DOCKER_MISSING", "docker is not on PATH", { hint: "run pnpm run doctor" });
     const binDir = path.join(this.cacheDir, "wrapper-bin");
     await mkdir(binDir, { recursive: true });
     const target = path.join(binDir, "docker");

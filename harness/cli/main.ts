@@ -22,7 +22,7 @@ import { parseDifficulty } from "../gameday/draw.js";
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
 Usage:
-  pnpm doctor [--check]                     check (and as root, fix) Docker, privileged containers, cgroups, disk, tools
+  pnpm run doctor [--check]                 check (and as root, fix) Docker, privileged containers, cgroups, disk, tools
   pnpm images build [--k8s-version V] [--force] [--all]
                                             build the offline node image and everything in it (cached by version);
                                             --all also the workload images, the load generator (vegeta) and the host tools (helm)

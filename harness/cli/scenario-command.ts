@@ -442,6 +442,33 @@ export function clusterUse(journals: RunJournal[], existing?: ExistingTarget): s
  * gates 14.2s in all); a run took 1m12s median (48.0s–4m03s), 11m02s in all"
  */
 export function suiteNumbers(journals: RunJournal[]): string {
+  const c = suiteCounts(journals);
+  const n = c.clustersCreated;
+  return (
+    `${n} cluster${n === 1 ? "" : "s"} created in ${formatDuration(c.createMs)} for ${c.runs} run${c.runs === 1 ? "" : "s"}` +
+    (c.sharedRuns ? ` (${c.sharedRuns} on a shared cluster, gates ${formatDuration(c.gateMs)} in all)` : "") +
+    (c.runs
+      ? `; a run took ${formatDuration(c.medianRunMs)} median (${formatDuration(c.minRunMs)}–${formatDuration(c.maxRunMs)}), ${formatDuration(c.totalRunMs)} in all`
+      : "")
+  );
+}
+
+/** The numbers behind suiteNumbers, for pnpm bench:suite. */
+export interface SuiteCounts {
+  runs: number;
+  clustersCreated: number;
+  /** Time the runs that made a cluster spent creating it. */
+  createMs: number;
+  /** Runs on a cluster an earlier run made, and the time their health gates took. */
+  sharedRuns: number;
+  gateMs: number;
+  medianRunMs: number;
+  minRunMs: number;
+  maxRunMs: number;
+  totalRunMs: number;
+}
+
+export function suiteCounts(journals: RunJournal[]): SuiteCounts {
   // A cluster's first run made it (its cluster phase is the creation); the later ones got it after a gate.
   const seen = new Set<string>();
   const made: RunJournal[] = [];
@@ -453,13 +480,15 @@ export function suiteNumbers(journals: RunJournal[]): string {
   }
   const sum = (js: RunJournal[], f: (j: RunJournal) => number | undefined) => js.reduce((a, j) => a + (f(j) ?? 0), 0);
   const totals = journals.map((j) => j.timings.totalMs).sort((a, b) => a - b);
-  const median = totals.length ? totals[Math.floor((totals.length - 1) / 2)]! : 0;
-  const n = made.length;
-  return (
-    `${n} cluster${n === 1 ? "" : "s"} created in ${formatDuration(sum(made, (j) => j.timings.clusterCreateMs))} for ${journals.length} run${journals.length === 1 ? "" : "s"}` +
-    (reused.length ? ` (${reused.length} on a shared cluster, gates ${formatDuration(sum(reused, (j) => j.timings.clusterCreateMs))} in all)` : "") +
-    (totals.length
-      ? `; a run took ${formatDuration(median)} median (${formatDuration(totals[0]!)}–${formatDuration(totals.at(-1)!)}), ${formatDuration(sum(journals, (j) => j.timings.totalMs))} in all`
-      : "")
-  );
+  return {
+    runs: journals.length,
+    clustersCreated: made.length,
+    createMs: sum(made, (j) => j.timings.clusterCreateMs),
+    sharedRuns: reused.length,
+    gateMs: sum(reused, (j) => j.timings.clusterCreateMs),
+    medianRunMs: totals.length ? totals[Math.floor((totals.length - 1) / 2)]! : 0,
+    minRunMs: totals[0] ?? 0,
+    maxRunMs: totals.at(-1) ?? 0,
+    totalRunMs: sum(journals, (j) => j.timings.totalMs),
+  };
 }

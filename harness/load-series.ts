@@ -122,7 +122,13 @@ export function percentile(sorted: readonly number[], q: number): number {
  * One line of `vegeta encode --to=json`: {"code":200,"timestamp":"…","latency":<ns>,"error":"",…}.
  * Returns undefined for anything else the container prints.
  */
-export function parseVegetaLine(line: string, t0: number): RequestResult | undefined {
+/** A status users count as served: 2xx and 3xx unless the load names the ones it expects. */
+export const servedStatus =
+  (expect?: readonly number[]) =>
+  (code: number): boolean =>
+    expect?.length ? expect.includes(code) : code >= 200 && code < 400;
+
+export function parseVegetaLine(line: string, t0: number, served: (code: number) => boolean = servedStatus()): RequestResult | undefined {
   if (!line.startsWith("{")) return undefined;
   let r: { code?: number; timestamp?: string; latency?: number; error?: string };
   try {
@@ -132,7 +138,8 @@ export function parseVegetaLine(line: string, t0: number): RequestResult | undef
   }
   if (typeof r.timestamp !== "string" || typeof r.latency !== "number") return undefined;
   const code = r.code ?? 0;
-  const ok = code >= 200 && code < 400 && !r.error;
+  // vegeta reports a status it got with an "error" of that status text; the expected status decides.
+  const ok = code > 0 && served(code) && (!r.error || /^\d{3} /.test(r.error));
   return { atMs: Date.parse(r.timestamp) - t0, ok, latencyMs: r.latency / 1e6, outcome: ok ? String(code) : shortError(code, r.error ?? "") };
 }
 

@@ -7,7 +7,7 @@ import { LOAD_GENERATOR_IMAGE } from "../clusters/images/workloads.js";
 import { sh } from "../clusters/exec.js";
 import { pollUntil } from "../clusters/wait.js";
 import { k6OnPath, k6Script, startK6, type K6Run } from "./k6.js";
-import { LoadSeries, parseVegetaLine, percent, type LoadSecond, type LoadSummary } from "./load-series.js";
+import { LoadSeries, parseVegetaLine, percent, servedStatus, type LoadSecond, type LoadSummary } from "./load-series.js";
 import type { Probe } from "./probes.js";
 import type { Clock, ScenarioContext } from "./types.js";
 
@@ -46,6 +46,11 @@ export interface LoadSpec {
   timeoutMs?: number;
   /** Path of a k6 TypeScript script, relative to the repository root, used instead of vegeta when a k6 binary is on PATH. */
   k6?: string;
+  /** The request's method (default GET) and body (sent as is, with its Content-Type when given). */
+  method?: string;
+  body?: { data: string; contentType?: string };
+  /** The statuses that count as served (default: any 2xx or 3xx). */
+  expectStatus?: number[];
   /** The User-Agent the requests carry (default: the generator's own). */
   userAgent?: string;
   /**
@@ -140,8 +145,10 @@ export class LoadStream {
 
   async start(ctx: ScenarioContext): Promise<string> {
     const { url, headers, insecure } = await resolveTarget(ctx, this.spec.target);
-    this.target = `GET ${url}`;
+    this.target = `${this.spec.method ?? "GET"} ${url}`;
     if (this.spec.userAgent) headers.push(`User-Agent: ${this.spec.userAgent}`);
+    if (this.spec.body?.contentType) headers.push(`Content-Type: ${this.spec.body.contentType}`);
+    this.url = url;
     const started = (await this.startK6(ctx, url, headers, insecure)) ?? (await this.startVegeta(ctx, headers, insecure));
     if (this.spec.waitAnswered === false) return started;
     // Started means answered: a new NodePort can refuse for a second until kube-proxy has its rules, and
@@ -157,6 +164,8 @@ export class LoadStream {
   }
 
   /** The scenario's k6 script, on this host, when a k6 binary is on PATH; undefined (and a line of evidence) when not. */
+  private url = "";
+
   private async startK6(ctx: ScenarioContext, url: string, headers: string[], insecure: boolean): Promise<string | undefined> {
     if (!this.spec.k6) return undefined;
     const k6 = await k6OnPath();
@@ -191,9 +200,9 @@ export class LoadStream {
       // Keeps none of a body in its results, but reads each to its end (io.Copy to io.Discard), as a client that uses it does.
       "-max-body=0",
       ...(insecure ? ["-insecure"] : []),
-      ...headers.map((h) => `-header=${h}`),
     ];
-    const command = sh`echo ${this.target} | /vegeta attack ${flags} | /vegeta encode --to=json`;
+    const command = sh`echo ${vegetaTarget(this.spec, this.url, headers)} | /vegeta attack -format=json ${flags} | /vegeta encode --to=json`;
+    const served = servedStatus(this.spec.expectStatus);
     this.container = await sides.start({
       name: `load-${this.spec.name}`,
       image: LOAD_GENERATOR_IMAGE,
@@ -201,7 +210,7 @@ export class LoadStream {
       ready: /"timestamp"/,
       readyBudgetMs: 30_000 + this.timeoutMs,
       onLine: (line) => {
-        const r = parseVegetaLine(line, this.t0);
+        const r = parseVegetaLine(line, this.t0, served);
         if (r) this.series.add(r);
         else if (line.trim() && this.stderr.length < 20) this.stderr.push(line.trim());
       },
@@ -430,6 +439,22 @@ export function sloHolds(spec: LoadSpec, window: "before" | "after", seconds = 1
 }
 
 // ---- targets -------------------------------------------------------------------------------------------
+
+/** vegeta's JSON target: method, URL, headers and the body (base64), one line. */
+export function vegetaTarget(spec: Pick<LoadSpec, "method" | "body">, url: string, headers: string[]): string {
+  const header: Record<string, string[]> = {};
+  for (const h of headers) {
+    const i = h.indexOf(":");
+    const k = h.slice(0, i).trim();
+    header[k] = [...(header[k] ?? []), h.slice(i + 1).trim()];
+  }
+  return JSON.stringify({
+    method: spec.method ?? "GET",
+    url,
+    ...(Object.keys(header).length ? { header } : {}),
+    ...(spec.body ? { body: Buffer.from(spec.body.data).toString("base64") } : {}),
+  });
+}
 
 async function resolveTarget(ctx: ScenarioContext, t: LoadTarget): Promise<{ url: string; headers: string[]; insecure: boolean }> {
   const sides = sideContainers(ctx.cluster);

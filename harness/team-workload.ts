@@ -43,7 +43,17 @@ export interface WorkloadConfig {
   /** Local Docker images the workload runs (loaded into kind before it is deployed). */
   images: string[];
   readyWithinMs: number;
-  users: { service: string; path: string; rate: number; timeoutMs: number };
+  users: {
+    service: string;
+    path: string;
+    /** GET unless the file says; a body (and its Content-Type) goes with the methods that take one. */
+    method: string;
+    body?: { data: string; contentType?: string };
+    /** Statuses that count as served (default any 2xx or 3xx). */
+    expectStatus?: number[];
+    rate: number;
+    timeoutMs: number;
+  };
   slo: { before: SloObjective; during?: SloObjective; after: SloObjective };
   /** Label selector of the pods a fault that picks a pod or node should hit (scenarios that pick one). */
   target?: string;
@@ -55,6 +65,7 @@ export interface WorkloadConfig {
 export const WORKLOAD_BREACHED_EXIT = 8;
 
 const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /** Reads and validates a workload file (or DIR/aftershock.yaml); every mistake is one line naming the field. */
 export function readWorkload(p: string): WorkloadConfig {
@@ -129,7 +140,16 @@ export function readWorkload(p: string): WorkloadConfig {
   if (!(rate >= 1 && rate <= 500)) throw bad("users.rate", "must be between 1 and 500 requests per second");
   const p0 = u.path === undefined ? "/" : str(u.path, "users.path");
   if (!p0.startsWith("/")) throw bad("users.path", "must start with /");
-  if (u.method !== undefined && String(u.method).toUpperCase() !== "GET") throw bad("users.method", "can only be GET for now");
+  const method = u.method === undefined ? "GET" : str(u.method, "users.method").toUpperCase();
+  if (!METHODS.includes(method)) throw bad("users.method", `must be one of ${METHODS.join(", ")}`);
+  if (u.body !== undefined && !["POST", "PUT", "PATCH"].includes(method)) throw bad("users.body", `goes with POST, PUT or PATCH, not ${method}`);
+  const body =
+    u.body === undefined
+      ? undefined
+      : { data: str(u.body, "users.body"), ...(u.contentType !== undefined ? { contentType: str(u.contentType, "users.contentType") } : {}) };
+  const statuses = u.expectStatus === undefined ? undefined : ([] as unknown[]).concat(u.expectStatus).map(Number);
+  if (statuses && (!statuses.length || statuses.some((c) => !Number.isInteger(c) || c < 100 || c > 599)))
+    throw bad("users.expectStatus", "must be an HTTP status or a list of them, e.g. 201 or [200, 204]");
   const s = obj(doc.slo ?? {}, "slo");
   const dflt = { availability: 0.99, p99Ms: 500 };
   const slo = {
@@ -145,7 +165,15 @@ export function readWorkload(p: string): WorkloadConfig {
     deploy,
     images: images as string[],
     readyWithinMs: within(doc.readyWithin, "readyWithin", "3m"),
-    users: { service: str(u.service, "users.service"), path: p0, rate, timeoutMs: within(u.timeout, "users.timeout", "2s") },
+    users: {
+      service: str(u.service, "users.service"),
+      path: p0,
+      method,
+      ...(body ? { body } : {}),
+      ...(statuses ? { expectStatus: statuses } : {}),
+      rate,
+      timeoutMs: within(u.timeout, "users.timeout", "2s"),
+    },
     slo,
     ...(t ? { target: str(t.selector, "target.selector") } : {}),
     failRunOnBreach: doc.failRunOnBreach === undefined ? false : doc.failRunOnBreach === true,
@@ -267,6 +295,9 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
       timeoutMs: w.users.timeoutMs,
       ...(w.users.path !== "/" ? { path: w.users.path } : {}),
     }),
+    ...(w.users.method !== "GET" ? { method: w.users.method } : {}),
+    ...(w.users.body ? { body: w.users.body } : {}),
+    ...(w.users.expectStatus ? { expectStatus: w.users.expectStatus } : {}),
     slo: { before: w.slo.before },
   };
   // Faults and probes aimed at the demo's pods (the node that runs them, their failover) aim at the workload's.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { LoadSeries, parseVegetaLine, percentile, shortError } from "../../harness/load-series.js";
-import { keepsServing, LoadMonitor, serviceLoad, sloHolds, usersSeeErrors } from "../../harness/load.js";
+import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/load-series.js";
+import { keepsServing, LoadMonitor, serviceLoad, sloHolds, usersSeeErrors, vegetaTarget } from "../../harness/load.js";
 import { defineScenario, step, variantOf } from "../../harness/scenario.js";
 import { nodesReady } from "../../harness/probes.js";
 import type { Clock, ScenarioContext } from "../../harness/types.js";
@@ -54,9 +54,30 @@ describe("load series", () => {
     );
     expect(refused).toMatchObject({ atMs: 6000, ok: false, outcome: "connection refused" });
     expect(parseVegetaLine(`{"code":503,"timestamp":"2026-11-24T10:00:07Z","latency":1,"error":"503 Service Unavailable"}`, T0)?.ok).toBe(false);
+    // A load that names its statuses: 201 served, 200 not, and a 404 it expects is served despite vegeta's "error".
+    const served = servedStatus([201, 404]);
+    expect(parseVegetaLine(`{"code":201,"timestamp":"2026-11-24T10:00:07Z","latency":1,"error":""}`, T0, served)?.ok).toBe(true);
+    expect(parseVegetaLine(`{"code":200,"timestamp":"2026-11-24T10:00:07Z","latency":1,"error":""}`, T0, served)).toMatchObject({
+      ok: false,
+      outcome: "HTTP 200",
+    });
+    expect(parseVegetaLine(`{"code":404,"timestamp":"2026-11-24T10:00:07Z","latency":1,"error":"404 Not Found"}`, T0, served)?.ok).toBe(true);
+    expect(parseVegetaLine(`{"code":0,"timestamp":"2026-11-24T10:00:07Z","latency":1,"error":"connection refused"}`, T0, served)?.ok).toBe(false);
     expect(parseVegetaLine("2026/11/24 10:00:00 some log line", T0)).toBeUndefined();
     expect(parseVegetaLine("{not json", T0)).toBeUndefined();
     expect(shortError(0, 'Get "http://x/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)')).toBe("timeout");
+  });
+});
+
+describe("vegeta's target", () => {
+  it("is one JSON line with the method, the URL, the headers and the body in base64", () => {
+    expect(JSON.parse(vegetaTarget({}, "http://172.18.0.2:31234/cart", []))).toEqual({ method: "GET", url: "http://172.18.0.2:31234/cart" });
+    const t = JSON.parse(
+      vegetaTarget({ method: "POST", body: { data: '{"sku":1}' } }, "http://n:1/orders", ["Authorization: Bearer a:b", "Content-Type: application/json"]),
+    ) as { method: string; header: Record<string, string[]>; body: string };
+    expect(t.method).toBe("POST");
+    expect(t.header).toEqual({ Authorization: ["Bearer a:b"], "Content-Type": ["application/json"] });
+    expect(Buffer.from(t.body, "base64").toString()).toBe('{"sku":1}');
   });
 });
 

@@ -24,7 +24,7 @@ describe("a team's workload file", () => {
     const w = readWorkload(example);
     expect(w.name).toBe("shop");
     expect(w.deploy).toEqual({ kind: "manifests", dir: path.join(example, "k8s") });
-    expect(w.users).toEqual({ service: "web", path: "/cart", rate: 20, timeoutMs: 2000 });
+    expect(w.users).toEqual({ service: "web", path: "/cart", method: "GET", rate: 20, timeoutMs: 2000 });
     expect(w.slo.during).toEqual({ availability: 0.99, p99Ms: 500 });
     expect([w.readyWithinMs, w.failRunOnBreach, w.images]).toEqual([120_000, false, ["aftershock.local/echo:v1"]]);
   });
@@ -49,6 +49,24 @@ describe("a team's workload file", () => {
     );
     expect(err(workloadDir(`${base}deploy: {manifests: .}\nreadyWithin: soon\n`))).toMatch(/readyWithin is not a duration: "soon"/);
     expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, rate: 0}\n`))).toMatch(/users.rate must be between 1 and 500/);
+    expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, method: FETCH}\n`))).toMatch(
+      /users.method must be one of GET, HEAD, POST/,
+    );
+    expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, body: x}\n`))).toMatch(
+      /users.body goes with POST, PUT or PATCH, not GET/,
+    );
+    expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, expectStatus: [200, 9]}\n`))).toMatch(
+      /users.expectStatus must be an HTTP status or a list of them/,
+    );
+  });
+
+  it("takes the request its users send: method, body with its type, and the statuses that count as served", () => {
+    const w = readWorkload(
+      workloadDir(
+        `name: shop\ndeploy: {manifests: .}\nusers: {service: web, path: /orders, method: post, body: '{"sku":1}', contentType: application/json, expectStatus: 201}\n`,
+      ),
+    );
+    expect(w.users).toMatchObject({ method: "POST", body: { data: '{"sku":1}', contentType: "application/json" }, expectStatus: [201] });
   });
 
   it("checks before any cluster that its Service is among what it deploys and that nothing names another namespace", async () => {

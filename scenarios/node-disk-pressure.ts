@@ -47,7 +47,7 @@ set_key evictionPressureTransitionPeriod 20s
 set_key volumeStatsAggPeriod ${VOLUME_STATS}
 systemctl start kubelet
 df -h --output=source,fstype,size,avail /var/lib/kubelet | tail -n1
-sed -n '/^evictionHard:/,/^[a-z]/p' $cfg | head -n5 | tr '\\n' ' '
+awk '/^evictionHard:/{f=1;print;next} f&&/^[[:space:]]/{print;next} {f=0}' $cfg | head -n5 | tr '\\n' ' '
 grep -E '^(evictionPressureTransitionPeriod|volumeStatsAggPeriod):' $cfg | tr '\\n' ' '`;
 
 const kubeletDiskOfItsOwn: Sentinel = {

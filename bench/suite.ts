@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatDuration } from "../clusters/errors.js";
-import { suiteCounts, type SuiteCounts } from "../harness/cli/scenario-command.js";
+import { byClusterUse, suiteCounts, type SuiteCounts } from "../harness/cli/scenario-command.js";
 import { historyRun, runKey } from "../harness/history.js";
 import type { RunJournal } from "../harness/runner.js";
 
@@ -37,16 +37,13 @@ export interface SuiteComparison {
 }
 
 function sides(journals: RunJournal[]): Map<string, RunSide> {
-  const seen = new Set<string>();
+  const { made, reused } = byClusterUse(journals);
   const out = new Map<string, RunSide>();
   for (const j of journals) {
-    const name = j.cluster?.name;
-    const cluster = !name ? "none" : seen.has(name) ? "shared" : "made";
-    if (name) seen.add(name);
     const t = j.timings;
     out.set(runKey(historyRun(j)), {
       outcome: j.outcome,
-      cluster,
+      cluster: made.includes(j) ? "made" : reused.includes(j) ? "shared" : "none",
       ...(t.timeToDetectMs !== undefined ? { detectMs: t.timeToDetectMs } : {}),
       ...(t.timeToRecoverMs !== undefined ? { recoverMs: t.timeToRecoverMs } : {}),
       totalMs: t.totalMs,

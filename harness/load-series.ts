@@ -118,16 +118,16 @@ export function percentile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-/**
- * One line of `vegeta encode --to=json`: {"code":200,"timestamp":"…","latency":<ns>,"error":"",…}.
- * Returns undefined for anything else the container prints.
- */
 /** A status users count as served: 2xx and 3xx unless the load names the ones it expects. */
 export const servedStatus =
   (expect?: readonly number[]) =>
   (code: number): boolean =>
     expect?.length ? expect.includes(code) : code >= 200 && code < 400;
 
+/**
+ * One line of `vegeta encode --to=json`: {"code":200,"timestamp":"…","latency":<ns>,"error":"",…}.
+ * Returns undefined for anything else the container prints.
+ */
 export function parseVegetaLine(line: string, t0: number, served: (code: number) => boolean = servedStatus()): RequestResult | undefined {
   if (!line.startsWith("{")) return undefined;
   let r: { code?: number; timestamp?: string; latency?: number; error?: string };

@@ -148,8 +148,7 @@ export class LoadStream {
     this.target = `${this.spec.method ?? "GET"} ${url}`;
     if (this.spec.userAgent) headers.push(`User-Agent: ${this.spec.userAgent}`);
     if (this.spec.body?.contentType) headers.push(`Content-Type: ${this.spec.body.contentType}`);
-    this.url = url;
-    const started = (await this.startK6(ctx, url, headers, insecure)) ?? (await this.startVegeta(ctx, headers, insecure));
+    const started = (await this.startK6(ctx, url, headers, insecure)) ?? (await this.startVegeta(ctx, url, headers, insecure));
     if (this.spec.waitAnswered === false) return started;
     // Started means answered: a new NodePort can refuse for a second until kube-proxy has its rules, and
     // that second belongs to the set-up, not to the steady state the symptoms-absent check reads.
@@ -164,8 +163,6 @@ export class LoadStream {
   }
 
   /** The scenario's k6 script, on this host, when a k6 binary is on PATH; undefined (and a line of evidence) when not. */
-  private url = "";
-
   private async startK6(ctx: ScenarioContext, url: string, headers: string[], insecure: boolean): Promise<string | undefined> {
     if (!this.spec.k6) return undefined;
     const k6 = await k6OnPath();
@@ -189,7 +186,7 @@ export class LoadStream {
     return `${this.k6.command}   # ${k6}, ${this.spec.rate}/s, timeout ${formatDuration(this.timeoutMs)}, ${this.target}`;
   }
 
-  private async startVegeta(ctx: ScenarioContext, headers: string[], insecure: boolean): Promise<string> {
+  private async startVegeta(ctx: ScenarioContext, url: string, headers: string[], insecure: boolean): Promise<string> {
     const sides = sideContainers(ctx.cluster);
     const flags = [
       `-rate=${this.spec.rate}/s`,
@@ -201,7 +198,7 @@ export class LoadStream {
       "-max-body=0",
       ...(insecure ? ["-insecure"] : []),
     ];
-    const command = sh`echo ${vegetaTarget(this.spec, this.url, headers)} | /vegeta attack -format=json ${flags} | /vegeta encode --to=json`;
+    const command = sh`echo ${vegetaTarget(this.spec, url, headers)} | /vegeta attack -format=json ${flags} | /vegeta encode --to=json`;
     const served = servedStatus(this.spec.expectStatus);
     this.container = await sides.start({
       name: `load-${this.spec.name}`,

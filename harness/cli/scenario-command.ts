@@ -468,8 +468,8 @@ export interface SuiteCounts {
   totalRunMs: number;
 }
 
-export function suiteCounts(journals: RunJournal[]): SuiteCounts {
-  // A cluster's first run made it (its cluster phase is the creation); the later ones got it after a gate.
+/** A cluster's first run made it (its cluster phase is the creation); the later ones got it after a gate. */
+export function byClusterUse(journals: RunJournal[]): { made: RunJournal[]; reused: RunJournal[] } {
   const seen = new Set<string>();
   const made: RunJournal[] = [];
   const reused: RunJournal[] = [];
@@ -478,6 +478,11 @@ export function suiteCounts(journals: RunJournal[]): SuiteCounts {
     (seen.has(j.cluster.name) ? reused : made).push(j);
     seen.add(j.cluster.name);
   }
+  return { made, reused };
+}
+
+export function suiteCounts(journals: RunJournal[]): SuiteCounts {
+  const { made, reused } = byClusterUse(journals);
   const sum = (js: RunJournal[], f: (j: RunJournal) => number | undefined) => js.reduce((a, j) => a + (f(j) ?? 0), 0);
   const totals = journals.map((j) => j.timings.totalMs).sort((a, b) => a - b);
   return {

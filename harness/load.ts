@@ -25,9 +25,15 @@ export interface SloObjective {
   p99Ms?: number;
 }
 
+/**
+ * The node whose NodePort users come in through: the first control plane (by name, the default), the first
+ * worker, or the last control plane (for faults that take the first control-plane machine away).
+ */
+export type LoadEntry = "control-plane" | "worker" | "last-control-plane";
+
 export type LoadTarget =
   /** A Service of the run's namespace, reached through a NodePort on a node (kube-proxy's rules), as users outside reach it. */
-  | { kind: "service"; service: string; path?: string; via?: "control-plane" | "worker" }
+  | { kind: "service"; service: string; path?: string; via?: LoadEntry }
   /** The API server, as clients outside reach it (the load balancer in front of several control planes), with a ServiceAccount token. */
   | {
       kind: "api";
@@ -62,7 +68,7 @@ export interface LoadSpec {
 }
 
 /** Load on a Service of the run's namespace (default: 20 requests/s, 99% and p99 < 500ms before and after). */
-export function serviceLoad(service: string, o: Partial<Omit<LoadSpec, "target">> & { path?: string; via?: "control-plane" | "worker" } = {}): LoadSpec {
+export function serviceLoad(service: string, o: Partial<Omit<LoadSpec, "target">> & { path?: string; via?: LoadEntry } = {}): LoadSpec {
   return {
     name: o.name ?? service,
     target: { kind: "service", service, ...(o.path ? { path: o.path } : {}), ...(o.via ? { via: o.via } : {}) },
@@ -343,7 +349,9 @@ export class LoadMonitor {
 
 /** What a load aims at, for plans and step lines: "Service web through a NodePort", "the API server /api/…". */
 export function describeLoadTarget(l: LoadSpec): string {
-  return l.target.kind === "api" ? `the API server ${l.target.path}` : `Service ${l.target.service} through a NodePort`;
+  if (l.target.kind === "api") return `the API server ${l.target.path}`;
+  const via = l.target.via && l.target.via !== "control-plane" ? ` on the ${l.target.via.replace(/-/g, " ")}` : "";
+  return `Service ${l.target.service} through a NodePort${via}`;
 }
 
 export function describeObjective(o: SloObjective): string {
@@ -489,12 +497,17 @@ async function nodePortFor(ctx: ScenarioContext, service: string): Promise<numbe
   return made.spec!.ports![0]!.nodePort!;
 }
 
-async function nodeFor(ctx: ScenarioContext, role: "control-plane" | "worker"): Promise<string> {
+async function nodeFor(ctx: ScenarioContext, via: LoadEntry): Promise<string> {
   const nodes = (await ctx.cluster.api.core.listNode()).items;
   const isCp = (n: V1Node) => Object.keys(n.metadata?.labels ?? {}).includes("node-role.kubernetes.io/control-plane");
-  const n = nodes.filter((x) => (role === "control-plane" ? isCp(x) : !isCp(x))).sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!))[0];
+  const role = via === "worker" ? "worker" : "control-plane";
+  const names = nodes
+    .filter((x) => (role === "control-plane" ? isCp(x) : !isCp(x)))
+    .map((x) => x.metadata!.name!)
+    .sort((a, b) => a.localeCompare(b));
+  const n = via === "last-control-plane" ? names.at(-1) : names[0];
   if (!n) throw new AftershockError("E_CLUSTER", `load target: no ${role} node`);
-  return n.metadata!.name!;
+  return n;
 }
 
 /**

@@ -287,6 +287,9 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
   const def = s.definition;
   const readsDemo = (p: Probe) => p.reads === demo;
   const observer = new WorkloadObserver(w);
+  // Its users come in where the demo's did (a node the fault leaves standing).
+  const demoLoad = (def.load ?? []).find((l) => l.name === demo)?.target;
+  const via = demoLoad?.kind === "service" ? demoLoad.via : undefined;
   // Only "before" joins the run (its steady state): during and after are the workload's verdict, not the runbook's.
   const stream: LoadSpec = {
     ...serviceLoad(w.users.service, {
@@ -294,6 +297,7 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
       rate: w.users.rate,
       timeoutMs: w.users.timeoutMs,
       ...(w.users.path !== "/" ? { path: w.users.path } : {}),
+      ...(via ? { via } : {}),
     }),
     ...(w.users.method !== "GET" ? { method: w.users.method } : {}),
     ...(w.users.body ? { body: w.users.body } : {}),

@@ -2,6 +2,8 @@ import { controlPlaneMachinesLost, lostNodes } from "../harness/faults.js";
 import { apiWritable, apiserverReady, etcdMemberUnreachable, etcdMembersHealthy, kubeSystemReady, nodeNotReady, nodesReady } from "../harness/probes.js";
 import { defineScenario } from "../harness/scenario.js";
 import { configMaps, deployment } from "../harness/sentinels.js";
+import { serviceLoad, usersSeeErrors } from "../harness/load.js";
+import { echoService, spreadOverNodes } from "../harness/workloads.js";
 import { checkClusterInfo, deleteLostNodes, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers } from "../harness/steps.js";
 
 const lost = (ctx: Parameters<typeof lostNodes>[0]): string | undefined => lostNodes(ctx)[0];
@@ -16,7 +18,7 @@ export default defineScenario({
     "member and Node, checked that nothing still pointed at the old machine, and joined a fresh machine as a " +
     "control plane with a new token and certificate key.",
   source: { incident: "004", section: "Description, Cause, Solution (remove the node, cluster-info, kubeadm join --control-plane)" },
-  tags: ["control-plane", "etcd", "kubeadm", "ha", "nightly", "game-day"],
+  tags: ["control-plane", "etcd", "kubeadm", "ha", "load", "nightly", "game-day"],
   gameDay: {
     difficulty: "hard",
     alert:
@@ -30,16 +32,26 @@ export default defineScenario({
     cause: [/member\s+(list|remove)/, /replace-node/, /kubeadm\s+(join|token)/, /upload-certs/],
   },
   cluster: { controlPlanes: 3, workers: 0 },
-  needs: ["node-shell", "node-lifecycle"],
+  needs: ["node-shell", "node-lifecycle", "load-generator"],
 
-  setup: [configMaps(20), deployment("web", 2)],
+  // The shop runs one pod on each control-plane machine, so the lost one takes a pod with it.
+  setup: [
+    configMaps(20),
+    deployment("web", 2),
+    echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
+  ],
+  // Its users come in through the last control plane's NodePort (the fault takes the first machine): the pod on
+  // the lost machine fails their requests until the node is NotReady and the pod leaves the Service's endpoints.
+  // --workload: a team's own service stands in for the demo "shop", and what its users saw is its own verdict.
+  load: [serviceLoad("shop", { rate: 20, via: "last-control-plane" })],
+  workloadSlot: { replaces: "shop" },
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdMembersHealthy(3)],
 
   fault: controlPlaneMachinesLost(1),
 
   symptoms: {
     within: "2m",
-    expect: [etcdMemberUnreachable(lost), nodeNotReady(lost)],
+    expect: [etcdMemberUnreachable(lost), nodeNotReady(lost), usersSeeErrors("shop")],
     // The incident's point: with 2 of 3 members etcd keeps quorum and the API keeps taking writes.
     stillWorks: [apiWritable()],
   },

@@ -27,7 +27,7 @@ export default defineScenario({
     "Finding the process holding the port and killing it let the kubelet bring etcd, and the control plane, back. " +
     "As in the incident, load runs throughout: API clients listing objects, and users of a Service.",
   source: { incident: "001", section: "#2 API server health check, #3 etcd port conflict" },
-  tags: ["control-plane", "etcd", "nightly", "game-day"],
+  tags: ["control-plane", "etcd", "load", "nightly", "game-day"],
   gameDay: {
     difficulty: "medium",
     alert:

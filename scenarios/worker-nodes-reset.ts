@@ -3,6 +3,8 @@ import { defineScenario, step, type Fault } from "../harness/scenario.js";
 import { apiserverReady, etcdHealthy, kubeSystemDegraded, kubeSystemReady, nodesNotReady, nodesReady } from "../harness/probes.js";
 import { configMaps, service, serviceDown } from "../harness/sentinels.js";
 import { redactJoin } from "../harness/steps.js";
+import { serviceLoad, usersSeeErrors } from "../harness/load.js";
+import { echoService, spreadOverNodes } from "../harness/workloads.js";
 
 const RESET = [
   "kubeadm reset -f",
@@ -34,7 +36,7 @@ export default defineScenario({
     "piled up in ContainerCreating and CrashLoopBackOff, and Services stopped answering. The way back was a new " +
     "join command from the control plane, deleting the stale Node objects, and joining the workers again.",
   source: { incident: "000", section: "1.4–1.6 node resets, 3. recovery procedure (reset, token create, join)" },
-  tags: ["control-plane", "workers", "kubeadm", "nightly", "game-day"],
+  tags: ["control-plane", "workers", "kubeadm", "load", "nightly", "game-day"],
   gameDay: {
     difficulty: "hard",
     alert:
@@ -48,16 +50,20 @@ export default defineScenario({
     cause: [/kubeadm\s+(join|token)/, /delete\s+node/, /kubelet\.conf/, /journalctl.*kubelet|systemctl\s+status\s+kubelet/],
   },
   cluster: { controlPlanes: 1, workers: 2 },
-  needs: ["node-shell"],
+  needs: ["node-shell", "load-generator"],
 
-  setup: [configMaps(20), service("web", 2, { spreadOverWorkers: true })],
+  setup: [configMaps(20), service("web", 2, { spreadOverWorkers: true }), echoService("shop", 2, { topologySpreadConstraints: [spreadOverNodes("shop")] })],
+  // The shop's users, through the control plane's NodePort, from before the resets until the workers are back.
+  // --workload: a team's own service stands in for the demo "shop", and what its users saw is its own verdict.
+  load: [serviceLoad("shop", { rate: 20 })],
+  workloadSlot: { replaces: "shop" },
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
 
   fault: workersReset,
 
   symptoms: {
     within: "3m",
-    expect: [nodesNotReady("worker"), kubeSystemDegraded(), serviceDown("web")],
+    expect: [nodesNotReady("worker"), kubeSystemDegraded(), serviceDown("web"), usersSeeErrors("shop")],
   },
 
   runbook: [

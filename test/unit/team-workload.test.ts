@@ -127,6 +127,18 @@ describe("a scenario with a team's workload", () => {
     expect(partition.fault.title).toMatch(/^the worker that runs shop is cut off/);
   });
 
+  it("comes in where the demo's users did, and leaves the symptoms that are not the demo's users", async () => {
+    const w = readWorkload(example);
+    const lost = withWorkload(await loadScenario("control-plane-node-lost"), w).definition;
+    // The fault takes the first control-plane machine: the workload's users, like the demo's, use the last one.
+    expect(lost.load!.map((l) => [l.name, l.target])).toEqual([["shop", { kind: "service", service: "web", path: "/cart", via: "last-control-plane" }]]);
+    expect(lost.symptoms.expect.map((p) => p.name)).not.toContain("shop: users see errors");
+    expect(lost.setup.map((x) => x.title)).not.toContain("Service shop: 3 echo pods");
+    const reset = withWorkload(await loadScenario("worker-nodes-reset"), w).definition;
+    expect(reset.load!.map((l) => [l.name, l.target])).toEqual([["shop", { kind: "service", service: "web", path: "/cart" }]]);
+    expect(reset.symptoms.expect.length).toBe(3);
+  });
+
   it("refuses it where the scenario cannot take one", async () => {
     const s = await loadScenario("etcd-storage-lost");
     expect(refusesWorkload(s)).toMatch(/^scenario etcd-storage-lost cannot take a workload/);

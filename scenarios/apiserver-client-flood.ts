@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { V1ConfigMap, V1Role, V1RoleBinding } from "@kubernetes/client-node";
-import { defineScenario, step, type Fault, type Sentinel } from "../harness/scenario.js";
-import { apiLoad, startLoad, stopLoad, usersSeeErrors, type LoadSpec } from "../harness/load.js";
+import { defineScenario, step, type Fault, type Sentinel } from "../harness/kit/scenario.js";
+import { apiLoad, startLoad, stopLoad, usersSeeErrors, type LoadSpec } from "../harness/kit/load/load.js";
 import {
   describeFlowControl,
   describeFlowSchemas,
@@ -14,10 +14,10 @@ import {
   priorityLevelRejects,
   removeClientLimit,
   topClients,
-} from "../harness/flow-control.js";
-import { apiserverReady, kubeSystemReady, nodesReady, waitFor, type Probe } from "../harness/probes.js";
-import { apply } from "../harness/workloads.js";
-import type { ScenarioContext } from "../harness/types.js";
+} from "../harness/kit/control-plane/flow-control.js";
+import { apiserverReady, kubeSystemReady, nodesReady, waitFor, type Probe } from "../harness/kit/probes.js";
+import { apply } from "../harness/kit/workloads/workloads.js";
+import type { ScenarioContext } from "../harness/kit/types.js";
 
 /** The noisy client: a reporting job's ServiceAccount, allowed to list its namespace's ConfigMaps. */
 const EXPORTER = "report-exporter";

@@ -1,8 +1,8 @@
-import { defineScenario, step } from "../harness/scenario.js";
-import { apiAcceptsPods, findStoppedComponents, restoreStaticPods, staticPodsStopped } from "../harness/control-plane.js";
-import { apiLoad, keepsServing, serviceLoad } from "../harness/load.js";
-import { apiserverReady, apiserverRefuses, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
-import { echoService } from "../harness/workloads.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import { apiAcceptsPods, findStoppedComponents, restoreStaticPods, staticPodsStopped } from "../harness/kit/control-plane/control-plane.js";
+import { apiLoad, keepsServing, serviceLoad } from "../harness/kit/load/load.js";
+import { apiserverReady, apiserverRefuses, kubeSystemReady, nodesReady, waitFor } from "../harness/kit/probes.js";
+import { echoService } from "../harness/kit/workloads/workloads.js";
 
 export default defineScenario({
   id: "apiserver-down",

@@ -1,9 +1,18 @@
-import { nodeShell } from "../harness/types.js";
-import { versionOf } from "../harness/versions.js";
-import { defineScenario, step } from "../harness/scenario.js";
-import { apiserverReady, apiserverRefuses, containerAbsent, containerRunning, etcdHealthy, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
-import { configMaps, deployment } from "../harness/sentinels.js";
-import type { Fault } from "../harness/scenario.js";
+import { nodeShell } from "../harness/kit/types.js";
+import { versionOf } from "../harness/kit/versions.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import {
+  apiserverReady,
+  apiserverRefuses,
+  containerAbsent,
+  containerRunning,
+  etcdHealthy,
+  kubeSystemReady,
+  nodesReady,
+  waitFor,
+} from "../harness/kit/probes.js";
+import { configMaps, deployment } from "../harness/kit/sentinels.js";
+import type { Fault } from "../harness/kit/scenario.js";
 
 /** Steps 5 to 7 of the incident: the static pod manifests were moved to /tmp while clearing kubelet state, and lost. */
 const manifestsLost: Fault = {

@@ -1,10 +1,10 @@
-import { controlPlaneMachinesLost, lostNodes } from "../harness/faults.js";
-import { apiWritable, apiserverReady, etcdMemberUnreachable, etcdMembersHealthy, kubeSystemReady, nodeNotReady, nodesReady } from "../harness/probes.js";
-import { defineScenario } from "../harness/scenario.js";
-import { configMaps, deployment } from "../harness/sentinels.js";
-import { serviceLoad, usersSeeErrors } from "../harness/load.js";
-import { echoService, spreadOverNodes } from "../harness/workloads.js";
-import { checkClusterInfo, deleteLostNodes, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers } from "../harness/steps.js";
+import { controlPlaneMachinesLost, lostNodes } from "../harness/kit/faults.js";
+import { apiWritable, apiserverReady, etcdMemberUnreachable, etcdMembersHealthy, kubeSystemReady, nodeNotReady, nodesReady } from "../harness/kit/probes.js";
+import { defineScenario } from "../harness/kit/scenario.js";
+import { configMaps, deployment } from "../harness/kit/sentinels.js";
+import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
+import { echoService, spreadOverNodes } from "../harness/kit/workloads/workloads.js";
+import { checkClusterInfo, deleteLostNodes, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers } from "../harness/kit/steps.js";
 
 const lost = (ctx: Parameters<typeof lostNodes>[0]): string | undefined => lostNodes(ctx)[0];
 

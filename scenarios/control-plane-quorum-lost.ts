@@ -1,8 +1,8 @@
-import { versionOf } from "../harness/versions.js";
-import { controlPlaneMachinesLost } from "../harness/faults.js";
-import { apiWriteFails, containerLog, etcdNoLeader, healthz } from "../harness/probes.js";
-import { defineScenario } from "../harness/scenario.js";
-import { configMaps, deployment } from "../harness/sentinels.js";
+import { versionOf } from "../harness/kit/versions.js";
+import { controlPlaneMachinesLost } from "../harness/kit/faults.js";
+import { apiWriteFails, containerLog, etcdNoLeader, healthz } from "../harness/kit/probes.js";
+import { defineScenario } from "../harness/kit/scenario.js";
+import { configMaps, deployment } from "../harness/kit/sentinels.js";
 import {
   checkClusterInfo,
   deleteLostNodes,
@@ -10,7 +10,7 @@ import {
   joinReplacementControlPlanes,
   newJoinCredentials,
   removeLostEtcdMembers,
-} from "../harness/steps.js";
+} from "../harness/kit/steps.js";
 import nodeLost from "./control-plane-node-lost.js";
 
 /** The variant of control-plane-node-lost: same cluster, steady state and verification; two machines go. */

@@ -1,4 +1,4 @@
-import { defineScenario, step } from "../harness/scenario.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
 import {
   deletedPodReplaced,
   findStoppedComponents,
@@ -6,10 +6,10 @@ import {
   newPodScheduled,
   restoreStaticPods,
   staticPodsStopped,
-} from "../harness/control-plane.js";
-import { keepsServing, serviceLoad } from "../harness/load.js";
-import { apiserverReady, kubeSystemReady, nodesReady } from "../harness/probes.js";
-import { echoService } from "../harness/workloads.js";
+} from "../harness/kit/control-plane/control-plane.js";
+import { keepsServing, serviceLoad } from "../harness/kit/load/load.js";
+import { apiserverReady, kubeSystemReady, nodesReady } from "../harness/kit/probes.js";
+import { echoService } from "../harness/kit/workloads/workloads.js";
 
 export default defineScenario({
   id: "controllers-down",

@@ -1,7 +1,7 @@
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
-import { podReady } from "../harness/probes.js";
-import { defineScenario, step } from "../harness/scenario.js";
-import type { ScenarioContext } from "../harness/types.js";
+import { podReady } from "../harness/kit/probes.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import type { ScenarioContext } from "../harness/kit/types.js";
 import {
   allRolledOut,
   apply,
@@ -18,7 +18,7 @@ import {
   waitRolledOut,
   WORKLOAD_IMAGES,
   kubectlIn,
-} from "../harness/workloads.js";
+} from "../harness/kit/workloads/workloads.js";
 
 /**
  * Five services, each released once healthy and then once broken, one per cause of CrashLoopBackOff the

@@ -1,10 +1,10 @@
-import { nodeShell } from "../harness/types.js";
-import { leaderChanges, walFsyncP99, walFsyncP99Above, walFsyncP99Below } from "../harness/etcd-metrics.js";
-import { apiserverReady, containerLog, etcdHealthy, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
-import { defineScenario, step, type Fault } from "../harness/scenario.js";
-import { configMaps } from "../harness/sentinels.js";
-import type { NodeHandle, ScenarioContext } from "../harness/types.js";
-import type { Probe } from "../harness/probes.js";
+import { nodeShell } from "../harness/kit/types.js";
+import { leaderChanges, walFsyncP99, walFsyncP99Above, walFsyncP99Below } from "../harness/kit/control-plane/etcd-metrics.js";
+import { apiserverReady, containerLog, etcdHealthy, kubeSystemReady, nodesReady, waitFor } from "../harness/kit/probes.js";
+import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
+import { configMaps } from "../harness/kit/sentinels.js";
+import type { NodeHandle, ScenarioContext } from "../harness/kit/types.js";
+import type { Probe } from "../harness/kit/probes.js";
 
 const WRITE_IOPS = 4;
 const WRITE_BPS = 65536;

@@ -1,6 +1,6 @@
-import { nodeShell } from "../harness/types.js";
-import { defineScenario, step } from "../harness/scenario.js";
-import { zombieEtcdOnPort } from "../harness/faults.js";
+import { nodeShell } from "../harness/kit/types.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import { zombieEtcdOnPort } from "../harness/kit/faults.js";
 import {
   apiserverReady,
   containerLog,
@@ -12,10 +12,10 @@ import {
   kubeSystemReady,
   nodesReady,
   waitFor,
-} from "../harness/probes.js";
-import { configMaps, deployment } from "../harness/sentinels.js";
-import { apiLoad, serviceLoad, usersSeeErrors } from "../harness/load.js";
-import { echoService } from "../harness/workloads.js";
+} from "../harness/kit/probes.js";
+import { configMaps, deployment } from "../harness/kit/sentinels.js";
+import { apiLoad, serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
+import { echoService } from "../harness/kit/workloads/workloads.js";
 
 export default defineScenario({
   id: "etcd-port-conflict",

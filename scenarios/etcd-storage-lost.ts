@@ -1,8 +1,8 @@
-import { nodeShell } from "../harness/types.js";
-import { defineScenario, step, type Fault } from "../harness/scenario.js";
-import { apiserverReady, containerRunning, etcdHealthy, healthz, kubectlTimesOut, kubeSystemReady, nodesReady, waitFor } from "../harness/probes.js";
-import { configMaps, deployment, etcdSnapshot } from "../harness/sentinels.js";
-import { versionOf } from "../harness/versions.js";
+import { nodeShell } from "../harness/kit/types.js";
+import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
+import { apiserverReady, containerRunning, etcdHealthy, healthz, kubectlTimesOut, kubeSystemReady, nodesReady, waitFor } from "../harness/kit/probes.js";
+import { configMaps, deployment, etcdSnapshot } from "../harness/kit/sentinels.js";
+import { versionOf } from "../harness/kit/versions.js";
 
 const SNAPSHOT = "/var/lib/etcd-backup/snapshot.db";
 

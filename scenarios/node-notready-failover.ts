@@ -1,6 +1,6 @@
-import { nodeShell } from "../harness/types.js";
-import { defineScenario, step } from "../harness/scenario.js";
-import { serviceLoad, usersSeeErrors } from "../harness/load.js";
+import { nodeShell } from "../harness/kit/types.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
 import {
   diagnoseNotReadyNode,
   evictAfter,
@@ -11,9 +11,9 @@ import {
   partitionedFromControlPlane,
   podsBoundToLostNode,
   waitNodeReady,
-} from "../harness/node-failure.js";
-import { kubeSystemReady, nodeNotReady, nodesReady } from "../harness/probes.js";
-import { echoService } from "../harness/workloads.js";
+} from "../harness/kit/nodes/node-failure.js";
+import { kubeSystemReady, nodeNotReady, nodesReady } from "../harness/kit/probes.js";
+import { echoService } from "../harness/kit/workloads/workloads.js";
 
 /** The critical workload: one replica behind a Service, evicted from an unreachable node after `seconds` (undefined: the 300s default). */
 const critical = (seconds?: number) => echoService("web", 1, seconds === undefined ? {} : { tolerations: evictAfter(seconds) });

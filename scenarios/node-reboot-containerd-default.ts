@@ -1,10 +1,10 @@
-import { nodeLifecycle, nodeShell } from "../harness/types.js";
-import { defineScenario, step, type Fault } from "../harness/scenario.js";
-import { serviceLoad, usersSeeErrors } from "../harness/load.js";
-import { waitNodeReady } from "../harness/node-failure.js";
-import { apiWritable, kubeletReports, kubeSystemReady, nodeNotReady, nodesReady, runtimeAnswers, runtimeUnreachable } from "../harness/probes.js";
-import { echoService } from "../harness/workloads.js";
-import type { ScenarioContext } from "../harness/types.js";
+import { nodeLifecycle, nodeShell } from "../harness/kit/types.js";
+import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
+import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
+import { waitNodeReady } from "../harness/kit/nodes/node-failure.js";
+import { apiWritable, kubeletReports, kubeSystemReady, nodeNotReady, nodesReady, runtimeAnswers, runtimeUnreachable } from "../harness/kit/probes.js";
+import { echoService } from "../harness/kit/workloads/workloads.js";
+import type { ScenarioContext } from "../harness/kit/types.js";
 
 /** The one worker: the machine that is rebooted, asked the same way before and after the fault. */
 const rebooted = (ctx: ScenarioContext): string | undefined => nodeShell(ctx.cluster).nodes.find((n) => n.role === "worker")?.name;

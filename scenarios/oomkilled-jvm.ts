@@ -1,6 +1,6 @@
-import { defineScenario, step } from "../harness/scenario.js";
-import type { ScenarioContext } from "../harness/types.js";
-import { describeSample, killedWithoutAWord, lastOomKill, mib, oomKilledWithHeapToSpare, residentUnderLimit } from "../harness/jvm.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import type { ScenarioContext } from "../harness/kit/types.js";
+import { describeSample, killedWithoutAWord, lastOomKill, mib, oomKilledWithHeapToSpare, residentUnderLimit } from "../harness/kit/workloads/jvm.js";
 import {
   apply,
   containerExited,
@@ -14,7 +14,7 @@ import {
   answersThroughService,
   waitRolledOut,
   WORKLOAD_IMAGES,
-} from "../harness/workloads.js";
+} from "../harness/kit/workloads/workloads.js";
 
 /**
  * A JVM service in a 256Mi container, its heap capped by -Xmx at 208m ("it fits"). Its second release

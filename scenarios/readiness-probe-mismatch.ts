@@ -1,4 +1,4 @@
-import { defineScenario, step } from "../harness/scenario.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
 import {
   apply,
   deployment,
@@ -13,7 +13,7 @@ import {
   waitRolledOut,
   WORKLOAD_IMAGES,
   kubectlLook,
-} from "../harness/workloads.js";
+} from "../harness/kit/workloads/workloads.js";
 
 /**
  * A release moves the readiness probe to a port the application does not listen on. The pods run, but never

@@ -1,8 +1,18 @@
-import { ingress, ingressAnswers, ingressUrl, installIngressController, httpGet, INGRESS_CONTROLLER } from "../harness/ingress.js";
-import { defineScenario, step } from "../harness/scenario.js";
-import type { ScenarioContext } from "../harness/types.js";
-import { apply, deployment, endpointsEmpty, kubectlLook, kubectlPatch, podLogMatches, service, waitRolledOut, WORKLOAD_IMAGES } from "../harness/workloads.js";
-import { podReady, waitFor } from "../harness/probes.js";
+import { ingress, ingressAnswers, ingressUrl, installIngressController, httpGet, INGRESS_CONTROLLER } from "../harness/kit/workloads/ingress.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import type { ScenarioContext } from "../harness/kit/types.js";
+import {
+  apply,
+  deployment,
+  endpointsEmpty,
+  kubectlLook,
+  kubectlPatch,
+  podLogMatches,
+  service,
+  waitRolledOut,
+  WORKLOAD_IMAGES,
+} from "../harness/kit/workloads/workloads.js";
+import { podReady, waitFor } from "../harness/kit/probes.js";
 
 /**
  * Three services behind one real Ingress controller (Traefik), each broken at a different layer the

@@ -1,9 +1,9 @@
-import { versionOf } from "../harness/versions.js";
-import type { Probe } from "../harness/probes.js";
-import { defineScenario, step } from "../harness/scenario.js";
-import type { ScenarioContext } from "../harness/types.js";
-import { helm, helmRun, releaseIs, writeChart } from "../harness/helm.js";
-import { filesInVolume, imageRef, kubectlIn, kubectlLook, statefulSetReady, WORKLOAD_IMAGES } from "../harness/workloads.js";
+import { versionOf } from "../harness/kit/versions.js";
+import type { Probe } from "../harness/kit/probes.js";
+import { defineScenario, step } from "../harness/kit/scenario.js";
+import type { ScenarioContext } from "../harness/kit/types.js";
+import { helm, helmRun, releaseIs, writeChart } from "../harness/kit/workloads/helm.js";
+import { filesInVolume, imageRef, kubectlIn, kubectlLook, statefulSetReady, WORKLOAD_IMAGES } from "../harness/kit/workloads/workloads.js";
 
 /**
  * A Helm release with a StatefulSet whose volume holds blobs written before the fault. The operators scale

@@ -1,10 +1,10 @@
-import { nodeShell } from "../harness/types.js";
-import { defineScenario, step, type Fault } from "../harness/scenario.js";
-import { apiserverReady, etcdHealthy, kubeSystemDegraded, kubeSystemReady, nodesNotReady, nodesReady } from "../harness/probes.js";
-import { configMaps, service, serviceDown } from "../harness/sentinels.js";
-import { redactJoin } from "../harness/steps.js";
-import { serviceLoad, usersSeeErrors } from "../harness/load.js";
-import { echoService, spreadOverNodes } from "../harness/workloads.js";
+import { nodeShell } from "../harness/kit/types.js";
+import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
+import { apiserverReady, etcdHealthy, kubeSystemDegraded, kubeSystemReady, nodesNotReady, nodesReady } from "../harness/kit/probes.js";
+import { configMaps, service, serviceDown } from "../harness/kit/sentinels.js";
+import { redactJoin } from "../harness/kit/steps.js";
+import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
+import { echoService, spreadOverNodes } from "../harness/kit/workloads/workloads.js";
 
 const RESET = [
   "kubeadm reset -f",

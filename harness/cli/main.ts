@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { readWorkload, WORKLOAD_FILE } from "../team-workload.js";
+import { readWorkload, WORKLOAD_FILE } from "../kit/workloads/team-workload.js";
 import { doctor } from "../../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
@@ -11,11 +11,11 @@ import { garbageCollect } from "../../clusters/kind/gc.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { gcExisting, type ExistingTarget } from "../../clusters/existing.js";
-import { installSignalHandlers } from "../signals.js";
+import { installSignalHandlers } from "../engine/signals.js";
 import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-command.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages, LOAD_GENERATOR_IMAGE, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
-import { parseShard } from "../variants.js";
+import { parseShard } from "../engine/variants.js";
 import { gamedayCommand, gamedayShell } from "./gameday-command.js";
 import { parseDifficulty } from "../gameday/draw.js";
 

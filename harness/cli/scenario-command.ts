@@ -10,17 +10,17 @@ import { describeTarget, openExisting, prepareExisting, type ExistingTarget } fr
 import { KindProvider } from "../../clusters/kind/provider.js";
 import type { Progress } from "../../clusters/progress.js";
 import { registerTeardown } from "../../clusters/teardown.js";
-import { describePlan, loadAll, loadScenario, scenarioIds } from "../registry.js";
-import type { Scenario } from "../scenario.js";
-import { consoleReporter } from "../reporters/console.js";
-import { esc, fileReporter, htmlReport, junitXml, type FileReport } from "../reporters/files.js";
-import { ReporterMultiplexer, type Reporter } from "../reporters/reporter.js";
-import { assertServes, runScenario, unserved, EXIT_CODES, type RunJournal, type RunOptions } from "../runner.js";
-import { asExpected, expectedOutcome } from "../outcomes.js";
-import { SharedClusters } from "../shared-clusters.js";
-import { isStopping } from "../signals.js";
-import { checkWorkload, refusesWorkload, withWorkload, type WorkloadConfig } from "../team-workload.js";
-import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../variants.js";
+import { describePlan, loadAll, loadScenario, scenarioIds } from "../engine/registry.js";
+import type { Scenario } from "../kit/scenario.js";
+import { consoleReporter } from "../reports/console.js";
+import { esc, fileReporter, htmlReport, junitXml, type FileReport } from "../reports/files.js";
+import { ReporterMultiplexer, type Reporter } from "../engine/reporter.js";
+import { assertServes, runScenario, unserved, EXIT_CODES, type RunJournal, type RunOptions } from "../engine/runner.js";
+import { asExpected, expectedOutcome } from "../engine/outcomes.js";
+import { SharedClusters } from "../engine/shared-clusters.js";
+import { isStopping } from "../engine/signals.js";
+import { checkWorkload, refusesWorkload, withWorkload, type WorkloadConfig } from "../kit/workloads/team-workload.js";
+import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../engine/variants.js";
 import {
   gitCommit,
   historyDir,
@@ -34,12 +34,12 @@ import {
   trends,
   writeHistory,
   type TrendRow,
-} from "../history.js";
-import { suiteSections } from "../reporters/trends.js";
-import { versionMatrixLines, versionMatrixSection } from "../reporters/versions.js";
-import { versionSuffix } from "../versions.js";
+} from "../reports/history.js";
+import { suiteSections } from "../reports/trends.js";
+import { versionMatrixLines, versionMatrixSection } from "../reports/versions.js";
+import { versionSuffix } from "../kit/versions.js";
 import { ensureHostTools } from "../../clusters/images/host-tools.js";
-import { realClock, type ClusterFactory } from "../types.js";
+import { realClock, type ClusterFactory } from "../kit/types.js";
 import { mkdir, writeFile } from "node:fs/promises";
 
 export const REPORTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "reports");

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";
-import type { Outcome, RunJournal } from "../journal.js";
-import { esc } from "../reporters/files.js";
+import type { Outcome, RunJournal } from "../engine/journal.js";
+import { esc } from "../reports/files.js";
 import { gameDayHints, severityOf } from "./alert.js";
 import { firstCauseCommand, showCommand, type PlayerCommand } from "./commands.js";
 import type { GameDayScenario } from "./draw.js";

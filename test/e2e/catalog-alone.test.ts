@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import { loadAll } from "../../harness/registry.js";
+import { loadAll } from "../../harness/engine/registry.js";
 import { expectCatalogRunPasses } from "./helpers.js";
 
 /**

@@ -1,8 +1,8 @@
 import os from "node:os";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadAll, loadScenario } from "../../harness/registry.js";
-import type { RunJournal } from "../../harness/runner.js";
-import { variantOf } from "../../harness/scenario.js";
+import { loadAll, loadScenario } from "../../harness/engine/registry.js";
+import type { RunJournal } from "../../harness/engine/runner.js";
+import { variantOf } from "../../harness/kit/scenario.js";
 import { expectCatalogJournalPasses, expectLoadRecorded, runCatalogShared } from "./helpers.js";
 
 /**

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadAll } from "../../harness/registry.js";
+import { loadAll } from "../../harness/engine/registry.js";
 import { drawScenario } from "../../harness/gameday/draw.js";
 import { chromiumDom, findChromium, leftovers, until } from "./helpers.js";
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { CommandError } from "../../clusters/errors.js";
 import { pollUntil } from "../../clusters/wait.js";
-import { loadScenario } from "../../harness/registry.js";
-import { containerRunning, healthz } from "../../harness/probes.js";
-import { defineScenario, step, type Scenario } from "../../harness/scenario.js";
-import { faultNeutralised, runbookCutShort } from "../../harness/variants.js";
+import { loadScenario } from "../../harness/engine/registry.js";
+import { containerRunning, healthz } from "../../harness/kit/probes.js";
+import { defineScenario, step, type Scenario } from "../../harness/kit/scenario.js";
+import { faultNeutralised, runbookCutShort } from "../../harness/engine/variants.js";
 import { expectSelfChecksPassed, leftovers, loadContainers, readJournal, runIdIn, runOnKind, startCli, until } from "./helpers.js";
 
 /**

@@ -4,9 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { htmlReport } from "../../harness/reporters/files.js";
-import { versionMatrixSection } from "../../harness/reporters/versions.js";
-import type { RunJournal } from "../../harness/runner.js";
+import { htmlReport } from "../../harness/reports/files.js";
+import { versionMatrixSection } from "../../harness/reports/versions.js";
+import type { RunJournal } from "../../harness/engine/runner.js";
 import { findChromium, headlessFlags } from "./helpers.js";
 
 /** A journal shaped like a real etcd-port-conflict run (numbers from one), so the picture is realistic. */

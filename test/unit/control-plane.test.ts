@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import type { ClusterAccess } from "../../clusters/contract.js";
 import type { KubeApi } from "../../clusters/kube.js";
-import { deletedPodReplaced, newDeploymentFilled, newPodScheduled } from "../../harness/control-plane.js";
-import type { Clock, ScenarioContext } from "../../harness/types.js";
+import { deletedPodReplaced, newDeploymentFilled, newPodScheduled } from "../../harness/kit/control-plane/control-plane.js";
+import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
 
 /** Wall time that advances only when a probe sleeps: the 15 s grace is tested without waiting. */
 class FakeClock implements Clock {

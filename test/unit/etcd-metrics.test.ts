@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseHistogram, windowQuantile, WAL_FSYNC } from "../../harness/etcd-metrics.js";
+import { parseHistogram, windowQuantile, WAL_FSYNC } from "../../harness/kit/control-plane/etcd-metrics.js";
 
 const scrape = (counts: number[], count: number) => {
   const les = ["0.001", "0.002", "0.004", "0.008", "0.016", "0.032", "0.064", "0.128", "0.256", "0.512", "1.024", "2.048", "4.096", "8.192", "+Inf"];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeFlowControl, parseDumpRequests, parseMetrics, topClients } from "../../harness/flow-control.js";
+import { describeFlowControl, parseDumpRequests, parseMetrics, topClients } from "../../harness/kit/control-plane/flow-control.js";
 
 const METRICS = `# HELP apiserver_flowcontrol_current_executing_requests [BETA] Number of requests in initial (for a WATCH) or any (for a non-WATCH) execution stage in the API Priority and Fairness subsystem
 # TYPE apiserver_flowcontrol_current_executing_requests gauge

@@ -23,13 +23,13 @@ import {
   writePlayerFiles,
   type GameState,
 } from "../../harness/gameday/shell.js";
-import type { HistoryRecord } from "../../harness/history.js";
-import { esc } from "../../harness/reporters/files.js";
-import type { Probe } from "../../harness/probes.js";
-import { loadAll } from "../../harness/registry.js";
-import type { PhaseRecord, RunJournal, StepRecord } from "../../harness/runner.js";
-import type { Scenario } from "../../harness/scenario.js";
-import type { ScenarioContext } from "../../harness/types.js";
+import type { HistoryRecord } from "../../harness/reports/history.js";
+import { esc } from "../../harness/reports/files.js";
+import type { Probe } from "../../harness/kit/probes.js";
+import { loadAll } from "../../harness/engine/registry.js";
+import type { PhaseRecord, RunJournal, StepRecord } from "../../harness/engine/runner.js";
+import type { Scenario } from "../../harness/kit/scenario.js";
+import type { ScenarioContext } from "../../harness/kit/types.js";
 
 let all: Scenario[];
 let games: GameDayScenario[];

@@ -18,14 +18,14 @@ import {
   writeHistory,
   type HistoryRecord,
   type HistoryRun,
-} from "../../harness/history.js";
+} from "../../harness/reports/history.js";
 import { clusterUse, existingClusters, leftOutText, servedScenarios, suiteNumbers } from "../../harness/cli/scenario-command.js";
 import { RecordingProgress } from "../../clusters/progress.js";
-import { loadAll } from "../../harness/registry.js";
-import { htmlReport } from "../../harness/reporters/files.js";
-import { suiteSections, trendsSection } from "../../harness/reporters/trends.js";
-import type { RunJournal } from "../../harness/runner.js";
-import { parseShard, repeatRuns, shardScenarios, suitePlan, type PlannedRun } from "../../harness/variants.js";
+import { loadAll } from "../../harness/engine/registry.js";
+import { htmlReport } from "../../harness/reports/files.js";
+import { suiteSections, trendsSection } from "../../harness/reports/trends.js";
+import type { RunJournal } from "../../harness/engine/runner.js";
+import { parseShard, repeatRuns, shardScenarios, suitePlan, type PlannedRun } from "../../harness/engine/variants.js";
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), "history-"));
 

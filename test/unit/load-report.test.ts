@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { Clock } from "../../clusters/wait.js";
-import { LoadMonitor, serviceLoad } from "../../harness/load.js";
-import { htmlReport, junitXml } from "../../harness/reporters/files.js";
-import type { RunJournal } from "../../harness/runner.js";
+import { LoadMonitor, serviceLoad } from "../../harness/kit/load/load.js";
+import { htmlReport, junitXml } from "../../harness/reports/files.js";
+import type { RunJournal } from "../../harness/engine/runner.js";
 
 type Phase = RunJournal["phases"][number];
 const phase = (name: Phase["name"], a: number, b: number, extra: Partial<Phase> = {}): Phase => ({

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/load-series.js";
-import { keepsServing, LoadMonitor, serviceLoad, sloHolds, usersSeeErrors, vegetaTarget } from "../../harness/load.js";
-import { defineScenario, step, variantOf } from "../../harness/scenario.js";
-import { nodesReady } from "../../harness/probes.js";
-import type { Clock, ScenarioContext } from "../../harness/types.js";
-import type { PhaseName, PhaseRecord, RunJournal } from "../../harness/journal.js";
-import { htmlReport } from "../../harness/reporters/files.js";
+import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/kit/load/load-series.js";
+import { keepsServing, LoadMonitor, serviceLoad, sloHolds, usersSeeErrors, vegetaTarget } from "../../harness/kit/load/load.js";
+import { defineScenario, step, variantOf } from "../../harness/kit/scenario.js";
+import { nodesReady } from "../../harness/kit/probes.js";
+import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
+import type { PhaseName, PhaseRecord, RunJournal } from "../../harness/engine/journal.js";
+import { htmlReport } from "../../harness/reports/files.js";
 
 const T0 = Date.parse("2026-11-24T10:00:00Z");
 

@@ -1,9 +1,9 @@
-import { versionOf } from "../../harness/versions.js";
+import { versionOf } from "../../harness/kit/versions.js";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
-import { lostNodes } from "../../harness/faults.js";
-import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/probes.js";
-import type { ClusterAccess, NodeHandle, ScenarioContext } from "../../harness/types.js";
+import { lostNodes } from "../../harness/kit/faults.js";
+import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/kit/probes.js";
+import type { ClusterAccess, NodeHandle, ScenarioContext } from "../../harness/kit/types.js";
 
 /** A control-plane node whose shell answers from a table of (command fragment → output); nothing runs. */
 function ctxAnswering(answers: [string, string, number?][], found: Record<string, string> = {}): ScenarioContext & { commands: string[] } {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadAll, loadScenario, scenarioIds } from "../../harness/registry.js";
+import { loadAll, loadScenario, scenarioIds } from "../../harness/engine/registry.js";
 import { ownClusterReason } from "../../harness/cli/scenario-command.js";
 
 const HARNESS = path.resolve(import.meta.dirname, "../../harness");
@@ -39,7 +39,7 @@ describe("scenario registry", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "scenarios-"));
     writeFileSync(
       path.join(dir, "no-symptoms.ts"),
-      `import { defineScenario } from ${JSON.stringify(path.join(HARNESS, "scenario.ts"))};
+      `import { defineScenario } from ${JSON.stringify(path.join(HARNESS, "kit", "scenario.ts"))};
 export default defineScenario({ id: "no-symptoms", title: "t", summary: "s", source: { incident: "001", section: "x" }, tags: [],
   cluster: { controlPlanes: 1, workers: 0 }, setup: [], steadyState: [], fault: { title: "f", plan: [], inject: async () => {} },
   symptoms: { within: "1m", expect: [] }, runbook: [], verify: { within: "1m", expect: [] } });\n`,

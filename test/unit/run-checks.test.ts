@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Probe } from "../../harness/probes.js";
-import { latch } from "../../harness/run-checks.js";
-import type { Clock, ScenarioContext } from "../../harness/types.js";
+import type { Probe } from "../../harness/kit/probes.js";
+import { latch } from "../../harness/engine/run-checks.js";
+import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
 
 describe("latch", () => {
   it("asks a round's probes together, so a probe that takes its time does not hold back the others", async () => {

@@ -3,15 +3,15 @@ import { describe, expect, it } from "vitest";
 import { AftershockError } from "../../clusters/errors.js";
 import { pendingTeardowns } from "../../clusters/teardown.js";
 import type { RunResult } from "../../clusters/exec.js";
-import type { Probe } from "../../harness/probes.js";
-import { waitFor } from "../../harness/probes.js";
-import { ReporterMultiplexer, type Reporter } from "../../harness/reporters/reporter.js";
-import { EXIT_CODES, runScenario, type RunJournal } from "../../harness/runner.js";
-import { defineScenario, step, type ScenarioDefinition, type Sentinel } from "../../harness/scenario.js";
-import { faultNeutralised, runbookCutShort, variantsOf, withRunbook } from "../../harness/variants.js";
-import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/types.js";
+import type { Probe } from "../../harness/kit/probes.js";
+import { waitFor } from "../../harness/kit/probes.js";
+import { ReporterMultiplexer, type Reporter } from "../../harness/engine/reporter.js";
+import { EXIT_CODES, runScenario, type RunJournal } from "../../harness/engine/runner.js";
+import { defineScenario, step, type ScenarioDefinition, type Sentinel } from "../../harness/kit/scenario.js";
+import { faultNeutralised, runbookCutShort, variantsOf, withRunbook } from "../../harness/engine/variants.js";
+import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/kit/types.js";
 import type { KubeApi } from "../../clusters/kube.js";
-import { SharedClusters } from "../../harness/shared-clusters.js";
+import { SharedClusters } from "../../harness/engine/shared-clusters.js";
 
 /** A clock that advances only when the engine sleeps: budgets are tested without waiting. */
 class FakeClock implements Clock {
@@ -494,7 +494,7 @@ describe("the run's checks on its own probes", () => {
   });
 
   it("is what --dry-run shows, in the plan's order", async () => {
-    const { describePlan } = await import("../../harness/registry.js");
+    const { describePlan } = await import("../../harness/engine/registry.js");
     const plan = describePlan(scenarioFor(fakeWorld()));
     expect(plan).toMatch(/self-check before the fault: each symptom below must be absent[^\n]*\nsymptoms \(within 1m\):/);
     expect(plan).toMatch(/self-check on the broken cluster, before the runbook: at least one of healthy must fail\nrunbook:/);
@@ -529,8 +529,8 @@ describe("variants that must fail (pnpm suite --prove)", () => {
   });
 
   it("an alternative runbook is a variant with its declared outcome: one that loses data ends data-lost, as expected, and the report puts both side by side", async () => {
-    const { asExpected } = await import("../../harness/outcomes.js");
-    const { htmlReport } = await import("../../harness/reporters/files.js");
+    const { asExpected } = await import("../../harness/engine/outcomes.js");
+    const { htmlReport } = await import("../../harness/reports/files.js");
     const w = fakeWorld();
     const s = scenarioFor(w, {
       runbookName: "safe",
@@ -570,8 +570,8 @@ describe("variants that must fail (pnpm suite --prove)", () => {
   });
 
   it("the suite's verdict per run: a variant that ends as expected passes, in JUnit too", async () => {
-    const { asExpected } = await import("../../harness/outcomes.js");
-    const { junitXml } = await import("../../harness/reporters/files.js");
+    const { asExpected } = await import("../../harness/engine/outcomes.js");
+    const { junitXml } = await import("../../harness/reports/files.js");
     const w = fakeWorld();
     const opts = { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock() };
     const s = scenarioFor(w);

@@ -2,10 +2,18 @@ import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadScenario } from "../../harness/registry.js";
-import { variantOf } from "../../harness/scenario.js";
-import { checkWorkload, readWorkload, refusesWorkload, withWorkload, workloadLines, workloadVerdict, type WorkloadPods } from "../../harness/team-workload.js";
-import type { LoadRecord } from "../../harness/load.js";
+import { loadScenario } from "../../harness/engine/registry.js";
+import { variantOf } from "../../harness/kit/scenario.js";
+import {
+  checkWorkload,
+  readWorkload,
+  refusesWorkload,
+  withWorkload,
+  workloadLines,
+  workloadVerdict,
+  type WorkloadPods,
+} from "../../harness/kit/workloads/team-workload.js";
+import type { LoadRecord } from "../../harness/kit/load/load.js";
 
 const example = path.resolve(import.meta.dirname, "../../examples/shop");
 

@@ -3,10 +3,10 @@ import { checkBuildableVersion } from "../../clusters/images/builder.js";
 import { containerdConfig } from "../../clusters/images/containerd-config.js";
 import { goBinaryName } from "../../clusters/images/go-build.js";
 import { DEFAULT_KUBERNETES_VERSION, describeVersion, profileFor, TESTED_VERSIONS } from "../../clusters/versions.js";
-import { runKey } from "../../harness/history.js";
-import { versionOf, versionSuffix } from "../../harness/versions.js";
-import { versionMatrix, versionMatrixLines } from "../../harness/reporters/versions.js";
-import type { RunJournal } from "../../harness/journal.js";
+import { runKey } from "../../harness/reports/history.js";
+import { versionOf, versionSuffix } from "../../harness/kit/versions.js";
+import { versionMatrix, versionMatrixLines } from "../../harness/reports/versions.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 
 describe("version profiles: one place says what a version needs", () => {
   it("puts 1.27–1.30 on kind v0.24.0 with Debian's containerd 1.6 and haproxy, 1.35–1.37 on kind v0.33.0 with containerd 2.x", () => {

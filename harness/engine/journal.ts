@@ -1,0 +1,108 @@
+import type { Evidence } from "../kit/types.js";
+import type { LoadRecord } from "../kit/load/load.js";
+import type { WorkloadVerdict } from "../kit/workloads/team-workload.js";
+
+/** The record of one run (Chaos Toolkit's journal, typed): what ran, what was seen, how it ended. */
+
+export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "inconclusive" | "errored" | "interrupted";
+
+export const EXIT_CODES: Record<Outcome, number> = {
+  passed: 0,
+  errored: 1,
+  "fault-not-reproduced": 3,
+  "not-recovered": 4,
+  "data-lost": 5,
+  aborted: 6,
+  inconclusive: 7,
+  interrupted: 130,
+};
+
+/**
+ * The phases of a run, in order. Two of them are the run's checks on its own probes: `symptoms-absent`
+ * (before the fault, every symptom probe must be unmet, or it cannot prove the fault happened) and
+ * `verify-fails` (on the broken cluster, before the runbook, at least one verification probe must be unmet,
+ * or verification cannot prove recovery). Either failing makes the run inconclusive.
+ */
+export type PhaseName = "cluster" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
+
+/** A run of a scenario changed on purpose: what was changed, and the outcome that proves the point. */
+export interface VariantTag {
+  name: string;
+  expected: Outcome;
+}
+
+export interface StepRecord {
+  title: string;
+  shows?: string;
+  startedAt: number;
+  endedAt: number;
+  ok: boolean;
+  output?: string;
+  error?: string;
+}
+
+export interface ProbeRecord {
+  name: string;
+  expectation: string;
+  kind?: string;
+  ok: boolean;
+  observed: string;
+  /** When it first held (ms since run start), for symptoms and verify. */
+  firstOkAtMs?: number;
+  /**
+   * In the two self-check phases: whether the probe's own expectation held. There `ok` means the check is
+   * satisfied for this probe (the probe was unmet), so `held` keeps what the probe itself answered.
+   */
+  held?: boolean;
+}
+
+export interface PhaseRecord {
+  name: PhaseName;
+  startedAt: number;
+  endedAt: number;
+  status: "passed" | "failed" | "skipped";
+  budgetMs?: number;
+  steps: StepRecord[];
+  probes: ProbeRecord[];
+  error?: string;
+}
+
+export interface RunJournal {
+  runId: string;
+  scenario: { id: string; title: string; summary: string; source: { incident: string; section: string }; tags: string[] };
+  /** The Kubernetes version the run asked for (--k8s-version, or the default). */
+  kubernetesVersion?: string;
+  cluster?: { name: string; kubernetesVersion: string; nodes: string[]; createMs?: number; shared?: string };
+  startedAt: number;
+  endedAt: number;
+  outcome: Outcome;
+  exitCode: number;
+  reason: string;
+  phases: PhaseRecord[];
+  evidence: Evidence[];
+  timings: {
+    totalMs: number;
+    clusterCreateMs?: number;
+    /** Fault injected → first expected symptom observed. */
+    timeToDetectMs?: number;
+    /** Fault injected → every expected symptom observed. */
+    timeToConfirmMs?: number;
+    /** Runbook start → verification passed. */
+    timeToRecoverMs?: number;
+  };
+  kept?: string;
+  /** Highest total memory of the cluster's containers while the run had a cluster (docker stats), MiB. */
+  peakMemoryMiB?: number;
+  /** What the runbook lost by design (written after the last backup), by name and count. */
+  recoveryPoint?: string[];
+  /** Which of the scenario's runbooks ran (set when it has more than one). */
+  runbook?: string;
+  /** A variant of the scenario (pnpm suite --prove), and the outcome it is expected to end with. */
+  variant?: VariantTag;
+  /** Traffic that ran through the fault: per-second series, windows, SLO verdicts (scenarios with load). */
+  load?: LoadRecord[];
+  /** The team's own workload (--workload): its SLO verdict per window, users' error window, pods; apart from the outcome. */
+  workload?: WorkloadVerdict;
+  /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
+  image?: { ref: string; built: boolean; ms: number };
+}

@@ -1,0 +1,141 @@
+import { formatDuration } from "../../clusters/errors.js";
+import { registerTeardown } from "../../clusters/teardown.js";
+import { LABELS } from "../../clusters/labels.js";
+import { kubeSystemReady, nodesReady, waitFor, type Probe } from "../kit/probes.js";
+import type { Outcome } from "./runner.js";
+import type { Clock, ClusterFactory, ClusterShape, ManagedCluster } from "../kit/types.js";
+
+/**
+ * One cluster for many runs (`pnpm suite`, unless --fresh-clusters). The first run of a shape (and version)
+ * creates it; each later run of the same shape gets it after a health gate: nodes Ready, kube-system Ready, and
+ * no namespace of an earlier run left (each run deletes its own). The run's own steady state and its
+ * "symptoms absent" check follow, as on a new cluster. A run that ends in anything but the outcome it was meant
+ * to have (for a cluster-scoped run: passed, so verified healthy with both self-checks passed) gets the cluster
+ * replaced before the next. Runs see a lease whose delete() only gives the cluster back; the cluster itself is
+ * deleted when replaced, at close(), or on Ctrl-C.
+ */
+export class SharedClusters implements ClusterFactory {
+  readonly capabilities: ClusterFactory["capabilities"];
+  readonly target: string;
+  readonly prepare: ClusterFactory["prepare"];
+  private current?: { cluster: ManagedCluster; key: string; runs: number; unregister: () => void };
+  /** Clusters made so far (for the suite report). */
+  readonly created: string[] = [];
+  /** Whether the last create() handed out a cluster an earlier run had used. */
+  lastReused = false;
+
+  constructor(
+    private readonly inner: ClusterFactory,
+    private readonly clock: Clock,
+    private readonly gateBudgetMs = 2 * 60_000,
+  ) {
+    this.capabilities = inner.capabilities;
+    this.target = `a shared ${inner.target ?? "cluster"}`;
+    this.prepare = inner.prepare?.bind(inner);
+  }
+
+  async create(shape: Parameters<ClusterFactory["create"]>[0]): Promise<ManagedCluster> {
+    const key = shapeKey(shape);
+    if (this.current && this.current.key === key) {
+      const gate = await this.healthGate(this.current.cluster);
+      if (gate.ok) {
+        this.current.runs++;
+        this.lastReused = true;
+        return lease(this.current.cluster, `${gate.observed}; run ${this.current.runs} on this cluster`);
+      }
+      await this.retire(`health gate failed: ${gate.observed}`);
+    } else if (this.current) {
+      await this.retire("next run needs another shape");
+    }
+    this.lastReused = false;
+    const cluster = await this.inner.create(shape);
+    const unregister = registerTeardown(`shared cluster ${cluster.name}: delete`, () => cluster.delete());
+    this.current = { cluster, key, runs: 1, unregister };
+    this.created.push(cluster.name);
+    return lease(cluster, "created for this run");
+  }
+
+  /**
+   * After each run: a run that did not end as it was meant to (passed, or the outcome its variant declares,
+   * e.g. data-lost for an incident's own runbook) may have left the cluster in any state, so it is replaced.
+   */
+  async afterRun(outcome: Outcome, expected: Outcome = "passed"): Promise<void> {
+    if (outcome !== expected) await this.retire(`previous run ended ${outcome}`);
+  }
+
+  /** Replaces the current cluster before the next run (a run on it could not start from a healthy state). */
+  async discard(why: string): Promise<void> {
+    await this.retire(why);
+  }
+
+  async close(): Promise<void> {
+    await this.retire("suite finished");
+  }
+
+  private async retire(_why: string): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    this.current = undefined;
+    c.unregister();
+    await c.cluster.delete();
+  }
+
+  private async healthGate(cluster: ManagedCluster): Promise<{ ok: boolean; observed: string }> {
+    const t0 = this.clock.now();
+    const ctx = { cluster, clock: this.clock, found: {}, evidence: () => {}, namespace: "default" };
+    try {
+      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces(), apiSettled()]) await waitFor(p, ctx, this.gateBudgetMs);
+      return { ok: true, observed: `health gate passed in ${formatDuration(this.clock.now() - t0)}` };
+    } catch (e) {
+      return { ok: false, observed: (e as Error).message };
+    }
+  }
+}
+
+/** Every namespace a run made (labelled managed by Aftershock) is gone: the earlier run cleaned up after itself. */
+function noRunNamespaces(): Probe {
+  return {
+    name: "no earlier run's namespace",
+    expectation: `no namespace labelled ${LABELS.k8sManaged}=true`,
+    async check(ctx) {
+      const list = await ctx.cluster.api.core.listNamespace({ labelSelector: `${LABELS.k8sManaged}=true` });
+      const left = list.items.map((n) => `${n.metadata?.name} (${n.status?.phase ?? "?"})`);
+      return left.length ? { ok: false, observed: `still there: ${left.join(", ")}` } : { ok: true, observed: "none left" };
+    },
+  };
+}
+
+/**
+ * The API answers promptly again: five reads a second apart, each within a second. Right after a run's recovery
+ * the API server can stall for seconds (seen once on v1.29.15 after controllers-down: a whole second of API
+ * requests timed out before the next run's fault, which made that run inconclusive).
+ */
+function apiSettled(): Probe {
+  return {
+    name: "API answers promptly",
+    expectation: "5 reads a second apart, each within 1s",
+    async check(ctx) {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = Date.now();
+        await ctx.cluster.api.core.listNamespace({ limit: 1 });
+        times.push(Date.now() - t0);
+        if (i < 4) await ctx.clock.sleep(1000);
+      }
+      return { ok: times.every((t) => t < 1000), observed: `reads took ${times.map((t) => `${t}ms`).join(", ")}` };
+    },
+  };
+}
+
+function shapeKey(s: ClusterShape & { kubernetesVersion: string; image?: string }): string {
+  return `${s.controlPlanes}+${s.workers}@${s.kubernetesVersion}${s.image ? `/${s.image}` : ""}`;
+}
+
+/** The shared cluster as one run sees it: deleting it only gives it back. */
+function lease(c: ManagedCluster, how: string): ManagedCluster {
+  return Object.create(c, {
+    delete: { value: async () => {} },
+    shared: { value: how, enumerable: true },
+    api: { get: () => c.api },
+  }) as ManagedCluster;
+}

@@ -1,0 +1,168 @@
+import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
+import { AftershockError } from "../../clusters/errors.js";
+import { raw, sh } from "../../clusters/exec.js";
+import { lostNodes } from "./faults.js";
+import { etcdctl, etcdMembers, waitFor, type Probe } from "./probes.js";
+import { step, type RunbookStep } from "./scenario.js";
+import type { ScenarioContext } from "./types.js";
+
+/**
+ * Runbook steps shared by the scenarios that lose control-plane machines: what an on-call engineer types on
+ * a surviving control plane to take the dead members out, and to join fresh machines back.
+ */
+
+const ETCDCTL = etcdctl(10);
+/** A join command fit for reports: the token and the CA hash left out. */
+export const redactJoin = (join: string) => join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
+
+const survivor = (ctx: ScenarioContext) => nodeShell(ctx.cluster).controlPlane();
+
+/** `etcdctl member list`, then `member remove` for each lost node's member. */
+export function removeLostEtcdMembers(): RunbookStep {
+  return step("remove the dead etcd members", `${"etcdctl member list -w table"}\netcdctl member remove <id of each lost member>`, async (ctx) => {
+    const members = await etcdMembers(ctx);
+    const out = members.map((m) => `${m.id}, ${m.name}, ${m.clientUrl}`);
+    for (const name of lostNodes(ctx)) {
+      const m = members.find((x) => x.name === name);
+      if (!m) {
+        out.push(`no member named ${name} (already removed)`);
+        continue;
+      }
+      out.push((await survivor(ctx).sh(sh`${raw(ETCDCTL)} member remove ${m.id}`)).stdout.trim());
+    }
+    return out.join("\n");
+  });
+}
+
+/** `kubectl delete node` for each lost node. */
+export function deleteLostNodes(): RunbookStep {
+  return step("delete the dead Node objects", "kubectl delete node <each lost node>", async (ctx) =>
+    (await ctx.cluster.kubectl(["delete", "node", ...lostNodes(ctx), "--ignore-not-found", "--request-timeout=30s"], { timeoutMs: 60_000 })).stdout.trim(),
+  );
+}
+
+/**
+ * The incident edited kube-public/cluster-info because it still named the dead first master. Here the
+ * check is real: if cluster-info names a lost node, it is pointed at the survivor; otherwise it is left.
+ */
+export function checkClusterInfo(): RunbookStep {
+  return step(
+    "make sure cluster-info does not point at a dead node",
+    "kubectl -n kube-public get configmap cluster-info -o yaml   # server: must be reachable",
+    async (ctx) => {
+      const r = await ctx.cluster.kubectl(["-n", "kube-public", "get", "configmap", "cluster-info", "-o", "jsonpath={.data.kubeconfig}"]);
+      const server = /server:\s*(\S+)/.exec(r.stdout)?.[1] ?? "";
+      const dead = lostNodes(ctx).find((n) => server.includes(`//${n}:`));
+      if (!dead) return `server: ${server} (not a lost node; left as it is)`;
+      const fixed = r.stdout.replace(server, server.replace(dead, survivor(ctx).name));
+      await ctx.cluster.kubectl([
+        "-n",
+        "kube-public",
+        "patch",
+        "configmap",
+        "cluster-info",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ data: { kubeconfig: fixed } }),
+      ]);
+      return `server: ${server} named lost node ${dead}; now ${survivor(ctx).name}`;
+    },
+  );
+}
+
+/** A new bootstrap token and a new certificate key for joining control planes. */
+export function newJoinCredentials(): RunbookStep {
+  return step(
+    "create a join command and a new certificate key",
+    "kubeadm token create --print-join-command\nkubeadm init phase upload-certs --upload-certs",
+    async (ctx) => {
+      ctx.found.join = (await survivor(ctx).exec(["kubeadm", "token", "create", "--print-join-command"])).stdout.trim();
+      const certs = await survivor(ctx).sh("kubeadm init phase upload-certs --upload-certs 2>&1");
+      const key = certs.stdout.trim().split("\n").pop()?.trim() ?? "";
+      if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${certs.stdout.slice(-300)}`);
+      ctx.found.certificateKey = key;
+      return `${redactJoin(ctx.found.join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
+    },
+  );
+}
+
+/**
+ * Fresh machines in place of the lost ones, each joined as a control plane in turn (etcd grows one member
+ * at a time). The machine comes from the harness (kind cannot add nodes); the join is the incident's.
+ */
+export function joinReplacementControlPlanes(): RunbookStep {
+  return step(
+    "provision fresh machines and join them as control planes",
+    "pnpm cluster replace-node <cluster> <node>   # a new machine, same name, OS and kubelet installed, not joined\n" +
+      "kubeadm join <endpoint>:6443 --token … --discovery-token-ca-cert-hash sha256:… --control-plane --certificate-key … --v=5",
+    async (ctx) => {
+      const lifecycle = nodeLifecycle(ctx.cluster);
+      if (!ctx.found.join || !ctx.found.certificateKey)
+        throw new AftershockError("E_BAD_INPUT", "no join command or certificate key: run the credentials step first");
+      const out: string[] = [];
+      for (const name of lostNodes(ctx)) {
+        const node = await lifecycle.provisionNode(name);
+        // Preflight assumes a VM (swap, kernel modules); kind skips it for every node, and so does this join.
+        const r = await node.sh(
+          sh`${ctx.found.join.split(" ")} --control-plane --certificate-key ${ctx.found.certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`,
+          { timeoutMs: 5 * 60_000 },
+        );
+        if (!/This node has joined the cluster and a new control plane instance was created/.test(r.stdout)) {
+          throw new AftershockError("E_COMMAND", `kubeadm join on ${name} did not finish: ${r.stdout.trim().split("\n").slice(-3).join(" | ")}`);
+        }
+        out.push(`${name}: This node has joined the cluster and a new control plane instance was created`);
+      }
+      return out.join("\n");
+    },
+    "12m",
+  );
+}
+
+/** The API answers through the cluster endpoint (the load balancer, on three control planes). */
+const apiAnswers: Probe = {
+  name: "API answers through the cluster endpoint",
+  expectation: "kubectl get --raw /readyz to print ok",
+  async check(ctx) {
+    const r = await ctx.cluster.kubectl(["get", "--raw", "/readyz", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 });
+    return { ok: r.exitCode === 0 && r.stdout.trim() === "ok", observed: (r.stdout.trim() || r.stderr.trim()).split("\n").pop() ?? "" };
+  },
+};
+
+/**
+ * etcd disaster recovery on the last member: restart it once with --force-new-cluster (it keeps its data
+ * and forgets the dead peers), then once more without the flag, so a later restart cannot fork it again.
+ */
+export function forceNewEtcdCluster(): RunbookStep {
+  const manifest = "/etc/kubernetes/manifests/etcd.yaml";
+  const restart = (edit: string) => `set -euo pipefail
+old=$(crictl ps --name '^etcd$' -q | head -n1)
+${edit}
+for i in $(seq 1 120); do
+  new=$(crictl ps --name '^etcd$' --state running -q | head -n1)
+  if [[ -n $new && $new != "$old" ]] && ${ETCDCTL} endpoint health >/dev/null 2>&1; then break; fi
+  sleep 1
+done
+echo "etcd restarted after \${SECONDS}s"
+${ETCDCTL} endpoint health 2>&1
+${ETCDCTL} member list`;
+  return step(
+    "make the last etcd member a cluster of one",
+    `sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}   # kubelet restarts etcd\n` +
+      `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal\n` +
+      "kubectl get --raw /readyz   # until the API answers through the cluster endpoint again",
+    async (ctx) => {
+      const forced = await survivor(ctx).sh(
+        restart(`grep -q -- '--force-new-cluster' ${manifest} || sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}`),
+        { timeoutMs: 3 * 60_000 },
+      );
+      // Back to the original manifest means back to the original pod UID, which the kubelet has only just
+      // torn down; it then waits about two minutes on that pod's volumes. A kubelet restart forgets it.
+      const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeoutMs: 3 * 60_000 });
+      // etcd being healthy is not the API answering: the API server reconnects, and the load balancer only
+      // sends traffic to it once its health check passes (until then kubectl gets "EOF"). Wait for that.
+      const api = await waitFor(apiAnswers, ctx, 2 * 60_000);
+      return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}\nkubectl get --raw /readyz: ${api.observed}`;
+    },
+    "8m",
+  );
+}

@@ -1,0 +1,563 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { loadAllYaml, loadYaml, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
+import { AftershockError, formatDuration, parseDuration } from "../../../clusters/errors.js";
+import { docker } from "../../../clusters/docker.js";
+import { pollUntil } from "../../../clusters/wait.js";
+import { run } from "../../../clusters/exec.js";
+import { apiErrorLine } from "../../../clusters/kube.js";
+import { defaultCacheDir } from "../../../clusters/images/builder.js";
+import { ensureHostTools } from "../../../clusters/images/host-tools.js";
+import { ConsoleProgress } from "../../../clusters/progress.js";
+import { helm } from "./helm.js";
+import type { LoadRecord, LoadSpec, SloObjective, SloWindow } from "../load/load.js";
+import type { LoadSecond } from "../load/load-series.js";
+import { describeObjective, judge, serviceLoad } from "../load/load.js";
+import { podReady, type Probe } from "../probes.js";
+import type { Scenario, ScenarioDefinition, Sentinel } from "../scenario.js";
+import { defineScenario } from "../scenario.js";
+import type { ScenarioContext } from "../types.js";
+import { applyInNamespace, waitRolledOut } from "./workloads.js";
+
+/**
+ * A team's own workload under the incident (`--workload PATH`, or `aftershock.yaml` in the current directory):
+ * what to deploy, the images it needs, the Service its users reach, the rate, and its SLO. A scenario that
+ * declares a `workloadSlot` runs it in place of its demo Service: deployed in the run's namespace after setup,
+ * its readiness part of the steady state, its users' traffic through the fault, judged in a verdict of its own
+ * (the runbook's verdict stays the cluster's).
+ */
+
+/** The file a repository commits; `--workload DIR` looks for it in DIR. */
+export const WORKLOAD_FILE = "aftershock.yaml";
+
+export type WorkloadDeploy =
+  { kind: "manifests"; dir: string } | { kind: "kustomize"; dir: string } | { kind: "helm"; chart: string; values: string[]; release: string };
+
+export interface WorkloadConfig {
+  /** kebab-case; the load stream's and the verdict's name. */
+  name: string;
+  /** Where the file was read from (absolute) and its directory, against which paths in it resolve. */
+  file: string;
+  dir: string;
+  deploy: WorkloadDeploy;
+  /** Local Docker images the workload runs (loaded into kind before it is deployed). */
+  images: string[];
+  readyWithinMs: number;
+  users: {
+    service: string;
+    path: string;
+    /** GET unless the file says; a body (and its Content-Type) goes with the methods that take one. */
+    method: string;
+    body?: { data: string; contentType?: string };
+    /** Statuses that count as served (default any 2xx or 3xx). */
+    expectStatus?: number[];
+    rate: number;
+    timeoutMs: number;
+  };
+  slo: { before: SloObjective; during?: SloObjective; after: SloObjective };
+  /** Label selector of the pods a fault that picks a pod or node should hit (scenarios that pick one). */
+  target?: string;
+  /** A breached SLO makes the run's exit code WORKLOAD_BREACHED_EXIT (when the runbook's verdict passed). */
+  failRunOnBreach: boolean;
+}
+
+/** The exit code of a run whose runbook passed and whose workload breached an SLO, with failRunOnBreach. */
+export const WORKLOAD_BREACHED_EXIT = 8;
+
+const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/** Reads and validates a workload file (or DIR/aftershock.yaml); every mistake is one line naming the field. */
+export function readWorkload(p: string): WorkloadConfig {
+  const abs = path.resolve(p);
+  if (!existsSync(abs)) throw new AftershockError("E_BAD_INPUT", `workload ${p}: no such file or directory`);
+  const file = statSync(abs).isDirectory() ? path.join(abs, WORKLOAD_FILE) : abs;
+  if (!existsSync(file)) throw new AftershockError("E_BAD_INPUT", `workload ${p}: no ${WORKLOAD_FILE} in it`, { hint: "see README, Your own workload" });
+  const where = path.relative(process.cwd(), file) || file;
+  const bad = (field: string, why: string) => new AftershockError("E_BAD_INPUT", `workload ${where}: ${field} ${why}`);
+  let doc: Record<string, unknown>;
+  try {
+    doc = loadYaml(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw bad("file", `is not YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (!doc || typeof doc !== "object") throw bad("file", "must be a mapping");
+  const dir = path.dirname(file);
+  const obj = (v: unknown, field: string): Record<string, unknown> => {
+    if (!v || typeof v !== "object" || Array.isArray(v)) throw bad(field, "must be a mapping");
+    return v as Record<string, unknown>;
+  };
+  const str = (v: unknown, field: string): string => {
+    if (typeof v !== "string" || !v.trim()) throw bad(field, "is required (a string)");
+    return v;
+  };
+  const within = (v: unknown, field: string, dflt: string): number => {
+    try {
+      return parseDuration(v === undefined ? dflt : String(v));
+    } catch {
+      throw bad(field, `is not a duration: "${String(v)}"`);
+    }
+  };
+  const dirAt = (v: unknown, field: string): string => {
+    const d = path.resolve(dir, str(v, field));
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw bad(field, `: no such directory (${path.relative(process.cwd(), d)})`);
+    return d;
+  };
+  const objective = (v: unknown, field: string): SloObjective => {
+    const o = obj(v, field);
+    const a = Number(o.availability);
+    if (!(a > 0 && a <= 1)) throw bad(`${field}.availability`, "must be a share between 0 and 1, e.g. 0.99");
+    if (o.p99Ms !== undefined && !(Number(o.p99Ms) > 0)) throw bad(`${field}.p99Ms`, "must be a number of milliseconds");
+    return { availability: a, ...(o.p99Ms !== undefined ? { p99Ms: Number(o.p99Ms) } : {}) };
+  };
+
+  const name = str(doc.name, "name");
+  if (!KEBAB.test(name)) throw bad("name", "must be kebab-case");
+  const d = obj(doc.deploy, "deploy");
+  const kinds = ["manifests", "kustomize", "helm"].filter((k) => d[k] !== undefined);
+  if (kinds.length !== 1) throw bad("deploy", "needs exactly one of manifests (a directory), kustomize (a directory) or helm (chart, values)");
+  let deploy: WorkloadDeploy;
+  if (d.manifests !== undefined) deploy = { kind: "manifests", dir: dirAt(d.manifests, "deploy.manifests") };
+  else if (d.kustomize !== undefined) {
+    const k = dirAt(d.kustomize, "deploy.kustomize");
+    if (!["kustomization.yaml", "kustomization.yml", "Kustomization"].some((f) => existsSync(path.join(k, f))))
+      throw bad("deploy.kustomize", `: no kustomization.yaml in ${path.relative(process.cwd(), k)}`);
+    deploy = { kind: "kustomize", dir: k };
+  } else {
+    const h = obj(d.helm, "deploy.helm");
+    const chart = dirAt(h.chart, "deploy.helm.chart");
+    const values = ((h.values ?? []) as unknown[]).map((v, i) => {
+      const f = path.resolve(dir, str(v, `deploy.helm.values[${i}]`));
+      if (!existsSync(f)) throw bad(`deploy.helm.values[${i}]`, `: no such file (${path.relative(process.cwd(), f)})`);
+      return f;
+    });
+    deploy = { kind: "helm", chart, values, release: h.release === undefined ? name : str(h.release, "deploy.helm.release") };
+  }
+  const images = doc.images === undefined ? [] : doc.images;
+  if (!Array.isArray(images) || images.some((i) => typeof i !== "string" || !i)) throw bad("images", "must be a list of image references");
+  const u = obj(doc.users, "users");
+  const rate = u.rate === undefined ? 20 : Number(u.rate);
+  if (!(rate >= 1 && rate <= 500)) throw bad("users.rate", "must be between 1 and 500 requests per second");
+  const p0 = u.path === undefined ? "/" : str(u.path, "users.path");
+  if (!p0.startsWith("/")) throw bad("users.path", "must start with /");
+  const method = u.method === undefined ? "GET" : str(u.method, "users.method").toUpperCase();
+  if (!METHODS.includes(method)) throw bad("users.method", `must be one of ${METHODS.join(", ")}`);
+  if (u.body !== undefined && !["POST", "PUT", "PATCH"].includes(method)) throw bad("users.body", `goes with POST, PUT or PATCH, not ${method}`);
+  const body =
+    u.body === undefined
+      ? undefined
+      : { data: str(u.body, "users.body"), ...(u.contentType !== undefined ? { contentType: str(u.contentType, "users.contentType") } : {}) };
+  const statuses = u.expectStatus === undefined ? undefined : ([] as unknown[]).concat(u.expectStatus).map(Number);
+  if (statuses && (!statuses.length || statuses.some((c) => !Number.isInteger(c) || c < 100 || c > 599)))
+    throw bad("users.expectStatus", "must be an HTTP status or a list of them, e.g. 201 or [200, 204]");
+  const s = obj(doc.slo ?? {}, "slo");
+  const dflt = { availability: 0.99, p99Ms: 500 };
+  const slo = {
+    before: s.before === undefined ? dflt : objective(s.before, "slo.before"),
+    ...(s.during !== undefined ? { during: objective(s.during, "slo.during") } : {}),
+    after: s.after === undefined ? dflt : objective(s.after, "slo.after"),
+  };
+  const t = doc.target === undefined ? undefined : obj(doc.target, "target");
+  return {
+    name,
+    file,
+    dir,
+    deploy,
+    images: images as string[],
+    readyWithinMs: within(doc.readyWithin, "readyWithin", "3m"),
+    users: {
+      service: str(u.service, "users.service"),
+      path: p0,
+      method,
+      ...(body ? { body } : {}),
+      ...(statuses ? { expectStatus: statuses } : {}),
+      rate,
+      timeoutMs: within(u.timeout, "users.timeout", "2s"),
+    },
+    slo,
+    ...(t ? { target: str(t.selector, "target.selector") } : {}),
+    failRunOnBreach: doc.failRunOnBreach === undefined ? false : doc.failRunOnBreach === true,
+  };
+}
+
+/** The objects the workload deploys, as the cluster will get them (manifests read, a chart templated by helm). */
+export async function renderWorkload(w: WorkloadConfig, helmBinary?: string): Promise<KubernetesObject[]> {
+  const where = path.relative(process.cwd(), w.file);
+  const parse = (text: string, from: string): KubernetesObject[] => {
+    try {
+      return (loadAllYaml(text) as (KubernetesObject | null)[]).filter((o): o is KubernetesObject => !!o && typeof o === "object");
+    } catch (e) {
+      throw new AftershockError("E_BAD_INPUT", `workload ${where}: ${from} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
+  };
+  switch (w.deploy.kind) {
+    case "manifests": {
+      const files = listYaml(w.deploy.dir);
+      if (!files.length) throw new AftershockError("E_BAD_INPUT", `workload ${where}: deploy.manifests has no .yaml files`);
+      return files.flatMap((f) => parse(readFileSync(f, "utf8"), path.relative(process.cwd(), f)));
+    }
+    case "kustomize":
+      // Built by the cluster's kubectl when it is deployed; before the cluster only its files are checked.
+      return listYaml(w.deploy.dir).flatMap((f) => (path.basename(f).startsWith("kustomization") ? [] : parse(readFileSync(f, "utf8"), f)));
+    case "helm": {
+      if (!helmBinary) throw new AftershockError("E_BAD_INPUT", `workload ${where}: rendering a chart needs helm`);
+      const r = await run(helmBinary, ["template", w.deploy.release, w.deploy.chart, ...w.deploy.values.flatMap((v) => ["-f", v])], {
+        allowFailure: true,
+        timeoutMs: 60_000,
+      });
+      if (r.exitCode !== 0)
+        throw new AftershockError("E_BAD_INPUT", `workload ${where}: the chart does not render: ${(r.stderr || r.stdout).trim().split("\n").at(-1)}`);
+      return parse(r.stdout, "helm template");
+    }
+  }
+}
+
+function listYaml(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && /\.(ya?ml)$/.test(e.name))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+/**
+ * Everything about a workload that can be known before a cluster exists: it renders, its Service is among its
+ * objects, no object names another namespace, and its images are in the local Docker. One line each, exit 2.
+ */
+export async function checkWorkload(w: WorkloadConfig, helmBinary?: string): Promise<KubernetesObject[]> {
+  const where = path.relative(process.cwd(), w.file);
+  const objects = await renderWorkload(w, helmBinary);
+  const elsewhere = objects.filter((o) => o.metadata?.namespace);
+  if (elsewhere.length)
+    throw new AftershockError(
+      "E_BAD_INPUT",
+      `workload ${where}: ${elsewhere[0]!.kind}/${elsewhere[0]!.metadata!.name} names namespace ${elsewhere[0]!.metadata!.namespace}; a workload is deployed into the run's own namespace, leave namespace out`,
+    );
+  if (w.deploy.kind !== "kustomize" && !objects.some((o) => o.kind === "Service" && o.metadata?.name === w.users.service)) {
+    const services = objects.filter((o) => o.kind === "Service").map((o) => o.metadata?.name);
+    throw new AftershockError(
+      "E_BAD_INPUT",
+      `workload ${where}: users.service "${w.users.service}" is not a Service it deploys (${services.length ? `its Services: ${services.join(", ")}` : "it deploys no Service"})`,
+    );
+  }
+  // The pods a fault aims at, unless the file says: those behind the Service its users reach.
+  const svc = objects.find((o) => o.kind === "Service" && o.metadata?.name === w.users.service) as { spec?: { selector?: Record<string, string> } } | undefined;
+  if (!w.target && svc?.spec?.selector) w.target = labelSelector(svc.spec.selector);
+  for (const image of w.images) {
+    const r = await docker.run(["image", "inspect", "--format", "{{.Id}}", image], { allowFailure: true });
+    if (r.exitCode !== 0)
+      throw new AftershockError("E_BAD_INPUT", `workload ${where}: image ${image} is not in the local Docker`, {
+        hint: "build it first (docker build -t …); no registry is reached to pull it",
+      });
+  }
+  return objects;
+}
+
+// ---- the scenario with the workload in place of its demo -------------------------------------------------
+
+/** What a scenario that takes a workload says about it: which of its demo Services the workload replaces. */
+export interface WorkloadSlot {
+  /** The demo Service (its setup item and its load stream) the team's workload stands in for. */
+  replaces: string;
+}
+
+/** What the run of a scenario with a workload carries: the config and what the verdict needs. */
+export interface WorkloadUnderTest {
+  config: WorkloadConfig;
+  /** Records the workload's pods before the fault and after verification. */
+  observer: WorkloadObserver;
+}
+
+/** Why a scenario cannot take a workload, or undefined when it can. */
+export function refusesWorkload(s: Scenario): string | undefined {
+  if (!s.workloadSlot) return `scenario ${s.id} cannot take a workload: its fault does not reach users' traffic, or its demo is part of the incident`;
+  if (!s.needs.includes("load-generator")) return `scenario ${s.id} cannot take a workload: it runs no load`;
+  return undefined;
+}
+
+/**
+ * The scenario with the team's workload in place of its demo Service: that Service's setup item and load
+ * stream go, and with them the probes that read the demo's stream (what its users saw is the workload's verdict
+ * now, not a signature of the incident); the workload is deployed last in setup, its readiness and its SLO
+ * "before" join the steady state, its traffic runs through the fault.
+ */
+export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
+  const why = refusesWorkload(s);
+  if (why) throw new AftershockError("E_BAD_INPUT", why, { hint: "pnpm scenario --list; scenarios that take one say so in --dry-run" });
+  const demo = s.workloadSlot!.replaces;
+  const def = s.definition;
+  const readsDemo = (p: Probe) => p.reads === demo;
+  const observer = new WorkloadObserver(w);
+  // Its users come in where the demo's did (a node the fault leaves standing).
+  const demoLoad = (def.load ?? []).find((l) => l.name === demo)?.target;
+  const via = demoLoad?.kind === "service" ? demoLoad.via : undefined;
+  // Only "before" joins the run (its steady state): during and after are the workload's verdict, not the runbook's.
+  const stream: LoadSpec = {
+    ...serviceLoad(w.users.service, {
+      name: w.name,
+      rate: w.users.rate,
+      timeoutMs: w.users.timeoutMs,
+      ...(w.users.path !== "/" ? { path: w.users.path } : {}),
+      ...(via ? { via } : {}),
+    }),
+    ...(w.users.method !== "GET" ? { method: w.users.method } : {}),
+    ...(w.users.body ? { body: w.users.body } : {}),
+    ...(w.users.expectStatus ? { expectStatus: w.users.expectStatus } : {}),
+    slo: { before: w.slo.before },
+  };
+  // Faults and probes aimed at the demo's pods (the node that runs them, their failover) aim at the workload's.
+  const needsTarget = [def.fault, ...def.steadyState, ...def.symptoms.expect, ...(def.symptoms.stillWorks ?? []), ...def.verify.expect].some(
+    (x) => x.aimsAt === demo,
+  );
+  if (needsTarget && !w.target)
+    throw new AftershockError(
+      "E_BAD_INPUT",
+      `scenario ${s.id} aims its fault at pods: give target.selector in ${path.relative(process.cwd(), w.file)} (or let its check default it to users.service's selector)`,
+    );
+  const to = { name: w.name, selector: w.target ?? "" };
+  const aim = <T extends { aimsAt?: string; retarget?: (t: typeof to) => T }>(x: T): T => (x.aimsAt === demo && x.retarget ? x.retarget(to) : x);
+  const expect = def.symptoms.expect.filter((p) => !readsDemo(p)).map(aim);
+  if (!expect.length) throw new AftershockError("E_BAD_INPUT", `scenario ${s.id} cannot take a workload: every symptom it proves reads its demo's users`);
+  const changed: ScenarioDefinition = {
+    ...def,
+    setup: [...def.setup.filter((x) => x.deploys !== demo), deployWorkload(w, observer)],
+    load: [...(def.load ?? []).filter((l) => l.name !== demo), stream],
+    steadyState: [...def.steadyState.map(aim), workloadReady(w, observer)],
+    fault: aim(def.fault),
+    symptoms: { ...def.symptoms, expect, ...(def.symptoms.stillWorks ? { stillWorks: def.symptoms.stillWorks.filter((p) => !readsDemo(p)).map(aim) } : {}) },
+    verify: { ...def.verify, expect: def.verify.expect.filter((p) => !readsDemo(p)).map(aim) },
+  };
+  // The team's images are its own (in the local Docker), not the catalogue's: its deploy step loads them.
+  return {
+    ...defineScenario({ ...changed, ...(w.images.length ? { needs: [...new Set([...(def.needs ?? []), "image-loading" as const])] } : {}) }),
+    variants: s.variants,
+    ...(s.variantName ? { variantName: s.variantName } : {}),
+    underTest: { config: w, observer },
+  };
+}
+
+/** Setup: the workload applied into the run's namespace (server-side apply; a chart with helm install), then its rollouts. */
+export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): Sentinel {
+  const how =
+    w.deploy.kind === "helm"
+      ? `helm install ${w.deploy.release} ${path.relative(process.cwd(), w.deploy.chart)}`
+      : `kubectl apply ${w.deploy.kind === "kustomize" ? "-k" : "-f"} ${path.relative(process.cwd(), w.deploy.dir)}`;
+  return {
+    title: `workload ${w.name}: ${how}`,
+    async write(ctx) {
+      const t0 = Date.now();
+      if (w.images.length) {
+        const loader = ctx.cluster.images;
+        if (!loader) throw new AftershockError("E_CAPABILITY", `workload ${w.name}: this cluster cannot load images`);
+        await loader.loadImages(w.images);
+        ctx.evidence("workload", `${w.name}: loaded ${w.images.map((r) => (loader.refFor ? `${r} → ${loader.refFor(r)}` : r)).join(", ")}`);
+      }
+      let objects: KubernetesObject[];
+      if (w.deploy.kind === "helm") {
+        await helm(ctx, "install", w.deploy.release, w.deploy.chart, ...w.deploy.values.flatMap((v) => ["-f", v]));
+        objects = await renderWorkload(w, await helmBinaryOf());
+      } else {
+        objects =
+          w.deploy.kind === "kustomize"
+            ? (loadAllYaml((await ctx.cluster.kubectl(["kustomize", w.deploy.dir], { timeoutMs: 60_000 })).stdout) as KubernetesObject[]).filter(Boolean)
+            : await renderWorkload(w);
+        await applyInNamespace(ctx, ctx.namespace, ...objects);
+      }
+      const rollouts = objects.filter((o) => ["Deployment", "StatefulSet", "DaemonSet"].includes(o.kind ?? ""));
+      const lines: string[] = [];
+      for (const o of rollouts) {
+        const left = w.readyWithinMs - (Date.now() - t0);
+        if (o.kind === "Deployment") lines.push(await waitRolledOut(ctx, o.metadata!.name!, Math.max(1000, left)).catch(notReady(w, o, t0)));
+        else lines.push(await waitPodsReady(ctx, o, Math.max(1000, left)).catch(notReady(w, o, t0)));
+      }
+      ctx.evidence("workload", `${w.name}: ${objects.length} objects applied; ${lines.join("; ")}`);
+      observer.selectors = rollouts.map(matchLabels).filter((x) => x.length);
+      await observer.before(ctx);
+    },
+    probes: () => [],
+  };
+}
+
+const notReady = (w: WorkloadConfig, o: KubernetesObject, t0: number) => (e: unknown) => {
+  throw new AftershockError(
+    "E_CLUSTER",
+    `workload ${w.name}: ${o.kind}/${o.metadata?.name} not ready within ${formatDuration(w.readyWithinMs)} (waited ${formatDuration(Date.now() - t0)}): ${(e as Error).message}`,
+  );
+};
+
+async function helmBinaryOf(): Promise<string> {
+  return (await ensureHostTools(["helm"], defaultCacheDir(), new ConsoleProgress())).helm!;
+}
+
+/** Labels as a label selector: { app: "web", tier: "front" } → "app=web,tier=front". */
+const labelSelector = (labels: Record<string, string>): string =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+
+/** A workload object's pod selector (its matchLabels) as a label selector. */
+const matchLabels = (o: KubernetesObject): string =>
+  labelSelector((o as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels ?? {});
+
+async function waitPodsReady(ctx: ScenarioContext, o: KubernetesObject, budgetMs: number): Promise<string> {
+  const seen = await pollUntil(`${o.kind}/${o.metadata?.name}: every pod ready`, budgetMs, 1000, async () => {
+    const pods = await podsOf(ctx, [matchLabels(o)]);
+    const ready = pods.filter(isReady);
+    return { ok: pods.length > 0 && ready.length === pods.length, seen: `${ready.length}/${pods.length} pods ready` };
+  });
+  return `${o.kind}/${o.metadata?.name}: ${seen}`;
+}
+
+const isReady = (p: V1Pod) => p.status?.phase === "Running" && podReady(p);
+
+/** The pods matching any of the selectors in the run's namespace, each once. */
+async function podsOf(ctx: ScenarioContext, selectors: string[]): Promise<V1Pod[]> {
+  const lists = await Promise.all(selectors.map((labelSelector) => ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector })));
+  return [...new Map(lists.flatMap((l) => l.items).map((p) => [p.metadata?.uid ?? p.metadata?.name, p])).values()];
+}
+
+/** Steady state: every pod of the workload in the run's namespace Running and Ready. */
+export function workloadReady(w: WorkloadConfig, observer: WorkloadObserver): Probe {
+  return {
+    name: `workload ${w.name}: pods ready`,
+    expectation: "every pod of the workload's Deployments, StatefulSets and DaemonSets Running and Ready",
+    async check(ctx) {
+      const pods = await podsOf(ctx, observer.selectors);
+      const ready = pods.filter(isReady);
+      return { ok: pods.length > 0 && ready.length === pods.length, observed: `${ready.length}/${pods.length} pods ready` };
+    },
+  };
+}
+
+// ---- what happened to it: pods, PDBs, and the verdict ---------------------------------------------------------
+
+interface PodSeen {
+  name: string;
+  node: string;
+  restarts: number;
+}
+
+/** The workload's pods before the fault and at the end of the run, and its PodDisruptionBudgets at the end. */
+export class WorkloadObserver {
+  private start: PodSeen[] = [];
+  /** The pod selectors of its Deployments, StatefulSets and DaemonSets (set when it is deployed). */
+  selectors: string[] = [];
+  constructor(readonly config: WorkloadConfig) {}
+
+  async before(ctx: ScenarioContext): Promise<void> {
+    this.start = await pods(ctx, this.selectors);
+  }
+
+  async after(ctx: ScenarioContext): Promise<WorkloadPods> {
+    const end = await pods(ctx, this.selectors).catch(() => undefined);
+    const pdbs = await ctx.cluster.api.objects
+      .list("policy/v1", "PodDisruptionBudget", ctx.namespace)
+      .then((l) =>
+        l.items.map((b) => {
+          const st = (b as { status?: { desiredHealthy?: number; currentHealthy?: number } }).status;
+          const want = st?.desiredHealthy ?? 0;
+          const have = st?.currentHealthy ?? 0;
+          return { name: b.metadata?.name ?? "?", desiredHealthy: want, currentHealthy: have, held: have >= want };
+        }),
+      )
+      .catch((e: unknown) => [{ name: `(could not read: ${apiErrorLine(e)})`, desiredHealthy: 0, currentHealthy: 0, held: false }]);
+    if (!end) return { before: this.start.length, after: 0, restarts: 0, replaced: [], rescheduled: [], pdbs };
+    const byName = new Map(this.start.map((p) => [p.name, p]));
+    const restarts = end.reduce((a, p) => a + Math.max(0, p.restarts - (byName.get(p.name)?.restarts ?? 0)), 0);
+    const replaced = this.start.filter((p) => !end.some((e) => e.name === p.name)).map((p) => p.name);
+    const startNodes = new Set(this.start.map((p) => p.node));
+    const rescheduled = end
+      .filter((p) => !byName.has(p.name))
+      .map((p) => `${p.name} on ${p.node}${startNodes.has(p.node) ? "" : " (a node it was not on before)"}`);
+    return { before: this.start.length, after: end.length, restarts, replaced, rescheduled, pdbs };
+  }
+}
+
+async function pods(ctx: ScenarioContext, selectors: string[]): Promise<PodSeen[]> {
+  return (await podsOf(ctx, selectors))
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .map((p) => ({
+      name: p.metadata?.name ?? "?",
+      node: p.spec?.nodeName ?? "?",
+      restarts: (p.status?.containerStatuses ?? []).reduce((a, c) => a + (c.restartCount ?? 0), 0),
+    }));
+}
+
+export interface WorkloadPods {
+  before: number;
+  after: number;
+  /** Container restarts since the fault, summed. */
+  restarts: number;
+  /** Pods there before the fault and gone at the end. */
+  replaced: string[];
+  /** Pods made since, with their node. */
+  rescheduled: string[];
+  pdbs: { name: string; desiredHealthy: number; currentHealthy: number; held: boolean }[];
+}
+
+/** The workload's own verdict, kept apart from the runbook's. */
+export interface WorkloadVerdict {
+  name: string;
+  service: string;
+  held: boolean;
+  slos: { window: SloWindow; objective: string; ok: boolean; observed: string }[];
+  /** From the first second with an error to the end of the last, after the fault. */
+  errorWindowMs: number;
+  worstSecond?: LoadSecond;
+  /** End of the runbook → first second from which every request was served again (undefined: never, in the run). */
+  servedAgainAfterMs?: number;
+  pods: WorkloadPods;
+  failRunOnBreach: boolean;
+}
+
+/** The verdict from the workload's load record (its windows), the runbook's end, and its pods. */
+export function workloadVerdict(w: WorkloadConfig, rec: LoadRecord | undefined, runbookEndMs: number | undefined, pods: WorkloadPods): WorkloadVerdict {
+  const slos: WorkloadVerdict["slos"] = [];
+  for (const window of ["before", "during", "after"] as const) {
+    const objective = w.slo[window];
+    if (!objective) continue;
+    // "before" as the steady state judged it (its last settled window), as the run's own load SLOs are recorded.
+    const judged = window === "before" ? rec?.slos.find((x) => x.window === "before") : undefined;
+    const summary = rec?.windows[window];
+    const { ok, observed } = judged ?? (summary?.requests ? judge(summary, objective) : { ok: false, observed: "no requests in this window" });
+    slos.push({ window, objective: describeObjective(objective), ok, observed });
+  }
+  let servedAgainAfterMs: number | undefined;
+  if (rec && runbookEndMs !== undefined) {
+    const after = rec.series.filter((x) => x.t >= runbookEndMs - 1000);
+    const lastBad = [...after].reverse().find((x) => x.ok < x.requests);
+    const firstGood = lastBad ? after.find((x) => x.t > lastBad.t && x.ok === x.requests) : after.find((x) => x.ok === x.requests);
+    if (firstGood) servedAgainAfterMs = Math.max(0, firstGood.t - runbookEndMs);
+  }
+  return {
+    name: w.name,
+    service: w.users.service,
+    held: slos.every((s) => s.ok) && pods.pdbs.every((p) => p.held),
+    slos,
+    errorWindowMs: rec?.errorWindowMs ?? 0,
+    // The worst second users had since the fault (the load's start-up seconds are not theirs).
+    ...(rec?.windows.during?.worst ? { worstSecond: rec.windows.during.worst } : {}),
+    ...(servedAgainAfterMs !== undefined ? { servedAgainAfterMs } : {}),
+    pods,
+    failRunOnBreach: w.failRunOnBreach,
+  };
+}
+
+/** Console lines of the verdict. */
+export function workloadLines(v: WorkloadVerdict): string[] {
+  const lines = [`workload ${v.name} (Service ${v.service}): SLO ${v.held ? "HELD" : "BREACHED"}${v.failRunOnBreach ? "" : " (does not fail the run)"}`];
+  for (const s of v.slos) lines.push(`  ${s.window.padEnd(6)} ${s.ok ? "met     " : "breached"} ${s.objective}: ${s.observed}`);
+  lines.push(
+    `  users' error window ${formatDuration(v.errorWindowMs)}` +
+      (v.worstSecond ? `, worst second +${formatDuration(v.worstSecond.t)}: ${v.worstSecond.ok}/${v.worstSecond.requests} ok` : "") +
+      `, served again ${v.servedAgainAfterMs === undefined ? "not within the run" : `${formatDuration(v.servedAgainAfterMs)} after the runbook`}`,
+  );
+  const p = v.pods;
+  lines.push(
+    `  pods ${p.before} → ${p.after}, ${p.restarts} restart${p.restarts === 1 ? "" : "s"}` +
+      (p.replaced.length ? `, replaced: ${p.replaced.join(", ")}` : "") +
+      (p.rescheduled.length ? `, new: ${p.rescheduled.join(", ")}` : ""),
+  );
+  for (const b of p.pdbs)
+    lines.push(`  PodDisruptionBudget ${b.name}: ${b.currentHealthy} healthy of ${b.desiredHealthy} wanted — ${b.held ? "held" : "not held"}`);
+  return lines;
+}

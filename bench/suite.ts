@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { formatDuration } from "../clusters/errors.js";
 import { byClusterUse, suiteCounts, type SuiteCounts } from "../harness/cli/scenario-command.js";
 import { historyRun, runKey } from "../harness/reports/history.js";
-import type { RunJournal } from "../harness/engine/runner.js";
+import type { RunJournal } from "../harness/engine/journal.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");

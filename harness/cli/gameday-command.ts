@@ -11,7 +11,7 @@ import { registerTeardown } from "../../clusters/teardown.js";
 import { historyDir, readHistory } from "../reports/history.js";
 import { loadAll } from "../engine/registry.js";
 import type { Reporter } from "../engine/reporter.js";
-import type { RunJournal } from "../engine/runner.js";
+import type { RunJournal } from "../engine/journal.js";
 import { healthProbes } from "../kit/scenario.js";
 import type { ScenarioContext } from "../kit/types.js";
 import { gameDayHints, renderPage, runbookSteps, severityOf } from "../gameday/alert.js";

@@ -15,11 +15,13 @@ import type { Scenario } from "../kit/scenario.js";
 import { consoleReporter } from "../reports/console.js";
 import { esc, fileReporter, htmlReport, junitXml, type FileReport } from "../reports/files.js";
 import { ReporterMultiplexer, type Reporter } from "../engine/reporter.js";
-import { assertServes, runScenario, unserved, EXIT_CODES, type RunJournal, type RunOptions } from "../engine/runner.js";
+import { assertServes, runScenario, unserved, type RunOptions } from "../engine/runner.js";
+import { EXIT_CODES, type RunJournal } from "../engine/journal.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { SharedClusters } from "../engine/shared-clusters.js";
 import { isStopping } from "../engine/signals.js";
-import { checkWorkload, refusesWorkload, withWorkload, type WorkloadConfig } from "../kit/workloads/team-workload.js";
+import { checkWorkload, type WorkloadConfig } from "../kit/workloads/team-workload.js";
+import { refusesWorkload, withWorkload } from "../kit/workloads/with-workload.js";
 import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../engine/variants.js";
 import {
   gitCommit,

@@ -1,21 +1,12 @@
 import type { Evidence } from "../kit/types.js";
 import type { LoadRecord } from "../kit/load/load.js";
 import type { WorkloadVerdict } from "../kit/workloads/team-workload.js";
+import type { Outcome } from "../kit/scenario.js";
 
 /** The record of one run (Chaos Toolkit's journal, typed): what ran, what was seen, how it ended. */
 
-export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "inconclusive" | "errored" | "interrupted";
-
-export const EXIT_CODES: Record<Outcome, number> = {
-  passed: 0,
-  errored: 1,
-  "fault-not-reproduced": 3,
-  "not-recovered": 4,
-  "data-lost": 5,
-  aborted: 6,
-  inconclusive: 7,
-  interrupted: 130,
-};
+// The named outcomes live with the scenario definition, whose variants and alternative runbooks declare the one they expect.
+export { EXIT_CODES, type Outcome } from "../kit/scenario.js";
 
 /**
  * The phases of a run, in order. Two of them are the run's checks on its own probes: `symptoms-absent`

@@ -1,4 +1,4 @@
-import type { Outcome, RunJournal } from "./runner.js";
+import type { Outcome, RunJournal } from "./journal.js";
 
 /** What a run was meant to end with: passed, unless it is a variant that declares otherwise. */
 export function expectedOutcome(j: RunJournal): Outcome {

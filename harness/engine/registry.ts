@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { healthProbes, type Scenario } from "../kit/scenario.js";
-import { refusesWorkload } from "../kit/workloads/team-workload.js";
+import { refusesWorkload } from "../kit/workloads/with-workload.js";
 import { withRunbook } from "./variants.js";
 import { describeLoadTarget, describeObjective } from "../kit/load/load.js";
 

@@ -14,9 +14,6 @@ import { healthProbes, type RunbookStep, type Scenario } from "../kit/scenario.j
 import type { Capability, Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../kit/types.js";
 import { EXIT_CODES, type Outcome, type PhaseName, type PhaseRecord, type ProbeRecord, type RunJournal, type StepRecord, type VariantTag } from "./journal.js";
 
-export { EXIT_CODES } from "./journal.js";
-export type { Outcome, PhaseName, PhaseRecord, ProbeRecord, RunJournal, StepRecord, VariantTag } from "./journal.js";
-
 export interface RunOptions {
   clusters: ClusterFactory;
   kubernetesVersion: string;

@@ -2,7 +2,7 @@ import { formatDuration } from "../../clusters/errors.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { LABELS } from "../../clusters/labels.js";
 import { kubeSystemReady, nodesReady, waitFor, type Probe } from "../kit/probes.js";
-import type { Outcome } from "./runner.js";
+import type { Outcome } from "./journal.js";
 import type { Clock, ClusterFactory, ClusterShape, ManagedCluster } from "../kit/types.js";
 
 /**

@@ -1,5 +1,5 @@
 import { AftershockError } from "../../clusters/errors.js";
-import type { VariantTag } from "./runner.js";
+import type { VariantTag } from "./journal.js";
 import { variantOf, type Scenario } from "../kit/scenario.js";
 
 /** A scenario changed on purpose, and the outcome it must then end with. */

@@ -3,9 +3,22 @@ import type { Probe } from "./probes.js";
 import { CAPABILITIES, type Capability } from "../../clusters/contract.js";
 import type { ClusterShape, ScenarioContext } from "./types.js";
 import { HOST_TOOLS, type HostTool } from "../../clusters/images/host-tools.js";
-import { EXIT_CODES, type Outcome } from "../engine/journal.js";
 import { sloHolds, type LoadSpec } from "./load/load.js";
 import type { WorkloadSlot, WorkloadUnderTest } from "./workloads/team-workload.js";
+
+/** How a run ends; each has its exit code (the journal keeps both). */
+export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "inconclusive" | "errored" | "interrupted";
+
+export const EXIT_CODES: Record<Outcome, number> = {
+  passed: 0,
+  errored: 1,
+  "fault-not-reproduced": 3,
+  "not-recovered": 4,
+  "data-lost": 5,
+  aborted: 6,
+  inconclusive: 7,
+  interrupted: 130,
+};
 
 /** A change to the cluster that the incident describes. `neutralised` variants exist for tests. */
 export interface Fault {

@@ -1,6 +1,6 @@
 import type { Capability, ClusterAccess } from "../../clusters/contract.js";
 import type { Clock } from "../../clusters/wait.js";
-import type { LoadMonitor } from "./load/load.js";
+import type { LoadMonitor } from "./load/streams.js";
 
 export type { Capability, ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeShell } from "../../clusters/contract.js";
 export { nodeLifecycle, nodeShell } from "../../clusters/contract.js";

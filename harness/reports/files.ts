@@ -4,7 +4,7 @@ import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";
 import type { LoadRecord } from "../kit/load/load.js";
 import { percent, type LoadSecond, type LoadSummary } from "../kit/load/load-series.js";
-import type { PhaseName, PhaseRecord, RunJournal } from "../engine/runner.js";
+import type { PhaseName, PhaseRecord, RunJournal } from "../engine/journal.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { versionSuffix } from "../kit/versions.js";
 import type { Reporter } from "../engine/reporter.js";

@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatDuration } from "../../clusters/errors.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
-import type { Outcome, RunJournal } from "../engine/runner.js";
+import type { Outcome, RunJournal } from "../engine/journal.js";
 import type { Shard } from "../engine/variants.js";
 
 /**

@@ -1,7 +1,7 @@
 import os from "node:os";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadAll, loadScenario } from "../../harness/engine/registry.js";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 import { variantOf } from "../../harness/kit/scenario.js";
 import { expectCatalogJournalPasses, expectLoadRecorded, runCatalogShared } from "./helpers.js";
 

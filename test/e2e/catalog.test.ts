@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadAll } from "../../harness/engine/registry.js";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 import { expectCatalogJournalPasses, runCatalogShared } from "./helpers.js";
 
 /**

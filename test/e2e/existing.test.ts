@@ -7,7 +7,7 @@ import { startLocalRegistry } from "../../clusters/host/registry.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 import { cli, expectSelfChecksPassed, leftovers, root, startCli, until } from "./helpers.js";
 
 /**

@@ -6,7 +6,7 @@ import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { htmlReport } from "../../harness/reports/files.js";
 import { versionMatrixSection } from "../../harness/reports/versions.js";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 import { findChromium, headlessFlags } from "./helpers.js";
 
 /** A journal shaped like a real etcd-port-conflict run (numbers from one), so the picture is realistic. */

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 import { cli, leftovers, root } from "./helpers.js";
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compareSuites, comparisonTable } from "../../bench/suite.js";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 
 function journal(id: string, cluster: string, o: Partial<RunJournal["timings"]> & { outcome?: RunJournal["outcome"] } = {}): RunJournal {
   const { outcome = "passed", ...timings } = o;

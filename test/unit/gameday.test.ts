@@ -27,7 +27,7 @@ import type { HistoryRecord } from "../../harness/reports/history.js";
 import { esc } from "../../harness/reports/files.js";
 import type { Probe } from "../../harness/kit/probes.js";
 import { loadAll } from "../../harness/engine/registry.js";
-import type { PhaseRecord, RunJournal, StepRecord } from "../../harness/engine/runner.js";
+import type { PhaseRecord, RunJournal, StepRecord } from "../../harness/engine/journal.js";
 import type { Scenario } from "../../harness/kit/scenario.js";
 import type { ScenarioContext } from "../../harness/kit/types.js";
 

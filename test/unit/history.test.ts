@@ -24,7 +24,7 @@ import { RecordingProgress } from "../../clusters/progress.js";
 import { loadAll } from "../../harness/engine/registry.js";
 import { htmlReport } from "../../harness/reports/files.js";
 import { suiteSections, trendsSection } from "../../harness/reports/trends.js";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 import { parseShard, repeatRuns, shardScenarios, suitePlan, type PlannedRun } from "../../harness/engine/variants.js";
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), "history-"));

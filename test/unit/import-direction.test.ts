@@ -22,14 +22,6 @@ import { describe, expect, it } from "vitest";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const FLOORS = ["clusters/", "harness/kit/", "harness/engine/", "harness/reports/", "harness/gameday/", "harness/cli/"];
 
-/** Known and about to go: the next commit breaks these (issue 22's circles). Nothing may join them. */
-const KNOWN_WRONG = ['harness/kit/scenario.ts imports "../engine/journal.js": harness/kit/ is below harness/engine/: it may not import it'];
-const KNOWN_CIRCLES = [
-  "harness/kit/load/load.ts → harness/kit/types.ts → harness/kit/load/load.ts",
-  "harness/engine/journal.ts → harness/kit/workloads/team-workload.ts → harness/kit/scenario.ts → harness/engine/journal.ts",
-  "harness/engine/reporter.ts → harness/engine/runner.ts → harness/engine/reporter.ts",
-];
-
 function tsFiles(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith(".ts"))
@@ -129,7 +121,7 @@ describe("import direction", () => {
         const why = wrongWay(file, target);
         if (why) wrong.push(`${file} imports "${spec}": ${why}`);
       }
-    expect(wrong.filter((w) => !KNOWN_WRONG.includes(w))).toEqual([]);
+    expect(wrong).toEqual([]);
   });
 
   it("has no circles among harness/ files", () => {
@@ -141,11 +133,7 @@ describe("import direction", () => {
           .filter((t) => t.startsWith("harness/")),
       ]),
     );
-    expect(
-      circles(graph)
-        .map((c) => c.join(" → "))
-        .filter((c) => !KNOWN_CIRCLES.includes(c)),
-    ).toEqual([]);
+    expect(circles(graph).map((c) => c.join(" → "))).toEqual([]);
   });
 
   it("can fail: an import up a floor, a scenario reaching past the entry and a circle are each found", () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Clock } from "../../clusters/wait.js";
 import { LoadMonitor, serviceLoad } from "../../harness/kit/load/load.js";
 import { htmlReport, junitXml } from "../../harness/reports/files.js";
-import type { RunJournal } from "../../harness/engine/runner.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
 
 type Phase = RunJournal["phases"][number];
 const phase = (name: Phase["name"], a: number, b: number, extra: Partial<Phase> = {}): Phase => ({

@@ -4,15 +4,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadScenario } from "../../harness/engine/registry.js";
 import { variantOf } from "../../harness/kit/scenario.js";
-import {
-  checkWorkload,
-  readWorkload,
-  refusesWorkload,
-  withWorkload,
-  workloadLines,
-  workloadVerdict,
-  type WorkloadPods,
-} from "../../harness/kit/workloads/team-workload.js";
+import { checkWorkload, readWorkload, workloadLines, workloadVerdict, type WorkloadPods } from "../../harness/kit/workloads/team-workload.js";
+import { refusesWorkload, withWorkload } from "../../harness/kit/workloads/with-workload.js";
 import type { LoadRecord } from "../../harness/kit/load/load.js";
 
 const example = path.resolve(import.meta.dirname, "../../examples/shop");

@@ -3,21 +3,12 @@ import path from "node:path";
 import { loadAllYaml, loadYaml, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import { AftershockError, formatDuration, parseDuration } from "../../../clusters/errors.js";
 import { docker } from "../../../clusters/docker.js";
-import { pollUntil } from "../../../clusters/wait.js";
 import { run } from "../../../clusters/exec.js";
 import { apiErrorLine } from "../../../clusters/kube.js";
-import { defaultCacheDir } from "../../../clusters/images/builder.js";
-import { ensureHostTools } from "../../../clusters/images/host-tools.js";
-import { ConsoleProgress } from "../../../clusters/progress.js";
-import { helm } from "./helm.js";
-import type { LoadRecord, LoadSpec, SloObjective, SloWindow } from "../load/load.js";
+import type { LoadRecord, SloObjective, SloWindow } from "../load/load.js";
 import type { LoadSecond } from "../load/load-series.js";
-import { describeObjective, judge, serviceLoad } from "../load/load.js";
-import { podReady, type Probe } from "../probes.js";
-import type { Scenario, ScenarioDefinition, Sentinel } from "../scenario.js";
-import { defineScenario } from "../scenario.js";
+import { describeObjective, judge } from "../load/load.js";
 import type { ScenarioContext } from "../types.js";
-import { applyInNamespace, waitRolledOut } from "./workloads.js";
 
 /**
  * A team's own workload under the incident (`--workload PATH`, or `aftershock.yaml` in the current directory):
@@ -252,7 +243,13 @@ export async function checkWorkload(w: WorkloadConfig, helmBinary?: string): Pro
   return objects;
 }
 
-// ---- the scenario with the workload in place of its demo -------------------------------------------------
+/** Labels as a label selector: { app: "web", tier: "front" } → "app=web,tier=front". */
+export const labelSelector = (labels: Record<string, string>): string =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+
+// ---- what a scenario carries of it -------------------------------------------------------------------------
 
 /** What a scenario that takes a workload says about it: which of its demo Services the workload replaces. */
 export interface WorkloadSlot {
@@ -267,165 +264,10 @@ export interface WorkloadUnderTest {
   observer: WorkloadObserver;
 }
 
-/** Why a scenario cannot take a workload, or undefined when it can. */
-export function refusesWorkload(s: Scenario): string | undefined {
-  if (!s.workloadSlot) return `scenario ${s.id} cannot take a workload: its fault does not reach users' traffic, or its demo is part of the incident`;
-  if (!s.needs.includes("load-generator")) return `scenario ${s.id} cannot take a workload: it runs no load`;
-  return undefined;
-}
-
-/**
- * The scenario with the team's workload in place of its demo Service: that Service's setup item and load
- * stream go, and with them the probes that read the demo's stream (what its users saw is the workload's verdict
- * now, not a signature of the incident); the workload is deployed last in setup, its readiness and its SLO
- * "before" join the steady state, its traffic runs through the fault.
- */
-export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
-  const why = refusesWorkload(s);
-  if (why) throw new AftershockError("E_BAD_INPUT", why, { hint: "pnpm scenario --list; scenarios that take one say so in --dry-run" });
-  const demo = s.workloadSlot!.replaces;
-  const def = s.definition;
-  const readsDemo = (p: Probe) => p.reads === demo;
-  const observer = new WorkloadObserver(w);
-  // Its users come in where the demo's did (a node the fault leaves standing).
-  const demoLoad = (def.load ?? []).find((l) => l.name === demo)?.target;
-  const via = demoLoad?.kind === "service" ? demoLoad.via : undefined;
-  // Only "before" joins the run (its steady state): during and after are the workload's verdict, not the runbook's.
-  const stream: LoadSpec = {
-    ...serviceLoad(w.users.service, {
-      name: w.name,
-      rate: w.users.rate,
-      timeoutMs: w.users.timeoutMs,
-      ...(w.users.path !== "/" ? { path: w.users.path } : {}),
-      ...(via ? { via } : {}),
-    }),
-    ...(w.users.method !== "GET" ? { method: w.users.method } : {}),
-    ...(w.users.body ? { body: w.users.body } : {}),
-    ...(w.users.expectStatus ? { expectStatus: w.users.expectStatus } : {}),
-    slo: { before: w.slo.before },
-  };
-  // Faults and probes aimed at the demo's pods (the node that runs them, their failover) aim at the workload's.
-  const needsTarget = [def.fault, ...def.steadyState, ...def.symptoms.expect, ...(def.symptoms.stillWorks ?? []), ...def.verify.expect].some(
-    (x) => x.aimsAt === demo,
-  );
-  if (needsTarget && !w.target)
-    throw new AftershockError(
-      "E_BAD_INPUT",
-      `scenario ${s.id} aims its fault at pods: give target.selector in ${path.relative(process.cwd(), w.file)} (or let its check default it to users.service's selector)`,
-    );
-  const to = { name: w.name, selector: w.target ?? "" };
-  const aim = <T extends { aimsAt?: string; retarget?: (t: typeof to) => T }>(x: T): T => (x.aimsAt === demo && x.retarget ? x.retarget(to) : x);
-  const expect = def.symptoms.expect.filter((p) => !readsDemo(p)).map(aim);
-  if (!expect.length) throw new AftershockError("E_BAD_INPUT", `scenario ${s.id} cannot take a workload: every symptom it proves reads its demo's users`);
-  const changed: ScenarioDefinition = {
-    ...def,
-    setup: [...def.setup.filter((x) => x.deploys !== demo), deployWorkload(w, observer)],
-    load: [...(def.load ?? []).filter((l) => l.name !== demo), stream],
-    steadyState: [...def.steadyState.map(aim), workloadReady(w, observer)],
-    fault: aim(def.fault),
-    symptoms: { ...def.symptoms, expect, ...(def.symptoms.stillWorks ? { stillWorks: def.symptoms.stillWorks.filter((p) => !readsDemo(p)).map(aim) } : {}) },
-    verify: { ...def.verify, expect: def.verify.expect.filter((p) => !readsDemo(p)).map(aim) },
-  };
-  // The team's images are its own (in the local Docker), not the catalogue's: its deploy step loads them.
-  return {
-    ...defineScenario({ ...changed, ...(w.images.length ? { needs: [...new Set([...(def.needs ?? []), "image-loading" as const])] } : {}) }),
-    variants: s.variants,
-    ...(s.variantName ? { variantName: s.variantName } : {}),
-    underTest: { config: w, observer },
-  };
-}
-
-/** Setup: the workload applied into the run's namespace (server-side apply; a chart with helm install), then its rollouts. */
-export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): Sentinel {
-  const how =
-    w.deploy.kind === "helm"
-      ? `helm install ${w.deploy.release} ${path.relative(process.cwd(), w.deploy.chart)}`
-      : `kubectl apply ${w.deploy.kind === "kustomize" ? "-k" : "-f"} ${path.relative(process.cwd(), w.deploy.dir)}`;
-  return {
-    title: `workload ${w.name}: ${how}`,
-    async write(ctx) {
-      const t0 = Date.now();
-      if (w.images.length) {
-        const loader = ctx.cluster.images;
-        if (!loader) throw new AftershockError("E_CAPABILITY", `workload ${w.name}: this cluster cannot load images`);
-        await loader.loadImages(w.images);
-        ctx.evidence("workload", `${w.name}: loaded ${w.images.map((r) => (loader.refFor ? `${r} → ${loader.refFor(r)}` : r)).join(", ")}`);
-      }
-      let objects: KubernetesObject[];
-      if (w.deploy.kind === "helm") {
-        await helm(ctx, "install", w.deploy.release, w.deploy.chart, ...w.deploy.values.flatMap((v) => ["-f", v]));
-        objects = await renderWorkload(w, await helmBinaryOf());
-      } else {
-        objects =
-          w.deploy.kind === "kustomize"
-            ? (loadAllYaml((await ctx.cluster.kubectl(["kustomize", w.deploy.dir], { timeoutMs: 60_000 })).stdout) as KubernetesObject[]).filter(Boolean)
-            : await renderWorkload(w);
-        await applyInNamespace(ctx, ctx.namespace, ...objects);
-      }
-      const rollouts = objects.filter((o) => ["Deployment", "StatefulSet", "DaemonSet"].includes(o.kind ?? ""));
-      const lines: string[] = [];
-      for (const o of rollouts) {
-        const left = w.readyWithinMs - (Date.now() - t0);
-        if (o.kind === "Deployment") lines.push(await waitRolledOut(ctx, o.metadata!.name!, Math.max(1000, left)).catch(notReady(w, o, t0)));
-        else lines.push(await waitPodsReady(ctx, o, Math.max(1000, left)).catch(notReady(w, o, t0)));
-      }
-      ctx.evidence("workload", `${w.name}: ${objects.length} objects applied; ${lines.join("; ")}`);
-      observer.selectors = rollouts.map(matchLabels).filter((x) => x.length);
-      await observer.before(ctx);
-    },
-    probes: () => [],
-  };
-}
-
-const notReady = (w: WorkloadConfig, o: KubernetesObject, t0: number) => (e: unknown) => {
-  throw new AftershockError(
-    "E_CLUSTER",
-    `workload ${w.name}: ${o.kind}/${o.metadata?.name} not ready within ${formatDuration(w.readyWithinMs)} (waited ${formatDuration(Date.now() - t0)}): ${(e as Error).message}`,
-  );
-};
-
-async function helmBinaryOf(): Promise<string> {
-  return (await ensureHostTools(["helm"], defaultCacheDir(), new ConsoleProgress())).helm!;
-}
-
-/** Labels as a label selector: { app: "web", tier: "front" } → "app=web,tier=front". */
-const labelSelector = (labels: Record<string, string>): string =>
-  Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
-
-/** A workload object's pod selector (its matchLabels) as a label selector. */
-const matchLabels = (o: KubernetesObject): string =>
-  labelSelector((o as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels ?? {});
-
-async function waitPodsReady(ctx: ScenarioContext, o: KubernetesObject, budgetMs: number): Promise<string> {
-  const seen = await pollUntil(`${o.kind}/${o.metadata?.name}: every pod ready`, budgetMs, 1000, async () => {
-    const pods = await podsOf(ctx, [matchLabels(o)]);
-    const ready = pods.filter(isReady);
-    return { ok: pods.length > 0 && ready.length === pods.length, seen: `${ready.length}/${pods.length} pods ready` };
-  });
-  return `${o.kind}/${o.metadata?.name}: ${seen}`;
-}
-
-const isReady = (p: V1Pod) => p.status?.phase === "Running" && podReady(p);
-
 /** The pods matching any of the selectors in the run's namespace, each once. */
-async function podsOf(ctx: ScenarioContext, selectors: string[]): Promise<V1Pod[]> {
+export async function podsOf(ctx: ScenarioContext, selectors: string[]): Promise<V1Pod[]> {
   const lists = await Promise.all(selectors.map((labelSelector) => ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector })));
   return [...new Map(lists.flatMap((l) => l.items).map((p) => [p.metadata?.uid ?? p.metadata?.name, p])).values()];
-}
-
-/** Steady state: every pod of the workload in the run's namespace Running and Ready. */
-export function workloadReady(w: WorkloadConfig, observer: WorkloadObserver): Probe {
-  return {
-    name: `workload ${w.name}: pods ready`,
-    expectation: "every pod of the workload's Deployments, StatefulSets and DaemonSets Running and Ready",
-    async check(ctx) {
-      const pods = await podsOf(ctx, observer.selectors);
-      const ready = pods.filter(isReady);
-      return { ok: pods.length > 0 && ready.length === pods.length, observed: `${ready.length}/${pods.length} pods ready` };
-    },
-  };
 }
 
 // ---- what happened to it: pods, PDBs, and the verdict ---------------------------------------------------------

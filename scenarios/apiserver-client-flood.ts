@@ -1,23 +1,34 @@
 import { randomBytes } from "node:crypto";
 import type { V1ConfigMap, V1Role, V1RoleBinding } from "@kubernetes/client-node";
-import { defineScenario, step, type Fault, type Sentinel } from "../harness/kit/scenario.js";
-import { apiLoad, startLoad, stopLoad, usersSeeErrors, type LoadSpec } from "../harness/kit/load/load.js";
 import {
+  apiLoad,
+  apiserverReady,
+  apply,
+  defineScenario,
   describeFlowControl,
   describeFlowSchemas,
+  type Fault,
   flowControlFingerprint,
   flowControlObjects,
   flowControlState,
   heldRequests,
+  kubeSystemReady,
   limitClient,
+  type LoadSpec,
+  nodesReady,
   priorityLevelBusy,
   priorityLevelRejects,
+  type Probe,
   removeClientLimit,
+  type ScenarioContext,
+  type Sentinel,
+  startLoad,
+  step,
+  stopLoad,
   topClients,
-} from "../harness/kit/control-plane/flow-control.js";
-import { apiserverReady, kubeSystemReady, nodesReady, waitFor, type Probe } from "../harness/kit/probes.js";
-import { apply } from "../harness/kit/workloads/workloads.js";
-import type { ScenarioContext } from "../harness/kit/types.js";
+  usersSeeErrors,
+  waitFor,
+} from "../harness/kit/index.js";
 
 /** The noisy client: a reporting job's ServiceAccount, allowed to list its namespace's ConfigMaps. */
 const EXPORTER = "report-exporter";

@@ -1,8 +1,20 @@
-import { defineScenario, step } from "../harness/kit/scenario.js";
-import { apiAcceptsPods, findStoppedComponents, restoreStaticPods, staticPodsStopped } from "../harness/kit/control-plane/control-plane.js";
-import { apiLoad, keepsServing, serviceLoad } from "../harness/kit/load/load.js";
-import { apiserverReady, apiserverRefuses, kubeSystemReady, nodesReady, waitFor } from "../harness/kit/probes.js";
-import { echoService } from "../harness/kit/workloads/workloads.js";
+import {
+  apiAcceptsPods,
+  apiLoad,
+  apiserverReady,
+  apiserverRefuses,
+  defineScenario,
+  echoService,
+  findStoppedComponents,
+  keepsServing,
+  kubeSystemReady,
+  nodesReady,
+  restoreStaticPods,
+  serviceLoad,
+  staticPodsStopped,
+  step,
+  waitFor,
+} from "../harness/kit/index.js";
 
 export default defineScenario({
   id: "apiserver-down",

@@ -1,18 +1,19 @@
-import { nodeShell } from "../harness/kit/types.js";
-import { versionOf } from "../harness/kit/versions.js";
-import { defineScenario, step } from "../harness/kit/scenario.js";
 import {
   apiserverReady,
   apiserverRefuses,
   containerAbsent,
   containerRunning,
+  defineScenario,
   etcdHealthy,
+  type Fault,
   kubeSystemReady,
+  nodeShell,
   nodesReady,
+  sentinels,
+  step,
+  versionOf,
   waitFor,
-} from "../harness/kit/probes.js";
-import { configMaps, deployment } from "../harness/kit/sentinels.js";
-import type { Fault } from "../harness/kit/scenario.js";
+} from "../harness/kit/index.js";
 
 /** Steps 5 to 7 of the incident: the static pod manifests were moved to /tmp while clearing kubelet state, and lost. */
 const manifestsLost: Fault = {
@@ -61,7 +62,7 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell"],
 
-  setup: [configMaps(20), deployment("web", 2)],
+  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
 
   fault: manifestsLost,

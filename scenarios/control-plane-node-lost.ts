@@ -1,10 +1,25 @@
-import { controlPlaneMachinesLost, lostNodes } from "../harness/kit/faults.js";
-import { apiWritable, apiserverReady, etcdMemberUnreachable, etcdMembersHealthy, kubeSystemReady, nodeNotReady, nodesReady } from "../harness/kit/probes.js";
-import { defineScenario } from "../harness/kit/scenario.js";
-import { configMaps, deployment } from "../harness/kit/sentinels.js";
-import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
-import { echoService, spreadOverNodes } from "../harness/kit/workloads/workloads.js";
-import { checkClusterInfo, deleteLostNodes, joinReplacementControlPlanes, newJoinCredentials, removeLostEtcdMembers } from "../harness/kit/steps.js";
+import {
+  apiserverReady,
+  apiWritable,
+  checkClusterInfo,
+  controlPlaneMachinesLost,
+  defineScenario,
+  deleteLostNodes,
+  echoService,
+  etcdMembersHealthy,
+  etcdMemberUnreachable,
+  joinReplacementControlPlanes,
+  kubeSystemReady,
+  lostNodes,
+  newJoinCredentials,
+  nodeNotReady,
+  nodesReady,
+  removeLostEtcdMembers,
+  sentinels,
+  serviceLoad,
+  spreadOverNodes,
+  usersSeeErrors,
+} from "../harness/kit/index.js";
 
 const lost = (ctx: Parameters<typeof lostNodes>[0]): string | undefined => lostNodes(ctx)[0];
 
@@ -36,8 +51,8 @@ export default defineScenario({
 
   // The shop runs one pod on each control-plane machine, so the lost one takes a pod with it.
   setup: [
-    configMaps(20),
-    deployment("web", 2),
+    sentinels.configMaps(20),
+    sentinels.deployment("web", 2),
     echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
   ],
   // Its users come in through the last control plane's NodePort (the fault takes the first machine): the pod on

@@ -1,16 +1,19 @@
-import { versionOf } from "../harness/kit/versions.js";
-import { controlPlaneMachinesLost } from "../harness/kit/faults.js";
-import { apiWriteFails, containerLog, etcdNoLeader, healthz } from "../harness/kit/probes.js";
-import { defineScenario } from "../harness/kit/scenario.js";
-import { configMaps, deployment } from "../harness/kit/sentinels.js";
 import {
+  apiWriteFails,
   checkClusterInfo,
+  containerLog,
+  controlPlaneMachinesLost,
+  defineScenario,
   deleteLostNodes,
+  etcdNoLeader,
   forceNewEtcdCluster,
+  healthz,
   joinReplacementControlPlanes,
   newJoinCredentials,
   removeLostEtcdMembers,
-} from "../harness/kit/steps.js";
+  sentinels,
+  versionOf,
+} from "../harness/kit/index.js";
 import nodeLost from "./control-plane-node-lost.js";
 
 /** The variant of control-plane-node-lost: same cluster, steady state and verification; two machines go. */
@@ -26,7 +29,7 @@ export default defineScenario({
   source: { incident: "004", section: "Solution, adding etcd nodes (losing more than one of three members breaks quorum)" },
 
   // Its own sentinel instances (they remember what they wrote), of the same kind as the node-lost scenario's.
-  setup: [configMaps(20), deployment("web", 2)],
+  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2)],
 
   fault: controlPlaneMachinesLost(2),
   // Its own page: the node-lost scenario's says the API still takes writes, which is no longer true here.

@@ -1,15 +1,19 @@
-import { defineScenario, step } from "../harness/kit/scenario.js";
 import {
+  apiserverReady,
+  defineScenario,
   deletedPodReplaced,
+  echoService,
   findStoppedComponents,
+  keepsServing,
+  kubeSystemReady,
   newDeploymentFilled,
   newPodScheduled,
+  nodesReady,
   restoreStaticPods,
+  serviceLoad,
   staticPodsStopped,
-} from "../harness/kit/control-plane/control-plane.js";
-import { keepsServing, serviceLoad } from "../harness/kit/load/load.js";
-import { apiserverReady, kubeSystemReady, nodesReady } from "../harness/kit/probes.js";
-import { echoService } from "../harness/kit/workloads/workloads.js";
+  step,
+} from "../harness/kit/index.js";
 
 export default defineScenario({
   id: "controllers-down",

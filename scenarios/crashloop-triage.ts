@@ -1,24 +1,25 @@
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
-import { podReady } from "../harness/kit/probes.js";
-import { defineScenario, step } from "../harness/kit/scenario.js";
-import type { ScenarioContext } from "../harness/kit/types.js";
 import {
   allRolledOut,
+  appContainerPatch,
   apply,
   backOffGrows,
   containerExited,
   containerWaiting,
+  defineScenario,
   deployment,
   eventSeen,
-  appContainerPatch,
   imageRef,
+  kubectlIn,
   kubectlPatch,
+  podReady,
   restartedAtLeast,
   rollBack,
+  type ScenarioContext,
+  step,
   waitRolledOut,
   WORKLOAD_IMAGES,
-  kubectlIn,
-} from "../harness/kit/workloads/workloads.js";
+} from "../harness/kit/index.js";
 
 /**
  * Five services, each released once healthy and then once broken, one per cause of CrashLoopBackOff the

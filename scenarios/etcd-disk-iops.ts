@@ -1,10 +1,23 @@
-import { nodeShell } from "../harness/kit/types.js";
-import { leaderChanges, walFsyncP99, walFsyncP99Above, walFsyncP99Below } from "../harness/kit/control-plane/etcd-metrics.js";
-import { apiserverReady, containerLog, etcdHealthy, kubeSystemReady, nodesReady, waitFor } from "../harness/kit/probes.js";
-import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
-import { configMaps } from "../harness/kit/sentinels.js";
-import type { NodeHandle, ScenarioContext } from "../harness/kit/types.js";
-import type { Probe } from "../harness/kit/probes.js";
+import {
+  apiserverReady,
+  containerLog,
+  defineScenario,
+  etcdHealthy,
+  type Fault,
+  kubeSystemReady,
+  leaderChanges,
+  type NodeHandle,
+  nodeShell,
+  nodesReady,
+  type Probe,
+  type ScenarioContext,
+  sentinels,
+  step,
+  waitFor,
+  walFsyncP99,
+  walFsyncP99Above,
+  walFsyncP99Below,
+} from "../harness/kit/index.js";
 
 const WRITE_IOPS = 4;
 const WRITE_BPS = 65536;
@@ -107,7 +120,7 @@ export default defineScenario({
   cluster: { controlPlanes: 3, workers: 0 },
   needs: ["node-shell"],
 
-  setup: [configMaps(20)],
+  setup: [sentinels.configMaps(20)],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
 
   fault: iopsStarved,

@@ -1,21 +1,24 @@
-import { nodeShell } from "../harness/kit/types.js";
-import { defineScenario, step } from "../harness/kit/scenario.js";
-import { zombieEtcdOnPort } from "../harness/kit/faults.js";
 import {
+  apiLoad,
   apiserverReady,
   containerLog,
   containerRunning,
+  defineScenario,
+  echoService,
   etcdHealthy,
   healthz,
   kubectlTimesOut,
   kubeletReports,
   kubeSystemReady,
+  nodeShell,
   nodesReady,
+  sentinels,
+  serviceLoad,
+  step,
+  usersSeeErrors,
   waitFor,
-} from "../harness/kit/probes.js";
-import { configMaps, deployment } from "../harness/kit/sentinels.js";
-import { apiLoad, serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
-import { echoService } from "../harness/kit/workloads/workloads.js";
+  zombieEtcdOnPort,
+} from "../harness/kit/index.js";
 
 export default defineScenario({
   id: "etcd-port-conflict",
@@ -43,7 +46,7 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell", "load-generator"],
 
-  setup: [configMaps(20), deployment("web", 2), echoService("shop", 2)],
+  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2), echoService("shop", 2)],
   // The incident began during a load test: API clients (a list that reaches etcd) and the users of a Service.
   // --workload: a team's own service stands in for the demo "shop" (its users' traffic through the fault, judged apart).
   workloadSlot: { replaces: "shop" },

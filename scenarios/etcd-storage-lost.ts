@@ -1,8 +1,19 @@
-import { nodeShell } from "../harness/kit/types.js";
-import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
-import { apiserverReady, containerRunning, etcdHealthy, healthz, kubectlTimesOut, kubeSystemReady, nodesReady, waitFor } from "../harness/kit/probes.js";
-import { configMaps, deployment, etcdSnapshot } from "../harness/kit/sentinels.js";
-import { versionOf } from "../harness/kit/versions.js";
+import {
+  apiserverReady,
+  containerRunning,
+  defineScenario,
+  etcdHealthy,
+  type Fault,
+  healthz,
+  kubectlTimesOut,
+  kubeSystemReady,
+  nodeShell,
+  nodesReady,
+  sentinels,
+  step,
+  versionOf,
+  waitFor,
+} from "../harness/kit/index.js";
 
 const SNAPSHOT = "/var/lib/etcd-backup/snapshot.db";
 
@@ -45,7 +56,12 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell"],
 
-  setup: [configMaps(20), deployment("web", 2), etcdSnapshot(SNAPSHOT), configMaps(10, { prefix: "late", afterRecoveryPoint: true })],
+  setup: [
+    sentinels.configMaps(20),
+    sentinels.deployment("web", 2),
+    sentinels.etcdSnapshot(SNAPSHOT),
+    sentinels.configMaps(10, { prefix: "late", afterRecoveryPoint: true }),
+  ],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
 
   fault: storageLost,

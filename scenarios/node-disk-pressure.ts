@@ -1,11 +1,24 @@
 import { statfs } from "node:fs/promises";
 import type { V1Container, V1LimitRange, V1Node, V1Pod } from "@kubernetes/client-node";
-import { nodeShell } from "../harness/kit/types.js";
-import { defineScenario, step, type Fault, type Sentinel } from "../harness/kit/scenario.js";
-import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
-import { kubeSystemReady, nodesReady, pollUntil, type Probe } from "../harness/kit/probes.js";
-import { apply, echoService, echoWorkload, waitRolledOut, WORKLOAD_IMAGES } from "../harness/kit/workloads/workloads.js";
-import type { ScenarioContext } from "../harness/kit/types.js";
+import {
+  apply,
+  defineScenario,
+  echoService,
+  echoWorkload,
+  type Fault,
+  kubeSystemReady,
+  nodeShell,
+  nodesReady,
+  pollUntil,
+  type Probe,
+  type ScenarioContext,
+  type Sentinel,
+  serviceLoad,
+  step,
+  usersSeeErrors,
+  waitRolledOut,
+  WORKLOAD_IMAGES,
+} from "../harness/kit/index.js";
 
 const DISK_MIB = 1024;
 /** The kubelet evicts once less than this share of its filesystem is free (kind's nodes have eviction off: 0%). */

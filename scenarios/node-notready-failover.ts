@@ -1,19 +1,23 @@
-import { nodeShell } from "../harness/kit/types.js";
-import { defineScenario, step } from "../harness/kit/scenario.js";
-import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
 import {
+  defineScenario,
   diagnoseNotReadyNode,
+  echoService,
   evictAfter,
   failedOver,
   kubeletStopped,
+  kubeSystemReady,
   lostNodeTainted,
+  nodeNotReady,
+  nodeShell,
+  nodesReady,
   noStalePods,
   partitionedFromControlPlane,
   podsBoundToLostNode,
+  serviceLoad,
+  step,
+  usersSeeErrors,
   waitNodeReady,
-} from "../harness/kit/nodes/node-failure.js";
-import { kubeSystemReady, nodeNotReady, nodesReady } from "../harness/kit/probes.js";
-import { echoService } from "../harness/kit/workloads/workloads.js";
+} from "../harness/kit/index.js";
 
 /** The critical workload: one replica behind a Service, evicted from an unreachable node after `seconds` (undefined: the 300s default). */
 const critical = (seconds?: number) => echoService("web", 1, seconds === undefined ? {} : { tolerations: evictAfter(seconds) });

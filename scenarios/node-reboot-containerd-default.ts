@@ -1,10 +1,22 @@
-import { nodeLifecycle, nodeShell } from "../harness/kit/types.js";
-import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
-import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
-import { waitNodeReady } from "../harness/kit/nodes/node-failure.js";
-import { apiWritable, kubeletReports, kubeSystemReady, nodeNotReady, nodesReady, runtimeAnswers, runtimeUnreachable } from "../harness/kit/probes.js";
-import { echoService } from "../harness/kit/workloads/workloads.js";
-import type { ScenarioContext } from "../harness/kit/types.js";
+import {
+  apiWritable,
+  defineScenario,
+  echoService,
+  type Fault,
+  kubeletReports,
+  kubeSystemReady,
+  nodeLifecycle,
+  nodeNotReady,
+  nodeShell,
+  nodesReady,
+  runtimeAnswers,
+  runtimeUnreachable,
+  type ScenarioContext,
+  serviceLoad,
+  step,
+  usersSeeErrors,
+  waitNodeReady,
+} from "../harness/kit/index.js";
 
 /** The one worker: the machine that is rebooted, asked the same way before and after the fault. */
 const rebooted = (ctx: ScenarioContext): string | undefined => nodeShell(ctx.cluster).nodes.find((n) => n.role === "worker")?.name;

@@ -1,20 +1,26 @@
-import { defineScenario, step } from "../harness/kit/scenario.js";
-import type { ScenarioContext } from "../harness/kit/types.js";
-import { describeSample, killedWithoutAWord, lastOomKill, mib, oomKilledWithHeapToSpare, residentUnderLimit } from "../harness/kit/workloads/jvm.js";
 import {
+  answersThroughService,
   apply,
   containerExited,
+  defineScenario,
   deployment,
+  describeSample,
+  killedWithoutAWord,
   kubectlIn,
   kubectlLook,
+  lastOomKill,
+  mib,
+  oomKilledWithHeapToSpare,
+  residentUnderLimit,
   restartedAtLeast,
   rolledOut,
   runsWithoutRestart,
+  type ScenarioContext,
   service,
-  answersThroughService,
+  step,
   waitRolledOut,
   WORKLOAD_IMAGES,
-} from "../harness/kit/workloads/workloads.js";
+} from "../harness/kit/index.js";
 
 /**
  * A JVM service in a 256Mi container, its heap capped by -Xmx at 208m ("it fits"). Its second release

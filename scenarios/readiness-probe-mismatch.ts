@@ -1,19 +1,20 @@
-import { defineScenario, step } from "../harness/kit/scenario.js";
 import {
   apply,
+  defineScenario,
   deployment,
   endpointsEmpty,
   endpointsReady,
   eventSeen,
+  kubectlLook,
   podsRunningNotReady,
   rollBack,
   rolledOut,
   rolloutStuck,
   service,
+  step,
   waitRolledOut,
   WORKLOAD_IMAGES,
-  kubectlLook,
-} from "../harness/kit/workloads/workloads.js";
+} from "../harness/kit/index.js";
 
 /**
  * A release moves the readiness probe to a port the application does not listen on. The pods run, but never

@@ -1,18 +1,25 @@
-import { ingress, ingressAnswers, ingressUrl, installIngressController, httpGet, INGRESS_CONTROLLER } from "../harness/kit/workloads/ingress.js";
-import { defineScenario, step } from "../harness/kit/scenario.js";
-import type { ScenarioContext } from "../harness/kit/types.js";
 import {
   apply,
+  defineScenario,
   deployment,
   endpointsEmpty,
+  httpGet,
+  ingress,
+  INGRESS_CONTROLLER,
+  ingressAnswers,
+  ingressUrl,
+  installIngressController,
   kubectlLook,
   kubectlPatch,
   podLogMatches,
+  podReady,
+  type ScenarioContext,
   service,
+  step,
+  waitFor,
   waitRolledOut,
   WORKLOAD_IMAGES,
-} from "../harness/kit/workloads/workloads.js";
-import { podReady, waitFor } from "../harness/kit/probes.js";
+} from "../harness/kit/index.js";
 
 /**
  * Three services behind one real Ingress controller (Traefik), each broken at a different layer the

@@ -1,9 +1,20 @@
-import { versionOf } from "../harness/kit/versions.js";
-import type { Probe } from "../harness/kit/probes.js";
-import { defineScenario, step } from "../harness/kit/scenario.js";
-import type { ScenarioContext } from "../harness/kit/types.js";
-import { helm, helmRun, releaseIs, writeChart } from "../harness/kit/workloads/helm.js";
-import { filesInVolume, imageRef, kubectlIn, kubectlLook, statefulSetReady, WORKLOAD_IMAGES } from "../harness/kit/workloads/workloads.js";
+import {
+  defineScenario,
+  filesInVolume,
+  helm,
+  helmRun,
+  imageRef,
+  kubectlIn,
+  kubectlLook,
+  type Probe,
+  releaseIs,
+  type ScenarioContext,
+  statefulSetReady,
+  step,
+  versionOf,
+  WORKLOAD_IMAGES,
+  writeChart,
+} from "../harness/kit/index.js";
 
 /**
  * A Helm release with a StatefulSet whose volume holds blobs written before the fault. The operators scale

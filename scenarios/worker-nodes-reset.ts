@@ -1,10 +1,21 @@
-import { nodeShell } from "../harness/kit/types.js";
-import { defineScenario, step, type Fault } from "../harness/kit/scenario.js";
-import { apiserverReady, etcdHealthy, kubeSystemDegraded, kubeSystemReady, nodesNotReady, nodesReady } from "../harness/kit/probes.js";
-import { configMaps, service, serviceDown } from "../harness/kit/sentinels.js";
-import { redactJoin } from "../harness/kit/steps.js";
-import { serviceLoad, usersSeeErrors } from "../harness/kit/load/load.js";
-import { echoService, spreadOverNodes } from "../harness/kit/workloads/workloads.js";
+import {
+  apiserverReady,
+  defineScenario,
+  echoService,
+  etcdHealthy,
+  type Fault,
+  kubeSystemDegraded,
+  kubeSystemReady,
+  nodeShell,
+  nodesNotReady,
+  nodesReady,
+  redactJoin,
+  sentinels,
+  serviceLoad,
+  spreadOverNodes,
+  step,
+  usersSeeErrors,
+} from "../harness/kit/index.js";
 
 const RESET = [
   "kubeadm reset -f",
@@ -52,7 +63,11 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 2 },
   needs: ["node-shell", "load-generator"],
 
-  setup: [configMaps(20), service("web", 2, { spreadOverWorkers: true }), echoService("shop", 2, { topologySpreadConstraints: [spreadOverNodes("shop")] })],
+  setup: [
+    sentinels.configMaps(20),
+    sentinels.service("web", 2, { spreadOverWorkers: true }),
+    echoService("shop", 2, { topologySpreadConstraints: [spreadOverNodes("shop")] }),
+  ],
   // The shop's users, through the control plane's NodePort, from before the resets until the workers are back.
   // --workload: a team's own service stands in for the demo "shop", and what its users saw is its own verdict.
   load: [serviceLoad("shop", { rate: 20 })],
@@ -63,7 +78,7 @@ export default defineScenario({
 
   symptoms: {
     within: "3m",
-    expect: [nodesNotReady("worker"), kubeSystemDegraded(), serviceDown("web"), usersSeeErrors("shop")],
+    expect: [nodesNotReady("worker"), kubeSystemDegraded(), sentinels.serviceDown("web"), usersSeeErrors("shop")],
   },
 
   runbook: [

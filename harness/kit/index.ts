@@ -1,0 +1,74 @@
+/**
+ * The scenario author's entry: everything a file in scenarios/ imports, from one place.
+ *
+ *   import { defineScenario, step, nodesReady, apiserverReady, configMaps, type Fault } from "../harness/kit/index.js";
+ *
+ * A scenario imports this module and other scenarios, nothing else of the repository (test/unit/import-direction
+ * checks it). The modules behind it, by what they hold:
+ *   scenario.ts            defineScenario, step and the types a scenario is made of (Fault, Sentinel, RunbookStep, …)
+ *   types.ts               what every fault, probe and step receives (ScenarioContext) and the node abilities
+ *   probes.ts              probes of nodes, the API server, etcd, containers and logs; waitFor, pollUntil
+ *   faults.ts, steps.ts    faults and runbook steps shared by several scenarios
+ *   sentinels.ts           setup items whose data must survive the incident
+ *   versions.ts            what differs between Kubernetes versions (versionOf)
+ *   control-plane/         static pods and controllers, etcd's metrics, API Priority and Fairness
+ *   nodes/                 a node lost, stopped or cut off, and its recovery
+ *   workloads/             Deployments, Services, kubectl in the run's namespace, JVM memory, ingress, helm
+ *   load/                  users' traffic through the fault (serviceLoad, apiLoad) and the probes that read it
+ * The machinery that runs a scenario is in harness/engine/ and is not for scenarios to import.
+ */
+
+export {
+  defineScenario,
+  step,
+  variantOf,
+  type AlternativeRunbook,
+  type Fault,
+  type GameDayBrief,
+  type Outcome,
+  type ProbeSet,
+  type RunbookStep,
+  type Scenario,
+  type ScenarioDefinition,
+  type ScenarioVariant,
+  type Sentinel,
+  type SymptomSet,
+} from "./scenario.js";
+export {
+  nodeLifecycle,
+  nodeShell,
+  type Capability,
+  type ClusterShape,
+  type Evidence,
+  type NodeHandle,
+  type NodeLifecycle,
+  type NodeShell,
+  type ScenarioContext,
+} from "./types.js";
+export { versionOf, type VersionProfile } from "./versions.js";
+export * from "./probes.js";
+export * from "./faults.js";
+export * from "./steps.js";
+/** Setup items whose data must survive the incident, as one namespace: sentinels.configMaps(20), sentinels.deployment("web", 2). */
+export * as sentinels from "./sentinels.js";
+export * from "./control-plane/control-plane.js";
+export * from "./control-plane/etcd-metrics.js";
+export * from "./control-plane/flow-control.js";
+export * from "./nodes/node-failure.js";
+export * from "./workloads/workloads.js";
+export * from "./workloads/jvm.js";
+export * from "./workloads/ingress.js";
+export * from "./workloads/helm.js";
+export {
+  apiLoad,
+  keepsServing,
+  serviceLoad,
+  sloHolds,
+  startLoad,
+  stopLoad,
+  usersSeeErrors,
+  type LoadEntry,
+  type LoadSpec,
+  type LoadTarget,
+  type SloObjective,
+} from "./load/load.js";

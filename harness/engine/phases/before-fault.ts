@@ -1,0 +1,137 @@
+import { AftershockError, formatDuration } from "../../../clusters/errors.js";
+import { restrictTo } from "../../../clusters/contract.js";
+import { describeLoadTarget } from "../../kit/load/load.js";
+import { waitFor } from "../../kit/probes.js";
+import { SENTINEL_NAMESPACE } from "../../kit/sentinels.js";
+import { createRunNamespace, deleteRunNamespace } from "../../kit/workloads/workloads.js";
+import { record, runNamespace, type Phase } from "../run.js";
+
+/** The phases before the fault: a cluster, the scenario's setup on it, and two checks that it is healthy. */
+
+/** 1. Cluster. Gives: the cluster, and the context the scenario sees (only the capabilities it declared). */
+export const cluster: Phase = async (run) => {
+  const { scenario, opts, journal } = run;
+  const created = await run.phase("cluster", undefined, async () => {
+    const c = await opts.clusters.create({
+      ...scenario.cluster,
+      kubernetesVersion: opts.kubernetesVersion,
+      runId: run.runId,
+      keep: !!opts.keep,
+      ...(opts.image ? { image: opts.image } : {}),
+    });
+    return c;
+  });
+  run.handed.cluster = created;
+  run.memory = created.sampleMemory?.();
+  if (!opts.keep) run.teardown.push(created.shared ? `give back cluster ${created.name}` : `delete cluster ${created.name}`, "", () => created.delete());
+  journal.cluster = {
+    name: created.name,
+    kubernetesVersion: created.kubernetesVersion,
+    nodes: created.shell?.nodes.map((n) => n.name) ?? [],
+    createMs: created.timings.totalMs,
+    ...(created.shared ? { shared: created.shared } : {}),
+  };
+  journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
+  // The scenario sees the capabilities it declared, and nothing more.
+  run.handed.ctx = {
+    cluster: restrictTo(created, scenario.needs),
+    clock: run.clock,
+    found: run.found,
+    evidence: run.evidence,
+    namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, run.runId, !!created.shared),
+    ...(run.load ? { load: run.load } : {}),
+  };
+  return undefined;
+};
+
+/** 2. Setup: the run's namespace and workload images, then sentinels, then the load. Gives: the sentinels' probes. */
+export const setup: Phase = async (run) => {
+  const { scenario, opts, load, reporter, journal } = run;
+  const created = run.need("cluster");
+  const ctx = run.need("ctx");
+  await run.phase("setup", undefined, async (p) => {
+    // A cluster-scoped run on a shared cluster also writes into namespaces of its own (its workloads', its
+    // sentinels'), deleted at its end, so that the next run on that cluster starts from what it would find on
+    // a new one. On a cluster of its own it keeps "default", as the incident had it.
+    const namespaces = ctx.namespace !== "default" ? [ctx.namespace] : [];
+    if (scenario.scope === "cluster" && created.shared) namespaces.push(SENTINEL_NAMESPACE);
+    for (const ns of namespaces) {
+      await run.step(p, `create namespace ${ns}`, `kubectl create namespace ${ns}`, async () => {
+        await createRunNamespace(created.api, ns, run.runId, opts.namespace ? "undisclosed" : scenario.id);
+        if (!opts.keep) {
+          // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
+          run.teardown.push(`delete namespace ${ns}`, `kubectl delete namespace ${ns} --wait`, () => deleteRunNamespace(created.api, ns, run.runId));
+        }
+      });
+    }
+    if (scenario.images.length) {
+      const loader = created.images;
+      if (!loader) throw new AftershockError("E_CAPABILITY", `cluster ${created.name} cannot load images`);
+      await run.step(p, `load workload images`, `kind load docker-image ${scenario.images.join(" ")}   # or a push to the cluster's registry`, async () => {
+        await loader.loadImages(scenario.images);
+        return scenario.images.map((r) => (loader.refFor ? `${r} → ${loader.refFor(r)}` : r)).join("\n");
+      });
+    }
+    for (const s of scenario.setup) await run.step(p, s.title, undefined, () => s.write(ctx).then(() => undefined));
+    if (load) {
+      for (const spec of scenario.load) {
+        const stream = load.add(spec);
+        await run.step(
+          p,
+          `start load ${spec.name}`,
+          `${spec.k6 ? `k6 run ${spec.k6} (vegeta when k6 is not on PATH)` : "vegeta attack"} -rate=${spec.rate}/s   # against ${describeLoadTarget(spec)}`,
+          () => stream.start(ctx),
+        );
+      }
+      run.loadTicker = setInterval(() => {
+        for (const s of load.streams.values()) {
+          const to = Math.floor(load.settled(s) / 1000) * 1000;
+          reporter.onLoad?.(s.spec.name, s.series.summary(to - 10_000, to), journal);
+        }
+      }, 10_000);
+    }
+  });
+  run.handed.sentinelProbes = scenario.setup.flatMap((s) => s.probes());
+  return undefined;
+};
+
+/** 3. Steady state: all must hold now (with a short grace), or the scenario is aborted, not failed. */
+export const steadyState: Phase = async (run) => {
+  const { scenario } = run;
+  const ctx = run.need("ctx");
+  const sentinelProbes = run.need("sentinelProbes");
+  run.handed.steadySince = Date.now();
+  try {
+    await run.phase("steady-state", scenario.steadyStateBudgetMs, async (p) => {
+      for (const probe of [...scenario.steadyState, ...sentinelProbes]) {
+        const o = await waitFor(probe, ctx, scenario.steadyStateBudgetMs).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
+        p.probes.push(record(probe, o));
+        if (!o.ok) throw new AftershockError("E_CLUSTER", `steady state not met before the fault: ${probe.name}: ${o.observed}`);
+      }
+    });
+  } catch (e) {
+    return { outcome: "aborted", reason: (e as Error).message };
+  }
+  return undefined;
+};
+
+/**
+ * 4. Self-check: every symptom must be absent from the healthy cluster, asked exactly as it will be asked
+ * after the fault (log and journal probes over lines since the steady-state check began).
+ */
+export const symptomsAbsent: Phase = async (run) => {
+  const { scenario } = run;
+  const ctx = run.need("ctx");
+  ctx.logsSince = run.need("steadySince");
+  const present = await run.selfCheck(
+    "symptoms-absent",
+    ctx,
+    scenario.symptoms.expect,
+    (held) => held.length === 0,
+    (held) =>
+      `symptom probes already hold before the fault, so they cannot prove it happened: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}` +
+      (scenario.symptomsAbsentBudgetMs ? ` (still after ${formatDuration(scenario.symptomsAbsentBudgetMs)} of asking again)` : ""),
+    scenario.symptomsAbsentBudgetMs,
+  );
+  return present ? { outcome: "inconclusive", reason: present } : undefined;
+};

@@ -1,0 +1,261 @@
+import { randomBytes } from "node:crypto";
+import { AftershockError, formatDuration } from "../../clusters/errors.js";
+import { LoadMonitor } from "../kit/load/load.js";
+import { observe, type Observation, type Probe } from "../kit/probes.js";
+import type { Scenario } from "../kit/scenario.js";
+import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../kit/types.js";
+import { EXIT_CODES, type Outcome, type PhaseName, type PhaseRecord, type ProbeRecord, type RunJournal, type StepRecord, type VariantTag } from "./journal.js";
+import type { ReporterHooks } from "./reporter.js";
+import type { classifyVerify } from "./run-checks.js";
+import { RunTeardown } from "./run-teardown.js";
+
+export interface RunOptions {
+  clusters: ClusterFactory;
+  kubernetesVersion: string;
+  image?: string;
+  clock: Clock;
+  reporter?: ReporterHooks;
+  /** Leave the cluster running afterwards and say how to reach it. */
+  keep?: boolean;
+  /**
+   * Game day: stop after the symptoms, let a person run the recovery, then verify when they say so. Resolving
+   * "runbook" means the person gave up: the scenario's own runbook then runs, as it does without a person.
+   */
+  manualRecovery?: (ctx: ScenarioContext) => Promise<void | "runbook">;
+  runId?: string;
+  /**
+   * The run's namespace (namespace-scoped scenarios) instead of as-<run>-<scenario>: a game day must not name the
+   * scenario, so its namespace is labelled without it too.
+   */
+  namespace?: string;
+  /** Set by pnpm suite --prove: this run is a variant expected to end with `expected`. */
+  variant?: VariantTag;
+}
+
+/** How a phase ends the run before the next one: the outcome and why. */
+export interface Ending {
+  outcome: Outcome;
+  reason: string;
+}
+
+/** One phase of the pipeline: it reads what earlier phases handed on, records itself, and ends the run or not. */
+export type Phase = (run: Run) => Promise<Ending | undefined>;
+
+/** The verification phase's verdict (run-checks' classifyVerify), read by the sentinels phase. */
+export type VerifyVerdict = ReturnType<typeof classifyVerify>;
+
+/** What the phases hand on: each field is set by one phase and read by later ones. */
+export interface Handed {
+  /** cluster → every later phase and teardown. */
+  cluster?: ManagedCluster;
+  /** cluster → every later phase: what faults, probes and steps receive. */
+  ctx?: ScenarioContext;
+  /** setup → steady state, verify: the probes of the setup's sentinels. */
+  sentinelProbes?: Probe[];
+  /** steady state → symptoms absent: when the steady-state check began (wall clock). */
+  steadySince?: number;
+  /** inject → symptoms: ms since the run started. */
+  injectedAt?: number;
+  /** runbook → verify: ms since the run started, and the error that ended the runbook, if one did. */
+  runbookStart?: number;
+  runbookError?: string;
+  /** verify → sentinels. */
+  verified?: VerifyVerdict;
+}
+
+/**
+ * One run of a scenario: its journal, the clock, the reporter's hooks, the LIFO teardown, and the one
+ * recording wrapper every phase goes through (`phase`), with its steps (`step`).
+ */
+export class Run {
+  readonly reporter: ReporterHooks;
+  readonly runId: string;
+  readonly clock: Clock;
+  readonly t0: number;
+  readonly journal: RunJournal;
+  readonly found: Record<string, string> = {};
+  /** Traffic through the fault, when the scenario declares it: started after setup, stopped before teardown. */
+  readonly load: LoadMonitor | undefined;
+  loadTicker: NodeJS.Timeout | undefined;
+  memory: { stop(): Promise<number> } | undefined;
+  /** What the run must undo, newest first; nothing is undone when the cluster is kept (--keep). */
+  readonly teardown: RunTeardown;
+  readonly handed: Handed = {};
+
+  constructor(
+    readonly scenario: Scenario,
+    readonly opts: RunOptions,
+    image: RunJournal["image"],
+  ) {
+    this.clock = opts.clock;
+    this.reporter = opts.reporter ?? {};
+    this.runId = opts.runId ?? randomBytes(4).toString("hex");
+    this.t0 = this.clock.now();
+    this.journal = {
+      runId: this.runId,
+      scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, source: scenario.source, tags: scenario.tags },
+      ...(scenario.alternativeRunbooks.length ? { runbook: scenario.runbookName } : {}),
+      kubernetesVersion: opts.kubernetesVersion,
+      startedAt: this.t0,
+      endedAt: this.t0,
+      outcome: "errored",
+      exitCode: 1,
+      reason: "",
+      phases: [],
+      evidence: [],
+      timings: { totalMs: 0 },
+      ...(opts.variant ? { variant: opts.variant } : {}),
+      ...(image ? { image } : {}),
+    };
+    this.load = scenario.load.length ? new LoadMonitor(this.t0, this.clock) : undefined;
+    this.teardown = new RunTeardown(`scenario ${scenario.id}`);
+  }
+
+  /** ms since the run started. */
+  now(): number {
+    return this.clock.now() - this.t0;
+  }
+
+  /** What an earlier phase handed on; a phase that runs before it is a bug in the pipeline. */
+  need<K extends keyof Handed>(k: K): NonNullable<Handed[K]> {
+    const v = this.handed[k];
+    if (v === undefined) throw new Error(`run pipeline: "${k}" is read before the phase that sets it`);
+    return v as NonNullable<Handed[K]>;
+  }
+
+  readonly evidence = (source: string, text: string): void => {
+    const e = { at: this.clock.now() - this.t0, source, text };
+    this.journal.evidence.push(e);
+    this.reporter.onEvidence?.(e, this.journal);
+  };
+
+  /** The recording wrapper: the phase's record in the journal, its timing, its failure, the reporter's hooks. */
+  async phase<T>(name: PhaseName, budgetMs: number | undefined, fn: (p: PhaseRecord) => Promise<T>): Promise<T> {
+    const p: PhaseRecord = { name, startedAt: this.now(), endedAt: 0, status: "passed", steps: [], probes: [], ...(budgetMs ? { budgetMs } : {}) };
+    this.journal.phases.push(p);
+    this.reporter.onPhaseBegin?.(p, this.journal);
+    try {
+      const r = await fn(p);
+      return r;
+    } catch (e) {
+      p.status = "failed";
+      p.error = e instanceof Error ? e.message : String(e);
+      throw e;
+    } finally {
+      p.endedAt = this.now();
+      this.reporter.onPhaseEnd?.(p, this.journal);
+    }
+  }
+
+  /** One timed step of a phase; its output (a string) is kept and passed to `onOutput`. */
+  async step(
+    p: PhaseRecord,
+    title: string,
+    shows: string | undefined,
+    fn: () => Promise<string | void | undefined>,
+    onOutput?: (out: string) => void,
+  ): Promise<void> {
+    const s: StepRecord = { title, ...(shows ? { shows } : {}), startedAt: this.now(), endedAt: 0, ok: false };
+    p.steps.push(s);
+    this.reporter.onStepBegin?.(s, p, this.journal);
+    try {
+      const out = await fn();
+      s.ok = true;
+      if (typeof out === "string" && out) {
+        s.output = out;
+        onOutput?.(out);
+      }
+    } catch (e) {
+      s.error = e instanceof Error ? e.message : String(e);
+      throw e;
+    } finally {
+      s.endedAt = this.now();
+      this.reporter.onStepEnd?.(s, p, this.journal);
+    }
+  }
+
+  /**
+   * One of the run's checks on its own probes: each probe asked once, all at once; `ok(held)` decides from the probes that
+   * held whether the check passed. Returns the reason when it did not (the run is then inconclusive).
+   */
+  async selfCheck(
+    name: "symptoms-absent" | "verify-fails",
+    ctx: ScenarioContext,
+    probes: Probe[],
+    ok: (held: ProbeRecord[]) => boolean,
+    why: (held: ProbeRecord[]) => string,
+    /** Asked again (log probes over lines since each new start) until `ok` or this runs out; 0: asked once. */
+    againWithinMs = 0,
+  ): Promise<string | undefined> {
+    const { clock } = this;
+    return this.phase(name, againWithinMs || undefined, async (p) => {
+      const started = clock.now();
+      // Asked together: on a broken cluster each API probe may take its whole timeout to fail.
+      const ask = async (): Promise<ProbeRecord[]> =>
+        (await Promise.all(probes.map((probe) => observe(probe, ctx)))).map((o, i) => ({ ...record(probes[i]!, o), ok: !o.ok, held: o.ok }));
+      let recs = await ask();
+      const firstHeld = recs.filter((r) => r.held);
+      let rounds = 1;
+      while (!ok(recs.filter((r) => r.held)) && clock.now() + 15_000 < started + againWithinMs) {
+        // The next asking reads only what was logged or served after this one: a window of its own.
+        const since = clock.now();
+        await clock.sleep(15_000);
+        ctx.logsSince = since;
+        recs = await ask();
+        rounds++;
+      }
+      if (rounds > 1)
+        this.evidence(
+          "before",
+          `${name}: ${firstHeld.map((r) => r.name).join(", ")} held at first (${firstHeld.map((r) => r.observed).join("; ")}); asked ${rounds} times over ${formatDuration(clock.now() - started)}`,
+        );
+      for (const rec of recs) {
+        p.probes.push(rec);
+        this.reporter.onProbe?.(rec, p, this.journal);
+      }
+      const held = p.probes.filter((r) => r.held);
+      if (ok(held)) return undefined;
+      p.status = "failed";
+      p.error = why(held);
+      return p.error;
+    });
+  }
+
+  finish(outcome: Outcome, reason: string): RunJournal {
+    this.journal.outcome = outcome;
+    this.journal.exitCode = EXIT_CODES[outcome];
+    this.journal.reason = reason;
+    return this.journal;
+  }
+}
+
+/**
+ * The run's namespace: a namespace-scoped scenario's own, always; a cluster-scoped one's only on a cluster shared
+ * with other runs (pnpm suite), else "default" (its writes are cluster-wide, as in the incident).
+ */
+export function runNamespace(s: Scenario, runId: string, sharedCluster = false): string {
+  return s.scope === "namespace" || sharedCluster ? `as-${runId}-${s.id}`.slice(0, 63).replace(/-+$/, "") : "default";
+}
+
+export function record(probe: Probe, o: Observation): ProbeRecord {
+  return { name: probe.name, expectation: probe.expectation, ...(probe.kind ? { kind: probe.kind } : {}), ok: o.ok, observed: o.observed };
+}
+
+export async function withBudget<T>(p: Promise<T>, budgetMs: number, title: string, clock: Clock): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const started = clock.now();
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new AftershockError("E_TIMEOUT", `step "${title}" did not finish within ${formatDuration(budgetMs)} (ran ${formatDuration(clock.now() - started)})`),
+        ),
+      budgetMs,
+    );
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,6 +1,29 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { docker } from "../../clusters/docker.js";
-import { cli } from "./helpers.js";
+import { cli, root } from "./helpers.js";
+
+/** examples/shop copied to a temporary directory, with its aftershock.yaml changed by `edit` and files added. */
+function shopWith(edit: (yaml: string) => string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-bad-shop-"));
+  cpSync(path.join(root, "examples/shop"), dir, { recursive: true });
+  const file = path.join(dir, "aftershock.yaml");
+  writeFileSync(file, edit(readFileSync(file, "utf8")));
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), text);
+  }
+  return dir;
+}
+
+const notBuilt = shopWith((y) => y.replace("- aftershock.local/echo:v1", "- aftershock.local/never-built:v0"));
+const noService = shopWith((y) => y.replace("service: web", "service: checkout"));
+const badChart = shopWith((y) => y.replace(/^ {2}manifests: k8s.*$/m, "  helm: { chart: chart, release: shop }"), {
+  "chart/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+  "chart/templates/web.yaml": "apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  ports: [{ port: {{ .Values.web.port }} }]\n",
+});
 
 /** Every container, volume and network on the machine, whoever made it. */
 async function everything(): Promise<string[]> {
@@ -30,6 +53,19 @@ describe("bad input fails before anything is created", () => {
     [["scenario", "etcd-port-conflit"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port-conflit"/],
     [["suite", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
     [["cluster", "create", "--workers", "9"], /^aftershock: error E_BAD_INPUT: --workers must be a whole number from 0 to 5/],
+    // A team's workload: what can be known about it before a cluster (its images, its Service, its chart).
+    [
+      ["scenario", "etcd-port-conflict", "--workload", notBuilt],
+      /^aftershock: error E_BAD_INPUT: workload \S+aftershock\.yaml: image aftershock\.local\/never-built:v0 is not in the local Docker/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--workload", noService],
+      /^aftershock: error E_BAD_INPUT: workload \S+aftershock\.yaml: users\.service "checkout" is not a Service it deploys \(its Services: store, web\)/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--workload", badChart],
+      /^aftershock: error E_BAD_INPUT: workload \S+aftershock\.yaml: the chart does not render: template: shop\/templates\/web\.yaml:.*nil pointer evaluating/,
+    ],
   ])("%j", async (args, expected) => {
     const before = await everything();
     const r = await cli(args, 5 * 60_000);

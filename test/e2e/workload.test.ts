@@ -58,3 +58,27 @@ describe("pnpm scenario node-notready-failover --workload (one web replica) --fa
     expect(await leftovers(j.runId)).toEqual([]);
   });
 });
+
+/**
+ * A workload that never becomes ready (its web pods probe readiness on a port nothing listens on, readyWithin
+ * 20s): known only once it is deployed, so the run is aborted at its steady state (exit 6), says which object was
+ * not ready, and leaves nothing behind.
+ */
+describe("pnpm scenario etcd-port-conflict --workload (never ready)", () => {
+  it("aborts at the steady state, naming the object that was not ready, and leaves nothing behind", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-shop-"));
+    cpSync(path.join(root, "examples/shop"), dir, { recursive: true });
+    const web = path.join(dir, "k8s/web.yaml");
+    writeFileSync(web, readFileSync(web, "utf8").replace("httpGet: { path: /healthz, port: 8080 }", "httpGet: { path: /healthz, port: 9999 }"));
+    const file = path.join(dir, "aftershock.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace(/^readyWithin: 2m/m, "readyWithin: 20s"));
+    const r = await cli(["scenario", "etcd-port-conflict", "--workload", dir, "--reporter", "console,json"]);
+    expect(r.code, r.output.slice(-3000)).toBe(6);
+    const j = JSON.parse(readFileSync(/(reports\/[a-z0-9-]+\/journal\.json)/.exec(r.output)![1]!, "utf8")) as RunJournal;
+    expect(j.outcome).toBe("aborted");
+    expect(j.reason).toMatch(/^steady state not met before the fault: workload shop: pods ready: Deployment\/web not ready within readyWithin 20\.0s/);
+    // The fault was never injected.
+    expect(j.phases.map((p) => p.name)).not.toContain("inject");
+    expect(await leftovers(j.runId)).toEqual([]);
+  });
+});

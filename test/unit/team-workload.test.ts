@@ -107,6 +107,15 @@ describe("a scenario with a team's workload", () => {
     expect(a.symptoms.stillWorks!.map((p) => p.name)).toEqual(["API accepts new pods", "api: keeps serving"]);
   });
 
+  it("does not wait twice for a workload that was not ready within readyWithin: its steady state fails for good", async () => {
+    const s = withWorkload(await loadScenario("etcd-port-conflict"), readWorkload(example));
+    const ready = s.steadyState.find((p) => p.name === "workload shop: pods ready")!;
+    s.underTest!.observer.notReady = "Deployment/web not ready within readyWithin 20.0s (waited 20.0s): 0/2 ready";
+    // No cluster is asked: the deploy step's verdict stands.
+    const o = await ready.check({} as Parameters<typeof ready.check>[0]);
+    expect(o).toEqual({ ok: false, final: true, observed: "Deployment/web not ready within readyWithin 20.0s (waited 20.0s): 0/2 ready" });
+  });
+
   it("aims a fault that picks a node at the workload's pods: the selector given, or its Service's", async () => {
     const w = readWorkload(example);
     const s = await loadScenario("node-notready-failover");

@@ -196,8 +196,12 @@ export async function renderWorkload(w: WorkloadConfig, helmBinary?: string): Pr
         allowFailure: true,
         timeoutMs: 60_000,
       });
-      if (r.exitCode !== 0)
-        throw new AftershockError("E_BAD_INPUT", `workload ${where}: the chart does not render: ${(r.stderr || r.stdout).trim().split("\n").at(-1)}`);
+      if (r.exitCode !== 0) {
+        // helm ends with advice ("Use --debug flag …"); the line that says what is wrong starts with "Error:".
+        const lines = (r.stderr || r.stdout).trim().split("\n");
+        const why = lines.find((l) => l.startsWith("Error: "))?.slice("Error: ".length) ?? lines.at(-1);
+        throw new AftershockError("E_BAD_INPUT", `workload ${where}: the chart does not render: ${why}`);
+      }
       return parse(r.stdout, "helm template");
     }
   }
@@ -283,6 +287,8 @@ export class WorkloadObserver {
   private start: PodSeen[] = [];
   /** The pod selectors of its Deployments, StatefulSets and DaemonSets (set when it is deployed). */
   selectors: string[] = [];
+  /** Why it did not become ready within readyWithin, when it did not (its steady state is then not met). */
+  notReady: string | undefined;
   constructor(readonly config: WorkloadConfig) {}
 
   async before(ctx: ScenarioContext): Promise<void> {

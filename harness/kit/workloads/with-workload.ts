@@ -116,26 +116,28 @@ export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): S
         await applyInNamespace(ctx, ctx.namespace, ...objects);
       }
       const rollouts = objects.filter((o) => ["Deployment", "StatefulSet", "DaemonSet"].includes(o.kind ?? ""));
+      observer.selectors = rollouts.map(matchLabels).filter((x) => x.length);
       const lines: string[] = [];
       for (const o of rollouts) {
-        const left = w.readyWithinMs - (Date.now() - t0);
-        if (o.kind === "Deployment") lines.push(await waitRolledOut(ctx, o.metadata!.name!, Math.max(1000, left)).catch(notReady(w, o, t0)));
-        else lines.push(await waitPodsReady(ctx, o, Math.max(1000, left)).catch(notReady(w, o, t0)));
+        const left = Math.max(1000, w.readyWithinMs - (Date.now() - t0));
+        const ready = o.kind === "Deployment" ? waitRolledOut(ctx, o.metadata!.name!, left) : waitPodsReady(ctx, o, left);
+        const line = await ready.catch((e: unknown) => {
+          // Not ready in time: the steady state is not met (the run is aborted there, and the workload deleted with it).
+          observer.notReady = notReady(w, o, t0, e);
+          return observer.notReady;
+        });
+        lines.push(line);
+        if (observer.notReady) break;
       }
       ctx.evidence("workload", `${w.name}: ${objects.length} objects applied; ${lines.join("; ")}`);
-      observer.selectors = rollouts.map(matchLabels).filter((x) => x.length);
-      await observer.before(ctx);
+      if (!observer.notReady) await observer.before(ctx);
     },
     probes: () => [],
   };
 }
 
-const notReady = (w: WorkloadConfig, o: KubernetesObject, t0: number) => (e: unknown) => {
-  throw new AftershockError(
-    "E_CLUSTER",
-    `workload ${w.name}: ${o.kind}/${o.metadata?.name} not ready within ${formatDuration(w.readyWithinMs)} (waited ${formatDuration(Date.now() - t0)}): ${(e as Error).message}`,
-  );
-};
+const notReady = (w: WorkloadConfig, o: KubernetesObject, t0: number, e: unknown): string =>
+  `${o.kind}/${o.metadata?.name} not ready within readyWithin ${formatDuration(w.readyWithinMs)} (waited ${formatDuration(Date.now() - t0)}): ${(e as Error).message}`;
 
 async function helmBinaryOf(): Promise<string> {
   return (await ensureHostTools(["helm"], defaultCacheDir(), new ConsoleProgress())).helm!;
@@ -162,6 +164,7 @@ export function workloadReady(w: WorkloadConfig, observer: WorkloadObserver): Pr
     name: `workload ${w.name}: pods ready`,
     expectation: "every pod of the workload's Deployments, StatefulSets and DaemonSets Running and Ready",
     async check(ctx) {
+      if (observer.notReady) return { ok: false, observed: observer.notReady, final: true };
       const pods = await podsOf(ctx, observer.selectors);
       const ready = pods.filter(isReady);
       return { ok: pods.length > 0 && ready.length === pods.length, observed: `${ready.length}/${pods.length} pods ready` };

@@ -3,6 +3,7 @@ import {
   apiWritable,
   checkClusterInfo,
   controlPlaneMachinesLost,
+  controlPlanesTakePods,
   defineScenario,
   deleteLostNodes,
   echoService,
@@ -49,10 +50,11 @@ export default defineScenario({
   cluster: { controlPlanes: 3, workers: 0 },
   needs: ["node-shell", "node-lifecycle", "load-generator"],
 
-  // The shop runs one pod on each control-plane machine, so the lost one takes a pod with it.
+  // The three machines run services too, and the shop one pod on each, so the lost one takes a pod with it.
   setup: [
     sentinels.configMaps(20),
     sentinels.deployment("web", 2),
+    controlPlanesTakePods(),
     echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
   ],
   // Its users come in through the last control plane's NodePort (the fault takes the first machine): the pod on

@@ -633,3 +633,30 @@ export function echoService(name: string, replicas: number, pod: Omit<V1PodSpec,
     probes: () => [],
   };
 }
+
+const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
+
+/**
+ * Setup for clusters of control planes only: every control-plane Node takes ordinary pods, as in a small
+ * cluster whose machines run its services too (kubeadm's NoSchedule taint removed through the API). A machine
+ * joined later has the taint again.
+ */
+export function controlPlanesTakePods(): Sentinel {
+  return {
+    title: `control planes take pods (taint ${CONTROL_PLANE_TAINT}:NoSchedule removed)`,
+    async write(ctx) {
+      const { core } = ctx.cluster.api;
+      const untainted: string[] = [];
+      for (const node of (await core.listNode({ labelSelector: CONTROL_PLANE_TAINT })).items) {
+        const taints = node.spec?.taints ?? [];
+        const kept = taints.filter((t) => t.key !== CONTROL_PLANE_TAINT);
+        if (kept.length === taints.length) continue;
+        // A read-modify-write: replace fails on a stale resourceVersion rather than dropping another's change.
+        await core.replaceNode({ name: node.metadata!.name!, body: { ...node, spec: { ...node.spec, taints: kept } } });
+        untainted.push(node.metadata!.name!);
+      }
+      ctx.evidence("setup", `kubectl taint nodes ${untainted.join(" ") || "(none tainted)"} ${CONTROL_PLANE_TAINT}:NoSchedule-`);
+    },
+    probes: () => [],
+  };
+}

@@ -59,9 +59,10 @@ export interface LoadSpec {
   userAgent?: string;
   /**
    * Started means a second with every request answered (default). false: started once requests go out, for a
-   * load that is itself the fault (a flood need not be answered).
+   * load that is itself the fault (a flood need not be answered). A function is asked when the load starts (a
+   * team's workload that did not become ready is not waited for: its steady state fails instead).
    */
-  waitAnswered?: boolean;
+  waitAnswered?: boolean | (() => boolean);
   slo: { before?: SloObjective; during?: SloObjective; after?: SloObjective };
 }
 
@@ -126,7 +127,8 @@ export class LoadStream {
     if (this.spec.userAgent) headers.push(`User-Agent: ${this.spec.userAgent}`);
     if (this.spec.body?.contentType) headers.push(`Content-Type: ${this.spec.body.contentType}`);
     const started = (await this.startK6(ctx, url, headers, insecure)) ?? (await this.startVegeta(ctx, url, headers, insecure));
-    if (this.spec.waitAnswered === false) return started;
+    const wait = typeof this.spec.waitAnswered === "function" ? this.spec.waitAnswered() : this.spec.waitAnswered;
+    if (wait === false) return started;
     // Started means answered: a new NodePort can refuse for a second until kube-proxy has its rules, and
     // that second belongs to the set-up, not to the steady state the symptoms-absent check reads.
     const answered = await pollUntil(`load ${this.spec.name}: a second with every request answered`, 30_000, 500, async () => {

@@ -56,6 +56,8 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
     ...(w.users.body ? { body: w.users.body } : {}),
     ...(w.users.expectStatus ? { expectStatus: w.users.expectStatus } : {}),
     slo: { before: w.slo.before },
+    // Not ready within readyWithin: its users are not waited for; the steady state then fails on its readiness.
+    waitAnswered: () => !observer.notReady,
   };
   // Faults and probes aimed at the demo's pods (the node that runs them, their failover) aim at the workload's.
   const needsTarget = [def.fault, ...def.steadyState, ...def.symptoms.expect, ...(def.symptoms.stillWorks ?? []), ...def.verify.expect].some(

@@ -3,8 +3,10 @@ import {
   checkClusterInfo,
   containerLog,
   controlPlaneMachinesLost,
+  controlPlanesTakePods,
   defineScenario,
   deleteLostNodes,
+  echoService,
   etcdNoLeader,
   forceNewEtcdCluster,
   healthz,
@@ -12,13 +14,14 @@ import {
   newJoinCredentials,
   removeLostEtcdMembers,
   sentinels,
+  spreadOverNodes,
   versionOf,
 } from "../harness/kit/index.js";
 import nodeLost from "./control-plane-node-lost.js";
 
 /** The variant of control-plane-node-lost: same cluster, steady state and verification; two machines go. */
 export default defineScenario({
-  ...nodeLost,
+  ...nodeLost.definition,
   id: "control-plane-quorum-lost",
   title: "Two of three control-plane machines lost: etcd without quorum, rebuilt from the last member",
   summary:
@@ -28,8 +31,14 @@ export default defineScenario({
     "peers), removes the dead Nodes, and joins two fresh machines as control planes.",
   source: { incident: "004", section: "Solution, adding etcd nodes (losing more than one of three members breaks quorum)" },
 
-  // Its own sentinel instances (they remember what they wrote), of the same kind as the node-lost scenario's.
-  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2)],
+  // Its own sentinel instances (they remember what they wrote), of the same kind as the node-lost scenario's, and
+  // the same shop, one pod per machine, whose users (the node-lost scenario's load) come in through the survivor.
+  setup: [
+    sentinels.configMaps(20),
+    sentinels.deployment("web", 2),
+    controlPlanesTakePods(),
+    echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
+  ],
 
   fault: controlPlaneMachinesLost(2),
   // Its own page: the node-lost scenario's says the API still takes writes, which is no longer true here.

@@ -22,6 +22,12 @@ import {
   usersSeeErrors,
 } from "../harness/kit/index.js";
 
+/** The three machines run services too, and the shop one pod on each, so a lost machine takes a pod with it. */
+export const shopOnEachMachine = () => [
+  controlPlanesTakePods(),
+  echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
+];
+
 const lost = (ctx: Parameters<typeof lostNodes>[0]): string | undefined => lostNodes(ctx)[0];
 
 export default defineScenario({
@@ -50,13 +56,7 @@ export default defineScenario({
   cluster: { controlPlanes: 3, workers: 0 },
   needs: ["node-shell", "node-lifecycle", "load-generator"],
 
-  // The three machines run services too, and the shop one pod on each, so the lost one takes a pod with it.
-  setup: [
-    sentinels.configMaps(20),
-    sentinels.deployment("web", 2),
-    controlPlanesTakePods(),
-    echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
-  ],
+  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2), ...shopOnEachMachine()],
   // Its users come in through the last control plane's NodePort (the fault takes the first machine): the pod on
   // the lost machine fails their requests until the node is NotReady and the pod leaves the Service's endpoints.
   // --workload: a team's own service stands in for the demo "shop", and what its users saw is its own verdict.

@@ -3,10 +3,8 @@ import {
   checkClusterInfo,
   containerLog,
   controlPlaneMachinesLost,
-  controlPlanesTakePods,
   defineScenario,
   deleteLostNodes,
-  echoService,
   etcdNoLeader,
   forceNewEtcdCluster,
   healthz,
@@ -14,10 +12,9 @@ import {
   newJoinCredentials,
   removeLostEtcdMembers,
   sentinels,
-  spreadOverNodes,
   versionOf,
 } from "../harness/kit/index.js";
-import nodeLost from "./control-plane-node-lost.js";
+import nodeLost, { shopOnEachMachine } from "./control-plane-node-lost.js";
 
 /** The variant of control-plane-node-lost: same cluster, steady state and verification; two machines go. */
 export default defineScenario({
@@ -33,12 +30,7 @@ export default defineScenario({
 
   // Its own sentinel instances (they remember what they wrote), of the same kind as the node-lost scenario's, and
   // the same shop, one pod per machine, whose users (the node-lost scenario's load) come in through the survivor.
-  setup: [
-    sentinels.configMaps(20),
-    sentinels.deployment("web", 2),
-    controlPlanesTakePods(),
-    echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
-  ],
+  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2), ...shopOnEachMachine()],
 
   fault: controlPlaneMachinesLost(2),
   // Its own page: the node-lost scenario's says the API still takes writes, which is no longer true here.

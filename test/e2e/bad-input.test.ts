@@ -1,22 +1,8 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { docker } from "../../clusters/docker.js";
-import { cli, root } from "./helpers.js";
+import { cli, shopCopy } from "./helpers.js";
 
-/** examples/shop copied to a temporary directory, with its aftershock.yaml changed by `edit` and files added. */
-function shopWith(edit: (yaml: string) => string, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-bad-shop-"));
-  cpSync(path.join(root, "examples/shop"), dir, { recursive: true });
-  const file = path.join(dir, "aftershock.yaml");
-  writeFileSync(file, edit(readFileSync(file, "utf8")));
-  for (const [f, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-    writeFileSync(path.join(dir, f), text);
-  }
-  return dir;
-}
+const shopWith = (edit: (yaml: string) => string, files: Record<string, string> = {}) => shopCopy({ "aftershock.yaml": edit }, files);
 
 const notBuilt = shopWith((y) => y.replace("- aftershock.local/echo:v1", "- aftershock.local/never-built:v0"));
 const noService = shopWith((y) => y.replace("service: web", "service: checkout"));

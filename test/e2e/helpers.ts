@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile, cp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +22,21 @@ import { ETCDCTL_TLS } from "../../harness/kit/probes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, "../..");
+
+/**
+ * examples/shop copied to a temporary directory: `edits` change its files (by path inside it, e.g.
+ * "aftershock.yaml", "k8s/web.yaml"), `files` are added.
+ */
+export function shopCopy(edits: Record<string, (text: string) => string> = {}, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-shop-"));
+  cpSync(path.join(root, "examples/shop"), dir, { recursive: true });
+  for (const [f, edit] of Object.entries(edits)) writeFileSync(path.join(dir, f), edit(readFileSync(path.join(dir, f), "utf8")));
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), text);
+  }
+  return dir;
+}
 
 /** Builds the echo workload from source into a FROM-scratch image, the way a user's own image would be. */
 export async function buildEchoImage(tag: string): Promise<void> {

@@ -1,9 +1,7 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { RunJournal } from "../../harness/engine/journal.js";
-import { cli, leftovers, root } from "./helpers.js";
+import { cli, leftovers, shopCopy } from "./helpers.js";
 
 /**
  * A team's own workload under an incident, as a team runs it: `pnpm scenario etcd-port-conflict --workload
@@ -41,10 +39,7 @@ describe("pnpm scenario etcd-port-conflict --workload examples/shop", () => {
  */
 describe("pnpm scenario node-notready-failover --workload (one web replica) --fail-on-workload-slo", () => {
   it("passes the runbook, breaches the workload's SLO during the fault, and exits 8", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-shop-"));
-    cpSync(path.join(root, "examples/shop"), dir, { recursive: true });
-    const web = path.join(dir, "k8s/web.yaml");
-    writeFileSync(web, readFileSync(web, "utf8").replace("replicas: 2", "replicas: 1"));
+    const dir = shopCopy({ "k8s/web.yaml": (t) => t.replace("replicas: 2", "replicas: 1") });
     const r = await cli(["scenario", "node-notready-failover", "--workload", dir, "--fail-on-workload-slo", "--reporter", "console,json"]);
     expect(r.code, r.output.slice(-3000)).toBe(8);
     const j = JSON.parse(readFileSync(/(reports\/[a-z0-9-]+\/journal\.json)/.exec(r.output)![1]!, "utf8")) as RunJournal;
@@ -66,12 +61,10 @@ describe("pnpm scenario node-notready-failover --workload (one web replica) --fa
  */
 describe("pnpm scenario etcd-port-conflict --workload (never ready)", () => {
   it("aborts at the steady state, naming the object that was not ready, and leaves nothing behind", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-shop-"));
-    cpSync(path.join(root, "examples/shop"), dir, { recursive: true });
-    const web = path.join(dir, "k8s/web.yaml");
-    writeFileSync(web, readFileSync(web, "utf8").replace("httpGet: { path: /healthz, port: 8080 }", "httpGet: { path: /healthz, port: 9999 }"));
-    const file = path.join(dir, "aftershock.yaml");
-    writeFileSync(file, readFileSync(file, "utf8").replace(/^readyWithin: 2m/m, "readyWithin: 20s"));
+    const dir = shopCopy({
+      "k8s/web.yaml": (t) => t.replace("httpGet: { path: /healthz, port: 8080 }", "httpGet: { path: /healthz, port: 9999 }"),
+      "aftershock.yaml": (t) => t.replace(/^readyWithin: 2m/m, "readyWithin: 20s"),
+    });
     const r = await cli(["scenario", "etcd-port-conflict", "--workload", dir, "--reporter", "console,json"]);
     expect(r.code, r.output.slice(-3000)).toBe(6);
     const j = JSON.parse(readFileSync(/(reports\/[a-z0-9-]+\/journal\.json)/.exec(r.output)![1]!, "utf8")) as RunJournal;

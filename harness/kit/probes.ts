@@ -78,6 +78,19 @@ export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: numb
   return { ok: true, observed: seen };
 }
 
+/**
+ * waitFor as an observation that never throws, for the engine's records: what was seen, without the probe's name
+ * in front (the record and its line already carry it), whether the budget ran out or waiting would not help.
+ */
+export async function observeWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number): Promise<Observation> {
+  return waitFor(probe, ctx, budgetMs).catch((e: unknown): Observation => {
+    if (e instanceof ProbeTimeoutError)
+      return { ok: false, observed: `expected ${e.expectation} within ${formatDuration(e.budgetMs)}; last seen: ${e.lastSeen || "nothing"}` };
+    const message = (e as Error).message;
+    return { ok: false, observed: message.startsWith(`${probe.name}: `) ? message.slice(probe.name.length + 2) : message };
+  });
+}
+
 function lastLine(s: string): string {
   return s.trim().split("\n").filter(Boolean).pop()?.slice(0, 300) ?? "";
 }

@@ -277,6 +277,10 @@ describe("scenario outcomes", () => {
     expect(j.outcome).toBe("aborted");
     expect(j.phases.map((p) => p.name)).not.toContain("inject");
     expect(w.state.deleted).toBe(1);
+    // The probe is named once: the steady state's line names it, what was seen does not repeat it.
+    const name = j.phases.find((p) => p.name === "steady-state")!.probes.find((p) => !p.ok)!.name;
+    expect(j.reason).toContain(`steady state not met before the fault: ${name}: expected `);
+    expect(j.reason!.split(`${name}:`).length).toBe(2);
   });
 
   it("is errored when the cluster cannot be created, with the cause", async () => {

@@ -1,7 +1,7 @@
 import { AftershockError, formatDuration } from "../../../clusters/errors.js";
 import { restrictTo } from "../../../clusters/contract.js";
 import { describeLoadTarget } from "../../kit/load/load.js";
-import { waitFor } from "../../kit/probes.js";
+import { observeWithin } from "../../kit/probes.js";
 import { SENTINEL_NAMESPACE } from "../../kit/sentinels.js";
 import { createRunNamespace, deleteRunNamespace } from "../../kit/workloads/workloads.js";
 import { record, runNamespace, type Phase } from "../run.js";
@@ -104,7 +104,7 @@ export const steadyState: Phase = async (run) => {
   try {
     await run.phase("steady-state", scenario.steadyStateBudgetMs, async (p) => {
       for (const probe of [...scenario.steadyState, ...sentinelProbes]) {
-        const o = await waitFor(probe, ctx, scenario.steadyStateBudgetMs).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
+        const o = await observeWithin(probe, ctx, scenario.steadyStateBudgetMs);
         p.probes.push(record(probe, o));
         if (!o.ok) throw new AftershockError("E_CLUSTER", `steady state not met before the fault: ${probe.name}: ${o.observed}`);
       }

@@ -1,5 +1,5 @@
 import { formatDuration } from "../../../clusters/errors.js";
-import { observe, waitFor, type Probe } from "../../kit/probes.js";
+import { observe, observeWithin, type Probe } from "../../kit/probes.js";
 import type { ProbeRecord } from "../journal.js";
 import { classifyVerify } from "../run-checks.js";
 import { record, withBudget, type Phase } from "../run.js";
@@ -50,10 +50,7 @@ export const verify: Phase = async (run) => {
     for (const probe of all) {
       const remaining = Math.max(1000, deadline - clock.now());
       // Data written after the recovery point is expected to be gone: look once instead of waiting for it.
-      const o =
-        probe.kind === "recovery-point"
-          ? await observe(probe, ctx)
-          : await waitFor(probe, ctx, remaining).catch((e: unknown) => ({ ok: false, observed: (e as Error).message }));
+      const o = probe.kind === "recovery-point" ? await observe(probe, ctx) : await observeWithin(probe, ctx, remaining);
       const rec = { ...record(probe, o), ...(o.ok ? { firstOkAtMs: run.now() } : {}) };
       results.set(probe, rec);
       p.probes.push(rec);

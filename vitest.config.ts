@@ -11,8 +11,9 @@ export default defineConfig({
     sequence: { sequencer: LongestFirst },
     // The default is one worker less than the cores: one, here.
     maxWorkers: 2,
-    // Groups run one after another: unit tests, then the e2e files that must run alone, then the other
-    // cluster files two at a time.
+    // Groups run one after another: unit tests, then the cluster files two at a time, then the e2e files that must
+    // run alone (last: on a fresh machine the global setup's background builds run beside the first cluster files,
+    // and these wait until they are done).
     projects: [
       {
         test: {
@@ -30,7 +31,7 @@ export default defineConfig({
           include: ["test/e2e/bad-input.test.ts", "test/e2e/catalog-alone.test.ts"],
           ...e2e,
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 3 },
         },
       },
       {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { docker } from "../docker.js";
 import { AftershockError } from "../errors.js";
 import { run } from "../exec.js";
-import { withLock } from "../lock.js";
+import { aboutToBuild, withBuildLock } from "./build-lock.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import { kubernetesRelease, PINNED, profileFor, supportedVersionsText, type VersionProfile } from "../versions.js";
@@ -123,7 +123,7 @@ export function checkBuildableVersion(version: string): VersionProfile {
 export async function ensureNodeImage(opts: ImageBuildOptions): Promise<NodeImage> {
   checkBuildableVersion(opts.kubernetesVersion);
   const rel = kubernetesRelease(opts.kubernetesVersion);
-  return withLock(path.join(opts.cacheDir, "build.lock"), opts.progress, () => buildLocked(rel.version, opts));
+  return withBuildLock(opts.cacheDir, opts.progress, () => buildLocked(rel.version, opts));
 }
 
 async function buildLocked(version: string, opts: ImageBuildOptions): Promise<NodeImage> {
@@ -162,6 +162,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     };
   }
 
+  aboutToBuild(`node image ${ref}`);
   const etcd = await buildGoComponent(recipes.etcdComponent(etcdTag), cacheDir, progress);
   const coredns = await buildGoComponent(recipes.corednsComponent(corednsTag), cacheDir, progress);
   const crictl = await buildGoComponent(await recipes.crictlComponent(), cacheDir, progress);
@@ -336,7 +337,7 @@ function componentImages(b: {
       files: [{ src: b.netd.bins["aftershock-netd"]!, dest: "/usr/local/bin/aftershock-netd" }],
       instructions: ['ENTRYPOINT ["/usr/local/bin/aftershock-netd"]'],
     },
-    // A workload for scenarios that need a Service to answer (harness/sentinels.ts ECHO_IMAGE).
+    // A workload for scenarios that need a Service to answer (harness/kit/workloads/workloads.ts ECHO_IMAGE).
     {
       ref: `${PINNED.localRegistry}/echo:${b.echo.version}`,
       from: "scratch",
@@ -348,6 +349,7 @@ function componentImages(b: {
 
 /** docker build with a generated context: copies `files` in and writes a Dockerfile. */
 export async function dockerBuild(work: string, ref: string, from: string, files: { src: string; dest: string }[], instructions: string[]): Promise<void> {
+  aboutToBuild(ref);
   const ctx = await mkdtemp(path.join(work, "ctx-"));
   const lines = [`FROM ${from}`];
   for (const [i, f] of files.entries()) {
@@ -365,6 +367,7 @@ export async function dockerBuild(work: string, ref: string, from: string, files
 async function buildToolsImage(rootfs: string, work: string, progress: Progress): Promise<string> {
   const ref = `${rootfs}-auto`;
   if (await docker.imageExists(ref)) return ref;
+  aboutToBuild(ref);
   await withStep(progress, "Tools image (iptables backend auto-selection)", 3 * MIN, () =>
     dockerBuild(
       work,
@@ -382,6 +385,7 @@ async function buildPause(cacheDir: string, progress: Progress): Promise<string>
   const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 12);
   const out = path.join(cacheDir, "pause", `pause-${hash}`);
   if (existsSync(out)) return out;
+  aboutToBuild("pause");
   await mkdir(path.dirname(out), { recursive: true });
   await withStep(progress, "Building pause (static C)", MIN, () => run("gcc", ["-Os", "-static", "-s", "-o", out, src]));
   return out;
@@ -391,6 +395,7 @@ async function buildPause(cacheDir: string, progress: Progress): Promise<string>
 export async function ensureRootfs(name: string, packages: string[], cacheDir: string, progress: Progress): Promise<string> {
   const ref = `${PINNED.localRegistry}/rootfs-${name}:${PINNED.debianSuite}-${rootfsKey(packages)}`;
   if (await docker.imageExists(ref)) return ref;
+  aboutToBuild(`rootfs ${ref}`);
   await withStep(progress, `Debian ${PINNED.debianSuite} rootfs "${name}" with debootstrap (${packages.length} packages)`, 10 * MIN, async (s) => {
     const dir = await mkdtemp(path.join(cacheDir, `rootfs-${name}-`));
     try {

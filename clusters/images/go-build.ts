@@ -6,6 +6,7 @@ import { AftershockError, CommandError } from "../errors.js";
 import { run } from "../exec.js";
 import type { Progress } from "../progress.js";
 import { PINNED } from "../versions.js";
+import { aboutToBuild } from "./build-lock.js";
 
 /** A set of binaries built from published Go modules through a small wrapper module. */
 export interface GoComponent {
@@ -67,6 +68,7 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
     const info = JSON.parse(await readFile(marker, "utf8")) as { toolchain: string };
     return { name: c.name, version: c.version, binDir, bins, cached: true, toolchain: info.toolchain };
   }
+  aboutToBuild(`${c.name} ${c.version}`);
   const step = progress.step(`Building ${c.name} ${c.version} from Go modules (${c.outputs.map((o) => o.bin).join(", ")})`, c.budgetMs);
   try {
     await rm(dir, { recursive: true, force: true });

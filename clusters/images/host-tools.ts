@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { Progress } from "../progress.js";
 import { PINNED } from "../versions.js";
+import { withBuildLock } from "./build-lock.js";
 import { buildGoComponent, type GoComponent } from "./go-build.js";
 
 /**
@@ -26,9 +27,11 @@ export function helmComponent(): GoComponent {
 
 /** Builds (or finds in the cache) every named tool; returns each one's path. */
 export async function ensureHostTools(tools: readonly HostTool[], cacheDir: string, progress: Progress): Promise<Partial<Record<HostTool, string>>> {
-  const out: Partial<Record<HostTool, string>> = {};
-  if (tools.includes("helm")) out.helm = (await buildGoComponent(helmComponent(), cacheDir, progress)).bins.helm!;
-  return out;
+  return withBuildLock(cacheDir, progress, async () => {
+    const out: Partial<Record<HostTool, string>> = {};
+    if (tools.includes("helm")) out.helm = (await buildGoComponent(helmComponent(), cacheDir, progress)).bins.helm!;
+    return out;
+  });
 }
 
 /** Where Helm keeps its own configuration, cache and data for Aftershock's runs (never the user's ~/.config/helm). */

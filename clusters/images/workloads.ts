@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { docker } from "../docker.js";
 import { AftershockError } from "../errors.js";
-import { withLock } from "../lock.js";
+import { aboutToBuild, withBuildLock } from "./build-lock.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import { PINNED } from "../versions.js";
@@ -46,7 +46,7 @@ const vegetaComponent: GoComponent = {
 
 /** Builds the load generator's image unless the local one is current. */
 export async function ensureLoadGeneratorImage(cacheDir: string, progress: Progress): Promise<string> {
-  await withLock(path.join(cacheDir, "build.lock"), progress, async () => {
+  await withBuildLock(cacheDir, progress, async () => {
     const vegeta = await buildGoComponent(vegetaComponent, cacheDir, progress);
     const busybox = await busyboxBinary(cacheDir, progress);
     await buildUnlessCurrent(LOAD_GENERATOR_IMAGE, digestOf(readFileSync(vegeta.bins.vegeta!), readFileSync(busybox)), { cacheDir, progress }, async () => ({
@@ -100,7 +100,7 @@ export async function ensureWorkloadImages(refs: readonly string[], cacheDir: st
   if (unknown.length)
     throw new AftershockError("E_BAD_INPUT", `not in the workload image catalogue: ${unknown.join(", ")}`, { hint: `known: ${known.join(", ")}` });
   if (!refs.length) return;
-  await withLock(path.join(cacheDir, "build.lock"), progress, async () => {
+  await withBuildLock(cacheDir, progress, async () => {
     if (refs.includes(WORKLOAD_IMAGES.app)) await ensureAppImage(cacheDir, progress);
     if (refs.includes(WORKLOAD_IMAGES.traefik)) await ensureTraefikImage(cacheDir, progress);
     if (refs.includes(WORKLOAD_IMAGES.ledger)) await ensureLedgerImage(cacheDir, progress);
@@ -119,6 +119,7 @@ async function buildUnlessCurrent(
   build: (work: string) => Promise<{ from: string; files: { src: string; dest: string }[]; instructions: string[] }>,
 ): Promise<void> {
   if ((await docker.imageLabels(ref))?.["aftershock.build-key"] === key) return;
+  aboutToBuild(ref);
   const work = await mkdtemp(path.join(o.cacheDir, "workload-"));
   try {
     await withStep(o.progress, o.title ?? `Workload image ${ref}`, 3 * MIN, async () => {
@@ -196,6 +197,7 @@ async function busyboxBinary(cacheDir: string, progress: Progress): Promise<stri
   const rootfs = await ensureRootfs("tools", TOOLS_PACKAGES, cacheDir, progress);
   const out = path.join(cacheDir, "busybox", `busybox-${rootfs.split(":").pop()}`);
   if (existsSync(out)) return out;
+  aboutToBuild("busybox");
   await mkdir(path.dirname(out), { recursive: true });
   const id = (await docker.run(["create", rootfs, "/bin/busybox"])).stdout.trim();
   try {

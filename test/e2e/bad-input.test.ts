@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../../clusters/docker.js";
-import { cli, shopCopy } from "./helpers.js";
+import { afterBackgroundBuilds, cli, shopCopy } from "./helpers.js";
 
 const shopWith = (edit: (yaml: string) => string, files: Record<string, string> = {}) => shopCopy({ "aftershock.yaml": edit }, files);
 
@@ -24,6 +24,9 @@ async function everything(): Promise<string[]> {
  * With a working Docker engine (the global setup's doctor), bad input must still fail before anything is
  * created: one line, a non-zero exit, and not one container, volume or network more than before.
  */
+// It counts every Docker object: nothing may be building beside it.
+beforeAll(afterBackgroundBuilds);
+
 describe("bad input fails before anything is created", () => {
   it.each([
     // stdin is not a terminal here, as in CI: a game day needs a person.

@@ -1,6 +1,6 @@
-import { describe, it } from "vitest";
+import { beforeAll, describe, it } from "vitest";
 import { loadAll } from "../../harness/engine/registry.js";
-import { expectCatalogRunPasses } from "./helpers.js";
+import { afterBackgroundBuilds, expectCatalogRunPasses } from "./helpers.js";
 
 /**
  * Scenarios that measure performance (etcd-disk-iops: WAL fsync latency, slow API writes; apiserver-client-flood:
@@ -9,6 +9,8 @@ import { expectCatalogRunPasses } from "./helpers.js";
  * a throttled disk should depend on, and a flood would slow every other file's runs. This file runs in its own group.
  */
 const ids = (await loadAll()).filter((s) => s.tags.includes("performance")).map((s) => s.id);
+
+beforeAll(afterBackgroundBuilds);
 
 describe.each(ids)("%s against a real cluster", (id) => {
   it("passes end to end, with both self-checks passed", async (t) => {

@@ -1,29 +1,77 @@
-import { existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, openSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { aptInstall, doctor } from "../../clusters/host/doctor.js";
 import { findChromium } from "./helpers.js";
+import { isBuilt } from "../../clusters/images/build-lock.js";
 import { defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
 import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
-import { DEFAULT_KUBERNETES_VERSION, profileFor, TESTED_VERSIONS } from "../../clusters/versions.js";
+import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { LATER_IMAGES, OTHER_VERSION } from "./later-images.js";
 
-/** The version of the other line, on which versions.test.ts runs a control-plane scenario. */
-export const OTHER_VERSION: string = profileFor(DEFAULT_KUBERNETES_VERSION)!.line === profileFor("v1.29.15")!.line ? TESTED_VERSIONS.at(-1)! : "v1.29.15";
+export { OTHER_VERSION };
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
- * Before any e2e test: a working Docker engine, the offline node images (the default version's and OTHER_VERSION's), the workload images, the load
- * generator's image and the host tools (helm), built once and then cached, so no test file pays for a build while others run clusters beside it.
+ * Before any e2e test: a working Docker engine, the default version's offline node image, the small workload
+ * images and the load generator's image, built once and then cached. On a machine that lacks the rest (Traefik,
+ * the JVM image, Helm and the other line's node image: about 16 minutes of both cores), the
+ * tests start at once and a child builds those beside them (background-builds.ts); the teardown ends it if the
+ * tests end first.
  */
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => Promise<void>> {
   const progress = new ConsoleProgress();
+  const cacheDir = defaultCacheDir();
   await doctor({ progress });
-  await ensureNodeImage({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, cacheDir: defaultCacheDir(), progress });
-  await ensureNodeImage({ kubernetesVersion: OTHER_VERSION, cacheDir: defaultCacheDir(), progress });
-  await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), defaultCacheDir(), progress);
-  await ensureLoadGeneratorImage(defaultCacheDir(), progress);
-  await ensureHostTools(HOST_TOOLS, defaultCacheDir(), progress);
+  await ensureNodeImage({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, cacheDir, progress });
+  const now = Object.values(WORKLOAD_IMAGES).filter((r) => !LATER_IMAGES.includes(r));
+  await ensureWorkloadImages(now, cacheDir, progress);
+  await ensureLoadGeneratorImage(cacheDir, progress);
   // Debian packages two e2e files install on first use (the registry an "existing" cluster pushes to, and Chromium
   // for the report screenshots): installed here, before files run side by side and meet on dpkg's lock.
   if (!existsSync("/usr/bin/docker-registry")) await aptInstall(["docker-registry"], progress);
   findChromium();
+
+  // Two projects name this file: the second call finds the child started by the first.
+  if (process.env.AFTERSHOCK_BACKGROUND_BUILDS) return async () => undefined;
+  const later = [() => ensureWorkloadImages(LATER_IMAGES, cacheDir, progress), () => ensureNodeImage({ kubernetesVersion: OTHER_VERSION, cacheDir, progress })];
+  let missing = false;
+  for (const ensure of later) if (!(await isBuilt(ensure))) missing = true;
+  if (!missing) return async () => undefined;
+
+  const log = path.join(cacheDir, "background-builds.log");
+  const out = openSync(log, "w");
+  const child = spawn("ionice", ["-c", "3", "nice", "-n", "19", process.execPath, "--import", "tsx", path.join(here, "background-builds.ts")], {
+    detached: true,
+    stdio: ["ignore", out, out],
+  });
+  process.env.AFTERSHOCK_BACKGROUND_BUILDS = String(child.pid);
+  const started = Date.now();
+  let exit: number | null | undefined;
+  child.on("exit", (code) => {
+    exit = code;
+    const took = `${Math.round((Date.now() - started) / 1000)}s`;
+    if (code === 0) progress.info(`background builds done in ${took}`);
+    else progress.warn(`background builds failed after ${took} (exit ${code}); a test that needs them builds them itself. Log ${log}:\n${tail(log)}`);
+  });
+  progress.info(
+    `building ${LATER_IMAGES.join(", ")}, ${HOST_TOOLS.join(", ")} and the ${OTHER_VERSION} node image in the background at the lowest priority (pid ${child.pid}, log ${log}); a test that needs them first waits for the build lock`,
+  );
+  return async () => {
+    if (exit !== undefined) return;
+    progress.warn(`tests ended before the background builds: stopping them (pid ${child.pid})`);
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+  };
+}
+
+function tail(file: string): string {
+  return readFileSync(file, "utf8").trim().split("\n").slice(-15).join("\n");
 }

@@ -10,6 +10,8 @@ import { expect } from "vitest";
 import { runObjects, type Cluster } from "../../clusters/kind/provider.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { defaultCacheDir } from "../../clusters/images/builder.js";
+import { withLock } from "../../clusters/lock.js";
 import { loadScenario } from "../../harness/engine/registry.js";
 import { runScenario } from "../../harness/engine/runner.js";
 import type { RunJournal } from "../../harness/engine/journal.js";
@@ -299,4 +301,12 @@ export function expectLoadRecorded(s: Scenario, j: RunJournal): void {
       `${l.name}: SLOs before and after`,
     ).toEqual((["before", "after"] as const).filter((w) => spec.slo[w]).map((w) => `${w}:met`));
   }
+}
+
+/**
+ * Waits until no process is building into the image cache (the global setup's background builds): for the files
+ * that must have the machine to themselves. Budget: the hook's.
+ */
+export async function afterBackgroundBuilds(): Promise<void> {
+  await withLock(path.join(defaultCacheDir(), "build.lock"), new RecordingProgress(), async () => undefined, 19 * 60_000, "building images in the background");
 }

@@ -69,7 +69,7 @@ const rebootedWithPackageDefault: Fault = {
  */
 const REPAIR = `set -euo pipefail
 driver=$(awk '/^cgroupDriver:/{print $2}' /var/lib/kubelet/config.yaml)
-pause=$(ctr -n k8s.io images ls -q | grep -m1 '/pause:')
+pause=$(ctr -n k8s.io images ls -q | awk '/\\/pause:/ && !n++')
 restrict=false; (( (0x$(awk '/^CapBnd/{print $2}' /proc/1/status) >> 24) & 1 )) || restrict=true
 systemd=false; [[ $driver == systemd ]] && systemd=true
 cp /etc/containerd/config.toml /etc/containerd/config.toml.broken

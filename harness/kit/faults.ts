@@ -17,7 +17,7 @@ import type { ScenarioContext } from "./types.js";
  */
 export function zombieEtcdOnPort(opts: { port: number; node?: string }): Fault {
   const script = (port: number) => `set -euo pipefail
-cid=$(crictl ps --name '^etcd$' --state running -q | head -n1)
+cid=$(crictl ps --name '^etcd$' --state running -q | awk 'NR==1')
 [[ -n $cid ]] || { echo "no running etcd container" >&2; exit 1; }
 pid=$(crictl inspect --output go-template --template '{{.info.pid}}' "$cid")
 mkdir -p /opt/aftershock /var/lib/aftershock-zombie

@@ -135,10 +135,10 @@ const apiAnswers: Probe = {
 export function forceNewEtcdCluster(): RunbookStep {
   const manifest = "/etc/kubernetes/manifests/etcd.yaml";
   const restart = (edit: string) => `set -euo pipefail
-old=$(crictl ps --name '^etcd$' -q | head -n1)
+old=$(crictl ps --name '^etcd$' -q | awk 'NR==1')
 ${edit}
 for i in $(seq 1 120); do
-  new=$(crictl ps --name '^etcd$' --state running -q | head -n1)
+  new=$(crictl ps --name '^etcd$' --state running -q | awk 'NR==1')
   if [[ -n $new && $new != "$old" ]] && ${ETCDCTL} endpoint health >/dev/null 2>&1; then break; fi
   sleep 1
 done

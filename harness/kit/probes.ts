@@ -37,13 +37,28 @@ export interface Probe {
 }
 
 export class ProbeTimeoutError extends AftershockError {
+  /** What was seen, without the probe's name in front. */
+  readonly seen: string;
   constructor(
     readonly probe: string,
     readonly expectation: string,
     readonly lastSeen: string,
     readonly budgetMs: number,
   ) {
-    super("E_TIMEOUT", `${probe}: expected ${expectation} within ${formatDuration(budgetMs)}; last seen: ${lastSeen || "nothing"}`);
+    const seen = `expected ${expectation} within ${formatDuration(budgetMs)}; last seen: ${lastSeen || "nothing"}`;
+    super("E_TIMEOUT", `${probe}: ${seen}`);
+    this.seen = seen;
+  }
+}
+
+/** waitFor's error for an observation that waiting would not change (Observation.final). */
+export class ProbeFinalError extends AftershockError {
+  constructor(
+    readonly probe: string,
+    /** What was seen, without the probe's name in front. */
+    readonly seen: string,
+  ) {
+    super("E_PROBE", `${probe}: ${seen}`);
   }
 }
 
@@ -70,7 +85,7 @@ export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: numb
     intervalMs,
     async () => {
       const o = await observe(probe, ctx);
-      if (!o.ok && o.final) throw new AftershockError("E_PROBE", `${probe.name}: ${o.observed} (final: waiting would not change it)`);
+      if (!o.ok && o.final) throw new ProbeFinalError(probe.name, `${o.observed} (final: waiting would not change it)`);
       return { ok: o.ok, seen: o.observed };
     },
     { clock: ctx.clock, onTimeout: (last) => new ProbeTimeoutError(probe.name, probe.expectation, last, budgetMs) },
@@ -83,12 +98,10 @@ export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: numb
  * in front (the record and its line already carry it), whether the budget ran out or waiting would not help.
  */
 export async function observeWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number): Promise<Observation> {
-  return waitFor(probe, ctx, budgetMs).catch((e: unknown): Observation => {
-    if (e instanceof ProbeTimeoutError)
-      return { ok: false, observed: `expected ${e.expectation} within ${formatDuration(e.budgetMs)}; last seen: ${e.lastSeen || "nothing"}` };
-    const message = (e as Error).message;
-    return { ok: false, observed: message.startsWith(`${probe.name}: `) ? message.slice(probe.name.length + 2) : message };
-  });
+  return waitFor(probe, ctx, budgetMs).catch((e: unknown): Observation => ({
+    ok: false,
+    observed: e instanceof ProbeTimeoutError || e instanceof ProbeFinalError ? e.seen : (e as Error).message,
+  }));
 }
 
 function lastLine(s: string): string {

@@ -23,6 +23,9 @@ export function aboutToBuild(what: string): void {
   if (cacheOnly.getStore()) throw new NotCached(what);
 }
 
+/** The lock directory of a cache's builds. */
+export const buildLockDir = (cacheDir: string): string => path.join(cacheDir, "build.lock");
+
 /** Runs `fn` without the lock if it finds everything it needs built, else with the cache's build lock. */
 export async function withBuildLock<T>(cacheDir: string, progress: Progress, fn: () => Promise<T>): Promise<T> {
   if (cacheOnly.getStore()) return fn();
@@ -31,7 +34,7 @@ export async function withBuildLock<T>(cacheDir: string, progress: Progress, fn:
   } catch (e) {
     if (!(e instanceof NotCached)) throw e;
   }
-  return withLock(path.join(cacheDir, "build.lock"), progress, fn);
+  return withLock(buildLockDir(cacheDir), progress, fn);
 }
 
 /** Whether `ensure` finds everything it needs already built; builds nothing and takes no lock. */

@@ -7,10 +7,9 @@ import { findChromium } from "./helpers.js";
 import { isBuilt } from "../../clusters/images/build-lock.js";
 import { defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
-import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
-import { LATER_IMAGES, OTHER_VERSION } from "./later-images.js";
+import { LATER_IMAGES, laterBuilds, OTHER_VERSION } from "./later-images.js";
 
 export { OTHER_VERSION };
 
@@ -38,10 +37,9 @@ export default async function setup(): Promise<() => Promise<void>> {
 
   // Two projects name this file: the second call finds the child started by the first.
   if (process.env.AFTERSHOCK_BACKGROUND_BUILDS) return async () => undefined;
-  const later = [() => ensureWorkloadImages(LATER_IMAGES, cacheDir, progress), () => ensureNodeImage({ kubernetesVersion: OTHER_VERSION, cacheDir, progress })];
-  let missing = false;
-  for (const ensure of later) if (!(await isBuilt(ensure))) missing = true;
-  if (!missing) return async () => undefined;
+  const missing: string[] = [];
+  for (const { what, ensure } of laterBuilds(progress, cacheDir)) if (!(await isBuilt(ensure))) missing.push(what);
+  if (!missing.length) return async () => undefined;
 
   const log = path.join(cacheDir, "background-builds.log");
   const out = openSync(log, "w");
@@ -59,7 +57,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     else progress.warn(`background builds failed after ${took} (exit ${code}); a test that needs them builds them itself. Log ${log}:\n${tail(log)}`);
   });
   progress.info(
-    `building ${LATER_IMAGES.join(", ")}, ${HOST_TOOLS.join(", ")} and the ${OTHER_VERSION} node image in the background at the lowest priority (pid ${child.pid}, log ${log}); a test that needs them first waits for the build lock`,
+    `building ${missing.join("; ")} in the background at the lowest priority (pid ${child.pid}, log ${log}); a test that needs them first waits for the build lock`,
   );
   return async () => {
     if (exit !== undefined) return;

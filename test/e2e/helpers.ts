@@ -10,6 +10,7 @@ import { expect } from "vitest";
 import { runObjects, type Cluster } from "../../clusters/kind/provider.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { buildLockDir } from "../../clusters/images/build-lock.js";
 import { defaultCacheDir } from "../../clusters/images/builder.js";
 import { withLock } from "../../clusters/lock.js";
 import { loadScenario } from "../../harness/engine/registry.js";
@@ -308,5 +309,5 @@ export function expectLoadRecorded(s: Scenario, j: RunJournal): void {
  * that must have the machine to themselves. Budget: the hook's.
  */
 export async function afterBackgroundBuilds(): Promise<void> {
-  await withLock(path.join(defaultCacheDir(), "build.lock"), new RecordingProgress(), async () => undefined, 19 * 60_000, "building images in the background");
+  await withLock(buildLockDir(defaultCacheDir()), new RecordingProgress(), async () => undefined, 19 * 60_000, "building images in the background");
 }

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { aboutToBuild, isBuilt, NotCached, withBuildLock } from "../../clusters/images/build-lock.js";
+import { aboutToBuild, buildLockDir, isBuilt, NotCached, withBuildLock } from "../../clusters/images/build-lock.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 
 const silentProgress = new RecordingProgress();
@@ -12,8 +12,8 @@ const silentProgress = new RecordingProgress();
 async function cacheLockedByAnother(): Promise<{ cacheDir: string; release: () => void }> {
   const cacheDir = await mkdtemp(path.join(tmpdir(), "build-lock-"));
   const holder = spawn("sleep", ["60"], { stdio: "ignore" });
-  await mkdir(path.join(cacheDir, "build.lock"));
-  await writeFile(path.join(cacheDir, "build.lock", "pid"), String(holder.pid));
+  await mkdir(buildLockDir(cacheDir));
+  await writeFile(path.join(buildLockDir(cacheDir), "pid"), String(holder.pid));
   dirs.push(cacheDir);
   return { cacheDir, release: () => holder.kill("SIGKILL") };
 }

@@ -6,6 +6,7 @@ import { sh } from "../../../clusters/exec.js";
 import { podReady, type Probe } from "../probes.js";
 import { step, type Fault, type RunbookStep } from "../scenario.js";
 import type { ScenarioContext } from "../types.js";
+import { aimAt as aim, aimed, type PodTarget } from "../targets.js";
 
 /**
  * A worker lost to the control plane while its pods may still run: the kubelet stops, or the node is cut off
@@ -30,21 +31,6 @@ const lost = (ctx: ScenarioContext): string => {
   if (!n) throw new AftershockError("E_CLUSTER", "no node has been lost yet");
   return n;
 };
-
-/**
- * The pods a fault or probe is aimed at: a demo app by name (its pods labelled app=NAME), or a team's workload
- * (--workload) by its name and label selector. Faults and probes aimed at a demo app by name can be retargeted
- * at the team's workload that replaces it (harness/kit/workloads/team-workload.ts).
- */
-export type PodTarget = string | { name: string; selector: string };
-
-const aim = (t: PodTarget) => (typeof t === "string" ? { app: t, selector: `app=${t}` } : { app: t.name, selector: t.selector });
-
-/** What a probe or fault aimed at a demo app carries so that a team's workload can take its place. */
-function aimed<T extends object>(t: PodTarget, make: (to: PodTarget) => T): T & { aimsAt?: string; retarget?: (to: { name: string; selector: string }) => T } {
-  const made = make(t);
-  return typeof t === "string" ? Object.assign(made, { aimsAt: t, retarget: (to: { name: string; selector: string }) => make(to) }) : made;
-}
 
 async function nodeOf(ctx: ScenarioContext, t: PodTarget): Promise<string> {
   const { app, selector } = aim(t);

@@ -59,6 +59,8 @@ export interface SideContainerSpec {
   image: string;
   /** A shell command line (the image has /bin/sh). */
   command: string;
+  /** The run's namespace: where a side container that runs inside the cluster is made (placement "in-cluster"). */
+  namespace: string;
   /** A line the container prints once it is working; start() fails with the budget when it does not appear. */
   ready: RegExp;
   readyBudgetMs: number;
@@ -74,9 +76,16 @@ export interface StartedSideContainer {
 
 /**
  * Capability "load-generator": containers started beside the cluster, on its network and with its run's
- * labels, so they are removed with the run (and by the reaper if the run is killed). Used for load.
+ * labels, so they are removed with the run (and by the reaper if the run is killed); on a cluster this tool did
+ * not create, pods in the run's namespace, removed with it. Used for load.
  */
 export interface SideContainers {
+  /**
+   * beside: containers on the cluster's Docker network (kind), reaching Services through a NodePort as users
+   * outside do. in-cluster: pods in the run's namespace (a cluster this tool did not create), reaching Services by
+   * their cluster DNS name and the API server as kubernetes.default.svc.
+   */
+  readonly placement: "beside" | "in-cluster";
   /** A node's address on the cluster's network, as a side container reaches it. */
   nodeAddress(node: string): Promise<string>;
   /** host:port of the API server as clients reach it: the load balancer in front of several control planes. */

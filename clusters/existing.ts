@@ -8,7 +8,8 @@ import { AftershockError } from "./errors.js";
 import { run, which, type RunOptions } from "./exec.js";
 import { buildGoComponent, builtKubectl, type GoComponent } from "./images/go-build.js";
 import { kubernetesComponent } from "./images/recipes.js";
-import { ensureWorkloadImages } from "./images/workloads.js";
+import { ensureLoadGeneratorImage, ensureWorkloadImages } from "./images/workloads.js";
+import { inClusterSideContainers } from "./in-cluster-sides.js";
 import { apiErrorLine, apiStatus, connectKube, type KubeApi } from "./kube.js";
 import { LABELS, ownerHost } from "./labels.js";
 import { isAlive } from "./process.js";
@@ -21,8 +22,9 @@ const MIN = 60_000;
 /**
  * A cluster Aftershock did not create, reached only through a kubeconfig (a platform team's staging
  * cluster). It offers the API and nothing else: no node shell, no machines to lose. Workload images reach it
- * through a registry the user names (pushed from here with crane); without one, it cannot load images. It is
- * never deleted: a run's cleanup there is its namespace.
+ * through a registry the user names (pushed from here with crane), and so does the load generator, which then
+ * runs as a pod in the run's namespace; without a registry, it can do neither. It is never deleted: a run's
+ * cleanup there is its namespace.
  */
 export interface ExistingTarget {
   kubeconfig: string;
@@ -92,7 +94,10 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     (n) => n.items[0]?.status?.nodeInfo?.kubeletVersion ?? "",
     () => "",
   );
-  const images: ImageLoader | undefined = t.registry ? registryLoader(t.registry, cacheDir, progress) : undefined;
+  const loader = t.registry ? registryLoader(t.registry, cacheDir, progress) : undefined;
+  const images: ImageLoader | undefined = loader;
+  // With a registry, load runs inside the cluster: pods in the run's namespace, their image pushed there first.
+  const sides = loader ? inClusterSideContainers({ api, runId, imageRef: (ref) => loader.refFor(ref), publish: (ref) => loader.loadImages([ref]) }) : undefined;
   const name = t.context ?? api.config.getCurrentContext();
   return {
     name,
@@ -103,6 +108,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     api,
     kubectl: (args: string[], opts?: RunOptions) => run(kubectlBin, [...auth, ...args], opts),
     ...(images ? { images } : {}),
+    ...(sides ? { sides } : {}),
     timings: { totalMs: performance.now() - t0 },
     delete: async () => {},
     shared: "an existing cluster, not created by this tool and never deleted by it",
@@ -131,17 +137,19 @@ function registryLoader(registry: string, cacheDir: string, progress: Progress):
   };
 }
 
-/** Builds or finds what a run on an existing cluster needs on this host: workload images, crane, kubectl. */
+/** Builds or finds what a run on an existing cluster needs on this host: workload images, the load generator, crane, kubectl. */
 export async function prepareExisting(
   t: ExistingTarget,
   workloadImages: string[],
   cacheDir: string,
   progress: Progress,
+  loadGenerator = false,
 ): Promise<{ ref: string; built: boolean; ms: number }> {
   const t0 = performance.now();
   await checkReachable(t);
   await ensureWorkloadImages(workloadImages, cacheDir, progress);
-  if (t.registry && workloadImages.length) await buildGoComponent(craneComponent(), cacheDir, progress);
+  if (t.registry && loadGenerator) await ensureLoadGeneratorImage(cacheDir, progress);
+  if (t.registry && (workloadImages.length || loadGenerator)) await buildGoComponent(craneComponent(), cacheDir, progress);
   await hostKubectl(cacheDir, progress);
   return { ref: describeTarget(t), built: false, ms: performance.now() - t0 };
 }

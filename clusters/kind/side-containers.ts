@@ -22,6 +22,7 @@ export function kindSideContainers(o: { cluster: string; runId: string; nodes: (
     return ip;
   };
   return {
+    placement: "beside",
     nodeAddress: (node) => address(node.startsWith(`${o.cluster}-`) ? node : `${o.cluster}-${node}`),
     async apiServerAddress() {
       const controlPlanes = o.nodes().filter((n) => n.role === "control-plane");

@@ -75,13 +75,13 @@ export interface ScenarioCommandOptions {
   game?: { live: Reporter; manualRecovery: NonNullable<RunOptions["manualRecovery"]>; runId: string; namespace: string };
 }
 
-/** A cluster this tool did not create: the API, and image loading through --registry if given. Never deleted. */
+/** A cluster this tool did not create: the API, and image loading and in-cluster load through --registry if given. Never deleted. */
 export function existingClusters(t: ExistingTarget, progress: Progress): ClusterFactory {
   return {
-    capabilities: t.registry ? ["image-loading"] : [],
+    capabilities: t.registry ? ["image-loading", "load-generator"] : [],
     target: `${describeTarget(t)}${t.registry ? "" : " (no --registry)"}`,
     scopes: ["namespace"],
-    prepare: (o) => prepareExisting(t, o.workloadImages ?? [], defaultCacheDir(), progress),
+    prepare: (o) => prepareExisting(t, o.workloadImages ?? [], defaultCacheDir(), progress, !!o.loadGenerator),
     create: (s) => openExisting(t, s.runId, defaultCacheDir(), progress),
   };
 }
@@ -283,6 +283,9 @@ export async function scenarioCommand(
   const s = v?.scenario ?? base;
   const planned = v ?? withRunbook(s, flags.runbook ?? s.runbookName);
   if (flags.dryRun) {
+    // The plan aims at the workload's pods as the run would: its manifests are read for the Service's selector
+    // (a chart only when it is given target.selector, since rendering one needs Helm built).
+    if (o.workload && o.workload.deploy.kind !== "helm") await checkWorkload(o.workload, undefined, { images: false });
     process.stdout.write(describePlan(o.workload ? withWorkload(s, o.workload) : s, planned.scenario.runbookName) + "\n");
     if (!o.image) process.stdout.write(`version: ${describeVersion(o.version)}\n`);
     return 0;

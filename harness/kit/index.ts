@@ -13,7 +13,8 @@
  *   versions.ts            what differs between Kubernetes versions (versionOf)
  *   control-plane/         static pods and controllers, etcd's metrics, API Priority and Fairness
  *   nodes/                 a node lost, stopped or cut off, and its recovery
- *   workloads/             Deployments, Services, kubectl in the run's namespace, JVM memory, ingress, helm
+ *   workloads/             Deployments, Services, kubectl in the run's namespace, a bad release, JVM memory, ingress, helm
+ *   targets.ts             what a fault or probe is aimed at: a demo app, or a team's workload in its place
  *   load/                  users' traffic through the fault (serviceLoad, apiLoad) and the probes that read it
  * The machinery that runs a scenario is in harness/engine/ and is not for scenarios to import.
  */
@@ -59,6 +60,8 @@ export * from "./workloads/workloads.js";
 export * from "./workloads/jvm.js";
 export * from "./workloads/ingress.js";
 export * from "./workloads/helm.js";
+export * from "./workloads/release.js";
+export { aimAt, aimed, type PodTarget } from "./targets.js";
 export {
   apiLoad,
   keepsServing,

@@ -62,7 +62,7 @@ async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string
 }
 
 describe("scenarios on an existing cluster, reached only by its kubeconfig", () => {
-  it("runs the workload suite in its own namespaces, each finding its causes at the right layer, changes nothing else, refuses one that needs node access, and gc removes a killed run's namespace", async () => {
+  it("runs the workload suite in its own namespaces, each finding its causes at the right layer, then a team's workload under a bad release, changes nothing else, refuses one that needs node access, and gc removes a killed run's namespace", async () => {
     const progress = new RecordingProgress();
     const registry = await startLocalRegistry(defaultCacheDir(), progress);
     const created = await cli(["cluster", "create", "--workers", "1", "--insecure-registry", registry.address], 10 * 60_000);
@@ -109,6 +109,39 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
           [`give back cluster ${j.cluster!.name}`, true, ""],
         ]);
       }
+
+      // A team's own workload on the same cluster: deployed into the run's namespace from the registry's copies,
+      // its users' load from a pod there, the bad release made of its own Deployment. Its default strategy (25%)
+      // surges one new pod and keeps both old ones serving: the runbook passes and its SLO holds throughout.
+      const wl = await cli(
+        [
+          "scenario",
+          "readiness-probe-mismatch",
+          "--kubeconfig",
+          kubeconfig,
+          "--existing-cluster",
+          "--registry",
+          registry.address,
+          "--workload",
+          "examples/shop",
+          "--reporter",
+          "console,json",
+        ],
+        10 * 60_000,
+      );
+      expect(wl.code, wl.output.slice(-4000)).toBe(0);
+      expect(wl.output).toMatch(/^ {2}workload shop \(Service web\): SLO HELD/m);
+      const wj = JSON.parse(readFileSync(path.join(root, /(reports\/[a-z0-9-]+\/journal\.json)/.exec(wl.output)![1]!), "utf8")) as RunJournal;
+      expectSelfChecksPassed(wj);
+      expect(wj.outcome).toBe("passed");
+      expect(wj.workload?.slos.map((x) => `${x.window}:${x.ok}`)).toEqual(["before:true", "during:true", "after:true"]);
+      expect(wj.load!.map((l) => l.target)).toEqual([expect.stringMatching(/^GET http:\/\/web\.as-[0-9a-f]{8}-readiness-probe-mismatch\.svc:80\/cart$/)]);
+      const ws = Object.fromEntries(wj.phases.find((p) => p.name === "symptoms")!.probes.map((p) => [p.name, p.observed]));
+      expect(ws["shop: new release Running but not Ready"]).toMatch(/^revision 2: 1 Running, 0 Ready/);
+      expect(wj.phases.find((p) => p.name === "teardown")!.steps[0]).toMatchObject({
+        ok: true,
+        title: expect.stringMatching(/^delete namespace as-[0-9a-f]{8}-readiness-probe-mismatch$/),
+      });
 
       // A run killed outright leaves its namespace; pnpm gc --kubeconfig finds it by label and owner and removes it.
       const killed = startCli([
@@ -200,9 +233,11 @@ function expectWorkloadFindings(journals: RunJournal[], html: string): void {
   const ready = byId("readiness-probe-mismatch");
   const rs = Object.fromEntries(ready.phases.find((p) => p.name === "symptoms")!.probes.map((p) => [p.name, p.observed]));
   // Latched at first sight: one or both new pods Running, none Ready (the old ones already gone).
-  expect(rs["api pods Running but not Ready"]).toMatch(/^[12] Running, 0 Ready/);
-  expect(rs["api rollout stuck"]).toMatch(/0 available/);
+  expect(rs["api: new release Running but not Ready"]).toMatch(/^revision 2: [12] Running, 0 Ready/);
   expect(rs["Service api has no endpoints"]).toBe("no ready addresses");
+  // Its users' load ran from a pod in the run's namespace (the registry's vegeta), by the Service's DNS name.
+  expect(rs["api: users see errors"]).toMatch(/ok = /);
+  expect(ready.load!.map((l) => l.target)).toEqual([expect.stringMatching(/^GET http:\/\/api\.as-[0-9a-f]{8}-readiness-probe-mismatch\.svc:80\/$/)]);
   expect(Object.values(rs).join("\n")).toMatch(/Readiness probe failed: .*:9090.*connection refused/);
   expect(ready.phases.find((p) => p.name === "verify")!.probes.map((p) => p.observed)).toEqual([
     expect.stringMatching(/2\/2 updated, 2 available/),

@@ -119,7 +119,7 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     ],
     [
       ["suite", "--tag", "workload", "--kubeconfig", "package.json", "--existing-cluster"],
-      /^aftershock: error E_CAPABILITY: none of the 5 selected scenarios can run on the existing cluster of \S+package\.json: needs image-loading \(give --registry\): crashloop-triage, oomkilled-jvm, readiness-probe-mismatch, service-ingress-mismatch, statefulset-immutable-upgrade\n$/,
+      /^aftershock: error E_CAPABILITY: none of the 5 selected scenarios can run on the existing cluster of \S+package\.json: needs image-loading \(give --registry\): crashloop-triage, oomkilled-jvm, service-ingress-mismatch, statefulset-immutable-upgrade; needs image-loading, load-generator \(give --registry\): readiness-probe-mismatch\n$/,
     ],
     [
       ["suite", "--tag", "control-plane", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "127.0.0.1:5000"],

@@ -149,6 +149,21 @@ describe("a scenario with a team's workload", () => {
     expect(reset.symptoms.expect.length).toBe(3);
   });
 
+  it("makes the bad release of the workload's own Deployment in a namespace-scoped scenario, and drops what was about the demo's Service", async () => {
+    const checked = { ...readWorkload(example), images: [] };
+    await checkWorkload(checked);
+    const r = withWorkload(await loadScenario("readiness-probe-mismatch"), checked);
+    expect(r.scope).toBe("namespace");
+    expect(r.fault.title).toBe("a release of shop whose readiness probe asks a port the app does not serve");
+    expect(r.steadyState.map((p) => p.name)).toEqual(expect.arrayContaining(["shop rolled out", "workload shop: pods ready"]));
+    expect(r.steadyState.map((p) => p.name)).not.toContain("Service api has endpoints");
+    expect(r.symptoms.expect.map((p) => p.name)).toEqual(["shop: readiness probe failed on the released port", "shop: new release Running but not Ready"]);
+    expect(r.verify.expect.map((p) => p.name)).toEqual(["shop rolled out"]);
+    expect(r.definition.setup.map((x) => x.title)).toEqual([expect.stringMatching(/^workload shop: kubectl apply -f /)]);
+    // The demo's image is not loaded for it.
+    expect(r.images).toEqual([]);
+  });
+
   it("refuses it where the scenario cannot take one", async () => {
     const s = await loadScenario("etcd-storage-lost");
     expect(refusesWorkload(s)).toMatch(/^scenario etcd-storage-lost cannot take a workload/);

@@ -30,7 +30,10 @@ export interface SloObjective {
 export type LoadEntry = "control-plane" | "worker" | "last-control-plane";
 
 export type LoadTarget =
-  /** A Service of the run's namespace, reached through a NodePort on a node (kube-proxy's rules), as users outside reach it. */
+  /**
+   * A Service of the run's namespace, reached through a NodePort on a node (kube-proxy's rules), as users outside
+   * reach it; from a load generator inside the cluster (an existing cluster), by its DNS name (`via` unused).
+   */
   | { kind: "service"; service: string; path?: string; via?: LoadEntry }
   /** The API server, as clients outside reach it (the load balancer in front of several control planes), with a ServiceAccount token. */
   | {
@@ -183,6 +186,7 @@ export class LoadStream {
       name: `load-${this.spec.name}`,
       image: LOAD_GENERATOR_IMAGE,
       command,
+      namespace: ctx.namespace,
       ready: /"timestamp"/,
       readyBudgetMs: 30_000 + this.timeoutMs,
       onLine: (line) => {
@@ -364,9 +368,21 @@ async function resolveTarget(ctx: StreamContext, t: LoadTarget): Promise<{ url: 
       insecure: true,
     };
   }
+  if (sides.placement === "in-cluster") return { url: `http://${await clusterAddressOf(ctx, t.service)}${t.path ?? "/"}`, headers: [], insecure: false };
   const port = await nodePortFor(ctx, t.service);
   const node = await nodeFor(ctx, t.via ?? "control-plane");
   return { url: `http://${await sides.nodeAddress(node)}:${port}${t.path ?? "/"}`, headers: [], insecure: false };
+}
+
+/** The Service's cluster DNS name and first port, as a pod of the cluster reaches it (through kube-proxy's ClusterIP rules). */
+async function clusterAddressOf(ctx: StreamContext, service: string): Promise<string> {
+  const ns = ctx.namespace;
+  const svc = await ctx.cluster.api.core.readNamespacedService({ name: service, namespace: ns }).catch((e: unknown) => {
+    throw new AftershockError("E_CLUSTER", `load target: Service ${ns}/${service}: ${apiErrorLine(e)}`);
+  });
+  const port = svc.spec?.ports?.[0]?.port;
+  if (!port) throw new AftershockError("E_CLUSTER", `load target: Service ${ns}/${service} has no port`);
+  return `${service}.${ns}.svc:${port}`;
 }
 
 /** A NodePort twin of the Service (same selector and ports), labelled as the run's, so load reaches it from outside. */

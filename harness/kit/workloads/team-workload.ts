@@ -216,9 +216,10 @@ function listYaml(dir: string): string[] {
 
 /**
  * Everything about a workload that can be known before a cluster exists: it renders, its Service is among its
- * objects, no object names another namespace, and its images are in the local Docker. One line each, exit 2.
+ * objects, no object names another namespace, and its images are in the local Docker (`images: false`: not
+ * asked, for --dry-run, which needs no Docker). One line each, exit 2. Defaults `target` to the Service's selector.
  */
-export async function checkWorkload(w: WorkloadConfig, helmBinary?: string): Promise<KubernetesObject[]> {
+export async function checkWorkload(w: WorkloadConfig, helmBinary?: string, o: { images?: boolean } = {}): Promise<KubernetesObject[]> {
   const where = path.relative(process.cwd(), w.file);
   const objects = await renderWorkload(w, helmBinary);
   const elsewhere = objects.filter((o) => o.metadata?.namespace);
@@ -237,7 +238,7 @@ export async function checkWorkload(w: WorkloadConfig, helmBinary?: string): Pro
   // The pods a fault aims at, unless the file says: those behind the Service its users reach.
   const svc = objects.find((o) => o.kind === "Service" && o.metadata?.name === w.users.service) as { spec?: { selector?: Record<string, string> } } | undefined;
   if (!w.target && svc?.spec?.selector) w.target = labelSelector(svc.spec.selector);
-  for (const image of w.images) {
+  for (const image of o.images === false ? [] : w.images) {
     const r = await docker.run(["image", "inspect", "--format", "{{.Id}}", image], { allowFailure: true });
     if (r.exitCode !== 0)
       throw new AftershockError("E_BAD_INPUT", `workload ${where}: image ${image} is not in the local Docker`, {
@@ -259,6 +260,8 @@ export const labelSelector = (labels: Record<string, string>): string =>
 export interface WorkloadSlot {
   /** The demo Service (its setup item and its load stream) the team's workload stands in for. */
   replaces: string;
+  /** Images of the scenario's `images` that only the demo runs: not loaded when a workload replaces it. */
+  images?: string[];
 }
 
 /** What the run of a scenario with a workload carries: the config and what the verdict needs. */

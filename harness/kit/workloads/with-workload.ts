@@ -72,11 +72,13 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
   const aim = <T extends { aimsAt?: string; retarget?: (t: typeof to) => T }>(x: T): T => (x.aimsAt === demo && x.retarget ? x.retarget(to) : x);
   const expect = def.symptoms.expect.filter((p) => !readsDemo(p)).map(aim);
   if (!expect.length) throw new AftershockError("E_BAD_INPUT", `scenario ${s.id} cannot take a workload: every symptom it proves reads its demo's users`);
+  const demoImages = new Set(s.workloadSlot!.images ?? []);
   const changed: ScenarioDefinition = {
     ...def,
+    ...(def.images ? { images: def.images.filter((i) => !demoImages.has(i)) } : {}),
     setup: [...def.setup.filter((x) => x.deploys !== demo), deployWorkload(w, observer)],
     load: [...(def.load ?? []).filter((l) => l.name !== demo), stream],
-    steadyState: [...def.steadyState.map(aim), workloadReady(w, observer)],
+    steadyState: [...def.steadyState.filter((p) => !readsDemo(p)).map(aim), workloadReady(w, observer)],
     fault: aim(def.fault),
     symptoms: { ...def.symptoms, expect, ...(def.symptoms.stillWorks ? { stillWorks: def.symptoms.stillWorks.filter((p) => !readsDemo(p)).map(aim) } : {}) },
     verify: { ...def.verify, expect: def.verify.expect.filter((p) => !readsDemo(p)).map(aim) },

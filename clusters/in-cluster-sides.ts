@@ -1,0 +1,139 @@
+import { PassThrough } from "node:stream";
+import { createInterface } from "node:readline";
+import { Log, type V1Pod } from "@kubernetes/client-node";
+import type { SideContainers, SideContainerSpec, StartedSideContainer } from "./contract.js";
+import { AftershockError, formatDuration } from "./errors.js";
+import { apiErrorLine, apiStatus, type KubeApi } from "./kube.js";
+import { LABELS } from "./labels.js";
+import { registerTeardown } from "./teardown.js";
+import { pollUntil } from "./wait.js";
+
+/**
+ * Side containers of a cluster this tool did not create: pods in the run's namespace (nothing outside it is
+ * touched), their image pulled from the registry the run pushed it to, their output read through the API's log
+ * stream. They reach Services by cluster DNS and the API server as kubernetes.default.svc, as in-cluster clients
+ * do. They serve namespace-scoped runs only: the API server, which carries their output, stays up in those.
+ * Each pod is deleted on stop, on Ctrl-C, and with the namespace.
+ */
+export function inClusterSideContainers(o: {
+  api: KubeApi;
+  runId: string;
+  /** The ref the cluster pulls a locally built image by (the registry's copy). */
+  imageRef: (ref: string) => string;
+  /** Makes a locally built image pullable by the cluster (pushes it to the registry). */
+  publish: (ref: string) => Promise<void>;
+}): SideContainers {
+  const published = new Map<string, Promise<void>>();
+  return {
+    placement: "in-cluster",
+    async nodeAddress(node) {
+      const n = await o.api.core.readNode({ name: node });
+      const ip = n.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      if (!ip) throw new AftershockError("E_CLUSTER", `node ${node} has no InternalIP`);
+      return ip;
+    },
+    apiServerAddress: async () => "kubernetes.default.svc:443",
+    async start(spec) {
+      let push = published.get(spec.image);
+      if (!push) published.set(spec.image, (push = o.publish(spec.image)));
+      await push;
+      return startPod(o.api, o.runId, o.imageRef(spec.image), spec);
+    },
+  };
+}
+
+/** A DNS-1123 name for the pod: "aftershock-load-web". */
+const podName = (name: string) =>
+  `aftershock-${name}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+
+async function startPod(api: KubeApi, runId: string, image: string, spec: SideContainerSpec): Promise<StartedSideContainer> {
+  const namespace = spec.namespace;
+  const name = podName(spec.name);
+  const t0 = Date.now();
+  const remove = async () => {
+    await api.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch((e: unknown) => {
+      if (apiStatus(e) !== 404) throw e;
+    });
+  };
+  const unregister = registerTeardown(`delete side pod ${namespace}/${name}`, remove);
+  const pod: V1Pod = {
+    metadata: { name, namespace, labels: { [LABELS.k8sManaged]: "true", [LABELS.k8sRun]: runId, "app.kubernetes.io/name": name } },
+    spec: {
+      restartPolicy: "Never",
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      // What the "restricted" Pod Security level asks, so a namespace that enforces it still admits the pod.
+      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [
+        {
+          name: "side",
+          image,
+          command: ["/bin/sh", "-c", spec.command],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+          resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "256Mi" } },
+        },
+      ],
+    },
+  };
+  const lines: string[] = [];
+  let controller: AbortController | undefined;
+  let ready = false;
+  try {
+    await api.core.createNamespacedPod({ namespace, body: pod });
+    await pollUntil(`side pod ${namespace}/${name} running`, spec.readyBudgetMs, 1000, async () => {
+      const p = await api.core.readNamespacedPod({ name, namespace });
+      const phase = p.status?.phase ?? "Pending";
+      const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;
+      if (phase === "Failed" || phase === "Succeeded") throw new AftershockError("E_CLUSTER", `side pod ${name} ended (${phase}) before it was ready`);
+      return { ok: phase === "Running", seen: `${phase}${waiting?.reason ? ` (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})` : ""}` };
+    });
+    const out = new PassThrough();
+    const sawReady = new Promise<void>((resolve) => {
+      createInterface({ input: out, crlfDelay: Infinity }).on("line", (l) => {
+        if (!ready && spec.ready.test(l)) {
+          ready = true;
+          resolve();
+        }
+        if (!ready && lines.length < 20) lines.push(l);
+        spec.onLine(l, "stdout");
+      });
+    });
+    controller = await new Log(api.config).log(namespace, name, "side", out, { follow: true });
+    const left = Math.max(1000, spec.readyBudgetMs - (Date.now() - t0));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      sawReady,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no line matching ${spec.ready} in its log${lines.length ? `; it printed: ${lines.slice(-3).join(" | ")}` : ""}`)),
+          left,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  } catch (e) {
+    controller?.abort();
+    await remove().catch(() => undefined);
+    unregister();
+    const why = e instanceof AftershockError ? e.message : e instanceof Error ? e.message : apiErrorLine(e);
+    throw new AftershockError(
+      "E_CLUSTER",
+      `side pod ${namespace}/${name} (${image}) did not start: ${why.split("\n")[0]} (after ${formatDuration(Date.now() - t0)}, budget ${formatDuration(spec.readyBudgetMs)})`,
+      { cause: e },
+    );
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    id: `${namespace}/${name}`,
+    name,
+    stop: () =>
+      (stopped ??= (async () => {
+        controller?.abort();
+        await remove().catch(() => undefined);
+        unregister();
+      })()),
+  };
+}

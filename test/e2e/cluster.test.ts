@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { KindProvider, type Cluster } from "../../clusters/kind/provider.js";
@@ -197,8 +197,10 @@ echo "the writer never blocked"; exit 1`,
       const rm = await run("docker", ["rm", "-f", node.name], { allowFailure: true, timeoutMs: 60_000 });
       expect(rm.exitCode, "docker rm -f alone cannot remove the node yet").not.toBe(0);
       expect(rm.stderr).toMatch(/did not receive an exit event|cannot remove/);
-      // The echo pod's cgroup on the worker, frozen from the host, as seen under a worker in a real run.
-      await freezePodCgroup(`${cluster.name}-worker`);
+      // The echo pod's cgroup on the worker, left FROZEN by the node's own runc killed mid-update.
+      expect(await frozenByRunc(`${cluster.name}-worker`)).toMatch(
+        /runc \S+ update killed between freeze and thaw; \S*cri-containerd-[0-9a-f]+\.scope\/freezer\.state: (FROZEN|FREEZING)$/,
+      );
     }
     const started = Date.now();
     const del = await cli(["cluster", "delete", cluster.name], 11 * 60_000);
@@ -214,15 +216,33 @@ echo "the writer never blocked"; exit 1`,
   });
 });
 
-/** Freezes the cgroup of one pod container on a node, from the host (cgroup v1 freezer); returns its freezer.state path. */
-async function freezePodCgroup(node: string): Promise<string> {
-  const id = (await run("docker", ["inspect", "--format", "{{.Id}}", node])).stdout.trim();
-  const find = await run("bash", ["-c", `find /sys/fs/cgroup/freezer/docker/${id} -path '*kubepods*' -name 'cri-containerd-*.scope' -type d | head -n1`]);
-  const dir = find.stdout.trim();
-  expect(dir, `a pod container's freezer cgroup under ${node}`).not.toBe("");
-  const state = `${dir}/freezer.state`;
-  writeFileSync(state, "FROZEN");
-  await new Promise((res) => setTimeout(res, 500));
-  expect(readFileSync(state, "utf8").trim()).toBe("FROZEN");
-  return state;
+/**
+ * Leaves the echo pod's container cgroup FROZEN the way runc does it in a run. On cgroup v1 with the systemd driver
+ * (the nodes' kubelet and containerd), runc freezes a container around every cgroup Set (container create, update)
+ * while systemd applies the unit's properties over D-Bus, and thaws it after; a runc killed in between leaves it
+ * FROZEN for good, and deleting a node kills every process in it at once. Here the node's runc updates the
+ * container and is SIGKILLed the moment its freezer leaves THAWED. Returns the line the node printed.
+ */
+async function frozenByRunc(node: string): Promise<string> {
+  const r = await run(
+    "docker",
+    [
+      "exec",
+      node,
+      "bash",
+      "-c",
+      `root=/run/containerd/runc/k8s.io
+id=$(crictl ps -q --name echo | awk 'NR==1')
+state=$(grep -o '"freezer":"[^"]*"' "$root/$id/state.json" | cut -d'"' -f4)/freezer.state
+for try in $(seq 1 100); do
+  runc --root "$root" update --pids-limit 4096 "$id" >/dev/null 2>&1 & pid=$!
+  while kill -0 "$pid" 2>/dev/null; do read -r s < "$state"; if [[ $s != THAWED ]]; then kill -9 "$pid"; break; fi; done
+  wait "$pid" 2>/dev/null; sleep 0.2; read -r s < "$state"
+  if [[ $s != THAWED ]]; then echo "try $try: runc $(runc --version | awk 'NR==1{print $3}') update killed between freeze and thaw; $state: $s"; exit 0; fi
+done
+echo "runc update never caught between freeze and thaw in 100 tries ($state)"; exit 1`,
+    ],
+    { allowFailure: true, timeoutMs: 60_000 },
+  );
+  return `${r.stdout}${r.stderr}`.trim();
 }

@@ -1,6 +1,4 @@
-import { PassThrough } from "node:stream";
-import { createInterface } from "node:readline";
-import { Log, type V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import type { SideContainers, SideContainerSpec, StartedSideContainer } from "./contract.js";
 import { AftershockError, formatDuration } from "./errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "./kube.js";
@@ -80,7 +78,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
     },
   };
   const lines: string[] = [];
-  let controller: AbortController | undefined;
+  let follow: { stop(): void } | undefined;
   let ready = false;
   try {
     await api.core.createNamespacedPod({ namespace, body: pod });
@@ -91,18 +89,16 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
       if (phase === "Failed" || phase === "Succeeded") throw new AftershockError("E_CLUSTER", `side pod ${name} ended (${phase}) before it was ready`);
       return { ok: phase === "Running", seen: `${phase}${waiting?.reason ? ` (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})` : ""}` };
     });
-    const out = new PassThrough();
-    const sawReady = new Promise<void>((resolve) => {
-      createInterface({ input: out, crlfDelay: Infinity }).on("line", (l) => {
-        if (!ready && spec.ready.test(l)) {
-          ready = true;
-          resolve();
-        }
-        if (!ready && lines.length < 20) lines.push(l);
-        spec.onLine(l, "stdout");
-      });
+    let seen!: () => void;
+    const sawReady = new Promise<void>((resolve) => (seen = resolve));
+    follow = await api.follow(`/api/v1/namespaces/${namespace}/pods/${name}/log?container=side&follow=true`, (l) => {
+      if (!ready && spec.ready.test(l)) {
+        ready = true;
+        seen();
+      }
+      if (!ready && lines.length < 20) lines.push(l);
+      spec.onLine(l, "stdout");
     });
-    controller = await new Log(api.config).log(namespace, name, "side", out, { follow: true });
     const left = Math.max(1000, spec.readyBudgetMs - (Date.now() - t0));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -115,7 +111,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
       }),
     ]).finally(() => clearTimeout(timer));
   } catch (e) {
-    controller?.abort();
+    follow?.stop();
     await remove().catch(() => undefined);
     unregister();
     const why = e instanceof AftershockError ? e.message : e instanceof Error ? e.message : apiErrorLine(e);
@@ -131,7 +127,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
     name,
     stop: () =>
       (stopped ??= (async () => {
-        controller?.abort();
+        follow?.stop();
         await remove().catch(() => undefined);
         unregister();
       })()),

@@ -13,6 +13,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { request as httpsRequest, type RequestOptions } from "node:https";
+import { createInterface } from "node:readline";
 import { AftershockError } from "./errors.js";
 
 /**
@@ -34,6 +35,11 @@ export interface KubeApi {
   readonly server: string;
   /** GET of a path that is not an object (/metrics, /debug/…), as `kubectl get --raw` does: the body, or an error with its status. */
   raw(path: string, timeoutMs?: number): Promise<string>;
+  /**
+   * A streaming GET (a pod's log with follow=true), each line to `onLine` until the server ends it or stop() is
+   * called; a status that is not 2xx is an error with its status. No deadline once it answers: stop() ends it.
+   */
+  follow(path: string, onLine: (line: string) => void, answerWithinMs?: number): Promise<{ stop(): void }>;
 }
 
 export const REQUEST_TIMEOUT_MS = 15_000;
@@ -90,6 +96,7 @@ export function connectKube(kubeconfigPath: string, context?: string, requestTim
     flowcontrol: make(FlowcontrolApiserverV1Api),
     objects: make(KubernetesObjectApi),
     raw: (path, timeoutMs = requestTimeoutMs) => rawGet(config, new URL(path, cluster.server), timeoutMs),
+    follow: (path, onLine, answerWithinMs = requestTimeoutMs) => followLines(config, new URL(path, cluster.server), onLine, answerWithinMs),
   };
 }
 
@@ -108,6 +115,48 @@ async function rawGet(config: KubeConfig, url: URL, timeoutMs: number): Promise<
       });
     });
     req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * The response is read here, errors included: client-node's Log.log pipes a stream it does not expose, and its
+ * 'error' on abort has no listener, which ends the process when a follow is stopped.
+ */
+async function followLines(config: KubeConfig, url: URL, onLine: (line: string) => void, answerWithinMs: number): Promise<{ stop(): void }> {
+  const opts: RequestOptions = { method: "GET", headers: { Accept: "text/plain, */*" } };
+  await config.applyToHTTPSOptions(opts);
+  const controller = new AbortController();
+  const answered = AbortSignal.timeout(answerWithinMs);
+  const stop = () => controller.abort();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ...opts, signal: controller.signal }, (res) => {
+      answered.removeEventListener("abort", onSlow);
+      res.on("error", () => undefined); // stop() aborts it: the end of a follow, not a failure
+      if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          reject(
+            Object.assign(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}`), { code: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }),
+          ),
+        );
+        return;
+      }
+      createInterface({ input: res, crlfDelay: Infinity })
+        .on("line", onLine)
+        .on("error", () => undefined);
+      resolve({ stop });
+    });
+    const onSlow = () => {
+      stop();
+      reject(new Error(`GET ${url.pathname}: no answer within ${answerWithinMs}ms`));
+    };
+    answered.addEventListener("abort", onSlow, { once: true });
+    req.on("error", (e) => {
+      answered.removeEventListener("abort", onSlow);
+      if (!controller.signal.aborted) reject(e);
+    });
     req.end();
   });
 }

@@ -242,6 +242,8 @@ function expectWorkloadFindings(journals: RunJournal[], html: string): void {
   expect(ready.phases.find((p) => p.name === "verify")!.probes.map((p) => p.observed)).toEqual([
     expect.stringMatching(/2\/2 updated, 2 available/),
     expect.stringMatching(/^2 ready: /),
+    // Its users are served again once the rollout is undone (the SLO "after" of its load, from the in-cluster pod).
+    expect.stringMatching(/^\d+\/\d+ ok = (9\d|100)(\.\d)?%/),
   ]);
 
   // Service/Ingress: what a user outside the cluster got, per layer, and 200 everywhere afterwards.

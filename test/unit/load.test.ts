@@ -119,6 +119,23 @@ describe("load probes", () => {
     expect((await sloHolds(spec, "after").check({ load: m } as unknown as ScenarioContext)).ok).toBe(false);
   });
 
+  it("a team's users go on after the runbook until its 'after' window has its settled seconds, and no longer", async () => {
+    const slept: number[] = [];
+    const at = (nowMs: number, marks: Partial<LoadMonitor["marks"]>) => {
+      const m = new LoadMonitor(T0, { now: () => T0 + nowMs, sleep: async (ms) => void slept.push(ms) });
+      m.add(serviceLoad("shop"));
+      Object.assign(m.marks, marks);
+      return m;
+    };
+    // 70 s in, settled up to 67 s (2 s timeout, 1 s margin); the runbook ended at 66 s: 9 s more for 10 settled seconds.
+    await at(70_000, { runbookEndMs: 66_000 }).coverAfterRunbook("shop", 10);
+    // Ended at 50 s: 17 settled seconds already; no runbook, or the load already stopped: nothing to wait for.
+    await at(70_000, { runbookEndMs: 50_000 }).coverAfterRunbook("shop", 10);
+    await at(70_000, {}).coverAfterRunbook("shop", 10);
+    await at(70_000, { runbookEndMs: 66_000, stopMs: 69_000 }).coverAfterRunbook("shop", 10);
+    expect(slept).toEqual([9_000]);
+  });
+
   it("the record's 'before' verdict is the steady state's; a blip earlier shows in the window's numbers, not as a breach", async () => {
     // Seconds 30–39 failed; the steady state's check at 70 s judges 57–66 and lets the run go on.
     const { m } = world(0);

@@ -1,5 +1,6 @@
+import { isStopping } from "../signals.js";
 import { stopWatches } from "../../kit/workloads/namespace-watch.js";
-import { WORKLOAD_BREACHED_EXIT, workloadLines, workloadVerdict } from "../../kit/workloads/team-workload.js";
+import { WORKLOAD_AFTER_SECONDS, WORKLOAD_BREACHED_EXIT, workloadLines, workloadVerdict } from "../../kit/workloads/team-workload.js";
 import type { Run } from "../run.js";
 
 /**
@@ -11,6 +12,13 @@ export async function afterRun(run: Run): Promise<void> {
   if (run.memory) journal.peakMemoryMiB = await run.memory.stop().catch(() => undefined);
   clearInterval(run.loadTicker);
   if (load) {
+    // A team's workload is judged "after" on its own, not by verification, which may end at once (a rollback that
+    // is done when its step is): its users go on until that window has its seconds. Not after Ctrl-C.
+    const ut = run.scenario.underTest;
+    if (ut && !isStopping())
+      await load
+        .coverAfterRunbook(ut.config.name, WORKLOAD_AFTER_SECONDS)
+        .catch((e: unknown) => run.evidence("load", `waiting for the workload's window after the runbook failed: ${String(e)}`));
     // The load stops with the run, kept cluster or not: a generator left running would be traffic nobody reads.
     await load.stopAll().catch((e: unknown) => run.evidence("load", `stopping the load failed: ${String(e)}`));
     journal.load = load.records();

@@ -252,6 +252,18 @@ export class LoadMonitor {
     return this.now() - s.timeoutMs - 1000;
   }
 
+  /**
+   * Lets `name`'s users go on after the runbook until their requests since its end cover `seconds` settled
+   * seconds, so an "after" window judged apart from verification (a team's workload) rests on more than the
+   * moment verification took. Waits at most that long plus the load's timeout; nothing when the runbook never ran.
+   */
+  async coverAfterRunbook(name: string, seconds: number): Promise<void> {
+    const end = this.marks.runbookEndMs;
+    if (end === undefined || this.marks.stopMs !== undefined) return;
+    const wait = end + seconds * 1000 - this.settled(this.stream(name));
+    if (wait > 0) await this.clock.sleep(wait);
+  }
+
   mark(what: "injectMs" | "runbookEndMs" | "stopMs"): void {
     this.marks[what] = this.now();
   }

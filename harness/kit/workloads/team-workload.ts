@@ -55,6 +55,9 @@ export interface WorkloadConfig {
 /** The exit code of a run whose runbook passed and whose workload breached an SLO, with failRunOnBreach. */
 export const WORKLOAD_BREACHED_EXIT = 8;
 
+/** Seconds of its users' requests after the runbook that a workload's "after" window covers at least (as a load's own SLO after recovery does). */
+export const WORKLOAD_AFTER_SECONDS = 10;
+
 const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 

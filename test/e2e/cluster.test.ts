@@ -233,7 +233,7 @@ async function frozenByRunc(node: string): Promise<string> {
       "-c",
       `root=/run/containerd/runc/k8s.io
 id=$(crictl ps -q --name echo | awk 'NR==1')
-state=$(grep -o '"freezer":"[^"]*"' "$root/$id/state.json" | cut -d'"' -f4)/freezer.state
+state=$(grep -o '"freezer":"/[^"]*"' "$root/$id/state.json" | cut -d'"' -f4)/freezer.state
 for try in $(seq 1 100); do
   runc --root "$root" update --pids-limit 4096 "$id" >/dev/null 2>&1 & pid=$!
   while kill -0 "$pid" 2>/dev/null; do read -r s < "$state"; if [[ $s != THAWED ]]; then kill -9 "$pid"; break; fi; done

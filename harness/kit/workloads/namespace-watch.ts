@@ -68,11 +68,15 @@ export class NamespaceWatch {
     return [...this.terminations.values()].filter((t) => names.has(t.pod)).sort((a, b) => (a.finishedAt?.getTime() ?? 0) - (b.finishedAt?.getTime() ?? 0));
   }
 
-  /** Events about app's pods (and its Deployment/ReplicaSets, by name prefix), oldest first. */
-  eventsOf(app: string): CoreV1Event[] {
+  /**
+   * Events about app's pods (and its Deployment/ReplicaSets, by name prefix), oldest first; with `since` (ms, a
+   * probe's log window), only those last seen from a second before it on.
+   */
+  eventsOf(app: string, since?: number): CoreV1Event[] {
     return this.events
       .list()
       .filter((e) => e.involvedObject?.name?.startsWith(`${app}-`) || e.involvedObject?.name === app)
+      .filter((e) => !since || time(e) >= since - 1000)
       .sort((a, b) => time(a) - time(b));
   }
 

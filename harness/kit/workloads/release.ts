@@ -142,8 +142,7 @@ function readinessProbeFailingOf(target: PodTarget): Probe {
       const r = released(ctx);
       const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
       const hit = w
-        .eventsOf(r.deployment)
-        .filter((e) => !ctx.logsSince || new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime() >= ctx.logsSince - 1000)
+        .eventsOf(r.deployment, ctx.logsSince)
         .find((e) => e.reason === "Unhealthy" && /Readiness probe failed/.test(e.message ?? "") && (e.message ?? "").includes(`:${r.badPort}`));
       return { ok: !!hit, observed: hit ? `${hit.involvedObject?.name}: ${hit.message}` : `no Unhealthy event naming :${r.badPort} yet` };
     },

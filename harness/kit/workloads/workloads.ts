@@ -222,9 +222,6 @@ export function rollBack(ctx: ScenarioContext, name: string): Promise<string> {
   return kubectlIn(ctx, "rollout", "undo", `deployment/${name}`);
 }
 
-const eventTime = (e: { lastTimestamp?: Date; eventTime?: Date; firstTimestamp?: Date }) =>
-  new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime();
-
 // ---- probes -------------------------------------------------------------------------------------------
 
 function probe(name: string, expectation: string, check: (ctx: ScenarioContext) => Promise<Observation>): Probe {
@@ -356,7 +353,7 @@ export function eventSeen(app: string, reason: string, message?: RegExp): Probe 
       const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
       // Like log probes: only what happened since the window began (the steady-state check before the fault,
       // the fault afterwards), so a readiness blip while the healthy release started does not count.
-      const evs = w.eventsOf(app).filter((e) => !ctx.logsSince || eventTime(e) >= ctx.logsSince - 1000);
+      const evs = w.eventsOf(app, ctx.logsSince);
       const hit = evs.find((e) => e.reason === reason && (!message || message.test(e.message ?? "")));
       return {
         ok: !!hit,

@@ -95,7 +95,6 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     () => "",
   );
   const loader = t.registry ? registryLoader(t.registry, cacheDir, progress) : undefined;
-  const images: ImageLoader | undefined = loader;
   // With a registry, load runs inside the cluster: pods in the run's namespace, their image pushed there first.
   const sides = loader ? inClusterSideContainers({ api, runId, imageRef: (ref) => loader.refFor(ref), publish: (ref) => loader.loadImages([ref]) }) : undefined;
   const name = t.context ?? api.config.getCurrentContext();
@@ -107,7 +106,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     ...(t.context ? { kubeContext: t.context } : {}),
     api,
     kubectl: (args: string[], opts?: RunOptions) => run(kubectlBin, [...auth, ...args], opts),
-    ...(images ? { images } : {}),
+    ...(loader ? { images: loader } : {}),
     ...(sides ? { sides } : {}),
     timings: { totalMs: performance.now() - t0 },
     delete: async () => {},

@@ -218,8 +218,8 @@ echo "the writer never blocked"; exit 1`,
 
 /**
  * Leaves the echo pod's container cgroup FROZEN the way runc does it in a run. On cgroup v1 with the systemd driver
- * (the nodes' kubelet and containerd), runc freezes a container around every cgroup Set (container create, update)
- * while systemd applies the unit's properties over D-Bus, and thaws it after; a runc killed in between leaves it
+ * (the nodes' kubelet and containerd), runc freezes a container with device rules (any unprivileged one, as echo
+ * is) around every cgroup Set (container create, update) while systemd applies the unit's properties over D-Bus, and thaws it after; a runc killed in between leaves it
  * FROZEN for good, and deleting a node kills every process in it at once. Here the node's runc updates the
  * container and is SIGKILLed the moment its freezer leaves THAWED. Returns the line the node printed.
  */

@@ -74,9 +74,13 @@ export interface RunJournal {
   timings: {
     totalMs: number;
     clusterCreateMs?: number;
-    /** Fault injected → first expected symptom observed. */
+    /** When the fault began to act (the start of injection), ms since the run started: where detection's clock starts. */
+    faultStartedAtMs?: number;
+    /** When the first expected symptom was observed, ms since the run started: where detection's clock stops. */
+    firstSymptomAtMs?: number;
+    /** Fault began to act (injection started) → first expected symptom observed. */
     timeToDetectMs?: number;
-    /** Fault injected → every expected symptom observed. */
+    /** Fault began to act (injection started) → every expected symptom observed. */
     timeToConfirmMs?: number;
     /** Runbook start → verification passed. */
     timeToRecoverMs?: number;

@@ -181,6 +181,11 @@ export function timelineSvg(j: RunJournal): string {
       for (const s of p.steps) rows.push({ label: `  ${s.title}`, start: s.startedAt, end: s.endedAt, color: COLORS[p.name] ?? "#999", failed: !s.ok });
     }
   }
+  // Both ends of time to detect: from the moment the fault began to act to the first symptom seen.
+  const t = j.timings;
+  if (t.faultStartedAtMs !== undefined && t.firstSymptomAtMs !== undefined) {
+    rows.push({ label: "time to detect", start: t.faultStartedAtMs, end: t.firstSymptomAtMs, color: COLORS.symptoms ?? "#fc8d62", failed: false });
+  }
   const H = rows.length * rowH + 40;
   const bars = rows.map((r, i) => {
     const y = 10 + i * rowH;

@@ -325,6 +325,28 @@ describe("scenario outcomes", () => {
     expect(j.timings.timeToRecoverMs).toBeGreaterThanOrEqual(42_000);
   });
 
+  it("counts time to detect from the moment the fault begins (the start of injection), not from the end of a long injection", async () => {
+    const w = fakeWorld();
+    const clock = new FakeClock();
+    const j = await runScenario(
+      scenarioFor(w, {
+        fault: {
+          title: "break it slowly",
+          plan: ["break"],
+          inject: async () => {
+            w.state.broken = true; // users see it from here on
+            await clock.sleep(8_000); // the rest of a long injection (etcd-port-conflict's is about 8 s)
+          },
+        },
+      }),
+      { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock },
+    );
+    const inject = j.phases.find((p) => p.name === "inject")!;
+    expect(j.timings.faultStartedAtMs).toBeLessThanOrEqual(inject.startedAt);
+    expect(j.timings.timeToDetectMs).toBeGreaterThanOrEqual(8_000);
+    expect(j.timings.timeToDetectMs).toBe(j.timings.firstSymptomAtMs! - j.timings.faultStartedAtMs!);
+  });
+
   it("keeps the cluster when asked and says how to reach it", async () => {
     const w = fakeWorld();
     const j = await runScenario(scenarioFor(w), { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock(), keep: true });

@@ -8,7 +8,11 @@ import { record, withBudget, type Phase } from "../run.js";
  * incident's symptoms must show within their budget, and verification must fail on the broken cluster.
  */
 
-/** 5. Inject. From here on the fault's rollback (if it has one) is owed, even if inject fails half-way. Gives: when it went in. */
+/**
+ * 5. Inject. From here on the fault's rollback (if it has one) is owed, even if inject fails half-way. Gives: when
+ * the fault began to act, which is when injection starts: users can see errors while a long injection is still
+ * running (etcd-port-conflict's takes about 8 s), so the clock of time to detect starts here, not when it ends.
+ */
 export const inject: Phase = async (run) => {
   const { scenario, opts, clock } = run;
   const ctx = run.need("ctx");
@@ -19,13 +23,13 @@ export const inject: Phase = async (run) => {
     const rb = fault.rollback;
     run.teardown.push(`rollback: ${rb.title}`, rb.shows, () => withBudget(rb.run(ctx), rb.budgetMs, rb.title, clock));
   }
+  run.handed.injectedAt = run.now();
   await run.phase("inject", undefined, async (p) => {
     await run.step(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => {
       await scenario.fault.inject(ctx);
       return undefined;
     });
   });
-  run.handed.injectedAt = run.now();
   return undefined;
 };
 
@@ -60,6 +64,8 @@ export const symptoms: Phase = async (run) => {
       .filter((r) => signatures.has(r.name))
       .map((r) => r.firstOkAtMs!)
       .filter((x) => x !== undefined);
+    journal.timings.faultStartedAtMs = injectedAt;
+    journal.timings.firstSymptomAtMs = Math.min(...firsts);
     journal.timings.timeToDetectMs = Math.min(...firsts) - injectedAt;
     journal.timings.timeToConfirmMs = Math.max(...firsts) - injectedAt;
     return true;

@@ -8,6 +8,7 @@ import {
   leaderChanges,
   type NodeHandle,
   nodeShell,
+  nodeCgroups,
   nodesReady,
   type Probe,
   type ScenarioContext,
@@ -22,14 +23,21 @@ import {
 const WRITE_IOPS = 4;
 const WRITE_BPS = 65536;
 
+// The cgroup operations of this host's nodes: blkio throttle files on v1, io.max on v2.
+const cg = nodeCgroups();
+/** Where the limit goes, for the plan: see limit(). */
+const TARGET = cg.ioLimitHierarchical ? "<etcd pod cgroup>" : "<etcd cgroup>";
+
 /**
  * Sets the write limit of every running etcd container on a node, on the device behind etcd's data
  * directory. On cgroup v2 it goes on the etcd pod's cgroup (io.max is hierarchical, so it holds for every etcd
- * container the kubelet starts); cgroup v1 blkio throttling is not hierarchical, so there it goes on the
- * running etcd container itself. Either way nothing outside etcd is slowed: never the node's other processes,
- * never the host. 0 lifts the limit. With no etcd running, setting a limit fails and lifting one is a no-op.
+ * container the kubelet starts; the io controller is enabled down to it first); cgroup v1 blkio throttling is
+ * not hierarchical, so there it goes on the running etcd container itself. Either way nothing outside etcd is
+ * slowed: never the node's other processes, never the host. 0 lifts the limit. With no etcd running, setting a
+ * limit fails and lifting one is a no-op.
  */
 const limit = (iops: number, bps: number) => `set -euo pipefail
+${cg.shell}
 dev=$(findmnt -no MAJ:MIN -T /var/lib/etcd | tr -d ' ')
 cids=$(crictl ps --name '^etcd$' -q)
 if [[ -z $cids ]]; then
@@ -38,19 +46,16 @@ if [[ -z $cids ]]; then
 fi
 for cid in $cids; do
   pid=$(crictl inspect --output go-template --template '{{.info.pid}}' "$cid")
-  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-    cg=/sys/fs/cgroup$(cut -d: -f3 /proc/$pid/cgroup | head -n1); cg=$(dirname "$cg")
-    echo "$dev wiops=${iops || "max"} wbps=${bps || "max"}" > "$cg/io.max"; echo "$cg: $(cat "$cg/io.max")"
-  else
-    cg=/sys/fs/cgroup/blkio$(grep ':blkio:' /proc/$pid/cgroup | cut -d: -f3)
-    echo "$dev ${iops}" > "$cg/blkio.throttle.write_iops_device"; echo "$dev ${bps}" > "$cg/blkio.throttle.write_bps_device"
-    echo "$cg: write_iops_device=[$(cat $cg/blkio.throttle.write_iops_device)] write_bps_device=[$(cat $cg/blkio.throttle.write_bps_device)]"
-  fi
+  cg=$(cg_of_pid ${cg.ioController} "$pid")${cg.ioLimitHierarchical ? '; cg=$(dirname "$cg")' : ""}
+  cg_set_io_limit /sys/fs/cgroup "$cg" "$dev" ${iops} ${bps}
 done`;
 
 const controlPlanes = (ctx: ScenarioContext): NodeHandle[] => nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");
 
-const LIFT_SHOWS = `echo "<maj:min> 0" > <etcd cgroup>/blkio.throttle.write_iops_device   # and write_bps_device, on each control plane`;
+const LIFT_SHOWS = cg
+  .showIoLift(TARGET)
+  .map((l, i) => (i === 0 ? `${l}   # on each control plane` : l))
+  .join("\n");
 
 async function liftLimits(ctx: ScenarioContext): Promise<string> {
   const out: string[] = [];
@@ -62,8 +67,7 @@ const iopsStarved: Fault = {
   title: `etcd's disk is starved: ${WRITE_IOPS} write IOPS and ${WRITE_BPS / 1024} KiB/s on every member (etcd's cgroup only)`,
   plan: [
     "findmnt -no MAJ:MIN -T /var/lib/etcd                                   # the device behind etcd's data",
-    `echo "<maj:min> ${WRITE_IOPS}" > <etcd cgroup>/blkio.throttle.write_iops_device   # on each control plane`,
-    `echo "<maj:min> ${WRITE_BPS}" > <etcd cgroup>/blkio.throttle.write_bps_device`,
+    ...cg.showIoLimit(TARGET, { writeIops: WRITE_IOPS, writeBps: WRITE_BPS }).map((l, i) => (i === 0 ? `${l}   # on each control plane` : l)),
   ],
   async inject(ctx) {
     const before = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), 15_000);

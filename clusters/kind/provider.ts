@@ -250,7 +250,7 @@ export class KindProvider implements Provider {
     // Nodes destroyed or provisioned during this run are not used for kubectl and default probes: a
     // destroyed one is gone, a provisioned one has no admin credentials until the runbook joins it.
     const outOfService = new Set<string>();
-    // A frozen or I/O-throttled cgroup under the node would keep `docker stop`/`rm -f` waiting (cgroup v1).
+    // A frozen or I/O-limited cgroup under the node would keep `docker stop`/`rm -f` waiting.
     const release = async (node: string) => releaseNodes(await docker.ids("container", [`name=^${node}$`]));
     const lifecycle: NodeLifecycle = {
       destroyNode: async (n) => {
@@ -390,7 +390,7 @@ export class KindProvider implements Provider {
         const line = describeReleased(r);
         if (line) this.progress.info(line);
       };
-      // A pod cgroup left FROZEN, or a blkio throttle (cgroup v1), would keep `docker rm -f` of its node waiting:
+      // A pod cgroup left frozen, or an I/O limit (blkio or io.max), would keep `docker rm -f` of its node waiting:
       // released before kind deletes.
       said(await releaseNodes(await docker.ids("container", [`label=${LABELS.run}=${runId}`])));
       await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true });

@@ -33,7 +33,7 @@ export async function removeRunResources(
   const count = (kind: string) => before.filter((o) => o.kind === kind).length;
   await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
     const errors: string[] = [];
-    // A frozen or I/O-throttled cgroup under a node would make `docker rm -f` wait on it (cgroup v1): release first.
+    // A frozen or I/O-limited cgroup under a node would make `docker rm -f` wait on it: release first.
     onReleased?.(await releaseNodes(await docker.ids("container", [filter])));
     // Listed again for each kind: removing a container with -v also removes its volumes.
     for (const kind of ["container", "network", "volume"] as const) {

@@ -12,7 +12,7 @@
  *   sentinels.ts           setup items whose data must survive the incident
  *   versions.ts            what differs between Kubernetes versions (versionOf)
  *   control-plane/         static pods and controllers, etcd's metrics, API Priority and Fairness
- *   nodes/                 a node lost, stopped or cut off, and its recovery
+ *   nodes/                 a node lost, stopped or cut off, and its recovery; the nodes' cgroups (nodeCgroups)
  *   workloads/             Deployments, Services, kubectl in the run's namespace, a bad release, JVM memory, ingress, helm
  *   targets.ts             what a fault or probe is aimed at: a demo app, or a team's workload in its place
  *   load/                  users' traffic through the fault (serviceLoad, apiLoad) and the probes that read it
@@ -56,6 +56,7 @@ export * from "./control-plane/control-plane.js";
 export * from "./control-plane/etcd-metrics.js";
 export * from "./control-plane/flow-control.js";
 export * from "./nodes/node-failure.js";
+export * from "./nodes/cgroups.js";
 export * from "./workloads/workloads.js";
 export * from "./workloads/jvm.js";
 export * from "./workloads/ingress.js";

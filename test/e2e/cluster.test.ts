@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { KindProvider, type Cluster } from "../../clusters/kind/provider.js";
 import { run } from "../../clusters/exec.js";
+import { cgroupOps, type CgroupOps } from "../../clusters/host/cgroups.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 import { apply, buildEchoImage, cli, ETCDCTL, leftovers, podOutput, nodeStatuses } from "./helpers.js";
 
@@ -170,7 +170,8 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`,
    * after about 12s (etcd-disk-iops's not-recovered run left a node behind this way; in CI a node with 2 MiB
    * queued at 64 KiB/s was still there after the 7-minute retry). A pod cgroup left FROZEN keeps its node from
    * dying at all. Deletion releases both first (lifts the limit, thaws the cgroup), so it takes seconds.
-   * cgroup v1 only, where a blkio throttle is per cgroup and easy to set inside the node.
+   * On cgroup v1 the limit is a blkio throttle and runc leaves the freeze; on v2 it is io.max, and the freeze is
+   * cgroup.freeze written directly.
    */
   it("still answers with the printed kubeconfig well after pnpm demo exited, and pnpm cluster delete removes it in seconds with a writer stuck behind an I/O limit and a pod's cgroup frozen", async () => {
     // The reaper of the old --keep removed a "kept" cluster within seconds of the process exiting.
@@ -179,42 +180,83 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`,
     const kubectl = /^\s+(\S*kubectl) get nodes$/m.exec(printed)![1]!;
     expect(await nodeStatuses(kubectl, kubeconfig)).toEqual([`${cluster.name}-control-plane Ready`, `${cluster.name}-worker Ready`]);
 
-    const v1 = !existsSync("/sys/fs/cgroup/cgroup.controllers");
-    if (v1) {
-      const node = cluster.controlPlane();
-      // 2 MiB written with O_DIRECT at 64 KiB/s: the writer is stuck in the kernel for half a minute at least
-      // (its node took 1–4 minutes to die here with 4 MiB, and more than 7 under a busy disk with 2 MiB).
-      await node.sh(
-        `set -euo pipefail
-dev=$(findmnt -no MAJ:MIN -T /var | tr -d ' ')
-cg=/sys/fs/cgroup/blkio/aftershock-slow-writer; mkdir -p $cg
-echo "$dev 65536" > $cg/blkio.throttle.write_bps_device
-setsid bash -c "echo \\$\\$ > $cg/cgroup.procs; exec dd if=/dev/zero of=/var/slow-write bs=2M count=1 oflag=direct" </dev/null >/dev/null 2>&1 &
-for _ in $(seq 50); do pid=$(head -n1 $cg/cgroup.procs); [[ -n $pid ]] && ps -o stat= -p "$pid" | grep -q D && exit 0; sleep 0.1; done
-echo "the writer never blocked"; exit 1`,
-        { timeoutMs: 30_000 },
-      );
-      const rm = await run("docker", ["rm", "-f", node.name], { allowFailure: true, timeoutMs: 60_000 });
-      expect(rm.exitCode, "docker rm -f alone cannot remove the node yet").not.toBe(0);
-      expect(rm.stderr).toMatch(/did not receive an exit event|cannot remove/);
+    // The host's cgroup version (clusters/host/facts.ts) picks the files: blkio and freezer on v1, io.max and
+    // cgroup.freeze on v2. The same deletion must release both either way.
+    const ops = cgroupOps();
+    const node = cluster.controlPlane();
+    // 2 MiB written with O_DIRECT at 64 KiB/s: the writer is stuck in the kernel for half a minute at least
+    // (its node took 1–4 minutes to die here with 4 MiB, and more than 7 under a busy disk with 2 MiB).
+    await node.sh(slowWriter(ops), { timeoutMs: 30_000 });
+    const rm = await run("docker", ["rm", "-f", node.name], { allowFailure: true, timeoutMs: 60_000 });
+    expect(rm.exitCode, "docker rm -f alone cannot remove the node yet").not.toBe(0);
+    expect(rm.stderr).toMatch(/did not receive an exit event|cannot remove/);
+    if (ops.version === 1) {
       // The echo pod's cgroup on the worker, left FROZEN by the node's own runc killed mid-update.
       expect(await frozenByRunc(`${cluster.name}-worker`)).toMatch(
         /runc \S+ update killed between freeze and thaw; \S*cri-containerd-[0-9a-f]+\.scope\/freezer\.state: (FROZEN|FREEZING)$/,
       );
+    } else {
+      // On v2 a frozen task still dies of SIGKILL, and runc's v2 manager does not leave a freeze behind the same
+      // way; the echo pod's cgroup is frozen directly, and deletion must still thaw it and say so.
+      expect(await frozenByCgroupFreeze(`${cluster.name}-worker`, ops)).toMatch(/\S*cri-containerd-[0-9a-f]+\.scope: frozen$/);
     }
     const started = Date.now();
     const del = await cli(["cluster", "delete", cluster.name], 11 * 60_000);
     const tookMs = Date.now() - started;
     expect(del.code, del.output).toBe(0);
-    if (v1) {
-      expect(del.output).toMatch(/before removing the nodes: thawed 1 frozen cgroup: [0-9a-f]{12}: kubelet\S*cri-containerd-[0-9a-f]+\.scope/);
-      expect(del.output).toMatch(/lifted the I\/O limits of 1 cgroup: [0-9a-f]{12}: \S*aftershock-slow-writer \(write_bps 65536\)/);
-      // Without the release this waited out the 7-minute retry; released, a 1+1 cluster goes in seconds.
-      expect(tookMs, del.output).toBeLessThan(2 * 60_000);
-    }
+    expect(del.output).toMatch(/before removing the nodes: thawed 1 frozen cgroup: [0-9a-f]{12}: kubelet\S*cri-containerd-[0-9a-f]+\.scope/);
+    const limits = ops.version === 1 ? "write_bps 65536" : "wbps 65536";
+    expect(del.output).toMatch(new RegExp(`lifted the I/O limits of 1 cgroup: [0-9a-f]{12}: \\S*aftershock-slow-writer \\(${limits}\\)`));
+    // Without the release this waited out the 7-minute retry; released, a 1+1 cluster goes in seconds.
+    expect(tookMs, del.output).toBeLessThan(2 * 60_000);
     expect(await leftovers(cluster.runId)).toEqual([]);
   });
 });
+
+/**
+ * A cgroup with a 64 KiB/s write limit at the root of the node's cgroup namespace, and a dd in it blocked on
+ * 2 MiB of direct I/O. Returns once the writer is in state D.
+ */
+function slowWriter(ops: CgroupOps): string {
+  const start =
+    ops.version === 1
+      ? `cg=/sys/fs/cgroup/blkio/aftershock-slow-writer; mkdir -p $cg
+echo "$dev 65536" > $cg/blkio.throttle.write_bps_device`
+      : `${ops.shell}
+cg=/sys/fs/cgroup/aftershock-slow-writer; mkdir -p $cg
+cg_set_io_limit /sys/fs/cgroup /aftershock-slow-writer "$dev" 0 65536 >/dev/null`;
+  return `set -euo pipefail
+dev=$(findmnt -no MAJ:MIN -T /var | tr -d ' ')
+${start}
+setsid bash -c "echo \\$\\$ > $cg/cgroup.procs; exec dd if=/dev/zero of=/var/slow-write bs=2M count=1 oflag=direct" </dev/null >/dev/null 2>&1 &
+for _ in $(seq 50); do pid=$(head -n1 $cg/cgroup.procs); [[ -n $pid ]] && ps -o stat= -p "$pid" | grep -q D && exit 0; sleep 0.1; done
+echo "the writer never blocked"; exit 1`;
+}
+
+/**
+ * Freezes the echo pod's container cgroup on cgroup v2 (cgroup.freeze 1) and waits, 5s at most, for the kernel to
+ * report it frozen. Returns "<cgroup>: <state>" as the node printed it.
+ */
+async function frozenByCgroupFreeze(node: string, ops: CgroupOps): Promise<string> {
+  const r = await run(
+    "docker",
+    [
+      "exec",
+      node,
+      "bash",
+      "-c",
+      `${ops.shell}
+id=$(crictl ps -q --name echo | awk 'NR==1')
+pid=$(crictl inspect --output go-template --template '{{.info.pid}}' "$id")
+cg=$(cg_of_pid freezer "$pid")
+cg_freeze /sys/fs/cgroup "$cg"
+for _ in $(seq 50); do [[ $(cg_freeze_state /sys/fs/cgroup "$cg") == frozen ]] && break; sleep 0.1; done
+echo "$cg: $(cg_freeze_state /sys/fs/cgroup "$cg")"`,
+    ],
+    { allowFailure: true, timeoutMs: 60_000 },
+  );
+  return `${r.stdout}${r.stderr}`.trim();
+}
 
 /**
  * Leaves the echo pod's container cgroup FROZEN the way runc does it in a run. On cgroup v1 with the systemd driver

@@ -528,9 +528,11 @@ async function applyChange(c: Change, paths: HostPaths, progress: Progress): Pro
       return;
     case "runtime-shim":
       await installShim(c.drop, paths);
-      if (c.reload) await reloadDocker((e) => e.defaultRuntime === SHIM_RUNTIME);
+      // Also when the plan meant to start dockerd: docker.io's install may have started one already.
+      if ((await readEngine()).answers) await reloadDocker((e) => e.defaultRuntime === SHIM_RUNTIME);
       return;
     case "start-dockerd":
+      if ((await readEngine()).answers) return; // started by the docker.io package's install
       await startDockerd(paths);
       await recordChange(paths.stateFile, (r) => ({ ...r, dockerdStarted: { log: paths.dockerdLog, at: new Date().toISOString() } }));
       return;

@@ -3,6 +3,7 @@ export type ErrorCode =
   | "E_COMMAND" // a command exited non-zero
   | "E_TIMEOUT" // something did not happen within its budget
   | "E_NOT_ROOT"
+  | "E_HOST_CHANGES" // the host needs changes (a plan) and the doctor was not told to make them (--fix)
   | "E_DOCKER_MISSING"
   | "E_DOCKER_DOWN"
   | "E_PRIVILEGED"

@@ -9,7 +9,7 @@ import { isAlive } from "../process.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import { pollUntil } from "../wait.js";
-import { aptInstall } from "./doctor.js";
+import { hostFacts } from "./facts.js";
 
 const BIN = "/usr/bin/docker-registry";
 
@@ -25,7 +25,10 @@ export interface LocalRegistry {
 }
 
 export async function startLocalRegistry(cacheDir: string, progress: Progress, port = 5000): Promise<LocalRegistry> {
-  if (!existsSync(BIN)) await aptInstall(["docker-registry"], progress);
+  if (!existsSync(BIN))
+    throw new AftershockError("E_TOOL_MISSING", `${BIN} is not installed (Debian's docker-registry, the registry existing-cluster runs push to)`, {
+      hint: `${hostFacts().user.root ? "" : "sudo "}pnpm run doctor --fix --tests installs it`,
+    });
   const dir = path.join(cacheDir, "registry");
   await mkdir(path.join(dir, "data"), { recursive: true });
   const config = path.join(dir, "config.yml");

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { docker } from "../docker.js";
+import { hostFacts } from "../host/facts.js";
 import { AftershockError } from "../errors.js";
 import { run } from "../exec.js";
 import { aboutToBuild, withBuildLock } from "./build-lock.js";
@@ -75,8 +76,9 @@ export interface NodeImage {
   preloaded: string[];
 }
 
-export function defaultCacheDir(): string {
-  return process.env.AFTERSHOCK_CACHE ?? path.join(os.homedir(), ".cache", "aftershock");
+/** AFTERSHOCK_CACHE, else $XDG_CACHE_HOME/aftershock (by default ~/.cache/aftershock): the user's own, so no root is needed. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
+  return env.AFTERSHOCK_CACHE || path.join(env.XDG_CACHE_HOME || path.join(home, ".cache"), "aftershock");
 }
 
 export function nodeImageRef(version: string): string {
@@ -130,7 +132,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const { cacheDir, progress } = opts;
   const rel = kubernetesRelease(version);
   const profile = checkBuildableVersion(version);
-  // debootstrap is mostly downloading and unpacking: when there is no node image yet it runs beside the Go
+  // mmdebstrap is mostly downloading and unpacking: when there is no node image yet it runs beside the Go
   // builds (which keep both cores busy) instead of after them. Otherwise it waits until it is known to be needed.
   const bothRootfs = () => Promise.all([ensureRootfs("node", NODE_PACKAGES, cacheDir, progress), ensureRootfs("tools", TOOLS_PACKAGES, cacheDir, progress)]);
   const early = opts.force || !(await docker.imageExists(nodeImageRef(version))) ? bothRootfs() : undefined;
@@ -391,31 +393,49 @@ async function buildPause(cacheDir: string, progress: Progress): Promise<string>
   return out;
 }
 
-/** A Debian rootfs from debootstrap, imported as a Docker image; the image is the cache. */
+/**
+ * mmdebstrap's arguments for a minbase rootfs with `packages`, written as a tarball `out` that docker import takes.
+ * Root builds in a chroot (--mode=root); a user in the docker group in a user namespace (--mode=unshare, with
+ * newuidmap and the user's /etc/subuid range), which writes files owned by root into the tarball all the same.
+ * The hook drops apt's caches and lists, docs and man pages, as the image never needs them.
+ */
+export function mmdebstrapArgs(packages: string[], out: string, root: boolean): string[] {
+  return [
+    "--variant=minbase",
+    `--mode=${root ? "root" : "unshare"}`,
+    "--format=tar",
+    `--include=${packages.join(",")}`,
+    `--customize-hook=rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/man/*`,
+    PINNED.debianSuite,
+    out,
+    PINNED.debianMirror,
+  ];
+}
+
+/** A Debian rootfs from mmdebstrap, imported as a Docker image; the image is the cache (same ref as before, keyed by packages). */
 export async function ensureRootfs(name: string, packages: string[], cacheDir: string, progress: Progress): Promise<string> {
   const ref = `${PINNED.localRegistry}/rootfs-${name}:${PINNED.debianSuite}-${rootfsKey(packages)}`;
   if (await docker.imageExists(ref)) return ref;
   aboutToBuild(`rootfs ${ref}`);
-  await withStep(progress, `Debian ${PINNED.debianSuite} rootfs "${name}" with debootstrap (${packages.length} packages)`, 10 * MIN, async (s) => {
-    const dir = await mkdtemp(path.join(cacheDir, `rootfs-${name}-`));
-    try {
-      await run("debootstrap", ["--variant=minbase", `--include=${packages.join(",")}`, PINNED.debianSuite, dir, PINNED.debianMirror], {
-        timeoutMs: 20 * MIN,
-        onLine: (l) => s.detail(l),
-      });
-      await run("sh", ["-c", `rm -rf "${dir}"/var/cache/apt/archives/*.deb "${dir}"/var/lib/apt/lists/* "${dir}"/usr/share/doc/* "${dir}"/usr/share/man/*`]);
-      await run(
-        "sh",
-        [
-          "-c",
-          `tar -C "${dir}" --numeric-owner -c . | docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "${ref}"`,
-        ],
-        { timeoutMs: 10 * MIN },
-      );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  const root = hostFacts().user.root;
+  await withStep(
+    progress,
+    `Debian ${PINNED.debianSuite} rootfs "${name}" with mmdebstrap --mode=${root ? "root" : "unshare"} (${packages.length} packages)`,
+    10 * MIN,
+    async (s) => {
+      await mkdir(cacheDir, { recursive: true });
+      const dir = await mkdtemp(path.join(cacheDir, `rootfs-${name}-`));
+      const tarball = path.join(dir, "rootfs.tar");
+      try {
+        await run("mmdebstrap", mmdebstrapArgs(packages, tarball, root), { timeoutMs: 20 * MIN, onLine: (l) => s.detail(l) });
+        await docker.run(["import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", tarball, ref], {
+          timeoutMs: 10 * MIN,
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
   return ref;
 }
 

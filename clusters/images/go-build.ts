@@ -7,6 +7,7 @@ import { run } from "../exec.js";
 import type { Progress } from "../progress.js";
 import { PINNED } from "../versions.js";
 import { aboutToBuild } from "./build-lock.js";
+import { hostFacts } from "../host/facts.js";
 
 /** A set of binaries built from published Go modules through a small wrapper module. */
 export interface GoComponent {
@@ -64,6 +65,7 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
   const binDir = path.join(dir, "bin");
   const bins = Object.fromEntries(c.outputs.map((o) => [o.bin, path.join(binDir, o.bin)]));
   const marker = path.join(dir, "built.json");
+  hostFacts(); // puts /usr/local/go/bin on PATH for the go commands below when the user's PATH lacks it
   if (await exists(marker)) {
     const info = JSON.parse(await readFile(marker, "utf8")) as { toolchain: string };
     return { name: c.name, version: c.version, binDir, bins, cached: true, toolchain: info.toolchain };

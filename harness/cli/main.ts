@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readWorkload, WORKLOAD_FILE } from "../kit/workloads/team-workload.js";
-import { doctor } from "../../clusters/host/doctor.js";
+import { doctor, HOST_PATHS, reloadDocker, SHIM_RUNTIME, undoHostChanges } from "../../clusters/host/doctor.js";
+import { hostFacts } from "../../clusters/host/facts.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
@@ -22,7 +23,13 @@ import { parseDifficulty } from "../gameday/draw.js";
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
 Usage:
-  pnpm run doctor [--check]                 check (and as root, fix) Docker, privileged containers, cgroups, disk, tools
+  pnpm run doctor [--tests]                 check Docker, privileged containers, cgroups, disk, inotify and build tools; print
+                                            this host and the plan of changes it needs (nothing is changed; exit 0 when none)
+  pnpm run doctor --fix [--tests]           apply that plan, saying each change (root: sudo pnpm run doctor --fix); --tests also
+                                            what pnpm test needs (docker-registry, chromium). Every other command only checks
+                                            and stops with one line when the host needs a change (unless AFTERSHOCK_FIX_HOST=1)
+  pnpm run doctor --undo                    restore what --fix changed (daemon.json, sysctls, the runtime shim; recorded in
+                                            /var/lib/aftershock/host-changes.json); installed packages stay
   pnpm images build [--k8s-version V] [--force] [--all]
                                             build the offline node image and everything in it (cached by version);
                                             --all also the workload images, the load generator (vegeta) and the host tools (helm)
@@ -107,7 +114,8 @@ Options:
   -h, --help        show this help
 
 Environment:
-  AFTERSHOCK_CACHE        where built binaries live (default ~/.cache/aftershock)
+  AFTERSHOCK_CACHE        where built binaries live (default $XDG_CACHE_HOME/aftershock, i.e. ~/.cache/aftershock)
+  AFTERSHOCK_FIX_HOST=1   every command that runs the doctor may apply its plan, as pnpm run doctor --fix does
   AFTERSHOCK_HISTORY_DIR  where pnpm suite keeps its history, one JSON file per suite run (default reports/history)
   AFTERSHOCK_GAMEDAY_HINT_EVERY, AFTERSHOCK_GAMEDAY_POLL
                           pnpm gameday: how long until a hint comes by itself (default 4m), how often recovery is checked (7s)`;
@@ -154,9 +162,29 @@ async function main(argv: string[]): Promise<number> {
 
   switch (cmd) {
     case "doctor": {
-      const { values } = parse(rest, { check: { type: "boolean" } });
+      const { values, positionals } = parse(rest, {
+        check: { type: "boolean" },
+        fix: { type: "boolean" },
+        undo: { type: "boolean" },
+        tests: { type: "boolean" },
+      });
       if (values.help) return help();
-      await doctor({ progress, checkOnly: !!values.check });
+      if (positionals.length)
+        throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: "usage: pnpm run doctor [--fix | --undo] [--tests]" });
+      const modes = (["check", "fix", "undo"] as const).filter((m) => values[m]);
+      if (modes.length > 1)
+        throw new AftershockError("E_BAD_INPUT", `--${modes[0]} and --${modes[1]} do not go together`, {
+          hint: "usage: pnpm run doctor [--fix | --undo] [--tests]",
+        });
+      if (values.undo) {
+        if (values.tests) throw new AftershockError("E_BAD_INPUT", "--tests is not an option of pnpm run doctor --undo");
+        if (!hostFacts().user.root)
+          throw new AftershockError("E_NOT_ROOT", "undoing the host changes needs root", { hint: "run: sudo pnpm run doctor --undo" });
+        await undoHostChanges(HOST_PATHS, progress, () => reloadDocker((e) => e.defaultRuntime !== SHIM_RUNTIME));
+        return 0;
+      }
+      // --check (the default) only looks, even when AFTERSHOCK_FIX_HOST=1 is set.
+      await doctor({ progress, fix: values.check ? false : values.fix ? true : undefined, tests: !!values.tests });
       return 0;
     }
     case "images": {

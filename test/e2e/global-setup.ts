@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { aptInstall, doctor } from "../../clusters/host/doctor.js";
-import { findChromium } from "./helpers.js";
+import { doctor } from "../../clusters/host/doctor.js";
 import { isBuilt } from "../../clusters/images/build-lock.js";
 import { defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
@@ -25,15 +24,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export default async function setup(): Promise<() => Promise<void>> {
   const progress = new ConsoleProgress();
   const cacheDir = defaultCacheDir();
-  await doctor({ progress });
+  // Checks only (unless AFTERSHOCK_FIX_HOST=1): a host that needs a change stops here with one line naming
+  // `pnpm run doctor --fix --tests`, which also installs what two e2e files need (docker-registry and chromium).
+  await doctor({ progress, tests: true });
   await ensureNodeImage({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, cacheDir, progress });
   const now = Object.values(WORKLOAD_IMAGES).filter((r) => !LATER_IMAGES.includes(r));
   await ensureWorkloadImages(now, cacheDir, progress);
   await ensureLoadGeneratorImage(cacheDir, progress);
-  // Debian packages two e2e files install on first use (the registry an "existing" cluster pushes to, and Chromium
-  // for the report screenshots): installed here, before files run side by side and meet on dpkg's lock.
-  if (!existsSync("/usr/bin/docker-registry")) await aptInstall(["docker-registry"], progress);
-  findChromium();
 
   // Two projects name this file: the second call finds the child started by the first.
   if (process.env.AFTERSHOCK_BACKGROUND_BUILDS) return async () => undefined;

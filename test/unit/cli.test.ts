@@ -33,6 +33,11 @@ function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: num
 describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing started", () => {
   it.each([
     [["frobnicate"], /^aftershock: error E_BAD_INPUT: unknown command "frobnicate" \(see pnpm aftershock --help\)\n$/],
+    [
+      ["doctor", "--fix", "--undo"],
+      /^aftershock: error E_BAD_INPUT: --fix and --undo do not go together \(usage: pnpm run doctor \[--fix \| --undo\] \[--tests\]\)\n$/,
+    ],
+    [["doctor", "--undo", "--tests"], /^aftershock: error E_BAD_INPUT: --tests is not an option of pnpm run doctor --undo\n$/],
     [["demo", "--workers", "many"], /^aftershock: error E_BAD_INPUT: --workers must be a whole number from 0 to 5, got "many"\n$/],
     [["demo", "--control-planes", "2"], /^aftershock: error E_BAD_INPUT: --control-planes must be 1 or 3/],
     [["demo", "--bogus"], /^aftershock: error E_BAD_INPUT: Unknown option '--bogus'/],

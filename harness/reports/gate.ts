@@ -25,7 +25,9 @@ export function gateReasons(journals: RunJournal[], scores: SuiteScores, rows: T
   const low = scores.keys
     .filter((k) => k.counted && k.score < minScore)
     .map((k) => {
-      const worst = [...k.parts].filter((p) => p.value < 100).sort((a, b) => a.weight * (100 - a.value) - b.weight * (100 - b.value)).reverse();
+      // The parts that cost the most: weight × what they fell short of 100.
+      const cost = (p: { weight: number; value: number }) => p.weight * (100 - p.value);
+      const worst = k.parts.filter((p) => p.value < 100).sort((a, b) => cost(b) - cost(a));
       return `${k.key}: score ${k.score} < ${minScore}${worst.length ? `; lowest: ${worst.slice(0, 3).map(partText).join("; ")}` : ""}`;
     });
   const slower = rows.flatMap((r) => r.regressions.map((why) => `${r.key}: ${why}`));

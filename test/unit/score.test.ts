@@ -5,13 +5,15 @@ import { describe, expect, it } from "vitest";
 import type { PhaseRecord, RunJournal } from "../../harness/engine/journal.js";
 import type { LoadRecord } from "../../harness/kit/load/load.js";
 import { defineScenario, type ScenarioDefinition } from "../../harness/kit/scenario.js";
-import { breachValue, budgetValue, scoreRun, suiteScores } from "../../harness/reports/score.js";
+import { breachValue, budgetValue, scoreLines, scoreRun, suiteScores } from "../../harness/reports/score.js";
+import { consoleReporter } from "../../harness/reports/console.js";
+import { scoreSection } from "../../harness/reports/trends.js";
 import { gateReasons } from "../../harness/reports/gate.js";
 import { METRICS, metricsText } from "../../harness/reports/metrics.js";
 import { trends, type HistoryRecord, type HistoryRun } from "../../harness/reports/history.js";
 import { junitXml } from "../../harness/reports/files.js";
 import { runbookDelayMs, withTestHooks, RUNBOOK_DELAY_ENV } from "../../harness/engine/test-hooks.js";
-import { checkUpFront } from "../../harness/cli/scenario-command.js";
+import { checkUpFront, gateLines } from "../../harness/cli/scenario-command.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { AftershockError } from "../../clusters/errors.js";
 
@@ -399,5 +401,35 @@ describe("the test switch " + RUNBOOK_DELAY_ENV, () => {
       if (before === undefined) delete process.env[RUNBOOK_DELAY_ENV];
       else process.env[RUNBOOK_DELAY_ENV] = before;
     }
+  });
+});
+
+describe("where people see the score", () => {
+  it("the console's end-of-run lines give the score and the parts under 100", () => {
+    const lines: string[] = [];
+    consoleReporter((l) => lines.push(l)).onRunEnd!(journal({ load: [web([0.85, 40], [1, 30])] }));
+    expect(lines).toContain("  resilience score: 89 (below 100: web/during 50 ×3)");
+  });
+
+  it("the suite's console lines and report give per key, per version and the catalog, and the gate's reasons", () => {
+    const s = suiteScores(suite());
+    expect(scoreLines(s)).toBe(
+      "  score web-stall: 94.5 — below 100: recover 62.5\n" +
+        "  score web-stall (fault neutralised): 20 (meant to fail: not in the roll-ups) — below 100: detect 0, recover 0, verify-fails 0\n" +
+        "  score api-down @ v1.29.15: 75 — below 100: recover 0\n" +
+        "  score v1.37.2: 94.5 over 2 runs\n" +
+        "  score v1.29.15: 75 over 1 run\n" +
+        "  resilience score of the catalog: 88 (mean of 3 runs meant to pass)\n",
+    );
+    expect(gateLines([], 80)).toBe("gate: passed (every run as expected, every scenario scored ≥ 80, no time regressed)\n");
+    expect(gateLines(["a: score 75 < 80", "b: ended errored"], 80)).toBe("gate: FAILED, 2 reasons:\ngate: a: score 75 < 80\ngate: b: ended errored\n");
+    const html = scoreSection(s, { enforced: false, minScore: 80, reasons: ["api-down @ v1.29.15: score 75 < 80"] });
+    expect(html).toContain("<p>catalog: <b>88</b> · v1.37.2: <b>94.5</b> over 2 runs · v1.29.15: <b>75</b> over 1 run</p>");
+    expect(html).toContain("gate (minimum score 80; not enforced without --gate): <b>failed</b><br>api-down @ v1.29.15: score 75 &lt; 80");
+    const rows = html.split("<tr>").slice(2);
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/^<td>web-stall<\/td><td>2<\/td><td><b>94\.5<\/b><\/td><td class="ok" title="weight 3: met/);
+    expect(rows[0]).toContain('<td class="bad" title="weight 2: 1m45s; budget 2m00s, full marks up to 1m00s">62.5</td>');
+    expect(rows[1]).toContain("meant to fail: not in the roll-ups");
   });
 });

@@ -19,6 +19,8 @@ import { ensureHostTools, HOST_TOOLS } from "../../clusters/images/host-tools.js
 import { parseShard } from "../engine/variants.js";
 import { gamedayCommand, gamedayShell } from "./gameday-command.js";
 import { parseDifficulty } from "../gameday/draw.js";
+import { DEFAULT_GATE_MIN_SCORE, GATE_FAILED_EXIT } from "../reports/gate.js";
+import { RUNBOOK_DELAY_ENV } from "../engine/test-hooks.js";
 
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
@@ -88,6 +90,12 @@ Usage:
                                             and its runbook cut before the step recovery hinges on (expects not-recovered);
                                             each suite appends a record to reports/history/, and its report.html shows each
                                             scenario's trend over the earlier records (flagged: regression, flaky, failing)
+  pnpm suite ... --gate [--gate-min-score N]
+                                            fail the suite (exit ${GATE_FAILED_EXIT} when every run ended as expected) on: a run that did not end
+                                            as expected, a scenario scoring under N (0–100, default ${DEFAULT_GATE_MIN_SCORE}), or a time to detect
+                                            or recover above the median + 3 × spread of its earlier runs; one line per reason.
+                                            Every suite scores each run (users' SLOs, detect and recover against the budgets,
+                                            data lost, self-checks) and writes metrics.prom (OpenMetrics) beside junit.xml
   pnpm suite ... --repeat N                 run every planned run N times (1–100): runs, pass rate and min / median / max of
                                             time to detect and to recover per scenario
   pnpm suite ... --shard i/n                run part i of n (n ≤ 64): the selected scenario ids, sorted, dealt round-robin,
@@ -117,6 +125,8 @@ Environment:
   AFTERSHOCK_CACHE        where built binaries live (default $XDG_CACHE_HOME/aftershock, i.e. ~/.cache/aftershock)
   AFTERSHOCK_FIX_HOST=1   every command that runs the doctor may apply its plan, as pnpm run doctor --fix does
   AFTERSHOCK_HISTORY_DIR  where pnpm suite keeps its history, one JSON file per suite run (default reports/history)
+  ${RUNBOOK_DELAY_ENV}
+                          TEST SWITCH, not for real runs: every runbook step waits this many ms first (shows the gate firing)
   AFTERSHOCK_GAMEDAY_HINT_EVERY, AFTERSHOCK_GAMEDAY_POLL
                           pnpm gameday: how long until a hint comes by itself (default 4m), how often recovery is checked (7s)`;
 
@@ -293,6 +303,8 @@ async function main(argv: string[]): Promise<number> {
         variant: { type: "string" },
         repeat: { type: "string" },
         shard: { type: "string" },
+        gate: { type: "boolean" },
+        "gate-min-score": { type: "string" },
       });
       if (values.help) return help();
       const only = (flags: string[], where: string) => {
@@ -307,7 +319,12 @@ async function main(argv: string[]): Promise<number> {
       } else {
         only(["tag", "prove", "fresh-clusters"], "use pnpm suite --tag TAG [--prove] [--fresh-clusters]");
         only(["repeat", "shard"], "use pnpm suite [ID ...] --repeat N --shard i/n");
+        only(["gate", "gate-min-score"], "the gate judges a suite: use pnpm suite [ID ...] --gate [--gate-min-score N]");
       }
+      // The gate's threshold is checked with the other flags, before anything is created.
+      if (values["gate-min-score"] !== undefined && !values.gate)
+        throw new AftershockError("E_BAD_INPUT", "--gate-min-score needs --gate", { hint: "pnpm suite --gate --gate-min-score N" });
+      const gateMinScore = int("gate-min-score", values["gate-min-score"] as string | undefined, DEFAULT_GATE_MIN_SCORE, 0, 100);
       const existing = existingTarget(values);
       if (existing) only(["keep", "image", "k8s-version", "fresh-clusters"], "an existing cluster is neither created, kept nor built by this tool");
       // pnpm suite takes several versions (a matrix: --k8s-version v1.29.15,v1.37.2); pnpm scenario one.
@@ -349,6 +366,8 @@ async function main(argv: string[]): Promise<number> {
           freshClusters: !!values["fresh-clusters"],
           repeat,
           ...(shard ? { shard } : {}),
+          gate: !!values.gate,
+          gateMinScore,
         });
       }
       if (positionals.length > 1)

@@ -19,6 +19,7 @@ import { assertServes, runScenario, unserved, type RunOptions } from "../engine/
 import { EXIT_CODES, type RunJournal } from "../engine/journal.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { SharedClusters } from "../engine/shared-clusters.js";
+import { runbookDelayMs } from "../engine/test-hooks.js";
 import { isStopping } from "../engine/signals.js";
 import { checkWorkload, type WorkloadConfig } from "../kit/workloads/team-workload.js";
 import { refusesWorkload, withWorkload } from "../kit/workloads/with-workload.js";
@@ -37,7 +38,10 @@ import {
   writeHistory,
   type TrendRow,
 } from "../reports/history.js";
-import { suiteSections } from "../reports/trends.js";
+import { scoreSection, suiteSections } from "../reports/trends.js";
+import { scoreLines, suiteScores } from "../reports/score.js";
+import { DEFAULT_GATE_MIN_SCORE, GATE_FAILED_EXIT, gateReasons } from "../reports/gate.js";
+import { metricsText } from "../reports/metrics.js";
 import { versionMatrixLines, versionMatrixSection } from "../reports/versions.js";
 import { versionSuffix } from "../kit/versions.js";
 import { ensureHostTools } from "../../clusters/images/host-tools.js";
@@ -263,6 +267,7 @@ export function checkUpFront(o: ScenarioCommandOptions, stdinIsTTY = !!process.s
       hint: "run it in a terminal, not a pipe or CI",
     });
   if (!o.image) checkBuildableVersion(o.version);
+  runbookDelayMs();
 }
 
 export async function scenarioCommand(
@@ -304,7 +309,16 @@ export async function scenarioCommand(
 export async function suiteCommand(
   tag: string | undefined,
   ids: string[],
-  o: ScenarioCommandOptions & { prove: boolean; shard?: Shard; repeat?: number; versions?: string[]; freshClusters?: boolean },
+  o: ScenarioCommandOptions & {
+    prove: boolean;
+    shard?: Shard;
+    repeat?: number;
+    versions?: string[];
+    freshClusters?: boolean;
+    /** --gate: the exit code follows the gate (gate.ts); --gate-min-score its threshold. */
+    gate?: boolean;
+    gateMinScore?: number;
+  },
 ): Promise<number> {
   if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
   const startedAt = new Date();
@@ -354,27 +368,44 @@ export async function suiteCommand(
   const earlier = await readHistory(store);
   const rows = trends(earlier, record);
   const stats = repeatStats(record.runs);
+  const scores = suiteScores(journals);
+  // The gate's reasons are found on every suite (the metrics say whether it would fail); --gate makes them the exit code.
+  const gate = { enforced: !!o.gate, minScore: o.gateMinScore ?? DEFAULT_GATE_MIN_SCORE, reasons: [] as string[] };
+  gate.reasons = gateReasons(journals, scores, rows, gate.minScore);
   const clustersLine = o.existing ? "" : `<h2>Clusters</h2>\n<p>${esc(suiteNumbers(journals))}</p>\n`;
-  const dir = await writeSuiteReports(journals, record, clustersLine + versionMatrixSection(journals) + suiteSections(rows, earlier.length, stats));
+  const dir = await writeSuiteReports(
+    journals,
+    record,
+    clustersLine + versionMatrixSection(journals) + suiteSections(rows, earlier.length, stats, scoreSection(scores, gate)),
+    metricsText({ journals, scores, gate, startedAt }),
+  );
   const saved = await writeHistory(store, record);
   const rel = (f: string) => path.relative(process.cwd(), f);
   process.stdout.write(
     `\nsuite: ${journals.map(label).join(", ")}\n${repeat > 1 ? stats.map((s) => `  ${repeatLine(s)}\n`).join("") : ""}${clusterUse(journals, o.existing)}` +
-      `  reports: ${rel(dir)}/{junit.xml,report.html,journals.json}\n  history: ${rel(saved)} (compared with ${earlier.length} earlier suite run${earlier.length === 1 ? "" : "s"})\n` +
-      `${versionMatrixLines(journals)}${trendLines(rows)}${summaryLine(record.runs)}\n`,
+      `  reports: ${rel(dir)}/{junit.xml,report.html,journals.json,metrics.prom}\n  history: ${rel(saved)} (compared with ${earlier.length} earlier suite run${earlier.length === 1 ? "" : "s"})\n` +
+      `${versionMatrixLines(journals)}${trendLines(rows)}${scoreLines(scores)}${o.gate ? gateLines(gate.reasons, gate.minScore) : ""}${summaryLine(record.runs)}\n`,
   );
   const wrong = journals.filter((j) => !asExpected(j));
-  return wrong.length === 0 ? 0 : Math.max(1, ...wrong.map((j) => j.exitCode));
+  if (wrong.length) return Math.max(1, ...wrong.map((j) => j.exitCode));
+  return o.gate && gate.reasons.length ? GATE_FAILED_EXIT : 0;
 }
 
-/** reports/suite-<time>[-shard-i-of-n]/: the combined JUnit and HTML (with `more` under the summary) and the journals. */
-async function writeSuiteReports(journals: RunJournal[], r: HistoryRecord, more: string): Promise<string> {
+/** With --gate: one line per reason it failed, or one line saying it passed. */
+export function gateLines(reasons: string[], minScore: number): string {
+  if (!reasons.length) return `gate: passed (every run as expected, every scenario scored ≥ ${minScore}, no time regressed)\n`;
+  return `gate: FAILED, ${reasons.length} reason${reasons.length === 1 ? "" : "s"}:\n${reasons.map((r) => `gate: ${r}\n`).join("")}`;
+}
+
+/** reports/suite-<time>[-shard-i-of-n]/: the combined JUnit and HTML (with `more` under the summary), the journals and the metrics. */
+async function writeSuiteReports(journals: RunJournal[], r: HistoryRecord, more: string, metrics: string): Promise<string> {
   const dir = path.join(REPORTS_DIR, `suite-${recordFileName(r).replace(/\.json$/, "")}`);
   await mkdir(dir, { recursive: true });
   const name = [r.tag, r.shard ? `shard ${r.shard.index}/${r.shard.count}` : ""].filter(Boolean).join(", ");
   await writeFile(path.join(dir, "junit.xml"), junitXml(journals, `aftershock suite${name ? ` (${name})` : ""}`));
   await writeFile(path.join(dir, "report.html"), htmlReport(journals, `Aftershock suite${name ? `: ${name}` : ""}`, more));
   await writeFile(path.join(dir, "journals.json"), JSON.stringify(journals, null, 2));
+  await writeFile(path.join(dir, "metrics.prom"), metrics);
   return dir;
 }
 

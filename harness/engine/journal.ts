@@ -1,7 +1,7 @@
 import type { Evidence } from "../kit/types.js";
 import type { LoadRecord } from "../kit/load/load.js";
 import type { WorkloadVerdict } from "../kit/workloads/team-workload.js";
-import type { Outcome } from "../kit/scenario.js";
+import type { Outcome, ScoreConfig } from "../kit/scenario.js";
 
 /** The record of one run (Chaos Toolkit's journal, typed): what ran, what was seen, how it ended. */
 
@@ -98,6 +98,20 @@ export interface RunJournal {
   load?: LoadRecord[];
   /** The team's own workload (--workload): its SLO verdict per window, users' error window, pods; apart from the outcome. */
   workload?: WorkloadVerdict;
+  /** What the run's resilience score is measured against (harness/reports/score.ts); absent in older journals. */
+  scoring?: ScoreBasis;
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
   image?: { ref: string; built: boolean; ms: number };
+}
+
+/**
+ * The scenario's side of its score, kept with the run so that a journal can be scored on its own: the budgets
+ * detection and recovery are held to, and the scenario's weights.
+ */
+export interface ScoreBasis {
+  /** symptoms.within: the longest the run waits for the incident's symptoms. */
+  detectBudgetMs: number;
+  /** Every runbook step's budget plus verify.within: the longest a run can take and still count as recovered. */
+  recoverBudgetMs: number;
+  config?: ScoreConfig;
 }

@@ -105,6 +105,11 @@ export class Run {
       evidence: [],
       timings: { totalMs: 0 },
       ...(opts.variant ? { variant: opts.variant } : {}),
+      scoring: {
+        detectBudgetMs: scenario.symptomsBudgetMs,
+        recoverBudgetMs: scenario.runbook.reduce((a, s) => a + s.budgetMs, 0) + scenario.verifyBudgetMs,
+        ...(scenario.score ? { config: scenario.score } : {}),
+      },
       ...(image ? { image } : {}),
     };
     this.load = scenario.load.length ? new LoadMonitor(this.t0, this.clock) : undefined;

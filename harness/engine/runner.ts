@@ -7,6 +7,7 @@ import { cluster, setup, steadyState, symptomsAbsent } from "./phases/before-fau
 import { inject, symptoms, verifyFails } from "./phases/fault.js";
 import { runbook, sentinels, verify } from "./phases/recovery.js";
 import { Run, type Phase, type RunOptions } from "./run.js";
+import { withTestHooks } from "./test-hooks.js";
 
 export { runNamespace, type RunOptions } from "./run.js";
 
@@ -22,7 +23,9 @@ export const PIPELINE: readonly Phase[] = [cluster, setup, steadyState, symptoms
  * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → sentinels → teardown.
  * Every phase and step is timed; the outcome says which part failed.
  */
-export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<RunJournal> {
+export async function runScenario(asWritten: Scenario, opts: RunOptions): Promise<RunJournal> {
+  // Test switches (test-hooks.ts) change the scenario here, once, and nowhere else in the run's path.
+  const scenario = withTestHooks(asWritten);
   assertServes(opts.clusters, scenario);
   // The node image comes first and outside the timeline: a cold build takes minutes and is not cluster time.
   const image = await opts.clusters.prepare?.({

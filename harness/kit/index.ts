@@ -32,6 +32,7 @@ export {
   type Scenario,
   type ScenarioDefinition,
   type ScenarioVariant,
+  type ScoreConfig,
   type Sentinel,
   type SymptomSet,
 } from "./scenario.js";

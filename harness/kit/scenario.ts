@@ -168,7 +168,33 @@ export interface ScenarioDefinition {
   changesNodes?: string;
   /** Required with the tag "game-day": how `pnpm gameday` pages a player about this incident without naming it. */
   gameDay?: GameDayBrief;
+  /**
+   * How this scenario's resilience score weighs its parts (harness/reports/score.ts has the formula and the
+   * defaults): by kind, and by SLO name ("web/during", or "web" for every window of the stream web).
+   */
+  score?: ScoreConfig;
 }
+
+/**
+ * The kinds of a run's score parts: users' load SLOs, the team workload's SLO windows, time to detect and to
+ * recover against the scenario's budgets, data kept, and the run's two self-checks.
+ */
+export const SCORE_PART_KINDS = ["users", "workload", "detect", "recover", "data", "self-check"] as const;
+export type ScorePartKind = (typeof SCORE_PART_KINDS)[number];
+
+export interface ScoreConfig {
+  /** Weight per kind of part (default in DEFAULT_SCORE_WEIGHTS); 0 leaves a kind out. */
+  weights?: Partial<Record<ScorePartKind, number>>;
+  /** Weight per SLO, by name: "<load>/<window>" or "<load>" (every window), "workload/<window>" or "workload". Beats the kind's. */
+  slos?: Record<string, number>;
+}
+
+/**
+ * Default weights, Krkn's 3-for-critical in spirit: what users feel and whether data survives count three times
+ * as much as how fast the fault was seen; recovery twice; each self-check once (a blind probe is a defect of
+ * the scenario, not of the system, but a run that cannot prove its fault has measured nothing).
+ */
+export const DEFAULT_SCORE_WEIGHTS: Record<ScorePartKind, number> = { users: 3, workload: 3, detect: 1, recover: 2, data: 3, "self-check": 1 };
 
 export const GAME_DAY_TAG = "game-day";
 export const DIFFICULTIES = ["easy", "medium", "hard"] as const;
@@ -260,6 +286,7 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
       if (!(o.availability > 0 && o.availability <= 1)) throw bad(`${field}.slo.${w}.availability`, "must be a share between 0 and 1");
   }
   validateGameDay(def, bad);
+  validateScore(def, bad);
   const load = def.load ?? [];
   const variantNames = new Set<string>();
   for (const [i, v] of (def.variants ?? []).entries()) {
@@ -308,6 +335,26 @@ function validateGameDay(def: ScenarioDefinition, bad: (field: string, why: stri
     throw bad("gameDay.hints", "needs at least one hint, each a non-empty string");
   if (!Array.isArray(g.cause) || !g.cause.length || g.cause.some((c) => !(c instanceof RegExp)))
     throw bad("gameDay.cause", "needs at least one pattern (RegExp) of a command that touches the cause");
+}
+
+function validateScore(def: ScenarioDefinition, bad: (field: string, why: string) => Error): void {
+  const c = def.score;
+  if (c === undefined) return;
+  const weight = (field: string, v: unknown) => {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw bad(field, `must be a number ≥ 0, got ${JSON.stringify(v)}`);
+  };
+  for (const [k, v] of Object.entries(c.weights ?? {})) {
+    if (!(SCORE_PART_KINDS as readonly string[]).includes(k)) throw bad(`score.weights.${k}`, `is not a kind of score part (${SCORE_PART_KINDS.join(", ")})`);
+    weight(`score.weights.${k}`, v);
+  }
+  // An SLO name must name a load of the scenario (or the team's workload) and a window: a typo would weigh nothing.
+  const streams = new Set([...(def.load ?? []).map((l) => l.name), "workload"]);
+  for (const [k, v] of Object.entries(c.slos ?? {})) {
+    const [stream, window, more] = k.split("/");
+    if (!streams.has(stream!) || more !== undefined || (window !== undefined && !["during", "after"].includes(window)))
+      throw bad(`score.slos["${k}"]`, `names no SLO: use <load>/<during|after> or <load>, with a load of ${[...streams].join(", ")}`);
+    weight(`score.slos["${k}"]`, v);
+  }
 }
 
 /** The verification probes that speak for health (data expected to be lost after the recovery point left out). */

@@ -3,6 +3,7 @@ import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "../engine/reporter.js";
 import { describeSummary } from "../kit/load/load.js";
+import { scoreRun } from "./score.js";
 
 const PHASE_TITLES: Record<string, string> = {
   cluster: "Create (or get) the cluster",
@@ -63,6 +64,9 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
         for (const slo of l.slos) write(`    ${slo.ok ? "✓" : "✗"} ${slo.window}: ${slo.objective} — ${slo.observed}`);
       }
       if (j.workload) for (const line of workloadLines(j.workload)) write(`  ${line}`);
+      const score = scoreRun(j);
+      const low = score.parts.filter((p) => p.value < 100).map((p) => `${p.name} ${p.value} ×${p.weight}`);
+      write(`  resilience score: ${score.score}${low.length ? ` (below 100: ${low.join(", ")})` : ""}`);
       if (j.kept) write(`\n${j.kept}`);
     },
   };

@@ -8,6 +8,7 @@ import type { PhaseName, PhaseRecord, RunJournal } from "../engine/journal.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { versionSuffix } from "../kit/versions.js";
 import type { Reporter } from "../engine/reporter.js";
+import { scoreRun, type RunScore } from "./score.js";
 
 export type FileReport = "json" | "junit" | "html";
 
@@ -42,6 +43,7 @@ const JUNIT_PHASES = ["symptoms-absent", "inject", "symptoms", "verify-fails", "
 /** JUnit XML: one suite per run, one test case per phase that matters to CI. */
 export function junitXml(runs: RunJournal[], name: string): string {
   const suites = runs.map((j) => {
+    const score = scoreRun(j);
     const cases = JUNIT_PHASES.map((n) => {
       const p = j.phases.find((x) => x.name === n);
       const time = p ? secs(p.endedAt - p.startedAt) : "0";
@@ -75,6 +77,7 @@ export function junitXml(runs: RunJournal[], name: string): string {
       ["peakMemoryMiB", String(j.peakMemoryMiB ?? "")],
       ["expectedOutcome", expectedOutcome(j)],
       ["imageBuildMs", String(j.image?.built ? Math.round(j.image.ms) : "")],
+      ...scoreProperties(score),
     ]
       .map(([k, v]) => `      <property name="${k}" value="${esc(v!)}"/>`)
       .join("\n");
@@ -90,7 +93,22 @@ export function junitXml(runs: RunJournal[], name: string): string {
     );
     cases.push(...workloadCases);
     const workloadFailures = (w?.slos ?? []).filter((x) => !x.ok).length;
-    return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length + workloadCases.length}" failures="${failures + workloadFailures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
+    // Users' SLOs through and after the fault: a test case each, so that CI names the SLO that failed. A run meant
+    // to end otherwise (--prove, a runbook that loses data) that did is not failed by them: breaching is its point.
+    const meantToFail = asExpected(j) && expectedOutcome(j) !== "passed";
+    const sloParts = score.parts.filter((p) => p.kind === "users");
+    for (const p of sloParts) {
+      const text = `score ${p.value} (weight ${p.weight}): ${p.detail}`;
+      cases.push(
+        `    <testcase classname="${esc(suiteName(j))}" name="${esc(`SLO ${p.name}`)}" time="0">` +
+          (p.ok || meantToFail
+            ? `<system-out>${esc(meantToFail && !p.ok ? `${text} (this run is meant to end ${expectedOutcome(j)})` : text)}</system-out>`
+            : `<failure message="${esc(`breached: ${p.detail}`)}" type="slo-breached">${esc(text)}</failure>`) +
+          `</testcase>`,
+      );
+    }
+    const sloFailures = meantToFail ? 0 : sloParts.filter((p) => !p.ok).length;
+    return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length + workloadCases.length + sloParts.length}" failures="${failures + workloadFailures + sloFailures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
     <properties>
 ${props}
     </properties>
@@ -98,6 +116,20 @@ ${cases.join("\n")}
   </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${esc(name)}">\n${suites.join("\n")}\n</testsuites>\n`;
+}
+
+/** The score as suite properties: resilienceScore, then score.<part> and score.<part>.weight for every part. */
+function scoreProperties(s: RunScore): [string, string][] {
+  return [["resilienceScore", String(s.score)], ...s.parts.flatMap((p): [string, string][] => [[`score.${p.name}`, String(p.value)], [`score.${p.name}.weight`, String(p.weight)]])];
+}
+
+/** The run's score: every part with its value, weight and why, and the weighted mean. */
+function scoreTable(j: RunJournal): string {
+  const s = scoreRun(j);
+  const rows = s.parts
+    .map((p) => `<tr class="${p.ok ? "ok" : "bad"}"><td>${esc(p.name)}</td><td>${esc(p.kind)}</td><td><b>${p.value}</b></td><td>${p.weight}</td><td>${esc(p.detail)}</td></tr>`)
+    .join("");
+  return `<h3>Resilience score: ${s.score}</h3><table class="score"><tr><th>part</th><th>kind</th><th>value (0–100)</th><th>weight</th><th>why</th></tr>${rows}</table><p class="meta">score = ⌊Σ weight × value / Σ weight⌋; see the README, "Resilience score and the gate"</p>`;
 }
 
 /** The test case that carries a run's load figures: the last of JUNIT_PHASES the run reached (verify, in a run that got there). */
@@ -394,6 +426,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 <p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}
 <div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
 <h3>Timeline</h3>${timelineSvg(j)}${workloadSection(j)}${loadSection(j)}
+${scoreTable(j)}
 <h3>Phases</h3>${phases}
 <h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre></section>`;
     })

@@ -7,6 +7,7 @@ import { formatDuration } from "../../clusters/errors.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import type { Outcome, RunJournal } from "../engine/journal.js";
 import type { Shard } from "../engine/variants.js";
+import { scoreRun } from "./score.js";
 
 /**
  * The suite's memory: every `pnpm suite` appends one small JSON record (one file per suite run, named by its
@@ -42,6 +43,8 @@ export interface HistoryRun {
   timeToConfirmMs?: number;
   timeToRecoverMs?: number;
   totalMs: number;
+  /** The run's resilience score, 0–100 (score.ts); absent in records written before scores. */
+  score?: number;
   load?: HistoryLoad[];
   /** How long each runbook step took, in order, when the whole runbook ran (a game day's debrief shows their medians). */
   runbookSteps?: { title: string; ms: number }[];
@@ -79,6 +82,7 @@ export function historyRun(j: RunJournal): HistoryRun {
     ...(t.timeToConfirmMs !== undefined ? { timeToConfirmMs: t.timeToConfirmMs } : {}),
     ...(t.timeToRecoverMs !== undefined ? { timeToRecoverMs: t.timeToRecoverMs } : {}),
     totalMs: t.totalMs,
+    score: scoreRun(j).score,
     ...(j.load?.length ? { load: j.load.map(historyLoad) } : {}),
     ...runbookStepTimes(j),
   };
@@ -272,8 +276,40 @@ export interface TrendRow {
   regressions: string[];
 }
 
+/**
+ * When a time to detect or to recover is a regression: further above the earlier runs' median than their own
+ * spread explains. The spread is the median absolute deviation (MAD) scaled by 1.4826, which estimates the
+ * standard deviation of normal noise but, unlike it, ignores up to half the runs being odd: one slow night
+ * (a busy machine) does not widen the band for good, nor does a run that already regressed. Its floor is the
+ * larger of 2 s (probes are asked every 2 s, so times move in steps of that much; identical earlier times
+ * would otherwise make any later second a regression) and 10% of the median. A regression is more than
+ * K × spread above the median (3: about 0.1% of normal noise goes beyond, one-sided). Fewer than MIN_EARLIER
+ * earlier values say nothing: the MAD of 3 or 4 runs is one run's whim. It replaces "more than 2× the
+ * median", which with a 4 s median fired at 8.1 s (noise for a 2 s poll) and with a 5 min one waited for 10.
+ */
+export const REGRESSION = { minEarlier: 5, k: 3, madScale: 1.4826, floorMs: 2000, floorShare: 0.1 } as const;
+
 /** The regression rule, as the report's caption states it. */
-export const REGRESSION_RULE = `this run's time to detect or to recover is more than 2× the median of the earlier runs' (at least 3 earlier runs with a value; with --repeat, this run's median is compared)`;
+export const REGRESSION_RULE =
+  `this run's time to detect or to recover is above the median of the earlier runs' + ${REGRESSION.k} × their spread ` +
+  `(1.4826 × the median absolute deviation, at least ${REGRESSION.floorMs / 1000}s and ${REGRESSION.floorShare * 100}% of the median; ` +
+  `at least ${REGRESSION.minEarlier} earlier runs with a value; with --repeat, this run's median is compared)`;
+
+/** The band the earlier values allow: their median, spread and the limit above which a value is a regression. */
+export interface RegressionBand {
+  median: number;
+  spread: number;
+  limit: number;
+  n: number;
+}
+
+export function regressionBand(earlier: number[]): RegressionBand | undefined {
+  const m = median(earlier);
+  if (m === undefined || earlier.length < REGRESSION.minEarlier) return undefined;
+  const mad = median(earlier.map((x) => Math.abs(x - m)))!;
+  const spread = Math.max(REGRESSION.madScale * mad, REGRESSION.floorMs, REGRESSION.floorShare * m);
+  return { median: m, spread, limit: m + REGRESSION.k * spread, n: earlier.length };
+}
 
 /**
  * Trends for every scenario key of the current suite run. Flags: regression (REGRESSION_RULE), flaky (not as
@@ -306,12 +342,14 @@ export function trends(history: HistoryRecord[], current: HistoryRecord, window 
 
 const METRIC = { timeToDetectMs: "time to detect", timeToRecoverMs: "time to recover" } as const;
 
-/** [why] when this run's value is more than twice the median of at least 3 earlier values, else []. */
+/** [why] when this run's value (the median of this suite's) is above the earlier values' band, else []. */
 function regression(k: keyof typeof METRIC, earlier: number[], now: number[]): string[] {
-  const before = median(earlier);
+  const band = regressionBand(earlier);
   const value = median(now);
-  if (earlier.length < 3 || before === undefined || value === undefined || value <= 2 * before) return [];
-  return [`${METRIC[k]} ${formatDuration(value)} > 2 × ${formatDuration(before)}, the median of ${earlier.length} earlier runs`];
+  if (!band || value === undefined || value <= band.limit) return [];
+  return [
+    `${METRIC[k]} ${formatDuration(value)} > ${formatDuration(band.limit)} (median ${formatDuration(band.median)} + ${REGRESSION.k} × spread ${formatDuration(band.spread)} of ${band.n} earlier runs)`,
+  ];
 }
 
 /** "5.1s / 5.3s / 6.0s" (min / median / max), "—" without values. */

@@ -158,6 +158,11 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
       /^aftershock: error E_BAD_INPUT: --repeat is not an option of pnpm scenario \(use pnpm suite \[ID \.\.\.\] --repeat N --shard i\/n\)/,
     ],
     [["scenario", "etcd-port-conflict", "--shard", "1/2"], /^aftershock: error E_BAD_INPUT: --shard is not an option of pnpm scenario/],
+    // --gate and its threshold: checked with the other flags, before a scenario is loaded or anything is created.
+    [["suite", "--gate", "--gate-min-score", "120"], /^aftershock: error E_BAD_INPUT: --gate-min-score must be a whole number from 0 to 100, got "120"\n$/],
+    [["suite", "--gate", "--gate-min-score", "high"], /^aftershock: error E_BAD_INPUT: --gate-min-score must be a whole number from 0 to 100, got "high"\n$/],
+    [["suite", "--gate-min-score", "90"], /^aftershock: error E_BAD_INPUT: --gate-min-score needs --gate \(pnpm suite --gate --gate-min-score N\)\n$/],
+    [["scenario", "etcd-port-conflict", "--gate"], /^aftershock: error E_BAD_INPUT: --gate is not an option of pnpm scenario \(the gate judges a suite/],
     // pnpm gameday: a person at a terminal, a tag or a difficulty that some game-day scenario has; checked before anything is created.
     [["gameday"], /^aftershock: error E_BAD_INPUT: pnpm gameday needs an interactive terminal \(stdin is not a TTY\) \(run it in a terminal/],
     [["gameday", "--difficulty", "medium", "--seed", "3"], /^aftershock: error E_BAD_INPUT: pnpm gameday needs an interactive terminal/],

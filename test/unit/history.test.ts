@@ -10,6 +10,8 @@ import {
   historyRun,
   median,
   readHistory,
+  REGRESSION,
+  regressionBand,
   recordFileName,
   repeatLine,
   repeatStats,
@@ -78,7 +80,11 @@ describe("history record", () => {
       windows: { during: { availability: 0.958 } },
     } as unknown as NonNullable<RunJournal["load"]>[number];
     const noDuring = { name: "api", errorWindowMs: 0, windows: {} } as unknown as NonNullable<RunJournal["load"]>[number];
-    const j = journal({ variant: { name: "variant ha", expected: "passed" }, load: [load, noDuring] });
+    const j = journal({
+      variant: { name: "variant ha", expected: "passed" },
+      load: [load, noDuring],
+      scoring: { detectBudgetMs: 60_000, recoverBudgetMs: 120_000 },
+    });
     expect(historyRun(j)).toEqual({
       id: "apiserver-down",
       name: "variant ha",
@@ -89,6 +95,9 @@ describe("history record", () => {
       timeToConfirmMs: 6_000,
       timeToRecoverMs: 21_000,
       totalMs: 90_000,
+      // Detect (4s of 1m) and recover (21s of 2m) in the first half of their budgets: 100 × 1 and × 2; the fixture
+      // has no self-check phases, which score 0 × 1 each: 300 / 5.
+      score: 60,
       load: [
         { name: "web", duringAvailability: 0.958, errorWindowMs: 2_000 },
         { name: "api", errorWindowMs: 0 },
@@ -103,6 +112,7 @@ describe("history record", () => {
       expected: "passed",
       asExpected: false,
       totalMs: 1_000,
+      score: 0,
     });
     // The runbook's step times, when every step ran and succeeded.
     const step = (title: string, ms: number, ok = true) => ({ title, startedAt: 1_000, endedAt: 1_000 + ms, ok });
@@ -183,20 +193,28 @@ describe("history record", () => {
 describe("trends over the history", () => {
   const S = 1_000;
 
-  it("flags a regression when this run's time to recover is more than 2× the median of at least 3 earlier ones", () => {
-    const earlier = days([run("a", 30 * S)], [run("a", 20 * S)], [run("a", 40 * S)], [run("a", 30 * S)]);
+  // The 2× rule's cases, under its replacement (median + 3 × spread, REGRESSION in history.ts): its first case,
+  // 61s against a 30s median, is still flagged once the history has the five runs the spread needs; so are its
+  // 21s against 10s and 11s against 5s (2s floor on the spread). Its "exactly twice is no regression" (60s) is
+  // now one: 20–40s of spread explains up to 52.2s, not 60s.
+  it("flags a regression when this run's time to recover is above the earlier runs' median + 3 × their spread", () => {
+    const earlier = days([run("a", 30 * S)], [run("a", 20 * S)], [run("a", 40 * S)], [run("a", 30 * S)], [run("a", 25 * S)]);
     const [row] = trends(earlier, now(run("a", 61 * S)));
     expect(row!.flags).toEqual(["regression"]);
-    expect(row!.regressions).toEqual(["time to recover 1m01s > 2 × 30.0s, the median of 4 earlier runs"]);
-    expect(row!.earlier).toBe(4);
+    // median 30s; deviations 0, 10, 10, 0, 5 → MAD 5s → spread 1.4826 × 5s = 7.4s; limit 30s + 3 × 7.4s = 52.2s.
+    expect(row!.regressions).toEqual(["time to recover 1m01s > 52.2s (median 30.0s + 3 × spread 7.4s of 5 earlier runs)"]);
+    expect(row!.earlier).toBe(5);
     expect(row!.medianRecoverMs).toBe(30 * S);
     expect(row!.passRate).toBe(1);
-    // Exactly twice the median is no regression; two earlier values are too few, however slow this run.
-    expect(trends(earlier, now(run("a", 60 * S)))[0]!.flags).toEqual([]);
-    expect(trends(earlier.slice(0, 2), now(run("a", 500 * S)))[0]!.flags).toEqual([]);
-    // Earlier runs without a value (not recovered) do not count towards the three.
-    const gaps = days([run("a", 10 * S)], [failed("a")], [run("a", 10 * S)], [run("a", 10 * S)]);
-    expect(trends(gaps, now(run("a", 21 * S)))[0]!.regressions).toEqual(["time to recover 21.0s > 2 × 10.0s, the median of 3 earlier runs"]);
+    expect(trends(earlier, now(run("a", 60 * S)))[0]!.flags).toEqual(["regression"]);
+    // At the limit is no regression; four earlier values are too few, however slow this run.
+    expect(trends(earlier, now(run("a", 52_239)))[0]!.flags).toEqual([]);
+    expect(trends(earlier.slice(0, 4), now(run("a", 500 * S)))[0]!.flags).toEqual([]);
+    // Earlier runs without a value (not recovered) do not count towards the five; identical values have no
+    // spread, so the floor (2s, or 10% of the median) stands in: 10s + 3 × 2s.
+    const gaps = days([run("a", 10 * S)], [failed("a")], [run("a", 10 * S)], [run("a", 10 * S)], [run("a", 10 * S)], [run("a", 10 * S)]);
+    expect(trends(gaps, now(run("a", 21 * S)))[0]!.regressions).toEqual(["time to recover 21.0s > 16.0s (median 10.0s + 3 × spread 2.0s of 5 earlier runs)"]);
+    expect(trends(gaps, now(run("a", 16 * S)))[0]!.regressions).toEqual([]);
     expect(
       trends(
         gaps.filter((_, i) => i !== 3),
@@ -206,17 +224,43 @@ describe("trends over the history", () => {
   });
 
   it("flags a regression of time to detect the same way, and with --repeat compares this run's median", () => {
-    const earlier = days(...[4, 5, 6].map((d) => [run("a", 30 * S, { timeToDetectMs: d * S })]));
+    const earlier = days(...[4, 5, 6, 5, 4].map((d) => [run("a", 30 * S, { timeToDetectMs: d * S })]));
     const [row] = trends(earlier, now(run("a", 30 * S, { timeToDetectMs: 11 * S })));
-    expect(row!.regressions).toEqual(["time to detect 11.0s > 2 × 5.0s, the median of 3 earlier runs"]);
-    // Three repeats of 10s, 50s and 90s: their median, 50s, is compared with 2 × 30s (their mean, 50s, too; 61s is their median below).
-    const repeated = trends(earlier, now(run("a", 10 * S), run("a", 50 * S), run("a", 90 * S)))[0]!;
-    expect(repeated.regressions).toEqual([]);
-    expect(trends(earlier, now(run("a", 10 * S), run("a", 61 * S), run("a", 90 * S)))[0]!.regressions).toEqual([
-      "time to recover 1m01s > 2 × 30.0s, the median of 3 earlier runs",
+    // MAD 1s → 1.5s, under the 2s floor: 5s + 3 × 2s = 11s. The 2× rule flagged 11.0s against 5s after three runs;
+    // three probe intervals above the median is where this one starts, so 11.0s is the limit and 11.1s above it.
+    expect(row!.regressions).toEqual([]);
+    expect(trends(earlier, now(run("a", 30 * S, { timeToDetectMs: 11_100 })))[0]!.regressions).toEqual([
+      "time to detect 11.1s > 11.0s (median 5.0s + 3 × spread 2.0s of 5 earlier runs)",
     ]);
-    expect(repeated.runs).toHaveLength(6);
+    // With --repeat this suite's median is compared: earlier recoveries of 30s each have no spread, so 10% of the
+    // median stands in (3s) and the limit is 39s; repeats of 10s, 35s, 90s (median 35s) are quiet, 10s, 50s, 90s not.
+    const repeated = trends(earlier, now(run("a", 10 * S), run("a", 35 * S), run("a", 90 * S)))[0]!;
+    expect(repeated.regressions).toEqual([]);
+    expect(trends(earlier, now(run("a", 10 * S), run("a", 50 * S), run("a", 90 * S)))[0]!.regressions).toEqual([
+      "time to recover 50.0s > 39.0s (median 30.0s + 3 × spread 3.0s of 5 earlier runs)",
+    ]);
+    expect(repeated.runs).toHaveLength(8);
     expect(repeated.medianRecoverMs).toBe(30 * S);
+  });
+
+  it("is quiet on ten noisy but stable runs and fires on one whose runbook was delayed", () => {
+    // Ten nights of a scenario that recovers in about 45s give or take 6s, detecting in 3–7s.
+    const recover = [41, 47, 44, 52, 39, 46, 43, 49, 45, 42];
+    const detect = [3, 5, 4, 7, 4, 6, 5, 3, 5, 4];
+    const nights = recover.map((r, i) => [run("a", r * S, { timeToDetectMs: detect[i]! * S })]);
+    // Each night from the sixth on, judged against the nights before it as the suite would: never a regression.
+    for (let i = REGRESSION.minEarlier; i < nights.length; i++) expect(trends(days(...nights.slice(0, i)), now(nights[i]![0]!))[0]!.flags).toEqual([]);
+    // The band of all ten: median 44.5s, MAD 2.5s → 3.7s, under the floor of 10% of the median (4.45s); limit
+    // 44.5s + 3 × 4.45s = 57.85s. A night as slow as the slowest so far is quiet.
+    const band = regressionBand(recover.map((r) => r * S))!;
+    expect([band.median, Math.round(band.spread), Math.round(band.limit)]).toEqual([44_500, 4_450, 57_850]);
+    expect(trends(days(...nights), now(run("a", 52 * S, { timeToDetectMs: 7 * S })))[0]!.flags).toEqual([]);
+    // The same scenario with AFTERSHOCK_TEST_RUNBOOK_DELAY_MS=15000 on its two runbook steps: 30s later.
+    const delayed = trends(days(...nights), now(run("a", 45 * S + 2 * 15 * S, { timeToDetectMs: 5 * S })))[0]!;
+    expect(delayed.flags).toEqual(["regression"]);
+    expect(delayed.regressions).toEqual(["time to recover 1m15s > 57.9s (median 44.5s + 3 × spread 4.5s of 10 earlier runs)"]);
+    // The old rule (2 × 44.5s = 89s) would not have seen it.
+    expect(75 * S).toBeLessThan(2 * band.median);
   });
 
   it("flags flaky when some but not all of the last runs ended as expected, and failing when this run did not", () => {
@@ -244,23 +288,29 @@ describe("trends over the history", () => {
   });
 
   it("draws the trends table with the rule in its caption, one row per key, the flags and why", () => {
-    const earlier = days([run("a", 30 * S)], [run("a", 20 * S)], [failed("a")], [run("a", 40 * S)]);
-    const html = trendsSection(trends(earlier, now(run("a", 90 * S), run("b <i>", 5 * S))), 4);
+    const earlier = days([run("a", 30 * S, { score: 90 })], [run("a", 20 * S)], [failed("a")], [run("a", 40 * S)], [run("a", 30 * S)], [run("a", 25 * S)]);
+    const html = trendsSection(trends(earlier, now(run("a", 90 * S, { score: 70 }), run("b <i>", 5 * S))), 6);
     expect(html).toContain(
-      "<caption>Each scenario over its last runs, newest last: up to 10 earlier runs (from 4 earlier suite runs in the history), then this suite's. " +
-        "<b>regression</b>: this run's time to detect or to recover is more than 2× the median of the earlier runs' (at least 3 earlier runs with a value; with --repeat, this run's median is compared).",
+      "<caption>Each scenario over its last runs, newest last: up to 10 earlier runs (from 6 earlier suite runs in the history), then this suite's. " +
+        "<b>regression</b>: this run's time to detect or to recover is above the median of the earlier runs' + 3 × their spread (1.4826 × the median absolute deviation, at least 2s and 10% of the median; at least 5 earlier runs with a value; with --repeat, this run's median is compared).",
     );
     const rows = html.split("<tr>").slice(2);
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^<td>a<\/td><td>4 \+ 1<\/td><td>—<\/td><td><svg [^]*<\/svg><br><small>30\.0s 20\.0s — 40\.0s 1m30s<\/small><\/td>/);
-    expect(rows[0]).toContain("<td>4/5 = 80%</td><td>35.0s</td>");
+    expect(rows[0]).toMatch(/^<td>a<\/td><td>6 \+ 1<\/td><td>—<\/td><td><svg [^]*<\/svg><br><small>… — 40\.0s 30\.0s 25\.0s 1m30s<\/small><\/td>/);
+    // The score's sparkline: on 0–100, the runs that have one (records before scores have none), this suite's last.
+    expect(rows[0]).toContain('aria-label="oldest first: 90, —, —, —, —, —, 70 (this suite)"');
+    expect(rows[0]).toContain("<td>6/7 = 85.7%</td><td>30.0s</td>");
     expect(rows[0]).toContain(
-      '<span class="flag regression">regression</span><span class="flag flaky">flaky</span><br><small>time to recover 1m30s &gt; 2 × 30.0s, the median of 3 earlier runs</small>',
+      '<span class="flag regression">regression</span><span class="flag flaky">flaky</span><br><small>time to recover 1m30s &gt; 52.2s (median 30.0s + 3 × spread 7.4s of 5 earlier runs)</small>',
     );
     expect(rows[1]).toContain("<td>b &lt;i&gt;</td><td>0 + 1</td>");
-    // The gap (a run with no recovery) breaks the line: two polylines, one dot for this suite's run.
-    expect(rows[0]!.match(/<polyline/g)).toHaveLength(2);
-    expect(rows[0]!.match(/<circle/g)).toHaveLength(1);
+    // The gap (a run with no recovery) breaks the line: two polylines, one dot for this suite's run; the score's
+    // two values, five runs apart, are two lines of a point each and a dot.
+    const cells = rows[0]!.split("</td><td>");
+    expect(cells[3]!.match(/<polyline/g)).toHaveLength(2);
+    expect(cells[3]!.match(/<circle/g)).toHaveLength(1);
+    expect(cells[4]!.match(/<polyline/g)).toHaveLength(2);
+    expect(cells[4]!.match(/<circle/g)).toHaveLength(1);
   });
 });
 

@@ -92,7 +92,8 @@ export interface LoadRecord {
   topErrors: string[];
   /** Before the fault, from inject to the end of the runbook, after it. */
   windows: Partial<Record<SloWindow, LoadSummary>>;
-  slos: { window: SloWindow; objective: string; ok: boolean; observed: string }[];
+  /** `target`: the objective's numbers (absent in journals written before scores), so a breach can be graded. */
+  slos: { window: SloWindow; objective: string; target?: SloObjective; ok: boolean; observed: string }[];
   series: LoadSecond[];
 }
 
@@ -301,7 +302,7 @@ export class LoadMonitor {
         // The "before" verdict is the one that let the run go on (the steady state's window), as "after" is
         // verification's; the window's own numbers still cover every second before the fault.
         const judged = w === "before" && s.judgedBefore ? s.series.summary(s.judgedBefore.from, s.judgedBefore.to) : windows[w];
-        if (objective) slos.push({ window: w, objective: describeObjective(objective), ...judge(judged, objective) });
+        if (objective) slos.push({ window: w, objective: describeObjective(objective), target: objective, ...judge(judged, objective) });
       }
       const afterFault = this.marks.injectMs === undefined ? undefined : s.series.summary(this.marks.injectMs);
       return {

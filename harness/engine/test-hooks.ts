@@ -1,0 +1,42 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { AftershockError, formatDuration } from "../../clusters/errors.js";
+import type { Scenario } from "../kit/scenario.js";
+
+/**
+ * TEST SWITCHES. The one place where an environment variable changes what a run does, so that a test can make
+ * the product misbehave on purpose; nothing else in the run's path reads them, and none is meant for real use.
+ *
+ *   AFTERSHOCK_TEST_RUNBOOK_DELAY_MS=N   every runbook step waits N ms before it runs (inside its own budget),
+ *                                        so time to recover grows by N per step and `pnpm suite --gate` can be
+ *                                        shown to fire on a regression. The step's output says it was delayed.
+ */
+export const RUNBOOK_DELAY_ENV = "AFTERSHOCK_TEST_RUNBOOK_DELAY_MS";
+
+/** The runbook delay the switch asks for (0 when unset); anything but a whole number of ms up to an hour is bad input. */
+export function runbookDelayMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env[RUNBOOK_DELAY_ENV];
+  if (v === undefined || v === "") return 0;
+  if (!/^\d+$/.test(v) || Number(v) > 3_600_000)
+    throw new AftershockError("E_BAD_INPUT", `${RUNBOOK_DELAY_ENV} must be a whole number of ms from 0 to 3600000, got "${v}"`, {
+      hint: "it is a test switch; unset it for real runs",
+    });
+  return Number(v);
+}
+
+/** The scenario with the test switches applied (itself, unchanged, when none is set). */
+export function withTestHooks(s: Scenario, env: NodeJS.ProcessEnv = process.env): Scenario {
+  const delay = runbookDelayMs(env);
+  if (!delay) return s;
+  const note = `test switch ${RUNBOOK_DELAY_ENV}: delayed ${formatDuration(delay)} first`;
+  return {
+    ...s,
+    runbook: s.runbook.map((step) => ({
+      ...step,
+      run: async (ctx) => {
+        await sleep(delay);
+        const out = await step.run(ctx);
+        return out ? `${note}\n${out}` : note;
+      },
+    })),
+  };
+}

@@ -112,7 +112,7 @@ Environment:
   AFTERSHOCK_GAMEDAY_HINT_EVERY, AFTERSHOCK_GAMEDAY_POLL
                           pnpm gameday: how long until a hint comes by itself (default 4m), how often recovery is checked (7s)`;
 
-const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_INTERRUPTED: 130 };
+const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_REFUSED: 2, E_PREFLIGHT: 6, E_INTERRUPTED: 130 };
 
 type Values = Record<string, string | boolean | undefined>;
 

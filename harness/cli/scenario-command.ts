@@ -94,7 +94,7 @@ export function existingClusters(t: ExistingTarget, progress: Progress): Cluster
 export function kindClusters(progress: Progress): ClusterFactory {
   const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
   return {
-    capabilities: ["node-shell", "node-lifecycle", "image-loading", "load-generator"],
+    capabilities: ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"],
     target: "a kind cluster",
     prepare: (o) => provider.prepareImage(o),
     create: (s) =>

@@ -120,6 +120,23 @@ export interface SideContainers {
   start(spec: SideContainerSpec): Promise<StartedSideContainer>;
 }
 
+/**
+ * What a run must do on a cluster it did not create before it may break anything (machines reached over ssh): a
+ * preflight (etcd healthy with quorum to spare, nodes Ready, the cluster's lock), an etcd snapshot before a
+ * control-plane fault, and a deadman switch on a node before a fault there. Not a capability: the scenario never
+ * sees it; the runner uses it.
+ */
+export interface RunGuard {
+  /** Throws AftershockError E_PREFLIGHT naming the reason; returns what was checked, for the journal. */
+  preflight(o: { etcdMembersLost: number }): Promise<string>;
+  /** Saves an etcd snapshot on a control-plane node; returns its path, size and node. */
+  snapshotEtcd(): Promise<string>;
+  /** Arms a node-side undo that runs after `seconds` unless disarmed. */
+  armDeadman(o: { node: string; tag: string; undo: string; seconds: number }): Promise<{ line: string; disarm(): Promise<void> }>;
+  /** Releases the lock (teardown); harmless to repeat. */
+  release(): Promise<void>;
+}
+
 export const CAPABILITIES = ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
@@ -140,6 +157,8 @@ export interface ClusterAccess {
   readonly reboot?: NodeReboot;
   readonly images?: ImageLoader;
   readonly sides?: SideContainers;
+  /** Present on a cluster this tool did not create whose machines it reaches: see RunGuard. */
+  readonly guard?: RunGuard;
 }
 
 /**

@@ -61,6 +61,8 @@ export interface Handed {
   runbookError?: string;
   /** verify → sentinels. */
   verified?: VerifyVerdict;
+  /** inject → runbook: deadman switches armed on nodes, disarmed once the runbook succeeded (or after the rollback). */
+  deadmen?: { line: string; disarm(): Promise<void> }[];
 }
 
 /**

@@ -34,6 +34,13 @@ export const runbook: Phase = async (run) => {
   } catch (e) {
     run.handed.runbookError = (e as Error).message;
   }
+  // The runbook repaired what the fault broke: the node's deadman has nothing left to undo.
+  if (!run.handed.runbookError)
+    for (const d of run.handed.deadmen?.splice(0) ?? [])
+      await d.disarm().then(
+        () => run.evidence("deadman", `disarmed after the runbook: ${d.line}`),
+        (e: unknown) => run.evidence("deadman", `disarming failed (it stays armed): ${String(e)}`),
+      );
   run.load?.mark("runbookEndMs");
   return undefined;
 };

@@ -16,7 +16,8 @@ export const runbook: Phase = async (run) => {
       if (opts.manualRecovery) {
         const person = { gaveUp: false };
         await run.step(p, "manual recovery (game day)", scenario.runbook.map((s) => s.shows).join("\n"), async () => {
-          person.gaveUp = (await opts.manualRecovery!(ctx)) === "runbook";
+          const shell = run.need("cluster").shell;
+          person.gaveUp = (await opts.manualRecovery!(ctx, shell ? { shell } : {})) === "runbook";
           return person.gaveUp ? "gave up: the scenario's runbook runs instead" : undefined;
         });
         if (!person.gaveUp) return;

@@ -128,8 +128,8 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   checkUpFront(o);
   for (const v of new Set(runs.flatMap((r) => (r.kubernetesVersion ? [r.kubernetesVersion] : [])))) checkUpFront({ ...o, version: v });
   const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress);
-  if (o.existing) {
-    const context = targetContext(o.existing);
+  if (o.existing && runs.some((r) => r.scenario.scope === "cluster")) {
+    const context = contextOrPlaceholder(o.existing);
     for (const r of runs) refuseClusterFaults(r.scenario, o.existing, context);
   }
   for (const r of runs) assertServes(clusters, r.scenario);
@@ -314,12 +314,21 @@ export async function scenarioCommand(
   return j!.exitCode;
 }
 
+/** The context in use, for a refusal's hint; a kubeconfig without one still gets the refusal (the hint names no context). */
+function contextOrPlaceholder(t: ExistingTarget): string {
+  try {
+    return targetContext(t);
+  } catch {
+    return "<its context>";
+  }
+}
+
 /**
  * --dry-run on a cluster this tool did not create: whether the run would be refused, and every command of the fault,
  * the runbook and the rollback with the node it runs on (roles read from the Nodes, read-only, when the API answers).
  */
 async function existingDryRun(s: Scenario, t: ExistingTarget): Promise<string> {
-  const context = targetContext(t);
+  const context = contextOrPlaceholder(t);
   const lines = [`target: ${describeTarget(t)}, context ${context}`];
   try {
     refuseClusterFaults(s, t, context);

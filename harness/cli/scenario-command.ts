@@ -314,6 +314,8 @@ export async function scenarioCommand(
   return j!.exitCode;
 }
 
+const silentProgress: Progress = { step: () => ({ detail: () => {}, done: () => {}, skip: () => {}, fail: () => {} }), info: () => {}, warn: () => {} };
+
 /** The context in use, for a refusal's hint; a kubeconfig without one still gets the refusal (the hint names no context). */
 function contextOrPlaceholder(t: ExistingTarget): string {
   try {
@@ -338,6 +340,8 @@ async function existingDryRun(s: Scenario, t: ExistingTarget): Promise<string> {
   } catch (e) {
     lines.push(`would be refused: ${(e as AftershockError).oneLine()}`);
   }
+  const lacks = unserved({ capabilities: existingClusters(t, silentProgress).capabilities }, s);
+  if (Array.isArray(lacks)) lines.push(`would be refused: needs ${lacks.join(", ")}, which ${describeTarget(t)} does not offer`);
   let nodes: { name: string; role: "control-plane" | "worker" | "unknown" }[] = [];
   if (t.inventory) {
     const roles = await checkReachable(t)

@@ -16,13 +16,25 @@ export interface PlannedCommand {
   /** "fault", "runbook 2: <title>", "rollback". */
   when: string;
   command: string;
+  /** The title of its fault or step, read when the line itself names no target ("… on the rebooted worker"). */
+  title: string;
 }
 
 const HOST = "this host (kubectl and helm, through the API)";
 const CONTROL_PLANE = /control-plane|control plane|etcd|kube-apiserver|kube-controller-manager|kube-scheduler|\/etc\/kubernetes\/(manifests|pki)/i;
 
-/** Where one plan line runs (a group title). */
-export function targetOf(line: string, nodes: readonly PlannedNode[], tags: readonly string[]): string {
+/** Where one plan line runs (a group title): from the line, else from its step's title, else from the scenario's tags. */
+export function targetOf(line: string, nodes: readonly PlannedNode[], tags: readonly string[], title = ""): string {
+  const fromLine = targetIn(line, nodes);
+  if (fromLine) return fromLine;
+  const fromTitle = title && !/^\s*(kubectl|helm)\b/.test(title) ? targetIn(title, nodes) : undefined;
+  if (fromTitle) return fromTitle;
+  const cps = nodes.filter((n) => n.role === "control-plane");
+  if (tags.includes("control-plane") || tags.includes("etcd")) return cps.length === 1 ? nodeTitle(cps[0]!) : `a control-plane node${list(cps)}`;
+  return `a node picked at run time${list(nodes)}`;
+}
+
+function targetIn(line: string, nodes: readonly PlannedNode[]): string | undefined {
   const named = nodes.filter((n) => new RegExp(`(^|[^\\w.-])${n.name.replace(/[.]/g, "\\.")}($|[^\\w.-])`).test(line));
   if (named.length === 1) return nodeTitle(named[0]!);
   if (/^\s*(kubectl|helm)\b/.test(line)) return HOST;
@@ -30,8 +42,7 @@ export function targetOf(line: string, nodes: readonly PlannedNode[], tags: read
   const workers = nodes.filter((n) => n.role === "worker");
   if (CONTROL_PLANE.test(line)) return cps.length === 1 ? nodeTitle(cps[0]!) : `a control-plane node${list(cps)}`;
   if (/\bworker/i.test(line)) return workers.length === 1 ? nodeTitle(workers[0]!) : `a worker${list(workers)}`;
-  if (tags.includes("control-plane") || tags.includes("etcd")) return cps.length === 1 ? nodeTitle(cps[0]!) : `a control-plane node${list(cps)}`;
-  return `a node picked at run time${list(nodes)}`;
+  return undefined;
 }
 
 const nodeTitle = (n: PlannedNode) => `${n.name} (${n.role})`;
@@ -39,16 +50,16 @@ const list = (ns: readonly PlannedNode[]) => (ns.length ? ` (one of ${ns.map((n)
 
 /** Every command of the plan with its phase, in run order. Comment-only and empty lines are left out. */
 export function plannedCommands(s: Pick<Scenario, "fault" | "runbook">): PlannedCommand[] {
-  const lines = (when: string, text: string) =>
+  const lines = (when: string, title: string, text: string) =>
     text
       .split("\n")
       .map((l) => l.trimEnd())
       .filter((l) => l.trim() && !l.trim().startsWith("#"))
-      .map((command) => ({ when, command }));
+      .map((command) => ({ when, command, title }));
   return [
-    ...s.fault.plan.flatMap((l) => lines("fault", l)),
-    ...s.runbook.flatMap((st, i) => lines(`runbook ${i + 1}: ${st.title}`, st.shows)),
-    ...(s.fault.rollback ? lines("rollback", s.fault.rollback.shows) : []),
+    ...s.fault.plan.flatMap((l) => lines("fault", s.fault.title, l)),
+    ...s.runbook.flatMap((st, i) => lines(`runbook ${i + 1}: ${st.title}`, st.title, st.shows)),
+    ...(s.fault.rollback ? lines("rollback", s.fault.rollback.title, s.fault.rollback.shows) : []),
   ];
 }
 
@@ -56,7 +67,7 @@ export function plannedCommands(s: Pick<Scenario, "fault" | "runbook">): Planned
 export function planByNode(s: Pick<Scenario, "fault" | "runbook" | "tags">, nodes: readonly PlannedNode[]): string {
   const groups = new Map<string, PlannedCommand[]>();
   for (const c of plannedCommands(s)) {
-    const t = targetOf(c.command, nodes, s.tags);
+    const t = targetOf(c.command, nodes, s.tags, c.title);
     groups.set(t, [...(groups.get(t) ?? []), c]);
   }
   const out = ["commands by where they run:"];

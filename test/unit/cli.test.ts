@@ -196,6 +196,20 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     expect(r.stdout).toMatch(/symptoms \(within 3m\):\n  - a log line of container etcd matching \/bind: address already in use\//);
   });
 
+  it("--dry-run on a cluster this tool did not create: the refusal it would meet, what runs before the fault, every command by where it runs", async () => {
+    const dir = path.dirname(STAGING);
+    writeFileSync(path.join(dir, "key"), "not read by a dry run\n");
+    writeFileSync(path.join(dir, "nodes.yaml"), "nodes:\n  cp-1: { address: 10.0.0.11, user: root, key: key }\n");
+    const r = await cli("scenario", "apiserver-down", "--kubeconfig", STAGING, "--existing-cluster", "--nodes", path.join(dir, "nodes.yaml"), "--dry-run");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("would be refused: scenario apiserver-down changes the whole cluster");
+    expect(r.stdout).toContain("--allow-cluster-faults staging-admin");
+    expect(r.stdout).toMatch(/roles unknown \(the API did not answer/);
+    expect(r.stdout).toContain("before the fault: preflight (etcdctl endpoint health --cluster");
+    expect(r.stdout).toContain("etcd snapshot to /var/lib/aftershock/snapshots/<run>.db");
+    expect(r.stdout).toMatch(/commands by where they run:\n {2}\S.*:\n {4}\[fault\] \$ /);
+  });
+
   it("shows a scenario's runbooks in --dry-run: the default, the other and its expected outcome; --runbook picks one", async () => {
     const safe = await cli("scenario", "statefulset-immutable-upgrade", "--dry-run");
     expect(safe.code).toBe(0);

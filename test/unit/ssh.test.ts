@@ -11,7 +11,7 @@ import { armScript, deadmanSeconds, deadmanUnit, disarmScript } from "../../clus
 import { etcdctlScript, parseEndpointHealth, snapshotScript } from "../../clusters/ssh/etcd.js";
 import { matchInventory, parseAddress, parseInventory, roleOf } from "../../clusters/ssh/inventory.js";
 import { preflightVerdict, quorumOf } from "../../clusters/ssh/preflight.js";
-import { remoteLine, sshArgv } from "../../clusters/ssh/ssh-node.js";
+import { rebootOverSsh, remoteLine, sshArgv } from "../../clusters/ssh/ssh-node.js";
 import { planByNode, targetOf } from "../../harness/engine/plan-by-node.js";
 
 const fs = (files: string[]) => ({ exists: (f: string) => files.includes(f), home: "/home/me" });
@@ -376,6 +376,45 @@ describe("--dry-run per node", () => {
         "  this host (kubectl and helm, through the API):",
         "    [runbook 1: look] $ kubectl get nodes",
       ].join("\n"),
+    );
+  });
+});
+
+describe("reboot over ssh", () => {
+  const n = { name: "w-1", host: "127.0.0.1", port: 1, user: "root", key: "/nonexistent", sudo: false };
+  const session = { dir: "/nonexistent", knownHosts: "/nonexistent/kh", controlDir: "/nonexistent/cm", connectTimeoutS: 1, persist: "1s" };
+  const fakeNode = (script: (argv: string[]) => { exitCode: number; stdout: string }) => {
+    const seen: string[] = [];
+    const exec = async (argv: string[], o: { allowFailure?: boolean } = {}) => {
+      seen.push(argv.join(" "));
+      const r = script(argv);
+      if (r.exitCode !== 0 && !o.allowFailure) throw new Error(`exit ${r.exitCode}`);
+      return { command: argv.join(" "), stderr: r.exitCode === 255 ? "Connection refused" : "", elapsedMs: 1, ...r };
+    };
+    return { seen, handle: { name: n.name, role: "worker" as const, exec, sh: (s: string, o?: { allowFailure?: boolean }) => exec(["bash", "-c", s], o) } };
+  };
+
+  it("waits for ssh to answer with another boot id, then for systemd to finish booting", async () => {
+    let phase = 0;
+    const f = fakeNode((argv) => {
+      if (argv[0] === "cat")
+        return phase === 0 ? { exitCode: 0, stdout: "aaaaaaaa-1" } : phase++ < 3 ? { exitCode: 255, stdout: "" } : { exitCode: 0, stdout: "bbbbbbbb-2" };
+      if (argv[0] === "bash") {
+        phase = 1;
+        return { exitCode: 255, stdout: "" };
+      }
+      return { exitCode: 0, stdout: "running" };
+    });
+    const line = await rebootOverSsh(n, f.handle, session, { budgetMs: 5000, intervalMs: 10 });
+    expect(line).toBe("w-1 rebooted and answers again at 127.0.0.1:1 (boot id bbbbbbbb, was aaaaaaaa)");
+    expect(f.seen[1]).toBe("bash -c systemctl reboot || reboot");
+    expect(f.seen.at(-1)).toBe("systemctl is-system-running");
+  });
+
+  it("a machine that comes back with the same boot id (the connection dropped, no reboot) is a timeout naming the node", async () => {
+    const f = fakeNode((argv) => (argv[0] === "cat" ? { exitCode: 0, stdout: "aaaaaaaa-1" } : { exitCode: 0, stdout: "" }));
+    await expect(rebootOverSsh(n, f.handle, session, { budgetMs: 300, intervalMs: 50 })).rejects.toThrow(
+      /^node w-1: did not answer over ssh with a new boot id \(was aaaaaaaa\) within 300ms; last seen: boot id aaaaaaaa$/,
     );
   });
 });

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeCommand } from "../../clusters/contract.js";
 import { CommandError } from "../../clusters/errors.js";
 import { armDeadman } from "../../clusters/ssh/deadman.js";
+import { nodeCommands, onNodeFunction } from "../../harness/gameday/shell.js";
 import type { InventoryNode } from "../../clusters/ssh/inventory.js";
 import { closeSshSession, masterPid, openSshSession, sshNode, type SshSession } from "../../clusters/ssh/ssh-node.js";
 
@@ -131,12 +132,14 @@ describe.skipIf(!!missing)("ssh node shell against a real sshd on 127.0.0.1", ()
 
   it("a command past its budget is an E_TIMEOUT CommandError with elapsed and budget", async () => {
     const h = sshNode(node, "worker", session);
-    const e = (await h.exec(["sleep", "30"], { timeoutMs: 1500 }).catch((x: unknown) => x)) as CommandError;
+    const e = (await h.exec(["sleep", "31.5"], { timeoutMs: 1500 }).catch((x: unknown) => x)) as CommandError;
     expect(e).toBeInstanceOf(CommandError);
     expect(e.code).toBe("E_TIMEOUT");
     expect(e.budgetMs).toBe(1500);
     expect(e.elapsedMs).toBeGreaterThanOrEqual(1500);
     expect(e.elapsedMs).toBeLessThan(10_000);
+    // The node's timeout ended the remote command too (the "node" is this machine): nothing is left sleeping.
+    expect(spawnSync("pgrep", ["-fx", "sleep 31.5"]).status).toBe(1);
   });
 
   it("a machine that does not answer is exit 255 within the connect timeout", async () => {
@@ -166,6 +169,18 @@ describe.skipIf(!!missing)("ssh node shell against a real sshd on 127.0.0.1", ()
     expect(out).toBe("piped\n[x y]\n");
   });
 
+  it("the game shell's __as_on_node reaches the node through ssh: argv word for word, piped input (the rc copy)", () => {
+    const h = sshNode(node, "worker", session);
+    const rc = path.join(dir, "on-node.sh");
+    writeFileSync(rc, `__as_node_names=(box)\n${onNodeFunction([{ name: "box", short: "box", role: "worker", commands: nodeCommands(h)! }])}`);
+    const words = spawnSync("bash", ["-c", `source ${rc}; __as_on_node 0 none printf '%s|' "a b" "it's" '$HOME' '*' ""`], { encoding: "utf8" });
+    expect(words.stdout).toBe("a b|it's|$HOME|*||");
+    const copied = path.join(dir, "copied rc");
+    const piped = spawnSync("bash", ["-c", `source ${rc}; __as_on_node 0 stdin sh -c "cat >'${copied}'"`], { input: "PS1='x'\n", encoding: "utf8" });
+    expect(piped.status).toBe(0);
+    expect(readFileSync(copied, "utf8")).toBe("PS1='x'\n");
+  });
+
   describe("deadman switch", () => {
     it("fires when the connection is cut: the master ssh is killed, the undo still runs on the node after N seconds", async () => {
       const h = sshNode(node, "worker", session);
@@ -185,7 +200,9 @@ describe.skipIf(!!missing)("ssh node shell against a real sshd on 127.0.0.1", ()
     it("does not fire once disarmed", async () => {
       const h = sshNode(node, "worker", session);
       const marker = path.join(dir, "undone-disarmed");
-      const d = await armDeadman(h, { runId: "t3st", tag: "disarm", seconds: 2, undo: `echo undone >${marker}`, mode: "sleep" });
+      // The mode the node picks by itself: systemd-run where systemd runs the machine, else the sleep.
+      const d = await armDeadman(h, { runId: "t3st", tag: "disarm", seconds: 2, undo: `echo undone >${marker}` });
+      expect(d.how).toMatch(existsSync("/run/systemd/system") ? /^systemd aftershock-deadman-t3st-disarm$/ : /^sleep \d+$/);
       await d.disarm();
       await d.disarm(); // harmless to repeat
       await sleep(3500);

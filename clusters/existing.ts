@@ -156,7 +156,10 @@ export interface ExistingCluster extends ClusterAccess {
   readonly shared: string;
 }
 
-/** The run's view of an existing cluster: API, host kubectl, and image loading through the registry if one was named. */
+/**
+ * The run's view of an existing cluster: API, host kubectl, image loading through the registry if one was named, and,
+ * with an inventory, its machines over ssh (node shell, reboots, the run guard). Nothing is written to the cluster here.
+ */
 export async function openExisting(t: ExistingTarget, runId: string, cacheDir: string, progress: Progress): Promise<ExistingCluster> {
   const t0 = performance.now();
   const api = await checkReachable(t);

@@ -1,5 +1,5 @@
 import { AftershockError } from "./errors.js";
-import type { RunOptions, RunResult } from "./exec.js";
+import { quote, type RunOptions, type RunResult } from "./exec.js";
 import type { KubeApi } from "./kube.js";
 
 /**
@@ -11,13 +11,33 @@ import type { KubeApi } from "./kube.js";
 
 export type NodeRole = "control-plane" | "worker";
 
-/** A node reached out of band (docker exec on kind): works while the API server or etcd is down. */
+/**
+ * How a person's shell on this host runs a command on a node (the game-day shell): the local argv to spawn,
+ * and how the command's words follow it. docker exec passes them on as arguments; ssh joins them into one
+ * line that the node's shell parses, so each word must be quoted for a shell first.
+ */
+export interface NodeCommandLine {
+  argv: string[];
+  words: "argv" | "shell-line";
+}
+
+/** "tty": a terminal for a person (docker exec -it, ssh -t); "stdin": input piped in; "none": no input at all. */
+export type NodeCommandMode = "tty" | "stdin" | "none";
+
+/** A node reached out of band (docker exec on kind, ssh on machines of one's own): works while the API server or etcd is down. */
 export interface NodeHandle {
   readonly name: string;
   readonly role: NodeRole;
   exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Runs a bash script in the node. */
   sh(script: string, opts?: RunOptions): Promise<RunResult>;
+  /** The command line a person's shell spawns to run something on the node (absent: the node cannot be reached interactively). */
+  shellCommand?(mode: NodeCommandMode): NodeCommandLine;
+}
+
+/** The argv that runs `argv` on the node through `line` (words quoted for the node's shell where ssh joins them). */
+export function nodeCommand(line: NodeCommandLine, argv: readonly string[]): string[] {
+  return line.words === "argv" ? [...line.argv, ...argv] : [...line.argv, argv.map(quote).join(" ")];
 }
 
 /** Capability "node-shell": the cluster's machines, reached without the API. */
@@ -29,13 +49,10 @@ export interface NodeShell {
 }
 
 /**
- * Capability "node-lifecycle": a node's machine is lost for good, and a fresh one is provided in its place
- * (same name, image, network and labels; systemd and containerd running; nothing joined).
+ * Capability "node-reboot": a node's machine restarts (kind: docker stop/start; machines of one's own: a
+ * reboot over ssh, then the boot id must change). Every target that offers node-lifecycle offers this too.
  */
-export interface NodeLifecycle {
-  /** Removes the machine and its disk; the Node object (and a control plane's etcd member) stay behind. */
-  destroyNode(name: string): Promise<void>;
-  provisionNode(name: string): Promise<NodeHandle>;
+export interface NodeReboot {
   /**
    * Restarts the machine, as a reboot does: every process stops (systemd shuts down), what lives in memory
    * (/run, the containers) is gone, the disk and its files stay, and systemd boots again (perhaps on another address, as a DHCP lease can change).
@@ -43,6 +60,16 @@ export interface NodeLifecycle {
    * business), with a line saying on which address it came back.
    */
   rebootNode(name: string): Promise<string>;
+}
+
+/**
+ * Capability "node-lifecycle": a node's machine is lost for good, and a fresh one is provided in its place
+ * (same name, image, network and labels; systemd and containerd running; nothing joined).
+ */
+export interface NodeLifecycle extends NodeReboot {
+  /** Removes the machine and its disk; the Node object (and a control plane's etcd member) stay behind. */
+  destroyNode(name: string): Promise<void>;
+  provisionNode(name: string): Promise<NodeHandle>;
 }
 
 /** Capability "image-loading": images built on this machine are made available to the cluster's nodes. */
@@ -93,7 +120,24 @@ export interface SideContainers {
   start(spec: SideContainerSpec): Promise<StartedSideContainer>;
 }
 
-export const CAPABILITIES = ["node-shell", "node-lifecycle", "image-loading", "load-generator"] as const;
+/**
+ * What a run must do on a cluster it did not create before it may break anything (machines reached over ssh): a
+ * preflight (etcd healthy with quorum to spare, nodes Ready, the cluster's lock), an etcd snapshot before a
+ * control-plane fault, and a deadman switch on a node before a fault there. Not a capability: the scenario never
+ * sees it; the runner uses it.
+ */
+export interface RunGuard {
+  /** Throws AftershockError E_PREFLIGHT naming the reason; returns what was checked, for the journal. */
+  preflight(o: { etcdMembersLost: number }): Promise<string>;
+  /** Saves an etcd snapshot on a control-plane node; returns its path, size and node. */
+  snapshotEtcd(): Promise<string>;
+  /** Arms a node-side undo that runs after `seconds` unless disarmed. */
+  armDeadman(o: { node: string; tag: string; undo: string; seconds: number }): Promise<{ line: string; disarm(): Promise<void> }>;
+  /** Releases the lock (teardown); harmless to repeat. */
+  release(): Promise<void>;
+}
+
+export const CAPABILITIES = ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Every target: the API in band, with the cluster's kubeconfig; the optional capabilities where offered. */
@@ -109,8 +153,12 @@ export interface ClusterAccess {
   kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
   readonly shell?: NodeShell;
   readonly lifecycle?: NodeLifecycle;
+  /** Reboots only (machines reached over ssh); a target with `lifecycle` reboots through it. */
+  readonly reboot?: NodeReboot;
   readonly images?: ImageLoader;
   readonly sides?: SideContainers;
+  /** Present on a cluster this tool did not create whose machines it reaches: see RunGuard. */
+  readonly guard?: RunGuard;
 }
 
 /**
@@ -130,6 +178,7 @@ export function restrictTo<T extends ClusterAccess>(c: T, allowed: readonly Capa
     kubectl: (args, opts) => c.kubectl(args, opts),
     ...(allowed.includes("node-shell") && c.shell ? { shell: c.shell } : {}),
     ...(allowed.includes("node-lifecycle") && c.lifecycle ? { lifecycle: c.lifecycle } : {}),
+    ...((allowed.includes("node-reboot") || allowed.includes("node-lifecycle")) && (c.reboot ?? c.lifecycle) ? { reboot: (c.reboot ?? c.lifecycle)! } : {}),
     ...(allowed.includes("image-loading") && c.images ? { images: c.images } : {}),
     ...(allowed.includes("load-generator") && c.sides ? { sides: c.sides } : {}),
   };
@@ -152,6 +201,16 @@ export function nodeLifecycle(c: ClusterAccess): NodeLifecycle {
       `cluster ${c.name}: cannot replace machines (the scenario must declare needs: ["node-lifecycle"], and the target must offer it)`,
     );
   return c.lifecycle;
+}
+
+export function nodeReboot(c: ClusterAccess): NodeReboot {
+  const r = c.reboot ?? c.lifecycle;
+  if (!r)
+    throw new AftershockError(
+      "E_CAPABILITY",
+      `cluster ${c.name}: cannot reboot machines (the scenario must declare needs: ["node-reboot"], and the target must offer it)`,
+    );
+  return r;
 }
 
 export function sideContainers(c: ClusterAccess): SideContainers {

@@ -16,6 +16,8 @@ export type ErrorCode =
   | "E_UNSAFE_TARGET"
   | "E_CAPABILITY" // the scenario needs a capability its target does not offer (or did not declare)
   | "E_PROBE" // a probe gave an answer that waiting cannot change
+  | "E_REFUSED" // a run that could harm a cluster it did not create, refused before anything is created
+  | "E_PREFLIGHT" // a cluster this tool did not create is not healthy enough (or is busy) to take a fault
   | "E_INTERRUPTED";
 
 export class AftershockError extends Error {
@@ -83,6 +85,8 @@ function meaningOfExit(code: number): string {
       return " (killed, SIGKILL or out of memory)";
     case 143:
       return " (terminated, SIGTERM)";
+    case 255:
+      return " (ssh: no connection, or it dropped)";
     default:
       return "";
   }

@@ -2,7 +2,13 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { ClusterAccess, ImageLoader } from "./contract.js";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import type { ClusterAccess, ImageLoader, NodeShell, RunGuard } from "./contract.js";
+import { apiLeaseStore } from "./cluster-lease.js";
+import { matchInventory, type Inventory, type NodeFacts } from "./ssh/inventory.js";
+import { sshGuard } from "./ssh/preflight.js";
+import { closeSshSession, openSshSession, sshNode, sshNodeShell, sshReboot } from "./ssh/ssh-node.js";
 import { docker } from "./docker.js";
 import { AftershockError } from "./errors.js";
 import { run, which, type RunOptions } from "./exec.js";
@@ -20,8 +26,9 @@ import { DEFAULT_KUBERNETES_VERSION, kubernetesRelease, PINNED } from "./version
 const MIN = 60_000;
 
 /**
- * A cluster Aftershock did not create, reached only through a kubeconfig (a platform team's staging
- * cluster). It offers the API and nothing else: no node shell, no machines to lose. Workload images reach it
+ * A cluster Aftershock did not create, reached through a kubeconfig (a platform team's staging cluster) and, with
+ * --nodes, its machines over ssh (node-shell and node-reboot, never node-lifecycle: nothing here can make a machine).
+ * Without --nodes it offers the API and nothing else. Workload images reach it
  * through a registry the user names (pushed from here with crane), and so does the load generator, which then
  * runs as a pod in the run's namespace; without a registry, it can do neither. It is never deleted: a run's
  * cleanup there is its namespace.
@@ -31,10 +38,73 @@ export interface ExistingTarget {
   context?: string;
   /** host:port of a registry this host can push to and the cluster's nodes can pull from (plain HTTP). */
   registry?: string;
+  /** --nodes: how each machine is reached over ssh (read and checked before anything is created). */
+  inventory?: Inventory;
+  /** --allow-cluster-faults: the kubeconfig context the user allows cluster-scoped faults on (checked to be the one in use). */
+  allowClusterFaults?: string;
+}
+
+/** The context a target is reached with: --context, else the kubeconfig's current-context (read from the file, no network). */
+export function targetContext(t: Pick<ExistingTarget, "kubeconfig" | "context">): string {
+  if (t.context) return t.context;
+  let doc: { "current-context"?: unknown } | undefined;
+  try {
+    doc = parse(readFileSync(t.kubeconfig, "utf8")) as { "current-context"?: unknown };
+  } catch (e) {
+    throw new AftershockError("E_BAD_INPUT", `cannot read kubeconfig ${t.kubeconfig}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const ctx = doc?.["current-context"];
+  if (typeof ctx !== "string" || !ctx)
+    throw new AftershockError("E_BAD_INPUT", `kubeconfig ${t.kubeconfig} has no current-context`, { hint: "give --context NAME" });
+  return ctx;
+}
+
+/**
+ * --allow-cluster-faults must name the context in use exactly: a typo, or a kubeconfig whose current context moved to
+ * production since the command was written, is refused (E_REFUSED, exit 2) before anything is created.
+ */
+export function checkAllowance(allow: string | undefined, context: string): void {
+  if (allow !== undefined && allow !== context)
+    throw new AftershockError("E_REFUSED", `--allow-cluster-faults ${allow} does not name the context in use, ${context}; nothing was run`, {
+      hint: `the kubeconfig's context decides which cluster is hit: name it exactly (--allow-cluster-faults ${context}) or pick another with --context`,
+    });
+}
+
+/** A scenario that changes the whole cluster, on a cluster this tool did not create: refused unless the run allowed it for this context. */
+export function refuseClusterFaults(s: { id: string; scope: "cluster" | "namespace" }, t: ExistingTarget, context: string): void {
+  if (s.scope !== "cluster") return;
+  checkAllowance(t.allowClusterFaults, context);
+  if (t.allowClusterFaults === undefined)
+    throw new AftershockError(
+      "E_REFUSED",
+      `scenario ${s.id} changes the whole cluster, and ${describeTarget(t)} was not created by this tool; nothing was run`,
+      {
+        hint: `to allow it on this cluster, add --allow-cluster-faults ${context} (its context, exactly); --dry-run shows every command first`,
+      },
+    );
 }
 
 export function describeTarget(t: ExistingTarget): string {
-  return `the existing cluster of ${t.kubeconfig}${t.context ? ` (context ${t.context})` : ""}`;
+  return `the existing cluster of ${t.kubeconfig}${t.context ? ` (context ${t.context})` : ""}${t.inventory ? ` with ${t.inventory.nodes.length} machines over ssh (--nodes ${t.inventory.file})` : ""}`;
+}
+
+/** The cluster's Nodes as the inventory check and the preflight read them. */
+export async function nodeFacts(api: KubeApi): Promise<NodeFacts[]> {
+  const list = await api.core.listNode();
+  return list.items.map((n) => ({
+    name: n.metadata?.name ?? "",
+    labels: n.metadata?.labels ?? {},
+    ready: n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True",
+  }));
+}
+
+/** The inventory checked against the cluster's Nodes (names and roles), before anything is written; E_BAD_INPUT on a mismatch. */
+export async function checkInventory(t: ExistingTarget, api: KubeApi) {
+  if (!t.inventory) return undefined;
+  const facts = await nodeFacts(api).catch((e: unknown) => {
+    throw new AftershockError("E_CLUSTER", `cannot list the Nodes of ${describeTarget(t)}: ${apiErrorLine(e)}`);
+  });
+  return matchInventory(t.inventory, facts);
 }
 
 /** crane (go-containerregistry, Apache-2.0): pushes a saved image to a registry without Docker's daemon config. */
@@ -79,12 +149,17 @@ export interface ExistingCluster extends ClusterAccess {
   /** Does nothing: the cluster is not this tool's to delete. */
   delete(): Promise<void>;
   howToReach(): string;
+  readonly shell?: NodeShell;
+  readonly guard?: RunGuard;
   readonly timings: Record<string, number>;
   /** How the run got it (journal and reports; the run's teardown then gives it back instead of deleting it). */
   readonly shared: string;
 }
 
-/** The run's view of an existing cluster: API, host kubectl, and image loading through the registry if one was named. */
+/**
+ * The run's view of an existing cluster: API, host kubectl, image loading through the registry if one was named, and,
+ * with an inventory, its machines over ssh (node shell, reboots, the run guard). Nothing is written to the cluster here.
+ */
 export async function openExisting(t: ExistingTarget, runId: string, cacheDir: string, progress: Progress): Promise<ExistingCluster> {
   const t0 = performance.now();
   const api = await checkReachable(t);
@@ -98,6 +173,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
   // With a registry, load runs inside the cluster: pods in the run's namespace, their image pushed there first.
   const sides = loader ? inClusterSideContainers({ api, runId, imageRef: (ref) => loader.refFor(ref), publish: (ref) => loader.loadImages([ref]) }) : undefined;
   const name = t.context ?? api.config.getCurrentContext();
+  const machines = t.inventory ? await openMachines(t, api, runId) : undefined;
   return {
     name,
     runId,
@@ -108,10 +184,49 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     kubectl: (args: string[], opts?: RunOptions) => run(kubectlBin, [...auth, ...args], opts),
     ...(loader ? { images: loader } : {}),
     ...(sides ? { sides } : {}),
+    ...(machines ? { shell: machines.shell, reboot: machines.reboot, guard: machines.guard } : {}),
     timings: { totalMs: performance.now() - t0 },
-    delete: async () => {},
+    // Nothing of the cluster is deleted: the lock is released and the ssh connections closed.
+    delete: async () => {
+      await machines?.close();
+    },
     shared: "an existing cluster, not created by this tool and never deleted by it",
     howToReach: () => `${describeTarget(t)}: ${kubectlBin} ${auth.join(" ")} get namespaces`,
+  };
+}
+
+/**
+ * The inventory's machines: checked against the Nodes, each one asked to answer over ssh (in parallel, within the
+ * connect budget), then the node shell, reboots and the guard. Nothing is written to the cluster or the machines.
+ */
+async function openMachines(t: ExistingTarget, api: KubeApi, runId: string) {
+  const inv = t.inventory!;
+  const roles = (await checkInventory(t, api))!;
+  const session = await openSshSession(runId);
+  const handles = inv.nodes.map((n) => sshNode(n, roles.find((r) => r.name === n.name)!.role, session));
+  try {
+    const answers = await Promise.allSettled(handles.map((h) => h.exec(["true"], { timeoutMs: 30_000 })));
+    const silent = answers.flatMap((a, i) => (a.status === "rejected" ? [`${handles[i]!.name} (${(a.reason as Error).message})`] : []));
+    if (silent.length) throw new AftershockError("E_CLUSTER", `not reachable over ssh: ${silent.join("; ")}`, { hint: `check --nodes ${inv.file}` });
+  } catch (e) {
+    await closeSshSession(session, inv.nodes);
+    throw e;
+  }
+  const shell = sshNodeShell(t.context ?? api.config.getCurrentContext(), handles);
+  const guard = sshGuard({
+    runId,
+    shell,
+    listNodes: async () => (await nodeFacts(api)).map((n) => ({ name: n.name, ready: n.ready })),
+    leases: apiLeaseStore(api),
+  });
+  return {
+    shell,
+    reboot: sshReboot(inv.nodes, shell, session),
+    guard,
+    close: async () => {
+      await guard.release().catch(() => undefined);
+      await closeSshSession(session, inv.nodes);
+    },
   };
 }
 
@@ -145,7 +260,8 @@ export async function prepareExisting(
   loadGenerator = false,
 ): Promise<{ ref: string; built: boolean; ms: number }> {
   const t0 = performance.now();
-  await checkReachable(t);
+  // The inventory against the Nodes, before any image is built or anything created.
+  await checkInventory(t, await checkReachable(t));
   await ensureWorkloadImages(workloadImages, cacheDir, progress);
   if (t.registry && loadGenerator) await ensureLoadGeneratorImage(cacheDir, progress);
   if (t.registry && (workloadImages.length || loadGenerator)) await buildGoComponent(craneComponent(), cacheDir, progress);

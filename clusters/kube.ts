@@ -1,5 +1,6 @@
 import {
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
   EventsV1Api,
@@ -29,6 +30,8 @@ export interface KubeApi {
   readonly events: EventsV1Api;
   /** API Priority and Fairness: FlowSchemas and PriorityLevelConfigurations (flowcontrol.apiserver.k8s.io/v1). */
   readonly flowcontrol: FlowcontrolApiserverV1Api;
+  /** Leases (coordination.k8s.io/v1): the lock a run takes on a cluster it did not create. */
+  readonly coordination: CoordinationV1Api;
   /** Generic typed objects (server-side apply, read, delete) for manifests. */
   readonly objects: KubernetesObjectApi;
   /** The API server URL from the kubeconfig (for messages). */
@@ -94,6 +97,7 @@ export function connectKube(kubeconfigPath: string, context?: string, requestTim
     networking: make(NetworkingV1Api),
     events: make(EventsV1Api),
     flowcontrol: make(FlowcontrolApiserverV1Api),
+    coordination: make(CoordinationV1Api),
     objects: make(KubernetesObjectApi),
     raw: (path, timeoutMs = requestTimeoutMs) => rawGet(config, new URL(path, cluster.server), timeoutMs),
     follow: (path, onLine, answerWithinMs = requestTimeoutMs) => followLines(config, new URL(path, cluster.server), onLine, answerWithinMs),

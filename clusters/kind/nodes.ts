@@ -58,7 +58,14 @@ export function kindNodeRunArgs(sibling: ContainerInspect, name: string, runId: 
 export function nodeHandle(name: string, role: NodeRole): NodeHandle {
   const exec = (argv: string[], opts: RunOptions = {}) =>
     run("docker", ["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], { timeoutMs: 2 * MIN, ...opts });
-  return { name, role, exec, sh: (script, opts) => exec(["bash", "-c", script], opts) };
+  return {
+    name,
+    role,
+    exec,
+    sh: (script, opts) => exec(["bash", "-c", script], opts),
+    // A person's shell reaches the node container as this process does: docker exec, -it for a terminal, -i for piped input.
+    shellCommand: (mode) => ({ argv: ["docker", "exec", ...({ tty: ["-it"], stdin: ["-i"], none: [] } as const)[mode], name], words: "argv" }),
+  };
 }
 
 /**

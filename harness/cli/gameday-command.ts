@@ -13,7 +13,7 @@ import { loadAll } from "../engine/registry.js";
 import type { Reporter } from "../engine/reporter.js";
 import type { RunJournal } from "../engine/journal.js";
 import { healthProbes } from "../kit/scenario.js";
-import type { ScenarioContext } from "../kit/types.js";
+import type { NodeShell, ScenarioContext } from "../kit/types.js";
 import { gameDayHints, renderPage, runbookSteps, severityOf } from "../gameday/alert.js";
 import { readCommandLog } from "../gameday/commands.js";
 import { debriefText, gameRecord, writeDebrief } from "../gameday/debrief.js";
@@ -23,6 +23,7 @@ import { bindKeys, gamePace, GameSession, type GamePace, type SessionEnd } from 
 import {
   forgetGame,
   gameFiles,
+  nodeCommands,
   nodeRc,
   readGameState,
   shellRc,
@@ -84,13 +85,18 @@ function builtHelm(cacheDir: string): { bin: string; home: string } | undefined 
   return bin ? { bin, home: helmHome(cacheDir) } : undefined;
 }
 
-/** The node containers of the run's cluster, from the journal (every game cluster is a kind cluster). */
-export function gameNodes(cluster: string, names: string[]): GameNode[] {
-  return names.map((name) => ({
-    name,
-    short: name.startsWith(`${cluster}-`) ? name.slice(cluster.length + 1) : name,
-    role: /control-plane/.test(name) ? "control-plane" : "worker",
-  }));
+/** The run's nodes, from the journal, each with how the player's shell reaches it (from the target's node shell). */
+export function gameNodes(cluster: string, names: string[], shell?: NodeShell): GameNode[] {
+  return names.map((name) => {
+    const handle = shell?.nodes.find((n) => n.name === name);
+    const commands = nodeCommands(handle);
+    return {
+      name,
+      short: name.startsWith(`${cluster}-`) ? name.slice(cluster.length + 1) : name,
+      role: handle?.role ?? (/control-plane/.test(name) ? "control-plane" : "worker"),
+      ...(commands ? { commands } : {}),
+    };
+  });
 }
 
 export async function gamedayCommand(o: GamedayOptions, stdinIsTTY = !!process.stdin.isTTY): Promise<number> {
@@ -156,7 +162,12 @@ class GameDay {
         reporters: ["json", "junit", "html"],
         gameDay: false,
         progress: silent,
-        game: { live: this.live, manualRecovery: (ctx) => this.recover(ctx), runId: this.runId, namespace: `as-${this.runId}-gameday` },
+        game: {
+          live: this.live,
+          manualRecovery: (ctx, machines) => this.recover(ctx, machines.shell),
+          runId: this.runId,
+          namespace: `as-${this.runId}-gameday`,
+        },
       })) as [RunJournal];
       return journal;
     } finally {
@@ -165,8 +176,8 @@ class GameDay {
   }
 
   /** The runner's manual recovery: page, play; recovered, the run verifies; given up, the runbook runs, shown step by step. */
-  private async recover(ctx: ScenarioContext): Promise<void | "runbook"> {
-    const session = await this.page(ctx);
+  private async recover(ctx: ScenarioContext, shell: NodeShell | undefined): Promise<void | "runbook"> {
+    const session = await this.page(ctx, shell);
     if ((await this.play(session, ctx)) === "recovered") return;
     this.live.reveal = true;
     for (const line of runbookSteps(this.scenario.runbook)) out(line);
@@ -174,12 +185,12 @@ class GameDay {
   }
 
   /** The player's files, the session (the game clock starts), the state file `pnpm gameday shell` joins, then the page. */
-  private async page(ctx: ScenarioContext): Promise<GameSession> {
+  private async page(ctx: ScenarioContext, shell: NodeShell | undefined): Promise<GameSession> {
     const j = this.live.journal;
     const cluster = j?.cluster?.name ?? ctx.cluster.name;
     const namespaced = this.scenario.scope === "namespace";
     const kubeconfig = await writePlayerFiles(this.files, ctx.cluster.kubeconfigPath, namespaced ? ctx.namespace : undefined);
-    const nodes = gameNodes(cluster, j?.cluster?.nodes ?? []);
+    const nodes = gameNodes(cluster, j?.cluster?.nodes ?? [], shell);
     const session = (this.session = new GameSession({
       hints: this.hints,
       probes: healthProbes(this.scenario),

@@ -11,7 +11,8 @@ import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js"
 import { garbageCollect } from "../../clusters/kind/gc.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { gcExisting, type ExistingTarget } from "../../clusters/existing.js";
+import { checkAllowance, gcExisting, targetContext, type ExistingTarget } from "../../clusters/existing.js";
+import { readInventory } from "../../clusters/ssh/inventory.js";
 import { installSignalHandlers } from "../engine/signals.js";
 import { parseReporters, scenarioCommand, suiteCommand } from "./scenario-command.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages, LOAD_GENERATOR_IMAGE, WORKLOAD_IMAGES } from "../../clusters/images/workloads.js";
@@ -58,6 +59,12 @@ Usage:
                                             run a namespace-scoped scenario on a cluster this tool did not create: one
                                             namespace of its own, labelled with the run, deleted at the end; workload
                                             images are pushed to the registry (plain HTTP) and pulled from there
+  pnpm scenario <id> --kubeconfig FILE --existing-cluster --nodes inventory.yaml [--allow-cluster-faults CONTEXT]
+                                            and its machines over ssh (node-shell, node-reboot): a preflight (etcd healthy
+                                            with quorum to spare, nodes Ready, the cluster's lock), an etcd snapshot before a
+                                            control-plane fault, a deadman on the node before a fault there; a scenario that
+                                            changes the whole cluster needs --allow-cluster-faults naming the context in use;
+                                            --dry-run lists every command with the node it runs on (docs/your-own-cluster.md)
   pnpm scenario --list                      list scenarios with their source incidents and tags
   pnpm gameday [--tag TAG] [--difficulty easy|medium|hard] [--seed N] [--k8s-version V]
                                             a break-fix game day: one scenario tagged game-day (matching TAG and/or the
@@ -130,7 +137,7 @@ Environment:
   AFTERSHOCK_GAMEDAY_HINT_EVERY, AFTERSHOCK_GAMEDAY_POLL
                           pnpm gameday: how long until a hint comes by itself (default 4m), how often recovery is checked (7s)`;
 
-const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_INTERRUPTED: 130 };
+const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_REFUSED: 2, E_PREFLIGHT: 6, E_INTERRUPTED: 130 };
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -299,6 +306,8 @@ async function main(argv: string[]): Promise<number> {
         context: { type: "string" },
         "existing-cluster": { type: "boolean" },
         registry: { type: "string" },
+        nodes: { type: "string" },
+        "allow-cluster-faults": { type: "string" },
         runbook: { type: "string" },
         variant: { type: "string" },
         repeat: { type: "string" },
@@ -439,7 +448,7 @@ async function main(argv: string[]): Promise<number> {
 function existingTarget(values: Values): ExistingTarget | undefined {
   const kubeconfig = values.kubeconfig as string | undefined;
   if (!kubeconfig) {
-    const stray = ["context", "registry", "existing-cluster"].find((f) => values[f] !== undefined);
+    const stray = ["context", "registry", "existing-cluster", "nodes", "allow-cluster-faults"].find((f) => values[f] !== undefined);
     if (stray) throw new AftershockError("E_BAD_INPUT", `--${stray} needs --kubeconfig FILE`);
     return undefined;
   }
@@ -453,7 +462,19 @@ function existingTarget(values: Values): ExistingTarget | undefined {
   const registry = values.registry as string | undefined;
   if (registry !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(registry))
     throw new AftershockError("E_BAD_INPUT", `--registry must be HOST[:PORT], got "${registry}"`);
-  return { kubeconfig: path.resolve(kubeconfig), ...(values.context ? { context: values.context as string } : {}), ...(registry ? { registry } : {}) };
+  const t: ExistingTarget = {
+    kubeconfig: path.resolve(kubeconfig),
+    ...(values.context ? { context: values.context as string } : {}),
+    ...(registry ? { registry } : {}),
+    // Read and checked now (fields, key files, duplicates): before anything is built or created.
+    ...(values.nodes !== undefined ? { inventory: readInventory(values.nodes as string) } : {}),
+  };
+  const allow = values["allow-cluster-faults"] as string | undefined;
+  if (allow !== undefined) {
+    checkAllowance(allow, targetContext(t));
+    t.allowClusterFaults = allow;
+  }
+  return t;
 }
 
 function help(): number {

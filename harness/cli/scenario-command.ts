@@ -1,4 +1,5 @@
-import { nodeShell } from "../../clusters/contract.js";
+import { nodeCommand } from "../../clusters/contract.js";
+import { renderCommand } from "../../clusters/exec.js";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
@@ -6,7 +7,17 @@ import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { doctor } from "../../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir } from "../../clusters/images/builder.js";
 import { describeVersion } from "../../clusters/versions.js";
-import { describeTarget, openExisting, prepareExisting, type ExistingTarget } from "../../clusters/existing.js";
+import {
+  checkInventory,
+  checkReachable,
+  describeTarget,
+  openExisting,
+  prepareExisting,
+  refuseClusterFaults,
+  targetContext,
+  type ExistingTarget,
+} from "../../clusters/existing.js";
+import { planByNode } from "../engine/plan-by-node.js";
 import { KindProvider } from "../../clusters/kind/provider.js";
 import type { Progress } from "../../clusters/progress.js";
 import { registerTeardown } from "../../clusters/teardown.js";
@@ -82,9 +93,10 @@ export interface ScenarioCommandOptions {
 /** A cluster this tool did not create: the API, and image loading and in-cluster load through --registry if given. Never deleted. */
 export function existingClusters(t: ExistingTarget, progress: Progress): ClusterFactory {
   return {
-    capabilities: t.registry ? ["image-loading", "load-generator"] : [],
+    capabilities: [...(t.registry ? (["image-loading", "load-generator"] as const) : []), ...(t.inventory ? (["node-shell", "node-reboot"] as const) : [])],
     target: `${describeTarget(t)}${t.registry ? "" : " (no --registry)"}`,
-    scopes: ["namespace"],
+    // Whole-cluster faults only where the run allowed them for the context in use (checked when the flags were read).
+    scopes: t.allowClusterFaults !== undefined ? ["cluster", "namespace"] : ["namespace"],
     prepare: (o) => prepareExisting(t, o.workloadImages ?? [], defaultCacheDir(), progress, !!o.loadGenerator),
     create: (s) => openExisting(t, s.runId, defaultCacheDir(), progress),
   };
@@ -98,7 +110,7 @@ export function existingClusters(t: ExistingTarget, progress: Progress): Cluster
 export function kindClusters(progress: Progress): ClusterFactory {
   const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
   return {
-    capabilities: ["node-shell", "node-lifecycle", "image-loading", "load-generator"],
+    capabilities: ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"],
     target: "a kind cluster",
     prepare: (o) => provider.prepareImage(o),
     create: (s) =>
@@ -120,6 +132,10 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
   checkUpFront(o);
   for (const v of new Set(runs.flatMap((r) => (r.kubernetesVersion ? [r.kubernetesVersion] : [])))) checkUpFront({ ...o, version: v });
   const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress);
+  if (o.existing && runs.some((r) => r.scenario.scope === "cluster")) {
+    const context = contextOrPlaceholder(o.existing);
+    for (const r of runs) refuseClusterFaults(r.scenario, o.existing, context);
+  }
   for (const r of runs) assertServes(clusters, r.scenario);
   // Docker makes kind clusters and the workload images; a run on an existing cluster without images needs none.
   if (!o.existing || runs.some((r) => r.scenario.images.length)) await doctor({ progress: o.progress });
@@ -248,8 +264,11 @@ export function ownClusterReason(s: Pick<Scenario, "tags" | "changesNodes">): st
 const notStarted = (j: RunJournal) => (j.outcome === "aborted" || j.outcome === "inconclusive") && !j.phases.some((p) => p.name === "inject") && !j.variant;
 
 /** Game day: the symptoms are live; a person recovers the cluster and presses Enter to start verification. */
-async function gameDayPrompt(ctx: Parameters<NonNullable<Parameters<typeof runScenario>[1]["manualRecovery"]>>[0]): Promise<void> {
-  const shell = ctx.cluster.shell ? `  docker exec -it ${nodeShell(ctx.cluster).controlPlane().name} bash\n` : "";
+async function gameDayPrompt(...[ctx, machines]: Parameters<NonNullable<Parameters<typeof runScenario>[1]["manualRecovery"]>>): Promise<void> {
+  // The node shell's own command line (docker exec -it on kind, ssh -t on machines of one's own).
+  const cp = machines.shell?.controlPlane();
+  const line = cp?.shellCommand?.("tty");
+  const shell = line ? `  ${renderCommand(nodeCommand(line, ["bash"])[0]!, nodeCommand(line, ["bash"]).slice(1))}\n` : "";
   const ns =
     ctx.namespace !== "default" ? `  kubectl config set-context --current --namespace ${ctx.namespace}   # the incident lives in this namespace\n` : "";
   process.stdout.write(
@@ -292,11 +311,59 @@ export async function scenarioCommand(
     // (a chart only when it is given target.selector, since rendering one needs Helm built).
     if (o.workload && o.workload.deploy.kind !== "helm") await checkWorkload(o.workload, undefined, { images: false });
     process.stdout.write(describePlan(o.workload ? withWorkload(s, o.workload) : s, planned.scenario.runbookName) + "\n");
+    if (o.existing) process.stdout.write((await existingDryRun(planned.scenario, o.existing)) + "\n");
     if (!o.image) process.stdout.write(`version: ${describeVersion(o.version)}\n`);
     return 0;
   }
   const [j] = await runScenarios([planned], o);
   return j!.exitCode;
+}
+
+const silentProgress: Progress = { step: () => ({ detail: () => {}, done: () => {}, skip: () => {}, fail: () => {} }), info: () => {}, warn: () => {} };
+
+/** The context in use, for a refusal's hint; a kubeconfig without one still gets the refusal (the hint names no context). */
+function contextOrPlaceholder(t: ExistingTarget): string {
+  try {
+    return targetContext(t);
+  } catch {
+    return "<its context>";
+  }
+}
+
+/**
+ * --dry-run on a cluster this tool did not create: whether the run would be refused, and every command of the fault,
+ * the runbook and the rollback with the node it runs on (roles read from the Nodes, read-only, when the API answers).
+ */
+async function existingDryRun(s: Scenario, t: ExistingTarget): Promise<string> {
+  const context = contextOrPlaceholder(t);
+  const lines = [`target: ${describeTarget(t)}, context ${context}`];
+  try {
+    refuseClusterFaults(s, t, context);
+    lines.push(
+      s.scope === "cluster" ? `cluster-scoped faults allowed on context ${context} (--allow-cluster-faults)` : "namespace-scoped: one namespace of its own",
+    );
+  } catch (e) {
+    lines.push(`would be refused: ${(e as AftershockError).oneLine()}`);
+  }
+  const lacks = unserved({ capabilities: existingClusters(t, silentProgress).capabilities }, s);
+  if (Array.isArray(lacks)) lines.push(`would be refused: needs ${lacks.join(", ")}, which ${describeTarget(t)} does not offer`);
+  let nodes: { name: string; role: "control-plane" | "worker" | "unknown" }[] = [];
+  if (t.inventory) {
+    const roles = await checkReachable(t)
+      .then((api) => checkInventory(t, api))
+      .catch((e: unknown) => {
+        lines.push(`roles unknown (the API did not answer the read-only check: ${e instanceof AftershockError ? e.oneLine() : String(e)})`);
+        return undefined;
+      });
+    nodes = t.inventory.nodes.map((n) => ({ name: n.name, role: roles?.find((r) => r.name === n.name)?.role ?? "unknown" }));
+  }
+  if (s.scope === "cluster" || s.needs.includes("node-shell"))
+    lines.push(
+      "before the fault: preflight (etcdctl endpoint health --cluster on a control plane, nodes Ready, Lease kube-system/aftershock-lock)" +
+        (s.tags.includes("control-plane") || s.tags.includes("etcd") ? "; etcd snapshot to /var/lib/aftershock/snapshots/<run>.db" : "") +
+        (s.fault.deadman ? "; a deadman on the fault's node" : ""),
+    );
+  return [...lines, planByNode(s, nodes)].join("\n");
 }
 
 /**

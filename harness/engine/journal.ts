@@ -14,7 +14,8 @@ export { EXIT_CODES, type Outcome } from "../kit/scenario.js";
  * `verify-fails` (on the broken cluster, before the runbook, at least one verification probe must be unmet,
  * or verification cannot prove recovery). Either failing makes the run inconclusive.
  */
-export type PhaseName = "cluster" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
+export type PhaseName =
+  "cluster" | "preflight" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
 
 /** A run of a scenario changed on purpose: what was changed, and the outcome that proves the point. */
 export interface VariantTag {

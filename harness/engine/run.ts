@@ -3,7 +3,7 @@ import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { LoadMonitor } from "../kit/load/load.js";
 import { observe, type Observation, type Probe } from "../kit/probes.js";
 import type { Scenario } from "../kit/scenario.js";
-import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../kit/types.js";
+import type { Clock, ClusterFactory, ManagedCluster, NodeShell, ScenarioContext } from "../kit/types.js";
 import { EXIT_CODES, type Outcome, type PhaseName, type PhaseRecord, type ProbeRecord, type RunJournal, type StepRecord, type VariantTag } from "./journal.js";
 import type { ReporterHooks } from "./reporter.js";
 import type { classifyVerify } from "./run-checks.js";
@@ -20,8 +20,9 @@ export interface RunOptions {
   /**
    * Game day: stop after the symptoms, let a person run the recovery, then verify when they say so. Resolving
    * "runbook" means the person gave up: the scenario's own runbook then runs, as it does without a person.
+   * `machines`: the target's node shell whatever the scenario declared (a person investigating may reach every node).
    */
-  manualRecovery?: (ctx: ScenarioContext) => Promise<void | "runbook">;
+  manualRecovery?: (ctx: ScenarioContext, machines: { shell?: NodeShell }) => Promise<void | "runbook">;
   runId?: string;
   /**
    * The run's namespace (namespace-scoped scenarios) instead of as-<run>-<scenario>: a game day must not name the
@@ -61,6 +62,8 @@ export interface Handed {
   runbookError?: string;
   /** verify → sentinels. */
   verified?: VerifyVerdict;
+  /** inject → runbook: deadman switches armed on nodes, disarmed once the runbook succeeded (or after the rollback). */
+  deadmen?: { line: string; disarm(): Promise<void> }[];
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Scenario } from "../kit/scenario.js";
 import type { Capability, ClusterFactory } from "../kit/types.js";
 import type { RunJournal } from "./journal.js";
 import { afterRun } from "./phases/after-run.js";
-import { cluster, setup, steadyState, symptomsAbsent } from "./phases/before-fault.js";
+import { cluster, preflight, setup, steadyState, symptomsAbsent } from "./phases/before-fault.js";
 import { inject, symptoms, verifyFails } from "./phases/fault.js";
 import { runbook, sentinels, verify } from "./phases/recovery.js";
 import { Run, type Phase, type RunOptions } from "./run.js";
@@ -16,7 +16,7 @@ export { runNamespace, type RunOptions } from "./run.js";
  * end the run with an outcome (the last always does). Before the fault: phases/before-fault.ts; from the fault
  * to the runbook: phases/fault.ts; the runbook and after: phases/recovery.ts; teardown: phases/after-run.ts.
  */
-export const PIPELINE: readonly Phase[] = [cluster, setup, steadyState, symptomsAbsent, inject, symptoms, verifyFails, runbook, verify, sentinels];
+export const PIPELINE: readonly Phase[] = [cluster, preflight, setup, steadyState, symptomsAbsent, inject, symptoms, verifyFails, runbook, verify, sentinels];
 
 /**
  * Runs one scenario: cluster → setup (sentinels) → steady state → symptoms absent (self-check) → inject →

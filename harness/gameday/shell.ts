@@ -4,6 +4,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { AftershockError } from "../../clusters/errors.js";
 import { quote } from "../../clusters/exec.js";
+import type { NodeCommandLine, NodeCommandMode, NodeHandle } from "../../clusters/contract.js";
 
 /**
  * The player's side of a game day: the state file the game writes (how to reach the incident's cluster), and the
@@ -12,11 +13,22 @@ import { quote } from "../../clusters/exec.js";
  */
 
 export interface GameNode {
-  /** The node's container (= its Kubernetes name on kind). */
+  /** The node's Kubernetes name (on kind, its container's too). */
   name: string;
   /** The name without the cluster's prefix: "control-plane", "worker2". */
   short: string;
   role: string;
+  /**
+   * How the player's shell reaches the node, from the node-shell capability (docker exec on kind, ssh on machines of
+   * one's own), per mode; absent when the target offers no node shell (node-shell then says so).
+   */
+  commands?: Record<NodeCommandMode, NodeCommandLine>;
+}
+
+/** The node's command lines for the game state, from its handle in the node-shell capability (none without one). */
+export function nodeCommands(handle: NodeHandle | undefined): GameNode["commands"] {
+  if (!handle?.shellCommand) return undefined;
+  return { tty: handle.shellCommand("tty"), stdin: handle.shellCommand("stdin"), none: handle.shellCommand("none") };
 }
 
 /** ~/.cache/aftershock/gameday/current.json: written by the game when it pages, removed when it ends. */
@@ -190,6 +202,42 @@ PROMPT_COMMAND=__as_prompt
 `;
 }
 
+/**
+ * `__as_on_node <index> <tty|stdin|none> <argv...>`: runs argv on a node the way its capability says (each node's
+ * command lines are in the state file): appended as arguments (docker exec), or joined into one line quoted for the
+ * node's shell (ssh). A node without command lines cannot be reached from the game shell.
+ */
+export function onNodeFunction(nodes: readonly GameNode[]): string {
+  const words = (xs: string[]) => xs.map(quote).join(" ");
+  const cases = nodes.flatMap((n, i) =>
+    n.commands
+      ? (["tty", "stdin", "none"] as const).map((mode) => {
+          const c = n.commands![mode];
+          return `    ${i}:${mode}) ${words(c.argv)} ${c.words === "argv" ? '"$@"' : '"$(__as_line "$@")"'} ;;`;
+        })
+      : [],
+  );
+  return `__as_line() {
+  local out="" w
+  for w in "$@"; do
+    printf -v w '%q' "$w"
+    out+="\${out:+ }$w"
+  done
+  printf '%s' "$out"
+}
+__as_on_node() {
+  local i=$1 mode=$2
+  shift 2
+  case "$i:$mode" in
+${cases.join("\n")}${cases.length ? "\n" : ""}    *)
+      echo "node-shell: this cluster's node \${__as_node_names[$i]} cannot be reached from here (no node shell)" >&2
+      return 1
+      ;;
+  esac
+}
+`;
+}
+
 /** The rc file of `pnpm gameday shell` (bash --rcfile): everything the player needs, and the recording. */
 export function shellRc(s: GameState, nodeRcPath: string): string {
   const arr = (xs: string[]) => `(${xs.map(quote).join(" ")})`;
@@ -216,15 +264,17 @@ nodes() {
   for i in "\${!__as_node_names[@]}"; do printf '%-16s %-14s %s\\n' "\${__as_node_short[$i]}" "\${__as_node_roles[$i]}" "\${__as_node_names[$i]}"; done
 }
 
-# A root shell on a node (docker exec -it <container> bash); what you type there is recorded too.
+${onNodeFunction(s.nodes)}
+# A root shell on a node (docker exec -it on kind, ssh -t on machines of one's own); what you type there is recorded too.
 node-shell() {
-  local want=\${1:-} i name="" short="" session d=${NODE_DIR}
+  local want=\${1:-} i idx="" name="" short="" session d=${NODE_DIR}
   if [[ -z $want ]]; then
     echo "usage: node-shell <node>   (nodes: \${__as_node_short[*]})" >&2
     return 2
   fi
   for i in "\${!__as_node_names[@]}"; do
     if [[ $want == "\${__as_node_names[$i]}" || $want == "\${__as_node_short[$i]}" ]]; then
+      idx=$i
       name=\${__as_node_names[$i]}
       short=\${__as_node_short[$i]}
     fi
@@ -233,15 +283,15 @@ node-shell() {
     echo "node-shell: no node \\"$want\\" (nodes: \${__as_node_short[*]})" >&2
     return 2
   fi
-  if ! docker exec -i "$name" sh -c "mkdir -p $d && cat >$d/rc" <"$__AS_NODE_RC" 2>/dev/null; then
-    echo "node-shell: cannot reach $name (is the machine still there? docker ps -a)" >&2
+  if ! __as_on_node "$idx" stdin sh -c "mkdir -p $d && cat >$d/rc" <"$__AS_NODE_RC" 2>/dev/null; then
+    echo "node-shell: cannot reach $name (is the machine still there?)" >&2
     return 1
   fi
   session="$$-$RANDOM"
   # What is typed on the node comes back to this host's log while the node's shell lives.
-  (docker exec "$name" bash -c "for i in \\$(seq 1 150); do [[ -s $d/$session.pid ]] && break; sleep 0.2; done; touch $d/$session.log; exec tail -n +1 -F --pid=\\$(cat $d/$session.pid) $d/$session.log" >>"$AFTERSHOCK_GAMEDAY_LOG" 2>/dev/null &)
-  docker exec -it -e AS_NODE="$short" -e AS_LOG="$d/$session.log" -e AS_PIDFILE="$d/$session.pid" \\
-    -e AFTERSHOCK_GAMEDAY_PAGED_AT="$AFTERSHOCK_GAMEDAY_PAGED_AT" "$name" bash --rcfile "$d/rc" -i
+  (__as_on_node "$idx" none bash -c "for i in \\$(seq 1 150); do [[ -s $d/$session.pid ]] && break; sleep 0.2; done; touch $d/$session.log; exec tail -n +1 -F --pid=\\$(cat $d/$session.pid) $d/$session.log" >>"$AFTERSHOCK_GAMEDAY_LOG" 2>/dev/null &)
+  __as_on_node "$idx" tty env AS_NODE="$short" AS_LOG="$d/$session.log" AS_PIDFILE="$d/$session.pid" \\
+    AFTERSHOCK_GAMEDAY_PAGED_AT="$AFTERSHOCK_GAMEDAY_PAGED_AT" bash --rcfile "$d/rc" -i
 }
 
 ${recorder('""')}PS1='[gameday \${__as_clock}] \\w \\$ '

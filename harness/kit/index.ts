@@ -38,12 +38,14 @@ export {
 } from "./scenario.js";
 export {
   nodeLifecycle,
+  nodeReboot,
   nodeShell,
   type Capability,
   type ClusterShape,
   type Evidence,
   type NodeHandle,
   type NodeLifecycle,
+  type NodeReboot,
   type NodeShell,
   type ScenarioContext,
 } from "./types.js";

@@ -34,6 +34,17 @@ export interface Fault {
    * run left it).
    */
   readonly rollback?: RunbookStep;
+  /**
+   * etcd members the fault takes away (a lost or stopped control plane): on a cluster this tool did not create, the
+   * preflight refuses the run unless members − this ≥ quorum. Default 0.
+   */
+  readonly etcdMembersLost?: number;
+  /**
+   * A node-side undo, for a cluster this tool did not create: before inject, a deadman switch is armed on `node(ctx)`
+   * that runs `undo` (sh, as root) unless the run disarms it (after its rollback ran, or once the runbook succeeded),
+   * so the node heals itself if this process dies or loses the node. `undo` must be harmless to repeat.
+   */
+  readonly deadman?: { node(ctx: ScenarioContext): string; undo: string };
   /** The demo app whose node or pods it picks (e.g. kubeletStopped("web")): a team's workload in its place retargets it. */
   readonly aimsAt?: string;
   readonly retarget?: (to: { name: string; selector: string }) => Fault;

@@ -2,8 +2,8 @@ import type { Capability, ClusterAccess } from "../../clusters/contract.js";
 import type { Clock } from "../../clusters/wait.js";
 import type { LoadMonitor } from "./load/streams.js";
 
-export type { Capability, ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeShell } from "../../clusters/contract.js";
-export { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
+export type { Capability, ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeReboot, NodeShell } from "../../clusters/contract.js";
+export { nodeLifecycle, nodeReboot, nodeShell } from "../../clusters/contract.js";
 
 export interface ManagedCluster extends ClusterAccess {
   delete(): Promise<void>;

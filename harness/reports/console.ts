@@ -7,6 +7,7 @@ import { scoreRun } from "./score.js";
 
 const PHASE_TITLES: Record<string, string> = {
   cluster: "Create (or get) the cluster",
+  preflight: "Preflight (a cluster this tool did not create)",
   setup: "Set up: namespace, workload images, sentinels",
   "steady-state": "Check steady state",
   "symptoms-absent": "Self-check: every symptom absent before the fault",

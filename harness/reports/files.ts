@@ -184,6 +184,7 @@ function suiteName(j: RunJournal): string {
 
 const COLORS: Record<string, string> = {
   cluster: "#8da0cb",
+  preflight: "#b3b3b3",
   setup: "#a6d854",
   "steady-state": "#66c2a5",
   "symptoms-absent": "#80b1d3",

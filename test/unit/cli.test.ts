@@ -8,6 +8,10 @@ import { describe, expect, it } from "vitest";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const tsx = path.join(root, "node_modules", ".bin", "tsx");
 
+/** A kubeconfig whose current context is staging-admin (never contacted: the refusal comes first). */
+const STAGING = path.join(mkdtempSync(path.join(os.tmpdir(), "cli-kc-")), "config");
+writeFileSync(STAGING, "apiVersion: v1\nkind: Config\ncurrent-context: staging-admin\ncontexts:\n- name: staging-admin\n  context: {cluster: s, user: u}\n");
+
 function cli(...args: string[]) {
   return cliWith({}, ...args);
 }
@@ -106,7 +110,17 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     ],
     [
       ["scenario", "etcd-port-conflict", "--kubeconfig", "package.json", "--existing-cluster"],
-      /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of \S+package\.json \(no --registry\) takes only namespace-scoped scenarios/,
+      /^aftershock: error E_REFUSED: scenario etcd-port-conflict changes the whole cluster, and the existing cluster of \S+package\.json was not created by this tool; nothing was run \(to allow it on this cluster, add --allow-cluster-faults <its context>/,
+    ],
+    // Machines over ssh (--nodes) and cluster-scoped faults (--allow-cluster-faults): read and checked before anything.
+    [["scenario", "etcd-port-conflict", "--nodes", "nodes.yaml"], /^aftershock: error E_BAD_INPUT: --nodes needs --kubeconfig FILE\n$/],
+    [
+      ["scenario", "etcd-port-conflict", "--kubeconfig", "package.json", "--existing-cluster", "--nodes", "/no/such/nodes.yaml"],
+      /^aftershock: error E_BAD_INPUT: --nodes \/no\/such\/nodes\.yaml: no such file\n$/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--kubeconfig", STAGING, "--existing-cluster", "--allow-cluster-faults", "staging"],
+      /^aftershock: error E_REFUSED: --allow-cluster-faults staging does not name the context in use, staging-admin; nothing was run \(/,
     ],
     [
       ["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster"],
@@ -120,7 +134,7 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     ],
     [
       ["suite", "crashloop-triage", "etcd-port-conflict", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "127.0.0.1:5000"],
-      /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of \S+package\.json takes only namespace-scoped scenarios\n$/,
+      /^aftershock: error E_REFUSED: scenario etcd-port-conflict changes the whole cluster, and the existing cluster of \S+package\.json was not created by this tool; nothing was run/,
     ],
     [
       ["suite", "--tag", "workload", "--kubeconfig", "package.json", "--existing-cluster"],
@@ -190,6 +204,20 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     expect(r.stdout).toContain("source: incident 001");
     expect(r.stdout).toContain("$ lsof -nP -iTCP:2380 -sTCP:LISTEN");
     expect(r.stdout).toMatch(/symptoms \(within 3m\):\n  - a log line of container etcd matching \/bind: address already in use\//);
+  });
+
+  it("--dry-run on a cluster this tool did not create: the refusal it would meet, what runs before the fault, every command by where it runs", async () => {
+    const dir = path.dirname(STAGING);
+    writeFileSync(path.join(dir, "key"), "not read by a dry run\n");
+    writeFileSync(path.join(dir, "nodes.yaml"), "nodes:\n  cp-1: { address: 10.0.0.11, user: root, key: key }\n");
+    const r = await cli("scenario", "apiserver-down", "--kubeconfig", STAGING, "--existing-cluster", "--nodes", path.join(dir, "nodes.yaml"), "--dry-run");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("would be refused: scenario apiserver-down changes the whole cluster");
+    expect(r.stdout).toContain("--allow-cluster-faults staging-admin");
+    expect(r.stdout).toMatch(/roles unknown \(the API did not answer/);
+    expect(r.stdout).toContain("before the fault: preflight (etcdctl endpoint health --cluster");
+    expect(r.stdout).toContain("etcd snapshot to /var/lib/aftershock/snapshots/<run>.db");
+    expect(r.stdout).toMatch(/commands by where they run:\n {2}\S.*:\n {4}\[fault\] \$ /);
   });
 
   it("shows a scenario's runbooks in --dry-run: the default, the other and its expected outcome; --runbook picks one", async () => {

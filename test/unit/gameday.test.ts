@@ -14,6 +14,7 @@ import {
   forgetGame,
   gameFiles,
   nodeRc,
+  onNodeFunction,
   readGameState,
   runningMarker,
   shellRc,
@@ -30,6 +31,8 @@ import { loadAll } from "../../harness/engine/registry.js";
 import type { PhaseRecord, RunJournal, StepRecord } from "../../harness/engine/journal.js";
 import type { Scenario } from "../../harness/kit/scenario.js";
 import type { ScenarioContext } from "../../harness/kit/types.js";
+import { nodeHandle } from "../../clusters/kind/nodes.js";
+import type { NodeShell } from "../../clusters/contract.js";
 
 let all: Scenario[];
 let games: GameDayScenario[];
@@ -332,6 +335,10 @@ describe("the command log", () => {
   });
 });
 
+// The kind target's node shell, as the game gets it from the run (docker exec, never called here).
+const kindHandles = [nodeHandle("as-ab12cd34-control-plane", "control-plane"), nodeHandle("as-ab12cd34-worker", "worker")];
+const kindShell: NodeShell = { nodes: kindHandles, controlPlane: () => kindHandles[0]!, node: (n) => kindHandles.find((h) => h.name === n)! };
+
 const state = (dir: string, over: Partial<GameState> = {}): GameState => ({
   version: 1,
   runId: "ab12cd34",
@@ -340,7 +347,7 @@ const state = (dir: string, over: Partial<GameState> = {}): GameState => ({
   cluster: "as-ab12cd34",
   kubeconfig: path.join(dir, "kubeconfig"),
   namespace: "as-ab12cd34-gameday",
-  nodes: gameNodes("as-ab12cd34", ["as-ab12cd34-control-plane", "as-ab12cd34-worker"]),
+  nodes: gameNodes("as-ab12cd34", ["as-ab12cd34-control-plane", "as-ab12cd34-worker"], kindShell),
   commandLog: path.join(dir, "commands.log"),
   dir,
   kubectl: "/opt/kubernetes/bin/kubectl",
@@ -357,12 +364,51 @@ describe("the game shell", () => {
     expect(rc).toContain("unset HISTTIMEFORMAT");
     expect(rc).toMatch(/builtin history 1/);
     expect(rc).toMatch(/\nnode-shell\(\) \{/);
-    expect(rc).toContain(`docker exec -it -e AS_NODE="$short"`);
+    // node-shell goes through the node shell's command lines: on kind, docker exec -it/-i as before.
+    expect(rc).toContain(`    0:tty) docker exec -it as-ab12cd34-control-plane "$@" ;;`);
+    expect(rc).toContain(`    1:stdin) docker exec -i as-ab12cd34-worker "$@" ;;`);
+    expect(rc).toContain(`__as_on_node "$idx" tty env AS_NODE="$short" AS_LOG="$d/$session.log"`);
+    expect(rc).not.toMatch(/^\s*docker exec/m);
     expect(rc).toContain("__as_node_names=(as-ab12cd34-control-plane as-ab12cd34-worker)");
     expect(rc).toMatch(/\nnodes\(\) \{/);
     expect(rc).toContain("PS1='[gameday ${__as_clock}]");
     expect(shellRc(state("/g", { kubectl: "kubectl" }), "/g/node.rc")).not.toContain("export PATH=");
     expect(nodeRc()).toContain(`__AS_PREFIX="[node $AS_NODE] "`);
+  });
+
+  it("runs a node's command as its capability says: argv appended (docker exec) or one line quoted for a remote shell (ssh)", () => {
+    const dir = tmp("gd-on-node-");
+    const nodes = [
+      // Stand-ins that run locally: "argv" like docker exec, "shell-line" like ssh (its remote side is sh -c <line>).
+      {
+        name: "a",
+        short: "a",
+        role: "worker",
+        commands: {
+          tty: { argv: ["env"], words: "argv" as const },
+          stdin: { argv: ["env"], words: "argv" as const },
+          none: { argv: ["env"], words: "argv" as const },
+        },
+      },
+      {
+        name: "b",
+        short: "b",
+        role: "worker",
+        commands: {
+          tty: { argv: ["sh", "-c"], words: "shell-line" as const },
+          stdin: { argv: ["sh", "-c"], words: "shell-line" as const },
+          none: { argv: ["sh", "-c"], words: "shell-line" as const },
+        },
+      },
+      { name: "c", short: "c", role: "worker" },
+    ];
+    const rc = path.join(dir, "on-node.sh");
+    writeFileSync(rc, `__as_node_names=(a b c)\n${onNodeFunction(nodes)}`);
+    const run = (i: number) => spawnSync("bash", ["-c", `source ${rc}; __as_on_node ${i} none printf '%s|' "a b" "it's" '$HOME' '*' ""`], { encoding: "utf8" });
+    expect(run(0).stdout).toBe("a b|it's|$HOME|*||");
+    expect(run(1).stdout).toBe("a b|it's|$HOME|*||");
+    expect(run(2).status).toBe(1);
+    expect(run(2).stderr).toContain("node-shell: this cluster's node c cannot be reached from here");
   });
 
   it("records every command typed in it (bash, as an interactive shell), with its time, and nothing from before", () => {

@@ -24,6 +24,8 @@ export const cluster: Phase = async (run) => {
   run.handed.cluster = created;
   run.memory = created.sampleMemory?.();
   if (!opts.keep) run.teardown.push(created.shared ? `give back cluster ${created.name}` : `delete cluster ${created.name}`, "", () => created.delete());
+  // The cluster's lock is released even when the cluster is kept: a kept run holds nothing for later ones.
+  else if (created.guard) run.teardown.push("release the cluster's lock", "", () => created.guard!.release());
   journal.cluster = {
     name: created.name,
     kubernetesVersion: created.kubernetesVersion,
@@ -41,6 +43,31 @@ export const cluster: Phase = async (run) => {
     namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, run.runId, !!created.shared),
     ...(run.load ? { load: run.load } : {}),
   };
+  return undefined;
+};
+
+/**
+ * 1b. Preflight, on a cluster this tool did not create whose machines it reaches (its guard): etcd healthy with quorum
+ * to spare for the fault, nodes Ready, and the cluster's lock taken, before anything is written. A failure aborts the run
+ * with its one-line reason; nothing was created, and the lock (if taken) goes with the cluster's teardown.
+ */
+export const preflight: Phase = async (run) => {
+  const guard = run.need("cluster").guard;
+  if (!guard) return undefined;
+  try {
+    await run.phase("preflight", undefined, async (p) => {
+      await run.step(
+        p,
+        "etcd healthy with quorum to spare, every node Ready, the cluster's lock",
+        "etcdctl endpoint health --cluster   # on a control-plane node, over ssh\nkubectl get nodes\nkubectl -n kube-system get lease aftershock-lock",
+        () => guard.preflight({ etcdMembersLost: run.scenario.fault.etcdMembersLost ?? 0 }),
+        (out) => run.evidence("preflight", out),
+      );
+    });
+  } catch (e) {
+    if (e instanceof AftershockError && e.code === "E_PREFLIGHT") return { outcome: "aborted", reason: `preflight: ${e.message}` };
+    throw e;
+  }
   return undefined;
 };
 

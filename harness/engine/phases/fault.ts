@@ -1,7 +1,11 @@
+import type { RunGuard } from "../../../clusters/contract.js";
 import { formatDuration } from "../../../clusters/errors.js";
+import { deadmanSeconds } from "../../../clusters/ssh/deadman.js";
+import type { Scenario } from "../../kit/scenario.js";
 import { healthProbes } from "../../kit/scenario.js";
 import { latch } from "../run-checks.js";
-import { record, withBudget, type Phase } from "../run.js";
+import type { PhaseRecord } from "../journal.js";
+import { record, withBudget, type Phase, type Run } from "../run.js";
 
 /**
  * What happens between the fault and the runbook: the fault goes in (its rollback owed from then on), the
@@ -16,15 +20,23 @@ import { record, withBudget, type Phase } from "../run.js";
 export const inject: Phase = async (run) => {
   const { scenario, opts, clock } = run;
   const ctx = run.need("ctx");
-  ctx.logsSince = Date.now();
-  run.load?.mark("injectMs");
   const fault = scenario.fault;
-  if (fault.rollback && !opts.keep) {
-    const rb = fault.rollback;
-    run.teardown.push(`rollback: ${rb.title}`, rb.shows, () => withBudget(rb.run(ctx), rb.budgetMs, rb.title, clock));
-  }
-  run.handed.injectedAt = run.now();
+  const guard = run.need("cluster").guard;
   await run.phase("inject", undefined, async (p) => {
+    // Guarded (a cluster this tool did not create): a snapshot before a control-plane fault, a deadman before a node's
+    // fault. Both come before the fault's clock starts: the snapshot's seconds are not time to detect.
+    const guarded = guard ? await guardFault(run, guard, p) : undefined;
+    ctx.logsSince = Date.now();
+    run.load?.mark("injectMs");
+    if (fault.rollback && !opts.keep) {
+      const rb = fault.rollback;
+      run.teardown.push(`rollback: ${rb.title}`, rb.shows, async () => {
+        const out = await withBudget(rb.run(ctx), rb.budgetMs, rb.title, clock);
+        if (guarded) guarded.rolledBack = true;
+        return out;
+      });
+    }
+    run.handed.injectedAt = run.now();
     await run.step(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => {
       await scenario.fault.inject(ctx);
       return undefined;
@@ -32,6 +44,52 @@ export const inject: Phase = async (run) => {
   });
   return undefined;
 };
+
+/** A control-plane fault: the scenario's tags say so (its fault stops or removes what etcd and the API server run on). */
+export const controlPlaneFault = (s: Pick<Scenario, "tags">) => s.tags.includes("control-plane") || s.tags.includes("etcd");
+
+/**
+ * Before the fault, on a cluster with a guard: an etcd snapshot for a control-plane fault (its path in the evidence),
+ * and the fault's deadman armed on its node, with a teardown item that disarms it after the rollback succeeded (pushed
+ * before the rollback's, so it runs after it). A rollback that fails leaves the deadman armed: the node undoes the fault.
+ */
+async function guardFault(run: Run, guard: RunGuard, p: PhaseRecord): Promise<{ rolledBack: boolean }> {
+  const { scenario } = run;
+  const ctx = run.need("ctx");
+  const state = { rolledBack: !scenario.fault.rollback };
+  if (controlPlaneFault(scenario))
+    await run.step(p, "etcd snapshot before a control-plane fault", `etcdctl snapshot save /var/lib/aftershock/snapshots/${run.runId}.db`, async () => {
+      const line = await guard.snapshotEtcd();
+      run.evidence("etcd snapshot", line);
+      return line;
+    });
+  const dm = scenario.fault.deadman;
+  if (!dm) return state;
+  const node = dm.node(ctx);
+  const seconds = deadmanSeconds({
+    symptomsMs: scenario.symptomsBudgetMs,
+    runbookMs: scenario.runbook.map((s) => s.budgetMs),
+    verifyMs: scenario.verifyBudgetMs,
+  });
+  await run.step(
+    p,
+    `arm a deadman on ${node}`,
+    `systemd-run --on-active=${seconds}s --unit=aftershock-deadman-${run.runId}-fault /bin/sh <the fault's undo>`,
+    async () => {
+      const d = await guard.armDeadman({ node, tag: "fault", undo: dm.undo, seconds });
+      (run.handed.deadmen ??= []).push(d);
+      run.evidence("deadman", d.line);
+      if (!run.opts.keep)
+        run.teardown.push(`disarm the deadman on ${node} (once the rollback ran)`, "", async () => {
+          if (!state.rolledBack) return "left armed: the rollback did not run to the end, so the node's timer undoes the fault";
+          await d.disarm();
+          return undefined;
+        });
+      return d.line;
+    },
+  );
+  return state;
+}
 
 /**
  * 6. Symptoms: every signature (and what the incident says still works) must be seen within the budget;

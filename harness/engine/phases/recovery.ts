@@ -16,7 +16,8 @@ export const runbook: Phase = async (run) => {
       if (opts.manualRecovery) {
         const person = { gaveUp: false };
         await run.step(p, "manual recovery (game day)", scenario.runbook.map((s) => s.shows).join("\n"), async () => {
-          person.gaveUp = (await opts.manualRecovery!(ctx)) === "runbook";
+          const shell = run.need("cluster").shell;
+          person.gaveUp = (await opts.manualRecovery!(ctx, shell ? { shell } : {})) === "runbook";
           return person.gaveUp ? "gave up: the scenario's runbook runs instead" : undefined;
         });
         if (!person.gaveUp) return;
@@ -34,6 +35,13 @@ export const runbook: Phase = async (run) => {
   } catch (e) {
     run.handed.runbookError = (e as Error).message;
   }
+  // The runbook repaired what the fault broke: the node's deadman has nothing left to undo.
+  if (!run.handed.runbookError)
+    for (const d of run.handed.deadmen?.splice(0) ?? [])
+      await d.disarm().then(
+        () => run.evidence("deadman", `disarmed after the runbook: ${d.line}`),
+        (e: unknown) => run.evidence("deadman", `disarming failed (it stays armed): ${String(e)}`),
+      );
   run.load?.mark("runbookEndMs");
   return undefined;
 };

@@ -1,0 +1,220 @@
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { NodeCommandMode, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
+import { AftershockError, CommandError } from "../errors.js";
+import { quote, run, type RunOptions, type RunResult } from "../exec.js";
+import { pollUntil, type Clock } from "../wait.js";
+import type { InventoryNode } from "./inventory.js";
+
+/**
+ * Nodes reached over ssh, by the system's OpenSSH client rather than an ssh library: the operator's own
+ * client is what their keys, agent and jump-host setup already work with, ControlMaster gives connection reuse
+ * for free, and a bug in it is one they can reproduce by hand with the command line we print. Nothing here
+ * goes through the API server: it works while the API server, or etcd, is down.
+ */
+
+const MIN = 60_000;
+
+/** The run's ssh files: a known_hosts of its own (trust on first use, then pinned for the run) and the ControlMaster sockets. */
+export interface SshSession {
+  readonly dir: string;
+  readonly knownHosts: string;
+  readonly controlDir: string;
+  /** Seconds ssh waits for a TCP connection before giving up (exit 255). */
+  readonly connectTimeoutS: number;
+  /** How long an idle master connection stays up after its last command. */
+  readonly persist: string;
+}
+
+export async function openSshSession(runId: string, o: { connectTimeoutS?: number; persist?: string; parent?: string } = {}): Promise<SshSession> {
+  // Short: a unix socket path must stay under ~104 bytes, and %C adds 40.
+  const dir = await mkdtemp(path.join(o.parent ?? os.tmpdir(), `as-ssh-${runId.slice(0, 8)}-`));
+  await chmod(dir, 0o700);
+  const controlDir = path.join(dir, "cm");
+  await mkdir(controlDir, { mode: 0o700 });
+  return { dir, knownHosts: path.join(dir, "known_hosts"), controlDir, connectTimeoutS: o.connectTimeoutS ?? 10, persist: o.persist ?? "120s" };
+}
+
+/** Ends every master connection of the session and removes its files; harmless to repeat. */
+export async function closeSshSession(s: SshSession, nodes: readonly InventoryNode[]): Promise<void> {
+  for (const n of nodes) await closeMaster(n, s);
+  await rm(s.dir, { recursive: true, force: true });
+}
+
+/** The ssh options every connection of the run uses (pure: the unit tests read them). */
+export function sshOptions(n: InventoryNode, s: Pick<SshSession, "knownHosts" | "controlDir" | "connectTimeoutS" | "persist">): string[] {
+  const o = (kv: string) => ["-o", kv];
+  return [
+    // Never a prompt: a run has no one to type a password or accept a key.
+    ...o("BatchMode=yes"),
+    // Trust on first use into the run's own file, refused if the key changes during the run.
+    ...o("StrictHostKeyChecking=accept-new"),
+    ...o(`UserKnownHostsFile=${s.knownHosts}`),
+    ...o("GlobalKnownHostsFile=/dev/null"),
+    ...o(`ConnectTimeout=${s.connectTimeoutS}`),
+    // A machine that goes away mid-command (a reboot, a partition) ends the command in ~15 s, not at TCP's pace.
+    ...o("ServerAliveInterval=5"),
+    ...o("ServerAliveCountMax=3"),
+    ...o("ControlMaster=auto"),
+    ...o(`ControlPath=${path.join(s.controlDir, "%C")}`),
+    ...o(`ControlPersist=${s.persist}`),
+    ...o("IdentitiesOnly=yes"),
+    ...o("LogLevel=ERROR"),
+    "-i",
+    n.key,
+    "-p",
+    String(n.port),
+    "-l",
+    n.user,
+  ];
+}
+
+/**
+ * The remote command line for `argv`: each word quoted for the node's shell, behind `sudo -n` when the user is not
+ * root, and, with a budget, under the node's `timeout`: ControlMaster hands the client's stdout and stderr to the
+ * master, so killing the client alone would leave the command running and our pipes open until it ends.
+ */
+export function remoteLine(argv: readonly string[], sudo: boolean, budgetMs?: number): string {
+  const limit = budgetMs !== undefined ? ["timeout", "--kill-after=5", `${Math.max(1, Math.ceil(budgetMs / 1000))}s`] : [];
+  return [...(sudo ? ["sudo", "-n", "--"] : []), ...limit, ...argv].map(quote).join(" ");
+}
+
+/** ssh's argv for one command (pure). `-T`: no terminal; `-t`: one, for a person; `-n`: stdin from /dev/null. */
+export function sshArgv(n: InventoryNode, s: Pick<SshSession, "knownHosts" | "controlDir" | "connectTimeoutS" | "persist">, mode: NodeCommandMode): string[] {
+  return [...sshOptions(n, s), ...({ tty: ["-t"], stdin: ["-T"], none: ["-T", "-n"] } as const)[mode], n.host, "--"];
+}
+
+/** How a command is named in errors: the node and what ran there, not ssh's dozen options. */
+const shownAs = (n: InventoryNode, argv: readonly string[]) => `ssh ${n.user}@${n.host}${n.port === 22 ? "" : `:${n.port}`} ${remoteLine(argv, n.sudo)}`;
+
+/**
+ * A node reached over ssh, with the docker-exec handle's semantics: exec(argv) runs argv (each word one
+ * argument), sh(script) runs bash -c script, input goes to stdin, a budget kills the client, and a failure is a
+ * CommandError with the command, exit code (255: ssh itself failed), stderr tail and elapsed time vs budget.
+ * A budget ends the ssh client; like docker exec, it cannot promise the remote process stopped with it.
+ */
+export function sshNode(n: InventoryNode, role: NodeRole, s: SshSession): NodeHandle {
+  const exec = async (argv: string[], opts: RunOptions = {}): Promise<RunResult> => {
+    const mode = opts.input !== undefined ? "stdin" : "none";
+    const shown = shownAs(n, argv);
+    const o = { timeoutMs: 2 * MIN, ...opts };
+    try {
+      const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeoutMs)], o);
+      return { ...r, command: shown };
+    } catch (e) {
+      if (!(e instanceof CommandError)) throw e;
+      throw new CommandError({
+        command: shown,
+        exitCode: e.exitCode,
+        signal: e.signal,
+        stderrTail: e.stderrTail,
+        elapsedMs: e.elapsedMs,
+        budgetMs: e.budgetMs,
+      });
+    }
+  };
+  return {
+    name: n.name,
+    role,
+    exec,
+    sh: (script, opts) => exec(["bash", "-c", script], opts),
+    shellCommand: (mode) => ({ argv: ["ssh", ...sshArgv(n, s, mode), ...(n.sudo ? ["sudo", "-n", "--"] : [])], words: "shell-line" }),
+  };
+}
+
+/** Stops the node's master connection (after a reboot its TCP connection is dead, and new commands would queue on it). */
+export async function closeMaster(n: InventoryNode, s: SshSession): Promise<void> {
+  await run("ssh", [...sshOptions(n, s), "-O", "exit", n.host], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
+}
+
+/** The pid of the node's master connection, when one runs (ssh -O check). */
+export async function masterPid(n: InventoryNode, s: SshSession): Promise<number | undefined> {
+  const r = await run("ssh", [...sshOptions(n, s), "-O", "check", n.host], { allowFailure: true, timeoutMs: 10_000 });
+  const m = /pid=(\d+)/.exec(r.stderr + r.stdout);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The machines of an inventory as the node-shell capability. */
+export function sshNodeShell(cluster: string, handles: readonly NodeHandle[]): NodeShell {
+  return {
+    nodes: handles,
+    controlPlane: () => {
+      const cp = handles.find((h) => h.role === "control-plane");
+      if (!cp) throw new AftershockError("E_CLUSTER", `cluster ${cluster}: no control-plane node in the --nodes inventory`);
+      return cp;
+    },
+    node: (name) => {
+      const h = handles.find((x) => x.name === name);
+      if (!h) throw new AftershockError("E_UNSAFE_TARGET", `${name} is not in the --nodes inventory (nodes: ${handles.map((x) => x.name).join(", ")})`);
+      return h;
+    },
+  };
+}
+
+const BOOT_ID = "/proc/sys/kernel/random/boot_id";
+
+/**
+ * Reboots a machine over ssh and waits, within `budgetMs`, for ssh to answer again with another boot id (the
+ * proof it rebooted rather than dropped a connection) and for systemd to finish booting. Returns a line saying so.
+ */
+export async function rebootOverSsh(
+  n: InventoryNode,
+  node: NodeHandle,
+  s: SshSession,
+  o: { budgetMs?: number; intervalMs?: number; clock?: Clock } = {},
+): Promise<string> {
+  const budgetMs = o.budgetMs ?? 10 * MIN;
+  const before = (await node.exec(["cat", BOOT_ID], { timeoutMs: 30_000 })).stdout.trim();
+  // The connection dies with the machine: ssh's 255 (or the budget) here is the reboot starting, not a failure.
+  await node.sh("systemctl reboot || reboot", { allowFailure: true, timeoutMs: 30_000 }).catch((e: unknown) => {
+    if (!(e instanceof CommandError)) throw e;
+  });
+  await closeMaster(n, s);
+  const started = Date.now();
+  const after = await pollUntil(
+    `node ${n.name}: did not answer over ssh with a new boot id (was ${before.slice(0, 8)})`,
+    budgetMs,
+    o.intervalMs ?? 3000,
+    async () => {
+      const r = await node.exec(["cat", BOOT_ID], { allowFailure: true, timeoutMs: 20_000 }).catch((e: unknown) => ({
+        exitCode: -1,
+        stdout: "",
+        stderr: e instanceof Error ? e.message : String(e),
+      }));
+      const id = r.stdout.trim();
+      return {
+        ok: r.exitCode === 0 && !!id && id !== before,
+        seen: r.exitCode === 0 ? `boot id ${id.slice(0, 8)}` : r.stderr.trim().split("\n").pop() || `exit ${r.exitCode}`,
+      };
+    },
+    o.clock ? { clock: o.clock } : {},
+  );
+  const left = Math.max(30_000, budgetMs - (Date.now() - started));
+  await pollUntil(
+    `node ${n.name}: systemd did not finish booting`,
+    left,
+    o.intervalMs ?? 3000,
+    async () => {
+      const r = await node
+        .exec(["systemctl", "is-system-running"], { allowFailure: true, timeoutMs: 20_000 })
+        .catch(() => ({ stdout: "", stderr: "no answer" }));
+      const state = r.stdout.trim();
+      // "degraded": booted with a unit failed (a kubelet without its runtime is one).
+      return { ok: state === "running" || state === "degraded", seen: state || r.stderr.trim() };
+    },
+    o.clock ? { clock: o.clock } : {},
+  );
+  return `${n.name} rebooted and answers again at ${n.host}:${n.port} (${after}, was ${before.slice(0, 8)})`;
+}
+
+/** The reboot capability for an inventory's machines. */
+export function sshReboot(inventory: readonly InventoryNode[], shell: NodeShell, s: SshSession): NodeReboot {
+  return {
+    rebootNode: (name) => {
+      const n = inventory.find((x) => x.name === name);
+      if (!n) throw new AftershockError("E_UNSAFE_TARGET", `${name} is not in the --nodes inventory`);
+      return rebootOverSsh(n, shell.node(name), s);
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from "vitest";
+import type { RunGuard } from "../../clusters/contract.js";
+import { AftershockError } from "../../clusters/errors.js";
+import type { RunResult } from "../../clusters/exec.js";
+import type { KubeApi } from "../../clusters/kube.js";
+import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { ReporterMultiplexer } from "../../harness/engine/reporter.js";
+import { runScenario } from "../../harness/engine/runner.js";
+import type { Probe } from "../../harness/kit/probes.js";
+import { defineScenario, step, type ScenarioDefinition } from "../../harness/kit/scenario.js";
+import type { Clock, ManagedCluster } from "../../harness/kit/types.js";
+
+/** The runner with a guard (a cluster this tool did not create, machines over ssh): preflight, snapshot, deadman. */
+
+class FakeClock implements Clock {
+  t = 1_000_000;
+  now() {
+    return this.t;
+  }
+  async sleep(ms: number) {
+    this.t += ms;
+  }
+}
+
+function world(o: { preflight?: () => Promise<string>; rollbackFails?: boolean } = {}) {
+  const log: string[] = [];
+  const state = { broken: false };
+  const ok = (): RunResult => ({ command: "fake", stdout: "", stderr: "", exitCode: 0, elapsedMs: 1 });
+  const node = { name: "cp-1", role: "control-plane" as const, exec: async () => ok(), sh: async () => ok() };
+  const guard: RunGuard = {
+    preflight: o.preflight ?? (async () => (log.push("preflight"), "etcd 3/3 members healthy")),
+    snapshotEtcd: async () => (log.push("snapshot"), "/var/lib/aftershock/snapshots/r.db 2048 bytes on cp-1"),
+    armDeadman: async ({ node: n, seconds }) => {
+      log.push(`arm ${n} ${seconds}s`);
+      return { line: `deadman on ${n}`, disarm: async () => void log.push(`disarm ${n}`) };
+    },
+    release: async () => void log.push("release"),
+  };
+  const cluster: ManagedCluster = {
+    name: "staging",
+    runId: "r",
+    kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
+    kubeconfigPath: "/dev/null",
+    timings: { totalMs: 1 },
+    api: {} as KubeApi,
+    shell: { nodes: [node], controlPlane: () => node, node: () => node },
+    guard,
+    kubectl: async () => ok(),
+    delete: async () => void log.push("give back"),
+    howToReach: () => "",
+  };
+  const healthy: Probe = { name: "healthy", expectation: "not broken", check: async () => ({ ok: !state.broken, observed: state.broken ? "broken" : "fine" }) };
+  const symptom: Probe = { name: "symptom", expectation: "broken", check: async () => ({ ok: state.broken, observed: String(state.broken) }) };
+  const def = (over: Partial<ScenarioDefinition> = {}) =>
+    defineScenario({
+      id: "guarded",
+      title: "t",
+      summary: "s",
+      source: { incident: "000", section: "x" },
+      tags: ["control-plane"],
+      cluster: { controlPlanes: 1, workers: 0 },
+      needs: ["node-shell"],
+      setup: [],
+      steadyState: [healthy],
+      fault: {
+        title: "stop the API server",
+        plan: ["mv /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/parked/"],
+        etcdMembersLost: 0,
+        deadman: { node: () => "cp-1", undo: "mv /etc/kubernetes/parked/kube-apiserver.yaml /etc/kubernetes/manifests/" },
+        inject: async () => {
+          log.push("inject");
+          state.broken = true;
+        },
+        rollback: {
+          title: "put it back",
+          shows: "mv …",
+          budgetMs: 1000,
+          run: async () => {
+            log.push("rollback");
+            if (o.rollbackFails) throw new Error("ssh: no route to host");
+          },
+        },
+      },
+      symptoms: { within: "1m", expect: [symptom] },
+      runbook: [
+        step("fix it", "mv …", async () => {
+          log.push("runbook");
+          state.broken = false;
+        }),
+      ],
+      verify: { within: "1m", expect: [healthy] },
+      ...over,
+    });
+  const run = (over: Partial<ScenarioDefinition> = {}) =>
+    runScenario(def(over), {
+      clusters: { capabilities: ["node-shell"], create: async () => cluster },
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
+      clock: new FakeClock(),
+      reporter: new ReporterMultiplexer([], () => {}),
+    });
+  return { log, run };
+}
+
+describe("a guarded run (a cluster this tool did not create)", () => {
+  it("preflight, then a snapshot and a deadman before the fault; the deadman disarmed once the runbook succeeded", async () => {
+    const w = world();
+    const j = await w.run();
+    expect(j.outcome).toBe("passed");
+    expect(j.phases.map((p) => p.name).slice(0, 3)).toEqual(["cluster", "preflight", "setup"]);
+    const deadmanS = Math.ceil((60_000 + 120_000 + 60_000) / 1000) + 300;
+    expect(w.log).toEqual(["preflight", "snapshot", `arm cp-1 ${deadmanS}s`, "inject", "runbook", "disarm cp-1", "rollback", "disarm cp-1", "give back"]);
+    const inject = j.phases.find((p) => p.name === "inject")!;
+    expect(inject.steps.map((s) => s.title)).toEqual(["etcd snapshot before a control-plane fault", "arm a deadman on cp-1", "stop the API server"]);
+    expect(j.evidence.find((e) => e.source === "etcd snapshot")?.text).toBe("/var/lib/aftershock/snapshots/r.db 2048 bytes on cp-1");
+    expect(j.evidence.find((e) => e.source === "preflight")?.text).toBe("etcd 3/3 members healthy");
+  });
+
+  it("a failed preflight aborts before anything is written, naming the reason in one line", async () => {
+    const w = world({
+      preflight: async () => {
+        throw new AftershockError("E_PREFLIGHT", "etcd has 1 member (quorum 1); the fault takes away 1, leaving 0: no quorum to spare");
+      },
+    });
+    const j = await w.run();
+    expect(j.outcome).toBe("aborted");
+    expect(j.reason).toBe("preflight: etcd has 1 member (quorum 1); the fault takes away 1, leaving 0: no quorum to spare");
+    expect(j.phases.map((p) => p.name)).toEqual(["cluster", "preflight", "teardown"]);
+    expect(w.log).toEqual(["give back"]);
+  });
+
+  it("a rollback that fails leaves the deadman armed: the node's timer undoes the fault", async () => {
+    const w = world({ rollbackFails: true });
+    const j = await w.run({
+      runbook: [
+        step("does not fix it", "…", async () => {
+          throw new Error("runbook failed");
+        }),
+      ],
+    });
+    expect(j.outcome).toBe("not-recovered");
+    expect(w.log).not.toContain("disarm cp-1");
+    const teardown = j.phases.find((p) => p.name === "teardown")!;
+    expect(teardown.steps.find((s) => s.title.startsWith("disarm the deadman"))?.output).toMatch(/^left armed: the rollback did not run to the end/);
+  });
+
+  it("no snapshot for a fault that is not a control-plane one", async () => {
+    const w = world();
+    await w.run({ tags: ["node"] });
+    expect(w.log).not.toContain("snapshot");
+  });
+});

@@ -22,22 +22,42 @@ const job = workflow.jobs.suite;
 const runOf = (name: RegExp) => job.steps.find((s) => s.name && name.test(s.name))!.run!.trim();
 
 describe("the nightly workflow", () => {
-  it("installs with the README's own first command", () => {
+  it("installs with the README's own first command, the doctor's fix as the only step under sudo", () => {
+    const first = readme.split("\n").find((l) => l.startsWith("npm install -g pnpm"))!;
     const install = runOf(/^Install pnpm/);
-    expect(readme.split("\n").find((l) => l.startsWith("npm install -g pnpm"))).toContain(`${install} && pnpm scenario`);
+    const prepare = runOf(/^Prepare the host/);
+    expect(first).toContain(`${install} && pnpm run doctor --fix && pnpm scenario`);
+    expect(prepare).toMatch(/^sudo env( "[A-Z_]+=\$[A-Z_]+")+ pnpm run doctor --fix$/);
+    expect(job.steps.filter((s) => s.run?.includes("sudo")).map((s) => s.name)).toEqual(["Prepare the host"]);
   });
 
-  it("runs the suite command the README shows, as root, shard by shard", () => {
-    const run = runOf(/^Run shard/);
-    const sudo = /^sudo env( "[A-Z_]+=\$[A-Z_]+")+ /.exec(run);
-    expect(sudo, run).not.toBeNull();
+  it("runs the suite command the README shows, as the runner's user, shard by shard", () => {
     const n = job.strategy.matrix.shard.length;
-    const command = run
-      .slice(sudo![0].length)
+    const command = runOf(/^Run shard/)
       .replace("${{ matrix.k8s }}", job.strategy.matrix.k8s[0]!)
       .replace("${{ matrix.shard }}", "1")
       .replace('"$REPEAT"', "1");
     expect(readme).toContain(`${command}   # 2/${n}, 3/${n} and ${n}/${n} on the others`);
+  });
+
+  it("keeps each version's builds under a key of their own, without the run's id, saved by one shard, with its node image", () => {
+    const build = job.steps.filter((s) => typeof s.with?.key === "string" && (s.with.key as string).startsWith("aftershock-build-"));
+    expect(build.map((s) => s.name)).toEqual(["Restore build caches", "Save build caches"]);
+    for (const s of build) {
+      expect(s.with!.key).toContain("${{ matrix.k8s }}");
+      expect(s.with!.key).not.toContain("run_id");
+    }
+    expect(build[0]!.with!.key).toBe(build[1]!.with!.key);
+    const restoreKeys = String(build[0]!.with!["restore-keys"]);
+    expect(restoreKeys).toContain("${{ matrix.k8s }}");
+    const save = job.steps.find((s) => s.name === "Save build caches") as Step & { if?: string };
+    expect(save.if).toContain("matrix.shard == 1");
+    const saved = job.steps.find((s) => s.name === "Save the node image into the build cache") as Step & { if?: string };
+    expect(saved.run).toContain("docker save");
+    expect(saved.if).toBe(save.if);
+    expect(runOf(/^Load the cached node image/)).toContain("docker load");
+    const names = job.steps.map((s) => s.name);
+    expect(names.indexOf("Save the node image into the build cache")).toBeLessThan(names.indexOf("Save build caches"));
   });
 
   it("has one shard per matrix entry, numbered 1..n, and the same n in --shard and the history's cache keys", () => {

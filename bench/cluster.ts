@@ -65,7 +65,7 @@ async function main() {
     const ours = (await run("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout
       .split("\n")
       .filter(
-        (r) => r.startsWith(`${PINNED.localRegistry}/`) || r.startsWith("registry.k8s.io/") || r === profile.loadBalancer.image.replace(/^docker\.io\//, ""),
+        (r) => r.startsWith(`${PINNED.localRegistry}/`) || r.startsWith("registry.k8s.io/") || r === profile.loadBalancer.kindName.replace(/^docker\.io\//, ""),
       );
     if (ours.length) await run("docker", ["rmi", "-f", ...ours]);
     const t = performance.now();

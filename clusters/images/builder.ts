@@ -151,7 +151,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const key = buildKey(version, required);
   const ref = nodeImageRef(version);
   const labels = await docker.imageLabels(ref);
-  if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(profile.loadBalancer.image))) {
+  if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(profile.loadBalancer.localImage))) {
     return {
       ref,
       kubernetesVersion: version,
@@ -190,23 +190,27 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
         dockerBuild(work, img.ref, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
       );
     }
-    await withStep(progress, `Image ${profile.loadBalancer.image} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`, 3 * MIN, () =>
-      lb
-        ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
-          dockerBuild(work, profile.loadBalancer.image, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
-        : dockerBuild(
-            work,
-            profile.loadBalancer.image,
-            toolsImage,
-            [],
-            [
-              "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
-              "STOPSIGNAL SIGUSR1",
-              // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
-              // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
-              'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
-            ],
-          ),
+    await withStep(
+      progress,
+      `Image ${profile.loadBalancer.localImage} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`,
+      3 * MIN,
+      () =>
+        lb
+          ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
+            dockerBuild(work, profile.loadBalancer.localImage, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
+          : dockerBuild(
+              work,
+              profile.loadBalancer.localImage,
+              toolsImage,
+              [],
+              [
+                "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
+                "STOPSIGNAL SIGUSR1",
+                // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
+                // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
+                'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+              ],
+            ),
     );
 
     const preloaded = images.map((i) => i.ref);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { componentImages, preloadProblems, preloadScript } from "../../clusters/images/builder.js";
 import type { BuiltComponent } from "../../clusters/images/go-build.js";
+import { formerUpstreamNames } from "../../clusters/kind/gc.js";
 import { loadBalancerAlias } from "../../clusters/kind/provider.js";
 import { localAlias, PINNED, profileFor } from "../../clusters/versions.js";
 
@@ -99,5 +100,27 @@ describe("kind's load balancer image", () => {
     );
     expect(loadBalancerAlias({ controlPlanes: 3, kubernetesVersion: "v1.37.2" }, false)).toBeUndefined();
     expect(loadBalancerAlias({ controlPlanes: 1, kubernetesVersion: "v1.37.2" }, true)).toBeUndefined();
+  });
+});
+
+describe("pnpm gc and the names earlier versions tagged", () => {
+  it("removes only the upstream names our labelled images had, never our own names or a user's derived image", () => {
+    expect(
+      formerUpstreamNames([
+        "registry.k8s.io/kube-apiserver:v1.37.2",
+        "registry.k8s.io/coredns/coredns:v1.12.4",
+        "envoyproxy/envoy:v1.36.2",
+        "kindest/haproxy:v20230606-42a2262b",
+        "aftershock.local/kind-lb/envoy:v1.36.2",
+        "aftershock.local/node:v1.37.2",
+        "me/my-apiserver:dev",
+        "envoyproxy/envoy:v1.30.0",
+      ]),
+    ).toEqual([
+      "registry.k8s.io/kube-apiserver:v1.37.2",
+      "registry.k8s.io/coredns/coredns:v1.12.4",
+      "envoyproxy/envoy:v1.36.2",
+      "kindest/haproxy:v20230606-42a2262b",
+    ]);
   });
 });

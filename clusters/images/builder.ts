@@ -439,6 +439,8 @@ export async function ensureRootfs(name: string, packages: string[], cacheDir: s
 }
 
 const PIN = "io.cri-containerd.pinned=pinned";
+/** Precedes the listing in the script's output; ctr's import progress before it names the images too. */
+const LISTING = "--- ctr images list ---";
 
 /**
  * What runs in the build container: starts containerd, imports the saved component images into its k8s.io
@@ -454,14 +456,15 @@ export function preloadScript(images: Pick<ComponentImage, "hostRef" | "nodeRef"
     "(containerd >/tmp/containerd.log 2>&1 &)",
     "for i in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done",
     "[ -S /run/containerd/containerd.sock ] || { cat /tmp/containerd.log >&2; echo 'containerd did not start within 10s' >&2; exit 1; }",
-    `${ctr} import --label=${PIN} --all-platforms --no-unpack --digests /kind/images.tar`,
+    `${ctr} import --label=${PIN} --all-platforms --no-unpack --digests /kind/images.tar >/dev/null`,
     ...renamed.flatMap((i) => [
-      `${ctr} tag --force ${i.hostRef} ${i.nodeRef}`,
+      `${ctr} tag --force ${i.hostRef} ${i.nodeRef} >/dev/null`,
       // containerd 1.6 copies the pin with the name; containerd 2's ctr tags through its transfer service, which
       // does not: pinned again either way.
       `${ctr} label ${i.nodeRef} ${PIN} >/dev/null`,
     ]),
     ...(renamed.length ? [`${ctr} rm ${renamed.map((i) => i.hostRef).join(" ")} >/dev/null`] : []),
+    `echo '${LISTING}'`,
     `${ctr} list`,
     "pkill containerd",
     "for i in $(seq 1 100); do pgrep containerd >/dev/null || break; sleep 0.1; done",
@@ -470,12 +473,15 @@ export function preloadScript(images: Pick<ComponentImage, "hostRef" | "nodeRef"
 }
 
 /**
- * What is wrong with the node's containerd after {@link preloadScript}, from its `ctr images list` (REF first,
- * LABELS last on each line): a node name missing or not pinned, or a host-side name left behind.
+ * What is wrong with the node's containerd after {@link preloadScript}, from the `ctr images list` in its output
+ * (REF first, LABELS last on each line): a node name missing or not pinned, or a host-side name left behind.
  */
-export function preloadProblems(listing: string, images: Pick<ComponentImage, "hostRef" | "nodeRef">[]): string[] {
+export function preloadProblems(output: string, images: Pick<ComponentImage, "hostRef" | "nodeRef">[]): string[] {
+  const at = output.indexOf(LISTING);
+  if (at < 0) return [`no image listing in the output of the import: ${output.slice(-300)}`];
   const labelsOf = new Map(
-    listing
+    output
+      .slice(at + LISTING.length)
       .split("\n")
       .map((l) => l.trim().split(/\s+/))
       .filter((t) => t.length > 1)

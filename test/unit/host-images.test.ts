@@ -67,7 +67,8 @@ describe("component images: our names on the host, upstream names in the node", 
       { hostRef: "aftershock.local/echo:v1", nodeRef: "aftershock.local/echo:v1" },
     ];
     const line = (ref: string, labels: string) => `${ref}  application/vnd.oci.image.index.v1+json  sha256:ab  312.5 KiB  linux/amd64  ${labels}`;
-    const header = "REF TYPE DIGEST SIZE PLATFORMS LABELS";
+    // What ctr's import prints before the listing names the host names too: only the listing counts.
+    const header = ["aftershock.local/k8s/pause:3.10.1    \tsaved\t", "--- ctr images list ---", "REF TYPE DIGEST SIZE PLATFORMS LABELS"].join("\n");
     const pinned = "io.cri-containerd.pinned=pinned";
     expect(preloadProblems([header, line(two[0]!.nodeRef, pinned), line(two[1]!.nodeRef, pinned)].join("\n"), two)).toEqual([]);
     expect(preloadProblems([header, line(two[0]!.hostRef, pinned), line(two[1]!.nodeRef, pinned)].join("\n"), two)).toEqual([
@@ -77,6 +78,7 @@ describe("component images: our names on the host, upstream names in the node", 
     expect(preloadProblems([header, line(two[0]!.nodeRef, "-"), line(two[1]!.nodeRef, `a=b,${pinned}`)].join("\n"), two)).toEqual([
       "registry.k8s.io/pause:3.10.1 is not pinned",
     ]);
+    expect(preloadProblems("ctr: failed", two)[0]).toMatch(/^no image listing/);
   });
 });
 

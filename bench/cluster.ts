@@ -18,7 +18,9 @@ import { run } from "../clusters/exec.js";
 import { sampleRunMemory } from "../clusters/memory.js";
 import { doctor } from "../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../clusters/images/builder.js";
+import { formerUpstreamNames } from "../clusters/kind/gc.js";
 import { KindProvider, kindConfig, type ClusterSpec } from "../clusters/kind/provider.js";
+import { LABELS } from "../clusters/labels.js";
 import { ConsoleProgress } from "../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, PINNED } from "../clusters/versions.js";
 
@@ -62,11 +64,14 @@ async function main() {
     cacheDir = path.join(coldTmp, "cache");
     process.env.GOCACHE = path.join(coldTmp, "gocache");
     process.env.GOMODCACHE = path.join(coldTmp, "gomod");
-    const ours = (await run("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout
+    // Only images Aftershock built: its own names, and upstream ones earlier versions gave theirs (by label).
+    const labelled = (await run("docker", ["images", "--filter", `label=${LABELS.builtBy}=aftershock`, "--format", "{{.Repository}}:{{.Tag}}"])).stdout
       .split("\n")
-      .filter(
-        (r) => r.startsWith(`${PINNED.localRegistry}/`) || r.startsWith("registry.k8s.io/") || r === profile.loadBalancer.image.replace(/^docker\.io\//, ""),
-      );
+      .filter(Boolean);
+    const ours = [
+      ...(await run("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout.split("\n").filter((r) => r.startsWith(`${PINNED.localRegistry}/`)),
+      ...formerUpstreamNames(labelled),
+    ];
     if (ours.length) await run("docker", ["rmi", "-f", ...ours]);
     const t = performance.now();
     await ensureNodeImage({ kubernetesVersion: version, cacheDir, progress });

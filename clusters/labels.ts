@@ -15,6 +15,8 @@ export const LABELS = {
   ownerPid: "aftershock.owner-pid",
   /** Docker: "true" on clusters kept with --keep or pnpm cluster create (left alone by gc). */
   keep: "aftershock.keep",
+  /** Docker: "aftershock" on every image Aftershock builds (set by the Dockerfiles it writes; images built FROM one inherit it). */
+  builtBy: "aftershock.built-by",
   /** Kubernetes: the run that owns a namespace (namespace-scoped scenarios, on any cluster). */
   k8sRun: "aftershock.io/run-id",
   /** Kubernetes: the scenario that runs in a namespace. */

@@ -30,7 +30,10 @@ export const PINNED = {
    * use; go1.27.3 is the toolchain the module proxy here serves for that.
    */
   fallbackGoToolchain: "go1.27.3",
-  /** Images Aftershock builds for the cluster's add-ons and workloads carry this registry prefix. */
+  /**
+   * Every image Aftershock builds carries this registry prefix in the host's Docker, so it never replaces an image
+   * of the user's. Upstream names (registry.k8s.io/…, kind's load balancer) exist only inside the node images.
+   */
   localRegistry: "aftershock.local",
   /** The Ingress controller of the Service/Ingress scenarios (MIT); v3.7.x needs a nested module the proxy does not serve. */
   traefik: "v3.6.12",
@@ -43,6 +46,17 @@ export const PINNED = {
   /** vegeta (MIT), the load generator that runs beside a cluster during faults; k6 is AGPL and never built here. */
   vegeta: "v12.13.0",
 } as const;
+
+/**
+ * The host-side name of an image Aftershock builds for an upstream name: registry.k8s.io/coredns/coredns:v1.12.1
+ * in group "k8s" is aftershock.local/k8s/coredns:v1.12.1. The upstream registry is left out of the name, so no
+ * name of ours even contains "registry.k8s.io/" or "docker.io/".
+ */
+export function localAlias(group: string, upstream: string): string {
+  const m = /([a-z0-9._-]+):([\w][\w.-]*)$/.exec(upstream);
+  if (!m) throw new Error(`not an image reference with a tag: "${upstream}"`);
+  return `${PINNED.localRegistry}/${group}/${m[1]}:${m[2]}`;
+}
 
 /** The oldest local Go (GOTOOLCHAIN=local) that builds every component: Helm's module helm.sh/helm/v3 v3.22.0 says `go 1.26.0`. */
 export const MIN_GO = { version: "1.26.0", neededBy: `helm.sh/helm/v3 ${PINNED.helm}` } as const;
@@ -87,11 +101,13 @@ export interface VersionProfile {
   /** kind release that creates clusters of this version (its kubeadm config templates must know the version). */
   kind: string;
   /**
-   * The load balancer kind starts in front of several control planes, under the image name kind asks for. kind
-   * ≤ v0.31 runs haproxy (Debian's package here); kind ≥ v0.32 runs envoy, which Debian does not package, so its
-   * image is Aftershock's own TCP balancer that reads the file-based configuration kind writes for envoy.
+   * The load balancer kind starts in front of several control planes. kind ≤ v0.31 runs haproxy (Debian's package
+   * here); kind ≥ v0.32 runs envoy, which Debian does not package, so its image is Aftershock's own TCP balancer
+   * that reads the file-based configuration kind writes for envoy. `kindName` is the name compiled into kind;
+   * `localImage` is what the builder tags in the host's Docker, and the docker wrapper kind runs through puts it
+   * in place of `kindName` (clusters/kind/docker-wrapper.sh), so the user's image of that name is never replaced.
    */
-  loadBalancer: { image: string; implementation: "haproxy" | "aftershock-lb" };
+  loadBalancer: { kindName: string; localImage: string; implementation: "haproxy" | "aftershock-lb" };
   /** Debian bookworm's containerd 1.6.20 and runc 1.1.5, or containerd 2.x and runc built from their Go modules. */
   runtime: { source: "debian"; containerd: "1.6.20"; runc: "1.1.5" } | { source: "modules"; containerd: string; runc: string };
   /** containerd's configuration format: 2 for containerd 1.6, 3 for containerd 2.x. */
@@ -146,7 +162,7 @@ export function profileFor(version: string): VersionProfile | undefined {
       release,
       line: `1.${LEGACY_MINORS[0]}–1.${LEGACY_MINORS.at(-1)}`,
       kind: PINNED.kind,
-      loadBalancer: { image: PINNED.kindHaproxyImage, implementation: "haproxy" },
+      loadBalancer: { kindName: PINNED.kindHaproxyImage, localImage: localAlias("kind-lb", PINNED.kindHaproxyImage), implementation: "haproxy" },
       runtime: { source: "debian", containerd: "1.6.20", runc: "1.1.5" },
       containerdConfigVersion: 2,
       kubeletFailCgroupV1Off: false,
@@ -162,7 +178,7 @@ export function profileFor(version: string): VersionProfile | undefined {
       release,
       line: `1.${CURRENT_MINORS[0]}–1.${CURRENT_MINORS.at(-1)}`,
       kind: PINNED.kindCurrent,
-      loadBalancer: { image: PINNED.kindEnvoyImage, implementation: "aftershock-lb" },
+      loadBalancer: { kindName: PINNED.kindEnvoyImage, localImage: localAlias("kind-lb", PINNED.kindEnvoyImage), implementation: "aftershock-lb" },
       runtime: { source: "modules", containerd: PINNED.containerd, runc: PINNED.runc },
       containerdConfigVersion: 3,
       kubeletFailCgroupV1Off: true,

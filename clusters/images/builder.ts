@@ -12,7 +12,7 @@ import { run } from "../exec.js";
 import { aboutToBuild, withBuildLock } from "./build-lock.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
-import { kubernetesRelease, PINNED, profileFor, supportedVersionsText, type VersionProfile } from "../versions.js";
+import { kubernetesRelease, localAlias, PINNED, profileFor, supportedVersionsText, type VersionProfile } from "../versions.js";
 import { containerdConfig } from "./containerd-config.js";
 import { buildGoComponent, type BuiltComponent } from "./go-build.js";
 import { cniManifest, storageManifest } from "./manifests.js";
@@ -72,7 +72,7 @@ export interface NodeImage {
   cached: boolean;
   kindBinary: string;
   kubectlBinary: string;
-  /** Images preloaded into the node's containerd. */
+  /** Images preloaded into the node's containerd, by the names they have there (upstream ones for Kubernetes'). */
   preloaded: string[];
 }
 
@@ -153,7 +153,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   const key = buildKey(version, required);
   const ref = nodeImageRef(version);
   const labels = await docker.imageLabels(ref);
-  if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(profile.loadBalancer.image))) {
+  if (!opts.force && labels?.["aftershock.build-key"] === key && (await docker.imageExists(profile.loadBalancer.localImage))) {
     return {
       ref,
       kubernetesVersion: version,
@@ -188,33 +188,37 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     const toolsImage = await buildToolsImage(toolsRootfs, work, progress);
     const images = componentImages({ version, etcdTag, corednsTag, pauseTag, kube, etcd, coredns, localPath, netd, echo, pause });
     for (const img of images) {
-      await withStep(progress, `Image ${img.ref}`, 3 * MIN, () =>
-        dockerBuild(work, img.ref, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
+      await withStep(progress, `Image ${img.nodeRef}`, 3 * MIN, () =>
+        dockerBuild(work, img.hostRef, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
       );
     }
-    await withStep(progress, `Image ${profile.loadBalancer.image} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`, 3 * MIN, () =>
-      lb
-        ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
-          dockerBuild(work, profile.loadBalancer.image, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
-        : dockerBuild(
-            work,
-            profile.loadBalancer.image,
-            toolsImage,
-            [],
-            [
-              "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
-              "STOPSIGNAL SIGUSR1",
-              // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
-              // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
-              'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
-            ],
-          ),
+    await withStep(
+      progress,
+      `Image ${profile.loadBalancer.localImage} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`,
+      3 * MIN,
+      () =>
+        lb
+          ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
+            dockerBuild(work, profile.loadBalancer.localImage, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
+          : dockerBuild(
+              work,
+              profile.loadBalancer.localImage,
+              toolsImage,
+              [],
+              [
+                "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
+                "STOPSIGNAL SIGUSR1",
+                // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
+                // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
+                'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+              ],
+            ),
     );
 
-    const preloaded = images.map((i) => i.ref);
+    const preloaded = images.map((i) => i.nodeRef);
     const imagesTar = path.join(work, "images.tar");
     await withStep(progress, `Saving ${preloaded.length} component images for preloading`, 5 * MIN, () =>
-      docker.run(["save", "-o", imagesTar, ...preloaded], { timeoutMs: 5 * MIN }),
+      docker.run(["save", "-o", imagesTar, ...images.map((i) => i.hostRef)], { timeoutMs: 5 * MIN }),
     );
 
     const nodeBase = `${PINNED.localRegistry}/node-base:${version}`;
@@ -267,8 +271,10 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
       await docker.run(["build", "-q", "-t", nodeBase, ctx], { timeoutMs: 10 * MIN });
     });
 
-    await withStep(progress, `Preloading component images into the node's containerd`, 10 * MIN, () => preload(nodeBase, imagesTar, ref, key, preloaded));
-    await docker.run(["rmi", nodeBase], { allowFailure: true });
+    await withStep(progress, `Preloading component images into the node's containerd`, 10 * MIN, () => preload(nodeBase, imagesTar, ref, key, images));
+    // The component images were only the way into the node image: the next build makes them again (a warm run
+    // looks at the node image's labels alone), so they do not stay in the host's Docker.
+    await docker.run(["rmi", nodeBase, ...images.map((i) => i.hostRef)], { allowFailure: true });
     return { ref, kubernetesVersion: version, cached: false, kindBinary: kind.bins.kind!, kubectlBinary: kube.bins.kubectl!, preloaded };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -282,14 +288,27 @@ function buildKey(version: string, required: string[]): string {
   return h.digest("hex").slice(0, 16);
 }
 
-interface ComponentImage {
-  ref: string;
+export interface ComponentImage {
+  /** Its name in the host's Docker while the node image is built: always under PINNED.localRegistry. */
+  hostRef: string;
+  /** Its name in the node's containerd: the one kubeadm, the kubelet and the manifests ask for. */
+  nodeRef: string;
   from: "tools" | "scratch";
   files: { src: string; dest: string }[];
   instructions: string[];
 }
 
-function componentImages(b: {
+/** Kubernetes' own images answer to registry.k8s.io names in the node, and to aftershock.local/k8s/… on the host. */
+function upstream(nodeRef: string): Pick<ComponentImage, "hostRef" | "nodeRef"> {
+  return { hostRef: localAlias("k8s", nodeRef), nodeRef };
+}
+
+/** Aftershock's add-on images have the same aftershock.local name on the host and in the node. */
+function ours(ref: string): Pick<ComponentImage, "hostRef" | "nodeRef"> {
+  return { hostRef: ref, nodeRef: ref };
+}
+
+export function componentImages(b: {
   version: string;
   etcdTag: string;
   corednsTag: string;
@@ -303,7 +322,7 @@ function componentImages(b: {
   pause: string;
 }): ComponentImage[] {
   const k8s = (name: string): ComponentImage => ({
-    ref: `registry.k8s.io/${name}:${b.version}`,
+    ...upstream(`registry.k8s.io/${name}:${b.version}`),
     from: "tools",
     files: [{ src: b.kube.bins[name]!, dest: `/usr/local/bin/${name}` }],
     instructions: [`ENTRYPOINT ["/usr/local/bin/${name}"]`],
@@ -314,34 +333,34 @@ function componentImages(b: {
     k8s("kube-scheduler"),
     k8s("kube-proxy"),
     {
-      ref: `registry.k8s.io/etcd:${b.etcdTag}`,
+      ...upstream(`registry.k8s.io/etcd:${b.etcdTag}`),
       from: "tools",
       files: ["etcd", "etcdctl", "etcdutl"].map((n) => ({ src: b.etcd.bins[n]!, dest: `/usr/local/bin/${n}` })),
       instructions: [],
     },
     {
-      ref: `registry.k8s.io/coredns/coredns:${b.corednsTag}`,
+      ...upstream(`registry.k8s.io/coredns/coredns:${b.corednsTag}`),
       from: "tools",
       files: [{ src: b.coredns.bins.coredns!, dest: "/coredns" }],
       instructions: ['ENTRYPOINT ["/coredns"]'],
     },
-    { ref: `registry.k8s.io/pause:${b.pauseTag}`, from: "scratch", files: [{ src: b.pause, dest: "/pause" }], instructions: ['ENTRYPOINT ["/pause"]'] },
+    { ...upstream(`registry.k8s.io/pause:${b.pauseTag}`), from: "scratch", files: [{ src: b.pause, dest: "/pause" }], instructions: ['ENTRYPOINT ["/pause"]'] },
     {
-      ref: `${PINNED.localRegistry}/local-path-provisioner:${b.localPath.version}`,
+      ...ours(`${PINNED.localRegistry}/local-path-provisioner:${b.localPath.version}`),
       from: "tools",
       files: [{ src: b.localPath.bins["local-path-provisioner"]!, dest: "/usr/local/bin/local-path-provisioner" }],
       instructions: [],
     },
-    { ref: `${PINNED.localRegistry}/local-path-helper:v1`, from: "tools", files: [], instructions: [] },
+    { ...ours(`${PINNED.localRegistry}/local-path-helper:v1`), from: "tools", files: [], instructions: [] },
     {
-      ref: `${PINNED.localRegistry}/netd:${b.netd.version}`,
+      ...ours(`${PINNED.localRegistry}/netd:${b.netd.version}`),
       from: "tools",
       files: [{ src: b.netd.bins["aftershock-netd"]!, dest: "/usr/local/bin/aftershock-netd" }],
       instructions: ['ENTRYPOINT ["/usr/local/bin/aftershock-netd"]'],
     },
     // A workload for scenarios that need a Service to answer (harness/kit/workloads/workloads.ts ECHO_IMAGE).
     {
-      ref: `${PINNED.localRegistry}/echo:${b.echo.version}`,
+      ...ours(`${PINNED.localRegistry}/echo:${b.echo.version}`),
       from: "scratch",
       files: [{ src: b.echo.bins.echo!, dest: "/echo" }],
       instructions: ['ENTRYPOINT ["/echo"]'],
@@ -361,7 +380,7 @@ export async function dockerBuild(work: string, ref: string, from: string, files
     lines.push(`COPY ${name} ${f.dest}`);
   }
   if (from !== "scratch") lines.push("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  lines.push(...instructions, `LABEL aftershock.built-by=aftershock`);
+  lines.push(...instructions, `LABEL ${LABELS.builtBy}=aftershock`);
   await writeFile(path.join(ctx, "Dockerfile"), lines.join("\n") + "\n");
   await docker.run(["build", "-q", "-t", ref, ctx], { timeoutMs: 10 * MIN });
 }
@@ -439,29 +458,74 @@ export async function ensureRootfs(name: string, packages: string[], cacheDir: s
   return ref;
 }
 
+const PIN = "io.cri-containerd.pinned=pinned";
+/** Precedes the listing in the script's output; ctr's import progress before it names the images too. */
+const LISTING = "--- ctr images list ---";
+
 /**
- * Starts containerd inside a build container of the node image, imports the component images into its
- * k8s.io namespace without unpacking (containerd unpacks on first use), and commits the result.
+ * What runs in the build container: starts containerd, imports the saved component images into its k8s.io
+ * namespace without unpacking (containerd unpacks on first use), gives each the name it has in the node and drops
+ * its host-side name, and lists the result for {@link preloadProblems}. Pinned, so the kubelet's image garbage
+ * collection never removes them.
  */
-async function preload(nodeBase: string, imagesTar: string, ref: string, key: string, preloaded: string[]): Promise<void> {
+export function preloadScript(images: Pick<ComponentImage, "hostRef" | "nodeRef">[]): string {
+  const ctr = "ctr --namespace=k8s.io images";
+  const renamed = images.filter((i) => i.hostRef !== i.nodeRef);
+  return [
+    "set -eu",
+    "(containerd >/tmp/containerd.log 2>&1 &)",
+    "for i in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done",
+    "[ -S /run/containerd/containerd.sock ] || { cat /tmp/containerd.log >&2; echo 'containerd did not start within 10s' >&2; exit 1; }",
+    `${ctr} import --label=${PIN} --all-platforms --no-unpack --digests /kind/images.tar >/dev/null`,
+    ...renamed.flatMap((i) => [
+      `${ctr} tag --force ${i.hostRef} ${i.nodeRef} >/dev/null`,
+      // containerd 1.6 copies the pin with the name; containerd 2's ctr tags through its transfer service, which
+      // does not: pinned again either way.
+      `${ctr} label ${i.nodeRef} ${PIN} >/dev/null`,
+    ]),
+    ...(renamed.length ? [`${ctr} rm ${renamed.map((i) => i.hostRef).join(" ")} >/dev/null`] : []),
+    `echo '${LISTING}'`,
+    `${ctr} list`,
+    "pkill containerd",
+    "for i in $(seq 1 100); do pgrep containerd >/dev/null || break; sleep 0.1; done",
+    "rm -f /kind/images.tar /tmp/containerd.log",
+  ].join("\n");
+}
+
+/**
+ * What is wrong with the node's containerd after {@link preloadScript}, from the `ctr images list` in its output
+ * (REF first, LABELS last on each line): a node name missing or not pinned, or a host-side name left behind.
+ */
+export function preloadProblems(output: string, images: Pick<ComponentImage, "hostRef" | "nodeRef">[]): string[] {
+  const at = output.indexOf(LISTING);
+  if (at < 0) return [`no image listing in the output of the import: ${output.slice(-300)}`];
+  const labelsOf = new Map(
+    output
+      .slice(at + LISTING.length)
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter((t) => t.length > 1)
+      .map((t) => [t[0]!, t.at(-1)!]),
+  );
+  const problems: string[] = [];
+  for (const i of images) {
+    const labels = labelsOf.get(i.nodeRef);
+    if (labels === undefined) problems.push(`${i.nodeRef} is missing`);
+    else if (!labels.split(",").includes(PIN)) problems.push(`${i.nodeRef} is not pinned`);
+    if (i.hostRef !== i.nodeRef && labelsOf.has(i.hostRef)) problems.push(`${i.hostRef} is still there`);
+  }
+  return problems;
+}
+
+/** Runs {@link preloadScript} in a build container of the node image, checks the result and commits it. */
+async function preload(nodeBase: string, imagesTar: string, ref: string, key: string, images: ComponentImage[]): Promise<void> {
   const name = `aftershock-build-${process.pid}-${Date.now()}`;
   await docker.run(["run", "-d", "--name", name, "--privileged", "--label", `${LABELS.managed}=build`, "--entrypoint", "sleep", nodeBase, "infinity"]);
   try {
     await docker.run(["cp", imagesTar, `${name}:/kind/images.tar`], { timeoutMs: 5 * MIN });
-    const script = [
-      "set -eu",
-      "(containerd >/tmp/containerd.log 2>&1 &)",
-      "for i in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done",
-      "[ -S /run/containerd/containerd.sock ] || { cat /tmp/containerd.log >&2; echo 'containerd did not start within 10s' >&2; exit 1; }",
-      "ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests /kind/images.tar",
-      "ctr --namespace=k8s.io images list -q",
-      "pkill containerd",
-      "for i in $(seq 1 100); do pgrep containerd >/dev/null || break; sleep 0.1; done",
-      "rm -f /kind/images.tar /tmp/containerd.log",
-    ].join("\n");
-    const r = await docker.run(["exec", name, "bash", "-c", script], { timeoutMs: 10 * MIN });
-    const missing = preloaded.filter((p) => !r.stdout.includes(p));
-    if (missing.length) throw new AftershockError("E_BUILD", `containerd in the node image is missing ${missing.join(", ")} after import`);
+    const r = await docker.run(["exec", name, "bash", "-c", preloadScript(images)], { timeoutMs: 10 * MIN });
+    const problems = preloadProblems(r.stdout, images);
+    if (problems.length) throw new AftershockError("E_BUILD", `the node image's containerd is not as it should be after the import: ${problems.join("; ")}`);
     await docker.run(
       [
         "commit",
@@ -472,7 +536,7 @@ async function preload(nodeBase: string, imagesTar: string, ref: string, key: st
         "--change",
         `LABEL aftershock.build-key=${key}`,
         "--change",
-        `LABEL aftershock.preloaded=${preloaded.join(",")}`,
+        `LABEL aftershock.preloaded=${images.map((i) => i.nodeRef).join(",")}`,
         name,
         ref,
       ],

@@ -3,13 +3,31 @@ import { LABELS } from "../labels.js";
 import type { Progress } from "../progress.js";
 import { removeRunResources } from "./provider.js";
 import { isAlive } from "../process.js";
+import { PINNED } from "../versions.js";
+
+/** The names kind is compiled with for its load balancer, as `docker images` shows them (without docker.io/). */
+const KIND_LB_NAMES = [PINNED.kindEnvoyImage, PINNED.kindHaproxyImage].flatMap((n) => [n, n.replace(/^docker\.io\//, "")]);
+
+/**
+ * Of the names of images Aftershock built (`docker images` REPOSITORY:TAG of images with its built-by label), the
+ * upstream ones earlier versions tagged in the host's Docker: Kubernetes' images as registry.k8s.io/… and the load
+ * balancer under kind's name. Everything is built under PINNED.localRegistry now, so these are leftovers; only
+ * these exact names, so a user's own image built FROM one of ours (it inherits the label) is not touched.
+ */
+export function formerUpstreamNames(refs: string[]): string[] {
+  return refs.filter((r) => r.startsWith("registry.k8s.io/") || KIND_LB_NAMES.includes(r));
+}
 
 /**
  * Removes Docker objects of runs whose owner process is gone. Kept clusters (pnpm cluster create, --keep)
- * are left alone unless `all` is set. Image-build containers of dead builds go too.
+ * are left alone unless `all` is set. Image-build containers of dead builds go too, and so do the upstream names
+ * of images Aftershock built before it named them its own ({@link formerUpstreamNames}).
  */
-export async function garbageCollect(opts: { all: boolean; progress: Progress }): Promise<{ containers: number; volumes: number; networks: number }> {
-  const total = { containers: 0, volumes: 0, networks: 0 };
+export async function garbageCollect(opts: {
+  all: boolean;
+  progress: Progress;
+}): Promise<{ containers: number; volumes: number; networks: number; images: number }> {
+  const total = { containers: 0, volumes: 0, networks: 0, images: 0 };
   const runs = new Map<string, { pid: number; keep: boolean }>();
   for (const kind of ["container", "volume", "network"] as const) {
     const args =
@@ -54,6 +72,14 @@ export async function garbageCollect(opts: { all: boolean; progress: Progress })
       await docker.run(["rm", "-f", "-v", id]);
       total.containers++;
     }
+  }
+  const ours = await docker.run(["images", "--filter", `label=${LABELS.builtBy}=aftershock`, "--format", "{{.Repository}}:{{.Tag}}"]);
+  for (const ref of formerUpstreamNames(ours.stdout.split("\n").filter(Boolean))) {
+    // Only a name goes when the image has others; an image a container still runs (a kept cluster's load balancer
+    // from before) is refused by Docker without --force, and stays.
+    const r = await docker.run(["rmi", ref], { allowFailure: true });
+    if (r.exitCode === 0) total.images++;
+    else opts.progress.info(`kept ${ref}: ${r.stderr.trim().split("\n").pop() ?? ""}`);
   }
   return total;
 }

@@ -54,6 +54,18 @@ export function kindConfig(spec: ClusterSpec): string {
   ].join("\n");
 }
 
+/**
+ * What the docker wrapper runs in place of kind's load balancer image (AFTERSHOCK_IMAGE_ALIAS, "<kind's name>=<ours>"):
+ * kind names it under an upstream name, which stays the user's; Aftershock's balancer is in the host's Docker under
+ * its own name whenever the offline node image was built. Only clusters with several control planes have one.
+ * Without our image (a node image from a registry, --image) kind runs and, if need be, pulls the image it names.
+ */
+export function loadBalancerAlias(spec: Pick<ClusterSpec, "controlPlanes" | "kubernetesVersion">, ourImagePresent: boolean): string | undefined {
+  const lb = profileFor(spec.kubernetesVersion)?.loadBalancer;
+  if (spec.controlPlanes < 2 || !lb || !ourImagePresent) return undefined;
+  return `${lb.kindName}=${lb.localImage}`;
+}
+
 /** kind at the release the version's profile names (v0.24.0 for 1.27–1.30, v0.33.0 for 1.35–1.37). */
 function kindFor(version: string) {
   return kindComponent(profileFor(version)?.kind);
@@ -162,6 +174,12 @@ export class KindProvider implements Provider {
     const configPath = path.join(dir, "kind.yaml");
     await writeFile(configPath, kindConfig(spec));
     const env = await this.kindEnv(runId, name, !!opts.detached);
+    const lb = spec.controlPlanes > 1 ? profileFor(spec.kubernetesVersion)?.loadBalancer : undefined;
+    if (lb) {
+      const alias = loadBalancerAlias(spec, await docker.imageExists(lb.localImage));
+      if (alias) env.AFTERSHOCK_IMAGE_ALIAS = alias;
+      else this.progress.info(`${lb.localImage} is not built here: kind runs its own load balancer image ${lb.kindName} (and pulls it if missing)`);
+    }
     const reaper = opts.detached ? undefined : this.startReaper(runId, env.AFTERSHOCK_REAL_DOCKER!);
     const cleanup = async () => {
       await this.destroy(name, runId, kindBin, env);

@@ -46,7 +46,8 @@ Usage:
                                             (game days of control-plane-node-lost; the join is yours)
   pnpm demo [--workers N] [--k8s-version V] [--keep]
                                             create a cluster, print its nodes, delete it
-  pnpm gc [--all]                           remove containers, volumes and networks left by dead runs (--all: every run)
+  pnpm gc [--all]                           remove containers, volumes and networks left by dead runs (--all: every run),
+                                            and upstream names (registry.k8s.io/…) earlier versions gave their own images
   pnpm gc --kubeconfig FILE [--context C] [--all]
                                             delete the namespaces dead runs of this host left on an existing cluster
   pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--image REF]
@@ -436,7 +437,9 @@ async function main(argv: string[]): Promise<number> {
       }
       if (values.context) throw new AftershockError("E_BAD_INPUT", "--context needs --kubeconfig");
       const removed = await garbageCollect({ all: !!values.all, progress });
-      console.log(`removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks`);
+      console.log(
+        `removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks, ${removed.images} upstream image names of earlier builds`,
+      );
       return 0;
     }
     default:

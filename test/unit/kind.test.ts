@@ -61,6 +61,18 @@ describe("docker wrapper used by kind", () => {
     expect(argv.at(-1)).toBe("as-abcd1234");
   });
 
+  it("runs Aftershock's load balancer where kind names its upstream image, and nothing else", () => {
+    const alias = { ...env, AFTERSHOCK_IMAGE_ALIAS: "docker.io/envoyproxy/envoy:v1.36.2=aftershock.local/kind-lb/envoy:v1.36.2" };
+    const lb = ["run", "--name", "c-external-load-balancer", "--hostname", "c-external-load-balancer", "docker.io/envoyproxy/envoy:v1.36.2", "bash", "-c", "x"];
+    const argv = runWrapper(lb, alias);
+    expect(argv.slice(-4)).toEqual(["aftershock.local/kind-lb/envoy:v1.36.2", "bash", "-c", "x"]);
+    expect(argv).not.toContain("docker.io/envoyproxy/envoy:v1.36.2");
+    expect(runWrapper(lb, env).slice(-4)).toEqual(["docker.io/envoyproxy/envoy:v1.36.2", "bash", "-c", "x"]);
+    // Only `docker run` of exactly that name: an inspect or pull of the name is the user's business.
+    expect(runWrapper(["pull", "docker.io/envoyproxy/envoy:v1.36.2"], alias)).toEqual(["pull", "docker.io/envoyproxy/envoy:v1.36.2"]);
+    expect(runWrapper(["run", "docker.io/envoyproxy/envoy:v1.36.20"], alias).at(-1)).toBe("docker.io/envoyproxy/envoy:v1.36.20");
+  });
+
   it("passes every other command through untouched", () => {
     expect(runWrapper(["exec", "node", "cat", "/kind/version"], env)).toEqual(["exec", "node", "cat", "/kind/version"]);
     expect(runWrapper(["run", "x"], { AFTERSHOCK_RUN_ID: "" })).toEqual(["run", "x"]);

@@ -27,7 +27,7 @@ describe("version profiles: one place says what a version needs", () => {
       "aftershock-lb",
       true,
     ]);
-    expect(now.loadBalancer.image).toBe("docker.io/envoyproxy/envoy:v1.36.2");
+    expect(now.loadBalancer.kindName).toBe("docker.io/envoyproxy/envoy:v1.36.2");
     expect(now.endOfSupport).toBeUndefined();
   });
 

@@ -104,6 +104,12 @@ async function exists(name: string): Promise<boolean> {
   return (await vmSh(`docker ps -a --filter name=^/${name}$ --format '{{.Names}}'`)).trim() === name;
 }
 
+/** The node an earlier test started, or a new one when that test was filtered out (vitest -t). */
+async function ensureNode(name: string): Promise<void> {
+  const up = (await vmSh(`docker ps --filter name=^/${name}$ --format '{{.Names}}'`)).trim() === name;
+  if (!up) await timed("node container start to systemd running", () => startNode(name));
+}
+
 const describeVm = vmConfigured ? describe : describe.skip;
 
 describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)", () => {
@@ -228,6 +234,7 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
     const pod = "kubepods/pod-mem";
 
     it("reads memory.current of a pod cgroup, and counts an OOM kill under a small memory.max", async () => {
+      await ensureNode(node);
       await podCgroup(node, "pod-mem");
       await nodeSh(node, `echo ${32 * MiB} > ${ROOT}/${pod}/memory.max; [ ! -e ${ROOT}/${pod}/memory.swap.max ] || echo 0 > ${ROOT}/${pod}/memory.swap.max`);
       await startIn(node, pod, "exec sleep 100000");
@@ -250,6 +257,7 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
   describe("shown once: docker rm -f of a node whose pod cgroup stays frozen (no thaw)", () => {
     const node = "cg2-work";
     it("reports what docker rm -f does without the thaw (bounded at 90s)", async () => {
+      await ensureNode(node);
       const pod = await podCgroup(node, "pod-frozen-nothaw");
       await startIn(node, pod, "exec sleep 100000");
       await nodeSh(node, v2.freeze(pod, ROOT));

@@ -26,7 +26,7 @@
 #
 # Environment: AFTERSHOCK_VM_SMP (2), AFTERSHOCK_VM_MEM (6144 MiB), AFTERSHOCK_VM_PORT (2222),
 # AFTERSHOCK_VM_KEEP=1 leaves the VM running after the tests (print how to reach it), AFTERSHOCK_DEBIAN_MIRROR.
-# Subcommands: `lane.sh [all] [-- vitest args]` (everything), `lane.sh build` (the cached, warmed disk only),
+# Subcommands: `lane.sh [all] [[--] vitest args]` (everything), `lane.sh build` (the cached, warmed disk only),
 # `lane.sh boot` (build, boot, wait for Docker, leave the VM running).
 #
 # Measured on this host (Debian bookworm, cgroup v1, 2 cores, another image build using both; 2026-12-07):
@@ -36,8 +36,8 @@
 #   warm, once     boot + docker import of the node tar (65s; the untrimmed 253 MB tar took 135s) + poweroff 6s
 #                  + qemu-img commit: 168s
 #   build, warm    0s (cache hit on ~/.cache/aftershock/vm/<key>/ready and warm)
-#   boot           to ssh 50-128s (50, 52, 57, 71, 87, 128), to Docker 89-157s
-#   tests          node container start to systemd running 46-93s; freeze + thaw below + docker rm -f 112s
+#   boot           to ssh 35-128s (35, 50, 52, 57, 71, 87, 128), to Docker 68-157s
+#   tests          node container start to systemd running 44-93s; freeze + thaw below + docker rm -f 112s
 #                  (rm 6.1-7.3s); io.max 115-140s (0.5 MiB/s set, 0.50 measured, 68-120 MB/s unthrottled, the
 #                  remaining 55 MiB 3.9-9s after the lift); memory + OOM kill 28-70s; the no-thaw run 26-60s
 #   lane           387s from a warm cache (5 tests pass); 653s when the warm step runs first
@@ -295,9 +295,10 @@ run_tests() {
   (cd "$repo" && timeout 1800 node_modules/.bin/vitest run --config test/cgroup2/vitest.config.ts "$@")
 }
 
-cmd="${1:-all}"
-[ $# -gt 0 ] && shift
-[ "${1:-}" = -- ] && shift
+# `pnpm test:cgroup2 -t thaw` and `lane.sh all -- -t thaw` both hand "-t thaw" to vitest.
+cmd=all
+case "${1:-}" in build | boot | all) cmd=$1 && shift ;; esac
+[ "${1:-}" != -- ] || shift
 case "$cmd" in
   build)
     build_vm
@@ -316,5 +317,4 @@ case "$cmd" in
     run_tests "$@"
     say "lane done in $(since "$t0")s (boot to ssh ${boot_ssh}s, to Docker ${boot_docker}s)"
     ;;
-  *) die "usage: lane.sh [all|build|boot] [-- vitest arguments]" ;;
 esac

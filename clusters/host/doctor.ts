@@ -36,7 +36,7 @@ export interface DoctorOptions {
    * looks, and a host that needs a change stops the command with E_HOST_CHANGES. Defaults to AFTERSHOCK_FIX_HOST=1.
    */
   fix?: boolean;
-  /** Also what `pnpm test` needs on the host: docker-registry (existing-cluster tests) and chromium (screenshots). */
+  /** Also what `pnpm test` needs on the host: docker-registry (existing-cluster tests), chromium (screenshots), openssh-server (sshd). */
   tests?: boolean;
   /** Where host-wide files are (tests point these at a temp dir). */
   paths?: HostPaths;
@@ -236,6 +236,12 @@ export const NEEDED_PACKAGES: NeededPackage[] = [
   { pkg: "tar", present: (f) => !!f("tar"), why: "packs files into images" },
   { pkg: "docker-registry", present: (_, e) => e("/usr/bin/docker-registry"), why: "the plain-HTTP registry existing-cluster tests push to", tests: true },
   { pkg: "chromium", present: (f) => !!(f("chromium") ?? f("chromium-browser")), why: "report screenshots in the e2e tests", tests: true },
+  {
+    pkg: "openssh-server",
+    present: (_, e) => e("/usr/sbin/sshd"),
+    why: "the ssh node shell's unit test runs its own sshd on 127.0.0.1 (on a systemd host the package also enables the system's ssh service: systemctl disable --now ssh if you do not want it)",
+    tests: true,
+  },
 ];
 
 /** The packages of NEEDED_PACKAGES that are missing (those for `pnpm test` only when `tests`). */
@@ -482,7 +488,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     `running, ${e.serverVersion} (${e.flavour}), storage ${e.storage}, root ${e.rootDir}`,
     applied.has("start-dockerd") || applied.has("install"),
   );
-  const tools = ["mmdebstrap", "gcc", "pkg-config", ...(tests ? ["docker-registry", "chromium"] : [])].join(", ");
+  const tools = ["mmdebstrap", "gcc", "pkg-config", ...(tests ? ["docker-registry", "chromium", "openssh-server"] : [])].join(", ");
   line("build tools", true, `${state.go}, ${tools}`, applied.has("install"));
 
   // Privileged containers (kind nodes are privileged).

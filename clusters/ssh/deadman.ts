@@ -20,6 +20,8 @@ export interface DeadmanSpec {
   undo: string;
   /** "auto": systemd-run where systemd runs the machine, else the sleep; the others force one (tests). */
   mode?: "auto" | "systemd" | "sleep";
+  /** Where the switch keeps its files on the node (DEADMAN_DIR); tests that arm one on this host give a temp dir. */
+  dir?: string;
 }
 
 export const DEADMAN_DIR = "/var/lib/aftershock/deadman";
@@ -31,11 +33,11 @@ export function deadmanUnit(spec: Pick<DeadmanSpec, "runId" | "tag">): string {
   return name;
 }
 
-const files = (unit: string) => ({
-  script: `${DEADMAN_DIR}/${unit}.sh`,
-  armed: `${DEADMAN_DIR}/${unit}.armed`,
-  pid: `${DEADMAN_DIR}/${unit}.pid`,
-  log: `${DEADMAN_DIR}/${unit}.log`,
+const files = (unit: string, dir = DEADMAN_DIR) => ({
+  script: `${dir}/${unit}.sh`,
+  armed: `${dir}/${unit}.armed`,
+  pid: `${dir}/${unit}.pid`,
+  log: `${dir}/${unit}.log`,
 });
 
 /**
@@ -47,7 +49,7 @@ export function armScript(spec: DeadmanSpec): string {
     throw new AftershockError("E_BAD_INPUT", `deadman seconds must be a whole number ≥ 1, got ${spec.seconds}`);
   if (spec.undo.includes("AFTERSHOCK_DEADMAN_EOF")) throw new AftershockError("E_BAD_INPUT", "a deadman's undo script must not contain AFTERSHOCK_DEADMAN_EOF");
   const unit = deadmanUnit(spec);
-  const f = files(unit);
+  const f = files(unit, spec.dir);
   // The undo runs once: it removes the armed file first, so a second timer (or a retry) finds nothing to do.
   const wrapper = `#!/bin/sh
 # Aftershock deadman of run ${spec.runId}: undoes the fault "${spec.tag}" unless disarmed.
@@ -75,7 +77,7 @@ else
 ${sleep}
 fi`;
   return `set -eu
-mkdir -p ${DEADMAN_DIR}
+mkdir -p ${spec.dir ?? DEADMAN_DIR}
 cat >${f.script} <<'AFTERSHOCK_DEADMAN_EOF'
 ${wrapper}AFTERSHOCK_DEADMAN_EOF
 chmod 700 ${f.script}
@@ -85,9 +87,9 @@ ${choose}
 }
 
 /** The script that disarms it (harmless to repeat, and when it already fired): the switch off, then the timer stopped. */
-export function disarmScript(spec: Pick<DeadmanSpec, "runId" | "tag">): string {
+export function disarmScript(spec: Pick<DeadmanSpec, "runId" | "tag" | "dir">): string {
   const unit = deadmanUnit(spec);
-  const f = files(unit);
+  const f = files(unit, spec.dir);
   return `rm -f ${f.armed}
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl stop ${unit}.timer ${unit}.service >/dev/null 2>&1 || true

@@ -187,6 +187,7 @@ describe("the doctor's plan", () => {
     const none = () => undefined;
     expect(missingPackages(none, () => false, false)).toEqual(["mmdebstrap", "uidmap", "gcc", "libc6-dev", "libseccomp-dev", "pkg-config", "tar"]);
     expect(missingPackages(none, () => false, true)).toContain("docker-registry");
+    expect(missingPackages(none, () => false, true)).toContain("openssh-server");
     expect(
       missingPackages(
         (b) => `/usr/bin/${b}`,

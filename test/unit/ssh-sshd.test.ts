@@ -185,7 +185,7 @@ describe.skipIf(!!missing)("ssh node shell against a real sshd on 127.0.0.1", ()
     it("fires when the connection is cut: the master ssh is killed, the undo still runs on the node after N seconds", async () => {
       const h = sshNode(node, "worker", session);
       const marker = path.join(dir, "undone-cut");
-      const d = await armDeadman(h, { runId: "t3st", tag: "cut", seconds: 3, undo: `echo undone >${marker}`, mode: "sleep" });
+      const d = await armDeadman(h, { runId: "t3st", tag: "cut", seconds: 3, undo: `echo undone >${marker}`, mode: "sleep", dir: path.join(dir, "deadman") });
       expect(d.how).toMatch(/^sleep \d+$/);
       const pid = await masterPid(node, session);
       expect(pid).toBeGreaterThan(0);
@@ -201,7 +201,7 @@ describe.skipIf(!!missing)("ssh node shell against a real sshd on 127.0.0.1", ()
       const h = sshNode(node, "worker", session);
       const marker = path.join(dir, "undone-disarmed");
       // The mode the node picks by itself: systemd-run where systemd runs the machine, else the sleep.
-      const d = await armDeadman(h, { runId: "t3st", tag: "disarm", seconds: 2, undo: `echo undone >${marker}` });
+      const d = await armDeadman(h, { runId: "t3st", tag: "disarm", seconds: 2, undo: `echo undone >${marker}`, dir: path.join(dir, "deadman") });
       expect(d.how).toMatch(existsSync("/run/systemd/system") ? /^systemd aftershock-deadman-t3st-disarm$/ : /^sleep \d+$/);
       await d.disarm();
       await d.disarm(); // harmless to repeat

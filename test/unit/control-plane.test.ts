@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { FakeClock } from "./fake-clock.js";
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import type { ClusterAccess } from "../../clusters/contract.js";
 import type { KubeApi } from "../../clusters/kube.js";
@@ -6,15 +7,7 @@ import { deletedPodReplaced, newDeploymentFilled, newPodScheduled } from "../../
 import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
 
 /** Wall time that advances only when a probe sleeps: the 15 s grace is tested without waiting. */
-class FakeClock implements Clock {
-  t = Date.parse("2026-06-01T10:00:00Z");
-  now() {
-    return this.t;
-  }
-  async sleep(ms: number) {
-    this.t += ms;
-  }
-}
+const clockAt = () => new FakeClock(Date.parse("2026-06-01T10:00:00Z"));
 
 /**
  * A pretend API server with pretend controllers. Healthy, the scheduler gives a pod a node 1.4 s after it is
@@ -23,7 +16,7 @@ class FakeClock implements Clock {
  * nothing of that happens. Every API call first lets the controllers catch up with the clock.
  */
 function fakeCluster(healthy: boolean) {
-  const clock = new FakeClock();
+  const clock = clockAt();
   const pods = new Map<string, V1Pod>();
   const deployments = new Map<string, V1Deployment>();
   const calls: string[] = [];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { FakeClock } from "./fake-clock.js";
 import type { RunGuard } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import type { RunResult } from "../../clusters/exec.js";
@@ -11,16 +12,6 @@ import { defineScenario, step, type ScenarioDefinition } from "../../harness/kit
 import type { Clock, ManagedCluster } from "../../harness/kit/types.js";
 
 /** The runner with a guard (a cluster this tool did not create, machines over ssh): preflight, snapshot, deadman. */
-
-class FakeClock implements Clock {
-  t = 1_000_000;
-  now() {
-    return this.t;
-  }
-  async sleep(ms: number) {
-    this.t += ms;
-  }
-}
 
 function world(o: { preflight?: () => Promise<string>; rollbackFails?: boolean } = {}) {
   const log: string[] = [];

@@ -1,5 +1,6 @@
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
 import { describe, expect, it } from "vitest";
+import { FakeClock } from "./fake-clock.js";
 import { AftershockError } from "../../clusters/errors.js";
 import { pendingTeardowns } from "../../clusters/teardown.js";
 import type { RunResult } from "../../clusters/exec.js";
@@ -13,17 +14,6 @@ import { faultNeutralised, runbookCutShort, variantsOf, withRunbook } from "../.
 import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/kit/types.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { SharedClusters } from "../../harness/engine/shared-clusters.js";
-
-/** A clock that advances only when the engine sleeps: budgets are tested without waiting. */
-class FakeClock implements Clock {
-  t = 1_000_000;
-  now() {
-    return this.t;
-  }
-  async sleep(ms: number) {
-    this.t += ms;
-  }
-}
 
 /** Namespace calls of the runner against a pretend API: created with labels, read back, deleted. */
 function fakeNamespaceApi(log: string[]): KubeApi {

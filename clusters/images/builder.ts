@@ -188,7 +188,8 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     const toolsImage = await buildToolsImage(toolsRootfs, work, progress);
     const images = componentImages({ version, etcdTag, corednsTag, pauseTag, kube, etcd, coredns, localPath, netd, echo, pause });
     for (const img of images) {
-      await withStep(progress, `Image ${img.nodeRef}`, 3 * MIN, () =>
+      const title = img.hostRef === img.nodeRef ? `Image ${img.hostRef}` : `Image ${img.hostRef} (${img.nodeRef} inside the node)`;
+      await withStep(progress, title, 3 * MIN, () =>
         dockerBuild(work, img.hostRef, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
       );
     }

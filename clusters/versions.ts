@@ -143,6 +143,35 @@ const CURRENT_MINORS = [35, 36, 37];
 export const SUPPORTED_MINORS = [...LEGACY_MINORS, ...CURRENT_MINORS] as const;
 const END_OF_SUPPORT: Record<number, string> = { 27: "2024-06-28", 28: "2024-10-28", 29: "2025-02-28", 30: "2025-06-28" };
 
+/**
+ * The newest patch release of each minor the offline builder makes. Patch releases are numbered from 0 without
+ * gaps, so v1.M.0 up to this one exist; a higher patch does not (v1.29.999), and would only fail once the builder
+ * asked the Go module proxy for k8s.io/kubernetes at that version, after the doctor and the other builds. 1.27–1.30
+ * are out of upstream support, their last releases final; for 1.35–1.37 these are the newest the module proxy
+ * served here on 2026-12-07. A newer patch release needs its number raised here, and nothing else.
+ */
+export const LATEST_PATCH: Readonly<Record<(typeof SUPPORTED_MINORS)[number], number>> = {
+  27: 16,
+  28: 15,
+  29: 15,
+  30: 14,
+  35: 4,
+  36: 3,
+  37: 2,
+};
+
+/** Whether v1.<minor>.<patch> is a release of a supported minor (not whether its minor is supported). */
+export function isKnownPatch(release: Pick<KubernetesRelease, "major" | "minor" | "patch">): boolean {
+  const latest = LATEST_PATCH[release.minor as (typeof SUPPORTED_MINORS)[number]];
+  return release.major === 1 && latest !== undefined && release.patch <= latest;
+}
+
+/** The releases the offline builder makes, as one phrase: "v1.27.0–v1.27.16, … and v1.37.0–v1.37.2". */
+export function knownReleasesText(): string {
+  const ranges = SUPPORTED_MINORS.map((m) => `v1.${m}.0–v1.${m}.${LATEST_PATCH[m]}`);
+  return `${ranges.slice(0, -1).join(", ")} and ${ranges.at(-1)}`;
+}
+
 /** Versions the offline builder can make here, as a sentence for errors and help. */
 export function supportedVersionsText(): string {
   return `1.${LEGACY_MINORS[0]}–1.${LEGACY_MINORS.at(-1)} and 1.${CURRENT_MINORS[0]}–1.${CURRENT_MINORS.at(-1)} (the catalog has run here on ${TESTED_VERSIONS.join(" and ")})`;

@@ -12,7 +12,7 @@ import { run } from "../exec.js";
 import { aboutToBuild, withBuildLock } from "./build-lock.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
-import { kubernetesRelease, localAlias, PINNED, profileFor, supportedVersionsText, type VersionProfile } from "../versions.js";
+import { isKnownPatch, knownReleasesText, kubernetesRelease, localAlias, PINNED, profileFor, supportedVersionsText, type VersionProfile } from "../versions.js";
 import { containerdConfig } from "./containerd-config.js";
 import { buildGoComponent, type BuiltComponent } from "./go-build.js";
 import { cniManifest, storageManifest } from "./manifests.js";
@@ -113,6 +113,14 @@ export function checkBuildableVersion(version: string): VersionProfile {
       "E_BAD_VERSION",
       `Kubernetes ${kubernetesRelease(version).version} cannot be built offline here: supported are ${supportedVersionsText()}, on cgroup v1`,
       { hint: "pass e.g. --k8s-version v1.37.2, or --image kindest/node:vX where a registry is reachable" },
+    );
+  }
+  // A supported minor with a patch that was never released: refused here, not after the doctor and the Go builds.
+  if (!isKnownPatch(profile.release)) {
+    throw new AftershockError(
+      "E_BAD_VERSION",
+      `Kubernetes ${profile.release.version} is not a release the offline builder knows: it makes ${knownReleasesText()}`,
+      { hint: "a newer patch release needs its number in LATEST_PATCH, clusters/versions.ts" },
     );
   }
   return profile;

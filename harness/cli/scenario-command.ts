@@ -32,7 +32,7 @@ import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { SharedClusters } from "../engine/shared-clusters.js";
 import { runbookDelayMs } from "../engine/test-hooks.js";
 import { isStopping } from "../engine/signals.js";
-import { checkWorkload, type WorkloadConfig } from "../kit/workloads/team-workload.js";
+import { checkWorkload, checkWorkloadImages, type WorkloadConfig } from "../kit/workloads/team-workload.js";
 import { refusesWorkload, withWorkload } from "../kit/workloads/with-workload.js";
 import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../engine/variants.js";
 import {
@@ -137,15 +137,20 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
     for (const r of runs) refuseClusterFaults(r.scenario, o.existing, context);
   }
   for (const r of runs) assertServes(clusters, r.scenario);
+  // The workload's manifests are read and checked (they parse, its Service, no other namespace) before the doctor,
+  // which may change the host (AFTERSHOCK_FIX_HOST=1), and before any build. A chart needs Helm to render: that
+  // waits for the build below, as its images wait for Docker.
+  const w = o.workload;
+  if (w && w.deploy.kind !== "helm") await checkWorkload(w, undefined, { images: false });
   // Docker makes kind clusters and the workload images; a run on an existing cluster without images needs none.
   if (!o.existing || runs.some((r) => r.scenario.images.length)) await doctor({ progress: o.progress });
+  // Its images are in the local Docker (asked once the doctor found Docker answering), before anything is built.
+  if (w) await checkWorkloadImages(w);
   // Host tools (helm) are built before any cluster exists: a build failure leaves nothing behind.
-  const tools = [...new Set([...runs.flatMap((r) => r.scenario.tools), ...(o.workload?.deploy.kind === "helm" ? (["helm"] as const) : [])])];
+  const tools = [...new Set([...runs.flatMap((r) => r.scenario.tools), ...(w?.deploy.kind === "helm" ? (["helm"] as const) : [])])];
   const built = await ensureHostTools(tools, defaultCacheDir(), o.progress);
-  if (o.workload) {
-    // Everything about the workload that can be known before a cluster: it renders, its Service, its images.
-    const w = o.workload;
-    await checkWorkload(w, built.helm);
+  if (w) {
+    if (w.deploy.kind === "helm") await checkWorkload(w, built.helm, { images: false });
     runs = runs.map((r) => ({ ...r, scenario: withWorkload(r.scenario, w) }));
   }
   const journals: RunJournal[] = [];

@@ -70,8 +70,9 @@ export function readWorkload(p: string): WorkloadConfig {
   const where = path.relative(process.cwd(), file) || file;
   const bad = (field: string, why: string) => new AftershockError("E_BAD_INPUT", `workload ${where}: ${field} ${why}`);
   let doc: Record<string, unknown>;
+  const text = readText(file, () => bad("file", "cannot be read"));
   try {
-    doc = loadYaml(readFileSync(file, "utf8")) as Record<string, unknown>;
+    doc = loadYaml(text) as Record<string, unknown>;
   } catch (e) {
     throw bad("file", `is not YAML: ${(e as Error).message.split("\n")[0]}`);
   }
@@ -120,6 +121,8 @@ export function readWorkload(p: string): WorkloadConfig {
   } else {
     const h = obj(d.helm, "deploy.helm");
     const chart = dirAt(h.chart, "deploy.helm.chart");
+    // Rendering waits for Helm to be built; a directory that is no chart at all is known now.
+    if (!existsSync(path.join(chart, "Chart.yaml"))) throw bad("deploy.helm.chart", `: no Chart.yaml in ${path.relative(process.cwd(), chart)}`);
     const values = ((h.values ?? []) as unknown[]).map((v, i) => {
       const f = path.resolve(dir, str(v, `deploy.helm.values[${i}]`));
       if (!existsSync(f)) throw bad(`deploy.helm.values[${i}]`, `: no such file (${path.relative(process.cwd(), f)})`);
@@ -188,11 +191,11 @@ export async function renderWorkload(w: WorkloadConfig, helmBinary?: string): Pr
     case "manifests": {
       const files = listYaml(w.deploy.dir);
       if (!files.length) throw new AftershockError("E_BAD_INPUT", `workload ${where}: deploy.manifests has no .yaml files`);
-      return files.flatMap((f) => parse(readFileSync(f, "utf8"), path.relative(process.cwd(), f)));
+      return files.flatMap((f) => parse(readText(f, unreadable(where, f)), path.relative(process.cwd(), f)));
     }
     case "kustomize":
       // Built by the cluster's kubectl when it is deployed; before the cluster only its files are checked.
-      return listYaml(w.deploy.dir).flatMap((f) => (path.basename(f).startsWith("kustomization") ? [] : parse(readFileSync(f, "utf8"), f)));
+      return listYaml(w.deploy.dir).flatMap((f) => (path.basename(f).startsWith("kustomization") ? [] : parse(readText(f, unreadable(where, f)), f)));
     case "helm": {
       if (!helmBinary) throw new AftershockError("E_BAD_INPUT", `workload ${where}: rendering a chart needs helm`);
       const r = await run(helmBinary, ["template", w.deploy.release, w.deploy.chart, ...w.deploy.values.flatMap((v) => ["-f", v])], {
@@ -209,6 +212,22 @@ export async function renderWorkload(w: WorkloadConfig, helmBinary?: string): Pr
     }
   }
 }
+
+/**
+ * A file's text; a file that cannot be read (permissions, a directory named .yaml) is the caller's one-line error,
+ * not node's EACCES with a stack trace.
+ */
+function readText(file: string, cannot: () => AftershockError): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    const err = cannot();
+    throw new AftershockError(err.code, `${err.message} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+  }
+}
+
+const unreadable = (where: string, f: string) => () =>
+  new AftershockError("E_BAD_INPUT", `workload ${where}: ${path.relative(process.cwd(), f)} cannot be read`);
 
 function listYaml(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -241,14 +260,20 @@ export async function checkWorkload(w: WorkloadConfig, helmBinary?: string, o: {
   // The pods a fault aims at, unless the file says: those behind the Service its users reach.
   const svc = objects.find((o) => o.kind === "Service" && o.metadata?.name === w.users.service) as { spec?: { selector?: Record<string, string> } } | undefined;
   if (!w.target && svc?.spec?.selector) w.target = labelSelector(svc.spec.selector);
-  for (const image of o.images === false ? [] : w.images) {
+  if (o.images !== false) await checkWorkloadImages(w);
+  return objects;
+}
+
+/** The workload's images are in the local Docker (no registry is reached to pull them); one line naming the first missing. */
+export async function checkWorkloadImages(w: WorkloadConfig): Promise<void> {
+  const where = path.relative(process.cwd(), w.file);
+  for (const image of w.images) {
     const r = await docker.run(["image", "inspect", "--format", "{{.Id}}", image], { allowFailure: true });
     if (r.exitCode !== 0)
       throw new AftershockError("E_BAD_INPUT", `workload ${where}: image ${image} is not in the local Docker`, {
         hint: "build it first (docker build -t …); no registry is reached to pull it",
       });
   }
-  return objects;
 }
 
 /** Labels as a label selector: { app: "web", tier: "front" } → "app=web,tier=front". */

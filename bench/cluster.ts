@@ -12,7 +12,6 @@ import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { docker } from "../clusters/docker.js";
 import { run } from "../clusters/exec.js";
 import { sampleRunMemory } from "../clusters/memory.js";
@@ -23,22 +22,38 @@ import { KindProvider, kindConfig, type ClusterSpec } from "../clusters/kind/pro
 import { LABELS } from "../clusters/labels.js";
 import { ConsoleProgress } from "../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, PINNED } from "../clusters/versions.js";
+import { AftershockError } from "../clusters/errors.js";
+import { exitOnError, int, parse } from "../harness/cli/args.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const progress = new ConsoleProgress();
-const { values } = parseArgs({
-  options: { cold: { type: "boolean" }, shapes: { type: "string" }, pairs: { type: "string" }, "k8s-version": { type: "string" } },
-});
-const pairs = Number(values.pairs ?? 5);
-if (!Number.isInteger(pairs) || pairs < 1 || pairs > 50) throw new Error(`--pairs must be a whole number from 1 to 50, got "${values.pairs}"`);
-const shapes = (values.shapes ?? "1+0,1+1,3+0").split(",").map((s) => {
-  const m = /^(1|3)\+(\d)$/.exec(s);
-  if (!m) throw new Error(`bad shape "${s}" (use e.g. 1+1)`);
-  return { controlPlanes: Number(m[1]), workers: Number(m[2]) };
-});
-
-const version = values["k8s-version"] ?? DEFAULT_KUBERNETES_VERSION;
-const profile = checkBuildableVersion(version);
+// Flags are read as the CLI reads them: a bad one is one line and exit 2 (exitOnError), before the doctor runs.
+const { values, pairs, shapes, version, profile } = (() => {
+  try {
+    const { values, positionals } = parse(process.argv.slice(2), {
+      cold: { type: "boolean" },
+      shapes: { type: "string" },
+      pairs: { type: "string" },
+      "k8s-version": { type: "string" },
+    });
+    if (values.help) {
+      process.stdout.write("pnpm bench:cluster [--cold] [--shapes 1+0,1+1,3+0] [--pairs N] [--k8s-version V]\n");
+      process.exit(0);
+    }
+    if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: "see --help" });
+    const pairs = int("pairs", values.pairs as string | undefined, 5, 1, 50);
+    const shapes = ((values.shapes as string | undefined) ?? "1+0,1+1,3+0").split(",").map((s) => {
+      // 1 or 3 control planes (etcd's odd quorum), 0–5 workers, as pnpm cluster create takes them.
+      const m = /^(1|3)\+([0-5])$/.exec(s);
+      if (!m) throw new AftershockError("E_BAD_INPUT", `--shapes: bad shape "${s}" (use CONTROL_PLANES+WORKERS: 1 or 3, then 0–5, e.g. 1+1)`);
+      return { controlPlanes: Number(m[1]), workers: Number(m[2]) };
+    });
+    const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+    return { values, pairs, shapes, version, profile: checkBuildableVersion(version) };
+  } catch (e) {
+    return exitOnError("bench", e);
+  }
+})();
 const secs = (ms: number) => Math.round(ms / 100) / 10;
 
 async function main() {

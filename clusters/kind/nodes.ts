@@ -2,6 +2,7 @@ import type { NodeHandle, NodeRole } from "../contract.js";
 import { docker } from "../docker.js";
 import { AftershockError, CommandError } from "../errors.js";
 import { run, type RunOptions } from "../exec.js";
+import { checkRegistryAddress } from "../input-checks.js";
 import { LABELS } from "../labels.js";
 import { pollUntil } from "../wait.js";
 import type { Cluster } from "./types.js";
@@ -73,7 +74,7 @@ export function nodeHandle(name: string, role: NodeRole): NodeHandle {
  * /etc/containerd/certs.d/<host:port>/hosts.toml on each pull; no restart).
  */
 export async function trustRegistry(nodes: readonly NodeHandle[], registry: string): Promise<void> {
-  if (!/^[a-z0-9.-]+(:\d+)?$/i.test(registry)) throw new AftershockError("E_BAD_INPUT", `not a registry host:port: "${registry}"`);
+  checkRegistryAddress(registry, "an insecure registry");
   const toml = `server = "http://${registry}"\n\n[host."http://${registry}"]\n  capabilities = ["pull", "resolve"]\n`;
   for (const n of nodes) {
     await n.exec(["mkdir", "-p", `/etc/containerd/certs.d/${registry}`]);

@@ -29,11 +29,10 @@ import { sampleRunMemory, type MemorySampler } from "../memory.js";
 import { pollUntil } from "../wait.js";
 import { describeReleased, releaseNodes, type Released } from "./node-cgroups.js";
 import { profileFor } from "../versions.js";
+import { checkClusterName } from "../input-checks.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
-
-const NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 export function kindConfig(spec: ClusterSpec): string {
   const nodes = [...Array.from({ length: spec.controlPlanes }, () => "- role: control-plane"), ...Array.from({ length: spec.workers }, () => "- role: worker")];
@@ -157,7 +156,7 @@ export class KindProvider implements Provider {
       throw new AftershockError("E_BAD_INPUT", `run id must be 8 hex digits, got "${spec.runId}"`);
     const runId = spec.runId ?? randomBytes(4).toString("hex");
     const name = spec.name ?? `as-${runId}`;
-    if (!NAME_RE.test(name)) throw new AftershockError("E_BAD_INPUT", `cluster name "${name}" must be lower-case letters, digits and dashes (≤ 31)`);
+    checkClusterName(name);
     if ((await docker.ids("container", [`label=io.x-k8s.kind.cluster=${name}`])).length) {
       throw new AftershockError("E_BAD_INPUT", `a cluster named ${name} already exists`, { hint: "pick another --name or delete it first" });
     }

@@ -60,6 +60,8 @@ const silent: Progress = {
 /** Everything that can be refused before anything is created: the draw (no match), the terminal, a game already running. */
 export async function prepareGame(o: GamedayOptions, stdinIsTTY: boolean, cacheDir = defaultCacheDir()): Promise<{ scenario: GameDayScenario; of: number }> {
   const drawn = drawScenario(await loadAll(), o, o.seed);
+  // The pace's environment (AFTERSHOCK_GAMEDAY_HINT_EVERY, _POLL) is read now, not after the draw was announced.
+  gamePace(process.env);
   if (!stdinIsTTY)
     throw new AftershockError("E_BAD_INPUT", "pnpm gameday needs an interactive terminal (stdin is not a TTY)", {
       hint: "run it in a terminal, not a pipe or CI",

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readWorkload, WORKLOAD_FILE } from "../kit/workloads/team-workload.js";
 import { doctor, HOST_PATHS, reloadDocker, SHIM_RUNTIME, undoHostChanges } from "../../clusters/host/doctor.js";
 import { hostFacts } from "../../clusters/host/facts.js";
@@ -22,6 +21,8 @@ import { gamedayCommand, gamedayShell } from "./gameday-command.js";
 import { parseDifficulty } from "../gameday/draw.js";
 import { DEFAULT_GATE_MIN_SCORE, GATE_FAILED_EXIT } from "../reports/gate.js";
 import { RUNBOOK_DELAY_ENV } from "../engine/test-hooks.js";
+import { exitOnError, int, parse, type Values } from "./args.js";
+import { checkClusterName, checkImageReference, checkRegistryAddress } from "../../clusters/input-checks.js";
 
 const USAGE = `aftershock — re-enact real Kubernetes incidents on throwaway kind clusters
 
@@ -138,26 +139,14 @@ Environment:
   AFTERSHOCK_GAMEDAY_HINT_EVERY, AFTERSHOCK_GAMEDAY_POLL
                           pnpm gameday: how long until a hint comes by itself (default 4m), how often recovery is checked (7s)`;
 
-const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_REFUSED: 2, E_PREFLIGHT: 6, E_INTERRUPTED: 130 };
-
-type Values = Record<string, string | boolean | undefined>;
-
-function parse(args: string[], options: ParseArgsConfig["options"]): { values: Values; positionals: string[] } {
-  try {
-    const r = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
-    return { values: r.values as Values, positionals: r.positionals };
-  } catch (e) {
-    throw new AftershockError("E_BAD_INPUT", (e as Error).message.split("\n")[0]!.replace(/^TypeError \[[A-Z_]+\]: /, ""), { hint: "see --help" });
-  }
-}
-
-function int(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new AftershockError("E_BAD_INPUT", `--${name} must be a whole number from ${min} to ${max}, got "${v}"`);
-  }
-  return Number(v);
-}
+/** pnpm cluster's subcommands, each with its usage line (create's flags are listed in USAGE). */
+const CLUSTER_USAGE: Record<string, string> = {
+  create:
+    "pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--image REF] [--name NAME] [--wait 10m] [--insecure-registry HOST:PORT] [--keep]",
+  list: "pnpm cluster list",
+  delete: "pnpm cluster delete NAME",
+  "replace-node": "pnpm cluster replace-node CLUSTER NODE",
+};
 
 async function main(argv: string[]): Promise<number> {
   const progress = new ConsoleProgress();
@@ -235,6 +224,19 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help();
       const provider = new KindProvider({ cacheDir, progress });
       const sub = positionals[0];
+      // Only create takes the cluster flags; list, delete and replace-node refuse them rather than ignore them (a
+      // user who typed pnpm cluster delete x --k8s-version … meant something this command does not do).
+      const usage = CLUSTER_USAGE[sub ?? ""];
+      if (usage) {
+        if (sub !== "create") {
+          const given = Object.keys(clusterOpts).find((f) => values[f] !== undefined);
+          if (given) throw new AftershockError("E_BAD_INPUT", `--${given} is not an option of pnpm cluster ${sub}`, { hint: `usage: ${usage}` });
+        }
+        const args = { create: 0, list: 0, delete: 1, "replace-node": 2 }[sub as keyof typeof CLUSTER_USAGE]!;
+        if (positionals.length !== args + 1) throw new AftershockError("E_BAD_INPUT", `usage: ${usage}`);
+        // Names checked as text before Docker is asked about them.
+        if (sub === "delete" || sub === "replace-node") checkClusterName(positionals[1]!);
+      }
       if (sub === "list") {
         const clusters = await provider.list();
         if (!clusters.length) console.log("no Aftershock clusters");
@@ -245,7 +247,6 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (sub === "delete") {
-        if (positionals.length !== 2) throw new AftershockError("E_BAD_INPUT", "usage: pnpm cluster delete NAME");
         await provider.deleteByName(positionals[1]!);
         return 0;
       }
@@ -257,7 +258,6 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (sub === "replace-node") {
-        if (positionals.length !== 3) throw new AftershockError("E_BAD_INPUT", "usage: pnpm cluster replace-node CLUSTER NODE");
         const node = await provider.replaceLostNode(positionals[1]!, positionals[2]!);
         console.log(
           `${node.name} is a fresh machine (containerd running, images preloaded, not joined). Join it, e.g.:\n  docker exec -it ${node.name} bash\n  kubeadm join … --control-plane --certificate-key … --ignore-preflight-errors=all`,
@@ -343,6 +343,7 @@ async function main(argv: string[]): Promise<number> {
         throw new AftershockError("E_BAD_INPUT", `one --k8s-version at a time for pnpm ${cmd}`, {
           hint: "pnpm suite --k8s-version A,B runs the selection on each",
         });
+      if (values.image !== undefined) checkImageReference(values.image as string, "--image");
       if (versions.length > 1 && values.image) throw new AftershockError("E_BAD_INPUT", "--image runs one node image: give one --k8s-version with it");
       if (new Set(versions).size !== versions.length) throw new AftershockError("E_BAD_INPUT", `--k8s-version names a version twice: ${versions.join(",")}`);
       for (const v of versions) {
@@ -424,8 +425,13 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case "gc": {
-      const { values } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });
+      const { values, positionals } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });
       if (values.help) return help();
+      // "pnpm gc all" (for --all) must not go on to collect as if nothing had been typed.
+      if (positionals.length)
+        throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, {
+          hint: "usage: pnpm gc [--all] [--kubeconfig FILE [--context C]]",
+        });
       if (values.kubeconfig) {
         const removed = await gcExisting(
           { kubeconfig: values.kubeconfig as string, ...(values.context ? { context: values.context as string } : {}) },
@@ -463,8 +469,7 @@ function existingTarget(values: Values): ExistingTarget | undefined {
   }
   if (!existsSync(kubeconfig)) throw new AftershockError("E_BAD_INPUT", `--kubeconfig ${kubeconfig}: no such file`);
   const registry = values.registry as string | undefined;
-  if (registry !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(registry))
-    throw new AftershockError("E_BAD_INPUT", `--registry must be HOST[:PORT], got "${registry}"`);
+  if (registry !== undefined) checkRegistryAddress(registry, "--registry");
   const t: ExistingTarget = {
     kubeconfig: path.resolve(kubeconfig),
     ...(values.context ? { context: values.context as string } : {}),
@@ -490,6 +495,10 @@ function specFrom(values: Values): ClusterSpec {
   // Validate before touching Docker, so bad input leaves nothing behind.
   if (!values.image) checkBuildableVersion(version);
   else if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
+  // The name and the registry as text: kind would refuse the one after the doctor, the nodes the other after the cluster.
+  if (values.name !== undefined) checkClusterName(values.name as string, "--name");
+  if (values.image !== undefined) checkImageReference(values.image as string, "--image");
+  if (values["insecure-registry"] !== undefined) checkRegistryAddress(values["insecure-registry"] as string, "--insecure-registry");
   const cps = int("control-planes", values["control-planes"] as string | undefined, 1, 1, 3);
   if (cps === 2) throw new AftershockError("E_BAD_INPUT", "--control-planes must be 1 or 3 (etcd needs an odd number of members)");
   return {
@@ -506,12 +515,5 @@ function specFrom(values: Values): ClusterSpec {
 installSignalHandlers();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof AftershockError) {
-      process.stderr.write(`aftershock: error ${e.code}: ${e.oneLine()}\n`);
-      process.exit(EXIT[e.code] ?? 1);
-    }
-    process.stderr.write(`aftershock: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  },
+  (e: unknown) => exitOnError("aftershock", e),
 );

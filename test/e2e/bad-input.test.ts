@@ -31,12 +31,20 @@ describe("bad input fails before anything is created", () => {
   it.each([
     // stdin is not a terminal here, as in CI: a game day needs a person.
     [["scenario", "etcd-port-conflict", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day needs an interactive terminal/],
-    // A node image that is neither on this machine nor pullable (checked after the doctor, before kind).
+    // A node image reference Docker cannot parse (upper case): refused as text, before the doctor and kind.
     [
       ["scenario", "etcd-port-conflict", "--image", "NotAnImage:x"],
-      /^aftershock: error E_BAD_INPUT: image NotAnImage:x is not on this machine and could not be pulled: .*invalid reference format/,
+      /^aftershock: error E_BAD_INPUT: --image must be an image reference such as kindest\/node:v1\.29\.14, got "NotAnImage:x"/,
     ],
-    [["demo", "--image", "NotAnImage:x"], /^aftershock: error E_BAD_INPUT: image NotAnImage:x is not on this machine and could not be pulled/],
+    [
+      ["demo", "--image", "NotAnImage:x"],
+      /^aftershock: error E_BAD_INPUT: --image must be an image reference such as kindest\/node:v1\.29\.14, got "NotAnImage:x"/,
+    ],
+    // A valid reference that is neither on this machine nor pullable (checked after the doctor, before kind).
+    [
+      ["demo", "--image", "aftershock.local/never-built:v0"],
+      /^aftershock: error E_BAD_INPUT: image aftershock\.local\/never-built:v0 is not on this machine and could not be pulled/,
+    ],
     [["scenario", "etcd-port-conflict", "--k8s-version", "v1.31.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.31\.0 cannot be built offline here/],
     [["scenario", "etcd-port-conflict", "--reporter", "console,pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf"/],
     [["scenario", "etcd-port-conflit"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port-conflit"/],

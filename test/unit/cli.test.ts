@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,10 +21,15 @@ function cli(...args: string[]) {
  * TypeScript, so the cases run concurrently (the describe below): on 2 cores the file takes about half as long.
  */
 function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return script("harness/cli/main.ts", env, ...args);
+}
+
+/** Any of the project's entry points (the CLI, a bench), started as cliWith starts the CLI. */
+function script(file: string, env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(
       tsx,
-      ["harness/cli/main.ts", ...args],
+      [file, ...args],
       { cwd: root, encoding: "utf8", env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}`, ...env } },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== "number") reject(error);
@@ -33,6 +38,125 @@ function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: num
     );
   });
 }
+
+/**
+ * A PATH on which docker, go, kind, mmdebstrap and helm only write their command line to `calls` and fail: the
+ * doctor (docker info, go env), a build (go), a cluster (kind, docker) or any Docker object leaves that file behind.
+ * Each call gets a directory of its own, so that concurrent cases do not see each other's calls.
+ */
+function tracedTools(): { env: NodeJS.ProcessEnv; calls: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cli-traced-"));
+  const calls = path.join(dir, "calls.log");
+  for (const tool of ["docker", "go", "kind", "mmdebstrap", "helm"])
+    writeFileSync(path.join(dir, tool), `#!/bin/sh\necho "${tool} $*" >> '${calls}'\nexit 1\n`, { mode: 0o755 });
+  return { env: { PATH: `${dir}:${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` }, calls };
+}
+
+/** A CLI start under load (this file's cases run concurrently, on 2 busy cores) can take longer than the default 20 s. */
+const SLOW_START = 120_000;
+
+/** A workload whose only manifest does not parse (its aftershock.yaml itself is valid). */
+const BAD_WORKLOAD = mkdtempSync(path.join(os.tmpdir(), "cli-workload-"));
+mkdirSync(path.join(BAD_WORKLOAD, "k8s"));
+writeFileSync(path.join(BAD_WORKLOAD, "aftershock.yaml"), "name: shop\ndeploy:\n  manifests: k8s\nusers:\n  service: web\n");
+writeFileSync(path.join(BAD_WORKLOAD, "k8s", "svc.yaml"), "kind: Service\nmetadata: {name: web\n  bad: [\n");
+
+describe.concurrent("bad input is refused before anything changes: one line, exit 2, no doctor, build or Docker call", () => {
+  it.each([
+    // A patch release that does not exist: refused with and without --dry-run (which used to print the plan, exit 0).
+    [
+      ["scenario", "etcd-port-conflict", "--k8s-version", "v1.29.999", "--dry-run"],
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.29\.999 is not a release the offline builder knows: it makes v1\.27\.0–v1\.27\.16, .* and v1\.37\.0–v1\.37\.2 \(a newer patch release needs its number in LATEST_PATCH, clusters\/versions\.ts\)$/,
+    ],
+    [["scenario", "etcd-port-conflict", "--k8s-version", "v1.29.999"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.29\.999 is not a release/],
+    [["suite", "etcd-port-conflict", "--k8s-version", "v1.29.15,v1.37.9"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.37\.9 is not a release/],
+    [["cluster", "create", "--k8s-version", "v1.30.15"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.30\.15 is not a release/],
+    [["images", "build", "--k8s-version", "v1.36.4"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.36\.4 is not a release/],
+    [["gameday", "--k8s-version", "v1.35.5"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.35\.5 is not a release/],
+    // --insecure-registry: its syntax, before kind create cluster (which --keep used to leave behind).
+    ...["not a host", "http://x", "host:99999"].map((r) => [
+      ["cluster", "create", "--insecure-registry", r, "--keep"],
+      new RegExp(`^aftershock: error E_BAD_INPUT: --insecure-registry must be HOST\\[:PORT\\] with a port from 1 to 65535, got "${r.replace(/[.]/g, "\\.")}"`),
+    ]),
+    [
+      ["scenario", "crashloop-triage", "--kubeconfig", "package.json", "--existing-cluster", "--registry", "127.0.0.1:70000"],
+      /^aftershock: error E_BAD_INPUT: --registry must be HOST\[:PORT\] with a port from 1 to 65535, got "127\.0\.0\.1:70000"/,
+    ],
+    // --name and a workload's manifests: before the doctor (which may change the host) and before Helm is built.
+    [["cluster", "create", "--name", "Bad_Name"], /^aftershock: error E_BAD_INPUT: --name "Bad_Name" must be lower-case letters, digits and dashes/],
+    [["demo", "--name", "x".repeat(32)], /^aftershock: error E_BAD_INPUT: --name "x{32}" must be lower-case letters/],
+    [
+      ["scenario", "etcd-port-conflict", "--workload", BAD_WORKLOAD],
+      /^aftershock: error E_BAD_INPUT: workload \S*aftershock\.yaml: \S*k8s\/svc\.yaml is not valid YAML: /,
+    ],
+    [
+      ["suite", "etcd-port-conflict", "--workload", BAD_WORKLOAD],
+      /^aftershock: error E_BAD_INPUT: workload \S*aftershock\.yaml: \S*k8s\/svc\.yaml is not valid YAML: /,
+    ],
+    [
+      ["cluster", "create", "--image", "Kindest/Node:v1"],
+      /^aftershock: error E_BAD_INPUT: --image must be an image reference such as kindest\/node:v1\.29\.14, got "Kindest\/Node:v1"/,
+    ],
+    [["scenario", "etcd-port-conflict", "--image", "not an image"], /^aftershock: error E_BAD_INPUT: --image must be an image reference/],
+    // pnpm cluster list / delete / replace-node: create's flags are refused, not ignored; names checked as text.
+    [
+      ["cluster", "list", "--k8s-version", "v1.29.15"],
+      /^aftershock: error E_BAD_INPUT: --k8s-version is not an option of pnpm cluster list \(usage: pnpm cluster list\)$/,
+    ],
+    [["cluster", "list", "extra"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster list$/],
+    [
+      ["cluster", "delete", "as-00000000", "--workers", "2"],
+      /^aftershock: error E_BAD_INPUT: --workers is not an option of pnpm cluster delete \(usage: pnpm cluster delete NAME\)$/,
+    ],
+    [["cluster", "delete", "Not_A_Cluster"], /^aftershock: error E_BAD_INPUT: cluster name "Not_A_Cluster" must be lower-case letters/],
+    [["cluster", "replace-node", "as-1", "as-1-worker", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm cluster replace-node/],
+    [["cluster", "create", "extra"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster create \[--control-planes N\]/],
+    [["gc", "all"], /^aftershock: error E_BAD_INPUT: unexpected argument "all" \(usage: pnpm gc \[--all\] \[--kubeconfig FILE \[--context C\]\]\)$/],
+  ] as [string[], RegExp][])(
+    "%j",
+    async (args, expected) => {
+      const traced = tracedTools();
+      const r = await cliWith(traced.env, ...args);
+      expect(r.code).toBe(2);
+      const out = r.stdout + r.stderr;
+      expect(out.trim()).toMatch(expected);
+      expect(out.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(traced.calls) ? readFileSync(traced.calls, "utf8") : "no calls").toBe("no calls");
+    },
+    SLOW_START,
+  );
+
+  it(
+    "a game day's pace from the environment is read before the draw is announced",
+    async () => {
+      const traced = tracedTools();
+      const r = await cliWith({ ...traced.env, AFTERSHOCK_GAMEDAY_POLL: "soon" }, "gameday");
+      expect([r.code, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toMatch(/^aftershock: error E_BAD_INPUT: not a duration: "soon" \(use e\.g\. 90s, 5m, 1h30m\)\n$/);
+      expect(existsSync(traced.calls)).toBe(false);
+    },
+    SLOW_START,
+  );
+
+  it.each([
+    [["--bogus"], /^bench: error E_BAD_INPUT: Unknown option '--bogus' \(see --help\)$/],
+    [["--pairs", "0"], /^bench: error E_BAD_INPUT: --pairs must be a whole number from 1 to 50, got "0"$/],
+    [["--shapes", "2+1"], /^bench: error E_BAD_INPUT: --shapes: bad shape "2\+1"/],
+    [["--k8s-version", "v1.29.999"], /^bench: error E_BAD_VERSION: Kubernetes v1\.29\.999 is not a release/],
+    [["extra"], /^bench: error E_BAD_INPUT: unexpected argument "extra"/],
+  ])(
+    "pnpm bench:cluster %j",
+    async (args, expected) => {
+      const traced = tracedTools();
+      const r = await script("bench/cluster.ts", traced.env, ...args);
+      expect(r.code).toBe(2);
+      expect((r.stdout + r.stderr).trim()).toMatch(expected);
+      expect((r.stdout + r.stderr).trim().split("\n")).toHaveLength(1);
+      expect(existsSync(traced.calls)).toBe(false);
+    },
+    SLOW_START,
+  );
+});
 
 describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing started", () => {
   it.each([

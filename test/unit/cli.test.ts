@@ -158,7 +158,7 @@ describe.concurrent("bad input is refused before anything changes: one line, exi
   );
 });
 
-describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing started", () => {
+describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing started", { timeout: SLOW_START }, () => {
   it.each([
     [["frobnicate"], /^aftershock: error E_BAD_INPUT: unknown command "frobnicate" \(see pnpm aftershock --help\)\n$/],
     [

@@ -281,9 +281,10 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     });
 
     await withStep(progress, `Preloading component images into the node's containerd`, 10 * MIN, () => preload(nodeBase, imagesTar, ref, key, images));
-    // The component images were only the way into the node image: the next build makes them again (a warm run
-    // looks at the node image's labels alone), so they do not stay in the host's Docker.
-    await docker.run(["rmi", nodeBase, ...images.map((i) => i.hostRef)], { allowFailure: true });
+    // The renamed component images were only the way into the node image: the next build makes them again (a warm
+    // run looks at the node image's labels alone), so they do not stay in the host's Docker. Only they go (aftershock.local/k8s/…: upstream names live in the node alone). Images
+    // that keep our name are used from the host too: a team's workload (examples/shop) runs aftershock.local/echo.
+    await docker.run(["rmi", nodeBase, ...hostIntermediates(images)], { allowFailure: true });
     return { ref, kubernetesVersion: version, cached: false, kindBinary: kind.bins.kind!, kubectlBinary: kube.bins.kubectl!, preloaded };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -477,6 +478,11 @@ const LISTING = "--- ctr images list ---";
  * its host-side name, and lists the result for {@link preloadProblems}. Pinned, so the kubelet's image garbage
  * collection never removes them.
  */
+/** The component images that exist in the host's Docker only to be renamed in the node: removed once it is built. */
+export function hostIntermediates(images: Pick<ComponentImage, "hostRef" | "nodeRef">[]): string[] {
+  return images.filter((i) => i.hostRef !== i.nodeRef).map((i) => i.hostRef);
+}
+
 export function preloadScript(images: Pick<ComponentImage, "hostRef" | "nodeRef">[]): string {
   const ctr = "ctr --namespace=k8s.io images";
   const renamed = images.filter((i) => i.hostRef !== i.nodeRef);

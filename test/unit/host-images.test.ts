@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { componentImages, preloadProblems, preloadScript } from "../../clusters/images/builder.js";
+import { componentImages, hostIntermediates, preloadProblems, preloadScript } from "../../clusters/images/builder.js";
 import type { BuiltComponent } from "../../clusters/images/go-build.js";
 import { formerUpstreamNames } from "../../clusters/kind/gc.js";
 import { loadBalancerAlias } from "../../clusters/kind/provider.js";
@@ -59,6 +59,14 @@ describe("component images: our names on the host, upstream names in the node", 
     expect(rm).toContain(`${PINNED.localRegistry}/k8s/kube-apiserver:v1.37.2`);
     expect(rm).not.toContain(`${PINNED.localRegistry}/echo:v9`); // the same name in both places: nothing to rename
     expect(script.indexOf(`${ctr} import`)).toBeLessThan(script.indexOf(`${ctr} tag`));
+  });
+
+  it("removes from the host only the renamed intermediates, keeping images that are used by our own name (echo for examples/shop)", () => {
+    const gone = hostIntermediates(images);
+    expect(gone.length).toBeGreaterThan(0);
+    for (const ref of gone) expect(ref.startsWith(`${PINNED.localRegistry}/k8s/`), ref).toBe(true);
+    const echo = images.find((i) => i.hostRef.startsWith(`${PINNED.localRegistry}/echo:`))!.hostRef;
+    expect(gone).not.toContain(echo);
   });
 
   it("checks the node's containerd after the import: every node name there and pinned, no host name left", () => {

@@ -492,13 +492,12 @@ export function preloadScript(images: Pick<ComponentImage, "hostRef" | "nodeRef"
     "for i in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done",
     "[ -S /run/containerd/containerd.sock ] || { cat /tmp/containerd.log >&2; echo 'containerd did not start within 10s' >&2; exit 1; }",
     `${ctr} import --label=${PIN} --all-platforms --no-unpack --digests /kind/images.tar >/dev/null`,
-    ...renamed.flatMap((i) => [
-      `${ctr} tag --force ${i.hostRef} ${i.nodeRef} >/dev/null`,
-      // containerd 1.6 copies the pin with the name; containerd 2's ctr tags through its transfer service, which
-      // does not: pinned again either way.
-      `${ctr} label ${i.nodeRef} ${PIN} >/dev/null`,
-    ]),
+    ...renamed.map((i) => `${ctr} tag --force ${i.hostRef} ${i.nodeRef} >/dev/null`),
     ...(renamed.length ? [`${ctr} rm ${renamed.map((i) => i.hostRef).join(" ")} >/dev/null`] : []),
+    // Every image pinned by name, whatever the import did: Debian's containerd 1.6 (the 1.27–1.30 line) leaves the
+    // import's --label off (seen: v1.29.15's build failed its check with our own images unpinned), and containerd
+    // 2's ctr tags through its transfer service, which does not copy the pin to the new name.
+    ...images.map((i) => `${ctr} label ${i.nodeRef} ${PIN} >/dev/null`),
     `echo '${LISTING}'`,
     `${ctr} list`,
     "pkill containerd",

@@ -59,6 +59,9 @@ describe("component images: our names on the host, upstream names in the node", 
     expect(rm).toContain(`${PINNED.localRegistry}/k8s/kube-apiserver:v1.37.2`);
     expect(rm).not.toContain(`${PINNED.localRegistry}/echo:v9`); // the same name in both places: nothing to rename
     expect(script.indexOf(`${ctr} import`)).toBeLessThan(script.indexOf(`${ctr} tag`));
+    // Every image pinned by an explicit label, ours too: containerd 1.6's import leaves its --label off.
+    for (const i of images) expect(script).toContain(`${ctr} label ${i.nodeRef} io.cri-containerd.pinned=pinned`);
+    expect(script).toContain(`${ctr} label ${PINNED.localRegistry}/echo:v9 io.cri-containerd.pinned=pinned`);
   });
 
   it("removes from the host only the renamed intermediates, keeping images that are used by our own name (echo for examples/shop)", () => {

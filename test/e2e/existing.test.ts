@@ -74,12 +74,12 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
       const before = await snapshot(kubectl, kubeconfig);
       expect(before.size).toBeGreaterThan(50);
 
-      // Refused up front: a scenario that needs node access, and one without --existing-cluster.
+      // Refused up front: a scenario that changes the whole cluster (without --allow-cluster-faults), and one without --existing-cluster.
       const refused = await cli(["scenario", "etcd-port-conflict", "--kubeconfig", kubeconfig, "--existing-cluster"]);
       expect([refused.code, refused.output.trim()]).toEqual([
         2,
         expect.stringMatching(
-          /^aftershock: error E_CAPABILITY: scenario etcd-port-conflict changes the whole cluster; the existing cluster of .* takes only namespace-scoped scenarios$/,
+          /^aftershock: error E_REFUSED: scenario etcd-port-conflict changes the whole cluster, and the existing cluster of .* was not created by this tool; nothing was run \(to allow it on this cluster, add --allow-cluster-faults <its context> \(its context, exactly\); --dry-run shows every command first\)$/,
         ),
       ]);
       const noOptIn = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig]);

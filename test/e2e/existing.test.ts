@@ -79,7 +79,7 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
       expect([refused.code, refused.output.trim()]).toEqual([
         2,
         expect.stringMatching(
-          /^aftershock: error E_REFUSED: scenario etcd-port-conflict changes the whole cluster, and the existing cluster of .* was not created by this tool; nothing was run \(to allow it on this cluster, add --allow-cluster-faults <its context> \(its context, exactly\); --dry-run shows every command first\)$/,
+          /^aftershock: error E_REFUSED: scenario etcd-port-conflict changes the whole cluster, and the existing cluster of .* was not created by this tool; nothing was run \(to allow it on this cluster, add --allow-cluster-faults \S+ \(its context, exactly\); --dry-run shows every command first\)$/,
         ),
       ]);
       const noOptIn = await cli(["scenario", "crashloop-triage", "--kubeconfig", kubeconfig]);

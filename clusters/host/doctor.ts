@@ -691,7 +691,7 @@ async function probePrivileged(): Promise<void> {
       await run("gcc", ["-Os", "-static", "-s", "-o", path.join(dir, "pause"), path.join(here, "..", "images", "components", "pause", "pause.c")]);
       await run("sh", [
         "-c",
-        `tar -C "${dir}" -c pause | docker import --change 'ENTRYPOINT ["/pause"]' --change 'LABEL aftershock.built-by=aftershock' - ${PROBE_IMAGE}`,
+        `tar -C "${dir}" -c pause | docker import --change 'ENTRYPOINT ["/pause"]' --change 'LABEL ${LABELS.builtBy}=aftershock' - ${PROBE_IMAGE}`,
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });

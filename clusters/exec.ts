@@ -1,3 +1,5 @@
+import { accessSync, constants, statSync } from "node:fs";
+import path from "node:path";
 import { execa } from "execa";
 import { CommandError } from "./errors.js";
 
@@ -82,10 +84,24 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   return { command, stdout, stderr, exitCode: r.exitCode ?? 0, elapsedMs };
 }
 
-/** True when `file` can be found on PATH. */
+/** The executable `name` as the shell would find it on `pathValue` (this process's PATH), or undefined. */
+export function findOnPath(name: string, pathValue: string = process.env.PATH ?? ""): string | undefined {
+  for (const dir of pathValue.split(":")) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      if (statSync(p).isFile()) return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** Where `file` is on PATH, or undefined (findOnPath: no shell is spawned for it). */
 export async function which(file: string): Promise<string | undefined> {
-  const r = await run("sh", ["-c", `command -v ${file}`], { allowFailure: true });
-  return r.exitCode === 0 && r.stdout ? r.stdout.trim() : undefined;
+  return findOnPath(file);
 }
 
 /** A piece of shell text that `sh` inserts as it is (a command built elsewhere, e.g. etcdctl's flags). */

@@ -1,7 +1,6 @@
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { run } from "../exec.js";
+import { findOnPath, run } from "../exec.js";
 
 /**
  * What kind of host this is, decided in one place, the way a Kubernetes version is: the cgroup hierarchy, who
@@ -91,21 +90,6 @@ export function extendedPath(pathValue: string, dirs: string[], isDir: (d: strin
   const have = new Set(pathValue.split(":").filter(Boolean));
   const added = dirs.filter((d) => !have.has(d) && isDir(d));
   return { value: [...pathValue.split(":").filter(Boolean), ...added].join(":"), added };
-}
-
-/** The executable `name` as the shell would find it on `pathValue`, or undefined. */
-export function findOnPath(name: string, pathValue: string): string | undefined {
-  for (const dir of pathValue.split(":")) {
-    if (!dir) continue;
-    const p = path.join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      if (statSync(p).isFile()) return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
 }
 
 /** Where `name` is on this process's PATH (extended by hostFacts), or undefined. */

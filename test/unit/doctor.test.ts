@@ -18,7 +18,8 @@ import {
   type HostPaths,
   type HostState,
 } from "../../clusters/host/doctor.js";
-import { describeHost, extendedPath, findOnPath, parseDockerInfo, type EngineFacts, type HostFacts } from "../../clusters/host/facts.js";
+import { findOnPath } from "../../clusters/exec.js";
+import { describeHost, extendedPath, parseDockerInfo, type EngineFacts, type HostFacts } from "../../clusters/host/facts.js";
 import { defaultCacheDir, mmdebstrapArgs } from "../../clusters/images/builder.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { MIN_GO } from "../../clusters/versions.js";

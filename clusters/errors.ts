@@ -18,6 +18,7 @@ export type ErrorCode =
   | "E_PROBE" // a probe gave an answer that waiting cannot change
   | "E_REFUSED" // a run that could harm a cluster it did not create, refused before anything is created
   | "E_PREFLIGHT" // a cluster this tool did not create is not healthy enough (or is busy) to take a fault
+  | "E_IMAGES" // --images pull (or a published list) cannot give what the run needs, found before anything is created
   | "E_INTERRUPTED";
 
 export class AftershockError extends Error {

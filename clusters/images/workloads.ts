@@ -11,6 +11,7 @@ import { withStep } from "../progress.js";
 import { PINNED } from "../versions.js";
 import { dockerBuild, ensureRootfs, TOOLS_PACKAGES } from "./builder.js";
 import { buildGoComponent, upstreamReplaces, type GoComponent } from "./go-build.js";
+import { echoComponent } from "./recipes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
@@ -206,4 +207,20 @@ async function busyboxBinary(cacheDir: string, progress: Progress): Promise<stri
     await docker.run(["rm", "-f", id], { allowFailure: true });
   }
   return out;
+}
+
+/** The echo HTTP server (components/echo): the Service most scenarios put load on. In Aftershock's node image it is preloaded. */
+export const ECHO_IMAGE = `${PINNED.localRegistry}/echo:v1`;
+
+/** Builds the echo image on the host unless the local one is current: for node images that do not carry it (kind's own). */
+export async function ensureEchoImage(cacheDir: string, progress: Progress): Promise<string> {
+  await withBuildLock(cacheDir, progress, async () => {
+    const echo = await buildGoComponent(echoComponent(), cacheDir, progress);
+    await buildUnlessCurrent(ECHO_IMAGE, digestOf(readFileSync(echo.bins.echo!)), { title: `Image ${ECHO_IMAGE}`, cacheDir, progress }, async () => ({
+      from: "scratch",
+      files: [{ src: echo.bins.echo!, dest: "/echo" }],
+      instructions: ['ENTRYPOINT ["/echo"]'],
+    }));
+  });
+  return ECHO_IMAGE;
 }

@@ -19,7 +19,11 @@ import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent, builtKubectl } from "../images/go-build.js";
 import { kindComponent } from "../images/recipes.js";
-import { ensureLoadGeneratorImage, ensureWorkloadImages } from "../images/workloads.js";
+import { ensureWorkloadImages, LOAD_GENERATOR_IMAGE } from "../images/workloads.js";
+import { OWN_NODE_IMAGES, ownImage } from "../images/own.js";
+import { publishedImages, type Published } from "../images/published.js";
+import { chooseNodeImage, describeOrigins, downloadKind, publishedKind, pullPinned, type ImagesMode, type Origin } from "../images/source.js";
+import { hostFacts } from "../host/facts.js";
 import { kindSideContainers } from "./side-containers.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
@@ -28,7 +32,7 @@ import { isAlive } from "../process.js";
 import { sampleRunMemory, type MemorySampler } from "../memory.js";
 import { pollUntil } from "../wait.js";
 import { describeReleased, releaseNodes, type Released } from "./node-cgroups.js";
-import { profileFor } from "../versions.js";
+import { PINNED, profileFor } from "../versions.js";
 import { checkClusterName } from "../input-checks.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -65,18 +69,33 @@ export function loadBalancerAlias(spec: Pick<ClusterSpec, "controlPlanes" | "kub
   return `${lb.kindName}=${lb.localImage}`;
 }
 
-/** kind at the release the version's profile names (v0.24.0 for 1.27–1.30, v0.33.0 for 1.35–1.37). */
-function kindFor(version: string) {
-  return kindComponent(profileFor(version)?.kind);
+/** What a run's cluster needs, had before any container exists: see KindProvider.prepareImage. */
+export interface PreparedImages {
+  /** The node image kind runs. */
+  ref: string;
+  /** True when the node image was built for this run (minutes, outside its timeline). */
+  built: boolean;
+  ms: number;
+  mode: ImagesMode;
+  /** How each image and tool was had, for the console, the journal and the report. */
+  origins: Origin[];
+  kindBinary: string;
+  /** Aftershock's images the node image lacks, loaded into the cluster once it is up. */
+  toLoad: string[];
 }
 
 export class KindProvider implements Provider {
   private readonly cacheDir: string;
   private readonly progress: Progress;
+  private readonly images: ImagesMode;
+  private readonly published: Published;
+  private readonly prepared = new Map<string, Promise<PreparedImages & { told?: boolean }>>();
 
-  constructor(opts: { cacheDir?: string; progress: Progress }) {
+  constructor(opts: { cacheDir?: string; progress: Progress; images?: ImagesMode; published?: Published }) {
     this.cacheDir = opts.cacheDir ?? defaultCacheDir();
     this.progress = opts.progress;
+    this.images = opts.images ?? "auto";
+    this.published = opts.published ?? publishedImages();
   }
 
   /** The docker wrapper kind runs through, and the real docker it forwards to. */
@@ -99,27 +118,51 @@ export class KindProvider implements Provider {
   }
 
   /**
-   * The node image for a run, before any container exists: a given image must be there (or be pulled now),
-   * otherwise the offline image is found or built. Bad input fails here, with nothing created.
+   * Everything a run's cluster needs before any container exists, each had the way --images says (chosen once, in
+   * the provider): the node image and kind (pulled and downloaded where published, else built), Aftershock's own
+   * images a pulled node image lacks, the workload images and the load generator. Bad input and a pull that
+   * cannot work fail here, with nothing created. Asked again for the same run, it answers from memory.
    */
-  async prepareImage(o: {
-    kubernetesVersion: string;
-    image?: string;
-    workloadImages?: string[];
-    loadGenerator?: boolean;
-  }): Promise<{ ref: string; built: boolean; ms: number }> {
+  async prepareImage(o: { kubernetesVersion: string; image?: string; workloadImages?: string[]; loadGenerator?: boolean }): Promise<PreparedImages> {
     const t0 = performance.now();
-    const node = await this.prepareNodeImage(o);
+    const key = JSON.stringify([o.kubernetesVersion, o.image ?? ""]);
+    let p = this.prepared.get(key);
+    if (!p) {
+      p = this.prepareNode(o);
+      this.prepared.set(key, p);
+      p.catch(() => this.prepared.delete(key));
+    }
+    const node = await p;
+    const origins = [...node.origins];
+    if (o.loadGenerator) origins.push(await ownImage(LOAD_GENERATOR_IMAGE, this.images, this.published, this.cacheDir, this.progress));
     await ensureWorkloadImages(o.workloadImages ?? [], this.cacheDir, this.progress);
-    if (o.loadGenerator) await ensureLoadGeneratorImage(this.cacheDir, this.progress);
-    return { ...node, ms: performance.now() - t0 };
+    if (origins.length > node.origins.length || !node.told) {
+      node.told = true;
+      this.progress.info(describeOrigins(this.images, origins).join("\n"));
+    }
+    return { ...node, origins, ms: node.ms + performance.now() - t0 };
   }
 
-  private async prepareNodeImage(o: { kubernetesVersion: string; image?: string }): Promise<{ ref: string; built: boolean; ms: number }> {
+  private async prepareNode(o: { kubernetesVersion: string; image?: string }): Promise<PreparedImages & { told?: boolean }> {
     const t0 = performance.now();
+    const origins: Origin[] = [];
+    const node = await this.prepareNodeImage(o, origins);
+    // A node image that is not Aftershock's (kind's own, or one given) lacks the project's images: they are built
+    // here (or pulled where a team republished them) and loaded into the cluster once it is up.
+    const preloaded = ((await docker.imageLabels(node.ref))?.["aftershock.preloaded"] ?? "").split(",");
+    const toLoad = OWN_NODE_IMAGES.filter((r) => !preloaded.includes(r));
+    for (const ref of toLoad) origins.push(await ownImage(ref, this.images, this.published, this.cacheDir, this.progress));
+    return { ref: node.ref, built: node.built, ms: performance.now() - t0, mode: this.images, origins, kindBinary: node.kindBinary, toLoad };
+  }
+
+  private async prepareNodeImage(
+    o: { kubernetesVersion: string; image?: string },
+    origins: Origin[],
+  ): Promise<{ ref: string; built: boolean; kindBinary: string }> {
+    const kindVersion = profileFor(o.kubernetesVersion)?.kind ?? PINNED.kind;
     if (o.image) {
-      await buildGoComponent(kindFor(o.kubernetesVersion), this.cacheDir, this.progress);
-      if (!(await docker.imageExists(o.image))) {
+      const present = await docker.imageExists(o.image);
+      if (!present) {
         const pulled = await withStep(this.progress, `Pulling ${o.image}`, 5 * MIN, () =>
           docker.run(["pull", o.image!], { allowFailure: true, timeoutMs: 5 * MIN }),
         );
@@ -131,10 +174,69 @@ export class KindProvider implements Provider {
           );
         }
       }
-      return { ref: o.image, built: false, ms: performance.now() - t0 };
+      origins.push({ what: "node image", ref: o.image, how: present ? "present" : "pulled", why: "--image" });
+      return { ref: o.image, built: false, kindBinary: await this.kindBinary(kindVersion, origins) };
+    }
+    const choice = chooseNodeImage(this.images, o.kubernetesVersion, hostFacts().cgroup, this.published);
+    if (choice.action === "refuse") throw new AftershockError("E_IMAGES", choice.message, { hint: choice.hint });
+    let whyBuild = choice.why;
+    if (choice.action === "pull") {
+      const kindEntry = publishedKind(choice.entry.kind, this.published);
+      if (!kindEntry && this.images === "pull")
+        throw new AftershockError(
+          "E_IMAGES",
+          `--images pull: kind ${choice.entry.kind}, which runs ${choice.entry.ref.split("@")[0]}, is not published in ${this.published.source}`,
+        );
+      const pulled = await withStep(this.progress, `Pulling ${choice.entry.ref}`, 10 * MIN, (s) =>
+        pullPinned(choice.entry.ref, { answerMs: 30_000, totalMs: 10 * MIN, onLine: (l) => s.detail(l) }),
+      );
+      if (pulled.ok) {
+        origins.push({ what: "node image", ref: choice.entry.ref, how: "pulled", ...(pulled.digest ? { pin: pulled.digest } : {}), why: choice.why });
+        return { ref: choice.entry.ref, built: false, kindBinary: await this.kindBinary(choice.entry.kind, origins) };
+      }
+      if (this.images === "pull") throw new AftershockError("E_IMAGES", `--images pull: ${choice.entry.ref} could not be pulled: ${pulled.reason}`);
+      whyBuild = `${choice.entry.ref.split("@")[0]} could not be pulled (${pulled.reason})`;
+      this.progress.info(`building the node image instead: ${whyBuild}`);
     }
     const img = await ensureNodeImage({ kubernetesVersion: o.kubernetesVersion, cacheDir: this.cacheDir, progress: this.progress });
-    return { ref: img.ref, built: !img.cached, ms: performance.now() - t0 };
+    const recipe = (await docker.imageLabels(img.ref))?.["aftershock.build-key"];
+    origins.push({ what: "node image", ref: img.ref, how: img.cached ? "cached" : "built", ...(recipe ? { pin: `build key ${recipe}` } : {}), why: whyBuild });
+    origins.push({ what: "kind", ref: img.kindBinary, how: "built", pin: `sigs.k8s.io/kind@${kindVersion}`, why: "built with the node image" });
+    return { ref: img.ref, built: !img.cached, kindBinary: img.kindBinary };
+  }
+
+  /**
+   * kind at `version`: its published binary (downloaded once, checked by sha256) unless --images build, else
+   * compiled from its Go module. Under --images pull a kind that is not published fails the run.
+   */
+  private async kindBinary(version: string, origins?: Origin[]): Promise<string> {
+    const entry = this.images === "build" ? undefined : publishedKind(version, this.published);
+    if (entry) {
+      const got = await downloadKind(entry, this.cacheDir, this.progress);
+      if ("path" in got) {
+        origins?.push({
+          what: "kind",
+          ref: got.path,
+          how: got.how === "cached" ? "present" : "downloaded",
+          pin: `sha256 ${entry.sha256}`,
+          why: `published at ${entry.url}`,
+        });
+        return got.path;
+      }
+      if (this.images === "pull") throw new AftershockError("E_IMAGES", `--images pull: kind ${version} could not be downloaded: ${got.reason}`);
+      this.progress.info(`building kind ${version} instead: ${got.reason}`);
+    } else if (this.images === "pull") {
+      throw new AftershockError("E_IMAGES", `--images pull: kind ${version} is not published in ${this.published.source}`);
+    }
+    const bin = (await buildGoComponent(kindComponent(version), this.cacheDir, this.progress)).bins.kind!;
+    origins?.push({
+      what: "kind",
+      ref: bin,
+      how: "built",
+      pin: `sigs.k8s.io/kind@${version}`,
+      why: entry ? "the download failed" : "not published for this version",
+    });
+    return bin;
   }
 
   /** An existing cluster of this tool's (e.g. one kept with --keep), reached again by name. */
@@ -142,7 +244,7 @@ export class KindProvider implements Provider {
     const info = (await this.list()).find((c) => c.name === name);
     if (!info) throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
     const version = (await docker.run(["exec", info.nodes[0]!, "cat", "/kind/version"])).stdout.trim();
-    const kindBin = (await buildGoComponent(kindFor(version), this.cacheDir, this.progress)).bins.kind!;
+    const kindBin = await this.kindBinary(profileFor(version)?.kind ?? PINNED.kind);
     const env = await this.kindEnv(info.runId, name, info.keep);
     const kubeconfigPath = path.join(this.cacheDir, "clusters", name, "kubeconfig");
     return this.attach(name, info.runId, version, kubeconfigPath, kindBin, env, {}, () => this.destroy(name, info.runId, kindBin, env));
@@ -163,8 +265,8 @@ export class KindProvider implements Provider {
     const timings: Record<string, number> = {};
     const t0 = performance.now();
 
-    const { ref: image } = await this.prepareImage({ kubernetesVersion: spec.kubernetesVersion, ...(spec.image ? { image: spec.image } : {}) });
-    const kindBin = (await buildGoComponent(kindFor(spec.kubernetesVersion), this.cacheDir, this.progress)).bins.kind!;
+    const prepared = await this.prepareImage({ kubernetesVersion: spec.kubernetesVersion, ...(spec.image ? { image: spec.image } : {}) });
+    const { ref: image, kindBinary: kindBin } = prepared;
     timings.imageMs = performance.now() - t0;
 
     const dir = path.join(this.cacheDir, "clusters", name);
@@ -214,6 +316,7 @@ export class KindProvider implements Provider {
         await cleanup();
       });
       for (const r of spec.insecureRegistries ?? []) await trustRegistry(cluster.nodes, r);
+      if (prepared.toLoad.length) await cluster.loadImages(prepared.toLoad);
       const budget = spec.readyBudgetMs ?? 5 * MIN;
       const t2 = performance.now();
       await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
@@ -443,7 +546,7 @@ export class KindProvider implements Provider {
         throw new AftershockError("E_UNSAFE_TARGET", `cluster ${name} was not created by Aftershock (no aftershock.run label); refusing to delete it`);
       throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
     }
-    const kindBin = (await buildGoComponent(kindComponent(), this.cacheDir, this.progress)).bins.kind!;
+    const kindBin = await this.kindBinary(PINNED.kind);
     await this.destroy(name, info.runId, kindBin, await this.kindEnv(info.runId, name, info.keep));
   }
 }

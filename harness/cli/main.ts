@@ -3,12 +3,14 @@ import { readWorkload, WORKLOAD_FILE } from "../kit/workloads/team-workload.js";
 import { doctor, HOST_PATHS, reloadDocker, SHIM_RUNTIME, undoHostChanges } from "../../clusters/host/doctor.js";
 import { hostFacts } from "../../clusters/host/facts.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
+import { parseImagesMode } from "../../clusters/images/source.js";
+import { publishImages } from "../../clusters/images/publish.js";
 import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax, supportedVersionsText } from "../../clusters/versions.js";
 import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
 import { garbageCollect } from "../../clusters/kind/gc.js";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { checkAllowance, gcExisting, targetContext, type ExistingTarget } from "../../clusters/existing.js";
 import { readInventory } from "../../clusters/ssh/inventory.js";
@@ -37,7 +39,12 @@ Usage:
   pnpm images build [--k8s-version V] [--force] [--all]
                                             build the offline node image and everything in it (cached by version);
                                             --all also the workload images, the load generator (vegeta) and the host tools (helm)
-  pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--image REF] [--name NAME] [--wait 10m]
+  pnpm images publish HOST:PORT --out FILE [--k8s-version V] [--as-mirror] [--kind-dir DIR --kind-url URL]
+                                            push the node image (as kindest/node:V), echo and the load generator to a
+                                            registry once, and write the pinned list other machines read as
+                                            AFTERSHOCK_PUBLISHED (--as-mirror: the registry is Docker's mirror of docker.io;
+                                            --kind-dir lays kind's binary out for a file server at --kind-url)
+  pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--images auto|pull|build] [--image REF] [--name NAME] [--wait 10m]
                       [--insecure-registry HOST:PORT]
                                             create a cluster and leave it running; prints how to reach it (its nodes
                                             pull from the plain-HTTP registry, if one is given)
@@ -51,7 +58,7 @@ Usage:
                                             and upstream names (registry.k8s.io/…) earlier versions gave their own images
   pnpm gc --kubeconfig FILE [--context C] [--all]
                                             delete the namespaces dead runs of this host left on an existing cluster
-  pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--image REF]
+  pnpm scenario <id> [--keep] [--dry-run] [--game-day] [--reporter console,json,junit,html] [--k8s-version V] [--images MODE] [--image REF]
                                             re-enact one incident end to end on a new cluster; exit code is the outcome
   pnpm scenario <id> --runbook NAME         recover with another of the scenario's runbooks (see --dry-run); the exit code is
                                             the outcome, e.g. 5 (data-lost) for an incident's own path that loses data
@@ -127,12 +134,21 @@ Reports go to reports/<scenario>-<run>/ (journal.json, junit.xml, report.html).
 Options:
   --k8s-version V   Kubernetes version to build and run (default ${DEFAULT_KUBERNETES_VERSION}); the offline builder makes
                     ${supportedVersionsText()}
+  --images MODE     where images come from, chosen once for the run (default auto; docs/images.md):
+                      auto   pull what a registry answers for, pinned by digest (kind's node image where it runs on this
+                             host's cgroup version, kind itself by sha256), build the rest here
+                      pull   pull kind's node image and kind, or fail in one line before anything is created
+                      build  compile everything here; no registry or download is asked
+                    Aftershock's own small images (echo, the load generator) are built unless AFTERSHOCK_PUBLISHED lists them.
+                    The console, journal.json and report.html name each image's origin (digest, sha256 or build recipe)
   --image REF       use this node image instead of building one, e.g. kindest/node:v1.29.14 where a registry is reachable
   -h, --help        show this help
 
 Environment:
   AFTERSHOCK_CACHE        where built binaries live (default $XDG_CACHE_HOME/aftershock, i.e. ~/.cache/aftershock)
   AFTERSHOCK_FIX_HOST=1   every command that runs the doctor may apply its plan, as pnpm run doctor --fix does
+  AFTERSHOCK_PUBLISHED    a JSON file naming what your registries publish (node images, kind, Aftershock's own images),
+                          pinned; replaces the built-in list of kind's releases (docs/images.md; pnpm images publish writes one)
   AFTERSHOCK_HISTORY_DIR  where pnpm suite keeps its history, one JSON file per suite run (default reports/history)
   ${RUNBOOK_DELAY_ENV}
                           TEST SWITCH, not for real runs: every runbook step waits this many ms first (shows the gate firing)
@@ -142,7 +158,7 @@ Environment:
 /** pnpm cluster's subcommands, each with its usage line (create's flags are listed in USAGE). */
 const CLUSTER_USAGE: Record<string, string> = {
   create:
-    "pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--image REF] [--name NAME] [--wait 10m] [--insecure-registry HOST:PORT] [--keep]",
+    "pnpm cluster create [--control-planes N] [--workers N] [--k8s-version V] [--images auto|pull|build] [--image REF] [--name NAME] [--wait 10m] [--insecure-registry HOST:PORT] [--keep]",
   list: "pnpm cluster list",
   delete: "pnpm cluster delete NAME",
   "replace-node": "pnpm cluster replace-node CLUSTER NODE",
@@ -159,6 +175,7 @@ async function main(argv: string[]): Promise<number> {
   const clusterOpts = {
     "k8s-version": { type: "string" },
     image: { type: "string" },
+    images: { type: "string" },
     "control-planes": { type: "string" },
     workers: { type: "string" },
     name: { type: "string" },
@@ -195,10 +212,49 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "images": {
-      const { values, positionals } = parse(rest, { "k8s-version": { type: "string" }, force: { type: "boolean" }, all: { type: "boolean" } });
+      const { values, positionals } = parse(rest, {
+        "k8s-version": { type: "string" },
+        force: { type: "boolean" },
+        all: { type: "boolean" },
+        out: { type: "string" },
+        "as-mirror": { type: "boolean" },
+        "kind-dir": { type: "string" },
+        "kind-url": { type: "string" },
+      });
       if (values.help) return help();
+      if (positionals[0] === "publish") {
+        // pnpm images publish HOST:PORT --out FILE [--as-mirror] [--kind-dir DIR --kind-url URL]
+        if (positionals.length !== 2)
+          throw new AftershockError(
+            "E_BAD_INPUT",
+            "usage: pnpm images publish HOST:PORT --out FILE [--k8s-version V] [--as-mirror] [--kind-dir DIR --kind-url URL]",
+          );
+        checkRegistryAddress(positionals[1]!, "pnpm images publish");
+        if (!values.out) throw new AftershockError("E_BAD_INPUT", "pnpm images publish needs --out FILE (the list AFTERSHOCK_PUBLISHED reads)");
+        if ((values["kind-dir"] === undefined) !== (values["kind-url"] === undefined))
+          throw new AftershockError("E_BAD_INPUT", "--kind-dir and --kind-url go together (where kind's binary is laid out, and the URL that serves it)");
+        if (values.force || values.all) throw new AftershockError("E_BAD_INPUT", `--${values.force ? "force" : "all"} is not an option of pnpm images publish`);
+        const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+        checkBuildableVersion(version);
+        await doctor({ progress });
+        const published = await publishImages({
+          registry: positionals[1]!,
+          kubernetesVersion: version,
+          cacheDir,
+          progress,
+          asMirror: !!values["as-mirror"],
+          ...(values["kind-dir"] ? { kind: { dir: values["kind-dir"] as string, url: values["kind-url"] as string } } : {}),
+        });
+        writeFileSync(values.out as string, JSON.stringify(published, null, 2) + "\n");
+        console.log(`published to ${positionals[1]}; AFTERSHOCK_PUBLISHED=${values.out as string} makes --images pull and auto take them`);
+        return 0;
+      }
       if (positionals[0] !== "build" || positionals.length !== 1)
-        throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, { hint: "use: pnpm images build" });
+        throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, {
+          hint: "use: pnpm images build, or pnpm images publish HOST:PORT",
+        });
+      const publishOnly = ["out", "as-mirror", "kind-dir", "kind-url"].find((f) => values[f] !== undefined);
+      if (publishOnly) throw new AftershockError("E_BAD_INPUT", `--${publishOnly} is an option of pnpm images publish`);
       const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
       checkBuildableVersion(version);
       const started = performance.now();
@@ -222,7 +278,7 @@ async function main(argv: string[]): Promise<number> {
     case "cluster": {
       const { values, positionals } = parse(rest, clusterOpts);
       if (values.help) return help();
-      const provider = new KindProvider({ cacheDir, progress });
+      const provider = new KindProvider({ cacheDir, progress, images: parseImagesMode(values.images as string | undefined) });
       const sub = positionals[0];
       // Only create takes the cluster flags; list, delete and replace-node refuse them rather than ignore them (a
       // user who typed pnpm cluster delete x --k8s-version … meant something this command does not do).
@@ -271,8 +327,9 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help();
       if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`);
       const spec = specFrom({ workers: "1", ...values });
+      const images = parseImagesMode(values.images as string | undefined);
       await doctor({ progress });
-      const provider = new KindProvider({ cacheDir, progress });
+      const provider = new KindProvider({ cacheDir, progress, images });
       const started = performance.now();
       // A kept demo cluster is detached like pnpm cluster create: no reaper removes it when this process exits.
       const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: !!values.keep });
@@ -293,6 +350,7 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parse(rest, {
         "k8s-version": { type: "string" },
         image: { type: "string" },
+        images: { type: "string" },
         keep: { type: "boolean" },
         reporter: { type: "string" },
         "dry-run": { type: "boolean" },
@@ -336,7 +394,8 @@ async function main(argv: string[]): Promise<number> {
         throw new AftershockError("E_BAD_INPUT", "--gate-min-score needs --gate", { hint: "pnpm suite --gate --gate-min-score N" });
       const gateMinScore = int("gate-min-score", values["gate-min-score"] as string | undefined, DEFAULT_GATE_MIN_SCORE, 0, 100);
       const existing = existingTarget(values);
-      if (existing) only(["keep", "image", "k8s-version", "fresh-clusters"], "an existing cluster is neither created, kept nor built by this tool");
+      if (existing) only(["keep", "image", "images", "k8s-version", "fresh-clusters"], "an existing cluster is neither created, kept nor built by this tool");
+      const images = parseImagesMode(values.images as string | undefined);
       // pnpm suite takes several versions (a matrix: --k8s-version v1.29.15,v1.37.2); pnpm scenario one.
       const versions = ((values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION).split(",").map((v) => v.trim());
       if (versions.length > 1 && cmd !== "suite")
@@ -363,6 +422,7 @@ async function main(argv: string[]): Promise<number> {
         reporters: parseReporters(values.reporter as string | undefined),
         gameDay: !!values["game-day"],
         progress,
+        images,
         ...(values.image ? { image: values.image as string } : {}),
         ...(existing ? { existing } : {}),
         ...(workload ? { workload } : {}),

@@ -1,3 +1,4 @@
+import type { ImagesMode } from "../../clusters/images/source.js";
 import { nodeCommand } from "../../clusters/contract.js";
 import { renderCommand } from "../../clusters/exec.js";
 import path from "node:path";
@@ -76,6 +77,8 @@ export function parseReporters(v: string | undefined): (typeof KNOWN_REPORTERS)[
 export interface ScenarioCommandOptions {
   version: string;
   image?: string;
+  /** --images: where the run's images come from (default auto). */
+  images?: ImagesMode;
   keep: boolean;
   reporters: (typeof KNOWN_REPORTERS)[number][];
   gameDay: boolean;
@@ -107,8 +110,8 @@ export function existingClusters(t: ExistingTarget, progress: Progress): Cluster
  * kept cluster (--keep) is created detached: no reaper, no Ctrl-C teardown, labelled as kept for
  * `pnpm cluster list` and left alone by `pnpm gc`.
  */
-export function kindClusters(progress: Progress): ClusterFactory {
-  const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress });
+export function kindClusters(progress: Progress, images: ImagesMode = "auto"): ClusterFactory {
+  const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress, images });
   return {
     capabilities: ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"],
     target: "a kind cluster",
@@ -131,7 +134,7 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
     }
   checkUpFront(o);
   for (const v of new Set(runs.flatMap((r) => (r.kubernetesVersion ? [r.kubernetesVersion] : [])))) checkUpFront({ ...o, version: v });
-  const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress);
+  const clusters = o.existing ? existingClusters(o.existing, o.progress) : kindClusters(o.progress, o.images);
   if (o.existing && runs.some((r) => r.scenario.scope === "cluster")) {
     const context = contextOrPlaceholder(o.existing);
     for (const r of runs) refuseClusterFaults(r.scenario, o.existing, context);

@@ -1,3 +1,4 @@
+import type { ImagesMode, Origin } from "../../clusters/images/source.js";
 import type { Evidence } from "../kit/types.js";
 import type { LoadRecord } from "../kit/load/load.js";
 import type { WorkloadVerdict } from "../kit/workloads/team-workload.js";
@@ -102,7 +103,14 @@ export interface RunJournal {
   /** What the run's resilience score is measured against (harness/reports/score.ts); absent in older journals. */
   scoring?: ScoreBasis;
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */
-  image?: { ref: string; built: boolean; ms: number };
+  image?: {
+    ref: string;
+    built: boolean;
+    ms: number;
+    /** --images: where the run's images were to come from, and how each one came (pulled digest, built recipe…). */
+    mode?: ImagesMode;
+    origins?: Origin[];
+  };
 }
 
 /**

@@ -28,12 +28,19 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
   const scenario = withTestHooks(asWritten);
   assertServes(opts.clusters, scenario);
   // The node image comes first and outside the timeline: a cold build takes minutes and is not cluster time.
-  const image = await opts.clusters.prepare?.({
+  const prepared = await opts.clusters.prepare?.({
     kubernetesVersion: opts.kubernetesVersion,
     workloadImages: scenario.images,
     loadGenerator: scenario.load.length > 0,
     ...(opts.image ? { image: opts.image } : {}),
   });
+  const image = prepared && {
+    ref: prepared.ref,
+    built: prepared.built,
+    ms: prepared.ms,
+    ...(prepared.mode ? { mode: prepared.mode } : {}),
+    ...(prepared.origins ? { origins: prepared.origins } : {}),
+  };
   const run = new Run(scenario, opts, image);
   run.reporter.onRunBegin?.(run.journal);
   try {

@@ -1,3 +1,4 @@
+import type { ImagesMode, Origin } from "../../clusters/images/source.js";
 import type { Capability, ClusterAccess } from "../../clusters/contract.js";
 import type { Clock } from "../../clusters/wait.js";
 import type { LoadMonitor } from "./load/streams.js";
@@ -31,7 +32,7 @@ export interface ClusterFactory {
     image?: string;
     workloadImages?: string[];
     loadGenerator?: boolean;
-  }): Promise<{ ref: string; built: boolean; ms: number }>;
+  }): Promise<{ ref: string; built: boolean; ms: number; mode?: ImagesMode; origins?: Origin[] }>;
   create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string; keep?: boolean }): Promise<ManagedCluster>;
   /** What every cluster it makes offers besides the API (checked against a scenario's needs before anything exists). */
   readonly capabilities: readonly Capability[];

@@ -1,3 +1,4 @@
+import { describeOrigins } from "../../clusters/images/source.js";
 import { workloadLines } from "../kit/workloads/team-workload.js";
 import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
@@ -55,6 +56,7 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
       const t = j.timings;
       write(`\n■ ${j.scenario.id}${j.variant ? ` (${j.variant.name}, expected ${j.variant.expected})` : ""}: ${j.outcome.toUpperCase()} — ${j.reason}`);
       if (j.image?.built) write(`  node image ${j.image.ref} built before the run in ${formatDuration(j.image.ms)} (not counted in cluster create)`);
+      if (j.image?.mode && j.image.origins?.length) for (const l of describeOrigins(j.image.mode, j.image.origins)) write(`  ${l}`);
       write(
         `  time to detect: ${t.timeToDetectMs !== undefined ? formatDuration(t.timeToDetectMs) : "—"}   all symptoms: ${t.timeToConfirmMs !== undefined ? formatDuration(t.timeToConfirmMs) : "—"}   time to recover: ${t.timeToRecoverMs !== undefined ? formatDuration(t.timeToRecoverMs) : "—"}   cluster create: ${t.clusterCreateMs !== undefined ? formatDuration(t.clusterCreateMs) : "—"}   total: ${formatDuration(t.totalMs)}${j.peakMemoryMiB !== undefined ? `   peak memory: ${j.peakMemoryMiB} MiB` : ""}`,
       );

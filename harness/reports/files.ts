@@ -424,7 +424,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
       return `<section id="${esc(j.runId)}"><h2>${esc(suiteName(j))} <span class="badge" style="background:${OUTCOME_COLORS[j.outcome] ?? "#7f7f7f"}">${esc(j.outcome)}</span></h2>
 <p class="title">${esc(j.scenario.title)}</p><p>${esc(j.scenario.summary)}</p>
 <p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes${j.cluster?.shared ? `, shared: ${esc(j.cluster.shared)}` : ""}) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
-<p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}
+<p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}${originsTable(j)}
 <div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
 <h3>Timeline</h3>${timelineSvg(j)}${workloadSection(j)}${loadSection(j)}
 ${scoreTable(j)}
@@ -443,6 +443,15 @@ ${sections}</body></html>`;
 }
 
 /** The team's workload: its own verdict beside the runbook's (its load chart is among the load charts below). */
+/** Where each image and tool of the run came from (--images): pulled digest, download sha256 or build recipe. */
+function originsTable(j: RunJournal): string {
+  const os = j.image?.origins ?? [];
+  if (!os.length) return "";
+  return `<details class="origins"><summary>images: --images ${esc(j.image?.mode ?? "")} (${os.map((o) => `${esc(o.what)} ${esc(o.how)}`).join(", ")})</summary><table><tr><th>what</th><th>how</th><th>ref</th><th>pin</th><th>why</th></tr>${os
+    .map((o) => `<tr><td>${esc(o.what)}</td><td>${esc(o.how)}</td><td><code>${esc(o.ref)}</code></td><td><code>${esc(o.pin ?? "")}</code></td><td>${esc(o.why)}</td></tr>`)
+    .join("")}</table></details>`;
+}
+
 function workloadSection(j: RunJournal): string {
   const w = j.workload;
   if (!w) return "";

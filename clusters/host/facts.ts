@@ -140,6 +140,8 @@ export interface EngineFacts {
   rootless: boolean;
   /** DOCKER_HOST names another machine (tcp://, ssh://): nothing about its daemon is this host's to change. */
   remote: boolean;
+  /** The engine's mirrors of docker.io (registry-mirrors), through which `docker pull kindest/node…` goes. */
+  registryMirrors: string[];
 }
 
 /** Reads `docker info --format '{{json .}}'` output; `dockerHost` is DOCKER_HOST. */
@@ -154,13 +156,15 @@ export function parseDockerInfo(json: string, dockerHost: string | undefined): O
     OperatingSystem?: string;
     SecurityOptions?: string[];
     ServerErrors?: string[];
+    RegistryConfig?: { Mirrors?: string[] | null };
   };
   try {
     info = JSON.parse(json) as typeof info;
   } catch {
-    return { answers: false, error: "docker info printed no JSON", runtimes: [], rootless: false, remote };
+    return { answers: false, error: "docker info printed no JSON", runtimes: [], rootless: false, remote, registryMirrors: [] };
   }
-  if (!info.ServerVersion) return { answers: false, error: info.ServerErrors?.join("; ") ?? "no server", runtimes: [], rootless: false, remote };
+  if (!info.ServerVersion)
+    return { answers: false, error: info.ServerErrors?.join("; ") ?? "no server", runtimes: [], rootless: false, remote, registryMirrors: [] };
   const flavour = /Docker Desktop/i.test(info.OperatingSystem ?? "") ? "Docker Desktop" : /\+dfsg/.test(info.ServerVersion) ? "docker.io" : "Docker Engine";
   return {
     answers: true,
@@ -172,6 +176,7 @@ export function parseDockerInfo(json: string, dockerHost: string | undefined): O
     flavour,
     rootless: (info.SecurityOptions ?? []).some((o) => o.includes("name=rootless")),
     remote,
+    registryMirrors: info.RegistryConfig?.Mirrors ?? [],
   };
 }
 
@@ -179,7 +184,8 @@ export function parseDockerInfo(json: string, dockerHost: string | undefined): O
 export async function readEngine(): Promise<EngineFacts> {
   const cli = findTool("docker");
   const dockerd = findTool("dockerd");
-  if (!cli) return { cli, dockerd, answers: false, error: "the docker CLI is not installed", runtimes: [], rootless: false, remote: false };
+  if (!cli)
+    return { cli, dockerd, answers: false, error: "the docker CLI is not installed", runtimes: [], rootless: false, remote: false, registryMirrors: [] };
   const r = await run(cli, ["info", "--format", "{{json .}}"], { allowFailure: true, timeoutMs: 20_000 }).catch((e: Error) => ({
     exitCode: 1,
     stdout: "",
@@ -194,6 +200,7 @@ export async function readEngine(): Promise<EngineFacts> {
           runtimes: [],
           rootless: false,
           remote: !!process.env.DOCKER_HOST && !process.env.DOCKER_HOST.startsWith("unix://"),
+          registryMirrors: [],
         };
   return { cli, dockerd, ...parsed };
 }

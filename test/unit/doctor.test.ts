@@ -105,6 +105,7 @@ const answering: EngineFacts = {
   cli: "/usr/bin/docker",
   dockerd: "/usr/sbin/dockerd",
   answers: true,
+  registryMirrors: [],
   serverVersion: "20.10.24+dfsg1",
   defaultRuntime: SHIM_RUNTIME,
   runtimes: ["runc", SHIM_RUNTIME],
@@ -143,6 +144,7 @@ describe("the doctor's plan", () => {
 
   it("installs docker.io and starts dockerd when there is no CLI, and writes the shim first when capabilities are missing", () => {
     const none: EngineFacts = {
+      registryMirrors: [],
       cli: undefined,
       dockerd: undefined,
       answers: false,

@@ -130,6 +130,12 @@ async function repoDigest(ref: string): Promise<string | undefined> {
   return all.find((d) => want && d.endsWith(want)) ?? all[0];
 }
 
+/** kind's published binary when the cache holds it with the pinned sha256; never asks the network. */
+export function cachedKind(entry: PublishedKind, cacheDir: string): string | undefined {
+  const bin = path.join(cacheDir, "kind", entry.version, "kind");
+  return existsSync(bin) && sha256(readFileSync(bin)) === entry.sha256 ? bin : undefined;
+}
+
 /**
  * kind's published binary in the cache (cacheDir/kind/<version>/kind), downloaded once and checked against its
  * sha256; a cached copy is checked again before use. Returns undefined with a reason when it cannot be had.
@@ -142,7 +148,7 @@ export async function downloadKind(
 ): Promise<{ path: string; how: "downloaded" | "cached" } | { reason: string }> {
   const dir = path.join(cacheDir, "kind", entry.version);
   const bin = path.join(dir, "kind");
-  if (existsSync(bin) && sha256(readFileSync(bin)) === entry.sha256) return { path: bin, how: "cached" };
+  if (cachedKind(entry, cacheDir)) return { path: bin, how: "cached" };
   try {
     const body = await withStep(progress, `Downloading kind ${entry.version} (${entry.url})`, budgetMs, async () => {
       const res = await fetch(entry.url, { signal: AbortSignal.timeout(budgetMs) });
@@ -172,4 +178,21 @@ export function describeOrigins(mode: ImagesMode, origins: readonly Origin[]): s
     `images: --images ${mode}`,
     ...origins.map((o) => `  ${o.what}: ${o.how} ${o.ref}${o.pin && !o.ref.includes(o.pin) ? ` (${o.pin})` : ""} — ${o.why}`),
   ];
+}
+
+/**
+ * What can be known about --images before anything runs: the published list parses, and under pull every version
+ * has a node image that runs here. One line (E_IMAGES or E_BAD_INPUT) before the doctor, Docker or a build.
+ */
+export function checkImagesUpFront(mode: ImagesMode, versions: readonly string[], cgroupVersion: 1 | 2, published: Published, image?: string): void {
+  if (mode !== "pull" || image) return;
+  for (const v of versions) {
+    const c = chooseNodeImage(mode, v, cgroupVersion, published);
+    if (c.action === "refuse") throw new AftershockError("E_IMAGES", c.message, { hint: c.hint });
+    if (c.action === "pull" && !publishedKind(c.entry.kind, published))
+      throw new AftershockError(
+        "E_IMAGES",
+        `--images pull: kind ${c.entry.kind}, which runs ${c.entry.ref.split("@")[0]}, is not published in ${published.source}`,
+      );
+  }
 }

@@ -22,7 +22,7 @@ import { kindComponent } from "../images/recipes.js";
 import { ensureWorkloadImages, LOAD_GENERATOR_IMAGE } from "../images/workloads.js";
 import { OWN_NODE_IMAGES, ownImage } from "../images/own.js";
 import { publishedImages, type Published } from "../images/published.js";
-import { chooseNodeImage, describeOrigins, downloadKind, publishedKind, pullPinned, type ImagesMode, type Origin } from "../images/source.js";
+import { cachedKind, chooseNodeImage, describeOrigins, downloadKind, publishedKind, pullPinned, type ImagesMode, type Origin } from "../images/source.js";
 import { hostFacts } from "../host/facts.js";
 import { kindSideContainers } from "./side-containers.js";
 import type { Progress } from "../progress.js";
@@ -206,15 +206,16 @@ export class KindProvider implements Provider {
   }
 
   /**
-   * kind at `version`: its published binary (downloaded once, checked by sha256) unless --images build, else
-   * compiled from its Go module. Under --images pull a kind that is not published fails the run.
+   * kind at `version` for a run whose node image was pulled: its published binary (downloaded once, checked by
+   * sha256) unless --images build, else compiled from its Go module. Under --images pull a kind that is not
+   * published, or cannot be downloaded, fails the run.
    */
-  private async kindBinary(version: string, origins?: Origin[]): Promise<string> {
+  private async kindBinary(version: string, origins: Origin[]): Promise<string> {
     const entry = this.images === "build" ? undefined : publishedKind(version, this.published);
     if (entry) {
       const got = await downloadKind(entry, this.cacheDir, this.progress);
       if ("path" in got) {
-        origins?.push({
+        origins.push({
           what: "kind",
           ref: got.path,
           how: got.how === "cached" ? "present" : "downloaded",
@@ -229,7 +230,7 @@ export class KindProvider implements Provider {
       throw new AftershockError("E_IMAGES", `--images pull: kind ${version} is not published in ${this.published.source}`);
     }
     const bin = (await buildGoComponent(kindComponent(version), this.cacheDir, this.progress)).bins.kind!;
-    origins?.push({
+    origins.push({
       what: "kind",
       ref: bin,
       how: "built",
@@ -239,12 +240,22 @@ export class KindProvider implements Provider {
     return bin;
   }
 
+  /**
+   * kind for a cluster that exists (open, delete): a downloaded copy in the cache when there is one, else the one
+   * built here (compiled if need be). Never asks the network: deleting a cluster must work offline.
+   */
+  private async kindAtHand(version: string): Promise<string> {
+    const entry = publishedKind(version, this.published);
+    const downloaded = entry && cachedKind(entry, this.cacheDir);
+    return downloaded ?? (await buildGoComponent(kindComponent(version), this.cacheDir, this.progress)).bins.kind!;
+  }
+
   /** An existing cluster of this tool's (e.g. one kept with --keep), reached again by name. */
   async open(name: string): Promise<Cluster> {
     const info = (await this.list()).find((c) => c.name === name);
     if (!info) throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
     const version = (await docker.run(["exec", info.nodes[0]!, "cat", "/kind/version"])).stdout.trim();
-    const kindBin = await this.kindBinary(profileFor(version)?.kind ?? PINNED.kind);
+    const kindBin = await this.kindAtHand(profileFor(version)?.kind ?? PINNED.kind);
     const env = await this.kindEnv(info.runId, name, info.keep);
     const kubeconfigPath = path.join(this.cacheDir, "clusters", name, "kubeconfig");
     return this.attach(name, info.runId, version, kubeconfigPath, kindBin, env, {}, () => this.destroy(name, info.runId, kindBin, env));
@@ -546,7 +557,7 @@ export class KindProvider implements Provider {
         throw new AftershockError("E_UNSAFE_TARGET", `cluster ${name} was not created by Aftershock (no aftershock.run label); refusing to delete it`);
       throw new AftershockError("E_BAD_INPUT", `no Aftershock cluster named ${name}`, { hint: "see pnpm cluster list" });
     }
-    const kindBin = await this.kindBinary(PINNED.kind);
+    const kindBin = await this.kindAtHand(PINNED.kind);
     await this.destroy(name, info.runId, kindBin, await this.kindEnv(info.runId, name, info.keep));
   }
 }

@@ -3,7 +3,8 @@ import { readWorkload, WORKLOAD_FILE } from "../kit/workloads/team-workload.js";
 import { doctor, HOST_PATHS, reloadDocker, SHIM_RUNTIME, undoHostChanges } from "../../clusters/host/doctor.js";
 import { hostFacts } from "../../clusters/host/facts.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
-import { parseImagesMode } from "../../clusters/images/source.js";
+import { checkImagesUpFront, parseImagesMode } from "../../clusters/images/source.js";
+import { publishedImages } from "../../clusters/images/published.js";
 import { publishImages } from "../../clusters/images/publish.js";
 import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
@@ -308,6 +309,7 @@ async function main(argv: string[]): Promise<number> {
       }
       if (sub === "create") {
         const spec = specFrom(values);
+        checkImagesUpFront(parseImagesMode(values.images as string | undefined), [spec.kubernetesVersion], hostFacts().cgroup, publishedImages(), spec.image);
         await doctor({ progress });
         const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: true });
         console.log(cluster.howToReach());
@@ -328,6 +330,7 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`);
       const spec = specFrom({ workers: "1", ...values });
       const images = parseImagesMode(values.images as string | undefined);
+      checkImagesUpFront(images, [spec.kubernetesVersion], hostFacts().cgroup, publishedImages(), spec.image);
       await doctor({ progress });
       const provider = new KindProvider({ cacheDir, progress, images });
       const started = performance.now();
@@ -409,6 +412,7 @@ async function main(argv: string[]): Promise<number> {
         if (!isKubernetesVersionSyntax(v)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${v}" (expected e.g. v1.29.15)`);
         if (!values.image) checkBuildableVersion(v);
       }
+      if (!existing) checkImagesUpFront(images, versions, hostFacts().cgroup, publishedImages(), values.image as string | undefined);
       const version = versions[0]!;
       // A team's workload: --workload PATH, or aftershock.yaml where the command runs; read before anything exists.
       const workloadPath = (values.workload as string | undefined) ?? (existsSync(WORKLOAD_FILE) ? WORKLOAD_FILE : undefined);

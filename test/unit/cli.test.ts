@@ -179,6 +179,22 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     [["demo", "--k8s-version", "latest"], /^aftershock: error E_BAD_VERSION: not a Kubernetes version: "latest"/],
     [["demo", "--wait", "soon"], /^aftershock: error E_BAD_INPUT: not a duration: "soon"/],
     [["images", "destroy"], /^aftershock: error E_BAD_INPUT: unknown images command "destroy"/],
+    // --images: the mode, and a pull that cannot work here, refused before the doctor (v1.37.2 is not a version kind publishes).
+    [
+      ["scenario", "etcd-port-conflict", "--images", "registry"],
+      /^aftershock: error E_BAD_INPUT: --images must be one of auto, pull, build, got "registry"\n$/,
+    ],
+    [
+      ["scenario", "etcd-port-conflict", "--images", "pull"],
+      /^aftershock: error E_IMAGES: --images pull: no published node image for v1\.37\.2 \(upstream lists v1\.37\.0, v1\.36\.4, v1\.35\.8, v1\.34\.11\) \(pick one of those with --k8s-version, or use --images build\)\n$/,
+    ],
+    [
+      ["cluster", "create", "--images", "pull", "--k8s-version", "v1.36.3"],
+      /^aftershock: error E_IMAGES: --images pull: no published node image for v1\.36\.3/,
+    ],
+    [["cluster", "list", "--images", "pull"], /^aftershock: error E_BAD_INPUT: --images is not an option of pnpm cluster list/],
+    [["images", "publish", "127.0.0.1:5000"], /^aftershock: error E_BAD_INPUT: pnpm images publish needs --out FILE/],
+    [["images", "build", "--as-mirror"], /^aftershock: error E_BAD_INPUT: --as-mirror is an option of pnpm images publish\n$/],
     [["cluster", "delete"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster delete NAME/],
     [["cluster", "replace-node", "as-00000000"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster replace-node CLUSTER NODE/],
     [["scenario", "etcd-port"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port" \(did you mean etcd-port-conflict\?\)/],
@@ -320,6 +336,19 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(expected);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("refuses a published list with a floating tag in one line, with no tool started", async () => {
+    const traced = tracedTools();
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "cli-published-")), "published.json");
+    writeFileSync(file, JSON.stringify({ nodeImages: [{ kubernetes: "v1.37.2", kind: "v0.33.0", ref: "kindest/node:v1.37.2", cgroupV1: true }] }));
+    const r = await cliWith({ ...traced.env, AFTERSHOCK_PUBLISHED: file }, "scenario", "etcd-port-conflict", "--images", "auto");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^aftershock: error E_BAD_INPUT: \S+published\.json: nodeImages\[0\]: kindest\/node:v1\.37\.2 is not pinned \(name:tag@sha256:<64 hex>\)/,
+    );
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(existsSync(traced.calls)).toBe(false);
   });
 
   it("prints a scenario's plan with --dry-run without touching Docker", async () => {

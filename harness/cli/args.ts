@@ -7,7 +7,15 @@ import { AftershockError } from "../../clusters/errors.js";
  */
 
 /** Exit codes of the error codes that mean "bad input" (2) and the others with a code of their own; the rest exit 1. */
-export const EXIT: Record<string, number> = { E_BAD_INPUT: 2, E_BAD_VERSION: 2, E_CAPABILITY: 2, E_REFUSED: 2, E_IMAGES: 2, E_PREFLIGHT: 6, E_INTERRUPTED: 130 };
+export const EXIT: Record<string, number> = {
+  E_BAD_INPUT: 2,
+  E_BAD_VERSION: 2,
+  E_CAPABILITY: 2,
+  E_REFUSED: 2,
+  E_IMAGES: 2,
+  E_PREFLIGHT: 6,
+  E_INTERRUPTED: 130,
+};
 
 export type Values = Record<string, string | boolean | undefined>;
 

@@ -16,7 +16,10 @@ export const PINNED = {
   localPathProvisioner: "v0.0.30",
   /** The image kind v0.24.0 runs as the load balancer in front of several control planes. */
   kindHaproxyImage: "docker.io/kindest/haproxy:v20230606-42a2262b",
-  /** kind for Kubernetes 1.35–1.37: v0.32 is the first to write kubeadm's v1beta4 API (1.36+), which 1.37 requires. */
+  /**
+   * kind for Kubernetes 1.35–1.38: v0.32 is the first to write kubeadm's v1beta4 API (1.36+), which 1.37 requires.
+   * v0.33.0 is the newest the module proxy serves; it reads v1.38.0-beta.0 as 1.38.0 and writes v1beta4 for it.
+   */
   kindCurrent: "v0.33.0",
   /** The image kind ≥ v0.32 runs as the load balancer; here it holds Aftershock's own balancer (clusters/images/components/lb). */
   kindEnvoyImage: "docker.io/envoyproxy/envoy:v1.36.2",
@@ -27,7 +30,8 @@ export const PINNED = {
   /**
    * Used when the local Go (at least MIN_GO) cannot build a component, say a module that needs a newer Go: the go
    * command fetches this toolchain from the module proxy (about 76 MB). It must be newer than MIN_GO to be of any
-   * use; go1.27.3 is the toolchain the module proxy here serves for that.
+   * use; go1.27.3 is the toolchain the module proxy here serves for that. k8s.io/kubernetes v1.38.0-beta.0 says
+   * `go 1.27.0`, so 1.38 is built with it wherever the local Go is 1.26 (chosen before `go mod tidy`, go-build.ts).
    */
   fallbackGoToolchain: "go1.27.3",
   /**
@@ -62,15 +66,18 @@ export function localAlias(group: string, upstream: string): string {
 export const MIN_GO = { version: "1.26.0", neededBy: `helm.sh/helm/v3 ${PINNED.helm}` } as const;
 
 export interface KubernetesRelease {
-  version: string; // v1.29.15
+  version: string; // v1.29.15, v1.38.0-beta.0
   major: number;
   minor: number;
   patch: number;
-  /** Version of the k8s.io/* staging modules that belong to this release (v0.29.15). */
+  /** The pre-release part of an upstream pre-release tag ("beta.0" of v1.38.0-beta.0); absent for a release. */
+  prerelease?: string;
+  /** Version of the k8s.io/* staging modules that belong to this release (v0.29.15; v0.38.0-beta.0, tagged alike). */
   stagingVersion: string;
 }
 
-const VERSION_RE = /^v?(\d+)\.(\d+)\.(\d+)$/;
+/** vX.Y.Z, or one of upstream's pre-release tags: vX.Y.Z-alpha.N, -beta.N, -rc.N. */
+const VERSION_RE = /^v?(\d+)\.(\d+)\.(\d+)(?:-((?:alpha|beta|rc)\.\d+))?$/;
 
 export function isKubernetesVersionSyntax(v: string): boolean {
   return VERSION_RE.test(v);
@@ -80,7 +87,15 @@ export function kubernetesRelease(v: string): KubernetesRelease {
   const m = VERSION_RE.exec(v);
   if (!m) throw new Error(`not a Kubernetes version: "${v}" (expected e.g. v1.29.15)`);
   const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  return { version: `v${major}.${minor}.${patch}`, major, minor, patch, stagingVersion: `v0.${minor}.${patch}` };
+  const pre = m[4] ? `-${m[4]}` : "";
+  return {
+    version: `v${major}.${minor}.${patch}${pre}`,
+    major,
+    minor,
+    patch,
+    ...(m[4] ? { prerelease: m[4] } : {}),
+    stagingVersion: `v0.${minor}.${patch}${pre}`,
+  };
 }
 
 /**
@@ -96,7 +111,10 @@ export function etcdModuleVersion(imageTag: string): string {
  */
 export interface VersionProfile {
   release: KubernetesRelease;
-  /** The tested line this version belongs to, as shown to people: "1.27–1.30" or "1.35–1.37". */
+  /**
+   * The tested line this version belongs to, as shown to people: "1.27–1.30" or "1.35–1.37". Its released minors
+   * only: a pre-release (PRERELEASE) gets the profile of the line it will join, and says so in describeVersion.
+   */
   line: string;
   /** kind release that creates clusters of this version (its kubeadm config templates must know the version). */
   kind: string;
@@ -138,9 +156,10 @@ export interface VersionProfile {
 export const TESTED_VERSIONS = ["v1.29.15", "v1.37.2"] as const;
 
 const LEGACY_MINORS = [27, 28, 29, 30];
-const CURRENT_MINORS = [35, 36, 37];
-/** Every minor the offline builder makes, in order. */
+const CURRENT_MINORS = [35, 36, 37, 38];
+/** Every minor the offline builder makes, in order (a minor in PRERELEASE too). */
 export const SUPPORTED_MINORS = [...LEGACY_MINORS, ...CURRENT_MINORS] as const;
+type SupportedMinor = (typeof SUPPORTED_MINORS)[number];
 const END_OF_SUPPORT: Record<number, string> = { 27: "2024-06-28", 28: "2024-10-28", 29: "2025-02-28", 30: "2025-06-28" };
 
 /**
@@ -150,7 +169,7 @@ const END_OF_SUPPORT: Record<number, string> = { 27: "2024-06-28", 28: "2024-10-
  * are out of upstream support, their last releases final; for 1.35–1.37 these are the newest the module proxy
  * served here on 2026-12-07. A newer patch release needs its number raised here, and nothing else.
  */
-export const LATEST_PATCH: Readonly<Record<(typeof SUPPORTED_MINORS)[number], number>> = {
+export const LATEST_PATCH: Readonly<Record<SupportedMinor, number>> = {
   27: 16,
   28: 15,
   29: 15,
@@ -158,23 +177,69 @@ export const LATEST_PATCH: Readonly<Record<(typeof SUPPORTED_MINORS)[number], nu
   35: 4,
   36: 3,
   37: 2,
+  38: 0, // while PRERELEASE names a 1.38 pre-release, that is the only 1.38 taken
 };
 
-/** Whether v1.<minor>.<patch> is a release of a supported minor (not whether its minor is supported). */
-export function isKnownPatch(release: Pick<KubernetesRelease, "major" | "minor" | "patch">): boolean {
-  const latest = LATEST_PATCH[release.minor as (typeof SUPPORTED_MINORS)[number]];
-  return release.major === 1 && latest !== undefined && release.patch <= latest;
+/**
+ * Minors whose first release the module proxy does not serve yet, each with the one pre-release of it the offline
+ * builder makes instead (k8s.io/kubernetes at that tag, the k8s.io/* staging modules at the same v0 tag). While a
+ * minor is here, that pre-release is the only version of it accepted (not v1.38.0, not another pre-release), it is
+ * marked "pre-release" wherever versions are shown, and it is never the default. k8s.io/kubernetes v1.38.0-beta.0
+ * was served here on 2026-12-07; v1.38.0 is due 2026-12-16. When it is served, the line below becomes `= {};`
+ * (LATEST_PATCH already says 38: 0) and nothing else changes; a newer pre-release (rc.0, say) replaces the string.
+ */
+export const PRERELEASE: Readonly<Partial<Record<SupportedMinor, PrereleaseTag>>> = { 38: "v1.38.0-beta.0" };
+type PrereleaseTag = `v1.${number}.0-${"alpha" | "beta" | "rc"}.${number}`;
+
+/** The pre-release the offline builder makes of `minor` while its release is not served, if any. */
+export function prereleaseOf(minor: number): string | undefined {
+  return PRERELEASE[minor as SupportedMinor];
 }
 
-/** The releases the offline builder makes, as one phrase: "v1.27.0–v1.27.16, … and v1.37.0–v1.37.2". */
+/**
+ * Whether a version is one the offline builder knows was published (not whether its minor is supported): a patch
+ * release up to LATEST_PATCH of a released minor, or the one PRERELEASE of a minor not released yet.
+ */
+export function isKnownRelease(release: Pick<KubernetesRelease, "version" | "major" | "minor" | "patch" | "prerelease">): boolean {
+  if (release.major !== 1) return false;
+  const pre = prereleaseOf(release.minor);
+  if (pre !== undefined) return release.version === pre;
+  const latest = LATEST_PATCH[release.minor as SupportedMinor];
+  return latest !== undefined && release.prerelease === undefined && release.patch <= latest;
+}
+
+/** The releases of one supported minor, as a phrase: "v1.37.0–v1.37.2", "v1.38.0" or "the pre-release v1.38.0-beta.0". */
+function releasesOfText(minor: SupportedMinor): string {
+  const pre = prereleaseOf(minor);
+  if (pre !== undefined) return `the pre-release ${pre}`;
+  return LATEST_PATCH[minor] === 0 ? `v1.${minor}.0` : `v1.${minor}.0–v1.${minor}.${LATEST_PATCH[minor]}`;
+}
+
+/** The releases the offline builder makes, as one phrase: "v1.27.0–v1.27.16, …, v1.37.0–v1.37.2 and the pre-release v1.38.0-beta.0". */
 export function knownReleasesText(): string {
-  const ranges = SUPPORTED_MINORS.map((m) => `v1.${m}.0–v1.${m}.${LATEST_PATCH[m]}`);
+  const ranges = SUPPORTED_MINORS.map(releasesOfText);
   return `${ranges.slice(0, -1).join(", ")} and ${ranges.at(-1)}`;
+}
+
+/** What the offline builder makes of one minor, for an error about a version of it it does not know. */
+export function knownReleasesOfText(minor: number): string | undefined {
+  return (SUPPORTED_MINORS as readonly number[]).includes(minor) ? releasesOfText(minor as SupportedMinor) : undefined;
+}
+
+/** The released minors of a line as a range: "1.35–1.37" (a minor in PRERELEASE left out). */
+function lineText(minors: readonly number[]): string {
+  const released = minors.filter((m) => prereleaseOf(m) === undefined);
+  return `1.${released[0]}–1.${released.at(-1)}`;
 }
 
 /** Versions the offline builder can make here, as a sentence for errors and help. */
 export function supportedVersionsText(): string {
-  return `1.${LEGACY_MINORS[0]}–1.${LEGACY_MINORS.at(-1)} and 1.${CURRENT_MINORS[0]}–1.${CURRENT_MINORS.at(-1)} (the catalog has run here on ${TESTED_VERSIONS.join(" and ")})`;
+  const pre = SUPPORTED_MINORS.map(prereleaseOf).filter((v) => v !== undefined);
+  return [
+    `${lineText(LEGACY_MINORS)} and ${lineText(CURRENT_MINORS)}`,
+    ...pre.map((v) => `, and the pre-release ${v}`),
+    ` (the catalog has run here on ${TESTED_VERSIONS.join(" and ")})`,
+  ].join("");
 }
 
 const WRITE_REFUSED_1_30 = /etcdserver: (request timed out|no leader|leader changed)|rpc error: code = DeadlineExceeded|resource quota evaluation timed out/;
@@ -189,7 +254,7 @@ export function profileFor(version: string): VersionProfile | undefined {
   if (LEGACY_MINORS.includes(release.minor)) {
     return {
       release,
-      line: `1.${LEGACY_MINORS[0]}–1.${LEGACY_MINORS.at(-1)}`,
+      line: lineText(LEGACY_MINORS),
       kind: PINNED.kind,
       loadBalancer: { kindName: PINNED.kindHaproxyImage, localImage: localAlias("kind-lb", PINNED.kindHaproxyImage), implementation: "haproxy" },
       runtime: { source: "debian", containerd: "1.6.20", runc: "1.1.5" },
@@ -202,10 +267,14 @@ export function profileFor(version: string): VersionProfile | undefined {
       ...(END_OF_SUPPORT[release.minor] ? { endOfSupport: END_OF_SUPPORT[release.minor] } : {}),
     };
   }
+  // 1.38 (kubernetes v1.38.0-beta.0, read on the module proxy 2026-12-07) takes this line's profile unchanged:
+  // kind v0.33.0 writes v1beta4 for any version from 1.36 (it compares 1.38.0-beta.0 as 1.38.0), kubeadm 1.38 has
+  // only v1beta4 (and the disabled v1); its kubelet still runs on cgroup v1 with failCgroupV1: false (the default is
+  // true, and cgroup v1 only logs a deprecation event); its two refusals are 1.37's, assumed, not yet measured.
   if (CURRENT_MINORS.includes(release.minor)) {
     return {
       release,
-      line: `1.${CURRENT_MINORS[0]}–1.${CURRENT_MINORS.at(-1)}`,
+      line: lineText(CURRENT_MINORS),
       kind: PINNED.kindCurrent,
       loadBalancer: { kindName: PINNED.kindEnvoyImage, localImage: localAlias("kind-lb", PINNED.kindEnvoyImage), implementation: "aftershock-lb" },
       runtime: { source: "modules", containerd: PINNED.containerd, runc: PINNED.runc },
@@ -229,8 +298,12 @@ export function describeVersion(version: string): string {
     p.runtime.source === "debian"
       ? `Debian's containerd ${p.runtime.containerd} and runc ${p.runtime.runc}`
       : `containerd ${p.runtime.containerd} and runc ${p.runtime.runc} built from Go modules`;
+  const untested = !(TESTED_VERSIONS as readonly string[]).includes(p.release.version);
+  const line = p.release.prerelease
+    ? `pre-release of 1.${p.release.minor}${untested ? ", not yet run here" : ""}; set up as line ${p.line}`
+    : `line ${p.line}${p.endOfSupport ? `, out of upstream support since ${p.endOfSupport}` : ""}`;
   return [
-    `Kubernetes ${p.release.version} (line ${p.line}${p.endOfSupport ? `, out of upstream support since ${p.endOfSupport}` : ""})`,
+    `Kubernetes ${p.release.version} (${line})`,
     `kind ${p.kind}, kubeadm ${p.kubeadmConfigApi.replace("kubeadm.k8s.io/", "")}, ${runtime}`,
     ...(p.kubeletFailCgroupV1Off ? ["kubelet failCgroupV1: false"] : []),
     `control-plane load balancer: ${p.loadBalancer.implementation === "haproxy" ? "haproxy" : "Aftershock's own, in kind's envoy slot"}`,

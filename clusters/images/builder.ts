@@ -12,7 +12,18 @@ import { run } from "../exec.js";
 import { aboutToBuild, withBuildLock } from "./build-lock.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
-import { isKnownPatch, knownReleasesText, kubernetesRelease, localAlias, PINNED, profileFor, supportedVersionsText, type VersionProfile } from "../versions.js";
+import {
+  isKnownRelease,
+  knownReleasesOfText,
+  knownReleasesText,
+  kubernetesRelease,
+  prereleaseOf,
+  localAlias,
+  PINNED,
+  profileFor,
+  supportedVersionsText,
+  type VersionProfile,
+} from "../versions.js";
 import { containerdConfig } from "./containerd-config.js";
 import { buildGoComponent, type BuiltComponent } from "./go-build.js";
 import { cniManifest, storageManifest } from "./manifests.js";
@@ -115,11 +126,23 @@ export function checkBuildableVersion(version: string): VersionProfile {
       { hint: "pass e.g. --k8s-version v1.37.2, or --image kindest/node:vX where a registry is reachable" },
     );
   }
-  // A supported minor with a patch that was never released: refused here, not after the doctor and the Go builds.
-  if (!isKnownPatch(profile.release)) {
+  // A supported minor with a patch that was never released, or a pre-release other than the one of a minor not
+  // released yet: refused here, not after the doctor and the Go builds.
+  if (!isKnownRelease(profile.release)) {
+    const { version, minor } = profile.release;
+    const pre = prereleaseOf(minor);
+    if (pre !== undefined) {
+      throw new AftershockError(
+        "E_BAD_VERSION",
+        `Kubernetes ${version} is not a release the offline builder knows: of 1.${minor} it makes only the pre-release ${pre}, the newest the module proxy served when it was pinned`,
+        { hint: `PRERELEASE in clusters/versions.ts names it, and becomes {} once v1.${minor}.0 is served` },
+      );
+    }
     throw new AftershockError(
       "E_BAD_VERSION",
-      `Kubernetes ${profile.release.version} is not a release the offline builder knows: it makes ${knownReleasesText()}`,
+      profile.release.prerelease
+        ? `Kubernetes ${version} is not a release the offline builder knows: of 1.${minor} it makes ${knownReleasesOfText(minor)}, no pre-release`
+        : `Kubernetes ${version} is not a release the offline builder knows: it makes ${knownReleasesText()}`,
       { hint: "a newer patch release needs its number in LATEST_PATCH, clusters/versions.ts" },
     );
   }

@@ -8,6 +8,7 @@ import type { Progress } from "../progress.js";
 import { PINNED } from "../versions.js";
 import { aboutToBuild } from "./build-lock.js";
 import { hostFacts } from "../host/facts.js";
+import { goOlderThan } from "../host/doctor.js";
 
 /** A set of binaries built from published Go modules through a small wrapper module. */
 export interface GoComponent {
@@ -84,15 +85,25 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
       await writeFile(path.join(src, "tools.go"), toolsGo(c));
     }
     const baseEnv = { CGO_ENABLED: c.cgoStatic ? "1" : "0", GOFLAGS: "-mod=mod -buildvcs=false" };
-    if (!c.localSource) {
-      // -e: some modules list imports for old Go versions (build-tagged out) that the proxy no longer serves.
-      await run("go", ["mod", "tidy", "-e"], { cwd: src, env: { ...baseEnv, GOTOOLCHAIN: "local" }, timeoutMs: 15 * 60_000, onLine: (l) => step.detail(l) });
-    }
     let toolchain = "local";
+    if (!c.localSource) {
+      // A module that says `go 1.27.0` to a local Go 1.26 must get the newer toolchain before `go mod tidy`: the
+      // local one, under -e, drops the module from the wrapper's go.mod and the build then takes its @latest (seen
+      // with k8s.io/apimachinery v0.38.0-beta.0 turned into v0.37.2), a silent wrong version.
+      const newer = await goNewerThanLocal(c.requires ?? [], dir);
+      if (newer) {
+        progress.warn(
+          `${c.name}: ${newer.module} says go ${newer.go}, newer than the local ${newer.local}; building it with ${PINNED.fallbackGoToolchain} from the module proxy`,
+        );
+        toolchain = PINNED.fallbackGoToolchain;
+      }
+      // -e: some modules list imports for old Go versions (build-tagged out) that the proxy no longer serves.
+      await run("go", ["mod", "tidy", "-e"], { cwd: src, env: { ...baseEnv, GOTOOLCHAIN: toolchain }, timeoutMs: 15 * 60_000, onLine: (l) => step.detail(l) });
+    }
     try {
-      await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: "local" }, (l) => step.detail(l));
+      await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: toolchain }, (l) => step.detail(l));
     } catch (e) {
-      if (!(e instanceof CommandError)) throw e;
+      if (!(e instanceof CommandError) || toolchain !== "local") throw e;
       progress.warn(
         `${c.name}: the local Go could not build it (${e.stderrTail.trim().split("\n").slice(-1)[0] ?? ""}); retrying with ${PINNED.fallbackGoToolchain} from the module proxy`,
       );
@@ -146,6 +157,33 @@ function wrapperGoMod(c: GoComponent): string {
 function toolsGo(c: GoComponent): string {
   const imports = [...new Set(c.outputs.map((o) => o.pkg))].map((p) => `\t_ "${p}"`).join("\n");
   return `//go:build tools\n\npackage tools\n\nimport (\n${imports}\n)\n`;
+}
+
+/**
+ * The first required module whose go.mod asks for a newer Go than the local one (GOTOOLCHAIN=local), read through
+ * the module proxy (`go list -m`, which fetches only the go.mod), or undefined when the local Go is new enough.
+ */
+async function goNewerThanLocal(
+  requires: { module: string; version: string }[],
+  cwd: string,
+): Promise<{ module: string; go: string; local: string } | undefined> {
+  if (!requires.length) return undefined;
+  const env = { GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" };
+  const local = (await run("go", ["env", "GOVERSION"], { env, cwd })).stdout.trim();
+  for (const r of requires) {
+    const res = await run("go", ["list", "-m", "-json", `${r.module}@${r.version}`], { env, cwd, allowFailure: true, timeoutMs: 5 * 60_000 });
+    const info = JSON.parse(res.stdout || "{}") as { GoMod?: string };
+    // A module the proxy does not serve fails in `go mod tidy` below, with the go command's own words.
+    if (!info.GoMod) continue;
+    const go = goDirective(await readFile(info.GoMod, "utf8"));
+    if (go && goOlderThan(local, go)) return { module: `${r.module}@${r.version}`, go, local };
+  }
+  return undefined;
+}
+
+/** The `go` line of a go.mod ("1.27.0"), if it has one. */
+export function goDirective(gomod: string): string | undefined {
+  return /^go\s+(\S+)\s*$/m.exec(gomod)?.[1];
 }
 
 /** Reads the replace directives of a published module's go.mod (downloading it through the proxy). */

@@ -11,12 +11,15 @@ export const KUBERNETES_BINARIES = ["kubeadm", "kubelet", "kubectl", "kube-apise
 
 /** Kubernetes server and node binaries, with the version stamped in as the upstream release build does. */
 export async function kubernetesComponent(rel: KubernetesRelease): Promise<GoComponent> {
-  // k8s.io/kubernetes points its k8s.io/* staging modules at ./staging; use their published v0.x.y releases.
+  // k8s.io/kubernetes points its k8s.io/* staging modules at ./staging; use their published v0.x.y releases (a
+  // pre-release's are tagged alike: v1.38.0-beta.0 with v0.38.0-beta.0).
   const replaces = await upstreamReplaces("k8s.io/kubernetes", rel.version, (target) => (target.startsWith("./staging/") ? rel.stagingVersion : undefined));
   const stamp = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((p) => [
+    // The whole tag, pre-release included: kubeadm compares the kubelet's and the control plane's versions, and kind
+    // reads /kind/version. Upstream's hack/lib/version.sh adds "+" to gitMinor for a tag with a pre-release part.
     `-X ${p}.gitVersion=${rel.version}`,
     `-X ${p}.gitMajor=${rel.major}`,
-    `-X ${p}.gitMinor=${rel.minor}`,
+    `-X ${p}.gitMinor=${rel.minor}${rel.prerelease ? "+" : ""}`,
     `-X ${p}.gitTreeState=clean`,
     `-X ${p}.gitCommit=0000000000000000000000000000000000000000`,
     `-X ${p}.buildDate=1970-01-01T00:00:00Z`,

@@ -66,8 +66,22 @@ describe.concurrent("bad input is refused before anything changes: one line, exi
     // A patch release that does not exist: refused with and without --dry-run (which used to print the plan, exit 0).
     [
       ["scenario", "etcd-port-conflict", "--k8s-version", "v1.29.999", "--dry-run"],
-      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.29\.999 is not a release the offline builder knows: it makes v1\.27\.0–v1\.27\.16, .* and v1\.37\.0–v1\.37\.2 \(a newer patch release needs its number in LATEST_PATCH, clusters\/versions\.ts\)$/,
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.29\.999 is not a release the offline builder knows: it makes v1\.27\.0–v1\.27\.16, .*, v1\.37\.0–v1\.37\.2 and the pre-release v1\.38\.0-beta\.0 \(a newer patch release needs its number in LATEST_PATCH, clusters\/versions\.ts\)$/,
     ],
+    // 1.38 is a pre-release here: only v1.38.0-beta.0, neither the release to come nor another pre-release.
+    [
+      ["scenario", "etcd-port-conflict", "--k8s-version", "v1.38.0", "--dry-run"],
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.38\.0 is not a release the offline builder knows: of 1\.38 it makes only the pre-release v1\.38\.0-beta\.0, the newest the module proxy served when it was pinned \(PRERELEASE in clusters\/versions\.ts names it, and becomes \{\} once v1\.38\.0 is served\)$/,
+    ],
+    [
+      ["suite", "etcd-port-conflict", "--k8s-version", "v1.37.2,v1.38.0-beta.1"],
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.38\.0-beta\.1 is not a release .*: of 1\.38 it makes only the pre-release v1\.38\.0-beta\.0, /,
+    ],
+    [
+      ["cluster", "create", "--k8s-version", "v1.37.0-rc.1"],
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.37\.0-rc\.1 is not a release .*: of 1\.37 it makes v1\.37\.0–v1\.37\.2, no pre-release \(/,
+    ],
+    [["demo", "--k8s-version", "v1.38.0-gamma.1"], /^aftershock: error E_BAD_VERSION: not a Kubernetes version: "v1\.38\.0-gamma\.1"/],
     [["scenario", "etcd-port-conflict", "--k8s-version", "v1.29.999"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.29\.999 is not a release/],
     [["suite", "etcd-port-conflict", "--k8s-version", "v1.29.15,v1.37.9"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.37\.9 is not a release/],
     [["cluster", "create", "--k8s-version", "v1.30.15"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.30\.15 is not a release/],
@@ -171,7 +185,7 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     [["demo", "--bogus"], /^aftershock: error E_BAD_INPUT: Unknown option '--bogus'/],
     [
       ["demo", "--k8s-version", "1.99.0"],
-      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.99\.0 cannot be built offline here: supported are 1\.27–1\.30 and 1\.35–1\.37 \(the catalog has run here on v1\.29\.15 and v1\.37\.2\)/,
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.99\.0 cannot be built offline here: supported are 1\.27–1\.30 and 1\.35–1\.37, and the pre-release v1\.38\.0-beta\.0 \(the catalog has run here on v1\.29\.15 and v1\.37\.2\)/,
     ],
     [["suite", "--k8s-version", "v1.29.15,v1.33.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.33\.0 cannot be built offline here: supported are/],
     [["suite", "--k8s-version", "v1.37.2,v1.37.2"], /^aftershock: error E_BAD_INPUT: --k8s-version names a version twice/],
@@ -359,6 +373,14 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     expect(r.stdout).toMatch(/symptoms \(within 3m\):\n  - a log line of container etcd matching \/bind: address already in use\//);
   });
 
+  it("plans a run on the 1.38 pre-release with --dry-run, marked as one", async () => {
+    const r = await cli("scenario", "etcd-port-conflict", "--k8s-version", "v1.38.0-beta.0", "--dry-run");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^version: Kubernetes v1\.38\.0-beta\.0 \(pre-release of 1\.38, not yet run here; set up as line 1\.35–1\.37\); kind v0\.33\.0, kubeadm v1beta4, /m,
+    );
+  });
+
   it("--dry-run on a cluster this tool did not create: the refusal it would meet, what runs before the fault, every command by where it runs", async () => {
     const dir = path.dirname(STAGING);
     writeFileSync(path.join(dir, "key"), "not read by a dry run\n");
@@ -433,5 +455,8 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     expect(r.stdout).toContain("AFTERSHOCK_HISTORY_DIR");
     expect(r.stdout).toContain("pnpm gameday [--tag TAG] [--difficulty easy|medium|hard] [--seed N]");
     expect(r.stdout).toContain("pnpm gameday shell");
+    expect(r.stdout).toMatch(
+      /--k8s-version V .*\(default v1\.\d+\.\d+\); the offline builder makes\n\s+1\.27–1\.30 and 1\.35–1\.37, and the pre-release v1\.38\.0-beta\.0 \(/,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkBuildableVersion } from "../../clusters/images/builder.js";
 import { checkClusterName, checkImageReference, checkRegistryAddress } from "../../clusters/input-checks.js";
-import { isKnownPatch, knownReleasesText, kubernetesRelease, LATEST_PATCH, SUPPORTED_MINORS } from "../../clusters/versions.js";
+import { isKnownRelease, knownReleasesText, kubernetesRelease, LATEST_PATCH, SUPPORTED_MINORS } from "../../clusters/versions.js";
 
 describe("input checks that need nothing but the text", () => {
   it("takes a registry as HOST[:PORT], port 1–65535, and refuses the rest in one line", () => {
@@ -35,10 +35,11 @@ describe("input checks that need nothing but the text", () => {
 
   it("knows which patch releases of each supported minor exist, and the builder refuses the others by name", () => {
     expect(Object.keys(LATEST_PATCH).map(Number)).toEqual([...SUPPORTED_MINORS]);
-    for (const v of ["v1.29.0", "v1.29.15", "v1.37.2", "v1.27.16"]) expect(isKnownPatch(kubernetesRelease(v))).toBe(true);
-    for (const v of ["v1.29.16", "v1.29.999", "v1.37.3", "v1.31.0"]) expect(isKnownPatch(kubernetesRelease(v))).toBe(false);
+    for (const v of ["v1.29.0", "v1.29.15", "v1.37.2", "v1.27.16", "v1.38.0-beta.0"]) expect(isKnownRelease(kubernetesRelease(v))).toBe(true);
+    for (const v of ["v1.29.16", "v1.29.999", "v1.37.3", "v1.31.0", "v1.38.0", "v1.38.1", "v1.38.0-beta.1", "v1.38.0-rc.0", "v1.37.0-rc.1"])
+      expect(isKnownRelease(kubernetesRelease(v))).toBe(false);
     expect(knownReleasesText()).toBe(
-      "v1.27.0–v1.27.16, v1.28.0–v1.28.15, v1.29.0–v1.29.15, v1.30.0–v1.30.14, v1.35.0–v1.35.4, v1.36.0–v1.36.3 and v1.37.0–v1.37.2",
+      "v1.27.0–v1.27.16, v1.28.0–v1.28.15, v1.29.0–v1.29.15, v1.30.0–v1.30.14, v1.35.0–v1.35.4, v1.36.0–v1.36.3, v1.37.0–v1.37.2 and the pre-release v1.38.0-beta.0",
     );
     expect(() => checkBuildableVersion("v1.29.999")).toThrow(
       /^Kubernetes v1\.29\.999 is not a release the offline builder knows: it makes v1\.27\.0–v1\.27\.16, /,

@@ -59,7 +59,7 @@ export const preflight: Phase = async (run) => {
       await run.step(
         p,
         "etcd healthy with quorum to spare, every node Ready, the cluster's lock",
-        "etcdctl endpoint health --cluster   # on a control-plane node, over ssh\nkubectl get nodes\nkubectl -n kube-system get lease aftershock-lock",
+        "crictl exec <etcd container> etcdctl endpoint health --cluster   # on a control-plane node, over ssh\nkubectl get nodes\nkubectl -n kube-system get lease aftershock-lock",
         () => guard.preflight({ etcdMembersLost: run.scenario.fault.etcdMembersLost ?? 0 }),
         (out) => run.evidence("preflight", out),
       );

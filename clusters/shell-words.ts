@@ -359,8 +359,10 @@ function commandsOf(words: { text: string; dynamic: boolean }[], out: ShellScan,
     }
     const wrapper = WRAPPERS[name];
     if (!wrapper) return;
+    // env and sudo take VAR=value words before the command, and may mix them with their options.
+    const takesAssignments = name === "env" || name === "sudo";
     k++;
-    if (name === "env") while (k < words.length && ASSIGNMENT.test(words[k]!.text)) k++;
+    if (takesAssignments) while (k < words.length && ASSIGNMENT.test(words[k]!.text)) k++;
     while (k < words.length) {
       const o = words[k]!.text;
       if (o === "--") {
@@ -369,9 +371,9 @@ function commandsOf(words: { text: string; dynamic: boolean }[], out: ShellScan,
       }
       if (!o.startsWith("-") || o === "-") break;
       k += wrapper.withValue.includes(o) ? 2 : 1;
-      if (name === "env") while (k < words.length && ASSIGNMENT.test(words[k]!.text)) k++;
+      if (takesAssignments) while (k < words.length && ASSIGNMENT.test(words[k]!.text)) k++;
     }
-    if (name === "env") while (k < words.length && ASSIGNMENT.test(words[k]!.text)) k++;
+    if (takesAssignments) while (k < words.length && ASSIGNMENT.test(words[k]!.text)) k++;
     k += wrapper.leading ?? 0;
   }
 }

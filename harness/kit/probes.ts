@@ -73,8 +73,9 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
         ok: false,
         observed: `${e.command.split(" ").slice(0, 6).join(" ")} … ${e.exitCode !== undefined ? `exit ${e.exitCode}` : "timed out"}: ${lastLine(e.stderrTail)}`,
       };
-    // A capability the scenario did not declare (or the target lacks) will not come by waiting.
-    if (e instanceof AftershockError && e.code === "E_CAPABILITY") return { ok: false, observed: e.message, final: true };
+    // A capability the scenario did not declare (or the target lacks), or a command the node contract does not
+    // promise, will not come by waiting.
+    if (e instanceof AftershockError && (e.code === "E_CAPABILITY" || e.code === "E_NODE_CONTRACT")) return { ok: false, observed: e.message, final: true };
     return { ok: false, observed: e instanceof AftershockError ? e.message : apiErrorLine(e) };
   }
 }

@@ -11,7 +11,15 @@ import {
 } from "../../clusters/kind/node-contract.js";
 import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
-import { PINNED, profileFor, SUPPORTED_MINORS } from "../../clusters/versions.js";
+import { etcdctlScript, etcdutlFunction, snapshotScript } from "../../clusters/etcd.js";
+import { cgroupOps } from "../../clusters/host/cgroups.js";
+import { armScript, disarmScript } from "../../clusters/ssh/deadman.js";
+import { PINNED, profileFor, SUPPORTED_MINORS, TESTED_VERSIONS } from "../../clusters/versions.js";
+import { plannedCommands } from "../../harness/engine/plan-by-node.js";
+import { loadAll, loadScenario } from "../../harness/engine/registry.js";
+import { withRunbook, withVariant } from "../../harness/engine/variants.js";
+import type { Scenario } from "../../harness/kit/scenario.js";
+import type { ScenarioContext } from "../../harness/kit/types.js";
 
 const names = (script: string) => scanShell(script).commands.map((c) => (c.dynamic ? `$ ${c.name}` : c.name));
 
@@ -160,5 +168,106 @@ describe("the run-time guard", () => {
     expect(g.shell!.controlPlane()).toBe(g.shell!.nodes[0]);
     await expect(g.shell!.node("cp").exec(["socat", "-"])).rejects.toThrow(/"socat" is not on kind v0\.24\.0's node image/);
     await expect((await g.lifecycle!.provisionNode("fresh")).sh("ping -c1 x")).rejects.toThrow(/node fresh: "ping"/);
+  });
+});
+
+/**
+ * Every out-of-band command of the catalog, held to the contract: (a) here, the text of every plan (the fault's plan,
+ * every runbook step's shows, the rollback; of each scenario, its alternative runbooks and its variants), read into
+ * command words, and the node scripts the harness builds from outside a scenario; (b) at run time, the guard above
+ * refuses whatever a scenario's code runs on a node outside it (E_NODE_CONTRACT), so the e2e runs prove the real
+ * commands too.
+ */
+describe("the catalog's out-of-band commands", () => {
+  /** Commands a plan names that run on this host (or in a container beside the cluster), never on a node. */
+  const HOST_SIDE = new Set(["docker", "pnpm", "helm", "vegeta"]);
+  /** Plan lines that are prose for the reader, not commands, and why. Each must still be in the catalog. */
+  const PROSE = [
+    { id: "crashloop-triage", line: /^CreateContainerConfigError: missing ConfigMap/, why: "a table of causes by reason, not a command" },
+    { id: "oomkilled-jvm", line: /^the JVM's heap \(GC log, \/memory\) against VmRSS/, why: "what the step compares, in words" },
+  ];
+
+  /** "<scenario> [<when>] <version>: <command> — <line>" for each plan command a node of that version lacks. */
+  function planBreaches(scenarios: Pick<Scenario, "id" | "fault" | "runbook" | "alternativeRunbooks" | "variants">[], seen = new Set<RegExp>()): string[] {
+    const out = new Set<string>();
+    for (const s of scenarios) {
+      const runs = [
+        s,
+        ...s.alternativeRunbooks.map((a) => withRunbook(s as Scenario, a.name).scenario),
+        ...s.variants.map((v) => withVariant(s as Scenario, v.name).scenario),
+      ];
+      for (const r of runs)
+        for (const c of plannedCommands(r)) {
+          const prose = PROSE.find((p) => p.id === s.id && p.line.test(c.command));
+          if (prose) {
+            seen.add(prose.line);
+            continue;
+          }
+          for (const v of TESTED_VERSIONS)
+            for (const bad of scriptNotOffered(c.command, v).filter((x) => !HOST_SIDE.has(x))) out.add(`${s.id} [${c.when}] ${v}: ${bad} — ${c.command}`);
+        }
+    }
+    return [...out];
+  }
+
+  it("asks for nothing a kind node of a tested version lacks, in any plan of the catalog", async () => {
+    const seen = new Set<RegExp>();
+    expect(planBreaches(await loadAll(), seen)).toEqual([]);
+    expect([...seen].map(String).sort()).toEqual(PROSE.map((p) => String(p.line)).sort());
+  });
+
+  it("fails a scenario whose step calls a binary kind's node image lacks", async () => {
+    const s = await loadScenario("etcd-port-conflict");
+    const [first, ...rest] = s.runbook;
+    const withLsof = { ...s, runbook: [{ ...first!, shows: "lsof -nP -iTCP:2380 -sTCP:LISTEN" }, ...rest] };
+    expect(planBreaches([withLsof])).toEqual(
+      TESTED_VERSIONS.map((v) => `etcd-port-conflict [runbook 1: find who holds :2380] ${v}: lsof — lsof -nP -iTCP:2380 -sTCP:LISTEN`),
+    );
+    const line = "sudo ETCDCTL_API=3 etcdctl member list | less";
+    const withEtcdctl = { ...s, fault: { ...s.fault, plan: [line] } };
+    expect(planBreaches([withEtcdctl])).toEqual(
+      TESTED_VERSIONS.flatMap((v) => ["sudo", "etcdctl", "less"].map((c) => `etcd-port-conflict [fault] ${v}: ${c} — ${line}`)),
+    );
+  });
+
+  it("builds node scripts outside the scenarios (etcd, the ssh guard's deadman, the nodes' cgroups) from what the contract offers", () => {
+    const scripts = [
+      etcdctlScript(["endpoint", "health", "--cluster", "-w", "json"]),
+      etcdutlFunction() + "\netcdutl snapshot status /x -w table",
+      snapshotScript("run-1"),
+      armScript({ runId: "run-1", tag: "kubelet", seconds: 60, undo: "systemctl start kubelet" }),
+      disarmScript({ runId: "run-1", tag: "kubelet" }),
+      ...([1, 2] as const).flatMap((v) => [cgroupOps(v).release(["/"]), cgroupOps(v).setIoLimit("/x", "8:0", { writeIops: 4 }), cgroupOps(v).memory("/x")]),
+    ];
+    for (const v of TESTED_VERSIONS) for (const script of scripts) expect(scriptNotOffered(script, v), script.slice(0, 200)).toEqual([]);
+  });
+
+  it("etcd-port-conflict finds the holder of :2380 with ss and says it ran ss in place of the incident's lsof", async () => {
+    const s = await loadScenario("etcd-port-conflict");
+    const ss =
+      "State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n" +
+      'LISTEN 0      4096      172.18.0.3:2380       0.0.0.0:*    users:(("etcd",pid=48213,fd=7))\n';
+    const ran: string[][] = [];
+    const cp: NodeHandle = {
+      name: "as-1-control-plane",
+      role: "control-plane",
+      exec: async (argv) => (ran.push(argv), { stdout: argv[0] === "ss" ? ss : "", stderr: "", exitCode: 0, command: argv.join(" "), elapsedMs: 1 }),
+      sh: async () => {
+        throw new Error("not used");
+      },
+    };
+    const cluster = withNodeContract({
+      kubernetesVersion: "v1.37.2",
+      shell: { nodes: [cp], controlPlane: () => cp, node: () => cp },
+    } as unknown as ClusterAccess);
+    const ctx = { cluster, found: {} as Record<string, string> } as unknown as ScenarioContext;
+    const out = await s.runbook[0]!.run(ctx);
+    expect(out).toMatch(/^ss -ltnp 'sport = :2380' \(in place of the incident's lsof, which the node image does not have\):\n/);
+    expect(ctx.found).toEqual({ command: "etcd", pid: "48213" });
+    expect(await s.runbook[1]!.run(ctx)).toBe("killed etcd (pid 48213)");
+    expect(ran).toEqual([
+      ["ss", "-ltnp", "sport = :2380"],
+      ["kill", "-9", "48213"],
+    ]);
   });
 });

@@ -141,10 +141,15 @@ const TRIXIE_SLIM = [
   "libpam-modules-bin libpam-runtime login mawk mount ncurses-bin passwd perl-base sed sysvinit-utils tar util-linux",
 ].join(" ");
 
-/** images/base/Dockerfile, the clean-install line (the same at v0.24.0 and v0.33.0, which adds e2fsprogs). */
-const KIND_INSTALLS =
-  "systemd conntrack iptables nftables iproute2 ethtool util-linux mount kmod libseccomp2 pigz fuse-overlayfs nfs-common open-iscsi bash " +
-  "ca-certificates curl jq procps";
+/**
+ * images/base/Dockerfile, the clean-install line (the same at v0.24.0 and v0.33.0, which adds e2fsprogs, part of
+ * bookworm-slim already): what Aftershock's own node rootfs installs too (clusters/images/builder.ts NODE_PACKAGES).
+ */
+export const KIND_PACKAGES = [
+  ..."systemd conntrack iptables nftables iproute2 ethtool util-linux mount kmod libseccomp2 pigz fuse-overlayfs nfs-common open-iscsi".split(" "),
+  ..."bash ca-certificates curl jq procps".split(" "),
+] as const;
+const KIND_INSTALLS = KIND_PACKAGES.join(" ");
 
 /**
  * What apt adds to KIND_INSTALLS on bookworm (apt-get -s --no-install-recommends, as clean-install runs it,

@@ -3,6 +3,7 @@ import { scanShell } from "../../clusters/shell-words.js";
 import {
   argvNotOffered,
   contractHandle,
+  KIND_PACKAGES,
   NODE_CONTRACTS,
   nodeContractFor,
   offersCommand,
@@ -14,6 +15,7 @@ import { AftershockError } from "../../clusters/errors.js";
 import { etcdctlScript, etcdutlFunction, snapshotScript } from "../../clusters/etcd.js";
 import { cgroupOps } from "../../clusters/host/cgroups.js";
 import { armScript, disarmScript } from "../../clusters/ssh/deadman.js";
+import { NODE_PACKAGES } from "../../clusters/images/builder.js";
 import { PINNED, profileFor, SUPPORTED_MINORS, TESTED_VERSIONS } from "../../clusters/versions.js";
 import { plannedCommands } from "../../harness/engine/plan-by-node.js";
 import { loadAll, loadScenario } from "../../harness/engine/registry.js";
@@ -101,6 +103,10 @@ describe("the node contract", () => {
       for (const c of ["etcdctl", "etcdutl", "lsof", "socat", "killall", "fuser", "ping", "dig", "less", "ipset", "sudo", "reboot"])
         expect(offersCommand(c, v), `${c} on ${v}`).toBe(false);
     }
+  });
+
+  it("is what Aftershock's own node image installs: kind's package list, and the runtime kind builds from source", () => {
+    expect(NODE_PACKAGES).toEqual([...KIND_PACKAGES, "containerd", "runc", "containernetworking-plugins"]);
   });
 
   it("holds a version no profile covers to what every kind image used here has in common", () => {

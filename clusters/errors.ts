@@ -15,6 +15,7 @@ export type ErrorCode =
   | "E_CLUSTER"
   | "E_UNSAFE_TARGET"
   | "E_CAPABILITY" // the scenario needs a capability its target does not offer (or did not declare)
+  | "E_NODE_CONTRACT" // a node command that kind's own node image of that version does not offer (clusters/kind/node-contract.ts)
   | "E_PROBE" // a probe gave an answer that waiting cannot change
   | "E_REFUSED" // a run that could harm a cluster it did not create, refused before anything is created
   | "E_PREFLIGHT" // a cluster this tool did not create is not healthy enough (or is busy) to take a fault

@@ -48,7 +48,7 @@ export default defineScenario({
       "of three peers unreachable. The API still answers and takes writes.",
     hints: [
       "Look at the NotReady node from outside: kubectl describe node, then try node-shell on it (and docker ps -a on this host). Down, or gone?",
-      "A datastore peer that will never come back must leave before a new one joins: from a surviving control plane, etcdctl member list (with the certificates in /etc/kubernetes/pki/etcd), then remove it.",
+      "A datastore peer that will never come back must leave before a new one joins: from a surviving control plane, etcdctl member list (the node has none: crictl exec into its etcd container, with the certificates in /etc/kubernetes/pki/etcd), then remove it.",
       "Then delete the Node, get a fresh machine (pnpm cluster replace-node <cluster> <node>) and join it as a control plane with a new token and certificate key.",
     ],
     cause: [/member\s+(list|remove)/, /replace-node/, /kubeadm\s+(join|token)/, /upload-certs/],

@@ -41,6 +41,8 @@ export default defineScenario({
       "Its datastore keeps restarting: crictl ps -a --name etcd, then crictl logs on the newest attempt.",
       "The log says a port it needs is already taken. Something outside the kubelet's control holds it: find out who, and deal with it.",
     ],
+    // What a player types to find the holder. lsof and netstat are not on kind's node image (the runbook uses ss), but a
+    // player who knows them types them first; on machines of one's own they answer.
     cause: [/2380/, /\blsof\b/, /\bnetstat\b|\bss\s+-/, /\b(pgrep|pidof)\b.*etcd|\bps\b.*etcd/],
   },
   cluster: { controlPlanes: 1, workers: 1 },
@@ -67,15 +69,21 @@ export default defineScenario({
   },
 
   runbook: [
-    step("find who holds :2380", "lsof -nP -iTCP:2380 -sTCP:LISTEN", async ({ cluster, found }) => {
-      const r = await nodeShell(cluster).controlPlane().exec(["lsof", "-nP", "-iTCP:2380", "-sTCP:LISTEN"]);
-      const row = r.stdout.split("\n").find((l) => /^\S+\s+\d+\s/.test(l));
-      if (!row) throw new Error(`nothing listens on :2380:\n${r.stdout}`);
-      found.pid = row.split(/\s+/)[1]!;
-      found.command = row.split(/\s+/)[0]!;
-      return r.stdout;
-    }),
-    step("kill the zombie", "kill -9 <pid from lsof>", async ({ cluster, found }) => {
+    // The incident ran lsof, which kind's node image does not have (clusters/kind/node-contract.ts): ss (iproute2) answers
+    // the same question, and the step says which command it ran.
+    step(
+      "find who holds :2380",
+      "ss -ltnp 'sport = :2380'   # the incident used lsof -nP -iTCP:2380 -sTCP:LISTEN; kind's node image has no lsof",
+      async ({ cluster, found }) => {
+        const r = await nodeShell(cluster).controlPlane().exec(["ss", "-ltnp", "sport = :2380"]);
+        const holder = /users:\(\("([^"]+)",pid=(\d+)/.exec(r.stdout);
+        if (!holder) throw new Error(`nothing listens on :2380:\n${r.stdout}`);
+        found.command = holder[1]!;
+        found.pid = holder[2]!;
+        return `ss -ltnp 'sport = :2380' (in place of the incident's lsof, which the node image does not have):\n${r.stdout}`;
+      },
+    ),
+    step("kill the zombie", "kill -9 <pid from ss>", async ({ cluster, found }) => {
       await nodeShell(cluster).controlPlane().exec(["kill", "-9", found.pid!]);
       return `killed ${found.command} (pid ${found.pid})`;
     }),

@@ -2,6 +2,9 @@ import {
   apiserverReady,
   containerRunning,
   defineScenario,
+  ETCDUTL,
+  ETCDUTL_FETCH_SHOWN,
+  etcdutlFunction,
   etcdHealthy,
   type Fault,
   healthz,
@@ -49,8 +52,9 @@ export default defineScenario({
     "The Kubernetes docs list the loss of the API server's backing storage (etcd's data directory) among the " +
     "cluster failure modes, with periodic snapshots as the mitigation. Here a snapshot is taken, more objects are " +
     "written, and then the data directory is destroyed: etcd cannot start and the API server fails on etcd. The " +
-    "runbook restores the snapshot with etcdutl. Everything written before the snapshot must come back; what was " +
-    "written after it is lost by design and reported by name and count, which measures the recovery point.",
+    "runbook restores the snapshot with etcdutl (a kind node has none: the one of the node's own etcd image, copied in " +
+    "for the run). Everything written before the snapshot must come back; what was written after it is lost by design " +
+    "and reported by name and count, which measures the recovery point.",
   source: { incident: "002", section: "Specific scenarios: API server backing storage lost; mitigation: periodic snapshots" },
   tags: ["control-plane", "etcd", "backup", "nightly"],
   cluster: { controlPlanes: 1, workers: 1 },
@@ -72,25 +76,27 @@ export default defineScenario({
   },
 
   runbook: [
+    // etcd is down and a kind node has no etcdutl: the etcd image's, copied to /run/aftershock/bin (clusters/etcd.ts).
     step(
       "check the snapshot",
-      `etcdutl snapshot status ${SNAPSHOT} -w table`,
+      `${ETCDUTL_FETCH_SHOWN}\n${ETCDUTL} snapshot status ${SNAPSHOT} -w table`,
       async (ctx) =>
         (
           await nodeShell(ctx.cluster)
             .controlPlane()
-            .sh(`${versionOf(ctx).etcd.snapshotStatus} ${SNAPSHOT} -w table`)
+            .sh(`set -euo pipefail\n${etcdutlFunction()}\n${versionOf(ctx).etcd.snapshotStatus} ${SNAPSHOT} -w table`, { timeoutMs: 120_000 })
         ).stdout,
     ),
     step(
       "restore it as this member's data directory",
-      "etcdutl snapshot restore <snapshot> --name <node> --initial-cluster <node>=https://<ip>:2380 --initial-advertise-peer-urls https://<ip>:2380 --data-dir /var/lib/etcd",
+      `${ETCDUTL} snapshot restore <snapshot> --name <node> --initial-cluster <node>=https://<ip>:2380 --initial-advertise-peer-urls https://<ip>:2380 --data-dir /var/lib/etcd`,
       async (ctx) =>
         (
           await nodeShell(ctx.cluster)
             .controlPlane()
             .sh(
               `set -euo pipefail
+${etcdutlFunction()}
 m=/etc/kubernetes/manifests/etcd.yaml
 name=$(grep -oE -- '--name=[^ ]+' $m | cut -d= -f2)
 peer=$(grep -oE -- '--initial-advertise-peer-urls=[^ ]+' $m | cut -d= -f2)

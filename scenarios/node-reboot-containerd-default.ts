@@ -47,7 +47,9 @@ const rebootedWithPackageDefault: Fault = {
   title: "a worker is rebooted (as after the incident's resize) and comes back with containerd.io's package default config: the CRI plugin disabled",
   plan: [
     'cat > /etc/containerd/config.toml   # the containerd.io package\'s file: disabled_plugins = ["cri"]',
-    "reboot   # docker stop, docker start: systemd boots containerd and the kubelet again",
+    // What reboots the machine runs on this host (a kind node is a container; over ssh it is systemctl reboot): a kind
+    // node image has no reboot command (systemd-sysv is not installed).
+    "docker stop <worker> && docker start <worker>   # the reboot: systemd shuts down, then boots containerd and the kubelet again",
   ],
   async inject(ctx) {
     if (!rebooted(ctx)) throw new Error("the cluster has no worker to reboot");

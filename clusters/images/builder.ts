@@ -31,19 +31,27 @@ import * as recipes from "./recipes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIN = 60_000;
-/** Bump when the way images are assembled changes, so cached images are rebuilt. */
-const ASSEMBLY_REVISION = "3";
+/**
+ * Bump when the way images are assembled changes, so cached images are rebuilt. 4: the node offers what kind's node
+ * image offers, no more (NODE_PACKAGES; no etcdctl or etcdutl in /usr/bin; /sbin/init a link to systemd).
+ */
+const ASSEMBLY_REVISION = "4";
 
+/**
+ * The node rootfs: what kind's own node image installs (images/base/Dockerfile's clean-install list, the same package
+ * names on bookworm; clusters/kind/node-contract.ts holds the commands it offers), so a scenario that passes on this
+ * image passes on a pulled kindest/node, and one that needs more fails here too. Kind builds containerd, runc, crictl
+ * and its CNI plugins from source; here they are Debian's packages (1.35+ replaces containerd and runc with ones built
+ * from their modules, and crictl is built; the CNI plugins are copied to /opt/cni/bin, off PATH). Nothing else: no
+ * systemd-sysv (kind links /sbin/init to systemd, and so does the node image's Dockerfile), no dbus (systemd and the
+ * kubelet's systemd cgroup driver use systemd's private socket as root), no debugging tools kind does not have.
+ */
 export const NODE_PACKAGES = [
+  // kind's clean-install list, in its order
   "systemd",
-  "systemd-sysv",
-  "dbus",
-  "containerd",
-  "runc",
-  "containernetworking-plugins",
+  "conntrack",
   "iptables",
   "nftables",
-  "conntrack",
   "iproute2",
   "ethtool",
   "util-linux",
@@ -51,19 +59,18 @@ export const NODE_PACKAGES = [
   "kmod",
   "libseccomp2",
   "pigz",
+  "fuse-overlayfs",
+  "nfs-common",
+  "open-iscsi",
   "bash",
   "ca-certificates",
   "curl",
   "jq",
   "procps",
-  "socat",
-  "lsof",
-  "psmisc",
-  "ebtables",
-  "ipset",
-  "iputils-ping",
-  "dnsutils",
-  "less",
+  // what kind builds from source
+  "containerd",
+  "runc",
+  "containernetworking-plugins",
 ];
 /** Base of the component images (kube-proxy and the network daemon need iptables; haproxy for kind's LB; busybox-static is the shell of the workload images). */
 export const TOOLS_PACKAGES = ["iptables", "conntrack", "ipset", "iproute2", "kmod", "haproxy", "procps", "ca-certificates", "busybox-static"];
@@ -257,9 +264,11 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     await withStep(progress, `Node image layers for Kubernetes ${version}`, 5 * MIN, async () => {
       const ctx = path.join(work, "node");
       await mkdir(path.join(ctx, "bin"), { recursive: true });
-      const nodeBins = { ...kube.bins, crictl: crictl.bins.crictl!, etcdctl: etcd.bins.etcdctl!, etcdutl: etcd.bins.etcdutl!, ...runtime?.containerd.bins };
+      // What kind's node image has in /usr/bin or /usr/local/bin: the node's tools, never etcd's (etcdctl and etcdutl stay
+      // in the etcd image; clusters/etcd.ts reaches them there).
+      const nodeBins = { ...kube.bins, crictl: crictl.bins.crictl!, ...runtime?.containerd.bins };
       for (const [name, src] of Object.entries(nodeBins)) {
-        if (!["kubeadm", "kubelet", "kubectl", "crictl", "etcdctl", "etcdutl", "containerd", "containerd-shim-runc-v2", "ctr"].includes(name)) continue;
+        if (!["kubeadm", "kubelet", "kubectl", "crictl", "containerd", "containerd-shim-runc-v2", "ctr"].includes(name)) continue;
         await copyFile(src, path.join(ctx, "bin", name));
       }
       // runc replaces Debian's in /usr/sbin (containerd 2.x finds it on PATH, before /usr/bin).
@@ -286,7 +295,9 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
           ...(runtime ? ["COPY sbin/ /usr/sbin/"] : []),
           "RUN set -eu; " +
             [
-              "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/etcdctl /usr/bin/etcdutl /usr/bin/containerd /usr/sbin/runc",
+              "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/containerd /usr/sbin/runc",
+              // kind's base image does the same (ln -s "$(which systemd)" /sbin/init): systemd-sysv is not installed.
+              "ln -sf /lib/systemd/systemd /sbin/init",
               "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete",
               "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*",
               "echo ReadKMsg=no >> /etc/systemd/journald.conf",

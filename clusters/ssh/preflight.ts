@@ -2,7 +2,7 @@ import { takeLock, type HeldLock, type LeaseStore } from "../cluster-lease.js";
 import type { NodeShell, RunGuard } from "../contract.js";
 import { AftershockError } from "../errors.js";
 import { armDeadman, type Deadman } from "./deadman.js";
-import { etcdHealth, etcdSnapshotOnNode, type EndpointHealth } from "./etcd.js";
+import { etcdHealth, etcdSnapshotOnNode, type EndpointHealth } from "../etcd.js";
 
 /**
  * Before a fault on a cluster this tool did not create: is it healthy enough to take one and come back? etcd

@@ -367,7 +367,7 @@ async function existingDryRun(s: Scenario, t: ExistingTarget): Promise<string> {
   }
   if (s.scope === "cluster" || s.needs.includes("node-shell"))
     lines.push(
-      "before the fault: preflight (etcdctl endpoint health --cluster on a control plane, nodes Ready, Lease kube-system/aftershock-lock)" +
+      "before the fault: preflight (etcdctl endpoint health --cluster in a control plane's etcd container, nodes Ready, Lease kube-system/aftershock-lock)" +
         (s.tags.includes("control-plane") || s.tags.includes("etcd") ? "; etcd snapshot to /var/lib/aftershock/snapshots/<run>.db" : "") +
         (s.fault.deadman ? "; a deadman on the fault's node" : ""),
     );

@@ -12,8 +12,9 @@ import type { ScenarioContext } from "./types.js";
  *   mv /etc/kubernetes/etcd.yaml /etc/kubernetes/manifests/   # the kubelet starts etcd: bind fails
  *
  * The kubelet keeps running throughout (restarting it would stall static pods until the API is back).
- * The zombie runs the very etcd binary of the etcd container, so lsof shows COMMAND "etcd" as in the
- * incident. With `port` other than etcd's peer port the fault does not take (used to test detection).
+ * The zombie runs the very etcd binary of the etcd container, copied for the run to /opt/aftershock (a kind node has
+ * no etcd of its own), so `ss -ltnp` shows users:(("etcd",…)) as the incident's lsof showed COMMAND "etcd". With
+ * `port` other than etcd's peer port the fault does not take (used to test detection).
  */
 export function zombieEtcdOnPort(opts: { port: number; node?: string }): Fault {
   const script = (port: number) => `set -euo pipefail

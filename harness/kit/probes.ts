@@ -2,6 +2,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { nodeShell } from "../../clusters/contract.js";
 import { AftershockError, CommandError, formatDuration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
+import { etcdctlFunction } from "../../clusters/etcd.js";
 import { pollUntil } from "../../clusters/wait.js";
 import type { ScenarioContext } from "./types.js";
 
@@ -72,8 +73,9 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
         ok: false,
         observed: `${e.command.split(" ").slice(0, 6).join(" ")} … ${e.exitCode !== undefined ? `exit ${e.exitCode}` : "timed out"}: ${lastLine(e.stderrTail)}`,
       };
-    // A capability the scenario did not declare (or the target lacks) will not come by waiting.
-    if (e instanceof AftershockError && e.code === "E_CAPABILITY") return { ok: false, observed: e.message, final: true };
+    // A capability the scenario did not declare (or the target lacks), or a command the node contract does not
+    // promise, will not come by waiting.
+    if (e instanceof AftershockError && (e.code === "E_CAPABILITY" || e.code === "E_NODE_CONTRACT")) return { ok: false, observed: e.message, final: true };
     return { ok: false, observed: e instanceof AftershockError ? e.message : apiErrorLine(e) };
   }
 }
@@ -182,16 +184,18 @@ export function apiserverEndpoint(path: "/readyz" | "/livez" | "/healthz", expec
 export const apiserverReady = () => apiserverEndpoint("/readyz", /^ok$/m, "API server /readyz");
 export const healthz = (expected: RegExp) => apiserverEndpoint("/healthz", expected, `API server /healthz?verbose ${expected}`);
 
-/** etcdctl with the client certificate kubeadm makes for health checks; used by probes and runbooks on a control-plane node. */
-export const ETCDCTL_TLS =
-  "ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
-/** etcdctl against the member on the node it runs on, with a command timeout: the one command line probes and runbooks use. */
-export const etcdctl = (timeoutSeconds = 5) => `${ETCDCTL_TLS} --command-timeout=${timeoutSeconds}s --endpoints=https://127.0.0.1:2379`;
-const ETCDCTL = etcdctl(5);
+/**
+ * etcd's tools on a control-plane node, from the one place that knows how (clusters/etcd.ts): bash functions
+ * `etcdctl` (the etcd container's, through crictl exec, with kubeadm's health-check certificate, against the member
+ * on that node) and `etcdutl` (the etcd image's, copied for the run to /run/aftershock/bin), to put at the top of a
+ * node script. A kind node image has neither on its PATH (clusters/kind/node-contract.ts).
+ */
+export { ETCDCTL_SHOWN, ETCDUTL, ETCDUTL_FETCH_SHOWN, etcdctlFunction, etcdctlScript, etcdutlFunction, saveSnapshotLines } from "../../clusters/etcd.js";
+const ETCDCTL = etcdctlFunction(5);
 
 export function etcdHealthy(): Probe {
   return probe("etcd healthy", "etcdctl endpoint health: is healthy", async (ctx) => {
-    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
     return { ok: /is healthy/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }
@@ -337,7 +341,7 @@ export interface EtcdMember {
 
 /** etcd's member list as a surviving control plane sees it. */
 export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
-  const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} member list`, { timeoutMs: 15_000 });
+  const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl member list`, { timeoutMs: 15_000 });
   return r.stdout
     .trim()
     .split("\n")
@@ -350,7 +354,8 @@ export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
 
 /** `etcdctl endpoint health --cluster` from a survivor: one line per member; exits non-zero if any is unhealthy. */
 async function clusterHealth(ctx: ScenarioContext): Promise<string> {
-  return (await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 })).stdout;
+  return (await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 }))
+    .stdout;
 }
 
 /** `etcdctl endpoint health --cluster` from a survivor reports the member of `node` unhealthy. */
@@ -381,7 +386,7 @@ export function etcdMembersHealthy(count: number): Probe {
 /** The survivor's etcd has no leader: `etcdctl endpoint status` answers with etcd's own error. */
 export function etcdNoLeader(): Probe {
   return probe("etcd has no leader", "etcdctl endpoint status on a survivor: etcdserver: no leader", async (ctx) => {
-    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL} endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
     return { ok: /etcdserver: no leader/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }

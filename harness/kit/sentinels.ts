@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { AftershockError } from "../../clusters/errors.js";
 import { raw, sh } from "../../clusters/exec.js";
 import { apiErrorLine, apiStatus } from "../../clusters/kube.js";
-import { etcdctl, negate, type Probe } from "./probes.js";
+import { etcdctlFunction, etcdutlFunction, negate, saveSnapshotLines, type Probe } from "./probes.js";
 import { versionOf } from "./versions.js";
 import type { Sentinel } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
@@ -156,7 +156,10 @@ export function deployment(name: string, replicas: number): Sentinel {
   };
 }
 
-/** Not data but a step of the setup: an etcd snapshot taken with etcdctl on the first control-plane node. */
+/**
+ * Not data but a step of the setup: an etcd snapshot taken on the first control-plane node with the etcd container's
+ * etcdctl, written to `file` on the node, and its status from etcdutl (the etcd image's, copied for the run).
+ */
 export function etcdSnapshot(file = "/var/lib/etcd-backup/snapshot.db"): Sentinel {
   return {
     title: `etcd snapshot to ${file}`,
@@ -164,10 +167,12 @@ export function etcdSnapshot(file = "/var/lib/etcd-backup/snapshot.db"): Sentine
       const r = await nodeShell(ctx.cluster)
         .controlPlane()
         .sh(
-          sh`set -euo pipefail; mkdir -p "$(dirname ${file})"
-${raw(etcdctl(30))} snapshot save ${file} 2>&1 | tail -1
+          sh`set -euo pipefail
+${raw(etcdctlFunction(30))}
+${raw(etcdutlFunction())}
+${raw(saveSnapshotLines(file, "sentinel-snapshot"))}
 ${raw(versionOf(ctx).etcd.snapshotStatus)} ${file} -w table`,
-          { timeoutMs: 60_000 },
+          { timeoutMs: 90_000 },
         );
       ctx.evidence("backup", r.stdout.trim());
     },

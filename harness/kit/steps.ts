@@ -2,7 +2,7 @@ import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import { raw, sh } from "../../clusters/exec.js";
 import { lostNodes } from "./faults.js";
-import { etcdctl, etcdMembers, waitFor, type Probe } from "./probes.js";
+import { ETCDCTL_SHOWN, etcdctlFunction, etcdMembers, waitFor, type Probe } from "./probes.js";
 import { step, type RunbookStep } from "./scenario.js";
 import type { ScenarioContext } from "./types.js";
 
@@ -11,15 +11,17 @@ import type { ScenarioContext } from "./types.js";
  * a surviving control plane to take the dead members out, and to join fresh machines back.
  */
 
-const ETCDCTL = etcdctl(10);
+/** The etcdctl function (the etcd container's, clusters/etcd.ts), for the top of a node script. */
+const ETCDCTL = etcdctlFunction(10);
 /** A join command fit for reports: the token and the CA hash left out. */
 export const redactJoin = (join: string) => join.replace(/--token \S+/, "--token <redacted>").replace(/sha256:\w+/, "sha256:<…>");
 
 const survivor = (ctx: ScenarioContext) => nodeShell(ctx.cluster).controlPlane();
 
-/** `etcdctl member list`, then `member remove` for each lost node's member. */
+/** `etcdctl member list`, then `member remove` for each lost node's member (etcdctl of the survivor's etcd container). */
 export function removeLostEtcdMembers(): RunbookStep {
-  return step("remove the dead etcd members", `${"etcdctl member list -w table"}\netcdctl member remove <id of each lost member>`, async (ctx) => {
+  const shows = `${ETCDCTL_SHOWN} member list -w table   # the node has no etcdctl: the etcd container's, with the certificates in /etc/kubernetes/pki/etcd\n${ETCDCTL_SHOWN} member remove <id of each lost member>`;
+  return step("remove the dead etcd members", shows, async (ctx) => {
     const members = await etcdMembers(ctx);
     const out = members.map((m) => `${m.id}, ${m.name}, ${m.clientUrl}`);
     for (const name of lostNodes(ctx)) {
@@ -28,7 +30,7 @@ export function removeLostEtcdMembers(): RunbookStep {
         out.push(`no member named ${name} (already removed)`);
         continue;
       }
-      out.push((await survivor(ctx).sh(sh`${raw(ETCDCTL)} member remove ${m.id}`)).stdout.trim());
+      out.push((await survivor(ctx).sh(sh`${raw(ETCDCTL)}\netcdctl member remove ${m.id}`)).stdout.trim());
     }
     return out.join("\n");
   });
@@ -135,20 +137,21 @@ const apiAnswers: Probe = {
 export function forceNewEtcdCluster(): RunbookStep {
   const manifest = "/etc/kubernetes/manifests/etcd.yaml";
   const restart = (edit: string) => `set -euo pipefail
+${ETCDCTL}
 old=$(crictl ps --name '^etcd$' -q | awk 'NR==1')
 ${edit}
 for i in $(seq 1 120); do
   new=$(crictl ps --name '^etcd$' --state running -q | awk 'NR==1')
-  if [[ -n $new && $new != "$old" ]] && ${ETCDCTL} endpoint health >/dev/null 2>&1; then break; fi
+  if [[ -n $new && $new != "$old" ]] && etcdctl endpoint health >/dev/null 2>&1; then break; fi
   sleep 1
 done
 echo "etcd restarted after \${SECONDS}s"
-${ETCDCTL} endpoint health 2>&1
-${ETCDCTL} member list`;
+etcdctl endpoint health 2>&1
+etcdctl member list`;
   return step(
     "make the last etcd member a cluster of one",
     `sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}   # kubelet restarts etcd\n` +
-      `etcdctl member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal\n` +
+      `${ETCDCTL_SHOWN} member list   # one member, this node\nsed -i '/--force-new-cluster/d' ${manifest} && systemctl restart kubelet   # and back to normal\n` +
       "kubectl get --raw /readyz   # until the API answers through the cluster endpoint again",
     async (ctx) => {
       const forced = await survivor(ctx).sh(

@@ -5,7 +5,8 @@ import { KindProvider, type Cluster } from "../../clusters/kind/provider.js";
 import { run } from "../../clusters/exec.js";
 import { cgroupOps, type CgroupOps } from "../../clusters/host/cgroups.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
-import { apply, buildEchoImage, cli, ETCDCTL, leftovers, podOutput, nodeStatuses } from "./helpers.js";
+import { apply, buildEchoImage, cli, leftovers, podOutput, nodeStatuses } from "./helpers.js";
+import { etcdctlScript } from "../../clusters/etcd.js";
 
 /**
  * A real 1 control-plane + 1 worker cluster from the offline node image, made the way a user makes one to
@@ -153,8 +154,8 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`,
     expect(logs.stdout.trim()).toBe(token);
   });
 
-  it("has a healthy etcd, checked with etcdctl inside the control-plane node", async () => {
-    const r = await cluster.controlPlane().sh(`${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health`);
+  it("has a healthy etcd, checked with the etcd container's etcdctl from the control-plane node (the node has none)", async () => {
+    const r = await cluster.controlPlane().sh(etcdctlScript(["endpoint", "health"]));
     expect(r.stdout + r.stderr).toMatch(/https:\/\/127\.0\.0\.1:2379 is healthy/);
   });
 

@@ -21,7 +21,6 @@ import { kindClusters, REPORTS_DIR, runScenarios } from "../../harness/cli/scena
 import { fileReporter } from "../../harness/reports/files.js";
 import { ReporterMultiplexer } from "../../harness/engine/reporter.js";
 import { realClock } from "../../harness/kit/types.js";
-import { ETCDCTL_TLS } from "../../harness/kit/probes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, "../..");
@@ -105,8 +104,6 @@ export function chromiumDom(chromium: string, html: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "aftershock-dom-"));
   return execFileSync(chromium, [...headlessFlags(dir), "--dump-dom", `file://${html}`], { encoding: "utf8", timeout: 60_000 });
 }
-
-export const ETCDCTL = ETCDCTL_TLS;
 
 /** Runs a one-off pod to completion and returns its logs (more reliable than kubectl run --rm -i). */
 export async function podOutput(cluster: Cluster, name: string, image: string, script: string, node?: string): Promise<string> {

@@ -369,7 +369,7 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     const r = await cli("scenario", "etcd-port-conflict", "--dry-run");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("source: incident 001");
-    expect(r.stdout).toContain("$ lsof -nP -iTCP:2380 -sTCP:LISTEN");
+    expect(r.stdout).toContain("$ ss -ltnp 'sport = :2380'   # the incident used lsof -nP -iTCP:2380 -sTCP:LISTEN; kind's node image has no lsof");
     expect(r.stdout).toMatch(/symptoms \(within 3m\):\n  - a log line of container etcd matching \/bind: address already in use\//);
   });
 

@@ -8,7 +8,7 @@ import { leaseVerdict, takeLock, type LeaseStore } from "../../clusters/cluster-
 import { restrictTo, nodeReboot, type ClusterAccess } from "../../clusters/contract.js";
 import { checkAllowance, refuseClusterFaults, targetContext } from "../../clusters/existing.js";
 import { armScript, deadmanSeconds, deadmanUnit, disarmScript } from "../../clusters/ssh/deadman.js";
-import { etcdctlScript, parseEndpointHealth, snapshotScript } from "../../clusters/ssh/etcd.js";
+import { etcdctlScript, parseEndpointHealth, snapshotScript } from "../../clusters/etcd.js";
 import { matchInventory, parseAddress, parseInventory, roleOf } from "../../clusters/ssh/inventory.js";
 import { preflightVerdict, quorumOf } from "../../clusters/ssh/preflight.js";
 import { rebootOverSsh, remoteLine, sshArgv } from "../../clusters/ssh/ssh-node.js";
@@ -172,12 +172,22 @@ describe("deadman switch scripts", () => {
 });
 
 describe("etcd over the node shell", () => {
-  it("etcdctl on the node, else in the etcd container, with kubeadm's certificates", () => {
+  it("etcdctl of the etcd container (the node has none), with kubeadm's certificates", () => {
     const s = etcdctlScript(["endpoint", "health", "--cluster", "-w", "json"]);
     expect(s).toContain("--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt");
     expect(s).toContain(`crictl exec "$cid" etcdctl`);
-    expect(s).toContain("endpoint health --cluster -w json");
+    expect(s).not.toContain("command -v etcdctl");
     expect(spawnSync("sh", ["-n", "-c", s]).status).toBe(0);
+    // Run against a stand-in crictl: the running etcd container's id, then etcdctl in it with the flags and the arguments.
+    const bin = mkdtempSync(path.join(os.tmpdir(), "as-crictl-"));
+    writeFileSync(path.join(bin, "crictl"), '#!/bin/sh\nif [ "$1" = ps ]; then echo c0ffee; echo beef; else echo "$@"; fi\n', { mode: 0o755 });
+    const r = spawnSync("bash", ["-c", s], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin }, encoding: "utf8" });
+    expect(r.stdout).toMatch(
+      /^exec c0ffee etcdctl --cacert=\S+ --cert=\S+ --key=\S+ --command-timeout=10s --endpoints=https:\/\/127\.0\.0\.1:2379 endpoint health --cluster -w json\n$/,
+    );
+    writeFileSync(path.join(bin, "crictl"), "#!/bin/sh\n", { mode: 0o755 });
+    const none = spawnSync("bash", ["-c", s], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin }, encoding: "utf8" });
+    expect([none.status, none.stderr]).toEqual([3, expect.stringMatching(/^no running etcd container on .+ \(crictl ps --name etcd\)\n$/)]);
   });
 
   it("reads endpoint health JSON, unhealthy members with their error", () => {
@@ -189,7 +199,7 @@ describe("etcd over the node shell", () => {
     expect(() => parseEndpointHealth("Error: no such host")).toThrow(/gave no JSON/);
   });
 
-  it("snapshot to /var/lib/aftershock/snapshots/<run>.db, through etcd's mounted data dir when etcdctl is in the container", () => {
+  it("snapshot to /var/lib/aftershock/snapshots/<run>.db, written by the etcd container into its mounted data dir and moved out", () => {
     const s = snapshotScript("ab12cd34");
     expect(s).toContain("/var/lib/aftershock/snapshots/ab12cd34.db");
     expect(s).toContain("snapshot save /var/lib/etcd/aftershock-ab12cd34.db.part");

@@ -1,5 +1,6 @@
 import { AftershockError, formatDuration } from "../../../clusters/errors.js";
 import { restrictTo } from "../../../clusters/contract.js";
+import { withNodeContract } from "../../../clusters/kind/node-contract.js";
 import { describeLoadTarget } from "../../kit/load/load.js";
 import { observeWithin } from "../../kit/probes.js";
 import { SENTINEL_NAMESPACE } from "../../kit/sentinels.js";
@@ -34,9 +35,10 @@ export const cluster: Phase = async (run) => {
     ...(created.shared ? { shared: created.shared } : {}),
   };
   journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
-  // The scenario sees the capabilities it declared, and nothing more.
+  // The scenario sees the capabilities it declared, and nothing more; on its nodes, only the commands an upstream kind
+  // node image of the cluster's version offers (E_NODE_CONTRACT before anything else runs: clusters/kind/node-contract.ts).
   run.handed.ctx = {
-    cluster: restrictTo(created, scenario.needs),
+    cluster: withNodeContract(restrictTo(created, scenario.needs)),
     clock: run.clock,
     found: run.found,
     evidence: run.evidence,
@@ -59,7 +61,7 @@ export const preflight: Phase = async (run) => {
       await run.step(
         p,
         "etcd healthy with quorum to spare, every node Ready, the cluster's lock",
-        "etcdctl endpoint health --cluster   # on a control-plane node, over ssh\nkubectl get nodes\nkubectl -n kube-system get lease aftershock-lock",
+        "crictl exec <etcd container> etcdctl endpoint health --cluster   # on a control-plane node, over ssh\nkubectl get nodes\nkubectl -n kube-system get lease aftershock-lock",
         () => guard.preflight({ etcdMembersLost: run.scenario.fault.etcdMembersLost ?? 0 }),
         (out) => run.evidence("preflight", out),
       );

@@ -58,11 +58,16 @@ async function guardFault(run: Run, guard: RunGuard, p: PhaseRecord): Promise<{ 
   const ctx = run.need("ctx");
   const state = { rolledBack: !scenario.fault.rollback };
   if (controlPlaneFault(scenario))
-    await run.step(p, "etcd snapshot before a control-plane fault", `etcdctl snapshot save /var/lib/aftershock/snapshots/${run.runId}.db`, async () => {
-      const line = await guard.snapshotEtcd();
-      run.evidence("etcd snapshot", line);
-      return line;
-    });
+    await run.step(
+      p,
+      "etcd snapshot before a control-plane fault",
+      `crictl exec <etcd container> etcdctl snapshot save /var/lib/etcd/aftershock-${run.runId}.db.part && mv it to /var/lib/aftershock/snapshots/${run.runId}.db`,
+      async () => {
+        const line = await guard.snapshotEtcd();
+        run.evidence("etcd snapshot", line);
+        return line;
+      },
+    );
   const dm = scenario.fault.deadman;
   if (!dm) return state;
   const node = dm.node(ctx);

@@ -27,7 +27,7 @@ import { hostFacts } from "../clusters/host/facts.js";
 import { HOST_PATHS, reloadDocker } from "../clusters/host/doctor.js";
 import { readEngine } from "../clusters/host/facts.js";
 import { startLocalRegistry } from "../clusters/host/registry.js";
-import { checkBuildableVersion, defaultCacheDir } from "../clusters/images/builder.js";
+import { checkBuildableVersion, defaultCacheDir, nodeImageRef } from "../clusters/images/builder.js";
 import { publishImages } from "../clusters/images/publish.js";
 import { ConsoleProgress } from "../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../clusters/versions.js";
@@ -71,16 +71,28 @@ const { scenario, version } = (() => {
 
 const secs = (ms: number) => Math.round(ms / 100) / 10;
 
-/** The images a pull run takes from the registry: none of them may be in the host's Docker when it starts. */
+/**
+ * The images a pull run takes from the registry, gone from the host's Docker: every image behind their names (the
+ * pushed node image is Aftershock's built one, so that goes too), removed by id with all its tags.
+ */
 async function forgetPulledImages(published: { nodeImages: { ref: string }[]; own: Record<string, string> }): Promise<string[]> {
   const names = [
-    ...published.nodeImages.map((e) => e.ref.split("@")[0]!),
+    nodeImageRef(version),
+    ...published.nodeImages.map((e) => e.ref),
     ...Object.keys(published.own),
-    ...Object.values(published.own).map((r) => r.split("@")[0]!),
+    ...Object.values(published.own),
+    ...(await docker.run(["images", "-q", "--no-trunc", "kindest/node"])).stdout.split("\n").filter(Boolean),
   ];
-  const ids = (await docker.run(["images", "-q", "--no-trunc", "kindest/node"])).stdout.split("\n").filter(Boolean);
+  const ids = new Set<string>();
+  for (const n of names) {
+    const r = await docker.run(["image", "inspect", "--format", '{{.Id}} {{join .RepoTags ","}}', n], { allowFailure: true });
+    if (r.exitCode === 0) ids.add(r.stdout.trim());
+  }
   const removed: string[] = [];
-  for (const ref of [...names, ...ids]) if ((await docker.run(["rmi", "-f", ref], { allowFailure: true })).exitCode === 0) removed.push(ref);
+  for (const line of ids) {
+    const [id, tags] = line.split(" ");
+    if ((await docker.run(["rmi", "-f", id!], { allowFailure: true })).exitCode === 0) removed.push(`${id!.slice(7, 19)} (${tags || "untagged"})`);
+  }
   return removed;
 }
 

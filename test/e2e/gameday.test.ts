@@ -102,8 +102,8 @@ describe("a game day in tmux", () => {
       expect(d.dom).toContain(cmd.replace(/>/g, "&gt;"));
     }
     expect(d.dom).toContain("controllers-down");
-    // One hint asked for (h), the others came with time: only the asked one costs points.
-    expect(screen(0)).toMatch(/^ {2}hints: +1 asked, \d+ came by themselves \(of \d+\)/m);
+    // One hint asked for (h), the others came with time (one, or more on a slow machine): only the asked one costs points.
+    expect(screen(0)).toMatch(/^ {2}hints: +1 asked, (1 came by itself|[2-9] came by themselves) \(of \d+\)/m);
     expect(screen(0)).toMatch(/^ {2}score: +\d+ \(100 − 15 × 1 hint/m);
   });
 

@@ -85,22 +85,33 @@ async function forgetPulledImages(published: { nodeImages: { ref: string }[]; ow
   ];
   const ids = new Set<string>();
   for (const n of names) {
-    const r = await docker.run(["image", "inspect", "--format", '{{.Id}} {{join .RepoTags ","}}', n], { allowFailure: true });
+    // (Docker 20.10's templates cannot join RepoTags: it is a list of interface{} there.)
+    const r = await docker.run(["image", "inspect", "--format", "{{.Id}} {{json .RepoTags}}", n], { allowFailure: true });
     if (r.exitCode === 0) ids.add(r.stdout.trim());
   }
   const removed: string[] = [];
   for (const line of ids) {
-    const [id, tags] = line.split(" ");
-    if ((await docker.run(["rmi", "-f", id!], { allowFailure: true })).exitCode === 0) removed.push(`${id!.slice(7, 19)} (${tags || "untagged"})`);
+    const [id, tags] = [line.slice(0, line.indexOf(" ")), (JSON.parse(line.slice(line.indexOf(" ") + 1) || "[]") as string[] | null) ?? []];
+    if ((await docker.run(["rmi", "-f", id], { allowFailure: true })).exitCode === 0) removed.push(`${id.slice(7, 19)} (${tags.join(", ") || "untagged"})`);
   }
   return removed;
 }
 
+/**
+ * Points the engine at the mirror, or takes it away: a reload (SIGHUP) keeps the old mirrors when the key is simply
+ * gone, so the way back writes an empty list first, reloads, and then puts the original file back as it was.
+ */
 async function setMirror(on: boolean, original: string | undefined): Promise<void> {
   const doc = original ? (JSON.parse(original) as Record<string, unknown>) : {};
-  if (on) doc["registry-mirrors"] = [MIRROR];
-  await writeFile(HOST_PATHS.daemonJson, original !== undefined && !on ? original : JSON.stringify(doc, null, 2) + "\n");
-  await reloadDocker((e) => (on ? e.registryMirrors.includes(`${MIRROR}/`) || e.registryMirrors.includes(MIRROR) : !e.registryMirrors.includes(`${MIRROR}/`)));
+  const mirrors = (doc["registry-mirrors"] as string[] | undefined) ?? [];
+  doc["registry-mirrors"] = on ? [...mirrors, MIRROR] : mirrors;
+  await writeFile(HOST_PATHS.daemonJson, JSON.stringify(doc, null, 2) + "\n");
+  const listed = (e: { registryMirrors: string[] }) => e.registryMirrors.some((m) => m.replace(/\/$/, "") === MIRROR);
+  await reloadDocker((e) => listed(e) === on);
+  if (!on) {
+    if (original === undefined) await rm(HOST_PATHS.daemonJson, { force: true });
+    else await writeFile(HOST_PATHS.daemonJson, original);
+  }
   const now = (await readEngine()).registryMirrors;
   progress.info(`Docker's registry mirrors: ${now.length ? now.join(", ") : "none"}`);
 }

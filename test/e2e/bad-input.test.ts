@@ -67,9 +67,14 @@ describe("bad input fails before anything is created", () => {
     const before = await everything();
     const r = await cli(args, 5 * 60_000);
     expect(r.code, r.output).toBe(2);
-    const errors = r.output.split("\n").filter((l) => l.startsWith("aftershock: "));
+    // Exactly one error line, and it is the last thing printed: nothing after it, no stack trace anywhere (the
+    // doctor's check lines may come before it, on the same stream).
+    const lines = r.output.split("\n").filter((l) => l.trim());
+    const errors = lines.filter((l) => l.startsWith("aftershock: "));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(expected);
+    expect(lines.at(-1), r.output).toBe(errors[0]);
+    expect(r.output).not.toMatch(/^\s+at \S+ \(|^\s+at (file|node):/m);
     expect(await everything()).toEqual(before);
   });
 });

@@ -1,9 +1,8 @@
-import os from "node:os";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadAll, loadScenario } from "../../harness/engine/registry.js";
 import type { RunJournal } from "../../harness/engine/journal.js";
 import { variantOf } from "../../harness/kit/scenario.js";
-import { expectCatalogJournalPasses, expectLoadRecorded, runCatalogShared } from "./helpers.js";
+import { expectCatalogJournalPasses, expectLoadRecorded, haSkipReason, runCatalogShared } from "./helpers.js";
 
 /**
  * The catalog's three-control-plane scenarios that lose machines, and apiserver-down on three control planes,
@@ -12,7 +11,9 @@ import { expectCatalogJournalPasses, expectLoadRecorded, runCatalogShared } from
  * run at once, beside the single-control-plane files. etcd-disk-iops measures disk latency and runs alone
  * (catalog-alone.test.ts).
  */
-const skip = process.env.AFTERSHOCK_SKIP_HA === "1" || os.totalmem() < 8 * 2 ** 30;
+const skipWhy = haSkipReason();
+const skip = skipWhy !== undefined;
+if (skipWhy) process.stdout.write(`catalog-ha.test.ts skipped: ${skipWhy}\n`);
 const ha = variantOf(await loadScenario("apiserver-down"), "ha");
 const scenarios = [...(await loadAll()).filter((s) => s.cluster.controlPlanes === 3 && !s.tags.includes("performance")), ha];
 

@@ -9,7 +9,7 @@ import { quote } from "./exec.js";
  *   never through a shell in it), with kubeadm's certificates under /etc/kubernetes/pki/etcd, which the etcd static
  *   pod mounts at the same path, against the member on this node;
  * - etcdutl, which works on files, also while etcd is down, is copied for the run from the node's own etcd image
- *   (ctr images mount) to /run/aftershock/bin: upstream's registry.k8s.io/etcd and Aftershock's own etcd image
+ *   (ctr images mount) to /opt/aftershock/bin: upstream's registry.k8s.io/etcd and Aftershock's own etcd image
  *   both have /usr/local/bin/etcd, etcdctl and etcdutl, statically linked.
  * Both are bash functions of those names put at the top of a node script, so the script reads as a runbook does.
  */
@@ -40,12 +40,12 @@ export function etcdctlScript(args: string[], timeoutS = 10): string {
 }
 
 /** Where a run keeps the binaries it copies onto a node (clusters/kind/node-contract.ts RUN_OWNED_DIRS). */
-export const RUN_BIN = "/run/aftershock/bin";
+export const RUN_BIN = "/opt/aftershock/bin";
 /** etcdutl, once copied from the node's etcd image. */
 export const ETCDUTL = `${RUN_BIN}/etcdutl`;
 
 /**
- * The bash function `etcdutl`: the etcd image's etcdutl, copied to /run/aftershock/bin the first time (the image
+ * The bash function `etcdutl`: the etcd image's etcdutl, copied to /opt/aftershock/bin the first time (the image
  * is the one /etc/kubernetes/manifests/etcd.yaml names; ctr mounts it read-only, and the mount's lease goes with it).
  */
 export function etcdutlFunction(): string {
@@ -55,7 +55,7 @@ export function etcdutlFunction(): string {
     image=$(sed -n 's/^ *image: *//p' /etc/kubernetes/manifests/etcd.yaml | head -n 1 | tr -d "\\"'")
     if [ -z "$image" ]; then echo "no etcd image named in /etc/kubernetes/manifests/etcd.yaml on $(hostname)" >&2; return 3; fi
     mkdir -p ${RUN_BIN}
-    dir=$(mktemp -d /run/aftershock/etcd-image.XXXXXX)
+    dir=$(mktemp -d /opt/aftershock/etcd-image.XXXXXX)
     ctr -n k8s.io images mount "$image" "$dir" >/dev/null
     cp "$dir/usr/local/bin/etcdutl" ${ETCDUTL}.part && ok=1
     ctr -n k8s.io images unmount "$dir" >/dev/null
@@ -70,7 +70,7 @@ export function etcdutlFunction(): string {
 
 /** How a runbook shows where etcdutl comes from (one line, for plans and reports). */
 export const ETCDUTL_FETCH_SHOWN =
-  "ctr -n k8s.io images mount <etcd image of /etc/kubernetes/manifests/etcd.yaml> /run/aftershock/etcd-image && cp /run/aftershock/etcd-image/usr/local/bin/etcdutl /run/aftershock/bin/ && ctr -n k8s.io images unmount /run/aftershock/etcd-image   # no etcdutl on the node: the etcd image's";
+  "ctr -n k8s.io images mount <etcd image of /etc/kubernetes/manifests/etcd.yaml> /opt/aftershock/etcd-image && cp /opt/aftershock/etcd-image/usr/local/bin/etcdutl /opt/aftershock/bin/ && ctr -n k8s.io images unmount /opt/aftershock/etcd-image   # no etcdutl on the node: the etcd image's";
 
 export interface EndpointHealth {
   endpoint: string;

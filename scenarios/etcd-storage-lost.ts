@@ -76,7 +76,7 @@ export default defineScenario({
   },
 
   runbook: [
-    // etcd is down and a kind node has no etcdutl: the etcd image's, copied to /run/aftershock/bin (clusters/etcd.ts).
+    // etcd is down and a kind node has no etcdutl: the etcd image's, copied to /opt/aftershock/bin (clusters/etcd.ts).
     step(
       "check the snapshot",
       `${ETCDUTL_FETCH_SHOWN}\n${ETCDUTL} snapshot status ${SNAPSHOT} -w table`,

@@ -187,7 +187,7 @@ export const healthz = (expected: RegExp) => apiserverEndpoint("/healthz", expec
 /**
  * etcd's tools on a control-plane node, from the one place that knows how (clusters/etcd.ts): bash functions
  * `etcdctl` (the etcd container's, through crictl exec, with kubeadm's health-check certificate, against the member
- * on that node) and `etcdutl` (the etcd image's, copied for the run to /run/aftershock/bin), to put at the top of a
+ * on that node) and `etcdutl` (the etcd image's, copied for the run to /opt/aftershock/bin), to put at the top of a
  * node script. A kind node image has neither on its PATH (clusters/kind/node-contract.ts).
  */
 export { ETCDCTL_SHOWN, ETCDUTL, ETCDUTL_FETCH_SHOWN, etcdctlFunction, etcdctlScript, etcdutlFunction, saveSnapshotLines } from "../../clusters/etcd.js";

@@ -5,6 +5,7 @@ import type { RunJournal } from "./journal.js";
 import { afterRun } from "./phases/after-run.js";
 import { cluster, preflight, setup, steadyState, symptomsAbsent } from "./phases/before-fault.js";
 import { inject, symptoms, verifyFails } from "./phases/fault.js";
+import { conformance } from "./phases/conformance.js";
 import { runbook, sentinels, verify } from "./phases/recovery.js";
 import { Run, type Phase, type RunOptions } from "./run.js";
 import { withTestHooks } from "./test-hooks.js";
@@ -14,16 +15,31 @@ export { runNamespace, type RunOptions } from "./run.js";
 /**
  * A run, in order: each phase records itself through Run.phase, reads what earlier ones handed on, and may
  * end the run with an outcome (the last always does). Before the fault: phases/before-fault.ts; from the fault
- * to the runbook: phases/fault.ts; the runbook and after: phases/recovery.ts; teardown: phases/after-run.ts.
+ * to the runbook: phases/fault.ts; the runbook and after: phases/recovery.ts (conformance, only with
+ * --conformance: phases/conformance.ts); teardown: phases/after-run.ts.
  */
-export const PIPELINE: readonly Phase[] = [cluster, preflight, setup, steadyState, symptomsAbsent, inject, symptoms, verifyFails, runbook, verify, sentinels];
+export const PIPELINE: readonly Phase[] = [
+  cluster,
+  preflight,
+  setup,
+  steadyState,
+  symptomsAbsent,
+  inject,
+  symptoms,
+  verifyFails,
+  runbook,
+  verify,
+  conformance,
+  sentinels,
+];
 
 /**
  * Runs one scenario: cluster → setup (sentinels) → steady state → symptoms absent (self-check) → inject →
- * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → sentinels → teardown.
- * Every phase and step is timed; the outcome says which part failed.
+ * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → [conformance] → sentinels →
+ * teardown. Every phase and step is timed; the outcome says which part failed.
  */
-export async function runScenario(asWritten: Scenario, opts: RunOptions): Promise<RunJournal> {
+export async function runScenario(asWritten: Scenario, given: RunOptions): Promise<RunJournal> {
+  let opts = given;
   // Test switches (test-hooks.ts) change the scenario here, once, and nowhere else in the run's path.
   const scenario = withTestHooks(asWritten);
   assertServes(opts.clusters, scenario);
@@ -33,7 +49,14 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
     workloadImages: scenario.images,
     loadGenerator: scenario.load.length > 0,
     ...(opts.image ? { image: opts.image } : {}),
+    ...(opts.conformance ? { conformance: true } : {}),
   });
+  // Kubernetes' e2e.test is had with the node image, before the timeline; a target that cannot give one is refused.
+  if (opts.conformance && !opts.conformance.e2eTest) {
+    if (!prepared?.e2eTest)
+      throw new AftershockError("E_CAPABILITY", `--conformance: ${opts.clusters.target ?? "this target"} gives no e2e.test to run the conformance specs with`);
+    opts = { ...opts, conformance: { ...opts.conformance, e2eTest: prepared.e2eTest } };
+  }
   const image = prepared && {
     ref: prepared.ref,
     built: prepared.built,

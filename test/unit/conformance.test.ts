@@ -20,6 +20,9 @@ import {
 import { compileCommands } from "../../clusters/images/go-build.js";
 import { kubernetesComponent, kubernetesE2eComponent } from "../../clusters/images/recipes.js";
 import { kubernetesRelease } from "../../clusters/versions.js";
+import type { RunJournal } from "../../harness/engine/journal.js";
+import { consoleReporter } from "../../harness/reports/console.js";
+import { htmlReport, junitXml } from "../../harness/reports/files.js";
 
 // The recipes read k8s.io/kubernetes' replace directives through the module proxy; here, two of them.
 vi.mock("../../clusters/images/go-build.js", async (importOriginal) => ({
@@ -359,5 +362,69 @@ describe("e2e.test is built like the node image's binaries", () => {
       ["test", "-c", "-trimpath", "-o", "/bin/e2e.test"],
     ]);
     expect(mixed[0]!.pkgs).toHaveLength(7);
+  });
+});
+
+describe("the reports of a run with --conformance", () => {
+  /** The journal of a real run (test/fixtures), with the record of a conformance run in which two specs failed added. */
+  async function journal(): Promise<RunJournal> {
+    const j = JSON.parse(
+      readFileSync(path.join(import.meta.dirname, "..", "fixtures", "real-run-etcd-port-conflict-pulled-2026-12-07.json"), "utf8"),
+    ) as RunJournal;
+    const names = conformanceSpecsFor("v1.37.2").map((s) => s.name);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "conformance-report-"));
+    const rec = await runConformance({
+      binary: "/c/e2e.test",
+      kubeconfig: "/k",
+      kubernetesVersion: "v1.37.2",
+      outDir: dir,
+      exec: fakeE2e(reportFor(names, { 0: "failed" }), 1).exec,
+    });
+    return { ...j, conformance: rec, outcome: "not-recovered", exitCode: 4, reason: conformanceFailure(rec) };
+  }
+
+  it("the console says the verdict and names each spec that failed", async () => {
+    const j = await journal();
+    const lines: string[] = [];
+    consoleReporter((s) => lines.push(s)).onRunEnd?.(j);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^\n■ etcd-port-conflict: NOT-RECOVERED — Kubernetes conformance after recovery failed: 1 of 57 specs fails: \[sig-api-machinery\] server version/,
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^ {2}conformance after recovery: FAILED, 56 of 57 passed, 1 failed in \S+ \(Kubernetes v1\.37\.2 e2e\.test\)$/),
+    );
+    expect(lines).toContain('    ✗ failed: [sig-api-machinery] server version should find the server version [Conformance] — expected "x" to equal "y"');
+  });
+
+  it("the HTML report has a section listing every spec, the failed first, with the files", async () => {
+    const j = await journal();
+    const html = htmlReport([j], "t");
+    const from = html.indexOf("<h3>Kubernetes conformance after recovery");
+    const section = html.slice(from, html.indexOf("</table>", from));
+    expect(section).toMatch(/^<h3>Kubernetes conformance after recovery <span class="badge" style="background:#c62828">failed<\/span><\/h3>/);
+    expect(section.match(/<tr class="(ok|bad)">/g)).toHaveLength(57);
+    expect(section).toMatch(
+      /<tr class="bad"><td>✗ failed<\/td><td>\[sig-api-machinery\] server version should find the server version \[Conformance\]<\/td><td>1\.5s<\/td><td><code>expected &quot;x&quot; to equal &quot;y&quot;<\/code>/,
+    );
+    expect(section.indexOf("✗ failed")).toBeLessThan(section.indexOf("✓ passed"));
+    expect(section).toContain(`<code>${j.conformance!.files.junit}</code>`);
+    // Without --conformance, no section.
+    const { conformance: _, ...without } = j;
+    expect(htmlReport([without as RunJournal], "t")).not.toContain("<h3>Kubernetes conformance after recovery");
+  });
+
+  it("JUnit has a test case per spec, failing where it failed, counted in the suite's failures", async () => {
+    const j = await journal();
+    const xml = junitXml([j], "t");
+    expect(xml.match(/<testcase [^>]*name="conformance: /g)).toHaveLength(57);
+    expect(xml).toContain(
+      '<testcase classname="etcd-port-conflict" name="conformance: [sig-api-machinery] server version should find the server version [Conformance]" time="1.500"><failure message="expected &quot;x&quot; to equal &quot;y&quot;" type="failed"/></testcase>',
+    );
+    const before = junitXml([{ ...j, conformance: undefined } as unknown as RunJournal], "t");
+    const count = (x: string, a: string) => Number(new RegExp(`<testsuite [^>]*${a}="(\\d+)"`).exec(x)![1]);
+    expect(count(xml, "tests") - count(before, "tests")).toBe(57);
+    expect(count(xml, "failures") - count(before, "failures")).toBe(1);
   });
 });

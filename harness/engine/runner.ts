@@ -38,8 +38,7 @@ export const PIPELINE: readonly Phase[] = [
  * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → [conformance] → sentinels →
  * teardown. Every phase and step is timed; the outcome says which part failed.
  */
-export async function runScenario(asWritten: Scenario, given: RunOptions): Promise<RunJournal> {
-  let opts = given;
+export async function runScenario(asWritten: Scenario, opts: RunOptions): Promise<RunJournal> {
   // Test switches (test-hooks.ts) change the scenario here, once, and nowhere else in the run's path.
   const scenario = withTestHooks(asWritten);
   assertServes(opts.clusters, scenario);
@@ -52,11 +51,7 @@ export async function runScenario(asWritten: Scenario, given: RunOptions): Promi
     ...(opts.conformance ? { conformance: true } : {}),
   });
   // Kubernetes' e2e.test is had with the node image, before the timeline; a target that cannot give one is refused.
-  if (opts.conformance && !opts.conformance.e2eTest) {
-    if (!prepared?.e2eTest)
-      throw new AftershockError("E_CAPABILITY", `--conformance: ${opts.clusters.target ?? "this target"} gives no e2e.test to run the conformance specs with`);
-    opts = { ...opts, conformance: { ...opts.conformance, e2eTest: prepared.e2eTest } };
-  }
+  const runOpts = withE2eTest(opts, prepared?.e2eTest);
   const image = prepared && {
     ref: prepared.ref,
     built: prepared.built,
@@ -64,7 +59,7 @@ export async function runScenario(asWritten: Scenario, given: RunOptions): Promi
     ...(prepared.mode ? { mode: prepared.mode } : {}),
     ...(prepared.origins ? { origins: prepared.origins } : {}),
   };
-  const run = new Run(scenario, opts, image);
+  const run = new Run(scenario, runOpts, image);
   run.reporter.onRunBegin?.(run.journal);
   try {
     for (const phase of PIPELINE) {
@@ -80,6 +75,14 @@ export async function runScenario(asWritten: Scenario, given: RunOptions): Promi
     run.journal.timings.totalMs = run.journal.endedAt - run.t0;
     run.reporter.onRunEnd?.(run.journal);
   }
+}
+
+/** The run's options with the e2e.test prepare() gave (--conformance); a target that gives none is refused. */
+function withE2eTest(opts: RunOptions, e2eTest: string | undefined): RunOptions {
+  if (!opts.conformance || opts.conformance.e2eTest) return opts;
+  if (!e2eTest)
+    throw new AftershockError("E_CAPABILITY", `--conformance: ${opts.clusters.target ?? "this target"} gives no e2e.test to run the conformance specs with`);
+  return { ...opts, conformance: { ...opts.conformance, e2eTest } };
 }
 
 /** Refuses, before anything is created, a scenario whose needs the clusters cannot serve. */

@@ -23,7 +23,11 @@ export interface GoComponent {
    * k8s.io/* staging modules of k8s.io/kubernetes, rewritten to their published releases.
    */
   replaces?: { module: string; version: string; target?: string }[];
-  outputs: { pkg: string; bin: string }[];
+  /**
+   * What to build: main packages with `go build`, and with `test: true` a package's test binary with `go test -c`
+   * (e.g. Kubernetes' e2e.test from k8s.io/kubernetes/test/e2e), with the same tags, ldflags and toolchain.
+   */
+  outputs: { pkg: string; bin: string; test?: boolean }[];
   ldflags?: string;
   tags?: string;
   /**
@@ -127,16 +131,31 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
  * the others instead of running one after another; the rest one by one with -o FILE.
  */
 async function compile(c: GoComponent, src: string, binDir: string, env: Record<string, string>, onLine: (l: string) => void) {
-  const together = c.outputs.length > 1 ? c.outputs.filter((o) => goBinaryName(o.pkg) === o.bin) : [];
-  const groups = [...(together.length > 1 ? [together] : []), ...c.outputs.filter((o) => !(together.length > 1 && together.includes(o))).map((o) => [o])];
-  for (const g of groups) {
-    onLine(`go build ${g.map((o) => o.pkg).join(" ")}`);
-    const args = ["build", "-trimpath", "-o", g.length > 1 ? binDir + path.sep : path.join(binDir, g[0]!.bin)];
-    if (c.tags) args.push("-tags", c.tags);
-    args.push("-ldflags", `-s -w ${c.ldflags ?? ""}${c.cgoStatic ? " -extldflags -static" : ""}`.trim());
-    args.push(...g.map((o) => o.pkg));
+  for (const { args, pkgs } of compileCommands(c, binDir)) {
+    onLine(`go ${args[0] === "test" ? "test -c" : "build"} ${pkgs.join(" ")}`);
     await run("go", args, { cwd: src, env, timeoutMs: 60 * 60_000, onLine });
   }
+}
+
+/**
+ * The go commands that build a component's outputs, in order. Main packages whose binary is named as go names it
+ * go together into one `go build -o DIR/ pkg…`; test binaries each get `go test -c -o FILE pkg` (a test binary is
+ * never built together with others); the rest one by one with `go build -o FILE`.
+ */
+export function compileCommands(c: Pick<GoComponent, "outputs" | "tags" | "ldflags" | "cgoStatic">, binDir: string): { args: string[]; pkgs: string[] }[] {
+  const mains = c.outputs.filter((o) => !o.test);
+  const together = mains.length > 1 ? mains.filter((o) => goBinaryName(o.pkg) === o.bin) : [];
+  const groups = [...(together.length > 1 ? [together] : []), ...c.outputs.filter((o) => !(together.length > 1 && together.includes(o))).map((o) => [o])];
+  return groups.map((g) => {
+    const test = g.length === 1 && !!g[0]!.test;
+    const args = test ? ["test", "-c"] : ["build"];
+    args.push("-trimpath", "-o", g.length > 1 ? binDir + path.sep : path.join(binDir, g[0]!.bin));
+    if (c.tags) args.push("-tags", c.tags);
+    args.push("-ldflags", `-s -w ${c.ldflags ?? ""}${c.cgoStatic ? " -extldflags -static" : ""}`.trim());
+    const pkgs = g.map((o) => o.pkg);
+    args.push(...pkgs);
+    return { args, pkgs };
+  });
 }
 
 /** The file name `go build -o DIR/` gives a main package: its path's last element, or the one before a major-version suffix. */

@@ -149,3 +149,22 @@ export const netdComponent = (): GoComponent => ownComponent("netd", "aftershock
 
 /** The echo HTTP server (components/echo): the workload scenarios put behind Services. */
 export const echoComponent = (): GoComponent => ownComponent("echo", "echo", 2 * MIN);
+
+/**
+ * Kubernetes' end-to-end test binary e2e.test of a release (`go test -c k8s.io/kubernetes/test/e2e`), for
+ * `--conformance`: the same module, staging replaces and version stamp as kubernetesComponent (the binary prints
+ * and logs that version), so it is the suite of the cluster's own release. Without the providerless tag: up to
+ * 1.29, test/e2e imports the in-tree cloud providers' e2e helpers, which that tag removes from their packages.
+ */
+export async function kubernetesE2eComponent(rel: KubernetesRelease): Promise<GoComponent> {
+  const k = await kubernetesComponent(rel);
+  return {
+    name: "kubernetes-e2e",
+    version: rel.version,
+    requires: k.requires!,
+    replaces: k.replaces!,
+    outputs: [{ pkg: "k8s.io/kubernetes/test/e2e", bin: "e2e.test", test: true }],
+    ldflags: k.ldflags!,
+    budgetMs: 20 * MIN,
+  };
+}

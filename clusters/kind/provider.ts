@@ -19,6 +19,7 @@ import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent, builtKubectl } from "../images/go-build.js";
 import { kindComponent } from "../images/recipes.js";
+import { ensureE2eTest } from "../images/e2e-test.js";
 import { ensureWorkloadImages, LOAD_GENERATOR_IMAGE } from "../images/workloads.js";
 import { OWN_NODE_IMAGES, ownImage } from "../images/own.js";
 import { publishedImages, type Published } from "../images/published.js";
@@ -82,6 +83,8 @@ export interface PreparedImages {
   kindBinary: string;
   /** Aftershock's images the node image lacks, loaded into the cluster once it is up. */
   toLoad: string[];
+  /** Asked with `conformance: true`: Kubernetes' e2e.test of the version (built from its Go module, cached). */
+  e2eTest?: string;
 }
 
 export class KindProvider implements Provider {
@@ -90,6 +93,7 @@ export class KindProvider implements Provider {
   private readonly images: ImagesMode;
   private readonly published: Published;
   private readonly prepared = new Map<string, Promise<PreparedImages & { told?: boolean }>>();
+  private readonly e2eTests = new Map<string, Promise<{ path: string; origin: Origin }>>();
 
   constructor(opts: { cacheDir?: string; progress: Progress; images?: ImagesMode; published?: Published }) {
     this.cacheDir = opts.cacheDir ?? defaultCacheDir();
@@ -120,10 +124,17 @@ export class KindProvider implements Provider {
   /**
    * Everything a run's cluster needs before any container exists, each had the way --images says (chosen once, in
    * the provider): the node image and kind (pulled and downloaded where published, else built), Aftershock's own
-   * images a pulled node image lacks, the workload images and the load generator. Bad input and a pull that
+   * images a pulled node image lacks, the workload images and the load generator, and with `conformance` Kubernetes'
+   * e2e.test of the version (always built: no registry publishes it as a Go module's build). Bad input and a pull that
    * cannot work fail here, with nothing created. Asked again for the same run, it answers from memory.
    */
-  async prepareImage(o: { kubernetesVersion: string; image?: string; workloadImages?: string[]; loadGenerator?: boolean }): Promise<PreparedImages> {
+  async prepareImage(o: {
+    kubernetesVersion: string;
+    image?: string;
+    workloadImages?: string[];
+    loadGenerator?: boolean;
+    conformance?: boolean;
+  }): Promise<PreparedImages> {
     const t0 = performance.now();
     const key = JSON.stringify([o.kubernetesVersion, o.image ?? ""]);
     let p = this.prepared.get(key);
@@ -136,12 +147,24 @@ export class KindProvider implements Provider {
     const origins = [...node.origins];
     if (o.loadGenerator) origins.push(await ownImage(LOAD_GENERATOR_IMAGE, this.images, this.published, this.cacheDir, this.progress));
     await ensureWorkloadImages(o.workloadImages ?? [], this.cacheDir, this.progress);
+    let e2eTest: string | undefined;
+    if (o.conformance) {
+      let e = this.e2eTests.get(o.kubernetesVersion);
+      if (!e) {
+        e = ensureE2eTest(o.kubernetesVersion, this.cacheDir, this.progress);
+        this.e2eTests.set(o.kubernetesVersion, e);
+        e.catch(() => this.e2eTests.delete(o.kubernetesVersion));
+      }
+      const got = await e;
+      e2eTest = got.path;
+      origins.push(got.origin);
+    }
     if (origins.length > node.origins.length || !node.told) {
       node.told = true;
       this.progress.info(describeOrigins(this.images, origins).join("\n"));
     }
     // This call's own time: the node part counts once, in the call that waited for it (a later call finds it done).
-    return { ...node, origins, ms: performance.now() - t0 };
+    return { ...node, origins, ms: performance.now() - t0, ...(e2eTest ? { e2eTest } : {}) };
   }
 
   private async prepareNode(o: { kubernetesVersion: string; image?: string }): Promise<PreparedImages & { told?: boolean }> {

@@ -75,6 +75,11 @@ Usage:
                                             control-plane fault, a deadman on the node before a fault there; a scenario that
                                             changes the whole cluster needs --allow-cluster-faults naming the context in use;
                                             --dry-run lists every command with the node it runs on (docs/your-own-cluster.md)
+  pnpm scenario <id> --conformance          after verification passes, run a fast subset of Kubernetes' own conformance
+                                            suite (the release's e2e.test, built from Go modules; curated [Conformance]
+                                            specs that need no image but the node's pause, within 10 minutes): a failing
+                                            spec fails the run (not-recovered, naming the specs); the report lists them.
+                                            Also for pnpm suite; not with --kubeconfig (its specs write cluster-wide)
   pnpm scenario --list                      list scenarios with their source incidents and tags
   pnpm gameday [--tag TAG] [--difficulty easy|medium|hard] [--seed N] [--k8s-version V]
                                             a break-fix game day: one scenario tagged game-day (matching TAG and/or the
@@ -94,7 +99,7 @@ Usage:
                                             beside the runbook's; a breached SLO fails the exit code (8) only with
                                             --fail-on-workload-slo or failRunOnBreach: true; pnpm suite --workload runs the
                                             selected scenarios that take one and names the others
-  pnpm suite [--tag TAG] [--prove] [--repeat N] [--shard i/n] [--fresh-clusters] [--reporter ...] [ID ...]
+  pnpm suite [--tag TAG] [--prove] [--repeat N] [--shard i/n] [--fresh-clusters] [--conformance] [--reporter ...] [ID ...]
                                             run every scenario (or those with TAG, or the IDs), with one combined JUnit/HTML report;
                                             runs of one cluster shape share one cluster, one after another (a health gate before
                                             each: nodes and kube-system Ready, no earlier run's namespace left; replaced after a
@@ -376,6 +381,7 @@ async function main(argv: string[]): Promise<number> {
         shard: { type: "string" },
         gate: { type: "boolean" },
         "gate-min-score": { type: "string" },
+        conformance: { type: "boolean" },
       });
       if (values.help) return help();
       const only = (flags: string[], where: string) => {
@@ -398,6 +404,15 @@ async function main(argv: string[]): Promise<number> {
       const gateMinScore = int("gate-min-score", values["gate-min-score"] as string | undefined, DEFAULT_GATE_MIN_SCORE, 0, 100);
       const existing = existingTarget(values);
       if (existing) only(["keep", "image", "images", "k8s-version", "fresh-clusters"], "an existing cluster is neither created, kept nor built by this tool");
+      // Conformance specs create CRDs, namespaces, flow schemas, admission policies, PersistentVolumes…: cluster-wide.
+      if (existing && values.conformance)
+        throw new AftershockError(
+          "E_BAD_INPUT",
+          "--conformance runs only on a cluster this tool creates: its specs write cluster-wide objects (CRDs, namespaces, flow schemas, admission policies)",
+          {
+            hint: "leave out --kubeconfig, or run e2e.test against that cluster yourself",
+          },
+        );
       const images = parseImagesMode(values.images as string | undefined);
       // pnpm suite takes several versions (a matrix: --k8s-version v1.29.15,v1.37.2); pnpm scenario one.
       const versions = ((values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION).split(",").map((v) => v.trim());
@@ -430,6 +445,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values.image ? { image: values.image as string } : {}),
         ...(existing ? { existing } : {}),
         ...(workload ? { workload } : {}),
+        ...(values.conformance ? { conformance: true } : {}),
       };
       if (cmd === "suite") {
         const repeat = int("repeat", values.repeat as string | undefined, 1, 1, 100);

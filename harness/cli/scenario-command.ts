@@ -8,6 +8,7 @@ import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { doctor } from "../../clusters/host/doctor.js";
 import { checkBuildableVersion, defaultCacheDir } from "../../clusters/images/builder.js";
 import { describeVersion } from "../../clusters/versions.js";
+import { CONFORMANCE_TIMEOUT_MS, conformanceEstimateMs, conformanceSpecsFor } from "../../clusters/conformance/specs.js";
 import {
   checkInventory,
   checkReachable,
@@ -31,7 +32,7 @@ import { assertServes, runScenario, unserved, type RunOptions } from "../engine/
 import { EXIT_CODES, type RunJournal } from "../engine/journal.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { SharedClusters } from "../engine/shared-clusters.js";
-import { runbookDelayMs } from "../engine/test-hooks.js";
+import { runbookDelayMs, STOP_BEFORE_CONFORMANCE_ENV, stopBeforeConformance } from "../engine/test-hooks.js";
 import { isStopping } from "../engine/signals.js";
 import { checkWorkload, checkWorkloadImages, type WorkloadConfig } from "../kit/workloads/team-workload.js";
 import { refusesWorkload, withWorkload } from "../kit/workloads/with-workload.js";
@@ -89,6 +90,8 @@ export interface ScenarioCommandOptions {
   existing?: ExistingTarget;
   /** --workload: a team's own workload in place of each scenario's demo Service (scenarios with a workloadSlot). */
   workload?: WorkloadConfig;
+  /** --conformance: Kubernetes' curated conformance specs after verification (harness/engine/phases/conformance.ts). */
+  conformance?: boolean;
   /** pnpm gameday: its own live reporter instead of the console's (which names everything), its own recovery, run id and namespace. */
   game?: { live: Reporter; manualRecovery: NonNullable<RunOptions["manualRecovery"]>; runId: string; namespace: string };
 }
@@ -244,6 +247,8 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
           ? { manualRecovery: gameDayPrompt }
           : {}),
       ...(variant ? { variant } : {}),
+      // e2e.test's output and ginkgo's report beside the run's own reports.
+      ...(o.conformance ? { conformance: { outDir: (r) => path.join(REPORTS_DIR, `${r.scenarioId}-${r.runId}`, "conformance") } } : {}),
     });
     unregister();
     await mux.flush();
@@ -295,6 +300,10 @@ export function checkUpFront(o: ScenarioCommandOptions, stdinIsTTY = !!process.s
     });
   if (!o.image) checkBuildableVersion(o.version);
   runbookDelayMs();
+  if (stopBeforeConformance() && !o.conformance)
+    throw new AftershockError("E_BAD_INPUT", `${STOP_BEFORE_CONFORMANCE_ENV} stops a component before conformance: it needs --conformance`, {
+      hint: "it is a test switch; unset it for real runs",
+    });
 }
 
 export async function scenarioCommand(
@@ -321,10 +330,17 @@ export async function scenarioCommand(
     process.stdout.write(describePlan(o.workload ? withWorkload(s, o.workload) : s, planned.scenario.runbookName) + "\n");
     if (o.existing) process.stdout.write((await existingDryRun(planned.scenario, o.existing)) + "\n");
     if (!o.image) process.stdout.write(`version: ${describeVersion(o.version)}\n`);
+    if (o.conformance) process.stdout.write(conformancePlanLine(o.version) + "\n");
     return 0;
   }
   const [j] = await runScenarios([planned], o);
   return j!.exitCode;
+}
+
+/** --dry-run with --conformance: what runs after verification, and its estimate. */
+export function conformancePlanLine(version: string): string {
+  const specs = conformanceSpecsFor(version);
+  return `conformance: after verification, ${specs.length} curated [Conformance] specs of ${version} with its e2e.test (built from k8s.io/kubernetes/test/e2e; estimated ${formatDuration(conformanceEstimateMs(specs))}, --ginkgo.timeout ${formatDuration(CONFORMANCE_TIMEOUT_MS)}); a failing spec ends the run not-recovered`;
 }
 
 const silentProgress: Progress = { step: () => ({ detail: () => {}, done: () => {}, skip: () => {}, fail: () => {} }), info: () => {}, warn: () => {} };

@@ -1,4 +1,5 @@
 import type { ImagesMode, Origin } from "../../clusters/images/source.js";
+import type { ConformanceRecord } from "../../clusters/conformance/run.js";
 import type { Evidence } from "../kit/types.js";
 import type { LoadRecord } from "../kit/load/load.js";
 import type { WorkloadVerdict } from "../kit/workloads/team-workload.js";
@@ -13,10 +14,22 @@ export { EXIT_CODES, type Outcome } from "../kit/scenario.js";
  * The phases of a run, in order. Two of them are the run's checks on its own probes: `symptoms-absent`
  * (before the fault, every symptom probe must be unmet, or it cannot prove the fault happened) and
  * `verify-fails` (on the broken cluster, before the runbook, at least one verification probe must be unmet,
- * or verification cannot prove recovery). Either failing makes the run inconclusive.
+ * or verification cannot prove recovery). Either failing makes the run inconclusive. `conformance` runs only with
+ * --conformance, after verification passed.
  */
 export type PhaseName =
-  "cluster" | "preflight" | "setup" | "steady-state" | "symptoms-absent" | "inject" | "symptoms" | "verify-fails" | "runbook" | "verify" | "teardown";
+  | "cluster"
+  | "preflight"
+  | "setup"
+  | "steady-state"
+  | "symptoms-absent"
+  | "inject"
+  | "symptoms"
+  | "verify-fails"
+  | "runbook"
+  | "verify"
+  | "conformance"
+  | "teardown";
 
 /** A run of a scenario changed on purpose: what was changed, and the outcome that proves the point. */
 export interface VariantTag {
@@ -100,6 +113,11 @@ export interface RunJournal {
   load?: LoadRecord[];
   /** The team's own workload (--workload): its SLO verdict per window, users' error window, pods; apart from the outcome. */
   workload?: WorkloadVerdict;
+  /**
+   * --conformance: Kubernetes' own conformance specs (a curated, image-free subset, clusters/conformance/specs.ts) run
+   * by the release's e2e.test after verification passed; a failing spec made the run not-recovered.
+   */
+  conformance?: ConformanceRecord;
   /** What the run's resilience score is measured against (harness/reports/score.ts); absent in older journals. */
   scoring?: ScoreBasis;
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */

@@ -31,6 +31,13 @@ export interface RunOptions {
   namespace?: string;
   /** Set by pnpm suite --prove: this run is a variant expected to end with `expected`. */
   variant?: VariantTag;
+  /**
+   * --conformance: after verification passes, Kubernetes' e2e.test runs the curated conformance specs against the
+   * cluster (phases/conformance.ts). `outDir` is where its output and JUnit report go (default: a directory of the
+   * run under the system's temporary directory); `e2eTest` is the binary, set by runScenario from the clusters'
+   * prepare().
+   */
+  conformance?: { outDir?: (run: { scenarioId: string; runId: string }) => string; e2eTest?: string };
 }
 
 /** How a phase ends the run before the next one: the outcome and why. */

@@ -5,6 +5,7 @@ import type { RunJournal } from "./journal.js";
 import { afterRun } from "./phases/after-run.js";
 import { cluster, preflight, setup, steadyState, symptomsAbsent } from "./phases/before-fault.js";
 import { inject, symptoms, verifyFails } from "./phases/fault.js";
+import { conformance } from "./phases/conformance.js";
 import { runbook, sentinels, verify } from "./phases/recovery.js";
 import { Run, type Phase, type RunOptions } from "./run.js";
 import { withTestHooks } from "./test-hooks.js";
@@ -14,14 +15,28 @@ export { runNamespace, type RunOptions } from "./run.js";
 /**
  * A run, in order: each phase records itself through Run.phase, reads what earlier ones handed on, and may
  * end the run with an outcome (the last always does). Before the fault: phases/before-fault.ts; from the fault
- * to the runbook: phases/fault.ts; the runbook and after: phases/recovery.ts; teardown: phases/after-run.ts.
+ * to the runbook: phases/fault.ts; the runbook and after: phases/recovery.ts (conformance, only with
+ * --conformance: phases/conformance.ts); teardown: phases/after-run.ts.
  */
-export const PIPELINE: readonly Phase[] = [cluster, preflight, setup, steadyState, symptomsAbsent, inject, symptoms, verifyFails, runbook, verify, sentinels];
+export const PIPELINE: readonly Phase[] = [
+  cluster,
+  preflight,
+  setup,
+  steadyState,
+  symptomsAbsent,
+  inject,
+  symptoms,
+  verifyFails,
+  runbook,
+  verify,
+  conformance,
+  sentinels,
+];
 
 /**
  * Runs one scenario: cluster → setup (sentinels) → steady state → symptoms absent (self-check) → inject →
- * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → sentinels → teardown.
- * Every phase and step is timed; the outcome says which part failed.
+ * symptoms → verification fails on the broken cluster (self-check) → runbook → verify → [conformance] → sentinels →
+ * teardown. Every phase and step is timed; the outcome says which part failed.
  */
 export async function runScenario(asWritten: Scenario, opts: RunOptions): Promise<RunJournal> {
   // Test switches (test-hooks.ts) change the scenario here, once, and nowhere else in the run's path.
@@ -33,7 +48,10 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
     workloadImages: scenario.images,
     loadGenerator: scenario.load.length > 0,
     ...(opts.image ? { image: opts.image } : {}),
+    ...(opts.conformance ? { conformance: true } : {}),
   });
+  // Kubernetes' e2e.test is had with the node image, before the timeline; a target that cannot give one is refused.
+  const runOpts = withE2eTest(opts, prepared?.e2eTest);
   const image = prepared && {
     ref: prepared.ref,
     built: prepared.built,
@@ -41,7 +59,7 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
     ...(prepared.mode ? { mode: prepared.mode } : {}),
     ...(prepared.origins ? { origins: prepared.origins } : {}),
   };
-  const run = new Run(scenario, opts, image);
+  const run = new Run(scenario, runOpts, image);
   run.reporter.onRunBegin?.(run.journal);
   try {
     for (const phase of PIPELINE) {
@@ -57,6 +75,14 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
     run.journal.timings.totalMs = run.journal.endedAt - run.t0;
     run.reporter.onRunEnd?.(run.journal);
   }
+}
+
+/** The run's options with the e2e.test prepare() gave (--conformance); a target that gives none is refused. */
+function withE2eTest(opts: RunOptions, e2eTest: string | undefined): RunOptions {
+  if (!opts.conformance || opts.conformance.e2eTest) return opts;
+  if (!e2eTest)
+    throw new AftershockError("E_CAPABILITY", `--conformance: ${opts.clusters.target ?? "this target"} gives no e2e.test to run the conformance specs with`);
+  return { ...opts, conformance: { ...opts.conformance, e2eTest } };
 }
 
 /** Refuses, before anything is created, a scenario whose needs the clusters cannot serve. */

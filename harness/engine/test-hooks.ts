@@ -9,8 +9,27 @@ import type { Scenario } from "../kit/scenario.js";
  *   AFTERSHOCK_TEST_RUNBOOK_DELAY_MS=N   every runbook step waits N ms before it runs (inside its own budget),
  *                                        so time to recover grows by N per step and `pnpm suite --gate` can be
  *                                        shown to fire on a regression. The step's output says it was delayed.
+ *   AFTERSHOCK_TEST_STOP_BEFORE_CONFORMANCE=kube-controller-manager|kube-scheduler
+ *                                        with --conformance, after verification passed: that control-plane
+ *                                        component's static pod manifest is parked on every control plane (moved to
+ *                                        /etc/kubernetes/), so that the cluster is left broken on purpose and the
+ *                                        conformance specs must fail. Needs the nodes' shell (kind). The run's
+ *                                        evidence says so.
  */
 export const RUNBOOK_DELAY_ENV = "AFTERSHOCK_TEST_RUNBOOK_DELAY_MS";
+export const STOP_BEFORE_CONFORMANCE_ENV = "AFTERSHOCK_TEST_STOP_BEFORE_CONFORMANCE";
+const STOPPABLE = ["kube-controller-manager", "kube-scheduler"] as const;
+
+/** The control-plane component the switch stops before conformance (undefined when unset); anything else is bad input. */
+export function stopBeforeConformance(env: NodeJS.ProcessEnv = process.env): (typeof STOPPABLE)[number] | undefined {
+  const v = env[STOP_BEFORE_CONFORMANCE_ENV];
+  if (v === undefined || v === "") return undefined;
+  if (!(STOPPABLE as readonly string[]).includes(v))
+    throw new AftershockError("E_BAD_INPUT", `${STOP_BEFORE_CONFORMANCE_ENV} must be ${STOPPABLE.join(" or ")}, got "${v}"`, {
+      hint: "it is a test switch; unset it for real runs",
+    });
+  return v as (typeof STOPPABLE)[number];
+}
 
 /** The runbook delay the switch asks for (0 when unset); anything but a whole number of ms up to an hour is bad input. */
 export function runbookDelayMs(env: NodeJS.ProcessEnv = process.env): number {

@@ -32,7 +32,9 @@ export interface ClusterFactory {
     image?: string;
     workloadImages?: string[];
     loadGenerator?: boolean;
-  }): Promise<{ ref: string; built: boolean; ms: number; mode?: ImagesMode; origins?: Origin[] }>;
+    /** --conformance: Kubernetes' e2e.test of the version too, returned as `e2eTest`. */
+    conformance?: boolean;
+  }): Promise<{ ref: string; built: boolean; ms: number; mode?: ImagesMode; origins?: Origin[]; e2eTest?: string }>;
   create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string; keep?: boolean }): Promise<ManagedCluster>;
   /** What every cluster it makes offers besides the API (checked against a scenario's needs before anything exists). */
   readonly capabilities: readonly Capability[];

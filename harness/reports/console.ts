@@ -1,4 +1,5 @@
 import { describeOrigins } from "../../clusters/images/source.js";
+import { conformanceLines } from "../../clusters/conformance/run.js";
 import { workloadLines } from "../kit/workloads/team-workload.js";
 import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
@@ -17,6 +18,7 @@ const PHASE_TITLES: Record<string, string> = {
   "verify-fails": "Self-check: verification fails on the broken cluster",
   runbook: "Run the runbook",
   verify: "Verify recovery",
+  conformance: "Kubernetes conformance after recovery (curated [Conformance] specs, e2e.test)",
   teardown: "Tear down (rollback, namespace, cluster)",
 };
 
@@ -67,6 +69,7 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
         for (const slo of l.slos) write(`    ${slo.ok ? "✓" : "✗"} ${slo.window}: ${slo.objective} — ${slo.observed}`);
       }
       if (j.workload) for (const line of workloadLines(j.workload)) write(`  ${line}`);
+      if (j.conformance) for (const line of conformanceLines(j.conformance)) write(`  ${line}`);
       const score = scoreRun(j);
       const low = score.parts.filter((p) => p.value < 100).map((p) => `${p.name} ${p.value} ×${p.weight}`);
       write(`  resilience score: ${score.score}${low.length ? ` (below 100: ${low.join(", ")})` : ""}`);

@@ -9,6 +9,8 @@ import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { versionSuffix } from "../kit/versions.js";
 import type { Reporter } from "../engine/reporter.js";
 import { scoreRun, type RunScore } from "./score.js";
+import { conformanceOk, conformanceSummary } from "../../clusters/conformance/run.js";
+import { isFailure, type SpecState } from "../../clusters/conformance/junit.js";
 
 export type FileReport = "json" | "junit" | "html";
 
@@ -108,7 +110,10 @@ export function junitXml(runs: RunJournal[], name: string): string {
       );
     }
     const sloFailures = meantToFail ? 0 : sloParts.filter((p) => !p.ok).length;
-    return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length + workloadCases.length + sloParts.length}" failures="${failures + workloadFailures + sloFailures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
+    // --conformance: a test case per Kubernetes conformance spec that ran, and one for the suite when it broke.
+    const conf = conformanceCases(j);
+    cases.push(...conf.cases);
+    return `  <testsuite name="${esc(suiteName(j))}" tests="${JUNIT_PHASES.length + workloadCases.length + sloParts.length + conf.cases.length}" failures="${failures + workloadFailures + sloFailures + conf.failures}" errors="${errored}" time="${secs(j.timings.totalMs)}" timestamp="${new Date(j.startedAt).toISOString()}">
     <properties>
 ${props}
     </properties>
@@ -116,6 +121,47 @@ ${cases.join("\n")}
   </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${esc(name)}">\n${suites.join("\n")}\n</testsuites>\n`;
+}
+
+/** The conformance specs of a run as JUnit test cases ("conformance: <spec>"), and how many of them failed. */
+function conformanceCases(j: RunJournal): { cases: string[]; failures: number } {
+  const c = j.conformance;
+  if (!c) return { cases: [], failures: 0 };
+  const open = (name: string, ms: number) => `    <testcase classname="${esc(suiteName(j))}" name="${esc(`conformance: ${name}`)}" time="${secs(ms)}">`;
+  const cases = c.specs.map(
+    (s) =>
+      open(s.name, s.ms) +
+      (isFailure(s.state)
+        ? `<failure message="${esc(s.message ?? s.state)}" type="${esc(s.state)}"/>`
+        : s.state === "passed"
+          ? ""
+          : `<skipped message="${esc(s.message ?? s.state)}"/>`) +
+      `</testcase>`,
+  );
+  const broken = [...c.suiteFailures.map((f) => `${f.node} ${f.state}${f.message ? `: ${f.message}` : ""}`), ...(c.error ? [c.error] : [])];
+  if (broken.length) cases.push(`${open("the suite", c.ms)}<failure message="${esc(broken.join("; "))}" type="conformance-suite"/></testcase>`);
+  return { cases, failures: c.specs.filter((s) => isFailure(s.state)).length + (broken.length ? 1 : 0) };
+}
+
+/** Kubernetes' conformance specs after the recovery (--conformance): the verdict, each spec, the names not run. */
+function conformanceSection(j: RunJournal): string {
+  const c = j.conformance;
+  if (!c) return "";
+  const ok = conformanceOk(c);
+  const order = (s: { state: SpecState }) => (isFailure(s.state) ? 0 : s.state === "passed" ? 2 : 1);
+  const rows = [...c.specs]
+    .sort((a, b) => order(a) - order(b))
+    .map(
+      (s) =>
+        `<tr class="${isFailure(s.state) ? "bad" : "ok"}"><td>${isFailure(s.state) ? "✗" : s.state === "passed" ? "✓" : "·"} ${esc(s.state)}</td><td>${esc(s.name)}${s.unlisted ? " <small>(not in the curated list)</small>" : ""}</td><td>${dur(s.ms)}</td><td>${s.message ? `<code>${esc(s.message)}</code>` : ""}</td></tr>`,
+    )
+    .join("");
+  const notRun = c.notRun.length ? `<p class="meta">not run (no spec of this e2e.test has the name, or the suite stopped first): ${esc(c.notRun.join("; "))}</p>` : "";
+  const broken = [...c.suiteFailures.map((f) => `${f.node} ${f.state}${f.message ? `: ${f.message}` : ""}`), ...(c.error ? [c.error] : [])];
+  return `\n<h3>Kubernetes conformance after recovery <span class="badge" style="background:${ok ? "#2e7d32" : "#c62828"}">${ok ? "passed" : "failed"}</span></h3>
+<p>${esc(conformanceSummary(c))}</p>${broken.length ? `<pre class="err">${esc(broken.join("\n"))}</pre>` : ""}
+<p class="meta">curated [Conformance] specs that need no image but the node's pause (clusters/conformance/specs.ts), estimated ${dur(c.estimateMs)}, --ginkgo.timeout ${dur(c.timeoutMs)}; ${c.notSelected} specs of the binary not selected · ginkgo's report <code>${esc(c.files.junit)}</code> · output <code>${esc(c.files.log)}</code></p>
+<table><tr><th>state</th><th>spec</th><th>time</th><th>why</th></tr>${rows}</table>${notRun}`;
 }
 
 /** The score as suite properties: resilienceScore, then score.<part> and score.<part>.weight for every part. */
@@ -193,6 +239,7 @@ const COLORS: Record<string, string> = {
   "verify-fails": "#80b1d3",
   runbook: "#e78ac3",
   verify: "#1b9e77",
+  conformance: "#3182bd",
   teardown: "#b3b3b3",
 };
 const OUTCOME_COLORS: Record<string, string> = {
@@ -426,7 +473,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 <p class="meta">run ${esc(j.runId)} · ${new Date(j.startedAt).toISOString()} · cluster ${esc(j.cluster?.name ?? "—")} (${esc(j.cluster?.kubernetesVersion ?? "")}, ${j.cluster?.nodes.length ?? 0} nodes${j.cluster?.shared ? `, shared: ${esc(j.cluster.shared)}` : ""}) · source: incident ${esc(j.scenario.source.incident)}, ${esc(j.scenario.source.section)}</p>
 <p class="verdict"><b>${esc(j.outcome)}</b>: ${esc(j.reason)}</p>${j.image?.built ? `<p class="meta">node image ${esc(j.image.ref)} built before the run in ${dur(j.image.ms)}, outside the timeline</p>` : ""}${originsTable(j)}
 <div class="kpis"><div><span>time to detect</span><b>${dur(j.timings.timeToDetectMs)}</b></div><div><span>all symptoms</span><b>${dur(j.timings.timeToConfirmMs)}</b></div><div><span>time to recover</span><b>${dur(j.timings.timeToRecoverMs)}</b></div><div><span>cluster create</span><b>${dur(j.timings.clusterCreateMs)}</b></div><div><span>total</span><b>${dur(j.timings.totalMs)}</b></div><div><span>peak memory</span><b>${j.peakMemoryMiB !== undefined ? `${j.peakMemoryMiB} MiB` : "—"}</b></div></div>
-<h3>Timeline</h3>${timelineSvg(j)}${workloadSection(j)}${loadSection(j)}
+<h3>Timeline</h3>${timelineSvg(j)}${workloadSection(j)}${loadSection(j)}${conformanceSection(j)}
 ${scoreTable(j)}
 <h3>Phases</h3>${phases}
 <h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre></section>`;

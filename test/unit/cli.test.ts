@@ -126,6 +126,12 @@ describe.concurrent("bad input is refused before anything changes: one line, exi
     [["cluster", "replace-node", "as-1", "as-1-worker", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm cluster replace-node/],
     [["cluster", "create", "extra"], /^aftershock: error E_BAD_INPUT: usage: pnpm cluster create \[--control-planes N\]/],
     [["gc", "all"], /^aftershock: error E_BAD_INPUT: unexpected argument "all" \(usage: pnpm gc \[--all\] \[--kubeconfig FILE \[--context C\]\]\)$/],
+    // --conformance: its specs write cluster-wide, so never on a cluster this tool did not create; not an option of pnpm gameday.
+    ...(["scenario", "suite"] as const).map((cmd) => [
+      [cmd, "crashloop-triage", "--conformance", "--kubeconfig", STAGING, "--existing-cluster"],
+      /^aftershock: error E_BAD_INPUT: --conformance runs only on a cluster this tool creates: its specs write cluster-wide objects \(CRDs, namespaces, flow schemas, admission policies\) \(leave out --kubeconfig, or run e2e\.test against that cluster yourself\)$/,
+    ]),
+    [["gameday", "--conformance"], /^aftershock: error E_BAD_INPUT: Unknown option '--conformance'/],
   ] as [string[], RegExp][])(
     "%j",
     async (args, expected) => {
@@ -136,6 +142,30 @@ describe.concurrent("bad input is refused before anything changes: one line, exi
       expect(out.trim()).toMatch(expected);
       expect(out.trim().split("\n")).toHaveLength(1);
       expect(existsSync(traced.calls) ? readFileSync(traced.calls, "utf8") : "no calls").toBe("no calls");
+    },
+    SLOW_START,
+  );
+
+  it.each([
+    [
+      { AFTERSHOCK_TEST_STOP_BEFORE_CONFORMANCE: "kube-apiserver" },
+      ["--conformance"],
+      /^aftershock: error E_BAD_INPUT: AFTERSHOCK_TEST_STOP_BEFORE_CONFORMANCE must be kube-controller-manager or kube-scheduler, got "kube-apiserver" \(it is a test switch; unset it for real runs\)\n$/,
+    ],
+    [
+      { AFTERSHOCK_TEST_STOP_BEFORE_CONFORMANCE: "kube-scheduler" },
+      [],
+      /^aftershock: error E_BAD_INPUT: AFTERSHOCK_TEST_STOP_BEFORE_CONFORMANCE stops a component before conformance: it needs --conformance/,
+    ],
+  ] as [NodeJS.ProcessEnv, string[], RegExp][])(
+    "the conformance test switch %j with %j is checked before the doctor",
+    async (env, flags, expected) => {
+      const traced = tracedTools();
+      const r = await cliWith({ ...traced.env, ...env }, "scenario", "etcd-port-conflict", ...flags);
+      expect([r.code, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toMatch(expected);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(traced.calls)).toBe(false);
     },
     SLOW_START,
   );
@@ -371,6 +401,18 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     expect(r.stdout).toContain("source: incident 001");
     expect(r.stdout).toContain("$ ss -ltnp 'sport = :2380'   # the incident used lsof -nP -iTCP:2380 -sTCP:LISTEN; kind's node image has no lsof");
     expect(r.stdout).toMatch(/symptoms \(within 3m\):\n  - a log line of container etcd matching \/bind: address already in use\//);
+  });
+
+  it("--dry-run with --conformance says what runs after verification, without building or touching Docker", async () => {
+    const traced = tracedTools();
+    const r = await cliWith(traced.env, "scenario", "etcd-storage-lost", "--conformance", "--dry-run");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^conformance: after verification, 57 curated \[Conformance\] specs of v1\.37\.2 with its e2e\.test \(built from k8s\.io\/kubernetes\/test\/e2e; estimated 6m\d\ds, --ginkgo\.timeout 10m00s\); a failing spec ends the run not-recovered$/m,
+    );
+    const old = await cliWith(traced.env, "scenario", "etcd-storage-lost", "--conformance", "--dry-run", "--k8s-version", "v1.29.15");
+    expect(old.stdout).toMatch(/^conformance: after verification, 49 curated \[Conformance\] specs of v1\.29\.15 /m);
+    expect(existsSync(traced.calls)).toBe(false);
   });
 
   it("plans a run on the 1.38 pre-release with --dry-run, marked as one", async () => {

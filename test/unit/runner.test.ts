@@ -1,5 +1,9 @@
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import { conformanceSpecsFor } from "../../clusters/conformance/specs.js";
 import { FakeClock } from "./fake-clock.js";
 import { AftershockError } from "../../clusters/errors.js";
 import { pendingTeardowns } from "../../clusters/teardown.js";
@@ -34,6 +38,11 @@ function fakeNamespaceApi(log: string[]): KubeApi {
         log.push(`delete namespace ${name}`);
         spaces.delete(name);
         return {};
+      },
+      // The namespaces e2e.test leaves terminating (label e2e-run): none here.
+      listNamespace: async ({ labelSelector }: { labelSelector?: string }) => {
+        log.push(`list namespaces ${labelSelector ?? ""}`);
+        return { items: [] };
       },
     },
   } as unknown as KubeApi;
@@ -978,5 +987,103 @@ describe("capabilities, namespaces and shared clusters", () => {
     expect([e.name, f.name, f.shared, shared.lastReused]).toEqual(["c4", "c5", "created for this run", false]);
     expect(deleted).toContain("c4");
     await shared.close();
+  });
+});
+
+/** An e2e.test stand-in: a script that copies a report in ginkgo's format where --ginkgo.junit-report says, and exits 0. */
+function fakeE2eTest(failing: number[] = []): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "runner-e2e-"));
+  const cases = conformanceSpecsFor(DEFAULT_KUBERNETES_VERSION).map(
+    (s, i) =>
+      `<testcase name="[It] ${s.name}" status="${failing.includes(i) ? "failed" : "passed"}" time="1">${failing.includes(i) ? '<failure message="timed out waiting for the condition" type="failed"></failure>' : ""}</testcase>`,
+  );
+  writeFileSync(path.join(dir, "report.xml"), `<testsuites><testsuite name="Kubernetes e2e suite" time="60">${cases.join("")}</testsuite></testsuites>`);
+  const script = path.join(dir, "e2e.test");
+  writeFileSync(
+    script,
+    `#!/bin/sh\nfor a in "$@"; do case "$a" in --ginkgo.junit-report=*) cp '${dir}/report.xml' "\${a#--ginkgo.junit-report=}";; esac; done\necho "Ran the specs"\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  return script;
+}
+
+describe("--conformance: Kubernetes' conformance specs after verification", () => {
+  async function conformanceRun(w: ReturnType<typeof fakeWorld>, e2eTest: string | undefined, over: Partial<ScenarioDefinition> = {}) {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), "runner-conformance-"));
+    const asked: unknown[] = [];
+    const clusters: ClusterFactory = {
+      ...w.factory,
+      prepare: async (o) => {
+        asked.push(o);
+        return { ref: "node", built: false, ms: 1, ...(e2eTest ? { e2eTest } : {}) };
+      },
+    };
+    const j = await runScenario(scenarioFor(w, over), {
+      clusters,
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
+      clock: new FakeClock(),
+      conformance: { outDir: () => outDir },
+    });
+    return { j, asked, outDir };
+  }
+
+  it("runs after verify and before the sentinels' verdict; the run passes when every spec passes, its time to recover untouched", async () => {
+    const w = fakeWorld();
+    const { j, asked, outDir } = await conformanceRun(w, fakeE2eTest());
+    expect(asked).toEqual([expect.objectContaining({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, conformance: true })]);
+    expect(j.outcome).toBe("passed");
+    expect(j.phases.map((p) => p.name).slice(-3)).toEqual(["verify", "conformance", "teardown"]);
+    const phase = j.phases.find((p) => p.name === "conformance")!;
+    expect(phase.steps.map((s) => [s.title, s.ok])).toEqual([
+      [`e2e.test ${DEFAULT_KUBERNETES_VERSION}: 57 curated [Conformance] specs`, true],
+      ["the e2e namespaces deleted", true],
+    ]);
+    expect(phase.steps[1]!.output).toBe("0 e2e namespaces gone in 0ms");
+    expect([j.conformance!.passed, j.conformance!.asked, j.conformance!.files.junit]).toEqual([57, 57, path.join(outDir, "junit-e2e.xml")]);
+    expect(j.timings.timeToRecoverMs).toBeLessThanOrEqual(phase.startedAt);
+    expect(j.evidence.find((e) => e.source === "conformance")!.text).toMatch(/^conformance after recovery: passed, 57 of 57 passed in /);
+  });
+
+  it("is not-recovered when a spec fails, naming it; the cluster still goes", async () => {
+    const w = fakeWorld();
+    const { j } = await conformanceRun(w, fakeE2eTest([5]));
+    const name = conformanceSpecsFor(DEFAULT_KUBERNETES_VERSION)[5]!.name;
+    expect(j.outcome).toBe("not-recovered");
+    expect(j.exitCode).toBe(EXIT_CODES["not-recovered"]);
+    expect(j.reason).toBe(`Kubernetes conformance after recovery failed: 1 of 57 specs fails: ${name} (timed out waiting for the condition)`);
+    expect(j.phases.find((p) => p.name === "conformance")!.status).toBe("failed");
+    expect(w.state.deleted).toBe(1);
+  });
+
+  it("does not run on a cluster that verification found unhealthy", async () => {
+    const w = fakeWorld();
+    const { j } = await conformanceRun(w, fakeE2eTest(), { runbook: [step("look around", "ls", async () => "nothing to see")] });
+    expect(j.outcome).toBe("not-recovered");
+    expect(j.phases.map((p) => p.name)).not.toContain("conformance");
+    expect(j.conformance).toBeUndefined();
+  });
+
+  it("refuses, before anything is created, a target that gives no e2e.test", async () => {
+    const w = fakeWorld();
+    await expect(conformanceRun(w, undefined)).rejects.toThrow(/^--conformance: this target gives no e2e\.test to run the conformance specs with$/);
+    expect(w.state.log).not.toContain("create");
+  });
+
+  it("with the test switch, parks the component's manifest on every control plane first and says so", async () => {
+    vi.stubEnv("AFTERSHOCK_TEST_STOP_BEFORE_CONFORMANCE", "kube-controller-manager");
+    try {
+      const w = fakeWorld();
+      const { j } = await conformanceRun(w, fakeE2eTest());
+      expect(j.phases.find((p) => p.name === "conformance")!.steps[0]!.output).toBe(
+        "fake-control-plane: /etc/kubernetes/manifests/kube-controller-manager.yaml parked",
+      );
+      expect(j.evidence.find((e) => e.source === "test switch")!.text).toMatch(
+        /^kube-controller-manager stopped before conformance, the cluster left broken on purpose/,
+      );
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../../clusters/exec.js";
 import { KindProvider } from "../../clusters/kind/provider.js";
 import { RecordingProgress } from "../../clusters/progress.js";
@@ -7,11 +7,18 @@ import { cli, expectSelfChecksPassed, leftovers, readJournal, runIdIn, nodeStatu
 
 /** The catalog's etcd-port-conflict run, made through the CLI with --keep as a user makes it. */
 describe("etcd-port-conflict with --keep, as a user runs it", () => {
+  // A kept cluster has no reaper: when an assertion fails before the test's own delete, it would stay behind
+  // (seen on 2026-12-07). The test deletes it as a user does; this deletes it when the test could not.
+  let kept: string | undefined;
+  afterAll(async () => {
+    if (kept) await cli(["cluster", "delete", kept], 8 * 60_000);
+  });
   it("passes, exits, and its cluster stays reachable (listed as kept, no reaper) until pnpm cluster delete removes it all", async () => {
     const r = await cli(["scenario", "etcd-port-conflict", "--keep", "--reporter", "console,json"]);
     expect(r.code, r.output.slice(-3000)).toBe(0);
     const runId = runIdIn(r.output);
     const name = `as-${runId}`;
+    kept = name;
 
     // The incident itself, as in every catalog run.
     const j = readJournal("etcd-port-conflict", runId);
@@ -49,6 +56,7 @@ describe("etcd-port-conflict with --keep, as a user runs it", () => {
     expect(path.isAbsolute(kubeconfig)).toBe(true);
 
     const del = await cli(["cluster", "delete", name], 8 * 60_000);
+    kept = undefined;
     expect(del.code, del.output).toBe(0);
     expect(await leftovers(runId)).toEqual([]);
   });

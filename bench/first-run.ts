@@ -199,32 +199,22 @@ async function main() {
     await registry.stop();
     await forgetPulledImages(published);
     const name = `as-auto-${process.pid % 10000}`;
-    const off = await timed(
-      ["cluster", "create", "--images", "auto", "--name", `${name}a`, "--k8s-version", version],
-      { AFTERSHOCK_PUBLISHED: list },
-      path.join(work, "auto-off.log"),
-    );
-    await timed(["cluster", "delete", `${name}a`], {}, path.join(work, "auto-off-delete.log"));
-    result.autoWhenNothingAnswers = {
-      commandS: secs(off.ms),
-      exitCode: off.exitCode,
-      said: off.out.split("\n").filter((l) => /node image:|kind:|instead/.test(l)),
+    /** pnpm cluster create --images auto, then its delete: how long, and what it said about the node image and kind. */
+    const autoCreate = async (suffix: string) => {
+      const r = await timed(
+        ["cluster", "create", "--images", "auto", "--name", `${name}${suffix}`, "--k8s-version", version],
+        { AFTERSHOCK_PUBLISHED: list },
+        path.join(work, `auto-${suffix}.log`),
+      );
+      await timed(["cluster", "delete", `${name}${suffix}`], {}, path.join(work, `auto-${suffix}-delete.log`));
+      return { commandS: secs(r.ms), exitCode: r.exitCode, said: r.out.split("\n").filter((l) => /node image:|kind:|instead/.test(l)) };
     };
+    result.autoWhenNothingAnswers = await autoCreate("a");
 
     // 4. auto with the mirror answering -> it pulls.
     const registry2 = await startLocalRegistry(defaultCacheDir(), progress);
     try {
-      const on = await timed(
-        ["cluster", "create", "--images", "auto", "--name", `${name}b`, "--k8s-version", version],
-        { AFTERSHOCK_PUBLISHED: list },
-        path.join(work, "auto-on.log"),
-      );
-      await timed(["cluster", "delete", `${name}b`], {}, path.join(work, "auto-on-delete.log"));
-      result.autoWhenMirrorAnswers = {
-        commandS: secs(on.ms),
-        exitCode: on.exitCode,
-        said: on.out.split("\n").filter((l) => /node image:|kind:|instead/.test(l)),
-      };
+      result.autoWhenMirrorAnswers = await autoCreate("b");
     } finally {
       await registry2.stop();
     }

@@ -61,6 +61,11 @@ export function chooseNodeImage(mode: ImagesMode, version: string, cgroupVersion
   return { action: "pull", entry, why: `published by ${published.source === "upstream" ? `kind ${entry.kind}` : published.source}` };
 }
 
+/** The one-line refusal of --images pull when the kind release that runs a published node image is not published. */
+export function kindNotPublished(entry: PublishedNodeImage, published: Published): AftershockError {
+  return new AftershockError("E_IMAGES", `--images pull: kind ${entry.kind}, which runs ${entry.ref.split("@")[0]}, is not published in ${published.source}`);
+}
+
 /** kind's published binary for `version`, if any. */
 export function publishedKind(version: string, published: Published): PublishedKind | undefined {
   return published.kind.find((k) => k.version === version);
@@ -189,10 +194,6 @@ export function checkImagesUpFront(mode: ImagesMode, versions: readonly string[]
   for (const v of versions) {
     const c = chooseNodeImage(mode, v, cgroupVersion, published);
     if (c.action === "refuse") throw new AftershockError("E_IMAGES", c.message, { hint: c.hint });
-    if (c.action === "pull" && !publishedKind(c.entry.kind, published))
-      throw new AftershockError(
-        "E_IMAGES",
-        `--images pull: kind ${c.entry.kind}, which runs ${c.entry.ref.split("@")[0]}, is not published in ${published.source}`,
-      );
+    if (c.action === "pull" && !publishedKind(c.entry.kind, published)) throw kindNotPublished(c.entry, published);
   }
 }

@@ -23,7 +23,17 @@ import { ensureE2eTest } from "../images/e2e-test.js";
 import { ensureWorkloadImages, LOAD_GENERATOR_IMAGE } from "../images/workloads.js";
 import { OWN_NODE_IMAGES, ownImage } from "../images/own.js";
 import { publishedImages, type Published } from "../images/published.js";
-import { cachedKind, chooseNodeImage, describeOrigins, downloadKind, publishedKind, pullPinned, type ImagesMode, type Origin } from "../images/source.js";
+import {
+  cachedKind,
+  chooseNodeImage,
+  kindNotPublished,
+  describeOrigins,
+  downloadKind,
+  publishedKind,
+  pullPinned,
+  type ImagesMode,
+  type Origin,
+} from "../images/source.js";
 import { hostFacts } from "../host/facts.js";
 import { kindSideContainers } from "./side-containers.js";
 import type { Progress } from "../progress.js";
@@ -206,11 +216,7 @@ export class KindProvider implements Provider {
     let whyBuild = choice.why;
     if (choice.action === "pull") {
       const kindEntry = publishedKind(choice.entry.kind, this.published);
-      if (!kindEntry && this.images === "pull")
-        throw new AftershockError(
-          "E_IMAGES",
-          `--images pull: kind ${choice.entry.kind}, which runs ${choice.entry.ref.split("@")[0]}, is not published in ${this.published.source}`,
-        );
+      if (!kindEntry && this.images === "pull") throw kindNotPublished(choice.entry, this.published);
       const pulled = await withStep(this.progress, `Pulling ${choice.entry.ref}`, 10 * MIN, (s) =>
         pullPinned(choice.entry.ref, { answerMs: 30_000, totalMs: 10 * MIN, onLine: (l) => s.detail(l) }),
       );

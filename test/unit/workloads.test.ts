@@ -6,7 +6,8 @@ import { backOffDelays, type Termination } from "../../harness/kit/workloads/nam
 import { kubeSystemReady, nodesReady } from "../../harness/kit/probes.js";
 import { defineScenario, step } from "../../harness/kit/scenario.js";
 import { SENTINEL_NAMESPACE, service as sentinelService, serviceAnswers, serviceDown } from "../../harness/kit/sentinels.js";
-import { ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
+import { deleteRunNamespace, ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
+import { FakeClock } from "./fake-clock.js";
 import type { ScenarioContext } from "../../harness/kit/types.js";
 
 /** A cluster whose API answers node and pod lists from fixtures; nothing runs. */
@@ -335,5 +336,74 @@ describe("the echo Service: one builder, the sentinel and the run's workload", (
     });
     await expect(serviceDown("web").check(ctxOf(cluster))).rejects.toThrow("read Service aftershock-sentinels/web: API 503: etcdserver: leader changed");
     expect(calls.some((c) => c.startsWith("cp:"))).toBe(false);
+  });
+});
+
+describe("deleteRunNamespace: the teardown of a run's namespace", () => {
+  const status = (code: number, message: string) => Object.assign(new Error(message), { code, body: { message } });
+  const ours = (deleting = false) => ({
+    metadata: { name: "ns", labels: { "aftershock.io/run-id": "r1" }, ...(deleting ? { deletionTimestamp: new Date() } : {}) },
+    status: { phase: deleting ? "Terminating" : "Active" },
+  });
+  /** An API whose reads and deletes answer from scripts, one entry a call (the last repeats); a function throws. */
+  function scripted(reads: (object | Error)[], deletes: (object | Error)[] = [{}]) {
+    const calls = { read: 0, delete: 0 };
+    const next = async (list: (object | Error)[], i: number) => {
+      const r = list[Math.min(i, list.length - 1)]!;
+      if (r instanceof Error) throw r;
+      return r;
+    };
+    const api = {
+      core: {
+        readNamespace: () => next(reads, calls.read++),
+        deleteNamespace: () => next(deletes, calls.delete++),
+      },
+    } as unknown as KubeApi;
+    return { api, calls };
+  }
+
+  it("reads again after the API's errors right after a recovery, deletes once, and waits until it is gone", async () => {
+    const { api, calls } = scripted([status(503, "etcdserver: leader changed"), ours(), ours(true), status(404, "not found")]);
+    const clock = new FakeClock();
+    expect(await deleteRunNamespace(api, "ns", "r1", 60_000, { clock })).toBe("namespace ns deleted in 3.0s");
+    expect(calls).toEqual({ read: 4, delete: 1 });
+  });
+
+  it("sends the delete again when the API failed it, and never when the namespace is already terminating", async () => {
+    const refused = scripted([ours(), ours(), ours(true), status(404, "gone")], [Object.assign(new Error("connect ECONNREFUSED"), {}), {}]);
+    expect(await deleteRunNamespace(refused.api, "ns", "r1", 60_000, { clock: new FakeClock() })).toMatch(/^namespace ns deleted in /);
+    expect(refused.calls.delete).toBe(2);
+    const terminating = scripted([ours(true), status(404, "gone")]);
+    await deleteRunNamespace(terminating.api, "ns", "r1", 60_000, { clock: new FakeClock() });
+    expect(terminating.calls.delete).toBe(0);
+  });
+
+  it("says so when the namespace was already gone", async () => {
+    const { api, calls } = scripted([status(404, "not found")]);
+    expect(await deleteRunNamespace(api, "ns", "r1", 60_000, { clock: new FakeClock() })).toBe("namespace ns already gone");
+    expect(calls.delete).toBe(0);
+  });
+
+  it("leaves a namespace of another run alone, without retrying", async () => {
+    const other = { metadata: { name: "ns", labels: { "aftershock.io/run-id": "r2" } } };
+    const { api, calls } = scripted([other]);
+    await expect(deleteRunNamespace(api, "ns", "r1", 60_000, { clock: new FakeClock() })).rejects.toMatchObject({ code: "E_UNSAFE_TARGET" });
+    expect(calls).toEqual({ read: 1, delete: 0 });
+  });
+
+  it("ends at its budget naming the last thing seen: the namespace's own conditions, or the API's error", async () => {
+    const stuck = {
+      ...ours(true),
+      status: {
+        phase: "Terminating",
+        conditions: [{ type: "NamespaceContentRemaining", message: "Some resources are remaining: pods. has 1 resource instances" }],
+      },
+    };
+    await expect(deleteRunNamespace(scripted([stuck]).api, "ns", "r1", 30_000, { clock: new FakeClock() })).rejects.toThrow(
+      /namespace ns gone within 30.0s; last seen: Terminating: Some resources are remaining: pods\. has 1 resource instances/,
+    );
+    await expect(
+      deleteRunNamespace(scripted([status(500, "etcdserver: request timed out")]).api, "ns", "r1", 30_000, { clock: new FakeClock() }),
+    ).rejects.toThrow(/last seen: reading it: API 500: etcdserver: request timed out/);
   });
 });

@@ -89,7 +89,9 @@ export const setup: Phase = async (run) => {
         await createRunNamespace(created.api, ns, run.runId, opts.namespace ? "undisclosed" : scenario.id);
         if (!opts.keep) {
           // On a shared or existing cluster this is the whole cleanup; it must not be skipped.
-          run.teardown.push(`delete namespace ${ns}`, `kubectl delete namespace ${ns} --wait`, () => deleteRunNamespace(created.api, ns, run.runId));
+          run.teardown.push(`delete namespace ${ns}`, `kubectl delete namespace ${ns} --wait`, () =>
+            deleteRunNamespace(created.api, ns, run.runId, undefined, { clock: run.clock }),
+          );
         }
       });
     }

@@ -11,7 +11,7 @@ import type {
 import { AftershockError, formatDuration } from "../../../clusters/errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "../../../clusters/kube.js";
 import { LABELS, ownerLabel } from "../../../clusters/labels.js";
-import { pollUntil } from "../../../clusters/wait.js";
+import { pollUntil, realClock, type Clock } from "../../../clusters/wait.js";
 import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
 import { podReady, type Observation, type Probe } from "../probes.js";
 import type { Sentinel } from "../scenario.js";
@@ -57,35 +57,55 @@ type PodSpecLike = { containers?: { image?: string }[]; initContainers?: { image
 
 /**
  * Deletes the run's namespace and waits until it is gone (its finalizers remove what is in it). Only a
- * namespace labelled with this run is deleted.
+ * namespace labelled with this run is deleted. An API that answers with an error other than 404 (a restarted or
+ * newly joined API server behind the load balancer, etcd electing a leader: right after a control-plane recovery)
+ * is asked again until the budget ends, the read and the delete as much as the wait; the error names what was
+ * last seen.
  */
-export async function deleteRunNamespace(api: KubeApi, name: string, runId: string, budgetMs = 3 * 60_000): Promise<string> {
-  const t0 = Date.now();
-  let ns;
-  try {
-    ns = await api.core.readNamespace({ name });
-  } catch (e) {
-    if (apiStatus(e) === 404) return `namespace ${name} already gone`;
-    throw e;
-  }
-  if (ns.metadata?.labels?.[LABELS.k8sRun] !== runId) {
-    throw new AftershockError("E_UNSAFE_TARGET", `namespace ${name} is not labelled ${LABELS.k8sRun}=${runId}; left alone`);
-  }
-  await api.core.deleteNamespace({ name, propagationPolicy: "Foreground" }).catch((e: unknown) => {
-    if (apiStatus(e) !== 404) throw e;
-  });
-  await pollUntil(`namespace ${name} gone`, budgetMs, 1000, async () => {
-    try {
-      const left = await api.core.readNamespace({ name });
+export async function deleteRunNamespace(
+  api: KubeApi,
+  name: string,
+  runId: string,
+  budgetMs = 3 * 60_000,
+  opts: { clock?: Clock; intervalMs?: number } = {},
+): Promise<string> {
+  const clock = opts.clock ?? realClock;
+  const t0 = clock.now();
+  let seenAtAll = false;
+  let deleteSent = false;
+  const seen = await pollUntil(
+    `namespace ${name} gone`,
+    budgetMs,
+    opts.intervalMs ?? 1000,
+    async () => {
+      let ns;
+      try {
+        ns = await api.core.readNamespace({ name });
+      } catch (e) {
+        if (apiStatus(e) === 404) return { ok: true, seen: seenAtAll ? "gone" : "already gone" };
+        return { ok: false, seen: `reading it: ${apiErrorLine(e)}` };
+      }
+      seenAtAll = true;
+      if (ns.metadata?.labels?.[LABELS.k8sRun] !== runId) {
+        throw new AftershockError("E_UNSAFE_TARGET", `namespace ${name} is not labelled ${LABELS.k8sRun}=${runId}; left alone`);
+      }
+      if (!deleteSent && !ns.metadata?.deletionTimestamp) {
+        try {
+          await api.core.deleteNamespace({ name, propagationPolicy: "Foreground" });
+          deleteSent = true;
+        } catch (e) {
+          if (apiStatus(e) === 404) return { ok: true, seen: "gone" };
+          return { ok: false, seen: `deleting it: ${apiErrorLine(e)}` };
+        }
+      }
       return {
         ok: false,
-        seen: `${left.status?.phase ?? "?"}${left.status?.conditions?.length ? `: ${left.status.conditions.map((c) => c.message).join("; ")}` : ""}`,
+        seen: `${ns.status?.phase ?? "?"}${ns.status?.conditions?.length ? `: ${ns.status.conditions.map((c) => c.message).join("; ")}` : ""}`,
       };
-    } catch (e) {
-      return apiStatus(e) === 404 ? { ok: true, seen: "gone" } : { ok: false, seen: apiErrorLine(e) };
-    }
-  });
-  return `namespace ${name} deleted in ${formatDuration(Date.now() - t0)}`;
+    },
+    { clock },
+  );
+  return seen === "already gone" ? `namespace ${name} already gone` : `namespace ${name} deleted in ${formatDuration(clock.now() - t0)}`;
 }
 
 // ---- manifests ----------------------------------------------------------------------------------------

@@ -124,7 +124,9 @@ export function deployment(name: string, replicas: number): Sentinel {
         deploymentManifest(
           name,
           replicas,
+          // sleep as PID 1 ignores SIGTERM: without a short grace period each pod takes 30 s to go at teardown.
           `      tolerations: [{operator: Exists}]
+      terminationGracePeriodSeconds: 1
       containers:
       - name: main
         image: aftershock.local/local-path-helper:v1

@@ -120,9 +120,27 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
     step.done(toolchain === "local" ? goVersion.replace(/^go version /, "") : `with ${toolchain}`);
     return { name: c.name, version: c.version, binDir, bins, cached: false, toolchain };
   } catch (e) {
-    step.fail(e instanceof Error ? e.message.split("\n")[0]! : String(e));
-    throw new AftershockError("E_BUILD", `could not build ${c.name} ${c.version} from Go modules: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const refused = e instanceof CommandError ? moduleRefused(e.stderrTail) : undefined;
+    const why = refused
+      ? `the Go module proxy does not serve ${refused.module}@${refused.version}, which it needs (${refused.answer}: a refusal, not a time-out, so it cannot be built from this proxy; go exited ${(e as CommandError).exitCode ?? "?"})`
+      : e instanceof Error
+        ? e.message
+        : String(e);
+    step.fail(refused ? `${refused.module}@${refused.version} is not served (${refused.answer})` : why.split("\n")[0]!);
+    throw new AftershockError("E_BUILD", `could not build ${c.name} ${c.version} from Go modules: ${why}`, { cause: e });
   }
+}
+
+/**
+ * A module the Go module proxy refused, from go's own words ("reading https://…/<module>/@v/<version>.zip: 403
+ * Forbidden", or /@v/list, /.mod, /.info): the one thing that stands in the way, said in one line instead of the
+ * go command's flags. A refusal is final (unlike a time-out): the build cannot succeed on this proxy.
+ */
+export function moduleRefused(stderr: string): { module: string; version: string; answer: string } | undefined {
+  const m = /reading https?:\/\/\S+?\/((?:[^/\s]+\/)*?[^/\s]+)\/@v\/(list|[^\s/]+?\.(?:zip|mod|info)):\s*(4\d\d [A-Za-z ]+?)(?:\s*$|\s*\||\n)/m.exec(stderr);
+  if (!m) return undefined;
+  const version = m[2] === "list" ? "(any version)" : m[2]!.replace(/\.(zip|mod|info)$/, "");
+  return { module: m[1]!, version, answer: m[3]!.trim() };
 }
 
 /**

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { moduleRefused } from "../../clusters/images/go-build.js";
+
+describe("moduleRefused: a module the Go module proxy will not serve, in one line", () => {
+  // go build's stderr for k8s.io/kubernetes v1.38.0-beta.0 on this project's machines, 2026-12-07.
+  const seen =
+    "go: downloading sigs.k8s.io/iptables-wrappers v1.0.0\n" +
+    "/root/go/pkg/mod/k8s.io/kubernetes@v1.38.0-beta.0/pkg/kubelet/kubelet_network_linux.go:26:2: sigs.k8s.io/iptables-wrappers@v1.0.0: " +
+    "reading https://proxy.golang.org/sigs.k8s.io/iptables-wrappers/@v/v1.0.0.zip: 403 Forbidden\n" +
+    "\tserver response: This module version is not available.\n";
+
+  it("names the module, its version and the proxy's answer", () => {
+    expect(moduleRefused(seen)).toEqual({ module: "sigs.k8s.io/iptables-wrappers", version: "v1.0.0", answer: "403 Forbidden" });
+  });
+
+  it("reads a refused version list and a refused go.mod too", () => {
+    expect(moduleRefused("go: module example.com/a/b: reading https://proxy.golang.org/example.com/a/b/@v/list: 404 Not Found\n")).toEqual({
+      module: "example.com/a/b",
+      version: "(any version)",
+      answer: "404 Not Found",
+    });
+    expect(moduleRefused("reading https://proxy.golang.org/example.com/x/@v/v0.1.0.mod: 410 Gone")?.version).toBe("v0.1.0");
+  });
+
+  it("says nothing of a build that failed for another reason", () => {
+    expect(moduleRefused("pkg/x.go:1:2: undefined: foo\n")).toBeUndefined();
+    expect(moduleRefused("reading https://proxy.golang.org/example.com/x/@v/v0.1.0.zip: dial tcp: i/o timeout")).toBeUndefined();
+  });
+});

@@ -183,7 +183,10 @@ export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions
         journals.push(j);
         continue;
       }
+      // A cluster-scoped scenario's fault breaks the cluster's own components: a second run of it gets a new cluster.
+      const again = run.scenario.scope === "cluster" ? await shared?.beforeRunOf(run.scenario.id) : undefined;
       let j = await runOne(run, shared ?? clusters);
+      if (again && j.cluster) j.cluster = { ...j.cluster, shared: `created after ${again}` };
       if (shared?.lastReused && notStarted(j)) {
         // The cluster an earlier run left could not give this one a healthy start: that says nothing about this
         // scenario, so it runs again on a new cluster, and its journal says why.

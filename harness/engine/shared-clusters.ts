@@ -18,7 +18,7 @@ export class SharedClusters implements ClusterFactory {
   readonly capabilities: ClusterFactory["capabilities"];
   readonly target: string;
   readonly prepare: ClusterFactory["prepare"];
-  private current?: { cluster: ManagedCluster; key: string; runs: number; unregister: () => void };
+  private current?: { cluster: ManagedCluster; key: string; runs: number; unregister: () => void; scenarios: Set<string> };
   /** Clusters made so far (for the suite report). */
   readonly created: string[] = [];
   /** Whether the last create() handed out a cluster an earlier run had used. */
@@ -41,6 +41,7 @@ export class SharedClusters implements ClusterFactory {
       if (gate.ok) {
         this.current.runs++;
         this.lastReused = true;
+        this.recordNextScenario();
         return lease(this.current.cluster, `${gate.observed}; run ${this.current.runs} on this cluster`);
       }
       await this.retire(`health gate failed: ${gate.observed}`);
@@ -50,7 +51,8 @@ export class SharedClusters implements ClusterFactory {
     this.lastReused = false;
     const cluster = await this.inner.create(shape);
     const unregister = registerTeardown(`shared cluster ${cluster.name}: delete`, () => cluster.delete());
-    this.current = { cluster, key, runs: 1, unregister };
+    this.current = { cluster, key, runs: 1, unregister, scenarios: new Set() };
+    this.recordNextScenario();
     this.created.push(cluster.name);
     return lease(cluster, "created for this run");
   }
@@ -61,6 +63,30 @@ export class SharedClusters implements ClusterFactory {
    */
   async afterRun(outcome: Outcome, expected: Outcome = "passed"): Promise<void> {
     if (outcome !== expected) await this.retire(`previous run ended ${outcome}`);
+  }
+
+  /**
+   * Before a run of cluster-scoped `scenarioId`: a cluster that already had a run of it is replaced, so that repeats
+   * (--repeat) are as independent as nights are. What its fault broke, the node's kubelet remembers: the crash-loop
+   * back-off of a static pod is kept per container in the kubelet's memory and only forgotten after 10 quiet
+   * minutes, which no health gate sees. Measured 2026-12-07: etcd-port-conflict four times on one cluster recovered
+   * in 58.6 s, 48.3 s, 1m44s and 2m49s, the kubelet then at "back-off 5m0s restarting failed container=etcd".
+   * Returns why it was replaced, or undefined.
+   */
+  async beforeRunOf(scenarioId: string): Promise<string | undefined> {
+    // The next create() hands out the cluster this run gets; it records the scenario there.
+    this.nextScenario = scenarioId;
+    const c = this.current;
+    if (!c || !c.scenarios.has(scenarioId)) return undefined;
+    const why = `${scenarioId} already ran on ${c.cluster.name}, whose kubelets remember its fault (crash-loop back-off)`;
+    await this.retire(why);
+    return why;
+  }
+  private nextScenario?: string;
+
+  private recordNextScenario(): void {
+    if (this.nextScenario) this.current?.scenarios.add(this.nextScenario);
+    this.nextScenario = undefined;
   }
 
   /** Replaces the current cluster before the next run (a run on it could not start from a healthy state). */

@@ -198,7 +198,7 @@ export function expectCatalogJournalPasses(s: Scenario, j: RunJournal | undefine
   expect(j, `${s.id} ran`).toBeDefined();
   expectPassedRun(s, j!);
   expect(j!.cluster?.shared ?? "", `${s.id}: how it got its cluster`).toMatch(
-    /^(created for this run|health gate passed in \S+; run \d+ on this cluster|created after an attempt ended .*|a cluster of its own: .*)$/,
+    /^(created for this run|health gate passed in \S+; run \d+ on this cluster|created after an attempt ended .*|created after \S+ already ran on \S+, whose kubelets remember its fault \(crash-loop back-off\)|a cluster of its own: .*)$/,
   );
 }
 

@@ -987,6 +987,25 @@ describe("capabilities, namespaces and shared clusters", () => {
     expect([e.name, f.name, f.shared, shared.lastReused]).toEqual(["c4", "c5", "created for this run", false]);
     expect(deleted).toContain("c4");
     await shared.close();
+    // A second run of one cluster-scoped scenario gets a new cluster (the kubelets remember its fault); another scenario does not.
+    // (As runScenarios calls it: beforeRunOf, then the run's create.)
+    leftNamespaces.length = 0;
+    expect(await shared.beforeRunOf("etcd-port-conflict")).toBeUndefined();
+    const g = await shared.create(shape);
+    await shared.afterRun("passed");
+    expect(await shared.beforeRunOf("apiserver-down")).toBeUndefined();
+    const h = await shared.create(shape);
+    await shared.afterRun("passed");
+    expect(await shared.beforeRunOf("etcd-port-conflict")).toBe(
+      `etcd-port-conflict already ran on ${g.name}, whose kubelets remember its fault (crash-loop back-off)`,
+    );
+    expect(deleted).toContain(g.name);
+    const i = await shared.create(shape);
+    expect([g.name === h.name, i.name !== g.name, i.shared]).toEqual([true, true, "created for this run"]);
+    await shared.afterRun("passed");
+    // The new cluster knows the run it was made for.
+    expect(await shared.beforeRunOf("etcd-port-conflict")).toMatch(/^etcd-port-conflict already ran on /);
+    await shared.close();
   });
 });
 

@@ -1,4 +1,4 @@
-import type { V1Lease } from "@kubernetes/client-node";
+import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import { AftershockError, formatDuration } from "./errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "./kube.js";
 
@@ -96,7 +96,9 @@ export async function takeLock(
       "E_PREFLIGHT",
       `another Aftershock run (${v.heldBy}) holds the cluster's lock (Lease ${LOCK_NAMESPACE}/${LOCK_NAME}, expires in ${formatDuration(v.expiresInMs)} unless renewed)`,
     );
-  const stamp = () => new Date(now());
+  // A Lease's times are MicroTime: the API refuses a plain Date's milliseconds ("parsing time … as
+  // 2006-01-02T15:04:05.000000Z07:00", API 400; seen on the first real run of the SSH lane), V1MicroTime writes six digits.
+  const stamp = () => new V1MicroTime(now());
   const body = (resourceVersion?: string, transitions = 0): V1Lease => ({
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",

@@ -286,6 +286,13 @@ describe("the cluster's lock (Lease kube-system/aftershock-lock)", () => {
     expect(m.calls).toEqual(["create", "delete"]);
   });
 
+  it("writes its times as the API's MicroTime, six fractional digits (a Date's three are refused with API 400)", async () => {
+    const m = memory();
+    await takeLock(m.store, "r1", { renew: false, now: () => Date.UTC(2026, 11, 7, 13, 23, 55, 314) });
+    const spec = JSON.parse(JSON.stringify(m.get()?.spec)) as { acquireTime: string; renewTime: string };
+    expect([spec.acquireTime, spec.renewTime]).toEqual(["2026-12-07T13:23:55.314000Z", "2026-12-07T13:23:55.314000Z"]);
+  });
+
   it("refuses a lock another live run holds, in one line naming it", async () => {
     const m = memory(lease("r0", 1_000_000));
     await expect(takeLock(m.store, "r1", { renew: false, now: () => 1_030_000 })).rejects.toThrow(

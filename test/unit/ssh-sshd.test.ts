@@ -201,12 +201,15 @@ describe.skipIf(!!missing)("ssh node shell against a real sshd on 127.0.0.1", ()
       const h = sshNode(node, "worker", session);
       const marker = path.join(dir, "undone-disarmed");
       // The mode the node picks by itself: systemd-run where systemd runs the machine, else the sleep.
-      const d = await armDeadman(h, { runId: "t3st", tag: "disarm", seconds: 2, undo: `echo undone >${marker}`, dir: path.join(dir, "deadman") });
+      // 10 s, not 2: beside a busy CI (load 28) the disarm's ssh round trip took longer than 2 s, and the timer fired
+      // before the disarm arrived. The marker is then looked for once the 10 s have passed.
+      const armedAt = Date.now();
+      const d = await armDeadman(h, { runId: "t3st", tag: "disarm", seconds: 10, undo: `echo undone >${marker}`, dir: path.join(dir, "deadman") });
       expect(d.how).toMatch(existsSync("/run/systemd/system") ? /^systemd aftershock-deadman-t3st-disarm$/ : /^sleep \d+$/);
       await d.disarm();
       await d.disarm(); // harmless to repeat
-      await sleep(3500);
+      await sleep(Math.max(0, armedAt + 11_500 - Date.now()));
       expect(existsSync(marker)).toBe(false);
-    }, 20_000);
+    }, 40_000);
   });
 });

@@ -5,8 +5,8 @@ import {
   type Fault,
   kubeletReports,
   kubeSystemReady,
-  nodeLifecycle,
   nodeNotReady,
+  nodeReboot,
   nodeShell,
   nodesReady,
   runtimeAnswers,
@@ -47,16 +47,16 @@ const rebootedWithPackageDefault: Fault = {
   title: "a worker is rebooted (as after the incident's resize) and comes back with containerd.io's package default config: the CRI plugin disabled",
   plan: [
     'cat > /etc/containerd/config.toml   # the containerd.io package\'s file: disabled_plugins = ["cri"]',
-    // What reboots the machine runs on this host (a kind node is a container; over ssh it is systemctl reboot): a kind
-    // node image has no reboot command (systemd-sysv is not installed).
-    "docker stop <worker> && docker start <worker>   # the reboot: systemd shuts down, then boots containerd and the kubelet again",
+    // The reboot capability: over ssh, systemctl reboot on the machine; on kind, docker stop and start on this host (a
+    // node container cannot reboot itself).
+    "systemctl reboot   # the worker restarts (kind: docker stop <worker> && docker start <worker>): systemd shuts down, then boots containerd and the kubelet again",
   ],
   async inject(ctx) {
     if (!rebooted(ctx)) throw new Error("the cluster has no worker to reboot");
     const worker = onRebooted(ctx);
     ctx.found.lost = worker.name;
     await worker.exec(["tee", "/etc/containerd/config.toml"], { input: PACKAGE_DEFAULT });
-    ctx.evidence("fault", `${worker.name} rebooted: ${await nodeLifecycle(ctx.cluster).rebootNode(worker.name)}`);
+    ctx.evidence("fault", `${worker.name} rebooted: ${await nodeReboot(ctx.cluster).rebootNode(worker.name)}`);
     const after = await worker.sh("systemctl is-active containerd kubelet; grep -n disabled_plugins /etc/containerd/config.toml", { allowFailure: true });
     ctx.evidence("fault", `${worker.name}: containerd, kubelet ${after.stdout.trim().split("\n").join(", ")}`);
   },
@@ -118,7 +118,8 @@ export default defineScenario({
     ],
   },
   cluster: { controlPlanes: 1, workers: 1 },
-  needs: ["node-shell", "node-lifecycle", "load-generator"],
+  // A reboot only (node-reboot): kind's lifecycle serves it with docker stop/start, an inventory's machines with a reboot over ssh.
+  needs: ["node-shell", "node-reboot", "load-generator"],
 
   setup: [echoService("web", 2)],
   steadyState: [nodesReady(), kubeSystemReady(), runtimeAnswers(rebooted)],

@@ -23,7 +23,7 @@ import { parseShard } from "../engine/variants.js";
 import { gamedayCommand, gamedayShell } from "./gameday-command.js";
 import { parseDifficulty } from "../gameday/draw.js";
 import { DEFAULT_GATE_MIN_SCORE, GATE_FAILED_EXIT } from "../reports/gate.js";
-import { RUNBOOK_DELAY_ENV } from "../engine/test-hooks.js";
+import { DEADMAN_SECONDS_ENV, RUNBOOK_DELAY_ENV } from "../engine/test-hooks.js";
 import { exitOnError, int, parse, type Values } from "./args.js";
 import { checkClusterName, checkImageReference, checkRegistryAddress } from "../../clusters/input-checks.js";
 
@@ -158,6 +158,9 @@ Environment:
   AFTERSHOCK_HISTORY_DIR  where pnpm suite keeps its history, one JSON file per suite run (default reports/history)
   ${RUNBOOK_DELAY_ENV}
                           TEST SWITCH, not for real runs: every runbook step waits this many ms first (shows the gate firing)
+  ${DEADMAN_SECONDS_ENV}
+                          TEST SWITCH, not for real runs: a fault's deadman on a machine reached over ssh undoes it this many
+                          seconds after it was armed (shows the node healing itself once the run's ssh is cut)
   AFTERSHOCK_GAMEDAY_HINT_EVERY, AFTERSHOCK_GAMEDAY_POLL
                           pnpm gameday: how long until a hint comes by itself (default 4m), how often recovery is checked (7s)`;
 

@@ -32,7 +32,7 @@ import { assertServes, runScenario, unserved, type RunOptions } from "../engine/
 import { EXIT_CODES, type RunJournal } from "../engine/journal.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { SharedClusters } from "../engine/shared-clusters.js";
-import { runbookDelayMs, STOP_BEFORE_CONFORMANCE_ENV, stopBeforeConformance } from "../engine/test-hooks.js";
+import { deadmanSecondsSwitch, runbookDelayMs, STOP_BEFORE_CONFORMANCE_ENV, stopBeforeConformance } from "../engine/test-hooks.js";
 import { isStopping } from "../engine/signals.js";
 import { checkWorkload, checkWorkloadImages, type WorkloadConfig } from "../kit/workloads/team-workload.js";
 import { refusesWorkload, withWorkload } from "../kit/workloads/with-workload.js";
@@ -303,6 +303,7 @@ export function checkUpFront(o: ScenarioCommandOptions, stdinIsTTY = !!process.s
     });
   if (!o.image) checkBuildableVersion(o.version);
   runbookDelayMs();
+  deadmanSecondsSwitch();
   if (stopBeforeConformance() && !o.conformance)
     throw new AftershockError("E_BAD_INPUT", `${STOP_BEFORE_CONFORMANCE_ENV} stops a component before conformance: it needs --conformance`, {
       hint: "it is a test switch; unset it for real runs",

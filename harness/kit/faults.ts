@@ -38,14 +38,26 @@ setsid nohup /opt/aftershock/etcd --name zombie --data-dir /var/lib/aftershock-z
 for i in $(seq 1 100); do ss -Hltnp "sport = :${port}" | grep -q etcd && break; sleep 0.1; done
 mv /etc/kubernetes/etcd.yaml.aftershock /etc/kubernetes/manifests/etcd.yaml
 ss -Hltnp "sport = :${port}"`;
+  const onNode = (ctx: ScenarioContext) => (opts.node ? nodeShell(ctx.cluster).node(opts.node) : nodeShell(ctx.cluster).controlPlane());
   return {
     title: `a zombie etcd outside the kubelet holds :${opts.port}, then the kubelet starts etcd into the conflict`,
     plan: script(opts.port)
       .split("\n")
       .filter((l) => /^(mv |setsid)/.test(l))
       .map((l) => l.replace(/\s*\\$/, " …")),
+    // After a repaired run the zombie is already dead: what is left is its binary, data and log, which a machine of
+    // one's own must not keep. After a failed one it still holds the port.
+    rollback: {
+      title: "kill the zombie etcd if it still runs, put etcd's manifest back if it is still moved, remove the zombie's files",
+      shows: ZOMBIE_UNDO,
+      budgetMs: 60_000,
+      run: async (ctx) => (await onNode(ctx).sh(ZOMBIE_UNDO, { timeoutMs: 60_000 })).stdout.trim(),
+    },
+    // On machines reached over ssh, the same undo is armed on the node before the fault: if the run loses the node,
+    // the node kills the zombie itself and the kubelet's next attempt brings etcd back.
+    deadman: { node: (ctx) => onNode(ctx).name, undo: ZOMBIE_UNDO },
     async inject(ctx) {
-      const node = opts.node ? nodeShell(ctx.cluster).node(opts.node) : nodeShell(ctx.cluster).controlPlane();
+      const node = onNode(ctx);
       const r = await node.sh(script(opts.port), { timeoutMs: 120_000 });
       if (!r.stdout.includes(`:${opts.port}`))
         throw new AftershockError("E_COMMAND", `the zombie etcd did not end up listening on :${opts.port}: ${r.stdout || r.stderr}`);
@@ -53,6 +65,19 @@ ss -Hltnp "sport = :${port}"`;
     },
   };
 }
+
+/**
+ * Undoes zombieEtcdOnPort on its node, harmless to repeat and POSIX sh (the deadman runs it with /bin/sh): the zombie
+ * killed (matched by its command line, which starts with its own path), etcd's manifest put back if the fault stopped
+ * between its two moves, the zombie's binary, data and log removed, and /opt/aftershock too when nothing else is in it.
+ */
+export const ZOMBIE_UNDO = `pkill -KILL -f '^/opt/aftershock/etcd --name zombie' && echo "killed the zombie etcd" || echo "no zombie etcd running"
+if [ -e /etc/kubernetes/etcd.yaml.aftershock ] && [ ! -e /etc/kubernetes/manifests/etcd.yaml ]; then
+  mv /etc/kubernetes/etcd.yaml.aftershock /etc/kubernetes/manifests/etcd.yaml && echo "put etcd.yaml back into /etc/kubernetes/manifests"
+fi
+rm -rf /var/lib/aftershock-zombie /var/log/aftershock-zombie-etcd.log /opt/aftershock/etcd
+rmdir /opt/aftershock 2>/dev/null || true
+echo "removed the zombie's files"`;
 
 /**
  * The first `count` control-plane machines die with their disks (a disk failure that ends in a reinstall):

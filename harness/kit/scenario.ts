@@ -44,7 +44,12 @@ export interface Fault {
    * that runs `undo` (sh, as root) unless the run disarms it (after its rollback ran, or once the runbook succeeded),
    * so the node heals itself if this process dies or loses the node. `undo` must be harmless to repeat.
    */
-  readonly deadman?: { node(ctx: ScenarioContext): string; undo: string };
+  readonly deadman?: {
+    node(ctx: ScenarioContext): string;
+    undo: string;
+    /** Seconds from arming to the undo; default: the run's budgets from the fault to verification, plus 5 minutes (deadmanSeconds). */
+    seconds?: number;
+  };
   /** The demo app whose node or pods it picks (e.g. kubeletStopped("web")): a team's workload in its place retargets it. */
   readonly aimsAt?: string;
   readonly retarget?: (to: { name: string; selector: string }) => Fault;

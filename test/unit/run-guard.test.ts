@@ -5,8 +5,11 @@ import { AftershockError } from "../../clusters/errors.js";
 import type { RunResult } from "../../clusters/exec.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { DEFAULT_KUBERNETES_VERSION } from "../../clusters/versions.js";
+import { loadScenario } from "../../harness/engine/registry.js";
 import { ReporterMultiplexer } from "../../harness/engine/reporter.js";
 import { runScenario } from "../../harness/engine/runner.js";
+import { DEADMAN_SECONDS_ENV, deadmanSecondsSwitch } from "../../harness/engine/test-hooks.js";
+import { ZOMBIE_UNDO } from "../../harness/kit/faults.js";
 import type { Probe } from "../../harness/kit/probes.js";
 import { defineScenario, step, type ScenarioDefinition } from "../../harness/kit/scenario.js";
 import type { Clock, ManagedCluster } from "../../harness/kit/types.js";
@@ -138,5 +141,35 @@ describe("a guarded run (a cluster this tool did not create)", () => {
     const w = world();
     await w.run({ tags: ["node"] });
     expect(w.log).not.toContain("snapshot");
+  });
+
+  it("a fault's own deadman seconds are used, and the test switch sets them for the run (a test that cuts ssh mid-fault)", async () => {
+    const w = world();
+    const dm = { node: () => "cp-1", undo: "true", seconds: 45 };
+    await w.run({ fault: { title: "f", plan: ["x"], deadman: dm, inject: async () => undefined } });
+    expect(w.log).toContain("arm cp-1 45s");
+    const before = process.env[DEADMAN_SECONDS_ENV];
+    process.env[DEADMAN_SECONDS_ENV] = "90";
+    try {
+      const v = world();
+      await v.run();
+      expect(v.log).toContain("arm cp-1 90s");
+    } finally {
+      if (before === undefined) delete process.env[DEADMAN_SECONDS_ENV];
+      else process.env[DEADMAN_SECONDS_ENV] = before;
+    }
+    expect(deadmanSecondsSwitch({})).toBeUndefined();
+    for (const v of ["0", "abc", "1.5", "86401"]) expect(() => deadmanSecondsSwitch({ [DEADMAN_SECONDS_ENV]: v }), v).toThrow(AftershockError);
+  });
+});
+
+describe("etcd-port-conflict's zombie, on machines of one's own", () => {
+  it("declares a deadman on the control plane and a rollback, both the same undo", async () => {
+    const s = await loadScenario("etcd-port-conflict");
+    expect(s.fault.deadman?.undo).toBe(ZOMBIE_UNDO);
+    expect(s.fault.rollback?.shows).toBe(ZOMBIE_UNDO);
+    const cp = { name: "cp-1", role: "control-plane" as const };
+    const ctx = { cluster: { shell: { nodes: [cp], controlPlane: () => cp, node: () => cp } } } as never;
+    expect(s.fault.deadman!.node(ctx)).toBe("cp-1");
   });
 });

@@ -71,11 +71,13 @@ async function guardFault(run: Run, guard: RunGuard, p: PhaseRecord): Promise<{ 
   const dm = scenario.fault.deadman;
   if (!dm) return state;
   const node = dm.node(ctx);
-  const seconds = deadmanSeconds({
-    symptomsMs: scenario.symptomsBudgetMs,
-    runbookMs: scenario.runbook.map((s) => s.budgetMs),
-    verifyMs: scenario.verifyBudgetMs,
-  });
+  const seconds =
+    dm.seconds ??
+    deadmanSeconds({
+      symptomsMs: scenario.symptomsBudgetMs,
+      runbookMs: scenario.runbook.map((s) => s.budgetMs),
+      verifyMs: scenario.verifyBudgetMs,
+    });
   await run.step(
     p,
     `arm a deadman on ${node}`,

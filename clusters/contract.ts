@@ -137,6 +137,37 @@ export interface RunGuard {
   release(): Promise<void>;
 }
 
+/**
+ * One command a node ran out of band, as it ran: the node, the command line with where it went (`ssh root@10.0.0.11 …`
+ * on machines of one's own), and how it ended (an exit code; none when it was killed or ran out of its budget).
+ */
+export interface NodeCommandRecord {
+  node: string;
+  command: string;
+  exitCode?: number;
+  elapsedMs: number;
+}
+
+/** Every node command of a target as it runs (machines reached over ssh): the run lists them in its journal and report. */
+export interface NodeCommandFeed {
+  /** Calls `fn` for each command from now on; returns what stops it. */
+  listen(fn: (c: NodeCommandRecord) => void): () => void;
+}
+
+/** A feed and the function its node handles call. */
+export function nodeCommandFeed(): NodeCommandFeed & { emit(c: NodeCommandRecord): void } {
+  const listeners = new Set<(c: NodeCommandRecord) => void>();
+  return {
+    listen(fn) {
+      listeners.add(fn);
+      return () => void listeners.delete(fn);
+    },
+    emit(c) {
+      for (const fn of listeners) fn(c);
+    },
+  };
+}
+
 export const CAPABILITIES = ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
@@ -159,6 +190,8 @@ export interface ClusterAccess {
   readonly sides?: SideContainers;
   /** Present on a cluster this tool did not create whose machines it reaches: see RunGuard. */
   readonly guard?: RunGuard;
+  /** Every command its node handles run (machines reached over ssh), for the run's journal; the guard's included. */
+  readonly nodeCommands?: NodeCommandFeed;
 }
 
 /**

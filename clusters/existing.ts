@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import type { ClusterAccess, ImageLoader, NodeShell, RunGuard } from "./contract.js";
+import { nodeCommandFeed, type ClusterAccess, type ImageLoader, type NodeShell, type RunGuard } from "./contract.js";
 import { apiLeaseStore } from "./cluster-lease.js";
 import { matchInventory, type Inventory, type NodeFacts } from "./ssh/inventory.js";
 import { sshGuard } from "./ssh/preflight.js";
@@ -184,7 +184,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     kubectl: (args: string[], opts?: RunOptions) => run(kubectlBin, [...auth, ...args], opts),
     ...(loader ? { images: loader } : {}),
     ...(sides ? { sides } : {}),
-    ...(machines ? { shell: machines.shell, reboot: machines.reboot, guard: machines.guard } : {}),
+    ...(machines ? { shell: machines.shell, reboot: machines.reboot, guard: machines.guard, nodeCommands: machines.commands } : {}),
     timings: { totalMs: performance.now() - t0 },
     // Nothing of the cluster is deleted: the lock is released and the ssh connections closed.
     delete: async () => {
@@ -203,7 +203,9 @@ async function openMachines(t: ExistingTarget, api: KubeApi, runId: string) {
   const inv = t.inventory!;
   const roles = (await checkInventory(t, api))!;
   const session = await openSshSession(runId);
-  const handles = inv.nodes.map((n) => sshNode(n, roles.find((r) => r.name === n.name)!.role, session));
+  // Every command on the machines, the guard's too, is heard by the run (its journal and report list them).
+  const commands = nodeCommandFeed();
+  const handles = inv.nodes.map((n) => sshNode(n, roles.find((r) => r.name === n.name)!.role, session, commands.emit));
   try {
     const answers = await Promise.allSettled(handles.map((h) => h.exec(["true"], { timeoutMs: 30_000 })));
     const silent = answers.flatMap((a, i) => (a.status === "rejected" ? [`${handles[i]!.name} (${(a.reason as Error).message})`] : []));
@@ -223,6 +225,7 @@ async function openMachines(t: ExistingTarget, api: KubeApi, runId: string) {
     shell,
     reboot: sshReboot(inv.nodes, shell, session),
     guard,
+    commands,
     close: async () => {
       await guard.release().catch(() => undefined);
       await closeSshSession(session, inv.nodes);

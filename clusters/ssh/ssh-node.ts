@@ -1,7 +1,7 @@
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { NodeCommandMode, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
+import type { NodeCommandMode, NodeCommandRecord, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
 import { AftershockError, CommandError } from "../errors.js";
 import { quote, run, type RunOptions, type RunResult } from "../exec.js";
 import { pollUntil, type Clock } from "../wait.js";
@@ -89,21 +89,23 @@ export function sshArgv(n: InventoryNode, s: Pick<SshSession, "knownHosts" | "co
 const shownAs = (n: InventoryNode, argv: readonly string[]) => `ssh ${n.user}@${n.host}${n.port === 22 ? "" : `:${n.port}`} ${remoteLine(argv, n.sudo)}`;
 
 /**
- * A node reached over ssh, with the docker-exec handle's semantics: exec(argv) runs argv (each word one
+ * A node reached over ssh, with the docker-exec handle's semantics (`onCommand` hears each command as it ended): exec(argv) runs argv (each word one
  * argument), sh(script) runs bash -c script, input goes to stdin, a budget kills the client, and a failure is a
  * CommandError with the command, exit code (255: ssh itself failed), stderr tail and elapsed time vs budget.
  * A budget ends the ssh client; like docker exec, it cannot promise the remote process stopped with it.
  */
-export function sshNode(n: InventoryNode, role: NodeRole, s: SshSession): NodeHandle {
+export function sshNode(n: InventoryNode, role: NodeRole, s: SshSession, onCommand?: (c: NodeCommandRecord) => void): NodeHandle {
   const exec = async (argv: string[], opts: RunOptions = {}): Promise<RunResult> => {
     const mode = opts.input !== undefined ? "stdin" : "none";
     const shown = shownAs(n, argv);
     const o = { timeoutMs: 2 * MIN, ...opts };
     try {
       const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeoutMs)], o);
+      onCommand?.({ node: n.name, command: shown, exitCode: r.exitCode, elapsedMs: r.elapsedMs });
       return { ...r, command: shown };
     } catch (e) {
       if (!(e instanceof CommandError)) throw e;
+      onCommand?.({ node: n.name, command: shown, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}), elapsedMs: e.elapsedMs });
       throw new CommandError({
         command: shown,
         exitCode: e.exitCode,

@@ -73,6 +73,19 @@ export interface PhaseRecord {
   error?: string;
 }
 
+/** Commands a node ran out of band (machines reached over ssh), grouped: one entry per phase, node and command, in the order each first ran. */
+export interface NodeCommandEntry {
+  phase: PhaseName;
+  node: string;
+  /** As it ran, with where it went: `ssh root@10.0.0.11 timeout --kill-after=5 120s bash -c '…'`. */
+  command: string;
+  /** How each run of it ended, counted: "exit 0" → 12, "no exit code" → 1 (killed, or past its budget). */
+  ended: Record<string, number>;
+  /** ms since the run started. */
+  firstAtMs: number;
+  lastAtMs: number;
+}
+
 export interface RunJournal {
   runId: string;
   scenario: { id: string; title: string; summary: string; source: { incident: string; section: string }; tags: string[] };
@@ -118,6 +131,10 @@ export interface RunJournal {
    * by the release's e2e.test after verification passed; a failing spec made the run not-recovered.
    */
   conformance?: ConformanceRecord;
+  /** Every command run on the cluster's nodes out of band, with where it ran (a target that reports them: machines over ssh). */
+  nodeCommands?: NodeCommandEntry[];
+  /** Distinct commands past the journal's limit (NODE_COMMANDS_LISTED), counted and not listed. */
+  nodeCommandsNotListed?: number;
   /** What the run's resilience score is measured against (harness/reports/score.ts); absent in older journals. */
   scoring?: ScoreBasis;
   /** The node image, found or built before the run's timeline starts (a cold build is not cluster-create time). */

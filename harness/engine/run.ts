@@ -4,7 +4,18 @@ import { LoadMonitor } from "../kit/load/load.js";
 import { observe, type Observation, type Probe } from "../kit/probes.js";
 import type { Scenario } from "../kit/scenario.js";
 import type { Clock, ClusterFactory, ManagedCluster, NodeShell, ScenarioContext } from "../kit/types.js";
-import { EXIT_CODES, type Outcome, type PhaseName, type PhaseRecord, type ProbeRecord, type RunJournal, type StepRecord, type VariantTag } from "./journal.js";
+import type { NodeCommandRecord } from "../../clusters/contract.js";
+import {
+  EXIT_CODES,
+  type NodeCommandEntry,
+  type Outcome,
+  type PhaseName,
+  type PhaseRecord,
+  type ProbeRecord,
+  type RunJournal,
+  type StepRecord,
+  type VariantTag,
+} from "./journal.js";
 import type { ReporterHooks } from "./reporter.js";
 import type { classifyVerify } from "./run-checks.js";
 import { RunTeardown } from "./run-teardown.js";
@@ -138,6 +149,29 @@ export class Run {
     return v as NonNullable<Handed[K]>;
   }
 
+  private readonly nodeCommandIndex = new Map<string, NodeCommandEntry>();
+
+  /** A command a node ran (the target's feed), counted under the phase running now, its node and its text. */
+  readonly nodeCommand = (c: NodeCommandRecord): void => {
+    const phase = this.journal.phases.at(-1)?.name ?? "cluster";
+    const key = JSON.stringify([phase, c.node, c.command]);
+    const at = this.now();
+    const ended = c.exitCode !== undefined ? `exit ${c.exitCode}` : "no exit code";
+    let e = this.nodeCommandIndex.get(key);
+    if (!e) {
+      const list = (this.journal.nodeCommands ??= []);
+      if (list.length >= NODE_COMMANDS_LISTED) {
+        this.journal.nodeCommandsNotListed = (this.journal.nodeCommandsNotListed ?? 0) + 1;
+        return;
+      }
+      e = { phase, node: c.node, command: c.command, ended: {}, firstAtMs: at, lastAtMs: at };
+      this.nodeCommandIndex.set(key, e);
+      list.push(e);
+    }
+    e.ended[ended] = (e.ended[ended] ?? 0) + 1;
+    e.lastAtMs = at;
+  };
+
   readonly evidence = (source: string, text: string): void => {
     const e = { at: this.clock.now() - this.t0, source, text };
     this.journal.evidence.push(e);
@@ -243,6 +277,9 @@ export class Run {
     return this.journal;
   }
 }
+
+/** How many distinct node commands a journal lists; later ones are counted only (a probe whose text changes each time). */
+export const NODE_COMMANDS_LISTED = 2000;
 
 /**
  * The run's namespace: a namespace-scoped scenario's own, always; a cluster-scoped one's only on a cluster shared

@@ -4,6 +4,7 @@ import { workloadLines } from "../kit/workloads/team-workload.js";
 import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "../engine/reporter.js";
+import type { RunJournal } from "../engine/journal.js";
 import { describeSummary } from "../kit/load/load.js";
 import { scoreRun } from "./score.js";
 
@@ -70,10 +71,19 @@ export function consoleReporter(write: (s: string) => void = (s) => process.stdo
       }
       if (j.workload) for (const line of workloadLines(j.workload)) write(`  ${line}`);
       if (j.conformance) for (const line of conformanceLines(j.conformance)) write(`  ${line}`);
+      if (j.nodeCommands?.length) write(`  ${nodeCommandsLine(j)}`);
       const score = scoreRun(j);
       const low = score.parts.filter((p) => p.value < 100).map((p) => `${p.name} ${p.value} ×${p.weight}`);
       write(`  resilience score: ${score.score}${low.length ? ` (below 100: ${low.join(", ")})` : ""}`);
       if (j.kept) write(`\n${j.kept}`);
     },
   };
+}
+
+/** "commands on the nodes: 412 runs of 57 distinct commands on as-1-control-plane, as-1-worker (each with where it ran, in report.html)" */
+export function nodeCommandsLine(j: Pick<RunJournal, "nodeCommands">): string {
+  const cs = j.nodeCommands ?? [];
+  const runs = cs.reduce((a, c) => a + Object.values(c.ended).reduce((x, y) => x + y, 0), 0);
+  const nodes = [...new Set(cs.map((c) => c.node))];
+  return `commands on the nodes: ${runs} run${runs === 1 ? "" : "s"} of ${cs.length} distinct command${cs.length === 1 ? "" : "s"} on ${nodes.join(", ")} (each with where it ran, in report.html and journal.json)`;
 }

@@ -476,7 +476,7 @@ ${p.probes.length ? `<table><tr><th>probe</th><th>expected</th><th>observed</th>
 <h3>Timeline</h3>${timelineSvg(j)}${workloadSection(j)}${loadSection(j)}${conformanceSection(j)}
 ${scoreTable(j)}
 <h3>Phases</h3>${phases}
-<h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre></section>`;
+<h3>Evidence</h3><pre class="evidence">${esc(j.evidence.map((e) => `+${dur(e.at).padStart(7)}  ${e.source}: ${e.text}`).join("\n"))}</pre>${nodeCommandsSection(j)}</section>`;
     })
     .join("\n<hr>\n");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>
@@ -487,6 +487,36 @@ pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}pre.cmd{backgr
 <table><tr><th>scenario</th><th>source</th><th>outcome</th><th>time to detect</th><th>time to recover</th><th>cluster create</th><th>total</th><th>peak memory</th><th>sentinels</th><th>cluster</th></tr>${summaryRows}</table>
 ${more}${runbookComparison(runs)}${variantComparison(runs)}
 ${sections}</body></html>`;
+}
+
+/**
+ * Every command the run ran on the nodes out of band (machines reached over ssh), with where it ran: by phase, node and
+ * command, how often and how it ended. A script shows its first line; the whole of it is one click away.
+ */
+export function nodeCommandsSection(j: RunJournal): string {
+  const cs = j.nodeCommands ?? [];
+  if (!cs.length) return "";
+  const runs = cs.reduce((a, c) => a + Object.values(c.ended).reduce((x, y) => x + y, 0), 0);
+  const nodes = [...new Set(cs.map((c) => c.node))];
+  const cell = (cmd: string) => {
+    const lines = cmd.split("\n");
+    const first = lines[0]!.length > 240 ? `${lines[0]!.slice(0, 240)}…` : lines[0]!;
+    return lines.length > 1 || lines[0]!.length > 240
+      ? `<details><summary><code>${esc(first)}</code> (${lines.length} line${lines.length === 1 ? "" : "s"})</summary><pre>${esc(cmd)}</pre></details>`
+      : `<code>${esc(cmd)}</code>`;
+  };
+  const rows = cs
+    .map(
+      (c) =>
+        `<tr><td>${esc(c.phase)}</td><td>${esc(c.node)}</td><td>${cell(c.command)}</td><td>${esc(
+          Object.entries(c.ended)
+            .map(([how, n]) => (n > 1 ? `${how} ×${n}` : how))
+            .join(", "),
+        )}</td><td>+${dur(c.firstAtMs)}${c.lastAtMs !== c.firstAtMs ? ` … +${dur(c.lastAtMs)}` : ""}</td></tr>`,
+    )
+    .join("");
+  const more = j.nodeCommandsNotListed ? `; ${j.nodeCommandsNotListed} more distinct commands were counted and not listed` : "";
+  return `\n<h3>Commands on the nodes</h3><p class="meta">${runs} run${runs === 1 ? "" : "s"} of ${cs.length} distinct command${cs.length === 1 ? "" : "s"} on ${nodes.length} node${nodes.length === 1 ? "" : "s"} (${esc(nodes.join(", "))}), each as it ran, with where it went${more}</p><table class="node-commands"><tr><th>phase</th><th>node</th><th>command, as it ran</th><th>ended</th><th>when</th></tr>${rows}</table>`;
 }
 
 /** The team's workload: its own verdict beside the runbook's (its load chart is among the load charts below). */

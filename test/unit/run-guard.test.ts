@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./fake-clock.js";
-import type { RunGuard } from "../../clusters/contract.js";
+import { nodeCommandFeed, nodeShell, type RunGuard } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import type { RunResult } from "../../clusters/exec.js";
 import type { KubeApi } from "../../clusters/kube.js";
@@ -10,6 +10,8 @@ import { ReporterMultiplexer } from "../../harness/engine/reporter.js";
 import { runScenario } from "../../harness/engine/runner.js";
 import { DEADMAN_SECONDS_ENV, deadmanSecondsSwitch } from "../../harness/engine/test-hooks.js";
 import { ZOMBIE_UNDO } from "../../harness/kit/faults.js";
+import { nodeCommandsLine } from "../../harness/reports/console.js";
+import { htmlReport } from "../../harness/reports/files.js";
 import type { Probe } from "../../harness/kit/probes.js";
 import { defineScenario, step, type ScenarioDefinition } from "../../harness/kit/scenario.js";
 import type { Clock, ManagedCluster } from "../../harness/kit/types.js";
@@ -20,7 +22,15 @@ function world(o: { preflight?: () => Promise<string>; rollbackFails?: boolean }
   const log: string[] = [];
   const state = { broken: false };
   const ok = (): RunResult => ({ command: "fake", stdout: "", stderr: "", exitCode: 0, elapsedMs: 1 });
-  const node = { name: "cp-1", role: "control-plane" as const, exec: async () => ok(), sh: async () => ok() };
+  // As the ssh handles do: each command heard with where it went.
+  const commands = nodeCommandFeed();
+  const heard = (argv: string[], exitCode = 0) => commands.emit({ node: "cp-1", command: `ssh root@10.0.0.11 ${argv.join(" ")}`, exitCode, elapsedMs: 5 });
+  const node = {
+    name: "cp-1",
+    role: "control-plane" as const,
+    exec: async (argv: string[]) => (heard(argv, argv[0] === "false" ? 1 : 0), ok()),
+    sh: async (script: string) => (heard(["bash", "-c", script]), ok()),
+  };
   const guard: RunGuard = {
     preflight: o.preflight ?? (async () => (log.push("preflight"), "etcd 3/3 members healthy")),
     snapshotEtcd: async () => (log.push("snapshot"), "/var/lib/aftershock/snapshots/r.db 2048 bytes on cp-1"),
@@ -39,6 +49,7 @@ function world(o: { preflight?: () => Promise<string>; rollbackFails?: boolean }
     api: {} as KubeApi,
     shell: { nodes: [node], controlPlane: () => node, node: () => node },
     guard,
+    nodeCommands: commands,
     kubectl: async () => ok(),
     delete: async () => void log.push("give back"),
     howToReach: () => "",
@@ -92,7 +103,7 @@ function world(o: { preflight?: () => Promise<string>; rollbackFails?: boolean }
       clock: new FakeClock(),
       reporter: new ReporterMultiplexer([], () => {}),
     });
-  return { log, run };
+  return { log, run, state };
 }
 
 describe("a guarded run (a cluster this tool did not create)", () => {
@@ -171,5 +182,43 @@ describe("etcd-port-conflict's zombie, on machines of one's own", () => {
     const cp = { name: "cp-1", role: "control-plane" as const };
     const ctx = { cluster: { shell: { nodes: [cp], controlPlane: () => cp, node: () => cp } } } as never;
     expect(s.fault.deadman!.node(ctx)).toBe("cp-1");
+  });
+});
+
+describe("commands on the nodes, in the journal and the report", () => {
+  it("every command a node ran, grouped by phase, node and command, counted with how each run ended", async () => {
+    const w = world();
+    const exec = (ctx: Parameters<Parameters<typeof step>[2]>[0], argv: string[]) => nodeShell(ctx.cluster).controlPlane().exec(argv);
+    const j = await w.run({
+      fault: {
+        title: "f",
+        plan: ["x"],
+        inject: async (ctx) => {
+          await exec(ctx, ["touch", "/x"]);
+          await exec(ctx, ["touch", "/x"]);
+          await exec(ctx, ["false"]);
+          w.state.broken = true;
+        },
+      },
+      runbook: [
+        step("fix", "rm /x", async (ctx) => {
+          await nodeShell(ctx.cluster).controlPlane().sh("rm /x\necho done");
+          w.state.broken = false;
+        }),
+      ],
+    });
+    expect(j.nodeCommands!.map((c) => [c.phase, c.node, c.command, c.ended])).toEqual([
+      ["inject", "cp-1", "ssh root@10.0.0.11 touch /x", { "exit 0": 2 }],
+      ["inject", "cp-1", "ssh root@10.0.0.11 false", { "exit 1": 1 }],
+      ["runbook", "cp-1", "ssh root@10.0.0.11 bash -c rm /x\necho done", { "exit 0": 1 }],
+    ]);
+    expect(nodeCommandsLine(j)).toBe("commands on the nodes: 4 runs of 3 distinct commands on cp-1 (each with where it ran, in report.html and journal.json)");
+    const html = htmlReport([j], "t");
+    expect(html).toContain("<h3>Commands on the nodes</h3>");
+    expect(html).toContain("4 runs of 3 distinct commands on 1 node (cp-1), each as it ran, with where it went");
+    expect(html).toContain("<td>inject</td><td>cp-1</td><td><code>ssh root@10.0.0.11 touch /x</code></td><td>exit 0 ×2</td>");
+    expect(html).toMatch(
+      /<summary><code>ssh root@10\.0\.0\.11 bash -c rm \/x<\/code> \(2 lines\)<\/summary><pre>ssh root@10\.0\.0\.11 bash -c rm \/x\necho done<\/pre>/,
+    );
   });
 });

@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nodeCommand } from "../../clusters/contract.js";
+import { nodeCommand, type NodeCommandRecord } from "../../clusters/contract.js";
 import { CommandError } from "../../clusters/errors.js";
 import { armDeadman } from "../../clusters/ssh/deadman.js";
 import { nodeCommands, onNodeFunction } from "../../harness/gameday/shell.js";
@@ -110,6 +110,20 @@ describe.skipIf(!!missing)("ssh node shell against a real sshd on 127.0.0.1", ()
     expect(await masterPid(node, session)).toBe(pid);
     // The run's known_hosts learned the host key on first use.
     expect(readFileSync(session.knownHosts, "utf8")).toMatch(/ssh-ed25519/);
+  });
+
+  it("every command is heard as it ended, with where it went (what the run's journal lists)", async () => {
+    const heard: NodeCommandRecord[] = [];
+    const h = sshNode(node, "worker", session, (c) => heard.push(c));
+    await h.exec(["true"]);
+    await h.sh("exit 4", { allowFailure: true });
+    await h.exec(["false"]).catch(() => undefined);
+    expect(heard.map((c) => [c.node, c.command.replace(/:\d+ /, ":PORT "), c.exitCode])).toEqual([
+      ["box", `ssh ${node.user}@127.0.0.1:PORT true`, 0],
+      ["box", `ssh ${node.user}@127.0.0.1:PORT bash -c 'exit 4'`, 4],
+      ["box", `ssh ${node.user}@127.0.0.1:PORT false`, 1],
+    ]);
+    expect(heard.every((c) => c.elapsedMs >= 0)).toBe(true);
   });
 
   it("sh runs a bash script with stdin", async () => {

@@ -23,6 +23,8 @@ export const cluster: Phase = async (run) => {
     return c;
   });
   run.handed.cluster = created;
+  // Every command its nodes run from now on (the guard's, the scenario's, the rollback's), with where it ran.
+  created.nodeCommands?.listen(run.nodeCommand);
   run.memory = created.sampleMemory?.();
   if (!opts.keep) run.teardown.push(created.shared ? `give back cluster ${created.name}` : `delete cluster ${created.name}`, "", () => created.delete());
   // The cluster's lock is released even when the cluster is kept: a kept run holds nothing for later ones.

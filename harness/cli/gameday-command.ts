@@ -33,7 +33,10 @@ import {
   type GameNode,
   type GameState,
 } from "../gameday/shell.js";
-import { REPORTS_DIR, runScenarios } from "./scenario-command.js";
+import { describeTarget, type ExistingTarget } from "../../clusters/existing.js";
+import type { Scenario } from "../kit/scenario.js";
+import { candidates } from "../gameday/draw.js";
+import { existingClusters, leftOutText, REPORTS_DIR, runScenarios, servedScenarios } from "./scenario-command.js";
 
 /**
  * pnpm gameday: a break-fix exercise on a real cluster. One game-day scenario matching the player's tag or
@@ -46,6 +49,8 @@ import { REPORTS_DIR, runScenarios } from "./scenario-command.js";
 export interface GamedayOptions extends DrawFilter {
   seed?: number;
   version: string;
+  /** --kubeconfig … --existing-cluster [--nodes …]: the game on a cluster this tool did not create (its machines over ssh). */
+  existing?: ExistingTarget;
 }
 
 const out = (line: string) => void process.stdout.write(line + "\n");
@@ -59,7 +64,7 @@ const silent: Progress = {
 
 /** Everything that can be refused before anything is created: the draw (no match), the terminal, a game already running. */
 export async function prepareGame(o: GamedayOptions, stdinIsTTY: boolean, cacheDir = defaultCacheDir()): Promise<{ scenario: GameDayScenario; of: number }> {
-  const drawn = drawScenario(await loadAll(), o, o.seed);
+  const drawn = drawScenario(drawable(await loadAll(), o), o, o.seed);
   // The pace's environment (AFTERSHOCK_GAMEDAY_HINT_EVERY, _POLL) is read now, not after the draw was announced.
   gamePace(process.env);
   if (!stdinIsTTY)
@@ -74,6 +79,30 @@ export async function prepareGame(o: GamedayOptions, stdinIsTTY: boolean, cacheD
   }
   if (running) throw new AftershockError("E_BAD_INPUT", `a game day is already running (run ${running.runId}, pid ${running.pid})`, { hint: "one at a time" });
   return drawn;
+}
+
+/**
+ * What a game may draw from: every scenario, or, on an existing cluster, those it can serve (its capabilities, and
+ * cluster-wide incidents only with --allow-cluster-faults). When the filter matches game-day scenarios and the cluster
+ * serves none of them, a one-line E_CAPABILITY says why each is left out (it would otherwise read as "no such tag").
+ */
+export function drawable(all: Scenario[], o: Pick<GamedayOptions, "existing" | "tag" | "difficulty">): Scenario[] {
+  if (!o.existing) return all;
+  const { served, left } = servedScenarios(all, existingClusters(o.existing, silent));
+  const asked = candidates(all, o);
+  if (asked.length && !candidates(served, o).length) {
+    const ids = new Set(asked.map((s) => s.id));
+    throw new AftershockError(
+      "E_CAPABILITY",
+      `none of the ${asked.length} game-day scenario${asked.length === 1 ? "" : "s"} asked for can run on ${describeTarget(o.existing)}: ${leftOutText(left.filter((l) => ids.has(l.id)))}`,
+      {
+        hint: o.existing.allowClusterFaults
+          ? "give --nodes inventory.yaml for the machines, --registry for images and load"
+          : "incidents of the whole cluster need --nodes inventory.yaml and --allow-cluster-faults CONTEXT",
+      },
+    );
+  }
+  return served;
 }
 
 /** Helm built by this tool, when there is one: on the game shell's PATH for every game, so its presence says nothing. */
@@ -105,7 +134,7 @@ export async function gamedayCommand(o: GamedayOptions, stdinIsTTY = !!process.s
   const cacheDir = defaultCacheDir();
   // The draw: one incident matching the filter, never named.
   const { scenario, of } = await prepareGame(o, stdinIsTTY, cacheDir);
-  const game = new GameDay(scenario, cacheDir, o.version);
+  const game = new GameDay(scenario, cacheDir, o.version, o.existing);
   out(drawAnnouncement(of, o.seed, game.runId));
   // The cluster prepared and broken quietly, then the page and the play (clock, hints, commands, recovery polled),
   // the runbook if the player gives up, verification and teardown: one run of the scenario, the game as its recovery.
@@ -139,6 +168,7 @@ class GameDay {
     private readonly scenario: GameDayScenario,
     private readonly cacheDir: string,
     private readonly version: string,
+    private readonly existing?: ExistingTarget,
   ) {
     this.hints = gameDayHints(scenario);
     this.pace = gamePace(process.env);
@@ -164,6 +194,7 @@ class GameDay {
         reporters: ["json", "junit", "html"],
         gameDay: false,
         progress: silent,
+        ...(this.existing ? { existing: this.existing } : {}),
         game: {
           live: this.live,
           manualRecovery: (ctx, machines) => this.recover(ctx, machines.shell),
@@ -191,7 +222,7 @@ class GameDay {
     const j = this.live.journal;
     const cluster = j?.cluster?.name ?? ctx.cluster.name;
     const namespaced = this.scenario.scope === "namespace";
-    const kubeconfig = await writePlayerFiles(this.files, ctx.cluster.kubeconfigPath, namespaced ? ctx.namespace : undefined);
+    const kubeconfig = await writePlayerFiles(this.files, ctx.cluster.kubeconfigPath, namespaced ? ctx.namespace : undefined, ctx.cluster.kubeContext);
     const nodes = gameNodes(cluster, j?.cluster?.nodes ?? [], shell);
     const session = (this.session = new GameSession({
       hints: this.hints,

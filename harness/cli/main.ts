@@ -89,6 +89,11 @@ Usage:
                                             (the runbook runs), q or Ctrl-C = abort. Recovery is noticed by itself; then a
                                             debrief (reports/gameday-<run>/debrief.html) reveals the scenario, your
                                             commands beside the runbook, the time and the score. Needs a terminal.
+  pnpm gameday ... --kubeconfig FILE --existing-cluster [--context NAME] [--registry HOST:PORT] [--nodes inventory.yaml
+                 --allow-cluster-faults CONTEXT]
+                                            the game on a cluster this tool did not create: drawn among the game-day scenarios it
+                                            can serve (incidents of the whole cluster need its machines and the allowance, as
+                                            pnpm scenario does), node-shell <node> reaches the machines over ssh
   pnpm gameday shell                        a shell for the running game: KUBECONFIG set, kubectl, nodes, node-shell <node>,
                                             the game clock in the prompt; every command is recorded for the debrief
   pnpm scenario <id> --workload PATH [--fail-on-workload-slo]
@@ -483,10 +488,16 @@ async function main(argv: string[]): Promise<number> {
         difficulty: { type: "string" },
         seed: { type: "string" },
         "k8s-version": { type: "string" },
+        kubeconfig: { type: "string" },
+        context: { type: "string" },
+        "existing-cluster": { type: "boolean" },
+        registry: { type: "string" },
+        nodes: { type: "string" },
+        "allow-cluster-faults": { type: "string" },
       });
       if (values.help) return help();
       if (positionals[0] === "shell") {
-        const given = ["tag", "difficulty", "seed", "k8s-version"].find((f) => values[f] !== undefined);
+        const given = Object.keys(values).find((f) => f !== "help" && values[f] !== undefined);
         if (given) throw new AftershockError("E_BAD_INPUT", `--${given} is not an option of pnpm gameday shell`, { hint: "it joins the running game" });
         if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[1]}"`, { hint: "usage: pnpm gameday shell" });
         return gamedayShell();
@@ -494,6 +505,12 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length)
         throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, {
           hint: "the game draws the scenario; choose with --tag TAG or --difficulty easy|medium|hard (or: pnpm gameday shell)",
+        });
+      // A game on a cluster this tool did not create: the same flags and checks as pnpm scenario's, before the draw.
+      const existing = existingTarget(values);
+      if (existing && values["k8s-version"] !== undefined)
+        throw new AftershockError("E_BAD_INPUT", "--k8s-version is not an option of pnpm gameday on an existing cluster", {
+          hint: "an existing cluster is neither created nor built by this tool: it runs the version it runs",
         });
       const difficulty = parseDifficulty(values.difficulty as string | undefined);
       const seed = values.seed !== undefined ? int("seed", values.seed as string, 0, 0, 2 ** 31 - 1) : undefined;
@@ -505,6 +522,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values.tag !== undefined ? { tag: values.tag as string } : {}),
         ...(difficulty ? { difficulty } : {}),
         ...(seed !== undefined ? { seed } : {}),
+        ...(existing ? { existing } : {}),
       });
     }
     case "gc": {

@@ -79,14 +79,24 @@ export function gameFiles(cacheDir: string, reportsDir: string, runId: string): 
  * What the player gets when paged: an empty command log, the "running" marker, and a copy of the cluster's kubeconfig
  * (readable by its owner only, the incident's namespace as its default when given). Returns the copy's path.
  */
-export async function writePlayerFiles(f: GameFiles, clusterKubeconfig: string, namespace: string | undefined): Promise<string> {
+export async function writePlayerFiles(f: GameFiles, clusterKubeconfig: string, namespace: string | undefined, context?: string): Promise<string> {
   await mkdir(f.reportDir, { recursive: true });
   await mkdir(f.dir, { recursive: true });
   await writeFile(f.commandLog, "");
   await writeFile(runningMarker(f), "");
   const kubeconfig = path.join(f.dir, "kubeconfig");
-  await writeFile(kubeconfig, withNamespace(await readFile(clusterKubeconfig, "utf8"), namespace), { mode: 0o600 });
+  await writeFile(kubeconfig, withNamespace(withContext(await readFile(clusterKubeconfig, "utf8"), context), namespace), { mode: 0o600 });
   return kubeconfig;
+}
+
+/** The kubeconfig with `context` as its current one (a game on an existing cluster reached with --context); unchanged without one. */
+export function withContext(kubeconfig: string, context: string | undefined): string {
+  if (!context) return kubeconfig;
+  const doc = parse(kubeconfig) as { "current-context"?: string; contexts?: { name: string }[] };
+  if (!doc.contexts?.some((c) => c.name === context)) throw new AftershockError("E_CLUSTER", `the cluster's kubeconfig has no context ${context}`);
+  if (doc["current-context"] === context) return kubeconfig;
+  doc["current-context"] = context;
+  return stringify(doc);
 }
 
 export function writeGameState(f: Pick<GameFiles, "state">, s: GameState): void {

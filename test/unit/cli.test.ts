@@ -12,6 +12,11 @@ const tsx = path.join(root, "node_modules", ".bin", "tsx");
 const STAGING = path.join(mkdtempSync(path.join(os.tmpdir(), "cli-kc-")), "config");
 writeFileSync(STAGING, "apiVersion: v1\nkind: Config\ncurrent-context: staging-admin\ncontexts:\n- name: staging-admin\n  context: {cluster: s, user: u}\n");
 
+/** An inventory of one control plane beside it (its key is a file; nothing is reached before the refusals). */
+const NODES = path.join(path.dirname(STAGING), "inventory.yaml");
+writeFileSync(path.join(path.dirname(STAGING), "inventory-key"), "not read before a refusal\n");
+writeFileSync(NODES, "nodes:\n  cp-1: { address: 10.0.0.11, user: root, key: inventory-key }\n");
+
 function cli(...args: string[]) {
   return cliWith({}, ...args);
 }
@@ -375,6 +380,52 @@ describe.concurrent("CLI bad input: one line on stderr, non-zero exit, nothing s
     [["gameday", "--k8s-version", "v2.0.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v2\.0\.0 cannot be built offline here/],
     [["gameday", "--keep"], /^aftershock: error E_BAD_INPUT: Unknown option '--keep'/],
     [["gameday", "shell", "--difficulty", "easy"], /^aftershock: error E_BAD_INPUT: --difficulty is not an option of pnpm gameday shell/],
+    // pnpm gameday on a cluster this tool did not create: pnpm scenario's flags and checks, then a draw among what it serves.
+    [["gameday", "shell", "--kubeconfig", STAGING], /^aftershock: error E_BAD_INPUT: --kubeconfig is not an option of pnpm gameday shell/],
+    [["gameday", "--kubeconfig", STAGING], /^aftershock: error E_BAD_INPUT: --kubeconfig names a cluster this tool did not create; add --existing-cluster/],
+    [["gameday", "--nodes", NODES], /^aftershock: error E_BAD_INPUT: --nodes needs --kubeconfig FILE\n$/],
+    [
+      ["gameday", "--kubeconfig", "/no/such/kubeconfig", "--existing-cluster"],
+      /^aftershock: error E_BAD_INPUT: --kubeconfig \/no\/such\/kubeconfig: no such file\n$/,
+    ],
+    [
+      ["gameday", "--kubeconfig", STAGING, "--existing-cluster", "--k8s-version", "v1.29.15"],
+      /^aftershock: error E_BAD_INPUT: --k8s-version is not an option of pnpm gameday on an existing cluster \(an existing cluster is neither created nor built/,
+    ],
+    [
+      ["gameday", "--kubeconfig", STAGING, "--existing-cluster", "--nodes", NODES, "--allow-cluster-faults", "prod-admin"],
+      /^aftershock: error E_REFUSED: --allow-cluster-faults prod-admin does not name the context in use, staging-admin; nothing was run/,
+    ],
+    [
+      ["gameday", "--kubeconfig", STAGING, "--existing-cluster", "--nodes", path.join(path.dirname(STAGING), "no-inventory.yaml")],
+      /^aftershock: error E_BAD_INPUT: --nodes \S+no-inventory\.yaml: no such file\n$/,
+    ],
+    [
+      ["gameday", "--kubeconfig", STAGING, "--existing-cluster", "--difficulty", "easy"],
+      /^aftershock: error E_CAPABILITY: none of the 3 game-day scenarios asked for can run on the existing cluster of \S+config: needs a cluster of its own: apiserver-down, controllers-down, node-notready-failover \(incidents of the whole cluster need --nodes inventory\.yaml and --allow-cluster-faults CONTEXT\)\n$/,
+    ],
+    // Drawn (the terminal is what is missing next): a workload incident with a registry; a control-plane one with the machines and the allowance.
+    [
+      ["gameday", "--kubeconfig", STAGING, "--existing-cluster", "--registry", "127.0.0.1:5000", "--tag", "workload"],
+      /^aftershock: error E_BAD_INPUT: pnpm gameday needs an interactive terminal/,
+    ],
+    [
+      [
+        "gameday",
+        "--kubeconfig",
+        STAGING,
+        "--existing-cluster",
+        "--nodes",
+        NODES,
+        "--allow-cluster-faults",
+        "staging-admin",
+        "--tag",
+        "control-plane",
+        "--difficulty",
+        "medium",
+      ],
+      /^aftershock: error E_BAD_INPUT: pnpm gameday needs an interactive terminal/,
+    ],
   ])("%j", async (args, expected) => {
     const r = await cli(...args);
     expect(r.code).toBe(2);

@@ -19,6 +19,7 @@ import {
   runningMarker,
   shellRc,
   statePath,
+  withContext,
   withNamespace,
   writeGameState,
   writePlayerFiles,
@@ -439,6 +440,15 @@ describe("the game shell", () => {
     const kc = "apiVersion: v1\nkind: Config\ncurrent-context: kind-x\ncontexts:\n  - name: kind-x\n    context:\n      cluster: kind-x\n      user: kind-x\n";
     expect(withNamespace(kc, "as-1-gameday")).toMatch(/context:\n\s+cluster: kind-x\n\s+user: kind-x\n\s+namespace: as-1-gameday/);
     expect(withNamespace(kc, undefined)).toBe(kc);
+  });
+
+  it("on an existing cluster reached with --context, the player's kubeconfig uses that context", () => {
+    const kc =
+      "apiVersion: v1\nkind: Config\ncurrent-context: prod\ncontexts:\n  - name: prod\n    context: {cluster: p, user: p}\n  - name: staging\n    context: {cluster: s, user: s}\n";
+    expect(withContext(kc, "staging")).toMatch(/^current-context: staging$/m);
+    expect(withNamespace(withContext(kc, "staging"), "ns")).toMatch(/- name: staging\n\s+context:\n\s+cluster: s\n\s+user: s\n\s+namespace: ns/);
+    expect(withContext(kc, undefined)).toBe(kc);
+    expect(() => withContext(kc, "dev")).toThrow(/the cluster's kubeconfig has no context dev/);
   });
 
   it("finds the running game from its state file; none, or one whose process is gone, is a one-line error", () => {

@@ -42,7 +42,9 @@ export default defineConfig({
           ...e2e,
           // Two clusters at a time on a 2-core machine: most of a scenario's time is waiting (kubelet back-off,
           // the node controller's grace period, budgets), and two files side by side nearly halve the wall time.
-          // The longest file starts first (the root config's sequencer).
+          // The longest file starts first (the root config's sequencer). ssh-machines.test (machines of one's own over
+          // ssh, the longest) is one of them: its registry has a port and directory of its own (existing.test's is
+          // left alone), its cluster and forwarder are its own, and it counts only its own cluster's Docker calls.
           fileParallelism: true,
           maxWorkers: 2,
           sequence: { groupOrder: 2 },

@@ -213,12 +213,18 @@ export function expectSelfChecksPassed(j: RunJournal): void {
   expect(fails!.probes.filter((r) => !r.held).length, "some verification probe unmet on the broken cluster").toBeGreaterThan(0);
 }
 
-/** The CLI as a user runs it (one process, no tsx wrapper, so signals reach the harness itself). */
-export function startCli(args: string[]): { child: ReturnType<typeof spawn>; output: () => string; exited: Promise<number | null> } {
+/**
+ * The CLI as a user runs it (one process, no tsx wrapper, so signals reach the harness itself). `env` is added to this
+ * process's (a PATH given there comes before node_modules/.bin and this process's PATH).
+ */
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ReturnType<typeof spawn>; output: () => string; exited: Promise<number | null> } {
   let out = "";
   const child = spawn(process.execPath, ["--import", "tsx", "harness/cli/main.ts", ...args], {
     cwd: root,
-    env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` },
+    env: { ...process.env, ...env, PATH: [env.PATH, path.join(root, "node_modules", ".bin"), process.env.PATH].filter(Boolean).join(":") },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d: Buffer) => {
@@ -232,8 +238,8 @@ export function startCli(args: string[]): { child: ReturnType<typeof spawn>; out
 }
 
 /** Runs the CLI to the end within a budget; returns its exit code and everything it printed. */
-export async function cli(args: string[], budgetMs = 15 * 60_000): Promise<{ code: number | null; output: string }> {
-  const r = startCli(args);
+export async function cli(args: string[], budgetMs = 15 * 60_000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
+  const r = startCli(args, env);
   const timer = setTimeout(() => r.child.kill("SIGINT"), budgetMs);
   const code = await r.exited;
   clearTimeout(timer);

@@ -4,6 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import type { NodeRole } from "../../clusters/contract.js";
 import { docker } from "../../clusters/docker.js";
@@ -476,17 +477,21 @@ export function filesDiff(before: Map<string, string>, after: Map<string, string
  * the inventory, prints how to use it, and forwards until Ctrl-C (the inventory's addresses are the forwarder's).
  */
 async function main(argv: string[]): Promise<void> {
-  const cluster = argv.find((a) => !a.startsWith("--"));
-  const dirFlag = argv.indexOf("--dir");
-  if (!cluster || argv.includes("-h") || argv.includes("--help")) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { dir: { type: "string" }, help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+  });
+  const cluster = positionals[0];
+  if (!cluster || values.help || positionals.length > 1) {
     process.stdout.write(
       "usage: pnpm ssh-machines <kind cluster made by pnpm cluster create> [--dir DIR]\n" +
-        "  gives its nodes an sshd (this host's, bundled), writes DIR/inventory.yaml for --nodes, and forwards 127.0.0.1\n" +
-        "  ports to the nodes until Ctrl-C. Test bed only: the nodes then offer ssh, which kind's node image does not.\n",
+        "  gives its nodes an sshd (this host's, bundled), writes DIR/inventory.yaml for --nodes (DIR: reports/ssh-machines-<cluster>),\n" +
+        "  and forwards 127.0.0.1 ports to the nodes until Ctrl-C. Test bed only: the nodes then offer ssh, which kind's node image does not.\n",
     );
-    process.exit(cluster ? 0 : 2);
+    process.exit(values.help ? 0 : 2);
   }
-  const dir = dirFlag >= 0 ? path.resolve(argv[dirFlag + 1] ?? "") : path.join(here, "..", "..", "reports", `ssh-machines-${cluster}`);
+  const dir = values.dir ? path.resolve(values.dir) : path.join(here, "..", "..", "reports", `ssh-machines-${cluster}`);
   if (existsSync(path.join(dir, "inventory.yaml"))) rmSync(path.join(dir, "inventory.yaml"));
   const m = await sshMachines(cluster, { dir, log: (l) => process.stdout.write(`${l}\n`) });
   process.stdout.write(

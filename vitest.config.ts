@@ -38,13 +38,13 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          exclude: ["test/e2e/bad-input.test.ts", "test/e2e/catalog-alone.test.ts"],
+          // ssh-machines.test (machines of one's own over ssh, about 36 minutes) is a lane of its own: pnpm test:ssh,
+          // with test/e2e/ssh-machines.vitest.config.ts.
+          exclude: ["test/e2e/bad-input.test.ts", "test/e2e/catalog-alone.test.ts", "test/e2e/ssh-machines.test.ts"],
           ...e2e,
           // Two clusters at a time on a 2-core machine: most of a scenario's time is waiting (kubelet back-off,
           // the node controller's grace period, budgets), and two files side by side nearly halve the wall time.
-          // The longest file starts first (the root config's sequencer). ssh-machines.test (machines of one's own over
-          // ssh, the longest) is one of them: its registry has a port and directory of its own (existing.test's is
-          // left alone), its cluster and forwarder are its own, and it counts only its own cluster's Docker calls.
+          // The longest file starts first (the root config's sequencer).
           fileParallelism: true,
           maxWorkers: 2,
           sequence: { groupOrder: 2 },

@@ -6,9 +6,6 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  * must start first, or it ends up alone at the end; vitest's own order needs a results cache a fresh clone lacks.
  */
 const MINUTES: Record<string, number> = {
-  // Not yet run: estimated (cluster 2.5, sshd and snapshots 1.5, refusals 2.5, five scenarios about 20, the deadman
-  // case 8, diffs 1), so that it starts first and the short files fill the other slot beside it.
-  "ssh-machines.test.ts": 36,
   "catalog-ha.test.ts": 16,
   "catalog.test.ts": 13,
   "outcomes.test.ts": 13,

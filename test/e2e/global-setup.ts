@@ -24,13 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export default async function setup(): Promise<() => Promise<void>> {
   const progress = new ConsoleProgress();
   const cacheDir = defaultCacheDir();
-  // Checks only (unless AFTERSHOCK_FIX_HOST=1): a host that needs a change stops here with one line naming
-  // `pnpm run doctor --fix --tests`, which also installs what two e2e files need (docker-registry and chromium).
-  await doctor({ progress, tests: true });
-  await ensureNodeImage({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, cacheDir, progress });
-  const now = Object.values(WORKLOAD_IMAGES).filter((r) => !LATER_IMAGES.includes(r));
-  await ensureWorkloadImages(now, cacheDir, progress);
-  await ensureLoadGeneratorImage(cacheDir, progress);
+  await readyForClusters(progress, cacheDir);
 
   // Two projects name this file: the second call finds the child started by the first.
   if (process.env.AFTERSHOCK_BACKGROUND_BUILDS) return async () => undefined;
@@ -65,6 +59,22 @@ export default async function setup(): Promise<() => Promise<void>> {
       /* already gone */
     }
   };
+}
+
+/**
+ * What every cluster test needs before it starts: the host checked, the default version's offline node image, the
+ * small workload images and the load generator's image (each built once, then found in the cache). The SSH lane's
+ * setup (ssh-machines-setup.ts) needs this and nothing of the background builds.
+ */
+export async function readyForClusters(progress: ConsoleProgress, cacheDir: string): Promise<void> {
+  // Checks only (unless AFTERSHOCK_FIX_HOST=1): a host that needs a change stops here with one line naming
+  // `pnpm run doctor --fix --tests`, which also installs what the e2e files need (docker-registry, chromium and
+  // openssh-server).
+  await doctor({ progress, tests: true });
+  await ensureNodeImage({ kubernetesVersion: DEFAULT_KUBERNETES_VERSION, cacheDir, progress });
+  const now = Object.values(WORKLOAD_IMAGES).filter((r) => !LATER_IMAGES.includes(r));
+  await ensureWorkloadImages(now, cacheDir, progress);
+  await ensureLoadGeneratorImage(cacheDir, progress);
 }
 
 function tail(file: string): string {

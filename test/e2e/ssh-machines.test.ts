@@ -303,6 +303,11 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
       },
       { node: cp(), change: /^added \/var\/lib\/etcd-backup\/snapshot\.db$/, why: "etcd-storage-lost's periodic snapshot, which its runbook restores" },
       {
+        node: cp(),
+        change: /^added \/opt\/aftershock\/bin\/etcdutl$/,
+        why: "etcd-storage-lost's etcdutl, copied from the node's own etcd image (clusters/etcd.ts) into the run-owned /opt/aftershock/bin and reused by later runs",
+      },
+      {
         node: worker,
         change: /^(changed \/etc\/containerd\/config\.toml|added \/etc\/containerd\/config\.toml\.broken)$/,
         why: "node-reboot-containerd-default's repair: containerd's default configuration, the broken one kept beside it",

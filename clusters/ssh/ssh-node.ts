@@ -157,8 +157,25 @@ export function sshNodeShell(cluster: string, handles: readonly NodeHandle[]): N
 const BOOT_ID = "/proc/sys/kernel/random/boot_id";
 
 /**
- * Reboots a machine over ssh and waits, within `budgetMs`, for ssh to answer again with another boot id (the
- * proof it rebooted rather than dropped a connection) and for systemd to finish booting. Returns a line saying so.
+ * What tells one boot of a machine from the next: the kernel's boot id, and when PID 1 started (field 22 of
+ * /proc/1/stat, in clock ticks since the kernel booted). A machine's reboot changes its boot id; a machine that is a
+ * container sharing its host's kernel (a kind node given an sshd, as the SSH lane's machines are) keeps the boot id
+ * and gets a new PID 1. Read by `cat` of both files; a line missing is an empty string.
+ */
+export function readBootMark(stdout: string): { bootId: string; pid1Start: string } {
+  const [id = "", stat = ""] = stdout.split("\n");
+  const afterComm = stat
+    .slice(stat.lastIndexOf(")") + 1)
+    .trim()
+    .split(/\s+/);
+  // After "pid (comm)" come fields 3 onwards: starttime, field 22, is the 20th of them.
+  return { bootId: id.trim(), pid1Start: stat.includes(")") ? (afterComm[19] ?? "") : "" };
+}
+
+/**
+ * Reboots a machine over ssh and waits, within `budgetMs`, for ssh to answer again from a new boot (another boot
+ * id, or for a container's machine another PID 1: readBootMark; the proof it rebooted rather than dropped a
+ * connection) and for systemd to finish booting. Returns a line saying so.
  */
 export async function rebootOverSsh(
   n: InventoryNode,
@@ -167,31 +184,38 @@ export async function rebootOverSsh(
   o: { budgetMs?: number; intervalMs?: number; clock?: Clock } = {},
 ): Promise<string> {
   const budgetMs = o.budgetMs ?? 10 * MIN;
-  const before = (await node.exec(["cat", BOOT_ID], { timeoutMs: 30_000 })).stdout.trim();
+  const before = readBootMark((await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { timeoutMs: 30_000 })).stdout);
+  const was = `boot id ${before.bootId.slice(0, 8)}${before.pid1Start ? `, PID 1 started at tick ${before.pid1Start}` : ""}`;
   // The connection dies with the machine: ssh's 255 (or the budget) here is the reboot starting, not a failure.
   await node.sh("systemctl reboot || reboot", { allowFailure: true, timeoutMs: 30_000 }).catch((e: unknown) => {
     if (!(e instanceof CommandError)) throw e;
   });
   await closeMaster(n, s);
   const started = Date.now();
-  const after = await pollUntil(
-    `node ${n.name}: did not answer over ssh with a new boot id (was ${before.slice(0, 8)})`,
+  let now = before;
+  await pollUntil(
+    `node ${n.name}: did not answer over ssh from a new boot (was ${was})`,
     budgetMs,
     o.intervalMs ?? 3000,
     async () => {
-      const r = await node.exec(["cat", BOOT_ID], { allowFailure: true, timeoutMs: 20_000 }).catch((e: unknown) => ({
+      const r = await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { allowFailure: true, timeoutMs: 20_000 }).catch((e: unknown) => ({
         exitCode: -1,
         stdout: "",
         stderr: e instanceof Error ? e.message : String(e),
       }));
-      const id = r.stdout.trim();
+      if (r.exitCode !== 0 || !r.stdout.trim()) return { ok: false, seen: r.stderr.trim().split("\n").pop() || `exit ${r.exitCode}` };
+      now = readBootMark(r.stdout);
       return {
-        ok: r.exitCode === 0 && !!id && id !== before,
-        seen: r.exitCode === 0 ? `boot id ${id.slice(0, 8)}` : r.stderr.trim().split("\n").pop() || `exit ${r.exitCode}`,
+        ok: !!now.bootId && (now.bootId !== before.bootId || now.pid1Start !== before.pid1Start),
+        seen: `boot id ${now.bootId.slice(0, 8)}${now.pid1Start ? `, PID 1 started at tick ${now.pid1Start}` : ""}`,
       };
     },
     o.clock ? { clock: o.clock } : {},
   );
+  const after =
+    now.bootId !== before.bootId
+      ? `boot id ${now.bootId.slice(0, 8)}, was ${before.bootId.slice(0, 8)}`
+      : `a new PID 1; boot id ${before.bootId.slice(0, 8)} kept: a container sharing its host's kernel`;
   const left = Math.max(30_000, budgetMs - (Date.now() - started));
   await pollUntil(
     `node ${n.name}: systemd did not finish booting`,
@@ -207,7 +231,7 @@ export async function rebootOverSsh(
     },
     o.clock ? { clock: o.clock } : {},
   );
-  return `${n.name} rebooted and answers again at ${n.host}:${n.port} (${after}, was ${before.slice(0, 8)})`;
+  return `${n.name} rebooted and answers again at ${n.host}:${n.port} (${after})`;
 }
 
 /** The reboot capability for an inventory's machines. */

@@ -11,7 +11,7 @@ import { armScript, deadmanSeconds, deadmanUnit, disarmScript } from "../../clus
 import { etcdctlScript, parseEndpointHealth, snapshotScript } from "../../clusters/etcd.js";
 import { matchInventory, parseAddress, parseInventory, roleOf } from "../../clusters/ssh/inventory.js";
 import { preflightVerdict, quorumOf } from "../../clusters/ssh/preflight.js";
-import { rebootOverSsh, remoteLine, sshArgv } from "../../clusters/ssh/ssh-node.js";
+import { readBootMark, rebootOverSsh, remoteLine, sshArgv } from "../../clusters/ssh/ssh-node.js";
 import { planByNode, targetOf } from "../../harness/engine/plan-by-node.js";
 
 const fs = (files: string[]) => ({ exists: (f: string) => files.includes(f), home: "/home/me" });
@@ -397,6 +397,10 @@ describe("--dry-run per node", () => {
   });
 });
 
+/** A /proc/1/stat line with `comm` and `starttime` (field 22), the other fields as a machine has them. */
+const stat = (comm: string, starttime: number) =>
+  `1 (${comm}) S 0 1 1 0 -1 4194560 9337 1232210 105 1021 40 52 3161 1390 20 0 1 0 ${starttime} 22536192 3141 18446744073709551615 1 1 0 0 0 0 671173123 4096 1260 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0`;
+
 describe("reboot over ssh", () => {
   const n = { name: "w-1", host: "127.0.0.1", port: 1, user: "root", key: "/nonexistent", sudo: false };
   const session = { dir: "/nonexistent", knownHosts: "/nonexistent/kh", controlDir: "/nonexistent/cm", connectTimeoutS: 1, persist: "1s" };
@@ -428,10 +432,29 @@ describe("reboot over ssh", () => {
     expect(f.seen.at(-1)).toBe("systemctl is-system-running");
   });
 
-  it("a machine that comes back with the same boot id (the connection dropped, no reboot) is a timeout naming the node", async () => {
-    const f = fakeNode((argv) => (argv[0] === "cat" ? { exitCode: 0, stdout: "aaaaaaaa-1" } : { exitCode: 0, stdout: "" }));
+  it("a machine that comes back with the same boot id and PID 1 (the connection dropped, no reboot) is a timeout naming the node", async () => {
+    const f = fakeNode((argv) => (argv[0] === "cat" ? { exitCode: 0, stdout: `aaaaaaaa-1\n${stat("systemd", 7)}` } : { exitCode: 0, stdout: "" }));
     await expect(rebootOverSsh(n, f.handle, session, { budgetMs: 300, intervalMs: 50 })).rejects.toThrow(
-      /^node w-1: did not answer over ssh with a new boot id \(was aaaaaaaa\) within 300ms; last seen: boot id aaaaaaaa$/,
+      /^node w-1: did not answer over ssh from a new boot \(was boot id aaaaaaaa, PID 1 started at tick 7\) within 300ms; last seen: boot id aaaaaaaa, PID 1 started at tick 7$/,
     );
+  });
+
+  // A kind node given an sshd (the SSH lane's machines) shares its host's kernel: its boot id never changes, seen on
+  // the lane's first run (node-reboot-containerd-default waited 10 minutes for it). Its PID 1 is new after the reboot.
+  it("a container's machine, which keeps its host's boot id, has rebooted when its PID 1 started anew", async () => {
+    let rebooted = false;
+    const f = fakeNode((argv) => {
+      if (argv[0] === "cat") return { exitCode: 0, stdout: `aaaaaaaa-1\n${stat("systemd", rebooted ? 91234 : 5012)}` };
+      if (argv[0] === "bash") rebooted = true;
+      return { exitCode: 0, stdout: "running" };
+    });
+    expect(await rebootOverSsh(n, f.handle, session, { budgetMs: 5000, intervalMs: 10 })).toBe(
+      "w-1 rebooted and answers again at 127.0.0.1:1 (a new PID 1; boot id aaaaaaaa kept: a container sharing its host's kernel)",
+    );
+  });
+
+  it("reads the boot id and PID 1's start time, a comm with spaces and parentheses included", () => {
+    expect(readBootMark(`b00t-id\n${stat("my (odd) init", 4242)}`)).toEqual({ bootId: "b00t-id", pid1Start: "4242" });
+    expect(readBootMark("b00t-id")).toEqual({ bootId: "b00t-id", pid1Start: "" });
   });
 });

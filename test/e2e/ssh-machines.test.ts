@@ -28,7 +28,7 @@ import { filesDiff, nodeFiles, sshMachines, type SshMachines } from "./ssh-machi
  * differs but what the runs keep on purpose (named below, with the reason).
  *
  * A lane of its own, not part of `pnpm test`: `pnpm test:ssh` (ssh-machines.vitest.config.ts), estimated at about 36
- * minutes on 2 cores; not yet run on a cluster.
+ * minutes on 2 cores; 35m33s on its first run (2026-12-07).
  */
 
 const MIN = 60_000;

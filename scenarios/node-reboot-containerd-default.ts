@@ -43,6 +43,25 @@ disabled_plugins = ["cri"]
 #  gid = 0
 `;
 
+/** Where the fault keeps the worker's own containerd configuration, for the rollback. */
+const SAVED = "/etc/containerd/config.toml.before-aftershock";
+
+/**
+ * The rollback, for a run that ends before its runbook repaired the worker (the symptoms not seen, a failure, Ctrl-C):
+ * the worker's own configuration back and its containerd and kubelet restarted. Harmless to repeat, and a no-op
+ * after the runbook: a configuration that no longer disables the CRI plugin is left as it is.
+ */
+const UNDO = `if [ -f ${SAVED} ]; then
+  if grep -q '^disabled_plugins = \\["cri"\\]' /etc/containerd/config.toml; then
+    cp ${SAVED} /etc/containerd/config.toml && systemctl restart containerd && systemctl restart kubelet && echo "the worker's own containerd config put back; containerd and the kubelet restarted"
+  else
+    echo "containerd's config no longer disables the CRI plugin (the runbook repaired it): left as it is"
+  fi
+  rm -f ${SAVED}
+else
+  echo "no saved config: the fault never replaced it"
+fi`;
+
 const rebootedWithPackageDefault: Fault = {
   title: "a worker is rebooted (as after the incident's resize) and comes back with containerd.io's package default config: the CRI plugin disabled",
   plan: [
@@ -55,10 +74,19 @@ const rebootedWithPackageDefault: Fault = {
     if (!rebooted(ctx)) throw new Error("the cluster has no worker to reboot");
     const worker = onRebooted(ctx);
     ctx.found.lost = worker.name;
+    await worker.sh(`[ -f ${SAVED} ] || cp -p /etc/containerd/config.toml ${SAVED}`);
     await worker.exec(["tee", "/etc/containerd/config.toml"], { input: PACKAGE_DEFAULT });
     ctx.evidence("fault", `${worker.name} rebooted: ${await nodeReboot(ctx.cluster).rebootNode(worker.name)}`);
     const after = await worker.sh("systemctl is-active containerd kubelet; grep -n disabled_plugins /etc/containerd/config.toml", { allowFailure: true });
     ctx.evidence("fault", `${worker.name}: containerd, kubelet ${after.stdout.trim().split("\n").join(", ")}`);
+  },
+  // Without it a run that ended before the runbook left the worker NotReady (seen over ssh on 2026-12-07: the next
+  // run on that cluster was refused by its preflight). On kind the cluster goes anyway; on a team's machine it must not.
+  rollback: {
+    title: "put the worker's own containerd config back if it still disables the CRI plugin, and restart containerd and the kubelet",
+    shows: UNDO,
+    budgetMs: 2 * 60_000,
+    run: async (ctx) => (await onRebooted(ctx).sh(UNDO, { timeoutMs: 2 * 60_000 })).stdout.trim(),
   },
 };
 

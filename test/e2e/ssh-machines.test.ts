@@ -65,8 +65,11 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
     (await k("get", "namespaces", "-o", "name")).stdout.split("\n").filter((n) => /^namespace\/(as-[0-9a-f]{8}-|aftershock-sentinels$)/.test(n));
   const lock = async () => (await k("-n", "kube-system", "get", "lease", "aftershock-lock", "-o", "jsonpath={.spec.holderIdentity}")).stdout.trim();
   /** A command in a node as the test sees it (docker exec: never the run's way in). */
-  const inNode = async (node: string, script: string) =>
-    (await docker.run(["exec", node, "bash", "-c", script], { allowFailure: true, timeoutMs: 60_000 })).stdout;
+  // What a script printed, each line ending in a newline as the script wrote it (run() gives stdout trimmed).
+  const inNode = async (node: string, script: string) => {
+    const out = (await docker.run(["exec", node, "bash", "-c", script], { allowFailure: true, timeoutMs: 60_000 })).stdout;
+    return out && !out.endsWith("\n") ? `${out}\n` : out;
+  };
   const journalIn = (output: string): RunJournal => {
     const f = /reports: (\S+journal\.json)/.exec(output)?.[1];
     if (!f) throw new Error(`no journal named in:\n${output.slice(-3000)}`);

@@ -429,7 +429,9 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
  * A node's files, as the test bed compares them before and after (docker exec: the test's own view, never the run's):
  * one line per file under the roots a run may touch, "<sha256>\t<path>" for files under 1 MiB, "size <bytes>\t<path>"
  * for larger ones, "-> <target>\t<path>" for links. Left out: what changes by itself on a running node (containerd's
- * and the kubelet's state, etcd's data, journals and pod logs, systemd's and NFS statd's own state; a file that vanishes
+ * and the kubelet's state (its managers', its pods' allocations and the images it recorded as pulled, which any pod
+ * scheduled on the node changes: seen on the lane's run of 2026-12-07), etcd's data, journals and pod logs, systemd's
+ * and NFS statd's own state; a file that vanishes
  * while it is read is left out), what Docker writes at each start
  * (/etc/hosts, /etc/hostname, /etc/resolv.conf), what kind's entrypoint writes at each boot (/etc/machine-id), and
  * what sshd writes at each login (wtmp, btmp, lastlog).
@@ -437,8 +439,8 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
 export const NODE_FILES_SCRIPT = `set -euo pipefail
 roots=""
 for r in /etc /opt /kind /root /usr/local /usr/bin /usr/sbin /usr/lib/systemd/system /var/lib /var/log; do [ -e "$r" ] && roots="$roots $r"; done
-prune='( -path /var/lib/containerd -o -path /var/lib/etcd -o -path /var/lib/kubelet/pods -o -path /var/lib/kubelet/plugins -o -path /var/lib/kubelet/plugins_registry -o -path /var/lib/kubelet/pod-resources -o -path /var/lib/kubelet/device-plugins -o -path /var/lib/kubelet/checkpoints -o -path /var/lib/systemd -o -path /var/lib/dbus -o -path /var/lib/nfs -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/log/journal -o -path /var/log/pods -o -path /var/log/containers )'
-skip='^(/etc/hosts|/etc/hostname|/etc/resolv[.]conf|/etc/machine-id|/var/log/(wtmp|btmp|lastlog)|/var/lib/kubelet/[a-z_]+_manager_state)$'
+prune='( -path /var/lib/containerd -o -path /var/lib/etcd -o -path /var/lib/kubelet/pods -o -path /var/lib/kubelet/plugins -o -path /var/lib/kubelet/plugins_registry -o -path /var/lib/kubelet/pod-resources -o -path /var/lib/kubelet/device-plugins -o -path /var/lib/kubelet/checkpoints -o -path /var/lib/kubelet/image_manager -o -path /var/lib/systemd -o -path /var/lib/dbus -o -path /var/lib/nfs -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/log/journal -o -path /var/log/pods -o -path /var/log/containers )'
+skip='^(/etc/hosts|/etc/hostname|/etc/resolv[.]conf|/etc/machine-id|/var/log/(wtmp|btmp|lastlog)|/var/lib/kubelet/[a-z_]+_manager_state|/var/lib/kubelet/[a-z_]+_pods_state)$'
 set -f
 {
   find $roots -xdev $prune -prune -o -type f -size -1024k -print0 2>/dev/null | xargs -0 -r sha256sum 2>/dev/null | sed 's/  /\t/' || true

@@ -21,6 +21,8 @@ export class SharedClusters implements ClusterFactory {
   private current?: { cluster: ManagedCluster; key: string; runs: number; unregister: () => void; scenarios: Set<string> };
   /** Clusters made so far (for the suite report). */
   readonly created: string[] = [];
+  /** The scenario of the run whose create() comes next (beforeRunOf); create() records it on the cluster it hands out. */
+  private nextScenario?: string;
   /** Whether the last create() handed out a cluster an earlier run had used. */
   lastReused = false;
 
@@ -82,7 +84,6 @@ export class SharedClusters implements ClusterFactory {
     await this.retire(why);
     return why;
   }
-  private nextScenario?: string;
 
   private recordNextScenario(): void {
     if (this.nextScenario) this.current?.scenarios.add(this.nextScenario);

@@ -92,6 +92,12 @@ export interface SideContainerSpec {
   ready: RegExp;
   readyBudgetMs: number;
   onLine(line: string, stream: "stdout" | "stderr"): void;
+  /**
+   * Nodes an in-cluster side container must not run on (the one a fault takes away). Such a container then also
+   * tolerates kubeadm's control-plane taint, so a cluster whose only other machines are control planes still has
+   * a place for it. Beside the cluster it means nothing.
+   */
+  avoidNodes?: string[];
 }
 
 export interface StartedSideContainer {

@@ -1,4 +1,4 @@
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import type { SideContainers, SideContainerSpec, StartedSideContainer } from "./contract.js";
 import { AftershockError, formatDuration } from "./errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "./kube.js";
@@ -48,6 +48,25 @@ const podName = (name: string) =>
     .slice(0, 63)
     .replace(/-+$/, "");
 
+/**
+ * Keeps a pod off the nodes a fault takes away (required: a load generator on the machine that reboots measures
+ * nothing), and lets it run on a control plane, so a cluster of one worker, or one whose other workers are cordoned,
+ * still has a place for it.
+ */
+export function awayFrom(nodes: string[] | undefined): Pick<V1PodSpec, "affinity" | "tolerations"> {
+  if (!nodes?.length) return {};
+  return {
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "NotIn", values: nodes }] }],
+        },
+      },
+    },
+    tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+  };
+}
+
 async function startPod(api: KubeApi, runId: string, image: string, spec: SideContainerSpec): Promise<StartedSideContainer> {
   const namespace = spec.namespace;
   const name = podName(spec.name);
@@ -66,6 +85,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
       automountServiceAccountToken: false,
       // What the "restricted" Pod Security level asks, so a namespace that enforces it still admits the pod.
       securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } },
+      ...awayFrom(spec.avoidNodes),
       containers: [
         {
           name: "side",

@@ -20,6 +20,7 @@ export function serviceLoad(service: string, o: Partial<Omit<LoadSpec, "target">
     rate: o.rate ?? 20,
     ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
     ...(o.k6 ? { k6: o.k6 } : {}),
+    ...(o.awayFrom ? { awayFrom: o.awayFrom } : {}),
     slo: { before: { availability: 0.99, p99Ms: 500 }, after: { availability: 0.99, p99Ms: 500 }, ...o.slo },
   };
 }

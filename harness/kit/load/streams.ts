@@ -66,6 +66,12 @@ export interface LoadSpec {
    * team's workload that did not become ready is not waited for: its steady state fails instead).
    */
   waitAnswered?: boolean | (() => boolean);
+  /**
+   * The node the fault takes away (a rebooted worker), asked when the load starts: a generator that runs inside the
+   * cluster keeps off it, as users do, who are not on that machine. A generator beside the cluster (kind) is off
+   * every node already.
+   */
+  awayFrom?: (ctx: StreamContext) => string | undefined;
   slo: { before?: SloObjective; during?: SloObjective; after?: SloObjective };
 }
 
@@ -183,7 +189,9 @@ export class LoadStream {
     ];
     const command = sh`echo ${vegetaTarget(this.spec, url, headers)} | /vegeta attack -format=json ${flags} | /vegeta encode --to=json`;
     const served = servedStatus(this.spec.expectStatus);
+    const away = sides.placement === "in-cluster" ? this.spec.awayFrom?.(ctx) : undefined;
     this.container = await sides.start({
+      ...(away ? { avoidNodes: [away] } : {}),
       name: `load-${this.spec.name}`,
       image: LOAD_GENERATOR_IMAGE,
       command,
@@ -196,7 +204,7 @@ export class LoadStream {
         else if (line.trim() && this.stderr.length < 20) this.stderr.push(line.trim());
       },
     });
-    return `${this.container.name}: vegeta attack -rate=${this.spec.rate}/s -timeout=${formatDuration(this.timeoutMs)} ${this.target}`;
+    return `${this.container.name}: vegeta attack -rate=${this.spec.rate}/s -timeout=${formatDuration(this.timeoutMs)} ${this.target}${away ? ` (kept off ${away})` : ""}`;
   }
 
   async stop(): Promise<void> {

@@ -21,6 +21,7 @@ import { drawScenario, type DrawFilter, type GameDayScenario } from "../gameday/
 import { HINT_COST, referenceTime, type GameOutcome } from "../gameday/score.js";
 import { bindKeys, gamePace, GameSession, type GamePace, type SessionEnd } from "../gameday/session.js";
 import {
+  clearNodeShellFiles,
   forgetGame,
   gameFiles,
   nodeCommands,
@@ -211,7 +212,10 @@ class GameDay {
   /** The runner's manual recovery: page, play; recovered, the run verifies; given up, the runbook runs, shown step by step. */
   private async recover(ctx: ScenarioContext, shell: NodeShell | undefined): Promise<void | "runbook"> {
     const session = await this.page(ctx, shell);
-    if ((await this.play(session, ctx)) === "recovered") return;
+    const ended = await this.play(session, ctx);
+    const left = shell ? await clearNodeShellFiles(shell.nodes) : [];
+    if (left.length) ctx.evidence("gameday", `node-shell's files could not be removed: ${left.join("; ")}`);
+    if (ended === "recovered") return;
     this.live.reveal = true;
     for (const line of runbookSteps(this.scenario.runbook)) out(line);
     return "runbook";

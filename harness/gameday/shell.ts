@@ -157,6 +157,22 @@ export function withNamespace(kubeconfig: string, namespace: string | undefined)
 const NODE_DIR = "/var/log/aftershock-gameday";
 
 /**
+ * Removes node-shell's files (its rc file and the logs of what was typed, already copied to the game's command log)
+ * from every node the game can reach, once the play has ended: a team's machine keeps nothing of the game. Returns
+ * the nodes it could not clear, with why.
+ */
+export async function clearNodeShellFiles(nodes: readonly Pick<NodeHandle, "name" | "sh">[]): Promise<string[]> {
+  const failed: string[] = [];
+  await Promise.all(
+    nodes.map(async (n) => {
+      const r = await n.sh(`rm -rf ${NODE_DIR}`, { allowFailure: true, timeoutMs: 30_000 }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }));
+      if (r.exitCode !== 0) failed.push(`${n.name}: ${r.stderr.trim().split("\n").pop() ?? `exit ${r.exitCode}`}`);
+    }),
+  );
+  return failed;
+}
+
+/**
  * The recorder both shells share: before each prompt, the last history entry, if it is new, goes to
  * $AFTERSHOCK_GAMEDAY_LOG as `<epoch ms>\t<prefix><command>`, timed when it started (a DEBUG trap notes the
  * first command after a prompt), so a node shell or a `kubectl get -w` is placed before what happened inside

@@ -82,8 +82,16 @@ async function bridgeGateway(): Promise<string> {
     '{{(index .IPAM.Config 0).Gateway}}|{{index .Options "com.docker.network.bridge.name"}}',
   ]);
   const [gateway = "", iface = ""] = r.stdout.trim().split("|");
-  if (gateway) return gateway;
   // Not os.networkInterfaces(): it leaves out an interface without carrier, as docker0 is while no container is on it.
   const ip = await run("ip", ["-4", "-o", "addr", "show", "dev", iface || "docker0"], { allowFailure: true });
-  return /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(ip.stdout)?.[1] ?? "";
+  const onHost = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(ip.stdout)?.[1] ?? "";
+  if (gateway && gateway !== onHost)
+    // Seen on 2026-12-07: docker0 gone from the host while Docker still listed 172.17.0.1. The nodes' pulls then went
+    // to the host's default route, off this machine, and a proxy there answered 404: never send them there.
+    throw new AftershockError(
+      "E_DOCKER_DOWN",
+      `Docker's default bridge gateway ${gateway} is not an address of this host (${iface || "docker0"}: ${ip.stdout.trim() || ip.stderr.trim() || "no IPv4 address"}); a registry there would be reached off this machine`,
+      { hint: "restart dockerd: it makes its default bridge again" },
+    );
+  return onHost;
 }

@@ -94,14 +94,18 @@ const rebootedWithPackageDefault: Fault = {
  * `containerd config default`, then the settings this node's kubelet and machine need (a real operator's list,
  * each read from the node, not assumed): the systemd cgroup driver the kubelet is configured with, the pause
  * image the node has (nothing can pull another here, and from 1.35 only the runtime names it), the layers of
- * images imported unpacked, the missing hugetlb controller of a cgroup v1 container, and oom_score_adj clamped
- * where the machine lacks CAP_SYS_RESOURCE.
+ * images imported unpacked, the missing hugetlb controller of a cgroup v1 container, oom_score_adj clamped
+ * where the machine lacks CAP_SYS_RESOURCE, and the registry hosts directory the node has (/etc/containerd/certs.d:
+ * containerd 2.x's default leaves config_path empty, and without it the node could no longer pull from the
+ * plain-HTTP registry it was told to trust; seen over ssh on 2026-12-07, where the next run's pod on the repaired
+ * worker failed with "server gave HTTP response to HTTPS client").
  */
 const REPAIR = `set -euo pipefail
 driver=$(awk '/^cgroupDriver:/{print $2}' /var/lib/kubelet/config.yaml)
 pause=$(ctr -n k8s.io images ls -q | awk '/\\/pause:/ && !n++')
 restrict=false; (( (0x$(awk '/^CapBnd/{print $2}' /proc/1/status) >> 24) & 1 )) || restrict=true
 systemd=false; [[ $driver == systemd ]] && systemd=true
+hosts=''; [[ -d /etc/containerd/certs.d ]] && hosts=/etc/containerd/certs.d
 cp /etc/containerd/config.toml /etc/containerd/config.toml.broken
 containerd config default > /etc/containerd/config.toml
 sed -i -E \\
@@ -110,9 +114,10 @@ sed -i -E \\
   -e "s#^(\\s*discard_unpacked_layers\\s*=\\s*).*#\\1false#" \\
   -e "s#^(\\s*tolerate_missing_hugetlb_controller\\s*=\\s*).*#\\1true#" \\
   -e "s#^(\\s*restrict_oom_score_adj\\s*=\\s*).*#\\1$restrict#" \\
+  -e "s#^(\\s*config_path\\s*=\\s*).*#\\1'$hosts'#" \\
   /etc/containerd/config.toml
-echo "kubelet cgroupDriver=$driver; pause=$pause; CAP_SYS_RESOURCE missing: $restrict"
-grep -nE '^\\s*(version|SystemdCgroup|sandbox(_image)?|discard_unpacked_layers|tolerate_missing_hugetlb_controller|restrict_oom_score_adj)\\s*=' /etc/containerd/config.toml`;
+echo "kubelet cgroupDriver=$driver; pause=$pause; CAP_SYS_RESOURCE missing: $restrict; registry hosts: \${hosts:-none}"
+grep -nE '^\\s*(version|SystemdCgroup|sandbox(_image)?|discard_unpacked_layers|tolerate_missing_hugetlb_controller|restrict_oom_score_adj|config_path)\\s*=' /etc/containerd/config.toml`;
 
 export default defineScenario({
   id: "node-reboot-containerd-default",
@@ -192,7 +197,7 @@ export default defineScenario({
     }),
     step(
       "write containerd's default configuration with the settings this kubelet needs",
-      "containerd config default > /etc/containerd/config.toml\n# then: SystemdCgroup (the kubelet's cgroupDriver), sandbox = the node's pause image, discard_unpacked_layers = false, tolerate_missing_hugetlb_controller, restrict_oom_score_adj",
+      "containerd config default > /etc/containerd/config.toml\n# then: SystemdCgroup (the kubelet's cgroupDriver), sandbox = the node's pause image, discard_unpacked_layers = false, tolerate_missing_hugetlb_controller, restrict_oom_score_adj, config_path = /etc/containerd/certs.d (the registry hosts)",
       async (ctx) => (await onRebooted(ctx).sh(REPAIR, { timeoutMs: 30_000 })).stdout.trim(),
     ),
     step("restart containerd, then the kubelet", "systemctl restart containerd && crictl info && systemctl restart kubelet", async (ctx) => {

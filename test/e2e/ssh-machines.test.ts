@@ -195,6 +195,18 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
           expect.stringMatching(new RegExp(`^deadman on ${cp()}: systemd aftershock-deadman-${j.runId}-fault, undoes the fault in \\d+s unless disarmed$`)),
           expect.stringMatching(/^disarmed after the runbook: /),
         ]);
+      if (id === "node-reboot-containerd-default") {
+        // The repaired worker still pulls from the plain-HTTP registry it was told to trust (its registry hosts kept).
+        const worker = m().machines.filter((x) => x.role === "worker")[0]!.name;
+        const repo = ((await (await fetch(`http://${registry!.address}/v2/_catalog`)).json()) as { repositories: string[] }).repositories[0]!;
+        const tag = ((await (await fetch(`http://${registry!.address}/v2/${repo}/tags/list`)).json()) as { tags: string[] }).tags[0]!;
+        expect(
+          await inNode(
+            worker,
+            `crictl --timeout 60s pull ${registry!.address}/${repo}:${tag} >/dev/null 2>&1 && echo pulled || crictl --timeout 60s pull ${registry!.address}/${repo}:${tag} 2>&1 | tail -1`,
+          ),
+        ).toBe("pulled\n");
+      }
       if (id === "node-reboot-containerd-default")
         expect(evidence("fault").join("\n")).toMatch(
           // A machine gets a new boot id; a kind node stands in for one and shares the host's kernel, so its PID 1 is what is new.

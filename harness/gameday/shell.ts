@@ -332,6 +332,9 @@ export function nodeRc(): string {
 if [[ -f /etc/bash.bashrc ]]; then source /etc/bash.bashrc; fi
 if [[ -f ~/.bashrc ]]; then source ~/.bashrc; fi
 echo $$ >"$AS_PIDFILE"
+# The shell's history file beside its log, in node-shell's own directory, which the game removes: the machine's
+# root keeps no ~/.bash_history of the game.
+HISTFILE=\${AS_LOG%.log}.history
 if [[ -f /etc/kubernetes/admin.conf ]]; then export KUBECONFIG=/etc/kubernetes/admin.conf; fi
 export AFTERSHOCK_GAMEDAY_LOG=$AS_LOG
 ${recorder('"[node $AS_NODE] "')}PS1='[gameday \${__as_clock}] \\u@$AS_NODE:\\w\\$ '

@@ -275,7 +275,7 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
         await seen(0, /^debrief: \S+/m, 10 * MIN);
         const html = readFileSync(path.resolve(root, /^debrief: (\S+)/m.exec(screen(0))![1]!), "utf8");
         expect(html).toContain("controllers-down");
-        expect(html).toMatch(/\[node \S*control-plane\] mv \/etc\/kubernetes\/aftershock-stopped\/\*\.yaml \/etc\/kubernetes\/manifests\//);
+        expect(html).toMatch(/\[\S*control-plane\] mv \/etc\/kubernetes\/aftershock-stopped\/\*\.yaml \/etc\/kubernetes\/manifests\//);
         const j = JSON.parse(readFileSync(path.join(root, "reports", `controllers-down-${runId}`, "journal.json"), "utf8")) as RunJournal;
         journals.set("gameday", j);
         expect(j.outcome, j.reason).toBe("passed");

@@ -375,6 +375,8 @@ describe("the game shell", () => {
     expect(rc).toContain("PS1='[gameday ${__as_clock}]");
     expect(shellRc(state("/g", { kubectl: "kubectl" }), "/g/node.rc")).not.toContain("export PATH=");
     expect(nodeRc()).toContain(`__AS_PREFIX="[node $AS_NODE] "`);
+    // The node's shell keeps its history in node-shell's directory (removed after the game), not in root's home.
+    expect(nodeRc()).toContain("HISTFILE=${AS_LOG%.log}.history");
   });
 
   it("runs a node's command as its capability says: argv appended (docker exec) or one line quoted for a remote shell (ssh)", () => {

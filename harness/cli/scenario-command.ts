@@ -1,5 +1,5 @@
 import type { ImagesMode } from "../../clusters/images/source.js";
-import { nodeCommand } from "../../clusters/contract.js";
+import { nodeCommand, type ClusterFactory } from "../../clusters/contract.js";
 import { renderCommand } from "../../clusters/exec.js";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
@@ -58,7 +58,7 @@ import { metricsText } from "../reports/metrics.js";
 import { versionMatrixLines, versionMatrixSection } from "../reports/versions.js";
 import { versionSuffix } from "../kit/versions.js";
 import { ensureHostTools } from "../../clusters/images/host-tools.js";
-import { realClock, type ClusterFactory } from "../kit/types.js";
+import { realClock } from "../../clusters/wait.js";
 import { mkdir, writeFile } from "node:fs/promises";
 
 export const REPORTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "reports");

@@ -3,8 +3,8 @@ import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { LoadMonitor } from "../kit/load/load.js";
 import { observe, type Observation, type Probe } from "../kit/probes.js";
 import type { Scenario } from "../kit/scenario.js";
-import type { Clock, ClusterFactory, ManagedCluster, NodeShell, ScenarioContext } from "../kit/types.js";
-import type { NodeCommandRecord } from "../../clusters/contract.js";
+import type { Clock, NodeShell, ScenarioContext } from "../kit/types.js";
+import type { ClusterFactory, ManagedCluster, NodeCommandRecord } from "../../clusters/contract.js";
 import {
   EXIT_CODES,
   type NodeCommandEntry,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./fake-clock.js";
-import { nodeCommandFeed, nodeShell, type RunGuard } from "../../clusters/contract.js";
+import { nodeCommandFeed, nodeShell, type ManagedCluster, type RunGuard } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import type { RunResult } from "../../clusters/exec.js";
 import type { KubeApi } from "../../clusters/kube.js";
@@ -14,7 +14,7 @@ import { nodeCommandsLine } from "../../harness/reports/console.js";
 import { htmlReport } from "../../harness/reports/files.js";
 import type { Probe } from "../../harness/kit/probes.js";
 import { defineScenario, step, type ScenarioDefinition } from "../../harness/kit/scenario.js";
-import type { Clock, ManagedCluster } from "../../harness/kit/types.js";
+import type { Clock } from "../../harness/kit/types.js";
 
 /** The runner with a guard (a cluster this tool did not create, machines over ssh): preflight, snapshot, deadman. */
 

@@ -15,7 +15,8 @@ import { runScenario } from "../../harness/engine/runner.js";
 import { EXIT_CODES, type RunJournal } from "../../harness/engine/journal.js";
 import { defineScenario, step, type ScenarioDefinition, type Sentinel } from "../../harness/kit/scenario.js";
 import { faultNeutralised, runbookCutShort, variantsOf, withRunbook } from "../../harness/engine/variants.js";
-import type { Clock, ClusterFactory, ManagedCluster, ScenarioContext } from "../../harness/kit/types.js";
+import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
+import type { ClusterFactory, ManagedCluster } from "../../clusters/contract.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { SharedClusters } from "../../harness/engine/shared-clusters.js";
 

@@ -1,5 +1,5 @@
 import { isStopping } from "../signals.js";
-import { stopWatches } from "../../kit/workloads/namespace-watch.js";
+import { stopWatches } from "../../../clusters/namespace-watch.js";
 import { WORKLOAD_AFTER_SECONDS, WORKLOAD_BREACHED_EXIT, workloadLines, workloadVerdict } from "../../kit/workloads/team-workload.js";
 import type { Run } from "../run.js";
 

@@ -4,7 +4,7 @@ import { withNodeContract } from "../../../clusters/kind/node-contract.js";
 import { describeLoadTarget } from "../../kit/load/load.js";
 import { observeWithin } from "../../kit/probes.js";
 import { SENTINEL_NAMESPACE } from "../../kit/sentinels.js";
-import { createRunNamespace, deleteRunNamespace } from "../../kit/workloads/workloads.js";
+import { createRunNamespace, deleteRunNamespace } from "../run-namespace.js";
 import { record, runNamespace, type Phase } from "../run.js";
 
 /** The phases before the fault: a cluster, the scenario's setup on it, and two checks that it is healthy. */

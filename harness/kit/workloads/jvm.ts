@@ -1,5 +1,5 @@
 import type { Observation, Probe } from "../probes.js";
-import { namespaceWatch, type Termination } from "./namespace-watch.js";
+import { namespaceWatch, type Termination } from "../../../clusters/namespace-watch.js";
 import type { ScenarioContext } from "../types.js";
 import { proxyGet } from "./workloads.js";
 

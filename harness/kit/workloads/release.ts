@@ -5,7 +5,7 @@ import { podReady, type Observation, type Probe } from "../probes.js";
 import type { Fault } from "../scenario.js";
 import { aimAt, aimed, type PodTarget } from "../targets.js";
 import type { ScenarioContext } from "../types.js";
-import { namespaceWatch } from "./namespace-watch.js";
+import { namespaceWatch } from "../../../clusters/namespace-watch.js";
 import { kubectlPatch, rolloutState } from "./workloads.js";
 
 /**

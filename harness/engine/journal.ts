@@ -1,7 +1,7 @@
 import type { ImagesMode, Origin } from "../../clusters/images/source.js";
 import type { ConformanceRecord } from "../../clusters/conformance/run.js";
 import type { Evidence } from "../kit/types.js";
-import type { LoadRecord } from "../kit/load/load.js";
+import type { LoadRecord } from "../load/streams.js";
 import type { WorkloadVerdict } from "../kit/workloads/team-workload.js";
 import type { Outcome, ScoreConfig } from "../kit/scenario.js";
 

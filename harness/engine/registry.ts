@@ -5,7 +5,7 @@ import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { healthProbes, type Scenario } from "../kit/scenario.js";
 import { refusesWorkload } from "../kit/workloads/with-workload.js";
 import { withRunbook } from "./variants.js";
-import { describeLoadTarget, describeObjective } from "../kit/load/load.js";
+import { describeLoadTarget, describeObjective } from "../load/streams.js";
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "scenarios");
 

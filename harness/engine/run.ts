@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { AftershockError, formatDuration } from "../../clusters/errors.js";
-import { LoadMonitor } from "../kit/load/load.js";
+import { LoadMonitor } from "../load/streams.js";
 import { observe, type Observation, type Probe } from "../kit/probes.js";
 import type { Scenario } from "../kit/scenario.js";
 import type { Clock, NodeShell, ScenarioContext } from "../kit/types.js";

@@ -1,6 +1,6 @@
 import type { ClusterAccess } from "../../clusters/contract.js";
 import type { Clock } from "../../clusters/wait.js";
-import type { LoadMonitor } from "./load/streams.js";
+import type { LoadMonitor } from "../load/streams.js";
 
 export type { Capability, ClusterAccess, ClusterShape, ImageLoader, NodeHandle, NodeLifecycle, NodeReboot, NodeShell } from "../../clusters/contract.js";
 export { nodeLifecycle, nodeReboot, nodeShell } from "../../clusters/contract.js";

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
  * The house's floors, bottom first. A file may import files of its own floor or of a floor below, never one
  * above:
  *   clusters/ → nothing outside clusters/
+ *   harness/load/ (users' traffic through the fault: streams, their seconds, SLO arithmetic) → clusters/
  *   harness/kit/ (what scenario authors use, with the scenario definition API) → clusters/
  *   harness/engine/ (runs a scenario, keeps its journal, calls the reporters' hooks) → kit, clusters
  *   harness/reports/ (reporters, history, trends: read journals) → engine, kit, clusters
@@ -21,7 +22,7 @@ import { describe, expect, it } from "vitest";
  */
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const AUTHOR_ENTRY = "harness/kit/index.ts";
-const FLOORS = ["clusters/", "harness/kit/", "harness/engine/", "harness/reports/", "harness/gameday/", "harness/cli/"];
+const FLOORS = ["clusters/", "harness/load/", "harness/kit/", "harness/engine/", "harness/reports/", "harness/gameday/", "harness/cli/"];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/kit/load/load-series.js";
-import { keepsServing, LoadMonitor, serviceLoad, sloHolds, usersSeeErrors, vegetaTarget } from "../../harness/kit/load/load.js";
+import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/load/load-series.js";
+import { keepsServing, serviceLoad, sloHolds, usersSeeErrors } from "../../harness/kit/load/load.js";
+import { LoadMonitor, vegetaTarget } from "../../harness/load/streams.js";
 import { defineScenario, step, variantOf } from "../../harness/kit/scenario.js";
 import { nodesReady } from "../../harness/kit/probes.js";
 import type { Clock, ScenarioContext } from "../../harness/kit/types.js";

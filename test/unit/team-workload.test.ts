@@ -6,7 +6,7 @@ import { loadScenario } from "../../harness/engine/registry.js";
 import { variantOf } from "../../harness/kit/scenario.js";
 import { checkWorkload, readWorkload, workloadLines, workloadVerdict, type WorkloadPods } from "../../harness/kit/workloads/team-workload.js";
 import { refusesWorkload, withWorkload } from "../../harness/kit/workloads/with-workload.js";
-import type { LoadRecord } from "../../harness/kit/load/load.js";
+import type { LoadRecord } from "../../harness/load/streams.js";
 
 const example = path.resolve(import.meta.dirname, "../../examples/shop");
 

@@ -1,7 +1,7 @@
 import { AftershockError, formatDuration } from "../../../clusters/errors.js";
 import { restrictTo } from "../../../clusters/contract.js";
 import { withNodeContract } from "../../../clusters/kind/node-contract.js";
-import { describeLoadTarget } from "../../kit/load/load.js";
+import { describeLoadTarget } from "../../load/streams.js";
 import { observeWithin } from "../../kit/probes.js";
 import { SENTINEL_NAMESPACE } from "../../kit/sentinels.js";
 import { createRunNamespace, deleteRunNamespace } from "../run-namespace.js";

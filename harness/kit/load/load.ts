@@ -1,15 +1,15 @@
 import { AftershockError } from "../../../clusters/errors.js";
 import type { Probe } from "../probes.js";
 import type { ScenarioContext } from "../types.js";
-import { describeObjective, describeSummary, judge, type LoadEntry, type LoadMonitor, type LoadSpec, type LoadStream } from "./streams.js";
-import { percent, type LoadSummary } from "./load-series.js";
+import { describeObjective, describeSummary, judge, type LoadEntry, type LoadMonitor, type LoadSpec, type LoadStream } from "../../load/streams.js";
+import { percent, type LoadSummary } from "../../load/load-series.js";
 
-export * from "./streams.js";
+export type { LoadEntry, LoadSpec, LoadTarget, SloObjective } from "../../load/streams.js";
 
 /**
  * What a scenario author writes about load: the load it declares (serviceLoad, apiLoad), a load started in a
  * fault (startLoad, stopLoad), and the probes that read what users saw. The streams that send the requests
- * are in streams.ts.
+ * are in harness/load/.
  */
 
 /** Load on a Service of the run's namespace (default: 20 requests/s, 99% and p99 < 500ms before and after). */

@@ -5,9 +5,9 @@ import { AftershockError, formatDuration, parseDuration } from "../../../cluster
 import { docker } from "../../../clusters/docker.js";
 import { run } from "../../../clusters/exec.js";
 import { apiErrorLine } from "../../../clusters/kube.js";
-import type { LoadRecord, SloObjective, SloWindow } from "../load/load.js";
-import type { LoadSecond } from "../load/load-series.js";
-import { describeObjective, judge } from "../load/load.js";
+import type { LoadRecord, SloObjective, SloWindow } from "../../load/streams.js";
+import type { LoadSecond } from "../../load/load-series.js";
+import { describeObjective, judge } from "../../load/streams.js";
 import type { ScenarioContext } from "../types.js";
 
 /**

@@ -2,8 +2,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AftershockError, formatDuration } from "../../clusters/errors.js";
-import { healthProbes, type Scenario } from "../kit/scenario.js";
-import { refusesWorkload } from "../kit/workloads/with-workload.js";
+import { healthProbes, refusesWorkload, type Scenario } from "../model/scenario.js";
 import { withRunbook } from "./variants.js";
 import { describeLoadTarget, describeObjective } from "../load/streams.js";
 

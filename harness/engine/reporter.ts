@@ -1,4 +1,4 @@
-import type { Evidence } from "../kit/types.js";
+import type { Evidence } from "../model/context.js";
 import type { LoadSummary } from "../load/load-series.js";
 import type { PhaseRecord, ProbeRecord, RunJournal, StepRecord } from "./journal.js";
 

@@ -1,5 +1,5 @@
 import { AftershockError } from "../../clusters/errors.js";
-import type { Scenario } from "../kit/scenario.js";
+import type { Scenario } from "../model/scenario.js";
 import type { Capability, ClusterFactory } from "../../clusters/contract.js";
 import type { RunJournal } from "./journal.js";
 import { afterRun } from "./phases/after-run.js";

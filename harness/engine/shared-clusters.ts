@@ -1,7 +1,8 @@
 import { formatDuration } from "../../clusters/errors.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { LABELS } from "../../clusters/labels.js";
-import { kubeSystemReady, nodesReady, waitFor, type Probe } from "../kit/probes.js";
+import { kubeSystemReady, nodesReady } from "../model/health.js";
+import { waitFor, type Probe } from "../model/probe.js";
 import type { Outcome } from "./journal.js";
 import type { Clock } from "../../clusters/wait.js";
 import type { ClusterFactory, ClusterShape, ManagedCluster } from "../../clusters/contract.js";

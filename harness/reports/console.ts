@@ -1,6 +1,6 @@
 import { describeOrigins } from "../../clusters/images/source.js";
 import { conformanceLines } from "../../clusters/conformance/run.js";
-import { workloadLines } from "../kit/workloads/team-workload.js";
+import { workloadLines } from "../model/workload.js";
 import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "../engine/reporter.js";

@@ -1,4 +1,4 @@
-import { workloadLines } from "../kit/workloads/team-workload.js";
+import { workloadLines } from "../model/workload.js";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";

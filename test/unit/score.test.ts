@@ -4,7 +4,7 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
 import type { PhaseRecord, RunJournal } from "../../harness/engine/journal.js";
 import type { LoadRecord } from "../../harness/load/streams.js";
-import { defineScenario, type ScenarioDefinition } from "../../harness/kit/scenario.js";
+import { defineScenario, type ScenarioDefinition } from "../../harness/model/scenario.js";
 import { breachValue, budgetValue, scoreLines, scoreRun, suiteScores } from "../../harness/reports/score.js";
 import { consoleReporter } from "../../harness/reports/console.js";
 import { scoreSection } from "../../harness/reports/trends.js";

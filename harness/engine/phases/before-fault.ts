@@ -2,8 +2,8 @@ import { AftershockError, formatDuration } from "../../../clusters/errors.js";
 import { restrictTo } from "../../../clusters/contract.js";
 import { withNodeContract } from "../../../clusters/kind/node-contract.js";
 import { describeLoadTarget } from "../../load/streams.js";
-import { observeWithin } from "../../kit/probes.js";
-import { SENTINEL_NAMESPACE } from "../../kit/sentinels.js";
+import { observeWithin } from "../../model/probe.js";
+import { SENTINEL_NAMESPACE } from "../../model/scenario.js";
 import { createRunNamespace, deleteRunNamespace } from "../run-namespace.js";
 import { record, runNamespace, type Phase } from "../run.js";
 

@@ -13,9 +13,10 @@ import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
 import { LABELS } from "../../../clusters/labels.js";
 import { pollUntil } from "../../../clusters/wait.js";
 import { backOffDelays, namespaceWatch } from "../../../clusters/namespace-watch.js";
-import { podReady, type Observation, type Probe } from "../probes.js";
-import type { Sentinel } from "../scenario.js";
-import type { ScenarioContext } from "../types.js";
+import { podReady } from "../../model/health.js";
+import type { Observation, Probe } from "../../model/probe.js";
+import type { Sentinel } from "../../model/scenario.js";
+import type { ScenarioContext } from "../../model/context.js";
 import { createHash, randomBytes } from "node:crypto";
 
 /**

@@ -2,11 +2,10 @@ import type { ClusterAccess } from "../../clusters/contract.js";
 import type { Clock } from "../../clusters/wait.js";
 import type { LoadMonitor } from "../load/streams.js";
 
-export type { Capability, ClusterAccess, ClusterShape, ImageLoader, NodeHandle, NodeLifecycle, NodeReboot, NodeShell } from "../../clusters/contract.js";
-export { nodeLifecycle, nodeReboot, nodeShell } from "../../clusters/contract.js";
-
-export type { Clock } from "../../clusters/wait.js";
-export { realClock } from "../../clusters/wait.js";
+/**
+ * The run model's floor (harness/model/): what a scenario is made of and what the engine runs, which neither the
+ * author's kit nor the engine owns. Here: what every fault, probe and step of a run receives.
+ */
 
 /** Something seen while the scenario ran: a log line, a probe answer, a step's output. */
 export interface Evidence {

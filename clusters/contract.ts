@@ -1,6 +1,7 @@
 import { AftershockError } from "./errors.js";
 import { quote, type RunOptions, type RunResult } from "./exec.js";
 import type { KubeApi } from "./kube.js";
+import type { ImagesMode, Origin } from "./images/source.js";
 
 /**
  * What a cluster offers a scenario, declared once (as Kubernetes' e2e-framework does): every target gives
@@ -198,6 +199,45 @@ export interface ClusterAccess {
   readonly guard?: RunGuard;
   /** Every command its node handles run (machines reached over ssh), for the run's journal; the guard's included. */
   readonly nodeCommands?: NodeCommandFeed;
+}
+
+/** A cluster a run was handed: access, plus how to let it go and how to tell a person to reach it. */
+export interface ManagedCluster extends ClusterAccess {
+  delete(): Promise<void>;
+  /** Starts sampling the memory of the cluster's containers; stop() gives the peak in MiB. */
+  sampleMemory?(): { stop(): Promise<number> };
+  howToReach(): string;
+  readonly timings: Record<string, number>;
+  /** Set when the run got a cluster it did not make (another run's in pnpm suite, or an existing one): how it got it. */
+  readonly shared?: string;
+}
+
+export interface ClusterShape {
+  controlPlanes: 1 | 3;
+  workers: number;
+}
+
+/** The one thing the engine needs from clusters/: make a cluster of a shape, hand it back. */
+export interface ClusterFactory {
+  /**
+   * Optional: find or build the node image before the run's timeline starts, so a cold build (minutes) is
+   * not reported as cluster-create time.
+   */
+  prepare?(o: {
+    kubernetesVersion: string;
+    image?: string;
+    workloadImages?: string[];
+    loadGenerator?: boolean;
+    /** --conformance: Kubernetes' e2e.test of the version too, returned as `e2eTest`. */
+    conformance?: boolean;
+  }): Promise<{ ref: string; built: boolean; ms: number; mode?: ImagesMode; origins?: Origin[]; e2eTest?: string }>;
+  create(shape: ClusterShape & { kubernetesVersion: string; image?: string; runId: string; keep?: boolean }): Promise<ManagedCluster>;
+  /** What every cluster it makes offers besides the API (checked against a scenario's needs before anything exists). */
+  readonly capabilities: readonly Capability[];
+  /** For messages: "a kind cluster", "the cluster in ~/.kube/config", … */
+  readonly target?: string;
+  /** Which scenario scopes its clusters take (default both): an existing cluster takes only namespace-scoped ones. */
+  readonly scopes?: readonly ("cluster" | "namespace")[];
 }
 
 /**

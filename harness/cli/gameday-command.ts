@@ -12,8 +12,9 @@ import { historyDir, readHistory } from "../reports/history.js";
 import { loadAll } from "../engine/registry.js";
 import type { Reporter } from "../engine/reporter.js";
 import type { RunJournal } from "../engine/journal.js";
-import { healthProbes } from "../kit/scenario.js";
-import type { NodeShell, ScenarioContext } from "../kit/types.js";
+import { healthProbes } from "../model/scenario.js";
+import type { NodeShell } from "../../clusters/contract.js";
+import type { ScenarioContext } from "../model/context.js";
 import { gameDayHints, renderPage, runbookSteps, severityOf } from "../gameday/alert.js";
 import { readCommandLog } from "../gameday/commands.js";
 import { debriefText, gameRecord, writeDebrief } from "../gameday/debrief.js";
@@ -35,7 +36,7 @@ import {
   type GameState,
 } from "../gameday/shell.js";
 import { describeTarget, type ExistingTarget } from "../../clusters/existing.js";
-import type { Scenario } from "../kit/scenario.js";
+import type { Scenario } from "../model/scenario.js";
 import { candidates } from "../gameday/draw.js";
 import { existingClusters, leftOutText, REPORTS_DIR, runScenarios, servedScenarios } from "./scenario-command.js";
 

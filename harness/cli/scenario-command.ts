@@ -1,5 +1,5 @@
 import type { ImagesMode } from "../../clusters/images/source.js";
-import { nodeCommand } from "../../clusters/contract.js";
+import { nodeCommand, type ClusterFactory } from "../../clusters/contract.js";
 import { renderCommand } from "../../clusters/exec.js";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
@@ -24,7 +24,7 @@ import { KindProvider } from "../../clusters/kind/provider.js";
 import type { Progress } from "../../clusters/progress.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { describePlan, loadAll, loadScenario, scenarioIds } from "../engine/registry.js";
-import type { Scenario } from "../kit/scenario.js";
+import type { Scenario } from "../model/scenario.js";
 import { consoleReporter } from "../reports/console.js";
 import { esc, fileReporter, htmlReport, junitXml, type FileReport } from "../reports/files.js";
 import { ReporterMultiplexer, type Reporter } from "../engine/reporter.js";
@@ -34,8 +34,10 @@ import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { SharedClusters } from "../engine/shared-clusters.js";
 import { deadmanSecondsSwitch, runbookDelayMs, STOP_BEFORE_CONFORMANCE_ENV, stopBeforeConformance } from "../engine/test-hooks.js";
 import { isStopping } from "../engine/signals.js";
-import { checkWorkload, checkWorkloadImages, type WorkloadConfig } from "../kit/workloads/team-workload.js";
-import { refusesWorkload, withWorkload } from "../kit/workloads/with-workload.js";
+import { checkWorkload, checkWorkloadImages } from "../kit/workloads/team-workload.js";
+import type { WorkloadConfig } from "../model/workload.js";
+import { withWorkload } from "../kit/workloads/with-workload.js";
+import { refusesWorkload } from "../model/scenario.js";
 import { suitePlan, withRunbook, withVariant, type PlannedRun, type Shard } from "../engine/variants.js";
 import {
   gitCommit,
@@ -58,7 +60,7 @@ import { metricsText } from "../reports/metrics.js";
 import { versionMatrixLines, versionMatrixSection } from "../reports/versions.js";
 import { versionSuffix } from "../kit/versions.js";
 import { ensureHostTools } from "../../clusters/images/host-tools.js";
-import { realClock, type ClusterFactory } from "../kit/types.js";
+import { realClock } from "../../clusters/wait.js";
 import { mkdir, writeFile } from "node:fs/promises";
 
 export const REPORTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "reports");

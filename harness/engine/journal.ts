@@ -1,14 +1,14 @@
 import type { ImagesMode, Origin } from "../../clusters/images/source.js";
 import type { ConformanceRecord } from "../../clusters/conformance/run.js";
-import type { Evidence } from "../kit/types.js";
-import type { LoadRecord } from "../kit/load/load.js";
-import type { WorkloadVerdict } from "../kit/workloads/team-workload.js";
-import type { Outcome, ScoreConfig } from "../kit/scenario.js";
+import type { Evidence } from "../model/context.js";
+import type { LoadRecord } from "../load/streams.js";
+import type { WorkloadVerdict } from "../model/workload.js";
+import type { Outcome, ScoreConfig } from "../model/scenario.js";
 
 /** The record of one run (Chaos Toolkit's journal, typed): what ran, what was seen, how it ended. */
 
 // The named outcomes live with the scenario definition, whose variants and alternative runbooks declare the one they expect.
-export { EXIT_CODES, type Outcome } from "../kit/scenario.js";
+export { EXIT_CODES, type Outcome } from "../model/scenario.js";
 
 /**
  * The phases of a run, in order. Two of them are the run's checks on its own probes: `symptoms-absent`

@@ -1,4 +1,4 @@
-import type { Scenario } from "../kit/scenario.js";
+import type { Scenario } from "../model/scenario.js";
 
 /**
  * --dry-run on someone's own cluster: every command the fault, the runbook and the rollback will run, grouped by

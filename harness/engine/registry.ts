@@ -2,10 +2,9 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AftershockError, formatDuration } from "../../clusters/errors.js";
-import { healthProbes, type Scenario } from "../kit/scenario.js";
-import { refusesWorkload } from "../kit/workloads/with-workload.js";
+import { healthProbes, refusesWorkload, type Scenario } from "../model/scenario.js";
 import { withRunbook } from "./variants.js";
-import { describeLoadTarget, describeObjective } from "../kit/load/load.js";
+import { describeLoadTarget, describeObjective } from "../load/streams.js";
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "scenarios");
 

@@ -1,5 +1,5 @@
-import type { Evidence } from "../kit/types.js";
-import type { LoadSummary } from "../kit/load/load-series.js";
+import type { Evidence } from "../model/context.js";
+import type { LoadSummary } from "../load/load-series.js";
 import type { PhaseRecord, ProbeRecord, RunJournal, StepRecord } from "./journal.js";
 
 /** Reporters implement only the hooks they need. */

@@ -1,6 +1,6 @@
-import { observe, type Observation, type Probe } from "../kit/probes.js";
+import { observe, type Observation, type Probe } from "../model/probe.js";
 import type { ProbeRecord } from "./journal.js";
-import type { ScenarioContext } from "../kit/types.js";
+import type { ScenarioContext } from "../model/context.js";
 
 /**
  * Symptom latching: every probe is asked, all at once, every 2s, until each has held once or the budget ends. A

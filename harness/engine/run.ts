@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { AftershockError, formatDuration } from "../../clusters/errors.js";
-import { LoadMonitor } from "../kit/load/load.js";
-import { observe, type Observation, type Probe } from "../kit/probes.js";
-import type { Scenario } from "../kit/scenario.js";
-import type { Clock, ClusterFactory, ManagedCluster, NodeShell, ScenarioContext } from "../kit/types.js";
-import type { NodeCommandRecord } from "../../clusters/contract.js";
+import { LoadMonitor } from "../load/streams.js";
+import { observe, type Observation, type Probe } from "../model/probe.js";
+import type { Scenario } from "../model/scenario.js";
+import type { Clock } from "../../clusters/wait.js";
+import type { ScenarioContext } from "../model/context.js";
+import type { ClusterFactory, ManagedCluster, NodeCommandRecord, NodeShell } from "../../clusters/contract.js";
 import {
   EXIT_CODES,
   type NodeCommandEntry,

@@ -1,6 +1,6 @@
 import { AftershockError } from "../../clusters/errors.js";
-import type { Scenario } from "../kit/scenario.js";
-import type { Capability, ClusterFactory } from "../kit/types.js";
+import type { Scenario } from "../model/scenario.js";
+import type { Capability, ClusterFactory } from "../../clusters/contract.js";
 import type { RunJournal } from "./journal.js";
 import { afterRun } from "./phases/after-run.js";
 import { cluster, preflight, setup, steadyState, symptomsAbsent } from "./phases/before-fault.js";

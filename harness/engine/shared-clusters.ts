@@ -1,9 +1,11 @@
 import { formatDuration } from "../../clusters/errors.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { LABELS } from "../../clusters/labels.js";
-import { kubeSystemReady, nodesReady, waitFor, type Probe } from "../kit/probes.js";
+import { kubeSystemReady, nodesReady } from "../model/health.js";
+import { waitFor, type Probe } from "../model/probe.js";
 import type { Outcome } from "./journal.js";
-import type { Clock, ClusterFactory, ClusterShape, ManagedCluster } from "../kit/types.js";
+import type { Clock } from "../../clusters/wait.js";
+import type { ClusterFactory, ClusterShape, ManagedCluster } from "../../clusters/contract.js";
 
 /**
  * One cluster for many runs (`pnpm suite`, unless --fresh-clusters). The first run of a shape (and version)

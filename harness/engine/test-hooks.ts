@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AftershockError, formatDuration } from "../../clusters/errors.js";
-import type { Scenario } from "../kit/scenario.js";
+import type { Scenario } from "../model/scenario.js";
 
 /**
  * TEST SWITCHES. The one place where an environment variable changes what a run does, so that a test can make

@@ -1,6 +1,6 @@
 import { AftershockError } from "../../clusters/errors.js";
 import type { VariantTag } from "./journal.js";
-import { variantOf, type Scenario } from "../kit/scenario.js";
+import { variantOf, type Scenario } from "../model/scenario.js";
 
 /** A scenario changed on purpose, and the outcome it must then end with. */
 export interface Variant extends VariantTag {

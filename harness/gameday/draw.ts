@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { AftershockError } from "../../clusters/errors.js";
-import { DIFFICULTIES, GAME_DAY_TAG, type Difficulty, type GameDayBrief, type Scenario } from "../kit/scenario.js";
+import { DIFFICULTIES, GAME_DAY_TAG, type Difficulty, type GameDayBrief, type Scenario } from "../model/scenario.js";
 
 /** A scenario a game day can draw: tagged "game-day", with its briefing. */
 export type GameDayScenario = Scenario & { gameDay: GameDayBrief };

@@ -1,6 +1,6 @@
 import { formatDuration } from "../../clusters/errors.js";
 import { median, type HistoryRecord } from "../reports/history.js";
-import type { Difficulty, Scenario } from "../kit/scenario.js";
+import type { Difficulty, Scenario } from "../model/scenario.js";
 
 /** The game's arithmetic: the score, when hints come by themselves, and the time a player is measured against. */
 

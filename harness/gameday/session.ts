@@ -1,6 +1,6 @@
 import { parseDuration } from "../../clusters/errors.js";
-import { observe, type Probe } from "../kit/probes.js";
-import type { ScenarioContext } from "../kit/types.js";
+import { observe, type Probe } from "../model/probe.js";
+import type { ScenarioContext } from "../model/context.js";
 import { CommandLogTail, showCommand, type PlayerCommand } from "./commands.js";
 import { clock, HINT_COST, HINT_EVERY_MS, nextAutoHintAt, type HintReveal } from "./score.js";
 

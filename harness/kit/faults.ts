@@ -1,7 +1,7 @@
 import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
-import type { Fault } from "./scenario.js";
-import type { ScenarioContext } from "./types.js";
+import type { Fault } from "../model/scenario.js";
+import type { ScenarioContext } from "../model/context.js";
 
 /**
  * Leaves a real etcd process, started outside the kubelet's control, listening on `port` of the

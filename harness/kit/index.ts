@@ -5,10 +5,12 @@
  *
  * A scenario imports this module and other scenarios, nothing else of the repository (test/unit/import-direction
  * checks it). The modules behind it, by what they hold:
- *   scenario.ts            defineScenario, step and the types a scenario is made of (Fault, Sentinel, RunbookStep, …)
- *   types.ts               what every fault, probe and step receives (ScenarioContext) and the node abilities
+ *   ../model/              the types a scenario is made of (defineScenario, Fault, Sentinel, RunbookStep, ScenarioContext,
+ *                          Probe, Outcome, …), re-exported here; the engine runs them, and imports nothing of the kit
+ *   ../../clusters/        the node abilities a scenario declares (nodeShell, nodeLifecycle, …), re-exported here
  *   probes.ts              probes of nodes, the API server, etcd, containers and logs; waitFor, pollUntil
- *   faults.ts, steps.ts    faults and runbook steps shared by several scenarios
+ *   steps.ts               step(), and runbook steps shared by several scenarios
+ *   faults.ts              faults shared by several scenarios
  *   sentinels.ts           setup items whose data must survive the incident
  *   versions.ts            what differs between Kubernetes versions (versionOf)
  *   control-plane/         static pods and controllers, etcd's metrics, API Priority and Fairness
@@ -21,7 +23,6 @@
 
 export {
   defineScenario,
-  step,
   variantOf,
   type AlternativeRunbook,
   type Fault,
@@ -35,20 +36,19 @@ export {
   type ScoreConfig,
   type Sentinel,
   type SymptomSet,
-} from "./scenario.js";
+} from "../model/scenario.js";
+export type { Evidence, ScenarioContext } from "../model/context.js";
 export {
   nodeLifecycle,
   nodeReboot,
   nodeShell,
   type Capability,
   type ClusterShape,
-  type Evidence,
   type NodeHandle,
   type NodeLifecycle,
   type NodeReboot,
   type NodeShell,
-  type ScenarioContext,
-} from "./types.js";
+} from "../../clusters/contract.js";
 export { versionOf, type VersionProfile } from "./versions.js";
 export * from "./probes.js";
 export * from "./faults.js";

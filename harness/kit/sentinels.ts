@@ -3,17 +3,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { AftershockError } from "../../clusters/errors.js";
 import { raw, sh } from "../../clusters/exec.js";
 import { apiErrorLine, apiStatus } from "../../clusters/kube.js";
-import { etcdctlFunction, etcdutlFunction, negate, saveSnapshotLines, type Probe } from "./probes.js";
+import { etcdctlFunction, etcdutlFunction, negate, saveSnapshotLines } from "./probes.js";
+import type { Probe } from "../model/probe.js";
 import { versionOf } from "./versions.js";
-import type { Sentinel } from "./scenario.js";
-import type { ScenarioContext } from "./types.js";
+import { SENTINEL_NAMESPACE, type Sentinel } from "../model/scenario.js";
+import type { ScenarioContext } from "../model/context.js";
 import { applyInNamespace, echoWorkload, lostByName, spreadOverNodes, waitRolledOut } from "./workloads/workloads.js";
 
 // sentinels.ts builds on workloads.ts (typed builders, apply, rollout waits), never the other way round.
 export { ECHO_IMAGE } from "./workloads/workloads.js";
+export { SENTINEL_NAMESPACE };
 
-/** Where the sentinels live: a namespace of their own, not the run's (`ctx.namespace` is "default" for a cluster-scoped scenario). */
-export const SENTINEL_NAMESPACE = "aftershock-sentinels";
+/** Where the sentinels live (harness/model/scenario.ts): a namespace of their own, not the run's. */
 const NS = SENTINEL_NAMESPACE;
 
 async function ensureNamespace(ctx: ScenarioContext): Promise<void> {

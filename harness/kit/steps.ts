@@ -1,15 +1,21 @@
 import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
-import { AftershockError } from "../../clusters/errors.js";
+import { AftershockError, parseDuration } from "../../clusters/errors.js";
 import { raw, sh } from "../../clusters/exec.js";
 import { lostNodes } from "./faults.js";
-import { ETCDCTL_SHOWN, etcdctlFunction, etcdMembers, waitFor, type Probe } from "./probes.js";
-import { step, type RunbookStep } from "./scenario.js";
-import type { ScenarioContext } from "./types.js";
+import { ETCDCTL_SHOWN, etcdctlFunction, etcdMembers } from "./probes.js";
+import { waitFor, type Probe } from "../model/probe.js";
+import type { RunbookStep } from "../model/scenario.js";
+import type { ScenarioContext } from "../model/context.js";
 
 /**
- * Runbook steps shared by the scenarios that lose control-plane machines: what an on-call engineer types on
- * a surviving control plane to take the dead members out, and to join fresh machines back.
+ * A runbook step (step()), and the runbook steps shared by the scenarios that lose control-plane machines: what an
+ * on-call engineer types on a surviving control plane to take the dead members out, and to join fresh machines back.
  */
+
+/** A named runbook step; `run` may return text to keep as evidence. */
+export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget = "2m"): RunbookStep {
+  return { title, shows, budgetMs: parseDuration(budget), run };
+}
 
 /** The etcdctl function (the etcd container's, clusters/etcd.ts), for the top of a node script. */
 const ETCDCTL = etcdctlFunction(10);

@@ -1,11 +1,11 @@
 import { describeOrigins } from "../../clusters/images/source.js";
 import { conformanceLines } from "../../clusters/conformance/run.js";
-import { workloadLines } from "../kit/workloads/team-workload.js";
+import { workloadLines } from "../model/workload.js";
 import { describeVersion } from "../../clusters/versions.js";
 import { formatDuration } from "../../clusters/errors.js";
 import type { Reporter } from "../engine/reporter.js";
 import type { RunJournal } from "../engine/journal.js";
-import { describeSummary } from "../kit/load/load.js";
+import { describeSummary } from "../load/streams.js";
 import { scoreRun } from "./score.js";
 
 const PHASE_TITLES: Record<string, string> = {

@@ -1,9 +1,9 @@
-import { workloadLines } from "../kit/workloads/team-workload.js";
+import { workloadLines } from "../model/workload.js";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../../clusters/errors.js";
-import type { LoadRecord } from "../kit/load/load.js";
-import { percent, type LoadSecond, type LoadSummary } from "../kit/load/load-series.js";
+import type { LoadRecord } from "../load/streams.js";
+import { percent, type LoadSecond, type LoadSummary } from "../load/load-series.js";
 import type { PhaseName, PhaseRecord, RunJournal } from "../engine/journal.js";
 import { asExpected, expectedOutcome } from "../engine/outcomes.js";
 import { versionSuffix } from "../kit/versions.js";

@@ -1,7 +1,7 @@
 import { formatDuration } from "../../clusters/errors.js";
-import type { LoadSummary } from "../kit/load/load-series.js";
-import type { LoadRecord, SloObjective } from "../kit/load/load.js";
-import { DEFAULT_SCORE_WEIGHTS, type ScoreConfig, type ScorePartKind } from "../kit/scenario.js";
+import type { LoadSummary } from "../load/load-series.js";
+import type { LoadRecord, SloObjective } from "../load/streams.js";
+import { DEFAULT_SCORE_WEIGHTS, type ScoreConfig, type ScorePartKind } from "../model/scenario.js";
 import type { PhaseName, RunJournal } from "../engine/journal.js";
 import { expectedOutcome } from "../engine/outcomes.js";
 import { versionSuffix } from "../kit/versions.js";

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadAll, loadScenario } from "../../harness/engine/registry.js";
 import type { RunJournal } from "../../harness/engine/journal.js";
-import { variantOf } from "../../harness/kit/scenario.js";
+import { variantOf } from "../../harness/model/scenario.js";
 import { expectCatalogJournalPasses, expectLoadRecorded, haSkipReason, runCatalogShared } from "./helpers.js";
 
 /**

@@ -16,11 +16,11 @@ import { withLock } from "../../clusters/lock.js";
 import { loadScenario } from "../../harness/engine/registry.js";
 import { runScenario } from "../../harness/engine/runner.js";
 import type { RunJournal } from "../../harness/engine/journal.js";
-import type { Scenario } from "../../harness/kit/scenario.js";
+import type { Scenario } from "../../harness/model/scenario.js";
 import { kindClusters, REPORTS_DIR, runScenarios } from "../../harness/cli/scenario-command.js";
 import { fileReporter } from "../../harness/reports/files.js";
 import { ReporterMultiplexer } from "../../harness/engine/reporter.js";
-import { realClock } from "../../harness/kit/types.js";
+import { realClock } from "../../clusters/wait.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, "../..");

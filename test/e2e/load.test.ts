@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cli, expectLoadRecorded, expectSelfChecksPassed, leftovers, readJournal, runIdIn } from "./helpers.js";
 import { loadScenario } from "../../harness/engine/registry.js";
-import { variantOf } from "../../harness/kit/scenario.js";
+import { variantOf } from "../../harness/model/scenario.js";
 
 /**
  * Load through a fault, as a user runs it: node-notready-failover's partition variant from the CLI. A

@@ -3,7 +3,8 @@ import { CommandError } from "../../clusters/errors.js";
 import { pollUntil } from "../../clusters/wait.js";
 import { loadScenario } from "../../harness/engine/registry.js";
 import { containerRunning, healthz } from "../../harness/kit/probes.js";
-import { defineScenario, step, type Scenario } from "../../harness/kit/scenario.js";
+import { defineScenario, type Scenario } from "../../harness/model/scenario.js";
+import { step } from "../../harness/kit/steps.js";
 import { faultNeutralised, runbookCutShort } from "../../harness/engine/variants.js";
 import { expectSelfChecksPassed, leftovers, loadContainers, readJournal, runIdIn, runOnKind, startCli, until } from "./helpers.js";
 

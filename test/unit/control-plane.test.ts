@@ -4,7 +4,8 @@ import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import type { ClusterAccess } from "../../clusters/contract.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { deletedPodReplaced, newDeploymentFilled, newPodScheduled } from "../../harness/kit/control-plane/control-plane.js";
-import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
+import type { Clock } from "../../clusters/wait.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
 
 /** Wall time that advances only when a probe sleeps: the 15 s grace is tested without waiting. */
 const clockAt = () => new FakeClock(Date.parse("2026-06-01T10:00:00Z"));

@@ -1,4 +1,4 @@
-import type { Clock } from "../../harness/kit/types.js";
+import type { Clock } from "../../clusters/wait.js";
 
 /** A clock that advances only when the engine sleeps: budgets are tested without waiting. */
 export class FakeClock implements Clock {

@@ -27,11 +27,11 @@ import {
 } from "../../harness/gameday/shell.js";
 import type { HistoryRecord } from "../../harness/reports/history.js";
 import { esc } from "../../harness/reports/files.js";
-import type { Probe } from "../../harness/kit/probes.js";
+import type { Probe } from "../../harness/model/probe.js";
 import { loadAll } from "../../harness/engine/registry.js";
 import type { PhaseRecord, RunJournal, StepRecord } from "../../harness/engine/journal.js";
-import type { Scenario } from "../../harness/kit/scenario.js";
-import type { ScenarioContext } from "../../harness/kit/types.js";
+import type { Scenario } from "../../harness/model/scenario.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
 import { nodeHandle } from "../../clusters/kind/nodes.js";
 import type { NodeShell } from "../../clusters/contract.js";
 

@@ -4,13 +4,17 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 /**
- * The house's floors, bottom first. A file may import files of its own floor or of a floor below, never one
- * above:
- *   clusters/ → nothing outside clusters/
- *   harness/kit/ (what scenario authors use, with the scenario definition API) → clusters/
- *   harness/engine/ (runs a scenario, keeps its journal, calls the reporters' hooks) → kit, clusters
- *   harness/reports/ (reporters, history, trends: read journals) → engine, kit, clusters
- *   harness/gameday/ → reports, engine, kit, clusters
+ * The house's floors, bottom first. A floor may hold rooms side by side. A file may import files of its own room
+ * or of a floor below, never of a floor above, nor of another room on its own floor:
+ *   clusters/ → nothing outside clusters/ (providers, the capability contract with ClusterFactory, the API client)
+ *   harness/load/ (users' traffic through the fault: streams, their seconds, SLO arithmetic) → clusters/
+ *   harness/model/ (the run model: the types a scenario is made of and the engine runs, ScenarioContext, Probe
+ *     and how one is asked, Outcome) → load, clusters
+ *   harness/kit/ (the author's vocabulary) and harness/engine/ (runs a scenario, keeps its journal, calls the
+ *     reporters' hooks), side by side → model, load, clusters; the engine imports nothing of the kit, nor the
+ *     kit of the engine: both meet in the model
+ *   harness/reports/ (reporters, history, trends: read journals) → engine, kit, model, load, clusters
+ *   harness/gameday/ → reports and everything below
  *   harness/cli/ → everything in harness/ and clusters/
  * So nothing but cli/ and gameday/ imports reports/, and the engine knows reporters only through its own hook
  * interface (harness/engine/reporter.ts). scenarios/ import the author's entry (harness/kit/index.ts) and
@@ -21,7 +25,16 @@ import { describe, expect, it } from "vitest";
  */
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const AUTHOR_ENTRY = "harness/kit/index.ts";
-const FLOORS = ["clusters/", "harness/kit/", "harness/engine/", "harness/reports/", "harness/gameday/", "harness/cli/"];
+const FLOORS: readonly (readonly string[])[] = [
+  ["clusters/"],
+  ["harness/load/"],
+  ["harness/model/"],
+  ["harness/kit/", "harness/engine/"],
+  ["harness/reports/"],
+  ["harness/gameday/"],
+  ["harness/cli/"],
+];
+const ROOMS = FLOORS.flat();
 
 function tsFiles(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
@@ -39,7 +52,8 @@ export function importsOf(file: string, text = readFileSync(path.join(ROOT, file
     .map((spec) => ({ spec, target: path.normalize(path.join(path.dirname(file), spec)).replace(/\.js$/, ".ts") }));
 }
 
-const floorOf = (file: string): number => FLOORS.findIndex((f) => file.startsWith(f));
+const roomOf = (file: string): string | undefined => ROOMS.find((r) => file.startsWith(r));
+const floorOf = (room: string): number => FLOORS.findIndex((f) => f.includes(room));
 
 /** Why an import goes against the direction, or undefined when it is fine. */
 export function wrongWay(from: string, to: string): string | undefined {
@@ -47,11 +61,13 @@ export function wrongWay(from: string, to: string): string | undefined {
     if (to.startsWith("scenarios/") || to === AUTHOR_ENTRY) return undefined;
     return `a scenario imports only ${AUTHOR_ENTRY} (and other scenarios)`;
   }
-  const f = floorOf(from);
-  if (f < 0) return `${from} is on no floor (${FLOORS.join(", ")})`;
-  const t = floorOf(to);
-  if (t < 0) return `${FLOORS[f]} imports nothing outside ${FLOORS.slice(0, f + 1).join(", ")}`;
-  if (t > f) return `${FLOORS[f]} is below ${FLOORS[t]}: it may not import it`;
+  const f = roomOf(from);
+  if (!f) return `${from} is on no floor (${ROOMS.join(", ")})`;
+  const t = roomOf(to);
+  if (!t) return `${f} imports nothing outside ${[f, ...FLOORS.slice(0, floorOf(f)).flat()].join(", ")}`;
+  if (t === f) return undefined;
+  if (floorOf(t) > floorOf(f)) return `${f} is below ${t}: it may not import it`;
+  if (floorOf(t) === floorOf(f)) return `${f} and ${t} are side by side: neither imports the other (they meet on a floor below)`;
   return undefined;
 }
 
@@ -115,7 +131,7 @@ function shortestCircle(graph: Map<string, string[]>, scc: Set<string>): string[
 describe("import direction", () => {
   const files = [...tsFiles("clusters"), ...tsFiles("harness"), ...tsFiles("scenarios")];
 
-  it("points down only: cli → gameday → reports → engine → kit → clusters, and scenarios import the author's entry", () => {
+  it("points down only: cli → gameday → reports → engine | kit → model → load → clusters, and scenarios import the author's entry", () => {
     const wrong: string[] = [];
     for (const file of files)
       for (const { spec, target } of importsOf(file)) {
@@ -137,9 +153,13 @@ describe("import direction", () => {
     expect(circles(graph).map((c) => c.join(" → "))).toEqual([]);
   });
 
-  it("can fail: an import up a floor, a scenario reaching past the entry and a circle are each found", () => {
-    expect(wrongWay("harness/kit/probes.ts", "harness/engine/journal.ts")).toMatch(/below harness\/engine/);
-    expect(wrongWay("clusters/kube.ts", "harness/kit/types.ts")).toMatch(/clusters\/ is below harness\/kit\//);
+  it("can fail: an import up a floor, across to the room beside, a scenario reaching past the entry and a circle are each found", () => {
+    expect(wrongWay("harness/model/scenario.ts", "harness/kit/steps.ts")).toMatch(/harness\/model\/ is below harness\/kit\//);
+    expect(wrongWay("harness/engine/run.ts", "harness/kit/probes.ts")).toMatch(/harness\/engine\/ and harness\/kit\/ are side by side/);
+    expect(wrongWay("harness/kit/probes.ts", "harness/engine/journal.ts")).toMatch(/harness\/kit\/ and harness\/engine\/ are side by side/);
+    expect(wrongWay("harness/engine/run.ts", "harness/model/probe.ts")).toBeUndefined();
+    expect(wrongWay("harness/load/streams.ts", "harness/model/context.ts")).toMatch(/harness\/load\/ is below harness\/model\//);
+    expect(wrongWay("clusters/kube.ts", "harness/model/scenario.ts")).toMatch(/clusters\/ is below harness\/model\//);
     expect(wrongWay("clusters/kube.ts", "test/unit/x.ts")).toMatch(/imports nothing outside clusters\//);
     expect(wrongWay("scenarios/x.ts", "harness/engine/runner.ts")).toMatch(/imports only harness\/kit\/index.ts/);
     expect(wrongWay("harness/cli/main.ts", "harness/reports/files.ts")).toBeUndefined();

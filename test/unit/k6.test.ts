@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { pendingTeardowns } from "../../clusters/teardown.js";
-import { k6Compatibility, k6OnPath, k6Script, parseK6Line, readK6Summary, startK6 } from "../../harness/kit/load/k6.js";
-import type { RequestResult } from "../../harness/kit/load/load-series.js";
+import { k6Compatibility, k6OnPath, k6Script, parseK6Line, readK6Summary, startK6 } from "../../harness/load/k6.js";
+import type { RequestResult } from "../../harness/load/load-series.js";
 
 const T0 = Date.parse("2026-11-24T10:00:00Z");
 const URL = "http://172.18.0.2:31234/";

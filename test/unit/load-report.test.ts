@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { Clock } from "../../clusters/wait.js";
-import { LoadMonitor, serviceLoad } from "../../harness/kit/load/load.js";
+import { serviceLoad } from "../../harness/kit/load/load.js";
+import { LoadMonitor } from "../../harness/load/streams.js";
 import { htmlReport, junitXml } from "../../harness/reports/files.js";
 import type { RunJournal } from "../../harness/engine/journal.js";
 

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/kit/load/load-series.js";
-import { keepsServing, LoadMonitor, serviceLoad, sloHolds, usersSeeErrors, vegetaTarget } from "../../harness/kit/load/load.js";
-import { defineScenario, step, variantOf } from "../../harness/kit/scenario.js";
-import { nodesReady } from "../../harness/kit/probes.js";
-import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
+import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/load/load-series.js";
+import { keepsServing, serviceLoad, sloHolds, usersSeeErrors } from "../../harness/kit/load/load.js";
+import { LoadMonitor, vegetaTarget } from "../../harness/load/streams.js";
+import { defineScenario, variantOf } from "../../harness/model/scenario.js";
+import { step } from "../../harness/kit/steps.js";
+import { nodesReady } from "../../harness/model/health.js";
+import type { Clock } from "../../clusters/wait.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
 import type { PhaseName, PhaseRecord, RunJournal } from "../../harness/engine/journal.js";
 import { htmlReport } from "../../harness/reports/files.js";
 

@@ -20,8 +20,8 @@ import { PINNED, profileFor, SUPPORTED_MINORS, TESTED_VERSIONS } from "../../clu
 import { plannedCommands } from "../../harness/engine/plan-by-node.js";
 import { loadAll, loadScenario } from "../../harness/engine/registry.js";
 import { withRunbook, withVariant } from "../../harness/engine/variants.js";
-import type { Scenario } from "../../harness/kit/scenario.js";
-import type { ScenarioContext } from "../../harness/kit/types.js";
+import type { Scenario } from "../../harness/model/scenario.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
 
 const names = (script: string) => scanShell(script).commands.map((c) => (c.dynamic ? `$ ${c.name}` : c.name));
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
 import { lostNodes } from "../../harness/kit/faults.js";
 import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/kit/probes.js";
-import type { ClusterAccess, NodeHandle, ScenarioContext } from "../../harness/kit/types.js";
+import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
 
 /** A control-plane node whose shell answers from a table of (command fragment → output); nothing runs. */
 function ctxAnswering(answers: [string, string, number?][], found: Record<string, string> = {}): ScenarioContext & { commands: string[] } {

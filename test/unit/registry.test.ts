@@ -39,7 +39,7 @@ describe("scenario registry", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "scenarios-"));
     writeFileSync(
       path.join(dir, "no-symptoms.ts"),
-      `import { defineScenario } from ${JSON.stringify(path.join(HARNESS, "kit", "scenario.ts"))};
+      `import { defineScenario } from ${JSON.stringify(path.join(HARNESS, "kit", "index.ts"))};
 export default defineScenario({ id: "no-symptoms", title: "t", summary: "s", source: { incident: "001", section: "x" }, tags: [],
   cluster: { controlPlanes: 1, workers: 0 }, setup: [], steadyState: [], fault: { title: "f", plan: [], inject: async () => {} },
   symptoms: { within: "1m", expect: [] }, runbook: [], verify: { within: "1m", expect: [] } });\n`,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Probe } from "../../harness/kit/probes.js";
+import type { Probe } from "../../harness/model/probe.js";
 import { latch } from "../../harness/engine/run-checks.js";
-import type { Clock, ScenarioContext } from "../../harness/kit/types.js";
+import type { Clock } from "../../clusters/wait.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
 
 describe("latch", () => {
   it("asks a round's probes together, so a probe that takes its time does not hold back the others", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./fake-clock.js";
-import { nodeCommandFeed, nodeShell, type RunGuard } from "../../clusters/contract.js";
+import { nodeCommandFeed, nodeShell, type ManagedCluster, type RunGuard } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import type { RunResult } from "../../clusters/exec.js";
 import type { KubeApi } from "../../clusters/kube.js";
@@ -12,9 +12,10 @@ import { DEADMAN_SECONDS_ENV, deadmanSecondsSwitch } from "../../harness/engine/
 import { ZOMBIE_UNDO } from "../../harness/kit/faults.js";
 import { nodeCommandsLine } from "../../harness/reports/console.js";
 import { htmlReport } from "../../harness/reports/files.js";
-import type { Probe } from "../../harness/kit/probes.js";
-import { defineScenario, step, type ScenarioDefinition } from "../../harness/kit/scenario.js";
-import type { Clock, ManagedCluster } from "../../harness/kit/types.js";
+import type { Probe } from "../../harness/model/probe.js";
+import { defineScenario, type ScenarioDefinition } from "../../harness/model/scenario.js";
+import { step } from "../../harness/kit/steps.js";
+import type { Clock } from "../../clusters/wait.js";
 
 /** The runner with a guard (a cluster this tool did not create, machines over ssh): preflight, snapshot, deadman. */
 

@@ -3,10 +3,11 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadScenario } from "../../harness/engine/registry.js";
-import { variantOf } from "../../harness/kit/scenario.js";
-import { checkWorkload, readWorkload, workloadLines, workloadVerdict, type WorkloadPods } from "../../harness/kit/workloads/team-workload.js";
-import { refusesWorkload, withWorkload } from "../../harness/kit/workloads/with-workload.js";
-import type { LoadRecord } from "../../harness/kit/load/load.js";
+import { refusesWorkload, variantOf } from "../../harness/model/scenario.js";
+import { checkWorkload, readWorkload } from "../../harness/kit/workloads/team-workload.js";
+import { workloadLines, workloadVerdict, type WorkloadPods } from "../../harness/model/workload.js";
+import { withWorkload } from "../../harness/kit/workloads/with-workload.js";
+import type { LoadRecord } from "../../harness/load/streams.js";
 
 const example = path.resolve(import.meta.dirname, "../../examples/shop");
 

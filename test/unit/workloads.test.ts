@@ -2,13 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { KubernetesObject, V1Deployment, V1Service } from "@kubernetes/client-node";
 import { nodeShell, restrictTo, type ClusterAccess } from "../../clusters/contract.js";
 import type { KubeApi } from "../../clusters/kube.js";
-import { backOffDelays, type Termination } from "../../harness/kit/workloads/namespace-watch.js";
-import { kubeSystemReady, nodesReady } from "../../harness/kit/probes.js";
-import { defineScenario, step } from "../../harness/kit/scenario.js";
-import { SENTINEL_NAMESPACE, service as sentinelService, serviceAnswers, serviceDown } from "../../harness/kit/sentinels.js";
-import { deleteRunNamespace, ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
+import { backOffDelays, type Termination } from "../../clusters/namespace-watch.js";
+import { kubeSystemReady, nodesReady } from "../../harness/model/health.js";
+import { defineScenario, SENTINEL_NAMESPACE } from "../../harness/model/scenario.js";
+import { step } from "../../harness/kit/steps.js";
+import { service as sentinelService, serviceAnswers, serviceDown } from "../../harness/kit/sentinels.js";
+import { ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
+import { deleteRunNamespace } from "../../harness/engine/run-namespace.js";
 import { FakeClock } from "./fake-clock.js";
-import type { ScenarioContext } from "../../harness/kit/types.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
 
 /** A cluster whose API answers node and pod lists from fixtures; nothing runs. */
 function apiCluster(nodes: [string, string][], pods: [string, string, boolean][], shellNodes?: string[]): ClusterAccess {

@@ -1,6 +1,6 @@
 import { isStopping } from "../signals.js";
-import { stopWatches } from "../../kit/workloads/namespace-watch.js";
-import { WORKLOAD_AFTER_SECONDS, WORKLOAD_BREACHED_EXIT, workloadLines, workloadVerdict } from "../../kit/workloads/team-workload.js";
+import { stopWatches } from "../../../clusters/namespace-watch.js";
+import { WORKLOAD_AFTER_SECONDS, WORKLOAD_BREACHED_EXIT, workloadLines, workloadVerdict } from "../../model/workload.js";
 import type { Run } from "../run.js";
 
 /**

@@ -1,10 +1,10 @@
 import { AftershockError, formatDuration } from "../../../clusters/errors.js";
 import { restrictTo } from "../../../clusters/contract.js";
 import { withNodeContract } from "../../../clusters/kind/node-contract.js";
-import { describeLoadTarget } from "../../kit/load/load.js";
-import { observeWithin } from "../../kit/probes.js";
-import { SENTINEL_NAMESPACE } from "../../kit/sentinels.js";
-import { createRunNamespace, deleteRunNamespace } from "../../kit/workloads/workloads.js";
+import { describeLoadTarget } from "../../load/streams.js";
+import { observeWithin } from "../../model/probe.js";
+import { SENTINEL_NAMESPACE } from "../../model/scenario.js";
+import { createRunNamespace, deleteRunNamespace } from "../run-namespace.js";
 import { record, runNamespace, type Phase } from "../run.js";
 
 /** The phases before the fault: a cluster, the scenario's setup on it, and two checks that it is healthy. */

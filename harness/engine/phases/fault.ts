@@ -1,8 +1,8 @@
 import type { RunGuard } from "../../../clusters/contract.js";
 import { formatDuration } from "../../../clusters/errors.js";
 import { deadmanSeconds } from "../../../clusters/ssh/deadman.js";
-import type { Scenario } from "../../kit/scenario.js";
-import { healthProbes } from "../../kit/scenario.js";
+import type { Scenario } from "../../model/scenario.js";
+import { healthProbes } from "../../model/scenario.js";
 import { latch } from "../run-checks.js";
 import type { PhaseRecord } from "../journal.js";
 import { record, withBudget, type Phase, type Run } from "../run.js";

@@ -1,5 +1,5 @@
 import { formatDuration } from "../../../clusters/errors.js";
-import { observe, observeWithin, type Probe } from "../../kit/probes.js";
+import { observe, observeWithin, type Probe } from "../../model/probe.js";
 import type { ProbeRecord } from "../journal.js";
 import { classifyVerify } from "../run-checks.js";
 import { record, withBudget, type Phase } from "../run.js";

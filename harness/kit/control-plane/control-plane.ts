@@ -5,10 +5,12 @@ import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
 import { LABELS } from "../../../clusters/labels.js";
 import { sh } from "../../../clusters/exec.js";
 import { pollUntil } from "../../../clusters/wait.js";
-import { podReady, type Probe } from "../probes.js";
-import { step, type Fault, type RunbookStep } from "../scenario.js";
+import { podReady } from "../../model/health.js";
+import type { Probe } from "../../model/probe.js";
+import { step } from "../steps.js";
+import type { Fault, RunbookStep } from "../../model/scenario.js";
 import { ECHO_IMAGE } from "../sentinels.js";
-import type { ScenarioContext } from "../types.js";
+import type { ScenarioContext } from "../../model/context.js";
 
 /**
  * The control plane's static pods stopped and started again, and what the cluster still does without them:

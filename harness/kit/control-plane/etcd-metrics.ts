@@ -1,6 +1,6 @@
-import { nodeShell } from "../../../clusters/contract.js";
-import type { Observation, Probe } from "../probes.js";
-import type { NodeHandle, ScenarioContext } from "../types.js";
+import { nodeShell, type NodeHandle } from "../../../clusters/contract.js";
+import type { Observation, Probe } from "../../model/probe.js";
+import type { ScenarioContext } from "../../model/context.js";
 
 /** etcd's metrics endpoint as kubeadm configures it (plain HTTP on localhost of each control-plane node). */
 const METRICS = "http://127.0.0.1:2381/metrics";

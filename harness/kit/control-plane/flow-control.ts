@@ -1,8 +1,8 @@
 import type { V1FlowSchema, V1PriorityLevelConfiguration } from "@kubernetes/client-node";
 import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
 import { LABELS } from "../../../clusters/labels.js";
-import type { Probe } from "../probes.js";
-import type { ScenarioContext } from "../types.js";
+import type { Probe } from "../../model/probe.js";
+import type { ScenarioContext } from "../../model/context.js";
 
 /**
  * API Priority and Fairness as an operator reads it: the API server's own flow-control metrics by priority level

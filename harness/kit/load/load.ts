@@ -1,15 +1,18 @@
 import { AftershockError } from "../../../clusters/errors.js";
-import type { Probe } from "../probes.js";
-import type { ScenarioContext } from "../types.js";
-import { describeObjective, describeSummary, judge, type LoadEntry, type LoadMonitor, type LoadSpec, type LoadStream } from "./streams.js";
-import { percent, type LoadSummary } from "./load-series.js";
+import { describeSummary, type LoadEntry, type LoadSpec, type LoadStream } from "../../load/streams.js";
+import { percent, type LoadSummary } from "../../load/load-series.js";
+import type { ScenarioContext } from "../../model/context.js";
+import type { Probe } from "../../model/probe.js";
+import { monitor } from "../../model/slo.js";
 
-export * from "./streams.js";
+export type { LoadEntry, LoadSpec, LoadTarget, SloObjective } from "../../load/streams.js";
+/** The SLO probe defineScenario adds for a load's "before" and "after" (harness/model/slo.ts). */
+export { sloHolds } from "../../model/slo.js";
 
 /**
  * What a scenario author writes about load: the load it declares (serviceLoad, apiLoad), a load started in a
  * fault (startLoad, stopLoad), and the probes that read what users saw. The streams that send the requests
- * are in streams.ts.
+ * are in harness/load/.
  */
 
 /** Load on a Service of the run's namespace (default: 20 requests/s, 99% and p99 < 500ms before and after). */
@@ -61,11 +64,6 @@ export async function stopLoad(ctx: ScenarioContext, name: string): Promise<stri
 
 // ---- probes --------------------------------------------------------------------------------------------
 
-function monitor(ctx: ScenarioContext): LoadMonitor {
-  if (!ctx.load) throw new AftershockError("E_BAD_INPUT", "a load probe needs the scenario to declare load");
-  return ctx.load;
-}
-
 /** Seconds since `ctx.logsSince` (the fault, once injected) whose requests have all come back. */
 function sinceFault(ctx: ScenarioContext, name: string): { s: LoadStream; summary: LoadSummary } {
   const m = monitor(ctx);
@@ -100,32 +98,6 @@ export function keepsServing(name: string, o: { availability?: number; forSecond
     async check(ctx) {
       const { summary } = sinceFault(ctx, name);
       return { ok: summary.seconds >= forSeconds && summary.availability >= availability, observed: describeSummary(summary) };
-    },
-  };
-}
-
-/**
- * An SLO over the last `seconds` settled seconds (added by defineScenario: "before" to the steady state,
- * "after" to verification, where only seconds after the runbook count once it has run).
- */
-export function sloHolds(spec: LoadSpec, window: "before" | "after", seconds = 10): Probe {
-  const objective = spec.slo[window]!;
-  return {
-    name: `${spec.name}: SLO ${window === "before" ? "before the fault" : "after recovery"}`,
-    reads: spec.name,
-    expectation: `${describeObjective(objective)} over the last ${seconds}s of load`,
-    async check(ctx) {
-      const m = monitor(ctx);
-      const s = m.stream(spec.name);
-      const to = Math.floor(m.settled(s) / 1000) * 1000;
-      const floor = window === "after" ? (m.marks.runbookEndMs ?? m.marks.injectMs ?? 0) : 0;
-      const from = Math.max(floor, to - seconds * 1000);
-      const summary = s.series.summary(from, to);
-      if (summary.seconds < seconds * 0.8) return { ok: false, observed: `only ${summary.seconds}s of settled load so far (${describeSummary(summary)})` };
-      const verdict = judge(summary, objective);
-      if (window === "after" && verdict.ok && m.marks.runbookEndMs !== undefined) s.judgedAfter = { from, to };
-      if (window === "before" && verdict.ok && m.marks.injectMs === undefined) s.judgedBefore = { from, to };
-      return verdict;
     },
   };
 }

@@ -3,9 +3,11 @@ import { nodeShell } from "../../../clusters/contract.js";
 import { AftershockError } from "../../../clusters/errors.js";
 import { pollUntil } from "../../../clusters/wait.js";
 import { sh } from "../../../clusters/exec.js";
-import { podReady, type Probe } from "../probes.js";
-import { step, type Fault, type RunbookStep } from "../scenario.js";
-import type { ScenarioContext } from "../types.js";
+import { podReady } from "../../model/health.js";
+import type { Probe } from "../../model/probe.js";
+import { step } from "../steps.js";
+import type { Fault, RunbookStep } from "../../model/scenario.js";
+import type { ScenarioContext } from "../../model/context.js";
 import { aimAt as aim, aimed, type PodTarget } from "../targets.js";
 
 /**

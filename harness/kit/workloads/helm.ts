@@ -6,8 +6,8 @@ import { run, type RunResult } from "../../../clusters/exec.js";
 import { defaultCacheDir } from "../../../clusters/images/builder.js";
 import { ensureHostTools, helmHome } from "../../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../../clusters/progress.js";
-import type { Probe } from "../probes.js";
-import type { ScenarioContext } from "../types.js";
+import type { Probe } from "../../model/probe.js";
+import type { ScenarioContext } from "../../model/context.js";
 
 /**
  * Helm as an operator runs it from a laptop: the binary built from helm.sh/helm/v3, the cluster's

@@ -1,8 +1,8 @@
 import type { KubernetesObject, V1Ingress, V1Service } from "@kubernetes/client-node";
 import { AftershockError, formatDuration } from "../../../clusters/errors.js";
 import { apiErrorLine } from "../../../clusters/kube.js";
-import type { Observation, Probe } from "../probes.js";
-import type { ScenarioContext } from "../types.js";
+import type { Observation, Probe } from "../../model/probe.js";
+import type { ScenarioContext } from "../../model/context.js";
 import { apply, deployment, waitRolledOut, WORKLOAD_IMAGES } from "./workloads.js";
 
 /**

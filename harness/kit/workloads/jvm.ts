@@ -1,6 +1,6 @@
-import type { Observation, Probe } from "../probes.js";
-import { namespaceWatch, type Termination } from "./namespace-watch.js";
-import type { ScenarioContext } from "../types.js";
+import type { Observation, Probe } from "../../model/probe.js";
+import { namespaceWatch, type Termination } from "../../../clusters/namespace-watch.js";
+import type { ScenarioContext } from "../../model/context.js";
 import { proxyGet } from "./workloads.js";
 
 /**

@@ -1,11 +1,12 @@
 import type { V1Deployment, V1Pod, V1Probe } from "@kubernetes/client-node";
 import { AftershockError } from "../../../clusters/errors.js";
 import { apiErrorLine } from "../../../clusters/kube.js";
-import { podReady, type Observation, type Probe } from "../probes.js";
-import type { Fault } from "../scenario.js";
+import { podReady } from "../../model/health.js";
+import type { Observation, Probe } from "../../model/probe.js";
+import type { Fault } from "../../model/scenario.js";
 import { aimAt, aimed, type PodTarget } from "../targets.js";
-import type { ScenarioContext } from "../types.js";
-import { namespaceWatch } from "./namespace-watch.js";
+import type { ScenarioContext } from "../../model/context.js";
+import { namespaceWatch } from "../../../clusters/namespace-watch.js";
 import { kubectlPatch, rolloutState } from "./workloads.js";
 
 /**

@@ -7,25 +7,21 @@ import { ensureHostTools } from "../../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../../clusters/progress.js";
 import { helm } from "./helm.js";
 import { serviceLoad, type LoadSpec } from "../load/load.js";
-import { podReady, type Probe } from "../probes.js";
-import { defineScenario, type Scenario, type ScenarioDefinition, type Sentinel } from "../scenario.js";
-import type { ScenarioContext } from "../types.js";
+import { podReady } from "../../model/health.js";
+import type { Probe } from "../../model/probe.js";
+import { defineScenario, refusesWorkload, type Scenario, type ScenarioDefinition, type Sentinel } from "../../model/scenario.js";
+import type { ScenarioContext } from "../../model/context.js";
 import { applyInNamespace, waitRolledOut } from "./workloads.js";
-import { labelSelector, podsOf, renderWorkload, WorkloadObserver, type WorkloadConfig } from "./team-workload.js";
+import { labelSelector, renderWorkload } from "./team-workload.js";
+import { podsOf, WorkloadObserver, type WorkloadConfig } from "../../model/workload.js";
 
 /**
- * A scenario with a team's workload (team-workload.ts) in place of its demo Service: which scenarios take one,
- * the scenario changed to run it, and the setup item and steady-state probe that deploy it and wait for it.
+ * A scenario with a team's workload (team-workload.ts) in place of its demo Service: the scenario changed to run it,
+ * and the setup item and steady-state probe that deploy it and wait for it. Which scenarios take one is the model's
+ * refusesWorkload (harness/model/scenario.ts).
  */
 
 // ---- the scenario with the workload in place of its demo -------------------------------------------------
-
-/** Why a scenario cannot take a workload, or undefined when it can. */
-export function refusesWorkload(s: Scenario): string | undefined {
-  if (!s.workloadSlot) return `scenario ${s.id} cannot take a workload: its fault does not reach users' traffic, or its demo is part of the incident`;
-  if (!s.needs.includes("load-generator")) return `scenario ${s.id} cannot take a workload: it runs no load`;
-  return undefined;
-}
 
 /**
  * The scenario with the team's workload in place of its demo Service: that Service's setup item and load

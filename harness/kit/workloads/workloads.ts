@@ -8,14 +8,15 @@ import type {
   V1Service,
   V1TopologySpreadConstraint,
 } from "@kubernetes/client-node";
-import { AftershockError, formatDuration } from "../../../clusters/errors.js";
-import { apiErrorLine, apiStatus, type KubeApi } from "../../../clusters/kube.js";
-import { LABELS, ownerLabel } from "../../../clusters/labels.js";
-import { pollUntil, realClock, type Clock } from "../../../clusters/wait.js";
-import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
-import { podReady, type Observation, type Probe } from "../probes.js";
-import type { Sentinel } from "../scenario.js";
-import type { ScenarioContext } from "../types.js";
+import { AftershockError } from "../../../clusters/errors.js";
+import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
+import { LABELS } from "../../../clusters/labels.js";
+import { pollUntil } from "../../../clusters/wait.js";
+import { backOffDelays, namespaceWatch } from "../../../clusters/namespace-watch.js";
+import { podReady } from "../../model/health.js";
+import type { Observation, Probe } from "../../model/probe.js";
+import type { Sentinel } from "../../model/scenario.js";
+import type { ScenarioContext } from "../../model/context.js";
 import { createHash, randomBytes } from "node:crypto";
 
 /**
@@ -25,13 +26,7 @@ import { createHash, randomBytes } from "node:crypto";
 
 const FIELD_MANAGER = "aftershock";
 
-// ---- the run's namespace ------------------------------------------------------------------------------
-
-/** Creates the run's namespace, labelled with the run and the scenario. */
-export async function createRunNamespace(api: KubeApi, name: string, runId: string, scenario: string): Promise<void> {
-  const labels = { [LABELS.k8sRun]: runId, [LABELS.k8sScenario]: scenario, [LABELS.k8sManaged]: "true", [LABELS.k8sOwner]: ownerLabel() };
-  await api.core.createNamespace({ body: { metadata: { name, labels } } });
-}
+// ---- images ------------------------------------------------------------------------------------------
 
 /** The ref the cluster pulls a catalogue image by: the same on kind, the registry's copy on an existing cluster. */
 export function imageRef(ctx: ScenarioContext, ref: string): string {
@@ -54,59 +49,6 @@ function withImageRefs(ctx: ScenarioContext, o: KubernetesObject): KubernetesObj
     : ({ ...o, spec: fixed } as KubernetesObject);
 }
 type PodSpecLike = { containers?: { image?: string }[]; initContainers?: { image?: string }[] };
-
-/**
- * Deletes the run's namespace and waits until it is gone (its finalizers remove what is in it). Only a
- * namespace labelled with this run is deleted. An API that answers with an error other than 404 (a restarted or
- * newly joined API server behind the load balancer, etcd electing a leader: right after a control-plane recovery)
- * is asked again until the budget ends, the read and the delete as much as the wait; the error names what was
- * last seen.
- */
-export async function deleteRunNamespace(
-  api: KubeApi,
-  name: string,
-  runId: string,
-  budgetMs = 3 * 60_000,
-  opts: { clock?: Clock; intervalMs?: number } = {},
-): Promise<string> {
-  const clock = opts.clock ?? realClock;
-  const t0 = clock.now();
-  let seenAtAll = false;
-  let deleteSent = false;
-  const seen = await pollUntil(
-    `namespace ${name} gone`,
-    budgetMs,
-    opts.intervalMs ?? 1000,
-    async () => {
-      let ns;
-      try {
-        ns = await api.core.readNamespace({ name });
-      } catch (e) {
-        if (apiStatus(e) === 404) return { ok: true, seen: seenAtAll ? "gone" : "already gone" };
-        return { ok: false, seen: `reading it: ${apiErrorLine(e)}` };
-      }
-      seenAtAll = true;
-      if (ns.metadata?.labels?.[LABELS.k8sRun] !== runId) {
-        throw new AftershockError("E_UNSAFE_TARGET", `namespace ${name} is not labelled ${LABELS.k8sRun}=${runId}; left alone`);
-      }
-      if (!deleteSent && !ns.metadata?.deletionTimestamp) {
-        try {
-          await api.core.deleteNamespace({ name, propagationPolicy: "Foreground" });
-          deleteSent = true;
-        } catch (e) {
-          if (apiStatus(e) === 404) return { ok: true, seen: "gone" };
-          return { ok: false, seen: `deleting it: ${apiErrorLine(e)}` };
-        }
-      }
-      return {
-        ok: false,
-        seen: `${ns.status?.phase ?? "?"}${ns.status?.conditions?.length ? `: ${ns.status.conditions.map((c) => c.message).join("; ")}` : ""}`,
-      };
-    },
-    { clock },
-  );
-  return seen === "already gone" ? `namespace ${name} already gone` : `namespace ${name} deleted in ${formatDuration(clock.now() - t0)}`;
-}
 
 // ---- manifests ----------------------------------------------------------------------------------------
 

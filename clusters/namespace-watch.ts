@@ -1,5 +1,5 @@
 import { makeInformer, type CoreV1Event, type Informer, type ObjectCache, type V1Pod } from "@kubernetes/client-node";
-import type { KubeApi } from "../../../clusters/kube.js";
+import type { KubeApi } from "./kube.js";
 
 /** One termination of a container, as the kubelet reported it in the pod's status. */
 export interface Termination {

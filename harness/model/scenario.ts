@@ -1,10 +1,17 @@
 import { AftershockError, parseDuration } from "../../clusters/errors.js";
-import type { Probe } from "./probes.js";
-import { CAPABILITIES, type Capability } from "../../clusters/contract.js";
-import type { ClusterShape, ScenarioContext } from "./types.js";
+import { CAPABILITIES, type Capability, type ClusterShape } from "../../clusters/contract.js";
 import { HOST_TOOLS, type HostTool } from "../../clusters/images/host-tools.js";
-import { sloHolds, type LoadSpec } from "./load/load.js";
-import type { WorkloadSlot, WorkloadUnderTest } from "./workloads/team-workload.js";
+import type { LoadSpec } from "../load/streams.js";
+import type { ScenarioContext } from "./context.js";
+import type { Probe } from "./probe.js";
+import { sloHolds } from "./slo.js";
+import type { WorkloadSlot, WorkloadUnderTest } from "./workload.js";
+
+/**
+ * What a scenario is made of (ScenarioDefinition, Fault, Sentinel, RunbookStep, probe sets, variants, alternative
+ * runbooks), the Scenario defineScenario makes of it, and how a run ends (Outcome). The author's kit re-exports
+ * what a scenario file needs; the engine runs what is here.
+ */
 
 /** How a run ends; each has its exit code (the journal keeps both). */
 export type Outcome = "passed" | "fault-not-reproduced" | "not-recovered" | "data-lost" | "aborted" | "inconclusive" | "errored" | "interrupted";
@@ -54,6 +61,12 @@ export interface Fault {
   readonly aimsAt?: string;
   readonly retarget?: (to: { name: string; selector: string }) => Fault;
 }
+
+/**
+ * Where the sentinels live: a namespace of their own, not the run's (`ctx.namespace` is "default" for a
+ * cluster-scoped scenario). The kit's sentinels write there; on a shared cluster the engine makes it as the run's.
+ */
+export const SENTINEL_NAMESPACE = "aftershock-sentinels";
 
 /** Workloads and data written before the fault; `probes` prove afterwards that they survived. */
 export interface Sentinel {
@@ -386,11 +399,6 @@ function budget(text: string, field: string, bad: (f: string, w: string) => Erro
   }
 }
 
-/** A named runbook step; `run` may return text to keep as evidence. */
-export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget = "2m"): RunbookStep {
-  return { title, shows, budgetMs: parseDuration(budget), run };
-}
-
 /** The scenario changed as one of its variants says (validated like any scenario); an unknown name is a one-line error. */
 export function variantOf(s: Scenario, name: string): Scenario {
   const v = s.variants.find((x) => x.name === name);
@@ -401,4 +409,11 @@ export function variantOf(s: Scenario, name: string): Scenario {
   const { variants: _variants, ...rest } = s.definition;
   void _variants;
   return { ...defineScenario({ ...rest, ...v.change }), variants: s.variants, variantName: v.name };
+}
+
+/** Why a scenario cannot take a team's workload (--workload), or undefined when it can. */
+export function refusesWorkload(s: Scenario): string | undefined {
+  if (!s.workloadSlot) return `scenario ${s.id} cannot take a workload: its fault does not reach users' traffic, or its demo is part of the incident`;
+  if (!s.needs.includes("load-generator")) return `scenario ${s.id} cannot take a workload: it runs no load`;
+  return undefined;
 }

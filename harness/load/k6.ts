@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { AftershockError } from "../../../clusters/errors.js";
-import { renderCommand, run } from "../../../clusters/exec.js";
-import { registerTeardown } from "../../../clusters/teardown.js";
+import { AftershockError } from "../../clusters/errors.js";
+import { renderCommand, run } from "../../clusters/exec.js";
+import { registerTeardown } from "../../clusters/teardown.js";
 import { percent, shortError, type RequestResult } from "./load-series.js";
 
 /**
@@ -14,10 +14,10 @@ import { percent, shortError, type RequestResult } from "./load-series.js";
  * against @types/k6 by `tsc -p loads`). When a k6 binary is on PATH it runs on this host against the same URL
  * vegeta would get (the cluster's Docker network is reachable from the host), every request's result streams
  * back from its JSON output, and its end-of-test summary is read when it stops. Without one, the load uses
- * vegeta (harness/kit/load/load.ts says so in the run's evidence). k6 is never installed or downloaded by the harness.
+ * vegeta (streams.ts says so in the run's evidence). k6 is never installed or downloaded by the harness.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** A script named relative to the repository root, as LoadSpec.k6 is. */
 export function k6Script(relative: string): string {

@@ -1,11 +1,11 @@
 import type { V1Node, V1Service } from "@kubernetes/client-node";
-import { sideContainers, type ClusterAccess, type StartedSideContainer } from "../../../clusters/contract.js";
-import { AftershockError, formatDuration } from "../../../clusters/errors.js";
-import { apiErrorLine } from "../../../clusters/kube.js";
-import { LABELS } from "../../../clusters/labels.js";
-import { LOAD_GENERATOR_IMAGE } from "../../../clusters/images/workloads.js";
-import { sh } from "../../../clusters/exec.js";
-import { pollUntil, type Clock } from "../../../clusters/wait.js";
+import { sideContainers, type ClusterAccess, type StartedSideContainer } from "../../clusters/contract.js";
+import { AftershockError, formatDuration } from "../../clusters/errors.js";
+import { apiErrorLine } from "../../clusters/kube.js";
+import { LABELS } from "../../clusters/labels.js";
+import { LOAD_GENERATOR_IMAGE } from "../../clusters/images/workloads.js";
+import { sh } from "../../clusters/exec.js";
+import { pollUntil, type Clock } from "../../clusters/wait.js";
 import { k6OnPath, k6Script, startK6, type K6Run } from "./k6.js";
 import { LoadSeries, parseVegetaLine, percent, servedStatus, type LoadSecond, type LoadSummary } from "./load-series.js";
 

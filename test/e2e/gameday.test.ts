@@ -1,4 +1,3 @@
-import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadAll } from "../../harness/engine/registry.js";
 import { drawScenario } from "../../harness/gameday/draw.js";
 import { chromiumDom, findChromium, leftovers, until } from "./helpers.js";
+import { ensureTmux, tmuxSession, type TmuxSession } from "./tmux.js";
 
 /**
  * Game days as a person plays them: the game in one tmux window, the recording shell in another, keys typed
@@ -14,36 +14,27 @@ import { chromiumDom, findChromium, leftovers, until } from "./helpers.js";
  */
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const session = `aftershock-gd-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-const screen = (w: number) => tmux("capture-pane", "-p", "-J", "-S", "-5000", "-t", `${session}:${w}`);
-const type = (w: number, text: string) => {
-  tmux("send-keys", "-t", `${session}:${w}`, "-l", text);
-  tmux("send-keys", "-t", `${session}:${w}`, "Enter");
-};
-const seen = (w: number, what: RegExp | string, budgetMs: number) =>
-  until(() => (typeof what === "string" ? screen(w).includes(what) : what.test(screen(w))), budgetMs, `${what} in window ${w}`);
+let t: TmuxSession | undefined;
+const screen = (w: number) => t!.screen(w);
+const type = (w: number, text: string) => t!.type(w, text);
+const seen = (w: number, what: RegExp | string, budgetMs: number) => t!.seen(w, what, budgetMs);
 
 let chromium = "";
 beforeAll(() => {
-  if (!spawnSync("sh", ["-c", "command -v tmux"]).stdout.length && process.getuid?.() === 0)
-    execFileSync("sh", ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q tmux >/dev/null"], { stdio: "inherit" });
+  ensureTmux();
   chromium = findChromium();
 }, 10 * 60_000);
 
-afterEach((t) => {
+afterEach((x) => {
   // A failed game day shows what both windows showed.
-  if (t.task.result?.state === "fail")
-    for (const w of [0, 1])
-      process.stderr.write(
-        `--- tmux window ${w} ---\n${spawnSync("tmux", ["capture-pane", "-p", "-J", "-S", "-5000", "-t", `${session}:${w}`], { encoding: "utf8" }).stdout}\n`,
-      );
-  spawnSync("tmux", ["kill-session", "-t", session]);
+  if (x.task.result?.state === "fail") process.stderr.write(`${t?.dump() ?? ""}\n`);
+  t?.kill();
+  t = undefined;
 });
 
 /** Starts the game in window 0 of a fresh tmux session; returns the drawn run's id once the player is paged. */
 async function startGame(args: string[]): Promise<string> {
-  tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", root);
+  t = tmuxSession(`aftershock-gd-${process.pid}`, root);
   type(0, `AFTERSHOCK_GAMEDAY_HINT_EVERY=25s AFTERSHOCK_GAMEDAY_POLL=3s pnpm gameday ${args.join(" ")}`);
   await seen(0, /^PAGE: /m, 10 * 60_000);
   await seen(0, "Open a shell: pnpm gameday shell", 5_000);
@@ -52,7 +43,7 @@ async function startGame(args: string[]): Promise<string> {
 
 /** The recording shell in window 1, as the page says to open it. */
 async function openShell(): Promise<void> {
-  tmux("new-window", "-t", session, "-c", root);
+  t!.newWindow();
   type(1, "pnpm gameday shell");
   await seen(1, "Game day shell", 60_000);
 }
@@ -83,7 +74,7 @@ describe("a game day in tmux", () => {
     for (const leak of [drawn.id, "controller-manager", "controller manager", "scheduler", drawn.title]) expect(briefing()).not.toContain(leak);
 
     await seen(0, /^HINT 1\/\d+: .*came by itself, free/m, 90_000);
-    tmux("send-keys", "-t", `${session}:0`, "h");
+    t!.key(0, "h");
     await seen(0, /^HINT 2\/\d+: .*−15 points/m, 10_000);
 
     await openShell();

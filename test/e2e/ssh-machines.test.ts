@@ -1,4 +1,3 @@
-import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +13,7 @@ import { loadAll, loadScenario } from "../../harness/engine/registry.js";
 import { drawScenario } from "../../harness/gameday/draw.js";
 import { cli, expectLoadRecorded, expectSelfChecksPassed, leftovers, root, startCli, until } from "./helpers.js";
 import { filesDiff, nodeFiles, sshMachines, type SshMachines } from "./ssh-machines.js";
+import { ensureTmux, tmuxSession } from "./tmux.js";
 
 /**
  * Issue 32's proof: a kubeadm cluster reached only by its kubeconfig and ssh. A kept kind cluster (1 control plane, 2
@@ -241,19 +241,11 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
       const all = await loadAll();
       const pool = all.filter((s) => ["apiserver-down", "controllers-down", "node-notready-failover"].includes(s.id));
       const seed = [...Array(50).keys()].find((x) => drawScenario(pool, { difficulty: "easy" }, x).scenario.id === "controllers-down")!;
-      const session = `aftershock-ssh-gd-${process.pid}`;
-      const tmux = (...a: string[]) => execFileSync("tmux", a, { encoding: "utf8" });
-      const screen = (w: number) => tmux("capture-pane", "-p", "-J", "-S", "-5000", "-t", `${session}:${w}`);
-      const type = (w: number, text: string) => {
-        tmux("send-keys", "-t", `${session}:${w}`, "-l", text);
-        tmux("send-keys", "-t", `${session}:${w}`, "Enter");
-      };
-      const seen = (w: number, what: RegExp | string, budgetMs: number) =>
-        until(() => (typeof what === "string" ? screen(w).includes(what) : what.test(screen(w))), budgetMs, `${what} in tmux window ${w}`);
-      if (!spawnSync("sh", ["-c", "command -v tmux"]).stdout.length)
-        execFileSync("sh", ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q tmux >/dev/null"]);
+      ensureTmux();
       const calls = dockerCalls().length;
-      tmux("new-session", "-d", "-s", session, "-x", "220", "-y", "50", "-c", root);
+      const t = tmuxSession(`aftershock-ssh-gd-${process.pid}`, root, { x: 220, y: 50 });
+      const { screen, seen } = t;
+      const type = (w: number, text: string) => t.type(w, text);
       try {
         const args = ["--difficulty", "easy", "--seed", String(seed), ...allowed()];
         type(0, `PATH=${env.PATH}:$PATH AFTERSHOCK_GAMEDAY_HINT_EVERY=10m AFTERSHOCK_GAMEDAY_POLL=3s pnpm gameday ${args.join(" ")}`);
@@ -261,7 +253,7 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
         await seen(0, /^(PAGE|debrief): /m, 12 * MIN);
         expect(screen(0), "the player paged").toMatch(/^PAGE: /m);
         const runId = /run ([0-9a-f]{8})\. You will be paged/.exec(screen(0))![1]!;
-        tmux("new-window", "-t", session, "-c", root);
+        t.newWindow();
         type(1, "pnpm gameday shell");
         await seen(1, "Game day shell", 60_000);
         type(1, "nodes");
@@ -291,13 +283,10 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
         expect(await runNamespaces()).toEqual([]);
         expect(await lock()).toBe("");
       } catch (e) {
-        for (const w of [0, 1])
-          process.stderr.write(
-            `--- tmux window ${w} ---\n${spawnSync("tmux", ["capture-pane", "-p", "-J", "-S", "-3000", "-t", `${session}:${w}`], { encoding: "utf8" }).stdout}\n`,
-          );
+        process.stderr.write(`${t.dump()}\n`);
         throw e;
       } finally {
-        spawnSync("tmux", ["kill-session", "-t", session]);
+        t.kill();
       }
     },
     30 * MIN,

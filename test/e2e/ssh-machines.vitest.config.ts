@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 // The SSH lane (pnpm test:ssh): issue 32's proof on machines reached over ssh, test/e2e/ssh-machines.test.ts, on a
 // kept 1+2 kind cluster whose nodes are given an sshd (ssh-machines.ts). Not a project of the root config, so
-// `pnpm test` never runs it: 35m33s on its first run (2026-12-07; seven of its nine tests have passed, README "Your own
+// `pnpm test` never runs it: 21m04s, all ten tests passed (2026-12-07; docs/measurements.md, README "Your own
 // cluster"). One file, whose tests run in
 // order on one cluster; each sets its own budget, the defaults are the e2e projects'.
 export default defineConfig({

@@ -99,7 +99,7 @@ describe("this host's sshd, bundled, answering on 127.0.0.1 through its wrapper"
       command,
     ],
   ];
-  const ssh = (command: string) => execFileSync("ssh", sshArgs(command), { encoding: "utf8", timeout: 30_000 });
+  const ssh = (command: string) => execFileSync("ssh", sshArgs(command), { encoding: "utf8", timeout: 120_000 });
 
   beforeAll(async () => {
     if (missing) return;

@@ -19,7 +19,11 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
-          testTimeout: 20_000,
+          // Hang guards, not budgets: no unit test asserts how fast it ran. Tests that start processes (bash, ssh,
+          // tsx) took up to 12 s of the 20 s they had at load 30–40 on 2 cores (2026-12-07: ssh-machines-bundle), and a
+          // hook had vitest's default 10 s.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
           sequence: { groupOrder: 0 },
         },
       },

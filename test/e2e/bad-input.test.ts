@@ -27,53 +27,76 @@ async function everything(): Promise<string[]> {
 // It counts every Docker object: nothing may be building beside it.
 beforeAll(afterBackgroundBuilds);
 
+/**
+ * The lines the doctor and a build print as they go (ConsoleProgress, clusters/progress.ts): a step begun, done or
+ * skipped, a heartbeat, a note (the doctor's checks are notes: "  ✓ docker …") or a warning ("! ✗ …", a check that
+ * does not block). A step that failed ("✗ …") or an "aftershock:" line is not progress: it would say the error twice.
+ */
+const PROGRESS = /^(• .+ …|✓ .+|↷ .+| {2}\S.*|! .+)$/;
+
 describe("bad input fails before anything is created", () => {
+  // Each case says when it is refused: before the doctor, the error is all that is printed (one line); after it
+  // (its input can only be judged with Docker or Helm), the doctor's and the build's progress lines come first, and
+  // the error is the one line after them. Which are before the doctor was seen with docker, go, kind and helm
+  // replaced by scripts that record any call: none was made, and the output was that one line.
   it.each([
     // stdin is not a terminal here, as in CI: a game day needs a person.
-    [["scenario", "etcd-port-conflict", "--game-day"], /^aftershock: error E_BAD_INPUT: --game-day needs an interactive terminal/],
+    [["scenario", "etcd-port-conflict", "--game-day"], "before the doctor", /^aftershock: error E_BAD_INPUT: --game-day needs an interactive terminal/],
     // A node image reference Docker cannot parse (upper case): refused as text, before the doctor and kind.
     [
       ["scenario", "etcd-port-conflict", "--image", "NotAnImage:x"],
+      "before the doctor",
       /^aftershock: error E_BAD_INPUT: --image must be an image reference such as kindest\/node:v1\.29\.14, got "NotAnImage:x"/,
     ],
     [
       ["demo", "--image", "NotAnImage:x"],
+      "before the doctor",
       /^aftershock: error E_BAD_INPUT: --image must be an image reference such as kindest\/node:v1\.29\.14, got "NotAnImage:x"/,
     ],
     // A valid reference that is neither on this machine nor pullable (checked after the doctor, before kind).
     [
       ["demo", "--image", "aftershock.local/never-built:v0"],
+      "after the doctor",
       /^aftershock: error E_BAD_INPUT: image aftershock\.local\/never-built:v0 is not on this machine and could not be pulled/,
     ],
-    [["scenario", "etcd-port-conflict", "--k8s-version", "v1.31.0"], /^aftershock: error E_BAD_VERSION: Kubernetes v1\.31\.0 cannot be built offline here/],
-    [["scenario", "etcd-port-conflict", "--reporter", "console,pdf"], /^aftershock: error E_BAD_INPUT: unknown reporter "pdf"/],
-    [["scenario", "etcd-port-conflit"], /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port-conflit"/],
-    [["suite", "--keep"], /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
-    [["cluster", "create", "--workers", "9"], /^aftershock: error E_BAD_INPUT: --workers must be a whole number from 0 to 5/],
+    [
+      ["scenario", "etcd-port-conflict", "--k8s-version", "v1.31.0"],
+      "before the doctor",
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.31\.0 cannot be built offline here/,
+    ],
+    [["scenario", "etcd-port-conflict", "--reporter", "console,pdf"], "before the doctor", /^aftershock: error E_BAD_INPUT: unknown reporter "pdf"/],
+    [["scenario", "etcd-port-conflit"], "before the doctor", /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port-conflit"/],
+    [["suite", "--keep"], "before the doctor", /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
+    [["cluster", "create", "--workers", "9"], "before the doctor", /^aftershock: error E_BAD_INPUT: --workers must be a whole number from 0 to 5/],
     // A team's workload: what can be known about it before a cluster (its images, its Service, its chart).
     [
       ["scenario", "etcd-port-conflict", "--workload", notBuilt],
+      "after the doctor",
       /^aftershock: error E_BAD_INPUT: workload \S+aftershock\.yaml: image aftershock\.local\/never-built:v0 is not in the local Docker/,
     ],
     [
       ["scenario", "etcd-port-conflict", "--workload", noService],
+      "before the doctor",
       /^aftershock: error E_BAD_INPUT: workload \S+aftershock\.yaml: users\.service "checkout" is not a Service it deploys \(its Services: store, web\)/,
     ],
     [
       ["scenario", "etcd-port-conflict", "--workload", badChart],
+      "after the doctor",
       /^aftershock: error E_BAD_INPUT: workload \S+aftershock\.yaml: the chart does not render: template: shop\/templates\/web\.yaml:.*nil pointer evaluating/,
     ],
-  ])("%j", async (args, expected) => {
+  ] as [string[], "before the doctor" | "after the doctor", RegExp][])("%j, refused %s", async (args, when, expected) => {
     const before = await everything();
     const r = await cli(args, 5 * 60_000);
     expect(r.code, r.output).toBe(2);
-    // Exactly one error line, and it is the last thing printed: nothing after it, no stack trace anywhere (the
-    // doctor's check lines may come before it, on the same stream).
-    const lines = r.output.split("\n").filter((l) => l.trim());
-    const errors = lines.filter((l) => l.startsWith("aftershock: "));
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(expected);
-    expect(lines.at(-1), r.output).toBe(errors[0]);
+    const lines = r.output.replace(/\n$/, "").split("\n");
+    // The error is one line, the last thing printed, and no other line is an error or a stack trace.
+    expect(lines.at(-1), r.output).toMatch(expected);
+    if (when === "before the doctor") expect(lines, "exactly one line").toEqual([lines.at(-1)]);
+    else
+      expect(
+        lines.slice(0, -1).filter((l) => !PROGRESS.test(l)),
+        `only progress lines before the error:\n${r.output}`,
+      ).toEqual([]);
     expect(r.output).not.toMatch(/^\s+at \S+ \(|^\s+at (file|node):/m);
     expect(await everything()).toEqual(before);
   });

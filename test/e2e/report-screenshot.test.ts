@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { htmlReport } from "../../harness/reports/files.js";
@@ -9,53 +10,13 @@ import { versionMatrixSection } from "../../harness/reports/versions.js";
 import type { RunJournal } from "../../harness/engine/journal.js";
 import { findChromium, headlessFlags } from "./helpers.js";
 
-/** A journal shaped like a real etcd-port-conflict run (numbers from one), so the picture is realistic. */
-function journal(): RunJournal {
-  const s = 1_700_000_000_000;
-  const phase = (name: RunJournal["phases"][number]["name"], a: number, b: number, extra: Partial<RunJournal["phases"][number]> = {}) => ({
-    name,
-    startedAt: a,
-    endedAt: b,
-    status: "passed" as const,
-    steps: [],
-    probes: [],
-    ...extra,
-  });
-  return {
-    runId: "5dbaae5e",
-    scenario: { id: "etcd-port-conflict", title: "A zombie etcd holds :2380", summary: "summary", source: { incident: "001", section: "#3" }, tags: ["etcd"] },
-    cluster: { name: "as-5dbaae5e", kubernetesVersion: "v1.29.15", nodes: ["as-5dbaae5e-control-plane", "as-5dbaae5e-worker"] },
-    startedAt: s,
-    endedAt: s + 200_000,
-    outcome: "passed",
-    exitCode: 0,
-    reason: "symptoms reproduced in 2.1s, recovered in 1m10s",
-    phases: [
-      phase("cluster", 0, 44_000),
-      phase("setup", 44_000, 47_400),
-      phase("steady-state", 47_400, 58_000),
-      phase("symptoms-absent", 58_000, 60_000, {
-        probes: [{ name: "etcd log", expectation: "bind", ok: true, held: false, observed: "1 etcd containers, no matching line" }],
-      }),
-      phase("inject", 60_000, 62_000),
-      phase("symptoms", 62_000, 70_000, {
-        probes: [{ name: "etcd log", expectation: "bind", ok: true, observed: "bind: address already in use", firstOkAtMs: 64_000 }],
-      }),
-      phase("verify-fails", 70_000, 72_000, { probes: [{ name: "API server /readyz", expectation: "ok", ok: true, held: false, observed: "[-]etcd failed" }] }),
-      phase("runbook", 72_000, 130_000, {
-        steps: [
-          { title: "find who holds :2380", startedAt: 72_000, endedAt: 72_200, ok: true },
-          { title: "kill the zombie", startedAt: 72_200, endedAt: 72_300, ok: true },
-          { title: "wait for etcd", startedAt: 72_300, endedAt: 130_000, ok: true },
-        ],
-      }),
-      phase("verify", 130_000, 196_000),
-      phase("teardown", 196_000, 200_000),
-    ],
-    evidence: [{ at: 64_000, source: "symptom", text: "listen tcp 172.25.0.2:2380: bind: address already in use" }],
-    timings: { totalMs: 200_000, clusterCreateMs: 44_000, timeToDetectMs: 2_000, timeToConfirmMs: 10_000, timeToRecoverMs: 124_000 },
-  };
-}
+/**
+ * The journal a real run wrote (`pnpm scenario etcd-port-conflict --images pull`, 2026-12-07, PASSED), kept byte for
+ * byte as recorded (test/fixtures, also read by report-fixture.test.ts). Every value asserted below is rendered from
+ * it: the test writes none of them.
+ */
+const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "real-run-etcd-port-conflict-pulled-2026-12-07.json");
+const journal = (): RunJournal => JSON.parse(readFileSync(FIXTURE, "utf8")) as RunJournal;
 
 let chromium = "";
 beforeAll(() => {
@@ -72,10 +33,30 @@ describe("the HTML report in headless Chromium", () => {
     const flags = headlessFlags(dir);
     execFileSync(chromium, [...flags, `--screenshot=${png}`, `file://${html}`], { stdio: "ignore", timeout: 60_000 });
     const dom = execFileSync(chromium, [...flags, "--dump-dom", `file://${html}`], { encoding: "utf8", timeout: 60_000 });
-    // The DOM Chromium built has the timeline with a bar per phase and per runbook step.
+    // The DOM Chromium built has the timeline with a bar per phase (10), per step of the injection (1) and of the
+    // runbook (3), and time to detect, each titled with what it is and how long the run's journal says it took.
     const svg = /<svg[^>]*class="timeline"[\s\S]*?<\/svg>/.exec(dom)?.[0] ?? "";
-    expect(svg.match(/<rect /g)).toHaveLength(10 + 3);
-    expect(svg).toContain("kill the zombie");
+    expect([...svg.matchAll(/<rect [^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1])).toEqual([
+      "cluster: 35.1s",
+      "setup: 7.5s",
+      "steady-state: 14.6s",
+      "symptoms-absent: 307ms",
+      "inject: 7.4s",
+      "a zombie etcd outside the kubelet holds :2380, then the kubelet starts etcd into the conflict: 7.4s",
+      "symptoms: 7.5s",
+      "verify-fails: 15.0s",
+      "runbook: 17.0s",
+      "find who holds :2380: 94ms",
+      "kill the zombie: 70ms",
+      "wait for the kubelet to bring etcd back: 16.8s",
+      "verify: 32.9s",
+      "teardown: 3.5s",
+      "time to detect: 7.4s",
+    ]);
+    // The run's own numbers in its headline figures: detected in 7.4 s, recovered in 49.9 s, 2m23s in all.
+    expect(dom).toMatch(/<span>time to detect<\/span><b>7\.4s<\/b>/);
+    expect(dom).toMatch(/<span>time to recover<\/span><b>49\.9s<\/b>/);
+    expect(dom).toMatch(/<span>total<\/span><b>2m23s<\/b>/);
     // And the screenshot shows it: count pixels of the symptoms bar's colour (#fc8d62) and the runbook's (#e78ac3).
     const img = PNG.sync.read(readFileSync(png));
     const count = (r: number, g: number, b: number) => {
@@ -92,6 +73,7 @@ describe("the HTML report in headless Chromium", () => {
 describe("the suite report of a version matrix in headless Chromium", () => {
   it("puts each scenario's runs on the two versions side by side, naming the runbook step that differed", () => {
     expect(chromium, "chromium is installed (as root the test installs Debian's package)").not.toBe("");
+    // The recorded run as if on v1.29.15, and again on v1.37.2 with its last runbook step a minute slower.
     const old = { ...journal(), kubernetesVersion: "v1.29.15" };
     const now = journal();
     const slow = now.phases.find((p) => p.name === "runbook")!.steps[2]!;
@@ -109,7 +91,7 @@ describe("the suite report of a version matrix in headless Chromium", () => {
     const table = /<table class="matrix">[\s\S]*?<\/table>/.exec(dom)?.[0] ?? "";
     expect(table).toContain('<th colspan="3">v1.29.15</th><th colspan="3">v1.37.2</th>');
     expect(table).toMatch(
-      /<td>etcd-port-conflict<\/td>(<td[^>]*>[^<]*<\/td>){6}<td><ul><li>wait for etcd: v1\.29\.15 ok in 57\.7s; v1\.37\.2 ok in 1m58s<\/li><\/ul><\/td>/,
+      /<td>etcd-port-conflict<\/td>(<td[^>]*>[^<]*<\/td>){6}<td><ul><li>wait for the kubelet to bring etcd back: v1\.29\.15 ok in 16\.8s; v1\.37\.2 ok in 1m17s<\/li><\/ul><\/td>/,
     );
     expect(dom).toContain("Kubernetes v1.37.2 (line 1.35–1.37)");
   });

@@ -18,6 +18,10 @@ async function cacheLockedByAnother(): Promise<{ cacheDir: string; release: () =
   return { cacheDir, release: () => holder.kill("SIGKILL") };
 }
 const dirs: string[] = [];
+/** Resolves once `cond` holds, polling; the test's timeout is the hang guard. */
+const until = async (cond: () => boolean): Promise<void> => {
+  while (!cond()) await new Promise((r) => setTimeout(r, 20));
+};
 afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
@@ -26,9 +30,18 @@ describe("the build lock", () => {
   it("lets a run whose images are all built go on while another process holds the lock", async () => {
     const { cacheDir, release } = await cacheLockedByAnother();
     try {
-      const started = Date.now();
-      expect(await withBuildLock(cacheDir, silentProgress, async () => "found")).toBe("found");
-      expect(Date.now() - started).toBeLessThan(1000);
+      // Not a time (a busy machine makes any fast path slow): the run ends while the lock is still held, and it
+      // never waited for it (withLock says "waiting for pid …" the moment it finds the lock taken).
+      const progress = new RecordingProgress();
+      const run = withBuildLock(cacheDir, progress, async () => "found");
+      let ended = false;
+      void run.then(
+        () => (ended = true),
+        () => (ended = true),
+      );
+      await until(() => ended || progress.lines.length > 0);
+      expect(progress.lines).toEqual([]);
+      expect(await run).toBe("found");
     } finally {
       release();
     }
@@ -38,14 +51,16 @@ describe("the build lock", () => {
     const { cacheDir, release } = await cacheLockedByAnother();
     const passes: string[] = [];
     let settled = false;
-    const run = withBuildLock(cacheDir, silentProgress, async () => {
+    const progress = new RecordingProgress();
+    const run = withBuildLock(cacheDir, progress, async () => {
       passes.push("pass");
       aboutToBuild("etcd v3.7.0");
       return "built";
     }).finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 2500));
+    // Until it says it waits for the holder (not a fixed 2.5 s, which a busy machine can spend before the first pass).
+    await until(() => progress.lines.length > 0 || settled);
     // The cache-only pass stopped at the build; the real one waits for the holder.
-    expect([passes.length, settled]).toEqual([1, false]);
+    expect([passes.length, settled, progress.lines]).toEqual([1, false, [expect.stringMatching(/^info waiting for pid \d+, which is building images/)]]);
     release();
     expect(await run).toBe("built");
     expect(passes.length).toBe(2);

@@ -35,9 +35,17 @@ function script(file: string, env: NodeJS.ProcessEnv, ...args: string[]): Promis
     execFile(
       tsx,
       [file, ...args],
-      { cwd: root, encoding: "utf8", env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}`, ...env } },
+      {
+        cwd: root,
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}:${process.env.PATH}`, ...env },
+        timeout: PROCESS_HANG_GUARD,
+        killSignal: "SIGTERM",
+      },
       (error, stdout, stderr) => {
-        if (error && typeof error.code !== "number") reject(error);
+        if (error?.killed)
+          reject(new Error(`${file} ${args.join(" ")}: still running after ${PROCESS_HANG_GUARD / 60_000} min, killed (hung?)\n${stdout}${stderr}`));
+        else if (error && typeof error.code !== "number") reject(error);
         else resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
       },
     );
@@ -57,8 +65,14 @@ function tracedTools(): { env: NodeJS.ProcessEnv; calls: string } {
   return { env: { PATH: `${dir}:${path.join(root, "node_modules", ".bin")}:${process.env.PATH}` }, calls };
 }
 
-/** A CLI start under load (this file's cases run concurrently, on 2 busy cores) can take longer than the default 20 s. */
-const SLOW_START = 120_000;
+/**
+ * How long a CLI process may take before it counts as hung: a hang guard, never the thing a case checks. Each start
+ * costs about 3 s of CPU; five run at once (vitest's maxConcurrency) beside the other worker, so on 2 cores at load
+ * 30–40 a case took up to 65 s (2026-12-07), and the 120 s budget it had was half a margin, not a guard. A process
+ * still running after PROCESS_HANG_GUARD is killed, and the case fails naming that; the test's own timeout comes later.
+ */
+const PROCESS_HANG_GUARD = 8 * 60_000;
+const SLOW_START = PROCESS_HANG_GUARD + 60_000;
 
 /** A workload whose only manifest does not parse (its aftershock.yaml itself is valid). */
 const BAD_WORKLOAD = mkdtempSync(path.join(os.tmpdir(), "cli-workload-"));

@@ -430,7 +430,17 @@ describe("the game shell", () => {
     });
     expect(r.stdout).toContain(path.join(dir, "kubeconfig"));
     expect(r.stderr).toContain(`node-shell: no node "nope" (nodes: control-plane worker)`);
-    expect(r.stderr).toMatch(/\[gameday 02:0\d\] /);
+    // The prompt's clock is the time since the page: 2:05 when bash started, and on a busy machine as much more as
+    // bash took (not "02:0x", which a slow start breaks). Each prompt shown lies between the two ends of the run.
+    const after = Date.now();
+    const shown = [...r.stderr.matchAll(/\[gameday (\d\d):(\d\d)\] /g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+    expect(shown.length).toBeGreaterThan(0);
+    // (Whole seconds on both sides, each rounded its own way: a second of slack at either end.)
+    const [lo, hi] = [Math.floor((before - s.pagedAt) / 1000) - 1, Math.ceil((after - s.pagedAt) / 1000) + 1];
+    expect(
+      shown.filter((t) => t < lo || t > hi),
+      `prompts outside ${lo}–${hi} s since the page`,
+    ).toEqual([]);
     const log = parseCommandLog(readFileSync(s.commandLog, "utf8"));
     expect(log.map((c) => c.command)).toEqual(["echo one", "kubectl get pods -A", "echo one", "node-shell nope", "sleep 1.2", "echo $KUBECONFIG"]);
     expect(log.every((c) => c.at >= before - 1000 && c.at <= Date.now() + 1000)).toBe(true);
@@ -584,14 +594,17 @@ describe("the game terminal", () => {
 
   it("recovers by itself once every health probe holds: RECOVERED after mm:ss, no key needed", async () => {
     let healthy = false;
-    const { s, lines } = session({ probes: [probe(() => true), probe(() => healthy)] });
+    // The game's clock is given (the real one made "after 00:0x" depend on how busy the machine was).
+    let t = 1_000_000;
+    const { s, lines } = session({ probes: [probe(() => true), probe(() => healthy)], now: () => t });
     const end = s.play(ctx);
     await new Promise((r) => setTimeout(r, 30));
     expect(lines.some((l) => l.startsWith("RECOVERED"))).toBe(false);
+    t += 83_000;
     healthy = true;
     await expect(end).resolves.toBe("recovered");
-    expect(lines.at(-1)).toMatch(/^RECOVERED after 00:0\d$/);
-    expect(s.recoveredAt).toBeDefined();
+    expect(lines.at(-1)).toBe("RECOVERED after 01:23");
+    expect(s.recoveredAt).toBe(1_083_000);
   });
 
   it("g gives up, q (or Ctrl-C) aborts through onAbort", async () => {

@@ -331,11 +331,16 @@ describe("cluster-scope faults on a cluster this tool did not create", () => {
     );
     expect(() => refuseClusterFaults({ id: "apiserver-down", scope: "cluster" }, { ...t, allowClusterFaults: "staging-admin" }, "staging-admin")).not.toThrow();
     expect(() => refuseClusterFaults({ id: "crashloop-triage", scope: "namespace" }, t, "staging-admin")).not.toThrow();
-    try {
-      checkAllowance("prod", "staging-admin");
-    } catch (e) {
-      expect((e as { code: string }).code).toBe("E_REFUSED");
-    }
+    // Caught and then checked: an expect inside the catch never ran when nothing was thrown, so it could not fail.
+    const refused = (() => {
+      try {
+        checkAllowance("prod", "staging-admin");
+        return "not refused";
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    })();
+    expect(refused).toBe("E_REFUSED");
     expect(targetContext({ ...t, context: "other" })).toBe("other");
   });
 });

@@ -330,43 +330,11 @@ async function existingDryRun(s: Scenario, t: ExistingTarget): Promise<string> {
  * plan that many times. The suite passes when every run ends as expected; it appends a record to the history
  * (reports/history/) and its report compares this run with the earlier ones.
  */
-export async function suiteCommand(
-  tag: string | undefined,
-  ids: string[],
-  o: ScenarioCommandOptions & {
-    prove: boolean;
-    shard?: Shard;
-    repeat?: number;
-    versions?: string[];
-    freshClusters?: boolean;
-    /** --gate: the exit code follows the gate (gate.ts); --gate-min-score its threshold. */
-    gate?: boolean;
-    gateMinScore?: number;
-  },
-): Promise<number> {
+export async function suiteCommand(tag: string | undefined, ids: string[], o: SuiteCommandOptions): Promise<number> {
   if (ids.length && tag) throw new AftershockError("E_BAD_INPUT", "give scenario ids or --tag, not both");
   const startedAt = new Date();
   const repeat = o.repeat ?? 1;
-  let scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
-  if (o.existing && !ids.length) {
-    // Chosen by tag (or all): run what the existing cluster can serve and say what is left out. Named by id, a
-    // scenario it cannot serve is refused (by runScenarios, before anything runs).
-    const { served, left } = servedScenarios(scenarios, existingClusters(o.existing, o.progress));
-    if (!served.length)
-      throw new AftershockError(
-        "E_CAPABILITY",
-        `none of the ${scenarios.length} selected scenarios can run on ${describeTarget(o.existing)}: ${leftOutText(left)}`,
-      );
-    if (left.length) process.stdout.write(`suite: ${left.length} of ${scenarios.length} selected scenarios left out: ${leftOutText(left)}\n`);
-    scenarios = served;
-  }
-  if (o.workload && !ids.length) {
-    // Chosen by tag (or all): the scenarios that take a workload run with it; the others are named.
-    const left = scenarios.filter((s) => refusesWorkload(s));
-    scenarios = scenarios.filter((s) => !refusesWorkload(s));
-    if (!scenarios.length) throw new AftershockError("E_BAD_INPUT", `none of the selected scenarios takes a workload`);
-    if (left.length) process.stdout.write(`suite: ${left.length} selected scenario(s) take no workload, left out: ${left.map((s) => s.id).join(", ")}\n`);
-  }
+  const scenarios = await selectScenarios(tag, ids, o);
   // A version matrix runs the whole plan once per version, one version after another (clusters are per version).
   const versions = o.versions ?? [o.version];
   const plan = versions.flatMap((v) =>
@@ -388,12 +356,63 @@ export async function suiteCommand(
     ...(o.shard ? { shard: o.shard } : {}),
     repeat,
   });
+  const gateFailed = await reportSuite(journals, record, startedAt, o);
+  const wrong = journals.filter((j) => !asExpected(j));
+  if (wrong.length) return Math.max(1, ...wrong.map((j) => j.exitCode));
+  return gateFailed ? GATE_FAILED_EXIT : 0;
+}
+
+/** pnpm suite's options: a scenario's, and the suite's own flags. */
+export type SuiteCommandOptions = ScenarioCommandOptions & {
+  prove: boolean;
+  shard?: Shard;
+  repeat?: number;
+  versions?: string[];
+  freshClusters?: boolean;
+  /** --gate: the exit code follows the gate (gate.ts); --gate-min-score its threshold. */
+  gate?: boolean;
+  gateMinScore?: number;
+};
+
+/**
+ * The scenarios of a suite: those named, or those with the tag (or all). Chosen by tag, those the existing cluster
+ * cannot serve, or that take no workload when one is given, are left out and named.
+ */
+async function selectScenarios(tag: string | undefined, ids: string[], o: SuiteCommandOptions): Promise<Scenario[]> {
+  let scenarios = ids.length ? await Promise.all(ids.map((id) => loadScenario(id))) : await loadAll(tag);
+  if (o.existing && !ids.length) {
+    // Chosen by tag (or all): run what the existing cluster can serve and say what is left out. Named by id, a
+    // scenario it cannot serve is refused (by runScenarios, before anything runs).
+    const { served, left } = servedScenarios(scenarios, existingClusters(o.existing, o.progress));
+    if (!served.length)
+      throw new AftershockError(
+        "E_CAPABILITY",
+        `none of the ${scenarios.length} selected scenarios can run on ${describeTarget(o.existing)}: ${leftOutText(left)}`,
+      );
+    if (left.length) process.stdout.write(`suite: ${left.length} of ${scenarios.length} selected scenarios left out: ${leftOutText(left)}\n`);
+    scenarios = served;
+  }
+  if (o.workload && !ids.length) {
+    // Chosen by tag (or all): the scenarios that take a workload run with it; the others are named.
+    const left = scenarios.filter((s) => refusesWorkload(s));
+    scenarios = scenarios.filter((s) => !refusesWorkload(s));
+    if (!scenarios.length) throw new AftershockError("E_BAD_INPUT", `none of the selected scenarios takes a workload`);
+    if (left.length) process.stdout.write(`suite: ${left.length} selected scenario(s) take no workload, left out: ${left.map((s) => s.id).join(", ")}\n`);
+  }
+  return scenarios;
+}
+
+/**
+ * The suite's reports (combined JUnit and HTML, journals, metrics), its history record, and its summary on the
+ * console. Returns whether --gate fails it (the gate's reasons are found on every suite: the metrics say whether it
+ * would fail).
+ */
+async function reportSuite(journals: RunJournal[], record: HistoryRecord, startedAt: Date, o: SuiteCommandOptions): Promise<boolean> {
   const store = historyDir();
   const earlier = await readHistory(store);
   const rows = trends(earlier, record);
   const stats = repeatStats(record.runs);
   const scores = suiteScores(journals);
-  // The gate's reasons are found on every suite (the metrics say whether it would fail); --gate makes them the exit code.
   const gate = { enforced: !!o.gate, minScore: o.gateMinScore ?? DEFAULT_GATE_MIN_SCORE, reasons: [] as string[] };
   gate.reasons = gateReasons(journals, scores, rows, gate.minScore);
   const clustersLine = o.existing ? "" : `<h2>Clusters</h2>\n<p>${esc(suiteNumbers(journals))}</p>\n`;
@@ -406,13 +425,11 @@ export async function suiteCommand(
   const saved = await writeHistory(store, record);
   const rel = (f: string) => path.relative(process.cwd(), f);
   process.stdout.write(
-    `\nsuite: ${journals.map(label).join(", ")}\n${repeat > 1 ? stats.map((s) => `  ${repeatLine(s)}\n`).join("") : ""}${clusterUse(journals, o.existing)}` +
+    `\nsuite: ${journals.map(label).join(", ")}\n${record.repeat > 1 ? stats.map((s) => `  ${repeatLine(s)}\n`).join("") : ""}${clusterUse(journals, o.existing)}` +
       `  reports: ${rel(dir)}/{junit.xml,report.html,journals.json,metrics.prom}\n  history: ${rel(saved)} (compared with ${earlier.length} earlier suite run${earlier.length === 1 ? "" : "s"})\n` +
       `${versionMatrixLines(journals)}${trendLines(rows)}${scoreLines(scores)}${o.gate ? gateLines(gate.reasons, gate.minScore) : ""}${summaryLine(record.runs)}\n`,
   );
-  const wrong = journals.filter((j) => !asExpected(j));
-  if (wrong.length) return Math.max(1, ...wrong.map((j) => j.exitCode));
-  return o.gate && gate.reasons.length ? GATE_FAILED_EXIT : 0;
+  return !!o.gate && gate.reasons.length > 0;
 }
 
 /** With --gate: one line per reason it failed, or one line saying it passed. */

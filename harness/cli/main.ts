@@ -10,6 +10,7 @@ import { AftershockError, formatDuration, parseDuration } from "../../clusters/e
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax, supportedVersionsText } from "../../clusters/versions.js";
 import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
+import type { Cluster } from "../../clusters/kind/types.js";
 import { garbageCollect } from "../../clusters/kind/gc.js";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -377,18 +378,22 @@ async function demoCommand(rest: string[], progress: ConsoleProgress): Promise<n
   const provider = new KindProvider({ cacheDir, progress, images });
   const started = performance.now();
   // A kept demo cluster is detached like pnpm cluster create: no reaper removes it when this process exits.
-  const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: !!values.keep });
+  await showCluster(await provider.create(spec, { retainOnFailure: !!values.keep, detached: !!values.keep }), !!values.keep);
+  console.log(`demo finished in ${formatDuration(performance.now() - started)}`);
+  return 0;
+}
+
+/** The demo's cluster: its nodes and pods; then deleted as this scope ends (however it ends), or kept and said how to reach. */
+async function showCluster(cluster: Cluster, keep: boolean): Promise<void> {
+  await using _deleted = keep ? null : cluster;
   try {
     const nodes = await cluster.kubectl(["get", "nodes", "-o", "wide"]);
     console.log(nodes.stdout);
     const pods = await cluster.kubectl(["get", "pods", "-A"]);
     console.log(pods.stdout);
   } finally {
-    if (values.keep) console.log(cluster.howToReach());
-    else await cluster.delete();
+    if (keep) console.log(cluster.howToReach());
   }
-  console.log(`demo finished in ${formatDuration(performance.now() - started)}`);
-  return 0;
 }
 
 /** The flags of pnpm scenario and pnpm suite (each refuses the other's). */

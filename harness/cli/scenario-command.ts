@@ -131,7 +131,7 @@ export function kindClusters(progress: Progress, images: ImagesMode = "auto"): C
  */
 export async function runScenarios(runs: PlannedRun[], o: ScenarioCommandOptions): Promise<RunJournal[]> {
   const plan = await planSuite(runs, o);
-  return runSuite(plan, (r) => runReporting(r, o));
+  return runSuite(plan, () => runReporting(o));
 }
 
 /**
@@ -193,7 +193,7 @@ function runOptionsOf(o: ScenarioCommandOptions): SuiteRunOptions {
 }
 
 /** One run's reporters (the game's live one or the console, and the files), and the line naming the files written. */
-function runReporting(_run: PlannedRun, o: ScenarioCommandOptions): RunReporting {
+function runReporting(o: ScenarioCommandOptions): RunReporting {
   const written: string[] = [];
   const files = o.reporters.filter((r): r is FileReport => r !== "console");
   const reporters: Reporter[] = [

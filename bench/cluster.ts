@@ -105,7 +105,8 @@ async function main() {
     const spec: ClusterSpec = { ...shape, kubernetesVersion: version, runId };
     const mem = sampleRunMemory(runId, { intervalMs: 2000 });
     const t0 = performance.now();
-    const cluster = await provider.create(spec);
+    // Deleted (timed) below; `await using` deletes it too when anything in between throws (delete() runs once).
+    await using cluster = await provider.create(spec);
     const createS = secs(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 20_000)); // let add-ons settle so the memory peak includes them
     const peakMiB = await mem.stop();
@@ -179,10 +180,8 @@ function median(xs: number[]): number {
 /** The harness's create of the same shape, until every node is Ready; the cluster is deleted afterwards. */
 async function harnessCreate(provider: KindProvider, spec: ClusterSpec): Promise<number> {
   const t = performance.now();
-  const c = await provider.create(spec);
-  const s = secs(performance.now() - t);
-  await c.delete();
-  return s;
+  await using _deleted = await provider.create(spec);
+  return secs(performance.now() - t);
 }
 
 /** `kind create cluster` alone with the same image and config, polled until both nodes are Ready (5-minute deadline). */

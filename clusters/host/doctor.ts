@@ -446,7 +446,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
       progress.info(`${tool} found in ${path.dirname(at)}, which is not on your PATH (added for Aftershock's commands)`);
   }
 
-  let plan = planHost(state);
+  const plan = planHost(state);
   report.plan = plan.changes;
   if (plan.changes.length) {
     progress.warn(
@@ -459,24 +459,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   const applied = new Set<Change["kind"]>();
   if (plan.changes.length) {
     if (!fix) throw changesNeeded(plan.changes, state.facts.user.root, tests);
-    if (!state.facts.user.root)
-      throw new AftershockError("E_NOT_ROOT", `the changes above need root; ${state.facts.user.name} is not root`, {
-        hint: `run: ${fixCommand(false, tests)}`,
-      });
-    for (const c of plan.changes) {
-      progress.info(`→ ${describeChange(c, paths)}`);
-      await applyChange(c, paths, progress);
-      applied.add(c.kind);
-    }
-    state = await readHostState(paths, tests);
-    plan = planHost(state);
-    if (plan.blockers[0]) throw plan.blockers[0];
-    if (plan.changes.length)
-      throw new AftershockError("E_HOST_CHANGES", `after --fix this host still needs: ${plan.changes.map(shortChange).join("; ")}`, {
-        hint: `see ${paths.dockerdLog} and the lines above`,
-      });
-    progress.info(`recorded in ${paths.stateFile}; pnpm run doctor --undo restores the previous daemon.json and sysctls`);
-    progress.info(`now ${describeHost(state.facts, state.engine)}`);
+    state = await applyPlan(plan.changes, state, { paths, tests, progress, applied });
   }
   report.host = describeHost(state.facts, state.engine);
 
@@ -513,6 +496,34 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   line("disk", true, `${freeGiB.toFixed(0)} GiB free under ${dir}`);
   line("inotify limits", true, SYSCTLS.map((s) => `${s.key.split(".").pop()} ${state.sysctls[s.key] ?? "?"}`).join(", "), applied.has("sysctl"));
   return report;
+}
+
+/** doctor --fix: applies the plan's changes as root, saying each, and reads the host again; it must need nothing more. */
+async function applyPlan(
+  changes: Change[],
+  before: Awaited<ReturnType<typeof readHostState>>,
+  o: { paths: HostPaths; tests: boolean; progress: Progress; applied: Set<Change["kind"]> },
+): Promise<Awaited<ReturnType<typeof readHostState>>> {
+  const { paths, tests, progress } = o;
+  if (!before.facts.user.root)
+    throw new AftershockError("E_NOT_ROOT", `the changes above need root; ${before.facts.user.name} is not root`, {
+      hint: `run: ${fixCommand(false, tests)}`,
+    });
+  for (const c of changes) {
+    progress.info(`→ ${describeChange(c, paths)}`);
+    await applyChange(c, paths, progress);
+    o.applied.add(c.kind);
+  }
+  const state = await readHostState(paths, tests);
+  const plan = planHost(state);
+  if (plan.blockers[0]) throw plan.blockers[0];
+  if (plan.changes.length)
+    throw new AftershockError("E_HOST_CHANGES", `after --fix this host still needs: ${plan.changes.map(shortChange).join("; ")}`, {
+      hint: `see ${paths.dockerdLog} and the lines above`,
+    });
+  progress.info(`recorded in ${paths.stateFile}; pnpm run doctor --undo restores the previous daemon.json and sysctls`);
+  progress.info(`now ${describeHost(state.facts, state.engine)}`);
+  return state;
 }
 
 function freeSpace(start: string): { dir: string; freeGiB: number } {

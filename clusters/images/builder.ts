@@ -177,15 +177,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   early?.catch(() => undefined); // awaited below; a failure there is reported then, not as an unhandled rejection
   const kube = await buildGoComponent(await recipes.kubernetesComponent(rel), cacheDir, progress);
   const kubeadm = kube.bins.kubeadm!;
-  const required = (await run(kubeadm, ["config", "images", "list", "--kubernetes-version", version])).stdout.split("\n").filter(Boolean);
-  const tagOf = (name: string) => {
-    const ref = required.find((r) => r.includes(`/${name}:`));
-    if (!ref) throw new AftershockError("E_BUILD", `kubeadm ${version} does not list a ${name} image: ${required.join(", ")}`);
-    return ref.split(":").pop()!;
-  };
-  const etcdTag = tagOf("etcd");
-  const corednsTag = tagOf("coredns");
-  const pauseTag = tagOf("pause");
+  const { required, etcdTag, corednsTag, pauseTag } = await kubeadmImages(kubeadm, version);
 
   const kind = await buildGoComponent(recipes.kindComponent(profile.kind), cacheDir, progress);
   const key = buildKey(version, required);
@@ -231,28 +223,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
         dockerBuild(work, img.hostRef, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
       );
     }
-    await withStep(
-      progress,
-      `Image ${profile.loadBalancer.localImage} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`,
-      3 * MIN,
-      () =>
-        lb
-          ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
-            dockerBuild(work, profile.loadBalancer.localImage, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
-          : dockerBuild(
-              work,
-              profile.loadBalancer.localImage,
-              toolsImage,
-              [],
-              [
-                "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
-                "STOPSIGNAL SIGUSR1",
-                // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
-                // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
-                'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
-              ],
-            ),
-    );
+    await loadBalancerImage(work, profile, toolsImage, lb, progress);
 
     const preloaded = images.map((i) => i.nodeRef);
     const imagesTar = path.join(work, "images.tar");
@@ -261,58 +232,9 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     );
 
     const nodeBase = `${PINNED.localRegistry}/node-base:${version}`;
-    await withStep(progress, `Node image layers for Kubernetes ${version}`, 5 * MIN, async () => {
-      const ctx = path.join(work, "node");
-      await mkdir(path.join(ctx, "bin"), { recursive: true });
-      // What kind's node image has in /usr/bin or /usr/local/bin: the node's tools, never etcd's (etcdctl and etcdutl stay
-      // in the etcd image; clusters/etcd.ts reaches them there).
-      const nodeBins = { ...kube.bins, crictl: crictl.bins.crictl!, ...runtime?.containerd.bins };
-      for (const [name, src] of Object.entries(nodeBins)) {
-        if (!["kubeadm", "kubelet", "kubectl", "crictl", "containerd", "containerd-shim-runc-v2", "ctr"].includes(name)) continue;
-        await copyFile(src, path.join(ctx, "bin", name));
-      }
-      // runc replaces Debian's in /usr/sbin (containerd 2.x finds it on PATH, before /usr/bin).
-      if (runtime) {
-        await mkdir(path.join(ctx, "sbin"), { recursive: true });
-        await copyFile(runtime.runc.bins.runc!, path.join(ctx, "sbin", "runc"));
-      }
-      await run("cp", ["-a", path.join(here, "node", "files"), path.join(ctx, "files")]);
-      await mkdir(path.join(ctx, "files", "etc", "containerd"), { recursive: true });
-      await writeFile(path.join(ctx, "files", "etc", "containerd", "config.toml"), containerdConfig(profile, `registry.k8s.io/pause:${pauseTag}`));
-      await mkdir(path.join(ctx, "files", "kind", "manifests"), { recursive: true });
-      await writeFile(path.join(ctx, "files", "kind", "version"), version);
-      await writeFile(path.join(ctx, "files", "kind", "manifests", "default-cni.yaml"), cniManifest(`${PINNED.localRegistry}/netd:${netd.version}`));
-      await writeFile(
-        path.join(ctx, "files", "kind", "manifests", "default-storage.yaml"),
-        storageManifest(`${PINNED.localRegistry}/local-path-provisioner:${localPath.version}`, `${PINNED.localRegistry}/local-path-helper:v1`),
-      );
-      await writeFile(
-        path.join(ctx, "Dockerfile"),
-        [
-          `FROM ${nodeRootfs}`,
-          "COPY files/ /",
-          "COPY bin/ /usr/bin/",
-          ...(runtime ? ["COPY sbin/ /usr/sbin/"] : []),
-          "RUN set -eu; " +
-            [
-              "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/containerd /usr/sbin/runc",
-              // kind's base image does the same (ln -s "$(which systemd)" /sbin/init): systemd-sysv is not installed.
-              "ln -sf /lib/systemd/systemd /sbin/init",
-              "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete",
-              "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*",
-              "echo ReadKMsg=no >> /etc/systemd/journald.conf",
-              "systemctl enable kubelet.service containerd.service undo-mount-hacks.service",
-              "systemctl mask systemd-binfmt.service",
-              "mkdir -p /etc/kubernetes/manifests /opt/cni/bin /var/lib/containerd",
-              "cp -a /usr/lib/cni/. /opt/cni/bin/",
-            ].join("; "),
-          "ENV container=docker",
-          "STOPSIGNAL SIGRTMIN+3",
-          'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
-        ].join("\n") + "\n",
-      );
-      await docker.run(["build", "-q", "-t", nodeBase, ctx], { timeoutMs: 10 * MIN });
-    });
+    await withStep(progress, `Node image layers for Kubernetes ${version}`, 5 * MIN, () =>
+      nodeImageLayers({ work, version, profile, pauseTag, kube, crictl, runtime, netd, localPath, nodeRootfs, nodeBase }),
+    );
 
     await withStep(progress, `Preloading component images into the node's containerd`, 10 * MIN, () => preload(nodeBase, imagesTar, ref, key, images));
     // The renamed component images were only the way into the node image: the next build makes them again (a warm
@@ -323,6 +245,116 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The images kubeadm of `version` pulls, and the tags of etcd, CoreDNS and pause among them. */
+async function kubeadmImages(kubeadm: string, version: string): Promise<{ required: string[]; etcdTag: string; corednsTag: string; pauseTag: string }> {
+  const required = (await run(kubeadm, ["config", "images", "list", "--kubernetes-version", version])).stdout.split("\n").filter(Boolean);
+  const tagOf = (name: string) => {
+    const ref = required.find((r) => r.includes(`/${name}:`));
+    if (!ref) throw new AftershockError("E_BUILD", `kubeadm ${version} does not list a ${name} image: ${required.join(", ")}`);
+    return ref.split(":").pop()!;
+  };
+  return { required, etcdTag: tagOf("etcd"), corednsTag: tagOf("coredns"), pauseTag: tagOf("pause") };
+}
+
+/** kind's control-plane load balancer image: our own balancer (kind ≥ v0.32) or a stub haproxy, on the tools image. */
+async function loadBalancerImage(
+  work: string,
+  profile: ReturnType<typeof checkBuildableVersion>,
+  toolsImage: string,
+  lb: BuiltComponent | undefined,
+  progress: Progress,
+): Promise<void> {
+  await withStep(
+    progress,
+    `Image ${profile.loadBalancer.localImage} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`,
+    3 * MIN,
+    () =>
+      lb
+        ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
+          dockerBuild(work, profile.loadBalancer.localImage, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
+        : dockerBuild(
+            work,
+            profile.loadBalancer.localImage,
+            toolsImage,
+            [],
+            [
+              "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
+              "STOPSIGNAL SIGUSR1",
+              // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
+              // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
+              'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+            ],
+          ),
+  );
+}
+
+/** The node image's own layers on the node rootfs: kind's binaries and files, the runtime's config, the CNI and storage manifests. */
+async function nodeImageLayers(o: {
+  work: string;
+  version: string;
+  profile: ReturnType<typeof checkBuildableVersion>;
+  pauseTag: string;
+  kube: BuiltComponent;
+  crictl: BuiltComponent;
+  runtime: { containerd: BuiltComponent; runc: BuiltComponent } | undefined;
+  netd: BuiltComponent;
+  localPath: BuiltComponent;
+  nodeRootfs: string;
+  nodeBase: string;
+}): Promise<void> {
+  const { work, version, profile, pauseTag, kube, crictl, runtime, netd, localPath, nodeRootfs, nodeBase } = o;
+  const ctx = path.join(work, "node");
+  await mkdir(path.join(ctx, "bin"), { recursive: true });
+  // What kind's node image has in /usr/bin or /usr/local/bin: the node's tools, never etcd's (etcdctl and etcdutl stay
+  // in the etcd image; clusters/etcd.ts reaches them there).
+  const nodeBins = { ...kube.bins, crictl: crictl.bins.crictl!, ...runtime?.containerd.bins };
+  for (const [name, src] of Object.entries(nodeBins)) {
+    if (!["kubeadm", "kubelet", "kubectl", "crictl", "containerd", "containerd-shim-runc-v2", "ctr"].includes(name)) continue;
+    await copyFile(src, path.join(ctx, "bin", name));
+  }
+  // runc replaces Debian's in /usr/sbin (containerd 2.x finds it on PATH, before /usr/bin).
+  if (runtime) {
+    await mkdir(path.join(ctx, "sbin"), { recursive: true });
+    await copyFile(runtime.runc.bins.runc!, path.join(ctx, "sbin", "runc"));
+  }
+  await run("cp", ["-a", path.join(here, "node", "files"), path.join(ctx, "files")]);
+  await mkdir(path.join(ctx, "files", "etc", "containerd"), { recursive: true });
+  await writeFile(path.join(ctx, "files", "etc", "containerd", "config.toml"), containerdConfig(profile, `registry.k8s.io/pause:${pauseTag}`));
+  await mkdir(path.join(ctx, "files", "kind", "manifests"), { recursive: true });
+  await writeFile(path.join(ctx, "files", "kind", "version"), version);
+  await writeFile(path.join(ctx, "files", "kind", "manifests", "default-cni.yaml"), cniManifest(`${PINNED.localRegistry}/netd:${netd.version}`));
+  await writeFile(
+    path.join(ctx, "files", "kind", "manifests", "default-storage.yaml"),
+    storageManifest(`${PINNED.localRegistry}/local-path-provisioner:${localPath.version}`, `${PINNED.localRegistry}/local-path-helper:v1`),
+  );
+  await writeFile(
+    path.join(ctx, "Dockerfile"),
+    [
+      `FROM ${nodeRootfs}`,
+      "COPY files/ /",
+      "COPY bin/ /usr/bin/",
+      ...(runtime ? ["COPY sbin/ /usr/sbin/"] : []),
+      "RUN set -eu; " +
+        [
+          "chmod 0755 /usr/local/bin/entrypoint /kind/bin/* /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/bin/crictl /usr/bin/containerd /usr/sbin/runc",
+          // kind's base image does the same (ln -s "$(which systemd)" /sbin/init): systemd-sysv is not installed.
+          "ln -sf /lib/systemd/systemd /sbin/init",
+          "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete",
+          "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*",
+          "echo ReadKMsg=no >> /etc/systemd/journald.conf",
+          "systemctl enable kubelet.service containerd.service undo-mount-hacks.service",
+          "systemctl mask systemd-binfmt.service",
+          "mkdir -p /etc/kubernetes/manifests /opt/cni/bin /var/lib/containerd",
+          "cp -a /usr/lib/cni/. /opt/cni/bin/",
+        ].join("; "),
+      "ENV container=docker",
+      "STOPSIGNAL SIGRTMIN+3",
+      'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+    ].join("\n") + "\n",
+  );
+  await docker.run(["build", "-q", "-t", nodeBase, ctx], { timeoutMs: 10 * MIN });
 }
 
 function buildKey(version: string, required: string[]): string {

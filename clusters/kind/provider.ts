@@ -97,6 +97,21 @@ export interface PreparedImages {
   e2eTest?: string;
 }
 
+/** What attach() needs of a kind cluster whose containers exist. */
+interface AttachOptions {
+  name: string;
+  runId: string;
+  /** Its Kubernetes version. */
+  version: string;
+  kubeconfigPath: string;
+  /** The kind binary and the environment it runs with (the docker wrapper, the run's labels). */
+  kindBin: string;
+  env: Record<string, string>;
+  timings: Record<string, number>;
+  /** Removes the cluster (and its reaper); called once, by the Cluster's delete(). */
+  onDelete: () => Promise<void>;
+}
+
 export class KindProvider implements Provider {
   private readonly cacheDir: string;
   private readonly progress: Progress;
@@ -288,7 +303,8 @@ export class KindProvider implements Provider {
     const kindBin = await this.kindAtHand(profileFor(version)?.kind ?? PINNED.kind);
     const env = await this.kindEnv(info.runId, name, info.keep);
     const kubeconfigPath = path.join(this.cacheDir, "clusters", name, "kubeconfig");
-    return this.attach(name, info.runId, version, kubeconfigPath, kindBin, env, {}, () => this.destroy(name, info.runId, kindBin, env));
+    const onDelete = () => this.destroy(name, info.runId, kindBin, env);
+    return this.attach({ name, runId: info.runId, version, kubeconfigPath, kindBin, env, timings: {}, onDelete });
   }
 
   async create(spec: ClusterSpec, opts: CreateOptions = {}): Promise<Cluster> {
@@ -352,10 +368,11 @@ export class KindProvider implements Provider {
         }),
       );
       timings.kindCreateMs = performance.now() - t1;
-      const cluster = await this.attach(name, runId, spec.kubernetesVersion, kubeconfigPath, kindBin, env, timings, async () => {
+      const onDelete = async () => {
         unregister();
         await cleanup();
-      });
+      };
+      const cluster = await this.attach({ name, runId, version: spec.kubernetesVersion, kubeconfigPath, kindBin, env, timings, onDelete });
       for (const r of spec.insecureRegistries ?? []) await trustRegistry(cluster.nodes, r);
       if (prepared.toLoad.length) await cluster.loadImages(prepared.toLoad);
       const budget = spec.readyBudgetMs ?? 5 * MIN;
@@ -395,51 +412,16 @@ export class KindProvider implements Provider {
     };
   }
 
-  private async attach(
-    name: string,
-    runId: string,
-    version: string,
-    kubeconfigPath: string,
-    kindBin: string,
-    env: Record<string, string>,
-    timings: Record<string, number>,
-    onDelete: () => Promise<void>,
-  ): Promise<Cluster> {
+  /** The Cluster of a kind cluster whose containers exist (created or opened again); `onDelete` removes it. */
+  private async attach(o: AttachOptions): Promise<Cluster> {
+    const { name, runId, version, kubeconfigPath, kindBin, env, timings, onDelete } = o;
     const nodes = await this.nodesOf(name, runId);
     if (!nodes.some((n) => n.role === "control-plane"))
       throw new AftershockError("E_CLUSTER", `cluster ${name} has no control-plane container labelled with run ${runId}`);
     // Nodes destroyed or provisioned during this run are not used for kubectl and default probes: a
     // destroyed one is gone, a provisioned one has no admin credentials until the runbook joins it.
     const outOfService = new Set<string>();
-    // A frozen or I/O-limited cgroup under the node would keep `docker stop`/`rm -f` waiting.
-    const release = async (node: string) => releaseNodes(await docker.ids("container", [`name=^${node}$`]));
-    const lifecycle: NodeLifecycle = {
-      destroyNode: async (n) => {
-        const h = cluster.node(n);
-        await this.assertOwned(h.name, runId);
-        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, async () => {
-          await release(h.name);
-          return docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN });
-        });
-        outOfService.add(h.name);
-      },
-      provisionNode: async (n) => {
-        const old = cluster.node(n);
-        const fresh = await withStep(this.progress, `Provisioning a fresh machine for ${old.name}`, 3 * MIN, () => provisionNode(name, runId, old, nodes));
-        nodes[nodes.indexOf(old)] = fresh;
-        outOfService.add(fresh.name);
-        return fresh;
-      },
-      rebootNode: async (n) => {
-        const h = cluster.node(n);
-        await this.assertOwned(h.name, runId);
-        const a = await withStep(this.progress, `Rebooting ${h.name}`, 4 * MIN, async () => {
-          await release(h.name);
-          return rebootNode(h);
-        });
-        return a.before === a.after ? `back on ${a.after}` : `back on ${a.after} (was ${a.before})`;
-      },
-    };
+    const lifecycle = this.lifecycleOf(name, runId, nodes, outOfService, (n) => cluster.node(n));
     let deleted = false;
     let api: KubeApi | undefined;
     const kubectlCmd = await this.kubectlCommand(version);
@@ -494,6 +476,39 @@ export class KindProvider implements Provider {
       [Symbol.asyncDispose]: () => cluster.delete(),
     };
     return cluster;
+  }
+
+  /** Node lifecycle on kind: destroy a node and its disk, a fresh machine in its place, a reboot. */
+  private lifecycleOf(name: string, runId: string, nodes: NodeHandle[], outOfService: Set<string>, node: (n: string) => NodeHandle): NodeLifecycle {
+    // A frozen or I/O-limited cgroup under the node would keep `docker stop`/`rm -f` waiting.
+    const release = async (n: string) => releaseNodes(await docker.ids("container", [`name=^${n}$`]));
+    return {
+      destroyNode: async (n) => {
+        const h = node(n);
+        await this.assertOwned(h.name, runId);
+        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, async () => {
+          await release(h.name);
+          return docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN });
+        });
+        outOfService.add(h.name);
+      },
+      provisionNode: async (n) => {
+        const old = node(n);
+        const fresh = await withStep(this.progress, `Provisioning a fresh machine for ${old.name}`, 3 * MIN, () => provisionNode(name, runId, old, nodes));
+        nodes[nodes.indexOf(old)] = fresh;
+        outOfService.add(fresh.name);
+        return fresh;
+      },
+      rebootNode: async (n) => {
+        const h = node(n);
+        await this.assertOwned(h.name, runId);
+        const a = await withStep(this.progress, `Rebooting ${h.name}`, 4 * MIN, async () => {
+          await release(h.name);
+          return rebootNode(h);
+        });
+        return a.before === a.after ? `back on ${a.after}` : `back on ${a.after} (was ${a.before})`;
+      },
+    };
   }
 
   /** kubectl for people on this host: the one on PATH, else the one built with the node image. */

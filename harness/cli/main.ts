@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readWorkload, WORKLOAD_FILE } from "../kit/workloads/team-workload.js";
+import type { WorkloadConfig } from "../model/workload.js";
 import { doctor, HOST_PATHS, reloadDocker, SHIM_RUNTIME, undoHostChanges } from "../../clusters/host/doctor.js";
 import { hostFacts } from "../../clusters/host/facts.js";
 import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../clusters/images/builder.js";
@@ -10,6 +11,7 @@ import { AftershockError, formatDuration, parseDuration } from "../../clusters/e
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax, supportedVersionsText } from "../../clusters/versions.js";
 import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
+import type { Cluster } from "../../clusters/kind/types.js";
 import { garbageCollect } from "../../clusters/kind/gc.js";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -178,6 +180,19 @@ const CLUSTER_USAGE: Record<string, string> = {
   "replace-node": "pnpm cluster replace-node CLUSTER NODE",
 };
 
+/** The flags of pnpm cluster and pnpm demo (only pnpm cluster create takes them; demo its own few). */
+const CLUSTER_FLAGS = {
+  "k8s-version": { type: "string" },
+  image: { type: "string" },
+  images: { type: "string" },
+  "control-planes": { type: "string" },
+  workers: { type: "string" },
+  name: { type: "string" },
+  "insecure-registry": { type: "string" },
+  wait: { type: "string" },
+  keep: { type: "boolean" },
+} as const;
+
 async function main(argv: string[]): Promise<number> {
   const progress = new ConsoleProgress();
   const [cmd, ...rest] = argv;
@@ -185,373 +200,419 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return cmd ? 0 : 2;
   }
-  const cacheDir = defaultCacheDir();
-  const clusterOpts = {
-    "k8s-version": { type: "string" },
-    image: { type: "string" },
-    images: { type: "string" },
-    "control-planes": { type: "string" },
-    workers: { type: "string" },
-    name: { type: "string" },
-    "insecure-registry": { type: "string" },
-    wait: { type: "string" },
-    keep: { type: "boolean" },
-  } as const;
-
   switch (cmd) {
-    case "doctor": {
-      const { values, positionals } = parse(rest, {
-        check: { type: "boolean" },
-        fix: { type: "boolean" },
-        undo: { type: "boolean" },
-        tests: { type: "boolean" },
-      });
-      if (values.help) return help();
-      if (positionals.length)
-        throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: "usage: pnpm run doctor [--fix | --undo] [--tests]" });
-      const modes = (["check", "fix", "undo"] as const).filter((m) => values[m]);
-      if (modes.length > 1)
-        throw new AftershockError("E_BAD_INPUT", `--${modes[0]} and --${modes[1]} do not go together`, {
-          hint: "usage: pnpm run doctor [--fix | --undo] [--tests]",
-        });
-      if (values.undo) {
-        if (values.tests) throw new AftershockError("E_BAD_INPUT", "--tests is not an option of pnpm run doctor --undo");
-        if (!hostFacts().user.root)
-          throw new AftershockError("E_NOT_ROOT", "undoing the host changes needs root", { hint: "run: sudo pnpm run doctor --undo" });
-        await undoHostChanges(HOST_PATHS, progress, () => reloadDocker((e) => e.defaultRuntime !== SHIM_RUNTIME));
-        return 0;
-      }
-      // --check (the default) only looks, even when AFTERSHOCK_FIX_HOST=1 is set.
-      await doctor({ progress, fix: values.check ? false : values.fix ? true : undefined, tests: !!values.tests });
-      return 0;
-    }
-    case "images": {
-      const { values, positionals } = parse(rest, {
-        "k8s-version": { type: "string" },
-        force: { type: "boolean" },
-        all: { type: "boolean" },
-        out: { type: "string" },
-        "as-mirror": { type: "boolean" },
-        "kind-dir": { type: "string" },
-        "kind-url": { type: "string" },
-      });
-      if (values.help) return help();
-      if (positionals[0] === "publish") {
-        // pnpm images publish HOST:PORT --out FILE [--as-mirror] [--kind-dir DIR --kind-url URL]
-        if (positionals.length !== 2)
-          throw new AftershockError(
-            "E_BAD_INPUT",
-            "usage: pnpm images publish HOST:PORT --out FILE [--k8s-version V] [--as-mirror] [--kind-dir DIR --kind-url URL]",
-          );
-        checkRegistryAddress(positionals[1]!, "pnpm images publish");
-        if (!values.out) throw new AftershockError("E_BAD_INPUT", "pnpm images publish needs --out FILE (the list AFTERSHOCK_PUBLISHED reads)");
-        if ((values["kind-dir"] === undefined) !== (values["kind-url"] === undefined))
-          throw new AftershockError("E_BAD_INPUT", "--kind-dir and --kind-url go together (where kind's binary is laid out, and the URL that serves it)");
-        if (values.force || values.all) throw new AftershockError("E_BAD_INPUT", `--${values.force ? "force" : "all"} is not an option of pnpm images publish`);
-        const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
-        checkBuildableVersion(version);
-        await doctor({ progress });
-        const published = await publishImages({
-          registry: positionals[1]!,
-          kubernetesVersion: version,
-          cacheDir,
-          progress,
-          asMirror: !!values["as-mirror"],
-          ...(values["kind-dir"] ? { kind: { dir: values["kind-dir"] as string, url: values["kind-url"] as string } } : {}),
-        });
-        writeFileSync(values.out as string, JSON.stringify(published, null, 2) + "\n");
-        console.log(`published to ${positionals[1]}; AFTERSHOCK_PUBLISHED=${values.out as string} makes --images pull and auto take them`);
-        return 0;
-      }
-      if (positionals[0] !== "build" || positionals.length !== 1)
-        throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, {
-          hint: "use: pnpm images build, or pnpm images publish HOST:PORT",
-        });
-      const publishOnly = ["out", "as-mirror", "kind-dir", "kind-url"].find((f) => values[f] !== undefined);
-      if (publishOnly) throw new AftershockError("E_BAD_INPUT", `--${publishOnly} is an option of pnpm images publish`);
-      const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
-      checkBuildableVersion(version);
-      const started = performance.now();
-      await doctor({ progress });
-      const img = await ensureNodeImage({ kubernetesVersion: version, cacheDir, progress, force: !!values.force });
-      console.log(
-        `${img.ref} ${img.cached ? "is up to date" : "built"} in ${formatDuration(performance.now() - started)} (preloaded: ${img.preloaded.length} images)`,
-      );
-      if (values.all) {
-        // What the workload scenarios need too: their images and the host tools (helm), so a first run does not wait.
-        const t1 = performance.now();
-        await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), cacheDir, progress);
-        await ensureLoadGeneratorImage(cacheDir, progress);
-        await ensureHostTools(HOST_TOOLS, cacheDir, progress);
-        console.log(
-          `workload images (${Object.values(WORKLOAD_IMAGES).join(", ")}), the load generator ${LOAD_GENERATOR_IMAGE} and ${HOST_TOOLS.join(", ")} ready in ${formatDuration(performance.now() - t1)}`,
-        );
-      }
-      return 0;
-    }
-    case "cluster": {
-      const { values, positionals } = parse(rest, clusterOpts);
-      if (values.help) return help();
-      const provider = new KindProvider({ cacheDir, progress, images: parseImagesMode(values.images as string | undefined) });
-      const sub = positionals[0];
-      // Only create takes the cluster flags; list, delete and replace-node refuse them rather than ignore them (a
-      // user who typed pnpm cluster delete x --k8s-version … meant something this command does not do).
-      const usage = CLUSTER_USAGE[sub ?? ""];
-      if (usage) {
-        if (sub !== "create") {
-          const given = Object.keys(clusterOpts).find((f) => values[f] !== undefined);
-          if (given) throw new AftershockError("E_BAD_INPUT", `--${given} is not an option of pnpm cluster ${sub}`, { hint: `usage: ${usage}` });
-        }
-        const args = { create: 0, list: 0, delete: 1, "replace-node": 2 }[sub as keyof typeof CLUSTER_USAGE]!;
-        if (positionals.length !== args + 1) throw new AftershockError("E_BAD_INPUT", `usage: ${usage}`);
-        // Names checked as text before Docker is asked about them.
-        if (sub === "delete" || sub === "replace-node") checkClusterName(positionals[1]!);
-      }
-      if (sub === "list") {
-        const clusters = await provider.list();
-        if (!clusters.length) console.log("no Aftershock clusters");
-        for (const c of clusters)
-          console.log(
-            `${c.name}\t${c.nodes.length} nodes\trun ${c.runId}\t${c.keep ? "kept (delete with pnpm cluster delete)" : `owner pid ${c.ownerPid}${c.ownerAlive ? "" : " (dead: pnpm gc removes it)"}`}`,
-          );
-        return 0;
-      }
-      if (sub === "delete") {
-        await provider.deleteByName(positionals[1]!);
-        return 0;
-      }
-      if (sub === "create") {
-        const spec = specFrom(values);
-        checkImagesUpFront(parseImagesMode(values.images as string | undefined), [spec.kubernetesVersion], hostFacts().cgroup, publishedImages(), spec.image);
-        await doctor({ progress });
-        const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: true });
-        console.log(cluster.howToReach());
-        return 0;
-      }
-      if (sub === "replace-node") {
-        const node = await provider.replaceLostNode(positionals[1]!, positionals[2]!);
-        console.log(
-          `${node.name} is a fresh machine (containerd running, images preloaded, not joined). Join it, e.g.:\n  docker exec -it ${node.name} bash\n  kubeadm join … --control-plane --certificate-key … --ignore-preflight-errors=all`,
-        );
-        return 0;
-      }
-      throw new AftershockError("E_BAD_INPUT", `unknown cluster command "${sub ?? ""}"`, { hint: "use create, delete, list or replace-node" });
-    }
-    case "demo": {
-      const { values, positionals } = parse(rest, clusterOpts);
-      if (values.help) return help();
-      if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`);
-      const spec = specFrom({ workers: "1", ...values });
-      const images = parseImagesMode(values.images as string | undefined);
-      checkImagesUpFront(images, [spec.kubernetesVersion], hostFacts().cgroup, publishedImages(), spec.image);
-      await doctor({ progress });
-      const provider = new KindProvider({ cacheDir, progress, images });
-      const started = performance.now();
-      // A kept demo cluster is detached like pnpm cluster create: no reaper removes it when this process exits.
-      const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: !!values.keep });
-      try {
-        const nodes = await cluster.kubectl(["get", "nodes", "-o", "wide"]);
-        console.log(nodes.stdout);
-        const pods = await cluster.kubectl(["get", "pods", "-A"]);
-        console.log(pods.stdout);
-      } finally {
-        if (values.keep) console.log(cluster.howToReach());
-        else await cluster.delete();
-      }
-      console.log(`demo finished in ${formatDuration(performance.now() - started)}`);
-      return 0;
-    }
+    case "doctor":
+      return doctorCommand(rest, progress);
+    case "images":
+      return imagesCommand(rest, progress);
+    case "cluster":
+      return clusterCommand(rest, progress);
+    case "demo":
+      return demoCommand(rest, progress);
     case "scenario":
-    case "suite": {
-      const { values, positionals } = parse(rest, {
-        "k8s-version": { type: "string" },
-        image: { type: "string" },
-        images: { type: "string" },
-        keep: { type: "boolean" },
-        reporter: { type: "string" },
-        "dry-run": { type: "boolean" },
-        list: { type: "boolean" },
-        "game-day": { type: "boolean" },
-        tag: { type: "string" },
-        prove: { type: "boolean" },
-        "fresh-clusters": { type: "boolean" },
-        workload: { type: "string" },
-        "fail-on-workload-slo": { type: "boolean" },
-        kubeconfig: { type: "string" },
-        context: { type: "string" },
-        "existing-cluster": { type: "boolean" },
-        registry: { type: "string" },
-        nodes: { type: "string" },
-        "allow-cluster-faults": { type: "string" },
-        runbook: { type: "string" },
-        variant: { type: "string" },
-        repeat: { type: "string" },
-        shard: { type: "string" },
-        gate: { type: "boolean" },
-        "gate-min-score": { type: "string" },
-        conformance: { type: "boolean" },
-      });
-      if (values.help) return help();
-      const only = (flags: string[], where: string) => {
-        const bad = flags.filter((f) => values[f] !== undefined);
-        if (bad.length) throw new AftershockError("E_BAD_INPUT", `--${bad[0]} is not an option of pnpm ${cmd}`, { hint: where });
-      };
-      if (cmd === "suite") {
-        only(
-          ["keep", "game-day", "list", "dry-run", "runbook", "variant"],
-          "a suite deletes what it creates and runs every runbook and variant; use pnpm scenario <id> for these",
-        );
-      } else {
-        only(["tag", "prove", "fresh-clusters"], "use pnpm suite --tag TAG [--prove] [--fresh-clusters]");
-        only(["repeat", "shard"], "use pnpm suite [ID ...] --repeat N --shard i/n");
-        only(["gate", "gate-min-score"], "the gate judges a suite: use pnpm suite [ID ...] --gate [--gate-min-score N]");
-      }
-      // The gate's threshold is checked with the other flags, before anything is created.
-      if (values["gate-min-score"] !== undefined && !values.gate)
-        throw new AftershockError("E_BAD_INPUT", "--gate-min-score needs --gate", { hint: "pnpm suite --gate --gate-min-score N" });
-      const gateMinScore = int("gate-min-score", values["gate-min-score"] as string | undefined, DEFAULT_GATE_MIN_SCORE, 0, 100);
-      const existing = existingTarget(values);
-      if (existing) only(["keep", "image", "images", "k8s-version", "fresh-clusters"], "an existing cluster is neither created, kept nor built by this tool");
-      // Conformance specs create CRDs, namespaces, flow schemas, admission policies, PersistentVolumes…: cluster-wide.
-      if (existing && values.conformance)
-        throw new AftershockError(
-          "E_BAD_INPUT",
-          "--conformance runs only on a cluster this tool creates: its specs write cluster-wide objects (CRDs, namespaces, flow schemas, admission policies)",
-          {
-            hint: "leave out --kubeconfig, or run e2e.test against that cluster yourself",
-          },
-        );
-      const images = parseImagesMode(values.images as string | undefined);
-      // pnpm suite takes several versions (a matrix: --k8s-version v1.29.15,v1.37.2); pnpm scenario one.
-      const versions = ((values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION).split(",").map((v) => v.trim());
-      if (versions.length > 1 && cmd !== "suite")
-        throw new AftershockError("E_BAD_INPUT", `one --k8s-version at a time for pnpm ${cmd}`, {
-          hint: "pnpm suite --k8s-version A,B runs the selection on each",
-        });
-      if (values.image !== undefined) checkImageReference(values.image as string, "--image");
-      if (versions.length > 1 && values.image) throw new AftershockError("E_BAD_INPUT", "--image runs one node image: give one --k8s-version with it");
-      if (new Set(versions).size !== versions.length) throw new AftershockError("E_BAD_INPUT", `--k8s-version names a version twice: ${versions.join(",")}`);
-      for (const v of versions) {
-        if (!isKubernetesVersionSyntax(v)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${v}" (expected e.g. v1.29.15)`);
-        if (!values.image) checkBuildableVersion(v);
-      }
-      if (!existing) checkImagesUpFront(images, versions, hostFacts().cgroup, publishedImages(), values.image as string | undefined);
-      const version = versions[0]!;
-      // A team's workload: --workload PATH, or aftershock.yaml where the command runs; read before anything exists.
-      const workloadPath = (values.workload as string | undefined) ?? (existsSync(WORKLOAD_FILE) ? WORKLOAD_FILE : undefined);
-      if (values["fail-on-workload-slo"] && !workloadPath)
-        throw new AftershockError("E_BAD_INPUT", "--fail-on-workload-slo needs a workload (--workload PATH)");
-      const workload = workloadPath ? readWorkload(workloadPath) : undefined;
-      if (workload && values["fail-on-workload-slo"]) workload.failRunOnBreach = true;
-      const o = {
-        version,
-        keep: !!values.keep,
-        reporters: parseReporters(values.reporter as string | undefined),
-        gameDay: !!values["game-day"],
-        progress,
-        images,
-        ...(values.image ? { image: values.image as string } : {}),
-        ...(existing ? { existing } : {}),
-        ...(workload ? { workload } : {}),
-        ...(values.conformance ? { conformance: true } : {}),
-      };
-      if (cmd === "suite") {
-        const repeat = int("repeat", values.repeat as string | undefined, 1, 1, 100);
-        const shard = values.shard !== undefined ? parseShard(values.shard as string) : undefined;
-        return suiteCommand(values.tag as string | undefined, positionals, {
-          ...o,
-          versions,
-          prove: !!values.prove,
-          freshClusters: !!values["fresh-clusters"],
-          repeat,
-          ...(shard ? { shard } : {}),
-          gate: !!values.gate,
-          gateMinScore,
-        });
-      }
-      if (positionals.length > 1)
-        throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
-      return scenarioCommand(
-        positionals[0],
-        {
-          list: !!values.list,
-          dryRun: !!values["dry-run"],
-          ...(values.runbook !== undefined ? { runbook: values.runbook as string } : {}),
-          ...(values.variant !== undefined ? { variant: values.variant as string } : {}),
-        },
-        o,
-      );
-    }
-    case "gameday": {
-      const { values, positionals } = parse(rest, {
-        tag: { type: "string" },
-        difficulty: { type: "string" },
-        seed: { type: "string" },
-        "k8s-version": { type: "string" },
-        kubeconfig: { type: "string" },
-        context: { type: "string" },
-        "existing-cluster": { type: "boolean" },
-        registry: { type: "string" },
-        nodes: { type: "string" },
-        "allow-cluster-faults": { type: "string" },
-      });
-      if (values.help) return help();
-      if (positionals[0] === "shell") {
-        const given = Object.keys(values).find((f) => f !== "help" && values[f] !== undefined);
-        if (given) throw new AftershockError("E_BAD_INPUT", `--${given} is not an option of pnpm gameday shell`, { hint: "it joins the running game" });
-        if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[1]}"`, { hint: "usage: pnpm gameday shell" });
-        return gamedayShell();
-      }
-      if (positionals.length)
-        throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, {
-          hint: "the game draws the scenario; choose with --tag TAG or --difficulty easy|medium|hard (or: pnpm gameday shell)",
-        });
-      // A game on a cluster this tool did not create: the same flags and checks as pnpm scenario's, before the draw.
-      const existing = existingTarget(values);
-      if (existing && values["k8s-version"] !== undefined)
-        throw new AftershockError("E_BAD_INPUT", "--k8s-version is not an option of pnpm gameday on an existing cluster", {
-          hint: "an existing cluster is neither created nor built by this tool: it runs the version it runs",
-        });
-      const difficulty = parseDifficulty(values.difficulty as string | undefined);
-      const seed = values.seed !== undefined ? int("seed", values.seed as string, 0, 0, 2 ** 31 - 1) : undefined;
-      const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
-      if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
-      checkBuildableVersion(version);
-      return gamedayCommand({
-        version,
-        ...(values.tag !== undefined ? { tag: values.tag as string } : {}),
-        ...(difficulty ? { difficulty } : {}),
-        ...(seed !== undefined ? { seed } : {}),
-        ...(existing ? { existing } : {}),
-      });
-    }
-    case "gc": {
-      const { values, positionals } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });
-      if (values.help) return help();
-      // "pnpm gc all" (for --all) must not go on to collect as if nothing had been typed.
-      if (positionals.length)
-        throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, {
-          hint: "usage: pnpm gc [--all] [--kubeconfig FILE [--context C]]",
-        });
-      if (values.kubeconfig) {
-        const removed = await gcExisting(
-          { kubeconfig: values.kubeconfig as string, ...(values.context ? { context: values.context as string } : {}) },
-          !!values.all,
-          progress,
-        );
-        console.log(`deleted ${removed.length} namespace${removed.length === 1 ? "" : "s"} of dead runs${removed.length ? `: ${removed.join(", ")}` : ""}`);
-        return 0;
-      }
-      if (values.context) throw new AftershockError("E_BAD_INPUT", "--context needs --kubeconfig");
-      const removed = await garbageCollect({ all: !!values.all, progress });
-      console.log(
-        `removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks, ${removed.images} upstream image names of earlier builds`,
-      );
-      return 0;
-    }
+    case "suite":
+      return runCommand(cmd, rest, progress);
+    case "gameday":
+      return gamedayCmd(rest);
+    case "gc":
+      return gcCommand(rest, progress);
     default:
       throw new AftershockError("E_BAD_INPUT", `unknown command "${cmd}"`, { hint: "see pnpm aftershock --help" });
   }
+}
+
+/** pnpm run doctor [--check | --fix | --undo] [--tests] */
+async function doctorCommand(rest: string[], progress: ConsoleProgress): Promise<number> {
+  const { values, positionals } = parse(rest, {
+    check: { type: "boolean" },
+    fix: { type: "boolean" },
+    undo: { type: "boolean" },
+    tests: { type: "boolean" },
+  });
+  if (values.help) return help();
+  if (positionals.length)
+    throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: "usage: pnpm run doctor [--fix | --undo] [--tests]" });
+  const modes = (["check", "fix", "undo"] as const).filter((m) => values[m]);
+  if (modes.length > 1)
+    throw new AftershockError("E_BAD_INPUT", `--${modes[0]} and --${modes[1]} do not go together`, {
+      hint: "usage: pnpm run doctor [--fix | --undo] [--tests]",
+    });
+  if (values.undo) {
+    if (values.tests) throw new AftershockError("E_BAD_INPUT", "--tests is not an option of pnpm run doctor --undo");
+    if (!hostFacts().user.root) throw new AftershockError("E_NOT_ROOT", "undoing the host changes needs root", { hint: "run: sudo pnpm run doctor --undo" });
+    await undoHostChanges(HOST_PATHS, progress, () => reloadDocker((e) => e.defaultRuntime !== SHIM_RUNTIME));
+    return 0;
+  }
+  // --check (the default) only looks, even when AFTERSHOCK_FIX_HOST=1 is set.
+  await doctor({ progress, fix: values.check ? false : values.fix ? true : undefined, tests: !!values.tests });
+  return 0;
+}
+
+/** pnpm images build | publish HOST:PORT */
+async function imagesCommand(rest: string[], progress: ConsoleProgress): Promise<number> {
+  const cacheDir = defaultCacheDir();
+  const { values, positionals } = parse(rest, {
+    "k8s-version": { type: "string" },
+    force: { type: "boolean" },
+    all: { type: "boolean" },
+    out: { type: "string" },
+    "as-mirror": { type: "boolean" },
+    "kind-dir": { type: "string" },
+    "kind-url": { type: "string" },
+  });
+  if (values.help) return help();
+  if (positionals[0] === "publish") {
+    // pnpm images publish HOST:PORT --out FILE [--as-mirror] [--kind-dir DIR --kind-url URL]
+    if (positionals.length !== 2)
+      throw new AftershockError(
+        "E_BAD_INPUT",
+        "usage: pnpm images publish HOST:PORT --out FILE [--k8s-version V] [--as-mirror] [--kind-dir DIR --kind-url URL]",
+      );
+    checkRegistryAddress(positionals[1]!, "pnpm images publish");
+    if (!values.out) throw new AftershockError("E_BAD_INPUT", "pnpm images publish needs --out FILE (the list AFTERSHOCK_PUBLISHED reads)");
+    if ((values["kind-dir"] === undefined) !== (values["kind-url"] === undefined))
+      throw new AftershockError("E_BAD_INPUT", "--kind-dir and --kind-url go together (where kind's binary is laid out, and the URL that serves it)");
+    if (values.force || values.all) throw new AftershockError("E_BAD_INPUT", `--${values.force ? "force" : "all"} is not an option of pnpm images publish`);
+    const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+    checkBuildableVersion(version);
+    await doctor({ progress });
+    const published = await publishImages({
+      registry: positionals[1]!,
+      kubernetesVersion: version,
+      cacheDir,
+      progress,
+      asMirror: !!values["as-mirror"],
+      ...(values["kind-dir"] ? { kind: { dir: values["kind-dir"] as string, url: values["kind-url"] as string } } : {}),
+    });
+    writeFileSync(values.out as string, JSON.stringify(published, null, 2) + "\n");
+    console.log(`published to ${positionals[1]}; AFTERSHOCK_PUBLISHED=${values.out as string} makes --images pull and auto take them`);
+    return 0;
+  }
+  if (positionals[0] !== "build" || positionals.length !== 1)
+    throw new AftershockError("E_BAD_INPUT", `unknown images command "${positionals.join(" ")}"`, {
+      hint: "use: pnpm images build, or pnpm images publish HOST:PORT",
+    });
+  const publishOnly = ["out", "as-mirror", "kind-dir", "kind-url"].find((f) => values[f] !== undefined);
+  if (publishOnly) throw new AftershockError("E_BAD_INPUT", `--${publishOnly} is an option of pnpm images publish`);
+  const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+  checkBuildableVersion(version);
+  const started = performance.now();
+  await doctor({ progress });
+  const img = await ensureNodeImage({ kubernetesVersion: version, cacheDir, progress, force: !!values.force });
+  console.log(
+    `${img.ref} ${img.cached ? "is up to date" : "built"} in ${formatDuration(performance.now() - started)} (preloaded: ${img.preloaded.length} images)`,
+  );
+  if (values.all) {
+    // What the workload scenarios need too: their images and the host tools (helm), so a first run does not wait.
+    const t1 = performance.now();
+    await ensureWorkloadImages(Object.values(WORKLOAD_IMAGES), cacheDir, progress);
+    await ensureLoadGeneratorImage(cacheDir, progress);
+    await ensureHostTools(HOST_TOOLS, cacheDir, progress);
+    console.log(
+      `workload images (${Object.values(WORKLOAD_IMAGES).join(", ")}), the load generator ${LOAD_GENERATOR_IMAGE} and ${HOST_TOOLS.join(", ")} ready in ${formatDuration(performance.now() - t1)}`,
+    );
+  }
+  return 0;
+}
+
+/** pnpm cluster create | list | delete NAME | replace-node CLUSTER NODE */
+async function clusterCommand(rest: string[], progress: ConsoleProgress): Promise<number> {
+  const cacheDir = defaultCacheDir();
+  const { values, positionals } = parse(rest, CLUSTER_FLAGS);
+  if (values.help) return help();
+  const provider = new KindProvider({ cacheDir, progress, images: parseImagesMode(values.images as string | undefined) });
+  const sub = positionals[0];
+  // Only create takes the cluster flags; list, delete and replace-node refuse them rather than ignore them (a
+  // user who typed pnpm cluster delete x --k8s-version … meant something this command does not do).
+  const usage = CLUSTER_USAGE[sub ?? ""];
+  if (usage) {
+    if (sub !== "create") {
+      const given = Object.keys(CLUSTER_FLAGS).find((f) => values[f] !== undefined);
+      if (given) throw new AftershockError("E_BAD_INPUT", `--${given} is not an option of pnpm cluster ${sub}`, { hint: `usage: ${usage}` });
+    }
+    const args = { create: 0, list: 0, delete: 1, "replace-node": 2 }[sub as keyof typeof CLUSTER_USAGE]!;
+    if (positionals.length !== args + 1) throw new AftershockError("E_BAD_INPUT", `usage: ${usage}`);
+    // Names checked as text before Docker is asked about them.
+    if (sub === "delete" || sub === "replace-node") checkClusterName(positionals[1]!);
+  }
+  if (sub === "list") {
+    const clusters = await provider.list();
+    if (!clusters.length) console.log("no Aftershock clusters");
+    for (const c of clusters)
+      console.log(
+        `${c.name}\t${c.nodes.length} nodes\trun ${c.runId}\t${c.keep ? "kept (delete with pnpm cluster delete)" : `owner pid ${c.ownerPid}${c.ownerAlive ? "" : " (dead: pnpm gc removes it)"}`}`,
+      );
+    return 0;
+  }
+  if (sub === "delete") {
+    await provider.deleteByName(positionals[1]!);
+    return 0;
+  }
+  if (sub === "create") {
+    const spec = specFrom(values);
+    checkImagesUpFront(parseImagesMode(values.images as string | undefined), [spec.kubernetesVersion], hostFacts().cgroup, publishedImages(), spec.image);
+    await doctor({ progress });
+    const cluster = await provider.create(spec, { retainOnFailure: !!values.keep, detached: true });
+    console.log(cluster.howToReach());
+    return 0;
+  }
+  if (sub === "replace-node") {
+    const node = await provider.replaceLostNode(positionals[1]!, positionals[2]!);
+    console.log(
+      `${node.name} is a fresh machine (containerd running, images preloaded, not joined). Join it, e.g.:\n  docker exec -it ${node.name} bash\n  kubeadm join … --control-plane --certificate-key … --ignore-preflight-errors=all`,
+    );
+    return 0;
+  }
+  throw new AftershockError("E_BAD_INPUT", `unknown cluster command "${sub ?? ""}"`, { hint: "use create, delete, list or replace-node" });
+}
+
+/** pnpm demo: create a cluster, print its nodes, delete it (unless --keep). */
+async function demoCommand(rest: string[], progress: ConsoleProgress): Promise<number> {
+  const cacheDir = defaultCacheDir();
+  const { values, positionals } = parse(rest, CLUSTER_FLAGS);
+  if (values.help) return help();
+  if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`);
+  const spec = specFrom({ workers: "1", ...values });
+  const images = parseImagesMode(values.images as string | undefined);
+  checkImagesUpFront(images, [spec.kubernetesVersion], hostFacts().cgroup, publishedImages(), spec.image);
+  await doctor({ progress });
+  const provider = new KindProvider({ cacheDir, progress, images });
+  const started = performance.now();
+  // A kept demo cluster is detached like pnpm cluster create: no reaper removes it when this process exits.
+  await showCluster(await provider.create(spec, { retainOnFailure: !!values.keep, detached: !!values.keep }), !!values.keep);
+  console.log(`demo finished in ${formatDuration(performance.now() - started)}`);
+  return 0;
+}
+
+/** The demo's cluster: its nodes and pods; then deleted as this scope ends (however it ends), or kept and said how to reach. */
+async function showCluster(cluster: Cluster, keep: boolean): Promise<void> {
+  await using _deleted = keep ? null : cluster;
+  try {
+    const nodes = await cluster.kubectl(["get", "nodes", "-o", "wide"]);
+    console.log(nodes.stdout);
+    const pods = await cluster.kubectl(["get", "pods", "-A"]);
+    console.log(pods.stdout);
+  } finally {
+    if (keep) console.log(cluster.howToReach());
+  }
+}
+
+/** The flags of pnpm scenario and pnpm suite (each refuses the other's). */
+const RUN_FLAGS = {
+  "k8s-version": { type: "string" },
+  image: { type: "string" },
+  images: { type: "string" },
+  keep: { type: "boolean" },
+  reporter: { type: "string" },
+  "dry-run": { type: "boolean" },
+  list: { type: "boolean" },
+  "game-day": { type: "boolean" },
+  tag: { type: "string" },
+  prove: { type: "boolean" },
+  "fresh-clusters": { type: "boolean" },
+  workload: { type: "string" },
+  "fail-on-workload-slo": { type: "boolean" },
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  "existing-cluster": { type: "boolean" },
+  registry: { type: "string" },
+  nodes: { type: "string" },
+  "allow-cluster-faults": { type: "string" },
+  runbook: { type: "string" },
+  variant: { type: "string" },
+  repeat: { type: "string" },
+  shard: { type: "string" },
+  gate: { type: "boolean" },
+  "gate-min-score": { type: "string" },
+  conformance: { type: "boolean" },
+} as const;
+
+/** pnpm scenario and pnpm suite: their flags checked, before anything is created. */
+async function runCommand(cmd: "scenario" | "suite", rest: string[], progress: ConsoleProgress): Promise<number> {
+  const { values, positionals } = parse(rest, RUN_FLAGS);
+  if (values.help) return help();
+  refuseOtherCommandsFlags(cmd, values);
+  // The gate's threshold is checked with the other flags, before anything is created.
+  if (values["gate-min-score"] !== undefined && !values.gate)
+    throw new AftershockError("E_BAD_INPUT", "--gate-min-score needs --gate", { hint: "pnpm suite --gate --gate-min-score N" });
+  const gateMinScore = int("gate-min-score", values["gate-min-score"] as string | undefined, DEFAULT_GATE_MIN_SCORE, 0, 100);
+  const existing = existingTarget(values);
+  if (existing) refuseOnExisting(cmd, values);
+  const images = parseImagesMode(values.images as string | undefined);
+  const versions = checkedVersions(cmd, values);
+  if (!existing) checkImagesUpFront(images, versions, hostFacts().cgroup, publishedImages(), values.image as string | undefined);
+  const workload = workloadOf(values);
+  const o = {
+    version: versions[0]!,
+    keep: !!values.keep,
+    reporters: parseReporters(values.reporter as string | undefined),
+    gameDay: !!values["game-day"],
+    progress,
+    images,
+    ...(values.image ? { image: values.image as string } : {}),
+    ...(existing ? { existing } : {}),
+    ...(workload ? { workload } : {}),
+    ...(values.conformance ? { conformance: true } : {}),
+  };
+  if (cmd === "suite") {
+    const repeat = int("repeat", values.repeat as string | undefined, 1, 1, 100);
+    const shard = values.shard !== undefined ? parseShard(values.shard as string) : undefined;
+    return suiteCommand(values.tag as string | undefined, positionals, {
+      ...o,
+      versions,
+      prove: !!values.prove,
+      freshClusters: !!values["fresh-clusters"],
+      repeat,
+      ...(shard ? { shard } : {}),
+      gate: !!values.gate,
+      gateMinScore,
+    });
+  }
+  if (positionals.length > 1)
+    throw new AftershockError("E_BAD_INPUT", `one scenario at a time, got ${positionals.join(" ")}`, { hint: "use pnpm suite for several" });
+  return scenarioCommand(
+    positionals[0],
+    {
+      list: !!values.list,
+      dryRun: !!values["dry-run"],
+      ...(values.runbook !== undefined ? { runbook: values.runbook as string } : {}),
+      ...(values.variant !== undefined ? { variant: values.variant as string } : {}),
+    },
+    o,
+  );
+}
+
+/** Refuses the first of `flags` given, as not an option of pnpm `cmd`. */
+function refuseFlags(cmd: string, values: Values, flags: string[], where: string): void {
+  const bad = flags.filter((f) => values[f] !== undefined);
+  if (bad.length) throw new AftershockError("E_BAD_INPUT", `--${bad[0]} is not an option of pnpm ${cmd}`, { hint: where });
+}
+
+/** pnpm suite refuses pnpm scenario's flags, and pnpm scenario the suite's. */
+function refuseOtherCommandsFlags(cmd: "scenario" | "suite", values: Values): void {
+  if (cmd === "suite") {
+    refuseFlags(
+      cmd,
+      values,
+      ["keep", "game-day", "list", "dry-run", "runbook", "variant"],
+      "a suite deletes what it creates and runs every runbook and variant; use pnpm scenario <id> for these",
+    );
+    return;
+  }
+  refuseFlags(cmd, values, ["tag", "prove", "fresh-clusters"], "use pnpm suite --tag TAG [--prove] [--fresh-clusters]");
+  refuseFlags(cmd, values, ["repeat", "shard"], "use pnpm suite [ID ...] --repeat N --shard i/n");
+  refuseFlags(cmd, values, ["gate", "gate-min-score"], "the gate judges a suite: use pnpm suite [ID ...] --gate [--gate-min-score N]");
+}
+
+/** On a cluster this tool did not create: nothing is created, kept or built, and no conformance specs run. */
+function refuseOnExisting(cmd: "scenario" | "suite", values: Values): void {
+  refuseFlags(cmd, values, ["keep", "image", "images", "k8s-version", "fresh-clusters"], "an existing cluster is neither created, kept nor built by this tool");
+  // Conformance specs create CRDs, namespaces, flow schemas, admission policies, PersistentVolumes…: cluster-wide.
+  if (values.conformance)
+    throw new AftershockError(
+      "E_BAD_INPUT",
+      "--conformance runs only on a cluster this tool creates: its specs write cluster-wide objects (CRDs, namespaces, flow schemas, admission policies)",
+      {
+        hint: "leave out --kubeconfig, or run e2e.test against that cluster yourself",
+      },
+    );
+}
+
+/** --k8s-version: pnpm suite takes several versions (a matrix: --k8s-version v1.29.15,v1.37.2); pnpm scenario one. */
+function checkedVersions(cmd: "scenario" | "suite", values: Values): string[] {
+  const versions = ((values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION).split(",").map((v) => v.trim());
+  if (versions.length > 1 && cmd !== "suite")
+    throw new AftershockError("E_BAD_INPUT", `one --k8s-version at a time for pnpm ${cmd}`, {
+      hint: "pnpm suite --k8s-version A,B runs the selection on each",
+    });
+  if (values.image !== undefined) checkImageReference(values.image as string, "--image");
+  if (versions.length > 1 && values.image) throw new AftershockError("E_BAD_INPUT", "--image runs one node image: give one --k8s-version with it");
+  if (new Set(versions).size !== versions.length) throw new AftershockError("E_BAD_INPUT", `--k8s-version names a version twice: ${versions.join(",")}`);
+  for (const v of versions) {
+    if (!isKubernetesVersionSyntax(v)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${v}" (expected e.g. v1.29.15)`);
+    if (!values.image) checkBuildableVersion(v);
+  }
+  return versions;
+}
+
+/** A team's workload: --workload PATH, or aftershock.yaml where the command runs; read before anything exists. */
+function workloadOf(values: Values): WorkloadConfig | undefined {
+  const workloadPath = (values.workload as string | undefined) ?? (existsSync(WORKLOAD_FILE) ? WORKLOAD_FILE : undefined);
+  if (values["fail-on-workload-slo"] && !workloadPath) throw new AftershockError("E_BAD_INPUT", "--fail-on-workload-slo needs a workload (--workload PATH)");
+  const workload = workloadPath ? readWorkload(workloadPath) : undefined;
+  if (workload && values["fail-on-workload-slo"]) workload.failRunOnBreach = true;
+  return workload;
+}
+
+/** pnpm gameday [shell] */
+async function gamedayCmd(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, {
+    tag: { type: "string" },
+    difficulty: { type: "string" },
+    seed: { type: "string" },
+    "k8s-version": { type: "string" },
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
+    "existing-cluster": { type: "boolean" },
+    registry: { type: "string" },
+    nodes: { type: "string" },
+    "allow-cluster-faults": { type: "string" },
+  });
+  if (values.help) return help();
+  if (positionals[0] === "shell") {
+    const given = Object.keys(values).find((f) => f !== "help" && values[f] !== undefined);
+    if (given) throw new AftershockError("E_BAD_INPUT", `--${given} is not an option of pnpm gameday shell`, { hint: "it joins the running game" });
+    if (positionals.length > 1) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[1]}"`, { hint: "usage: pnpm gameday shell" });
+    return gamedayShell();
+  }
+  if (positionals.length)
+    throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, {
+      hint: "the game draws the scenario; choose with --tag TAG or --difficulty easy|medium|hard (or: pnpm gameday shell)",
+    });
+  // A game on a cluster this tool did not create: the same flags and checks as pnpm scenario's, before the draw.
+  const existing = existingTarget(values);
+  if (existing && values["k8s-version"] !== undefined)
+    throw new AftershockError("E_BAD_INPUT", "--k8s-version is not an option of pnpm gameday on an existing cluster", {
+      hint: "an existing cluster is neither created nor built by this tool: it runs the version it runs",
+    });
+  const difficulty = parseDifficulty(values.difficulty as string | undefined);
+  const seed = values.seed !== undefined ? int("seed", values.seed as string, 0, 0, 2 ** 31 - 1) : undefined;
+  const version = (values["k8s-version"] as string | undefined) ?? DEFAULT_KUBERNETES_VERSION;
+  if (!isKubernetesVersionSyntax(version)) throw new AftershockError("E_BAD_VERSION", `not a Kubernetes version: "${version}" (expected e.g. v1.29.15)`);
+  checkBuildableVersion(version);
+  return gamedayCommand({
+    version,
+    ...(values.tag !== undefined ? { tag: values.tag as string } : {}),
+    ...(difficulty ? { difficulty } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(existing ? { existing } : {}),
+  });
+}
+
+/** pnpm gc [--all] [--kubeconfig FILE [--context C]] */
+async function gcCommand(rest: string[], progress: ConsoleProgress): Promise<number> {
+  const { values, positionals } = parse(rest, { all: { type: "boolean" }, kubeconfig: { type: "string" }, context: { type: "string" } });
+  if (values.help) return help();
+  // "pnpm gc all" (for --all) must not go on to collect as if nothing had been typed.
+  if (positionals.length)
+    throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, {
+      hint: "usage: pnpm gc [--all] [--kubeconfig FILE [--context C]]",
+    });
+  if (values.kubeconfig) {
+    const removed = await gcExisting(
+      { kubeconfig: values.kubeconfig as string, ...(values.context ? { context: values.context as string } : {}) },
+      !!values.all,
+      progress,
+    );
+    console.log(`deleted ${removed.length} namespace${removed.length === 1 ? "" : "s"} of dead runs${removed.length ? `: ${removed.join(", ")}` : ""}`);
+    return 0;
+  }
+  if (values.context) throw new AftershockError("E_BAD_INPUT", "--context needs --kubeconfig");
+  const removed = await garbageCollect({ all: !!values.all, progress });
+  console.log(
+    `removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks, ${removed.images} upstream image names of earlier builds`,
+  );
+  return 0;
 }
 
 /** --kubeconfig and its companions, checked together: an existing cluster needs the explicit opt-in. */

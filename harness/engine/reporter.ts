@@ -76,8 +76,10 @@ export class ReporterMultiplexer implements ReporterHooks {
   onLoad(name: string, last: LoadSummary, j: RunJournal) {
     this.call("onLoad", name, last, j);
   }
-  onRunEnd(j: RunJournal) {
+  /** Resolves when every reporter has written what it writes at the run's end. */
+  onRunEnd(j: RunJournal): Promise<void> {
     this.call("onRunEnd", j);
+    return this.flush();
   }
 
   /** Waits for reporters that write files asynchronously. */

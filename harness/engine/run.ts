@@ -103,6 +103,10 @@ export class Run {
   /** What the run must undo, newest first; nothing is undone when the cluster is kept (--keep). */
   readonly teardown: RunTeardown;
   readonly handed: Handed = {};
+  /** Set once Ctrl-C or SIGTERM ended the run (interrupt): its journal says so and nothing overwrites it. */
+  interrupted = false;
+  /** Phases begun and not yet ended: the one the signal cuts short. */
+  private readonly openPhases = new Set<PhaseRecord>();
 
   constructor(
     readonly scenario: Scenario,
@@ -183,6 +187,7 @@ export class Run {
   async phase<T>(name: PhaseName, budgetMs: number | undefined, fn: (p: PhaseRecord) => Promise<T>): Promise<T> {
     const p: PhaseRecord = { name, startedAt: this.now(), endedAt: 0, status: "passed", steps: [], probes: [], ...(budgetMs ? { budgetMs } : {}) };
     this.journal.phases.push(p);
+    this.openPhases.add(p);
     this.reporter.onPhaseBegin?.(p, this.journal);
     try {
       const r = await fn(p);
@@ -192,8 +197,12 @@ export class Run {
       p.error = e instanceof Error ? e.message : String(e);
       throw e;
     } finally {
-      p.endedAt = this.now();
-      this.reporter.onPhaseEnd?.(p, this.journal);
+      // A phase the signal cut short was closed by interrupt(); its end is not recorded again.
+      if (!this.interrupted) {
+        this.openPhases.delete(p);
+        p.endedAt = this.now();
+        this.reporter.onPhaseEnd?.(p, this.journal);
+      }
     }
   }
 
@@ -271,7 +280,30 @@ export class Run {
     });
   }
 
+  /**
+   * Ctrl-C or SIGTERM: the run ends interrupted. Called from the process's teardown stack after the run's own teardown
+   * items (registered later, so undone first): the journal says whether the cluster was kept, the phase the signal cut
+   * short is closed as failed ("interrupted"), and the reporters get the run's end (file reporters write the journal).
+   */
+  async interrupt(): Promise<void> {
+    const j = this.journal;
+    this.interrupted = true;
+    j.outcome = "interrupted";
+    j.exitCode = EXIT_CODES.interrupted;
+    j.reason = `interrupted (Ctrl-C or SIGTERM); ${this.opts.keep ? "the cluster was kept (--keep)" : "the cluster was removed"}`;
+    j.endedAt = this.clock.now();
+    j.timings.totalMs = j.endedAt - j.startedAt;
+    // The phase that was running when the signal came never ended on its own.
+    for (const p of this.openPhases) {
+      p.endedAt = j.timings.totalMs;
+      p.status = "failed";
+      p.error = "interrupted";
+    }
+    await this.reporter.onRunEnd?.(j);
+  }
+
   finish(outcome: Outcome, reason: string): RunJournal {
+    if (this.interrupted) return this.journal;
     this.journal.outcome = outcome;
     this.journal.exitCode = EXIT_CODES[outcome];
     this.journal.reason = reason;

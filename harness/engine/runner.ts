@@ -8,6 +8,7 @@ import { inject, symptoms, verifyFails } from "./phases/fault.js";
 import { conformance } from "./phases/conformance.js";
 import { runbook, sentinels, verify } from "./phases/recovery.js";
 import { Run, type Phase, type RunOptions } from "./run.js";
+import { registerTeardown } from "../../clusters/teardown.js";
 import { withTestHooks } from "./test-hooks.js";
 
 export { runNamespace, type RunOptions } from "./run.js";
@@ -61,8 +62,12 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
   };
   const run = new Run(scenario, runOpts, image);
   run.reporter.onRunBegin?.(run.journal);
+  // Ctrl-C: the run's teardown items (registered later) run first, then the run ends as interrupted.
+  const unregister = registerTeardown(`write the interrupted journal of ${scenario.id}`, () => run.interrupt());
   try {
     for (const phase of PIPELINE) {
+      // Ctrl-C ended the run while a phase ran (interrupt): no later phase starts.
+      if (run.interrupted) return run.journal;
       const end = await phase(run);
       if (end) return run.finish(end.outcome, end.reason);
     }
@@ -70,11 +75,17 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
   } catch (e) {
     return run.finish("errored", e instanceof Error ? e.message : String(e));
   } finally {
-    await afterRun(run);
-    run.journal.endedAt = run.clock.now();
-    run.journal.timings.totalMs = run.journal.endedAt - run.t0;
-    run.reporter.onRunEnd?.(run.journal);
+    // An interrupted run has ended already (interrupt): its teardown ran from the signal handler.
+    if (!run.interrupted) await endRun(run).finally(unregister);
   }
+}
+
+/** After the last phase, however the run ended: the memory, the load, the workload's verdict, the teardown, the reporters. */
+async function endRun(run: Run): Promise<void> {
+  await afterRun(run);
+  run.journal.endedAt = run.clock.now();
+  run.journal.timings.totalMs = run.journal.endedAt - run.t0;
+  await run.reporter.onRunEnd?.(run.journal);
 }
 
 /** The run's options with the e2e.test prepare() gave (--conformance); a target that gives none is refused. */

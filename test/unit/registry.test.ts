@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadAll, loadScenario, scenarioIds } from "../../harness/engine/registry.js";
-import { ownClusterReason } from "../../harness/cli/scenario-command.js";
+import { ownClusterReason } from "../../harness/engine/suite.js";
 
 const HARNESS = path.resolve(import.meta.dirname, "../../harness");
 

@@ -700,7 +700,12 @@ describe("fault rollback", () => {
       },
     };
     await run(w, { fault: throttled(w), symptoms: { within: "1m", expect: [watching] } });
-    expect(seen).toEqual(["scenario fake-incident: delete cluster fake", "scenario fake-incident: rollback: lift the throttle"]);
+    expect(seen).toEqual([
+      // The run's own end on Ctrl-C (Run.interrupt) comes last, once its teardown is done.
+      "write the interrupted journal of fake-incident",
+      "scenario fake-incident: delete cluster fake",
+      "scenario fake-incident: rollback: lift the throttle",
+    ]);
     expect(pendingTeardowns(), "both unregistered after the run").toEqual([]);
   });
 

@@ -65,7 +65,7 @@ export * from "./workloads/jvm.js";
 export * from "./workloads/ingress.js";
 export * from "./workloads/helm.js";
 export * from "./workloads/release.js";
-export { aimAt, aimed, type PodTarget } from "./targets.js";
+export { aimAt, aimed, app, type App, type PodTarget } from "./targets.js";
 export {
   apiLoad,
   keepsServing,

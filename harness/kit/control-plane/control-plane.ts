@@ -9,6 +9,7 @@ import { podReady, type Probe } from "../probes.js";
 import { step, type Fault, type RunbookStep } from "../scenario.js";
 import { ECHO_IMAGE } from "../sentinels.js";
 import type { ScenarioContext } from "../types.js";
+import type { App } from "../targets.js";
 
 /**
  * The control plane's static pods stopped and started again, and what the cluster still does without them:
@@ -228,7 +229,7 @@ export function newDeploymentFilled(want: "filled" | "empty", replicas = 2): Pro
 }
 
 /** One pod of app=<app> deleted in the window: replaced (the Deployment back at its replicas) or not. */
-export function deletedPodReplaced(app: string, want: "replaced" | "not-replaced"): Probe {
+export function deletedPodReplaced({ app }: App, want: "replaced" | "not-replaced"): Probe {
   /** Per window: the pod deleted, when, and the pods there were then (a replacement is a pod not among them). */
   const deleted = new Map<number, { name: string; at: number; before: Set<string> }>();
   return {

@@ -9,6 +9,7 @@ import type { LoadRecord, SloObjective, SloWindow } from "../load/load.js";
 import type { LoadSecond } from "../load/load-series.js";
 import { describeObjective, judge } from "../load/load.js";
 import type { ScenarioContext } from "../types.js";
+import type { App } from "../targets.js";
 
 /**
  * A team's own workload under the incident (`--workload PATH`, or `aftershock.yaml` in the current directory):
@@ -286,8 +287,8 @@ export const labelSelector = (labels: Record<string, string>): string =>
 
 /** What a scenario that takes a workload says about it: which of its demo Services the workload replaces. */
 export interface WorkloadSlot {
-  /** The demo Service (its setup item and its load stream) the team's workload stands in for. */
-  replaces: string;
+  /** The demo Service (its setup item and its load stream, both named like it) the team's workload stands in for: its handle. */
+  replaces: App;
   /** Images of the scenario's `images` that only the demo runs: not loaded when a workload replaces it. */
   images?: string[];
 }

@@ -7,6 +7,7 @@ import { ensureHostTools } from "../../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../../clusters/progress.js";
 import { helm } from "./helm.js";
 import { serviceLoad, type LoadSpec } from "../load/load.js";
+import { app } from "../targets.js";
 import { podReady, type Probe } from "../probes.js";
 import { defineScenario, type Scenario, type ScenarioDefinition, type Sentinel } from "../scenario.js";
 import type { ScenarioContext } from "../types.js";
@@ -36,7 +37,7 @@ export function refusesWorkload(s: Scenario): string | undefined {
 export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
   const why = refusesWorkload(s);
   if (why) throw new AftershockError("E_BAD_INPUT", why, { hint: "pnpm scenario --list; scenarios that take one say so in --dry-run" });
-  const demo = s.workloadSlot!.replaces;
+  const demo = s.workloadSlot!.replaces.app;
   const def = s.definition;
   const readsDemo = (p: Probe) => p.reads === demo;
   const observer = new WorkloadObserver(w);
@@ -45,7 +46,7 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
   const via = demoLoad?.kind === "service" ? demoLoad.via : undefined;
   // Only "before" joins the run (its steady state): during and after are the workload's verdict, not the runbook's.
   const stream: LoadSpec = {
-    ...serviceLoad(w.users.service, {
+    ...serviceLoad(app(w.users.service), {
       name: w.name,
       rate: w.users.rate,
       timeoutMs: w.users.timeoutMs,

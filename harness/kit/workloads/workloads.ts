@@ -16,6 +16,7 @@ import { backOffDelays, namespaceWatch } from "./namespace-watch.js";
 import { podReady, type Observation, type Probe } from "../probes.js";
 import type { Sentinel } from "../scenario.js";
 import type { ScenarioContext } from "../types.js";
+import { app, type App } from "../targets.js";
 import { createHash, randomBytes } from "node:crypto";
 
 /**
@@ -609,8 +610,8 @@ export function filesInVolume(o: { pod: string; container?: string; dir: string;
 /** The echo HTTP server, preloaded on every node of the clusters Aftershock makes (clusters/images/builder.ts). */
 export const ECHO_IMAGE = "aftershock.local/echo:v1";
 
-/** Spreads app's pods over the nodes, one per node as far as it can (never leaves one unscheduled for it). */
-export function spreadOverNodes(app: string): V1TopologySpreadConstraint {
+/** Spreads the app's pods over the nodes, one per node as far as it can (never leaves one unscheduled for it). */
+export function spreadOverNodes({ app }: App): V1TopologySpreadConstraint {
   return { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { app } } };
 }
 
@@ -635,16 +636,25 @@ export function echoWorkload(name: string, replicas: number, pod: Omit<V1PodSpec
   ];
 }
 
+/** echoService's setup item, and the handle of the app it makes (for its load, its probes, a fault aimed at its pods). */
+export interface EchoService extends Sentinel, App {}
+
 /**
  * echoWorkload in the run's namespace, rolled out: what load is aimed at. `pod` adds to the pod spec
- * (tolerations, spreading, affinity).
+ * (tolerations, spreading, affinity); given as a function, it gets the app's handle (spreadOverNodes(self)).
  */
-export function echoService(name: string, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): Sentinel {
+export function echoService(
+  name: string,
+  replicas: number,
+  pod: Omit<V1PodSpec, "containers"> | ((self: App) => Omit<V1PodSpec, "containers">) = {},
+): EchoService {
+  const self = app(name);
   return {
+    app: name,
     title: `Service ${name}: ${replicas} echo pods`,
     deploys: name,
     async write(ctx) {
-      await apply(ctx, ...echoWorkload(name, replicas, pod));
+      await apply(ctx, ...echoWorkload(name, replicas, typeof pod === "function" ? pod(self) : pod));
       ctx.evidence("setup", await waitRolledOut(ctx, name));
     },
     probes: () => [],

@@ -1,5 +1,6 @@
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import {
+  kubectl,
   allRolledOut,
   appContainerPatch,
   apply,
@@ -206,7 +207,7 @@ export default defineScenario({
   },
 
   runbook: [
-    step("list the pods", "kubectl get pods -o wide", async (ctx) => kubectlIn(ctx, "get", "pods", "-o", "wide")),
+    step("list the pods", kubectl`get pods -o wide`),
     step("describe each failing pod (state, last state, exit code)", "kubectl describe pod <pod>", (ctx) =>
       perFailingPod(ctx, (pod) => ["describe", "pod", pod], describeVerdict),
     ),

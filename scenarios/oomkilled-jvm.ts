@@ -1,4 +1,5 @@
 import {
+  kubectl,
   answersThroughService,
   apply,
   containerExited,
@@ -163,9 +164,7 @@ export default defineScenario({
         .filter((l) => /^Name:|^\s*(State|Reason|Exit Code|Last State|Restart Count|Limits|memory):|OOM/.test(l))
         .join("\n"),
     ),
-    step("read the killed JVM's last words", `kubectl logs -l app=${APP} --previous --tail=8`, (ctx) =>
-      kubectlLook(ctx, "logs", "-l", `app=${APP}`, "--previous", "--tail=8"),
-    ),
+    step("read the killed JVM's last words", kubectl.look`logs -l app=${APP} --previous --tail=8`),
     step(
       "compare the heap with resident memory at the kill",
       "the JVM's heap (GC log, /memory) against VmRSS in /proc/<pid>/status and the cgroup's usage",

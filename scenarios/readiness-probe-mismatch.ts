@@ -1,4 +1,5 @@
 import {
+  kubectl,
   app,
   apply,
   defineScenario,
@@ -112,7 +113,7 @@ export default defineScenario({
     step("describe the pods that are not Ready", "kubectl describe pod <pod>   # Readiness probe failed: … connection refused", async (ctx) =>
       describeVerdict(await kubectlLook(ctx, "describe", "pods", "-l", releasedDeployment(ctx).selector)),
     ),
-    step("check the Services' endpoints", "kubectl get endpoints", (ctx) => kubectlLook(ctx, "get", "endpoints")),
+    step("check the Services' endpoints", kubectl.look`get endpoints`),
     step(
       "compare the probe with the port the container listens on",
       "kubectl get deployment <deployment> -o jsonpath='{..readinessProbe} {..containerPort}'",

@@ -9,6 +9,7 @@
  *   types.ts               what every fault, probe and step receives (ScenarioContext) and the node abilities
  *   probes.ts              probes of nodes, the API server, etcd, containers and logs; waitFor, pollUntil
  *   faults.ts, steps.ts    faults and runbook steps shared by several scenarios
+ *   commands.ts            a runbook step's command written once, shown and run: kubectl`…`, onControlPlane`…`
  *   sentinels.ts           setup items whose data must survive the incident
  *   versions.ts            what differs between Kubernetes versions (versionOf)
  *   control-plane/         static pods and controllers, etcd's metrics, API Priority and Fairness
@@ -53,6 +54,7 @@ export { versionOf, type VersionProfile } from "./versions.js";
 export * from "./probes.js";
 export * from "./faults.js";
 export * from "./steps.js";
+export { kubectl, onControlPlane, onNode, type Command } from "./commands.js";
 /** Setup items whose data must survive the incident, as one namespace: sentinels.configMaps(20), sentinels.deployment("web", 2). */
 export * as sentinels from "./sentinels.js";
 export * from "./control-plane/control-plane.js";

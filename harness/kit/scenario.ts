@@ -386,9 +386,22 @@ function budget(text: string, field: string, bad: (f: string, w: string) => Erro
   }
 }
 
-/** A named runbook step; `run` may return text to keep as evidence. */
-export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget = "2m"): RunbookStep {
-  return { title, shows, budgetMs: parseDuration(budget), run };
+/**
+ * A named runbook step; `run` may return text to keep as evidence. Where the step shows the very command it runs,
+ * give that command once (kit/commands.ts: kubectl`…`, onControlPlane`…`): step(title, command, budget).
+ */
+export function step(title: string, command: { readonly shows: string; run(ctx: ScenarioContext): Promise<string> }, budget?: string): RunbookStep;
+export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget?: string): RunbookStep;
+export function step(
+  title: string,
+  what: string | { readonly shows: string; run(ctx: ScenarioContext): Promise<string> },
+  runOrBudget?: ((ctx: ScenarioContext) => Promise<string | void>) | string,
+  budget = "2m",
+): RunbookStep {
+  if (typeof what !== "string")
+    return { title, shows: what.shows, budgetMs: parseDuration(typeof runOrBudget === "string" ? runOrBudget : budget), run: (ctx) => what.run(ctx) };
+  if (typeof runOrBudget !== "function") throw new AftershockError("E_BAD_INPUT", `step "${title}": shows a command but runs nothing`);
+  return { title, shows: what, budgetMs: parseDuration(budget), run: runOrBudget };
 }
 
 /** The scenario changed as one of its variants says (validated like any scenario); an unknown name is a one-line error. */

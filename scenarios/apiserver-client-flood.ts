@@ -195,7 +195,7 @@ export default defineScenario({
     step(
       `watch ${EXPORTER} rejected and the others served`,
       `kubectl get --raw /metrics | grep 'apiserver_flowcontrol_rejected_requests_total{.*priority_level="${LIMITED_LEVEL}"'`,
-      async (ctx) => (await waitFor(priorityLevelRejects(LIMITED_LEVEL, 10), ctx, 90_000, 3000)).observed,
+      async (ctx) => (await waitFor(priorityLevelRejects(LIMITED_LEVEL, 10), ctx, "90s", "3s")).observed,
     ),
   ],
   decisiveStep: `a priority level of its own for ${EXPORTER}`,

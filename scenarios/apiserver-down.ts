@@ -71,7 +71,7 @@ export default defineScenario({
     step(
       "wait for the API server to answer",
       "kubectl get --raw /readyz   # until ok",
-      async (ctx) => (await waitFor(apiserverReady(), ctx, 2 * 60_000)).observed,
+      async (ctx) => (await waitFor(apiserverReady(), ctx, "2m")).observed,
       "3m",
     ),
   ],

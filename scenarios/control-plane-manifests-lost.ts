@@ -87,7 +87,7 @@ export default defineScenario({
     step(
       "wait for the API server to come back",
       "crictl ps   # until kube-apiserver is Running",
-      async (ctx) => (await waitFor(containerRunning("kube-apiserver"), ctx, 4 * 60_000)).observed,
+      async (ctx) => (await waitFor(containerRunning("kube-apiserver"), ctx, "4m")).observed,
       "5m",
     ),
   ],

@@ -166,7 +166,7 @@ export default defineScenario({
       title: `five services (${APPS.join(", ")}) released healthy`,
       async write(ctx) {
         await apply(ctx, ...APPS.map((a) => releases[a]!.healthy));
-        for (const a of APPS) await waitRolledOut(ctx, a, 2 * 60_000);
+        for (const a of APPS) await waitRolledOut(ctx, a, "2m");
         ctx.evidence("setup", `${APPS.length} deployments rolled out: ${APPS.join(", ")}`);
       },
       probes: () => [],
@@ -267,7 +267,7 @@ export default defineScenario({
       "kubectl rollout status deployment/<app> --timeout=2m",
       async (ctx) => {
         const out: string[] = [];
-        for (const app of APPS) out.push(await waitRolledOut(ctx, app, 2 * 60_000));
+        for (const app of APPS) out.push(await waitRolledOut(ctx, app, "2m"));
         return out.join("\n");
       },
       "6m",

@@ -96,7 +96,7 @@ export default defineScenario({
       "wait for the kubelet to bring etcd back",
       "crictl ps --name etcd   # until Running",
       async (ctx) => {
-        const o = await waitFor(containerRunning("etcd"), ctx, 5 * 60_000);
+        const o = await waitFor(containerRunning("etcd"), ctx, "5m");
         return o.observed;
       },
       "6m",

@@ -326,7 +326,7 @@ export default defineScenario({
         );
         for (const p of gone) await ctx.cluster.api.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: ctx.namespace, gracePeriodSeconds: 0 });
         out.push(`deleted ${gone.length} pods: ${gone.map((p) => `${p.metadata!.name} (${evicted(p) ? "evicted" : p.status?.phase})`).join(", ")}`);
-        out.push(await waitRolledOut(ctx, web.app, 3 * 60_000));
+        out.push(await waitRolledOut(ctx, web.app, "3m"));
         return out.join("\n");
       },
       "4m",

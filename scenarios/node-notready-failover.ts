@@ -16,6 +16,7 @@ import {
   serviceLoad,
   step,
   usersSeeErrors,
+  type Duration,
   waitNodeReady,
 } from "../harness/kit/index.js";
 
@@ -25,7 +26,7 @@ const critical = (seconds?: number) => echoService("web", 1, seconds === undefin
 const web = critical(30);
 const webUsers = serviceLoad(web, { rate: 20 });
 
-const symptoms = (within: string) => ({
+const symptoms = (within: Duration) => ({
   within,
   expect: [nodeNotReady((ctx) => ctx.found.lost), lostNodeTainted(), podsBoundToLostNode(web), usersSeeErrors(webUsers)],
   // The mitigation at work: once the toleration runs out, the pod is evicted and replaced on the other worker.

@@ -86,12 +86,12 @@ const rebootedWithPackageDefault: Fault = {
   },
   // Without it a run that ended before the runbook left the worker NotReady (seen over ssh on 2026-12-07: the next
   // run on that cluster was refused by its preflight). On kind the cluster goes anyway; on a team's machine it must not.
-  rollback: {
-    title: "put the worker's own containerd config back if it still disables the CRI plugin, and restart containerd and the kubelet",
-    shows: UNDO,
-    budgetMs: 2 * 60_000,
-    run: async (ctx) => (await onRebooted(ctx).sh(UNDO, { timeoutMs: 2 * 60_000 })).stdout.trim(),
-  },
+  rollback: step(
+    "put the worker's own containerd config back if it still disables the CRI plugin, and restart containerd and the kubelet",
+    UNDO,
+    async (ctx) => (await onRebooted(ctx).sh(UNDO, { timeoutMs: 2 * 60_000 })).stdout.trim(),
+    "2m",
+  ),
 };
 
 /**

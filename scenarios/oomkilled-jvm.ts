@@ -135,7 +135,7 @@ export default defineScenario({
       title: `the ${APP} service, release 1 (16 MiB cache), JAVA_OPTS="${FLAGS_AS_SHIPPED}", limit ${LIMIT_MIB}Mi`,
       async write(ctx) {
         await apply(ctx, ledger(16, FLAGS_AS_SHIPPED), service(APP, 80, 8080));
-        ctx.evidence("setup", await waitRolledOut(ctx, APP, 3 * 60_000));
+        ctx.evidence("setup", await waitRolledOut(ctx, APP, "3m"));
       },
       probes: () => [],
     },
@@ -175,7 +175,7 @@ export default defineScenario({
       `kubectl set env deployment/${APP} JAVA_OPTS="${FLAGS_SIZED}"`,
       async (ctx) => `${budgetTable()}\n${await kubectlIn(ctx, "set", "env", `deployment/${APP}`, `JAVA_OPTS=${FLAGS_SIZED}`)}`,
     ),
-    step("wait for the rollout", `kubectl rollout status deployment/${APP} --timeout=3m`, (ctx) => waitRolledOut(ctx, APP, 3 * 60_000), "4m"),
+    step("wait for the rollout", `kubectl rollout status deployment/${APP} --timeout=3m`, (ctx) => waitRolledOut(ctx, APP, "3m"), "4m"),
   ],
   decisiveStep: "split the limit into a budget the JVM enforces",
 

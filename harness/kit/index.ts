@@ -51,6 +51,7 @@ export {
   type ScenarioContext,
 } from "./types.js";
 export { versionOf, type VersionProfile } from "./versions.js";
+export type { Duration } from "../../clusters/errors.js";
 export * from "./probes.js";
 export * from "./faults.js";
 export * from "./steps.js";

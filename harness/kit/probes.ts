@@ -1,6 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { nodeShell } from "../../clusters/contract.js";
-import { AftershockError, CommandError, formatDuration } from "../../clusters/errors.js";
+import { AftershockError, CommandError, formatDuration, parseDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
 import { etcdctlFunction } from "../../clusters/etcd.js";
 import { pollUntil } from "../../clusters/wait.js";
@@ -80,7 +80,12 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
   }
 }
 
-export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
+/** Waits until the probe holds, asking `every` so often, for at most `within`; a timeout names the budget and what was last seen. */
+export function waitFor(probe: Probe, ctx: ScenarioContext, within: Duration, every: Duration = "2s"): Promise<Observation> {
+  return waitWithin(probe, ctx, parseDuration(within), parseDuration(every));
+}
+
+async function waitWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
   const seen = await pollUntil(
     probe.name,
     budgetMs,
@@ -100,7 +105,7 @@ export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: numb
  * in front (the record and its line already carry it), whether the budget ran out or waiting would not help.
  */
 export async function observeWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number): Promise<Observation> {
-  return waitFor(probe, ctx, budgetMs).catch((e: unknown): Observation => ({
+  return waitWithin(probe, ctx, budgetMs).catch((e: unknown): Observation => ({
     ok: false,
     observed: e instanceof ProbeTimeoutError || e instanceof ProbeFinalError ? e.seen : (e as Error).message,
   }));

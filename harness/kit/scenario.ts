@@ -1,4 +1,4 @@
-import { AftershockError, parseDuration } from "../../clusters/errors.js";
+import { AftershockError, parseDuration, type Duration } from "../../clusters/errors.js";
 import type { Probe } from "./probes.js";
 import { CAPABILITIES, type Capability } from "../../clusters/contract.js";
 import type { ClusterShape, ScenarioContext } from "./types.js";
@@ -103,7 +103,7 @@ export interface ScenarioVariant {
 
 export interface ProbeSet {
   /** e.g. "3m" */
-  within: string;
+  within: Duration;
   expect: Probe[];
 }
 
@@ -122,7 +122,7 @@ export interface SymptomSet extends ProbeSet {
    * Default: "45s" when a signature reads a load (one slow second of a busy machine is not the incident;
    * three windows in a row are asked), else "0" (asked once).
    */
-  absentWithin?: string;
+  absentWithin?: Duration;
 }
 
 export interface ScenarioDefinition {
@@ -255,7 +255,7 @@ export interface Scenario extends ScenarioDefinition {
 
 const ID_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 /** symptoms.absentWithin when a signature reads a load and the scenario does not say (see SymptomSet). */
-const LOAD_SYMPTOMS_ABSENT_WITHIN = "45s";
+const LOAD_SYMPTOMS_ABSENT_WITHIN: Duration = "45s";
 
 /** Validates a scenario definition; a bad one is rejected with one line naming the field. */
 export function defineScenario(def: ScenarioDefinition): Scenario {
@@ -390,13 +390,13 @@ function budget(text: string, field: string, bad: (f: string, w: string) => Erro
  * A named runbook step; `run` may return text to keep as evidence. Where the step shows the very command it runs,
  * give that command once (kit/commands.ts: kubectl`…`, onControlPlane`…`): step(title, command, budget).
  */
-export function step(title: string, command: { readonly shows: string; run(ctx: ScenarioContext): Promise<string> }, budget?: string): RunbookStep;
-export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget?: string): RunbookStep;
+export function step(title: string, command: { readonly shows: string; run(ctx: ScenarioContext): Promise<string> }, budget?: Duration): RunbookStep;
+export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget?: Duration): RunbookStep;
 export function step(
   title: string,
   what: string | { readonly shows: string; run(ctx: ScenarioContext): Promise<string> },
-  runOrBudget?: ((ctx: ScenarioContext) => Promise<string | void>) | string,
-  budget = "2m",
+  runOrBudget?: ((ctx: ScenarioContext) => Promise<string | void>) | Duration,
+  budget: Duration = "2m",
 ): RunbookStep {
   if (typeof what !== "string")
     return { title, shows: what.shows, budgetMs: parseDuration(typeof runOrBudget === "string" ? runOrBudget : budget), run: (ctx) => what.run(ctx) };

@@ -163,7 +163,7 @@ etcdctl member list`;
       const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeoutMs: 3 * 60_000 });
       // etcd being healthy is not the API answering: the API server reconnects, and the load balancer only
       // sends traffic to it once its health check passes (until then kubectl gets "EOF"). Wait for that.
-      const api = await waitFor(apiAnswers, ctx, 2 * 60_000);
+      const api = await waitFor(apiAnswers, ctx, "2m");
       return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}\nkubectl get --raw /readyz: ${api.observed}`;
     },
     "8m",

@@ -194,9 +194,9 @@ describe("declaring load and variants", () => {
     setup: [],
     steadyState: [nodesReady()],
     fault: { title: "f", plan: [], inject: async () => {} },
-    symptoms: { within: "1m", expect: [nodesReady()] },
+    symptoms: { within: "1m" as const, expect: [nodesReady()] },
     runbook: [step("r", "r", async () => {})],
-    verify: { within: "1m", expect: [nodesReady()] },
+    verify: { within: "1m" as const, expect: [nodesReady()] },
   };
 
   it("puts the SLOs before and after into the steady state and verification, once", () => {

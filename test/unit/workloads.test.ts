@@ -137,9 +137,9 @@ describe("capabilities", () => {
       setup: [],
       steadyState: [],
       fault: { title: "f", plan: [], inject: async () => {} },
-      symptoms: { within: "1m", expect: [nodesReady()] },
+      symptoms: { within: "1m" as const, expect: [nodesReady()] },
       runbook: [step("s", "s", async () => {})],
-      verify: { within: "1m", expect: [nodesReady()] },
+      verify: { within: "1m" as const, expect: [nodesReady()] },
     };
     expect(() => defineScenario({ ...base, needs: ["telepathy" as never] })).toThrow(/needs names unknown capabilities: telepathy/);
     expect(() => defineScenario({ ...base, images: ["aftershock.local/app:v1"] })).toThrow(/images need the "image-loading" capability/);

@@ -1,6 +1,6 @@
 import type { V1ObjectMeta, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { nodeShell } from "../../../clusters/contract.js";
-import { AftershockError, formatDuration } from "../../../clusters/errors.js";
+import { AftershockError, formatDuration, type Duration } from "../../../clusters/errors.js";
 import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
 import { LABELS } from "../../../clusters/labels.js";
 import { sh } from "../../../clusters/exec.js";
@@ -75,7 +75,7 @@ export function findStoppedComponents(components: StaticComponent[]): RunbookSte
 }
 
 /** Runbook: put the manifests back and wait until the kubelet runs the components again. */
-export function restoreStaticPods(components: StaticComponent[], budget = "3m"): RunbookStep {
+export function restoreStaticPods(components: StaticComponent[], budget: Duration = "3m"): RunbookStep {
   return step(
     `restore the ${components.join(" and ")} manifest${components.length > 1 ? "s" : ""}`,
     components.map((c) => `mv ${PARKED}/${c}.yaml ${MANIFESTS}/`).join("\n") + `\ncrictl ps --name '${components.join("|")}'   # until Running`,

@@ -8,7 +8,7 @@ import type {
   V1Service,
   V1TopologySpreadConstraint,
 } from "@kubernetes/client-node";
-import { AftershockError, formatDuration } from "../../../clusters/errors.js";
+import { AftershockError, formatDuration, parseDuration, type Duration } from "../../../clusters/errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "../../../clusters/kube.js";
 import { LABELS, ownerLabel } from "../../../clusters/labels.js";
 import { pollUntil, realClock, type Clock } from "../../../clusters/wait.js";
@@ -201,10 +201,10 @@ export function rolloutState(d: V1Deployment): Observation {
 }
 
 /** Waits until the Deployment's latest revision is rolled out (updated, available, old pods gone); in the run's namespace unless told. */
-export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs = 2 * 60_000, namespace = ctx.namespace): Promise<string> {
+export async function waitRolledOut(ctx: ScenarioContext, name: string, within: Duration = "2m", namespace = ctx.namespace): Promise<string> {
   const seen = await pollUntil(
     `deployment/${name} rolled out`,
-    budgetMs,
+    parseDuration(within),
     2000,
     async () => {
       try {

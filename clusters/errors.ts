@@ -104,6 +104,13 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
+/**
+ * A duration as a scenario and the author's kit write it: "90s", "5m", "250ms", "1h". The one way durations are
+ * written in the kit's vocabulary (budgets, waits, `within`); a unit it does not know ("3x") does not compile.
+ * parseDuration turns it into milliseconds.
+ */
+export type Duration = `${number}${"ms" | "s" | "m" | "h"}`;
+
 /** Parses "90s", "5m", "1h30m", "250ms" into milliseconds. */
 export function parseDuration(text: string): number {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;

@@ -89,6 +89,9 @@ const flood: LoadSpec = {
   slo: {},
 };
 
+/** The team's client: a ServiceAccount like the exporter's (so the same default priority level), small lists. */
+const teamClient = apiLoad({ name: "team", path: "/api/v1/namespaces/{namespace}/pods?limit=5", rate: 10 });
+
 const exporterFloods: Fault = {
   title: `${EXPORTER} lists its ${REPORTS * (REPORT_KIB / 1024)} MiB of ConfigMaps ${FLOOD_RATE} times a second, with its ServiceAccount's token`,
   plan: [
@@ -100,7 +103,7 @@ const exporterFloods: Fault = {
   rollback: step(
     `stop ${EXPORTER}'s flood; remove its priority level and flow schema`,
     `kill the generator; kubectl delete flowschema,prioritylevelconfiguration ${LIMITED_LEVEL}`,
-    async (ctx) => `${await stopLoad(ctx, EXPORTER)}\n${await removeClientLimit(ctx, LIMITED_LEVEL)}`,
+    async (ctx) => `${await stopLoad(ctx, flood)}\n${await removeClientLimit(ctx, LIMITED_LEVEL)}`,
   ),
 };
 
@@ -147,15 +150,14 @@ export default defineScenario({
   needs: ["node-shell", "load-generator"],
 
   setup: [theReports],
-  // The team's client: a ServiceAccount like the exporter's (so the same default priority level), small lists.
-  load: [apiLoad({ name: "team", path: "/api/v1/namespaces/{namespace}/pods?limit=5", rate: 10 })],
+  load: [teamClient],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
 
   fault: exporterFloods,
 
   symptoms: {
     within: "2m",
-    expect: [usersSeeErrors("team", 0.9), priorityLevelBusy(SHARED_LEVEL, 20)],
+    expect: [usersSeeErrors(teamClient, 0.9), priorityLevelBusy(SHARED_LEVEL, 20)],
   },
 
   runbook: [
@@ -193,7 +195,7 @@ export default defineScenario({
     step(
       `watch ${EXPORTER} rejected and the others served`,
       `kubectl get --raw /metrics | grep 'apiserver_flowcontrol_rejected_requests_total{.*priority_level="${LIMITED_LEVEL}"'`,
-      async (ctx) => (await waitFor(priorityLevelRejects(LIMITED_LEVEL, 10), ctx, 90_000, 3000)).observed,
+      async (ctx) => (await waitFor(priorityLevelRejects(LIMITED_LEVEL, 10), ctx, "90s", "3s")).observed,
     ),
   ],
   decisiveStep: `a priority level of its own for ${EXPORTER}`,

@@ -16,6 +16,13 @@ import {
   waitFor,
 } from "../harness/kit/index.js";
 
+const web = echoService("web", 2);
+/** Its users, during the outage too (k6). */
+const webUsers = serviceLoad(web, { rate: 20, k6: "loads/constant-rate.k6.ts", slo: { during: { availability: 0.99, p99Ms: 500 } } });
+/** On three control planes (the variant ha): the same users, and API clients through the load balancer. */
+const haWebUsers = serviceLoad(web, { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } });
+const haApiClients = apiLoad({ rate: 10, slo: { during: { availability: 0.9 } } });
+
 export default defineScenario({
   id: "apiserver-down",
   title: "The API server dies; workloads that do not need it keep serving",
@@ -42,12 +49,12 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell", "load-generator"],
 
-  setup: [echoService("web", 2)],
+  setup: [web],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
   // What the Service's users feel during the outage is the point: the SLO holds during the fault too.
   // --workload: a team's own service stands in for the demo "web" (its users' traffic through the fault, judged apart).
-  workloadSlot: { replaces: "web" },
-  load: [serviceLoad("web", { rate: 20, k6: "loads/constant-rate.k6.ts", slo: { during: { availability: 0.99, p99Ms: 500 } } })],
+  workloadSlot: { replaces: web },
+  load: [webUsers],
 
   fault: staticPodsStopped(["kube-apiserver"], { why: "its process is gone and nothing restarts it" }),
 
@@ -55,7 +62,7 @@ export default defineScenario({
     within: "2m",
     expect: [apiserverRefuses(), apiAcceptsPods(false)],
     // 002: existing pods and Services that do not depend on the API keep working.
-    stillWorks: [keepsServing("web", { availability: 0.99, forSeconds: 20 })],
+    stillWorks: [keepsServing(webUsers, { availability: 0.99, forSeconds: 20 })],
   },
 
   runbook: [
@@ -64,7 +71,7 @@ export default defineScenario({
     step(
       "wait for the API server to answer",
       "kubectl get --raw /readyz   # until ok",
-      async (ctx) => (await waitFor(apiserverReady(), ctx, 2 * 60_000)).observed,
+      async (ctx) => (await waitFor(apiserverReady(), ctx, "2m")).observed,
       "3m",
     ),
   ],
@@ -83,17 +90,14 @@ export default defineScenario({
         "keep succeeding, apart from the seconds before the balancer's health check takes it out",
       change: {
         cluster: { controlPlanes: 3, workers: 1 },
-        load: [
-          serviceLoad("web", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } }),
-          apiLoad({ rate: 10, slo: { during: { availability: 0.9 } } }),
-        ],
+        load: [haWebUsers, haApiClients],
         symptoms: {
           within: "2m",
           expect: [apiserverRefuses()],
           stillWorks: [
             apiAcceptsPods(true),
-            keepsServing("web", { availability: 0.99, forSeconds: 20 }),
-            keepsServing("api", { availability: 0.9, forSeconds: 20 }),
+            keepsServing(haWebUsers, { availability: 0.99, forSeconds: 20 }),
+            keepsServing(haApiClients, { availability: 0.9, forSeconds: 20 }),
           ],
         },
       },

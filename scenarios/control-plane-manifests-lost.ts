@@ -1,4 +1,5 @@
 import {
+  onControlPlane,
   apiserverReady,
   apiserverRefuses,
   containerAbsent,
@@ -73,11 +74,7 @@ export default defineScenario({
   },
 
   runbook: [
-    step(
-      "see that the manifests are gone",
-      "ls -la /etc/kubernetes/manifests/",
-      async ({ cluster }) => (await nodeShell(cluster).controlPlane().exec(["ls", "-la", "/etc/kubernetes/manifests/"])).stdout,
-    ),
+    step("see that the manifests are gone", onControlPlane`ls -la /etc/kubernetes/manifests/`),
     step("regenerate the control-plane manifests", "kubeadm init phase control-plane all --config /kind/kubeadm.conf", async (ctx) => {
       const cp = nodeShell(ctx.cluster).controlPlane();
       // The cluster's own config is in the API its kubeadm takes (v1beta4 from 1.36; 1.37 no longer reads v1beta3).
@@ -85,19 +82,12 @@ export default defineScenario({
       const out = (await cp.exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout;
       return `/kind/kubeadm.conf is ${api || "of no known API"} (kubeadm ${ctx.cluster.kubernetesVersion} takes ${versionOf(ctx).kubeadmConfigApi})\n${out}`;
     }),
-    step(
-      "regenerate the local etcd manifest",
-      "kubeadm init phase etcd local --config /kind/kubeadm.conf",
-      async ({ cluster }) =>
-        (await nodeShell(cluster).controlPlane().exec(["kubeadm", "init", "phase", "etcd", "local", "--config", "/kind/kubeadm.conf"])).stdout,
-    ),
-    step("restart the kubelet", "systemctl restart kubelet", async ({ cluster }) => {
-      await nodeShell(cluster).controlPlane().exec(["systemctl", "restart", "kubelet"]);
-    }),
+    step("regenerate the local etcd manifest", onControlPlane`kubeadm init phase etcd local --config /kind/kubeadm.conf`),
+    step("restart the kubelet", onControlPlane`systemctl restart kubelet`),
     step(
       "wait for the API server to come back",
       "crictl ps   # until kube-apiserver is Running",
-      async (ctx) => (await waitFor(containerRunning("kube-apiserver"), ctx, 4 * 60_000)).observed,
+      async (ctx) => (await waitFor(containerRunning("kube-apiserver"), ctx, "4m")).observed,
       "5m",
     ),
   ],

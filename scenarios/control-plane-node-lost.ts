@@ -22,11 +22,13 @@ import {
   usersSeeErrors,
 } from "../harness/kit/index.js";
 
-/** The three machines run services too, and the shop one pod on each, so a lost machine takes a pod with it. */
-export const shopOnEachMachine = () => [
-  controlPlanesTakePods(),
-  echoService("shop", 3, { topologySpreadConstraints: [{ ...spreadOverNodes("shop"), whenUnsatisfiable: "DoNotSchedule" }] }),
-];
+/** The shop: one pod on each machine, so a lost machine takes a pod with it. */
+const shop = echoService("shop", 3, (self) => ({ topologySpreadConstraints: [{ ...spreadOverNodes(self), whenUnsatisfiable: "DoNotSchedule" }] }));
+/** Its users, through the last control plane's NodePort. */
+const shopUsers = serviceLoad(shop, { rate: 20, via: "last-control-plane", slo: { after: { availability: 0.95 } } });
+
+/** The three machines run services too, and the shop one pod on each. */
+export const shopOnEachMachine = () => [controlPlanesTakePods(), shop];
 
 const lost = (ctx: Parameters<typeof lostNodes>[0]): string | undefined => lostNodes(ctx)[0];
 
@@ -62,15 +64,15 @@ export default defineScenario({
   // --workload: a team's own service stands in for the demo "shop", and what its users saw is its own verdict.
   // After the join, 2–5% of its requests still timed out for a minute or two here (both scenarios, v1.37.2): "after"
   // asks that users are served again (95%), not that the data plane's tail has settled.
-  load: [serviceLoad("shop", { rate: 20, via: "last-control-plane", slo: { after: { availability: 0.95 } } })],
-  workloadSlot: { replaces: "shop" },
+  load: [shopUsers],
+  workloadSlot: { replaces: shop },
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdMembersHealthy(3)],
 
   fault: controlPlaneMachinesLost(1),
 
   symptoms: {
     within: "2m",
-    expect: [etcdMemberUnreachable(lost), nodeNotReady(lost), usersSeeErrors("shop")],
+    expect: [etcdMemberUnreachable(lost), nodeNotReady(lost), usersSeeErrors(shopUsers)],
     // The incident's point: with 2 of 3 members etcd keeps quorum and the API keeps taking writes.
     stillWorks: [apiWritable()],
   },

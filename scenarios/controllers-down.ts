@@ -15,6 +15,11 @@ import {
   step,
 } from "../harness/kit/index.js";
 
+/** The Service whose users keep being served, and a batch worker whose deleted pod the controllers must replace. */
+const web = echoService("web", 2);
+const worker = echoService("worker", 2);
+const webUsers = serviceLoad(web, { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } });
+
 export default defineScenario({
   id: "controllers-down",
   title: "The controller manager and the scheduler stop; nothing new happens, what runs keeps running",
@@ -46,18 +51,18 @@ export default defineScenario({
 
   // The pod deleted during the outage is a batch worker's, not one behind the Service: with the endpoint
   // controllers down, a deleted pod behind a Service would stay in its endpoints and users would see errors.
-  setup: [echoService("web", 2), echoService("worker", 2)],
+  setup: [web, worker],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
   // --workload: a team's own service stands in for the demo "web" (its users' traffic through the fault, judged apart).
-  workloadSlot: { replaces: "web" },
-  load: [serviceLoad("web", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } })],
+  workloadSlot: { replaces: web },
+  load: [webUsers],
 
   fault: staticPodsStopped(["kube-controller-manager", "kube-scheduler"], { why: "their processes are gone and nothing restarts them" }),
 
   symptoms: {
     within: "2m",
-    expect: [newPodScheduled("unscheduled"), newDeploymentFilled("empty"), deletedPodReplaced("worker", "not-replaced")],
-    stillWorks: [apiserverReady(), keepsServing("web", { availability: 0.99, forSeconds: 20 })],
+    expect: [newPodScheduled("unscheduled"), newDeploymentFilled("empty"), deletedPodReplaced(worker, "not-replaced")],
+    stillWorks: [apiserverReady(), keepsServing(webUsers, { availability: 0.99, forSeconds: 20 })],
   },
 
   runbook: [
@@ -73,6 +78,6 @@ export default defineScenario({
 
   verify: {
     within: "3m",
-    expect: [newPodScheduled("scheduled"), newDeploymentFilled("filled"), deletedPodReplaced("worker", "replaced"), kubeSystemReady(), nodesReady()],
+    expect: [newPodScheduled("scheduled"), newDeploymentFilled("filled"), deletedPodReplaced(worker, "replaced"), kubeSystemReady(), nodesReady()],
   },
 });

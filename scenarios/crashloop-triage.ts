@@ -1,5 +1,6 @@
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import {
+  kubectl,
   allRolledOut,
   appContainerPatch,
   apply,
@@ -165,7 +166,7 @@ export default defineScenario({
       title: `five services (${APPS.join(", ")}) released healthy`,
       async write(ctx) {
         await apply(ctx, ...APPS.map((a) => releases[a]!.healthy));
-        for (const a of APPS) await waitRolledOut(ctx, a, 2 * 60_000);
+        for (const a of APPS) await waitRolledOut(ctx, a, "2m");
         ctx.evidence("setup", `${APPS.length} deployments rolled out: ${APPS.join(", ")}`);
       },
       probes: () => [],
@@ -206,7 +207,7 @@ export default defineScenario({
   },
 
   runbook: [
-    step("list the pods", "kubectl get pods -o wide", async (ctx) => kubectlIn(ctx, "get", "pods", "-o", "wide")),
+    step("list the pods", kubectl`get pods -o wide`),
     step("describe each failing pod (state, last state, exit code)", "kubectl describe pod <pod>", (ctx) =>
       perFailingPod(ctx, (pod) => ["describe", "pod", pod], describeVerdict),
     ),
@@ -266,7 +267,7 @@ export default defineScenario({
       "kubectl rollout status deployment/<app> --timeout=2m",
       async (ctx) => {
         const out: string[] = [];
-        for (const app of APPS) out.push(await waitRolledOut(ctx, app, 2 * 60_000));
+        for (const app of APPS) out.push(await waitRolledOut(ctx, app, "2m"));
         return out.join("\n");
       },
       "6m",

@@ -151,7 +151,7 @@ export default defineScenario({
       "curl -s http://127.0.0.1:2381/metrics | grep etcd_disk_wal_fsync_duration_seconds   # twice, 15s apart",
       async (ctx) => {
         // Each check already spans a 15s window, so no pause between checks.
-        const o = await waitFor(walFsyncP99Below(10), ctx, 4 * 60_000, 0);
+        const o = await waitFor(walFsyncP99Below(10), ctx, "4m", "0s");
         return `${o.observed}\n${await leaderChanges(ctx)}`;
       },
       "5m",

@@ -20,6 +20,11 @@ import {
   zombieEtcdOnPort,
 } from "../harness/kit/index.js";
 
+/** The shop whose users, and the API clients, load the cluster as in the incident's load test. */
+const shop = echoService("shop", 2);
+const apiClients = apiLoad({ rate: 10 });
+const shopUsers = serviceLoad(shop, { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } });
+
 export default defineScenario({
   id: "etcd-port-conflict",
   title: "A zombie etcd holds :2380 and the control plane stops answering",
@@ -48,11 +53,11 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 1 },
   needs: ["node-shell", "load-generator"],
 
-  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2), echoService("shop", 2)],
+  setup: [sentinels.configMaps(20), sentinels.deployment("web", 2), shop],
   // The incident began during a load test: API clients (a list that reaches etcd) and the users of a Service.
   // --workload: a team's own service stands in for the demo "shop" (its users' traffic through the fault, judged apart).
-  workloadSlot: { replaces: "shop" },
-  load: [apiLoad({ rate: 10 }), serviceLoad("shop", { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } })],
+  workloadSlot: { replaces: shop },
+  load: [apiClients, shopUsers],
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady(), etcdHealthy()],
 
   fault: zombieEtcdOnPort({ port: 2380 }),
@@ -64,7 +69,7 @@ export default defineScenario({
       healthz(/\[-\]etcd failed/),
       kubectlTimesOut(5),
       kubeletReports("etcd", /CrashLoopBackOff/),
-      usersSeeErrors("api"),
+      usersSeeErrors(apiClients),
     ],
   },
 
@@ -91,7 +96,7 @@ export default defineScenario({
       "wait for the kubelet to bring etcd back",
       "crictl ps --name etcd   # until Running",
       async (ctx) => {
-        const o = await waitFor(containerRunning("etcd"), ctx, 5 * 60_000);
+        const o = await waitFor(containerRunning("etcd"), ctx, "5m");
         return o.observed;
       },
       "6m",

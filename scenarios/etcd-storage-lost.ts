@@ -110,7 +110,7 @@ ls /var/lib/etcd`,
     step(
       "wait for the kubelet to start etcd on the restored data",
       "crictl ps --name etcd   # until Running",
-      async (ctx) => (await waitFor(containerRunning("etcd"), ctx, 5 * 60_000)).observed,
+      async (ctx) => (await waitFor(containerRunning("etcd"), ctx, "5m")).observed,
       "6m",
     ),
     step(

@@ -93,6 +93,10 @@ async function hostFree(): Promise<string> {
 const condition = (n: V1Node | undefined, type: string) => n?.status?.conditions?.find((c) => c.type === type)?.status ?? "?";
 const hasTaint = (n: V1Node) => (n.spec?.taints ?? []).some((t) => t.key === TAINT);
 
+/** The Service whose pods the bad release fills the disk with, and its users. */
+const web = echoService("web", 1);
+const webUsers = serviceLoad(web, { rate: 20 });
+
 /** The debug log writer the bad release adds to each web pod: appends to an emptyDir that has no size limit. */
 const debugLog = (): V1Container => ({
   name: "debug-log",
@@ -106,7 +110,7 @@ const debugLogRelease: Fault = {
   title: `a release of web adds a debug log: its pod appends ${WRITE_MIB_PER_S} MiB/s to an emptyDir with no size limit`,
   plan: [`kubectl apply -f web.yaml   # + container debug-log: dd … >> /log/debug.log every second; volume log: emptyDir: {} (no sizeLimit)`],
   async inject(ctx) {
-    const [dep] = echoWorkload("web", 1);
+    const [dep] = echoWorkload(web.app, 1);
     dep.spec!.template.spec!.containers.push(debugLog());
     dep.spec!.template.spec!.volumes = [{ name: "log", emptyDir: {} }];
     ctx.evidence("fault", await apply(ctx, dep));
@@ -262,9 +266,9 @@ export default defineScenario({
   changesNodes: `the worker's kubelet data on a ${DISK_MIB} MiB tmpfs, eviction below ${EVICT_BELOW} free`,
 
   // One replica, as the incident's service had: each eviction is an outage until a replacement can be scheduled.
-  setup: [kubeletDiskOfItsOwn, echoService("web", 1)],
+  setup: [kubeletDiskOfItsOwn, web],
   steadyState: [nodesReady(), kubeSystemReady(), diskPressure("False")],
-  load: [serviceLoad("web", { rate: 20 })],
+  load: [webUsers],
 
   fault: debugLogRelease,
 
@@ -272,7 +276,7 @@ export default defineScenario({
     within: "4m",
     // Fewer than half of a second's requests answered: the evicted pod's outage, not the release's rollout (which
     // cost 2 of 100 requests here).
-    expect: [diskPressure("True"), tainted(true), podsEvicted, notScheduledThere, usersSeeErrors("web", 0.5)],
+    expect: [diskPressure("True"), tainted(true), podsEvicted, notScheduledThere, usersSeeErrors(webUsers, 0.5)],
   },
 
   runbook: [
@@ -296,7 +300,7 @@ export default defineScenario({
       "df -h /var/lib/kubelet\ndu -sh /var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/* | sort -h | tail\ncrictl pods\nkubectl get deployment web -o yaml   # its emptyDirs and their sizeLimit",
       async (ctx) => {
         // An evicted pod's emptyDir is gone with it: what wrote is read from the release itself as well.
-        const dep = await ctx.cluster.api.apps.readNamespacedDeployment({ name: "web", namespace: ctx.namespace });
+        const dep = await ctx.cluster.api.apps.readNamespacedDeployment({ name: web.app, namespace: ctx.namespace });
         const spec = dep.spec?.template.spec;
         const unbounded = (spec?.volumes ?? [])
           .filter((v) => v.emptyDir && !v.emptyDir.sizeLimit)
@@ -315,14 +319,14 @@ export default defineScenario({
       "roll the release back, delete the writer's pods and the evicted ones",
       "kubectl apply -f web.yaml   # the release before the debug log\nkubectl delete pod <pods with container debug-log>\nkubectl delete pods --field-selector=status.phase=Failed",
       async (ctx) => {
-        const out = [await apply(ctx, ...echoWorkload("web", 1))];
+        const out = [await apply(ctx, ...echoWorkload(web.app, 1))];
         // Deleting a pod removes its emptyDir: the space comes back at once, not when the rollout gets to it.
         const gone = (await pods(ctx)).filter(
           (p) => evicted(p) || p.spec?.containers.some((c) => c.name === "debug-log") || p.metadata?.name === SCHEDULING_PROBE,
         );
         for (const p of gone) await ctx.cluster.api.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: ctx.namespace, gracePeriodSeconds: 0 });
         out.push(`deleted ${gone.length} pods: ${gone.map((p) => `${p.metadata!.name} (${evicted(p) ? "evicted" : p.status?.phase})`).join(", ")}`);
-        out.push(await waitRolledOut(ctx, "web", 3 * 60_000));
+        out.push(await waitRolledOut(ctx, web.app, "3m"));
         return out.join("\n");
       },
       "4m",

@@ -16,17 +16,21 @@ import {
   serviceLoad,
   step,
   usersSeeErrors,
+  type Duration,
   waitNodeReady,
 } from "../harness/kit/index.js";
 
 /** The critical workload: one replica behind a Service, evicted from an unreachable node after `seconds` (undefined: the 300s default). */
 const critical = (seconds?: number) => echoService("web", 1, seconds === undefined ? {} : { tolerations: evictAfter(seconds) });
+/** The handle of web (each critical() deploys the same app), and its users. */
+const web = critical(30);
+const webUsers = serviceLoad(web, { rate: 20 });
 
-const symptoms = (within: string) => ({
+const symptoms = (within: Duration) => ({
   within,
-  expect: [nodeNotReady((ctx) => ctx.found.lost), lostNodeTainted(), podsBoundToLostNode("web"), usersSeeErrors("web")],
+  expect: [nodeNotReady((ctx) => ctx.found.lost), lostNodeTainted(), podsBoundToLostNode(web), usersSeeErrors(webUsers)],
   // The mitigation at work: once the toleration runs out, the pod is evicted and replaced on the other worker.
-  stillWorks: [failedOver("web")],
+  stillWorks: [failedOver(web)],
 });
 
 export default defineScenario({
@@ -55,14 +59,14 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 2 },
   needs: ["node-shell", "load-generator"],
 
-  setup: [critical(30)],
+  setup: [web],
   steadyState: [nodesReady(), kubeSystemReady()],
-  load: [serviceLoad("web", { rate: 20 })],
+  load: [webUsers],
   // --workload: a team's own service stands in for the demo "web": the kubelet stops on a node that runs its pods
   // (target.selector, or its Service's selector), and what its users saw is its own verdict.
-  workloadSlot: { replaces: "web" },
+  workloadSlot: { replaces: web },
 
-  fault: kubeletStopped("web"),
+  fault: kubeletStopped(web),
   symptoms: symptoms("3m"),
 
   runbook: [
@@ -77,7 +81,7 @@ export default defineScenario({
 
   verify: {
     within: "3m",
-    expect: [nodesReady(), lostNodeTainted(undefined, false), noStalePods("web"), kubeSystemReady()],
+    expect: [nodesReady(), lostNodeTainted(undefined, false), noStalePods(web), kubeSystemReady()],
   },
 
   variants: [
@@ -91,7 +95,7 @@ export default defineScenario({
       summary:
         "the node is cut off from the control plane by a partition inside it instead of a dead kubelet: errors start at once, not after the grace period",
       change: {
-        fault: partitionedFromControlPlane("web"),
+        fault: partitionedFromControlPlane(web),
         runbook: [
           diagnoseNotReadyNode(),
           step("remove the partition", "iptables -t raw -S | grep aftershock-partition   # then -D each rule (and ip6tables)", async (ctx) => {

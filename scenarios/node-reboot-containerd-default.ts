@@ -62,6 +62,10 @@ else
   echo "no saved config: the fault never replaced it"
 fi`;
 
+/** The Service whose users feel the worker's reboot; the generator stays off that worker. */
+const web = echoService("web", 2);
+const webUsers = serviceLoad(web, { rate: 20, awayFrom: rebooted });
+
 const rebootedWithPackageDefault: Fault = {
   title: "a worker is rebooted (as after the incident's resize) and comes back with containerd.io's package default config: the CRI plugin disabled",
   plan: [
@@ -82,12 +86,12 @@ const rebootedWithPackageDefault: Fault = {
   },
   // Without it a run that ended before the runbook left the worker NotReady (seen over ssh on 2026-12-07: the next
   // run on that cluster was refused by its preflight). On kind the cluster goes anyway; on a team's machine it must not.
-  rollback: {
-    title: "put the worker's own containerd config back if it still disables the CRI plugin, and restart containerd and the kubelet",
-    shows: UNDO,
-    budgetMs: 2 * 60_000,
-    run: async (ctx) => (await onRebooted(ctx).sh(UNDO, { timeoutMs: 2 * 60_000 })).stdout.trim(),
-  },
+  rollback: step(
+    "put the worker's own containerd config back if it still disables the CRI plugin, and restart containerd and the kubelet",
+    UNDO,
+    async (ctx) => (await onRebooted(ctx).sh(UNDO, { timeoutMs: 2 * 60_000 })).stdout.trim(),
+    "2m",
+  ),
 };
 
 /**
@@ -154,10 +158,10 @@ export default defineScenario({
   // A reboot only (node-reboot): kind's lifecycle serves it with docker stop/start, an inventory's machines with a reboot over ssh.
   needs: ["node-shell", "node-reboot", "load-generator"],
 
-  setup: [echoService("web", 2)],
+  setup: [web],
   steadyState: [nodesReady(), kubeSystemReady(), runtimeAnswers(rebooted)],
   // On a cluster this tool did not create the generator is a pod: kept off the worker that reboots, it sees what users see.
-  load: [serviceLoad("web", { rate: 20, awayFrom: rebooted })],
+  load: [webUsers],
 
   fault: rebootedWithPackageDefault,
 
@@ -168,7 +172,7 @@ export default defineScenario({
       // The runtime's own error, as the kubelet logs it when it gives up at start.
       kubeletReports("containerd.sock", /unknown service runtime\.v1\.RuntimeService/, rebooted),
       runtimeUnreachable(rebooted),
-      usersSeeErrors("web"),
+      usersSeeErrors(webUsers),
     ],
     // The machine's trouble is its own: the API and the control plane keep working.
     stillWorks: [apiWritable()],

@@ -1,4 +1,5 @@
 import {
+  kubectl,
   answersThroughService,
   apply,
   containerExited,
@@ -134,7 +135,7 @@ export default defineScenario({
       title: `the ${APP} service, release 1 (16 MiB cache), JAVA_OPTS="${FLAGS_AS_SHIPPED}", limit ${LIMIT_MIB}Mi`,
       async write(ctx) {
         await apply(ctx, ledger(16, FLAGS_AS_SHIPPED), service(APP, 80, 8080));
-        ctx.evidence("setup", await waitRolledOut(ctx, APP, 3 * 60_000));
+        ctx.evidence("setup", await waitRolledOut(ctx, APP, "3m"));
       },
       probes: () => [],
     },
@@ -163,9 +164,7 @@ export default defineScenario({
         .filter((l) => /^Name:|^\s*(State|Reason|Exit Code|Last State|Restart Count|Limits|memory):|OOM/.test(l))
         .join("\n"),
     ),
-    step("read the killed JVM's last words", `kubectl logs -l app=${APP} --previous --tail=8`, (ctx) =>
-      kubectlLook(ctx, "logs", "-l", `app=${APP}`, "--previous", "--tail=8"),
-    ),
+    step("read the killed JVM's last words", kubectl.look`logs -l app=${APP} --previous --tail=8`),
     step(
       "compare the heap with resident memory at the kill",
       "the JVM's heap (GC log, /memory) against VmRSS in /proc/<pid>/status and the cgroup's usage",
@@ -176,7 +175,7 @@ export default defineScenario({
       `kubectl set env deployment/${APP} JAVA_OPTS="${FLAGS_SIZED}"`,
       async (ctx) => `${budgetTable()}\n${await kubectlIn(ctx, "set", "env", `deployment/${APP}`, `JAVA_OPTS=${FLAGS_SIZED}`)}`,
     ),
-    step("wait for the rollout", `kubectl rollout status deployment/${APP} --timeout=3m`, (ctx) => waitRolledOut(ctx, APP, 3 * 60_000), "4m"),
+    step("wait for the rollout", `kubectl rollout status deployment/${APP} --timeout=3m`, (ctx) => waitRolledOut(ctx, APP, "3m"), "4m"),
   ],
   decisiveStep: "split the limit into a budget the JVM enforces",
 

@@ -1,4 +1,6 @@
 import {
+  kubectl,
+  app,
   apply,
   defineScenario,
   deployment,
@@ -31,9 +33,13 @@ import {
 const APP = WORKLOAD_IMAGES.app; // serves /healthz and / on :8080, nothing else
 const PORT = 8080;
 
+/** The demo app api: its Deployment and Service are written below, its users' load and the release's probes take the handle. */
+const api = app("api");
+const apiUsers = serviceLoad(api, { rate: 20 });
+
 /** The api Deployment, 2 replicas, whose rolling update may replace both pods at once. */
-const api = deployment(
-  "api",
+const apiDeployment = deployment(
+  api.app,
   {
     image: APP,
     imagePullPolicy: "IfNotPresent",
@@ -51,7 +57,7 @@ const describeVerdict = (text: string) =>
     .join("\n");
 
 /** The demo's own Service, empty once both pods are replaced: how a team's rollout strategy fares is its users' verdict instead. */
-const demoEndpoints = (ready: boolean) => ({ ...(ready ? endpointsReady("api") : endpointsEmpty("api")), reads: "api" });
+const demoEndpoints = (ready: boolean) => ({ ...(ready ? endpointsReady(api.app) : endpointsEmpty(api.app)), reads: apiUsers.name });
 
 export default defineScenario({
   id: "readiness-probe-mismatch",
@@ -74,29 +80,29 @@ export default defineScenario({
   setup: [
     {
       title: "api (2 replicas) released healthy behind Service api",
-      deploys: "api",
+      deploys: api.app,
       async write(ctx) {
-        await apply(ctx, api, service("api", 80, PORT));
-        ctx.evidence("setup", await waitRolledOut(ctx, "api"));
+        await apply(ctx, apiDeployment, service(api.app, 80, PORT));
+        ctx.evidence("setup", await waitRolledOut(ctx, api.app));
       },
       probes: () => [],
     },
   ],
-  steadyState: [releaseRolledOut("api"), demoEndpoints(true)],
-  load: [serviceLoad("api", { rate: 20 })],
+  steadyState: [releaseRolledOut(api), demoEndpoints(true)],
+  load: [apiUsers],
   // --workload: a team's Deployment (target.selector, or its Service's selector) gets the bad release instead.
-  workloadSlot: { replaces: "api", images: [APP] },
+  workloadSlot: { replaces: api, images: [APP] },
 
-  fault: readinessOnWrongPort("api"),
+  fault: readinessOnWrongPort(api),
 
   symptoms: {
     within: "2m",
     expect: [
       // Only the release probes the new port, so a start-up failure of the healthy pods does not count.
-      readinessProbeFailing("api"),
-      releaseNeverReady("api"),
+      readinessProbeFailing(api),
+      releaseNeverReady(api),
       demoEndpoints(false),
-      usersSeeErrors("api"),
+      usersSeeErrors(apiUsers),
     ],
   },
 
@@ -107,7 +113,7 @@ export default defineScenario({
     step("describe the pods that are not Ready", "kubectl describe pod <pod>   # Readiness probe failed: … connection refused", async (ctx) =>
       describeVerdict(await kubectlLook(ctx, "describe", "pods", "-l", releasedDeployment(ctx).selector)),
     ),
-    step("check the Services' endpoints", "kubectl get endpoints", (ctx) => kubectlLook(ctx, "get", "endpoints")),
+    step("check the Services' endpoints", kubectl.look`get endpoints`),
     step(
       "compare the probe with the port the container listens on",
       "kubectl get deployment <deployment> -o jsonpath='{..readinessProbe} {..containerPort}'",
@@ -133,6 +139,6 @@ export default defineScenario({
 
   verify: {
     within: "2m",
-    expect: [releaseRolledOut("api"), demoEndpoints(true)],
+    expect: [releaseRolledOut(api), demoEndpoints(true)],
   },
 });

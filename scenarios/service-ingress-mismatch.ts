@@ -224,7 +224,7 @@ export default defineScenario({
       async (ctx) => {
         const out: string[] = [];
         for (const a of APPS) {
-          const o = await waitFor(ingressAnswers(`/${a}`, 200), ctx, 60_000);
+          const o = await waitFor(ingressAnswers(`/${a}`, 200), ctx, "1m");
           out.push(`/${a}: ${o.observed}`);
         }
         const url = await ingressUrl(ctx);

@@ -1,11 +1,11 @@
 import {
+  kubectl,
   defineScenario,
   filesInVolume,
   helm,
   helmRun,
   imageRef,
   kubectlIn,
-  kubectlLook,
   type Probe,
   releaseIs,
   type ScenarioContext,
@@ -168,17 +168,15 @@ export default defineScenario({
   runbookName: "safe",
   runbook: [
     step("read the release history", `helm history ${RELEASE}`, (ctx) => helm(ctx, "history", RELEASE)),
-    step("see what the StatefulSet holds", "kubectl get statefulset,pods,pvc -o wide", (ctx) => kubectlLook(ctx, "get", "statefulset,pods,pvc", "-o", "wide")),
-    step("delete the StatefulSet object only: pods and volumes stay", `kubectl delete statefulset ${RELEASE} --cascade=orphan`, (ctx) =>
-      kubectlIn(ctx, "delete", "statefulset", RELEASE, "--cascade=orphan"),
-    ),
+    step("see what the StatefulSet holds", kubectl.look`get statefulset,pods,pvc -o wide`),
+    step("delete the StatefulSet object only: pods and volumes stay", kubectl`delete statefulset ${RELEASE} --cascade=orphan`),
     step(
       "upgrade again: the new StatefulSet adopts the pod and its volume",
       `helm upgrade ${RELEASE} ./${RELEASE}-1.1.0 --set replicas=2 --wait --timeout 3m`,
       upgrade,
       "4m",
     ),
-    step("check the pods and volumes", "kubectl get pods,pvc -o wide", (ctx) => kubectlLook(ctx, "get", "pods,pvc", "-o", "wide")),
+    step("check the pods and volumes", kubectl.look`get pods,pvc -o wide`),
   ],
   decisiveStep: "delete the StatefulSet object only: pods and volumes stay",
   alternativeRunbooks: [

@@ -38,6 +38,11 @@ const workersReset: Fault = {
   },
 };
 
+/** A sentinel Service on the workers, and the shop whose users' traffic runs through the fault. */
+const web = sentinels.service("web", 2, { spreadOverWorkers: true });
+const shop = echoService("shop", 2, (self) => ({ topologySpreadConstraints: [spreadOverNodes(self)] }));
+const shopUsers = serviceLoad(shop, { rate: 20 });
+
 export default defineScenario({
   id: "worker-nodes-reset",
   title: "Workers reset by hand and kube-system wiped: rejoin the nodes",
@@ -63,22 +68,18 @@ export default defineScenario({
   cluster: { controlPlanes: 1, workers: 2 },
   needs: ["node-shell", "load-generator"],
 
-  setup: [
-    sentinels.configMaps(20),
-    sentinels.service("web", 2, { spreadOverWorkers: true }),
-    echoService("shop", 2, { topologySpreadConstraints: [spreadOverNodes("shop")] }),
-  ],
+  setup: [sentinels.configMaps(20), web, shop],
   // The shop's users, through the control plane's NodePort, from before the resets until the workers are back.
   // --workload: a team's own service stands in for the demo "shop", and what its users saw is its own verdict.
-  load: [serviceLoad("shop", { rate: 20 })],
-  workloadSlot: { replaces: "shop" },
+  load: [shopUsers],
+  workloadSlot: { replaces: shop },
   steadyState: [nodesReady(), kubeSystemReady(), apiserverReady()],
 
   fault: workersReset,
 
   symptoms: {
     within: "3m",
-    expect: [nodesNotReady("worker"), kubeSystemDegraded(), sentinels.serviceDown("web"), usersSeeErrors("shop")],
+    expect: [nodesNotReady("worker"), kubeSystemDegraded(), sentinels.serviceDown(web), usersSeeErrors(shopUsers)],
   },
 
   runbook: [

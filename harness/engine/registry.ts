@@ -77,12 +77,12 @@ export function describePlan(scenario: Scenario, runbook = scenario.runbookName)
     ),
     ...(s.images.length ? [`workload images (built here, loaded into the cluster): ${s.images.join(", ")}`] : []),
     s.underTest
-      ? `your workload: ${s.underTest.config.name} (${path.relative(process.cwd(), s.underTest.config.file)}) in place of the demo Service ${scenario.workloadSlot?.replaces}; ` +
+      ? `your workload: ${s.underTest.config.name} (${path.relative(process.cwd(), s.underTest.config.file)}) in place of the demo Service ${scenario.workloadSlot?.replaces.app}; ` +
         `its SLO ${(["before", "during", "after"] as const)
           .flatMap((w) => (s.underTest!.config.slo[w] ? [`${w} ${describeObjective(s.underTest!.config.slo[w]!)}`] : []))
           .join(", ")}, judged apart from the runbook (before also gates the steady state)`
       : s.workloadSlot
-        ? `your workload: --workload PATH runs it in place of the demo Service ${s.workloadSlot.replaces}`
+        ? `your workload: --workload PATH runs it in place of the demo Service ${s.workloadSlot.replaces.app}`
         : `your workload: ${refusesWorkload(s)!.replace(/^scenario \S+ /, "")}`,
     `setup: ${s.setup.map((x) => x.title).join("; ") || "—"}`,
     `steady state: ${s.steadyState.map((p) => p.name).join("; ")}`,

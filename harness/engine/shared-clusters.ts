@@ -113,7 +113,7 @@ export class SharedClusters implements ClusterFactory {
     const t0 = this.clock.now();
     const ctx = { cluster, clock: this.clock, found: {}, evidence: () => {}, namespace: "default" };
     try {
-      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces(), apiSettled()]) await waitFor(p, ctx, this.gateBudgetMs);
+      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces(), apiSettled()]) await waitFor(p, ctx, `${this.gateBudgetMs}ms`);
       return { ok: true, observed: `health gate passed in ${formatDuration(this.clock.now() - t0)}` };
     } catch (e) {
       return { ok: false, observed: (e as Error).message };

@@ -2,6 +2,7 @@ import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import type { Fault } from "../model/scenario.js";
 import type { ScenarioContext } from "../model/context.js";
+import { step } from "./step.js";
 
 /**
  * Leaves a real etcd process, started outside the kubelet's control, listening on `port` of the
@@ -47,12 +48,12 @@ ss -Hltnp "sport = :${port}"`;
       .map((l) => l.replace(/\s*\\$/, " …")),
     // After a repaired run the zombie is already dead: what is left is its binary, data and log, which a machine of
     // one's own must not keep. After a failed one it still holds the port.
-    rollback: {
-      title: "kill the zombie etcd if it still runs, put etcd's manifest back if it is still moved, remove the zombie's files",
-      shows: ZOMBIE_UNDO,
-      budgetMs: 60_000,
-      run: async (ctx) => (await onNode(ctx).sh(ZOMBIE_UNDO, { timeoutMs: 60_000 })).stdout.trim(),
-    },
+    rollback: step(
+      "kill the zombie etcd if it still runs, put etcd's manifest back if it is still moved, remove the zombie's files",
+      ZOMBIE_UNDO,
+      async (ctx) => (await onNode(ctx).sh(ZOMBIE_UNDO, { timeoutMs: 60_000 })).stdout.trim(),
+      "1m",
+    ),
     // On machines reached over ssh, the same undo is armed on the node before the fault: if the run loses the node,
     // the node kills the zombie itself and the kubelet's next attempt brings etcd back.
     deadman: { node: (ctx) => onNode(ctx).name, undo: ZOMBIE_UNDO },

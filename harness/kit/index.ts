@@ -9,8 +9,9 @@
  *                          Probe, Outcome, …), re-exported here; the engine runs them, and imports nothing of the kit
  *   ../../clusters/        the node abilities a scenario declares (nodeShell, nodeLifecycle, …), re-exported here
  *   probes.ts              probes of nodes, the API server, etcd, containers and logs; waitFor, pollUntil
- *   steps.ts               step(), and runbook steps shared by several scenarios
+ *   steps.ts, step.ts      step(), and runbook steps shared by several scenarios
  *   faults.ts              faults shared by several scenarios
+ *   commands.ts            a runbook step's command written once, shown and run: kubectl`…`, onControlPlane`…`
  *   sentinels.ts           setup items whose data must survive the incident
  *   versions.ts            what differs between Kubernetes versions (versionOf)
  *   control-plane/         static pods and controllers, etcd's metrics, API Priority and Fairness
@@ -50,9 +51,11 @@ export {
   type NodeShell,
 } from "../../clusters/contract.js";
 export { versionOf, type VersionProfile } from "./versions.js";
+export type { Duration } from "../../clusters/errors.js";
 export * from "./probes.js";
 export * from "./faults.js";
 export * from "./steps.js";
+export { kubectl, onControlPlane, onNode, type Command } from "./commands.js";
 /** Setup items whose data must survive the incident, as one namespace: sentinels.configMaps(20), sentinels.deployment("web", 2). */
 export * as sentinels from "./sentinels.js";
 export * from "./control-plane/control-plane.js";
@@ -65,7 +68,7 @@ export * from "./workloads/jvm.js";
 export * from "./workloads/ingress.js";
 export * from "./workloads/helm.js";
 export * from "./workloads/release.js";
-export { aimAt, aimed, type PodTarget } from "./targets.js";
+export { aimAt, aimed, app, type App, type PodTarget } from "./targets.js";
 export {
   apiLoad,
   keepsServing,

@@ -9,6 +9,7 @@ import { versionOf } from "./versions.js";
 import { SENTINEL_NAMESPACE, type Sentinel } from "../model/scenario.js";
 import type { ScenarioContext } from "../model/context.js";
 import { applyInNamespace, echoWorkload, lostByName, spreadOverNodes, waitRolledOut } from "./workloads/workloads.js";
+import { app } from "./targets.js";
 
 // sentinels.ts builds on workloads.ts (typed builders, apply, rollout waits), never the other way round.
 export { ECHO_IMAGE } from "./workloads/workloads.js";
@@ -187,21 +188,32 @@ ${raw(versionOf(ctx).etcd.snapshotStatus)} ${file} -w table`,
  * The echo server behind a ClusterIP Service (workloads.ts echoWorkload), in the sentinels' namespace; afterwards
  * the Service must answer. `spreadOverWorkers` spreads the pods over the nodes that take them (the workers).
  */
-export function service(name: string, replicas: number, opts: { spreadOverWorkers?: boolean } = {}): Sentinel {
+export function service(name: string, replicas: number, opts: { spreadOverWorkers?: boolean } = {}): SentinelService {
   return {
+    service: name,
     title: `Service ${name} backed by ${replicas} echo pods`,
     async write(ctx) {
       await ensureNamespace(ctx);
-      await applyInNamespace(ctx, NS, ...echoWorkload(name, replicas, opts.spreadOverWorkers ? { topologySpreadConstraints: [spreadOverNodes(name)] } : {}));
-      await waitRolledOut(ctx, name, 2 * 60_000, NS);
+      await applyInNamespace(
+        ctx,
+        NS,
+        ...echoWorkload(name, replicas, opts.spreadOverWorkers ? { topologySpreadConstraints: [spreadOverNodes(app(name))] } : {}),
+      );
+      await waitRolledOut(ctx, name, "2m", NS);
       ctx.evidence("sentinels", `service ${name} with ${replicas} echo pods rolled out`);
     },
-    probes: () => [serviceAnswers(name)],
+    probes: () => [serviceAnswers({ service: name })],
   };
 }
 
+/** A sentinel Service (service()): its setup item, and the handle serviceAnswers and serviceDown take. */
+export interface SentinelService extends Sentinel {
+  /** Its name in the sentinels' namespace. */
+  readonly service: string;
+}
+
 /** The Service answers HTTP through its ClusterIP (read through the API), asked from the first control-plane node (kube-proxy's rules). */
-export function serviceAnswers(name: string, kind: Probe["kind"] = "sentinel"): Probe {
+export function serviceAnswers({ service: name }: Pick<SentinelService, "service">, kind: Probe["kind"] = "sentinel"): Probe {
   return {
     name: `Service ${name} answers`,
     expectation: `HTTP 200 from http://<ClusterIP of ${name}>/`,
@@ -223,6 +235,6 @@ export function serviceAnswers(name: string, kind: Probe["kind"] = "sentinel"): 
 }
 
 /** The opposite, for symptoms: the Service stops answering. */
-export function serviceDown(name: string): Probe {
-  return negate(serviceAnswers(name, "health"), `Service ${name} does not answer`, `no HTTP 200 from Service ${name}`);
+export function serviceDown(s: SentinelService): Probe {
+  return negate(serviceAnswers(s, "health"), `Service ${s.service} does not answer`, `no HTTP 200 from Service ${s.service}`);
 }

@@ -1,10 +1,11 @@
 import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
-import { AftershockError, parseDuration } from "../../clusters/errors.js";
+import { AftershockError, parseDuration, type Duration } from "../../clusters/errors.js";
 import { raw, sh } from "../../clusters/exec.js";
 import { lostNodes } from "./faults.js";
 import { ETCDCTL_SHOWN, etcdctlFunction, etcdMembers } from "./probes.js";
 import { waitFor, type Probe } from "../model/probe.js";
 import type { RunbookStep } from "../model/scenario.js";
+import { step } from "./step.js";
 import type { ScenarioContext } from "../model/context.js";
 
 /**
@@ -12,10 +13,8 @@ import type { ScenarioContext } from "../model/context.js";
  * on-call engineer types on a surviving control plane to take the dead members out, and to join fresh machines back.
  */
 
-/** A named runbook step; `run` may return text to keep as evidence. */
-export function step(title: string, shows: string, run: (ctx: ScenarioContext) => Promise<string | void>, budget = "2m"): RunbookStep {
-  return { title, shows, budgetMs: parseDuration(budget), run };
-}
+/** step() is defined in step.ts (faults.ts uses it too, and this file imports faults.ts), exported from here. */
+export { step };
 
 /** The etcdctl function (the etcd container's, clusters/etcd.ts), for the top of a node script. */
 const ETCDCTL = etcdctlFunction(10);
@@ -169,7 +168,7 @@ etcdctl member list`;
       const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeoutMs: 3 * 60_000 });
       // etcd being healthy is not the API answering: the API server reconnects, and the load balancer only
       // sends traffic to it once its health check passes (until then kubectl gets "EOF"). Wait for that.
-      const api = await waitFor(apiAnswers, ctx, 2 * 60_000);
+      const api = await waitFor(apiAnswers, ctx, "2m");
       return `with --force-new-cluster:\n${forced.stdout.trim()}\nwithout it again:\n${normal.stdout.trim()}\nkubectl get --raw /readyz: ${api.observed}`;
     },
     "8m",

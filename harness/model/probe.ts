@@ -1,4 +1,4 @@
-import { AftershockError, CommandError, formatDuration } from "../../clusters/errors.js";
+import { AftershockError, CommandError, formatDuration, parseDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
 import { pollUntil } from "../../clusters/wait.js";
 import type { ScenarioContext } from "./context.js";
@@ -79,7 +79,12 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
   }
 }
 
-export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
+/** Waits until the probe holds, asking `every` so often, for at most `within`; a timeout names the budget and what was last seen. */
+export function waitFor(probe: Probe, ctx: ScenarioContext, within: Duration, every: Duration = "2s"): Promise<Observation> {
+  return waitWithin(probe, ctx, parseDuration(within), parseDuration(every));
+}
+
+async function waitWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
   const seen = await pollUntil(
     probe.name,
     budgetMs,
@@ -99,7 +104,7 @@ export async function waitFor(probe: Probe, ctx: ScenarioContext, budgetMs: numb
  * in front (the record and its line already carry it), whether the budget ran out or waiting would not help.
  */
 export async function observeWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number): Promise<Observation> {
-  return waitFor(probe, ctx, budgetMs).catch((e: unknown): Observation => ({
+  return waitWithin(probe, ctx, budgetMs).catch((e: unknown): Observation => ({
     ok: false,
     observed: e instanceof ProbeTimeoutError || e instanceof ProbeFinalError ? e.seen : (e as Error).message,
   }));

@@ -1,4 +1,4 @@
-import { AftershockError, parseDuration } from "../../clusters/errors.js";
+import { AftershockError, parseDuration, type Duration } from "../../clusters/errors.js";
 import { CAPABILITIES, type Capability, type ClusterShape } from "../../clusters/contract.js";
 import { HOST_TOOLS, type HostTool } from "../../clusters/images/host-tools.js";
 import type { LoadSpec } from "../load/streams.js";
@@ -116,7 +116,7 @@ export interface ScenarioVariant {
 
 export interface ProbeSet {
   /** e.g. "3m" */
-  within: string;
+  within: Duration;
   expect: Probe[];
 }
 
@@ -135,7 +135,7 @@ export interface SymptomSet extends ProbeSet {
    * Default: "45s" when a signature reads a load (one slow second of a busy machine is not the incident;
    * three windows in a row are asked), else "0" (asked once).
    */
-  absentWithin?: string;
+  absentWithin?: Duration;
 }
 
 export interface ScenarioDefinition {
@@ -268,7 +268,7 @@ export interface Scenario extends ScenarioDefinition {
 
 const ID_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 /** symptoms.absentWithin when a signature reads a load and the scenario does not say (see SymptomSet). */
-const LOAD_SYMPTOMS_ABSENT_WITHIN = "45s";
+const LOAD_SYMPTOMS_ABSENT_WITHIN: Duration = "45s";
 
 /** Validates a scenario definition; a bad one is rejected with one line naming the field. */
 export function defineScenario(def: ScenarioDefinition): Scenario {

@@ -3,6 +3,7 @@ import { formatDuration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
 import type { LoadSecond } from "../load/load-series.js";
 import { describeObjective, judge, type LoadRecord, type SloObjective, type SloWindow } from "../load/streams.js";
+import type { App } from "./app.js";
 import type { ScenarioContext } from "./context.js";
 
 /**
@@ -58,8 +59,8 @@ export const WORKLOAD_AFTER_SECONDS = 10;
 
 /** What a scenario that takes a workload says about it: which of its demo Services the workload replaces. */
 export interface WorkloadSlot {
-  /** The demo Service (its setup item and its load stream) the team's workload stands in for. */
-  replaces: string;
+  /** The demo Service (its setup item and its load stream, both named like it) the team's workload stands in for: its handle. */
+  replaces: App;
   /** Images of the scenario's `images` that only the demo runs: not loaded when a workload replaces it. */
   images?: string[];
 }

@@ -6,6 +6,7 @@ import type { KubeApi } from "../../clusters/kube.js";
 import { deletedPodReplaced, newDeploymentFilled, newPodScheduled } from "../../harness/kit/control-plane/control-plane.js";
 import type { Clock } from "../../clusters/wait.js";
 import type { ScenarioContext } from "../../harness/model/context.js";
+import { app } from "../../harness/kit/targets.js";
 
 /** Wall time that advances only when a probe sleeps: the 15 s grace is tested without waiting. */
 const clockAt = () => new FakeClock(Date.parse("2026-06-01T10:00:00Z"));
@@ -182,7 +183,7 @@ describe("control-plane work probes decide within one evaluation", () => {
   it("deleted pods are not replaced: unmet on a healthy cluster naming the replacement, met on a broken one after the grace", async () => {
     const h = fakeCluster(true);
     h.running("worker");
-    const healthy = await timed(h, deletedPodReplaced("worker", "not-replaced").check);
+    const healthy = await timed(h, deletedPodReplaced(app("worker"), "not-replaced").check);
     expect(healthy).toMatchObject({
       ok: false,
       observed: expect.stringMatching(/^deleted worker-a; after 1\.0s: replaced by worker-\w+; 2\/2 pods, 1 Ready$/),
@@ -190,7 +191,7 @@ describe("control-plane work probes decide within one evaluation", () => {
 
     const b = fakeCluster(false);
     b.running("worker");
-    const broken = await timed(b, deletedPodReplaced("worker", "not-replaced").check);
+    const broken = await timed(b, deletedPodReplaced(app("worker"), "not-replaced").check);
     expect(broken).toMatchObject({ ok: true, observed: "deleted worker-a; after 15.0s: no replacement; 1/2 pods, 1 Ready" });
     expect(broken.tookMs).toBeLessThanOrEqual(16_000);
     expect(b.calls.filter((x) => x.startsWith("delete pod"))).toEqual(["delete pod worker-a"]);
@@ -199,13 +200,13 @@ describe("control-plane work probes decide within one evaluation", () => {
   it("deleted pods are replaced: met on a healthy cluster once back at its replicas, unmet on a broken one", async () => {
     const h = fakeCluster(true);
     h.running("worker");
-    expect(await timed(h, deletedPodReplaced("worker", "replaced").check)).toMatchObject({
+    expect(await timed(h, deletedPodReplaced(app("worker"), "replaced").check)).toMatchObject({
       ok: true,
       observed: expect.stringMatching(/^deleted worker-a; after 3\.0s: replaced by worker-\w+; 2\/2 pods, 2 Ready$/),
     });
     const b = fakeCluster(false);
     b.running("worker");
-    const probe = deletedPodReplaced("worker", "replaced");
+    const probe = deletedPodReplaced(app("worker"), "replaced");
     expect(await timed(b, probe.check)).toMatchObject({ ok: false, observed: "deleted worker-a; after 15.0s: no replacement; 1/2 pods, 1 Ready" });
     // Asked again in the same window: no second deletion, one look.
     expect(await timed(b, probe.check)).toMatchObject({ ok: false, tookMs: 0 });

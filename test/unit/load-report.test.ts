@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Clock } from "../../clusters/wait.js";
 import { serviceLoad } from "../../harness/kit/load/load.js";
 import { LoadMonitor } from "../../harness/load/streams.js";
+import { app } from "../../harness/kit/targets.js";
 import { htmlReport, junitXml } from "../../harness/reports/files.js";
 import type { RunJournal } from "../../harness/engine/journal.js";
 
@@ -58,13 +59,13 @@ function journalWithLoad(): RunJournal {
   const clock: Clock = { now: () => now, sleep: async () => {} };
   const m = new LoadMonitor(T0, clock);
   const web = m.add(
-    serviceLoad("web", {
+    serviceLoad(app("web"), {
       rate: 20,
       slo: { before: { availability: 0.99, p99Ms: 500 }, during: { availability: 0.9 }, after: { availability: 0.99, p99Ms: 500 } },
     }),
   );
   web.target = "GET http://172.18.0.2:31234/?a=1&b=<2>";
-  const api = m.add(serviceLoad("api", { rate: 10 }));
+  const api = m.add(serviceLoad(app("api"), { rate: 10 }));
   api.target = "GET https://172.18.0.3:6443/api/v1/namespaces/x/configmaps?limit=5";
   for (let sec = 15; sec < 75; sec++) {
     const failing = sec >= 31 && sec <= 40;

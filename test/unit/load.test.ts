@@ -7,6 +7,7 @@ import { step } from "../../harness/kit/steps.js";
 import { nodesReady } from "../../harness/model/health.js";
 import type { Clock } from "../../clusters/wait.js";
 import type { ScenarioContext } from "../../harness/model/context.js";
+import { app } from "../../harness/kit/targets.js";
 import type { PhaseName, PhaseRecord, RunJournal } from "../../harness/engine/journal.js";
 import { htmlReport } from "../../harness/reports/files.js";
 
@@ -89,7 +90,7 @@ describe("load probes", () => {
   /** A monitor 70 s into the run whose "web" stream failed in seconds 30–39. */
   function world(logsSince: number, marks: Partial<LoadMonitor["marks"]> = {}) {
     const m = new LoadMonitor(T0, clock(T0 + 70_000));
-    const stream = m.add(serviceLoad("web"));
+    const stream = m.add(serviceLoad(app("web")));
     fill(stream.series, 70, (x) => x >= 30 && x < 40);
     Object.assign(m.marks, marks);
     const ctx = { load: m, logsSince: T0 + logsSince } as unknown as ScenarioContext;
@@ -97,20 +98,20 @@ describe("load probes", () => {
   }
 
   it("usersSeeErrors holds only for errors since the fault (ctx.logsSince)", async () => {
-    expect((await usersSeeErrors("web").check(world(25_000).ctx)).ok).toBe(true);
-    const healthy = await usersSeeErrors("web").check(world(45_000).ctx);
+    expect((await usersSeeErrors(serviceLoad(app("web"))).check(world(25_000).ctx)).ok).toBe(true);
+    const healthy = await usersSeeErrors(serviceLoad(app("web"))).check(world(45_000).ctx);
     expect(healthy.ok).toBe(false);
     expect(healthy.observed).toMatch(/^\d+\/\d+ ok = 100%/);
   });
 
   it("keepsServing needs enough settled seconds, all of them good", async () => {
-    expect((await keepsServing("web", { forSeconds: 20 }).check(world(41_000).ctx)).ok).toBe(true);
-    expect((await keepsServing("web", { forSeconds: 30 }).check(world(41_000).ctx)).ok).toBe(false);
-    expect((await keepsServing("web").check(world(20_000).ctx)).ok).toBe(false);
+    expect((await keepsServing(serviceLoad(app("web")), { forSeconds: 20 }).check(world(41_000).ctx)).ok).toBe(true);
+    expect((await keepsServing(serviceLoad(app("web")), { forSeconds: 30 }).check(world(41_000).ctx)).ok).toBe(false);
+    expect((await keepsServing(serviceLoad(app("web"))).check(world(20_000).ctx)).ok).toBe(false);
   });
 
   it("the SLO after recovery counts only seconds after the runbook, and waits for enough of them", async () => {
-    const spec = serviceLoad("web");
+    const spec = serviceLoad(app("web"));
     // The last 10 settled seconds (57–66) are good.
     expect((await sloHolds(spec, "after").check(world(25_000).ctx)).ok).toBe(true);
     const tooSoon = await sloHolds(spec, "after").check(world(25_000, { runbookEndMs: 62_000 }).ctx);
@@ -126,7 +127,7 @@ describe("load probes", () => {
     const slept: number[] = [];
     const at = (nowMs: number, marks: Partial<LoadMonitor["marks"]>) => {
       const m = new LoadMonitor(T0, { now: () => T0 + nowMs, sleep: async (ms) => void slept.push(ms) });
-      m.add(serviceLoad("shop"));
+      m.add(serviceLoad(app("shop")));
       Object.assign(m.marks, marks);
       return m;
     };
@@ -196,28 +197,30 @@ describe("declaring load and variants", () => {
     setup: [],
     steadyState: [nodesReady()],
     fault: { title: "f", plan: [], inject: async () => {} },
-    symptoms: { within: "1m", expect: [nodesReady()] },
+    symptoms: { within: "1m" as const, expect: [nodesReady()] },
     runbook: [step("r", "r", async () => {})],
-    verify: { within: "1m", expect: [nodesReady()] },
+    verify: { within: "1m" as const, expect: [nodesReady()] },
   };
 
   it("puts the SLOs before and after into the steady state and verification, once", () => {
-    const s = defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad("web")] });
+    const s = defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad(app("web"))] });
     expect(s.steadyState.map((p) => p.name)).toEqual(["nodes Ready", "web: SLO before the fault"]);
     expect(s.verify.expect.map((p) => p.name)).toEqual(["nodes Ready", "web: SLO after recovery"]);
   });
 
   it("refuses load without the capability, twice the same name, or a bad rate", () => {
-    expect(() => defineScenario({ ...base, load: [serviceLoad("web")] })).toThrow(/load needs the "load-generator" capability/);
-    expect(() => defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad("web"), serviceLoad("web")] })).toThrow(/"web" is used twice/);
-    expect(() => defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad("web", { rate: 0 })] })).toThrow(/rate must be between/);
+    expect(() => defineScenario({ ...base, load: [serviceLoad(app("web"))] })).toThrow(/load needs the "load-generator" capability/);
+    expect(() => defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad(app("web")), serviceLoad(app("web"))] })).toThrow(
+      /"web" is used twice/,
+    );
+    expect(() => defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad(app("web"), { rate: 0 })] })).toThrow(/rate must be between/);
   });
 
   it("a variant replaces the fields it names and keeps the SLO probes single", () => {
     const s = defineScenario({
       ...base,
       needs: ["load-generator"],
-      load: [serviceLoad("web")],
+      load: [serviceLoad(app("web"))],
       variants: [{ name: "ha", summary: "three control planes", change: { cluster: { controlPlanes: 3, workers: 1 } } }],
     });
     const v = variantOf(s, "ha");
@@ -230,7 +233,7 @@ describe("declaring load and variants", () => {
 describe("variants compared in a suite's report", () => {
   function journal(runId: string, variant: string | undefined, failoverAtMs: number, errorWindowMs: number): RunJournal {
     const m = new LoadMonitor(T0, { now: () => T0 + 400_000, sleep: async () => {} });
-    fill(m.add(serviceLoad("web")).series, 400, (x) => x >= 60 && x < 60 + errorWindowMs / 1000);
+    fill(m.add(serviceLoad(app("web"))).series, 400, (x) => x >= 60 && x < 60 + errorWindowMs / 1000);
     Object.assign(m.marks, { injectMs: 20_000, runbookEndMs: 390_000, stopMs: 400_000 });
     const phase = (name: PhaseName, probes: PhaseRecord["probes"] = []): PhaseRecord => ({
       name,

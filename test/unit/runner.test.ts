@@ -770,7 +770,7 @@ describe("waitFor", () => {
     const clock = new FakeClock();
     const ctx = { clock } as unknown as ScenarioContext;
     const p: Probe = { name: "etcd running", expectation: "a running etcd container", check: async () => ({ ok: false, observed: "CrashLoopBackOff" }) };
-    await expect(waitFor(p, ctx, 30_000)).rejects.toThrow("etcd running: expected a running etcd container within 30.0s; last seen: CrashLoopBackOff");
+    await expect(waitFor(p, ctx, "30s")).rejects.toThrow("etcd running: expected a running etcd container within 30.0s; last seen: CrashLoopBackOff");
   });
 });
 

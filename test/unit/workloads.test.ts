@@ -139,9 +139,9 @@ describe("capabilities", () => {
       setup: [],
       steadyState: [],
       fault: { title: "f", plan: [], inject: async () => {} },
-      symptoms: { within: "1m", expect: [nodesReady()] },
+      symptoms: { within: "1m" as const, expect: [nodesReady()] },
       runbook: [step("s", "s", async () => {})],
-      verify: { within: "1m", expect: [nodesReady()] },
+      verify: { within: "1m" as const, expect: [nodesReady()] },
     };
     expect(() => defineScenario({ ...base, needs: ["telepathy" as never] })).toThrow(/needs names unknown capabilities: telepathy/);
     expect(() => defineScenario({ ...base, images: ["aftershock.local/app:v1"] })).toThrow(/images need the "image-loading" capability/);
@@ -324,19 +324,24 @@ describe("the echo Service: one builder, the sentinel and the run's workload", (
 
   it("serviceAnswers reads the ClusterIP through the API and curls it from the control-plane node", async () => {
     const { cluster, calls } = recordingCluster({ clusterIP: "10.96.7.7", curl: "echo from web-abc\n200" });
-    expect(await serviceAnswers("web").check(ctxOf(cluster))).toEqual({ ok: true, observed: "echo from web-abc" });
+    expect(await serviceAnswers(sentinelService("web", 1)).check(ctxOf(cluster))).toEqual({ ok: true, observed: "echo from web-abc" });
     expect(calls).toEqual(["read service aftershock-sentinels/web", "cp: curl -s --max-time 4 -o /dev/stdout -w \n%{http_code} http://10.96.7.7/"]);
 
     const down = recordingCluster({ curl: "\n000" });
-    expect(await serviceAnswers("web").check(ctxOf(down.cluster))).toEqual({ ok: false, observed: "curl exit 28, HTTP 000 from 10.96.0.42" });
-    expect(await serviceDown("web").check(ctxOf(down.cluster))).toEqual({ ok: true, observed: "curl exit 28, HTTP 000 from 10.96.0.42" });
+    expect(await serviceAnswers(sentinelService("web", 1)).check(ctxOf(down.cluster))).toEqual({
+      ok: false,
+      observed: "curl exit 28, HTTP 000 from 10.96.0.42",
+    });
+    expect(await serviceDown(sentinelService("web", 1)).check(ctxOf(down.cluster))).toEqual({ ok: true, observed: "curl exit 28, HTTP 000 from 10.96.0.42" });
   });
 
   it("an API that does not answer is not a Service that is down: the read throws, and nothing is curled", async () => {
     const { cluster, calls } = recordingCluster({
       serviceError: Object.assign(new Error("x"), { code: 503, body: { message: "etcdserver: leader changed" } }),
     });
-    await expect(serviceDown("web").check(ctxOf(cluster))).rejects.toThrow("read Service aftershock-sentinels/web: API 503: etcdserver: leader changed");
+    await expect(serviceDown(sentinelService("web", 1)).check(ctxOf(cluster))).rejects.toThrow(
+      "read Service aftershock-sentinels/web: API 503: etcdserver: leader changed",
+    );
     expect(calls.some((c) => c.startsWith("cp:"))).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import type { V1ObjectMeta, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { nodeShell } from "../../../clusters/contract.js";
-import { AftershockError, formatDuration } from "../../../clusters/errors.js";
+import { AftershockError, formatDuration, type Duration } from "../../../clusters/errors.js";
 import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
 import { LABELS } from "../../../clusters/labels.js";
 import { sh } from "../../../clusters/exec.js";
@@ -11,6 +11,7 @@ import { step } from "../steps.js";
 import type { Fault, RunbookStep } from "../../model/scenario.js";
 import { ECHO_IMAGE } from "../sentinels.js";
 import type { ScenarioContext } from "../../model/context.js";
+import type { App } from "../targets.js";
 
 /**
  * The control plane's static pods stopped and started again, and what the cluster still does without them:
@@ -76,7 +77,7 @@ export function findStoppedComponents(components: StaticComponent[]): RunbookSte
 }
 
 /** Runbook: put the manifests back and wait until the kubelet runs the components again. */
-export function restoreStaticPods(components: StaticComponent[], budget = "3m"): RunbookStep {
+export function restoreStaticPods(components: StaticComponent[], budget: Duration = "3m"): RunbookStep {
   return step(
     `restore the ${components.join(" and ")} manifest${components.length > 1 ? "s" : ""}`,
     components.map((c) => `mv ${PARKED}/${c}.yaml ${MANIFESTS}/`).join("\n") + `\ncrictl ps --name '${components.join("|")}'   # until Running`,
@@ -230,7 +231,7 @@ export function newDeploymentFilled(want: "filled" | "empty", replicas = 2): Pro
 }
 
 /** One pod of app=<app> deleted in the window: replaced (the Deployment back at its replicas) or not. */
-export function deletedPodReplaced(app: string, want: "replaced" | "not-replaced"): Probe {
+export function deletedPodReplaced({ app }: App, want: "replaced" | "not-replaced"): Probe {
   /** Per window: the pod deleted, when, and the pods there were then (a replacement is a pod not among them). */
   const deleted = new Map<number, { name: string; at: number; before: Set<string> }>();
   return {

@@ -4,6 +4,7 @@ import { percent, type LoadSummary } from "../../load/load-series.js";
 import type { ScenarioContext } from "../../model/context.js";
 import type { Probe } from "../../model/probe.js";
 import { monitor } from "../../model/slo.js";
+import type { App } from "../targets.js";
 
 export type { LoadEntry, LoadSpec, LoadTarget, SloObjective } from "../../load/streams.js";
 /** The SLO probe defineScenario adds for a load's "before" and "after" (harness/model/slo.ts). */
@@ -15,8 +16,11 @@ export { sloHolds } from "../../model/slo.js";
  * are in harness/load/.
  */
 
-/** Load on a Service of the run's namespace (default: 20 requests/s, 99% and p99 < 500ms before and after). */
-export function serviceLoad(service: string, o: Partial<Omit<LoadSpec, "target">> & { path?: string; via?: LoadEntry } = {}): LoadSpec {
+/**
+ * Load on a demo app's Service in the run's namespace (default: 20 requests/s, 99% and p99 < 500ms before and
+ * after), named like it unless told. The probes that read what its users saw take what this returns.
+ */
+export function serviceLoad({ app: service }: App, o: Partial<Omit<LoadSpec, "target">> & { path?: string; via?: LoadEntry } = {}): LoadSpec {
   return {
     name: o.name ?? service,
     target: { kind: "service", service, ...(o.path ? { path: o.path } : {}), ...(o.via ? { via: o.via } : {}) },
@@ -55,7 +59,7 @@ export async function startLoad(ctx: ScenarioContext, spec: LoadSpec): Promise<s
 }
 
 /** Stops a load started by startLoad (harmless when it is not running: a rollback may repeat). */
-export async function stopLoad(ctx: ScenarioContext, name: string): Promise<string> {
+export async function stopLoad(ctx: ScenarioContext, { name }: LoadSpec): Promise<string> {
   const s = ctx.load?.streams.get(name);
   if (!s) return `load ${name} not running`;
   await s.stop();
@@ -73,7 +77,7 @@ function sinceFault(ctx: ScenarioContext, name: string): { s: LoadStream; summar
 }
 
 /** Symptom: users of the load's target see errors: some second since the fault had fewer than `below` of its requests succeed. */
-export function usersSeeErrors(name: string, below = 0.99): Probe {
+export function usersSeeErrors({ name }: LoadSpec, below = 0.99): Probe {
   return {
     name: `${name}: users see errors`,
     reads: name,
@@ -88,7 +92,7 @@ export function usersSeeErrors(name: string, below = 0.99): Probe {
 }
 
 /** What still works: the target kept serving since the fault, for at least `forSeconds` of settled seconds. */
-export function keepsServing(name: string, o: { availability?: number; forSeconds?: number } = {}): Probe {
+export function keepsServing({ name }: LoadSpec, o: { availability?: number; forSeconds?: number } = {}): Probe {
   const availability = o.availability ?? 0.99;
   const forSeconds = o.forSeconds ?? 20;
   return {

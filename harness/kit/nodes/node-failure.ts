@@ -1,6 +1,6 @@
 import type { V1Toleration } from "@kubernetes/client-node";
 import { nodeShell } from "../../../clusters/contract.js";
-import { AftershockError } from "../../../clusters/errors.js";
+import { AftershockError, type Duration } from "../../../clusters/errors.js";
 import { pollUntil } from "../../../clusters/wait.js";
 import { sh } from "../../../clusters/exec.js";
 import { podReady } from "../../model/health.js";
@@ -224,7 +224,7 @@ export function diagnoseNotReadyNode(): RunbookStep {
 }
 
 /** Waits until the lost node is Ready again (the kubelet reporting in). */
-export function waitNodeReady(budget = "3m"): RunbookStep {
+export function waitNodeReady(budget: Duration = "3m"): RunbookStep {
   return step(
     "wait for the node to report Ready",
     "kubectl get node <node> -w   # until Ready",

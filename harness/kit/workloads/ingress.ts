@@ -77,7 +77,7 @@ export function ingressControllerObjects(ctx: ScenarioContext): KubernetesObject
 /** Installs the controller in the run's namespace and waits until it is ready. */
 export async function installIngressController(ctx: ScenarioContext): Promise<string> {
   await apply(ctx, ...ingressControllerObjects(ctx));
-  return waitRolledOut(ctx, INGRESS_CONTROLLER, 2 * 60_000);
+  return waitRolledOut(ctx, INGRESS_CONTROLLER, "2m");
 }
 
 /** An Ingress routing `path` to a Service port, for the run's controller (its class annotation). */

@@ -4,7 +4,7 @@ import { apiErrorLine } from "../../../clusters/kube.js";
 import { podReady } from "../../model/health.js";
 import type { Observation, Probe } from "../../model/probe.js";
 import type { Fault } from "../../model/scenario.js";
-import { aimAt, aimed, type PodTarget } from "../targets.js";
+import { aimAt, aimed, app as appNamed, type PodTarget } from "../targets.js";
 import type { ScenarioContext } from "../../model/context.js";
 import { namespaceWatch } from "../../../clusters/namespace-watch.js";
 import { kubectlPatch, rolloutState } from "./workloads.js";
@@ -18,7 +18,7 @@ import { kubectlPatch, rolloutState } from "./workloads.js";
 
 /** The Deployment whose pod template carries every label of the target's selector. */
 export async function deploymentOf(ctx: ScenarioContext, t: PodTarget): Promise<V1Deployment> {
-  if (typeof t === "string") return ctx.cluster.api.apps.readNamespacedDeployment({ name: t, namespace: ctx.namespace });
+  if ("app" in t) return ctx.cluster.api.apps.readNamespacedDeployment({ name: t.app, namespace: ctx.namespace });
   const want = t.selector
     .split(",")
     .filter(Boolean)
@@ -61,7 +61,7 @@ function readinessOnWrongPortOf(target: PodTarget): Fault {
   return {
     title: `a release of ${app} whose readiness probe asks a port the app does not serve`,
     plan: [
-      `kubectl patch deployment/${typeof target === "string" ? target : "<its Deployment>"} --type=json   # readinessProbe of its first container → a port it does not listen on; rolled out with its own strategy`,
+      `kubectl patch deployment/${"app" in target ? target.app : "<its Deployment>"} --type=json   # readinessProbe of its first container → a port it does not listen on; rolled out with its own strategy`,
     ],
     async inject(ctx) {
       const d = await deploymentOf(ctx, target);
@@ -162,7 +162,7 @@ function releaseRolledOutOf(target: PodTarget): Probe {
     expectation: `${app}'s Deployment: latest revision updated and available`,
     async check(ctx) {
       try {
-        return rolloutState(await deploymentOf(ctx, ctx.found.deployment ?? target));
+        return rolloutState(await deploymentOf(ctx, ctx.found.deployment ? appNamed(ctx.found.deployment) : target));
       } catch (e) {
         return { ok: false, observed: e instanceof AftershockError ? e.message : apiErrorLine(e) };
       }

@@ -7,6 +7,7 @@ import { ensureHostTools } from "../../../clusters/images/host-tools.js";
 import { ConsoleProgress } from "../../../clusters/progress.js";
 import { helm } from "./helm.js";
 import { serviceLoad, type LoadSpec } from "../load/load.js";
+import { app } from "../targets.js";
 import { podReady } from "../../model/health.js";
 import type { Probe } from "../../model/probe.js";
 import { defineScenario, refusesWorkload, type Scenario, type ScenarioDefinition, type Sentinel } from "../../model/scenario.js";
@@ -32,7 +33,7 @@ import { podsOf, WorkloadObserver, type WorkloadConfig } from "../../model/workl
 export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
   const why = refusesWorkload(s);
   if (why) throw new AftershockError("E_BAD_INPUT", why, { hint: "pnpm scenario --list; scenarios that take one say so in --dry-run" });
-  const demo = s.workloadSlot!.replaces;
+  const demo = s.workloadSlot!.replaces.app;
   const def = s.definition;
   const readsDemo = (p: Probe) => p.reads === demo;
   const observer = new WorkloadObserver(w);
@@ -41,7 +42,7 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
   const via = demoLoad?.kind === "service" ? demoLoad.via : undefined;
   // Only "before" joins the run (its steady state): during and after are the workload's verdict, not the runbook's.
   const stream: LoadSpec = {
-    ...serviceLoad(w.users.service, {
+    ...serviceLoad(app(w.users.service), {
       name: w.name,
       rate: w.users.rate,
       timeoutMs: w.users.timeoutMs,
@@ -120,7 +121,7 @@ export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): S
       const lines: string[] = [];
       for (const o of rollouts) {
         const left = Math.max(1000, w.readyWithinMs - (Date.now() - t0));
-        const ready = o.kind === "Deployment" ? waitRolledOut(ctx, o.metadata!.name!, left) : waitPodsReady(ctx, o, left);
+        const ready = o.kind === "Deployment" ? waitRolledOut(ctx, o.metadata!.name!, `${left}ms`) : waitPodsReady(ctx, o, left);
         const line = await ready.catch((e: unknown) => {
           // Not ready in time: the steady state is not met (the run is aborted there, and the workload deleted with it).
           observer.notReady = notReady(w, o, t0, e);

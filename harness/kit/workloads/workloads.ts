@@ -8,7 +8,7 @@ import type {
   V1Service,
   V1TopologySpreadConstraint,
 } from "@kubernetes/client-node";
-import { AftershockError } from "../../../clusters/errors.js";
+import { AftershockError, parseDuration, type Duration } from "../../../clusters/errors.js";
 import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
 import { LABELS } from "../../../clusters/labels.js";
 import { pollUntil } from "../../../clusters/wait.js";
@@ -17,6 +17,7 @@ import { podReady } from "../../model/health.js";
 import type { Observation, Probe } from "../../model/probe.js";
 import type { Sentinel } from "../../model/scenario.js";
 import type { ScenarioContext } from "../../model/context.js";
+import { app, type App } from "../targets.js";
 import { createHash, randomBytes } from "node:crypto";
 
 /**
@@ -142,10 +143,10 @@ export function rolloutState(d: V1Deployment): Observation {
 }
 
 /** Waits until the Deployment's latest revision is rolled out (updated, available, old pods gone); in the run's namespace unless told. */
-export async function waitRolledOut(ctx: ScenarioContext, name: string, budgetMs = 2 * 60_000, namespace = ctx.namespace): Promise<string> {
+export async function waitRolledOut(ctx: ScenarioContext, name: string, within: Duration = "2m", namespace = ctx.namespace): Promise<string> {
   const seen = await pollUntil(
     `deployment/${name} rolled out`,
-    budgetMs,
+    parseDuration(within),
     2000,
     async () => {
       try {
@@ -551,8 +552,8 @@ export function filesInVolume(o: { pod: string; container?: string; dir: string;
 /** The echo HTTP server, preloaded on every node of the clusters Aftershock makes (clusters/images/builder.ts). */
 export const ECHO_IMAGE = "aftershock.local/echo:v1";
 
-/** Spreads app's pods over the nodes, one per node as far as it can (never leaves one unscheduled for it). */
-export function spreadOverNodes(app: string): V1TopologySpreadConstraint {
+/** Spreads the app's pods over the nodes, one per node as far as it can (never leaves one unscheduled for it). */
+export function spreadOverNodes({ app }: App): V1TopologySpreadConstraint {
   return { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { app } } };
 }
 
@@ -577,16 +578,25 @@ export function echoWorkload(name: string, replicas: number, pod: Omit<V1PodSpec
   ];
 }
 
+/** echoService's setup item, and the handle of the app it makes (for its load, its probes, a fault aimed at its pods). */
+export interface EchoService extends Sentinel, App {}
+
 /**
  * echoWorkload in the run's namespace, rolled out: what load is aimed at. `pod` adds to the pod spec
- * (tolerations, spreading, affinity).
+ * (tolerations, spreading, affinity); given as a function, it gets the app's handle (spreadOverNodes(self)).
  */
-export function echoService(name: string, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): Sentinel {
+export function echoService(
+  name: string,
+  replicas: number,
+  pod: Omit<V1PodSpec, "containers"> | ((self: App) => Omit<V1PodSpec, "containers">) = {},
+): EchoService {
+  const self = app(name);
   return {
+    app: name,
     title: `Service ${name}: ${replicas} echo pods`,
     deploys: name,
     async write(ctx) {
-      await apply(ctx, ...echoWorkload(name, replicas, pod));
+      await apply(ctx, ...echoWorkload(name, replicas, typeof pod === "function" ? pod(self) : pod));
       ctx.evidence("setup", await waitRolledOut(ctx, name));
     },
     probes: () => [],

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { kubectl, onNode } from "../../harness/kit/commands.js";
+import { step } from "../../harness/kit/steps.js";
+import type { ScenarioContext } from "../../harness/model/context.js";
+
+/** A context whose kubectl and node record the argv they were given. */
+function recording() {
+  const calls: string[][] = [];
+  const result = (argv: string[]) => (calls.push(argv), Promise.resolve({ exitCode: 0, stdout: `ran ${argv.length} words\n`, stderr: "" }));
+  const node = { name: "n1", exec: result };
+  const ctx = { namespace: "as-1", cluster: { kubectl: (args: string[]) => result(["kubectl", ...args]) } } as unknown as ScenarioContext;
+  return { calls, ctx, node };
+}
+
+describe("a runbook step's command written once", () => {
+  it("shows what it runs: each value one word, quoted as a shell would need it, glued to the text beside it", async () => {
+    const { calls, ctx } = recording();
+    const s = step("read the last words", kubectl.look`logs -l app=${"oom app"} --tail=${8} ${["a", "b"]}`, "3m");
+    expect(s.shows).toBe("kubectl logs -l app='oom app' --tail=8 a b");
+    expect(s.budgetMs).toBe(180_000);
+    expect(await s.run(ctx)).toBe("ran 9 words");
+    expect(calls).toEqual([["kubectl", "-n", "as-1", "logs", "-l", "app=oom app", "--tail=8", "a", "b"]]);
+  });
+
+  it("runs on the node it picks, what it printed as it printed it", async () => {
+    const { calls, ctx, node } = recording();
+    const s = step("restart the kubelet", onNode(() => node as never)`systemctl restart kubelet`);
+    expect([s.shows, s.budgetMs, await s.run(ctx)]).toEqual(["systemctl restart kubelet", 120_000, "ran 3 words\n"]);
+    expect(calls).toEqual([["systemctl", "restart", "kubelet"]]);
+  });
+
+  it("refuses shell syntax it would not run through a shell", () => {
+    expect(() => kubectl`get pods | grep web`).toThrow(/runs no shell: write step\(title, shows, run\)/);
+    expect(() => kubectl`get pods -o jsonpath='{.items}'`).toThrow(/runs no shell/);
+  });
+});

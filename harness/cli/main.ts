@@ -398,6 +398,16 @@ async function showCluster(cluster: Cluster, keep: boolean): Promise<void> {
 }
 
 /** The flags of pnpm scenario and pnpm suite (each refuses the other's). */
+/** A cluster this tool did not create (pnpm scenario, suite and gameday): its kubeconfig, machines and allowance. */
+const EXISTING_CLUSTER_FLAGS = {
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  "existing-cluster": { type: "boolean" },
+  registry: { type: "string" },
+  nodes: { type: "string" },
+  "allow-cluster-faults": { type: "string" },
+} as const;
+
 const RUN_FLAGS = {
   "k8s-version": { type: "string" },
   image: { type: "string" },
@@ -412,12 +422,7 @@ const RUN_FLAGS = {
   "fresh-clusters": { type: "boolean" },
   workload: { type: "string" },
   "fail-on-workload-slo": { type: "boolean" },
-  kubeconfig: { type: "string" },
-  context: { type: "string" },
-  "existing-cluster": { type: "boolean" },
-  registry: { type: "string" },
-  nodes: { type: "string" },
-  "allow-cluster-faults": { type: "string" },
+  ...EXISTING_CLUSTER_FLAGS,
   runbook: { type: "string" },
   variant: { type: "string" },
   repeat: { type: "string" },
@@ -551,12 +556,7 @@ async function gamedayCmd(rest: string[]): Promise<number> {
     difficulty: { type: "string" },
     seed: { type: "string" },
     "k8s-version": { type: "string" },
-    kubeconfig: { type: "string" },
-    context: { type: "string" },
-    "existing-cluster": { type: "boolean" },
-    registry: { type: "string" },
-    nodes: { type: "string" },
-    "allow-cluster-faults": { type: "string" },
+    ...EXISTING_CLUSTER_FLAGS,
   });
   if (values.help) return help();
   if (positionals[0] === "shell") {

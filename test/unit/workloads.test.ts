@@ -7,7 +7,7 @@ import { kubeSystemReady, nodesReady } from "../../harness/model/health.js";
 import { defineScenario, SENTINEL_NAMESPACE } from "../../harness/model/scenario.js";
 import { step } from "../../harness/kit/steps.js";
 import { service as sentinelService, serviceAnswers, serviceDown } from "../../harness/kit/sentinels.js";
-import { ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
+import { controlPlanesTakePods, ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
 import { deleteRunNamespace } from "../../harness/engine/run-namespace.js";
 import { FakeClock } from "./fake-clock.js";
 import type { ScenarioContext } from "../../harness/model/context.js";
@@ -412,5 +412,45 @@ describe("deleteRunNamespace: the teardown of a run's namespace", () => {
     await expect(
       deleteRunNamespace(scripted([status(500, "etcdserver: request timed out")]).api, "ns", "r1", 30_000, { clock: new FakeClock() }),
     ).rejects.toThrow(/last seen: reading it: API 500: etcdserver: request timed out/);
+  });
+});
+
+describe("control planes take pods", () => {
+  it("removes kubeadm's taint through a read-modify-write that reads again on a conflict (409) instead of failing the setup", async () => {
+    const taint = { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" };
+    const other = { key: "example.com/keep", effect: "NoSchedule" };
+    const stored = { metadata: { name: "cp3", resourceVersion: "1" }, spec: { taints: [taint, other] } };
+    const replaced: unknown[] = [];
+    let conflicts = 2;
+    const api = {
+      core: {
+        listNode: async () => ({ items: [structuredClone(stored)] }),
+        readNode: async () => structuredClone({ ...stored, metadata: { ...stored.metadata, resourceVersion: String(3 - conflicts) } }),
+        replaceNode: async (o: { body: { spec: { taints: unknown[] } } }) => {
+          if (conflicts-- > 0) throw Object.assign(new Error("Conflict"), { code: 409 });
+          replaced.push(o.body.spec.taints);
+          return o.body;
+        },
+      },
+    } as unknown as KubeApi;
+    const cluster = { ...apiCluster([], []), api };
+    const said: string[] = [];
+    await controlPlanesTakePods().write({ ...ctxOf(cluster), evidence: (_: string, t: string) => void said.push(t) });
+    expect(replaced).toEqual([[other]]);
+    expect(said).toEqual(["kubectl taint nodes cp3 node-role.kubernetes.io/control-plane:NoSchedule-"]);
+  });
+
+  it("gives up on an error that is not a conflict", async () => {
+    const api = {
+      core: {
+        listNode: async () => ({
+          items: [{ metadata: { name: "cp1" }, spec: { taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] } }],
+        }),
+        replaceNode: async () => {
+          throw Object.assign(new Error("Forbidden"), { code: 403 });
+        },
+      },
+    } as unknown as KubeApi;
+    await expect(controlPlanesTakePods().write(ctxOf({ ...apiCluster([], []), api }))).rejects.toThrow("Forbidden");
   });
 });

@@ -616,13 +616,25 @@ export function controlPlanesTakePods(): Sentinel {
     async write(ctx) {
       const { core } = ctx.cluster.api;
       const untainted: string[] = [];
-      for (const node of (await core.listNode({ labelSelector: CONTROL_PLANE_TAINT })).items) {
-        const taints = node.spec?.taints ?? [];
-        const kept = taints.filter((t) => t.key !== CONTROL_PLANE_TAINT);
-        if (kept.length === taints.length) continue;
-        // A read-modify-write: replace fails on a stale resourceVersion rather than dropping another's change.
-        await core.replaceNode({ name: node.metadata!.name!, body: { ...node, spec: { ...node.spec, taints: kept } } });
-        untainted.push(node.metadata!.name!);
+      for (const listed of (await core.listNode({ labelSelector: CONTROL_PLANE_TAINT })).items) {
+        const name = listed.metadata!.name!;
+        // A read-modify-write: replace fails on a stale resourceVersion (409) rather than dropping another's change,
+        // and a node's object changes often (its controllers and kubelet write it; seen on 2026-12-07 on a third
+        // control plane just joined). So read it again and try again, a few times.
+        for (let attempt = 1; ; attempt++) {
+          const node = attempt === 1 ? listed : await core.readNode({ name });
+          const taints = node.spec?.taints ?? [];
+          const kept = taints.filter((t) => t.key !== CONTROL_PLANE_TAINT);
+          if (kept.length === taints.length) break;
+          try {
+            await core.replaceNode({ name, body: { ...node, spec: { ...node.spec, taints: kept } } });
+            untainted.push(name);
+            break;
+          } catch (e) {
+            if (apiStatus(e) !== 409 || attempt >= 10) throw e;
+            await ctx.clock.sleep(200 * attempt);
+          }
+        }
       }
       ctx.evidence("setup", `kubectl taint nodes ${untainted.join(" ") || "(none tainted)"} ${CONTROL_PLANE_TAINT}:NoSchedule-`);
     },

@@ -2,7 +2,7 @@ import type { V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import type { SideContainers, SideContainerSpec, StartedSideContainer } from "./contract.js";
 import { AftershockError, formatDuration } from "./errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "./kube.js";
-import { LABELS } from "./labels.js";
+import { CONTROL_PLANE_ROLE, LABELS } from "./labels.js";
 import { registerTeardown } from "./teardown.js";
 import { pollUntil } from "./wait.js";
 
@@ -63,7 +63,7 @@ export function awayFrom(nodes: string[] | undefined): Pick<V1PodSpec, "affinity
         },
       },
     },
-    tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+    tolerations: [{ key: CONTROL_PLANE_ROLE, operator: "Exists", effect: "NoSchedule" }],
   };
 }
 

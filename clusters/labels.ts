@@ -27,6 +27,9 @@ export const LABELS = {
   k8sManaged: "aftershock.io/managed",
 } as const;
 
+/** kubeadm's control-plane role: the label on a control-plane Node and the key of its NoSchedule taint. */
+export const CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane";
+
 /** This host, as the owner label names it (label-safe). */
 export function ownerHost(): string {
   return os

@@ -4,6 +4,7 @@ import path from "node:path";
 import { parse } from "yaml";
 import type { NodeRole } from "../contract.js";
 import { AftershockError } from "../errors.js";
+import { CONTROL_PLANE_ROLE } from "../labels.js";
 
 /**
  * --nodes inventory.yaml: how each machine of a cluster this tool did not create is reached over ssh. Read and
@@ -121,7 +122,7 @@ export interface NodeFacts {
 
 /** kubeadm's role label (and its pre-1.24 spelling). */
 export function roleOf(labels: Record<string, string>): NodeRole {
-  return "node-role.kubernetes.io/control-plane" in labels || "node-role.kubernetes.io/master" in labels ? "control-plane" : "worker";
+  return CONTROL_PLANE_ROLE in labels || "node-role.kubernetes.io/master" in labels ? "control-plane" : "worker";
 }
 
 /**

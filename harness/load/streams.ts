@@ -2,7 +2,7 @@ import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { sideContainers, type ClusterAccess, type StartedSideContainer } from "../../clusters/contract.js";
 import { AftershockError, formatDuration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
-import { LABELS } from "../../clusters/labels.js";
+import { CONTROL_PLANE_ROLE, LABELS } from "../../clusters/labels.js";
 import { LOAD_GENERATOR_IMAGE } from "../../clusters/images/workloads.js";
 import { sh } from "../../clusters/exec.js";
 import { pollUntil, type Clock } from "../../clusters/wait.js";
@@ -429,7 +429,7 @@ async function nodePortFor(ctx: StreamContext, service: string): Promise<number>
 
 async function nodeFor(ctx: StreamContext, via: LoadEntry): Promise<string> {
   const nodes = (await ctx.cluster.api.core.listNode()).items;
-  const isCp = (n: V1Node) => Object.keys(n.metadata?.labels ?? {}).includes("node-role.kubernetes.io/control-plane");
+  const isCp = (n: V1Node) => Object.keys(n.metadata?.labels ?? {}).includes(CONTROL_PLANE_ROLE);
   const role = via === "worker" ? "worker" : "control-plane";
   const names = nodes
     .filter((x) => (role === "control-plane" ? isCp(x) : !isCp(x)))

@@ -10,7 +10,7 @@ import type {
 } from "@kubernetes/client-node";
 import { AftershockError, parseDuration, type Duration } from "../../../clusters/errors.js";
 import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
-import { LABELS } from "../../../clusters/labels.js";
+import { CONTROL_PLANE_ROLE, LABELS } from "../../../clusters/labels.js";
 import { pollUntil } from "../../../clusters/wait.js";
 import { backOffDelays, namespaceWatch } from "../../../clusters/namespace-watch.js";
 import { podReady } from "../../model/health.js";
@@ -603,8 +603,6 @@ export function echoService(
   };
 }
 
-const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
-
 /**
  * Setup for clusters of control planes only: every control-plane Node takes ordinary pods, as in a small
  * cluster whose machines run its services too (kubeadm's NoSchedule taint removed through the API). A machine
@@ -612,11 +610,11 @@ const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
  */
 export function controlPlanesTakePods(): Sentinel {
   return {
-    title: `control planes take pods (taint ${CONTROL_PLANE_TAINT}:NoSchedule removed)`,
+    title: `control planes take pods (taint ${CONTROL_PLANE_ROLE}:NoSchedule removed)`,
     async write(ctx) {
       const { core } = ctx.cluster.api;
       const untainted: string[] = [];
-      for (const listed of (await core.listNode({ labelSelector: CONTROL_PLANE_TAINT })).items) {
+      for (const listed of (await core.listNode({ labelSelector: CONTROL_PLANE_ROLE })).items) {
         const name = listed.metadata!.name!;
         // A read-modify-write: replace fails on a stale resourceVersion (409) rather than dropping another's change,
         // and a node's object changes often (its controllers and kubelet write it; seen on 2026-12-07 on a third
@@ -624,7 +622,7 @@ export function controlPlanesTakePods(): Sentinel {
         for (let attempt = 1; ; attempt++) {
           const node = attempt === 1 ? listed : await core.readNode({ name });
           const taints = node.spec?.taints ?? [];
-          const kept = taints.filter((t) => t.key !== CONTROL_PLANE_TAINT);
+          const kept = taints.filter((t) => t.key !== CONTROL_PLANE_ROLE);
           if (kept.length === taints.length) break;
           try {
             await core.replaceNode({ name, body: { ...node, spec: { ...node.spec, taints: kept } } });
@@ -636,7 +634,7 @@ export function controlPlanesTakePods(): Sentinel {
           }
         }
       }
-      ctx.evidence("setup", `kubectl taint nodes ${untainted.join(" ") || "(none tainted)"} ${CONTROL_PLANE_TAINT}:NoSchedule-`);
+      ctx.evidence("setup", `kubectl taint nodes ${untainted.join(" ") || "(none tainted)"} ${CONTROL_PLANE_ROLE}:NoSchedule-`);
     },
     probes: () => [],
   };

@@ -13,6 +13,7 @@ import { gamePace, GameSession, POLL_MS } from "../../harness/gameday/session.js
 import {
   forgetGame,
   gameFiles,
+  clearNodeShellFiles,
   nodeRc,
   onNodeFunction,
   readGameState,
@@ -878,5 +879,21 @@ describe("the debrief", () => {
     );
     expect(gaveUp).toContain("outcome:    gave up (the runbook recovered it)");
     expect(gaveUp).toContain("score:      0 (gave-up: 0)");
+  });
+});
+
+describe("node-shell's files after the play", () => {
+  it("are removed from every node; a node that could not be cleared is named with its last error line or its exit code", async () => {
+    const ran: string[] = [];
+    const node = (name: string, exitCode: number, stderr = "") => ({
+      name,
+      sh: async (script: string) => {
+        ran.push(`${name}: ${script}`);
+        return { exitCode, stdout: "", stderr, command: script, elapsedMs: 1 };
+      },
+    });
+    const left = await clearNodeShellFiles([node("a", 0), node("b", 1), node("c", 255, "ssh: connect to host c\nConnection refused\n")]);
+    expect(ran).toEqual(["a: rm -rf /var/log/aftershock-gameday", "b: rm -rf /var/log/aftershock-gameday", "c: rm -rf /var/log/aftershock-gameday"]);
+    expect(left.sort()).toEqual(["b: exit 1", "c: Connection refused"]);
   });
 });

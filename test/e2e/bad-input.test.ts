@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../../clusters/docker.js";
 import { afterBackgroundBuilds, cli, shopCopy } from "./helpers.js";
@@ -19,6 +21,10 @@ async function everything(): Promise<string[]> {
     ...(await docker.ids("network", [])).map((id) => `network ${id}`),
   ].sort();
 }
+
+/** The host's Docker configuration as it is now: the doctor must not have changed it for input it then refused. */
+const daemonJson = (): string =>
+  existsSync("/etc/docker/daemon.json") ? createHash("sha256").update(readFileSync("/etc/docker/daemon.json")).digest("hex") : "absent";
 
 /**
  * With a working Docker engine (the global setup's doctor), bad input must still fail before anything is
@@ -68,6 +74,25 @@ describe("bad input fails before anything is created", () => {
     [["scenario", "etcd-port-conflit"], "before the doctor", /^aftershock: error E_BAD_INPUT: unknown scenario "etcd-port-conflit"/],
     [["suite", "--keep"], "before the doctor", /^aftershock: error E_BAD_INPUT: --keep is not an option of pnpm suite/],
     [["cluster", "create", "--workers", "9"], "before the doctor", /^aftershock: error E_BAD_INPUT: --workers must be a whole number from 0 to 5/],
+    // A version the offline builder does not know, even for a plan that creates nothing.
+    [
+      ["scenario", "etcd-port-conflict", "--k8s-version", "v1.29.999", "--dry-run"],
+      "before the doctor",
+      /^aftershock: error E_BAD_VERSION: Kubernetes v1\.29\.999 is not a release the offline builder knows/,
+    ],
+    // A registry the nodes would be told to trust, and a cluster name kind would refuse: both before kind runs.
+    [
+      ["cluster", "create", "--insecure-registry", "not_a_host:99999"],
+      "before the doctor",
+      /^aftershock: error E_BAD_INPUT: --insecure-registry must be HOST\[:PORT\] with a port from 1 to 65535, got "not_a_host:99999"/,
+    ],
+    [["cluster", "create", "--name", "Bad_Name"], "before the doctor", /^aftershock: error E_BAD_INPUT: --name "Bad_Name" must be lower-case letters/],
+    // list and delete take none of create's flags, and say so rather than ignore them.
+    [["cluster", "list", "--workers", "2"], "before the doctor", /^aftershock: error E_BAD_INPUT: --workers is not an option of pnpm cluster list/],
+    [["cluster", "delete", "--workers", "2"], "before the doctor", /^aftershock: error E_BAD_INPUT: --workers is not an option of pnpm cluster delete/],
+    // A bench answers a bad flag as the CLI does, not with a stack trace.
+    [["@bench/cluster.ts", "--shapes", "2+1"], "before the doctor", /^bench: error E_BAD_INPUT: --shapes: bad shape "2\+1"/],
+    [["@bench/cluster.ts", "--bogus"], "before the doctor", /^bench: error E_BAD_INPUT: Unknown option '--bogus'/],
     // A team's workload: what can be known about it before a cluster (its images, its Service, its chart).
     [
       ["scenario", "etcd-port-conflict", "--workload", notBuilt],
@@ -86,7 +111,10 @@ describe("bad input fails before anything is created", () => {
     ],
   ] as [string[], "before the doctor" | "after the doctor", RegExp][])("%j, refused %s", async (args, when, expected) => {
     const before = await everything();
-    const r = await cli(args, 5 * 60_000);
+    const config = daemonJson();
+    // "@file" runs another entry (a bench) instead of the CLI.
+    const entry = args[0]!.startsWith("@") ? args[0]!.slice(1) : undefined;
+    const r = await cli(entry ? args.slice(1) : args, 5 * 60_000, {}, entry);
     expect(r.code, r.output).toBe(2);
     const lines = r.output.replace(/\n$/, "").split("\n");
     // The error is one line, the last thing printed, and no other line is an error or a stack trace.
@@ -99,5 +127,6 @@ describe("bad input fails before anything is created", () => {
       ).toEqual([]);
     expect(r.output).not.toMatch(/^\s+at \S+ \(|^\s+at (file|node):/m);
     expect(await everything()).toEqual(before);
+    expect(daemonJson(), "/etc/docker/daemon.json changed").toBe(config);
   });
 });

@@ -228,9 +228,10 @@ export function expectSelfChecksPassed(j: RunJournal): void {
 export function startCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  entry = "harness/cli/main.ts",
 ): { child: ReturnType<typeof spawn>; output: () => string; exited: Promise<number | null> } {
   let out = "";
-  const child = spawn(process.execPath, ["--import", "tsx", "harness/cli/main.ts", ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
     cwd: root,
     env: { ...process.env, ...env, PATH: [env.PATH, path.join(root, "node_modules", ".bin"), process.env.PATH].filter(Boolean).join(":") },
     stdio: ["ignore", "pipe", "pipe"],
@@ -245,9 +246,14 @@ export function startCli(
   return { child, output: () => out, exited };
 }
 
-/** Runs the CLI to the end within a budget; returns its exit code and everything it printed. */
-export async function cli(args: string[], budgetMs = 15 * 60_000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
-  const r = startCli(args, env);
+/** Runs the CLI (or another entry, such as a bench) to the end within a budget; returns its exit code and everything it printed. */
+export async function cli(
+  args: string[],
+  budgetMs = 15 * 60_000,
+  env: NodeJS.ProcessEnv = {},
+  entry?: string,
+): Promise<{ code: number | null; output: string }> {
+  const r = startCli(args, env, entry);
   const timer = setTimeout(() => r.child.kill("SIGINT"), budgetMs);
   const code = await r.exited;
   clearTimeout(timer);

@@ -1,0 +1,87 @@
+/**
+ * pnpm bench:unit-busy [--runs N] [--hogs N]
+ *
+ * Issue 34's claim that the unit tests fail only for their own reasons: runs `pnpm test:unit` N times in a row
+ * (default 3) while `stress-ng --cpu H` keeps H workers (default: one per core) spinning beside it, and records each
+ * run's exit code, wall time and vitest's counts. The hog is started before the first run and stopped after the last
+ * (its process group, on success, failure and Ctrl-C). Appends one JSON line to bench/results.jsonl; exits 1 if any
+ * run failed. Needs stress-ng (Debian: apt-get install stress-ng).
+ */
+import { spawn } from "node:child_process";
+import { appendFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { run } from "../clusters/exec.js";
+import { AftershockError } from "../clusters/errors.js";
+import { exitOnError, int, parse } from "../harness/cli/args.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.join(here, "..");
+const USAGE = "pnpm bench:unit-busy [--runs N] [--hogs N]";
+
+const { runs, hogs } = (() => {
+  try {
+    const { values, positionals } = parse(process.argv.slice(2), { runs: { type: "string" }, hogs: { type: "string" } });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    if (positionals.length) throw new AftershockError("E_BAD_INPUT", `unexpected argument "${positionals[0]}"`, { hint: USAGE });
+    return {
+      runs: int("runs", values.runs as string | undefined, 3, 1, 20),
+      hogs: int("hogs", values.hogs as string | undefined, os.availableParallelism(), 1, 64),
+    };
+  } catch (e) {
+    return exitOnError("bench", e);
+  }
+})();
+
+/** vitest's summary lines: "Tests  624 passed (624)", "Test Files  1 failed | 80 passed (81)". */
+function counts(out: string): { passed: number; failed: number; skipped: number } {
+  // eslint-disable-next-line no-control-regex
+  const line = out.replace(/\x1b\[[0-9;]*m/g, "").match(/^\s*Tests\s+(.*)$/m)?.[1] ?? "";
+  const n = (word: string) => Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
+  return { passed: n("passed"), failed: n("failed"), skipped: n("skipped") };
+}
+
+async function main(): Promise<void> {
+  await run("stress-ng", ["--version"], { timeoutMs: 10_000 }).catch((e: unknown) => {
+    throw new AftershockError("E_BAD_INPUT", "stress-ng is not installed", { hint: "apt-get install stress-ng", cause: e });
+  });
+  const hog = spawn("stress-ng", ["--cpu", String(hogs), "--timeout", "4h", "--quiet"], { detached: true, stdio: "ignore" });
+  const stopHog = () => {
+    try {
+      process.kill(-hog.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once("SIGINT", () => {
+    stopHog();
+    process.exit(130);
+  });
+  const results: { exitCode: number; seconds: number; passed: number; failed: number; skipped: number }[] = [];
+  try {
+    for (let i = 1; i <= runs; i++) {
+      process.stdout.write(`• pnpm test:unit, run ${i} of ${runs}, beside stress-ng --cpu ${hogs} …\n`);
+      const t0 = performance.now();
+      const r = await run("pnpm", ["-s", "test:unit"], { cwd: root, allowFailure: true, timeoutMs: 60 * 60_000 });
+      const seconds = Math.round((performance.now() - t0) / 100) / 10;
+      const c = counts(r.stdout + r.stderr);
+      results.push({ exitCode: r.exitCode ?? 1, seconds, ...c });
+      process.stdout.write(`  run ${i}: exit ${r.exitCode}, ${seconds}s, ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped\n`);
+      if (r.exitCode !== 0) process.stdout.write((r.stdout + r.stderr).split("\n").slice(-60).join("\n") + "\n");
+    }
+  } finally {
+    stopHog();
+  }
+  const load = os.loadavg()[0];
+  await appendFile(
+    path.join(here, "results.jsonl"),
+    JSON.stringify({ bench: "unit-busy", at: new Date().toISOString(), cores: os.availableParallelism(), hogs, loadAfter: load, runs: results }) + "\n",
+  );
+  if (results.some((r) => r.exitCode !== 0)) process.exit(1);
+}
+
+main().catch((e: unknown) => exitOnError("bench", e));

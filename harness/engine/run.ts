@@ -4,7 +4,7 @@ import { LoadMonitor } from "../load/streams.js";
 import { observe, type Observation, type Probe } from "../model/probe.js";
 import type { Scenario } from "../model/scenario.js";
 import type { Clock } from "../../clusters/wait.js";
-import type { ScenarioContext } from "../model/context.js";
+import { Found, type ScenarioContext } from "../model/context.js";
 import type { ClusterFactory, ManagedCluster, NodeCommandRecord, NodeShell } from "../../clusters/contract.js";
 import {
   EXIT_CODES,
@@ -95,7 +95,7 @@ export class Run {
   readonly clock: Clock;
   readonly t0: number;
   readonly journal: RunJournal;
-  readonly found: Record<string, string> = {};
+  readonly found = new Found();
   /** Traffic through the fault, when the scenario declares it: started after setup, stopped before teardown. */
   readonly load: LoadMonitor | undefined;
   loadTicker: NodeJS.Timeout | undefined;

@@ -1,14 +1,16 @@
 import { versionOf } from "../../harness/kit/versions.js";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
-import { lostNodes } from "../../harness/kit/faults.js";
+import { LOST_MACHINES, lostNodes } from "../../harness/kit/faults.js";
 import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/kit/probes.js";
 import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
-import type { ScenarioContext } from "../../harness/model/context.js";
+import { Found, type ScenarioContext } from "../../harness/model/context.js";
 
 /** A control-plane node whose shell answers from a table of (command fragment → output); nothing runs. */
-function ctxAnswering(answers: [string, string, number?][], found: Record<string, string> = {}): ScenarioContext & { commands: string[] } {
+function ctxAnswering(answers: [string, string, number?][], lostMachines?: string[]): ScenarioContext & { commands: string[] } {
   const commands: string[] = [];
+  const found = new Found();
+  if (lostMachines) found.set(LOST_MACHINES, lostMachines);
   const answer = async (cmd: string): Promise<RunResult> => {
     commands.push(cmd);
     const hit = answers.find(([frag]) => cmd.includes(frag));
@@ -45,7 +47,7 @@ describe("etcd membership probes", () => {
           1,
         ],
       ],
-      { lost: "as-1-control-plane" },
+      ["as-1-control-plane"],
     );
     const o = await etcdMemberUnreachable(lost).check(ctx);
     expect(o).toEqual({ ok: true, observed: "https://172.19.0.3:2379 is unhealthy: failed to commit proposal: context deadline exceeded" });
@@ -58,7 +60,7 @@ describe("etcd membership probes", () => {
         ["member list", MEMBERS],
         ["endpoint health --cluster", health, 1],
       ],
-      { lost: "as-1-control-plane" },
+      ["as-1-control-plane"],
     );
     expect((await etcdMemberUnreachable(lost).check(other)).ok).toBe(false);
     const none = ctxAnswering([

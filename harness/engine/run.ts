@@ -5,7 +5,7 @@ import { observe, type Observation, type Probe } from "../model/probe.js";
 import type { Scenario } from "../model/scenario.js";
 import type { Clock } from "../../clusters/wait.js";
 import { Found, type ScenarioContext } from "../model/context.js";
-import type { ClusterFactory, ManagedCluster, NodeCommandRecord, NodeShell } from "../../clusters/contract.js";
+import type { ClusterAccess, ClusterFactory, ManagedCluster, NodeCommandRecord, NodeShell } from "../../clusters/contract.js";
 import {
   EXIT_CODES,
   type NodeCommandEntry,
@@ -129,6 +129,11 @@ export class Run {
   memory: { stop(): Promise<number> } | undefined;
   /** What the run must undo, newest first; nothing is undone when the cluster is kept (--keep). */
   readonly teardown: RunTeardown;
+  /**
+   * From when (the clock's wall time) log and journal probes count lines: the context's `logsSince`, which reads it.
+   * Set here only, through countLogsFrom.
+   */
+  private logsFrom: number | undefined;
   /** Set once Ctrl-C or SIGTERM ended the run (interrupt): its journal says so and nothing overwrites it. */
   interrupted = false;
   /** Phases begun and not yet ended: the one the signal cuts short. */
@@ -171,6 +176,27 @@ export class Run {
   /** ms since the run started. */
   now(): number {
     return this.clock.now() - this.t0;
+  }
+
+  /** Log and journal probes count lines from `at` (the clock's wall time: clock.now()) on. */
+  countLogsFrom(at: number): void {
+    this.logsFrom = at;
+  }
+
+  /** What faults, probes and steps receive on `cluster` (the scenario's view of it), in `namespace`. */
+  context(cluster: ClusterAccess, namespace: string): ScenarioContext {
+    const run = this;
+    return {
+      cluster,
+      clock: this.clock,
+      found: this.found,
+      evidence: this.evidence,
+      namespace,
+      get logsSince() {
+        return run.logsFrom;
+      },
+      ...(this.load ? { load: this.load } : {}),
+    };
   }
 
   private readonly nodeCommandIndex = new Map<string, NodeCommandEntry>();
@@ -278,7 +304,7 @@ export class Run {
         // The next asking reads only what was logged or served after this one: a window of its own.
         const since = clock.now();
         await clock.sleep(15_000);
-        ctx.logsSince = since;
+        this.countLogsFrom(since);
         recs = await ask();
         rounds++;
       }

@@ -65,9 +65,9 @@ export interface ScenarioContext {
   /**
    * Wall-clock time (ms since epoch) from which log and journal probes count lines: the fault's injection
    * once it is injected; before that, the start of the steady-state check (the symptoms-absent check asks
-   * the same question of the healthy cluster over the same kind of window).
+   * the same question of the healthy cluster over the same kind of window). On the run's clock; the run sets it.
    */
-  logsSince?: number;
+  readonly logsSince?: number;
   /** The run's load streams (scenarios that declare load), for load probes. */
   readonly load?: LoadMonitor;
   evidence(source: string, text: string): void;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
 import { LOST_MACHINES, lostNodes } from "../../harness/kit/faults.js";
 import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/kit/probes.js";
+import { podLogMatches } from "../../harness/kit/workloads/workloads.js";
 import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
 import { Found, type ScenarioContext } from "../../harness/model/context.js";
 
@@ -116,5 +117,26 @@ describe("API write probes", () => {
     expect(await probe.check(on("v1.37.2"))).toEqual({ ok: true, observed: refusal });
     // Up to 1.30 that refusal is not what a lost quorum looks like: etcd's own timeout is.
     expect((await probe.check(on("v1.29.15"))).ok).toBe(false);
+  });
+});
+
+describe("log probes' window", () => {
+  it("podLogMatches reads the pods' log since ctx.logsSince, measured on the context's clock", async () => {
+    const asked: { sinceSeconds?: number }[] = [];
+    const core = {
+      listNamespacedPod: async () => ({ items: [{ metadata: { name: "web-1" } }] }),
+      readNamespacedPodLog: async (req: { sinceSeconds?: number }) => (asked.push(req), "GET / 200\n"),
+    };
+    const { cluster } = ctxAnswering([]);
+    const ctx: ScenarioContext = {
+      cluster: { ...cluster, api: { core } as never },
+      clock: { now: () => 1_090_000, sleep: async () => {} },
+      found: new Found(),
+      evidence: () => {},
+      namespace: "default",
+      logsSince: 1_000_000,
+    };
+    expect(await podLogMatches("web", /200/).check(ctx)).toEqual({ ok: true, observed: "GET / 200" });
+    expect(asked.map((r) => r.sinceSeconds)).toEqual([90]);
   });
 });

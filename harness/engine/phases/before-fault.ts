@@ -3,7 +3,6 @@ import { restrictTo } from "../../../clusters/contract.js";
 import { withNodeContract } from "../../../clusters/kind/node-contract.js";
 import { describeLoadTarget } from "../../load/streams.js";
 import { observeWithin } from "../../model/probe.js";
-import type { ScenarioContext } from "../../model/context.js";
 import { SENTINEL_NAMESPACE } from "../../model/scenario.js";
 import { createRunNamespace, deleteRunNamespace } from "../run-namespace.js";
 import { record, runNamespace, type OnCluster, type Phase, type SetUp, type Steady } from "../run.js";
@@ -39,14 +38,10 @@ export const cluster: Phase<void, OnCluster> = async (run) => {
   journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
   // The scenario sees the capabilities it declared, and nothing more; on its nodes, only the commands an upstream kind
   // node image of the cluster's version offers (E_NODE_CONTRACT before anything else runs: clusters/kind/node-contract.ts).
-  const ctx: ScenarioContext = {
-    cluster: withNodeContract(restrictTo(created, scenario.needs)),
-    clock: run.clock,
-    found: run.found,
-    evidence: run.evidence,
-    namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, run.runId, !!created.shared),
-    ...(run.load ? { load: run.load } : {}),
-  };
+  const ctx = run.context(
+    withNodeContract(restrictTo(created, scenario.needs)),
+    opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, run.runId, !!created.shared),
+  );
   return { cluster: created, ctx };
 };
 
@@ -130,7 +125,7 @@ export const setup: Phase<OnCluster, SetUp> = async (run, given) => {
 export const steadyState: Phase<SetUp, Steady> = async (run, given) => {
   const { scenario } = run;
   const { ctx, sentinelProbes } = given;
-  const steadySince = Date.now();
+  const steadySince = run.clock.now();
   try {
     await run.phase("steady-state", scenario.steadyStateBudgetMs, async (p) => {
       for (const probe of [...scenario.steadyState, ...sentinelProbes]) {
@@ -152,7 +147,7 @@ export const steadyState: Phase<SetUp, Steady> = async (run, given) => {
 export const symptomsAbsent: Phase<Steady, SetUp> = async (run, given) => {
   const { scenario } = run;
   const { ctx } = given;
-  ctx.logsSince = given.steadySince;
+  run.countLogsFrom(given.steadySince);
   const present = await run.selfCheck(
     "symptoms-absent",
     ctx,

@@ -28,7 +28,7 @@ export const inject: Phase<SetUp, Injected> = async (run, given) => {
     // Guarded (a cluster this tool did not create): a snapshot before a control-plane fault, a deadman before a node's
     // fault. Both come before the fault's clock starts: the snapshot's seconds are not time to detect.
     const guarded = guard ? await guardFault(run, guard, ctx, deadmen, p) : undefined;
-    ctx.logsSince = Date.now();
+    run.countLogsFrom(clock.now());
     run.load?.mark("injectMs");
     if (fault.rollback && !opts.keep) {
       const rb = fault.rollback;

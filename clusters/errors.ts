@@ -17,6 +17,7 @@ export type ErrorCode =
   | "E_CAPABILITY" // the scenario needs a capability its target does not offer (or did not declare)
   | "E_NODE_CONTRACT" // a node command that kind's own node image of that version does not offer (clusters/kind/node-contract.ts)
   | "E_PROBE" // a probe gave an answer that waiting cannot change
+  | "E_HAND_OFF" // a fault, step or probe read a value (ctx.found) that what should have set it has not set
   | "E_REFUSED" // a run that could harm a cluster it did not create, refused before anything is created
   | "E_PREFLIGHT" // a cluster this tool did not create is not healthy enough (or is busy) to take a fault
   | "E_IMAGES" // --images pull (or a published list) cannot give what the run needs, found before anything is created

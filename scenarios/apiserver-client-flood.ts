@@ -11,6 +11,7 @@ import {
   flowControlFingerprint,
   flowControlObjects,
   flowControlState,
+  handOff,
   heldRequests,
   kubeSystemReady,
   limitClient,
@@ -41,6 +42,10 @@ const FLOOD_RATE = 20;
 const LIMITED_LEVEL = EXPORTER;
 /** Where every ServiceAccount's requests go in the default configuration (FlowSchema "service-accounts"). */
 const SHARED_LEVEL = "workload-low";
+/** Every FlowSchema and priority level with its generation, as the setup found them (what "nothing else changed" compares with). */
+const FLOW_CONTROL_BEFORE = handOff<string[]>("the flow control objects before the fault", "the setup item theReports");
+/** The user whose requests the API server holds most, as the runbook found it. */
+const NOISY = handOff<string>("the noisy client", 'the runbook step "who holds its requests"');
 
 const theReports: Sentinel = {
   title: `${EXPORTER}: a ServiceAccount that may list ConfigMaps, and its ${REPORTS} reports of ${REPORT_KIB} KiB`,
@@ -72,8 +77,9 @@ const theReports: Sentinel = {
       await ctx.cluster.api.core.createNamespacedConfigMap({ namespace: ns, body: cm });
     }
     // What "nothing else changed" compares with after the runbook.
-    ctx.found.flowControlBefore = (await flowControlFingerprint(ctx)).join(" ");
-    ctx.evidence("setup", `${REPORTS} ConfigMaps of ${REPORT_KIB} KiB in ${ns}; flow control: ${ctx.found.flowControlBefore.split(" ").length} objects`);
+    const before = await flowControlFingerprint(ctx);
+    ctx.found.set(FLOW_CONTROL_BEFORE, before);
+    ctx.evidence("setup", `${REPORTS} ConfigMaps of ${REPORT_KIB} KiB in ${ns}; flow control: ${before.length} objects`);
   },
   probes: () => [],
 };
@@ -113,7 +119,7 @@ const flowControlElseUnchanged: Probe = {
   expectation: "every FlowSchema and PriorityLevelConfiguration but the exporter's at the generation it had before the fault",
   async check(ctx) {
     const now = new Set(await flowControlFingerprint(ctx, [LIMITED_LEVEL]));
-    const before = new Set((ctx.found.flowControlBefore ?? "").split(" "));
+    const before = new Set(ctx.found.need(FLOW_CONTROL_BEFORE));
     // Whole entries, not substrings: "flowschema/x@1" is not "flowschema/x@12".
     const changed = [...new Set([...now, ...before])].filter((x) => !now.has(x) || !before.has(x));
     return { ok: changed.length === 0, observed: changed.length ? `changed: ${changed.join(", ")}` : `${now.size} objects as before` };
@@ -172,7 +178,7 @@ export default defineScenario({
       async (ctx) => {
         const held = await heldRequests(ctx);
         const top = topClients(held);
-        if (top[0]) ctx.found.noisy = top[0].user;
+        if (top[0]) ctx.found.set(NOISY, top[0].user);
         return `${held.length} requests held\n${top.map((t) => t.line).join("\n")}`;
       },
     ),
@@ -187,8 +193,9 @@ export default defineScenario({
       `a priority level of its own for ${EXPORTER}`,
       `kubectl apply -f ${EXPORTER}-priority.yaml   # PriorityLevelConfiguration ${LIMITED_LEVEL} (Limited, nominalConcurrencyShares 1, lendablePercent 0, limitResponse Reject); FlowSchema ${LIMITED_LEVEL} (matchingPrecedence 1000, ServiceAccount <ns>/${EXPORTER})`,
       async (ctx) => {
-        const [ns, name] = (ctx.found.noisy ?? "").split(":").slice(2);
-        if (name !== EXPORTER || ns !== ctx.namespace) throw new Error(`the requests held are not ${EXPORTER}'s: ${ctx.found.noisy ?? "no user found"}`);
+        const noisy = ctx.found.get(NOISY);
+        const [ns, name] = (noisy ?? "").split(":").slice(2);
+        if (name !== EXPORTER || ns !== ctx.namespace) throw new Error(`the requests held are not ${EXPORTER}'s: ${noisy ?? "no user found"}`);
         return limitClient(ctx, { name: LIMITED_LEVEL, serviceAccount: { namespace: ns, name } });
       },
     ),

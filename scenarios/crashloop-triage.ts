@@ -10,6 +10,7 @@ import {
   defineScenario,
   deployment,
   eventSeen,
+  handOff,
   imageRef,
   kubectlIn,
   kubectlPatch,
@@ -118,8 +119,14 @@ async function classify(ctx: ScenarioContext, app: string): Promise<{ cause: str
   };
 }
 
+/** Each app's cause, as the classification step named it. */
+const CAUSES = handOff<ReadonlyMap<string, string>>("each app's cause", 'the runbook step "name each cause from its exit code or reason"');
+
 /** The apps the triage found with `cause` (set by the classification step). */
-const withCause = (ctx: ScenarioContext, cause: string) => APPS.filter((a) => ctx.found[`cause:${a}`] === cause);
+const withCause = (ctx: ScenarioContext, cause: string) => {
+  const causes = ctx.found.need(CAUSES);
+  return APPS.filter((a) => causes.get(a) === cause);
+};
 
 /** A fix step for one cause: applies `fix` to every app the triage gave that cause. */
 function fixFor(cause: string, title: string, shows: string, fix: (ctx: ScenarioContext, app: string) => Promise<string>) {
@@ -221,11 +228,13 @@ export default defineScenario({
         "CreateContainerConfigError: missing ConfigMap/Secret · ErrImagePull: image · Killing (liveness): probe too early",
       async (ctx) => {
         const rows: string[] = [];
+        const causes = new Map<string, string>();
         for (const app of APPS) {
           const { cause, evidence } = await classify(ctx, app);
-          ctx.found[`cause:${app}`] = cause;
+          causes.set(app, cause);
           rows.push(`${app.padEnd(9)} ${cause.padEnd(34)} ${evidence}`);
         }
+        ctx.found.set(CAUSES, causes);
         return rows.join("\n");
       },
     ),

@@ -6,6 +6,7 @@ import {
   defineScenario,
   echoService,
   etcdHealthy,
+  handOff,
   healthz,
   kubectlTimesOut,
   kubeletReports,
@@ -24,6 +25,8 @@ import {
 const shop = echoService("shop", 2);
 const apiClients = apiLoad({ rate: 10 });
 const shopUsers = serviceLoad(shop, { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } });
+/** The process that holds :2380, as the runbook's ss found it. */
+const HOLDER = handOff<{ command: string; pid: number }>("the process holding :2380", 'the runbook step "find who holds :2380"');
 
 export default defineScenario({
   id: "etcd-port-conflict",
@@ -83,14 +86,16 @@ export default defineScenario({
         const r = await nodeShell(cluster).controlPlane().exec(["ss", "-ltnp", "sport = :2380"]);
         const holder = /users:\(\("([^"]+)",pid=(\d+)/.exec(r.stdout);
         if (!holder) throw new Error(`nothing listens on :2380:\n${r.stdout}`);
-        found.command = holder[1]!;
-        found.pid = holder[2]!;
+        found.set(HOLDER, { command: holder[1]!, pid: Number(holder[2]) });
         return `ss -ltnp 'sport = :2380' (in place of the incident's lsof, which the node image does not have):\n${r.stdout}`;
       },
     ),
     step("kill the zombie", "kill -9 <pid from ss>", async ({ cluster, found }) => {
-      await nodeShell(cluster).controlPlane().exec(["kill", "-9", found.pid!]);
-      return `killed ${found.command} (pid ${found.pid})`;
+      const { command, pid } = found.need(HOLDER);
+      await nodeShell(cluster)
+        .controlPlane()
+        .exec(["kill", "-9", String(pid)]);
+      return `killed ${command} (pid ${pid})`;
     }),
     step(
       "wait for the kubelet to bring etcd back",

@@ -6,7 +6,9 @@ import {
   echoService,
   echoWorkload,
   type Fault,
+  handOff,
   kubeSystemReady,
+  LOST_NODE,
   nodeShell,
   nodesReady,
   pollUntil,
@@ -68,8 +70,9 @@ const kubeletDiskOfItsOwn: Sentinel = {
   async write(ctx) {
     const w = worker(ctx);
     ctx.evidence("setup", `${w.name}: ${(await w.sh(KUBELET_DISK, { timeoutMs: 2 * 60_000 })).stdout.trim()}`);
-    ctx.found.hostFreeBefore = await hostFree();
-    ctx.evidence("setup", `host: ${ctx.found.hostFreeBefore} free on the host's disk before the fault`);
+    const free = await hostFree();
+    ctx.found.set(HOST_FREE_BEFORE, free);
+    ctx.evidence("setup", `host: ${free} free on the host's disk before the fault`);
     await pollUntil(
       `${w.name} Ready on its new filesystem`,
       2 * 60_000,
@@ -85,6 +88,9 @@ const kubeletDiskOfItsOwn: Sentinel = {
 };
 
 /** Free space of this host's filesystem under Docker's data (read only: the scenario never writes there). */
+/** The host's free disk space before the fault, as the setup found it. */
+const HOST_FREE_BEFORE = handOff<string>("the host's free disk before the fault", "the setup item kubeletDiskOfItsOwn");
+
 async function hostFree(): Promise<string> {
   const s = await statfs("/var/lib/docker").catch(() => statfs("/"));
   return `${((s.bavail * s.bsize) / 2 ** 30).toFixed(1)} GiB`;
@@ -114,7 +120,7 @@ const debugLogRelease: Fault = {
     dep.spec!.template.spec!.containers.push(debugLog());
     dep.spec!.template.spec!.volumes = [{ name: "log", emptyDir: {} }];
     ctx.evidence("fault", await apply(ctx, dep));
-    ctx.found.lost = worker(ctx).name;
+    ctx.found.set(LOST_NODE, worker(ctx).name);
   },
 };
 
@@ -352,7 +358,7 @@ export default defineScenario({
         { clock: ctx.clock },
       );
       // The disk that filled was the node's own tmpfs: the host's free space is what it was.
-      return `${cleared}\nhost: ${await hostFree()} free on the host's disk (${ctx.found.hostFreeBefore} before the fault)`;
+      return `${cleared}\nhost: ${await hostFree()} free on the host's disk (${ctx.found.need(HOST_FREE_BEFORE)} before the fault)`;
     }),
   ],
   decisiveStep: "roll the release back, delete the writer's pods and the evicted ones",

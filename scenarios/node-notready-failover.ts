@@ -6,6 +6,7 @@ import {
   failedOver,
   kubeletStopped,
   kubeSystemReady,
+  LOST_NODE,
   lostNodeTainted,
   nodeNotReady,
   nodeShell,
@@ -28,7 +29,7 @@ const webUsers = serviceLoad(web, { rate: 20 });
 
 const symptoms = (within: Duration) => ({
   within,
-  expect: [nodeNotReady((ctx) => ctx.found.lost), lostNodeTainted(), podsBoundToLostNode(web), usersSeeErrors(webUsers)],
+  expect: [nodeNotReady((ctx) => ctx.found.get(LOST_NODE)), lostNodeTainted(), podsBoundToLostNode(web), usersSeeErrors(webUsers)],
   // The mitigation at work: once the toleration runs out, the pod is evicted and replaced on the other worker.
   stillWorks: [failedOver(web)],
 });
@@ -72,8 +73,8 @@ export default defineScenario({
   runbook: [
     diagnoseNotReadyNode(),
     step("start the kubelet", "systemctl start kubelet", async (ctx) => {
-      await nodeShell(ctx.cluster).node(ctx.found.lost!).exec(["systemctl", "start", "kubelet"]);
-      return (await nodeShell(ctx.cluster).node(ctx.found.lost!).sh("systemctl is-active kubelet")).stdout;
+      await nodeShell(ctx.cluster).node(ctx.found.need(LOST_NODE)).exec(["systemctl", "start", "kubelet"]);
+      return (await nodeShell(ctx.cluster).node(ctx.found.need(LOST_NODE)).sh("systemctl is-active kubelet")).stdout;
     }),
     waitNodeReady(),
   ],
@@ -99,7 +100,7 @@ export default defineScenario({
         runbook: [
           diagnoseNotReadyNode(),
           step("remove the partition", "iptables -t raw -S | grep aftershock-partition   # then -D each rule (and ip6tables)", async (ctx) => {
-            const node = nodeShell(ctx.cluster).node(ctx.found.lost!);
+            const node = nodeShell(ctx.cluster).node(ctx.found.need(LOST_NODE));
             const r = await node.sh(
               "for t in iptables ip6tables; do $t -t raw -S | grep aftershock-partition | sed 's/^-A/-D/' | while read -r rule; do eval $t -t raw $rule; done; done; iptables -t raw -S; ip6tables -t raw -S",
             );

@@ -5,6 +5,7 @@ import {
   type Fault,
   kubeletReports,
   kubeSystemReady,
+  LOST_NODE,
   nodeNotReady,
   nodeReboot,
   nodeShell,
@@ -77,7 +78,7 @@ const rebootedWithPackageDefault: Fault = {
   async inject(ctx) {
     if (!rebooted(ctx)) throw new Error("the cluster has no worker to reboot");
     const worker = onRebooted(ctx);
-    ctx.found.lost = worker.name;
+    ctx.found.set(LOST_NODE, worker.name);
     await worker.sh(`[ -f ${SAVED} ] || cp -p /etc/containerd/config.toml ${SAVED}`);
     await worker.exec(["tee", "/etc/containerd/config.toml"], { input: PACKAGE_DEFAULT });
     ctx.evidence("fault", `${worker.name} rebooted: ${await nodeReboot(ctx.cluster).rebootNode(worker.name)}`);

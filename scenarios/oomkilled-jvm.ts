@@ -98,7 +98,6 @@ async function heapVersusResident(ctx: ScenarioContext): Promise<string> {
   const at = `${k.t.pod} ${k.t.reason} (exit ${k.t.exitCode}) at ${k.t.finishedAt?.toISOString() ?? "?"}`;
   if (!k.sample) return `${at}: no sample of the JVM before the kill`;
   const m = k.sample.memory;
-  ctx.found["direct-at-kill"] = String(Math.round(m.directUsed / (1 << 20)));
   return `${at}\n  ${describeSample(k.sample)}\n  JVM flags: ${m.inputArguments}\n  heap headroom ${mib(m.heapMax - m.heapUsed)}, yet the container was at its limit: the rest is off-heap`;
 }
 

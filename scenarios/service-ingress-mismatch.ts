@@ -3,6 +3,8 @@ import {
   defineScenario,
   deployment,
   endpointsEmpty,
+  handOff,
+  type HandOff,
   httpGet,
   ingress,
   INGRESS_CONTROLLER,
@@ -40,14 +42,25 @@ const app = (name: string) =>
   });
 
 /**
- * A fix applied to each object the triage listed under `found[key]`: a JSON patch, as the on-call types it
+ * What the triage found wrong at each layer, by the name of the object to fix (the Service's, or the Ingress's).
+ */
+const NO_ENDPOINTS = handOff<string[]>("the Services without endpoints", 'the runbook step "endpoints: does each Service have pod IPs?"');
+const WRONG_SELECTOR = handOff<string[]>("the Services whose selector misses their pods", 'the runbook step "selector against pod labels"');
+const WRONG_TARGET_PORT = handOff<string[]>(
+  "the Services whose targetPort misses the container",
+  'the runbook step "targetPort against the port the container listens on"',
+);
+const WRONG_BACKEND = handOff<string[]>("the Ingresses with a broken backend", 'the runbook step "ingress backends against the Services that exist"');
+
+/**
+ * A fix applied to each object the triage listed under `key`: a JSON patch, as the on-call types it
  * (`kubectl patch <target> --type=json -p '[…]'`). Nothing found means nothing to fix at that layer.
  */
-function fixEach(title: string, key: string, none: string, patchOf: (name: string) => [string, unknown[]]) {
+function fixEach(title: string, key: HandOff<string[]>, none: string, patchOf: (name: string) => [string, unknown[]]) {
   const [target, ops] = patchOf("<name>");
   return step(title, `kubectl patch ${target.replace("/", " ")} --type=json -p '${JSON.stringify(ops)}'`, async (ctx) => {
     const out: string[] = [];
-    for (const name of (ctx.found[key] ?? "").split(",").filter(Boolean)) {
+    for (const name of ctx.found.need(key)) {
       const [t, p] = patchOf(name);
       out.push(await kubectlPatch(ctx, t, p, "json"));
     }
@@ -135,19 +148,18 @@ export default defineScenario({
     step("pods: running and ready?", "kubectl get pods -o wide", async (ctx) => {
       const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace });
       const notReady = pods.items.filter((p) => !podReady(p)).map((p) => p.metadata?.name);
-      ctx.found.podsReady = String(!notReady.length);
       return `${await kubectlLook(ctx, "get", "pods", "-o", "wide")}\n=> ${notReady.length ? `not ready: ${notReady.join(", ")}` : "every pod Ready: the fault is above the pods"}`;
     }),
     step("endpoints: does each Service have pod IPs?", "kubectl get endpoints", async (ctx) => {
       const empty: string[] = [];
       for (const a of APPS) if ((await readyAddresses(ctx, a)) === 0) empty.push(a);
-      ctx.found.noEndpoints = empty.join(",");
+      ctx.found.set(NO_ENDPOINTS, empty);
       return `${await kubectlLook(ctx, "get", "endpoints")}\n=> ${empty.length ? `no endpoints: ${empty.join(", ")}` : "every Service has endpoints"}`;
     }),
     step("selector against pod labels", "kubectl get svc <svc> -o yaml | grep -A5 selector\nkubectl get pods --show-labels", async (ctx) => {
       const out: string[] = [await kubectlLook(ctx, "get", "pods", "--show-labels")];
       const wrong: string[] = [];
-      for (const a of (ctx.found.noEndpoints ?? "").split(",").filter(Boolean)) {
+      for (const a of ctx.found.need(NO_ENDPOINTS)) {
         const svc = await ctx.cluster.api.core.readNamespacedService({ name: a, namespace: ctx.namespace });
         const selector = svc.spec?.selector ?? {};
         const podLabels = (await ctx.cluster.api.apps.readNamespacedDeployment({ name: a, namespace: ctx.namespace })).spec?.template.metadata?.labels ?? {};
@@ -157,7 +169,7 @@ export default defineScenario({
         );
         if (!matches) wrong.push(a);
       }
-      ctx.found.wrongSelector = wrong.join(",");
+      ctx.found.set(WRONG_SELECTOR, wrong);
       return out.join("\n");
     }),
     step(
@@ -179,7 +191,7 @@ export default defineScenario({
           );
           if (!listens) wrong.push(a);
         }
-        ctx.found.wrongTargetPort = wrong.join(",");
+        ctx.found.set(WRONG_TARGET_PORT, wrong);
         return out.join("\n");
       },
     ),
@@ -201,20 +213,20 @@ export default defineScenario({
           if (!svc || !portOk) wrong.push(ing.metadata!.name!);
         }
       }
-      ctx.found.wrongBackend = wrong.join(",");
+      ctx.found.set(WRONG_BACKEND, wrong);
       return out.join("\n");
     }),
     // The whole selector is replaced (a merge patch would keep stray keys).
-    fixEach("fix the selector to the pods' labels", "wrongSelector", "no selector mismatch found", (a) => [
+    fixEach("fix the selector to the pods' labels", WRONG_SELECTOR, "no selector mismatch found", (a) => [
       `service/${a}`,
       [{ op: "replace", path: "/spec/selector", value: { app: a } }],
     ]),
-    fixEach("fix the targetPort to the container's port", "wrongTargetPort", "no targetPort mismatch found", (a) => [
+    fixEach("fix the targetPort to the container's port", WRONG_TARGET_PORT, "no targetPort mismatch found", (a) => [
       `service/${a}`,
       [{ op: "replace", path: "/spec/ports/0/targetPort", value: CONTAINER_PORT }],
     ]),
     // Each Ingress here is named after the Service it fronts.
-    fixEach("point the ingress backend at the Service that exists", "wrongBackend", "no broken backend found", (ing) => [
+    fixEach("point the ingress backend at the Service that exists", WRONG_BACKEND, "no broken backend found", (ing) => [
       `ingress/${ing}`,
       [{ op: "replace", path: "/spec/rules/0/http/paths/0/backend/service/name", value: ing }],
     ]),

@@ -2,6 +2,7 @@ import {
   kubectl,
   defineScenario,
   filesInVolume,
+  handOff,
   helm,
   helmRun,
   imageRef,
@@ -82,6 +83,9 @@ const image = (ctx: ScenarioContext) => `image=${imageRef(ctx, APP)}`;
 
 const blobs = filesInVolume({ pod: `${RELEASE}-0`, container: "app", dir: "/data/blobs", count: 12, what: "blobs" });
 
+/** What the fault's `helm upgrade` printed. */
+const UPGRADE_OUTPUT = handOff<string>("helm upgrade's output", "the fault (helm upgrade to chart 1.1.0)");
+
 /** The fault's `helm upgrade` was refused for the StatefulSet's immutable field (its output, kept by the fault). */
 function upgradeRefused(): Probe {
   const failed = /UPGRADE FAILED: cannot patch "blob-store" with kind StatefulSet: /;
@@ -91,7 +95,7 @@ function upgradeRefused(): Probe {
     // each version's are in its profile.
     expectation: `helm upgrade printed ${failed} and the refusal in the cluster version's words`,
     async check(ctx) {
-      const out = ctx.found["upgrade-output"];
+      const out = ctx.found.get(UPGRADE_OUTPUT);
       if (out === undefined) return { ok: false, observed: "no upgrade has run" };
       const refused = versionOf(ctx).statefulSetTemplatesRefused;
       const line = out.split("\n").find((l) => /UPGRADE FAILED/.test(l)) ?? out.trim().split("\n").pop() ?? "";
@@ -154,7 +158,7 @@ export default defineScenario({
     async inject(ctx) {
       const r = await helmRun(ctx, ["upgrade", RELEASE, await chart("1.1.0"), "--set", "replicas=2", "--set", image(ctx)]);
       const out = `${r.stdout}${r.stderr}`.trim();
-      ctx.found["upgrade-output"] = out;
+      ctx.found.set(UPGRADE_OUTPUT, out);
       ctx.evidence("fault", `helm upgrade exited ${r.exitCode}: ${out.slice(-600)}`);
     },
   },

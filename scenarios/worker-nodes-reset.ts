@@ -4,6 +4,7 @@ import {
   echoService,
   etcdHealthy,
   type Fault,
+  handOff,
   kubeSystemDegraded,
   kubeSystemReady,
   nodeShell,
@@ -16,6 +17,9 @@ import {
   step,
   usersSeeErrors,
 } from "../harness/kit/index.js";
+
+/** kubeadm's join command, as the runbook printed it on the control plane. */
+const JOIN = handOff<string>("the join command", 'the runbook step "print a fresh join command on the control plane"');
 
 const RESET = [
   "kubeadm reset -f",
@@ -85,8 +89,9 @@ export default defineScenario({
   runbook: [
     step("print a fresh join command on the control plane", "kubeadm token create --print-join-command", async ({ cluster, found }) => {
       const r = await nodeShell(cluster).controlPlane().exec(["kubeadm", "token", "create", "--print-join-command"]);
-      found.join = r.stdout.trim();
-      return redactJoin(found.join);
+      const join = r.stdout.trim();
+      found.set(JOIN, join);
+      return redactJoin(join);
     }),
     step("delete the stale Node objects", "kubectl delete node <each worker>", async ({ cluster }) => {
       const workers = nodeShell(cluster)
@@ -101,7 +106,7 @@ export default defineScenario({
         const out: string[] = [];
         for (const w of nodeShell(cluster).nodes.filter((n) => n.role === "worker")) {
           // Preflight checks assume a VM (swap, kernel config); inside a kind node they are skipped, as kind does.
-          const r = await w.sh(`${found.join} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeoutMs: 4 * 60_000 });
+          const r = await w.sh(`${found.need(JOIN)} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeoutMs: 4 * 60_000 });
           out.push(`${w.name}: ${r.stdout.trim().split("\n").pop()}`);
         }
         return out.join("\n");

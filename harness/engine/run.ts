@@ -4,8 +4,8 @@ import { LoadMonitor } from "../load/streams.js";
 import { observe, type Observation, type Probe } from "../model/probe.js";
 import type { Scenario } from "../model/scenario.js";
 import type { Clock } from "../../clusters/wait.js";
-import type { ScenarioContext } from "../model/context.js";
-import type { ClusterFactory, ManagedCluster, NodeCommandRecord, NodeShell } from "../../clusters/contract.js";
+import { Found, type ScenarioContext } from "../model/context.js";
+import type { ClusterAccess, ClusterFactory, ManagedCluster, NodeCommandRecord, NodeShell } from "../../clusters/contract.js";
 import {
   EXIT_CODES,
   type NodeCommandEntry,
@@ -58,31 +58,58 @@ export interface Ending {
   reason: string;
 }
 
-/** One phase of the pipeline: it reads what earlier phases handed on, records itself, and ends the run or not. */
-export type Phase = (run: Run) => Promise<Ending | undefined>;
+/** Whether a phase ended the run (an outcome) rather than handing on to the next one. */
+export const ended = (r: object): r is Ending => "outcome" in r;
+
+/**
+ * One phase of the pipeline: given what the phase before it handed on, it records itself (Run.phase) and hands on
+ * what the next one needs, or ends the run. runner.ts passes each phase's result to the next.
+ */
+export type Phase<Given, Gives extends object> = (run: Run, given: Given) => Promise<Gives | Ending>;
 
 /** The verification phase's verdict (run-checks' classifyVerify), read by the sentinels phase. */
 export type VerifyVerdict = ReturnType<typeof classifyVerify>;
 
-/** What the phases hand on: each field is set by one phase and read by later ones. */
-export interface Handed {
-  /** cluster → every later phase and teardown. */
-  cluster?: ManagedCluster;
-  /** cluster → every later phase: what faults, probes and steps receive. */
-  ctx?: ScenarioContext;
-  /** setup → steady state, verify: the probes of the setup's sentinels. */
-  sentinelProbes?: Probe[];
-  /** steady state → symptoms absent: when the steady-state check began (wall clock). */
-  steadySince?: number;
-  /** inject → symptoms: ms since the run started. */
-  injectedAt?: number;
-  /** runbook → verify: ms since the run started, and the error that ended the runbook, if one did. */
-  runbookStart?: number;
-  runbookError?: string;
-  /** verify → sentinels. */
-  verified?: VerifyVerdict;
-  /** inject → runbook: deadman switches armed on nodes, disarmed once the runbook succeeded (or after the rollback). */
-  deadmen?: { line: string; disarm(): Promise<void> }[];
+/** A deadman switch armed on a node before the fault (a guarded cluster): it undoes the fault unless disarmed. */
+export interface Deadman {
+  line: string;
+  disarm(): Promise<void>;
+}
+
+/** cluster → every later phase, and after-run: the cluster, and what faults, probes and steps receive. */
+export interface OnCluster {
+  readonly cluster: ManagedCluster;
+  readonly ctx: ScenarioContext;
+}
+
+/** setup → steady state, verify: the probes of the setup's sentinels. */
+export interface SetUp extends OnCluster {
+  readonly sentinelProbes: Probe[];
+}
+
+/** steady state → symptoms absent: when the steady-state check began (wall clock). */
+export interface Steady extends SetUp {
+  readonly steadySince: number;
+}
+
+/**
+ * inject → symptoms: when the fault began (ms since the run started); → runbook: the deadman switches armed on nodes,
+ * disarmed once the runbook succeeded (or after the rollback).
+ */
+export interface Injected extends SetUp {
+  readonly injectedAt: number;
+  readonly deadmen: Deadman[];
+}
+
+/** runbook → verify: when it began (ms since the run started), and the error that ended it, if one did. */
+export interface RunbookDone extends SetUp {
+  readonly runbookStart: number;
+  readonly runbookError: string | undefined;
+}
+
+/** verify → conformance, sentinels: the verdict. */
+export interface Verified extends OnCluster {
+  readonly verified: VerifyVerdict;
 }
 
 /**
@@ -95,14 +122,18 @@ export class Run {
   readonly clock: Clock;
   readonly t0: number;
   readonly journal: RunJournal;
-  readonly found: Record<string, string> = {};
+  readonly found = new Found();
   /** Traffic through the fault, when the scenario declares it: started after setup, stopped before teardown. */
   readonly load: LoadMonitor | undefined;
   loadTicker: NodeJS.Timeout | undefined;
   memory: { stop(): Promise<number> } | undefined;
   /** What the run must undo, newest first; nothing is undone when the cluster is kept (--keep). */
   readonly teardown: RunTeardown;
-  readonly handed: Handed = {};
+  /**
+   * From when (the clock's wall time) log and journal probes count lines: the context's `logsSince`, which reads it.
+   * Set here only, through countLogsFrom.
+   */
+  private logsFrom: number | undefined;
   /** Set once Ctrl-C or SIGTERM ended the run (interrupt): its journal says so and nothing overwrites it. */
   interrupted = false;
   /** Phases begun and not yet ended: the one the signal cuts short. */
@@ -147,11 +178,25 @@ export class Run {
     return this.clock.now() - this.t0;
   }
 
-  /** What an earlier phase handed on; a phase that runs before it is a bug in the pipeline. */
-  need<K extends keyof Handed>(k: K): NonNullable<Handed[K]> {
-    const v = this.handed[k];
-    if (v === undefined) throw new Error(`run pipeline: "${k}" is read before the phase that sets it`);
-    return v as NonNullable<Handed[K]>;
+  /** Log and journal probes count lines from `at` (the clock's wall time: clock.now()) on. */
+  countLogsFrom(at: number): void {
+    this.logsFrom = at;
+  }
+
+  /** What faults, probes and steps receive on `cluster` (the scenario's view of it), in `namespace`. */
+  context(cluster: ClusterAccess, namespace: string): ScenarioContext {
+    const run = this;
+    return {
+      cluster,
+      clock: this.clock,
+      found: this.found,
+      evidence: this.evidence,
+      namespace,
+      get logsSince() {
+        return run.logsFrom;
+      },
+      ...(this.load ? { load: this.load } : {}),
+    };
   }
 
   private readonly nodeCommandIndex = new Map<string, NodeCommandEntry>();
@@ -259,7 +304,7 @@ export class Run {
         // The next asking reads only what was logged or served after this one: a window of its own.
         const since = clock.now();
         await clock.sleep(15_000);
-        ctx.logsSince = since;
+        this.countLogsFrom(since);
         recs = await ask();
         rounds++;
       }

@@ -7,32 +7,53 @@ import { cluster, preflight, setup, steadyState, symptomsAbsent } from "./phases
 import { inject, symptoms, verifyFails } from "./phases/fault.js";
 import { conformance } from "./phases/conformance.js";
 import { runbook, sentinels, verify } from "./phases/recovery.js";
-import { Run, type Phase, type RunOptions } from "./run.js";
+import { ended, Run, type Ending, type OnCluster, type Phase, type RunOptions } from "./run.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { withTestHooks } from "./test-hooks.js";
 
 export { runNamespace, type RunOptions } from "./run.js";
 
 /**
- * A run, in order: each phase records itself through Run.phase, reads what earlier ones handed on, and may
- * end the run with an outcome (the last always does). Before the fault: phases/before-fault.ts; from the fault
- * to the runbook: phases/fault.ts; the runbook and after: phases/recovery.ts (conformance, only with
- * --conformance: phases/conformance.ts); teardown: phases/after-run.ts.
+ * A run, in order: each phase records itself through Run.phase, is given what the one before it handed on, and
+ * hands on what the next needs, or ends the run with an outcome (the last always does). Before the fault:
+ * phases/before-fault.ts; from the fault to the runbook: phases/fault.ts; the runbook and after: phases/recovery.ts
+ * (conformance, only with --conformance: phases/conformance.ts); teardown: phases/after-run.ts. Returns the outcome,
+ * or undefined once Ctrl-C ended the run (interrupt). `reached` is what after-run needs however the run ended: the
+ * cluster and the scenario's context, once the cluster phase gave them.
  */
-export const PIPELINE: readonly Phase[] = [
-  cluster,
-  preflight,
-  setup,
-  steadyState,
-  symptomsAbsent,
-  inject,
-  symptoms,
-  verifyFails,
-  runbook,
-  verify,
-  conformance,
-  sentinels,
-];
+async function runPhases(run: Run, reached: { onCluster?: OnCluster }): Promise<Ending | undefined> {
+  const then = async <Given, Gives extends object>(phase: Phase<Given, Gives>, given: Given): Promise<Gives> => {
+    // Ctrl-C ended the run while a phase ran (interrupt): no later phase starts.
+    if (run.interrupted) throw new Stop(undefined);
+    const r = await phase(run, given);
+    if (ended(r)) throw new Stop(r);
+    return r;
+  };
+  try {
+    const onCluster = await then(cluster, undefined);
+    reached.onCluster = onCluster;
+    const checked = await then(preflight, onCluster);
+    const setUp = await then(setup, checked);
+    const steady = await then(steadyState, setUp);
+    const healthy = await then(symptomsAbsent, steady);
+    const injected = await then(inject, healthy);
+    const seen = await then(symptoms, injected);
+    const broken = await then(verifyFails, seen);
+    const recovered = await then(runbook, broken);
+    const verified = await then(verify, recovered);
+    const whole = await then(conformance, verified);
+    await then(sentinels, whole);
+    throw new Error("run pipeline: the last phase gave no outcome");
+  } catch (e) {
+    if (e instanceof Stop) return e.ending;
+    throw e;
+  }
+}
+
+/** How runPhases leaves the pipeline early: an outcome, or none (interrupted). */
+class Stop {
+  constructor(readonly ending: Ending | undefined) {}
+}
 
 /**
  * Runs one scenario: cluster → setup (sentinels) → steady state → symptoms absent (self-check) → inject →
@@ -64,25 +85,21 @@ export async function runScenario(asWritten: Scenario, opts: RunOptions): Promis
   run.reporter.onRunBegin?.(run.journal);
   // Ctrl-C: the run's teardown items (registered later) run first, then the run ends as interrupted.
   const unregister = registerTeardown(`write the interrupted journal of ${scenario.id}`, () => run.interrupt());
+  const reached: { onCluster?: OnCluster } = {};
   try {
-    for (const phase of PIPELINE) {
-      // Ctrl-C ended the run while a phase ran (interrupt): no later phase starts.
-      if (run.interrupted) return run.journal;
-      const end = await phase(run);
-      if (end) return run.finish(end.outcome, end.reason);
-    }
-    throw new Error("run pipeline: the last phase gave no outcome");
+    const end = await runPhases(run, reached);
+    return end ? run.finish(end.outcome, end.reason) : run.journal;
   } catch (e) {
     return run.finish("errored", e instanceof Error ? e.message : String(e));
   } finally {
     // An interrupted run has ended already (interrupt): its teardown ran from the signal handler.
-    if (!run.interrupted) await endRun(run).finally(unregister);
+    if (!run.interrupted) await endRun(run, reached.onCluster).finally(unregister);
   }
 }
 
 /** After the last phase, however the run ended: the memory, the load, the workload's verdict, the teardown, the reporters. */
-async function endRun(run: Run): Promise<void> {
-  await afterRun(run);
+async function endRun(run: Run, onCluster: OnCluster | undefined): Promise<void> {
+  await afterRun(run, onCluster);
   run.journal.endedAt = run.clock.now();
   run.journal.timings.totalMs = run.journal.endedAt - run.t0;
   await run.reporter.onRunEnd?.(run.journal);

@@ -1,6 +1,7 @@
 import { formatDuration } from "../../clusters/errors.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { LABELS } from "../../clusters/labels.js";
+import { Found } from "../model/context.js";
 import { kubeSystemReady, nodesReady } from "../model/health.js";
 import { waitFor, type Probe } from "../model/probe.js";
 import type { Outcome } from "./journal.js";
@@ -111,7 +112,7 @@ export class SharedClusters implements ClusterFactory {
 
   private async healthGate(cluster: ManagedCluster): Promise<{ ok: boolean; observed: string }> {
     const t0 = this.clock.now();
-    const ctx = { cluster, clock: this.clock, found: {}, evidence: () => {}, namespace: "default" };
+    const ctx = { cluster, clock: this.clock, found: new Found(), evidence: () => {}, namespace: "default" };
     try {
       for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces(), apiSettled()]) await waitFor(p, ctx, `${this.gateBudgetMs}ms`);
       return { ok: true, observed: `health gate passed in ${formatDuration(this.clock.now() - t0)}` };

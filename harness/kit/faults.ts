@@ -1,7 +1,7 @@
 import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import type { Fault } from "../model/scenario.js";
-import type { ScenarioContext } from "../model/context.js";
+import { handOff, type ScenarioContext } from "../model/context.js";
 import { step } from "./step.js";
 
 /**
@@ -83,7 +83,7 @@ echo "removed the zombie's files"`;
 /**
  * The first `count` control-plane machines die with their disks (a disk failure that ends in a reinstall):
  * the node containers and their /var volumes are removed outright. Node objects and etcd members stay
- * behind, as they do after a real hardware loss. The lost names go to `found.lost` for the runbook.
+ * behind, as they do after a real hardware loss. The lost names go to `found` (LOST_MACHINES) for the runbook.
  */
 export function controlPlaneMachinesLost(count: number): Fault {
   return {
@@ -100,11 +100,14 @@ export function controlPlaneMachinesLost(count: number): Fault {
       if (cps.length <= count) throw new AftershockError("E_BAD_INPUT", `losing ${count} of ${cps.length} control planes leaves no survivor to recover from`);
       const lost = cps.slice(0, count).map((n) => n.name);
       for (const name of lost) await lifecycle.destroyNode(name);
-      ctx.found.lost = lost.join(",");
+      ctx.found.set(LOST_MACHINES, lost);
       ctx.evidence("fault", `destroyed ${lost.join(", ")}; ${nodeShell(ctx.cluster).controlPlane().name} survives`);
     },
   };
 }
 
-/** The node names a fault recorded as lost. */
-export const lostNodes = (ctx: ScenarioContext): string[] => (ctx.found.lost ?? "").split(",").filter(Boolean);
+/** The control-plane machines controlPlaneMachinesLost destroyed, by node name. */
+export const LOST_MACHINES = handOff<string[]>("the lost control-plane machines", "the fault controlPlaneMachinesLost");
+
+/** The node names a fault recorded as lost (none before it ran). */
+export const lostNodes = (ctx: ScenarioContext): string[] => ctx.found.get(LOST_MACHINES) ?? [];

@@ -38,7 +38,7 @@ export {
   type Sentinel,
   type SymptomSet,
 } from "../model/scenario.js";
-export type { Evidence, ScenarioContext } from "../model/context.js";
+export { handOff, type Evidence, type Found, type HandOff, type ScenarioContext } from "../model/context.js";
 export {
   nodeLifecycle,
   nodeReboot,

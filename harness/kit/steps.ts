@@ -1,12 +1,12 @@
 import { nodeLifecycle, nodeShell } from "../../clusters/contract.js";
 import { AftershockError, parseDuration, type Duration } from "../../clusters/errors.js";
 import { raw, sh } from "../../clusters/exec.js";
-import { lostNodes } from "./faults.js";
+import { LOST_MACHINES } from "./faults.js";
 import { ETCDCTL_SHOWN, etcdctlFunction, etcdMembers } from "./probes.js";
 import { waitFor, type Probe } from "../model/probe.js";
 import type { RunbookStep } from "../model/scenario.js";
 import { step } from "./step.js";
-import type { ScenarioContext } from "../model/context.js";
+import { handOff, type ScenarioContext } from "../model/context.js";
 
 /**
  * A runbook step (step()), and the runbook steps shared by the scenarios that lose control-plane machines: what an
@@ -29,7 +29,7 @@ export function removeLostEtcdMembers(): RunbookStep {
   return step("remove the dead etcd members", shows, async (ctx) => {
     const members = await etcdMembers(ctx);
     const out = members.map((m) => `${m.id}, ${m.name}, ${m.clientUrl}`);
-    for (const name of lostNodes(ctx)) {
+    for (const name of ctx.found.need(LOST_MACHINES)) {
       const m = members.find((x) => x.name === name);
       if (!m) {
         out.push(`no member named ${name} (already removed)`);
@@ -44,7 +44,9 @@ export function removeLostEtcdMembers(): RunbookStep {
 /** `kubectl delete node` for each lost node. */
 export function deleteLostNodes(): RunbookStep {
   return step("delete the dead Node objects", "kubectl delete node <each lost node>", async (ctx) =>
-    (await ctx.cluster.kubectl(["delete", "node", ...lostNodes(ctx), "--ignore-not-found", "--request-timeout=30s"], { timeoutMs: 60_000 })).stdout.trim(),
+    (
+      await ctx.cluster.kubectl(["delete", "node", ...ctx.found.need(LOST_MACHINES), "--ignore-not-found", "--request-timeout=30s"], { timeoutMs: 60_000 })
+    ).stdout.trim(),
   );
 }
 
@@ -59,7 +61,7 @@ export function checkClusterInfo(): RunbookStep {
     async (ctx) => {
       const r = await ctx.cluster.kubectl(["-n", "kube-public", "get", "configmap", "cluster-info", "-o", "jsonpath={.data.kubeconfig}"]);
       const server = /server:\s*(\S+)/.exec(r.stdout)?.[1] ?? "";
-      const dead = lostNodes(ctx).find((n) => server.includes(`//${n}:`));
+      const dead = ctx.found.need(LOST_MACHINES).find((n) => server.includes(`//${n}:`));
       if (!dead) return `server: ${server} (not a lost node; left as it is)`;
       const fixed = r.stdout.replace(server, server.replace(dead, survivor(ctx).name));
       await ctx.cluster.kubectl([
@@ -77,18 +79,21 @@ export function checkClusterInfo(): RunbookStep {
   );
 }
 
+/** What newJoinCredentials made: kubeadm's join command (its words) and the uploaded certificates' key. */
+const JOIN_CREDENTIALS = handOff<{ join: string[]; certificateKey: string }>("the join command and certificate key", "the runbook step newJoinCredentials()");
+
 /** A new bootstrap token and a new certificate key for joining control planes. */
 export function newJoinCredentials(): RunbookStep {
   return step(
     "create a join command and a new certificate key",
     "kubeadm token create --print-join-command\nkubeadm init phase upload-certs --upload-certs",
     async (ctx) => {
-      ctx.found.join = (await survivor(ctx).exec(["kubeadm", "token", "create", "--print-join-command"])).stdout.trim();
+      const join = (await survivor(ctx).exec(["kubeadm", "token", "create", "--print-join-command"])).stdout.trim();
       const certs = await survivor(ctx).sh("kubeadm init phase upload-certs --upload-certs 2>&1");
       const key = certs.stdout.trim().split("\n").pop()?.trim() ?? "";
       if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${certs.stdout.slice(-300)}`);
-      ctx.found.certificateKey = key;
-      return `${redactJoin(ctx.found.join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
+      ctx.found.set(JOIN_CREDENTIALS, { join: join.split(/\s+/), certificateKey: key });
+      return `${redactJoin(join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
     },
   );
 }
@@ -104,16 +109,14 @@ export function joinReplacementControlPlanes(): RunbookStep {
       "kubeadm join <endpoint>:6443 --token … --discovery-token-ca-cert-hash sha256:… --control-plane --certificate-key … --v=5",
     async (ctx) => {
       const lifecycle = nodeLifecycle(ctx.cluster);
-      if (!ctx.found.join || !ctx.found.certificateKey)
-        throw new AftershockError("E_BAD_INPUT", "no join command or certificate key: run the credentials step first");
+      const { join, certificateKey } = ctx.found.need(JOIN_CREDENTIALS);
       const out: string[] = [];
-      for (const name of lostNodes(ctx)) {
+      for (const name of ctx.found.need(LOST_MACHINES)) {
         const node = await lifecycle.provisionNode(name);
         // Preflight assumes a VM (swap, kernel modules); kind skips it for every node, and so does this join.
-        const r = await node.sh(
-          sh`${ctx.found.join.split(" ")} --control-plane --certificate-key ${ctx.found.certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`,
-          { timeoutMs: 5 * 60_000 },
-        );
+        const r = await node.sh(sh`${join} --control-plane --certificate-key ${certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`, {
+          timeoutMs: 5 * 60_000,
+        });
         if (!/This node has joined the cluster and a new control plane instance was created/.test(r.stdout)) {
           throw new AftershockError("E_COMMAND", `kubeadm join on ${name} did not finish: ${r.stdout.trim().split("\n").slice(-3).join(" | ")}`);
         }

@@ -5,7 +5,7 @@ import type { ClusterAccess } from "../../clusters/contract.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { deletedPodReplaced, newDeploymentFilled, newPodScheduled } from "../../harness/kit/control-plane/control-plane.js";
 import type { Clock } from "../../clusters/wait.js";
-import type { ScenarioContext } from "../../harness/model/context.js";
+import { Found, type ScenarioContext } from "../../harness/model/context.js";
 import { app } from "../../harness/kit/targets.js";
 
 /** Wall time that advances only when a probe sleeps: the 15 s grace is tested without waiting. */
@@ -102,7 +102,7 @@ function fakeCluster(healthy: boolean) {
       throw new Error("kubectl is not used by these probes");
     },
   };
-  const ctx: ScenarioContext = { cluster, clock, found: {}, evidence: () => {}, namespace: "run-ns", logsSince: clock.now() };
+  const ctx: ScenarioContext = { cluster, clock, found: new Found(), evidence: () => {}, namespace: "run-ns", logsSince: clock.now() };
   /** A running two-replica Deployment `app` whose pods are old, Ready and placed. */
   const running = (app: string) => {
     const old = clock.now() - 600_000;

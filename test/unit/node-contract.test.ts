@@ -21,7 +21,7 @@ import { plannedCommands } from "../../harness/engine/plan-by-node.js";
 import { loadAll, loadScenario } from "../../harness/engine/registry.js";
 import { withRunbook, withVariant } from "../../harness/engine/variants.js";
 import type { Scenario } from "../../harness/model/scenario.js";
-import type { ScenarioContext } from "../../harness/model/context.js";
+import { Found, type ScenarioContext } from "../../harness/model/context.js";
 
 const names = (script: string) => scanShell(script).commands.map((c) => (c.dynamic ? `$ ${c.name}` : c.name));
 
@@ -266,10 +266,9 @@ describe("the catalog's out-of-band commands", () => {
       kubernetesVersion: "v1.37.2",
       shell: { nodes: [cp], controlPlane: () => cp, node: () => cp },
     } as unknown as ClusterAccess);
-    const ctx = { cluster, found: {} as Record<string, string> } as unknown as ScenarioContext;
+    const ctx = { cluster, found: new Found() } as unknown as ScenarioContext;
     const out = await s.runbook[0]!.run(ctx);
     expect(out).toMatch(/^ss -ltnp 'sport = :2380' \(in place of the incident's lsof, which the node image does not have\):\n/);
-    expect(ctx.found).toEqual({ command: "etcd", pid: "48213" });
     expect(await s.runbook[1]!.run(ctx)).toBe("killed etcd (pid 48213)");
     expect(ran).toEqual([
       ["ss", "-ltnp", "sport = :2380"],

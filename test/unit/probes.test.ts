@@ -1,14 +1,17 @@
 import { versionOf } from "../../harness/kit/versions.js";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
-import { lostNodes } from "../../harness/kit/faults.js";
+import { LOST_MACHINES, lostNodes } from "../../harness/kit/faults.js";
 import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/kit/probes.js";
+import { podLogMatches } from "../../harness/kit/workloads/workloads.js";
 import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
-import type { ScenarioContext } from "../../harness/model/context.js";
+import { Found, type ScenarioContext } from "../../harness/model/context.js";
 
 /** A control-plane node whose shell answers from a table of (command fragment → output); nothing runs. */
-function ctxAnswering(answers: [string, string, number?][], found: Record<string, string> = {}): ScenarioContext & { commands: string[] } {
+function ctxAnswering(answers: [string, string, number?][], lostMachines?: string[]): ScenarioContext & { commands: string[] } {
   const commands: string[] = [];
+  const found = new Found();
+  if (lostMachines) found.set(LOST_MACHINES, lostMachines);
   const answer = async (cmd: string): Promise<RunResult> => {
     commands.push(cmd);
     const hit = answers.find(([frag]) => cmd.includes(frag));
@@ -45,7 +48,7 @@ describe("etcd membership probes", () => {
           1,
         ],
       ],
-      { lost: "as-1-control-plane" },
+      ["as-1-control-plane"],
     );
     const o = await etcdMemberUnreachable(lost).check(ctx);
     expect(o).toEqual({ ok: true, observed: "https://172.19.0.3:2379 is unhealthy: failed to commit proposal: context deadline exceeded" });
@@ -58,7 +61,7 @@ describe("etcd membership probes", () => {
         ["member list", MEMBERS],
         ["endpoint health --cluster", health, 1],
       ],
-      { lost: "as-1-control-plane" },
+      ["as-1-control-plane"],
     );
     expect((await etcdMemberUnreachable(lost).check(other)).ok).toBe(false);
     const none = ctxAnswering([
@@ -114,5 +117,26 @@ describe("API write probes", () => {
     expect(await probe.check(on("v1.37.2"))).toEqual({ ok: true, observed: refusal });
     // Up to 1.30 that refusal is not what a lost quorum looks like: etcd's own timeout is.
     expect((await probe.check(on("v1.29.15"))).ok).toBe(false);
+  });
+});
+
+describe("log probes' window", () => {
+  it("podLogMatches reads the pods' log since ctx.logsSince, measured on the context's clock", async () => {
+    const asked: { sinceSeconds?: number }[] = [];
+    const core = {
+      listNamespacedPod: async () => ({ items: [{ metadata: { name: "web-1" } }] }),
+      readNamespacedPodLog: async (req: { sinceSeconds?: number }) => (asked.push(req), "GET / 200\n"),
+    };
+    const { cluster } = ctxAnswering([]);
+    const ctx: ScenarioContext = {
+      cluster: { ...cluster, api: { core } as never },
+      clock: { now: () => 1_090_000, sleep: async () => {} },
+      found: new Found(),
+      evidence: () => {},
+      namespace: "default",
+      logsSince: 1_000_000,
+    };
+    expect(await podLogMatches("web", /200/).check(ctx)).toEqual({ ok: true, observed: "GET / 200" });
+    expect(asked.map((r) => r.sinceSeconds)).toEqual([90]);
   });
 });

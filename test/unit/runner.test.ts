@@ -390,6 +390,8 @@ describe("the run's checks on its own probes", () => {
         if (!w.state.broken) {
           windows.push(ctx.logsSince!);
           spans.push(ctx.clock.now() - ctx.logsSince!);
+          // Reading the logs takes a second: the next window starts after this asking, not when the steady state began.
+          await ctx.clock.sleep(1000);
         }
         asked++;
         return { ok: w.state.broken || asked <= 2, observed: w.state.broken || asked <= 2 ? "p99 4096ms" : "p99 8ms" };
@@ -405,7 +407,7 @@ describe("the run's checks on its own probes", () => {
     expect(new Set(windows).size, "each asking reads log lines of a window of its own").toBe(3);
     expect(spans.slice(1), "each asking again reads the 15s since the asking before, not from the moment it asks (an empty window)").toEqual([15_000, 15_000]);
     expect(j.evidence.map((e) => e.text).find((t) => t.startsWith("symptoms-absent:"))).toMatch(
-      /WAL fsync slow held at first \(p99 4096ms\); asked 3 times over 30\.0s/,
+      /WAL fsync slow held at first \(p99 4096ms\); asked 3 times over 33\.0s/,
     );
   });
 
@@ -483,7 +485,7 @@ describe("the run's checks on its own probes", () => {
     expect(j.phases.find((p) => p.name === "verify-fails")!.probes.map((r) => r.name)).toEqual(["up"]);
   });
 
-  it("asks log probes about lines since the steady-state check began, then since the fault", async () => {
+  it("asks log probes about lines since the steady-state check began, then since the fault, on the run's clock", async () => {
     const w = fakeWorld();
     const since: (number | undefined)[] = [];
     const log: Probe = {
@@ -491,15 +493,17 @@ describe("the run's checks on its own probes", () => {
       expectation: "a line",
       check: async (ctx) => {
         since.push(ctx.logsSince);
+        // Asking takes the fake clock's time: the fault comes later than the steady-state check.
+        await ctx.clock.sleep(5_000);
         return { ok: w.state.broken, observed: "" };
       },
     };
-    const before = Date.now();
     const j = await run(w, { symptoms: { within: "1m", expect: [log] } });
     expect(j.outcome).toBe("passed");
-    expect(since).toHaveLength(2);
-    expect(since[0]).toBeGreaterThanOrEqual(before);
-    expect(since[1]).toBeGreaterThanOrEqual(since[0]!);
+    // The fake clock (FakeClock), not Date.now(): when the steady-state check began, then when the fault began.
+    const steady = j.phases.find((p) => p.name === "steady-state")!;
+    expect(since).toEqual([j.startedAt + steady.startedAt, j.startedAt + j.timings.faultStartedAtMs!]);
+    expect(since[1]).toBeGreaterThan(since[0]!);
   });
 
   it("what the incident says still works during the fault is required within the budget, but is no signature", async () => {

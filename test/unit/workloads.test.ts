@@ -10,7 +10,7 @@ import { service as sentinelService, serviceAnswers, serviceDown } from "../../h
 import { controlPlanesTakePods, ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
 import { deleteRunNamespace } from "../../harness/engine/run-namespace.js";
 import { FakeClock } from "./fake-clock.js";
-import type { ScenarioContext } from "../../harness/model/context.js";
+import { Found, type ScenarioContext } from "../../harness/model/context.js";
 
 /** A cluster whose API answers node and pod lists from fixtures; nothing runs. */
 function apiCluster(nodes: [string, string][], pods: [string, string, boolean][], shellNodes?: string[]): ClusterAccess {
@@ -50,7 +50,7 @@ function apiCluster(nodes: [string, string][], pods: [string, string, boolean][]
 const ctxOf = (cluster: ClusterAccess): ScenarioContext => ({
   cluster,
   clock: { now: () => 0, sleep: async () => {} },
-  found: {},
+  found: new Found(),
   evidence: () => {},
   namespace: "default",
 });

@@ -1,13 +1,16 @@
+import type { ManagedCluster } from "../../../clusters/contract.js";
+import type { ScenarioContext } from "../../model/context.js";
 import { isStopping } from "../signals.js";
 import { stopWatches } from "../../../clusters/namespace-watch.js";
 import { WORKLOAD_AFTER_SECONDS, WORKLOAD_BREACHED_EXIT, workloadLines, workloadVerdict } from "../../model/workload.js";
-import type { Run } from "../run.js";
+import type { OnCluster, Run } from "../run.js";
 
 /**
  * What runs after the last phase, however the run ended (an outcome, an error): the memory peak, the load
  * stopped and recorded, the team's workload judged, then the teardown, newest first, unless the cluster is kept.
+ * `onCluster`: what the cluster phase gave, when the run got that far.
  */
-export async function afterRun(run: Run): Promise<void> {
+export async function afterRun(run: Run, onCluster: OnCluster | undefined): Promise<void> {
   const { journal, load } = run;
   if (run.memory) journal.peakMemoryMiB = await run.memory.stop().catch(() => undefined);
   clearInterval(run.loadTicker);
@@ -25,15 +28,14 @@ export async function afterRun(run: Run): Promise<void> {
     for (const r of journal.load)
       for (const slo of r.slos) run.evidence(`load ${r.name}: SLO ${slo.window}`, `${slo.ok ? "met" : "breached"} (${slo.objective}): ${slo.observed}`);
   }
-  await judgeWorkload(run);
-  await teardown(run);
+  await judgeWorkload(run, onCluster?.ctx);
+  await teardown(run, onCluster?.cluster);
 }
 
 /** The team's workload: its own verdict, from its users' traffic and its pods, kept apart from the runbook's. */
-async function judgeWorkload(run: Run): Promise<void> {
+async function judgeWorkload(run: Run, runCtx: ScenarioContext | undefined): Promise<void> {
   const { journal, scenario } = run;
   const ut = scenario.underTest;
-  const runCtx = run.handed.ctx;
   if (!(ut && runCtx && journal.phases.some((p) => p.name === "inject"))) return;
   const pods = await ut.observer.after(runCtx).catch((e: unknown) => {
     run.evidence("workload", `reading the workload's pods failed: ${String(e)}`);
@@ -58,8 +60,7 @@ async function judgeWorkload(run: Run): Promise<void> {
 }
 
 /** 11. Teardown (always), unless asked to keep the cluster. */
-async function teardown(run: Run): Promise<void> {
-  const c = run.handed.cluster;
+async function teardown(run: Run, c: ManagedCluster | undefined): Promise<void> {
   if (!c) return;
   // Watches opened by workload probes hold connections open; they end with the run, kept cluster or not.
   try {

@@ -5,12 +5,12 @@ import { describeLoadTarget } from "../../load/streams.js";
 import { observeWithin } from "../../model/probe.js";
 import { SENTINEL_NAMESPACE } from "../../model/scenario.js";
 import { createRunNamespace, deleteRunNamespace } from "../run-namespace.js";
-import { record, runNamespace, type Phase } from "../run.js";
+import { record, runNamespace, type OnCluster, type Phase, type SetUp, type Steady } from "../run.js";
 
 /** The phases before the fault: a cluster, the scenario's setup on it, and two checks that it is healthy. */
 
 /** 1. Cluster. Gives: the cluster, and the context the scenario sees (only the capabilities it declared). */
-export const cluster: Phase = async (run) => {
+export const cluster: Phase<void, OnCluster> = async (run) => {
   const { scenario, opts, journal } = run;
   const created = await run.phase("cluster", undefined, async () => {
     const c = await opts.clusters.create({
@@ -22,7 +22,6 @@ export const cluster: Phase = async (run) => {
     });
     return c;
   });
-  run.handed.cluster = created;
   // Every command its nodes run from now on (the guard's, the scenario's, the rollback's), with where it ran.
   created.nodeCommands?.listen(run.nodeCommand);
   run.memory = created.sampleMemory?.();
@@ -39,15 +38,11 @@ export const cluster: Phase = async (run) => {
   journal.timings.clusterCreateMs = journal.phases[0]!.endedAt - journal.phases[0]!.startedAt;
   // The scenario sees the capabilities it declared, and nothing more; on its nodes, only the commands an upstream kind
   // node image of the cluster's version offers (E_NODE_CONTRACT before anything else runs: clusters/kind/node-contract.ts).
-  run.handed.ctx = {
-    cluster: withNodeContract(restrictTo(created, scenario.needs)),
-    clock: run.clock,
-    found: run.found,
-    evidence: run.evidence,
-    namespace: opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, run.runId, !!created.shared),
-    ...(run.load ? { load: run.load } : {}),
-  };
-  return undefined;
+  const ctx = run.context(
+    withNodeContract(restrictTo(created, scenario.needs)),
+    opts.namespace && scenario.scope === "namespace" ? opts.namespace : runNamespace(scenario, run.runId, !!created.shared),
+  );
+  return { cluster: created, ctx };
 };
 
 /**
@@ -55,9 +50,9 @@ export const cluster: Phase = async (run) => {
  * to spare for the fault, nodes Ready, and the cluster's lock taken, before anything is written. A failure aborts the run
  * with its one-line reason; nothing was created, and the lock (if taken) goes with the cluster's teardown.
  */
-export const preflight: Phase = async (run) => {
-  const guard = run.need("cluster").guard;
-  if (!guard) return undefined;
+export const preflight: Phase<OnCluster, OnCluster> = async (run, given) => {
+  const guard = given.cluster.guard;
+  if (!guard) return given;
   try {
     await run.phase("preflight", undefined, async (p) => {
       await run.step(
@@ -72,14 +67,13 @@ export const preflight: Phase = async (run) => {
     if (e instanceof AftershockError && e.code === "E_PREFLIGHT") return { outcome: "aborted", reason: `preflight: ${e.message}` };
     throw e;
   }
-  return undefined;
+  return given;
 };
 
 /** 2. Setup: the run's namespace and workload images, then sentinels, then the load. Gives: the sentinels' probes. */
-export const setup: Phase = async (run) => {
+export const setup: Phase<OnCluster, SetUp> = async (run, given) => {
   const { scenario, opts, load, reporter, journal } = run;
-  const created = run.need("cluster");
-  const ctx = run.need("ctx");
+  const { cluster: created, ctx } = given;
   await run.phase("setup", undefined, async (p) => {
     // A cluster-scoped run on a shared cluster also writes into namespaces of its own (its workloads', its
     // sentinels'), deleted at its end, so that the next run on that cluster starts from what it would find on
@@ -124,16 +118,14 @@ export const setup: Phase = async (run) => {
       }, 10_000);
     }
   });
-  run.handed.sentinelProbes = scenario.setup.flatMap((s) => s.probes());
-  return undefined;
+  return { ...given, sentinelProbes: scenario.setup.flatMap((s) => s.probes()) };
 };
 
 /** 3. Steady state: all must hold now (with a short grace), or the scenario is aborted, not failed. */
-export const steadyState: Phase = async (run) => {
+export const steadyState: Phase<SetUp, Steady> = async (run, given) => {
   const { scenario } = run;
-  const ctx = run.need("ctx");
-  const sentinelProbes = run.need("sentinelProbes");
-  run.handed.steadySince = Date.now();
+  const { ctx, sentinelProbes } = given;
+  const steadySince = run.clock.now();
   try {
     await run.phase("steady-state", scenario.steadyStateBudgetMs, async (p) => {
       for (const probe of [...scenario.steadyState, ...sentinelProbes]) {
@@ -145,17 +137,17 @@ export const steadyState: Phase = async (run) => {
   } catch (e) {
     return { outcome: "aborted", reason: (e as Error).message };
   }
-  return undefined;
+  return { ...given, steadySince };
 };
 
 /**
  * 4. Self-check: every symptom must be absent from the healthy cluster, asked exactly as it will be asked
  * after the fault (log and journal probes over lines since the steady-state check began).
  */
-export const symptomsAbsent: Phase = async (run) => {
+export const symptomsAbsent: Phase<Steady, SetUp> = async (run, given) => {
   const { scenario } = run;
-  const ctx = run.need("ctx");
-  ctx.logsSince = run.need("steadySince");
+  const { ctx } = given;
+  run.countLogsFrom(given.steadySince);
   const present = await run.selfCheck(
     "symptoms-absent",
     ctx,
@@ -166,5 +158,5 @@ export const symptomsAbsent: Phase = async (run) => {
       (scenario.symptomsAbsentBudgetMs ? ` (still after ${formatDuration(scenario.symptomsAbsentBudgetMs)} of asking again)` : ""),
     scenario.symptomsAbsentBudgetMs,
   );
-  return present ? { outcome: "inconclusive", reason: present } : undefined;
+  return present ? { outcome: "inconclusive", reason: present } : given;
 };

@@ -14,7 +14,8 @@ import {
 } from "../../../clusters/conformance/run.js";
 import { CONFORMANCE_TIMEOUT_MS, conformanceSpecsFor } from "../../../clusters/conformance/specs.js";
 import { stopBeforeConformance } from "../test-hooks.js";
-import type { Phase, Run } from "../run.js";
+import type { ManagedCluster } from "../../../clusters/contract.js";
+import type { Phase, Run, Verified } from "../run.js";
 
 /** How long the phase waits, after e2e.test, for the namespaces its specs deleted without waiting to be gone. */
 export const E2E_NAMESPACES_GONE_MS = 2 * 60_000;
@@ -26,19 +27,19 @@ export const E2E_NAMESPACES_GONE_MS = 2 * 60_000;
  * answers the run's probes but is not whole. Then its namespaces are waited for, so that the next run on a shared
  * cluster does not inherit them. Not counted in time to recover (which verification has set).
  */
-export const conformance: Phase = async (run) => {
+export const conformance: Phase<Verified, Verified> = async (run, given) => {
   const c = run.opts.conformance;
-  if (!c) return undefined;
+  if (!c) return given;
   const binary = c.e2eTest;
   if (!binary) throw new Error("run pipeline: --conformance without an e2e.test (runScenario sets it from prepare())");
-  const cluster = run.need("cluster");
+  const { cluster } = given;
   const version = cluster.kubernetesVersion;
   const outDir = c.outDir?.({ scenarioId: run.scenario.id, runId: run.runId }) ?? path.join(os.tmpdir(), `aftershock-conformance-${run.runId}`);
   const n = conformanceSpecsFor(version).length;
   const budget = CONFORMANCE_TIMEOUT_MS + CONFORMANCE_GRACE_MS + E2E_NAMESPACES_GONE_MS;
   const record = await run.phase("conformance", budget, async (p) => {
     const stop = stopBeforeConformance();
-    if (stop) await run.step(p, `test switch: stop ${stop} before conformance`, undefined, () => stopComponent(run, stop));
+    if (stop) await run.step(p, `test switch: stop ${stop} before conformance`, undefined, () => stopComponent(run, cluster, stop));
     let rec: ConformanceRecord | undefined;
     const shows = `${renderCommand(binary, [`--kubeconfig=${cluster.kubeconfigPath}`, "--provider=skeleton"])} --ginkgo.focus='<${n} curated [Conformance] specs>' --ginkgo.timeout=${formatDuration(CONFORMANCE_TIMEOUT_MS)} --ginkgo.junit-report=${path.join(outDir, "junit-e2e.xml")} …`;
     await run.step(p, `e2e.test ${version}: ${n} curated [Conformance] specs`, shows, async () => {
@@ -52,7 +53,7 @@ export const conformance: Phase = async (run) => {
       run.journal.conformance = rec;
       return conformanceLines(rec).join("\n");
     });
-    await run.step(p, "the e2e namespaces deleted", undefined, () => e2eNamespacesGone(run));
+    await run.step(p, "the e2e namespaces deleted", undefined, () => e2eNamespacesGone(run, cluster));
     if (!conformanceOk(rec!)) {
       p.status = "failed";
       p.error = conformanceSummary(rec!);
@@ -60,9 +61,9 @@ export const conformance: Phase = async (run) => {
     return rec!;
   });
   run.evidence("conformance", conformanceLines(record).join("\n"));
-  if (conformanceOk(record)) return undefined;
+  if (conformanceOk(record)) return given;
   // Data lost as well is named, as sentinels would have: the run ends here.
-  const lost = run.handed.verified?.failedSentinels ?? [];
+  const lost = given.verified.failedSentinels;
   return {
     outcome: "not-recovered",
     reason: conformanceFailure(record) + (lost.length ? `; data written before the fault is gone too: ${lost.map((f) => f.observed).join("; ")}` : ""),
@@ -73,16 +74,16 @@ export const conformance: Phase = async (run) => {
  * Every namespace e2e.test made (label e2e-run) gone, within E2E_NAMESPACES_GONE_MS. Each spec starts its namespace's
  * deletion without waiting; namespaces still terminating then are said in the step's output, not failed on.
  */
-async function e2eNamespacesGone(run: Run): Promise<string> {
+async function e2eNamespacesGone(run: Run, cluster: ManagedCluster): Promise<string> {
   try {
-    return await waitNamespaces(run);
+    return await waitNamespaces(run, cluster);
   } catch (e) {
     return `the e2e namespaces could not be listed: ${(e as Error).message}`;
   }
 }
 
-async function waitNamespaces(run: Run): Promise<string> {
-  const api = run.need("cluster").api;
+async function waitNamespaces(run: Run, cluster: ManagedCluster): Promise<string> {
+  const { api } = cluster;
   const left = async () => (await api.core.listNamespace({ labelSelector: "e2e-run" })).items.map((ns) => ns.metadata?.name ?? "?");
   const t0 = run.clock.now();
   let names = await left();
@@ -104,8 +105,8 @@ async function waitNamespaces(run: Run): Promise<string> {
 }
 
 /** The test switch: the component's static pod manifest parked on every control plane (the kubelet stops its pod). */
-async function stopComponent(run: Run, component: string): Promise<string> {
-  const shell = run.need("cluster").shell;
+async function stopComponent(run: Run, cluster: ManagedCluster, component: string): Promise<string> {
+  const { shell } = cluster;
   if (!shell) throw new Error(`test switch: stopping ${component} needs the nodes' shell, which this target does not give`);
   const out: string[] = [];
   for (const node of shell.nodes.filter((x) => x.role === "control-plane")) {

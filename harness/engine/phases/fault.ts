@@ -5,7 +5,8 @@ import type { Scenario } from "../../model/scenario.js";
 import { healthProbes } from "../../model/scenario.js";
 import { latch } from "../run-checks.js";
 import type { PhaseRecord } from "../journal.js";
-import { record, withBudget, type Phase, type Run } from "../run.js";
+import type { ScenarioContext } from "../../model/context.js";
+import { record, withBudget, type Deadman, type Injected, type Phase, type Run, type SetUp } from "../run.js";
 
 /**
  * What happens between the fault and the runbook: the fault goes in (its rollback owed from then on), the
@@ -17,16 +18,17 @@ import { record, withBudget, type Phase, type Run } from "../run.js";
  * the fault began to act, which is when injection starts: users can see errors while a long injection is still
  * running (etcd-port-conflict's takes about 8 s), so the clock of time to detect starts here, not when it ends.
  */
-export const inject: Phase = async (run) => {
+export const inject: Phase<SetUp, Injected> = async (run, given) => {
   const { scenario, opts, clock } = run;
-  const ctx = run.need("ctx");
+  const { ctx } = given;
   const fault = scenario.fault;
-  const guard = run.need("cluster").guard;
-  await run.phase("inject", undefined, async (p) => {
+  const guard = given.cluster.guard;
+  const deadmen: Deadman[] = [];
+  const injectedAt = await run.phase("inject", undefined, async (p) => {
     // Guarded (a cluster this tool did not create): a snapshot before a control-plane fault, a deadman before a node's
     // fault. Both come before the fault's clock starts: the snapshot's seconds are not time to detect.
-    const guarded = guard ? await guardFault(run, guard, p) : undefined;
-    ctx.logsSince = Date.now();
+    const guarded = guard ? await guardFault(run, guard, ctx, deadmen, p) : undefined;
+    run.countLogsFrom(clock.now());
     run.load?.mark("injectMs");
     if (fault.rollback && !opts.keep) {
       const rb = fault.rollback;
@@ -36,13 +38,14 @@ export const inject: Phase = async (run) => {
         return out;
       });
     }
-    run.handed.injectedAt = run.now();
+    const at = run.now();
     await run.step(p, scenario.fault.title, scenario.fault.plan.join("\n"), async () => {
       await scenario.fault.inject(ctx);
       return undefined;
     });
+    return at;
   });
-  return undefined;
+  return { ...given, injectedAt, deadmen };
 };
 
 /** A control-plane fault: the scenario's tags say so (its fault stops or removes what etcd and the API server run on). */
@@ -52,10 +55,10 @@ export const controlPlaneFault = (s: Pick<Scenario, "tags">) => s.tags.includes(
  * Before the fault, on a cluster with a guard: an etcd snapshot for a control-plane fault (its path in the evidence),
  * and the fault's deadman armed on its node, with a teardown item that disarms it after the rollback succeeded (pushed
  * before the rollback's, so it runs after it). A rollback that fails leaves the deadman armed: the node undoes the fault.
+ * The deadman goes to `deadmen`, for the runbook to disarm once it succeeded.
  */
-async function guardFault(run: Run, guard: RunGuard, p: PhaseRecord): Promise<{ rolledBack: boolean }> {
+async function guardFault(run: Run, guard: RunGuard, ctx: ScenarioContext, deadmen: Deadman[], p: PhaseRecord): Promise<{ rolledBack: boolean }> {
   const { scenario } = run;
-  const ctx = run.need("ctx");
   const state = { rolledBack: !scenario.fault.rollback };
   if (controlPlaneFault(scenario))
     await run.step(
@@ -84,7 +87,7 @@ async function guardFault(run: Run, guard: RunGuard, p: PhaseRecord): Promise<{ 
     `systemd-run --on-active=${seconds}s --unit=aftershock-deadman-${run.runId}-fault /bin/sh <the fault's undo>`,
     async () => {
       const d = await guard.armDeadman({ node, tag: "fault", undo: dm.undo, seconds });
-      (run.handed.deadmen ??= []).push(d);
+      deadmen.push(d);
       run.evidence("deadman", d.line);
       if (!run.opts.keep)
         run.teardown.push(`disarm the deadman on ${node} (once the rollback ran)`, "", async () => {
@@ -102,10 +105,9 @@ async function guardFault(run: Run, guard: RunGuard, p: PhaseRecord): Promise<{ 
  * 6. Symptoms: every signature (and what the incident says still works) must be seen within the budget;
  * each is latched when first seen. Gives: the times to detect and to confirm, in the journal.
  */
-export const symptoms: Phase = async (run) => {
+export const symptoms: Phase<Injected, Injected> = async (run, given) => {
   const { scenario, journal, reporter } = run;
-  const ctx = run.need("ctx");
-  const injectedAt = run.need("injectedAt");
+  const { ctx, injectedAt } = given;
   const signatures = new Set(scenario.symptoms.expect.map((x) => x.name));
   const symptomsOk = await run.phase("symptoms", scenario.symptomsBudgetMs, async (p) => {
     const { pending, last } = await latch(
@@ -135,7 +137,7 @@ export const symptoms: Phase = async (run) => {
     journal.timings.timeToConfirmMs = Math.max(...firsts) - injectedAt;
     return true;
   });
-  if (symptomsOk) return undefined;
+  if (symptomsOk) return given;
   const p = journal.phases.at(-1)!;
   return { outcome: "fault-not-reproduced", reason: `the fault did not produce the incident's symptoms: ${p.error}` };
 };
@@ -144,8 +146,8 @@ export const symptoms: Phase = async (run) => {
  * 7. Self-check: on the broken cluster, at least one verification probe must be unmet, or passing
  * verification later would prove nothing. Before the runbook, and before a game-day hand-over.
  */
-export const verifyFails: Phase = async (run) => {
-  const ctx = run.need("ctx");
+export const verifyFails: Phase<Injected, Injected> = async (run, given) => {
+  const { ctx } = given;
   const health = healthProbes(run.scenario);
   const blindVerify = await run.selfCheck(
     "verify-fails",
@@ -155,5 +157,5 @@ export const verifyFails: Phase = async (run) => {
     (held) =>
       `every verification probe holds on the broken cluster, so verification cannot prove recovery: ${held.map((r) => `${r.name} (${r.observed})`).join("; ")}`,
   );
-  return blindVerify ? { outcome: "inconclusive", reason: blindVerify } : undefined;
+  return blindVerify ? { outcome: "inconclusive", reason: blindVerify } : given;
 };

@@ -2,21 +2,22 @@ import { formatDuration } from "../../../clusters/errors.js";
 import { observe, observeWithin, type Probe } from "../../model/probe.js";
 import type { ProbeRecord } from "../journal.js";
 import { classifyVerify } from "../run-checks.js";
-import { record, withBudget, type Phase } from "../run.js";
+import { record, withBudget, type Injected, type Phase, type RunbookDone, type Verified } from "../run.js";
 
 /** The phases after the fault: the runbook (or a person), verification, and whether the sentinels' data survived. */
 
 /** 8. Runbook (or a person, on a game day). A failing step ends it; verification runs all the same. Gives: its start and its error. */
-export const runbook: Phase = async (run) => {
+export const runbook: Phase<Injected, RunbookDone> = async (run, given) => {
   const { scenario, opts, clock } = run;
-  const ctx = run.need("ctx");
-  run.handed.runbookStart = run.now();
+  const { ctx, deadmen } = given;
+  const runbookStart = run.now();
+  let runbookError: string | undefined;
   try {
     await run.phase("runbook", undefined, async (p) => {
       if (opts.manualRecovery) {
         const person = { gaveUp: false };
         await run.step(p, "manual recovery (game day)", scenario.runbook.map((s) => s.shows).join("\n"), async () => {
-          const shell = run.need("cluster").shell;
+          const shell = given.cluster.shell;
           person.gaveUp = (await opts.manualRecovery!(ctx, shell ? { shell } : {})) === "runbook";
           return person.gaveUp ? "gave up: the scenario's runbook runs instead" : undefined;
         });
@@ -33,24 +34,23 @@ export const runbook: Phase = async (run) => {
       }
     });
   } catch (e) {
-    run.handed.runbookError = (e as Error).message;
+    runbookError = (e as Error).message;
   }
   // The runbook repaired what the fault broke: the node's deadman has nothing left to undo.
-  if (!run.handed.runbookError)
-    for (const d of run.handed.deadmen?.splice(0) ?? [])
+  if (!runbookError)
+    for (const d of deadmen.splice(0))
       await d.disarm().then(
         () => run.evidence("deadman", `disarmed after the runbook: ${d.line}`),
         (e: unknown) => run.evidence("deadman", `disarming failed (it stays armed): ${String(e)}`),
       );
   run.load?.mark("runbookEndMs");
-  return undefined;
+  return { cluster: given.cluster, ctx, sentinelProbes: given.sentinelProbes, runbookStart, runbookError };
 };
 
 /** 9. Verify: health probes and sentinels, within the budget. Unhealthy (or a failed runbook) is not-recovered. Gives: the verdict. */
-export const verify: Phase = async (run) => {
+export const verify: Phase<RunbookDone, Verified> = async (run, given) => {
   const { scenario, clock, journal, reporter } = run;
-  const ctx = run.need("ctx");
-  const sentinelProbes = run.need("sentinelProbes");
+  const { ctx, sentinelProbes, runbookError } = given;
   const verified = await run.phase("verify", scenario.verifyBudgetMs, async (p) => {
     const all = [...scenario.verify.expect, ...sentinelProbes];
     const deadline = clock.now() + scenario.verifyBudgetMs;
@@ -72,8 +72,6 @@ export const verify: Phase = async (run) => {
     if (verdict.recoveryPoint.length) journal.recoveryPoint = verdict.recoveryPoint;
     return verdict;
   });
-  run.handed.verified = verified;
-  const runbookError = run.handed.runbookError;
   if (runbookError || verified.failedHealth.length) {
     return {
       outcome: "not-recovered",
@@ -85,14 +83,14 @@ export const verify: Phase = async (run) => {
         .join("; "),
     };
   }
-  journal.timings.timeToRecoverMs = run.now() - run.need("runbookStart");
-  return undefined;
+  journal.timings.timeToRecoverMs = run.now() - given.runbookStart;
+  return { cluster: given.cluster, ctx, verified };
 };
 
 /** 10. Sentinels: the cluster recovered; did the data written before the fault survive? Always ends the run. */
-export const sentinels: Phase = async (run) => {
+export const sentinels: Phase<Verified, never> = async (run, given) => {
   const { journal } = run;
-  const verified = run.need("verified");
+  const { verified } = given;
   if (verified.failedSentinels.length) {
     return {
       outcome: "data-lost",

@@ -10,7 +10,7 @@ import type { Probe } from "../../model/probe.js";
 import { step } from "../steps.js";
 import type { Fault, RunbookStep } from "../../model/scenario.js";
 import { ECHO_IMAGE } from "../sentinels.js";
-import type { ScenarioContext } from "../../model/context.js";
+import { handOff, type ScenarioContext } from "../../model/context.js";
 import type { App } from "../targets.js";
 
 /**
@@ -40,7 +40,7 @@ export function staticPodsStopped(components: StaticComponent[], o: { node?: (ct
     ],
     async inject(ctx) {
       const node = o.node ? nodeShell(ctx.cluster).node(o.node(ctx)) : nodeShell(ctx.cluster).controlPlane();
-      ctx.found.stoppedOn = node.name;
+      ctx.found.set(STOPPED_ON, node.name);
       // A crash, not a shutdown: the container is stopped at once instead of after its grace period.
       const wait = components
         .map(
@@ -62,7 +62,11 @@ export function staticPodsStopped(components: StaticComponent[], o: { node?: (ct
 }
 
 /** The control-plane node the fault stopped components on (the first one before the fault). */
-const stoppedOn = (ctx: ScenarioContext) => (ctx.found.stoppedOn ? nodeShell(ctx.cluster).node(ctx.found.stoppedOn) : nodeShell(ctx.cluster).controlPlane());
+const STOPPED_ON = handOff<string>("the node whose static pods stopped", "the fault staticPodsStopped");
+const stoppedOn = (ctx: ScenarioContext) => {
+  const node = ctx.found.get(STOPPED_ON);
+  return node ? nodeShell(ctx.cluster).node(node) : nodeShell(ctx.cluster).controlPlane();
+};
 
 /** Runbook: look for the component's container and manifest on the node where it stopped. */
 export function findStoppedComponents(components: StaticComponent[]): RunbookStep {

@@ -7,13 +7,13 @@ import { podReady } from "../../model/health.js";
 import type { Probe } from "../../model/probe.js";
 import { step } from "../steps.js";
 import type { Fault, RunbookStep } from "../../model/scenario.js";
-import type { ScenarioContext } from "../../model/context.js";
+import { handOff, type ScenarioContext } from "../../model/context.js";
 import { aimAt as aim, aimed, type PodTarget } from "../targets.js";
 
 /**
  * A worker lost to the control plane while its pods may still run: the kubelet stops, or the node is cut off
  * by a partition made inside the node (its own netfilter rules; never the host's). The node picked is the one
- * running the workload's pod, so the users of that workload feel it. Its name goes to `found.lost`.
+ * running the workload's pod, so the users of that workload feel it. Its name goes to `found` (LOST_NODE).
  */
 
 export const UNREACHABLE_TAINT = "node.kubernetes.io/unreachable";
@@ -28,11 +28,10 @@ export function evictAfter(seconds: number): V1Toleration[] {
   }));
 }
 
-const lost = (ctx: ScenarioContext): string => {
-  const n = ctx.found.lost;
-  if (!n) throw new AftershockError("E_CLUSTER", "no node has been lost yet");
-  return n;
-};
+/** The worker lost to the control plane: set by the fault that loses it (this file's, or a scenario's own). */
+export const LOST_NODE = handOff<string>("the lost node", "the fault that loses a worker (kubeletStopped, partitionedFromControlPlane or the scenario's)");
+
+const lost = (ctx: ScenarioContext): string => ctx.found.need(LOST_NODE);
 
 async function nodeOf(ctx: ScenarioContext, t: PodTarget): Promise<string> {
   const { app, selector } = aim(t);
@@ -54,17 +53,20 @@ function kubeletStoppedOf(target: PodTarget): Fault {
     plan: [`kubectl get pods -l ${selector} -o wide   # pick its node`, "systemctl stop kubelet   # on that node"],
     async inject(ctx) {
       const node = await nodeOf(ctx, target);
-      ctx.found.lost = node;
+      ctx.found.set(LOST_NODE, node);
       await nodeShell(ctx.cluster).node(node).exec(["systemctl", "stop", "kubelet"]);
       ctx.evidence("fault", `kubelet stopped on ${node}; its containers keep running`);
     },
     rollback: step("start the kubelet", "systemctl start kubelet", async (ctx) => {
-      if (ctx.found.lost) await nodeShell(ctx.cluster).node(ctx.found.lost).exec(["systemctl", "start", "kubelet"]);
+      const node = ctx.found.get(LOST_NODE);
+      if (node) await nodeShell(ctx.cluster).node(node).exec(["systemctl", "start", "kubelet"]);
     }),
   };
 }
 
 const PARTITION_COMMENT = "aftershock-partition";
+/** The control plane's addresses the partition drops, for its rollback. */
+const CONTROL_PLANE_ADDRESSES = handOff<string[]>("the control plane's addresses", "the fault partitionedFromControlPlane");
 
 /**
  * The node running `app` is cut off from the control-plane node in both directions (002 "network partition"):
@@ -93,18 +95,19 @@ function partitionedFromControlPlaneOf(target: PodTarget): Fault {
     ],
     async inject(ctx) {
       const node = await nodeOf(ctx, target);
-      ctx.found.lost = node;
+      ctx.found.set(LOST_NODE, node);
       const shell = nodeShell(ctx.cluster);
       const addresses = (await shell.controlPlane().sh("hostname -i")).stdout.trim().split(/\s+/).filter(Boolean);
-      ctx.found.controlPlaneAddresses = addresses.join(" ");
+      ctx.found.set(CONTROL_PLANE_ADDRESSES, addresses);
       await shell.node(node).sh(rules("-I", addresses));
       ctx.evidence("fault", `${node} drops every packet from and to ${addresses.join(", ")} (the control plane)`);
     },
     rollback: step("remove the partition", `iptables -t raw -D PREROUTING …; iptables -t raw -D OUTPUT …`, async (ctx) => {
-      const addresses = (ctx.found.controlPlaneAddresses ?? "").split(" ").filter(Boolean);
-      if (ctx.found.lost && addresses.length)
+      const node = ctx.found.get(LOST_NODE);
+      const addresses = ctx.found.get(CONTROL_PLANE_ADDRESSES) ?? [];
+      if (node && addresses.length)
         await nodeShell(ctx.cluster)
-          .node(ctx.found.lost)
+          .node(node)
           .sh(`for i in 1 2 3; do ${rules("-D", addresses)} || break; done; true`);
     }),
   };
@@ -123,7 +126,7 @@ export function lostNodeTainted(key = UNREACHABLE_TAINT, want = true): Probe {
         .filter((n) => n.spec?.taints?.some((t) => t.key === key))
         .map((n) => `${n.metadata?.name} (${n.spec!.taints!.find((t) => t.key === key)!.effect})`);
       if (!want) return { ok: tainted.length === 0, observed: tainted.length ? `tainted: ${tainted.join(", ")}` : `no node has ${key}` };
-      const name = ctx.found.lost;
+      const name = ctx.found.get(LOST_NODE);
       const hit = tainted.find((t) => t.startsWith(`${name} `));
       return { ok: !!name && !!hit, observed: hit ? `${hit}` : `${name ?? "no lost node"}: no ${key} taint` };
     },
@@ -141,7 +144,7 @@ function podsBoundToLostNodeOf(target: PodTarget): Probe {
     name: `${app} pods still bound to the lost node`,
     expectation: `a ${app} pod with nodeName = the lost node, while that node is not Ready`,
     async check(ctx) {
-      const name = ctx.found.lost;
+      const name = ctx.found.get(LOST_NODE);
       if (!name) return { ok: false, observed: "no node has been lost" };
       const node = await ctx.cluster.api.core.readNode({ name });
       const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status;

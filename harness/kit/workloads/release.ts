@@ -5,14 +5,14 @@ import { podReady } from "../../model/health.js";
 import type { Observation, Probe } from "../../model/probe.js";
 import type { Fault } from "../../model/scenario.js";
 import { aimAt, aimed, app as appNamed, type PodTarget } from "../targets.js";
-import type { ScenarioContext } from "../../model/context.js";
+import { handOff, type ScenarioContext } from "../../model/context.js";
 import { namespaceWatch } from "../../../clusters/namespace-watch.js";
 import { kubectlPatch, rolloutState } from "./workloads.js";
 
 /**
  * A release that breaks readiness (003 §5, the learnk8s Pod layer): the Deployment of a demo app, or of a team's
  * workload in its place, gets a readiness probe on a port its container does not listen on, and rolls out with
- * the strategy it ships. The fault records what it changed in `found` (deployment, selector, badPort), and the
+ * the strategy it ships. The fault records what it changed in `found` (RELEASE: deployment, selector, badPort), and the
  * probes and runbook steps read it there, so the same scenario works on either target.
  */
 
@@ -68,7 +68,7 @@ function readinessOnWrongPortOf(target: PodTarget): Fault {
       const name = d.metadata!.name!;
       const container = d.spec!.template!.spec!.containers[0]!;
       const port = unservedPort(d);
-      Object.assign(ctx.found, { deployment: name, selector, badPort: String(port) });
+      ctx.found.set(RELEASE, { deployment: name, selector, badPort: port });
       const was = container.readinessProbe;
       const op = was ? "replace" : "add";
       const strategy = d.spec?.strategy?.rollingUpdate;
@@ -85,11 +85,10 @@ function readinessOnWrongPortOf(target: PodTarget): Fault {
   };
 }
 
-const released = (ctx: ScenarioContext): { deployment: string; selector: string; badPort: string } => {
-  const { deployment, selector, badPort } = ctx.found;
-  if (!deployment || !selector || !badPort) throw new AftershockError("E_CLUSTER", "no release has been made yet");
-  return { deployment, selector, badPort };
-};
+/** What the bad release changed: its Deployment, its pods' selector, and the port its readiness probe now asks. */
+const RELEASE = handOff<{ deployment: string; selector: string; badPort: number }>("the bad release", "the fault readinessOnWrongPort");
+
+const released = (ctx: ScenarioContext) => ctx.found.need(RELEASE);
 
 /** The pods of the Deployment's newest revision (its newest ReplicaSet's pod-template-hash). */
 async function newestRevisionPods(ctx: ScenarioContext, deployment: string, selector: string): Promise<{ revision: string; pods: V1Pod[] }> {
@@ -162,7 +161,8 @@ function releaseRolledOutOf(target: PodTarget): Probe {
     expectation: `${app}'s Deployment: latest revision updated and available`,
     async check(ctx) {
       try {
-        return rolloutState(await deploymentOf(ctx, ctx.found.deployment ? appNamed(ctx.found.deployment) : target));
+        const r = ctx.found.get(RELEASE);
+        return rolloutState(await deploymentOf(ctx, r ? appNamed(r.deployment) : target));
       } catch (e) {
         return { ok: false, observed: e instanceof AftershockError ? e.message : apiErrorLine(e) };
       }

@@ -373,7 +373,7 @@ export function podsRunningNotReady(app: string): Probe {
 export function podLogMatches(app: string, pattern: RegExp): Probe {
   return probe(`${app} logs ${pattern.source}`, `a log line of app=${app} matching ${pattern}`, async (ctx) => {
     const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` });
-    const sinceSeconds = ctx.logsSince ? Math.max(1, Math.ceil((Date.now() - ctx.logsSince) / 1000)) : undefined;
+    const sinceSeconds = ctx.logsSince ? Math.max(1, Math.ceil((ctx.clock.now() - ctx.logsSince) / 1000)) : undefined;
     for (const p of pods.items) {
       const log = await ctx.cluster.api.core.readNamespacedPodLog({
         name: p.metadata!.name!,

@@ -178,6 +178,25 @@ export function nodeCommandFeed(): NodeCommandFeed & { emit(c: NodeCommandRecord
 export const CAPABILITIES = ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
+/** Each capability as a small interface: the field of a cluster that carries it, and its type. */
+interface CapabilityFields {
+  "node-shell": { readonly shell: NodeShell };
+  "node-lifecycle": { readonly lifecycle: NodeLifecycle };
+  "node-reboot": { readonly reboot: NodeReboot };
+  "image-loading": { readonly images: ImageLoader };
+  "load-generator": { readonly sides: SideContainers };
+}
+
+/**
+ * What a provider that declares capabilities `C` must carry (e2e-framework's small interfaces, put together): a
+ * provider writes its list once, as a constant, and types what it hands out as `Offers<(typeof LIST)[number]>`, so
+ * the list the runner checks a scenario's needs against and the fields the cluster has cannot drift apart.
+ */
+export type Offers<C extends Capability> = UnionToIntersection<CapabilityFields[C]>;
+/** A cluster that carries capabilities `C` (and the API, as every target does). */
+export type Offering<C extends Capability> = Omit<ClusterAccess, keyof CapabilityFields[Capability]> & Offers<C>;
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+
 /** Every target: the API in band, with the cluster's kubeconfig; the optional capabilities where offered. */
 export interface ClusterAccess {
   readonly name: string;

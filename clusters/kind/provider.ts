@@ -4,13 +4,13 @@ import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeRole, NodeShell } from "../contract.js";
+import type { ClusterFactory, NodeHandle, NodeLifecycle, NodeRole } from "../contract.js";
 import { docker } from "../docker.js";
 import { kindNodeRunArgs, nodeHandle, provisionNode, rebootNode, trustRegistry, waitNodesReady, type ContainerInspect } from "./nodes.js";
 import { removeRunResources, runObjects } from "./run-objects.js";
-import type { Cluster, ClusterInfo, ClusterSpec, CreateOptions, Provider } from "./types.js";
+import { KIND_CAPABILITIES, type Cluster, type ClusterInfo, type ClusterSpec, type CreateOptions, type Provider } from "./types.js";
 
-export type { Cluster, ClusterInfo, ClusterSpec, CreateOptions, Provider } from "./types.js";
+export { KIND_CAPABILITIES, type Cluster, type ClusterInfo, type ClusterSpec, type CreateOptions, type Provider } from "./types.js";
 export { kindNodeRunArgs, waitNodesReady, type ContainerInspect } from "./nodes.js";
 export { removeRunResources, runObjects } from "./run-objects.js";
 import { connectKube, type KubeApi } from "../kube.js";
@@ -454,6 +454,7 @@ export class KindProvider implements Provider {
       },
       sides: kindSideContainers({ cluster: name, runId, nodes: () => nodes }),
       lifecycle,
+      reboot: lifecycle,
       sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {
         await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, 5 * MIN, () =>
@@ -605,6 +606,25 @@ export class KindProvider implements Provider {
     const kindBin = await this.kindAtHand(PINNED.kind);
     await this.destroy(name, info.runId, kindBin, await this.kindEnv(info.runId, name, info.keep));
   }
+}
+
+/**
+ * Clusters for scenarios: the kind provider, with an image given on the command line or built offline. A
+ * kept cluster (--keep) is created detached: no reaper, no Ctrl-C teardown, labelled as kept for
+ * `pnpm cluster list` and left alone by `pnpm gc`.
+ */
+export function kindClusters(progress: Progress, images: ImagesMode = "auto"): ClusterFactory {
+  const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress, images });
+  return {
+    capabilities: KIND_CAPABILITIES,
+    target: "a kind cluster",
+    prepare: (o) => provider.prepareImage(o),
+    create: (s) =>
+      provider.create(
+        { controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) },
+        { detached: !!s.keep },
+      ),
+  };
 }
 
 /** kubectl for people on this host: "kubectl" when one is on PATH, else the path of the one built with the node image. */

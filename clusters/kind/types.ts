@@ -1,4 +1,4 @@
-import type { ClusterAccess, ImageLoader, NodeLifecycle, NodeShell, SideContainers } from "../contract.js";
+import type { Capability, ImageLoader, NodeShell, Offering } from "../contract.js";
 import type { RunOptions, RunResult } from "../exec.js";
 import type { MemorySampler } from "../memory.js";
 
@@ -36,15 +36,18 @@ export interface ClusterInfo {
   nodes: string[];
 }
 
-/** A kind cluster: API access and every optional capability (node shell, node lifecycle, image loading, side containers). */
-export interface Cluster extends ClusterAccess, NodeShell, ImageLoader, AsyncDisposable {
+/**
+ * What a kind cluster offers besides the API, declared once: every optional capability. Its nodes are containers this
+ * tool made, so it reaches them (docker exec), stops, removes and recreates them, loads images into them and starts
+ * containers beside them on their network.
+ */
+export const KIND_CAPABILITIES = ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"] as const satisfies readonly Capability[];
+
+/** A kind cluster: API access and the capabilities in KIND_CAPABILITIES. */
+export interface Cluster extends Offering<(typeof KIND_CAPABILITIES)[number]>, NodeShell, ImageLoader, AsyncDisposable {
   readonly timings: Record<string, number>;
   /** kubectl with the cluster's admin credentials, run inside the first control-plane node still in service. */
   kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
-  readonly shell: NodeShell;
-  readonly lifecycle: NodeLifecycle;
-  readonly images: ImageLoader;
-  readonly sides: SideContainers;
   delete(): Promise<void>;
   howToReach(): string;
   /** Peak memory of the cluster's containers (nodes and load balancer) from `docker stats`. */

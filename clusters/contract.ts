@@ -101,10 +101,14 @@ export interface SideContainerSpec {
   avoidNodes?: string[];
 }
 
-export interface StartedSideContainer {
+/**
+ * A started side container (testcontainers' started container): whoever holds one in a scope writes `await using`
+ * and it is stopped when the scope ends, however it ends. The run's labels and the reaper still remove it after a crash.
+ */
+export interface StartedSideContainer extends AsyncDisposable {
   readonly id: string;
   readonly name: string;
-  /** Stops and removes the container and its volumes; harmless to repeat. */
+  /** Stops and removes the container and its volumes; harmless to repeat. [Symbol.asyncDispose] does the same. */
   stop(): Promise<void>;
 }
 

@@ -105,7 +105,8 @@ export interface LoadRecord {
 
 // ---- a running stream ----------------------------------------------------------------------------------
 
-export class LoadStream {
+/** A stream of users' requests: its generator (a side container, or k6 on this host) stops with stop(), or when a scope that holds it with `await using` ends. */
+export class LoadStream implements AsyncDisposable {
   readonly series = new LoadSeries();
   target = "";
   generator = "vegeta";
@@ -213,6 +214,10 @@ export class LoadStream {
       await this.k6.stop();
       this.generatorSummary = this.k6.summary;
     }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
   }
 }
 

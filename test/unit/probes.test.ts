@@ -106,7 +106,7 @@ describe("API write probes", () => {
 
   it("takes the refusal each version words its own way from the cluster's version profile", async () => {
     const refusal = 'error: failed to create configmap: configmaps "p" is forbidden: not yet ready to handle request';
-    const probe = apiWriteFails((c) => versionOf(c).writeRefusedWithoutQuorum, 40, "as the version words it");
+    const probe = apiWriteFails((c) => versionOf(c).writeRefusedWithoutQuorum, "40s", "as the version words it");
     const on = (v: string) => {
       const ctx = ctxAnswering([["create configmap", refusal, 1]]);
       return { ...ctx, cluster: { ...ctx.cluster, kubernetesVersion: v } };

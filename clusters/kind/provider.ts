@@ -14,7 +14,7 @@ export { KIND_CAPABILITIES, type Cluster, type ClusterInfo, type ClusterSpec, ty
 export { kindNodeRunArgs, waitNodesReady, type ContainerInspect } from "./nodes.js";
 export { removeRunResources, runObjects } from "./run-objects.js";
 import { connectKube, type KubeApi } from "../kube.js";
-import { AftershockError, CommandError, formatDuration } from "../errors.js";
+import { AftershockError, CommandError, formatDuration, parseDuration } from "../errors.js";
 import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent, builtKubectl } from "../images/go-build.js";
@@ -342,7 +342,7 @@ export class KindProvider implements Provider {
     try {
       await this.kindCreate(c);
       const cluster = await this.attachCreated(c);
-      await this.waitReady(cluster, spec.readyBudgetMs ?? 5 * MIN, timings);
+      await this.waitReady(cluster, spec.readyBudget ? parseDuration(spec.readyBudget) : 5 * MIN, timings);
       timings.totalMs = performance.now() - t0;
       return cluster;
     } catch (e) {

@@ -1,4 +1,5 @@
 import type { Capability, ImageLoader, NodeShell, Offering } from "../contract.js";
+import type { Duration } from "../errors.js";
 import type { RunOptions, RunResult } from "../exec.js";
 import type { MemorySampler } from "../memory.js";
 
@@ -9,8 +10,8 @@ export interface ClusterSpec {
   /** A ready-made node image (e.g. kindest/node:v1.29.14 where a registry is reachable); built offline when absent. */
   image?: string;
   name?: string;
-  /** How long to wait for every node to be Ready after kind returns (default 5m). */
-  readyBudgetMs?: number;
+  /** How long to wait for every node to be Ready after kind returns (default "5m"). */
+  readyBudget?: Duration;
   podSubnet?: string;
   /** Run id for the labels (8 hex digits); random when absent. */
   runId?: string;

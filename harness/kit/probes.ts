@@ -8,6 +8,20 @@ import type { Observation, Probe } from "../model/probe.js";
 
 /** Polls until a condition holds or its budget runs out (the error names the budget and the last thing seen). */
 export { pollUntil };
+
+/**
+ * A step's or setup's wait on a condition of its own, written as every other budget is: `check` every `every` (default
+ * "2s") on the run's clock, until it holds or `within` runs out; the error names the budget and the last thing seen.
+ */
+export function waitUntil(
+  what: string,
+  ctx: Pick<ScenarioContext, "clock">,
+  within: Duration,
+  check: () => Promise<{ ok: boolean; seen: string }>,
+  every: Duration = "2s",
+): Promise<string> {
+  return pollUntil(what, parseDuration(within), parseDuration(every), check, { clock: ctx.clock });
+}
 /** What a probe is and how one is asked (harness/model/probe.ts), for scenarios that write their own or wait in a step. */
 export { observe, observeWithin, ProbeFinalError, ProbeTimeoutError, waitFor, type Observation, type Probe } from "../model/probe.js";
 /** The cluster's health, which the engine asks too (harness/model/health.ts). */

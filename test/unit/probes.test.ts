@@ -2,7 +2,8 @@ import { versionOf } from "../../harness/kit/versions.js";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
 import { lostNodes } from "../../harness/kit/faults.js";
-import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/kit/probes.js";
+import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady, waitUntil } from "../../harness/kit/probes.js";
+import { FakeClock } from "./fake-clock.js";
 import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
 import type { ScenarioContext } from "../../harness/model/context.js";
 
@@ -114,5 +115,16 @@ describe("API write probes", () => {
     expect(await probe.check(on("v1.37.2"))).toEqual({ ok: true, observed: refusal });
     // Up to 1.30 that refusal is not what a lost quorum looks like: etcd's own timeout is.
     expect((await probe.check(on("v1.29.15"))).ok).toBe(false);
+  });
+});
+
+describe("waitUntil", () => {
+  it("polls on the run's clock every 2s by default and names its budget when it runs out", async () => {
+    const clock = new FakeClock(0);
+    let asked = 0;
+    const never = async () => ({ ok: false, seen: `asked ${++asked}` });
+    await expect(waitUntil("DiskPressure cleared", { clock }, "10s", never)).rejects.toThrow(/DiskPressure cleared.*10(\.0)?s/);
+    expect(asked).toBe(6);
+    expect(await waitUntil("soon", { clock }, "1m", async () => ({ ok: asked++ > 8, seen: "ok" }), "5s")).toBe("ok");
   });
 });

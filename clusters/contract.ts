@@ -101,10 +101,14 @@ export interface SideContainerSpec {
   avoidNodes?: string[];
 }
 
-export interface StartedSideContainer {
+/**
+ * A started side container (testcontainers' started container): whoever holds one in a scope writes `await using`
+ * and it is stopped when the scope ends, however it ends. The run's labels and the reaper still remove it after a crash.
+ */
+export interface StartedSideContainer extends AsyncDisposable {
   readonly id: string;
   readonly name: string;
-  /** Stops and removes the container and its volumes; harmless to repeat. */
+  /** Stops and removes the container and its volumes; harmless to repeat. [Symbol.asyncDispose] does the same. */
   stop(): Promise<void>;
 }
 
@@ -177,6 +181,25 @@ export function nodeCommandFeed(): NodeCommandFeed & { emit(c: NodeCommandRecord
 
 export const CAPABILITIES = ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
+
+/** Each capability as a small interface: the field of a cluster that carries it, and its type. */
+interface CapabilityFields {
+  "node-shell": { readonly shell: NodeShell };
+  "node-lifecycle": { readonly lifecycle: NodeLifecycle };
+  "node-reboot": { readonly reboot: NodeReboot };
+  "image-loading": { readonly images: ImageLoader };
+  "load-generator": { readonly sides: SideContainers };
+}
+
+/**
+ * What a provider that declares capabilities `C` must carry (e2e-framework's small interfaces, put together): a
+ * provider writes its list once, as a constant, and types what it hands out as `Offers<(typeof LIST)[number]>`, so
+ * the list the runner checks a scenario's needs against and the fields the cluster has cannot drift apart.
+ */
+export type Offers<C extends Capability> = UnionToIntersection<CapabilityFields[C]>;
+/** A cluster that carries capabilities `C` (and the API, as every target does). */
+export type Offering<C extends Capability> = Omit<ClusterAccess, keyof CapabilityFields[Capability]> & Offers<C>;
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 
 /** Every target: the API in band, with the cluster's kubeconfig; the optional capabilities where offered. */
 export interface ClusterAccess {

@@ -112,6 +112,12 @@ export function formatDuration(ms: number): string {
  */
 export type Duration = `${number}${"ms" | "s" | "m" | "h"}`;
 
+/** Text from outside the code (a flag, a file) checked to be a duration, as parseDuration reads it; the same one-line error when not. */
+export function asDuration(text: string): Duration {
+  parseDuration(text);
+  return text as Duration;
+}
+
 /** Parses "90s", "5m", "1h30m", "250ms" into milliseconds. */
 export function parseDuration(text: string): number {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;

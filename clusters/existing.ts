@@ -4,14 +4,24 @@ import os from "node:os";
 import path from "node:path";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { nodeCommandFeed, type ClusterAccess, type ImageLoader, type NodeShell, type RunGuard } from "./contract.js";
+import {
+  nodeCommandFeed,
+  type Capability,
+  type ClusterAccess,
+  type ClusterFactory,
+  type ImageLoader,
+  type NodeShell,
+  type Offers,
+  type RunGuard,
+} from "./contract.js";
 import { apiLeaseStore } from "./cluster-lease.js";
 import { matchInventory, type Inventory, type NodeFacts } from "./ssh/inventory.js";
 import { sshGuard } from "./ssh/preflight.js";
-import { closeSshSession, openSshSession, sshNode, sshNodeShell, sshReboot } from "./ssh/ssh-node.js";
+import { closeSshSession, openSshSession, SSH_CAPABILITIES, sshNode, sshNodeShell, sshReboot } from "./ssh/ssh-node.js";
 import { docker } from "./docker.js";
 import { AftershockError } from "./errors.js";
 import { run, which, type RunOptions } from "./exec.js";
+import { defaultCacheDir } from "./images/builder.js";
 import { buildGoComponent, builtKubectl, type GoComponent } from "./images/go-build.js";
 import { kubernetesComponent } from "./images/recipes.js";
 import { ensureLoadGeneratorImage, ensureWorkloadImages } from "./images/workloads.js";
@@ -82,6 +92,29 @@ export function refuseClusterFaults(s: { id: string; scope: "cluster" | "namespa
         hint: `to allow it on this cluster, add --allow-cluster-faults ${context} (its context, exactly); --dry-run shows every command first`,
       },
     );
+}
+
+/**
+ * What an existing cluster offers through a registry the user names (--registry), declared once: its workload images
+ * pushed there, and load as pods in the run's namespace pulling the load generator from it.
+ */
+export const REGISTRY_CAPABILITIES = ["image-loading", "load-generator"] as const satisfies readonly Capability[];
+
+/** What an existing cluster offers besides the API: the registry's capabilities with --registry, the machines' with --nodes. */
+export function existingCapabilities(t: Pick<ExistingTarget, "registry" | "inventory">): Capability[] {
+  return [...(t.registry ? REGISTRY_CAPABILITIES : []), ...(t.inventory ? SSH_CAPABILITIES : [])];
+}
+
+/** A cluster this tool did not create: the API, and image loading and in-cluster load through --registry if given. Never deleted. */
+export function existingClusters(t: ExistingTarget, progress: Progress): ClusterFactory {
+  return {
+    capabilities: existingCapabilities(t),
+    target: `${describeTarget(t)}${t.registry ? "" : " (no --registry)"}`,
+    // Whole-cluster faults only where the run allowed them for the context in use (checked when the flags were read).
+    scopes: t.allowClusterFaults !== undefined ? ["cluster", "namespace"] : ["namespace"],
+    prepare: (o) => prepareExisting(t, o.workloadImages ?? [], defaultCacheDir(), progress, !!o.loadGenerator),
+    create: (s) => openExisting(t, s.runId, defaultCacheDir(), progress),
+  };
 }
 
 export function describeTarget(t: ExistingTarget): string {
@@ -169,9 +202,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     (n) => n.items[0]?.status?.nodeInfo?.kubeletVersion ?? "",
     () => "",
   );
-  const loader = t.registry ? registryLoader(t.registry, cacheDir, progress) : undefined;
-  // With a registry, load runs inside the cluster: pods in the run's namespace, their image pushed there first.
-  const sides = loader ? inClusterSideContainers({ api, runId, imageRef: (ref) => loader.refFor(ref), publish: (ref) => loader.loadImages([ref]) }) : undefined;
+  const registry = t.registry ? registryOffers(t.registry, api, runId, cacheDir, progress) : undefined;
   const name = t.context ?? api.config.getCurrentContext();
   const machines = t.inventory ? await openMachines(t, api, runId) : undefined;
   return {
@@ -182,8 +213,7 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
     ...(t.context ? { kubeContext: t.context } : {}),
     api,
     kubectl: (args: string[], opts?: RunOptions) => run(kubectlBin, [...auth, ...args], opts),
-    ...(loader ? { images: loader } : {}),
-    ...(sides ? { sides } : {}),
+    ...(registry ? { images: registry.images, sides: registry.sides } : {}),
     ...(machines ? { shell: machines.shell, reboot: machines.reboot, guard: machines.guard, nodeCommands: machines.commands } : {}),
     timings: { totalMs: performance.now() - t0 },
     // Nothing of the cluster is deleted: the lock is released and the ssh connections closed.
@@ -199,7 +229,11 @@ export async function openExisting(t: ExistingTarget, runId: string, cacheDir: s
  * The inventory's machines: checked against the Nodes, each one asked to answer over ssh (in parallel, within the
  * connect budget), then the node shell, reboots and the guard. Nothing is written to the cluster or the machines.
  */
-async function openMachines(t: ExistingTarget, api: KubeApi, runId: string) {
+async function openMachines(
+  t: ExistingTarget,
+  api: KubeApi,
+  runId: string,
+): Promise<Offers<(typeof SSH_CAPABILITIES)[number]> & { guard: RunGuard; commands: ReturnType<typeof nodeCommandFeed>; close(): Promise<void> }> {
   const inv = t.inventory!;
   const roles = (await checkInventory(t, api))!;
   const session = await openSshSession(runId);
@@ -231,6 +265,12 @@ async function openMachines(t: ExistingTarget, api: KubeApi, runId: string) {
       await closeSshSession(session, inv.nodes);
     },
   };
+}
+
+/** REGISTRY_CAPABILITIES: images pushed to the registry, and load inside the cluster (pods in the run's namespace, their image pushed there first). */
+function registryOffers(registry: string, api: KubeApi, runId: string, cacheDir: string, progress: Progress): Offers<(typeof REGISTRY_CAPABILITIES)[number]> {
+  const images = registryLoader(registry, cacheDir, progress);
+  return { images, sides: inClusterSideContainers({ api, runId, imageRef: (ref) => images.refFor(ref), publish: (ref) => images.loadImages([ref]) }) };
 }
 
 function registryLoader(registry: string, cacheDir: string, progress: Progress): ImageLoader & { refFor(ref: string): string } {

@@ -142,14 +142,11 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
     );
   }
   let stopped: Promise<void> | undefined;
-  return {
-    id: `${namespace}/${name}`,
-    name,
-    stop: () =>
-      (stopped ??= (async () => {
-        follow?.stop();
-        await remove().catch(() => undefined);
-        unregister();
-      })()),
-  };
+  const stop = () =>
+    (stopped ??= (async () => {
+      follow?.stop();
+      await remove().catch(() => undefined);
+      unregister();
+    })());
+  return { id: `${namespace}/${name}`, name, stop, [Symbol.asyncDispose]: stop };
 }

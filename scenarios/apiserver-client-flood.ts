@@ -89,7 +89,7 @@ const flood: LoadSpec = {
   name: EXPORTER,
   target: { kind: "api", path: "/api/v1/namespaces/{namespace}/configmaps", serviceAccount: EXPORTER },
   rate: FLOOD_RATE,
-  timeoutMs: 10_000,
+  timeout: "10s",
   userAgent: `${EXPORTER}/2.3`,
   waitAnswered: false,
   slo: {},

@@ -55,7 +55,7 @@ export default defineScenario({
       // The API server's own refusal, not kubectl giving up on its side. Its words changed between versions (up to
       // 1.30 etcd's "request timed out" and its deadlines, on 1.37 admission's "not yet ready to handle request"):
       // each version's are in its profile, and the journal keeps the line that was seen.
-      apiWriteFails((ctx) => versionOf(ctx).writeRefusedWithoutQuorum, 40, "as the cluster's version words it"),
+      apiWriteFails((ctx) => versionOf(ctx).writeRefusedWithoutQuorum, "40s", "as the cluster's version words it"),
       healthz(/\[-\]etcd failed/),
     ],
   },

@@ -70,7 +70,7 @@ const iopsStarved: Fault = {
     ...cg.showIoLimit(TARGET, { writeIops: WRITE_IOPS, writeBps: WRITE_BPS }).map((l, i) => (i === 0 ? `${l}   # on each control plane` : l)),
   ],
   async inject(ctx) {
-    const before = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), 15_000);
+    const before = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), "15s");
     ctx.evidence(
       "before",
       `WAL fsync p99 before the fault: ${before ? `≤ ${before.ms}ms over ${before.samples} fsyncs in 15s` : "no fsync in 15s"}; ${await leaderChanges(ctx)}`,

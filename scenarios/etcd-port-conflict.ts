@@ -70,7 +70,7 @@ export default defineScenario({
     expect: [
       containerLog("etcd", /bind: address already in use/),
       healthz(/\[-\]etcd failed/),
-      kubectlTimesOut(5),
+      kubectlTimesOut("5s"),
       kubeletReports("etcd", /CrashLoopBackOff/),
       usersSeeErrors(apiClients),
     ],

@@ -72,7 +72,7 @@ export default defineScenario({
 
   symptoms: {
     within: "3m",
-    expect: [healthz(/\[-\]etcd failed/), kubectlTimesOut(5)],
+    expect: [healthz(/\[-\]etcd failed/), kubectlTimesOut("5s")],
   },
 
   runbook: [

@@ -11,7 +11,7 @@ import {
   LOST_NODE,
   nodeShell,
   nodesReady,
-  pollUntil,
+  waitUntil,
   type Probe,
   type ScenarioContext,
   type Sentinel,
@@ -73,16 +73,10 @@ const kubeletDiskOfItsOwn: Sentinel = {
     const free = await hostFree();
     ctx.found.set(HOST_FREE_BEFORE, free);
     ctx.evidence("setup", `host: ${free} free on the host's disk before the fault`);
-    await pollUntil(
-      `${w.name} Ready on its new filesystem`,
-      2 * 60_000,
-      2000,
-      async () => {
-        const n = await ctx.cluster.api.core.readNode({ name: w.name }).catch(() => undefined);
-        return { ok: condition(n, "Ready") === "True" && condition(n, "DiskPressure") === "False", seen: `Ready=${condition(n, "Ready")}` };
-      },
-      { clock: ctx.clock },
-    );
+    await waitUntil(`${w.name} Ready on its new filesystem`, ctx, "2m", async () => {
+      const n = await ctx.cluster.api.core.readNode({ name: w.name }).catch(() => undefined);
+      return { ok: condition(n, "Ready") === "True" && condition(n, "DiskPressure") === "False", seen: `Ready=${condition(n, "Ready")}` };
+    });
   },
   probes: () => [],
 };
@@ -343,20 +337,14 @@ export default defineScenario({
       async (ctx) => apply(ctx, limitRange),
     ),
     step("watch DiskPressure clear", "kubectl get node <worker> -w   # DiskPressure False, the taint gone", async (ctx) => {
-      const cleared = await pollUntil(
-        "DiskPressure cleared",
-        110_000,
-        2000,
-        async () => {
-          const n = await readWorker(ctx);
-          const taint = hasTaint(n);
-          return {
-            ok: condition(n, "DiskPressure") === "False" && !taint,
-            seen: `DiskPressure=${condition(n, "DiskPressure")}, taint ${taint ? "on" : "gone"}`,
-          };
-        },
-        { clock: ctx.clock },
-      );
+      const cleared = await waitUntil("DiskPressure cleared", ctx, "110s", async () => {
+        const n = await readWorker(ctx);
+        const taint = hasTaint(n);
+        return {
+          ok: condition(n, "DiskPressure") === "False" && !taint,
+          seen: `DiskPressure=${condition(n, "DiskPressure")}, taint ${taint ? "on" : "gone"}`,
+        };
+      });
       // The disk that filled was the node's own tmpfs: the host's free space is what it was.
       return `${cleared}\nhost: ${await hostFree()} free on the host's disk (${ctx.found.need(HOST_FREE_BEFORE)} before the fault)`;
     }),

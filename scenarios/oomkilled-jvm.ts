@@ -180,6 +180,6 @@ export default defineScenario({
 
   verify: {
     within: "4m",
-    expect: [rolledOut(APP), runsWithoutRestart(APP, 60), residentUnderLimit(APP, 0.9), answersThroughService(APP, "/", { body: /ledger/ })],
+    expect: [rolledOut(APP), runsWithoutRestart(APP, "60s"), residentUnderLimit(APP, 0.9), answersThroughService(APP, "/", { body: /ledger/ })],
   },
 });

@@ -4,17 +4,17 @@ import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ClusterAccess, ImageLoader, NodeHandle, NodeLifecycle, NodeRole, NodeShell } from "../contract.js";
+import type { ClusterFactory, NodeHandle, NodeLifecycle, NodeRole } from "../contract.js";
 import { docker } from "../docker.js";
 import { kindNodeRunArgs, nodeHandle, provisionNode, rebootNode, trustRegistry, waitNodesReady, type ContainerInspect } from "./nodes.js";
 import { removeRunResources, runObjects } from "./run-objects.js";
-import type { Cluster, ClusterInfo, ClusterSpec, CreateOptions, Provider } from "./types.js";
+import { KIND_CAPABILITIES, type Cluster, type ClusterInfo, type ClusterSpec, type CreateOptions, type Provider } from "./types.js";
 
-export type { Cluster, ClusterInfo, ClusterSpec, CreateOptions, Provider } from "./types.js";
+export { KIND_CAPABILITIES, type Cluster, type ClusterInfo, type ClusterSpec, type CreateOptions, type Provider } from "./types.js";
 export { kindNodeRunArgs, waitNodesReady, type ContainerInspect } from "./nodes.js";
 export { removeRunResources, runObjects } from "./run-objects.js";
 import { connectKube, type KubeApi } from "../kube.js";
-import { AftershockError, CommandError, formatDuration } from "../errors.js";
+import { AftershockError, CommandError, formatDuration, parseDuration } from "../errors.js";
 import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent, builtKubectl } from "../images/go-build.js";
@@ -110,6 +110,26 @@ interface AttachOptions {
   timings: Record<string, number>;
   /** Removes the cluster (and its reaper); called once, by the Cluster's delete(). */
   onDelete: () => Promise<void>;
+}
+
+/** What the actions of KindProvider.create hand on, once its config is written: kind's ActionContext. */
+interface Creating {
+  runId: string;
+  name: string;
+  spec: ClusterSpec;
+  prepared: PreparedImages;
+  timings: Record<string, number>;
+  kindBin: string;
+  env: Record<string, string>;
+  kubeconfigPath: string;
+  configPath: string;
+  /** "1 control plane + 2 workers", for the status line. */
+  shape: string;
+  reaper: { kill(): void } | undefined;
+  /** Deletes the cluster and everything of its run, then stops the reaper. */
+  cleanup: () => Promise<void>;
+  /** Takes the cleanup off the Ctrl-C teardown. */
+  unregister: () => void;
 }
 
 export class KindProvider implements Provider {
@@ -307,7 +327,31 @@ export class KindProvider implements Provider {
     return this.attach({ name, runId: info.runId, version, kubeconfigPath, kindBin, env, timings: {}, onDelete });
   }
 
+  /**
+   * A new kind cluster, as kind's own create does it: a pipeline of small actions (check the spec → the images →
+   * the config → kind create → attach and load → wait for Ready). Any failure after the config deletes what was
+   * made (and exports kind's logs first when asked), unless retainOnFailure keeps it for debugging.
+   */
   async create(spec: ClusterSpec, opts: CreateOptions = {}): Promise<Cluster> {
+    const { runId, name } = await this.checkNew(spec);
+    const timings: Record<string, number> = {};
+    const t0 = performance.now();
+    const prepared = await this.prepareImage({ kubernetesVersion: spec.kubernetesVersion, ...(spec.image ? { image: spec.image } : {}) });
+    timings.imageMs = performance.now() - t0;
+    const c = await this.configure(spec, opts, { runId, name, prepared, timings });
+    try {
+      await this.kindCreate(c);
+      const cluster = await this.attachCreated(c);
+      await this.waitReady(cluster, spec.readyBudget ? parseDuration(spec.readyBudget) : 5 * MIN, timings);
+      timings.totalMs = performance.now() - t0;
+      return cluster;
+    } catch (e) {
+      throw await this.failedCreate(c, opts, e);
+    }
+  }
+
+  /** Action "check": the spec's shape and run id, the cluster's name, and no cluster of that name yet. */
+  private async checkNew(spec: ClusterSpec): Promise<{ runId: string; name: string }> {
     if (![1, 3].includes(spec.controlPlanes)) throw new AftershockError("E_BAD_INPUT", `control planes must be 1 or 3, got ${spec.controlPlanes}`);
     if (spec.workers < 0 || !Number.isInteger(spec.workers))
       throw new AftershockError("E_BAD_INPUT", `workers must be a whole number ≥ 0, got ${spec.workers}`);
@@ -319,13 +363,19 @@ export class KindProvider implements Provider {
     if ((await docker.ids("container", [`label=io.x-k8s.kind.cluster=${name}`])).length) {
       throw new AftershockError("E_BAD_INPUT", `a cluster named ${name} already exists`, { hint: "pick another --name or delete it first" });
     }
-    const timings: Record<string, number> = {};
-    const t0 = performance.now();
+    return { runId, name };
+  }
 
-    const prepared = await this.prepareImage({ kubernetesVersion: spec.kubernetesVersion, ...(spec.image ? { image: spec.image } : {}) });
-    const { ref: image, kindBinary: kindBin } = prepared;
-    timings.imageMs = performance.now() - t0;
-
+  /**
+   * Action "config": kind's config file and the kubeconfig's place, the environment kind runs with (the docker wrapper,
+   * the load balancer's image), then the reaper and the Ctrl-C teardown, so anything made from here on is removed.
+   */
+  private async configure(
+    spec: ClusterSpec,
+    opts: CreateOptions,
+    o: { runId: string; name: string; prepared: PreparedImages; timings: Record<string, number> },
+  ): Promise<Creating> {
+    const { runId, name } = o;
     const dir = path.join(this.cacheDir, "clusters", name);
     await mkdir(dir, { recursive: true });
     const kubeconfigPath = path.join(dir, "kubeconfig");
@@ -338,64 +388,76 @@ export class KindProvider implements Provider {
       if (alias) env.AFTERSHOCK_IMAGE_ALIAS = alias;
       else this.progress.info(`${lb.localImage} is not built here: kind runs its own load balancer image ${lb.kindName} (and pulls it if missing)`);
     }
+    const kindBin = o.prepared.kindBinary;
     const reaper = opts.detached ? undefined : this.startReaper(runId, env.AFTERSHOCK_REAL_DOCKER!);
     const cleanup = async () => {
       await this.destroy(name, runId, kindBin, env);
       reaper?.kill();
     };
     const unregister = opts.detached ? () => {} : registerTeardown(`delete cluster ${name}`, cleanup);
-
     const shape = `${spec.controlPlanes} control plane${spec.controlPlanes > 1 ? "s" : ""} + ${spec.workers} worker${spec.workers === 1 ? "" : "s"}`;
-    try {
-      const t1 = performance.now();
-      const output: string[] = [];
-      await withStep(this.progress, `Creating cluster ${name} (${shape}, ${image})`, 10 * MIN, (s) =>
-        run(
-          kindBin,
-          ["create", "cluster", "--name", name, "--image", image, "--config", configPath, "--kubeconfig", kubeconfigPath, "--wait", "0s", "--retain"],
-          {
-            env,
-            timeoutMs: 10 * MIN,
-            onLine: (l) => {
-              output.push(l);
-              s.detail(l.replace(/^\s*[✓✗•]\s*/u, ""));
-            },
-          },
-        ).catch((e: unknown) => {
-          throw e instanceof CommandError
-            ? new AftershockError("E_CLUSTER", `kind create cluster failed after ${formatDuration(e.elapsedMs)}: ${summarizeKindFailure(output)}`, { cause: e })
-            : e;
-        }),
-      );
-      timings.kindCreateMs = performance.now() - t1;
-      const onDelete = async () => {
-        unregister();
-        await cleanup();
-      };
-      const cluster = await this.attach({ name, runId, version: spec.kubernetesVersion, kubeconfigPath, kindBin, env, timings, onDelete });
-      for (const r of spec.insecureRegistries ?? []) await trustRegistry(cluster.nodes, r);
-      if (prepared.toLoad.length) await cluster.loadImages(prepared.toLoad);
-      const budget = spec.readyBudgetMs ?? 5 * MIN;
-      const t2 = performance.now();
-      await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
-      timings.nodesReadyMs = performance.now() - t2;
-      timings.totalMs = performance.now() - t0;
-      return cluster;
-    } catch (e) {
-      if (opts.retainOnFailure) {
-        this.progress.warn(`keeping ${name} for debugging (--keep); delete it with: pnpm cluster delete ${name}`);
-        unregister();
-        reaper?.kill();
-      } else {
-        if (opts.logsDir) {
-          await run(kindBin, ["export", "logs", opts.logsDir, "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true }).catch(() => undefined);
-        }
-        unregister();
-        await cleanup().catch((c: unknown) => this.progress.warn(`cleanup after failed create: ${String(c)}`));
+    return { ...o, spec, kindBin, env, kubeconfigPath, configPath, shape, reaper, cleanup, unregister };
+  }
+
+  /** Action "create": `kind create cluster` with the config, not waiting (the nodes' readiness is waited for below). */
+  private async kindCreate(c: Creating): Promise<void> {
+    const { name, kindBin, env, timings } = c;
+    const t1 = performance.now();
+    const output: string[] = [];
+    const args = ["create", "cluster", "--name", name, "--image", c.prepared.ref, "--config", c.configPath, "--kubeconfig", c.kubeconfigPath];
+    await withStep(this.progress, `Creating cluster ${name} (${c.shape}, ${c.prepared.ref})`, 10 * MIN, (s) =>
+      run(kindBin, [...args, "--wait", "0s", "--retain"], {
+        env,
+        timeoutMs: 10 * MIN,
+        onLine: (l) => {
+          output.push(l);
+          s.detail(l.replace(/^\s*[✓✗•]\s*/u, ""));
+        },
+      }).catch((e: unknown) => {
+        throw e instanceof CommandError
+          ? new AftershockError("E_CLUSTER", `kind create cluster failed after ${formatDuration(e.elapsedMs)}: ${summarizeKindFailure(output)}`, { cause: e })
+          : e;
+      }),
+    );
+    timings.kindCreateMs = performance.now() - t1;
+  }
+
+  /** Action "attach": the Cluster of the containers kind made, its nodes told to trust the insecure registries, the images it lacks loaded. */
+  private async attachCreated(c: Creating): Promise<Cluster> {
+    const { name, runId, spec, kindBin, env, timings, kubeconfigPath } = c;
+    const onDelete = async () => {
+      c.unregister();
+      await c.cleanup();
+    };
+    const cluster = await this.attach({ name, runId, version: spec.kubernetesVersion, kubeconfigPath, kindBin, env, timings, onDelete });
+    for (const r of spec.insecureRegistries ?? []) await trustRegistry(cluster.nodes, r);
+    if (c.prepared.toLoad.length) await cluster.loadImages(c.prepared.toLoad);
+    return cluster;
+  }
+
+  /** Action "wait": every node Ready within the budget. */
+  private async waitReady(cluster: Cluster, budget: number, timings: Record<string, number>): Promise<void> {
+    const t2 = performance.now();
+    await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
+    timings.nodesReadyMs = performance.now() - t2;
+  }
+
+  /** After a failed action: keep what was made (retainOnFailure), or export kind's logs if asked and delete it; the error to throw. */
+  private async failedCreate(c: Creating, opts: CreateOptions, e: unknown): Promise<unknown> {
+    const { name, kindBin, env } = c;
+    if (opts.retainOnFailure) {
+      this.progress.warn(`keeping ${name} for debugging (--keep); delete it with: pnpm cluster delete ${name}`);
+      c.unregister();
+      c.reaper?.kill();
+    } else {
+      if (opts.logsDir) {
+        await run(kindBin, ["export", "logs", opts.logsDir, "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true }).catch(() => undefined);
       }
-      if (e instanceof AftershockError && e.code !== "E_COMMAND") throw e;
-      throw new AftershockError("E_CLUSTER", `creating cluster ${name} failed: ${(e as Error).message}`, { cause: e });
+      c.unregister();
+      await c.cleanup().catch((x: unknown) => this.progress.warn(`cleanup after failed create: ${String(x)}`));
     }
+    if (e instanceof AftershockError && e.code !== "E_COMMAND") return e;
+    return new AftershockError("E_CLUSTER", `creating cluster ${name} failed: ${(e as Error).message}`, { cause: e });
   }
 
   private startReaper(runId: string, realDocker: string): { kill(): void } {
@@ -454,6 +516,7 @@ export class KindProvider implements Provider {
       },
       sides: kindSideContainers({ cluster: name, runId, nodes: () => nodes }),
       lifecycle,
+      reboot: lifecycle,
       sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {
         await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, 5 * MIN, () =>
@@ -605,6 +668,25 @@ export class KindProvider implements Provider {
     const kindBin = await this.kindAtHand(PINNED.kind);
     await this.destroy(name, info.runId, kindBin, await this.kindEnv(info.runId, name, info.keep));
   }
+}
+
+/**
+ * Clusters for scenarios: the kind provider, with an image given on the command line or built offline. A
+ * kept cluster (--keep) is created detached: no reaper, no Ctrl-C teardown, labelled as kept for
+ * `pnpm cluster list` and left alone by `pnpm gc`.
+ */
+export function kindClusters(progress: Progress, images: ImagesMode = "auto"): ClusterFactory {
+  const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress, images });
+  return {
+    capabilities: KIND_CAPABILITIES,
+    target: "a kind cluster",
+    prepare: (o) => provider.prepareImage(o),
+    create: (s) =>
+      provider.create(
+        { controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) },
+        { detached: !!s.keep },
+      ),
+  };
 }
 
 /** kubectl for people on this host: "kubectl" when one is on PATH, else the path of the one built with the node image. */

@@ -58,16 +58,13 @@ async function startSideContainer(network: string, runId: string, spec: SideCont
     const stream = await container.logs();
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", (l) => spec.onLine(l, "stdout"));
     let stopped: Promise<void> | undefined;
-    return {
-      id: container.getId(),
-      name,
-      stop: () =>
-        (stopped ??= (async () => {
-          stream.destroy();
-          await container.stop({ remove: true, removeVolumes: true, timeout: 2_000 }).catch(byLabel);
-          unregister();
-        })()),
-    };
+    const stop = () =>
+      (stopped ??= (async () => {
+        stream.destroy();
+        await container.stop({ remove: true, removeVolumes: true, timeout: 2_000 }).catch(byLabel);
+        unregister();
+      })());
+    return { id: container.getId(), name, stop, [Symbol.asyncDispose]: stop };
   } catch (e) {
     await byLabel();
     unregister();

@@ -1,4 +1,5 @@
-import type { ClusterAccess, ImageLoader, NodeLifecycle, NodeShell, SideContainers } from "../contract.js";
+import type { Capability, ImageLoader, NodeShell, Offering } from "../contract.js";
+import type { Duration } from "../errors.js";
 import type { RunOptions, RunResult } from "../exec.js";
 import type { MemorySampler } from "../memory.js";
 
@@ -9,8 +10,8 @@ export interface ClusterSpec {
   /** A ready-made node image (e.g. kindest/node:v1.29.14 where a registry is reachable); built offline when absent. */
   image?: string;
   name?: string;
-  /** How long to wait for every node to be Ready after kind returns (default 5m). */
-  readyBudgetMs?: number;
+  /** How long to wait for every node to be Ready after kind returns (default "5m"). */
+  readyBudget?: Duration;
   podSubnet?: string;
   /** Run id for the labels (8 hex digits); random when absent. */
   runId?: string;
@@ -36,15 +37,18 @@ export interface ClusterInfo {
   nodes: string[];
 }
 
-/** A kind cluster: API access and every optional capability (node shell, node lifecycle, image loading, side containers). */
-export interface Cluster extends ClusterAccess, NodeShell, ImageLoader, AsyncDisposable {
+/**
+ * What a kind cluster offers besides the API, declared once: every optional capability. Its nodes are containers this
+ * tool made, so it reaches them (docker exec), stops, removes and recreates them, loads images into them and starts
+ * containers beside them on their network.
+ */
+export const KIND_CAPABILITIES = ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"] as const satisfies readonly Capability[];
+
+/** A kind cluster: API access and the capabilities in KIND_CAPABILITIES. */
+export interface Cluster extends Offering<(typeof KIND_CAPABILITIES)[number]>, NodeShell, ImageLoader, AsyncDisposable {
   readonly timings: Record<string, number>;
   /** kubectl with the cluster's admin credentials, run inside the first control-plane node still in service. */
   kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
-  readonly shell: NodeShell;
-  readonly lifecycle: NodeLifecycle;
-  readonly images: ImageLoader;
-  readonly sides: SideContainers;
   delete(): Promise<void>;
   howToReach(): string;
   /** Peak memory of the cluster's containers (nodes and load balancer) from `docker stats`. */

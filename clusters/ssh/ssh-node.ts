@@ -1,7 +1,7 @@
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { NodeCommandMode, NodeCommandRecord, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
+import type { Capability, NodeCommandMode, NodeCommandRecord, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
 import { AftershockError, CommandError } from "../errors.js";
 import { quote, run, type RunOptions, type RunResult } from "../exec.js";
 import { pollUntil, type Clock } from "../wait.js";
@@ -136,6 +136,12 @@ export async function masterPid(n: InventoryNode, s: SshSession): Promise<number
   const m = /pid=(\d+)/.exec(r.stderr + r.stdout);
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * What machines of one's own reached over ssh (--nodes) offer, declared once: a shell on each and reboots, never
+ * node-lifecycle (nothing here can make a machine).
+ */
+export const SSH_CAPABILITIES = ["node-shell", "node-reboot"] as const satisfies readonly Capability[];
 
 /** The machines of an inventory as the node-shell capability. */
 export function sshNodeShell(cluster: string, handles: readonly NodeHandle[]): NodeShell {

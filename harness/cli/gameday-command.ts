@@ -35,10 +35,10 @@ import {
   type GameNode,
   type GameState,
 } from "../gameday/shell.js";
-import { describeTarget, type ExistingTarget } from "../../clusters/existing.js";
+import { describeTarget, existingClusters, type ExistingTarget } from "../../clusters/existing.js";
 import type { Scenario } from "../model/scenario.js";
 import { candidates } from "../gameday/draw.js";
-import { existingClusters, leftOutText, REPORTS_DIR, runScenarios, servedScenarios } from "./scenario-command.js";
+import { leftOutText, REPORTS_DIR, runScenarios, servedScenarios } from "./scenario-command.js";
 
 /**
  * pnpm gameday: a break-fix exercise on a real cluster. One game-day scenario matching the player's tag or

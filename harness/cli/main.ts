@@ -7,7 +7,7 @@ import { checkBuildableVersion, defaultCacheDir, ensureNodeImage } from "../../c
 import { checkImagesUpFront, parseImagesMode } from "../../clusters/images/source.js";
 import { publishedImages } from "../../clusters/images/published.js";
 import { publishImages } from "../../clusters/images/publish.js";
-import { AftershockError, formatDuration, parseDuration } from "../../clusters/errors.js";
+import { AftershockError, asDuration, formatDuration } from "../../clusters/errors.js";
 import { ConsoleProgress } from "../../clusters/progress.js";
 import { DEFAULT_KUBERNETES_VERSION, isKubernetesVersionSyntax, supportedVersionsText } from "../../clusters/versions.js";
 import { KindProvider, type ClusterSpec } from "../../clusters/kind/provider.js";
@@ -669,7 +669,7 @@ function specFrom(values: Values): ClusterSpec {
     kubernetesVersion: version,
     image: values.image as string | undefined,
     name: values.name as string | undefined,
-    readyBudgetMs: values.wait ? parseDuration(values.wait as string) : undefined,
+    ...(values.wait ? { readyBudget: asDuration(values.wait as string) } : {}),
     ...(values["insecure-registry"] ? { insecureRegistries: [values["insecure-registry"] as string] } : {}),
   };
 }

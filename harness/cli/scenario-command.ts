@@ -13,14 +13,14 @@ import {
   checkInventory,
   checkReachable,
   describeTarget,
-  openExisting,
-  prepareExisting,
+  existingCapabilities,
+  existingClusters,
   refuseClusterFaults,
   targetContext,
   type ExistingTarget,
 } from "../../clusters/existing.js";
 import { planByNode } from "../engine/plan-by-node.js";
-import { KindProvider } from "../../clusters/kind/provider.js";
+import { kindClusters } from "../../clusters/kind/provider.js";
 import type { Progress } from "../../clusters/progress.js";
 import { describePlan, loadAll, loadScenario, scenarioIds } from "../engine/registry.js";
 import type { Scenario } from "../model/scenario.js";
@@ -94,37 +94,6 @@ export interface ScenarioCommandOptions {
   conformance?: boolean;
   /** pnpm gameday: its own live reporter instead of the console's (which names everything), its own recovery, run id and namespace. */
   game?: { live: Reporter; manualRecovery: NonNullable<RunOptions["manualRecovery"]>; runId: string; namespace: string };
-}
-
-/** A cluster this tool did not create: the API, and image loading and in-cluster load through --registry if given. Never deleted. */
-export function existingClusters(t: ExistingTarget, progress: Progress): ClusterFactory {
-  return {
-    capabilities: [...(t.registry ? (["image-loading", "load-generator"] as const) : []), ...(t.inventory ? (["node-shell", "node-reboot"] as const) : [])],
-    target: `${describeTarget(t)}${t.registry ? "" : " (no --registry)"}`,
-    // Whole-cluster faults only where the run allowed them for the context in use (checked when the flags were read).
-    scopes: t.allowClusterFaults !== undefined ? ["cluster", "namespace"] : ["namespace"],
-    prepare: (o) => prepareExisting(t, o.workloadImages ?? [], defaultCacheDir(), progress, !!o.loadGenerator),
-    create: (s) => openExisting(t, s.runId, defaultCacheDir(), progress),
-  };
-}
-
-/**
- * Clusters for scenarios: the kind provider, with an image given on the command line or built offline. A
- * kept cluster (--keep) is created detached: no reaper, no Ctrl-C teardown, labelled as kept for
- * `pnpm cluster list` and left alone by `pnpm gc`.
- */
-export function kindClusters(progress: Progress, images: ImagesMode = "auto"): ClusterFactory {
-  const provider = new KindProvider({ cacheDir: defaultCacheDir(), progress, images });
-  return {
-    capabilities: ["node-shell", "node-lifecycle", "node-reboot", "image-loading", "load-generator"],
-    target: "a kind cluster",
-    prepare: (o) => provider.prepareImage(o),
-    create: (s) =>
-      provider.create(
-        { controlPlanes: s.controlPlanes, workers: s.workers, kubernetesVersion: s.kubernetesVersion, runId: s.runId, ...(s.image ? { image: s.image } : {}) },
-        { detached: !!s.keep },
-      ),
-  };
 }
 
 /**
@@ -278,8 +247,6 @@ export function conformancePlanLine(version: string): string {
   return `conformance: after verification, ${specs.length} curated [Conformance] specs of ${version} with its e2e.test (built from k8s.io/kubernetes/test/e2e; estimated ${formatDuration(conformanceEstimateMs(specs))}, --ginkgo.timeout ${formatDuration(CONFORMANCE_TIMEOUT_MS)}); a failing spec ends the run not-recovered`;
 }
 
-const silentProgress: Progress = { step: () => ({ detail: () => {}, done: () => {}, skip: () => {}, fail: () => {} }), info: () => {}, warn: () => {} };
-
 /** The context in use, for a refusal's hint; a kubeconfig without one still gets the refusal (the hint names no context). */
 function contextOrPlaceholder(t: ExistingTarget): string {
   try {
@@ -304,7 +271,7 @@ async function existingDryRun(s: Scenario, t: ExistingTarget): Promise<string> {
   } catch (e) {
     lines.push(`would be refused: ${(e as AftershockError).oneLine()}`);
   }
-  const lacks = unserved({ capabilities: existingClusters(t, silentProgress).capabilities }, s);
+  const lacks = unserved({ capabilities: existingCapabilities(t) }, s);
   if (Array.isArray(lacks)) lines.push(`would be refused: needs ${lacks.join(", ")}, which ${describeTarget(t)} does not offer`);
   let nodes: { name: string; role: "control-plane" | "worker" | "unknown" }[] = [];
   if (t.inventory) {

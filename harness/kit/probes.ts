@@ -1,4 +1,5 @@
 import { nodeShell } from "../../clusters/contract.js";
+import { parseDuration, type Duration } from "../../clusters/errors.js";
 import { etcdctlFunction } from "../../clusters/etcd.js";
 import { pollUntil } from "../../clusters/wait.js";
 import type { ScenarioContext } from "../model/context.js";
@@ -7,6 +8,20 @@ import type { Observation, Probe } from "../model/probe.js";
 
 /** Polls until a condition holds or its budget runs out (the error names the budget and the last thing seen). */
 export { pollUntil };
+
+/**
+ * A step's or setup's wait on a condition of its own, written as every other budget is: `check` every `every` (default
+ * "2s") on the run's clock, until it holds or `within` runs out; the error names the budget and the last thing seen.
+ */
+export function waitUntil(
+  what: string,
+  ctx: Pick<ScenarioContext, "clock">,
+  within: Duration,
+  check: () => Promise<{ ok: boolean; seen: string }>,
+  every: Duration = "2s",
+): Promise<string> {
+  return pollUntil(what, parseDuration(within), parseDuration(every), check, { clock: ctx.clock });
+}
 /** What a probe is and how one is asked (harness/model/probe.ts), for scenarios that write their own or wait in a step. */
 export { observe, observeWithin, ProbeFinalError, ProbeTimeoutError, waitFor, type Observation, type Probe } from "../model/probe.js";
 /** The cluster's health, which the engine asks too (harness/model/health.ts). */
@@ -67,8 +82,9 @@ export function etcdHealthy(): Probe {
   });
 }
 
-/** kubectl against the API answers within `seconds` (the symptom is its absence). */
-export function kubectlTimesOut(seconds = 5): Probe {
+/** kubectl against the API answers within `within` (the symptom is its absence). */
+export function kubectlTimesOut(within: Duration = "5s"): Probe {
+  const seconds = parseDuration(within) / 1000;
   return probe(`kubectl times out (${seconds}s)`, `kubectl get pods to fail within --request-timeout=${seconds}s`, async (ctx) => {
     const r = await ctx.cluster.kubectl(["get", "pods", "-A", `--request-timeout=${seconds}s`], { allowFailure: true, timeoutMs: (seconds + 10) * 1000 });
     return { ok: r.exitCode !== 0, observed: r.exitCode === 0 ? "kubectl answered" : lastLine(r.stderr) };
@@ -278,7 +294,8 @@ function apiWrite(ctx: ScenarioContext, seconds: number, server?: string) {
 }
 
 /** Writes through the cluster endpoint succeed (e.g. etcd still has quorum). */
-export function apiWritable(seconds = 10): Probe {
+export function apiWritable(within: Duration = "10s"): Probe {
+  const seconds = parseDuration(within) / 1000;
   return probe("API accepts writes", `a ConfigMap created and deleted through the cluster endpoint within ${seconds}s each`, async (ctx) => {
     const r = await apiWrite(ctx, seconds);
     return { ok: r.exitCode === 0, observed: r.exitCode === 0 ? "created and deleted a ConfigMap" : lastLine(r.stdout) };
@@ -286,7 +303,8 @@ export function apiWritable(seconds = 10): Probe {
 }
 
 /** Writes fail with an error matching `pattern`, asked of a surviving control plane's own API server. */
-export function apiWriteFails(expected: RegExp | ((ctx: ScenarioContext) => RegExp), seconds = 10, shown = String(expected)): Probe {
+export function apiWriteFails(expected: RegExp | ((ctx: ScenarioContext) => RegExp), within: Duration = "10s", shown = String(expected)): Probe {
+  const seconds = parseDuration(within) / 1000;
   return probe(`API writes fail ${shown}`, `a ConfigMap create on a survivor's API server to fail with ${shown}`, async (ctx) => {
     const pattern = typeof expected === "function" ? expected(ctx) : expected;
     const r = await apiWrite(ctx, seconds, "https://127.0.0.1:6443");

@@ -1,6 +1,6 @@
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { sideContainers, type ClusterAccess, type StartedSideContainer } from "../../clusters/contract.js";
-import { AftershockError, formatDuration } from "../../clusters/errors.js";
+import { AftershockError, formatDuration, parseDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
 import { CONTROL_PLANE_ROLE, LABELS } from "../../clusters/labels.js";
 import { LOAD_GENERATOR_IMAGE } from "../../clusters/images/workloads.js";
@@ -49,8 +49,8 @@ export interface LoadSpec {
   target: LoadTarget;
   /** Requests per second, held constant. */
   rate: number;
-  /** Per-request timeout (default 2s): a request that takes longer counts as an error. */
-  timeoutMs?: number;
+  /** Per-request timeout (default "2s"): a request that takes longer counts as an error. */
+  timeout?: Duration;
   /** Path of a k6 TypeScript script, relative to the repository root, used instead of vegeta when a k6 binary is on PATH. */
   k6?: string;
   /** The request's method (default GET) and body (sent as is, with its Content-Type when given). */
@@ -105,7 +105,8 @@ export interface LoadRecord {
 
 // ---- a running stream ----------------------------------------------------------------------------------
 
-export class LoadStream {
+/** A stream of users' requests: its generator (a side container, or k6 on this host) stops with stop(), or when a scope that holds it with `await using` ends. */
+export class LoadStream implements AsyncDisposable {
   readonly series = new LoadSeries();
   target = "";
   generator = "vegeta";
@@ -120,8 +121,9 @@ export class LoadStream {
     private readonly t0: number,
   ) {}
 
+  /** The per-request timeout in ms (the spec's `timeout`, default 2s). */
   get timeoutMs(): number {
-    return this.spec.timeoutMs ?? 2000;
+    return this.spec.timeout === undefined ? 2000 : parseDuration(this.spec.timeout);
   }
 
   /** Start of the first second in which every request was answered: where the "before" window begins. */
@@ -213,6 +215,10 @@ export class LoadStream {
       await this.k6.stop();
       this.generatorSummary = this.k6.summary;
     }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
   }
 }
 

@@ -311,6 +311,7 @@ export function defineScenario(def: ScenarioDefinition): Scenario {
     if (loadNames.has(l.name)) throw bad(`${field}.name`, `"${l.name}" is used twice`);
     loadNames.add(l.name);
     if (!(l.rate > 0 && l.rate <= 500)) throw bad(`${field}.rate`, "must be between 1 and 500 requests per second");
+    if (l.timeout !== undefined) budget(l.timeout, `${field}.timeout`, bad);
     for (const [w, o] of Object.entries(l.slo ?? {}))
       if (!(o.availability > 0 && o.availability <= 1)) throw bad(`${field}.slo.${w}.availability`, "must be a share between 0 and 1");
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AftershockError, CommandError, formatDuration, parseDuration } from "../../clusters/errors.js";
+import { AftershockError, asDuration, CommandError, formatDuration, parseDuration } from "../../clusters/errors.js";
 import { run } from "../../clusters/exec.js";
 
 describe("durations", () => {
@@ -13,6 +13,10 @@ describe("durations", () => {
     for (const bad of ["", "5", "five minutes", "5m junk", "-3s"]) {
       expect(() => parseDuration(bad)).toThrowError(AftershockError);
     }
+  });
+  it("checks a flag's text as a duration, keeping the text (cluster create --wait 1h30m)", () => {
+    expect(asDuration("1h30m")).toBe("1h30m");
+    expect(() => asDuration("5")).toThrow(/^not a duration: "5"/);
   });
   it("formats for humans", () => {
     expect(formatDuration(420)).toBe("420ms");

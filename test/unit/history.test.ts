@@ -21,7 +21,8 @@ import {
   type HistoryRecord,
   type HistoryRun,
 } from "../../harness/reports/history.js";
-import { clusterUse, existingClusters, leftOutText, servedScenarios, suiteNumbers } from "../../harness/cli/scenario-command.js";
+import { clusterUse, leftOutText, servedScenarios, suiteNumbers } from "../../harness/cli/scenario-command.js";
+import { existingClusters } from "../../clusters/existing.js";
 import { RecordingProgress } from "../../clusters/progress.js";
 import { loadAll } from "../../harness/engine/registry.js";
 import { htmlReport } from "../../harness/reports/files.js";

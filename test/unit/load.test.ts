@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LoadSeries, parseVegetaLine, percentile, servedStatus, shortError } from "../../harness/load/load-series.js";
 import { keepsServing, serviceLoad, sloHolds, usersSeeErrors } from "../../harness/kit/load/load.js";
-import { LoadMonitor, vegetaTarget } from "../../harness/load/streams.js";
+import { LoadMonitor, LoadStream, vegetaTarget } from "../../harness/load/streams.js";
 import { defineScenario, variantOf } from "../../harness/model/scenario.js";
 import { step } from "../../harness/kit/steps.js";
 import { nodesReady } from "../../harness/model/health.js";
@@ -214,6 +214,16 @@ describe("declaring load and variants", () => {
       /"web" is used twice/,
     );
     expect(() => defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad(app("web"), { rate: 0 })] })).toThrow(/rate must be between/);
+  });
+
+  it("takes a request timeout as a duration, as every other budget, and refuses one that is not", () => {
+    const load = serviceLoad(app("web"), { timeout: "10s" });
+    expect(load.timeout).toBe("10s");
+    expect(new LoadStream(load, 0).timeoutMs).toBe(10_000);
+    expect(new LoadStream(serviceLoad(app("web")), 0).timeoutMs).toBe(2000);
+    expect(() => defineScenario({ ...base, needs: ["load-generator"], load: [serviceLoad(app("web"), { timeout: "10 seconds" as never })] })).toThrow(
+      /load\[0\]\.timeout is not a duration: "10 seconds"/,
+    );
   });
 
   it("a variant replaces the fields it names and keeps the SLO probes single", () => {

@@ -2,8 +2,9 @@ import { versionOf } from "../../harness/kit/versions.js";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
 import { LOST_MACHINES, lostNodes } from "../../harness/kit/faults.js";
-import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady } from "../../harness/kit/probes.js";
+import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady, waitUntil } from "../../harness/kit/probes.js";
 import { podLogMatches } from "../../harness/kit/workloads/workloads.js";
+import { FakeClock } from "./fake-clock.js";
 import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
 import { Found, type ScenarioContext } from "../../harness/model/context.js";
 
@@ -109,7 +110,7 @@ describe("API write probes", () => {
 
   it("takes the refusal each version words its own way from the cluster's version profile", async () => {
     const refusal = 'error: failed to create configmap: configmaps "p" is forbidden: not yet ready to handle request';
-    const probe = apiWriteFails((c) => versionOf(c).writeRefusedWithoutQuorum, 40, "as the version words it");
+    const probe = apiWriteFails((c) => versionOf(c).writeRefusedWithoutQuorum, "40s", "as the version words it");
     const on = (v: string) => {
       const ctx = ctxAnswering([["create configmap", refusal, 1]]);
       return { ...ctx, cluster: { ...ctx.cluster, kubernetesVersion: v } };
@@ -138,5 +139,16 @@ describe("log probes' window", () => {
     };
     expect(await podLogMatches("web", /200/).check(ctx)).toEqual({ ok: true, observed: "GET / 200" });
     expect(asked.map((r) => r.sinceSeconds)).toEqual([90]);
+  });
+});
+
+describe("waitUntil", () => {
+  it("polls on the run's clock every 2s by default and names its budget when it runs out", async () => {
+    const clock = new FakeClock(0);
+    let asked = 0;
+    const never = async () => ({ ok: false, seen: `asked ${++asked}` });
+    await expect(waitUntil("DiskPressure cleared", { clock }, "10s", never)).rejects.toThrow(/DiskPressure cleared.*10(\.0)?s/);
+    expect(asked).toBe(6);
+    expect(await waitUntil("soon", { clock }, "1m", async () => ({ ok: asked++ > 8, seen: "ok" }), "5s")).toBe("ok");
   });
 });

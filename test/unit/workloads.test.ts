@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { KubernetesObject, V1Deployment, V1Service } from "@kubernetes/client-node";
-import { nodeShell, restrictTo, type ClusterAccess } from "../../clusters/contract.js";
+import { CAPABILITIES, nodeShell, restrictTo, type ClusterAccess } from "../../clusters/contract.js";
+import { existingCapabilities } from "../../clusters/existing.js";
+import { KIND_CAPABILITIES } from "../../clusters/kind/provider.js";
 import type { KubeApi } from "../../clusters/kube.js";
 import { backOffDelays, type Termination } from "../../clusters/namespace-watch.js";
 import { kubeSystemReady, nodesReady } from "../../harness/model/health.js";
@@ -126,6 +128,15 @@ describe("capabilities", () => {
     expect(apiOnly.shell).toBeUndefined();
     expect(() => nodeShell(apiOnly)).toThrow(/no node shell.*needs: \["node-shell"\]/);
     expect(apiOnly.api).toBe(c.api);
+  });
+
+  it("each provider declares what it offers: kind everything, an existing cluster what its registry and machines give", () => {
+    expect([...KIND_CAPABILITIES].sort()).toEqual([...CAPABILITIES].sort());
+    const inventory = { file: "nodes.yaml", nodes: [] };
+    expect(existingCapabilities({})).toEqual([]);
+    expect(existingCapabilities({ registry: "r:5000" })).toEqual(["image-loading", "load-generator"]);
+    expect(existingCapabilities({ registry: "r:5000", inventory })).toEqual(["image-loading", "load-generator", "node-shell", "node-reboot"]);
+    expect(existingCapabilities({ inventory })).not.toContain("node-lifecycle");
   });
 
   it("defineScenario rejects unknown capabilities, images without image-loading, and a bad scope", () => {

@@ -1,4 +1,5 @@
 import { nodeShell, type NodeHandle } from "../../../clusters/contract.js";
+import { parseDuration, type Duration } from "../../../clusters/errors.js";
 import type { Observation, Probe } from "../../model/probe.js";
 import type { ScenarioContext } from "../../model/context.js";
 
@@ -36,10 +37,10 @@ export async function scrape(node: NodeHandle): Promise<string> {
 
 export const WAL_FSYNC = "etcd_disk_wal_fsync_duration_seconds";
 
-/** WAL fsync p99 over a window of `windowMs` on one node, e.g. "p99 512ms over 9 fsyncs in 15s". */
-export async function walFsyncP99(ctx: ScenarioContext, node: NodeHandle, windowMs: number): Promise<{ ms: number; samples: number } | undefined> {
+/** WAL fsync p99 over a window (e.g. "15s") on one node, e.g. "p99 512ms over 9 fsyncs in 15s". */
+export async function walFsyncP99(ctx: ScenarioContext, node: NodeHandle, window: Duration): Promise<{ ms: number; samples: number } | undefined> {
   const a = parseHistogram(await scrape(node), WAL_FSYNC);
-  await ctx.clock.sleep(windowMs);
+  await ctx.clock.sleep(parseDuration(window));
   const b = parseHistogram(await scrape(node), WAL_FSYNC);
   const q = windowQuantile(a, b);
   return q && { ms: q.seconds * 1000, samples: q.samples };
@@ -51,25 +52,27 @@ const fmt = (q: { ms: number; samples: number } | undefined, windowMs: number) =
     : `no fsync in ${windowMs / 1000}s`;
 
 /** Symptom: WAL fsync p99 above `ms` on the first control plane, over a window. */
-export function walFsyncP99Above(ms: number, windowMs = 15_000): Probe {
+export function walFsyncP99Above(ms: number, window: Duration = "15s"): Probe {
+  const windowMs = parseDuration(window);
   return {
     name: `etcd WAL fsync p99 > ${ms}ms`,
     expectation: `etcd_disk_wal_fsync_duration_seconds p99 above ${ms}ms over ${windowMs / 1000}s`,
     async check(ctx): Promise<Observation> {
-      const q = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), windowMs);
+      const q = await walFsyncP99(ctx, nodeShell(ctx.cluster).controlPlane(), window);
       return { ok: !!q && q.ms > ms, observed: fmt(q, windowMs) };
     },
   };
 }
 
 /** Health: WAL fsync p99 at or below `ms` on every control plane, over a window. */
-export function walFsyncP99Below(ms: number, windowMs = 15_000): Probe {
+export function walFsyncP99Below(ms: number, window: Duration = "15s"): Probe {
+  const windowMs = parseDuration(window);
   return {
     name: `etcd WAL fsync p99 ≤ ${ms}ms`,
     expectation: `etcd_disk_wal_fsync_duration_seconds p99 at or below ${ms}ms on every member over ${windowMs / 1000}s`,
     async check(ctx): Promise<Observation> {
       const cps = nodeShell(ctx.cluster).nodes.filter((n) => n.role === "control-plane");
-      const results = await Promise.all(cps.map(async (n) => [n.name, await walFsyncP99(ctx, n, windowMs)] as const));
+      const results = await Promise.all(cps.map(async (n) => [n.name, await walFsyncP99(ctx, n, window)] as const));
       const bad = results.filter(([, q]) => q && q.ms > ms);
       return { ok: bad.length === 0, observed: results.map(([n, q]) => `${n.replace(/^.*-(control-plane\d*)$/, "$1")}: ${fmt(q, windowMs)}`).join("; ") };
     },

@@ -25,7 +25,7 @@ export function serviceLoad({ app: service }: App, o: Partial<Omit<LoadSpec, "ta
     name: o.name ?? service,
     target: { kind: "service", service, ...(o.path ? { path: o.path } : {}), ...(o.via ? { via: o.via } : {}) },
     rate: o.rate ?? 20,
-    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    ...(o.timeout ? { timeout: o.timeout } : {}),
     ...(o.k6 ? { k6: o.k6 } : {}),
     ...(o.awayFrom ? { awayFrom: o.awayFrom } : {}),
     slo: { before: { availability: 0.99, p99Ms: 500 }, after: { availability: 0.99, p99Ms: 500 }, ...o.slo },

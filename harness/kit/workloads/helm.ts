@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { formatDuration } from "../../../clusters/errors.js";
+import { formatDuration, parseDuration, type Duration } from "../../../clusters/errors.js";
 import { run, type RunResult } from "../../../clusters/exec.js";
 import { defaultCacheDir } from "../../../clusters/images/builder.js";
 import { ensureHostTools, helmHome } from "../../../clusters/images/host-tools.js";
@@ -31,14 +31,14 @@ export async function writeChart(name: string, version: string, files: ChartFile
 let helmBinary: Promise<string> | undefined;
 
 /** `helm <args>` against the run's cluster and namespace; a failure is returned (exit code, stderr), not thrown. */
-export async function helmRun(ctx: ScenarioContext, args: string[], timeoutMs = 5 * 60_000): Promise<RunResult> {
+export async function helmRun(ctx: ScenarioContext, args: string[], timeout: Duration = "5m"): Promise<RunResult> {
   const cacheDir = defaultCacheDir();
   const helm = await (helmBinary ??= ensureHostTools(["helm"], cacheDir, new ConsoleProgress()).then((t) => t.helm!));
   const home = helmHome(cacheDir);
   const auth = ["--kubeconfig", ctx.cluster.kubeconfigPath, ...(ctx.cluster.kubeContext ? ["--kube-context", ctx.cluster.kubeContext] : [])];
   return run(helm, [...args, ...auth, "--namespace", ctx.namespace], {
     allowFailure: true,
-    timeoutMs,
+    timeoutMs: parseDuration(timeout),
     env: { HELM_CONFIG_HOME: path.join(home, "config"), HELM_CACHE_HOME: path.join(home, "cache"), HELM_DATA_HOME: path.join(home, "data") },
   });
 }
@@ -63,7 +63,7 @@ interface ReleaseStatus {
 
 /** A release's state as `helm status -o json` and `helm history` give it (status, chart name-version, revision). */
 export async function releaseStatus(ctx: ScenarioContext, release: string): Promise<ReleaseStatus | undefined> {
-  const r = await helmRun(ctx, ["history", release, "--max", "1", "-o", "json"], 60_000);
+  const r = await helmRun(ctx, ["history", release, "--max", "1", "-o", "json"], "1m");
   if (r.exitCode !== 0) return undefined;
   const [last] = JSON.parse(r.stdout) as { revision: number; status: string; chart: string; description: string }[];
   return last && { status: last.status, chart: last.chart, revision: last.revision, description: last.description };

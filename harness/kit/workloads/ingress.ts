@@ -1,5 +1,5 @@
 import type { KubernetesObject, V1Ingress, V1Service } from "@kubernetes/client-node";
-import { AftershockError, formatDuration } from "../../../clusters/errors.js";
+import { AftershockError, formatDuration, parseDuration, type Duration } from "../../../clusters/errors.js";
 import { apiErrorLine } from "../../../clusters/kube.js";
 import type { Observation, Probe } from "../../model/probe.js";
 import type { ScenarioContext } from "../../model/context.js";
@@ -101,9 +101,9 @@ export async function ingressUrl(ctx: ScenarioContext): Promise<string> {
 }
 
 /** One HTTP GET from this host, with a deadline: the status and the first line of the body. */
-export async function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: string; ms: number }> {
+export async function httpGet(url: string, timeout: Duration = "5s"): Promise<{ status: number; body: string; ms: number }> {
   const t0 = performance.now();
-  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const r = await fetch(url, { signal: AbortSignal.timeout(parseDuration(timeout)) });
   const body = (await r.text()).trim().split("\n")[0]!.slice(0, 200);
   return { status: r.status, body, ms: Math.round(performance.now() - t0) };
 }

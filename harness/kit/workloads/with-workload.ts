@@ -45,7 +45,7 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
     ...serviceLoad(app(w.users.service), {
       name: w.name,
       rate: w.users.rate,
-      timeoutMs: w.users.timeoutMs,
+      timeout: `${w.users.timeoutMs}ms`,
       ...(w.users.path !== "/" ? { path: w.users.path } : {}),
       ...(via ? { via } : {}),
     }),

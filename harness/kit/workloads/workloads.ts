@@ -440,10 +440,11 @@ export async function proxyGet(ctx: ScenarioContext, kind: "pods" | "services", 
 }
 
 /**
- * The app's pods have run without a restart for `seconds`: every pod of the latest rollout Ready, its
+ * The app's pods have run without a restart for `lasting`: every pod of the latest rollout Ready, its
  * container running for that long with restartCount 0. Holds only after the time has passed.
  */
-export function runsWithoutRestart(app: string, seconds: number): Probe {
+export function runsWithoutRestart(app: string, lasting: Duration): Probe {
+  const seconds = parseDuration(lasting) / 1000;
   return probe(`${app} runs ${seconds}s without a restart`, `pods of app=${app}: Ready, restartCount 0, running for ≥ ${seconds}s`, async (ctx) => {
     const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items.filter(
       (p) => !p.metadata?.deletionTimestamp,

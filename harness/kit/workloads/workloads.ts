@@ -388,8 +388,16 @@ export function podLogMatches(app: string, pattern: RegExp): Probe {
   });
 }
 
+/** A StatefulSet in the run's namespace, by handle (one a chart writes is named in it, not by the scenario's manifests). */
+export interface StatefulSetRef {
+  readonly statefulSet: string;
+}
+
+/** The handle of a StatefulSet the scenario does not write itself (a chart's, named after its release). */
+export const statefulSet = (name: string): StatefulSetRef => ({ statefulSet: name });
+
 /** The StatefulSet has `replicas` pods Ready on its latest revision (current revision = update revision). */
-export function statefulSetReady(name: string, replicas: number): Probe {
+export function statefulSetReady({ statefulSet: name }: StatefulSetRef, replicas: number): Probe {
   return probe(`${name} ${replicas}/${replicas} ready`, `statefulset/${name}: ${replicas} replicas Ready on its latest revision`, async (ctx) => {
     try {
       const s = await ctx.cluster.api.apps.readNamespacedStatefulSet({ name, namespace: ctx.namespace });

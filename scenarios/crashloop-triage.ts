@@ -1,10 +1,12 @@
-import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import {
   kubectl,
   allRolledOut,
   appContainerPatch,
+  type App,
   apply,
   backOffGrows,
+  type Deployment,
   containerExited,
   containerWaiting,
   defineScenario,
@@ -33,44 +35,40 @@ const APP = WORKLOAD_IMAGES.app;
 const healthz = { httpGet: { path: "/healthz", port: 8080 } };
 const base = { image: APP, imagePullPolicy: "IfNotPresent", ports: [{ containerPort: 8080 }], readinessProbe: { ...healthz, periodSeconds: 2 } };
 
-/** What each service's second release gets wrong. */
-const releases: Record<string, { cause: string; healthy: V1Deployment; broken: V1Deployment }> = {
-  payments: {
-    cause: "application error",
-    healthy: deployment("payments", { ...base }),
-    // The new release reads a configuration file it was never given, and exits 1 at start.
-    broken: deployment("payments", { ...base, env: [{ name: "CONFIG_FILE", value: "/etc/payments/config.yaml" }] }),
-  },
-  orders: {
-    cause: "missing reference",
-    healthy: deployment("orders", { ...base }),
-    broken: deployment("orders", { ...base, envFrom: [{ configMapRef: { name: "orders-settings" } }] }),
-  },
-  catalog: {
-    cause: "image cannot be pulled",
-    healthy: deployment("catalog", { ...base }),
-    broken: deployment("catalog", { ...base, image: `${APP}.1` }),
-  },
-  search: {
-    cause: "liveness probe kills a slow start",
-    healthy: deployment("search", { ...base, livenessProbe: { ...healthz, initialDelaySeconds: 5, periodSeconds: 3, failureThreshold: 2 } }),
-    // The new release warms its caches for 20s before it opens the port; the liveness probe gives it 5s.
-    broken: deployment("search", {
-      ...base,
-      env: [{ name: "STARTUP_SECONDS", value: "20" }],
-      livenessProbe: { ...healthz, initialDelaySeconds: 5, periodSeconds: 3, failureThreshold: 2 },
-    }),
-  },
-  notifier: {
-    cause: "binary not found",
-    healthy: deployment("notifier", { ...base, command: ["/bin/sh", "-c", "exec /app/server"] }),
-    broken: deployment("notifier", { ...base, command: ["/bin/sh", "-c", "exec /app/notifier-server"] }),
-  },
-};
-const APPS = Object.keys(releases);
+type Container = Parameters<typeof deployment>[1];
+
+/**
+ * A service released healthy, then broken (what its second release gets wrong: `cause`). The healthy release names
+ * the Deployment and is the handle its probes and steps take; the broken release is another of the same Deployment.
+ */
+function released(name: string, cause: string, healthy: Container, broken: Container): Deployment & { cause: string; broken: Deployment } {
+  const d = deployment(name, healthy);
+  return { ...d, cause, broken: deployment(d, broken) };
+}
+
+// The new release reads a configuration file it was never given, and exits 1 at start.
+const payments = released("payments", "application error", { ...base }, { ...base, env: [{ name: "CONFIG_FILE", value: "/etc/payments/config.yaml" }] });
+const orders = released("orders", "missing reference", { ...base }, { ...base, envFrom: [{ configMapRef: { name: "orders-settings" } }] });
+const catalog = released("catalog", "image cannot be pulled", { ...base }, { ...base, image: `${APP}.1` });
+// The new release warms its caches for 20s before it opens the port; the liveness probe gives it 5s.
+const search = released(
+  "search",
+  "liveness probe kills a slow start",
+  { ...base, livenessProbe: { ...healthz, initialDelaySeconds: 5, periodSeconds: 3, failureThreshold: 2 } },
+  { ...base, env: [{ name: "STARTUP_SECONDS", value: "20" }], livenessProbe: { ...healthz, initialDelaySeconds: 5, periodSeconds: 3, failureThreshold: 2 } },
+);
+const notifier = released(
+  "notifier",
+  "binary not found",
+  { ...base, command: ["/bin/sh", "-c", "exec /app/server"] },
+  { ...base, command: ["/bin/sh", "-c", "exec /app/notifier-server"] },
+);
+/** The five services, by handle, and their names (for titles and evidence). */
+const SERVICES = [payments, orders, catalog, search, notifier];
+const APPS = SERVICES.map((s) => s.app);
 
 /** Pods of the app that are not Ready: the ones the triage looks at. */
-async function failingPods(ctx: ScenarioContext, app: string): Promise<V1Pod[]> {
+async function failingPods(ctx: ScenarioContext, { app }: App): Promise<V1Pod[]> {
   const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` });
   return pods.items.filter((p) => !podReady(p));
 }
@@ -78,7 +76,7 @@ async function failingPods(ctx: ScenarioContext, app: string): Promise<V1Pod[]> 
 /** Runs a kubectl command per failing pod and keeps each one's output (a pod that never ran has no --previous). */
 async function perFailingPod(ctx: ScenarioContext, args: (pod: string) => string[], keep: (out: string) => string = (o) => o): Promise<string> {
   const out: string[] = [];
-  for (const app of APPS) {
+  for (const app of SERVICES) {
     for (const pod of await failingPods(ctx, app)) {
       const name = pod.metadata!.name!;
       const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args(name)], { allowFailure: true, timeoutMs: 30_000 });
@@ -99,7 +97,7 @@ const describeVerdict = (text: string) =>
  * The cause of one app's failure, from what the API says about its failing pods: reasons the kubelet gives
  * before a container runs, a kill for a failed liveness probe, else the exit code (the incident's table).
  */
-async function classify(ctx: ScenarioContext, app: string): Promise<{ cause: string; evidence: string }> {
+async function classify(ctx: ScenarioContext, app: App): Promise<{ cause: string; evidence: string }> {
   const pods = await failingPods(ctx, app);
   const statuses = pods.flatMap((p) => p.status?.containerStatuses ?? []);
   const waiting = statuses.map((s) => s.state?.waiting).find((w) => w?.reason && w.reason !== "CrashLoopBackOff");
@@ -125,16 +123,16 @@ const CAUSES = handOff<ReadonlyMap<string, string>>("each app's cause", 'the run
 /** The apps the triage found with `cause` (set by the classification step). */
 const withCause = (ctx: ScenarioContext, cause: string) => {
   const causes = ctx.found.need(CAUSES);
-  return APPS.filter((a) => causes.get(a) === cause);
+  return SERVICES.filter((a) => causes.get(a.app) === cause);
 };
 
 /** A fix step for one cause: applies `fix` to every app the triage gave that cause. */
-function fixFor(cause: string, title: string, shows: string, fix: (ctx: ScenarioContext, app: string) => Promise<string>) {
+function fixFor(cause: string, title: string, shows: string, fix: (ctx: ScenarioContext, app: Deployment) => Promise<string>) {
   return step(title, shows, async (ctx) => {
     const apps = withCause(ctx, cause);
     if (!apps.length) return `no workload was found with cause "${cause}"`;
     const out: string[] = [];
-    for (const app of apps) out.push(`${app}: ${await fix(ctx, app)}`);
+    for (const app of apps) out.push(`${app.app}: ${await fix(ctx, app)}`);
     return out.join("\n");
   });
 }
@@ -172,14 +170,14 @@ export default defineScenario({
     {
       title: `five services (${APPS.join(", ")}) released healthy`,
       async write(ctx) {
-        await apply(ctx, ...APPS.map((a) => releases[a]!.healthy));
-        for (const a of APPS) await waitRolledOut(ctx, a, "2m");
+        await apply(ctx, ...SERVICES);
+        for (const a of SERVICES) await waitRolledOut(ctx, a, "2m");
         ctx.evidence("setup", `${APPS.length} deployments rolled out: ${APPS.join(", ")}`);
       },
       probes: () => [],
     },
   ],
-  steadyState: [allRolledOut(APPS)],
+  steadyState: [allRolledOut(SERVICES)],
 
   fault: {
     title: "a bad release of each service, one cause each",
@@ -191,7 +189,7 @@ export default defineScenario({
       `kubectl patch deployment/notifier   # command: sh -c "exec /app/notifier-server" (no such binary)`,
     ],
     async inject(ctx) {
-      await apply(ctx, ...APPS.map((a) => releases[a]!.broken));
+      await apply(ctx, ...SERVICES.map((a) => a.broken));
       ctx.evidence("fault", `rolled out the broken release of ${APPS.join(", ")}`);
     },
   },
@@ -199,17 +197,17 @@ export default defineScenario({
   symptoms: {
     within: "3m",
     expect: [
-      containerExited("payments", 1),
-      containerWaiting("payments", "CrashLoopBackOff"),
-      backOffGrows("payments", 3),
-      containerWaiting("orders", "CreateContainerConfigError"),
-      eventSeen("orders", "Failed", /configmap "orders-settings" not found/),
-      containerWaiting("catalog", /^(ErrImagePull|ImagePullBackOff)$/),
-      eventSeen("search", "Unhealthy", /Liveness probe failed/),
-      eventSeen("search", "Killing", /failed liveness probe/),
-      restartedAtLeast("search", 1),
-      containerExited("notifier", 127),
-      backOffGrows("notifier", 3),
+      containerExited(payments, 1),
+      containerWaiting(payments, "CrashLoopBackOff"),
+      backOffGrows(payments, 3),
+      containerWaiting(orders, "CreateContainerConfigError"),
+      eventSeen(orders, "Failed", /configmap "orders-settings" not found/),
+      containerWaiting(catalog, /^(ErrImagePull|ImagePullBackOff)$/),
+      eventSeen(search, "Unhealthy", /Liveness probe failed/),
+      eventSeen(search, "Killing", /failed liveness probe/),
+      restartedAtLeast(search, 1),
+      containerExited(notifier, 127),
+      backOffGrows(notifier, 3),
     ],
   },
 
@@ -229,10 +227,10 @@ export default defineScenario({
       async (ctx) => {
         const rows: string[] = [];
         const causes = new Map<string, string>();
-        for (const app of APPS) {
+        for (const app of SERVICES) {
           const { cause, evidence } = await classify(ctx, app);
-          causes.set(app, cause);
-          rows.push(`${app.padEnd(9)} ${cause.padEnd(34)} ${evidence}`);
+          causes.set(app.app, cause);
+          rows.push(`${app.app.padEnd(9)} ${cause.padEnd(34)} ${evidence}`);
         }
         ctx.found.set(CAUSES, causes);
         return rows.join("\n");
@@ -257,26 +255,26 @@ export default defineScenario({
       },
     ),
     fixFor("image cannot be pulled", "point the image at a tag that exists", `kubectl set image deployment/<app> app=${APP}`, (ctx, app) =>
-      kubectlIn(ctx, "set", "image", `deployment/${app}`, `app=${imageRef(ctx, APP)}`),
+      kubectlIn(ctx, "set", "image", `deployment/${app.app}`, `app=${imageRef(ctx, APP)}`),
     ),
     fixFor(
       "liveness probe kills a slow start",
       "give the slow starter a startup probe",
       "kubectl patch deployment/<app>   # startupProbe: /healthz every 2s, up to 60s",
-      (ctx, app) => kubectlPatch(ctx, `deployment/${app}`, appContainerPatch({ startupProbe: { ...healthz, periodSeconds: 2, failureThreshold: 30 } })),
+      (ctx, app) => kubectlPatch(ctx, `deployment/${app.app}`, appContainerPatch({ startupProbe: { ...healthz, periodSeconds: 2, failureThreshold: 30 } })),
     ),
     fixFor(
       "binary not found",
       "fix the command to name the binary the image has",
       `kubectl patch deployment/<app>   # command: sh -c "exec /app/server"`,
-      (ctx, app) => kubectlPatch(ctx, `deployment/${app}`, appContainerPatch({ command: ["/bin/sh", "-c", "exec /app/server"] })),
+      (ctx, app) => kubectlPatch(ctx, `deployment/${app.app}`, appContainerPatch({ command: ["/bin/sh", "-c", "exec /app/server"] })),
     ),
     step(
       "wait for every rollout",
       "kubectl rollout status deployment/<app> --timeout=2m",
       async (ctx) => {
         const out: string[] = [];
-        for (const app of APPS) out.push(await waitRolledOut(ctx, app, "2m"));
+        for (const app of SERVICES) out.push(await waitRolledOut(ctx, app, "2m"));
         return out.join("\n");
       },
       "6m",
@@ -286,6 +284,6 @@ export default defineScenario({
 
   verify: {
     within: "3m",
-    expect: [allRolledOut(APPS)],
+    expect: [allRolledOut(SERVICES)],
   },
 });

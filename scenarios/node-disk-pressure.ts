@@ -110,7 +110,7 @@ const debugLogRelease: Fault = {
   title: `a release of web adds a debug log: its pod appends ${WRITE_MIB_PER_S} MiB/s to an emptyDir with no size limit`,
   plan: [`kubectl apply -f web.yaml   # + container debug-log: dd … >> /log/debug.log every second; volume log: emptyDir: {} (no sizeLimit)`],
   async inject(ctx) {
-    const [dep] = echoWorkload(web.app, 1);
+    const [dep] = echoWorkload(web, 1);
     dep.spec!.template.spec!.containers.push(debugLog());
     dep.spec!.template.spec!.volumes = [{ name: "log", emptyDir: {} }];
     ctx.evidence("fault", await apply(ctx, dep));
@@ -319,14 +319,14 @@ export default defineScenario({
       "roll the release back, delete the writer's pods and the evicted ones",
       "kubectl apply -f web.yaml   # the release before the debug log\nkubectl delete pod <pods with container debug-log>\nkubectl delete pods --field-selector=status.phase=Failed",
       async (ctx) => {
-        const out = [await apply(ctx, ...echoWorkload(web.app, 1))];
+        const out = [await apply(ctx, ...echoWorkload(web, 1))];
         // Deleting a pod removes its emptyDir: the space comes back at once, not when the rollout gets to it.
         const gone = (await pods(ctx)).filter(
           (p) => evicted(p) || p.spec?.containers.some((c) => c.name === "debug-log") || p.metadata?.name === SCHEDULING_PROBE,
         );
         for (const p of gone) await ctx.cluster.api.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: ctx.namespace, gracePeriodSeconds: 0 });
         out.push(`deleted ${gone.length} pods: ${gone.map((p) => `${p.metadata!.name} (${evicted(p) ? "evicted" : p.status?.phase})`).join(", ")}`);
-        out.push(await waitRolledOut(ctx, web.app, "3m"));
+        out.push(await waitRolledOut(ctx, web, "3m"));
         return out.join("\n");
       },
       "4m",

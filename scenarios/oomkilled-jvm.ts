@@ -1,6 +1,7 @@
 import {
   kubectl,
   answersThroughService,
+  type App,
   apply,
   containerExited,
   defineScenario,
@@ -72,9 +73,10 @@ function budgetTable(): string {
   ].join("\n");
 }
 
-const ledger = (cacheMiB: number, flags: string) =>
+/** A release of the ledger: its response cache's size and its JVM flags. The first names the Deployment, the next take its handle. */
+const release = (of: string | App, cacheMiB: number, flags: string) =>
   deployment(
-    APP,
+    of,
     {
       image: IMAGE,
       imagePullPolicy: "IfNotPresent",
@@ -91,9 +93,13 @@ const ledger = (cacheMiB: number, flags: string) =>
     { strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
   );
 
+/** The ledger's Deployment (release 1) and its Service: the handles its probes and steps take. */
+const ledger = release(APP, 16, FLAGS_AS_SHIPPED);
+const ledgerService = service(ledger, 80, 8080);
+
 /** The last OOM kill and the JVM's view just before it, as the runbook shows it. */
 async function heapVersusResident(ctx: ScenarioContext): Promise<string> {
-  const k = await lastOomKill(ctx, APP);
+  const k = await lastOomKill(ctx, ledger);
   if (!k) return "no OOMKilled container seen";
   const at = `${k.t.pod} ${k.t.reason} (exit ${k.t.exitCode}) at ${k.t.finishedAt?.toISOString() ?? "?"}`;
   if (!k.sample) return `${at}: no sample of the JVM before the kill`;
@@ -133,26 +139,26 @@ export default defineScenario({
     {
       title: `the ${APP} service, release 1 (16 MiB cache), JAVA_OPTS="${FLAGS_AS_SHIPPED}", limit ${LIMIT_MIB}Mi`,
       async write(ctx) {
-        await apply(ctx, ledger(16, FLAGS_AS_SHIPPED), service(APP, 80, 8080));
-        ctx.evidence("setup", await waitRolledOut(ctx, APP, "3m"));
+        await apply(ctx, ledger, ledgerService);
+        ctx.evidence("setup", await waitRolledOut(ctx, ledger, "3m"));
       },
       probes: () => [],
     },
   ],
-  steadyState: [rolledOut(APP), answersThroughService(APP, "/", { body: /ledger/ })],
+  steadyState: [rolledOut(ledger), answersThroughService(ledgerService, "/", { body: /ledger/ })],
 
   fault: {
     title: "release 2: the response cache grows to 192 MiB of direct buffers; JVM flags unchanged",
     plan: [`kubectl set env deployment/${APP} DIRECT_CACHE_MB=192   # JAVA_OPTS stays "${FLAGS_AS_SHIPPED}", limit ${LIMIT_MIB}Mi`],
     async inject(ctx) {
-      await apply(ctx, ledger(192, FLAGS_AS_SHIPPED));
+      await apply(ctx, release(ledger, 192, FLAGS_AS_SHIPPED));
       ctx.evidence("fault", `release 2 of ${APP} applied: DIRECT_CACHE_MB=192, JAVA_OPTS="${FLAGS_AS_SHIPPED}"`);
     },
   },
 
   symptoms: {
     within: "3m",
-    expect: [containerExited(APP, 137, "OOMKilled"), restartedAtLeast(APP, 2), oomKilledWithHeapToSpare(APP), killedWithoutAWord(APP)],
+    expect: [containerExited(ledger, 137, "OOMKilled"), restartedAtLeast(ledger, 2), oomKilledWithHeapToSpare(ledger), killedWithoutAWord(ledger)],
   },
 
   runbook: [
@@ -174,12 +180,17 @@ export default defineScenario({
       `kubectl set env deployment/${APP} JAVA_OPTS="${FLAGS_SIZED}"`,
       async (ctx) => `${budgetTable()}\n${await kubectlIn(ctx, "set", "env", `deployment/${APP}`, `JAVA_OPTS=${FLAGS_SIZED}`)}`,
     ),
-    step("wait for the rollout", `kubectl rollout status deployment/${APP} --timeout=3m`, (ctx) => waitRolledOut(ctx, APP, "3m"), "4m"),
+    step("wait for the rollout", `kubectl rollout status deployment/${APP} --timeout=3m`, (ctx) => waitRolledOut(ctx, ledger, "3m"), "4m"),
   ],
   decisiveStep: "split the limit into a budget the JVM enforces",
 
   verify: {
     within: "4m",
-    expect: [rolledOut(APP), runsWithoutRestart(APP, "60s"), residentUnderLimit(APP, 0.9), answersThroughService(APP, "/", { body: /ledger/ })],
+    expect: [
+      rolledOut(ledger),
+      runsWithoutRestart(ledger, "60s"),
+      residentUnderLimit(ledger, 0.9),
+      answersThroughService(ledgerService, "/", { body: /ledger/ }),
+    ],
   },
 });

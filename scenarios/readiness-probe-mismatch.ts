@@ -1,6 +1,5 @@
 import {
   kubectl,
-  app,
   apply,
   defineScenario,
   deployment,
@@ -33,13 +32,12 @@ import {
 const APP = WORKLOAD_IMAGES.app; // serves /healthz and / on :8080, nothing else
 const PORT = 8080;
 
-/** The demo app api: its Deployment and Service are written below, its users' load and the release's probes take the handle. */
-const api = app("api");
-const apiUsers = serviceLoad(api, { rate: 20 });
-
-/** The api Deployment, 2 replicas, whose rolling update may replace both pods at once. */
-const apiDeployment = deployment(
-  api.app,
+/**
+ * The demo app api: its Deployment, 2 replicas, whose rolling update may replace both pods at once. Its Service, its
+ * users' load and the release's probes take the handle.
+ */
+const api = deployment(
+  "api",
   {
     image: APP,
     imagePullPolicy: "IfNotPresent",
@@ -48,6 +46,8 @@ const apiDeployment = deployment(
   },
   { replicas: 2, strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 2 as never, maxSurge: 0 as never } } },
 );
+const apiService = service(api, 80, PORT);
+const apiUsers = serviceLoad(api, { rate: 20 });
 
 /** The lines of `kubectl describe pod` that carry the verdict: state, readiness, the probe, its events. */
 const describeVerdict = (text: string) =>
@@ -57,7 +57,7 @@ const describeVerdict = (text: string) =>
     .join("\n");
 
 /** The demo's own Service, empty once both pods are replaced: how a team's rollout strategy fares is its users' verdict instead. */
-const demoEndpoints = (ready: boolean) => ({ ...(ready ? endpointsReady(api.app) : endpointsEmpty(api.app)), reads: apiUsers.name });
+const demoEndpoints = (ready: boolean) => ({ ...(ready ? endpointsReady(apiService) : endpointsEmpty(apiService)), reads: apiUsers.name });
 
 export default defineScenario({
   id: "readiness-probe-mismatch",
@@ -82,8 +82,8 @@ export default defineScenario({
       title: "api (2 replicas) released healthy behind Service api",
       deploys: api.app,
       async write(ctx) {
-        await apply(ctx, apiDeployment, service(api.app, 80, PORT));
-        ctx.evidence("setup", await waitRolledOut(ctx, api.app));
+        await apply(ctx, api, apiService);
+        ctx.evidence("setup", await waitRolledOut(ctx, api));
       },
       probes: () => [],
     },
@@ -118,22 +118,10 @@ export default defineScenario({
       "compare the probe with the port the container listens on",
       "kubectl get deployment <deployment> -o jsonpath='{..readinessProbe} {..containerPort}'",
       (ctx) =>
-        kubectlLook(
-          ctx,
-          "get",
-          "deployment",
-          releasedDeployment(ctx).deployment,
-          "-o",
-          "jsonpath=readinessProbe={..readinessProbe} containerPort={..containerPort}",
-        ),
+        kubectlLook(ctx, "get", "deployment", releasedDeployment(ctx).app, "-o", "jsonpath=readinessProbe={..readinessProbe} containerPort={..containerPort}"),
     ),
-    step("roll back the release", "kubectl rollout undo deployment/<deployment>", (ctx) => rollBack(ctx, releasedDeployment(ctx).deployment)),
-    step(
-      "wait for the rollout",
-      "kubectl rollout status deployment/<deployment> --timeout=2m",
-      (ctx) => waitRolledOut(ctx, releasedDeployment(ctx).deployment),
-      "3m",
-    ),
+    step("roll back the release", "kubectl rollout undo deployment/<deployment>", (ctx) => rollBack(ctx, releasedDeployment(ctx))),
+    step("wait for the rollout", "kubectl rollout status deployment/<deployment> --timeout=2m", (ctx) => waitRolledOut(ctx, releasedDeployment(ctx)), "3m"),
   ],
   decisiveStep: "roll back the release",
 

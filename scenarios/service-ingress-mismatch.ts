@@ -1,6 +1,7 @@
 import {
   apply,
   defineScenario,
+  type Deployment,
   deployment,
   endpointsEmpty,
   handOff,
@@ -16,6 +17,7 @@ import {
   podLogMatches,
   podReady,
   type ScenarioContext,
+  type Service,
   service,
   step,
   waitFor,
@@ -30,16 +32,24 @@ import {
  */
 
 const APP = WORKLOAD_IMAGES.app;
-const APPS = ["cart", "checkout", "profile"] as const;
 const CONTAINER_PORT = 8080;
 
-const app = (name: string) =>
-  deployment(name, {
+/** A service behind the ingress, by handles: its Deployment, its Service named like it, and its path (/<name>). */
+function shopService(name: string): { deployment: Deployment; service: Service; path: string } {
+  const d = deployment(name, {
     image: APP,
     imagePullPolicy: "IfNotPresent",
     ports: [{ name: "http", containerPort: CONTAINER_PORT }],
     readinessProbe: { httpGet: { path: "/healthz", port: CONTAINER_PORT }, periodSeconds: 2 },
   });
+  return { deployment: d, service: service(d, 80, CONTAINER_PORT), path: `/${name}` };
+}
+const cart = shopService("cart");
+const checkout = shopService("checkout");
+const profile = shopService("profile");
+/** The three, by handle; the triage below reads the cluster, so it goes by their names. */
+const SHOP = [cart, checkout, profile];
+const APPS = SHOP.map((a) => a.deployment.app);
 
 /**
  * What the triage found wrong at each layer, by the name of the object to fix (the Service's, or the Ingress's).
@@ -106,14 +116,14 @@ export default defineScenario({
       title: "an ingress controller, and cart, checkout and profile behind it",
       async write(ctx) {
         await installIngressController(ctx);
-        await apply(ctx, ...APPS.flatMap((a) => [app(a), service(a, 80, CONTAINER_PORT), ingress(ctx, a, `/${a}`, a, 80)]));
-        for (const a of APPS) await waitRolledOut(ctx, a);
-        ctx.evidence("setup", `ingress at ${await ingressUrl(ctx)}; ${APPS.map((a) => `/${a}`).join(", ")} routed to their Services`);
+        await apply(ctx, ...SHOP.flatMap((a) => [a.deployment, a.service, ingress(ctx, a.service, a.path, 80)]));
+        for (const a of SHOP) await waitRolledOut(ctx, a.deployment);
+        ctx.evidence("setup", `ingress at ${await ingressUrl(ctx)}; ${SHOP.map((a) => a.path).join(", ")} routed to their Services`);
       },
       probes: () => [],
     },
   ],
-  steadyState: APPS.map((a) => ingressAnswers(`/${a}`, 200)),
+  steadyState: SHOP.map((a) => ingressAnswers(a.path, 200)),
 
   fault: {
     title: "three changes that each cut one path at a different layer",
@@ -125,9 +135,11 @@ export default defineScenario({
     async inject(ctx) {
       await apply(
         ctx,
-        service("cart", 80, CONTAINER_PORT, { app: "cart-v2" }),
-        service("checkout", 80, 9090),
-        ingress(ctx, "profile", "/profile", "profile-svc", 80),
+        service(cart.service, 80, CONTAINER_PORT, { app: "cart-v2" }),
+        service(checkout.service, 80, 9090),
+        // The profile Ingress (named after profile's Service) again, its backend a Service that does not exist: the
+        // stray name is the fault, written only here.
+        ingress(ctx, { service: "profile-svc" }, profile.path, 80, profile.service.service),
       );
       ctx.evidence("fault", "cart selects app=cart-v2; checkout targets port 9090; ingress profile points at service profile-svc");
     },
@@ -136,10 +148,10 @@ export default defineScenario({
   symptoms: {
     within: "2m",
     expect: [
-      ingressAnswers("/cart", 503),
-      endpointsEmpty("cart"),
-      ingressAnswers("/checkout", 502),
-      ingressAnswers("/profile", 404),
+      ingressAnswers(cart.path, 503),
+      endpointsEmpty(cart.service),
+      ingressAnswers(checkout.path, 502),
+      ingressAnswers(profile.path, 404),
       podLogMatches(INGRESS_CONTROLLER, /service not found/),
     ],
   },
@@ -235,12 +247,12 @@ export default defineScenario({
       "curl -s -o /dev/null -w '%{http_code}' http://<node>:<nodePort>/<path>",
       async (ctx) => {
         const out: string[] = [];
-        for (const a of APPS) {
-          const o = await waitFor(ingressAnswers(`/${a}`, 200), ctx, "1m");
-          out.push(`/${a}: ${o.observed}`);
+        for (const { path } of SHOP) {
+          const o = await waitFor(ingressAnswers(path, 200), ctx, "1m");
+          out.push(`${path}: ${o.observed}`);
         }
         const url = await ingressUrl(ctx);
-        out.push(`(${url}; e.g. ${JSON.stringify(await httpGet(`${url}/cart`))})`);
+        out.push(`(${url}; e.g. ${JSON.stringify(await httpGet(`${url}${cart.path}`))})`);
         return out.join("\n");
       },
       "3m",
@@ -250,6 +262,6 @@ export default defineScenario({
 
   verify: {
     within: "2m",
-    expect: APPS.map((a) => ingressAnswers(`/${a}`, 200)),
+    expect: SHOP.map((a) => ingressAnswers(a.path, 200)),
   },
 });

@@ -4,12 +4,14 @@ import {
   filesInVolume,
   handOff,
   helm,
+  helmRelease,
   helmRun,
   imageRef,
   kubectlIn,
   type Probe,
   releaseIs,
   type ScenarioContext,
+  statefulSet,
   statefulSetReady,
   step,
   versionOf,
@@ -26,6 +28,9 @@ import {
  */
 
 const RELEASE = "blob-store";
+/** The release, by handle, and the StatefulSet its chart names after it: what the probes take. */
+const blobStore = helmRelease(RELEASE);
+const blobStoreSet = statefulSet(RELEASE);
 const APP = WORKLOAD_IMAGES.app;
 
 /** The chart, version 1.0.0 as installed and 1.1.0 as upgraded to: 1.1.0 asks for larger volumes. */
@@ -88,7 +93,7 @@ const UPGRADE_OUTPUT = handOff<string>("helm upgrade's output", "the fault (helm
 
 /** The fault's `helm upgrade` was refused for the StatefulSet's immutable field (its output, kept by the fault). */
 function upgradeRefused(): Probe {
-  const failed = /UPGRADE FAILED: cannot patch "blob-store" with kind StatefulSet: /;
+  const failed = new RegExp(`UPGRADE FAILED: cannot patch "${RELEASE}" with kind StatefulSet: `);
   return {
     name: "helm upgrade refused: StatefulSet spec is immutable",
     // The API server's words changed in 1.37 (a Forbidden sentence before, "field is immutable" on the field since):
@@ -150,7 +155,7 @@ export default defineScenario({
     },
     blobs,
   ],
-  steadyState: [releaseIs(RELEASE, "deployed", `${RELEASE}-1.0.0`), statefulSetReady(RELEASE, 1)],
+  steadyState: [releaseIs(blobStore, "deployed", `${RELEASE}-1.0.0`), statefulSetReady(blobStoreSet, 1)],
 
   fault: {
     title: "helm upgrade to chart 1.1.0 with replicas=2 (1.1.0 also changed volumeClaimTemplates)",
@@ -165,8 +170,8 @@ export default defineScenario({
 
   symptoms: {
     within: "2m",
-    expect: [upgradeRefused(), releaseIs(RELEASE, "failed")],
-    stillWorks: [statefulSetReady(RELEASE, 1)],
+    expect: [upgradeRefused(), releaseIs(blobStore, "failed")],
+    stillWorks: [statefulSetReady(blobStoreSet, 1)],
   },
 
   runbookName: "safe",
@@ -203,6 +208,6 @@ export default defineScenario({
 
   verify: {
     within: "3m",
-    expect: [releaseIs(RELEASE, "deployed", `${RELEASE}-1.1.0`), statefulSetReady(RELEASE, 2)],
+    expect: [releaseIs(blobStore, "deployed", `${RELEASE}-1.1.0`), statefulSetReady(blobStoreSet, 2)],
   },
 });

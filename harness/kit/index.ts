@@ -121,6 +121,7 @@ export {
   containerWaiting,
   controlPlanesTakePods,
   deployment,
+  type Deployment,
   echoService,
   echoWorkload,
   endpointsEmpty,
@@ -139,14 +140,16 @@ export {
   rolloutStuck,
   runsWithoutRestart,
   service,
+  type Service,
   spreadOverNodes,
+  statefulSet,
   statefulSetReady,
   waitRolledOut,
   WORKLOAD_IMAGES,
 } from "./workloads/workloads.js";
 export { describeSample, killedWithoutAWord, lastOomKill, mib, oomKilledWithHeapToSpare, residentUnderLimit } from "./workloads/jvm.js";
 export { httpGet, ingress, INGRESS_CONTROLLER, ingressAnswers, ingressUrl, installIngressController } from "./workloads/ingress.js";
-export { helm, helmRun, releaseIs, writeChart } from "./workloads/helm.js";
+export { helm, helmRelease, helmRun, releaseIs, writeChart } from "./workloads/helm.js";
 export { readinessOnWrongPort, readinessProbeFailing, releasedDeployment, releaseNeverReady, releaseRolledOut } from "./workloads/release.js";
-export { app } from "./targets.js";
+export { app, type App } from "./targets.js";
 export { apiLoad, keepsServing, serviceLoad, startLoad, stopLoad, usersSeeErrors, type LoadSpec } from "./load/load.js";

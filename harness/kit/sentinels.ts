@@ -199,7 +199,7 @@ export function service(name: string, replicas: number, opts: { spreadOverWorker
         NS,
         ...echoWorkload(name, replicas, opts.spreadOverWorkers ? { topologySpreadConstraints: [spreadOverNodes(app(name))] } : {}),
       );
-      await waitRolledOut(ctx, name, "2m", NS);
+      await waitRolledOut(ctx, app(name), "2m", NS);
       ctx.evidence("sentinels", `service ${name} with ${replicas} echo pods rolled out`);
     },
     probes: () => [serviceAnswers({ service: name })],

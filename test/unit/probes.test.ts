@@ -137,7 +137,7 @@ describe("log probes' window", () => {
       namespace: "default",
       logsSince: 1_000_000,
     };
-    expect(await podLogMatches("web", /200/).check(ctx)).toEqual({ ok: true, observed: "GET / 200" });
+    expect(await podLogMatches({ app: "web" }, /200/).check(ctx)).toEqual({ ok: true, observed: "GET / 200" });
     expect(asked.map((r) => r.sinceSeconds)).toEqual([90]);
   });
 });

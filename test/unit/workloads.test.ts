@@ -9,7 +9,22 @@ import { kubeSystemReady, nodesReady } from "../../harness/model/health.js";
 import { defineScenario, SENTINEL_NAMESPACE } from "../../harness/model/scenario.js";
 import { step } from "../../harness/kit/steps.js";
 import { service as sentinelService, serviceAnswers, serviceDown } from "../../harness/kit/sentinels.js";
-import { controlPlanesTakePods, ECHO_IMAGE, echoService, echoWorkload, rolloutState } from "../../harness/kit/workloads/workloads.js";
+import {
+  apply,
+  containerExited,
+  controlPlanesTakePods,
+  deployment,
+  ECHO_IMAGE,
+  echoService,
+  echoWorkload,
+  endpointsEmpty,
+  rolledOut,
+  rolloutState,
+  service,
+  waitRolledOut,
+} from "../../harness/kit/workloads/workloads.js";
+import { ingress } from "../../harness/kit/workloads/ingress.js";
+import { releaseIs } from "../../harness/kit/workloads/helm.js";
 import { deleteRunNamespace } from "../../harness/engine/run-namespace.js";
 import { FakeClock } from "./fake-clock.js";
 import { Found, type ScenarioContext } from "../../harness/model/context.js";
@@ -354,6 +369,51 @@ describe("the echo Service: one builder, the sentinel and the run's workload", (
       "read Service aftershock-sentinels/web: API 503: etcdserver: leader changed",
     );
     expect(calls.some((c) => c.startsWith("cp:"))).toBe(false);
+  });
+});
+
+describe("handles: builders return them, probes and steps take them", () => {
+  const shop = deployment("shop", { image: ECHO_IMAGE }, { replicas: 2 });
+  const shopService = service(shop, 80, 8080);
+
+  it("the name is written once: the Service, an Ingress and the probes take it from the Deployment's handle", () => {
+    expect(shopService.manifest.metadata?.name).toBe("shop");
+    expect(shopService.manifest.spec?.selector).toEqual(shop.manifest.spec?.template.metadata?.labels);
+    expect(ingress({ namespace: "ns" } as ScenarioContext, shopService, "/shop", 80).manifest.spec?.rules?.[0]?.http?.paths[0]?.backend.service?.name).toBe(
+      "shop",
+    );
+    expect([rolledOut(shop).name, endpointsEmpty(shopService).expectation, containerExited(shop, 1).name]).toEqual([
+      "shop rolled out",
+      "Endpoints of shop: no ready address",
+      "shop exited 1",
+    ]);
+    // Another release of the same Deployment takes its handle, not its name again.
+    expect(deployment(shop, { image: "other" }).manifest.metadata).toEqual(shop.manifest.metadata);
+  });
+
+  it("apply() writes a handle's manifest, not the handle", async () => {
+    const { cluster, applied } = recordingCluster();
+    const ctx = ctxMoving(cluster, { namespace: "as-00000001-x" });
+    await apply(ctx, shop, shopService);
+    expect(applied.map((o) => [o.kind, o.metadata?.name, "manifest" in o])).toEqual([
+      ["Deployment", "shop", false],
+      ["Service", "shop", false],
+    ]);
+    expect(await waitRolledOut(ctx, shop)).toBe("deployment/shop rolled out: revision ?: 2/2 updated, 2 available, 2 total");
+  });
+
+  it("a mistyped name, or the wrong kind of handle, does not compile (pnpm typecheck)", () => {
+    const wrong = () => [
+      // @ts-expect-error a name is not a handle: "shp" cannot reach a probe
+      rolledOut("shp"),
+      // @ts-expect-error a Deployment's handle is not a Service's
+      endpointsEmpty(shop),
+      // @ts-expect-error a Service's handle is not a Deployment's
+      containerExited(shopService, 1),
+      // @ts-expect-error a Helm release is named once, by helmRelease(), and taken by handle
+      releaseIs("blob-store", "deployed"),
+    ];
+    expect(typeof wrong).toBe("function");
   });
 });
 

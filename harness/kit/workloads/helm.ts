@@ -72,8 +72,16 @@ export async function releaseStatus(ctx: ScenarioContext, release: string): Prom
 const describe = (s: ReleaseStatus | undefined, release: string) =>
   s ? `revision ${s.revision} ${s.status} (${s.chart}): ${s.description.slice(0, 300)}` : `no release ${release}`;
 
+/** A Helm release in the run's namespace, by handle: named once (helmRelease()), taken by its probes. */
+export interface HelmRelease {
+  readonly release: string;
+}
+
+/** The handle of the Helm release a scenario installs under this name. */
+export const helmRelease = (name: string): HelmRelease => ({ release: name });
+
 /** The release's latest revision has this status (deployed, failed, …), of this chart if given (name-version). */
-export function releaseIs(release: string, status: string, chart?: string): Probe {
+export function releaseIs({ release }: HelmRelease, status: string, chart?: string): Probe {
   return {
     name: `release ${release} ${status}${chart ? ` (${chart})` : ""}`,
     expectation: `helm history ${release}: latest revision ${status}${chart ? ` with chart ${chart}` : ""}`,

@@ -3,7 +3,8 @@ import { AftershockError, formatDuration, parseDuration, type Duration } from ".
 import { apiErrorLine } from "../../../clusters/kube.js";
 import type { Observation, Probe } from "../../model/probe.js";
 import type { ScenarioContext } from "../../model/context.js";
-import { apply, deployment, waitRolledOut, WORKLOAD_IMAGES } from "./workloads.js";
+import { app, type App } from "../targets.js";
+import { apply, deployment, waitRolledOut, WORKLOAD_IMAGES, type Manifested, type ServiceRef } from "./workloads.js";
 
 /**
  * A real Ingress controller (Traefik) confined to the run's namespace: a Role instead of a ClusterRole, no
@@ -12,14 +13,15 @@ import { apply, deployment, waitRolledOut, WORKLOAD_IMAGES } from "./workloads.j
  * through a NodePort on a node's InternalIP, as a user's browser would reach an ingress.
  */
 
-export const INGRESS_CONTROLLER = "traefik";
+/** The controller's Deployment (pods app=traefik), ServiceAccount, Role and NodePort Service, by handle (e.g. for podLogMatches). */
+export const INGRESS_CONTROLLER: App = app("traefik");
 const WEB_PORT = 8000;
 
 /** The class annotation value the run's Ingresses carry (the namespace name is unique to the run). */
 export const ingressClass = (ctx: ScenarioContext) => ctx.namespace;
 
 export function ingressControllerObjects(ctx: ScenarioContext): KubernetesObject[] {
-  const name = INGRESS_CONTROLLER;
+  const name = INGRESS_CONTROLLER.app;
   const role = {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "Role",
@@ -64,7 +66,7 @@ export function ingressControllerObjects(ctx: ScenarioContext): KubernetesObject
       readinessProbe: { httpGet: { path: "/ping", port: 8080 }, periodSeconds: 2 },
     },
     { pod: { serviceAccountName: name } },
-  );
+  ).manifest;
   const service: V1Service = {
     apiVersion: "v1",
     kind: "Service",
@@ -80,19 +82,32 @@ export async function installIngressController(ctx: ScenarioContext): Promise<st
   return waitRolledOut(ctx, INGRESS_CONTROLLER, "2m");
 }
 
-/** An Ingress routing `path` to a Service port, for the run's controller (its class annotation). */
-export function ingress(ctx: ScenarioContext, name: string, path: string, service: string, port: number): V1Ingress {
+/** An Ingress the scenario writes (ingress()), by handle: its name, and the manifest apply() writes. */
+export interface Ingress extends Manifested {
+  readonly ingress: string;
+  readonly manifest: V1Ingress;
+}
+
+/**
+ * An Ingress routing `path` to a Service's port, for the run's controller (its class annotation); its handle. Named
+ * after the Service it fronts unless `name` is given (or the handle of an Ingress, for another version of it).
+ */
+export function ingress(ctx: ScenarioContext, backend: ServiceRef, path: string, port: number, name: string | Ingress = backend.service): Ingress {
+  const named = typeof name === "string" ? name : name.ingress;
   return {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "Ingress",
-    metadata: { name, annotations: { "kubernetes.io/ingress.class": ingressClass(ctx) } },
-    spec: { rules: [{ http: { paths: [{ path, pathType: "Prefix", backend: { service: { name: service, port: { number: port } } } }] } }] },
+    ingress: named,
+    manifest: {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: { name: named, annotations: { "kubernetes.io/ingress.class": ingressClass(ctx) } },
+      spec: { rules: [{ http: { paths: [{ path, pathType: "Prefix", backend: { service: { name: backend.service, port: { number: port } } } }] } }] },
+    },
   };
 }
 
 /** http://<a node's InternalIP>:<the controller's NodePort>: where a client outside the cluster reaches the ingress. */
 export async function ingressUrl(ctx: ScenarioContext): Promise<string> {
-  const svc = await ctx.cluster.api.core.readNamespacedService({ name: INGRESS_CONTROLLER, namespace: ctx.namespace });
+  const svc = await ctx.cluster.api.core.readNamespacedService({ name: INGRESS_CONTROLLER.app, namespace: ctx.namespace });
   const nodePort = svc.spec?.ports?.find((p) => p.name === "web")?.nodePort;
   const nodes = await ctx.cluster.api.core.listNode();
   const ip = nodes.items.flatMap((n) => n.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address;

@@ -1,6 +1,7 @@
 import type { Observation, Probe } from "../../model/probe.js";
 import { namespaceWatch, type Termination } from "../../../clusters/namespace-watch.js";
 import type { ScenarioContext } from "../../model/context.js";
+import type { App } from "../targets.js";
 import { proxyGet } from "./workloads.js";
 
 /**
@@ -104,7 +105,7 @@ class JvmMonitor {
 const monitors = new WeakMap<ScenarioContext, Map<string, JvmMonitor>>();
 
 /** The monitor of app's JVMs in this run (started on first use; sampling continues while probes ask). */
-export function jvmMonitor(ctx: ScenarioContext, app: string, port = 8080): JvmMonitor {
+export function jvmMonitor(ctx: ScenarioContext, { app }: App, port = 8080): JvmMonitor {
   let byApp = monitors.get(ctx);
   if (!byApp) monitors.set(ctx, (byApp = new Map()));
   let m = byApp.get(app);
@@ -125,8 +126,9 @@ export function describeSample(s: JvmSample): string {
 }
 
 /** Every OOMKilled termination of app's containers, oldest first, each with the JVM's last sample before it (if one was taken). */
-async function oomKills(ctx: ScenarioContext, app: string): Promise<{ t: Termination; sample?: JvmSample }[]> {
-  const monitor = jvmMonitor(ctx, app);
+async function oomKills(ctx: ScenarioContext, of: App): Promise<{ t: Termination; sample?: JvmSample }[]> {
+  const monitor = jvmMonitor(ctx, of);
+  const { app } = of;
   const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
   return w
     .terminationsOf(app)
@@ -138,8 +140,8 @@ async function oomKills(ctx: ScenarioContext, app: string): Promise<{ t: Termina
 }
 
 /** The last OOMKilled termination of app that has a sample (else the last one), with the JVM's last sample before it. */
-export async function lastOomKill(ctx: ScenarioContext, app: string): Promise<{ t: Termination; sample?: JvmSample } | undefined> {
-  const kills = await oomKills(ctx, app);
+export async function lastOomKill(ctx: ScenarioContext, of: App): Promise<{ t: Termination; sample?: JvmSample } | undefined> {
+  const kills = await oomKills(ctx, of);
   return kills.filter((k) => k.sample).at(-1) ?? kills.at(-1);
 }
 
@@ -148,16 +150,17 @@ export async function lastOomKill(ctx: ScenarioContext, app: string): Promise<{ 
  * was at most `heapAtMost` of -Xmx, and resident memory (or the cgroup's usage) at least `rssAtLeast` of the
  * limit. The incident's gap between heap monitoring and the kernel's view.
  */
-export function oomKilledWithHeapToSpare(app: string, o: { heapAtMost?: number; rssAtLeast?: number } = {}): Probe {
+export function oomKilledWithHeapToSpare(of: App, o: { heapAtMost?: number; rssAtLeast?: number } = {}): Probe {
+  const { app } = of;
   const heapAtMost = o.heapAtMost ?? 0.8;
   const rssAtLeast = o.rssAtLeast ?? 0.8;
   return {
     name: `${app} OOMKilled with heap to spare`,
     expectation: `an OOMKilled container of app=${app} whose last sample showed heap ≤ ${heapAtMost * 100}% of -Xmx and RSS ≥ ${rssAtLeast * 100}% of the limit`,
     async check(ctx): Promise<Observation> {
-      const kills = await oomKills(ctx, app);
+      const kills = await oomKills(ctx, of);
       if (!kills.length) {
-        const monitor = jvmMonitor(ctx, app);
+        const monitor = jvmMonitor(ctx, of);
         const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
         const now = w
           .podsOf(app)
@@ -186,7 +189,7 @@ export function oomKilledWithHeapToSpare(app: string, o: { heapAtMost?: number; 
  * Nothing in the killed container's own log explains its end: `kubectl logs --previous` of an OOMKilled
  * container has lines, and none matching `explains` (an OutOfMemoryError, an exception).
  */
-export function killedWithoutAWord(app: string, explains = /OutOfMemoryError|Exception|Killed|out of memory/i): Probe {
+export function killedWithoutAWord({ app }: App, explains = /OutOfMemoryError|Exception|Killed|out of memory/i): Probe {
   return {
     name: `${app}'s log does not explain the kill`,
     expectation: `the log of an OOMKilled container of app=${app} (--previous) has no line matching ${explains}`,
@@ -214,12 +217,13 @@ export function killedWithoutAWord(app: string, explains = /OutOfMemoryError|Exc
 }
 
 /** The app's running JVMs keep resident memory (and cgroup usage) under `fraction` of their limit (latest samples). */
-export function residentUnderLimit(app: string, fraction = 0.9): Probe {
+export function residentUnderLimit(of: App, fraction = 0.9): Probe {
+  const { app } = of;
   return {
     name: `${app} RSS under ${fraction * 100}% of its limit`,
     expectation: `every running container of app=${app}: max(VmRSS, cgroup usage) < ${fraction * 100}% of the memory limit`,
     async check(ctx): Promise<Observation> {
-      const monitor = jvmMonitor(ctx, app);
+      const monitor = jvmMonitor(ctx, of);
       const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
       const pods = w.podsOf(app).filter((p) => !p.metadata?.deletionTimestamp && p.status?.containerStatuses?.some((c) => c.state?.running));
       const latest = pods.map((p) => monitor.latest(p.metadata!.name!)).filter((s): s is JvmSample => !!s && Date.now() - s.at < 10_000);

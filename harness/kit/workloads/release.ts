@@ -4,7 +4,7 @@ import { apiErrorLine } from "../../../clusters/kube.js";
 import { podReady } from "../../model/health.js";
 import type { Observation, Probe } from "../../model/probe.js";
 import type { Fault } from "../../model/scenario.js";
-import { aimAt, aimed, app as appNamed, type PodTarget } from "../targets.js";
+import { aimAt, aimed, app as appNamed, type App, type PodTarget } from "../targets.js";
 import { handOff, type ScenarioContext } from "../../model/context.js";
 import { namespaceWatch } from "../../../clusters/namespace-watch.js";
 import { kubectlPatch, rolloutState } from "./workloads.js";
@@ -170,8 +170,11 @@ function releaseRolledOutOf(target: PodTarget): Probe {
   };
 }
 
-/** For runbook steps: the Deployment the release changed and its pods' selector. */
-export function releasedDeployment(ctx: ScenarioContext): { deployment: string; selector: string } {
+/**
+ * For runbook steps: the Deployment the release changed, by handle (the demo's, or the team's Deployment the fault
+ * found in the cluster, so its name is read at run time), and its pods' selector.
+ */
+export function releasedDeployment(ctx: ScenarioContext): App & { selector: string } {
   const { deployment, selector } = released(ctx);
-  return { deployment, selector };
+  return { app: deployment, selector };
 }

@@ -121,7 +121,8 @@ export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): S
       const lines: string[] = [];
       for (const o of rollouts) {
         const left = Math.max(1000, w.readyWithinMs - (Date.now() - t0));
-        const ready = o.kind === "Deployment" ? waitRolledOut(ctx, o.metadata!.name!, `${left}ms`) : waitPodsReady(ctx, o, left);
+        // The team's YAML names its Deployments: its name is the handle's, and written nowhere else.
+        const ready = o.kind === "Deployment" ? waitRolledOut(ctx, app(o.metadata!.name!), `${left}ms`) : waitPodsReady(ctx, o, left);
         const line = await ready.catch((e: unknown) => {
           // Not ready in time: the steady state is not met (the run is aborted there, and the workload deleted with it).
           observer.notReady = notReady(w, o, t0, e);

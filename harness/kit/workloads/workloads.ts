@@ -57,8 +57,13 @@ type PodSpecLike = { containers?: { image?: string }[]; initContainers?: { image
  * Server-side apply of typed objects into the run's namespace. Every object is put in `ctx.namespace`
  * (one naming another namespace is refused) and labelled as the run's.
  */
-export function apply(ctx: ScenarioContext, ...objects: KubernetesObject[]): Promise<string> {
-  return applyInNamespace(ctx, ctx.namespace, ...objects);
+export function apply(ctx: ScenarioContext, ...objects: (KubernetesObject | Manifested)[]): Promise<string> {
+  return applyInNamespace(ctx, ctx.namespace, ...objects.map((o) => ("manifest" in o ? o.manifest : o)));
+}
+
+/** A handle a builder returns with the manifest it made (deployment(), service(), ingress()): apply() writes the manifest. */
+export interface Manifested {
+  readonly manifest: KubernetesObject;
 }
 
 /**
@@ -90,11 +95,31 @@ export async function applyInNamespace(ctx: ScenarioContext, namespace: string, 
   return out.join("\n");
 }
 
-/** A Deployment of one container named "app", labelled app=<name>, as scenario authors write most workloads. */
+/**
+ * A Deployment the scenario writes (deployment()), by handle: an App (the Deployment NAME, its pods labelled
+ * app=NAME), which its probes and steps take, and the manifest apply() writes.
+ */
+export interface Deployment extends App, Manifested {
+  readonly manifest: V1Deployment;
+}
+
+/**
+ * A Deployment of one container named "app", labelled app=<name>, as scenario authors write most workloads; its
+ * handle. Given a handle instead of a name, another release of that Deployment (the name is not written again).
+ */
 export function deployment(
-  name: string,
+  named: string | App,
   container: Omit<V1Container, "name">,
   opts: { replicas?: number; pod?: Omit<V1PodSpec, "containers">; strategy?: V1DeploymentStrategy } = {},
+): Deployment {
+  const name = typeof named === "string" ? named : named.app;
+  return { app: name, manifest: deploymentManifest(name, container, opts) };
+}
+
+function deploymentManifest(
+  name: string,
+  container: Omit<V1Container, "name">,
+  opts: { replicas?: number; pod?: Omit<V1PodSpec, "containers">; strategy?: V1DeploymentStrategy },
 ): V1Deployment {
   return {
     apiVersion: "apps/v1",
@@ -113,13 +138,31 @@ export function deployment(
   };
 }
 
-/** A ClusterIP Service selecting app=<name> (or `selector`), port `port` to the container's `targetPort`. */
-export function service(name: string, port: number, targetPort: number | string, selector: Record<string, string> = { app: name }): V1Service {
+/** A Service in the run's namespace, by name: what the Service probes take, and an Ingress's backend. */
+export interface ServiceRef {
+  readonly service: string;
+}
+
+/** A Service the scenario writes (service()), by handle: the Service probes take it, apply() writes its manifest. */
+export interface Service extends ServiceRef, Manifested {
+  readonly manifest: V1Service;
+}
+
+/**
+ * A ClusterIP Service selecting app=<name> (or `selector`), port `port` to the container's `targetPort`; its handle.
+ * Named after `of`: an app's handle (the Service named like its app), a Service's handle (another version of that
+ * Service), or a new name.
+ */
+export function service(of: App | ServiceRef | string, port: number, targetPort: number | string, selector?: Record<string, string>): Service {
+  const name = typeof of === "string" ? of : "app" in of ? of.app : of.service;
   return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name, labels: { app: name } },
-    spec: { selector, ports: [{ name: "http", port, targetPort: targetPort as never }] },
+    service: name,
+    manifest: {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, labels: { app: name } },
+      spec: { selector: selector ?? { app: name }, ports: [{ name: "http", port, targetPort: targetPort as never }] },
+    },
   };
 }
 
@@ -143,7 +186,7 @@ export function rolloutState(d: V1Deployment): Observation {
 }
 
 /** Waits until the Deployment's latest revision is rolled out (updated, available, old pods gone); in the run's namespace unless told. */
-export async function waitRolledOut(ctx: ScenarioContext, name: string, within: Duration = "2m", namespace = ctx.namespace): Promise<string> {
+export async function waitRolledOut(ctx: ScenarioContext, { app: name }: App, within: Duration = "2m", namespace = ctx.namespace): Promise<string> {
   const seen = await pollUntil(
     `deployment/${name} rolled out`,
     parseDuration(within),
@@ -181,7 +224,7 @@ export function kubectlPatch(ctx: ScenarioContext, target: string, patch: unknow
 export const appContainerPatch = (fields: Partial<V1Container>) => ({ spec: { template: { spec: { containers: [{ name: "app", ...fields }] } } } });
 
 /** `kubectl rollout undo`: the Deployment back to its previous revision, as an on-call engineer rolls back. */
-export function rollBack(ctx: ScenarioContext, name: string): Promise<string> {
+export function rollBack(ctx: ScenarioContext, { app: name }: App): Promise<string> {
   return kubectlIn(ctx, "rollout", "undo", `deployment/${name}`);
 }
 
@@ -192,7 +235,7 @@ function probe(name: string, expectation: string, check: (ctx: ScenarioContext) 
 }
 
 /** The Deployment's latest revision is rolled out and its pods are Ready. */
-export function rolledOut(name: string): Probe {
+export function rolledOut({ app: name }: App): Probe {
   return probe(`${name} rolled out`, `deployment/${name}: latest revision updated and available`, async (ctx) => {
     try {
       return rolloutState(await readDeployment(ctx, name));
@@ -206,7 +249,7 @@ export function rolledOut(name: string): Probe {
  * The Deployment's latest revision is stuck: the controller has seen it (observedGeneration is current) and
  * some replica is unavailable. Not merely "not rolled out yet", which holds for a moment after any change.
  */
-export function rolloutStuck(name: string): Probe {
+export function rolloutStuck({ app: name }: App): Probe {
   return probe(`${name} rollout stuck`, `deployment/${name}: latest revision observed by the controller, some replica unavailable`, async (ctx) => {
     const d = await readDeployment(ctx, name);
     const s = d.status ?? {};
@@ -216,8 +259,9 @@ export function rolloutStuck(name: string): Probe {
   });
 }
 
-/** Every Deployment named is rolled out (one probe for a group of workloads). */
-export function allRolledOut(names: string[]): Probe {
+/** Every Deployment given is rolled out (one probe for a group of workloads). */
+export function allRolledOut(apps: readonly App[]): Probe {
+  const names = apps.map((a) => a.app);
   return probe(
     names.length === 1 ? `${names[0]} rolled out` : `${names.length} deployments rolled out`,
     `${names.join(", ")}: latest revision of each updated and available`,
@@ -241,7 +285,7 @@ const matches = (re: RegExp | string, s: string) => (typeof re === "string" ? s 
 const show = (re: RegExp | string) => (typeof re === "string" ? re : String(re));
 
 /** A container of app's pods terminated with this exit code (and reason, if given), as the kubelet reported. */
-export function containerExited(app: string, exitCode: number, reason?: RegExp | string): Probe {
+export function containerExited({ app }: App, exitCode: number, reason?: RegExp | string): Probe {
   return probe(
     `${app} exited ${exitCode}`,
     `a container of app=${app} terminated with exit code ${exitCode}${reason ? ` and reason ${show(reason)}` : ""}`,
@@ -263,7 +307,7 @@ export function containerExited(app: string, exitCode: number, reason?: RegExp |
 }
 
 /** A container of app's pods waits with this reason (CrashLoopBackOff, CreateContainerConfigError, ImagePullBackOff, …). */
-export function containerWaiting(app: string, reason: RegExp | string): Probe {
+export function containerWaiting({ app }: App, reason: RegExp | string): Probe {
   return probe(`${app} waiting ${show(reason)}`, `a container of app=${app} in state waiting with reason ${show(reason)}`, async (ctx) => {
     const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
     const states = w.podsOf(app).flatMap((p) => (p.status?.containerStatuses ?? []).map((cs) => ({ pod: p.metadata?.name, cs })));
@@ -285,7 +329,7 @@ function stateOf(s: V1ContainerState | undefined): string {
 }
 
 /** A container of app's pods restarted at least `n` times. */
-export function restartedAtLeast(app: string, n: number): Probe {
+export function restartedAtLeast({ app }: App, n: number): Probe {
   return probe(`${app} restarted ≥ ${n}`, `a container of app=${app} with restartCount ≥ ${n}`, async (ctx) => {
     const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
     const counts = w.podsOf(app).flatMap((p) => (p.status?.containerStatuses ?? []).map((cs) => cs.restartCount));
@@ -298,7 +342,7 @@ export function restartedAtLeast(app: string, n: number): Probe {
  * The kubelet's back-off between restarts grows (CrashLoopBackOff): at least `restarts` waits seen, each
  * longer than the one before. What it saw (e.g. "back-off 10s → 20s → 40s") is the evidence.
  */
-export function backOffGrows(app: string, restarts = 2): Probe {
+export function backOffGrows({ app }: App, restarts = 2): Probe {
   return probe(`${app} back-off grows`, `${restarts} successive waits between restarts of app=${app}, each longer than the last`, async (ctx) => {
     const w = await namespaceWatch(ctx.cluster.api, ctx.namespace);
     const delays = backOffDelays(w.terminationsOf(app));
@@ -308,7 +352,7 @@ export function backOffGrows(app: string, restarts = 2): Probe {
 }
 
 /** An event with this reason (and message matching `message`) about app's pods or its Deployment. */
-export function eventSeen(app: string, reason: string, message?: RegExp): Probe {
+export function eventSeen({ app }: App, reason: string, message?: RegExp): Probe {
   return probe(
     `${app} event ${reason}${message ? ` ${message.source}` : ""}`,
     `an event about app=${app} with reason ${reason}${message ? ` and message matching ${message}` : ""}, last seen within the run's log window`,
@@ -329,7 +373,7 @@ export function eventSeen(app: string, reason: string, message?: RegExp): Probe 
 }
 
 /** The Service has no ready endpoint (its selector matches no Ready pod). */
-export function endpointsEmpty(service: string): Probe {
+export function endpointsEmpty({ service }: ServiceRef): Probe {
   return probe(`Service ${service} has no endpoints`, `Endpoints of ${service}: no ready address`, async (ctx) => {
     try {
       const ep = await ctx.cluster.api.core.readNamespacedEndpoints({ name: service, namespace: ctx.namespace });
@@ -344,7 +388,7 @@ export function endpointsEmpty(service: string): Probe {
 export { WORKLOAD_IMAGES } from "../../../clusters/images/workloads.js";
 
 /** The Service has at least one ready endpoint (an API error is not an answer: it does not hold). */
-export function endpointsReady(service: string): Probe {
+export function endpointsReady({ service }: ServiceRef): Probe {
   return probe(`Service ${service} has endpoints`, `Endpoints of ${service}: at least one ready address`, async (ctx) => {
     try {
       const ep = await ctx.cluster.api.core.readNamespacedEndpoints({ name: service, namespace: ctx.namespace });
@@ -357,7 +401,7 @@ export function endpointsReady(service: string): Probe {
 }
 
 /** Every pod of app is Running but none is Ready (a readiness probe that never passes). */
-export function podsRunningNotReady(app: string): Probe {
+export function podsRunningNotReady({ app }: App): Probe {
   return probe(`${app} pods Running but not Ready`, `pods of app=${app}: some Running, none of them Ready`, async (ctx) => {
     const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items;
     const running = pods.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
@@ -370,7 +414,7 @@ export function podsRunningNotReady(app: string): Probe {
 }
 
 /** A line matching `pattern` in the log of app's pods, written since the run's log window began (typed log read). */
-export function podLogMatches(app: string, pattern: RegExp): Probe {
+export function podLogMatches({ app }: App, pattern: RegExp): Probe {
   return probe(`${app} logs ${pattern.source}`, `a log line of app=${app} matching ${pattern}`, async (ctx) => {
     const pods = await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` });
     const sinceSeconds = ctx.logsSince ? Math.max(1, Math.ceil((ctx.clock.now() - ctx.logsSince) / 1000)) : undefined;
@@ -388,8 +432,16 @@ export function podLogMatches(app: string, pattern: RegExp): Probe {
   });
 }
 
+/** A StatefulSet in the run's namespace, by handle (one a chart writes is named in it, not by the scenario's manifests). */
+export interface StatefulSetRef {
+  readonly statefulSet: string;
+}
+
+/** The handle of a StatefulSet the scenario does not write itself (a chart's, named after its release). */
+export const statefulSet = (name: string): StatefulSetRef => ({ statefulSet: name });
+
 /** The StatefulSet has `replicas` pods Ready on its latest revision (current revision = update revision). */
-export function statefulSetReady(name: string, replicas: number): Probe {
+export function statefulSetReady({ statefulSet: name }: StatefulSetRef, replicas: number): Probe {
   return probe(`${name} ${replicas}/${replicas} ready`, `statefulset/${name}: ${replicas} replicas Ready on its latest revision`, async (ctx) => {
     try {
       const s = await ctx.cluster.api.apps.readNamespacedStatefulSet({ name, namespace: ctx.namespace });
@@ -410,7 +462,7 @@ export function statefulSetReady(name: string, replicas: number): Probe {
  * HTTP through the Service, as a client in the cluster reaches it: a GET on the Service's port through the
  * API server's service proxy (no node access needed). Holds when the answer has the status and matches `body`.
  */
-export function answersThroughService(service: string, path = "/", expect: { status?: number; body?: RegExp } = {}): Probe {
+export function answersThroughService({ service }: ServiceRef, path = "/", expect: { status?: number; body?: RegExp } = {}): Probe {
   const status = expect.status ?? 200;
   return probe(
     `Service ${service} answers ${status}`,
@@ -443,7 +495,7 @@ export async function proxyGet(ctx: ScenarioContext, kind: "pods" | "services", 
  * The app's pods have run without a restart for `lasting`: every pod of the latest rollout Ready, its
  * container running for that long with restartCount 0. Holds only after the time has passed.
  */
-export function runsWithoutRestart(app: string, lasting: Duration): Probe {
+export function runsWithoutRestart({ app }: App, lasting: Duration): Probe {
   const seconds = parseDuration(lasting) / 1000;
   return probe(`${app} runs ${seconds}s without a restart`, `pods of app=${app}: Ready, restartCount 0, running for ≥ ${seconds}s`, async (ctx) => {
     const pods = (await ctx.cluster.api.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `app=${app}` })).items.filter(
@@ -563,9 +615,10 @@ export function spreadOverNodes({ app }: App): V1TopologySpreadConstraint {
  * like it, port 80 to 8080. `pod` adds to the pod spec (tolerations, spreading, affinity). No namespace: the
  * writer puts them in one.
  */
-export function echoWorkload(name: string, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): [V1Deployment, V1Service] {
+export function echoWorkload(of: string | App, replicas: number, pod: Omit<V1PodSpec, "containers"> = {}): [V1Deployment, V1Service] {
+  const name = typeof of === "string" ? of : of.app;
   return [
-    deployment(
+    deploymentManifest(
       name,
       {
         image: ECHO_IMAGE,
@@ -575,7 +628,7 @@ export function echoWorkload(name: string, replicas: number, pod: Omit<V1PodSpec
       },
       { replicas, pod },
     ),
-    service(name, 80, 8080),
+    service(name, 80, 8080).manifest,
   ];
 }
 
@@ -598,7 +651,7 @@ export function echoService(
     deploys: name,
     async write(ctx) {
       await apply(ctx, ...echoWorkload(name, replicas, typeof pod === "function" ? pod(self) : pod));
-      ctx.evidence("setup", await waitRolledOut(ctx, name));
+      ctx.evidence("setup", await waitRolledOut(ctx, self));
     },
     probes: () => [],
   };

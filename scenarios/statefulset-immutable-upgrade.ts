@@ -4,9 +4,9 @@ import {
   filesInVolume,
   handOff,
   helm,
+  helmCommand,
   helmRun,
   imageRef,
-  kubectlIn,
   type Probe,
   releaseIs,
   type ScenarioContext,
@@ -171,7 +171,7 @@ export default defineScenario({
 
   runbookName: "safe",
   runbook: [
-    step("read the release history", `helm history ${RELEASE}`, (ctx) => helm(ctx, "history", RELEASE)),
+    step("read the release history", helmCommand`history ${RELEASE}`),
     step("see what the StatefulSet holds", kubectl.look`get statefulset,pods,pvc -o wide`),
     step("delete the StatefulSet object only: pods and volumes stay", kubectl`delete statefulset ${RELEASE} --cascade=orphan`),
     step(
@@ -189,8 +189,8 @@ export default defineScenario({
       summary: "the incident's own path: helm uninstall, kubectl delete pvc --all, helm install; healthy again, and every blob is gone",
       expect: "data-lost",
       steps: [
-        step("uninstall the release", `helm uninstall ${RELEASE} --wait`, (ctx) => helm(ctx, "uninstall", RELEASE, "--wait", "--timeout", "3m"), "4m"),
-        step("delete every PVC", "kubectl delete pvc --all", (ctx) => kubectlIn(ctx, "delete", "pvc", "--all", "--timeout=3m"), "4m"),
+        step("uninstall the release", helmCommand`uninstall ${RELEASE} --wait --timeout 3m`, "4m"),
+        step("delete every PVC", kubectl`delete pvc --all --timeout=3m`, "4m"),
         step(
           "install it again",
           `helm install ${RELEASE} ./${RELEASE}-1.1.0 --set replicas=2 --wait --timeout 3m`,

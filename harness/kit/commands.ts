@@ -26,11 +26,11 @@ type Word = string | number;
 /** A value the step learns when it runs (a pod's name, a selector): shown as `shows`, run as what `value` returns. */
 export interface AtRun {
   readonly shows: string;
-  value(ctx: ScenarioContext): Word | Word[];
+  value(ctx: ScenarioContext): Word | Word[] | Promise<Word | Word[]>;
 }
 
 /** A value known only when the step runs, shown as its placeholder: atRun("<pod>", (ctx) => podOf(ctx)). */
-export const atRun = (shows: string, value: (ctx: ScenarioContext) => Word | Word[]): AtRun => ({ shows, value });
+export const atRun = (shows: string, value: AtRun["value"]): AtRun => ({ shows, value });
 
 type Value = Word | Word[] | AtRun;
 
@@ -62,7 +62,7 @@ function split(strings: readonly string[], values: (Word | Word[])[]): string[] 
 }
 
 /** The command's words (when it runs) and how it reads; shell syntax in the written text is refused where the step is defined. */
-function words(strings: TemplateStringsArray, values: Value[]): { argv: (ctx: ScenarioContext) => string[]; text: string } {
+function words(strings: TemplateStringsArray, values: Value[]): { argv: (ctx: ScenarioContext) => Promise<string[]>; text: string } {
   const parts = [...strings];
   // A trailing `# comment` (after a space) is for the reader: shown, not run.
   const last = parts.length - 1;
@@ -82,11 +82,7 @@ function words(strings: TemplateStringsArray, values: Value[]): { argv: (ctx: Sc
   });
   text = text.trim() + (comment?.[1] ?? "");
   return {
-    argv: (ctx) =>
-      split(
-        parts,
-        values.map((v) => (isAtRun(v) ? v.value(ctx) : v)),
-      ),
+    argv: async (ctx) => split(parts, await Promise.all(values.map((v) => (isAtRun(v) ? v.value(ctx) : v)))),
     text,
   };
 }
@@ -99,26 +95,26 @@ export function command(shows: string, run: (ctx: ScenarioContext) => Promise<st
 /** `kubectl …` in the run's namespace (the namespace is not shown, as the on-call has it set): a failure fails the step. */
 export function kubectl(strings: TemplateStringsArray, ...values: Value[]): Command {
   const { argv, text } = words(strings, values);
-  return command(`kubectl ${text}`, (ctx) => kubectlIn(ctx, ...argv(ctx)));
+  return command(`kubectl ${text}`, async (ctx) => kubectlIn(ctx, ...(await argv(ctx))));
 }
 
 /** `kubectl …` for looking around: what it printed, a failure shown rather than thrown. */
 kubectl.look = (strings: TemplateStringsArray, ...values: Value[]): Command => {
   const { argv, text } = words(strings, values);
-  return command(`kubectl ${text}`, (ctx) => kubectlLook(ctx, ...argv(ctx)));
+  return command(`kubectl ${text}`, async (ctx) => kubectlLook(ctx, ...(await argv(ctx))));
 };
 
 /** `helm …` on the run's namespace (helm() of workloads/helm.ts): what it printed; a failure fails the step. */
 export function helmCommand(strings: TemplateStringsArray, ...values: Value[]): Command {
   const { argv, text } = words(strings, values);
-  return command(`helm ${text}`, (ctx) => helm(ctx, ...argv(ctx)));
+  return command(`helm ${text}`, async (ctx) => helm(ctx, ...(await argv(ctx))));
 }
 
 /** A command on a node (picked when the step runs): what it printed; a failure fails the step. */
 export function onNode(pick: (ctx: ScenarioContext) => NodeHandle) {
   return (strings: TemplateStringsArray, ...values: Value[]): Command => {
     const { argv, text } = words(strings, values);
-    return command(text, async (ctx) => (await pick(ctx).exec(argv(ctx))).stdout);
+    return command(text, async (ctx) => (await pick(ctx).exec(await argv(ctx))).stdout);
   };
 }
 

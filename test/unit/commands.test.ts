@@ -38,7 +38,7 @@ describe("a runbook step's command written once", () => {
     const { calls, ctx } = recording();
     const s = step(
       "describe",
-      kubectl.look`describe pods -l ${atRun("<selector>", (c) => `app=${c.namespace}`)} ${atRun("<a b>", () => ["x", 1])}   # Reason, Exit Code`,
+      kubectl.look`describe pods -l ${atRun("<selector>", (c) => `app=${c.namespace}`)} ${atRun("<a b>", async () => ["x", 1])}   # Reason, Exit Code`,
     );
     expect(s.shows).toBe("kubectl describe pods -l <selector> <a b>   # Reason, Exit Code");
     await s.run(ctx);

@@ -92,6 +92,15 @@ export function command(shows: string, run: (ctx: ScenarioContext) => Promise<st
   return { shows, run, keep: (fn) => command(shows, async (ctx) => fn(await run(ctx), ctx)) };
 }
 
+/** Several commands as one step, run in turn: shown a line each, what each printed kept under a `# command` line. */
+export function inTurn(...commands: Command[]): Command {
+  return command(commands.map((c) => c.shows).join("\n"), async (ctx) => {
+    const out: string[] = [];
+    for (const c of commands) out.push(`# ${c.shows}\n${(await c.run(ctx)).trim()}`);
+    return out.join("\n");
+  });
+}
+
 /** `kubectl …` in the run's namespace (the namespace is not shown, as the on-call has it set): a failure fails the step. */
 export function kubectl(strings: TemplateStringsArray, ...values: Value[]): Command {
   const { argv, text } = words(strings, values);

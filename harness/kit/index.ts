@@ -55,7 +55,7 @@ export type { Duration } from "../../clusters/errors.js";
 export * from "./probes.js";
 export * from "./faults.js";
 export * from "./steps.js";
-export { atRun, helmCommand, kubectl, onControlPlane, onNode, type AtRun, type Command } from "./commands.js";
+export { atRun, helmCommand, inTurn, kubectl, onControlPlane, onNode, type AtRun, type Command } from "./commands.js";
 /** Setup items whose data must survive the incident, as one namespace: sentinels.configMaps(20), sentinels.deployment("web", 2). */
 export * as sentinels from "./sentinels.js";
 export * from "./control-plane/control-plane.js";

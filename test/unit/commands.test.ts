@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { atRun, kubectl, onNode } from "../../harness/kit/commands.js";
+import { atRun, inTurn, kubectl, onNode } from "../../harness/kit/commands.js";
 import { step } from "../../harness/kit/steps.js";
 import type { ScenarioContext } from "../../harness/model/context.js";
 
@@ -53,5 +53,16 @@ describe("a runbook step's command written once", () => {
       kubectl`get pods`.keep((out, c) => `${c.namespace}: ${out}`),
     );
     expect([s.shows, await s.run(ctx)]).toEqual(["kubectl get pods", "as-1: ran 5 words"]);
+  });
+
+  it("runs several commands in turn, a line each where shown, each output under its command", async () => {
+    const { calls, ctx, node } = recording();
+    const s = step("look", inTurn(kubectl`get pods -A`, onNode(() => node as never)`ls ${"/etc/kubernetes/manifests"}`));
+    expect(s.shows).toBe("kubectl get pods -A\nls /etc/kubernetes/manifests");
+    expect(await s.run(ctx)).toBe("# kubectl get pods -A\nran 6 words\n# ls /etc/kubernetes/manifests\nran 2 words");
+    expect(calls).toEqual([
+      ["kubectl", "-n", "as-1", "get", "pods", "-A"],
+      ["ls", "/etc/kubernetes/manifests"],
+    ]);
   });
 });

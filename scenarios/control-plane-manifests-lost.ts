@@ -75,13 +75,15 @@ export default defineScenario({
 
   runbook: [
     step("see that the manifests are gone", onControlPlane`ls -la /etc/kubernetes/manifests/`),
-    step("regenerate the control-plane manifests", "kubeadm init phase control-plane all --config /kind/kubeadm.conf", async (ctx) => {
-      const cp = nodeShell(ctx.cluster).controlPlane();
-      // The cluster's own config is in the API its kubeadm takes (v1beta4 from 1.36; 1.37 no longer reads v1beta3).
-      const api = (await cp.sh("grep -m1 -oE 'kubeadm.k8s.io/v1beta[0-9]+' /kind/kubeadm.conf", { allowFailure: true })).stdout.trim();
-      const out = (await cp.exec(["kubeadm", "init", "phase", "control-plane", "all", "--config", "/kind/kubeadm.conf"])).stdout;
-      return `/kind/kubeadm.conf is ${api || "of no known API"} (kubeadm ${ctx.cluster.kubernetesVersion} takes ${versionOf(ctx).kubeadmConfigApi})\n${out}`;
-    }),
+    step(
+      "regenerate the control-plane manifests",
+      onControlPlane`kubeadm init phase control-plane all --config /kind/kubeadm.conf`.keep(async (out, ctx) => {
+        const cp = nodeShell(ctx.cluster).controlPlane();
+        // The cluster's own config is in the API its kubeadm takes (v1beta4 from 1.36; 1.37 no longer reads v1beta3).
+        const api = (await cp.sh("grep -m1 -oE 'kubeadm.k8s.io/v1beta[0-9]+' /kind/kubeadm.conf", { allowFailure: true })).stdout.trim();
+        return `/kind/kubeadm.conf is ${api || "of no known API"} (kubeadm ${ctx.cluster.kubernetesVersion} takes ${versionOf(ctx).kubeadmConfigApi})\n${out}`;
+      }),
+    ),
     step("regenerate the local etcd manifest", onControlPlane`kubeadm init phase etcd local --config /kind/kubeadm.conf`),
     step("restart the kubelet", onControlPlane`systemctl restart kubelet`),
     step(

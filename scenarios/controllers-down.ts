@@ -4,6 +4,8 @@ import {
   deletedPodReplaced,
   echoService,
   findStoppedComponents,
+  inTurn,
+  kubectl,
   keepsServing,
   kubeSystemReady,
   newDeploymentFilled,
@@ -66,11 +68,10 @@ export default defineScenario({
   },
 
   runbook: [
-    step("see what is stuck", "kubectl get pods -A --field-selector=status.phase=Pending; kubectl get events -n kube-system", async (ctx) => {
-      const pending = await ctx.cluster.kubectl(["get", "pods", "-A", "--field-selector=status.phase=Pending", "-o", "wide"]);
-      const cp = await ctx.cluster.kubectl(["get", "pods", "-n", "kube-system", "-l", "tier=control-plane"]);
-      return `${pending.stdout}\n${cp.stdout}`;
-    }),
+    step(
+      "see what is stuck",
+      inTurn(kubectl`get pods -A --field-selector=status.phase=Pending -o wide`, kubectl`get pods -n kube-system -l tier=control-plane`),
+    ),
     findStoppedComponents(["kube-controller-manager", "kube-scheduler"]),
     restoreStaticPods(["kube-controller-manager", "kube-scheduler"]),
   ],

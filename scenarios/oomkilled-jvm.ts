@@ -8,8 +8,6 @@ import {
   deployment,
   describeSample,
   killedWithoutAWord,
-  kubectlIn,
-  kubectlLook,
   lastOomKill,
   mib,
   oomKilledWithHeapToSpare,
@@ -162,12 +160,15 @@ export default defineScenario({
   },
 
   runbook: [
-    step("list the pods", `kubectl get pods -l app=${APP}`, (ctx) => kubectlIn(ctx, "get", "pods", "-l", `app=${APP}`, "-o", "wide")),
-    step("read how the container ended", `kubectl describe pod -l app=${APP}   # Last State, Reason, Exit Code`, async (ctx) =>
-      (await kubectlLook(ctx, "describe", "pod", "-l", `app=${APP}`))
-        .split("\n")
-        .filter((l) => /^Name:|^\s*(State|Reason|Exit Code|Last State|Restart Count|Limits|memory):|OOM/.test(l))
-        .join("\n"),
+    step("list the pods", kubectl`get pods -l app=${APP} -o wide`),
+    step(
+      "read how the container ended",
+      kubectl.look`describe pod -l app=${APP}   # Last State, Reason, Exit Code`.keep((out) =>
+        out
+          .split("\n")
+          .filter((l) => /^Name:|^\s*(State|Reason|Exit Code|Last State|Restart Count|Limits|memory):|OOM/.test(l))
+          .join("\n"),
+      ),
     ),
     step("read the killed JVM's last words", kubectl.look`logs -l app=${APP} --previous --tail=8`),
     step(
@@ -177,8 +178,7 @@ export default defineScenario({
     ),
     step(
       "split the limit into a budget the JVM enforces",
-      `kubectl set env deployment/${APP} JAVA_OPTS="${FLAGS_SIZED}"`,
-      async (ctx) => `${budgetTable()}\n${await kubectlIn(ctx, "set", "env", `deployment/${APP}`, `JAVA_OPTS=${FLAGS_SIZED}`)}`,
+      kubectl`set env deployment/${APP} JAVA_OPTS=${FLAGS_SIZED}`.keep((out) => `${budgetTable()}\n${out}`),
     ),
     step("wait for the rollout", `kubectl rollout status deployment/${APP} --timeout=3m`, (ctx) => waitRolledOut(ctx, ledger, "3m"), "4m"),
   ],

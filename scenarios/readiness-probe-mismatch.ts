@@ -1,17 +1,16 @@
 import {
   kubectl,
   apply,
+  atRun,
   defineScenario,
   deployment,
   endpointsEmpty,
   endpointsReady,
-  kubectlLook,
   readinessOnWrongPort,
   readinessProbeFailing,
   releasedDeployment,
   releaseNeverReady,
   releaseRolledOut,
-  rollBack,
   service,
   serviceLoad,
   step,
@@ -55,6 +54,10 @@ const describeVerdict = (text: string) =>
     .split("\n")
     .filter((l) => /^Name:|^\s*(State|Ready|Readiness|Restart Count):|^\s+(Warning|Normal)\s/.test(l))
     .join("\n");
+
+/** The released Deployment (the demo's api, or the team's own with --workload), learned when a step runs: its pods' selector and its name. */
+const releasedPods = atRun("<selector>", (ctx) => releasedDeployment(ctx).selector);
+const releasedName = atRun("<deployment>", (ctx) => releasedDeployment(ctx).app);
 
 /** The demo's own Service, empty once both pods are replaced: how a team's rollout strategy fares is its users' verdict instead. */
 const demoEndpoints = (ready: boolean) => ({ ...(ready ? endpointsReady(apiService) : endpointsEmpty(apiService)), reads: apiUsers.name });
@@ -107,20 +110,17 @@ export default defineScenario({
   },
 
   runbook: [
-    step("list the pods", "kubectl get pods -o wide   # the new ones Running, but 0/1 Ready", (ctx) =>
-      kubectlLook(ctx, "get", "pods", "-l", releasedDeployment(ctx).selector, "-o", "wide"),
-    ),
-    step("describe the pods that are not Ready", "kubectl describe pod <pod>   # Readiness probe failed: … connection refused", async (ctx) =>
-      describeVerdict(await kubectlLook(ctx, "describe", "pods", "-l", releasedDeployment(ctx).selector)),
+    step("list the pods", kubectl.look`get pods -l ${releasedPods} -o wide   # the new ones Running, but 0/1 Ready`),
+    step(
+      "describe the pods that are not Ready",
+      kubectl.look`describe pods -l ${releasedPods}   # Readiness probe failed: … connection refused`.keep(describeVerdict),
     ),
     step("check the Services' endpoints", kubectl.look`get endpoints`),
     step(
       "compare the probe with the port the container listens on",
-      "kubectl get deployment <deployment> -o jsonpath='{..readinessProbe} {..containerPort}'",
-      (ctx) =>
-        kubectlLook(ctx, "get", "deployment", releasedDeployment(ctx).app, "-o", "jsonpath=readinessProbe={..readinessProbe} containerPort={..containerPort}"),
+      kubectl.look`get deployment ${releasedName} -o ${"jsonpath=readinessProbe={..readinessProbe} containerPort={..containerPort}"}`,
     ),
-    step("roll back the release", "kubectl rollout undo deployment/<deployment>", (ctx) => rollBack(ctx, releasedDeployment(ctx))),
+    step("roll back the release", kubectl`rollout undo deployment/${releasedName}`),
     step("wait for the rollout", "kubectl rollout status deployment/<deployment> --timeout=2m", (ctx) => waitRolledOut(ctx, releasedDeployment(ctx)), "3m"),
   ],
   decisiveStep: "roll back the release",

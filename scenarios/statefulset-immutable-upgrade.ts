@@ -1,13 +1,14 @@
 import {
+  atRun,
   kubectl,
   defineScenario,
   filesInVolume,
   handOff,
   helm,
+  helmCommand,
   helmRelease,
   helmRun,
   imageRef,
-  kubectlIn,
   type Probe,
   releaseIs,
   type ScenarioContext,
@@ -111,8 +112,9 @@ function upgradeRefused(): Probe {
   };
 }
 
-const upgrade = async (ctx: ScenarioContext) =>
-  helm(ctx, "upgrade", RELEASE, await chart("1.1.0"), "--set", "replicas=2", "--set", image(ctx), "--wait", "--timeout", "3m");
+/** Chart 1.1.0, written when a step runs, and the app image as this cluster reaches it: shown as an on-call would write them. */
+const chart110 = atRun(`./${RELEASE}-1.1.0`, () => chart("1.1.0"));
+const appImage = atRun("image=<app image>", image);
 
 export default defineScenario({
   id: "statefulset-immutable-upgrade",
@@ -176,13 +178,12 @@ export default defineScenario({
 
   runbookName: "safe",
   runbook: [
-    step("read the release history", `helm history ${RELEASE}`, (ctx) => helm(ctx, "history", RELEASE)),
+    step("read the release history", helmCommand`history ${RELEASE}`),
     step("see what the StatefulSet holds", kubectl.look`get statefulset,pods,pvc -o wide`),
     step("delete the StatefulSet object only: pods and volumes stay", kubectl`delete statefulset ${RELEASE} --cascade=orphan`),
     step(
       "upgrade again: the new StatefulSet adopts the pod and its volume",
-      `helm upgrade ${RELEASE} ./${RELEASE}-1.1.0 --set replicas=2 --wait --timeout 3m`,
-      upgrade,
+      helmCommand`upgrade ${RELEASE} ${chart110} --set replicas=2 --set ${appImage} --wait --timeout 3m`,
       "4m",
     ),
     step("check the pods and volumes", kubectl.look`get pods,pvc -o wide`),
@@ -194,14 +195,9 @@ export default defineScenario({
       summary: "the incident's own path: helm uninstall, kubectl delete pvc --all, helm install; healthy again, and every blob is gone",
       expect: "data-lost",
       steps: [
-        step("uninstall the release", `helm uninstall ${RELEASE} --wait`, (ctx) => helm(ctx, "uninstall", RELEASE, "--wait", "--timeout", "3m"), "4m"),
-        step("delete every PVC", "kubectl delete pvc --all", (ctx) => kubectlIn(ctx, "delete", "pvc", "--all", "--timeout=3m"), "4m"),
-        step(
-          "install it again",
-          `helm install ${RELEASE} ./${RELEASE}-1.1.0 --set replicas=2 --wait --timeout 3m`,
-          async (ctx) => helm(ctx, "install", RELEASE, await chart("1.1.0"), "--set", "replicas=2", "--set", image(ctx), "--wait", "--timeout", "3m"),
-          "4m",
-        ),
+        step("uninstall the release", helmCommand`uninstall ${RELEASE} --wait --timeout 3m`, "4m"),
+        step("delete every PVC", kubectl`delete pvc --all --timeout=3m`, "4m"),
+        step("install it again", helmCommand`install ${RELEASE} ${chart110} --set replicas=2 --set ${appImage} --wait --timeout 3m`, "4m"),
       ],
     },
   ],

@@ -1,5 +1,6 @@
 import {
   apiserverReady,
+  atRun,
   defineScenario,
   echoService,
   etcdHealthy,
@@ -7,6 +8,7 @@ import {
   handOff,
   kubeSystemDegraded,
   kubeSystemReady,
+  kubectl,
   nodeShell,
   nodesNotReady,
   nodesReady,
@@ -20,6 +22,13 @@ import {
 
 /** kubeadm's join command, as the runbook printed it on the control plane. */
 const JOIN = handOff<string>("the join command", 'the runbook step "print a fresh join command on the control plane"');
+
+/** Every worker's name, learned when a step runs. */
+const workers = atRun("<each worker>", ({ cluster }) =>
+  nodeShell(cluster)
+    .nodes.filter((n) => n.role === "worker")
+    .map((n) => n.name),
+);
 
 const RESET = [
   "kubeadm reset -f",
@@ -93,12 +102,7 @@ export default defineScenario({
       found.set(JOIN, join);
       return redactJoin(join);
     }),
-    step("delete the stale Node objects", "kubectl delete node <each worker>", async ({ cluster }) => {
-      const workers = nodeShell(cluster)
-        .nodes.filter((n) => n.role === "worker")
-        .map((n) => n.name);
-      return (await cluster.kubectl(["delete", "node", ...workers, "--ignore-not-found"])).stdout;
-    }),
+    step("delete the stale Node objects", kubectl`delete node ${workers} --ignore-not-found`),
     step(
       "join every worker again",
       "kubeadm join <control-plane>:6443 --token … --discovery-token-ca-cert-hash … --ignore-preflight-errors=all   # on each worker",

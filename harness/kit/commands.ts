@@ -2,24 +2,42 @@ import { nodeShell, type NodeHandle } from "../../clusters/contract.js";
 import { AftershockError } from "../../clusters/errors.js";
 import { quote } from "../../clusters/exec.js";
 import type { ScenarioContext } from "../model/context.js";
+import { helm } from "./workloads/helm.js";
 import { kubectlIn, kubectlLook } from "./workloads/workloads.js";
 
 /**
  * A runbook step's command written once: what the step shows (--dry-run, reports, game days) and what it runs come
  * from the same template, so they cannot drift apart. `step("restart the kubelet", onControlPlane\`systemctl restart
- * kubelet\`)`. Each interpolated value is one argument (an array, several), shown quoted as zx's `$` shows it; the
- * text around them is split on spaces and may hold no shell syntax (no pipes, quotes, globs or redirections: nothing
- * runs through a shell). Where the step shows a summary of a longer script, write step(title, shows, run) instead.
+ * kubelet\`)`. Each interpolated value is one argument (an array, several), shown quoted as zx's `$` shows it; a value
+ * known only when the step runs is atRun("<pod>", (ctx) => …), shown as its placeholder. The text around them is split
+ * on spaces and may hold no shell syntax (no pipes, quotes, globs or redirections: nothing runs through a shell), but
+ * may end in a `# comment` for the reader, shown and not run. `.keep(fn)` keeps part of what the command printed as the
+ * step's evidence. Where the step shows a summary of a longer script, write step(title, shows, run) instead.
  */
 export interface Command {
   readonly shows: string;
   run(ctx: ScenarioContext): Promise<string>;
+  /** The same command, keeping fn(what it printed) as the step's evidence (a filter, a verdict, a table beside it). */
+  keep(fn: (out: string, ctx: ScenarioContext) => string | Promise<string>): Command;
 }
 
-type Value = string | number | (string | number)[];
+type Word = string | number;
 
-/** The command's words and how it reads; shell syntax in the written text is refused where the step is defined. */
-function words(strings: TemplateStringsArray, values: Value[]): { argv: string[]; text: string } {
+/** A value the step learns when it runs (a pod's name, a selector): shown as `shows`, run as what `value` returns. */
+export interface AtRun {
+  readonly shows: string;
+  value(ctx: ScenarioContext): Word | Word[] | Promise<Word | Word[]>;
+}
+
+/** A value known only when the step runs, shown as its placeholder: atRun("<pod>", (ctx) => podOf(ctx)). */
+export const atRun = (shows: string, value: AtRun["value"]): AtRun => ({ shows, value });
+
+type Value = Word | Word[] | AtRun;
+
+const isAtRun = (v: Value): v is AtRun => typeof v === "object" && !Array.isArray(v);
+
+/** Splits text and values into argv; values already resolved. */
+function split(strings: readonly string[], values: (Word | Word[])[]): string[] {
   const argv: string[] = [];
   /** The word being written: a value next to text (app=${name}) is part of the same word. */
   let word: string | undefined;
@@ -27,45 +45,85 @@ function words(strings: TemplateStringsArray, values: Value[]): { argv: string[]
     if (word !== undefined) argv.push(word);
     word = undefined;
   };
-  let text = "";
   strings.forEach((part, i) => {
-    if (/[|&;<>()$`"'*?\\]/.test(part))
-      throw new AftershockError("E_BAD_INPUT", `a command step runs no shell: write step(title, shows, run) for "${part.trim()}"`);
     for (const c of part)
       if (/\s/.test(c)) end();
       else word = (word ?? "") + c;
-    text += part;
     if (i < values.length) {
       const v = values[i]!;
-      const vs = (Array.isArray(v) ? v : [v]).map(String);
-      vs.forEach((x, j) => {
+      (Array.isArray(v) ? v : [v]).map(String).forEach((x, j) => {
         if (j > 0) end();
         word = (word ?? "") + x;
       });
-      text += vs.map(quote).join(" ");
     }
   });
   end();
-  return { argv, text: text.trim() };
+  return argv;
+}
+
+/** The command's words (when it runs) and how it reads; shell syntax in the written text is refused where the step is defined. */
+function words(strings: TemplateStringsArray, values: Value[]): { argv: (ctx: ScenarioContext) => Promise<string[]>; text: string } {
+  const parts = [...strings];
+  // A trailing `# comment` (after a space) is for the reader: shown, not run.
+  const last = parts.length - 1;
+  const comment = /(\s+#.*)$/s.exec(parts[last]!);
+  if (comment) parts[last] = parts[last]!.slice(0, comment.index);
+  parts.forEach((part) => {
+    if (/[|&;<>()$`"'*?\\]|(^|\s)#/.test(part))
+      throw new AftershockError("E_BAD_INPUT", `a command step runs no shell: write step(title, shows, run) for "${part.trim()}"`);
+  });
+  let text = "";
+  parts.forEach((part, i) => {
+    text += part;
+    if (i < values.length) {
+      const v = values[i]!;
+      text += isAtRun(v) ? v.shows : (Array.isArray(v) ? v : [v]).map(quote).join(" ");
+    }
+  });
+  text = text.trim() + (comment?.[1] ?? "");
+  return {
+    argv: async (ctx) => split(parts, await Promise.all(values.map((v) => (isAtRun(v) ? v.value(ctx) : v)))),
+    text,
+  };
+}
+
+/** A Command from what it shows and how it runs. */
+export function command(shows: string, run: (ctx: ScenarioContext) => Promise<string>): Command {
+  return { shows, run, keep: (fn) => command(shows, async (ctx) => fn(await run(ctx), ctx)) };
+}
+
+/** Several commands as one step, run in turn: shown a line each, what each printed kept under a `# command` line. */
+export function inTurn(...commands: Command[]): Command {
+  return command(commands.map((c) => c.shows).join("\n"), async (ctx) => {
+    const out: string[] = [];
+    for (const c of commands) out.push(`# ${c.shows}\n${(await c.run(ctx)).trim()}`);
+    return out.join("\n");
+  });
 }
 
 /** `kubectl …` in the run's namespace (the namespace is not shown, as the on-call has it set): a failure fails the step. */
 export function kubectl(strings: TemplateStringsArray, ...values: Value[]): Command {
   const { argv, text } = words(strings, values);
-  return { shows: `kubectl ${text}`, run: (ctx) => kubectlIn(ctx, ...argv) };
+  return command(`kubectl ${text}`, async (ctx) => kubectlIn(ctx, ...(await argv(ctx))));
 }
 
 /** `kubectl …` for looking around: what it printed, a failure shown rather than thrown. */
 kubectl.look = (strings: TemplateStringsArray, ...values: Value[]): Command => {
   const { argv, text } = words(strings, values);
-  return { shows: `kubectl ${text}`, run: (ctx) => kubectlLook(ctx, ...argv) };
+  return command(`kubectl ${text}`, async (ctx) => kubectlLook(ctx, ...(await argv(ctx))));
 };
+
+/** `helm …` on the run's namespace (helm() of workloads/helm.ts): what it printed; a failure fails the step. */
+export function helmCommand(strings: TemplateStringsArray, ...values: Value[]): Command {
+  const { argv, text } = words(strings, values);
+  return command(`helm ${text}`, async (ctx) => helm(ctx, ...(await argv(ctx))));
+}
 
 /** A command on a node (picked when the step runs): what it printed; a failure fails the step. */
 export function onNode(pick: (ctx: ScenarioContext) => NodeHandle) {
   return (strings: TemplateStringsArray, ...values: Value[]): Command => {
     const { argv, text } = words(strings, values);
-    return { shows: text, run: async (ctx) => (await pick(ctx).exec(argv)).stdout };
+    return command(text, async (ctx) => (await pick(ctx).exec(await argv(ctx))).stdout);
   };
 }
 

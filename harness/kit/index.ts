@@ -72,7 +72,7 @@ export {
   removeLostEtcdMembers,
   step,
 } from "./steps.js";
-export { kubectl, onControlPlane, onNode, type Command } from "./commands.js";
+export { atRun, helmCommand, inTurn, kubectl, onControlPlane, onNode, type AtRun, type Command } from "./commands.js";
 /** Setup items whose data must survive the incident, as one namespace: sentinels.configMaps(20), sentinels.deployment("web", 2). */
 export * as sentinels from "./sentinels.js";
 export {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { kubectl, onNode } from "../../harness/kit/commands.js";
+import { atRun, inTurn, kubectl, onNode } from "../../harness/kit/commands.js";
 import { step } from "../../harness/kit/steps.js";
 import type { ScenarioContext } from "../../harness/model/context.js";
 
@@ -32,5 +32,37 @@ describe("a runbook step's command written once", () => {
   it("refuses shell syntax it would not run through a shell", () => {
     expect(() => kubectl`get pods | grep web`).toThrow(/runs no shell: write step\(title, shows, run\)/);
     expect(() => kubectl`get pods -o jsonpath='{.items}'`).toThrow(/runs no shell/);
+  });
+
+  it("shows a value it learns when it runs as its placeholder, and a trailing comment without running it", async () => {
+    const { calls, ctx } = recording();
+    const s = step(
+      "describe",
+      kubectl.look`describe pods -l ${atRun("<selector>", (c) => `app=${c.namespace}`)} ${atRun("<a b>", async () => ["x", 1])}   # Reason, Exit Code`,
+    );
+    expect(s.shows).toBe("kubectl describe pods -l <selector> <a b>   # Reason, Exit Code");
+    await s.run(ctx);
+    expect(calls).toEqual([["kubectl", "-n", "as-1", "describe", "pods", "-l", "app=as-1", "x", "1"]]);
+    expect(() => kubectl`get pods # not at the end ${"x"}`).toThrow(/runs no shell/);
+  });
+
+  it("keeps what fn makes of the output, showing the same command", async () => {
+    const { ctx } = recording();
+    const s = step(
+      "list",
+      kubectl`get pods`.keep((out, c) => `${c.namespace}: ${out}`),
+    );
+    expect([s.shows, await s.run(ctx)]).toEqual(["kubectl get pods", "as-1: ran 5 words"]);
+  });
+
+  it("runs several commands in turn, a line each where shown, each output under its command", async () => {
+    const { calls, ctx, node } = recording();
+    const s = step("look", inTurn(kubectl`get pods -A`, onNode(() => node as never)`ls ${"/etc/kubernetes/manifests"}`));
+    expect(s.shows).toBe("kubectl get pods -A\nls /etc/kubernetes/manifests");
+    expect(await s.run(ctx)).toBe("# kubectl get pods -A\nran 6 words\n# ls /etc/kubernetes/manifests\nran 2 words");
+    expect(calls).toEqual([
+      ["kubectl", "-n", "as-1", "get", "pods", "-A"],
+      ["ls", "/etc/kubernetes/manifests"],
+    ]);
   });
 });

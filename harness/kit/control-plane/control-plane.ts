@@ -8,6 +8,7 @@ import { pollUntil } from "../../../clusters/wait.js";
 import { podReady } from "../../model/health.js";
 import type { Probe } from "../../model/probe.js";
 import { step } from "../steps.js";
+import { inTurn, onNode } from "../commands.js";
 import type { Fault, RunbookStep } from "../../model/scenario.js";
 import { ECHO_IMAGE } from "../sentinels.js";
 import { handOff, type ScenarioContext } from "../../model/context.js";
@@ -70,14 +71,11 @@ const stoppedOn = (ctx: ScenarioContext) => {
 
 /** Runbook: look for the component's container and manifest on the node where it stopped. */
 export function findStoppedComponents(components: StaticComponent[]): RunbookStep {
-  const ps = components.map((c) => `crictl ps -a --name ${c}`).join("; ");
-  return step("look for the control-plane containers and their manifests", `${ps}; ls ${MANIFESTS}`, async (ctx) => {
-    const node = stoppedOn(ctx);
-    const r = await node.sh(
-      `${components.map((c) => sh`echo "# crictl ps -a --name ${c}"; crictl ps -a --name ${`^${c}$`}`).join("\n")}\necho "# ls ${MANIFESTS}"; ls ${MANIFESTS}`,
-    );
-    return r.stdout;
-  });
+  const on = onNode(stoppedOn);
+  return step(
+    "look for the control-plane containers and their manifests",
+    inTurn(...components.map((c) => on`crictl ps -a --name ${`^${c}$`}`), on`ls ${MANIFESTS}`),
+  );
 }
 
 /** Runbook: put the manifests back and wait until the kubelet runs the components again. */

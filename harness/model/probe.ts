@@ -62,6 +62,9 @@ export class ProbeFinalError extends AftershockError {
   }
 }
 
+/** The container runtime's answer to an exec of a program the image lacks (runc and crun word it alike). */
+const NOT_IN_IMAGE = /executable file not found in \$PATH/;
+
 /** Runs a check; a failing command counts as "not yet", with its error as what was seen. */
 export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Observation> {
   try {
@@ -71,6 +74,8 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
       return {
         ok: false,
         observed: `${e.command.split(" ").slice(0, 6).join(" ")} … ${e.exitCode !== undefined ? `exit ${e.exitCode}` : "timed out"}: ${lastLine(e.stderrTail)}`,
+        // A program the container's image does not have (kubectl exec, crictl exec) will not appear by waiting.
+        ...(NOT_IN_IMAGE.test(e.stderrTail) ? { final: true } : {}),
       };
     // A capability the scenario did not declare (or the target lacks), or a command the node contract does not
     // promise, will not come by waiting.

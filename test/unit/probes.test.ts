@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../clusters/exec.js";
 import { LOST_MACHINES, lostNodes } from "../../harness/kit/faults.js";
 import { apiWriteFails, etcdMemberUnreachable, etcdMembersHealthy, nodeNotReady, waitUntil } from "../../harness/kit/probes.js";
+import { waitFor, type Probe } from "../../harness/model/probe.js";
+import { CommandError } from "../../clusters/errors.js";
 import { podLogMatches } from "../../harness/kit/workloads/workloads.js";
 import { FakeClock } from "./fake-clock.js";
 import type { ClusterAccess, NodeHandle } from "../../clusters/contract.js";
@@ -150,5 +152,44 @@ describe("waitUntil", () => {
     await expect(waitUntil("DiskPressure cleared", { clock }, "10s", never)).rejects.toThrow(/DiskPressure cleared.*10(\.0)?s/);
     expect(asked).toBe(6);
     expect(await waitUntil("soon", { clock }, "1m", async () => ({ ok: asked++ > 8, seen: "ok" }), "5s")).toBe("ok");
+  });
+});
+
+describe("a program missing from the image", () => {
+  const execFailed = (stderr: string) =>
+    new CommandError({
+      command: "kubectl -n ns exec web-1 -- nslookup web",
+      exitCode: 1,
+      signal: undefined,
+      stderrTail: stderr,
+      elapsedMs: 80,
+      budgetMs: 60_000,
+    });
+  const probeThrowing = (stderr: string) => {
+    let asked = 0;
+    const probe: Probe = {
+      name: "web resolves",
+      expectation: "an address",
+      check: async () => {
+        asked++;
+        throw execFailed(stderr);
+      },
+    };
+    return { probe, asked: () => asked };
+  };
+  const ctx = (clock: FakeClock) => ({ clock }) as unknown as ScenarioContext;
+
+  it("ends the wait at once: waiting will not put it there", async () => {
+    const p = probeThrowing(
+      'OCI runtime exec failed: exec failed: unable to start container process: exec: "nslookup": executable file not found in $PATH: unknown',
+    );
+    await expect(waitFor(p.probe, ctx(new FakeClock(0)), "3m")).rejects.toThrow(/final: waiting would not change it/);
+    expect(p.asked()).toBe(1);
+  });
+
+  it("any other failed command is still 'not yet' until the budget", async () => {
+    const p = probeThrowing('error: unable to upgrade connection: container not found ("web")');
+    await expect(waitFor(p.probe, ctx(new FakeClock(0)), "10s")).rejects.toThrow(/10(\.0)?s/);
+    expect(p.asked()).toBeGreaterThan(1);
   });
 });

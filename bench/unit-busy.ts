@@ -37,12 +37,10 @@ const { runs, hogs } = (() => {
   }
 })();
 
-/** vitest's summary lines: "Tests  624 passed (624)", "Test Files  1 failed | 80 passed (81)". */
+/** The project's own closing line (test/summary-reporter.ts): "tests: N passed, N failed, N skipped". */
 function counts(out: string): { passed: number; failed: number; skipped: number } {
-  // eslint-disable-next-line no-control-regex
-  const line = out.replace(/\x1b\[[0-9;]*m/g, "").match(/^\s*Tests\s+(.*)$/m)?.[1] ?? "";
-  const n = (word: string) => Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
-  return { passed: n("passed"), failed: n("failed"), skipped: n("skipped") };
+  const m = /^tests: (\d+) passed, (\d+) failed, (\d+) skipped$/m.exec(out);
+  return { passed: Number(m?.[1] ?? 0), failed: Number(m?.[2] ?? 0), skipped: Number(m?.[3] ?? 0) };
 }
 
 async function main(): Promise<void> {

@@ -193,7 +193,7 @@ async function directKind(kind: string, image: string, cfg: string, tmp: string,
       kind,
       ["create", "cluster", "--name", name, "--image", image, "--config", cfg, "--kubeconfig", path.join(tmp, `kubeconfig-${i}`), "--wait", "0s"],
       {
-        timeoutMs: 10 * 60_000,
+        timeout: "10m",
         env: { KIND_EXPERIMENTAL_DOCKER_NETWORK: name },
       },
     );
@@ -209,7 +209,7 @@ async function directKind(kind: string, image: string, cfg: string, tmp: string,
     }
     return secs(performance.now() - t);
   } finally {
-    await run(kind, ["delete", "cluster", "--name", name], { allowFailure: true, timeoutMs: 3 * 60_000 });
+    await run(kind, ["delete", "cluster", "--name", name], { allowFailure: true, timeout: "3m" });
     // Its own network (named after it, not kind's shared "kind" network a user may have).
     await run("docker", ["network", "rm", name], { allowFailure: true });
   }

@@ -119,7 +119,7 @@ async function setMirror(on: boolean, original: string | undefined): Promise<voi
 /** Runs the CLI as a user does (pnpm …), timed from the command to its exit; its output goes to a log file. */
 async function timed(args: string[], env: NodeJS.ProcessEnv, log: string): Promise<{ ms: number; exitCode: number; out: string }> {
   const t0 = performance.now();
-  const r = await run("pnpm", args, { cwd: root, env: { ...process.env, ...env }, allowFailure: true, timeoutMs: 30 * 60_000 });
+  const r = await run("pnpm", args, { cwd: root, env: { ...process.env, ...env }, allowFailure: true, timeout: "30m" });
   const out = r.stdout + r.stderr;
   await writeFile(log, out);
   return { ms: performance.now() - t0, exitCode: r.exitCode ?? 1, out };

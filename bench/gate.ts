@@ -51,7 +51,7 @@ async function suite(args: string[], env: NodeJS.ProcessEnv): Promise<{ exitCode
     cwd: root,
     env: { ...process.env, ...env },
     allowFailure: true,
-    timeoutMs: 4 * 60 * 60_000,
+    timeout: "4h",
     onLine: (l) => process.stdout.write(`  ${l}\n`),
   });
   const out = r.stdout + r.stderr;

@@ -44,7 +44,7 @@ function counts(out: string): { passed: number; failed: number; skipped: number 
 }
 
 async function main(): Promise<void> {
-  await run("stress-ng", ["--version"], { timeoutMs: 10_000 }).catch((e: unknown) => {
+  await run("stress-ng", ["--version"], { timeout: "10s" }).catch((e: unknown) => {
     throw new AftershockError("E_BAD_INPUT", "stress-ng is not installed", { hint: "apt-get install stress-ng", cause: e });
   });
   const hog = spawn("stress-ng", ["--cpu", String(hogs), "--timeout", "4h", "--quiet"], { detached: true, stdio: "ignore" });
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= runs; i++) {
       process.stdout.write(`• pnpm test:unit, run ${i} of ${runs}, beside stress-ng --cpu ${hogs} …\n`);
       const t0 = performance.now();
-      const r = await run("pnpm", ["-s", "test:unit"], { cwd: root, allowFailure: true, timeoutMs: 60 * 60_000 });
+      const r = await run("pnpm", ["-s", "test:unit"], { cwd: root, allowFailure: true, timeout: "60m" });
       const seconds = Math.round((performance.now() - t0) / 100) / 10;
       const c = counts(r.stdout + r.stderr);
       results.push({ exitCode: r.exitCode ?? 1, seconds, ...c });

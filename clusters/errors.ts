@@ -112,6 +112,11 @@ export function formatDuration(ms: number): string {
  */
 export type Duration = `${number}${"ms" | "s" | "m" | "h"}`;
 
+/** A duration computed at run time (a remaining budget, a margin over a server-side timeout), written in milliseconds. */
+export function ms(n: number): Duration {
+  return `${Math.round(n)}ms`;
+}
+
 /** Text from outside the code (a flag, a file) checked to be a duration, as parseDuration reads it; the same one-line error when not. */
 export function asDuration(text: string): Duration {
   parseDuration(text);

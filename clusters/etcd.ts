@@ -99,7 +99,7 @@ export function parseEndpointHealth(stdout: string): EndpointHealth[] {
 /** Every member's health, asked from `node` (a control plane). An answer that cannot be read is an error with stderr's last line. */
 export async function etcdHealth(node: NodeHandle): Promise<EndpointHealth[]> {
   // Exits non-zero when a member is unhealthy, and still prints the list: read it either way.
-  const r = await node.sh(etcdctlScript(["endpoint", "health", "--cluster", "-w", "json"]), { allowFailure: true, timeoutMs: 60_000 });
+  const r = await node.sh(etcdctlScript(["endpoint", "health", "--cluster", "-w", "json"]), { allowFailure: true, timeout: "1m" });
   if (!r.stdout.includes("["))
     throw new AftershockError("E_PREFLIGHT", `etcd on ${node.name} did not answer: ${(r.stderr || r.stdout).trim().split("\n").pop() || `exit ${r.exitCode}`}`);
   return parseEndpointHealth(r.stdout);
@@ -139,6 +139,6 @@ echo "${file} $(stat -c %s ${file}) bytes on $(hostname)"
 
 /** Takes the snapshot on `node`; returns the line for the journal (path, size, node). */
 export async function etcdSnapshotOnNode(node: NodeHandle, runId: string): Promise<string> {
-  const r = await node.sh(snapshotScript(runId), { timeoutMs: 3 * 60_000 });
+  const r = await node.sh(snapshotScript(runId), { timeout: "3m" });
   return r.stdout.trim().split("\n").pop() ?? "";
 }

@@ -1,11 +1,11 @@
 import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { CommandError } from "./errors.js";
+import { CommandError, parseDuration, type Duration } from "./errors.js";
 
 export interface RunOptions {
-  /** Budget for the command; it is killed (SIGTERM, then SIGKILL) when exceeded. */
-  timeoutMs?: number;
+  /** Budget for the command ("30s", "5m"); it is killed (SIGTERM, then SIGKILL) when exceeded. */
+  timeout?: Duration;
   input?: string;
   env?: Record<string, string | undefined>;
   cwd?: string;
@@ -32,10 +32,11 @@ export function renderCommand(file: string, args: readonly string[]): string {
 /** Runs a command without a shell. Failures become CommandError with the command, exit code, stderr tail and timing. */
 export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const command = renderCommand(file, args);
+  const budgetMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);
   const started = performance.now();
   const child = execa(file, args, {
     reject: false,
-    timeout: opts.timeoutMs,
+    timeout: budgetMs,
     forceKillAfterDelay: 5000,
     input: opts.input,
     env: opts.env,
@@ -69,7 +70,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
         signal: undefined,
         stderrTail: r.message ?? "",
         elapsedMs,
-        budgetMs: opts.timeoutMs,
+        budgetMs,
       });
     }
     throw new CommandError({
@@ -78,7 +79,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
       signal: r.signal ?? undefined,
       stderrTail: (stderr || stdout).slice(-TAIL_CHARS),
       elapsedMs,
-      budgetMs: opts.timeoutMs,
+      budgetMs,
     });
   }
   return { command, stdout, stderr, exitCode: r.exitCode ?? 0, elapsedMs };

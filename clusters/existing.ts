@@ -241,7 +241,7 @@ async function openMachines(
   const commands = nodeCommandFeed();
   const handles = inv.nodes.map((n) => sshNode(n, roles.find((r) => r.name === n.name)!.role, session, commands.emit));
   try {
-    const answers = await Promise.allSettled(handles.map((h) => h.exec(["true"], { timeoutMs: 30_000 })));
+    const answers = await Promise.allSettled(handles.map((h) => h.exec(["true"], { timeout: "30s" })));
     const silent = answers.flatMap((a, i) => (a.status === "rejected" ? [`${handles[i]!.name} (${(a.reason as Error).message})`] : []));
     if (silent.length) throw new AftershockError("E_CLUSTER", `not reachable over ssh: ${silent.join("; ")}`, { hint: `check --nodes ${inv.file}` });
   } catch (e) {
@@ -283,8 +283,8 @@ function registryLoader(registry: string, cacheDir: string, progress: Progress):
         for (const ref of refs) {
           const tar = path.join(dir, "image.tar");
           await withStep(progress, `Pushing ${ref} to ${registryRef(registry, ref)}`, 5 * MIN, async () => {
-            await docker.run(["save", "-o", tar, ref], { timeoutMs: 5 * MIN });
-            await run(crane, ["push", "--insecure", tar, registryRef(registry, ref)], { timeoutMs: 5 * MIN });
+            await docker.run(["save", "-o", tar, ref], { timeout: "5m" });
+            await run(crane, ["push", "--insecure", tar, registryRef(registry, ref)], { timeout: "5m" });
           });
         }
       } finally {

@@ -15,7 +15,7 @@ import {
 } from "@kubernetes/client-node";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { createInterface } from "node:readline";
-import { AftershockError } from "./errors.js";
+import { AftershockError, parseDuration, type Duration } from "./errors.js";
 
 /**
  * In-band access: the Kubernetes API from this process with the cluster's kubeconfig, through
@@ -37,7 +37,7 @@ export interface KubeApi {
   /** The API server URL from the kubeconfig (for messages). */
   readonly server: string;
   /** GET of a path that is not an object (/metrics, /debug/…), as `kubectl get --raw` does: the body, or an error with its status. */
-  raw(path: string, timeoutMs?: number): Promise<string>;
+  raw(path: string, timeout?: Duration): Promise<string>;
   /**
    * A streaming GET (a pod's log with follow=true), each line to `onLine` until the server ends it or stop() is
    * called; a status that is not 2xx is an error with its status. No deadline once it answers: stop() ends it.
@@ -99,16 +99,16 @@ export function connectKube(kubeconfigPath: string, context?: string, requestTim
     flowcontrol: make(FlowcontrolApiserverV1Api),
     coordination: make(CoordinationV1Api),
     objects: make(KubernetesObjectApi),
-    raw: (path, timeoutMs = requestTimeoutMs) => rawGet(config, new URL(path, cluster.server), timeoutMs),
+    raw: (path, timeout) => rawGet(config, new URL(path, cluster.server), timeout === undefined ? requestTimeoutMs : parseDuration(timeout)),
     follow: (path, onLine, answerWithinMs = requestTimeoutMs) => followLines(config, new URL(path, cluster.server), onLine, answerWithinMs),
   };
 }
 
-async function rawGet(config: KubeConfig, url: URL, timeoutMs: number): Promise<string> {
+async function rawGet(config: KubeConfig, url: URL, budgetMs: number): Promise<string> {
   const opts: RequestOptions = { method: "GET", headers: { Accept: "text/plain, */*" } };
   await config.applyToHTTPSOptions(opts);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ...opts, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+    const req = httpsRequest(url, { ...opts, signal: AbortSignal.timeout(budgetMs) }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("error", reject);

@@ -29,7 +29,7 @@ export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxM
     while (!stopped && Date.now() < deadline) {
       const ids = await docker.ids("container", [`label=${LABELS.run}=${runId}`]).catch(() => []);
       if (ids.length) {
-        const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeoutMs: 30_000 }).catch(
+        const r = await run("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids], { allowFailure: true, timeout: "30s" }).catch(
           () => undefined,
         );
         peak = Math.max(

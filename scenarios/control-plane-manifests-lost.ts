@@ -31,7 +31,7 @@ const manifestsLost: Fault = {
       .sh(
         "set -euo pipefail; systemctl stop kubelet; mv /etc/kubernetes/manifests/*.yaml /tmp/; systemctl start kubelet; " +
           "rm -f /tmp/etcd.yaml /tmp/kube-apiserver.yaml /tmp/kube-controller-manager.yaml /tmp/kube-scheduler.yaml; ls -la /etc/kubernetes/manifests/",
-        { timeoutMs: 60_000 },
+        { timeout: "1m" },
       );
     evidence("fault", r.stdout.trim());
   },

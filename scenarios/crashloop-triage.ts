@@ -79,7 +79,7 @@ async function perFailingPod(ctx: ScenarioContext, args: (pod: string) => string
   for (const app of SERVICES) {
     for (const pod of await failingPods(ctx, app)) {
       const name = pod.metadata!.name!;
-      const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args(name)], { allowFailure: true, timeoutMs: 30_000 });
+      const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args(name)], { allowFailure: true, timeout: "30s" });
       out.push(`--- ${name}\n${keep((r.stdout + r.stderr).trim()).slice(0, 3000)}`);
     }
   }

@@ -59,7 +59,7 @@ const LIFT_SHOWS = cg
 
 async function liftLimits(ctx: ScenarioContext): Promise<string> {
   const out: string[] = [];
-  for (const n of controlPlanes(ctx)) out.push(`${n.name}: ${(await n.sh(limit(0, 0), { timeoutMs: 30_000 })).stdout.trim()}`);
+  for (const n of controlPlanes(ctx)) out.push(`${n.name}: ${(await n.sh(limit(0, 0), { timeout: "30s" })).stdout.trim()}`);
   return out.join("\n");
 }
 
@@ -75,7 +75,7 @@ const iopsStarved: Fault = {
       "before",
       `WAL fsync p99 before the fault: ${before ? `≤ ${before.ms}ms over ${before.samples} fsyncs in 15s` : "no fsync in 15s"}; ${await leaderChanges(ctx)}`,
     );
-    for (const n of controlPlanes(ctx)) ctx.evidence("fault", `${n.name}: ${(await n.sh(limit(WRITE_IOPS, WRITE_BPS), { timeoutMs: 30_000 })).stdout.trim()}`);
+    for (const n of controlPlanes(ctx)) ctx.evidence("fault", `${n.name}: ${(await n.sh(limit(WRITE_IOPS, WRITE_BPS), { timeout: "30s" })).stdout.trim()}`);
   },
   // A process blocked on throttled writes takes a minute or more to die, long enough for `docker rm -f` to
   // give up on the node; so the limit is always lifted before the cluster is deleted.
@@ -95,12 +95,12 @@ function apiWritesFailOrSlow(ms: number): Probe {
     async check(ctx) {
       const name = `latency-probe-${Date.now()}`;
       const t = Date.now();
-      const r = await ctx.cluster.kubectl(["create", "configmap", name, "-n", "default", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 });
+      const r = await ctx.cluster.kubectl(["create", "configmap", name, "-n", "default", "--request-timeout=10s"], { allowFailure: true, timeout: "20s" });
       const took = Date.now() - t;
       void ctx.cluster
         .kubectl(["delete", "configmap", name, "-n", "default", "--ignore-not-found", "--wait=false", "--request-timeout=10s"], {
           allowFailure: true,
-          timeoutMs: 20_000,
+          timeout: "20s",
         })
         .catch(() => undefined);
       const failed = r.exitCode !== 0;

@@ -39,7 +39,7 @@ du -sh /var/lib/etcd
 rm -rf /var/lib/etcd && touch /var/lib/etcd
 mv /etc/kubernetes/etcd.yaml.aftershock /etc/kubernetes/manifests/etcd.yaml
 ls -la /var/lib/etcd`,
-        { timeoutMs: 120_000 },
+        { timeout: "2m" },
       );
     evidence("fault", r.stdout.trim());
   },
@@ -84,7 +84,7 @@ export default defineScenario({
         (
           await nodeShell(ctx.cluster)
             .controlPlane()
-            .sh(`set -euo pipefail\n${etcdutlFunction()}\n${versionOf(ctx).etcd.snapshotStatus} ${SNAPSHOT} -w table`, { timeoutMs: 120_000 })
+            .sh(`set -euo pipefail\n${etcdutlFunction()}\n${versionOf(ctx).etcd.snapshotStatus} ${SNAPSHOT} -w table`, { timeout: "2m" })
         ).stdout,
     ),
     step(
@@ -103,7 +103,7 @@ peer=$(grep -oE -- '--initial-advertise-peer-urls=[^ ]+' $m | cut -d= -f2)
 rm -f /var/lib/etcd
 ${versionOf(ctx).etcd.snapshotRestore} ${SNAPSHOT} --name "$name" --initial-cluster "$name=$peer" --initial-advertise-peer-urls "$peer" --data-dir /var/lib/etcd 2>&1 | tail -2
 ls /var/lib/etcd`,
-              { timeoutMs: 120_000 },
+              { timeout: "2m" },
             )
         ).stdout,
     ),
@@ -120,7 +120,7 @@ ls /var/lib/etcd`,
         (
           await nodeShell(cluster)
             .controlPlane()
-            .sh("crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs -r crictl stop", { timeoutMs: 90_000 })
+            .sh("crictl ps --name 'kube-apiserver|kube-controller-manager|kube-scheduler' -q | xargs -r crictl stop", { timeout: "90s" })
         ).stdout,
     ),
   ],

@@ -69,7 +69,7 @@ const kubeletDiskOfItsOwn: Sentinel = {
   title: `the worker's kubelet data on a ${DISK_MIB} MiB filesystem of its own, evicting below ${EVICT_BELOW} free`,
   async write(ctx) {
     const w = worker(ctx);
-    ctx.evidence("setup", `${w.name}: ${(await w.sh(KUBELET_DISK, { timeoutMs: 2 * 60_000 })).stdout.trim()}`);
+    ctx.evidence("setup", `${w.name}: ${(await w.sh(KUBELET_DISK, { timeout: "2m" })).stdout.trim()}`);
     const free = await hostFree();
     ctx.found.set(HOST_FREE_BEFORE, free);
     ctx.evidence("setup", `host: ${free} free on the host's disk before the fault`);
@@ -208,7 +208,7 @@ const limitedWriterEvictedAlone: Probe = {
     const existing = await ctx.cluster.api.core.readNamespacedPod({ name, namespace: ctx.namespace }).catch(() => undefined);
     if (!existing) {
       // From a disk as empty as before the fault: the test is the limit, not what the cleanup left behind.
-      const df = await worker(ctx).sh("df --output=avail -m /var/lib/kubelet | tail -n1", { allowFailure: true, timeoutMs: 30_000 });
+      const df = await worker(ctx).sh("df --output=avail -m /var/lib/kubelet | tail -n1", { allowFailure: true, timeout: "30s" });
       const free = Number(df.stdout.trim());
       if (!(free >= FREE_BEFORE_RETRY_MIB))
         return { ok: false, observed: `waiting for the worker's disk to free: ${df.stdout.trim() || "?"} MiB free, ${FREE_BEFORE_RETRY_MIB} wanted` };
@@ -310,7 +310,7 @@ export default defineScenario({
           });
         const r = await worker(ctx).sh(
           "df -h --output=size,used,avail,pcent /var/lib/kubelet | tail -n1; du -sh /var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/* 2>/dev/null | sort -h | tail -n3; for d in $(ls /var/lib/kubelet/pods); do n=$(crictl pods -q --label io.kubernetes.pod.uid=$d 2>/dev/null | head -n1); [[ -n $n ]] && echo \"$d: $(crictl inspectp -o go-template --template '{{.status.metadata.name}}' $n)\"; done | head -n4",
-          { allowFailure: true, timeoutMs: 60_000 },
+          { allowFailure: true, timeout: "1m" },
         );
         return `${r.stdout.trim()}\ndeployment/web: ${unbounded.join("; ") || "no emptyDir without a sizeLimit"}`;
       },

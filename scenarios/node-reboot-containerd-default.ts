@@ -90,7 +90,7 @@ const rebootedWithPackageDefault: Fault = {
   rollback: step(
     "put the worker's own containerd config back if it still disables the CRI plugin, and restart containerd and the kubelet",
     UNDO,
-    async (ctx) => (await onRebooted(ctx).sh(UNDO, { timeoutMs: 2 * 60_000 })).stdout.trim(),
+    async (ctx) => (await onRebooted(ctx).sh(UNDO, { timeout: "2m" })).stdout.trim(),
     "2m",
   ),
 };
@@ -203,12 +203,12 @@ export default defineScenario({
     step(
       "write containerd's default configuration with the settings this kubelet needs",
       "containerd config default > /etc/containerd/config.toml\n# then: SystemdCgroup (the kubelet's cgroupDriver), sandbox = the node's pause image, discard_unpacked_layers = false, tolerate_missing_hugetlb_controller, restrict_oom_score_adj, config_path = /etc/containerd/certs.d (the registry hosts)",
-      async (ctx) => (await onRebooted(ctx).sh(REPAIR, { timeoutMs: 30_000 })).stdout.trim(),
+      async (ctx) => (await onRebooted(ctx).sh(REPAIR, { timeout: "30s" })).stdout.trim(),
     ),
     step("restart containerd, then the kubelet", "systemctl restart containerd && crictl info && systemctl restart kubelet", async (ctx) => {
       const r = await onRebooted(ctx).sh(
         "systemctl restart containerd; for _ in $(seq 30); do crictl --timeout 2s info >/dev/null 2>&1 && break; sleep 1; done; crictl --timeout 5s info >/dev/null && echo 'crictl info: answers'; systemctl restart kubelet; systemctl is-active containerd kubelet",
-        { timeoutMs: 90_000 },
+        { timeout: "90s" },
       );
       return r.stdout.trim();
     }),

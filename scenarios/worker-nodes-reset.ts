@@ -43,10 +43,10 @@ const workersReset: Fault = {
   plan: [...RESET.map((c) => `${c}   # on each worker`), "kubectl delete pods --all -n kube-system --wait=false"],
   async inject({ cluster, evidence }) {
     for (const w of nodeShell(cluster).nodes.filter((n) => n.role === "worker")) {
-      const r = await w.sh(`set -u; ${RESET.join("; ")}; systemctl is-active kubelet || true`, { timeoutMs: 3 * 60_000 });
+      const r = await w.sh(`set -u; ${RESET.join("; ")}; systemctl is-active kubelet || true`, { timeout: "3m" });
       evidence("fault", `${w.name}: kubelet ${r.stdout.trim().split("\n").pop()}`);
     }
-    const d = await cluster.kubectl(["delete", "pods", "--all", "-n", "kube-system", "--wait=false"], { timeoutMs: 60_000 });
+    const d = await cluster.kubectl(["delete", "pods", "--all", "-n", "kube-system", "--wait=false"], { timeout: "1m" });
     evidence("fault", `deleted ${d.stdout.trim().split("\n").length} kube-system pods`);
   },
 };
@@ -110,7 +110,7 @@ export default defineScenario({
         const out: string[] = [];
         for (const w of nodeShell(cluster).nodes.filter((n) => n.role === "worker")) {
           // Preflight checks assume a VM (swap, kernel config); inside a kind node they are skipped, as kind does.
-          const r = await w.sh(`${found.need(JOIN)} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeoutMs: 4 * 60_000 });
+          const r = await w.sh(`${found.need(JOIN)} --ignore-preflight-errors=all 2>&1 | tail -3`, { timeout: "4m" });
           out.push(`${w.name}: ${r.stdout.trim().split("\n").pop()}`);
         }
         return out.join("\n");

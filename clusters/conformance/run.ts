@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { AftershockError, CommandError, formatDuration } from "../errors.js";
+import { AftershockError, CommandError, formatDuration, ms as duration, parseDuration, type Duration } from "../errors.js";
 import { run as runCommand, type RunOptions, type RunResult } from "../exec.js";
 import { conformancePassed, conformanceResult, parseGinkgoJUnit, type ConformanceResult } from "./junit.js";
 import { CONFORMANCE_TIMEOUT_MS, conformanceEstimateMs, conformanceFocus, conformanceSpecsFor, e2eTestArgs } from "./specs.js";
@@ -43,14 +43,15 @@ export async function runConformance(o: {
   context?: string;
   kubernetesVersion: string;
   outDir: string;
-  timeoutMs?: number;
+  /** --ginkgo.timeout (default CONFORMANCE_TIMEOUT_MS). */
+  timeout?: Duration;
   onLine?: (line: string) => void;
   /** The command runner (tests). */
   exec?: (file: string, args: readonly string[], opts: RunOptions) => Promise<RunResult>;
 }): Promise<ConformanceRecord> {
   const exec = o.exec ?? runCommand;
   const specs = conformanceSpecsFor(o.kubernetesVersion);
-  const timeoutMs = o.timeoutMs ?? CONFORMANCE_TIMEOUT_MS;
+  const timeoutMs = o.timeout === undefined ? CONFORMANCE_TIMEOUT_MS : parseDuration(o.timeout);
   await mkdir(o.outDir, { recursive: true });
   const junit = path.join(o.outDir, "junit-e2e.xml");
   const log = path.join(o.outDir, "e2e.log");
@@ -61,7 +62,7 @@ export async function runConformance(o: {
     focus: conformanceFocus(specs),
     junit,
     outputDir: o.outDir,
-    timeoutMs,
+    timeout: duration(timeoutMs),
   });
   const out = createWriteStream(log);
   const tail: string[] = [];
@@ -79,7 +80,7 @@ export async function runConformance(o: {
     const r = await exec(o.binary, args, {
       cwd: o.outDir,
       allowFailure: true,
-      timeoutMs: timeoutMs + CONFORMANCE_GRACE_MS,
+      timeout: duration(timeoutMs + CONFORMANCE_GRACE_MS),
       onLine: (l) => {
         out.write(l + "\n");
         tail.push(l);

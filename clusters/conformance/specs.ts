@@ -1,3 +1,4 @@
+import { parseDuration, type Duration } from "../errors.js";
 import { kubernetesRelease } from "../versions.js";
 
 /**
@@ -336,14 +337,14 @@ export function conformanceEstimateMs(specs: readonly CuratedSpec[]): number {
  * kube-system is cut from 30 and 10 minutes to 2, so that a cluster that is not whole fails within the budget
  * with the reason instead of being interrupted. Every flag here exists from 1.27 (ginkgo v2.9.1) to 1.38.
  */
-export function e2eTestArgs(o: { kubeconfig: string; context?: string; focus: string; junit: string; outputDir: string; timeoutMs?: number }): string[] {
+export function e2eTestArgs(o: { kubeconfig: string; context?: string; focus: string; junit: string; outputDir: string; timeout?: Duration }): string[] {
   return [
     `--kubeconfig=${o.kubeconfig}`,
     ...(o.context ? [`--context=${o.context}`] : []),
     "--provider=skeleton",
     `--ginkgo.focus=${o.focus}`,
     `--ginkgo.skip=${CONFORMANCE_SKIP}`,
-    `--ginkgo.timeout=${Math.round((o.timeoutMs ?? CONFORMANCE_TIMEOUT_MS) / 1000)}s`,
+    `--ginkgo.timeout=${Math.round((o.timeout === undefined ? CONFORMANCE_TIMEOUT_MS : parseDuration(o.timeout)) / 1000)}s`,
     `--ginkgo.junit-report=${o.junit}`,
     "--ginkgo.no-color",
     "--ginkgo.v",

@@ -360,7 +360,7 @@ export async function readHostState(paths: HostPaths, tests: boolean): Promise<H
   }
   let go: string | undefined;
   if (findTool("go")) {
-    const r = await run("go", ["env", "GOVERSION"], { env: { GOTOOLCHAIN: "local" }, allowFailure: true, timeoutMs: 30_000 });
+    const r = await run("go", ["env", "GOVERSION"], { env: { GOTOOLCHAIN: "local" }, allowFailure: true, timeout: "30s" });
     go = r.exitCode === 0 ? r.stdout.trim() : undefined;
   }
   return {
@@ -413,8 +413,8 @@ async function aptInstallNow(pkgs: string[], progress: Progress): Promise<void> 
   const s = progress.step(`apt-get install ${pkgs.join(" ")}`, 10 * 60_000);
   try {
     const env = { DEBIAN_FRONTEND: "noninteractive" };
-    await run("apt-get", ["update", "-q"], { env, timeoutMs: 5 * 60_000, onLine: (l) => s.detail(l) });
-    await run("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...pkgs], { env, timeoutMs: 10 * 60_000, onLine: (l) => s.detail(l) });
+    await run("apt-get", ["update", "-q"], { env, timeout: "5m", onLine: (l) => s.detail(l) });
+    await run("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...pkgs], { env, timeout: "10m", onLine: (l) => s.detail(l) });
     s.done();
   } catch (e) {
     s.fail((e as Error).message);
@@ -710,7 +710,7 @@ async function probePrivileged(): Promise<void> {
   }
   const r = await run("docker", ["run", "--rm", "--privileged", "--label", `${LABELS.managed}=probe`, PROBE_IMAGE, "-v"], {
     allowFailure: true,
-    timeoutMs: 60_000,
+    timeout: "1m",
   });
   if (r.exitCode !== 0) {
     throw new AftershockError("E_PRIVILEGED", `a privileged probe container failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}`, {

@@ -186,7 +186,7 @@ export async function readEngine(): Promise<EngineFacts> {
   const dockerd = findTool("dockerd");
   if (!cli)
     return { cli, dockerd, answers: false, error: "the docker CLI is not installed", runtimes: [], rootless: false, remote: false, registryMirrors: [] };
-  const r = await run(cli, ["info", "--format", "{{json .}}"], { allowFailure: true, timeoutMs: 20_000 }).catch((e: Error) => ({
+  const r = await run(cli, ["info", "--format", "{{json .}}"], { allowFailure: true, timeout: "20s" }).catch((e: Error) => ({
     exitCode: 1,
     stdout: "",
     stderr: e.message,

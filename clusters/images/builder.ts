@@ -228,7 +228,7 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     const preloaded = images.map((i) => i.nodeRef);
     const imagesTar = path.join(work, "images.tar");
     await withStep(progress, `Saving ${preloaded.length} component images for preloading`, 5 * MIN, () =>
-      docker.run(["save", "-o", imagesTar, ...images.map((i) => i.hostRef)], { timeoutMs: 5 * MIN }),
+      docker.run(["save", "-o", imagesTar, ...images.map((i) => i.hostRef)], { timeout: "5m" }),
     );
 
     const nodeBase = `${PINNED.localRegistry}/node-base:${version}`;
@@ -354,7 +354,7 @@ async function nodeImageLayers(o: {
       'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
     ].join("\n") + "\n",
   );
-  await docker.run(["build", "-q", "-t", nodeBase, ctx], { timeoutMs: 10 * MIN });
+  await docker.run(["build", "-q", "-t", nodeBase, ctx], { timeout: "10m" });
 }
 
 function buildKey(version: string, required: string[]): string {
@@ -458,7 +458,7 @@ export async function dockerBuild(work: string, ref: string, from: string, files
   if (from !== "scratch") lines.push("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   lines.push(...instructions, `LABEL ${LABELS.builtBy}=aftershock`);
   await writeFile(path.join(ctx, "Dockerfile"), lines.join("\n") + "\n");
-  await docker.run(["build", "-q", "-t", ref, ctx], { timeoutMs: 10 * MIN });
+  await docker.run(["build", "-q", "-t", ref, ctx], { timeout: "10m" });
 }
 
 async function buildToolsImage(rootfs: string, work: string, progress: Progress): Promise<string> {
@@ -522,9 +522,9 @@ export async function ensureRootfs(name: string, packages: string[], cacheDir: s
       const dir = await mkdtemp(path.join(cacheDir, `rootfs-${name}-`));
       const tarball = path.join(dir, "rootfs.tar");
       try {
-        await run("mmdebstrap", mmdebstrapArgs(packages, tarball, root), { timeoutMs: 20 * MIN, onLine: (l) => s.detail(l) });
+        await run("mmdebstrap", mmdebstrapArgs(packages, tarball, root), { timeout: "20m", onLine: (l) => s.detail(l) });
         await docker.run(["import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", tarball, ref], {
-          timeoutMs: 10 * MIN,
+          timeout: "10m",
         });
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -602,8 +602,8 @@ async function preload(nodeBase: string, imagesTar: string, ref: string, key: st
   const name = `aftershock-build-${process.pid}-${Date.now()}`;
   await docker.run(["run", "-d", "--name", name, "--privileged", "--label", `${LABELS.managed}=build`, "--entrypoint", "sleep", nodeBase, "infinity"]);
   try {
-    await docker.run(["cp", imagesTar, `${name}:/kind/images.tar`], { timeoutMs: 5 * MIN });
-    const r = await docker.run(["exec", name, "bash", "-c", preloadScript(images)], { timeoutMs: 10 * MIN });
+    await docker.run(["cp", imagesTar, `${name}:/kind/images.tar`], { timeout: "5m" });
+    const r = await docker.run(["exec", name, "bash", "-c", preloadScript(images)], { timeout: "10m" });
     const problems = preloadProblems(r.stdout, images);
     if (problems.length) throw new AftershockError("E_BUILD", `the node image's containerd is not as it should be after the import: ${problems.join("; ")}`);
     await docker.run(
@@ -620,7 +620,7 @@ async function preload(nodeBase: string, imagesTar: string, ref: string, key: st
         name,
         ref,
       ],
-      { timeoutMs: 10 * MIN },
+      { timeout: "10m" },
     );
   } finally {
     await docker.run(["rm", "-f", "-v", name], { allowFailure: true });

@@ -102,7 +102,7 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
         toolchain = PINNED.fallbackGoToolchain;
       }
       // -e: some modules list imports for old Go versions (build-tagged out) that the proxy no longer serves.
-      await run("go", ["mod", "tidy", "-e"], { cwd: src, env: { ...baseEnv, GOTOOLCHAIN: toolchain }, timeoutMs: 15 * 60_000, onLine: (l) => step.detail(l) });
+      await run("go", ["mod", "tidy", "-e"], { cwd: src, env: { ...baseEnv, GOTOOLCHAIN: toolchain }, timeout: "15m", onLine: (l) => step.detail(l) });
     }
     try {
       await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: toolchain }, (l) => step.detail(l));
@@ -151,7 +151,7 @@ export function moduleRefused(stderr: string): { module: string; version: string
 async function compile(c: GoComponent, src: string, binDir: string, env: Record<string, string>, onLine: (l: string) => void) {
   for (const { args, pkgs } of compileCommands(c, binDir)) {
     onLine(`go ${args[0] === "test" ? "test -c" : "build"} ${pkgs.join(" ")}`);
-    await run("go", args, { cwd: src, env, timeoutMs: 60 * 60_000, onLine });
+    await run("go", args, { cwd: src, env, timeout: "60m", onLine });
   }
 }
 
@@ -208,7 +208,7 @@ async function goNewerThanLocal(
   const env = { GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" };
   const local = (await run("go", ["env", "GOVERSION"], { env, cwd })).stdout.trim();
   for (const r of requires) {
-    const res = await run("go", ["list", "-m", "-json", `${r.module}@${r.version}`], { env, cwd, allowFailure: true, timeoutMs: 5 * 60_000 });
+    const res = await run("go", ["list", "-m", "-json", `${r.module}@${r.version}`], { env, cwd, allowFailure: true, timeout: "5m" });
     const info = JSON.parse(res.stdout || "{}") as { GoMod?: string };
     // A module the proxy does not serve fails in `go mod tidy` below, with the go command's own words.
     if (!info.GoMod) continue;
@@ -232,7 +232,7 @@ export async function upstreamReplaces(
   const r = await run("go", ["mod", "download", "-json", `${module}@${version}`], {
     allowFailure: true,
     env: { GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" },
-    timeoutMs: 10 * 60_000,
+    timeout: "10m",
   });
   const info = JSON.parse(r.stdout || "{}") as { GoMod?: string; Error?: string };
   if (!info.GoMod) {

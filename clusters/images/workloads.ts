@@ -183,7 +183,7 @@ async function ensureLedgerImage(cacheDir: string, progress: Progress): Promise<
         "-c",
         "javac -d /w/classes /w/src/Ledger.java && jar --create --file /w/ledger.jar --main-class Ledger -C /w/classes .",
       ],
-      { timeoutMs: 3 * MIN },
+      { timeout: "3m" },
     );
     return {
       from: rootfs,

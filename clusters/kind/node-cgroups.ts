@@ -1,4 +1,5 @@
 import { docker } from "../docker.js";
+import type { Duration } from "../errors.js";
 import { cgroupOps, parseReleased, type CgroupOps } from "../host/cgroups.js";
 import { hostFacts } from "../host/facts.js";
 import { run } from "../exec.js";
@@ -46,23 +47,23 @@ export interface NodeRunner {
   onHost(id: string, script: (root: string) => string): Promise<string | undefined>;
 }
 
-const BUDGET_MS = 60_000;
+const BUDGET: Duration = "1m";
 /** Where the helper container sees the host's cgroupfs. */
 const HOST_CGROUP_IN_HELPER = "/host-cgroup";
 
 export const dockerNodeRunner: NodeRunner = {
   async inNode(id, script) {
-    const r = await docker.run(["exec", id, "sh", "-c", script], { allowFailure: true, timeoutMs: BUDGET_MS });
+    const r = await docker.run(["exec", id, "sh", "-c", script], { allowFailure: true, timeout: BUDGET });
     return r.exitCode === 0 ? r.stdout : undefined;
   },
   async onHost(id, script) {
     // A container with no process left (stopped) has nothing to release.
-    const state = await docker.run(["inspect", "--format", "{{.State.Pid}} {{.Image}}", id], { allowFailure: true, timeoutMs: BUDGET_MS });
+    const state = await docker.run(["inspect", "--format", "{{.State.Pid}} {{.Image}}", id], { allowFailure: true, timeout: BUDGET });
     const [pid, image] = state.stdout.trim().split(" ");
     if (state.exitCode !== 0 || !image) return undefined;
     if (pid === "0") return "";
     if (hostFacts().user.root) {
-      const r = await run("sh", ["-c", script("/sys/fs/cgroup")], { allowFailure: true, timeoutMs: BUDGET_MS });
+      const r = await run("sh", ["-c", script("/sys/fs/cgroup")], { allowFailure: true, timeout: BUDGET });
       return r.exitCode === 0 ? r.stdout : undefined;
     }
     // Not root: Docker is. The node's own image is here and has sh; the helper has no labels of the run, so it is
@@ -73,7 +74,7 @@ export const dockerNodeRunner: NodeRunner = {
         ...["--volume", `/sys/fs/cgroup:${HOST_CGROUP_IN_HELPER}`, "--entrypoint", "sh", image],
         ...["-c", script(HOST_CGROUP_IN_HELPER)],
       ],
-      { allowFailure: true, timeoutMs: BUDGET_MS },
+      { allowFailure: true, timeout: BUDGET },
     );
     return r.exitCode === 0 ? r.stdout : undefined;
   },

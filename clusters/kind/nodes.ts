@@ -58,7 +58,7 @@ export function kindNodeRunArgs(sibling: ContainerInspect, name: string, runId: 
 
 export function nodeHandle(name: string, role: NodeRole): NodeHandle {
   const exec = (argv: string[], opts: RunOptions = {}) =>
-    run("docker", ["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], { timeoutMs: 2 * MIN, ...opts });
+    run("docker", ["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], { timeout: "2m", ...opts });
   return {
     name,
     role,
@@ -90,7 +90,7 @@ interface NodeList {
 export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promise<void> {
   await pollUntil("nodes did not become Ready", budgetMs, 2000, async () => {
     try {
-      const r = await cluster.kubectl(["get", "nodes", "-o", "json"], { timeoutMs: 20_000 });
+      const r = await cluster.kubectl(["get", "nodes", "-o", "json"], { timeout: "20s" });
       const list = JSON.parse(r.stdout) as NodeList;
       const notReady = cluster.nodes.filter((n) => {
         const item = list.items.find((i) => i.metadata.name === n.name);
@@ -111,10 +111,10 @@ export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promis
 export async function rebootNode(node: NodeHandle, budgetMs = 3 * MIN): Promise<{ before: string; after: string }> {
   const address = async () => (await docker.run(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", node.name])).stdout.trim();
   const before = await address();
-  await docker.run(["stop", "--time", "30", node.name], { timeoutMs: MIN });
-  await docker.run(["start", node.name], { timeoutMs: MIN });
+  await docker.run(["stop", "--time", "30", node.name], { timeout: "1m" });
+  await docker.run(["start", node.name], { timeout: "1m" });
   await pollUntil(`node ${node.name}: systemd did not finish booting`, budgetMs, 1000, async () => {
-    const s = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeoutMs: 10_000 });
+    const s = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeout: "10s" });
     const state = s.stdout.trim();
     // "degraded": booted, with a unit failed (a kubelet that cannot reach its runtime is one).
     return { ok: state === "running" || state === "degraded", seen: state || s.stderr.trim() };
@@ -140,12 +140,12 @@ export async function provisionNode(cluster: string, runId: string, lost: NodeHa
   }
   if (!template) throw new AftershockError("E_CLUSTER", `no surviving ${lost.role} node in ${cluster} to copy a machine from`);
   const args = kindNodeRunArgs(JSON.parse(template) as ContainerInspect, lost.name, runId);
-  await docker.run(["run", ...args], { timeoutMs: MIN });
+  await docker.run(["run", ...args], { timeout: "1m" });
   const fresh = nodeHandle(lost.name, lost.role);
   await pollUntil(`fresh node ${lost.name}: containerd not ready`, 2 * MIN, 1000, async () => {
     const r = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", {
       allowFailure: true,
-      timeoutMs: 20_000,
+      timeout: "20s",
     });
     return { ok: r.exitCode === 0, seen: (r.stderr || r.stdout).trim().split("\n").pop() ?? "" };
   });

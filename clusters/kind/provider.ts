@@ -233,7 +233,7 @@ export class KindProvider implements Provider {
       const present = await docker.imageExists(o.image);
       if (!present) {
         const pulled = await withStep(this.progress, `Pulling ${o.image}`, 5 * MIN, () =>
-          docker.run(["pull", o.image!], { allowFailure: true, timeoutMs: 5 * MIN }),
+          docker.run(["pull", o.image!], { allowFailure: true, timeout: "5m" }),
         );
         if (pulled.exitCode !== 0) {
           throw new AftershockError(
@@ -408,7 +408,7 @@ export class KindProvider implements Provider {
     await withStep(this.progress, `Creating cluster ${name} (${c.shape}, ${c.prepared.ref})`, 10 * MIN, (s) =>
       run(kindBin, [...args, "--wait", "0s", "--retain"], {
         env,
-        timeoutMs: 10 * MIN,
+        timeout: "10m",
         onLine: (l) => {
           output.push(l);
           s.detail(l.replace(/^\s*[✓✗•]\s*/u, ""));
@@ -451,7 +451,7 @@ export class KindProvider implements Provider {
       c.reaper?.kill();
     } else {
       if (opts.logsDir) {
-        await run(kindBin, ["export", "logs", opts.logsDir, "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true }).catch(() => undefined);
+        await run(kindBin, ["export", "logs", opts.logsDir, "--name", name], { env, timeout: "2m", allowFailure: true }).catch(() => undefined);
       }
       c.unregister();
       await c.cleanup().catch((x: unknown) => this.progress.warn(`cleanup after failed create: ${String(x)}`));
@@ -520,7 +520,7 @@ export class KindProvider implements Provider {
       sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {
         await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, 5 * MIN, () =>
-          run(kindBin, ["load", "docker-image", "--name", name, ...refs], { env, timeoutMs: 5 * MIN }),
+          run(kindBin, ["load", "docker-image", "--name", name, ...refs], { env, timeout: "5m" }),
         );
       },
       delete: async () => {
@@ -551,7 +551,7 @@ export class KindProvider implements Provider {
         await this.assertOwned(h.name, runId);
         await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, async () => {
           await release(h.name);
-          return docker.run(["rm", "--force", "--volumes", h.name], { timeoutMs: MIN });
+          return docker.run(["rm", "--force", "--volumes", h.name], { timeout: "1m" });
         });
         outOfService.add(h.name);
       },
@@ -632,7 +632,7 @@ export class KindProvider implements Provider {
       // A pod cgroup left frozen, or an I/O limit (blkio or io.max), would keep `docker rm -f` of its node waiting:
       // released before kind deletes.
       said(await releaseNodes(await docker.ids("container", [`label=${LABELS.run}=${runId}`])));
-      await run(kindBin, ["delete", "cluster", "--name", name], { env, timeoutMs: 2 * MIN, allowFailure: true });
+      await run(kindBin, ["delete", "cluster", "--name", name], { env, timeout: "2m", allowFailure: true });
       await removeRunResources(runId, 7 * MIN, said);
       await rm(path.join(this.cacheDir, "clusters", name), { recursive: true, force: true });
     });

@@ -39,7 +39,7 @@ export async function removeRunResources(
     for (const kind of ["container", "network", "volume"] as const) {
       const ids = await docker.ids(kind, [filter]);
       if (!ids.length) continue;
-      const r = await docker.run([...REMOVE[kind], ...ids], { timeoutMs: 2 * MIN, allowFailure: true });
+      const r = await docker.run([...REMOVE[kind], ...ids], { timeout: "2m", allowFailure: true });
       if (r.exitCode !== 0) errors.push(`${kind}s: ${r.stderr.trim().split("\n").pop()}`);
     }
     const left = (await runObjects(runId)).map((o) => `${o.kind} ${o.id.slice(0, 12)}`);

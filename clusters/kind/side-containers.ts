@@ -43,7 +43,7 @@ async function startSideContainer(network: string, runId: string, spec: SideCont
   // Registered before the container exists: Ctrl-C during start still removes it (by label, below).
   const byLabel = async () => {
     const ids = await docker.ids("container", [`label=${LABELS.run}=${runId}`, `label=${LABELS.managed}=side`, `name=^/${name}$`]);
-    if (ids.length) await docker.run(["rm", "-f", "-v", ...ids], { allowFailure: true, timeoutMs: 60_000 });
+    if (ids.length) await docker.run(["rm", "-f", "-v", ...ids], { allowFailure: true, timeout: "1m" });
   };
   const unregister = registerTeardown(`remove side container ${name}`, byLabel);
   try {

@@ -113,7 +113,7 @@ export interface Deadman {
 
 /** Arms a deadman on `node` through its shell (any NodeHandle: the ssh one on machines of one's own). */
 export async function armDeadman(node: NodeHandle, spec: DeadmanSpec): Promise<Deadman> {
-  const r = await node.sh(armScript(spec), { timeoutMs: 30_000 });
+  const r = await node.sh(armScript(spec), { timeout: "30s" });
   const how = /armed (.+)$/m.exec(r.stdout)?.[1] ?? "unknown";
   return {
     node: node.name,
@@ -121,7 +121,7 @@ export async function armDeadman(node: NodeHandle, spec: DeadmanSpec): Promise<D
     how,
     seconds: spec.seconds,
     disarm: async () => {
-      await node.sh(disarmScript(spec), { timeoutMs: 30_000 });
+      await node.sh(disarmScript(spec), { timeout: "30s" });
     },
   };
 }

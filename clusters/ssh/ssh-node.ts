@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Capability, NodeCommandMode, NodeCommandRecord, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
-import { AftershockError, CommandError } from "../errors.js";
+import { AftershockError, CommandError, parseDuration } from "../errors.js";
 import { quote, run, type RunOptions, type RunResult } from "../exec.js";
 import { pollUntil, type Clock } from "../wait.js";
 import type { InventoryNode } from "./inventory.js";
@@ -98,9 +98,9 @@ export function sshNode(n: InventoryNode, role: NodeRole, s: SshSession, onComma
   const exec = async (argv: string[], opts: RunOptions = {}): Promise<RunResult> => {
     const mode = opts.input !== undefined ? "stdin" : "none";
     const shown = shownAs(n, argv);
-    const o = { timeoutMs: 2 * MIN, ...opts };
+    const o: RunOptions = { timeout: "2m", ...opts };
     try {
-      const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeoutMs)], o);
+      const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeout === undefined ? undefined : parseDuration(o.timeout))], o);
       onCommand?.({ node: n.name, command: shown, exitCode: r.exitCode, elapsedMs: r.elapsedMs });
       return { ...r, command: shown };
     } catch (e) {
@@ -127,12 +127,12 @@ export function sshNode(n: InventoryNode, role: NodeRole, s: SshSession, onComma
 
 /** Stops the node's master connection (after a reboot its TCP connection is dead, and new commands would queue on it). */
 export async function closeMaster(n: InventoryNode, s: SshSession): Promise<void> {
-  await run("ssh", [...sshOptions(n, s), "-O", "exit", n.host], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
+  await run("ssh", [...sshOptions(n, s), "-O", "exit", n.host], { allowFailure: true, timeout: "10s" }).catch(() => undefined);
 }
 
 /** The pid of the node's master connection, when one runs (ssh -O check). */
 export async function masterPid(n: InventoryNode, s: SshSession): Promise<number | undefined> {
-  const r = await run("ssh", [...sshOptions(n, s), "-O", "check", n.host], { allowFailure: true, timeoutMs: 10_000 });
+  const r = await run("ssh", [...sshOptions(n, s), "-O", "check", n.host], { allowFailure: true, timeout: "10s" });
   const m = /pid=(\d+)/.exec(r.stderr + r.stdout);
   return m ? Number(m[1]) : undefined;
 }
@@ -190,10 +190,10 @@ export async function rebootOverSsh(
   o: { budgetMs?: number; intervalMs?: number; clock?: Clock } = {},
 ): Promise<string> {
   const budgetMs = o.budgetMs ?? 10 * MIN;
-  const before = readBootMark((await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { timeoutMs: 30_000 })).stdout);
+  const before = readBootMark((await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { timeout: "30s" })).stdout);
   const was = `boot id ${before.bootId.slice(0, 8)}${before.pid1Start ? `, PID 1 started at tick ${before.pid1Start}` : ""}`;
   // The connection dies with the machine: ssh's 255 (or the budget) here is the reboot starting, not a failure.
-  await node.sh("systemctl reboot || reboot", { allowFailure: true, timeoutMs: 30_000 }).catch((e: unknown) => {
+  await node.sh("systemctl reboot || reboot", { allowFailure: true, timeout: "30s" }).catch((e: unknown) => {
     if (!(e instanceof CommandError)) throw e;
   });
   await closeMaster(n, s);
@@ -204,7 +204,7 @@ export async function rebootOverSsh(
     budgetMs,
     o.intervalMs ?? 3000,
     async () => {
-      const r = await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { allowFailure: true, timeoutMs: 20_000 }).catch((e: unknown) => ({
+      const r = await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { allowFailure: true, timeout: "20s" }).catch((e: unknown) => ({
         exitCode: -1,
         stdout: "",
         stderr: e instanceof Error ? e.message : String(e),
@@ -228,9 +228,7 @@ export async function rebootOverSsh(
     left,
     o.intervalMs ?? 3000,
     async () => {
-      const r = await node
-        .exec(["systemctl", "is-system-running"], { allowFailure: true, timeoutMs: 20_000 })
-        .catch(() => ({ stdout: "", stderr: "no answer" }));
+      const r = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeout: "20s" }).catch(() => ({ stdout: "", stderr: "no answer" }));
       const state = r.stdout.trim();
       // "degraded": booted with a unit failed (a kubelet without its runtime is one).
       return { ok: state === "running" || state === "degraded", seen: state || r.stderr.trim() };

@@ -165,7 +165,7 @@ export async function clearNodeShellFiles(nodes: readonly Pick<NodeHandle, "name
   const failed: string[] = [];
   await Promise.all(
     nodes.map(async (n) => {
-      const r = await n.sh(`rm -rf ${NODE_DIR}`, { allowFailure: true, timeoutMs: 30_000 }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }));
+      const r = await n.sh(`rm -rf ${NODE_DIR}`, { allowFailure: true, timeout: "30s" }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }));
       if (r.exitCode !== 0) failed.push(`${n.name}: ${r.stderr.trim().split("\n").pop() || `exit ${r.exitCode}`}`);
     }),
   );

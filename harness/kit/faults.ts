@@ -51,7 +51,7 @@ ss -Hltnp "sport = :${port}"`;
     rollback: step(
       "kill the zombie etcd if it still runs, put etcd's manifest back if it is still moved, remove the zombie's files",
       ZOMBIE_UNDO,
-      async (ctx) => (await onNode(ctx).sh(ZOMBIE_UNDO, { timeoutMs: 60_000 })).stdout.trim(),
+      async (ctx) => (await onNode(ctx).sh(ZOMBIE_UNDO, { timeout: "1m" })).stdout.trim(),
       "1m",
     ),
     // On machines reached over ssh, the same undo is armed on the node before the fault: if the run loses the node,
@@ -59,7 +59,7 @@ ss -Hltnp "sport = :${port}"`;
     deadman: { node: (ctx) => onNode(ctx).name, undo: ZOMBIE_UNDO },
     async inject(ctx) {
       const node = onNode(ctx);
-      const r = await node.sh(script(opts.port), { timeoutMs: 120_000 });
+      const r = await node.sh(script(opts.port), { timeout: "2m" });
       if (!r.stdout.includes(`:${opts.port}`))
         throw new AftershockError("E_COMMAND", `the zombie etcd did not end up listening on :${opts.port}: ${r.stdout || r.stderr}`);
       ctx.evidence("fault", `listening on :${opts.port} after injection: ${r.stdout.trim()}`);

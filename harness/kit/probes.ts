@@ -1,6 +1,7 @@
 import { nodeShell } from "../../clusters/contract.js";
 import { parseDuration, type Duration } from "../../clusters/errors.js";
 import { etcdctlFunction } from "../../clusters/etcd.js";
+import type { RunOptions } from "../../clusters/exec.js";
 import { pollUntil } from "../../clusters/wait.js";
 import type { ScenarioContext } from "../model/context.js";
 import { kubeSystemReady, nodeReadiness } from "../model/health.js";
@@ -31,7 +32,7 @@ function probe(name: string, expectation: string, check: (ctx: ScenarioContext) 
   return { name, expectation, check, ...(kind ? { kind } : {}) };
 }
 
-const shortTimeout = { timeoutMs: 20_000 };
+const shortTimeout: RunOptions = { timeout: "20s" };
 
 /** The node named `name`, or the first control plane still in service when none is named. */
 const nodeOr = (ctx: ScenarioContext, name: string | undefined) => (name ? nodeShell(ctx.cluster).node(name) : nodeShell(ctx.cluster).controlPlane());
@@ -46,7 +47,7 @@ function lastLine(s: string): string {
 export function apiserverEndpoint(path: "/readyz" | "/livez" | "/healthz", expected: RegExp = /^ok$/m, title?: string): Probe {
   const url = `https://localhost:6443${path}${expected.source === "^ok$" ? "" : "?verbose"}`;
   return probe(title ?? `API server ${path}`, `${url} to match ${expected}`, async (ctx) => {
-    const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-sk", "--max-time", "8", url], { allowFailure: true, timeoutMs: 15_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().exec(["curl", "-sk", "--max-time", "8", url], { allowFailure: true, timeout: "15s" });
     const body = (r.stdout || r.stderr).trim();
     const lines = body
       .split("\n")
@@ -77,7 +78,7 @@ const ETCDCTL = etcdctlFunction(5);
 
 export function etcdHealthy(): Probe {
   return probe("etcd healthy", "etcdctl endpoint health: is healthy", async (ctx) => {
-    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint health 2>&1`, { allowFailure: true, timeoutMs: 15_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint health 2>&1`, { allowFailure: true, timeout: "15s" });
     return { ok: /is healthy/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }
@@ -86,7 +87,7 @@ export function etcdHealthy(): Probe {
 export function kubectlTimesOut(within: Duration = "5s"): Probe {
   const seconds = parseDuration(within) / 1000;
   return probe(`kubectl times out (${seconds}s)`, `kubectl get pods to fail within --request-timeout=${seconds}s`, async (ctx) => {
-    const r = await ctx.cluster.kubectl(["get", "pods", "-A", `--request-timeout=${seconds}s`], { allowFailure: true, timeoutMs: (seconds + 10) * 1000 });
+    const r = await ctx.cluster.kubectl(["get", "pods", "-A", `--request-timeout=${seconds}s`], { allowFailure: true, timeout: `${seconds + 10}s` });
     return { ok: r.exitCode !== 0, observed: r.exitCode === 0 ? "kubectl answered" : lastLine(r.stderr) };
   });
 }
@@ -102,7 +103,7 @@ export function containerLog(container: string, pattern: RegExp, node?: string):
     // of warnings between two polls, so the tail is long enough not to lose the one line that matters.
     const since = ctx.logsSince ? ["--since", new Date(ctx.logsSince).toISOString()] : [];
     for (const id of ids) {
-      const r = await n.exec(["crictl", "logs", "--tail", "2000", ...since, id], { allowFailure: true, timeoutMs: 20_000 });
+      const r = await n.exec(["crictl", "logs", "--tail", "2000", ...since, id], { allowFailure: true, timeout: "20s" });
       const line = `${r.stdout}\n${r.stderr}`.split("\n").find((l) => pattern.test(l));
       if (line) return { ok: true, observed: line.trim().slice(0, 500) };
     }
@@ -118,7 +119,7 @@ export function kubeletReports(subject: string, pattern: RegExp | string, node?:
   const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
   return probe(`kubelet reports ${subject} ${re.source}`, `a kubelet journal line about ${subject} matching ${re}`, async (ctx) => {
     const since = ctx.logsSince ? `@${Math.floor(ctx.logsSince / 1000)}` : "10 min ago";
-    const r = await nodeOr(ctx, node?.(ctx)).exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeoutMs: 20_000 });
+    const r = await nodeOr(ctx, node?.(ctx)).exec(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat", "--since", since], { timeout: "20s" });
     const line = r.stdout
       .split("\n")
       .reverse()
@@ -134,7 +135,7 @@ export function kubeletReports(subject: string, pattern: RegExp | string, node?:
 export function runtimeAnswers(node?: (ctx: ScenarioContext) => string | undefined): Probe {
   return probe("container runtime answers crictl info", "crictl info to succeed on the node", async (ctx) => {
     const n = nodeOr(ctx, node?.(ctx));
-    const r = await n.exec(["crictl", "--timeout", "5s", "info"], { allowFailure: true, timeoutMs: 20_000 });
+    const r = await n.exec(["crictl", "--timeout", "5s", "info"], { allowFailure: true, timeout: "20s" });
     const last = (r.stderr.trim() || r.stdout.trim()).split("\n").pop() ?? "";
     if (r.exitCode !== 0) return { ok: false, observed: `${n.name}: crictl info exit ${r.exitCode}: ${last.slice(0, 300)}` };
     let ready = false;
@@ -180,7 +181,7 @@ export function apiserverRefuses(): Probe {
   return probe("API port refuses connections", "curl https://localhost:6443 to fail with connection refused", async (ctx) => {
     const r = await nodeShell(ctx.cluster)
       .controlPlane()
-      .exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeoutMs: 15_000 });
+      .exec(["curl", "-sk", "--max-time", "5", "https://localhost:6443/livez"], { allowFailure: true, timeout: "15s" });
     return {
       ok: r.exitCode === 7,
       observed: r.exitCode === 7 ? "curl: (7) connection refused on localhost:6443" : `curl exit ${r.exitCode}: ${r.stdout.slice(0, 80)}`,
@@ -224,7 +225,7 @@ export interface EtcdMember {
 
 /** etcd's member list as a surviving control plane sees it. */
 export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
-  const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl member list`, { timeoutMs: 15_000 });
+  const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl member list`, { timeout: "15s" });
   return r.stdout
     .trim()
     .split("\n")
@@ -237,8 +238,7 @@ export async function etcdMembers(ctx: ScenarioContext): Promise<EtcdMember[]> {
 
 /** `etcdctl endpoint health --cluster` from a survivor: one line per member; exits non-zero if any is unhealthy. */
 async function clusterHealth(ctx: ScenarioContext): Promise<string> {
-  return (await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint health --cluster 2>&1`, { allowFailure: true, timeoutMs: 30_000 }))
-    .stdout;
+  return (await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint health --cluster 2>&1`, { allowFailure: true, timeout: "30s" })).stdout;
 }
 
 /** `etcdctl endpoint health --cluster` from a survivor reports the member of `node` unhealthy. */
@@ -269,7 +269,7 @@ export function etcdMembersHealthy(count: number): Probe {
 /** The survivor's etcd has no leader: `etcdctl endpoint status` answers with etcd's own error. */
 export function etcdNoLeader(): Probe {
   return probe("etcd has no leader", "etcdctl endpoint status on a survivor: etcdserver: no leader", async (ctx) => {
-    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint status 2>&1`, { allowFailure: true, timeoutMs: 20_000 });
+    const r = await nodeShell(ctx.cluster).controlPlane().sh(`${ETCDCTL}\netcdctl endpoint status 2>&1`, { allowFailure: true, timeout: "20s" });
     return { ok: /etcdserver: no leader/.test(r.stdout), observed: lastLine(r.stdout) };
   });
 }
@@ -289,7 +289,7 @@ function apiWrite(ctx: ScenarioContext, seconds: number, server?: string) {
     .controlPlane()
     .sh(`${mint}${k} create configmap ${name} -n default 2>&1 && ${k} delete configmap ${name} -n default 2>&1`, {
       allowFailure: true,
-      timeoutMs: (2 * seconds + 20) * 1000,
+      timeout: `${2 * seconds + 20}s`,
     });
 }
 

@@ -48,7 +48,7 @@ export function configMaps(count: number, opts: { prefix?: string; afterRecovery
           `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${NS}\n  labels: {${label}: "true"}\ndata:\n  payload: "${value}"\n`,
         );
       }
-      await ctx.cluster.kubectl(["apply", "-f", "-"], { input: docs.join("---\n"), timeoutMs: 60_000 });
+      await ctx.cluster.kubectl(["apply", "-f", "-"], { input: docs.join("---\n"), timeout: "1m" });
       ctx.evidence("sentinels", `wrote ${count} ConfigMaps (${[...payloads.values()].map(digest).slice(0, 3).join(", ")}, …)`);
     },
     probes(): Probe[] {
@@ -70,7 +70,7 @@ export function configMaps(count: number, opts: { prefix?: string; afterRecovery
                 "-o",
                 'jsonpath={range .items[*]}{.metadata.name}={.data.payload}{"\\n"}{end}',
               ],
-              { timeoutMs: 20_000 },
+              { timeout: "20s" },
             );
             const seen = new Map(
               r.stdout
@@ -112,7 +112,7 @@ ${podSpec}`;
 async function applyAndRollOut(ctx: ScenarioContext, name: string, manifests: string): Promise<void> {
   await ensureNamespace(ctx);
   await ctx.cluster.kubectl(["apply", "-f", "-"], { input: manifests });
-  await ctx.cluster.kubectl(["rollout", "status", `deployment/${name}`, "-n", NS, "--timeout=120s"], { timeoutMs: 130_000 });
+  await ctx.cluster.kubectl(["rollout", "status", `deployment/${name}`, "-n", NS, "--timeout=120s"], { timeout: "130s" });
 }
 
 /** A Deployment of the preloaded helper image; afterwards it must exist with all replicas available. */
@@ -148,7 +148,7 @@ export function deployment(name: string, replicas: number): Sentinel {
           async check(ctx) {
             const r = await ctx.cluster.kubectl(["get", "deployment", name, "-n", NS, "--request-timeout=10s", "-o", "jsonpath={.status.availableReplicas}"], {
               allowFailure: true,
-              timeoutMs: 20_000,
+              timeout: "20s",
             });
             if (r.exitCode !== 0) return { ok: false, observed: r.stderr.trim().split("\n").pop() ?? "error" };
             const avail = Number(r.stdout || 0);
@@ -176,7 +176,7 @@ ${raw(etcdctlFunction(30))}
 ${raw(etcdutlFunction())}
 ${raw(saveSnapshotLines(file, "sentinel-snapshot"))}
 ${raw(versionOf(ctx).etcd.snapshotStatus)} ${file} -w table`,
-          { timeoutMs: 90_000 },
+          { timeout: "90s" },
         );
       ctx.evidence("backup", r.stdout.trim());
     },
@@ -227,7 +227,7 @@ export function serviceAnswers({ service: name }: Pick<SentinelService, "service
       if (!ip || ip === "None") return { ok: false, observed: `Service ${NS}/${name} has no ClusterIP (${ip ?? "none"})` };
       const r = await nodeShell(ctx.cluster)
         .controlPlane()
-        .exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeoutMs: 15_000 });
+        .exec(["curl", "-s", "--max-time", "4", "-o", "/dev/stdout", "-w", "\n%{http_code}", `http://${ip}/`], { allowFailure: true, timeout: "15s" });
       const code = r.stdout.trim().split("\n").pop();
       return { ok: code === "200", observed: code === "200" ? r.stdout.trim().split("\n")[0]! : `curl exit ${r.exitCode}, HTTP ${code || "none"} from ${ip}` };
     },

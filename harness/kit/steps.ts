@@ -45,7 +45,7 @@ export function removeLostEtcdMembers(): RunbookStep {
 export function deleteLostNodes(): RunbookStep {
   return step("delete the dead Node objects", "kubectl delete node <each lost node>", async (ctx) =>
     (
-      await ctx.cluster.kubectl(["delete", "node", ...ctx.found.need(LOST_MACHINES), "--ignore-not-found", "--request-timeout=30s"], { timeoutMs: 60_000 })
+      await ctx.cluster.kubectl(["delete", "node", ...ctx.found.need(LOST_MACHINES), "--ignore-not-found", "--request-timeout=30s"], { timeout: "1m" })
     ).stdout.trim(),
   );
 }
@@ -115,7 +115,7 @@ export function joinReplacementControlPlanes(): RunbookStep {
         const node = await lifecycle.provisionNode(name);
         // Preflight assumes a VM (swap, kernel modules); kind skips it for every node, and so does this join.
         const r = await node.sh(sh`${join} --control-plane --certificate-key ${certificateKey} --ignore-preflight-errors=all --v=5 2>&1 | tail -n 40`, {
-          timeoutMs: 5 * 60_000,
+          timeout: "5m",
         });
         if (!/This node has joined the cluster and a new control plane instance was created/.test(r.stdout)) {
           throw new AftershockError("E_COMMAND", `kubeadm join on ${name} did not finish: ${r.stdout.trim().split("\n").slice(-3).join(" | ")}`);
@@ -133,7 +133,7 @@ const apiAnswers: Probe = {
   name: "API answers through the cluster endpoint",
   expectation: "kubectl get --raw /readyz to print ok",
   async check(ctx) {
-    const r = await ctx.cluster.kubectl(["get", "--raw", "/readyz", "--request-timeout=10s"], { allowFailure: true, timeoutMs: 20_000 });
+    const r = await ctx.cluster.kubectl(["get", "--raw", "/readyz", "--request-timeout=10s"], { allowFailure: true, timeout: "20s" });
     return { ok: r.exitCode === 0 && r.stdout.trim() === "ok", observed: (r.stdout.trim() || r.stderr.trim()).split("\n").pop() ?? "" };
   },
 };
@@ -164,11 +164,11 @@ etcdctl member list`;
     async (ctx) => {
       const forced = await survivor(ctx).sh(
         restart(`grep -q -- '--force-new-cluster' ${manifest} || sed -i 's/^    - etcd$/&\\n    - --force-new-cluster/' ${manifest}`),
-        { timeoutMs: 3 * 60_000 },
+        { timeout: "3m" },
       );
       // Back to the original manifest means back to the original pod UID, which the kubelet has only just
       // torn down; it then waits about two minutes on that pod's volumes. A kubelet restart forgets it.
-      const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeoutMs: 3 * 60_000 });
+      const normal = await survivor(ctx).sh(restart(`sed -i '/--force-new-cluster/d' ${manifest}\nsystemctl restart kubelet`), { timeout: "3m" });
       // etcd being healthy is not the API answering: the API server reconnects, and the load balancer only
       // sends traffic to it once its health check passes (until then kubectl gets "EOF"). Wait for that.
       const api = await waitFor(apiAnswers, ctx, "2m");

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { AftershockError } from "../../clusters/errors.js";
+import { AftershockError, type Duration } from "../../clusters/errors.js";
 import { renderCommand, run } from "../../clusters/exec.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { percent, shortError, type RequestResult } from "./load-series.js";
@@ -90,7 +90,8 @@ export interface K6Options {
   script: string;
   url: string;
   rate: number;
-  timeoutMs: number;
+  /** Per-request timeout, e.g. "2s". */
+  timeout: Duration;
   /** "Name: value" lines; the script sends only an Authorization header. */
   headers: string[];
   insecure: boolean;
@@ -132,7 +133,7 @@ export async function startK6(o: K6Options): Promise<K6Run> {
   if (others.length)
     throw new AftershockError("E_BAD_INPUT", `the k6 load script sends only an Authorization header, not ${others.map((h) => h.split(":")[0]).join(", ")}`);
 
-  const version = await run(k6, ["version"], { timeoutMs: 30_000, allowFailure: true });
+  const version = await run(k6, ["version"], { timeout: "30s", allowFailure: true });
   const compat = k6Compatibility(version.stdout);
   if ("tooOld" in compat) throw new AftershockError("E_BAD_VERSION", `k6 ${compat.tooOld} at ${k6} cannot run a TypeScript script; it needs k6 ≥ 0.52`);
 
@@ -147,7 +148,7 @@ export async function startK6(o: K6Options): Promise<K6Run> {
       ...compat.env,
       TARGET_URL: o.url,
       RATE: String(o.rate),
-      TIMEOUT: `${o.timeoutMs}ms`,
+      TIMEOUT: o.timeout,
       AUTHORIZATION: authorization.find((a) => a !== undefined) ?? "",
       INSECURE: o.insecure ? "1" : "0",
       DURATION: o.duration ?? "30m",

@@ -1,6 +1,6 @@
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { sideContainers, type ClusterAccess, type StartedSideContainer } from "../../clusters/contract.js";
-import { AftershockError, formatDuration, parseDuration, type Duration } from "../../clusters/errors.js";
+import { AftershockError, formatDuration, ms, parseDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
 import { CONTROL_PLANE_ROLE, LABELS } from "../../clusters/labels.js";
 import { LOAD_GENERATOR_IMAGE } from "../../clusters/images/workloads.js";
@@ -167,7 +167,7 @@ export class LoadStream implements AsyncDisposable {
       script: k6Script(this.spec.k6),
       url,
       rate: this.spec.rate,
-      timeoutMs: this.timeoutMs,
+      timeout: ms(this.timeoutMs),
       headers,
       insecure,
       t0: this.t0,

@@ -1,5 +1,5 @@
 import type { V1Pod } from "@kubernetes/client-node";
-import { formatDuration } from "../../clusters/errors.js";
+import { formatDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
 import type { LoadSecond } from "../load/load-series.js";
 import { describeObjective, judge, type LoadRecord, type SloObjective, type SloWindow } from "../load/streams.js";
@@ -40,7 +40,8 @@ export interface WorkloadConfig {
     /** Statuses that count as served (default any 2xx or 3xx). */
     expectStatus?: number[];
     rate: number;
-    timeoutMs: number;
+    /** Per-request timeout, e.g. "2s". */
+    timeout: Duration;
   };
   slo: { before: SloObjective; during?: SloObjective; after: SloObjective };
   /** Label selector of the pods a fault that picks a pod or node should hit (scenarios that pick one). */

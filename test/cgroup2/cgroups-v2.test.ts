@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cgroupOps, parseFreezeState, parseIoMax, parseLines, parseMemory } from "../../clusters/host/cgroups.js";
+import type { Duration } from "../../clusters/errors.js";
 import { nodeSh, ssh, until, vmConfigured, vmSh } from "./vm.js";
 
 /**
@@ -48,13 +49,13 @@ async function startNode(name: string): Promise<void> {
         `--tmpfs /run --tmpfs /run/lock --tmpfs /tmp -v /var/lib/aftershock-io/${name}:/io ` +
         `-e container=docker --stop-signal SIGRTMIN+3 ${IMAGE} /sbin/init >/dev/null`,
     ].join("\n"),
-    180_000,
+    "3m",
   );
   await until(
     `${name}: systemd running`,
-    300_000,
+    "5m",
     async () => {
-      const r = await ssh(`docker exec ${name} systemctl is-system-running`, "", 30_000);
+      const r = await ssh(`docker exec ${name} systemctl is-system-running`, "", "30s");
       const state = r.stdout.trim();
       return state === "running" || state === "degraded" ? state : undefined;
     },
@@ -81,8 +82,8 @@ async function podCgroup(node: string, name: string): Promise<string> {
 /** Starts `cmd` (a sh command line) inside `cgroup` of the node, detached; returns once the cgroup holds it. */
 async function startIn(node: string, cgroup: string, cmd: string): Promise<void> {
   const inner = `echo $$ > ${ROOT}/${cgroup}/cgroup.procs && ${cmd}`;
-  await vmSh(`docker exec -d ${node} sh -c '${inner.replace(/'/g, `'\\''`)}'`, 120_000);
-  await until(`${node}: a process in ${cgroup}`, 60_000, async () => ((await nodeSh(node, `cat ${ROOT}/${cgroup}/cgroup.procs`)).trim() ? true : undefined));
+  await vmSh(`docker exec -d ${node} sh -c '${inner.replace(/'/g, `'\\''`)}'`, "2m");
+  await until(`${node}: a process in ${cgroup}`, "1m", async () => ((await nodeSh(node, `cat ${ROOT}/${cgroup}/cgroup.procs`)).trim() ? true : undefined));
 }
 
 async function freezeState(node: string, cgroup: string): Promise<string> {
@@ -95,8 +96,8 @@ async function kernelFrozen(node: string, cgroup: string): Promise<string> {
 }
 
 /** `docker rm -f` in the VM, bounded: the result says whether it finished. */
-async function dockerRm(name: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; out: string }> {
-  const r = await ssh(`docker rm -f ${name}`, "", timeoutMs);
+async function dockerRm(name: string, timeout: Duration): Promise<{ ok: boolean; ms: number; out: string }> {
+  const r = await ssh(`docker rm -f ${name}`, "", timeout);
   return { ok: !r.timedOut && r.code === 0, ms: r.ms, out: (r.stdout + r.stderr).trim() };
 }
 
@@ -132,10 +133,10 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
       )
     ).trim();
     expect(disk).toMatch(/^\d+:\d+$/);
-    const have = await ssh(`docker image inspect ${IMAGE}`, "", 60_000);
+    const have = await ssh(`docker image inspect ${IMAGE}`, "", "1m");
     if (have.code !== 0) {
       await timed("docker import of the node image", () =>
-        vmSh(`docker import --change 'CMD ["/sbin/init"]' --change 'ENV container=docker' /opt/aftershock/node.tar ${IMAGE} >/dev/null`, 900_000),
+        vmSh(`docker import --change 'CMD ["/sbin/init"]' --change 'ENV container=docker' /opt/aftershock/node.tar ${IMAGE} >/dev/null`, "15m"),
       );
     }
   });
@@ -151,7 +152,7 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
       const pod = await podCgroup(node, "pod-frozen");
       await startIn(node, pod, "exec sleep 100000");
       await nodeSh(node, v2.freeze(pod, ROOT));
-      await until("frozen", 30_000, async () => ((await freezeState(node, pod)) === "frozen" ? true : undefined), 500);
+      await until("frozen", "30s", async () => ((await freezeState(node, pod)) === "frozen" ? true : undefined), 500);
       expect(await kernelFrozen(node, pod)).toBe("1");
     });
 
@@ -162,7 +163,7 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
       expect(thawed).toContain(pod);
       expect(await freezeState(node, pod)).toBe("thawed");
       expect(await kernelFrozen(node, pod)).toBe("0");
-      const rm = await dockerRm(node, 120_000);
+      const rm = await dockerRm(node, "2m");
       took("docker rm -f after thaw", rm.ms);
       expect(rm.ok, rm.out).toBe(true);
       expect(rm.ms).toBeLessThan(60_000);
@@ -216,7 +217,7 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
       const t = Date.now();
       const rc = await until(
         "the writer finishes after the lift",
-        120_000,
+        "2m",
         async () => {
           const s = (await nodeSh(node, "cat /io/dd.rc 2>/dev/null || true")).trim();
           return s === "" ? undefined : s;
@@ -245,7 +246,7 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
       expect(before.oomKills).toBe(0);
       // dd with a 128 MiB block fills its buffer from /dev/zero: 128 MiB resident, four times the limit.
       const inner = `echo $$ > ${ROOT}/${pod}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=128M count=1`;
-      const r = await ssh(`docker exec ${node} sh -c '${inner}'`, "", 120_000);
+      const r = await ssh(`docker exec ${node} sh -c '${inner}'`, "", "2m");
       expect(r.code, r.stdout + r.stderr).toBe(137);
       const after = parseMemory(await nodeSh(node, v2.memory(pod, ROOT)));
       process.stdout.write(`  after: ${JSON.stringify(after)}\n`);
@@ -261,8 +262,8 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
       const pod = await podCgroup(node, "pod-frozen-nothaw");
       await startIn(node, pod, "exec sleep 100000");
       await nodeSh(node, v2.freeze(pod, ROOT));
-      await until("frozen", 30_000, async () => ((await freezeState(node, pod)) === "frozen" ? true : undefined), 500);
-      const rm = await dockerRm(node, 90_000);
+      await until("frozen", "30s", async () => ((await freezeState(node, pod)) === "frozen" ? true : undefined), 500);
+      const rm = await dockerRm(node, "90s");
       const gone = !(await exists(node));
       process.stdout.write(
         `  WITHOUT THAW: docker rm -f ${rm.ok ? "returned" : "did not return/failed"} after ${(rm.ms / 1000).toFixed(1)}s; node ${gone ? "gone" : "still there"}${rm.out ? `; output: ${rm.out}` : ""}\n`,
@@ -271,7 +272,7 @@ describeVm("cgroup v2 operations in a node container, on a cgroup v2 kernel (VM)
       if (!gone) {
         // Clean up from the VM's side: thaw everything under the container's cgroup, then remove it.
         const id = (await vmSh(`docker inspect -f '{{.Id}}' ${node}`)).trim();
-        await vmSh(`${v2.thawBelow(`/sys/fs/cgroup/system.slice/docker-${id}.scope`)}\ndocker rm -f ${node}`, 120_000);
+        await vmSh(`${v2.thawBelow(`/sys/fs/cgroup/system.slice/docker-${id}.scope`)}\ndocker rm -f ${node}`, "2m");
       }
     });
   });

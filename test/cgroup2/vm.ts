@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { parseDuration, type Duration } from "../../clusters/errors.js";
 
 /**
  * The VM that test/cgroup2/lane.sh booted, reached over ssh on 127.0.0.1 (the lane exports the port and key).
@@ -37,8 +38,8 @@ function sshArgs(remote: string): string[] {
   ];
 }
 
-/** Runs `remote` (a command line for the VM's shell) with `input` on its stdin, killed after `timeoutMs`. */
-export function ssh(remote: string, input = "", timeoutMs = 120_000): Promise<RunResult> {
+/** Runs `remote` (a command line for the VM's shell) with `input` on its stdin, killed after `timeout`. */
+export function ssh(remote: string, input = "", timeout: Duration = "2m"): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn("ssh", sshArgs(remote), { stdio: ["pipe", "pipe", "pipe"] });
@@ -48,7 +49,7 @@ export function ssh(remote: string, input = "", timeoutMs = 120_000): Promise<Ru
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
-    }, timeoutMs);
+    }, parseDuration(timeout));
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", (e) => {
@@ -64,13 +65,13 @@ export function ssh(remote: string, input = "", timeoutMs = 120_000): Promise<Ru
 }
 
 /** A POSIX-sh script run by the VM's own shell; throws with its output unless it exits 0. */
-export async function vmSh(script: string, timeoutMs = 120_000): Promise<string> {
-  return ok(await ssh("sh -s", script, timeoutMs), "VM");
+export async function vmSh(script: string, timeout: Duration = "2m"): Promise<string> {
+  return ok(await ssh("sh -s", script, timeout), "VM");
 }
 
 /** A POSIX-sh script run inside a container of the VM's Docker (docker exec -i <name> sh -s). */
-export async function nodeSh(container: string, script: string, timeoutMs = 120_000): Promise<string> {
-  return ok(await ssh(`docker exec -i ${container} sh -s`, script, timeoutMs), container);
+export async function nodeSh(container: string, script: string, timeout: Duration = "2m"): Promise<string> {
+  return ok(await ssh(`docker exec -i ${container} sh -s`, script, timeout), container);
 }
 
 function ok(r: RunResult, where: string): string {
@@ -79,9 +80,9 @@ function ok(r: RunResult, where: string): string {
   return r.stdout;
 }
 
-/** Polls `probe` until it returns a value, or throws after `timeoutMs` with the last error. */
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+/** Polls `probe` until it returns a value, or throws after `within` with the last error. */
+export async function until<T>(what: string, within: Duration, probe: () => Promise<T | undefined>, everyMs = 1000): Promise<T> {
+  const deadline = Date.now() + parseDuration(within);
   let last: unknown;
   for (;;) {
     try {
@@ -90,7 +91,7 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${within}${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -56,7 +56,7 @@ describe("a 1+1 cluster kept by pnpm demo --keep", () => {
   });
 
   it("runs every kube-system pod", async () => {
-    await cluster.kubectl(["wait", "--for=condition=Ready", "pods", "--all", "-n", "kube-system", "--timeout=180s"], { timeoutMs: 200_000 });
+    await cluster.kubectl(["wait", "--for=condition=Ready", "pods", "--all", "-n", "kube-system", "--timeout=180s"], { timeout: "200s" });
     const r = await cluster.kubectl(["get", "pods", "-n", "kube-system", "-o", 'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\\n"}{end}']);
     const pods = r.stdout.trim().split("\n");
     for (const component of ["etcd-", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-", "kube-proxy-", "coredns-", "aftershock-netd-"]) {
@@ -98,7 +98,7 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `,
     );
-    await cluster.kubectl(["rollout", "status", "deployment/echo", "--timeout=120s"], { timeoutMs: 130_000 });
+    await cluster.kubectl(["rollout", "status", "deployment/echo", "--timeout=120s"], { timeout: "130s" });
     const node = await cluster.kubectl(["get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[0].spec.nodeName}"]);
     expect(node.stdout).toBe(`${cluster.name}-worker`);
     // From a pod on the control plane: resolve the Service by name through CoreDNS, then talk HTTP to it.
@@ -144,12 +144,12 @@ spec:
 ---
 ${pod("writer", `echo ${token} > /data/token && sync`)}`,
     );
-    await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/writer", "--timeout=180s"], { timeoutMs: 190_000 });
+    await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/writer", "--timeout=180s"], { timeout: "190s" });
     const pvc = await cluster.kubectl(["get", "pvc", "sentinel-data", "-o", "jsonpath={.status.phase} {.spec.storageClassName}"]);
     expect(pvc.stdout).toBe("Bound standard");
-    await cluster.kubectl(["delete", "pod", "writer", "--wait=true", "--timeout=60s"], { timeoutMs: 70_000 });
+    await cluster.kubectl(["delete", "pod", "writer", "--wait=true", "--timeout=60s"], { timeout: "70s" });
     await apply(cluster, pod("reader", "cat /data/token"));
-    await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/reader", "--timeout=120s"], { timeoutMs: 130_000 });
+    await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/reader", "--timeout=120s"], { timeout: "130s" });
     const logs = await cluster.kubectl(["logs", "reader"]);
     expect(logs.stdout.trim()).toBe(token);
   });
@@ -187,8 +187,8 @@ ${pod("writer", `echo ${token} > /data/token && sync`)}`,
     const node = cluster.controlPlane();
     // 2 MiB written with O_DIRECT at 64 KiB/s: the writer is stuck in the kernel for half a minute at least
     // (its node took 1–4 minutes to die here with 4 MiB, and more than 7 under a busy disk with 2 MiB).
-    await node.sh(slowWriter(ops), { timeoutMs: 30_000 });
-    const rm = await run("docker", ["rm", "-f", node.name], { allowFailure: true, timeoutMs: 60_000 });
+    await node.sh(slowWriter(ops), { timeout: "30s" });
+    const rm = await run("docker", ["rm", "-f", node.name], { allowFailure: true, timeout: "1m" });
     expect(rm.exitCode, "docker rm -f alone cannot remove the node yet").not.toBe(0);
     expect(rm.stderr).toMatch(/did not receive an exit event|cannot remove/);
     if (ops.version === 1) {
@@ -254,7 +254,7 @@ cg_freeze /sys/fs/cgroup "$cg"
 for _ in $(seq 50); do [[ $(cg_freeze_state /sys/fs/cgroup "$cg") == frozen ]] && break; sleep 0.1; done
 echo "$cg: $(cg_freeze_state /sys/fs/cgroup "$cg")"`,
     ],
-    { allowFailure: true, timeoutMs: 60_000 },
+    { allowFailure: true, timeout: "1m" },
   );
   return `${r.stdout}${r.stderr}`.trim();
 }
@@ -285,7 +285,7 @@ for try in $(seq 1 100); do
 done
 echo "runc update never caught between freeze and thaw in 100 tries ($state)"; exit 1`,
     ],
-    { allowFailure: true, timeoutMs: 60_000 },
+    { allowFailure: true, timeout: "1m" },
   );
   return `${r.stdout}${r.stderr}`.trim();
 }

@@ -23,7 +23,7 @@ import { cli, expectSelfChecksPassed, leftovers, root, startCli, until } from ".
 
 /** Every listable object outside the runs' namespaces, by what a user sets (spec, data, rules), events and leases aside. */
 async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string, string>> {
-  const k = (...a: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...a], { timeoutMs: 120_000 });
+  const k = (...a: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...a], { timeout: "2m" });
   const kinds = (await k("api-resources", "--verbs=list", "-o", "name")).stdout
     .split("\n")
     .filter(Boolean)

@@ -46,9 +46,9 @@ export async function buildEchoImage(tag: string): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "aftershock-echo-"));
   try {
     await cp(path.join(here, "..", "..", "clusters", "images", "components", "echo"), dir, { recursive: true });
-    await run("go", ["build", "-trimpath", "-o", "echo", "."], { cwd: dir, env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local" }, timeoutMs: 5 * 60_000 });
+    await run("go", ["build", "-trimpath", "-o", "echo", "."], { cwd: dir, env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local" }, timeout: "5m" });
     await writeFile(path.join(dir, "Dockerfile"), 'FROM scratch\nCOPY echo /echo\nENTRYPOINT ["/echo"]\nLABEL aftershock.built-by=aftershock-e2e\n');
-    await docker.run(["build", "-q", "-t", tag, dir], { timeoutMs: 5 * 60_000 });
+    await docker.run(["build", "-q", "-t", tag, dir], { timeout: "5m" });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -60,7 +60,7 @@ export async function apply(cluster: Cluster, manifest: string): Promise<void> {
 
 /** "<node> <status>" for every Node, sorted, as `kubectl get nodes` shows them with a kubeconfig from this host. */
 export async function nodeStatuses(kubectl: string, kubeconfig: string): Promise<string[]> {
-  const r = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeoutMs: 30_000 });
+  const r = await run(kubectl, ["--kubeconfig", kubeconfig, "get", "nodes", "--no-headers"], { timeout: "30s" });
   return r.stdout
     .trim()
     .split("\n")
@@ -125,7 +125,7 @@ spec:
     command: ["bash", "-c", ${JSON.stringify(script)}]
 `,
   );
-  await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${name}`, "--timeout=120s"], { timeoutMs: 130_000 });
+  await cluster.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${name}`, "--timeout=120s"], { timeout: "130s" });
   const logs = await cluster.kubectl(["logs", name]);
   await cluster.kubectl(["delete", "pod", name, "--wait=false"]);
   return logs.stdout;

@@ -55,7 +55,7 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
   const journals = new Map<string, RunJournal>();
 
   const m = () => machines!;
-  const k = (...args: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...args], { timeoutMs: 60_000, allowFailure: true });
+  const k = (...args: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...args], { timeout: "1m", allowFailure: true });
   const target = () => ["--kubeconfig", kubeconfig, "--existing-cluster", "--nodes", m().inventory];
   const allowed = () => [...target(), "--allow-cluster-faults", context, "--registry", registry!.address];
   const cp = () => m().machines.find((x) => x.role === "control-plane")!.name;
@@ -69,7 +69,7 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
   /** A command in a node as the test sees it (docker exec: never the run's way in). */
   // What a script printed, each line ending in a newline as the script wrote it (run() gives stdout trimmed).
   const inNode = async (node: string, script: string) => {
-    const out = (await docker.run(["exec", node, "bash", "-c", script], { allowFailure: true, timeoutMs: 60_000 })).stdout;
+    const out = (await docker.run(["exec", node, "bash", "-c", script], { allowFailure: true, timeout: "1m" })).stdout;
     return out && !out.endsWith("\n") ? `${out}\n` : out;
   };
   const journalIn = (output: string): RunJournal => {
@@ -429,7 +429,7 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
  * has another name), static pods by name.
  */
 async function clusterObjects(kubectl: string, kubeconfig: string): Promise<Map<string, string>> {
-  const k = (...a: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...a], { timeoutMs: 120_000 });
+  const k = (...a: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...a], { timeout: "2m" });
   const kinds = (await k("api-resources", "--verbs=list", "-o", "name")).stdout
     .split("\n")
     .filter(Boolean)

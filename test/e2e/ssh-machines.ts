@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import type { NodeRole } from "../../clusters/contract.js";
 import { docker } from "../../clusters/docker.js";
+import type { Duration } from "../../clusters/errors.js";
 import { run, type RunResult } from "../../clusters/exec.js";
 
 /**
@@ -222,7 +223,7 @@ export interface SshMachines {
   restore(): void;
   readonly isCut: boolean;
   /** A command on a machine over ssh, as a person with the inventory's key types it (through the forwarder). */
-  ssh(node: string, command: string, opts?: { timeoutMs?: number; allowFailure?: boolean }): Promise<RunResult>;
+  ssh(node: string, command: string, opts?: { timeout?: Duration; allowFailure?: boolean }): Promise<RunResult>;
   /** Stops the forwarder (the nodes keep their sshd until the cluster is deleted). */
   close(): Promise<void>;
 }
@@ -245,7 +246,7 @@ export async function kindNodes(cluster: string): Promise<{ name: string; role: 
 async function currentAddress(container: string): Promise<string> {
   const r = await docker.run(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container], {
     allowFailure: true,
-    timeoutMs: 10_000,
+    timeout: "10s",
   });
   return r.exitCode === 0 ? (r.stdout.trim().split(/\s+/)[0] ?? "") : "";
 }
@@ -358,12 +359,12 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
     nodes.map(async (n) => {
       const hostKey = path.join(dir, `host-key-${n.name}`);
       if (!existsSync(hostKey)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", n.name, "-f", hostKey]);
-      await docker.run(["exec", n.name, "mkdir", "-p", NODE_SSHD_DIR], { timeoutMs: 30_000 });
-      await docker.run(["cp", `${bundle.dir}/.`, `${n.name}:${NODE_SSHD_DIR}/`], { timeoutMs: 60_000 });
-      await docker.run(["cp", hostKey, `${n.name}:${NODE_SSHD_DIR}/ssh_host_ed25519_key`], { timeoutMs: 30_000 });
-      const r = await docker.run(["exec", "-i", n.name, "bash"], { input: installScript(), timeoutMs: 60_000 });
+      await docker.run(["exec", n.name, "mkdir", "-p", NODE_SSHD_DIR], { timeout: "30s" });
+      await docker.run(["cp", `${bundle.dir}/.`, `${n.name}:${NODE_SSHD_DIR}/`], { timeout: "1m" });
+      await docker.run(["cp", hostKey, `${n.name}:${NODE_SSHD_DIR}/ssh_host_ed25519_key`], { timeout: "30s" });
+      const r = await docker.run(["exec", "-i", n.name, "bash"], { input: installScript(), timeout: "1m" });
       // A machine comes back after a reboot: systemd in a container ends it on `systemctl reboot`.
-      await docker.run(["update", "--restart", "unless-stopped", n.name], { timeoutMs: 30_000 });
+      await docker.run(["update", "--restart", "unless-stopped", n.name], { timeout: "30s" });
       log(`${n.name}: ${r.stdout.trim().split("\n").pop()}; restart policy unless-stopped`);
     }),
   );
@@ -387,7 +388,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
   );
 
   const knownHosts = path.join(dir, "known_hosts");
-  const ssh = (node: string, command: string, opts: { timeoutMs?: number; allowFailure?: boolean } = {}) => {
+  const ssh = (node: string, command: string, opts: { timeout?: Duration; allowFailure?: boolean } = {}) => {
     const m = machines.find((x) => x.name === node);
     if (!m) throw new Error(`${node} is not a machine of ${cluster} (${machines.map((x) => x.name).join(", ")})`);
     return run(
@@ -396,7 +397,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
         ...["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "ConnectTimeout=10"],
         ...["-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i", key, "-p", String(m.port), "root@127.0.0.1", "--", command],
       ],
-      { timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.allowFailure ? { allowFailure: true } : {}) },
+      { timeout: opts.timeout ?? "1m", ...(opts.allowFailure ? { allowFailure: true } : {}) },
     );
   };
   const machinesApi: SshMachines = {
@@ -451,7 +452,7 @@ set -f
 
 /** NODE_FILES_SCRIPT's listing of a node, by path. */
 export async function nodeFiles(container: string): Promise<Map<string, string>> {
-  const r = await docker.run(["exec", "-i", container, "bash"], { input: NODE_FILES_SCRIPT, timeoutMs: 5 * 60_000 });
+  const r = await docker.run(["exec", "-i", container, "bash"], { input: NODE_FILES_SCRIPT, timeout: "5m" });
   return parseNodeFiles(r.stdout);
 }
 

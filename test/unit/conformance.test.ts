@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { CommandError } from "../../clusters/errors.js";
+import { CommandError, parseDuration } from "../../clusters/errors.js";
 import type { RunOptions, RunResult } from "../../clusters/exec.js";
 import { conformanceResult, parseGinkgoJUnit, textIs, withoutLabels, xmlText } from "../../clusters/conformance/junit.js";
 import { conformanceFailure, conformanceLines, conformanceOk, conformanceSummary, runConformance } from "../../clusters/conformance/run.js";
@@ -276,7 +276,7 @@ describe("a conformance run", () => {
     expect(conformanceOk(r)).toBe(true);
     expect([r.asked, r.passed, r.failed, r.notRun.length, r.exitCode]).toEqual([57, 57, 0, 0, 0]);
     expect(fake.calls[0]!.file).toBe("/c/e2e.test");
-    expect(fake.calls[0]!.opts.timeoutMs).toBe(12 * 60_000);
+    expect(parseDuration(fake.calls[0]!.opts.timeout!)).toBe(12 * 60_000);
     expect(fake.calls[0]!.args).toContain(`--ginkgo.focus=${conformanceFocus(conformanceSpecsFor("v1.37.2"))}`);
     expect(seen).toHaveLength(3);
     expect(readFileSync(r.files.log, "utf8")).toBe("Running Suite: Kubernetes e2e suite\nRan 57 of 7043 Specs in 90.1 seconds\nSUCCESS!\n");

@@ -44,7 +44,7 @@ describe("run()", () => {
     expect(ce.message).toMatch(/exited 3 after \d+ms: first \| bind: address already in use/);
   });
   it("kills a command that exceeds its budget and names the budget", async () => {
-    const e = (await run("sleep", ["5"], { timeoutMs: 300 }).catch((x: unknown) => x)) as CommandError;
+    const e = (await run("sleep", ["5"], { timeout: "300ms" }).catch((x: unknown) => x)) as CommandError;
     expect(e).toBeInstanceOf(CommandError);
     expect(e.code).toBe("E_TIMEOUT");
     expect(e.budgetMs).toBe(300);

@@ -204,7 +204,7 @@ describe("startK6", () => {
         script,
         url: URL,
         rate: 20,
-        timeoutMs: 2000,
+        timeout: "2000ms",
         headers: ["Authorization: Bearer tok.en"],
         insecure: true,
         t0: T0,
@@ -249,7 +249,7 @@ describe("startK6", () => {
   );
 
   it("refuses headers the script cannot send, and a script that is not there", async () => {
-    const o = { url: URL, rate: 1, timeoutMs: 2000, insecure: false, t0: T0, onResult: () => {}, k6: path.join(dir, "k6") };
+    const o = { url: URL, rate: 1, timeout: "2s" as const, insecure: false, t0: T0, onResult: () => {}, k6: path.join(dir, "k6") };
     await expect(startK6({ ...o, script: k6Script("loads/constant-rate.k6.ts"), headers: ["X-Tenant: a"] })).rejects.toThrow(
       /only an Authorization header, not X-Tenant/,
     );

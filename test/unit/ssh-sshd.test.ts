@@ -117,7 +117,7 @@ describe("ssh node shell against a real sshd on 127.0.0.1", () => {
 
   it("exec runs argv word for word (quoting survives the remote shell), and reuses one master connection", async () => {
     const h = sshNode(node, "worker", session);
-    const r = await h.exec(["printf", "%s|", "a b", "it's", "$HOME", "*", ""], { timeoutMs: 20_000 });
+    const r = await h.exec(["printf", "%s|", "a b", "it's", "$HOME", "*", ""], { timeout: "20s" });
     expect(r.stdout).toBe("a b|it's|$HOME|*||");
     expect(r.command).toMatch(/^ssh \S+@127\.0\.0\.1:\d+ printf/);
     const pid = await masterPid(node, session);
@@ -162,7 +162,7 @@ describe("ssh node shell against a real sshd on 127.0.0.1", () => {
 
   it("a command past its budget is an E_TIMEOUT CommandError with elapsed and budget", async () => {
     const h = sshNode(node, "worker", session);
-    const e = (await h.exec(["sleep", "31.5"], { timeoutMs: 1500 }).catch((x: unknown) => x)) as CommandError;
+    const e = (await h.exec(["sleep", "31.5"], { timeout: "1500ms" }).catch((x: unknown) => x)) as CommandError;
     expect(e).toBeInstanceOf(CommandError);
     expect(e.code).toBe("E_TIMEOUT");
     expect(e.budgetMs).toBe(1500);

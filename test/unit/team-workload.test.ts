@@ -26,7 +26,7 @@ describe("a team's workload file", () => {
     const w = readWorkload(example);
     expect(w.name).toBe("shop");
     expect(w.deploy).toEqual({ kind: "manifests", dir: path.join(example, "k8s") });
-    expect(w.users).toEqual({ service: "web", path: "/cart", method: "GET", rate: 20, timeoutMs: 2000 });
+    expect(w.users).toEqual({ service: "web", path: "/cart", method: "GET", rate: 20, timeout: "2s" });
     expect(w.slo.during).toEqual({ availability: 0.99, p99Ms: 500 });
     expect([w.readyWithinMs, w.failRunOnBreach, w.images]).toEqual([120_000, false, ["aftershock.local/echo:v1"]]);
   });

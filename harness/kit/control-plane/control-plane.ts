@@ -51,13 +51,13 @@ export function staticPodsStopped(components: StaticComponent[], o: { node?: (ct
         .join("\n");
       const r = await node.sh(
         `set -euo pipefail\nmkdir -p ${PARKED}\n${names.map((n) => sh`mv ${`${MANIFESTS}/${n}`} ${PARKED}/`).join("\n")}\n${wait}\nls ${MANIFESTS}`,
-        { timeoutMs: 120_000 },
+        { timeout: "2m" },
       );
       ctx.evidence("fault", `on ${node.name}: ${components.join(", ")} stopped; ${MANIFESTS} now holds: ${r.stdout.trim().split("\n").join(" ") || "nothing"}`);
     },
     rollback: step("put parked manifests back", `mv ${PARKED}/*.yaml ${MANIFESTS}/`, async (ctx) => {
       const node = stoppedOn(ctx);
-      await node.sh(`shopt -s nullglob; for f in ${PARKED}/*.yaml; do mv "$f" ${MANIFESTS}/; done`, { timeoutMs: 30_000 });
+      await node.sh(`shopt -s nullglob; for f in ${PARKED}/*.yaml; do mv "$f" ${MANIFESTS}/; done`, { timeout: "30s" });
     }),
   };
 }
@@ -88,7 +88,7 @@ export function restoreStaticPods(components: StaticComponent[], budget: Duratio
       const wait = components.map((c) => sh`until [[ -n $(crictl ps --name ${`^${c}$`} --state running -q) ]]; do sleep 0.5; done`).join("\n");
       const r = await node.sh(
         `set -euo pipefail\n${components.map((c) => sh`mv ${`${PARKED}/${c}.yaml`} ${MANIFESTS}/`).join("\n")}\n${wait}\n${sh`crictl ps --name ${components.join("|")}`}`,
-        { timeoutMs: 170_000 },
+        { timeout: "170s" },
       );
       return r.stdout;
     },

@@ -32,7 +32,7 @@ export function windowQuantile(before: Histogram, after: Histogram, q = 0.99): {
 }
 
 export async function scrape(node: NodeHandle): Promise<string> {
-  return (await node.exec(["curl", "-s", "--max-time", "10", METRICS], { timeoutMs: 20_000 })).stdout;
+  return (await node.exec(["curl", "-s", "--max-time", "10", METRICS], { timeout: "20s" })).stdout;
 }
 
 export const WAL_FSYNC = "etcd_disk_wal_fsync_duration_seconds";

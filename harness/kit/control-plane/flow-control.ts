@@ -53,7 +53,7 @@ const sumBy = (samples: MetricSample[], name: string, label: string): Map<string
 
 /** `kubectl get --raw /metrics`, the apiserver_flowcontrol_* gauges and counters summed by priority level. */
 export async function flowControlState(ctx: ScenarioContext): Promise<FlowControlState> {
-  const samples = parseMetrics(await ctx.cluster.api.raw("/metrics", 20_000), "apiserver_flowcontrol_");
+  const samples = parseMetrics(await ctx.cluster.api.raw("/metrics", "20s"), "apiserver_flowcontrol_");
   return {
     executing: sumBy(samples, "apiserver_flowcontrol_current_executing_requests", "priority_level"),
     waiting: sumBy(samples, "apiserver_flowcontrol_current_inqueue_requests", "priority_level"),
@@ -83,7 +83,7 @@ export interface HeldRequest {
  * API server holds now (queued or executing) with its priority level, flow schema and user.
  */
 export async function heldRequests(ctx: ScenarioContext): Promise<HeldRequest[]> {
-  const text = await ctx.cluster.api.raw("/debug/api_priority_and_fairness/dump_requests?includeRequestDetails=1", 20_000);
+  const text = await ctx.cluster.api.raw("/debug/api_priority_and_fairness/dump_requests?includeRequestDetails=1", "20s");
   return parseDumpRequests(text);
 }
 

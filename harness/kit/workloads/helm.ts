@@ -38,7 +38,7 @@ export async function helmRun(ctx: ScenarioContext, args: string[], timeout: Dur
   const auth = ["--kubeconfig", ctx.cluster.kubeconfigPath, ...(ctx.cluster.kubeContext ? ["--kube-context", ctx.cluster.kubeContext] : [])];
   return run(helm, [...args, ...auth, "--namespace", ctx.namespace], {
     allowFailure: true,
-    timeoutMs: parseDuration(timeout),
+    timeout,
     env: { HELM_CONFIG_HOME: path.join(home, "config"), HELM_CACHE_HOME: path.join(home, "cache"), HELM_DATA_HOME: path.join(home, "data") },
   });
 }

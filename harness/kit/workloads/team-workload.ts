@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { loadAllYaml, loadYaml, type KubernetesObject } from "@kubernetes/client-node";
-import { AftershockError, parseDuration } from "../../../clusters/errors.js";
+import { AftershockError, asDuration, parseDuration, type Duration } from "../../../clusters/errors.js";
 import { docker } from "../../../clusters/docker.js";
 import { run } from "../../../clusters/exec.js";
 import type { SloObjective } from "../../load/streams.js";
@@ -43,13 +43,14 @@ export function readWorkload(p: string): WorkloadConfig {
     if (typeof v !== "string" || !v.trim()) throw bad(field, "is required (a string)");
     return v;
   };
-  const within = (v: unknown, field: string, dflt: string): number => {
+  const duration = (v: unknown, field: string, dflt: Duration): Duration => {
     try {
-      return parseDuration(v === undefined ? dflt : String(v));
+      return v === undefined ? dflt : asDuration(String(v));
     } catch {
       throw bad(field, `is not a duration: "${String(v)}"`);
     }
   };
+  const within = (v: unknown, field: string, dflt: Duration): number => parseDuration(duration(v, field, dflt));
   const dirAt = (v: unknown, field: string): string => {
     const d = path.resolve(dir, str(v, field));
     if (!existsSync(d) || !statSync(d).isDirectory()) throw bad(field, `: no such directory (${path.relative(process.cwd(), d)})`);
@@ -126,7 +127,7 @@ export function readWorkload(p: string): WorkloadConfig {
       ...(body ? { body } : {}),
       ...(statuses ? { expectStatus: statuses } : {}),
       rate,
-      timeoutMs: within(u.timeout, "users.timeout", "2s"),
+      timeout: duration(u.timeout, "users.timeout", "2s"),
     },
     slo,
     ...(t ? { target: str(t.selector, "target.selector") } : {}),
@@ -157,7 +158,7 @@ export async function renderWorkload(w: WorkloadConfig, helmBinary?: string): Pr
       if (!helmBinary) throw new AftershockError("E_BAD_INPUT", `workload ${where}: rendering a chart needs helm`);
       const r = await run(helmBinary, ["template", w.deploy.release, w.deploy.chart, ...w.deploy.values.flatMap((v) => ["-f", v])], {
         allowFailure: true,
-        timeoutMs: 60_000,
+        timeout: "1m",
       });
       if (r.exitCode !== 0) {
         // helm ends with advice ("Use --debug flag …"); the line that says what is wrong starts with "Error:".

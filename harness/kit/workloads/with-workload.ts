@@ -45,7 +45,7 @@ export function withWorkload(s: Scenario, w: WorkloadConfig): Scenario {
     ...serviceLoad(app(w.users.service), {
       name: w.name,
       rate: w.users.rate,
-      timeout: `${w.users.timeoutMs}ms`,
+      timeout: w.users.timeout,
       ...(w.users.path !== "/" ? { path: w.users.path } : {}),
       ...(via ? { via } : {}),
     }),
@@ -112,7 +112,7 @@ export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): S
       } else {
         objects =
           w.deploy.kind === "kustomize"
-            ? (loadAllYaml((await ctx.cluster.kubectl(["kustomize", w.deploy.dir], { timeoutMs: 60_000 })).stdout) as KubernetesObject[]).filter(Boolean)
+            ? (loadAllYaml((await ctx.cluster.kubectl(["kustomize", w.deploy.dir], { timeout: "1m" })).stdout) as KubernetesObject[]).filter(Boolean)
             : await renderWorkload(w);
         await applyInNamespace(ctx, ctx.namespace, ...objects);
       }

@@ -206,12 +206,12 @@ export async function waitRolledOut(ctx: ScenarioContext, { app: name }: App, wi
 
 /** kubectl in the run's namespace, as the on-call types it: what it printed; a failing command throws (the step fails). */
 export async function kubectlIn(ctx: ScenarioContext, ...args: string[]): Promise<string> {
-  return (await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { timeoutMs: 60_000 })).stdout.trim();
+  return (await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { timeout: "1m" })).stdout.trim();
 }
 
 /** kubectl in the run's namespace for looking around: what it printed on stdout and stderr; a failure is shown, not thrown. */
 export async function kubectlLook(ctx: ScenarioContext, ...args: string[]): Promise<string> {
-  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { allowFailure: true, timeoutMs: 60_000 });
+  const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args], { allowFailure: true, timeout: "1m" });
   return `${r.stdout}${r.stderr}`.trim();
 }
 
@@ -541,7 +541,7 @@ export function filesInVolume(o: { pod: string; container?: string; dir: string;
   const what = o.what ?? "files";
   const exec = (ctx: ScenarioContext, script: string, input?: string) =>
     ctx.cluster.kubectl(["-n", ctx.namespace, "exec", ...(input ? ["-i"] : []), o.pod, ...(o.container ? ["-c", o.container] : []), "--", "sh", "-c", script], {
-      timeoutMs: 60_000,
+      timeout: "1m",
       allowFailure: true,
       ...(input ? { input } : {}),
     });

@@ -18,9 +18,9 @@ import {
 
 const web = echoService("web", 2);
 /** Its users, during the outage too (k6). */
-const webUsers = serviceLoad(web, { rate: 20, k6: "loads/constant-rate.k6.ts", slo: { during: { availability: 0.99, p99Ms: 500 } } });
+const webUsers = serviceLoad(web, { rate: 20, k6: "loads/constant-rate.k6.ts", slo: { during: { availability: 0.99, p99: "500ms" } } });
 /** On three control planes (the variant ha): the same users, and API clients through the load balancer. */
-const haWebUsers = serviceLoad(web, { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } });
+const haWebUsers = serviceLoad(web, { rate: 20, slo: { during: { availability: 0.99, p99: "500ms" } } });
 const haApiClients = apiLoad({ rate: 10, slo: { during: { availability: 0.9 } } });
 
 export default defineScenario({

@@ -20,7 +20,7 @@ import {
 /** The Service whose users keep being served, and a batch worker whose deleted pod the controllers must replace. */
 const web = echoService("web", 2);
 const worker = echoService("worker", 2);
-const webUsers = serviceLoad(web, { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } });
+const webUsers = serviceLoad(web, { rate: 20, slo: { during: { availability: 0.99, p99: "500ms" } } });
 
 export default defineScenario({
   id: "controllers-down",

@@ -24,7 +24,7 @@ import {
 /** The shop whose users, and the API clients, load the cluster as in the incident's load test. */
 const shop = echoService("shop", 2);
 const apiClients = apiLoad({ rate: 10 });
-const shopUsers = serviceLoad(shop, { rate: 20, slo: { during: { availability: 0.99, p99Ms: 500 } } });
+const shopUsers = serviceLoad(shop, { rate: 20, slo: { during: { availability: 0.99, p99: "500ms" } } });
 /** The process that holds :2380, as the runbook's ss found it. */
 const HOLDER = handOff<{ command: string; pid: number }>("the process holding :2380", 'the runbook step "find who holds :2380"');
 

@@ -16,11 +16,24 @@ import { LoadSeries, parseVegetaLine, percent, servedStatus, type LoadSecond, ty
  * the SLOs after recovery join verification, and what users saw during the fault is evidence.
  */
 
+/** An SLO as a scenario or a team's workload file writes it. */
 export interface SloObjective {
   /** Share of requests that must succeed, e.g. 0.99. */
   availability: number;
+  /** Latency the 99th percentile must stay under, e.g. "500ms". */
+  p99?: Duration;
+}
+
+/** An SLO as a run's journal keeps it (machine output: numbers named with their unit). */
+export interface RecordedObjective {
+  availability: number;
   /** Latency the 99th percentile must stay under, ms. */
   p99Ms?: number;
+}
+
+/** The journal's form of an objective. */
+export function recordedObjective(o: SloObjective): RecordedObjective {
+  return { availability: o.availability, ...(o.p99 !== undefined ? { p99Ms: parseDuration(o.p99) } : {}) };
 }
 
 /**
@@ -99,7 +112,7 @@ export interface LoadRecord {
   /** Before the fault, from inject to the end of the runbook, after it. */
   windows: Partial<Record<SloWindow, LoadSummary>>;
   /** `target`: the objective's numbers (absent in journals written before scores), so a breach can be graded. */
-  slos: { window: SloWindow; objective: string; target?: SloObjective; ok: boolean; observed: string }[];
+  slos: { window: SloWindow; objective: string; target?: RecordedObjective; ok: boolean; observed: string }[];
   series: LoadSecond[];
 }
 
@@ -316,7 +329,7 @@ export class LoadMonitor {
         // The "before" verdict is the one that let the run go on (the steady state's window), as "after" is
         // verification's; the window's own numbers still cover every second before the fault.
         const judged = w === "before" && s.judgedBefore ? s.series.summary(s.judgedBefore.from, s.judgedBefore.to) : windows[w];
-        if (objective) slos.push({ window: w, objective: describeObjective(objective), target: objective, ...judge(judged, objective) });
+        if (objective) slos.push({ window: w, objective: describeObjective(objective), target: recordedObjective(objective), ...judge(judged, objective) });
       }
       const afterFault = this.marks.injectMs === undefined ? undefined : s.series.summary(this.marks.injectMs);
       return {
@@ -350,13 +363,14 @@ export function describeLoadTarget(l: LoadSpec): string {
 }
 
 export function describeObjective(o: SloObjective): string {
-  return `≥${percent(o.availability)} ok${o.p99Ms ? `, p99 ≤ ${o.p99Ms}ms` : ""}`;
+  const p99Ms = o.p99 === undefined ? undefined : parseDuration(o.p99);
+  return `≥${percent(o.availability)} ok${p99Ms ? `, p99 ≤ ${p99Ms}ms` : ""}`;
 }
 
 /** Whether a window met an objective, and the line that says so. */
 export function judge(s: LoadSummary, o: SloObjective): { ok: boolean; observed: string } {
   const okAvail = s.availability >= o.availability;
-  const okP99 = o.p99Ms === undefined || s.p99Ms <= o.p99Ms;
+  const okP99 = o.p99 === undefined || s.p99Ms <= parseDuration(o.p99);
   return { ok: s.requests > 0 && okAvail && okP99, observed: describeSummary(s) };
 }
 

@@ -1,6 +1,6 @@
 import { formatDuration } from "../../clusters/errors.js";
 import type { LoadSummary } from "../load/load-series.js";
-import type { LoadRecord, SloObjective } from "../load/streams.js";
+import type { LoadRecord, RecordedObjective } from "../load/streams.js";
 import { DEFAULT_SCORE_WEIGHTS, type ScoreConfig, type ScorePartKind } from "../model/scenario.js";
 import type { PhaseName, RunJournal } from "../engine/journal.js";
 import { expectedOutcome } from "../engine/outcomes.js";
@@ -71,7 +71,7 @@ export function budgetValue(ms: number, budgetMs: number): number {
  * twice the budget; an objective of 100% has none, so any error is 0), latency by how far p99 went over its
  * bound (0 at twice the bound); the lower of the two, at most 99.
  */
-export function breachValue(s: LoadSummary | undefined, o: SloObjective | undefined): number {
+export function breachValue(s: LoadSummary | undefined, o: RecordedObjective | undefined): number {
   if (!s || !o || !s.requests) return 0;
   const budget = 1 - o.availability;
   const spent = budget > 0 ? (1 - s.availability) / budget : s.availability < 1 ? Infinity : 0;
@@ -93,7 +93,7 @@ function weightOf(config: ScoreConfig | undefined, kind: ScorePartKind, name?: s
 function sloPart(
   kind: "users" | "workload",
   name: string,
-  verdict: { objective: string; target?: SloObjective; ok: boolean; observed: string },
+  verdict: { objective: string; target?: RecordedObjective; ok: boolean; observed: string },
   summary: LoadSummary | undefined,
   config: ScoreConfig | undefined,
 ): ScorePart {

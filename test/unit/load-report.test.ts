@@ -61,7 +61,7 @@ function journalWithLoad(): RunJournal {
   const web = m.add(
     serviceLoad(app("web"), {
       rate: 20,
-      slo: { before: { availability: 0.99, p99Ms: 500 }, during: { availability: 0.9 }, after: { availability: 0.99, p99Ms: 500 } },
+      slo: { before: { availability: 0.99, p99: "500ms" }, during: { availability: 0.9 }, after: { availability: 0.99, p99: "500ms" } },
     }),
   );
   web.target = "GET http://172.18.0.2:31234/?a=1&b=<2>";

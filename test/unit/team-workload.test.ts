@@ -7,7 +7,7 @@ import { refusesWorkload, variantOf } from "../../harness/model/scenario.js";
 import { checkWorkload, readWorkload } from "../../harness/kit/workloads/team-workload.js";
 import { workloadLines, workloadVerdict, type WorkloadPods } from "../../harness/model/workload.js";
 import { withWorkload } from "../../harness/kit/workloads/with-workload.js";
-import type { LoadRecord } from "../../harness/load/streams.js";
+import { describeObjective, recordedObjective, type LoadRecord } from "../../harness/load/streams.js";
 
 const example = path.resolve(import.meta.dirname, "../../examples/shop");
 
@@ -27,7 +27,7 @@ describe("a team's workload file", () => {
     expect(w.name).toBe("shop");
     expect(w.deploy).toEqual({ kind: "manifests", dir: path.join(example, "k8s") });
     expect(w.users).toEqual({ service: "web", path: "/cart", method: "GET", rate: 20, timeout: "2s" });
-    expect(w.slo.during).toEqual({ availability: 0.99, p99Ms: 500 });
+    expect(w.slo.during).toEqual({ availability: 0.99, p99: "500ms" });
     expect([w.readyWithinMs, w.failRunOnBreach, w.images]).toEqual([120_000, false, ["aftershock.local/echo:v1"]]);
   });
 
@@ -50,6 +50,14 @@ describe("a team's workload file", () => {
       /slo.during.availability must be a share between 0 and 1/,
     );
     expect(err(workloadDir(`${base}deploy: {manifests: .}\nreadyWithin: soon\n`))).toMatch(/readyWithin is not a duration: "soon"/);
+    // p99 is a duration, written as every other duration is; the old key in ms is refused, naming the new one.
+    expect(err(workloadDir(`${base}deploy: {manifests: .}\nslo: {before: {availability: 0.99, p99Ms: 500}}\n`))).toMatch(
+      /^workload .*aftershock.yaml: slo.before.p99Ms: write p99: 500ms \(a duration\)$/,
+    );
+    expect(err(workloadDir(`${base}deploy: {manifests: .}\nslo: {during: {availability: 0.99, p99: 500}}\n`))).toMatch(
+      /slo.during.p99 is not a duration: "500"/,
+    );
+    expect(err(workloadDir(`${base}deploy: {manifests: .}\nslo: {after: {availability: 0.99, p99: 0ms}}\n`))).toMatch(/slo.after.p99 must be longer than 0/);
     expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, rate: 0}\n`))).toMatch(/users.rate must be between 1 and 500/);
     expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, method: FETCH}\n`))).toMatch(
       /users.method must be one of GET, HEAD, POST/,
@@ -60,6 +68,16 @@ describe("a team's workload file", () => {
     expect(err(workloadDir(`name: shop\ndeploy: {manifests: .}\nusers: {service: web, expectStatus: [200, 9]}\n`))).toMatch(
       /users.expectStatus must be an HTTP status or a list of them/,
     );
+  });
+
+  it("takes p99 as a duration, judged in ms as the journal records it", () => {
+    const w = readWorkload(
+      workloadDir("name: shop\ndeploy: {manifests: .}\nusers: {service: web}\nslo: {before: {availability: 0.995, p99: 1.5s}, during: {availability: 0.9}}\n"),
+    );
+    expect(w.slo).toEqual({ before: { availability: 0.995, p99: "1.5s" }, during: { availability: 0.9 }, after: { availability: 0.99, p99: "500ms" } });
+    expect(describeObjective(w.slo.before)).toBe("≥99.5% ok, p99 ≤ 1500ms");
+    expect(recordedObjective(w.slo.before)).toEqual({ availability: 0.995, p99Ms: 1500 });
+    expect(recordedObjective(w.slo.during!)).toEqual({ availability: 0.9 });
   });
 
   it("takes the request its users send: method, body with its type, and the statuses that count as served", () => {

@@ -28,7 +28,7 @@ export function serviceLoad({ app: service }: App, o: Partial<Omit<LoadSpec, "ta
     ...(o.timeout ? { timeout: o.timeout } : {}),
     ...(o.k6 ? { k6: o.k6 } : {}),
     ...(o.awayFrom ? { awayFrom: o.awayFrom } : {}),
-    slo: { before: { availability: 0.99, p99Ms: 500 }, after: { availability: 0.99, p99Ms: 500 }, ...o.slo },
+    slo: { before: { availability: 0.99, p99: "500ms" }, after: { availability: 0.99, p99: "500ms" }, ...o.slo },
   };
 }
 
@@ -43,7 +43,7 @@ export function apiLoad(o: Partial<Omit<LoadSpec, "target">> & { path?: string; 
     name: name ?? "api",
     target: { kind: "api", path: path ?? "/api/v1/namespaces/{namespace}/configmaps?limit=5", ...(serviceAccount ? { serviceAccount } : {}) },
     rate: rate ?? 10,
-    slo: { before: { availability: 0.99, p99Ms: 1000 }, after: { availability: 0.99, p99Ms: 1000 }, ...slo },
+    slo: { before: { availability: 0.99, p99: "1s" }, after: { availability: 0.99, p99: "1s" }, ...slo },
   };
 }
 

@@ -60,8 +60,11 @@ export function readWorkload(p: string): WorkloadConfig {
     const o = obj(v, field);
     const a = Number(o.availability);
     if (!(a > 0 && a <= 1)) throw bad(`${field}.availability`, "must be a share between 0 and 1, e.g. 0.99");
-    if (o.p99Ms !== undefined && !(Number(o.p99Ms) > 0)) throw bad(`${field}.p99Ms`, "must be a number of milliseconds");
-    return { availability: a, ...(o.p99Ms !== undefined ? { p99Ms: Number(o.p99Ms) } : {}) };
+    // The key before durations were written one way (a number of ms): refused, naming the key that replaced it.
+    if (o.p99Ms !== undefined) throw bad(`${field}.p99Ms:`, `write p99: ${Number(o.p99Ms) > 0 ? `${Number(o.p99Ms)}ms` : "500ms"} (a duration)`);
+    const p99 = o.p99 === undefined ? undefined : duration(o.p99, `${field}.p99`, "500ms");
+    if (p99 !== undefined && !(parseDuration(p99) > 0)) throw bad(`${field}.p99`, `must be longer than 0, e.g. 500ms`);
+    return { availability: a, ...(p99 !== undefined ? { p99 } : {}) };
   };
 
   const name = str(doc.name, "name");
@@ -106,7 +109,7 @@ export function readWorkload(p: string): WorkloadConfig {
   if (statuses && (!statuses.length || statuses.some((c) => !Number.isInteger(c) || c < 100 || c > 599)))
     throw bad("users.expectStatus", "must be an HTTP status or a list of them, e.g. 201 or [200, 204]");
   const s = obj(doc.slo ?? {}, "slo");
-  const dflt = { availability: 0.99, p99Ms: 500 };
+  const dflt: SloObjective = { availability: 0.99, p99: "500ms" };
   const slo = {
     before: s.before === undefined ? dflt : objective(s.before, "slo.before"),
     ...(s.during !== undefined ? { during: objective(s.during, "slo.during") } : {}),

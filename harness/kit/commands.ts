@@ -63,11 +63,8 @@ function split(strings: readonly string[], values: (Word | Word[])[]): string[] 
   return argv;
 }
 
-/**
- * The command's words (when it runs) and how it reads (`text`, with the trailing comment as written, if any, in
- * `comment`); shell syntax in the written text is refused where the step is defined.
- */
-function words(strings: TemplateStringsArray, values: Value[]): { argv: (ctx: ScenarioContext) => Promise<string[]>; text: string; comment: string } {
+/** The command's words (when it runs) and how it reads; shell syntax in the written text is refused where the step is defined. */
+function words(strings: TemplateStringsArray, values: Value[]): { argv: (ctx: ScenarioContext) => Promise<string[]>; text: string } {
   const parts = [...strings];
   // A trailing `# comment` (after a space) is for the reader: shown, not run.
   const last = parts.length - 1;
@@ -89,7 +86,6 @@ function words(strings: TemplateStringsArray, values: Value[]): { argv: (ctx: Sc
   return {
     argv: async (ctx) => split(parts, await Promise.all(values.map((v) => (isAtRun(v) ? v.value(ctx) : v)))),
     text,
-    comment: comment?.[1] ?? "",
   };
 }
 
@@ -103,6 +99,33 @@ export function inTurn(...commands: Command[]): Command {
   return command(commands.map((c) => c.shows).join("\n"), async (ctx) => {
     const out: string[] = [];
     for (const c of commands) out.push(`# ${c.shows}\n${(await c.run(ctx)).trim()}`);
+    return out.join("\n");
+  });
+}
+
+/** Adds `note` to what a command shows, as its trailing comment (before the comment written, if any: `# note; …`). */
+function noted(shows: string, note: string): string {
+  const comment = /\s+#\s*([^\n]*)$/.exec(shows);
+  return comment ? `${shows.slice(0, comment.index)}   # ${note}; ${comment[1]}` : `${shows}   # ${note}`;
+}
+
+/**
+ * The same command for each of several values learnt when the step runs (the failing pods, say), one after another:
+ * shown once, with the placeholder where the value goes and `# for each <each>` as its comment; what each printed
+ * kept under a `# <value>` line, as inTurn does (none: nothing runs, nothing kept). The first failure fails the step
+ * unless the command shows failures (kubectl.look). forEach({ shows: "<pod>", each: "failing pod", values: (ctx) =>
+ * failing(ctx) }, (pod) => kubectl.look`logs ${pod} --previous`).
+ */
+export function forEach(
+  item: { readonly shows: string; readonly each: string; values(ctx: ScenarioContext): Word[] | Promise<Word[]> },
+  make: (value: AtRun) => Command,
+): Command {
+  // Each value reaches the command through a context of its own (the step's, with the value beside it), not through shared state.
+  const key = Symbol(item.shows);
+  const c = make(atRun(item.shows, (ctx) => (ctx as unknown as Record<symbol, Word>)[key]!));
+  return command(noted(c.shows, `for each ${item.each}`), async (ctx) => {
+    const out: string[] = [];
+    for (const v of await item.values(ctx)) out.push(`# ${v}\n${(await c.run(Object.create(ctx, { [key]: { value: v } }) as ScenarioContext)).trim()}`);
     return out.join("\n");
   });
 }
@@ -164,10 +187,8 @@ export function onNode(pick: (ctx: ScenarioContext) => NodeHandle, opts: OnNodeO
  */
 export function onEachNode(opts: OnNodeOptions & { readonly each: string; pick(ctx: ScenarioContext): readonly NodeHandle[] }) {
   return (strings: TemplateStringsArray, ...values: Value[]): Command => {
-    const { argv, text, comment } = words(strings, values);
-    const written = comment.replace(/^\s+#\s*/, "");
-    const shows = `${text.slice(0, text.length - comment.length)}   # on each ${opts.each}${written ? `; ${written}` : ""}`;
-    return command(shows, async (ctx) => {
+    const { argv, text } = words(strings, values);
+    return command(noted(text, `on each ${opts.each}`), async (ctx) => {
       const words = await argv(ctx);
       const out: string[] = [];
       for (const node of opts.pick(ctx)) out.push(`# ${node.name}\n${(await runOnNode(node, words, opts)).trim()}`);

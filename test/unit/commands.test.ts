@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { atRun, inTurn, kubectl, onEachNode, onNode } from "../../harness/kit/commands.js";
+import { atRun, forEach, inTurn, kubectl, onEachNode, onNode } from "../../harness/kit/commands.js";
 import type { NodeHandle } from "../../clusters/contract.js";
 import type { RunOptions } from "../../clusters/exec.js";
 import { step } from "../../harness/kit/steps.js";
@@ -105,5 +105,20 @@ describe("a runbook step's command written once", () => {
     expect(await s.run(ctx)).toBe("# w1\nw1: 5 words\n# w2\nw2: 5 words");
     expect(seen).toEqual(["w1", "w2"].map((n) => [n, ["kubeadm", "join", "host:6443", "as-1", "--v=5"], { timeoutMs: 240_000 }]));
     expect(each`systemctl is-active kubelet   # active`.shows).toBe("systemctl is-active kubelet   # on each worker; active");
+  });
+
+  it("runs the same command for each value learnt at run time, shown once with its placeholder, each output under its value", async () => {
+    const { calls, ctx } = recording();
+    const pods = forEach({ shows: "<pod>", each: "failing pod", values: async () => ["web-1", "web-2"] }, (pod) =>
+      kubectl.look`logs ${pod} --previous   # the crash before`.keep((out) => out.toUpperCase()),
+    );
+    const s = step("logs", pods);
+    expect(s.shows).toBe("kubectl logs <pod> --previous   # for each failing pod; the crash before");
+    expect(await s.run(ctx)).toBe("# web-1\nRAN 6 WORDS\n# web-2\nRAN 6 WORDS");
+    expect(calls).toEqual([
+      ["kubectl", "-n", "as-1", "logs", "web-1", "--previous"],
+      ["kubectl", "-n", "as-1", "logs", "web-2", "--previous"],
+    ]);
+    expect(forEach({ shows: "<m>", each: "member", values: () => [] }, (m) => kubectl`get ${m}`).shows).toBe("kubectl get <m>   # for each member");
   });
 });

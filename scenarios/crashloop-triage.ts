@@ -1,5 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import {
+  forEach,
   kubectl,
   allRolledOut,
   appContainerPatch,
@@ -73,18 +74,19 @@ async function failingPods(ctx: ScenarioContext, { app }: App): Promise<V1Pod[]>
   return pods.items.filter((p) => !podReady(p));
 }
 
-/** Runs a kubectl command per failing pod and keeps each one's output (a pod that never ran has no --previous). */
-async function perFailingPod(ctx: ScenarioContext, args: (pod: string) => string[], keep: (out: string) => string = (o) => o): Promise<string> {
-  const out: string[] = [];
-  for (const app of SERVICES) {
-    for (const pod of await failingPods(ctx, app)) {
-      const name = pod.metadata!.name!;
-      const r = await ctx.cluster.kubectl(["-n", ctx.namespace, ...args(name)], { allowFailure: true, timeout: "30s" });
-      out.push(`--- ${name}\n${keep((r.stdout + r.stderr).trim()).slice(0, 3000)}`);
-    }
-  }
-  return out.join("\n");
-}
+/** Each failing pod's name, app by app, for a command run on each (a pod that never ran has no --previous: shown, not thrown). */
+const failingPod = {
+  shows: "<pod>",
+  each: "failing pod",
+  values: async (ctx: ScenarioContext) => {
+    const names: string[] = [];
+    for (const app of SERVICES) for (const pod of await failingPods(ctx, app)) names.push(pod.metadata!.name!);
+    return names;
+  },
+};
+
+/** At most 3000 characters of one pod's output, as evidence. */
+const head = (out: string) => out.slice(0, 3000);
 
 /** The lines of `kubectl describe pod` that carry the verdict: states, reasons, exit codes, restarts, events. */
 const describeVerdict = (text: string) =>
@@ -213,12 +215,17 @@ export default defineScenario({
 
   runbook: [
     step("list the pods", kubectl`get pods -o wide`),
-    step("describe each failing pod (state, last state, exit code)", "kubectl describe pod <pod>", (ctx) =>
-      perFailingPod(ctx, (pod) => ["describe", "pod", pod], describeVerdict),
+    step(
+      "describe each failing pod (state, last state, exit code)",
+      forEach(failingPod, (pod) => kubectl.look`describe pod ${pod}`.keep((out) => head(describeVerdict(out)))),
     ),
-    step("read the log of the previous crash", "kubectl logs <pod> --previous", (ctx) => perFailingPod(ctx, (pod) => ["logs", pod, "--previous", "--tail=20"])),
-    step("read the pod's events in order", "kubectl get events --field-selector involvedObject.name=<pod> --sort-by=.lastTimestamp", (ctx) =>
-      perFailingPod(ctx, (pod) => ["get", "events", `--field-selector=involvedObject.name=${pod}`, "--sort-by=.lastTimestamp"]),
+    step(
+      "read the log of the previous crash",
+      forEach(failingPod, (pod) => kubectl.look`logs ${pod} --previous --tail=20`.keep(head)),
+    ),
+    step(
+      "read the pod's events in order",
+      forEach(failingPod, (pod) => kubectl.look`get events --field-selector=involvedObject.name=${pod} --sort-by=.lastTimestamp`.keep(head)),
     ),
     step(
       "name each cause from its exit code or reason",

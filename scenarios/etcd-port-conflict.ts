@@ -1,6 +1,7 @@
 import {
   apiLoad,
   apiserverReady,
+  atRun,
   containerLog,
   containerRunning,
   defineScenario,
@@ -11,7 +12,7 @@ import {
   kubectlTimesOut,
   kubeletReports,
   kubeSystemReady,
-  nodeShell,
+  onControlPlane,
   nodesReady,
   sentinels,
   serviceLoad,
@@ -81,22 +82,22 @@ export default defineScenario({
     // the same question, and the step says which command it ran.
     step(
       "find who holds :2380",
-      "ss -ltnp 'sport = :2380'   # the incident used lsof -nP -iTCP:2380 -sTCP:LISTEN; kind's node image has no lsof",
-      async ({ cluster, found }) => {
-        const r = await nodeShell(cluster).controlPlane().exec(["ss", "-ltnp", "sport = :2380"]);
-        const holder = /users:\(\("([^"]+)",pid=(\d+)/.exec(r.stdout);
-        if (!holder) throw new Error(`nothing listens on :2380:\n${r.stdout}`);
-        found.set(HOLDER, { command: holder[1]!, pid: Number(holder[2]) });
-        return `ss -ltnp 'sport = :2380' (in place of the incident's lsof, which the node image does not have):\n${r.stdout}`;
-      },
+      onControlPlane`ss -ltnp ${"sport = :2380"}   # the incident used lsof -nP -iTCP:2380 -sTCP:LISTEN; kind's node image has no lsof`.keep(
+        (out, { found }) => {
+          const holder = /users:\(\("([^"]+)",pid=(\d+)/.exec(out);
+          if (!holder) throw new Error(`nothing listens on :2380:\n${out}`);
+          found.set(HOLDER, { command: holder[1]!, pid: Number(holder[2]) });
+          return `ss -ltnp 'sport = :2380' (in place of the incident's lsof, which the node image does not have):\n${out}`;
+        },
+      ),
     ),
-    step("kill the zombie", "kill -9 <pid from ss>", async ({ cluster, found }) => {
-      const { command, pid } = found.need(HOLDER);
-      await nodeShell(cluster)
-        .controlPlane()
-        .exec(["kill", "-9", String(pid)]);
-      return `killed ${command} (pid ${pid})`;
-    }),
+    step(
+      "kill the zombie",
+      onControlPlane`kill -9 ${atRun("<pid from ss>", ({ found }) => found.need(HOLDER).pid)}`.keep((_, { found }) => {
+        const { command, pid } = found.need(HOLDER);
+        return `killed ${command} (pid ${pid})`;
+      }),
+    ),
     step(
       "wait for the kubelet to bring etcd back",
       "crictl ps --name etcd   # until Running",

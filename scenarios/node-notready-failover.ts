@@ -4,6 +4,7 @@ import {
   echoService,
   evictAfter,
   failedOver,
+  inTurn,
   kubeletStopped,
   kubeSystemReady,
   LOST_NODE,
@@ -12,6 +13,7 @@ import {
   nodeShell,
   nodesReady,
   noStalePods,
+  onNode,
   partitionedFromControlPlane,
   podsBoundToLostNode,
   serviceLoad,
@@ -23,6 +25,8 @@ import {
 
 /** The critical workload: one replica behind a Service, evicted from an unreachable node after `seconds` (undefined: the 300s default). */
 const critical = (seconds?: number) => echoService("web", 1, seconds === undefined ? {} : { tolerations: evictAfter(seconds) });
+/** A command on the node the fault took down. */
+const onLostNode = onNode((ctx) => nodeShell(ctx.cluster).node(ctx.found.need(LOST_NODE)));
 /** The handle of web (each critical() deploys the same app), and its users. */
 const web = critical(30);
 const webUsers = serviceLoad(web, { rate: 20 });
@@ -72,10 +76,7 @@ export default defineScenario({
 
   runbook: [
     diagnoseNotReadyNode(),
-    step("start the kubelet", "systemctl start kubelet", async (ctx) => {
-      await nodeShell(ctx.cluster).node(ctx.found.need(LOST_NODE)).exec(["systemctl", "start", "kubelet"]);
-      return (await nodeShell(ctx.cluster).node(ctx.found.need(LOST_NODE)).sh("systemctl is-active kubelet")).stdout;
-    }),
+    step("start the kubelet", inTurn(onLostNode`systemctl start kubelet`, onLostNode`systemctl is-active kubelet`)),
     waitNodeReady(),
   ],
   decisiveStep: "start the kubelet",

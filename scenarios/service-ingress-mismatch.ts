@@ -1,9 +1,11 @@
 import {
   apply,
+  atRun,
   defineScenario,
   type Deployment,
   deployment,
   endpointsEmpty,
+  forEach,
   handOff,
   type HandOff,
   httpGet,
@@ -12,8 +14,8 @@ import {
   ingressAnswers,
   ingressUrl,
   installIngressController,
+  kubectl,
   kubectlLook,
-  kubectlPatch,
   podLogMatches,
   podReady,
   type ScenarioContext,
@@ -64,18 +66,20 @@ const WRONG_BACKEND = handOff<string[]>("the Ingresses with a broken backend", '
 
 /**
  * A fix applied to each object the triage listed under `key`: a JSON patch, as the on-call types it
- * (`kubectl patch <target> --type=json -p '[…]'`). Nothing found means nothing to fix at that layer.
+ * (`kubectl patch <kind> <name> --type=json -p '[…]'`), shown once for each. Nothing found means nothing to fix at
+ * that layer.
  */
 function fixEach(title: string, key: HandOff<string[]>, none: string, patchOf: (name: string) => [string, unknown[]]) {
   const [target, ops] = patchOf("<name>");
-  return step(title, `kubectl patch ${target.replace("/", " ")} --type=json -p '${JSON.stringify(ops)}'`, async (ctx) => {
-    const out: string[] = [];
-    for (const name of ctx.found.need(key)) {
-      const [t, p] = patchOf(name);
-      out.push(await kubectlPatch(ctx, t, p, "json"));
-    }
-    return out.join("\n") || none;
-  });
+  const kind = target.split("/")[0]!;
+  const listed = { shows: "<name>", each: `${kind} the triage listed`, values: (ctx: ScenarioContext) => ctx.found.need(key) };
+  return step(
+    title,
+    forEach(listed, (name) => {
+      const patch = atRun(`'${JSON.stringify(ops)}'`, async (ctx) => JSON.stringify(patchOf(String(await name.value(ctx)))[1]));
+      return kubectl`patch ${kind} ${name} --type=json -p ${patch}`;
+    }).keep((out) => out || none),
+  );
 }
 
 /** The Service's ready addresses, from the Endpoints the API keeps for it. */

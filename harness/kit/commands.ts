@@ -1,6 +1,6 @@
 import { nodeShell, type NodeHandle } from "../../clusters/contract.js";
-import { AftershockError } from "../../clusters/errors.js";
-import { quote } from "../../clusters/exec.js";
+import { AftershockError, parseDuration, type Duration } from "../../clusters/errors.js";
+import { quote, type RunOptions } from "../../clusters/exec.js";
 import type { ScenarioContext } from "../model/context.js";
 import { helm } from "./workloads/helm.js";
 import { kubectlIn, kubectlLook } from "./workloads/workloads.js";
@@ -12,7 +12,9 @@ import { kubectlIn, kubectlLook } from "./workloads/workloads.js";
  * known only when the step runs is atRun("<pod>", (ctx) => …), shown as its placeholder. The text around them is split
  * on spaces and may hold no shell syntax (no pipes, quotes, globs or redirections: nothing runs through a shell), but
  * may end in a `# comment` for the reader, shown and not run. `.keep(fn)` keeps part of what the command printed as the
- * step's evidence. Where the step shows a summary of a longer script, write step(title, shows, run) instead.
+ * step's evidence. On nodes: onNode(pick)`…` (options: its own time limit, a failure shown rather than thrown),
+ * onEachNode({ each, pick })`…` for the same command on each of several nodes. Where the step shows a summary of a
+ * longer script, write step(title, shows, run) instead.
  */
 export interface Command {
   readonly shows: string;
@@ -101,6 +103,33 @@ export function inTurn(...commands: Command[]): Command {
   });
 }
 
+/** Adds `note` to what a command shows, as its trailing comment (before the comment written, if any: `# note; …`). */
+function noted(shows: string, note: string): string {
+  const comment = /\s+#\s*([^\n]*)$/.exec(shows);
+  return comment ? `${shows.slice(0, comment.index)}   # ${note}; ${comment[1]}` : `${shows}   # ${note}`;
+}
+
+/**
+ * The same command for each of several values learnt when the step runs (the failing pods, say), one after another:
+ * shown once, with the placeholder where the value goes and `# for each <each>` as its comment; what each printed
+ * kept under a `# <value>` line, as inTurn does (none: nothing runs, nothing kept). The first failure fails the step
+ * unless the command shows failures (kubectl.look). forEach({ shows: "<pod>", each: "failing pod", values: (ctx) =>
+ * failing(ctx) }, (pod) => kubectl.look`logs ${pod} --previous`).
+ */
+export function forEach(
+  item: { readonly shows: string; readonly each: string; values(ctx: ScenarioContext): Word[] | Promise<Word[]> },
+  make: (value: AtRun) => Command,
+): Command {
+  // Each value reaches the command through a context of its own (the step's, with the value beside it), not through shared state.
+  const key = Symbol(item.shows);
+  const c = make(atRun(item.shows, (ctx) => (ctx as unknown as Record<symbol, Word>)[key]!));
+  return command(noted(c.shows, `for each ${item.each}`), async (ctx) => {
+    const out: string[] = [];
+    for (const v of await item.values(ctx)) out.push(`# ${v}\n${(await c.run(Object.create(ctx, { [key]: { value: v } }) as ScenarioContext)).trim()}`);
+    return out.join("\n");
+  });
+}
+
 /** `kubectl …` in the run's namespace (the namespace is not shown, as the on-call has it set): a failure fails the step. */
 export function kubectl(strings: TemplateStringsArray, ...values: Value[]): Command {
   const { argv, text } = words(strings, values);
@@ -119,11 +148,52 @@ export function helmCommand(strings: TemplateStringsArray, ...values: Value[]): 
   return command(`helm ${text}`, async (ctx) => helm(ctx, ...(await argv(ctx))));
 }
 
-/** A command on a node (picked when the step runs): what it printed; a failure fails the step. */
-export function onNode(pick: (ctx: ScenarioContext) => NodeHandle) {
+/**
+ * How a command runs on a node. `timeout`: its own time limit (the command is killed past it; without one, the node
+ * handle's default). `allowFailure`: a failure is shown rather than thrown, what it printed on stdout and stderr
+ * kept, as kubectl.look does (without it, what it printed on stdout; a failure fails the step).
+ */
+export interface OnNodeOptions {
+  readonly timeout?: Duration;
+  readonly allowFailure?: boolean;
+}
+
+/** The one place these options become the node handle's run options. */
+async function runOnNode(node: NodeHandle, argv: string[], opts: OnNodeOptions): Promise<string> {
+  const run: RunOptions = {};
+  if (opts.timeout !== undefined) run.timeout = opts.timeout;
+  if (opts.allowFailure) run.allowFailure = true;
+  const r = await node.exec(argv, run);
+  return opts.allowFailure ? `${r.stdout}${r.stderr}` : r.stdout;
+}
+
+/**
+ * A command on a node (picked when the step runs): what it printed; a failure fails the step.
+ * onNode(pick, { timeout: "3m" })`…` gives it its own time limit (OnNodeOptions).
+ */
+export function onNode(pick: (ctx: ScenarioContext) => NodeHandle, opts: OnNodeOptions = {}) {
   return (strings: TemplateStringsArray, ...values: Value[]): Command => {
     const { argv, text } = words(strings, values);
-    return command(text, async (ctx) => (await pick(ctx).exec(await argv(ctx))).stdout);
+    return command(text, async (ctx) => runOnNode(pick(ctx), await argv(ctx), opts));
+  };
+}
+
+/**
+ * The same command on each of several nodes (picked when the step runs), one after another in their order: shown
+ * once, with `# on each <each>` as its comment (before the comment written, if any: `# on each worker; …`); what
+ * each printed kept under a `# <node>` line, as inTurn does. The first failure fails the step (the nodes after it
+ * are not run on) unless opts.allowFailure; opts.timeout is each node's own limit. Values are worked out once, before
+ * the first node. onEachNode({ each: "worker", pick: (ctx) => workers(ctx) })`systemctl restart kubelet`.
+ */
+export function onEachNode(opts: OnNodeOptions & { readonly each: string; pick(ctx: ScenarioContext): readonly NodeHandle[] }) {
+  return (strings: TemplateStringsArray, ...values: Value[]): Command => {
+    const { argv, text } = words(strings, values);
+    return command(noted(text, `on each ${opts.each}`), async (ctx) => {
+      const words = await argv(ctx);
+      const out: string[] = [];
+      for (const node of opts.pick(ctx)) out.push(`# ${node.name}\n${(await runOnNode(node, words, opts)).trim()}`);
+      return out.join("\n");
+    });
   };
 }
 

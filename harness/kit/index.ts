@@ -11,7 +11,7 @@
  *   probes.ts              probes of nodes, the API server, etcd, containers and logs; waitFor, waitUntil
  *   steps.ts, step.ts      step(), and runbook steps shared by several scenarios
  *   faults.ts              faults shared by several scenarios
- *   commands.ts            a runbook step's command written once, shown and run: kubectl`…`, onControlPlane`…`
+ *   commands.ts            a runbook step's command written once, shown and run: kubectl`…`, onControlPlane`…`, onEachNode(…)`…`, forEach(…)
  *   sentinels.ts           setup items whose data must survive the incident
  *   versions.ts            what differs between Kubernetes versions (versionOf)
  *   control-plane/         static pods and controllers, etcd's metrics, API Priority and Fairness
@@ -72,7 +72,7 @@ export {
   removeLostEtcdMembers,
   step,
 } from "./steps.js";
-export { atRun, helmCommand, inTurn, kubectl, onControlPlane, onNode, type AtRun, type Command } from "./commands.js";
+export { atRun, forEach, helmCommand, inTurn, kubectl, onControlPlane, onEachNode, onNode, type AtRun, type Command, type OnNodeOptions } from "./commands.js";
 /** Setup items whose data must survive the incident, as one namespace: sentinels.configMaps(20), sentinels.deployment("web", 2). */
 export * as sentinels from "./sentinels.js";
 export {

@@ -6,6 +6,7 @@ import { ETCDCTL_SHOWN, etcdctlFunction, etcdMembers } from "./probes.js";
 import { waitFor, type Probe } from "../model/probe.js";
 import type { RunbookStep } from "../model/scenario.js";
 import { step } from "./step.js";
+import { atRun, inTurn, kubectl, onNode } from "./commands.js";
 import { handOff, type ScenarioContext } from "../model/context.js";
 
 /**
@@ -43,10 +44,9 @@ export function removeLostEtcdMembers(): RunbookStep {
 
 /** `kubectl delete node` for each lost node. */
 export function deleteLostNodes(): RunbookStep {
-  return step("delete the dead Node objects", "kubectl delete node <each lost node>", async (ctx) =>
-    (
-      await ctx.cluster.kubectl(["delete", "node", ...ctx.found.need(LOST_MACHINES), "--ignore-not-found", "--request-timeout=30s"], { timeout: "1m" })
-    ).stdout.trim(),
+  return step(
+    "delete the dead Node objects",
+    kubectl`delete node ${atRun("<each lost node>", (ctx) => ctx.found.need(LOST_MACHINES))} --ignore-not-found --request-timeout=30s`,
   );
 }
 
@@ -82,19 +82,27 @@ export function checkClusterInfo(): RunbookStep {
 /** What newJoinCredentials made: kubeadm's join command (its words) and the uploaded certificates' key. */
 const JOIN_CREDENTIALS = handOff<{ join: string[]; certificateKey: string }>("the join command and certificate key", "the runbook step newJoinCredentials()");
 
+/** The join command newJoinCredentials printed, for its next command (kubeadm upload-certs) to hand on with the key. */
+const JOIN_WORDS = handOff<string[]>("the join command", 'the first command of the runbook step "create a join command and a new certificate key"');
+
 /** A new bootstrap token and a new certificate key for joining control planes. */
 export function newJoinCredentials(): RunbookStep {
+  const on = onNode(survivor);
   return step(
     "create a join command and a new certificate key",
-    "kubeadm token create --print-join-command\nkubeadm init phase upload-certs --upload-certs",
-    async (ctx) => {
-      const join = (await survivor(ctx).exec(["kubeadm", "token", "create", "--print-join-command"])).stdout.trim();
-      const certs = await survivor(ctx).sh("kubeadm init phase upload-certs --upload-certs 2>&1");
-      const key = certs.stdout.trim().split("\n").pop()?.trim() ?? "";
-      if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${certs.stdout.slice(-300)}`);
-      ctx.found.set(JOIN_CREDENTIALS, { join: join.split(/\s+/), certificateKey: key });
-      return `${redactJoin(join)}\ncertificate key uploaded (kubeadm-certs Secret, valid 2h)`;
-    },
+    inTurn(
+      on`kubeadm token create --print-join-command`.keep((out, ctx) => {
+        const join = out.trim();
+        ctx.found.set(JOIN_WORDS, join.split(/\s+/));
+        return redactJoin(join);
+      }),
+      on`kubeadm init phase upload-certs --upload-certs`.keep((out, ctx) => {
+        const key = out.trim().split("\n").pop()?.trim() ?? "";
+        if (!/^[0-9a-f]{64}$/.test(key)) throw new AftershockError("E_COMMAND", `kubeadm upload-certs printed no certificate key: ${out.slice(-300)}`);
+        ctx.found.set(JOIN_CREDENTIALS, { join: ctx.found.need(JOIN_WORDS), certificateKey: key });
+        return "certificate key uploaded (kubeadm-certs Secret, valid 2h)";
+      }),
+    ),
   );
 }
 

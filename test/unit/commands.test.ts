@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { atRun, inTurn, kubectl, onNode } from "../../harness/kit/commands.js";
+import { atRun, forEach, inTurn, kubectl, onEachNode, onNode } from "../../harness/kit/commands.js";
+import type { NodeHandle } from "../../clusters/contract.js";
+import type { RunOptions } from "../../clusters/exec.js";
 import { step } from "../../harness/kit/steps.js";
 import type { ScenarioContext } from "../../harness/model/context.js";
 
@@ -64,5 +66,59 @@ describe("a runbook step's command written once", () => {
       ["kubectl", "-n", "as-1", "get", "pods", "-A"],
       ["ls", "/etc/kubernetes/manifests"],
     ]);
+  });
+
+  it("gives a node command its own time limit, converted once for the node handle, and a failure shown when asked", async () => {
+    const seen: [string, string[], RunOptions | undefined][] = [];
+    const node = (name: string, exitCode = 0) =>
+      ({
+        name,
+        exec: (argv: string[], opts?: RunOptions) => (
+          seen.push([name, argv, opts]),
+          Promise.resolve({ exitCode, stdout: `${name} out\n`, stderr: exitCode ? `${name} err\n` : "" })
+        ),
+      }) as unknown as NodeHandle;
+    const ctx = {} as ScenarioContext;
+    const s = step("restart", onNode(() => node("n1"), { timeout: "3m" })`systemctl restart kubelet`);
+    expect([s.shows, await s.run(ctx)]).toEqual(["systemctl restart kubelet", "n1 out\n"]);
+    expect(seen).toEqual([["n1", ["systemctl", "restart", "kubelet"], { timeout: "3m" }]]);
+    seen.length = 0;
+    const look = step("look", onNode(() => node("n2", 1), { allowFailure: true })`crictl info`);
+    expect(await look.run(ctx)).toBe("n2 out\nn2 err\n");
+    expect(seen).toEqual([["n2", ["crictl", "info"], { allowFailure: true }]]);
+  });
+
+  it("runs the same command on each node picked, shown once as such, each output under its node", async () => {
+    const seen: [string, string[], RunOptions | undefined][] = [];
+    const node = (name: string) =>
+      ({
+        name,
+        exec: (argv: string[], opts?: RunOptions) => (
+          seen.push([name, argv, opts]),
+          Promise.resolve({ exitCode: 0, stdout: `${name}: ${argv.length} words\n`, stderr: "" })
+        ),
+      }) as unknown as NodeHandle;
+    const ctx = { namespace: "as-1" } as ScenarioContext;
+    const each = onEachNode({ each: "worker", pick: () => [node("w1"), node("w2")], timeout: "4m" });
+    const s = step("join", each`kubeadm join ${atRun("<endpoint>", (c) => ["host:6443", c.namespace])} --v=5`);
+    expect(s.shows).toBe("kubeadm join <endpoint> --v=5   # on each worker");
+    expect(await s.run(ctx)).toBe("# w1\nw1: 5 words\n# w2\nw2: 5 words");
+    expect(seen).toEqual(["w1", "w2"].map((n) => [n, ["kubeadm", "join", "host:6443", "as-1", "--v=5"], { timeout: "4m" }]));
+    expect(each`systemctl is-active kubelet   # active`.shows).toBe("systemctl is-active kubelet   # on each worker; active");
+  });
+
+  it("runs the same command for each value learnt at run time, shown once with its placeholder, each output under its value", async () => {
+    const { calls, ctx } = recording();
+    const pods = forEach({ shows: "<pod>", each: "failing pod", values: async () => ["web-1", "web-2"] }, (pod) =>
+      kubectl.look`logs ${pod} --previous   # the crash before`.keep((out) => out.toUpperCase()),
+    );
+    const s = step("logs", pods);
+    expect(s.shows).toBe("kubectl logs <pod> --previous   # for each failing pod; the crash before");
+    expect(await s.run(ctx)).toBe("# web-1\nRAN 6 WORDS\n# web-2\nRAN 6 WORDS");
+    expect(calls).toEqual([
+      ["kubectl", "-n", "as-1", "logs", "web-1", "--previous"],
+      ["kubectl", "-n", "as-1", "logs", "web-2", "--previous"],
+    ]);
+    expect(forEach({ shows: "<m>", each: "member", values: () => [] }, (m) => kubectl`get ${m}`).shows).toBe("kubectl get <m>   # for each member");
   });
 });

@@ -72,6 +72,6 @@ describe("typed hand-offs (ctx.found)", () => {
     expect(destroyed).toEqual(["as-1-control-plane", "as-1-control-plane2"]);
     expect(ctx.found.need(LOST_MACHINES)).toEqual(["as-1-control-plane", "as-1-control-plane2"]);
     await deleteLostNodes().run(ctx);
-    expect(kubectl).toEqual([["delete", "node", "as-1-control-plane", "as-1-control-plane2", "--ignore-not-found", "--request-timeout=30s"]]);
+    expect(kubectl).toEqual([["-n", "default", "delete", "node", "as-1-control-plane", "as-1-control-plane2", "--ignore-not-found", "--request-timeout=30s"]]);
   });
 });

@@ -204,7 +204,7 @@ export interface Machine {
   port: number;
 }
 
-export interface SshMachines {
+export interface SshMachines extends AsyncDisposable {
   cluster: string;
   /** Keys, known hosts and the inventory. */
   dir: string;
@@ -223,7 +223,7 @@ export interface SshMachines {
   readonly isCut: boolean;
   /** A command on a machine over ssh, as a person with the inventory's key types it (through the forwarder). */
   ssh(node: string, command: string, opts?: { timeoutMs?: number; allowFailure?: boolean }): Promise<RunResult>;
-  /** Stops the forwarder (the nodes keep their sshd until the cluster is deleted). */
+  /** Stops the forwarder (the nodes keep their sshd until the cluster is deleted); harmless to repeat. [Symbol.asyncDispose] does the same. */
   close(): Promise<void>;
 }
 
@@ -250,7 +250,7 @@ async function currentAddress(container: string): Promise<string> {
   return r.exitCode === 0 ? (r.stdout.trim().split(/\s+/)[0] ?? "") : "";
 }
 
-export interface Forwarder {
+export interface Forwarder extends AsyncDisposable {
   /** The port on 127.0.0.1 of each target. */
   ports: Record<string, number>;
   /** Connections relayed, and refused while cut, by target. */
@@ -260,6 +260,7 @@ export interface Forwarder {
   cut(): void;
   restore(): void;
   readonly isCut: boolean;
+  /** Drops every connection and closes the ports; harmless to repeat. [Symbol.asyncDispose] does the same. */
   close(): Promise<void>;
 }
 
@@ -336,6 +337,7 @@ export async function startForwarder(targets: string[], resolve: (target: string
       f.cut();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
+    [Symbol.asyncDispose]: () => f.close(),
   };
   return f;
 }
@@ -415,6 +417,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
     },
     ssh,
     close: () => fwd.close(),
+    [Symbol.asyncDispose]: () => fwd.close(),
   };
   // Every machine answers over ssh, as root, on its own node (its hostname is its Node's name).
   for (const m of machines) {

@@ -370,7 +370,9 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
     }),
   );
 
-  // The forwarder: 127.0.0.1:<port> → the node's current address, port 22.
+  // The forwarder: 127.0.0.1:<port> → the node's current address, port 22. Closed again if this throws before it
+  // returns; handed to the caller (close()) when it returns.
+  await using owned = new AsyncDisposableStack();
   const fwd = await startForwarder(
     nodes.map((n) => n.name),
     async (name) => {
@@ -378,6 +380,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
       return ip ? { host: ip, port: 22 } : undefined;
     },
   );
+  owned.use(fwd);
   const machines: Machine[] = nodes.map((n) => ({ ...n, port: fwd.ports[n.name]! }));
 
   const inventory = path.join(dir, "inventory.yaml");
@@ -425,6 +428,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
     if (r.stdout.trim().split("\n").join(" ") !== `${m.name} root active`) throw new Error(`${m.name} over ssh answered: ${r.stdout.trim()}`);
   }
   log(`inventory: ${inventory} (${machines.map((m) => `${m.name} at 127.0.0.1:${m.port}`).join(", ")})`);
+  owned.move();
   return machinesApi;
 }
 
@@ -499,7 +503,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const dir = values.dir ? path.resolve(values.dir) : path.join(here, "..", "..", "reports", `ssh-machines-${cluster}`);
   if (existsSync(path.join(dir, "inventory.yaml"))) rmSync(path.join(dir, "inventory.yaml"));
-  const m = await sshMachines(cluster, { dir, log: (l) => process.stdout.write(`${l}\n`) });
+  // The forwarder stops as main returns, however it returns.
+  await using m = await sshMachines(cluster, { dir, log: (l) => process.stdout.write(`${l}\n`) });
   process.stdout.write(
     `\nThe machines answer over ssh while this runs (Ctrl-C ends it; the nodes keep their sshd):\n` +
       m.machines.map((x) => `  ssh -i ${m.key} -p ${x.port} root@127.0.0.1     # ${x.name} (${x.role})\n`).join("") +
@@ -508,7 +513,6 @@ async function main(argv: string[]): Promise<void> {
       `  pnpm scenario control-plane-manifests-lost --kubeconfig <kubeconfig> --existing-cluster --nodes ${m.inventory} --allow-cluster-faults kind-${cluster}\n`,
   );
   await new Promise<void>((resolve) => process.once("SIGINT", resolve));
-  await m.close();
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

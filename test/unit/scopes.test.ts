@@ -1,6 +1,8 @@
 import net from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { docker } from "../../clusters/docker.js";
+import { AftershockError } from "../../clusters/errors.js";
+import { exitOnError } from "../../harness/cli/args.js";
 import { sampleRunMemory } from "../../clusters/memory.js";
 import { startForwarder } from "../e2e/ssh-machines.js";
 
@@ -46,6 +48,28 @@ describe("a scope that holds started things with `await using`", () => {
     const e = await body().catch((x: unknown) => x);
     expect(e).toBeInstanceOf(SuppressedError);
     expect([(e as SuppressedError).error, (e as SuppressedError).suppressed]).toEqual([new Error("release failed"), new Error("the body failed")]);
+  });
+
+  it("the CLI says a release that failed after its body failed by the release's error, as the try/finally before it did", async () => {
+    const written: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation((s) => (written.push(String(s)), true));
+    const exit = vi.spyOn(process, "exit").mockImplementation(((code: number) => {
+      throw new Error(`exit ${code}`);
+    }) as never);
+    try {
+      const body = async () => {
+        await using _cluster = {
+          [Symbol.asyncDispose]: async () => Promise.reject(new AftershockError("E_CLUSTER", "kind delete cluster failed")),
+        };
+        throw new Error("the body failed");
+      };
+      const e = await body().catch((x: unknown) => x);
+      expect(() => exitOnError("aftershock", e)).toThrow("exit ");
+      expect(written).toEqual([`aftershock: error E_CLUSTER: ${new AftershockError("E_CLUSTER", "kind delete cluster failed").oneLine()}\n`]);
+      expect(exit).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it("releases nothing held as null (a kept cluster: `await using x = keep ? null : cluster`)", async () => {

@@ -103,9 +103,10 @@ async function main() {
   for (const shape of shapes) {
     const runId = randomBytes(4).toString("hex");
     const spec: ClusterSpec = { ...shape, kubernetesVersion: version, runId };
-    const mem = sampleRunMemory(runId, { intervalMs: 2000 });
+    // Stopped (its peak read) and deleted (timed) below; `await using` releases both when anything in between throws,
+    // the cluster first (stop() and delete() run once).
+    await using mem = sampleRunMemory(runId, { intervalMs: 2000 });
     const t0 = performance.now();
-    // Deleted (timed) below; `await using` deletes it too when anything in between throws (delete() runs once).
     await using cluster = await provider.create(spec);
     const createS = secs(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 20_000)); // let add-ons settle so the memory peak includes them
@@ -188,31 +189,28 @@ async function harnessCreate(provider: KindProvider, spec: ClusterSpec): Promise
 async function directKind(kind: string, image: string, cfg: string, tmp: string, i: number): Promise<number> {
   const name = `bench-direct-${process.pid}-${i}`;
   const t = performance.now();
-  try {
-    await run(
-      kind,
-      ["create", "cluster", "--name", name, "--image", image, "--config", cfg, "--kubeconfig", path.join(tmp, `kubeconfig-${i}`), "--wait", "0s"],
-      {
-        timeout: "10m",
-        env: { KIND_EXPERIMENTAL_DOCKER_NETWORK: name },
-      },
-    );
-    const deadline = Date.now() + 5 * 60_000;
-    for (;;) {
-      const r = await run("docker", ["exec", `${name}-control-plane`, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "nodes", "--no-headers"], {
-        allowFailure: true,
-      });
-      const lines = r.stdout.split("\n").filter(Boolean);
-      if (lines.length === 2 && lines.every((l) => / Ready /.test(l))) break;
-      if (Date.now() > deadline) throw new Error("direct kind cluster not Ready within 5m");
-      await new Promise((res) => setTimeout(res, 2000));
-    }
-    return secs(performance.now() - t);
-  } finally {
+  // Deleted as this function returns (after its time is taken) or throws, even half made.
+  await using deleted = new AsyncDisposableStack();
+  deleted.defer(async () => {
     await run(kind, ["delete", "cluster", "--name", name], { allowFailure: true, timeout: "3m" });
     // Its own network (named after it, not kind's shared "kind" network a user may have).
     await run("docker", ["network", "rm", name], { allowFailure: true });
+  });
+  await run(kind, ["create", "cluster", "--name", name, "--image", image, "--config", cfg, "--kubeconfig", path.join(tmp, `kubeconfig-${i}`), "--wait", "0s"], {
+    timeout: "10m",
+    env: { KIND_EXPERIMENTAL_DOCKER_NETWORK: name },
+  });
+  const deadline = Date.now() + 5 * 60_000;
+  for (;;) {
+    const r = await run("docker", ["exec", `${name}-control-plane`, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "nodes", "--no-headers"], {
+      allowFailure: true,
+    });
+    const lines = r.stdout.split("\n").filter(Boolean);
+    if (lines.length === 2 && lines.every((l) => / Ready /.test(l))) break;
+    if (Date.now() > deadline) throw new Error("direct kind cluster not Ready within 5m");
+    await new Promise((res) => setTimeout(res, 2000));
   }
+  return secs(performance.now() - t);
 }
 
 main().catch((e: unknown) => {

@@ -138,21 +138,27 @@ function newestJournal(since: number): Record<string, unknown> | undefined {
 async function main() {
   const work = await mkdtemp(path.join(os.tmpdir(), "aftershock-first-run-"));
   const original = existsSync(HOST_PATHS.daemonJson) ? readFileSync(HOST_PATHS.daemonJson, "utf8") : undefined;
-  const registry = await startLocalRegistry(defaultCacheDir(), progress);
-  const kindDir = path.join(work, "dl");
-  const files = createServer((req, res) => {
-    const p = path.join(kindDir, path.normalize(decodeURIComponent(req.url ?? "/")).replace(/^\/+/, ""));
-    if (!p.startsWith(kindDir) || !existsSync(p) || !statSync(p).isFile()) {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    createReadStream(p).pipe(res);
-  });
-  await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
-  const kindUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
   const result: Record<string, unknown> = { bench: "first-run", at: new Date().toISOString(), scenario, kubernetesVersion: version };
-  try {
+  {
+    // Released as this block ends, however it ends, last first: Docker's mirror setting put back (a failure said),
+    // the file server closed, the registry stopped (a failure ignored).
+    await using stack = new AsyncDisposableStack();
+    const registry = await startLocalRegistry(defaultCacheDir(), progress);
+    stack.defer(() => registry.stop().catch(() => undefined));
+    const kindDir = path.join(work, "dl");
+    const files = createServer((req, res) => {
+      const p = path.join(kindDir, path.normalize(decodeURIComponent(req.url ?? "/")).replace(/^\/+/, ""));
+      if (!p.startsWith(kindDir) || !existsSync(p) || !statSync(p).isFile()) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      createReadStream(p).pipe(res);
+    });
+    stack.defer(() => void files.close());
+    await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
+    const kindUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    stack.defer(() => setMirror(false, original).catch((e: unknown) => progress.warn(`could not put ${HOST_PATHS.daemonJson} back: ${String(e)}`)));
     // 1. Publish this machine's build (warm) to the loopback registry, as a team would once.
     const t0 = performance.now();
     const published = await publishImages({
@@ -212,16 +218,8 @@ async function main() {
     result.autoWhenNothingAnswers = await autoCreate("a");
 
     // 4. auto with the mirror answering -> it pulls.
-    const registry2 = await startLocalRegistry(defaultCacheDir(), progress);
-    try {
-      result.autoWhenMirrorAnswers = await autoCreate("b");
-    } finally {
-      await registry2.stop();
-    }
-  } finally {
-    await setMirror(false, original).catch((e: unknown) => progress.warn(`could not put ${HOST_PATHS.daemonJson} back: ${String(e)}`));
-    await registry.stop().catch(() => undefined);
-    files.close();
+    await using _registry2 = await startLocalRegistry(defaultCacheDir(), progress);
+    result.autoWhenMirrorAnswers = await autoCreate("b");
   }
   await appendFile(path.join(here, "results.jsonl"), JSON.stringify(result) + "\n");
   console.log(JSON.stringify(result, null, 2));

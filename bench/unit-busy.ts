@@ -60,7 +60,10 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   const results: { exitCode: number; seconds: number; passed: number; failed: number; skipped: number }[] = [];
-  try {
+  {
+    // The hog is killed as this block ends, however it ends (on Ctrl-C by the handler above).
+    using hog = new DisposableStack();
+    hog.defer(stopHog);
     for (let i = 1; i <= runs; i++) {
       process.stdout.write(`• pnpm test:unit, run ${i} of ${runs}, beside stress-ng --cpu ${hogs} …\n`);
       const t0 = performance.now();
@@ -71,8 +74,6 @@ async function main(): Promise<void> {
       process.stdout.write(`  run ${i}: exit ${r.exitCode}, ${seconds}s, ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped\n`);
       if (r.exitCode !== 0) process.stdout.write((r.stdout + r.stderr).split("\n").slice(-60).join("\n") + "\n");
     }
-  } finally {
-    stopHog();
   }
   const load = os.loadavg()[0];
   await appendFile(

@@ -2,8 +2,8 @@ import { docker } from "./docker.js";
 import { LABELS } from "./labels.js";
 import { run } from "./exec.js";
 
-export interface MemorySampler {
-  /** Stops sampling; resolves to the highest total seen, in MiB. */
+export interface MemorySampler extends AsyncDisposable {
+  /** Stops sampling; resolves to the highest total seen, in MiB. Harmless to repeat; [Symbol.asyncDispose] stops it too. */
   stop(): Promise<number>;
 }
 
@@ -47,13 +47,12 @@ export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxM
         });
     }
   })();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      wake?.();
-      await loop;
-      return Math.round(peak);
-    },
+  const stop = async () => {
+    stopped = true;
+    clearTimeout(timer);
+    wake?.();
+    await loop;
+    return Math.round(peak);
   };
+  return { stop, [Symbol.asyncDispose]: async () => void (await stop()) };
 }

@@ -16,11 +16,13 @@ const BIN = "/usr/bin/docker-registry";
 /**
  * A plain-HTTP container registry on this host (Debian's docker-registry, the Distribution registry), the
  * kind a platform team points a cluster at. Listens on all addresses, so kind nodes reach it through the
- * host's address on Docker's default bridge. Started in the background; stop() ends it.
+ * host's address on Docker's default bridge. Started in the background; stop() ends it, or the end of a scope that
+ * holds it with `await using`.
  */
-export interface LocalRegistry {
+export interface LocalRegistry extends AsyncDisposable {
   /** host:port the nodes pull from and this host pushes to. */
   address: string;
+  /** Ends the registry (its data stays for the next start); harmless to repeat. [Symbol.asyncDispose] does the same. */
   stop(): Promise<void>;
 }
 
@@ -55,17 +57,19 @@ export async function startLocalRegistry(cacheDir: string, progress: Progress, p
       }
     }),
   );
-  return {
-    address,
-    stop: async () => {
-      try {
-        process.kill(child.pid!, "SIGTERM");
-      } catch {
-        /* gone */
-      }
-      await rm(pidFile, { force: true });
-    },
+  let stopped = false;
+  const stop = async () => {
+    // Once: the pid may belong to another process by a second call.
+    if (stopped) return;
+    stopped = true;
+    try {
+      process.kill(child.pid!, "SIGTERM");
+    } catch {
+      /* gone */
+    }
+    await rm(pidFile, { force: true });
   };
+  return { address, stop, [Symbol.asyncDispose]: stop };
 }
 
 /**

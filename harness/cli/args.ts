@@ -45,6 +45,9 @@ export function int(name: string, v: string | undefined, dflt: number, min: numb
 
 /** The last word of a command: one line on stderr and the exit code of the error's code (a stack only for the unexpected). */
 export function exitOnError(prog: string, e: unknown): never {
+  // A scope's release (`await using`) that failed after its body had failed: said by the release's error, as the
+  // try/finally it replaced said it.
+  while (e instanceof SuppressedError) e = e.error;
   if (e instanceof AftershockError) {
     process.stderr.write(`${prog}: error ${e.code}: ${e.oneLine()}\n`);
     process.exit(EXIT[e.code] ?? 1);

@@ -15,9 +15,9 @@ import type { ClusterFactory, ClusterShape, ManagedCluster } from "../../cluster
  * "symptoms absent" check follow, as on a new cluster. A run that ends in anything but the outcome it was meant
  * to have (for a cluster-scoped run: passed, so verified healthy with both self-checks passed) gets the cluster
  * replaced before the next. Runs see a lease whose delete() only gives the cluster back; the cluster itself is
- * deleted when replaced, at close(), or on Ctrl-C.
+ * deleted when replaced, at close() (or the end of a scope that holds it with `await using`), or on Ctrl-C.
  */
-export class SharedClusters implements ClusterFactory {
+export class SharedClusters implements ClusterFactory, AsyncDisposable {
   readonly capabilities: ClusterFactory["capabilities"];
   readonly target: string;
   readonly prepare: ClusterFactory["prepare"];
@@ -98,8 +98,13 @@ export class SharedClusters implements ClusterFactory {
     await this.retire(why);
   }
 
+  /** Deletes the current cluster; harmless to repeat. [Symbol.asyncDispose] does the same. */
   async close(): Promise<void> {
     await this.retire("suite finished");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   private async retire(_why: string): Promise<void> {

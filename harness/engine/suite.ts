@@ -43,7 +43,8 @@ export interface RunReporting {
  */
 export async function runSuite(plan: SuitePlan, report: (run: PlannedRun) => RunReporting): Promise<RunJournal[]> {
   const stopping = plan.stopping ?? isStopping;
-  const shared = plan.share ? new SharedClusters(plan.clusters, plan.clock) : undefined;
+  // The shared cluster is deleted as this function ends, however it ends.
+  await using shared = plan.share ? new SharedClusters(plan.clusters, plan.clock) : undefined;
   const runOne = async (r: PlannedRun, clusters: ClusterFactory): Promise<RunJournal> => {
     const { reporter, ended } = report(r);
     const journal = await runScenario(r.scenario, {
@@ -58,14 +59,10 @@ export async function runSuite(plan: SuitePlan, report: (run: PlannedRun) => Run
     return journal;
   };
   const journals: RunJournal[] = [];
-  try {
-    for (const run of shared ? suiteOrder(plan.runs, plan.kubernetesVersion) : plan.runs) {
-      // After Ctrl-C the teardowns run; no further run starts (seen: a suite created the next run's cluster meanwhile).
-      if (stopping()) break;
-      journals.push(shared ? await onShared(run, shared, plan.clusters, runOne) : await runOne(run, plan.clusters));
-    }
-  } finally {
-    await shared?.close();
+  for (const run of shared ? suiteOrder(plan.runs, plan.kubernetesVersion) : plan.runs) {
+    // After Ctrl-C the teardowns run; no further run starts (seen: a suite created the next run's cluster meanwhile).
+    if (stopping()) break;
+    journals.push(shared ? await onShared(run, shared, plan.clusters, runOne) : await runOne(run, plan.clusters));
   }
   return journals;
 }

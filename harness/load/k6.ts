@@ -106,7 +106,7 @@ export interface K6Options {
   duration?: string;
 }
 
-export interface K6Run {
+export interface K6Run extends AsyncDisposable {
   /** The command as run (the target and any token go in the environment, not here). */
   command: string;
   /** Where k6 writes its end-of-test summary (--summary-export); stop() reads it into `summary`, then removes it. */
@@ -115,7 +115,7 @@ export interface K6Run {
   summary?: string;
   /** How k6 ended (exit code or signal, and its last line), once it has; undefined while it runs. */
   exited(): string | undefined;
-  /** SIGINT (k6 stops and writes its summary), SIGKILL after 15s; resolves when k6 has exited. */
+  /** SIGINT (k6 stops and writes its summary), SIGKILL after 15s; resolves when k6 has exited. Once: [Symbol.asyncDispose] does the same. */
   stop(): Promise<void>;
 }
 
@@ -204,6 +204,7 @@ export async function startK6(o: K6Options): Promise<K6Run> {
         handle.summary = await readK6Summary(summaryFile);
         await rm(dir, { recursive: true, force: true });
       })()),
+    [Symbol.asyncDispose]: () => handle.stop(),
   };
   // Ctrl-C: the terminal's SIGINT reaches k6 too; this makes sure it is gone before the process exits.
   const unregister = registerTeardown(`stop ${command}`, () => handle.stop());

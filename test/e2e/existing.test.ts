@@ -64,12 +64,16 @@ async function snapshot(kubectl: string, kubeconfig: string): Promise<Map<string
 describe("scenarios on an existing cluster, reached only by its kubeconfig", () => {
   it("runs the workload suite in its own namespaces, each finding its causes at the right layer, then a team's workload under a bad release, changes nothing else, refuses one that needs node access, and gc removes a killed run's namespace", async () => {
     const progress = new RecordingProgress();
-    const registry = await startLocalRegistry(defaultCacheDir(), progress);
-    const created = await cli(["cluster", "create", "--workers", "1", "--insecure-registry", registry.address], 10 * 60_000);
-    expect(created.code, created.output.slice(-2000)).toBe(0);
-    const name = /cluster (as-[0-9a-f]{8}) is up/.exec(created.output)![1]!;
-    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(created.output)![1]!;
-    try {
+    let name = "";
+    {
+      // Released as this block ends, however it ends, last first: the cluster (pnpm cluster delete), then the registry.
+      await using stack = new AsyncDisposableStack();
+      const registry = stack.use(await startLocalRegistry(defaultCacheDir(), progress));
+      const created = await cli(["cluster", "create", "--workers", "1", "--insecure-registry", registry.address], 10 * 60_000);
+      expect(created.code, created.output.slice(-2000)).toBe(0);
+      name = /cluster (as-[0-9a-f]{8}) is up/.exec(created.output)![1]!;
+      const kubeconfig = /export KUBECONFIG=(\S+)/.exec(created.output)![1]!;
+      stack.defer(async () => void (await cli(["cluster", "delete", name])));
       const kubectl = await hostKubectl(defaultCacheDir(), progress);
       const before = await snapshot(kubectl, kubeconfig);
       expect(before.size).toBeGreaterThan(50);
@@ -182,9 +186,6 @@ describe("scenarios on an existing cluster, reached only by its kubeconfig", () 
         .filter((key) => before.get(key) !== after.get(key))
         .map((key) => `${key}: ${before.get(key)?.slice(0, 600) ?? "(absent)"} -> ${after.get(key)?.slice(0, 600) ?? "(absent)"}`);
       expect(changed, "nothing outside the runs' namespaces changed").toEqual([]);
-    } finally {
-      await cli(["cluster", "delete", name]);
-      await registry.stop();
     }
     expect(await leftovers(name.slice(3))).toEqual([]);
   });

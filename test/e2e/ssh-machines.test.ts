@@ -243,7 +243,8 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
       const seed = [...Array(50).keys()].find((x) => drawScenario(pool, { difficulty: "easy" }, x).scenario.id === "controllers-down")!;
       ensureTmux();
       const calls = dockerCalls().length;
-      const t = tmuxSession(`aftershock-ssh-gd-${process.pid}`, root, { x: 220, y: 50 });
+      // Killed as this test ends, however it ends (after a failure's screens are dumped below).
+      using t = tmuxSession(`aftershock-ssh-gd-${process.pid}`, root, { x: 220, y: 50 });
       const { screen, seen } = t;
       const type = (w: number, text: string) => t.type(w, text);
       try {
@@ -285,8 +286,6 @@ describe("a kubeadm cluster reached only by its kubeconfig and ssh (kind nodes w
       } catch (e) {
         process.stderr.write(`${t.dump()}\n`);
         throw e;
-      } finally {
-        t.kill();
       }
     },
     30 * MIN,

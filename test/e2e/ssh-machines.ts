@@ -205,7 +205,7 @@ export interface Machine {
   port: number;
 }
 
-export interface SshMachines {
+export interface SshMachines extends AsyncDisposable {
   cluster: string;
   /** Keys, known hosts and the inventory. */
   dir: string;
@@ -224,7 +224,7 @@ export interface SshMachines {
   readonly isCut: boolean;
   /** A command on a machine over ssh, as a person with the inventory's key types it (through the forwarder). */
   ssh(node: string, command: string, opts?: { timeout?: Duration; allowFailure?: boolean }): Promise<RunResult>;
-  /** Stops the forwarder (the nodes keep their sshd until the cluster is deleted). */
+  /** Stops the forwarder (the nodes keep their sshd until the cluster is deleted); harmless to repeat. [Symbol.asyncDispose] does the same. */
   close(): Promise<void>;
 }
 
@@ -251,7 +251,7 @@ async function currentAddress(container: string): Promise<string> {
   return r.exitCode === 0 ? (r.stdout.trim().split(/\s+/)[0] ?? "") : "";
 }
 
-export interface Forwarder {
+export interface Forwarder extends AsyncDisposable {
   /** The port on 127.0.0.1 of each target. */
   ports: Record<string, number>;
   /** Connections relayed, and refused while cut, by target. */
@@ -261,6 +261,7 @@ export interface Forwarder {
   cut(): void;
   restore(): void;
   readonly isCut: boolean;
+  /** Drops every connection and closes the ports; harmless to repeat. [Symbol.asyncDispose] does the same. */
   close(): Promise<void>;
 }
 
@@ -337,6 +338,7 @@ export async function startForwarder(targets: string[], resolve: (target: string
       f.cut();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
+    [Symbol.asyncDispose]: () => f.close(),
   };
   return f;
 }
@@ -369,7 +371,9 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
     }),
   );
 
-  // The forwarder: 127.0.0.1:<port> → the node's current address, port 22.
+  // The forwarder: 127.0.0.1:<port> → the node's current address, port 22. Closed again if this throws before it
+  // returns; handed to the caller (close()) when it returns.
+  await using owned = new AsyncDisposableStack();
   const fwd = await startForwarder(
     nodes.map((n) => n.name),
     async (name) => {
@@ -377,6 +381,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
       return ip ? { host: ip, port: 22 } : undefined;
     },
   );
+  owned.use(fwd);
   const machines: Machine[] = nodes.map((n) => ({ ...n, port: fwd.ports[n.name]! }));
 
   const inventory = path.join(dir, "inventory.yaml");
@@ -416,6 +421,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
     },
     ssh,
     close: () => fwd.close(),
+    [Symbol.asyncDispose]: () => fwd.close(),
   };
   // Every machine answers over ssh, as root, on its own node (its hostname is its Node's name).
   for (const m of machines) {
@@ -423,6 +429,7 @@ export async function sshMachines(cluster: string, o: { dir?: string; log?: (lin
     if (r.stdout.trim().split("\n").join(" ") !== `${m.name} root active`) throw new Error(`${m.name} over ssh answered: ${r.stdout.trim()}`);
   }
   log(`inventory: ${inventory} (${machines.map((m) => `${m.name} at 127.0.0.1:${m.port}`).join(", ")})`);
+  owned.move();
   return machinesApi;
 }
 
@@ -497,7 +504,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const dir = values.dir ? path.resolve(values.dir) : path.join(here, "..", "..", "reports", `ssh-machines-${cluster}`);
   if (existsSync(path.join(dir, "inventory.yaml"))) rmSync(path.join(dir, "inventory.yaml"));
-  const m = await sshMachines(cluster, { dir, log: (l) => process.stdout.write(`${l}\n`) });
+  // The forwarder stops as main returns, however it returns.
+  await using m = await sshMachines(cluster, { dir, log: (l) => process.stdout.write(`${l}\n`) });
   process.stdout.write(
     `\nThe machines answer over ssh while this runs (Ctrl-C ends it; the nodes keep their sshd):\n` +
       m.machines.map((x) => `  ssh -i ${m.key} -p ${x.port} root@127.0.0.1     # ${x.name} (${x.role})\n`).join("") +
@@ -506,7 +514,6 @@ async function main(argv: string[]): Promise<void> {
       `  pnpm scenario control-plane-manifests-lost --kubeconfig <kubeconfig> --existing-cluster --nodes ${m.inventory} --allow-cluster-faults kind-${cluster}\n`,
   );
   await new Promise<void>((resolve) => process.once("SIGINT", resolve));
-  await m.close();
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

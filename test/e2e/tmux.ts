@@ -5,7 +5,7 @@ import { until } from "./helpers.js";
  * A tmux session as a person's terminal for a test: keys typed with send-keys, the screen read with capture-pane.
  * Windows are numbered from 0; a new window opens in `cwd`.
  */
-export interface TmuxSession {
+export interface TmuxSession extends Disposable {
   readonly name: string;
   /** What window `w` shows, with its scrollback (joined lines). */
   screen(w: number): string;
@@ -18,6 +18,7 @@ export interface TmuxSession {
   newWindow(): void;
   /** Every window's screen, for a failed test's output. */
   dump(): string;
+  /** Ends the session (spawnSync: never throws); harmless to repeat. [Symbol.dispose] does the same. */
   kill(): void;
 }
 
@@ -54,5 +55,6 @@ export function tmuxSession(name: string, cwd: string, size = { x: 200, y: 50 })
         )
         .join("\n"),
     kill: () => void spawnSync("tmux", ["kill-session", "-t", name]),
+    [Symbol.dispose]: () => void spawnSync("tmux", ["kill-session", "-t", name]),
   };
 }

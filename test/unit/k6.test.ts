@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { pendingTeardowns } from "../../clusters/teardown.js";
-import { k6Compatibility, k6OnPath, k6Script, parseK6Line, readK6Summary, startK6 } from "../../harness/load/k6.js";
+import { k6Compatibility, k6OnPath, k6Script, parseK6Line, readK6Summary, startK6, type K6Run } from "../../harness/load/k6.js";
 import type { RequestResult } from "../../harness/load/load-series.js";
 
 const T0 = Date.parse("2026-11-24T10:00:00Z");
@@ -244,6 +244,38 @@ describe("startK6", () => {
       await expect(stat(k6.summaryFile)).rejects.toThrow(/ENOENT/);
       expect(pendingTeardowns()).not.toContain(`stop ${k6.command}`);
       await k6.stop(); // again: a no-op
+    },
+    2 * HANG_GUARD,
+  );
+
+  it(
+    "is stopped (its summary read, off the Ctrl-C teardown) when the scope that holds it with `await using` ends, however it ends",
+    async () => {
+      const results: RequestResult[] = [];
+      const o = {
+        url: URL,
+        rate: 20,
+        timeout: "2s" as const,
+        insecure: false,
+        t0: T0,
+        onResult: (r: RequestResult) => results.push(r),
+        k6: path.join(dir, "k6"),
+        headers: [],
+      };
+      let held: K6Run | undefined;
+      const thrown = await (async () => {
+        await using k6 = await startK6({ ...o, script: k6Script("loads/constant-rate.k6.ts") });
+        held = k6;
+        expect(pendingTeardowns()).toContain(`stop ${k6.command}`);
+        // Its points arrived: the fake k6 traps SIGINT by now (it writes its summary then).
+        await vi.waitFor(() => expect(results).toHaveLength(2), { timeout: HANG_GUARD, interval: 50 });
+        throw new Error("the body failed");
+      })().catch((e: unknown) => e);
+      // The body's own error, not a SuppressedError: the stop did not throw.
+      expect(thrown).toEqual(new Error("the body failed"));
+      expect(held!.exited()).toMatch(/^k6 exited 0/);
+      expect(held!.summary).toBe("k6 summary: 2 requests; 50.0% failed");
+      expect(pendingTeardowns()).not.toContain(`stop ${held!.command}`);
     },
     2 * HANG_GUARD,
   );

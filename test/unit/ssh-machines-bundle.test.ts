@@ -157,41 +157,37 @@ describe("this host's sshd, bundled, answering on 127.0.0.1 through its wrapper"
   });
 
   it("the forwarder relays to where the target is now; cut drops the open connection and refuses new ones; restore lets them through", async () => {
-    const fwd = await startForwarder(["box", "gone"], async (t) => (t === "box" ? { host: "127.0.0.1", port } : undefined));
-    try {
-      // Asynchronously: the forwarder relays in this process, which a synchronous child would block.
-      const sshVia = (command: string, to: number) =>
-        new Promise<{ status: number | null; stdout: string }>((r) => {
-          let stdout = "";
-          const c = spawn("ssh", sshArgs(command, to), { stdio: ["ignore", "pipe", "ignore"] });
-          c.stdout!.on("data", (b: Buffer) => (stdout += b.toString()));
-          c.on("exit", (status) => r({ status, stdout }));
-        });
-      const through = (command: string) => sshVia(command, fwd.ports.box!);
-      expect((await through("echo through")).stdout).toBe("through\n");
-      expect(fwd.connections.box).toBe(1);
-      // A target that is nowhere now (a node whose container restarts): the connection is closed, ssh fails (255).
-      expect((await sshVia("true", fwd.ports.gone!)).status).toBe(255);
-      // A session open when the network is cut ends (255) at once, not when its command would have: while the same
-      // command started just before it, not through the forwarder, still runs (no wall-clock bound, which a busy
-      // machine would break: the two sessions' commands are the measure).
-      const direct = spawn("ssh", sshArgs("sleep 30"), { stdio: "ignore" });
-      const directEnded = new Promise((r) => direct.on("exit", r));
-      const viaFwd = sshVia("sleep 30", fwd.ports.box!);
-      await new Promise((r) => setTimeout(r, 1500));
-      fwd.cut();
-      expect((await viaFwd).status).toBe(255);
-      expect([direct.exitCode, direct.signalCode], "the session not through the forwarder still runs").toEqual([null, null]);
-      expect((await through("true")).status).toBe(255);
-      expect(fwd.refused.box).toBeGreaterThan(0);
-      fwd.restore();
-      expect((await through("echo again")).stdout).toBe("again\n");
-      // A session that does not go through the forwarder was not cut.
-      expect(direct.exitCode).toBeNull();
-      direct.kill();
-      await directEnded;
-    } finally {
-      await fwd.close();
-    }
+    await using fwd = await startForwarder(["box", "gone"], async (t) => (t === "box" ? { host: "127.0.0.1", port } : undefined));
+    // Asynchronously: the forwarder relays in this process, which a synchronous child would block.
+    const sshVia = (command: string, to: number) =>
+      new Promise<{ status: number | null; stdout: string }>((r) => {
+        let stdout = "";
+        const c = spawn("ssh", sshArgs(command, to), { stdio: ["ignore", "pipe", "ignore"] });
+        c.stdout!.on("data", (b: Buffer) => (stdout += b.toString()));
+        c.on("exit", (status) => r({ status, stdout }));
+      });
+    const through = (command: string) => sshVia(command, fwd.ports.box!);
+    expect((await through("echo through")).stdout).toBe("through\n");
+    expect(fwd.connections.box).toBe(1);
+    // A target that is nowhere now (a node whose container restarts): the connection is closed, ssh fails (255).
+    expect((await sshVia("true", fwd.ports.gone!)).status).toBe(255);
+    // A session open when the network is cut ends (255) at once, not when its command would have: while the same
+    // command started just before it, not through the forwarder, still runs (no wall-clock bound, which a busy
+    // machine would break: the two sessions' commands are the measure).
+    const direct = spawn("ssh", sshArgs("sleep 30"), { stdio: "ignore" });
+    const directEnded = new Promise((r) => direct.on("exit", r));
+    const viaFwd = sshVia("sleep 30", fwd.ports.box!);
+    await new Promise((r) => setTimeout(r, 1500));
+    fwd.cut();
+    expect((await viaFwd).status).toBe(255);
+    expect([direct.exitCode, direct.signalCode], "the session not through the forwarder still runs").toEqual([null, null]);
+    expect((await through("true")).status).toBe(255);
+    expect(fwd.refused.box).toBeGreaterThan(0);
+    fwd.restore();
+    expect((await through("echo again")).stdout).toBe("again\n");
+    // A session that does not go through the forwarder was not cut.
+    expect(direct.exitCode).toBeNull();
+    direct.kill();
+    await directEnded;
   }, 180_000);
 });

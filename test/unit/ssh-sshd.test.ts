@@ -176,13 +176,14 @@ describe("ssh node shell against a real sshd on 127.0.0.1", () => {
 
   it("a machine that does not answer is exit 255 within the connect timeout", async () => {
     const gone = { ...node, port: await freePort() };
+    await using closed = new AsyncDisposableStack();
     const s = await openSshSession("t3st", { parent: dir, connectTimeoutS: 3 });
+    closed.defer(() => closeSshSession(s, [gone]));
     const e = (await sshNode(gone, "worker", s)
       .exec(["true"])
       .catch((x: unknown) => x)) as CommandError;
     expect(e.exitCode).toBe(255);
     expect(e.message).toMatch(/ssh: no connection/);
-    await closeSshSession(s, [gone]);
   });
 
   it("with sudo, the command goes through sudo -n (composed here; this user needs none)", () => {

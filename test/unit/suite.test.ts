@@ -101,6 +101,19 @@ describe("runSuite", () => {
     ]);
   });
 
+  it("on shared clusters, the shared cluster is deleted when runSuite throws (its scope holds it with `await using`), and the error is the body's own", async () => {
+    const w = fakeWorld();
+    // The reporting throws after the run: no afterRun replaces the cluster, only the scope's end deletes it.
+    const failing = runSuite(plan(w, [{ scenario: scenario(w, "a") }], { share: true }), () => ({
+      reporter: {},
+      ended: () => {
+        throw new Error("the report could not be written");
+      },
+    }));
+    await expect(failing).rejects.toEqual(new Error("the report could not be written"));
+    expect([w.state.created, w.state.deleted, pendingTeardowns()]).toEqual([["fake-1"], ["fake-1"], []]);
+  });
+
   it("Ctrl-C ends the running run through the run: its teardown, then the interrupted journal to the reporters; no further run starts", async () => {
     const w = fakeWorld();
     let release!: () => void;

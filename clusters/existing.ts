@@ -169,7 +169,7 @@ export async function hostKubectl(cacheDir: string, progress: Progress): Promise
 /** Checks the kubeconfig and that its API answers, before anything is written to the cluster. */
 export async function checkReachable(t: ExistingTarget): Promise<KubeApi> {
   if (!existsSync(t.kubeconfig)) throw new AftershockError("E_BAD_INPUT", `--kubeconfig ${t.kubeconfig}: no such file`);
-  const api = connectKube(t.kubeconfig, t.context, 10_000);
+  const api = connectKube(t.kubeconfig, t.context, "10s");
   try {
     await api.core.listNamespace({ limit: 1 });
   } catch (e) {

@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Capability, NodeCommandMode, NodeCommandRecord, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
-import { AftershockError, CommandError, parseDuration } from "../errors.js";
+import { AftershockError, CommandError, parseDuration, type Duration } from "../errors.js";
 import { quote, run, type RunOptions, type RunResult } from "../exec.js";
 import { pollUntil, type Clock } from "../wait.js";
 import type { InventoryNode } from "./inventory.js";
@@ -179,7 +179,7 @@ export function readBootMark(stdout: string): { bootId: string; pid1Start: strin
 }
 
 /**
- * Reboots a machine over ssh and waits, within `budgetMs`, for ssh to answer again from a new boot (another boot
+ * Reboots a machine over ssh and waits, within `budget` (default 10m), for ssh to answer again from a new boot (another boot
  * id, or for a container's machine another PID 1: readBootMark; the proof it rebooted rather than dropped a
  * connection) and for systemd to finish booting. Returns a line saying so.
  */
@@ -187,9 +187,10 @@ export async function rebootOverSsh(
   n: InventoryNode,
   node: NodeHandle,
   s: SshSession,
-  o: { budgetMs?: number; intervalMs?: number; clock?: Clock } = {},
+  o: { budget?: Duration; interval?: Duration; clock?: Clock } = {},
 ): Promise<string> {
-  const budgetMs = o.budgetMs ?? 10 * MIN;
+  const budgetMs = o.budget === undefined ? 10 * MIN : parseDuration(o.budget);
+  const intervalMs = o.interval === undefined ? 3000 : parseDuration(o.interval);
   const before = readBootMark((await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { timeout: "30s" })).stdout);
   const was = `boot id ${before.bootId.slice(0, 8)}${before.pid1Start ? `, PID 1 started at tick ${before.pid1Start}` : ""}`;
   // The connection dies with the machine: ssh's 255 (or the budget) here is the reboot starting, not a failure.
@@ -202,7 +203,7 @@ export async function rebootOverSsh(
   await pollUntil(
     `node ${n.name}: did not answer over ssh from a new boot (was ${was})`,
     budgetMs,
-    o.intervalMs ?? 3000,
+    intervalMs,
     async () => {
       const r = await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { allowFailure: true, timeout: "20s" }).catch((e: unknown) => ({
         exitCode: -1,
@@ -226,7 +227,7 @@ export async function rebootOverSsh(
   await pollUntil(
     `node ${n.name}: systemd did not finish booting`,
     left,
-    o.intervalMs ?? 3000,
+    intervalMs,
     async () => {
       const r = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeout: "20s" }).catch(() => ({ stdout: "", stderr: "no answer" }));
       const state = r.stdout.trim();

@@ -212,7 +212,7 @@ export class LoadStream implements AsyncDisposable {
       command,
       namespace: ctx.namespace,
       ready: /"timestamp"/,
-      readyBudgetMs: 30_000 + this.timeoutMs,
+      readyBudget: ms(30_000 + this.timeoutMs),
       onLine: (line) => {
         const r = parseVegetaLine(line, this.t0, served);
         if (r) this.series.add(r);

@@ -1,6 +1,6 @@
 import type { NodeHandle, NodeRole } from "../contract.js";
 import { docker } from "../docker.js";
-import { AftershockError, CommandError } from "../errors.js";
+import { AftershockError, CommandError, parseDuration, type Duration } from "../errors.js";
 import { run, type RunOptions } from "../exec.js";
 import { checkRegistryAddress } from "../input-checks.js";
 import { LABELS } from "../labels.js";
@@ -87,8 +87,8 @@ interface NodeList {
 }
 
 /** Polls until every node container is a Ready Node; the timeout names what was still not Ready. */
-export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promise<void> {
-  await pollUntil("nodes did not become Ready", budgetMs, 2000, async () => {
+export async function waitNodesReady(cluster: Cluster, budget: Duration): Promise<void> {
+  await pollUntil("nodes did not become Ready", parseDuration(budget), 2000, async () => {
     try {
       const r = await cluster.kubectl(["get", "nodes", "-o", "json"], { timeout: "20s" });
       const list = JSON.parse(r.stdout) as NodeList;

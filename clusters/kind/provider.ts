@@ -14,7 +14,7 @@ export { KIND_CAPABILITIES, type Cluster, type ClusterInfo, type ClusterSpec, ty
 export { kindNodeRunArgs, waitNodesReady, type ContainerInspect } from "./nodes.js";
 export { removeRunResources, runObjects } from "./run-objects.js";
 import { connectKube, type KubeApi } from "../kube.js";
-import { AftershockError, CommandError, formatDuration, parseDuration } from "../errors.js";
+import { AftershockError, CommandError, formatDuration, parseDuration, type Duration } from "../errors.js";
 import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent, builtKubectl } from "../images/go-build.js";
@@ -253,7 +253,7 @@ export class KindProvider implements Provider {
       const kindEntry = publishedKind(choice.entry.kind, this.published);
       if (!kindEntry && this.images === "pull") throw kindNotPublished(choice.entry, this.published);
       const pulled = await withStep(this.progress, `Pulling ${choice.entry.ref}`, 10 * MIN, (s) =>
-        pullPinned(choice.entry.ref, { answerMs: 30_000, totalMs: 10 * MIN, onLine: (l) => s.detail(l) }),
+        pullPinned(choice.entry.ref, { answerWithin: "30s", total: "10m", onLine: (l) => s.detail(l) }),
       );
       if (pulled.ok) {
         origins.push({ what: "node image", ref: choice.entry.ref, how: "pulled", ...(pulled.digest ? { pin: pulled.digest } : {}), why: choice.why });
@@ -342,7 +342,7 @@ export class KindProvider implements Provider {
     try {
       await this.kindCreate(c);
       const cluster = await this.attachCreated(c);
-      await this.waitReady(cluster, spec.readyBudget ? parseDuration(spec.readyBudget) : 5 * MIN, timings);
+      await this.waitReady(cluster, spec.readyBudget ?? "5m", timings);
       timings.totalMs = performance.now() - t0;
       return cluster;
     } catch (e) {
@@ -436,9 +436,9 @@ export class KindProvider implements Provider {
   }
 
   /** Action "wait": every node Ready within the budget. */
-  private async waitReady(cluster: Cluster, budget: number, timings: Record<string, number>): Promise<void> {
+  private async waitReady(cluster: Cluster, budget: Duration, timings: Record<string, number>): Promise<void> {
     const t2 = performance.now();
-    await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
+    await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, parseDuration(budget), () => waitNodesReady(cluster, budget));
     timings.nodesReadyMs = performance.now() - t2;
   }
 

@@ -75,8 +75,8 @@ export function sshOptions(n: InventoryNode, s: Pick<SshSession, "knownHosts" | 
  * root, and, with a budget, under the node's `timeout`: ControlMaster hands the client's stdout and stderr to the
  * master, so killing the client alone would leave the command running and our pipes open until it ends.
  */
-export function remoteLine(argv: readonly string[], sudo: boolean, budgetMs?: number): string {
-  const limit = budgetMs !== undefined ? ["timeout", "--kill-after=5", `${Math.max(1, Math.ceil(budgetMs / 1000))}s`] : [];
+export function remoteLine(argv: readonly string[], sudo: boolean, budget?: Duration): string {
+  const limit = budget !== undefined ? ["timeout", "--kill-after=5", `${Math.max(1, Math.ceil(parseDuration(budget) / 1000))}s`] : [];
   return [...(sudo ? ["sudo", "-n", "--"] : []), ...limit, ...argv].map(quote).join(" ");
 }
 
@@ -100,7 +100,7 @@ export function sshNode(n: InventoryNode, role: NodeRole, s: SshSession, onComma
     const shown = shownAs(n, argv);
     const o: RunOptions = { timeout: "2m", ...opts };
     try {
-      const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeout === undefined ? undefined : parseDuration(o.timeout))], o);
+      const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeout)], o);
       onCommand?.({ node: n.name, command: shown, exitCode: r.exitCode, elapsedMs: r.elapsedMs });
       return { ...r, command: shown };
     } catch (e) {

@@ -118,7 +118,7 @@ describe("ssh command lines", () => {
   it("quotes every word for the node's shell, behind sudo -n, under the node's timeout when there is a budget", () => {
     expect(remoteLine(["bash", "-c", "echo 'hi' $X"], false)).toBe(`bash -c 'echo '\\''hi'\\'' $X'`);
     expect(remoteLine(["crictl", "ps"], true)).toBe("sudo -n -- crictl ps");
-    expect(remoteLine(["crictl", "ps"], true, 1500)).toBe("sudo -n -- timeout --kill-after=5 2s crictl ps");
+    expect(remoteLine(["crictl", "ps"], true, "1500ms")).toBe("sudo -n -- timeout --kill-after=5 2s crictl ps");
     // What the node's shell makes of it is the argv again.
     const line = remoteLine(["printf", "%s|", "a b", "it's", "$HOME", ""], false);
     expect(spawnSync("sh", ["-c", line], { encoding: "utf8" }).stdout).toBe("a b|it's|$HOME||");

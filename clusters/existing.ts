@@ -282,7 +282,7 @@ function registryLoader(registry: string, cacheDir: string, progress: Progress):
       try {
         for (const ref of refs) {
           const tar = path.join(dir, "image.tar");
-          await withStep(progress, `Pushing ${ref} to ${registryRef(registry, ref)}`, 5 * MIN, async () => {
+          await withStep(progress, `Pushing ${ref} to ${registryRef(registry, ref)}`, "5m", async () => {
             await docker.run(["save", "-o", tar, ref], { timeout: "5m" });
             await run(crane, ["push", "--insecure", tar, registryRef(registry, ref)], { timeout: "5m" });
           });

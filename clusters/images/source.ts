@@ -158,7 +158,7 @@ export async function downloadKind(
   if (cachedKind(entry, cacheDir)) return { path: bin, how: "cached" };
   const budgetMs = parseDuration(budget);
   try {
-    const body = await withStep(progress, `Downloading kind ${entry.version} (${entry.url})`, budgetMs, async () => {
+    const body = await withStep(progress, `Downloading kind ${entry.version} (${entry.url})`, budget, async () => {
       const res = await fetch(entry.url, { signal: AbortSignal.timeout(budgetMs) });
       if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
       return Buffer.from(await res.arrayBuffer());

@@ -103,7 +103,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
   let ready = false;
   try {
     await api.core.createNamespacedPod({ namespace, body: pod });
-    await pollUntil(`side pod ${namespace}/${name} running`, readyBudgetMs, 1000, async () => {
+    await pollUntil(`side pod ${namespace}/${name} running`, spec.readyBudget, "1s", async () => {
       const p = await api.core.readNamespacedPod({ name, namespace });
       const phase = p.status?.phase ?? "Pending";
       const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;

@@ -1,5 +1,5 @@
 import { docker } from "../docker.js";
-import { AftershockError, parseDuration, type Duration } from "../errors.js";
+import { AftershockError, type Duration } from "../errors.js";
 import { LABELS } from "../labels.js";
 import { pollUntil } from "../wait.js";
 import { releaseNodes, type Released } from "./node-cgroups.js";
@@ -29,7 +29,7 @@ export async function removeRunResources(
   // What there was to remove; when this returns, all of it is gone.
   const before = await runObjects(runId);
   const count = (kind: string) => before.filter((o) => o.kind === kind).length;
-  await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, parseDuration(budget), 5000, async () => {
+  await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budget, "5s", async () => {
     const errors: string[] = [];
     // A frozen or I/O-limited cgroup under a node would make `docker rm -f` wait on it: release first.
     onReleased?.(await releaseNodes(await docker.ids("container", [filter])));

@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Capability, NodeCommandMode, NodeCommandRecord, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
-import { AftershockError, CommandError, parseDuration, type Duration } from "../errors.js";
+import { AftershockError, CommandError, ms, parseDuration, type Duration } from "../errors.js";
 import { quote, run, type RunOptions, type RunResult } from "../exec.js";
 import { pollUntil, type Clock } from "../wait.js";
 import type { InventoryNode } from "./inventory.js";
@@ -13,8 +13,6 @@ import type { InventoryNode } from "./inventory.js";
  * for free, and a bug in it is one they can reproduce by hand with the command line we print. Nothing here
  * goes through the API server: it works while the API server, or etcd, is down.
  */
-
-const MIN = 60_000;
 
 /** The run's ssh files: a known_hosts of its own (trust on first use, then pinned for the run) and the ControlMaster sockets. */
 export interface SshSession {
@@ -189,8 +187,8 @@ export async function rebootOverSsh(
   s: SshSession,
   o: { budget?: Duration; interval?: Duration; clock?: Clock } = {},
 ): Promise<string> {
-  const budgetMs = o.budget === undefined ? 10 * MIN : parseDuration(o.budget);
-  const intervalMs = o.interval === undefined ? 3000 : parseDuration(o.interval);
+  const budget = o.budget ?? "10m";
+  const interval = o.interval ?? "3s";
   const before = readBootMark((await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { timeout: "30s" })).stdout);
   const was = `boot id ${before.bootId.slice(0, 8)}${before.pid1Start ? `, PID 1 started at tick ${before.pid1Start}` : ""}`;
   // The connection dies with the machine: ssh's 255 (or the budget) here is the reboot starting, not a failure.
@@ -202,8 +200,8 @@ export async function rebootOverSsh(
   let now = before;
   await pollUntil(
     `node ${n.name}: did not answer over ssh from a new boot (was ${was})`,
-    budgetMs,
-    intervalMs,
+    budget,
+    interval,
     async () => {
       const r = await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { allowFailure: true, timeout: "20s" }).catch((e: unknown) => ({
         exitCode: -1,
@@ -223,11 +221,11 @@ export async function rebootOverSsh(
     now.bootId !== before.bootId
       ? `boot id ${now.bootId.slice(0, 8)}, was ${before.bootId.slice(0, 8)}`
       : `a new PID 1; boot id ${before.bootId.slice(0, 8)} kept: a container sharing its host's kernel`;
-  const left = Math.max(30_000, budgetMs - (Date.now() - started));
+  const left = ms(Math.max(30_000, parseDuration(budget) - (Date.now() - started)));
   await pollUntil(
     `node ${n.name}: systemd did not finish booting`,
     left,
-    intervalMs,
+    interval,
     async () => {
       const r = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeout: "20s" }).catch(() => ({ stdout: "", stderr: "no answer" }));
       const state = r.stdout.trim();

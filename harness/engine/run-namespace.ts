@@ -1,4 +1,4 @@
-import { AftershockError, formatDuration, parseDuration, type Duration } from "../../clusters/errors.js";
+import { AftershockError, formatDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "../../clusters/kube.js";
 import { LABELS, ownerLabel } from "../../clusters/labels.js";
 import { pollUntil, realClock, type Clock } from "../../clusters/wait.js";
@@ -31,8 +31,8 @@ export async function deleteRunNamespace(
   let deleteSent = false;
   const seen = await pollUntil(
     `namespace ${name} gone`,
-    parseDuration(budget),
-    parseDuration(opts.interval ?? "1s"),
+    budget,
+    opts.interval ?? "1s",
     async () => {
       let ns;
       try {

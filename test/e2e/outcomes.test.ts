@@ -56,8 +56,8 @@ describe("etcd-port-conflict's outcome paths against real clusters", () => {
             ({ cluster, clock }) =>
               pollUntil(
                 "the mistaken delete of sentinel-007",
-                90_000,
-                3000,
+                "90s",
+                "3s",
                 async () => {
                   try {
                     const r = await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels", "--ignore-not-found"]);

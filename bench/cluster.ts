@@ -105,7 +105,7 @@ async function main() {
     const spec: ClusterSpec = { ...shape, kubernetesVersion: version, runId };
     // Stopped (its peak read) and deleted (timed) below; `await using` releases both when anything in between throws,
     // the cluster first (stop() and delete() run once).
-    await using mem = sampleRunMemory(runId, { intervalMs: 2000 });
+    await using mem = sampleRunMemory(runId, { interval: "2s" });
     const t0 = performance.now();
     await using cluster = await provider.create(spec);
     const createS = secs(performance.now() - t0);

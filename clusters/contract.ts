@@ -1,4 +1,4 @@
-import { AftershockError } from "./errors.js";
+import { AftershockError, type Duration } from "./errors.js";
 import { quote, type RunOptions, type RunResult } from "./exec.js";
 import type { KubeApi } from "./kube.js";
 import type { ImagesMode, Origin } from "./images/source.js";
@@ -91,7 +91,7 @@ export interface SideContainerSpec {
   namespace: string;
   /** A line the container prints once it is working; start() fails with the budget when it does not appear. */
   ready: RegExp;
-  readyBudgetMs: number;
+  readyBudget: Duration;
   onLine(line: string, stream: "stdout" | "stderr"): void;
   /**
    * Nodes an in-cluster side container must not run on (the one a fault takes away). Such a container then also

@@ -169,7 +169,7 @@ export async function hostKubectl(cacheDir: string, progress: Progress): Promise
 /** Checks the kubeconfig and that its API answers, before anything is written to the cluster. */
 export async function checkReachable(t: ExistingTarget): Promise<KubeApi> {
   if (!existsSync(t.kubeconfig)) throw new AftershockError("E_BAD_INPUT", `--kubeconfig ${t.kubeconfig}: no such file`);
-  const api = connectKube(t.kubeconfig, t.context, 10_000);
+  const api = connectKube(t.kubeconfig, t.context, "10s");
   try {
     await api.core.listNamespace({ limit: 1 });
   } catch (e) {
@@ -282,7 +282,7 @@ function registryLoader(registry: string, cacheDir: string, progress: Progress):
       try {
         for (const ref of refs) {
           const tar = path.join(dir, "image.tar");
-          await withStep(progress, `Pushing ${ref} to ${registryRef(registry, ref)}`, 5 * MIN, async () => {
+          await withStep(progress, `Pushing ${ref} to ${registryRef(registry, ref)}`, "5m", async () => {
             await docker.run(["save", "-o", tar, ref], { timeout: "5m" });
             await run(crane, ["push", "--insecure", tar, registryRef(registry, ref)], { timeout: "5m" });
           });

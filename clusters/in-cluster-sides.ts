@@ -1,6 +1,6 @@
 import type { V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import type { SideContainers, SideContainerSpec, StartedSideContainer } from "./contract.js";
-import { AftershockError, formatDuration } from "./errors.js";
+import { AftershockError, formatDuration, parseDuration } from "./errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "./kube.js";
 import { CONTROL_PLANE_ROLE, LABELS } from "./labels.js";
 import { registerTeardown } from "./teardown.js";
@@ -71,6 +71,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
   const namespace = spec.namespace;
   const name = podName(spec.name);
   const t0 = Date.now();
+  const readyBudgetMs = parseDuration(spec.readyBudget);
   const remove = async () => {
     await api.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch((e: unknown) => {
       if (apiStatus(e) !== 404) throw e;
@@ -102,7 +103,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
   let ready = false;
   try {
     await api.core.createNamespacedPod({ namespace, body: pod });
-    await pollUntil(`side pod ${namespace}/${name} running`, spec.readyBudgetMs, 1000, async () => {
+    await pollUntil(`side pod ${namespace}/${name} running`, spec.readyBudget, "1s", async () => {
       const p = await api.core.readNamespacedPod({ name, namespace });
       const phase = p.status?.phase ?? "Pending";
       const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;
@@ -119,7 +120,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
       if (!ready && lines.length < 20) lines.push(l);
       spec.onLine(l, "stdout");
     });
-    const left = Math.max(1000, spec.readyBudgetMs - (Date.now() - t0));
+    const left = Math.max(1000, readyBudgetMs - (Date.now() - t0));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       sawReady,
@@ -137,7 +138,7 @@ async function startPod(api: KubeApi, runId: string, image: string, spec: SideCo
     const why = e instanceof AftershockError ? e.message : e instanceof Error ? e.message : apiErrorLine(e);
     throw new AftershockError(
       "E_CLUSTER",
-      `side pod ${namespace}/${name} (${image}) did not start: ${why.split("\n")[0]} (after ${formatDuration(Date.now() - t0)}, budget ${formatDuration(spec.readyBudgetMs)})`,
+      `side pod ${namespace}/${name} (${image}) did not start: ${why.split("\n")[0]} (after ${formatDuration(Date.now() - t0)}, budget ${formatDuration(readyBudgetMs)})`,
       { cause: e },
     );
   }

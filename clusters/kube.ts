@@ -42,10 +42,11 @@ export interface KubeApi {
    * A streaming GET (a pod's log with follow=true), each line to `onLine` until the server ends it or stop() is
    * called; a status that is not 2xx is an error with its status. No deadline once it answers: stop() ends it.
    */
-  follow(path: string, onLine: (line: string) => void, answerWithinMs?: number): Promise<{ stop(): void }>;
+  follow(path: string, onLine: (line: string) => void, answerWithin?: Duration): Promise<{ stop(): void }>;
 }
 
-export const REQUEST_TIMEOUT_MS = 15_000;
+/** How long a request may take to answer unless connectKube is told otherwise. */
+export const REQUEST_TIMEOUT: Duration = "15s";
 
 /** Aborts a request that has not answered within `ms`. */
 function deadline(ms: number): Middleware {
@@ -59,7 +60,8 @@ function deadline(ms: number): Middleware {
 }
 
 /** Connects to the API named by a kubeconfig file (and context, if given). */
-export function connectKube(kubeconfigPath: string, context?: string, requestTimeoutMs = REQUEST_TIMEOUT_MS): KubeApi {
+export function connectKube(kubeconfigPath: string, context?: string, requestTimeout: Duration = REQUEST_TIMEOUT): KubeApi {
+  const requestTimeoutMs = parseDuration(requestTimeout);
   const config = new KubeConfig();
   try {
     config.loadFromFile(kubeconfigPath);
@@ -100,7 +102,8 @@ export function connectKube(kubeconfigPath: string, context?: string, requestTim
     coordination: make(CoordinationV1Api),
     objects: make(KubernetesObjectApi),
     raw: (path, timeout) => rawGet(config, new URL(path, cluster.server), timeout === undefined ? requestTimeoutMs : parseDuration(timeout)),
-    follow: (path, onLine, answerWithinMs = requestTimeoutMs) => followLines(config, new URL(path, cluster.server), onLine, answerWithinMs),
+    follow: (path, onLine, answerWithin) =>
+      followLines(config, new URL(path, cluster.server), onLine, answerWithin === undefined ? requestTimeoutMs : parseDuration(answerWithin)),
   };
 }
 

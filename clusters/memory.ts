@@ -1,6 +1,7 @@
 import { docker } from "./docker.js";
 import { LABELS } from "./labels.js";
 import { run } from "./exec.js";
+import { parseDuration, type Duration } from "./errors.js";
 
 export interface MemorySampler extends AsyncDisposable {
   /** Stops sampling; resolves to the highest total seen, in MiB. Harmless to repeat; [Symbol.asyncDispose] stops it too. */
@@ -16,16 +17,16 @@ export function usageMiB(memUsage: string): number {
 
 /**
  * Samples `docker stats` of every container carrying the run label (nodes, load balancer) every
- * `intervalMs`, and keeps the peak of their summed memory. Gives up on its own after `maxMs`.
+ * `interval` (default 5s), and keeps the peak of their summed memory. Gives up on its own after `max` (default 2h).
  */
-export function sampleRunMemory(runId: string, opts: { intervalMs?: number; maxMs?: number } = {}): MemorySampler {
-  const interval = opts.intervalMs ?? 5000;
+export function sampleRunMemory(runId: string, opts: { interval?: Duration; max?: Duration } = {}): MemorySampler {
+  const interval = parseDuration(opts.interval ?? "5s");
   let peak = 0;
   let stopped = false;
   let wake: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const loop = (async () => {
-    const deadline = Date.now() + (opts.maxMs ?? 2 * 60 * 60_000);
+    const deadline = Date.now() + parseDuration(opts.max ?? "2h");
     while (!stopped && Date.now() < deadline) {
       const ids = await docker.ids("container", [`label=${LABELS.run}=${runId}`]).catch(() => []);
       if (ids.length) {

@@ -1,12 +1,12 @@
-import { formatDuration } from "./errors.js";
+import { formatDuration, parseDuration, type Duration } from "./errors.js";
 
 /**
  * Progress for long steps, written for people: one line when a step starts (with its budget), a heartbeat
  * while it runs, one line when it ends. Works the same on a terminal and in a CI log.
  */
 export interface Progress {
-  /** Starts a step; `budgetMs` is shown so nobody wonders how long to wait. */
-  step(title: string, budgetMs?: number): StepHandle;
+  /** Starts a step; `budget` is shown so nobody wonders how long to wait. */
+  step(title: string, budget?: Duration): StepHandle;
   info(message: string): void;
   warn(message: string): void;
 }
@@ -22,19 +22,19 @@ export interface StepHandle {
 export class ConsoleProgress implements Progress {
   constructor(
     private readonly write: (line: string) => void = (l) => process.stderr.write(l + "\n"),
-    private readonly heartbeatMs = 30_000,
+    private readonly heartbeat: Duration = "30s",
     private readonly indent = "",
   ) {}
 
-  step(title: string, budgetMs?: number): StepHandle {
+  step(title: string, budget?: Duration): StepHandle {
     const started = performance.now();
-    const budget = budgetMs ? ` (budget ${formatDuration(budgetMs)})` : "";
-    this.write(`${this.indent}• ${title}${budget} …`);
+    const shown = budget ? ` (budget ${formatDuration(parseDuration(budget))})` : "";
+    this.write(`${this.indent}• ${title}${shown} …`);
     let last = "";
     const timer = setInterval(() => {
       const elapsed = formatDuration(performance.now() - started);
       this.write(`${this.indent}  … ${title}: ${elapsed}${last ? ` — ${last}` : ""}`);
-    }, this.heartbeatMs);
+    }, parseDuration(this.heartbeat));
     timer.unref();
     const end = (mark: string, text: string) => {
       clearInterval(timer);
@@ -79,8 +79,8 @@ export class RecordingProgress implements Progress {
 }
 
 /** Runs `fn` as a step: done on success, fail (and rethrow) on error. */
-export async function withStep<T>(p: Progress, title: string, budgetMs: number | undefined, fn: (s: StepHandle) => Promise<T>): Promise<T> {
-  const s = p.step(title, budgetMs);
+export async function withStep<T>(p: Progress, title: string, budget: Duration | undefined, fn: (s: StepHandle) => Promise<T>): Promise<T> {
+  const s = p.step(title, budget);
   try {
     const r = await fn(s);
     s.done();

@@ -1,4 +1,4 @@
-import { AftershockError, formatDuration } from "./errors.js";
+import { AftershockError, formatDuration, parseDuration, type Duration } from "./errors.js";
 
 /** Injected time, so budgets can be tested without waiting. */
 export interface Clock {
@@ -12,19 +12,21 @@ export const realClock: Clock = {
 };
 
 /**
- * The one poll-until-deadline loop: repeats `check` every `intervalMs` (never sleeping past the deadline)
- * until it reports ok, and returns what it saw then; after `budgetMs` it throws `onTimeout(lastSeen)` or an
+ * The one poll-until-deadline loop: repeats `check` every `interval` (never sleeping past the deadline)
+ * until it reports ok, and returns what it saw then; after `budget` it throws `onTimeout(lastSeen)` or an
  * E_TIMEOUT "<what> within <budget>; last seen: <what the last check saw>". A check is always made at least
  * once, and once more at the deadline.
  */
 export async function pollUntil(
   what: string,
-  budgetMs: number,
-  intervalMs: number,
+  budget: Duration,
+  interval: Duration,
   check: () => Promise<{ ok: boolean; seen: string }>,
   opts: { clock?: Clock; onTimeout?: (lastSeen: string) => Error } = {},
 ): Promise<string> {
   const clock = opts.clock ?? realClock;
+  const budgetMs = parseDuration(budget);
+  const intervalMs = parseDuration(interval);
   const deadline = clock.now() + budgetMs;
   for (;;) {
     const r = await check();

@@ -410,7 +410,7 @@ export async function aptInstall(pkgs: string[], progress: Progress, lock = HOST
 }
 
 async function aptInstallNow(pkgs: string[], progress: Progress): Promise<void> {
-  const s = progress.step(`apt-get install ${pkgs.join(" ")}`, 10 * 60_000);
+  const s = progress.step(`apt-get install ${pkgs.join(" ")}`, "10m");
   try {
     const env = { DEBIAN_FRONTEND: "noninteractive" };
     await run("apt-get", ["update", "-q"], { env, timeout: "5m", onLine: (l) => s.detail(l) });

@@ -47,8 +47,8 @@ export async function startLocalRegistry(cacheDir: string, progress: Progress, p
   const gateway = await bridgeGateway();
   if (!gateway) throw new AftershockError("E_DOCKER_DOWN", "Docker's default bridge has no gateway address (neither in its IPAM config nor on its interface)");
   const address = `${gateway}:${port}`;
-  await withStep(progress, `Registry at ${address} (docker-registry)`, 30_000, () =>
-    pollUntil(`registry at ${address} answers GET /v2/`, 30_000, 500, async () => {
+  await withStep(progress, `Registry at ${address} (docker-registry)`, "30s", () =>
+    pollUntil(`registry at ${address} answers GET /v2/`, "30s", "500ms", async () => {
       try {
         const r = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(2000) });
         return { ok: r.ok, seen: `HTTP ${r.status}` };

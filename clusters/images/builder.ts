@@ -30,7 +30,6 @@ import { cniManifest, storageManifest } from "./manifests.js";
 import * as recipes from "./recipes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MIN = 60_000;
 /**
  * Bump when the way images are assembled changes, so cached images are rebuilt. 4: the node offers what kind's node
  * image offers, no more (NODE_PACKAGES; no etcdctl or etcdutl in /usr/bin; /sbin/init a link to systemd).
@@ -219,24 +218,22 @@ async function buildLocked(version: string, opts: ImageBuildOptions): Promise<No
     const images = componentImages({ version, etcdTag, corednsTag, pauseTag, kube, etcd, coredns, localPath, netd, echo, pause });
     for (const img of images) {
       const title = img.hostRef === img.nodeRef ? `Image ${img.hostRef}` : `Image ${img.hostRef} (${img.nodeRef} inside the node)`;
-      await withStep(progress, title, 3 * MIN, () =>
-        dockerBuild(work, img.hostRef, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions),
-      );
+      await withStep(progress, title, "3m", () => dockerBuild(work, img.hostRef, img.from === "tools" ? toolsImage : "scratch", img.files, img.instructions));
     }
     await loadBalancerImage(work, profile, toolsImage, lb, progress);
 
     const preloaded = images.map((i) => i.nodeRef);
     const imagesTar = path.join(work, "images.tar");
-    await withStep(progress, `Saving ${preloaded.length} component images for preloading`, 5 * MIN, () =>
+    await withStep(progress, `Saving ${preloaded.length} component images for preloading`, "5m", () =>
       docker.run(["save", "-o", imagesTar, ...images.map((i) => i.hostRef)], { timeout: "5m" }),
     );
 
     const nodeBase = `${PINNED.localRegistry}/node-base:${version}`;
-    await withStep(progress, `Node image layers for Kubernetes ${version}`, 5 * MIN, () =>
+    await withStep(progress, `Node image layers for Kubernetes ${version}`, "5m", () =>
       nodeImageLayers({ work, version, profile, pauseTag, kube, crictl, runtime, netd, localPath, nodeRootfs, nodeBase }),
     );
 
-    await withStep(progress, `Preloading component images into the node's containerd`, 10 * MIN, () => preload(nodeBase, imagesTar, ref, key, images));
+    await withStep(progress, `Preloading component images into the node's containerd`, "10m", () => preload(nodeBase, imagesTar, ref, key, images));
     // The renamed component images were only the way into the node image: the next build makes them again (a warm
     // run looks at the node image's labels alone), so they do not stay in the host's Docker. Only they go (aftershock.local/k8s/…: upstream names live in the node alone). Images
     // that keep our name are used from the host too: a team's workload (examples/shop) runs aftershock.local/echo.
@@ -266,27 +263,23 @@ async function loadBalancerImage(
   lb: BuiltComponent | undefined,
   progress: Progress,
 ): Promise<void> {
-  await withStep(
-    progress,
-    `Image ${profile.loadBalancer.localImage} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`,
-    3 * MIN,
-    () =>
-      lb
-        ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
-          dockerBuild(work, profile.loadBalancer.localImage, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
-        : dockerBuild(
-            work,
-            profile.loadBalancer.localImage,
-            toolsImage,
-            [],
-            [
-              "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
-              "STOPSIGNAL SIGUSR1",
-              // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
-              // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
-              'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
-            ],
-          ),
+  await withStep(progress, `Image ${profile.loadBalancer.localImage} (kind's control-plane load balancer: ${profile.loadBalancer.implementation})`, "3m", () =>
+    lb
+      ? // kind ≥ v0.32 runs `bash -c '… envoy -c /home/envoy/envoy.yaml'` in this image: our balancer answers to that name.
+        dockerBuild(work, profile.loadBalancer.localImage, toolsImage, [{ src: lb.bins.envoy!, dest: "/usr/local/bin/envoy" }], ["STOPSIGNAL SIGTERM"])
+      : dockerBuild(
+          work,
+          profile.loadBalancer.localImage,
+          toolsImage,
+          [],
+          [
+            "RUN mkdir -p /usr/local/etc/haproxy && printf 'global\\n  daemon\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 50s\\n  timeout server 50s\\nfrontend stub\\n  bind *:6443\\n' > /usr/local/etc/haproxy/haproxy.cfg",
+            "STOPSIGNAL SIGUSR1",
+            // kind's config asks for maxconn 100000, which needs a file limit Docker may not grant (raising it
+            // needs CAP_SYS_RESOURCE); -n on the command line takes precedence and is plenty for a test cluster.
+            'ENTRYPOINT ["haproxy", "-W", "-db", "-n", "4000", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+          ],
+        ),
   );
 }
 
@@ -465,7 +458,7 @@ async function buildToolsImage(rootfs: string, work: string, progress: Progress)
   const ref = `${rootfs}-auto`;
   if (await docker.imageExists(ref)) return ref;
   aboutToBuild(ref);
-  await withStep(progress, "Tools image (iptables backend auto-selection)", 3 * MIN, () =>
+  await withStep(progress, "Tools image (iptables backend auto-selection)", "3m", () =>
     dockerBuild(
       work,
       ref,
@@ -484,7 +477,7 @@ async function buildPause(cacheDir: string, progress: Progress): Promise<string>
   if (existsSync(out)) return out;
   aboutToBuild("pause");
   await mkdir(path.dirname(out), { recursive: true });
-  await withStep(progress, "Building pause (static C)", MIN, () => run("gcc", ["-Os", "-static", "-s", "-o", out, src]));
+  await withStep(progress, "Building pause (static C)", "1m", () => run("gcc", ["-Os", "-static", "-s", "-o", out, src]));
   return out;
 }
 
@@ -516,7 +509,7 @@ export async function ensureRootfs(name: string, packages: string[], cacheDir: s
   await withStep(
     progress,
     `Debian ${PINNED.debianSuite} rootfs "${name}" with mmdebstrap --mode=${root ? "root" : "unshare"} (${packages.length} packages)`,
-    10 * MIN,
+    "10m",
     async (s) => {
       await mkdir(cacheDir, { recursive: true });
       const dir = await mkdtemp(path.join(cacheDir, `rootfs-${name}-`));

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AftershockError, CommandError } from "../errors.js";
+import { AftershockError, CommandError, ms } from "../errors.js";
 import { run } from "../exec.js";
 import type { Progress } from "../progress.js";
 import { PINNED } from "../versions.js";
@@ -76,7 +76,7 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
     return { name: c.name, version: c.version, binDir, bins, cached: true, toolchain: info.toolchain };
   }
   aboutToBuild(`${c.name} ${c.version}`);
-  const step = progress.step(`Building ${c.name} ${c.version} from Go modules (${c.outputs.map((o) => o.bin).join(", ")})`, c.budgetMs);
+  const step = progress.step(`Building ${c.name} ${c.version} from Go modules (${c.outputs.map((o) => o.bin).join(", ")})`, ms(c.budgetMs));
   try {
     await rm(dir, { recursive: true, force: true });
     await mkdir(binDir, { recursive: true });

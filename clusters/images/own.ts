@@ -21,8 +21,8 @@ const BUILDERS: Record<string, (cacheDir: string, progress: Progress) => Promise
 export async function ownImage(ref: string, mode: ImagesMode, published: Published, cacheDir: string, progress: Progress): Promise<Origin> {
   const pinned = mode === "build" ? undefined : published.own[ref];
   if (pinned) {
-    const pulled = await withStep(progress, `Pulling ${pinned}`, 5 * 60_000, (s) =>
-      pullPinned(pinned, { answerMs: 30_000, totalMs: 5 * 60_000, onLine: (l) => s.detail(l) }),
+    const pulled = await withStep(progress, `Pulling ${pinned}`, "5m", (s) =>
+      pullPinned(pinned, { answerWithin: "30s", total: "5m", onLine: (l) => s.detail(l) }),
     );
     if (pulled.ok) {
       await docker.run(["tag", pinned, ref]);

@@ -73,7 +73,7 @@ export async function publishImages(o: PublishOptions): Promise<Published> {
 async function push(local: string, target: string, progress: Progress): Promise<string> {
   await docker.run(["tag", local, target]);
   try {
-    const r = await withStep(progress, `Pushing ${local} as ${target}`, 10 * 60_000, () => docker.run(["push", target], { timeout: "10m" }));
+    const r = await withStep(progress, `Pushing ${local} as ${target}`, "10m", () => docker.run(["push", target], { timeout: "10m" }));
     const digest = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout)?.[1];
     if (!digest) throw new AftershockError("E_BUILD", `docker push ${target} printed no digest: ${r.stdout.trim().split("\n").pop() ?? ""}`);
     return digest;

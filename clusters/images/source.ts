@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { docker } from "../docker.js";
-import { AftershockError } from "../errors.js";
+import { AftershockError, parseDuration, type Duration } from "../errors.js";
 import type { Progress } from "../progress.js";
 import { withStep } from "../progress.js";
 import type { Published, PublishedKind, PublishedNodeImage } from "./published.js";
@@ -81,11 +81,13 @@ export interface PullResult {
 }
 
 /**
- * `docker pull ref`, where ref is pinned. A registry that does not answer within `answerMs` (no line of progress)
- * is taken as unreachable and the pull is stopped; one that answers gets `totalMs` to finish. Through the engine,
+ * `docker pull ref`, where ref is pinned. A registry that does not answer within `answerWithin` (no line of progress)
+ * is taken as unreachable and the pull is stopped; one that answers gets `total` to finish. Through the engine,
  * so its registry mirrors and credentials apply.
  */
-export async function pullPinned(ref: string, opts: { answerMs: number; totalMs: number; onLine?: (l: string) => void }): Promise<PullResult> {
+export async function pullPinned(ref: string, opts: { answerWithin: Duration; total: Duration; onLine?: (l: string) => void }): Promise<PullResult> {
+  const answerMs = parseDuration(opts.answerWithin);
+  const totalMs = parseDuration(opts.total);
   const t0 = performance.now();
   if (await docker.imageExists(ref)) return { ok: true, digest: await repoDigest(ref), ms: performance.now() - t0 };
   const result = await new Promise<{ code: number | null; out: string; timedOut?: string }>((resolve) => {
@@ -97,8 +99,8 @@ export async function pullPinned(ref: string, opts: { answerMs: number; totalMs:
       timedOut = why;
       child.kill("SIGTERM");
     };
-    const answer = setTimeout(() => !answered && stop(`no answer from the registry within ${Math.round(opts.answerMs / 1000)}s`), opts.answerMs);
-    const total = setTimeout(() => stop(`not pulled within ${Math.round(opts.totalMs / 1000)}s`), opts.totalMs);
+    const answer = setTimeout(() => !answered && stop(`no answer from the registry within ${Math.round(answerMs / 1000)}s`), answerMs);
+    const total = setTimeout(() => stop(`not pulled within ${Math.round(totalMs / 1000)}s`), totalMs);
     const take = (chunk: Buffer) => {
       const text = chunk.toString();
       out += text;
@@ -149,13 +151,14 @@ export async function downloadKind(
   entry: PublishedKind,
   cacheDir: string,
   progress: Progress,
-  budgetMs = 3 * 60_000,
+  budget: Duration = "3m",
 ): Promise<{ path: string; how: "downloaded" | "cached" } | { reason: string }> {
   const dir = path.join(cacheDir, "kind", entry.version);
   const bin = path.join(dir, "kind");
   if (cachedKind(entry, cacheDir)) return { path: bin, how: "cached" };
+  const budgetMs = parseDuration(budget);
   try {
-    const body = await withStep(progress, `Downloading kind ${entry.version} (${entry.url})`, budgetMs, async () => {
+    const body = await withStep(progress, `Downloading kind ${entry.version} (${entry.url})`, budget, async () => {
       const res = await fetch(entry.url, { signal: AbortSignal.timeout(budgetMs) });
       if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
       return Buffer.from(await res.arrayBuffer());

@@ -123,7 +123,7 @@ async function buildUnlessCurrent(
   aboutToBuild(ref);
   const work = await mkdtemp(path.join(o.cacheDir, "workload-"));
   try {
-    await withStep(o.progress, o.title ?? `Workload image ${ref}`, 3 * MIN, async () => {
+    await withStep(o.progress, o.title ?? `Workload image ${ref}`, "3m", async () => {
       const b = await build(work);
       await dockerBuild(work, ref, b.from, b.files, [...b.instructions, `LABEL aftershock.build-key=${key}`]);
     });

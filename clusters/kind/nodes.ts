@@ -1,13 +1,11 @@
 import type { NodeHandle, NodeRole } from "../contract.js";
 import { docker } from "../docker.js";
-import { AftershockError, CommandError } from "../errors.js";
+import { AftershockError, CommandError, type Duration } from "../errors.js";
 import { run, type RunOptions } from "../exec.js";
 import { checkRegistryAddress } from "../input-checks.js";
 import { LABELS } from "../labels.js";
 import { pollUntil } from "../wait.js";
 import type { Cluster } from "./types.js";
-
-const MIN = 60_000;
 
 /** Node containers: how they are reached, made Ready, told to trust a registry, and replaced when lost. */
 
@@ -87,8 +85,8 @@ interface NodeList {
 }
 
 /** Polls until every node container is a Ready Node; the timeout names what was still not Ready. */
-export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promise<void> {
-  await pollUntil("nodes did not become Ready", budgetMs, 2000, async () => {
+export async function waitNodesReady(cluster: Cluster, budget: Duration): Promise<void> {
+  await pollUntil("nodes did not become Ready", budget, "2s", async () => {
     try {
       const r = await cluster.kubectl(["get", "nodes", "-o", "json"], { timeout: "20s" });
       const list = JSON.parse(r.stdout) as NodeList;
@@ -108,12 +106,12 @@ export async function waitNodesReady(cluster: Cluster, budgetMs: number): Promis
  * inside has booted. Docker may hand the node another address; the node's entrypoint then rewrites the files that
  * hold the old one (kubeadm-flags.env's --node-ip, manifests, kubeconfigs). Returns the address before and after.
  */
-export async function rebootNode(node: NodeHandle, budgetMs = 3 * MIN): Promise<{ before: string; after: string }> {
+export async function rebootNode(node: NodeHandle, budget: Duration = "3m"): Promise<{ before: string; after: string }> {
   const address = async () => (await docker.run(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", node.name])).stdout.trim();
   const before = await address();
   await docker.run(["stop", "--time", "30", node.name], { timeout: "1m" });
   await docker.run(["start", node.name], { timeout: "1m" });
-  await pollUntil(`node ${node.name}: systemd did not finish booting`, budgetMs, 1000, async () => {
+  await pollUntil(`node ${node.name}: systemd did not finish booting`, budget, "1s", async () => {
     const s = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeout: "10s" });
     const state = s.stdout.trim();
     // "degraded": booted, with a unit failed (a kubelet that cannot reach its runtime is one).
@@ -142,7 +140,7 @@ export async function provisionNode(cluster: string, runId: string, lost: NodeHa
   const args = kindNodeRunArgs(JSON.parse(template) as ContainerInspect, lost.name, runId);
   await docker.run(["run", ...args], { timeout: "1m" });
   const fresh = nodeHandle(lost.name, lost.role);
-  await pollUntil(`fresh node ${lost.name}: containerd not ready`, 2 * MIN, 1000, async () => {
+  await pollUntil(`fresh node ${lost.name}: containerd not ready`, "2m", "1s", async () => {
     const r = await fresh.sh("systemctl is-active containerd && crictl --timeout 5s info >/dev/null && ctr -n k8s.io images ls -q | grep -c pause", {
       allowFailure: true,
       timeout: "20s",

@@ -14,7 +14,7 @@ export { KIND_CAPABILITIES, type Cluster, type ClusterInfo, type ClusterSpec, ty
 export { kindNodeRunArgs, waitNodesReady, type ContainerInspect } from "./nodes.js";
 export { removeRunResources, runObjects } from "./run-objects.js";
 import { connectKube, type KubeApi } from "../kube.js";
-import { AftershockError, CommandError, formatDuration, parseDuration } from "../errors.js";
+import { AftershockError, CommandError, formatDuration, parseDuration, type Duration } from "../errors.js";
 import { run, which, type RunOptions, type RunResult } from "../exec.js";
 import { defaultCacheDir, ensureNodeImage } from "../images/builder.js";
 import { buildGoComponent, builtKubectl } from "../images/go-build.js";
@@ -47,7 +47,6 @@ import { PINNED, profileFor } from "../versions.js";
 import { checkClusterName } from "../input-checks.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MIN = 60_000;
 
 export function kindConfig(spec: ClusterSpec): string {
   const nodes = [...Array.from({ length: spec.controlPlanes }, () => "- role: control-plane"), ...Array.from({ length: spec.workers }, () => "- role: worker")];
@@ -232,9 +231,7 @@ export class KindProvider implements Provider {
     if (o.image) {
       const present = await docker.imageExists(o.image);
       if (!present) {
-        const pulled = await withStep(this.progress, `Pulling ${o.image}`, 5 * MIN, () =>
-          docker.run(["pull", o.image!], { allowFailure: true, timeout: "5m" }),
-        );
+        const pulled = await withStep(this.progress, `Pulling ${o.image}`, "5m", () => docker.run(["pull", o.image!], { allowFailure: true, timeout: "5m" }));
         if (pulled.exitCode !== 0) {
           throw new AftershockError(
             "E_BAD_INPUT",
@@ -252,8 +249,8 @@ export class KindProvider implements Provider {
     if (choice.action === "pull") {
       const kindEntry = publishedKind(choice.entry.kind, this.published);
       if (!kindEntry && this.images === "pull") throw kindNotPublished(choice.entry, this.published);
-      const pulled = await withStep(this.progress, `Pulling ${choice.entry.ref}`, 10 * MIN, (s) =>
-        pullPinned(choice.entry.ref, { answerMs: 30_000, totalMs: 10 * MIN, onLine: (l) => s.detail(l) }),
+      const pulled = await withStep(this.progress, `Pulling ${choice.entry.ref}`, "10m", (s) =>
+        pullPinned(choice.entry.ref, { answerWithin: "30s", total: "10m", onLine: (l) => s.detail(l) }),
       );
       if (pulled.ok) {
         origins.push({ what: "node image", ref: choice.entry.ref, how: "pulled", ...(pulled.digest ? { pin: pulled.digest } : {}), why: choice.why });
@@ -342,7 +339,7 @@ export class KindProvider implements Provider {
     try {
       await this.kindCreate(c);
       const cluster = await this.attachCreated(c);
-      await this.waitReady(cluster, spec.readyBudget ? parseDuration(spec.readyBudget) : 5 * MIN, timings);
+      await this.waitReady(cluster, spec.readyBudget ?? "5m", timings);
       timings.totalMs = performance.now() - t0;
       return cluster;
     } catch (e) {
@@ -405,7 +402,7 @@ export class KindProvider implements Provider {
     const t1 = performance.now();
     const output: string[] = [];
     const args = ["create", "cluster", "--name", name, "--image", c.prepared.ref, "--config", c.configPath, "--kubeconfig", c.kubeconfigPath];
-    await withStep(this.progress, `Creating cluster ${name} (${c.shape}, ${c.prepared.ref})`, 10 * MIN, (s) =>
+    await withStep(this.progress, `Creating cluster ${name} (${c.shape}, ${c.prepared.ref})`, "10m", (s) =>
       run(kindBin, [...args, "--wait", "0s", "--retain"], {
         env,
         timeout: "10m",
@@ -436,7 +433,7 @@ export class KindProvider implements Provider {
   }
 
   /** Action "wait": every node Ready within the budget. */
-  private async waitReady(cluster: Cluster, budget: number, timings: Record<string, number>): Promise<void> {
+  private async waitReady(cluster: Cluster, budget: Duration, timings: Record<string, number>): Promise<void> {
     const t2 = performance.now();
     await withStep(this.progress, `Waiting for ${cluster.nodes.length} nodes = Ready`, budget, () => waitNodesReady(cluster, budget));
     timings.nodesReadyMs = performance.now() - t2;
@@ -519,7 +516,7 @@ export class KindProvider implements Provider {
       reboot: lifecycle,
       sampleMemory: () => sampleRunMemory(runId),
       loadImages: async (refs) => {
-        await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, 5 * MIN, () =>
+        await withStep(this.progress, `Loading ${refs.join(", ")} into ${name}`, "5m", () =>
           run(kindBin, ["load", "docker-image", "--name", name, ...refs], { env, timeout: "5m" }),
         );
       },
@@ -549,7 +546,7 @@ export class KindProvider implements Provider {
       destroyNode: async (n) => {
         const h = node(n);
         await this.assertOwned(h.name, runId);
-        await withStep(this.progress, `Destroying node ${h.name} and its disk`, MIN, async () => {
+        await withStep(this.progress, `Destroying node ${h.name} and its disk`, "1m", async () => {
           await release(h.name);
           return docker.run(["rm", "--force", "--volumes", h.name], { timeout: "1m" });
         });
@@ -557,7 +554,7 @@ export class KindProvider implements Provider {
       },
       provisionNode: async (n) => {
         const old = node(n);
-        const fresh = await withStep(this.progress, `Provisioning a fresh machine for ${old.name}`, 3 * MIN, () => provisionNode(name, runId, old, nodes));
+        const fresh = await withStep(this.progress, `Provisioning a fresh machine for ${old.name}`, "3m", () => provisionNode(name, runId, old, nodes));
         nodes[nodes.indexOf(old)] = fresh;
         outOfService.add(fresh.name);
         return fresh;
@@ -565,7 +562,7 @@ export class KindProvider implements Provider {
       rebootNode: async (n) => {
         const h = node(n);
         await this.assertOwned(h.name, runId);
-        const a = await withStep(this.progress, `Rebooting ${h.name}`, 4 * MIN, async () => {
+        const a = await withStep(this.progress, `Rebooting ${h.name}`, "4m", async () => {
           await release(h.name);
           return rebootNode(h);
         });
@@ -610,7 +607,7 @@ export class KindProvider implements Provider {
     const m = new RegExp(`^${cluster}-(control-plane|worker)\\d*$`).exec(node);
     if (!m) throw new AftershockError("E_BAD_INPUT", `${node} is not a node name of ${cluster} (expected ${cluster}-control-plane[N] or ${cluster}-worker[N])`);
     const nodes = await this.nodesOf(cluster, info.runId);
-    return withStep(this.progress, `Provisioning a fresh machine for ${node}`, 3 * MIN, () =>
+    return withStep(this.progress, `Provisioning a fresh machine for ${node}`, "3m", () =>
       provisionNode(cluster, info.runId, nodeHandle(node, m[1] as NodeRole), nodes),
     );
   }
@@ -624,7 +621,7 @@ export class KindProvider implements Provider {
 
   /** Deletes the cluster and then everything else carrying the run label; verifies nothing is left. */
   private async destroy(name: string, runId: string, kindBin: string, env: Record<string, string>): Promise<void> {
-    await withStep(this.progress, `Deleting cluster ${name}`, 10 * MIN, async () => {
+    await withStep(this.progress, `Deleting cluster ${name}`, "10m", async () => {
       const said = (r: Released) => {
         const line = describeReleased(r);
         if (line) this.progress.info(line);
@@ -633,7 +630,7 @@ export class KindProvider implements Provider {
       // released before kind deletes.
       said(await releaseNodes(await docker.ids("container", [`label=${LABELS.run}=${runId}`])));
       await run(kindBin, ["delete", "cluster", "--name", name], { env, timeout: "2m", allowFailure: true });
-      await removeRunResources(runId, 7 * MIN, said);
+      await removeRunResources(runId, "7m", said);
       await rm(path.join(this.cacheDir, "clusters", name), { recursive: true, force: true });
     });
   }

@@ -1,10 +1,8 @@
 import { docker } from "../docker.js";
-import { AftershockError } from "../errors.js";
+import { AftershockError, type Duration } from "../errors.js";
 import { LABELS } from "../labels.js";
 import { pollUntil } from "../wait.js";
 import { releaseNodes, type Released } from "./node-cgroups.js";
-
-const MIN = 60_000;
 
 /** Every container, network and volume labelled with the run, in the order they have to be removed. */
 export async function runObjects(runId: string): Promise<{ kind: "container" | "network" | "volume"; id: string }[]> {
@@ -18,12 +16,12 @@ const REMOVE = { container: ["rm", "-f", "-v"], network: ["network", "rm"], volu
 
 /**
  * Removes every container, network and volume labelled with the run, retrying until nothing is left or
- * `budgetMs` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
+ * `budget` runs out: a node whose processes are stuck in the kernel (e.g. on throttled I/O) can take a
  * minute to die after SIGKILL, and `docker rm -f` gives up on it after a few seconds in the meantime.
  */
 export async function removeRunResources(
   runId: string,
-  budgetMs = 7 * MIN,
+  budget: Duration = "7m",
   /** Told what was released each round (possibly nothing). */
   onReleased?: (released: Released) => void,
 ): Promise<{ containers: number; volumes: number; networks: number }> {
@@ -31,7 +29,7 @@ export async function removeRunResources(
   // What there was to remove; when this returns, all of it is gone.
   const before = await runObjects(runId);
   const count = (kind: string) => before.filter((o) => o.kind === kind).length;
-  await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budgetMs, 5000, async () => {
+  await pollUntil(`run ${runId}'s containers, networks and volumes were not all removed`, budget, "5s", async () => {
     const errors: string[] = [];
     // A frozen or I/O-limited cgroup under a node would make `docker rm -f` wait on it: release first.
     onReleased?.(await releaseNodes(await docker.ids("container", [filter])));

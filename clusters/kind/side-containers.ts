@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline";
 import type { SideContainers, SideContainerSpec, StartedSideContainer } from "../contract.js";
 import { docker } from "../docker.js";
-import { AftershockError, formatDuration } from "../errors.js";
+import { AftershockError, formatDuration, parseDuration } from "../errors.js";
 import { LABELS } from "../labels.js";
 import { registerTeardown } from "../teardown.js";
 
@@ -40,6 +40,7 @@ async function startSideContainer(network: string, runId: string, spec: SideCont
   const { GenericContainer, Wait } = await import("testcontainers");
   const name = `${network}-${spec.name}`;
   const started = Date.now();
+  const readyBudgetMs = parseDuration(spec.readyBudget);
   // Registered before the container exists: Ctrl-C during start still removes it (by label, below).
   const byLabel = async () => {
     const ids = await docker.ids("container", [`label=${LABELS.run}=${runId}`, `label=${LABELS.managed}=side`, `name=^/${name}$`]);
@@ -53,7 +54,7 @@ async function startSideContainer(network: string, runId: string, spec: SideCont
       .withLabels({ [LABELS.run]: runId, [LABELS.managed]: "side", [LABELS.ownerPid]: String(process.pid) })
       .withEntrypoint(["/bin/sh", "-c"])
       .withCommand([spec.command])
-      .withWaitStrategy(Wait.forLogMessage(spec.ready).withStartupTimeout(spec.readyBudgetMs))
+      .withWaitStrategy(Wait.forLogMessage(spec.ready).withStartupTimeout(readyBudgetMs))
       .start();
     const stream = await container.logs();
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", (l) => spec.onLine(l, "stdout"));
@@ -71,7 +72,7 @@ async function startSideContainer(network: string, runId: string, spec: SideCont
     const why = e instanceof Error ? e.message : String(e);
     throw new AftershockError(
       "E_CLUSTER",
-      `side container ${name} (${spec.image}) did not start: ${why.split("\n")[0]} (after ${formatDuration(Date.now() - started)}, budget ${formatDuration(spec.readyBudgetMs)})`,
+      `side container ${name} (${spec.image}) did not start: ${why.split("\n")[0]} (after ${formatDuration(Date.now() - started)}, budget ${formatDuration(readyBudgetMs)})`,
       { cause: e },
     );
   }

@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Capability, NodeCommandMode, NodeCommandRecord, NodeHandle, NodeReboot, NodeRole, NodeShell } from "../contract.js";
-import { AftershockError, CommandError, parseDuration } from "../errors.js";
+import { AftershockError, CommandError, ms, parseDuration, type Duration } from "../errors.js";
 import { quote, run, type RunOptions, type RunResult } from "../exec.js";
 import { pollUntil, type Clock } from "../wait.js";
 import type { InventoryNode } from "./inventory.js";
@@ -13,8 +13,6 @@ import type { InventoryNode } from "./inventory.js";
  * for free, and a bug in it is one they can reproduce by hand with the command line we print. Nothing here
  * goes through the API server: it works while the API server, or etcd, is down.
  */
-
-const MIN = 60_000;
 
 /** The run's ssh files: a known_hosts of its own (trust on first use, then pinned for the run) and the ControlMaster sockets. */
 export interface SshSession {
@@ -75,8 +73,8 @@ export function sshOptions(n: InventoryNode, s: Pick<SshSession, "knownHosts" | 
  * root, and, with a budget, under the node's `timeout`: ControlMaster hands the client's stdout and stderr to the
  * master, so killing the client alone would leave the command running and our pipes open until it ends.
  */
-export function remoteLine(argv: readonly string[], sudo: boolean, budgetMs?: number): string {
-  const limit = budgetMs !== undefined ? ["timeout", "--kill-after=5", `${Math.max(1, Math.ceil(budgetMs / 1000))}s`] : [];
+export function remoteLine(argv: readonly string[], sudo: boolean, budget?: Duration): string {
+  const limit = budget !== undefined ? ["timeout", "--kill-after=5", `${Math.max(1, Math.ceil(parseDuration(budget) / 1000))}s`] : [];
   return [...(sudo ? ["sudo", "-n", "--"] : []), ...limit, ...argv].map(quote).join(" ");
 }
 
@@ -100,7 +98,7 @@ export function sshNode(n: InventoryNode, role: NodeRole, s: SshSession, onComma
     const shown = shownAs(n, argv);
     const o: RunOptions = { timeout: "2m", ...opts };
     try {
-      const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeout === undefined ? undefined : parseDuration(o.timeout))], o);
+      const r = await run("ssh", [...sshArgv(n, s, mode), remoteLine(argv, n.sudo, o.timeout)], o);
       onCommand?.({ node: n.name, command: shown, exitCode: r.exitCode, elapsedMs: r.elapsedMs });
       return { ...r, command: shown };
     } catch (e) {
@@ -179,7 +177,7 @@ export function readBootMark(stdout: string): { bootId: string; pid1Start: strin
 }
 
 /**
- * Reboots a machine over ssh and waits, within `budgetMs`, for ssh to answer again from a new boot (another boot
+ * Reboots a machine over ssh and waits, within `budget` (default 10m), for ssh to answer again from a new boot (another boot
  * id, or for a container's machine another PID 1: readBootMark; the proof it rebooted rather than dropped a
  * connection) and for systemd to finish booting. Returns a line saying so.
  */
@@ -187,9 +185,10 @@ export async function rebootOverSsh(
   n: InventoryNode,
   node: NodeHandle,
   s: SshSession,
-  o: { budgetMs?: number; intervalMs?: number; clock?: Clock } = {},
+  o: { budget?: Duration; interval?: Duration; clock?: Clock } = {},
 ): Promise<string> {
-  const budgetMs = o.budgetMs ?? 10 * MIN;
+  const budget = o.budget ?? "10m";
+  const interval = o.interval ?? "3s";
   const before = readBootMark((await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { timeout: "30s" })).stdout);
   const was = `boot id ${before.bootId.slice(0, 8)}${before.pid1Start ? `, PID 1 started at tick ${before.pid1Start}` : ""}`;
   // The connection dies with the machine: ssh's 255 (or the budget) here is the reboot starting, not a failure.
@@ -201,8 +200,8 @@ export async function rebootOverSsh(
   let now = before;
   await pollUntil(
     `node ${n.name}: did not answer over ssh from a new boot (was ${was})`,
-    budgetMs,
-    o.intervalMs ?? 3000,
+    budget,
+    interval,
     async () => {
       const r = await node.exec(["cat", BOOT_ID, "/proc/1/stat"], { allowFailure: true, timeout: "20s" }).catch((e: unknown) => ({
         exitCode: -1,
@@ -222,11 +221,11 @@ export async function rebootOverSsh(
     now.bootId !== before.bootId
       ? `boot id ${now.bootId.slice(0, 8)}, was ${before.bootId.slice(0, 8)}`
       : `a new PID 1; boot id ${before.bootId.slice(0, 8)} kept: a container sharing its host's kernel`;
-  const left = Math.max(30_000, budgetMs - (Date.now() - started));
+  const left = ms(Math.max(30_000, parseDuration(budget) - (Date.now() - started)));
   await pollUntil(
     `node ${n.name}: systemd did not finish booting`,
     left,
-    o.intervalMs ?? 3000,
+    interval,
     async () => {
       const r = await node.exec(["systemctl", "is-system-running"], { allowFailure: true, timeout: "20s" }).catch(() => ({ stdout: "", stderr: "no answer" }));
       const state = r.stdout.trim();

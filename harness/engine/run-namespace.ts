@@ -1,4 +1,4 @@
-import { AftershockError, formatDuration } from "../../clusters/errors.js";
+import { AftershockError, formatDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine, apiStatus, type KubeApi } from "../../clusters/kube.js";
 import { LABELS, ownerLabel } from "../../clusters/labels.js";
 import { pollUntil, realClock, type Clock } from "../../clusters/wait.js";
@@ -22,8 +22,8 @@ export async function deleteRunNamespace(
   api: KubeApi,
   name: string,
   runId: string,
-  budgetMs = 3 * 60_000,
-  opts: { clock?: Clock; intervalMs?: number } = {},
+  budget: Duration = "3m",
+  opts: { clock?: Clock; interval?: Duration } = {},
 ): Promise<string> {
   const clock = opts.clock ?? realClock;
   const t0 = clock.now();
@@ -31,8 +31,8 @@ export async function deleteRunNamespace(
   let deleteSent = false;
   const seen = await pollUntil(
     `namespace ${name} gone`,
-    budgetMs,
-    opts.intervalMs ?? 1000,
+    budget,
+    opts.interval ?? "1s",
     async () => {
       let ns;
       try {

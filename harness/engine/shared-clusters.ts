@@ -1,4 +1,4 @@
-import { formatDuration } from "../../clusters/errors.js";
+import { formatDuration, type Duration } from "../../clusters/errors.js";
 import { registerTeardown } from "../../clusters/teardown.js";
 import { LABELS } from "../../clusters/labels.js";
 import { Found } from "../model/context.js";
@@ -32,7 +32,7 @@ export class SharedClusters implements ClusterFactory, AsyncDisposable {
   constructor(
     private readonly inner: ClusterFactory,
     private readonly clock: Clock,
-    private readonly gateBudgetMs = 2 * 60_000,
+    private readonly gateBudget: Duration = "2m",
   ) {
     this.capabilities = inner.capabilities;
     this.target = `a shared ${inner.target ?? "cluster"}`;
@@ -119,7 +119,7 @@ export class SharedClusters implements ClusterFactory, AsyncDisposable {
     const t0 = this.clock.now();
     const ctx = { cluster, clock: this.clock, found: new Found(), evidence: () => {}, namespace: "default" };
     try {
-      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces(), apiSettled()]) await waitFor(p, ctx, `${this.gateBudgetMs}ms`);
+      for (const p of [nodesReady(), kubeSystemReady(), noRunNamespaces(), apiSettled()]) await waitFor(p, ctx, this.gateBudget);
       return { ok: true, observed: `health gate passed in ${formatDuration(this.clock.now() - t0)}` };
     } catch (e) {
       return { ok: false, observed: (e as Error).message };

@@ -1,4 +1,4 @@
-import { AftershockError } from "../../clusters/errors.js";
+import { AftershockError, parseDuration, type Duration } from "../../clusters/errors.js";
 import type { VariantTag } from "./journal.js";
 import { variantOf, type Scenario } from "../model/scenario.js";
 
@@ -11,14 +11,14 @@ export interface Variant extends VariantTag {
  * The fault replaced by one that does nothing: the symptoms must never appear (fault-not-reproduced). Proves
  * the symptom probes cannot be satisfied by a healthy cluster over the whole budget, not only at one instant.
  */
-export function faultNeutralised(s: Scenario, budgets: { symptomsMs?: number } = {}): Variant {
+export function faultNeutralised(s: Scenario, budgets: { symptoms?: Duration } = {}): Variant {
   return {
     name: "fault neutralised",
     expected: "fault-not-reproduced",
     scenario: {
       ...s,
       fault: { title: `(neutralised) ${s.fault.title}`, plan: ["# nothing is done"], inject: async () => {} },
-      ...(budgets.symptomsMs ? { symptomsBudgetMs: budgets.symptomsMs } : {}),
+      ...(budgets.symptoms ? { symptomsBudgetMs: parseDuration(budgets.symptoms) } : {}),
     },
   };
 }
@@ -27,7 +27,7 @@ export function faultNeutralised(s: Scenario, budgets: { symptomsMs?: number } =
  * The runbook stopped just before the step its recovery hinges on (`decisiveStep`): verification must fail
  * (not-recovered). Proves the repair, not the passing of time, is what brings the cluster back.
  */
-export function runbookCutShort(s: Scenario, budgets: { verifyMs?: number } = {}): Variant {
+export function runbookCutShort(s: Scenario, budgets: { verify?: Duration } = {}): Variant {
   const at = s.runbook.findIndex((x) => x.title === s.decisiveStep);
   const before = s.runbook.slice(0, at);
   return {
@@ -37,7 +37,7 @@ export function runbookCutShort(s: Scenario, budgets: { verifyMs?: number } = {}
       ...s,
       // An empty runbook is not valid for a scenario file, but is exactly "nothing repaired" here.
       runbook: before,
-      ...(budgets.verifyMs ? { verifyBudgetMs: budgets.verifyMs } : {}),
+      ...(budgets.verify ? { verifyBudgetMs: parseDuration(budgets.verify) } : {}),
     },
   };
 }

@@ -21,7 +21,7 @@ export function waitUntil(
   check: () => Promise<{ ok: boolean; seen: string }>,
   every: Duration = "2s",
 ): Promise<string> {
-  return pollUntil(what, parseDuration(within), parseDuration(every), check, { clock: ctx.clock });
+  return pollUntil(what, within, every, check, { clock: ctx.clock });
 }
 /** What a probe is and how one is asked (harness/model/probe.ts), for scenarios that write their own or wait in a step. */
 export { observe, observeWithin, ProbeFinalError, ProbeTimeoutError, waitFor, type Observation, type Probe } from "../model/probe.js";

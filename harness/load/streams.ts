@@ -156,7 +156,7 @@ export class LoadStream implements AsyncDisposable {
     if (wait === false) return started;
     // Started means answered: a new NodePort can refuse for a second until kube-proxy has its rules, and
     // that second belongs to the set-up, not to the steady state the symptoms-absent check reads.
-    const answered = await pollUntil(`load ${this.spec.name}: a second with every request answered`, 30_000, 500, async () => {
+    const answered = await pollUntil(`load ${this.spec.name}: a second with every request answered`, "30s", "500ms", async () => {
       const ended = this.k6?.exited();
       if (ended) throw new AftershockError("E_COMMAND", `load ${this.spec.name}: ${ended}`);
       const good = this.series.seconds().find((x) => x.requests >= this.spec.rate / 2 && x.ok === x.requests);
@@ -212,7 +212,7 @@ export class LoadStream implements AsyncDisposable {
       command,
       namespace: ctx.namespace,
       ready: /"timestamp"/,
-      readyBudgetMs: 30_000 + this.timeoutMs,
+      readyBudget: ms(30_000 + this.timeoutMs),
       onLine: (line) => {
         const r = parseVegetaLine(line, this.t0, served);
         if (r) this.series.add(r);

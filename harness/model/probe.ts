@@ -1,4 +1,4 @@
-import { AftershockError, CommandError, formatDuration, parseDuration, type Duration } from "../../clusters/errors.js";
+import { AftershockError, CommandError, formatDuration, ms, parseDuration, type Duration } from "../../clusters/errors.js";
 import { apiErrorLine } from "../../clusters/kube.js";
 import { pollUntil } from "../../clusters/wait.js";
 import type { ScenarioContext } from "./context.js";
@@ -86,20 +86,20 @@ export async function observe(probe: Probe, ctx: ScenarioContext): Promise<Obser
 
 /** Waits until the probe holds, asking `every` so often, for at most `within`; a timeout names the budget and what was last seen. */
 export function waitFor(probe: Probe, ctx: ScenarioContext, within: Duration, every: Duration = "2s"): Promise<Observation> {
-  return waitWithin(probe, ctx, parseDuration(within), parseDuration(every));
+  return waitWithin(probe, ctx, within, every);
 }
 
-async function waitWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number, intervalMs = 2000): Promise<Observation> {
+async function waitWithin(probe: Probe, ctx: ScenarioContext, budget: Duration, interval: Duration = "2s"): Promise<Observation> {
   const seen = await pollUntil(
     probe.name,
-    budgetMs,
-    intervalMs,
+    budget,
+    interval,
     async () => {
       const o = await observe(probe, ctx);
       if (!o.ok && o.final) throw new ProbeFinalError(probe.name, `${o.observed} (final: waiting would not change it)`);
       return { ok: o.ok, seen: o.observed };
     },
-    { clock: ctx.clock, onTimeout: (last) => new ProbeTimeoutError(probe.name, probe.expectation, last, budgetMs) },
+    { clock: ctx.clock, onTimeout: (last) => new ProbeTimeoutError(probe.name, probe.expectation, last, parseDuration(budget)) },
   );
   return { ok: true, observed: seen };
 }
@@ -109,7 +109,7 @@ async function waitWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number, 
  * in front (the record and its line already carry it), whether the budget ran out or waiting would not help.
  */
 export async function observeWithin(probe: Probe, ctx: ScenarioContext, budgetMs: number): Promise<Observation> {
-  return waitWithin(probe, ctx, budgetMs).catch((e: unknown): Observation => ({
+  return waitWithin(probe, ctx, ms(budgetMs)).catch((e: unknown): Observation => ({
     ok: false,
     observed: e instanceof ProbeTimeoutError || e instanceof ProbeFinalError ? e.seen : (e as Error).message,
   }));

@@ -21,7 +21,7 @@ const phaseNames = (j: { phases: { name: string }[] }) => j.phases.map((p) => p.
 
 describe("etcd-port-conflict's outcome paths against real clusters", () => {
   it("fault-not-reproduced (exit 3) when the fault is neutralised: the symptoms never appear", async () => {
-    const v = faultNeutralised(await loadScenario("etcd-port-conflict"), { symptomsMs: 30_000 });
+    const v = faultNeutralised(await loadScenario("etcd-port-conflict"), { symptoms: "30s" });
     const j = await runOnKind(v.scenario);
     expect(j.outcome, j.reason).toBe("fault-not-reproduced");
     expect(j.exitCode).toBe(3);
@@ -31,7 +31,7 @@ describe("etcd-port-conflict's outcome paths against real clusters", () => {
   });
 
   it("not-recovered (exit 4) when the runbook stops before it kills the squatter", async () => {
-    const v = runbookCutShort(await loadScenario("etcd-port-conflict"), { verifyMs: 60_000 });
+    const v = runbookCutShort(await loadScenario("etcd-port-conflict"), { verify: "1m" });
     expect(v.name).toBe('runbook cut before "kill the zombie"');
     const j = await runOnKind(v.scenario);
     expect(j.outcome, j.reason).toBe("not-recovered");
@@ -56,8 +56,8 @@ describe("etcd-port-conflict's outcome paths against real clusters", () => {
             ({ cluster, clock }) =>
               pollUntil(
                 "the mistaken delete of sentinel-007",
-                90_000,
-                3000,
+                "90s",
+                "3s",
                 async () => {
                   try {
                     const r = await cluster.kubectl(["delete", "configmap", "sentinel-007", "-n", "aftershock-sentinels", "--ignore-not-found"]);

@@ -33,7 +33,7 @@ describe("a started side pod released by its scope", () => {
       },
     } as unknown as KubeApi;
     const sides = inClusterSideContainers({ api, runId: "0123abcd", imageRef: (r) => r, publish: async () => {} });
-    const spec = { name: "load-web", image: "img", command: "true", namespace: "ns", ready: /timestamp/, readyBudgetMs: 5_000, onLine: () => {} };
+    const spec = { name: "load-web", image: "img", command: "true", namespace: "ns", ready: /timestamp/, readyBudget: "5s" as const, onLine: () => {} };
     {
       await using side = await sides.start(spec);
       expect(side.name).toBe("aftershock-load-web");

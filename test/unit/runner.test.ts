@@ -608,7 +608,7 @@ describe("variants that must fail (pnpm suite --prove)", () => {
     const w = fakeWorld();
     const opts = { clusters: w.factory, kubernetesVersion: DEFAULT_KUBERNETES_VERSION, clock: new FakeClock() };
     const s = scenarioFor(w);
-    const neutral = faultNeutralised(s, { symptomsMs: 10_000 });
+    const neutral = faultNeutralised(s, { symptoms: "10s" });
     const asDeclared = await runScenario(neutral.scenario, { ...opts, variant: { name: neutral.name, expected: neutral.expected } });
     const unlabelled = await runScenario(neutral.scenario, opts);
     expect([asExpected(asDeclared), asExpected(unlabelled)]).toEqual([true, false]);

@@ -101,7 +101,7 @@ describe("started things released by their scope", () => {
     const ids = vi.spyOn(docker, "ids").mockResolvedValue([]);
     let sampler: ReturnType<typeof sampleRunMemory>;
     {
-      await using s = sampleRunMemory("0123abcd", { intervalMs: 5 });
+      await using s = sampleRunMemory("0123abcd", { interval: "5ms" });
       sampler = s;
       await vi.waitFor(() => expect(ids.mock.calls.length).toBeGreaterThan(1), { timeout: 30_000, interval: 5 });
     }

@@ -118,7 +118,7 @@ describe("ssh command lines", () => {
   it("quotes every word for the node's shell, behind sudo -n, under the node's timeout when there is a budget", () => {
     expect(remoteLine(["bash", "-c", "echo 'hi' $X"], false)).toBe(`bash -c 'echo '\\''hi'\\'' $X'`);
     expect(remoteLine(["crictl", "ps"], true)).toBe("sudo -n -- crictl ps");
-    expect(remoteLine(["crictl", "ps"], true, 1500)).toBe("sudo -n -- timeout --kill-after=5 2s crictl ps");
+    expect(remoteLine(["crictl", "ps"], true, "1500ms")).toBe("sudo -n -- timeout --kill-after=5 2s crictl ps");
     // What the node's shell makes of it is the argv again.
     const line = remoteLine(["printf", "%s|", "a b", "it's", "$HOME", ""], false);
     expect(spawnSync("sh", ["-c", line], { encoding: "utf8" }).stdout).toBe("a b|it's|$HOME||");
@@ -431,7 +431,7 @@ describe("reboot over ssh", () => {
       }
       return { exitCode: 0, stdout: "running" };
     });
-    const line = await rebootOverSsh(n, f.handle, session, { budgetMs: 5000, intervalMs: 10 });
+    const line = await rebootOverSsh(n, f.handle, session, { budget: "5s", interval: "10ms" });
     expect(line).toBe("w-1 rebooted and answers again at 127.0.0.1:1 (boot id bbbbbbbb, was aaaaaaaa)");
     expect(f.seen[1]).toBe("bash -c systemctl reboot || reboot");
     expect(f.seen.at(-1)).toBe("systemctl is-system-running");
@@ -439,7 +439,7 @@ describe("reboot over ssh", () => {
 
   it("a machine that comes back with the same boot id and PID 1 (the connection dropped, no reboot) is a timeout naming the node", async () => {
     const f = fakeNode((argv) => (argv[0] === "cat" ? { exitCode: 0, stdout: `aaaaaaaa-1\n${stat("systemd", 7)}` } : { exitCode: 0, stdout: "" }));
-    await expect(rebootOverSsh(n, f.handle, session, { budgetMs: 300, intervalMs: 50 })).rejects.toThrow(
+    await expect(rebootOverSsh(n, f.handle, session, { budget: "300ms", interval: "50ms" })).rejects.toThrow(
       /^node w-1: did not answer over ssh from a new boot \(was boot id aaaaaaaa, PID 1 started at tick 7\) within 300ms; last seen: boot id aaaaaaaa, PID 1 started at tick 7$/,
     );
   });
@@ -453,7 +453,7 @@ describe("reboot over ssh", () => {
       if (argv[0] === "bash") rebooted = true;
       return { exitCode: 0, stdout: "running" };
     });
-    expect(await rebootOverSsh(n, f.handle, session, { budgetMs: 5000, intervalMs: 10 })).toBe(
+    expect(await rebootOverSsh(n, f.handle, session, { budget: "5s", interval: "10ms" })).toBe(
       "w-1 rebooted and answers again at 127.0.0.1:1 (a new PID 1; boot id aaaaaaaa kept: a container sharing its host's kernel)",
     );
   });

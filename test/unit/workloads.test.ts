@@ -443,29 +443,29 @@ describe("deleteRunNamespace: the teardown of a run's namespace", () => {
   it("reads again after the API's errors right after a recovery, deletes once, and waits until it is gone", async () => {
     const { api, calls } = scripted([status(503, "etcdserver: leader changed"), ours(), ours(true), status(404, "not found")]);
     const clock = new FakeClock();
-    expect(await deleteRunNamespace(api, "ns", "r1", 60_000, { clock })).toBe("namespace ns deleted in 3.0s");
+    expect(await deleteRunNamespace(api, "ns", "r1", "1m", { clock })).toBe("namespace ns deleted in 3.0s");
     expect(calls).toEqual({ read: 4, delete: 1 });
   });
 
   it("sends the delete again when the API failed it, and never when the namespace is already terminating", async () => {
     const refused = scripted([ours(), ours(), ours(true), status(404, "gone")], [Object.assign(new Error("connect ECONNREFUSED"), {}), {}]);
-    expect(await deleteRunNamespace(refused.api, "ns", "r1", 60_000, { clock: new FakeClock() })).toMatch(/^namespace ns deleted in /);
+    expect(await deleteRunNamespace(refused.api, "ns", "r1", "1m", { clock: new FakeClock() })).toMatch(/^namespace ns deleted in /);
     expect(refused.calls.delete).toBe(2);
     const terminating = scripted([ours(true), status(404, "gone")]);
-    await deleteRunNamespace(terminating.api, "ns", "r1", 60_000, { clock: new FakeClock() });
+    await deleteRunNamespace(terminating.api, "ns", "r1", "1m", { clock: new FakeClock() });
     expect(terminating.calls.delete).toBe(0);
   });
 
   it("says so when the namespace was already gone", async () => {
     const { api, calls } = scripted([status(404, "not found")]);
-    expect(await deleteRunNamespace(api, "ns", "r1", 60_000, { clock: new FakeClock() })).toBe("namespace ns already gone");
+    expect(await deleteRunNamespace(api, "ns", "r1", "1m", { clock: new FakeClock() })).toBe("namespace ns already gone");
     expect(calls.delete).toBe(0);
   });
 
   it("leaves a namespace of another run alone, without retrying", async () => {
     const other = { metadata: { name: "ns", labels: { "aftershock.io/run-id": "r2" } } };
     const { api, calls } = scripted([other]);
-    await expect(deleteRunNamespace(api, "ns", "r1", 60_000, { clock: new FakeClock() })).rejects.toMatchObject({ code: "E_UNSAFE_TARGET" });
+    await expect(deleteRunNamespace(api, "ns", "r1", "1m", { clock: new FakeClock() })).rejects.toMatchObject({ code: "E_UNSAFE_TARGET" });
     expect(calls).toEqual({ read: 1, delete: 0 });
   });
 
@@ -477,11 +477,11 @@ describe("deleteRunNamespace: the teardown of a run's namespace", () => {
         conditions: [{ type: "NamespaceContentRemaining", message: "Some resources are remaining: pods. has 1 resource instances" }],
       },
     };
-    await expect(deleteRunNamespace(scripted([stuck]).api, "ns", "r1", 30_000, { clock: new FakeClock() })).rejects.toThrow(
+    await expect(deleteRunNamespace(scripted([stuck]).api, "ns", "r1", "30s", { clock: new FakeClock() })).rejects.toThrow(
       /namespace ns gone within 30.0s; last seen: Terminating: Some resources are remaining: pods\. has 1 resource instances/,
     );
     await expect(
-      deleteRunNamespace(scripted([status(500, "etcdserver: request timed out")]).api, "ns", "r1", 30_000, { clock: new FakeClock() }),
+      deleteRunNamespace(scripted([status(500, "etcdserver: request timed out")]).api, "ns", "r1", "30s", { clock: new FakeClock() }),
     ).rejects.toThrow(/last seen: reading it: API 500: etcdserver: request timed out/);
   });
 });

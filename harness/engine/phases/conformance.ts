@@ -1,6 +1,6 @@
 import os from "node:os";
 import path from "node:path";
-import { formatDuration } from "../../../clusters/errors.js";
+import { formatDuration, ms } from "../../../clusters/errors.js";
 import { renderCommand } from "../../../clusters/exec.js";
 import { pollUntil } from "../../../clusters/wait.js";
 import {
@@ -91,8 +91,8 @@ async function waitNamespaces(run: Run, cluster: ManagedCluster): Promise<string
   if (names.length)
     await pollUntil(
       "the e2e namespaces gone",
-      E2E_NAMESPACES_GONE_MS,
-      3000,
+      ms(E2E_NAMESPACES_GONE_MS),
+      "3s",
       async () => {
         names = await left();
         return { ok: names.length === 0, seen: `${names.length} left` };

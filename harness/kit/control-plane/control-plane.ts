@@ -1,6 +1,6 @@
 import type { V1ObjectMeta, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { nodeShell } from "../../../clusters/contract.js";
-import { AftershockError, formatDuration, type Duration } from "../../../clusters/errors.js";
+import { AftershockError, formatDuration, ms, type Duration } from "../../../clusters/errors.js";
 import { apiErrorLine, apiStatus } from "../../../clusters/kube.js";
 import { LABELS } from "../../../clusters/labels.js";
 import { sh } from "../../../clusters/exec.js";
@@ -153,8 +153,8 @@ async function untilDone(ctx: ScenarioContext, what: string, since: number, look
   let last: Look & { ageMs: number } = { done: false, seen: "never looked", ageMs: 0 };
   await pollUntil(
     what,
-    Math.max(0, end - start) + LOOK_MS,
-    LOOK_MS,
+    ms(Math.max(0, end - start) + LOOK_MS),
+    ms(LOOK_MS),
     async () => {
       const l = await look();
       const now = clock.now();

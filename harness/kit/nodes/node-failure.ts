@@ -235,8 +235,8 @@ export function waitNodeReady(budget: Duration = "3m"): RunbookStep {
       const node = lost(ctx);
       return pollUntil(
         `${node} Ready`,
-        170_000,
-        2000,
+        "170s",
+        "2s",
         async () => {
           const n = await ctx.cluster.api.core.readNode({ name: node }).catch(() => undefined);
           const ready = n?.status?.conditions?.find((c) => c.type === "Ready");

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { loadAllYaml, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
-import { AftershockError, formatDuration } from "../../../clusters/errors.js";
+import { AftershockError, formatDuration, type Duration } from "../../../clusters/errors.js";
 import { pollUntil } from "../../../clusters/wait.js";
 import { defaultCacheDir } from "../../../clusters/images/builder.js";
 import { ensureHostTools } from "../../../clusters/images/host-tools.js";
@@ -122,7 +122,7 @@ export function deployWorkload(w: WorkloadConfig, observer: WorkloadObserver): S
       for (const o of rollouts) {
         const left = Math.max(1000, w.readyWithinMs - (Date.now() - t0));
         // The team's YAML names its Deployments: its name is the handle's, and written nowhere else.
-        const ready = o.kind === "Deployment" ? waitRolledOut(ctx, app(o.metadata!.name!), `${left}ms`) : waitPodsReady(ctx, o, left);
+        const ready = o.kind === "Deployment" ? waitRolledOut(ctx, app(o.metadata!.name!), `${left}ms`) : waitPodsReady(ctx, o, `${left}ms`);
         const line = await ready.catch((e: unknown) => {
           // Not ready in time: the steady state is not met (the run is aborted there, and the workload deleted with it).
           observer.notReady = notReady(w, o, t0, e);
@@ -149,8 +149,8 @@ async function helmBinaryOf(): Promise<string> {
 const matchLabels = (o: KubernetesObject): string =>
   labelSelector((o as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels ?? {});
 
-async function waitPodsReady(ctx: ScenarioContext, o: KubernetesObject, budgetMs: number): Promise<string> {
-  const seen = await pollUntil(`${o.kind}/${o.metadata?.name}: every pod ready`, budgetMs, 1000, async () => {
+async function waitPodsReady(ctx: ScenarioContext, o: KubernetesObject, budget: Duration): Promise<string> {
+  const seen = await pollUntil(`${o.kind}/${o.metadata?.name}: every pod ready`, budget, "1s", async () => {
     const pods = await podsOf(ctx, [matchLabels(o)]);
     const ready = pods.filter(isReady);
     return { ok: pods.length > 0 && ready.length === pods.length, seen: `${ready.length}/${pods.length} pods ready` };

@@ -189,8 +189,8 @@ export function rolloutState(d: V1Deployment): Observation {
 export async function waitRolledOut(ctx: ScenarioContext, { app: name }: App, within: Duration = "2m", namespace = ctx.namespace): Promise<string> {
   const seen = await pollUntil(
     `deployment/${name} rolled out`,
-    parseDuration(within),
-    2000,
+    within,
+    "2s",
     async () => {
       try {
         const o = rolloutState(await readDeployment(ctx, name, namespace));

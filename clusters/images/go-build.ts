@@ -101,11 +101,20 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
         );
         toolchain = PINNED.fallbackGoToolchain;
       }
-      // -e: some modules list imports for old Go versions (build-tagged out) that the proxy no longer serves.
-      await run("go", ["mod", "tidy", "-e"], { cwd: src, env: { ...baseEnv, GOTOOLCHAIN: toolchain }, timeout: "15m", onLine: (l) => step.detail(l) });
+      await tidy(src, { ...baseEnv, GOTOOLCHAIN: toolchain }, (l) => step.detail(l));
     }
     try {
-      await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: toolchain }, (l) => step.detail(l));
+      await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: toolchain }, (l) => step.detail(l)).catch(async (e: unknown) => {
+        // tidy -e goes on past a module it failed to fetch, and leaves it out of the wrapper's go.mod; the build then
+        // finds packages in the wrong modules. Seen on a busy machine on 2026-12-07: traefik's go.mod came out with
+        // 236 of its 374 lines, and go build said "ambiguous import" for cloud.google.com/go/compute/metadata. The
+        // same tidy run again (its modules now cached) wrote the whole go.mod, and the build went through.
+        const gap = !c.localSource && e instanceof CommandError ? tidyLeftGap(e.stderrTail) : undefined;
+        if (!gap) throw e;
+        progress.warn(`${c.name}: the build found the module graph short (${gap}); running go mod tidy again and building once more`);
+        await tidy(src, { ...baseEnv, GOTOOLCHAIN: toolchain }, (l) => step.detail(l));
+        await compile(c, src, binDir, { ...baseEnv, GOTOOLCHAIN: toolchain }, (l) => step.detail(l));
+      });
     } catch (e) {
       if (!(e instanceof CommandError) || toolchain !== "local") throw e;
       progress.warn(
@@ -129,6 +138,25 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
     step.fail(refused ? `${refused.module}@${refused.version} is not served (${refused.answer})` : why.split("\n")[0]!);
     throw new AftershockError("E_BUILD", `could not build ${c.name} ${c.version} from Go modules: ${why}`, { cause: e });
   }
+}
+
+/** `go mod tidy -e` on the wrapper module. -e: some modules list imports for old Go versions (build-tagged out) that the proxy no longer serves. */
+async function tidy(src: string, env: Record<string, string>, onLine: (l: string) => void): Promise<void> {
+  await run("go", ["mod", "tidy", "-e"], { cwd: src, env, timeout: "15m", onLine });
+}
+
+/**
+ * What go build said when the wrapper's go.mod lacks a module it needs (a tidy that went on past a failed fetch),
+ * as one line; undefined for any other failure. A refusal by the proxy (moduleRefused) is not a gap: tidying again
+ * cannot change it.
+ */
+export function tidyLeftGap(stderr: string): string | undefined {
+  if (moduleRefused(stderr)) return undefined;
+  const m =
+    /^.*(ambiguous import: found package \S+ in multiple modules|no required module provides package [^\s;]+|missing go\.sum entry for module providing package [^\s;]+).*$/m.exec(
+      stderr,
+    );
+  return m?.[1];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { moduleRefused } from "../../clusters/images/go-build.js";
+import { moduleRefused, tidyLeftGap } from "../../clusters/images/go-build.js";
 
 describe("moduleRefused: a module the Go module proxy will not serve, in one line", () => {
   // go build's stderr for k8s.io/kubernetes v1.38.0-beta.0 on this project's machines, 2026-12-07.
@@ -25,5 +25,27 @@ describe("moduleRefused: a module the Go module proxy will not serve, in one lin
   it("says nothing of a build that failed for another reason", () => {
     expect(moduleRefused("pkg/x.go:1:2: undefined: foo\n")).toBeUndefined();
     expect(moduleRefused("reading https://proxy.golang.org/example.com/x/@v/v0.1.0.zip: dial tcp: i/o timeout")).toBeUndefined();
+  });
+});
+
+describe("tidyLeftGap: a wrapper go.mod that tidy -e left short of a module", () => {
+  // go build's stderr for traefik v3.6.12 on this project's machine, 2026-12-07, after a tidy -e under load wrote 236
+  // of the go.mod's 374 lines.
+  const seen =
+    "/root/go/pkg/mod/github.com/go-acme/lego/v4@v4.33.0/providers/dns/gcloud/googlecloud.go:14:2: ambiguous import: found package " +
+    "cloud.google.com/go/compute/metadata in multiple modules:\n" +
+    "\tcloud.google.com/go v0.26.0 (/root/go/pkg/mod/cloud.google.com/go@v0.26.0/compute/metadata)\n" +
+    "\tcloud.google.com/go/compute/metadata v0.9.0 (/root/go/pkg/mod/cloud.google.com/go/compute/metadata@v0.9.0)";
+
+  it("names what go build found missing or ambiguous", () => {
+    expect(tidyLeftGap(seen)).toBe("ambiguous import: found package cloud.google.com/go/compute/metadata in multiple modules");
+    expect(tidyLeftGap("x.go:3:2: no required module provides package example.com/a/b; to add it:\n")).toBe(
+      "no required module provides package example.com/a/b",
+    );
+  });
+
+  it("is not a gap when the build failed for another reason, or the proxy refused a module (tidying again cannot help)", () => {
+    expect(tidyLeftGap("pkg/x.go:1:2: undefined: foo\n")).toBeUndefined();
+    expect(tidyLeftGap("x.go:1:2: no required module provides package a.b/c\nreading https://proxy.golang.org/a.b/c/@v/list: 403 Forbidden\n")).toBeUndefined();
   });
 });

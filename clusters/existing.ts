@@ -33,8 +33,6 @@ import type { Progress } from "./progress.js";
 import { withStep } from "./progress.js";
 import { DEFAULT_KUBERNETES_VERSION, kubernetesRelease, PINNED } from "./versions.js";
 
-const MIN = 60_000;
-
 /**
  * A cluster Aftershock did not create, reached through a kubeconfig (a platform team's staging cluster) and, with
  * --nodes, its machines over ssh (node-shell and node-reboot, never node-lifecycle: nothing here can make a machine).
@@ -147,7 +145,7 @@ export function craneComponent(): GoComponent {
     version: PINNED.crane,
     requires: [{ module: "github.com/google/go-containerregistry", version: PINNED.crane }],
     outputs: [{ pkg: "github.com/google/go-containerregistry/cmd/crane", bin: "crane" }],
-    budgetMs: 4 * MIN,
+    budget: "4m",
   };
 }
 

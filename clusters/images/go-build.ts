@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AftershockError, CommandError, ms } from "../errors.js";
+import { AftershockError, CommandError, type Duration } from "../errors.js";
 import { run } from "../exec.js";
 import type { Progress } from "../progress.js";
 import { PINNED } from "../versions.js";
@@ -36,7 +36,7 @@ export interface GoComponent {
    */
   cgoStatic?: boolean;
   /** Expected build time on 2 cores, shown as the step's budget. */
-  budgetMs: number;
+  budget: Duration;
 }
 
 export interface BuiltComponent {
@@ -48,9 +48,15 @@ export interface BuiltComponent {
   toolchain: string;
 }
 
-function recipeKey(c: GoComponent): string {
+/**
+ * The key of what a component builds: everything in its recipe but its time budget and where local source lives
+ * (that source's files are hashed instead). The budget is written as it was when it was `budgetMs`, a number, zeroed
+ * in its place, so the components built before it became a Duration keep their keys and are not built again.
+ */
+export function recipeKey(c: GoComponent): string {
   const h = createHash("sha256");
-  h.update(JSON.stringify({ ...c, budgetMs: 0, localSource: undefined }));
+  const recipe = Object.fromEntries(Object.entries(c).map(([k, v]) => (k === "budget" ? ["budgetMs", 0] : [k, v])));
+  h.update(JSON.stringify({ ...recipe, localSource: undefined }));
   if (c.localSource) {
     for (const f of readdirSync(c.localSource).sort()) h.update(f + "\0" + readFileSync(path.join(c.localSource, f)).toString("base64"));
   }
@@ -76,7 +82,7 @@ export async function buildGoComponent(c: GoComponent, cacheDir: string, progres
     return { name: c.name, version: c.version, binDir, bins, cached: true, toolchain: info.toolchain };
   }
   aboutToBuild(`${c.name} ${c.version}`);
-  const step = progress.step(`Building ${c.name} ${c.version} from Go modules (${c.outputs.map((o) => o.bin).join(", ")})`, ms(c.budgetMs));
+  const step = progress.step(`Building ${c.name} ${c.version} from Go modules (${c.outputs.map((o) => o.bin).join(", ")})`, c.budget);
   try {
     await rm(dir, { recursive: true, force: true });
     await mkdir(binDir, { recursive: true });

@@ -11,8 +11,6 @@ import { buildGoComponent, type GoComponent } from "./go-build.js";
 export const HOST_TOOLS = ["helm"] as const;
 export type HostTool = (typeof HOST_TOOLS)[number];
 
-const MIN = 60_000;
-
 /** Helm 3 (Apache-2.0) from helm.sh/helm/v3. */
 export function helmComponent(): GoComponent {
   return {
@@ -21,7 +19,7 @@ export function helmComponent(): GoComponent {
     requires: [{ module: "helm.sh/helm/v3", version: PINNED.helm }],
     outputs: [{ pkg: "helm.sh/helm/v3/cmd/helm", bin: "helm" }],
     ldflags: `-X helm.sh/helm/v3/internal/version.version=${PINNED.helm}`,
-    budgetMs: 8 * MIN,
+    budget: "8m",
   };
 }
 

@@ -1,11 +1,11 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Duration } from "../errors.js";
 import type { GoComponent } from "./go-build.js";
 import { upstreamReplaces } from "./go-build.js";
 import { etcdModuleVersion, PINNED, type KubernetesRelease } from "../versions.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MIN = 60_000;
 
 export const KUBERNETES_BINARIES = ["kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"] as const;
 
@@ -33,7 +33,7 @@ export async function kubernetesComponent(rel: KubernetesRelease): Promise<GoCom
     ldflags: stamp.join(" "),
     // The cloud-provider SDKs are not needed in kind clusters and double the build time.
     tags: "providerless",
-    budgetMs: 25 * MIN,
+    budget: "25m",
   };
 }
 
@@ -52,7 +52,7 @@ export function etcdComponent(imageTag: string): GoComponent {
       { pkg: "go.etcd.io/etcd/etcdctl/v3", bin: "etcdctl" },
       { pkg: "go.etcd.io/etcd/etcdutl/v3", bin: "etcdutl" },
     ],
-    budgetMs: 6 * MIN,
+    budget: "6m",
   };
 }
 
@@ -62,7 +62,7 @@ export function corednsComponent(tag: string): GoComponent {
     version: tag,
     requires: [{ module: "github.com/coredns/coredns", version: tag }],
     outputs: [{ pkg: "github.com/coredns/coredns", bin: "coredns" }],
-    budgetMs: 8 * MIN,
+    budget: "8m",
   };
 }
 
@@ -80,7 +80,7 @@ export async function crictlComponent(): Promise<GoComponent> {
     requires: [{ module: legacy, version: PINNED.crictl }],
     replaces: [...replaces, { module: legacy, target: "sigs.k8s.io/cri-tools", version: PINNED.crictl }],
     outputs: [{ pkg: `${legacy}/cmd/crictl`, bin: "crictl" }],
-    budgetMs: 4 * MIN,
+    budget: "4m",
   };
 }
 
@@ -90,7 +90,7 @@ export function localPathComponent(): GoComponent {
     version: PINNED.localPathProvisioner,
     requires: [{ module: "github.com/rancher/local-path-provisioner", version: PINNED.localPathProvisioner }],
     outputs: [{ pkg: "github.com/rancher/local-path-provisioner", bin: "local-path-provisioner" }],
-    budgetMs: 5 * MIN,
+    budget: "5m",
   };
 }
 
@@ -101,7 +101,7 @@ export function kindComponent(version: string = PINNED.kind): GoComponent {
     version,
     requires: [{ module: "sigs.k8s.io/kind", version }],
     outputs: [{ pkg: "sigs.k8s.io/kind", bin: "kind" }],
-    budgetMs: 3 * MIN,
+    budget: "3m",
   };
 }
 
@@ -115,7 +115,7 @@ export function containerdComponent(version: string): GoComponent {
     outputs: ["containerd", "containerd-shim-runc-v2", "ctr"].map((b) => ({ pkg: `${mod}/cmd/${b}`, bin: b })),
     ldflags: `-X ${mod}/version.Version=${version} -X ${mod}/version.Revision=aftershock`,
     tags: "no_btrfs no_devmapper no_zfs",
-    budgetMs: 6 * MIN,
+    budget: "6m",
   };
 }
 
@@ -129,26 +129,26 @@ export function runcComponent(version: string): GoComponent {
     ldflags: `-X main.version=${version.replace(/^v/, "")} -X main.gitCommit=aftershock`,
     tags: "seccomp netgo osusergo urfave_cli_no_docs",
     cgoStatic: true,
-    budgetMs: 3 * MIN,
+    budget: "3m",
   };
 }
 
 /** One of Aftershock's own Go programs, kept in clusters/images/components/<name> with its go.mod and go.sum. */
-function ownComponent(name: string, bin: string, budgetMs: number): GoComponent {
-  return { name, version: "v1", localSource: path.join(here, "components", name), outputs: [{ pkg: ".", bin }], budgetMs };
+function ownComponent(name: string, bin: string, budget: Duration): GoComponent {
+  return { name, version: "v1", localSource: path.join(here, "components", name), outputs: [{ pkg: ".", bin }], budget };
 }
 
 /**
  * Aftershock's load balancer for several control planes under kind ≥ v0.32 (components/lb): kind runs
  * `envoy -c /home/envoy/envoy.yaml` and rewrites the file-based CDS/LDS beside it; this reads those files.
  */
-export const lbComponent = (): GoComponent => ownComponent("lb", "envoy", 2 * MIN);
+export const lbComponent = (): GoComponent => ownComponent("lb", "envoy", "2m");
 
 /** Our own pod network daemon (components/netd). */
-export const netdComponent = (): GoComponent => ownComponent("netd", "aftershock-netd", 3 * MIN);
+export const netdComponent = (): GoComponent => ownComponent("netd", "aftershock-netd", "3m");
 
 /** The echo HTTP server (components/echo): the workload scenarios put behind Services. */
-export const echoComponent = (): GoComponent => ownComponent("echo", "echo", 2 * MIN);
+export const echoComponent = (): GoComponent => ownComponent("echo", "echo", "2m");
 
 /**
  * Kubernetes' end-to-end test binary e2e.test of a release (`go test -c k8s.io/kubernetes/test/e2e`), for
@@ -165,6 +165,6 @@ export async function kubernetesE2eComponent(rel: KubernetesRelease): Promise<Go
     replaces: k.replaces!,
     outputs: [{ pkg: "k8s.io/kubernetes/test/e2e", bin: "e2e.test", test: true }],
     ldflags: k.ldflags!,
-    budgetMs: 20 * MIN,
+    budget: "20m",
   };
 }

@@ -14,7 +14,6 @@ import { buildGoComponent, upstreamReplaces, type GoComponent } from "./go-build
 import { echoComponent } from "./recipes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MIN = 60_000;
 
 /**
  * The catalogue of workload images: built on this machine (no registry is needed) and handed to a
@@ -42,7 +41,7 @@ const vegetaComponent: GoComponent = {
   requires: [{ module: "github.com/tsenart/vegeta/v12", version: PINNED.vegeta }],
   outputs: [{ pkg: "github.com/tsenart/vegeta/v12", bin: "vegeta" }],
   ldflags: `-X main.Version=${PINNED.vegeta}`,
-  budgetMs: 3 * MIN,
+  budget: "3m",
 };
 
 /** Builds the load generator's image unless the local one is current. */
@@ -72,7 +71,7 @@ const appComponent: GoComponent = {
   version: "v1",
   localSource: path.join(here, "components", "app"),
   outputs: [{ pkg: ".", bin: "app" }],
-  budgetMs: 2 * MIN,
+  budget: "2m",
 };
 
 /**
@@ -90,7 +89,7 @@ async function traefikComponent(): Promise<GoComponent> {
     replaces,
     outputs: [{ pkg: "github.com/traefik/traefik/v3/cmd/traefik", bin: "traefik" }],
     ldflags: `-X github.com/traefik/traefik/v3/pkg/version.Version=${PINNED.traefik}`,
-    budgetMs: 30 * MIN,
+    budget: "30m",
   };
 }
 

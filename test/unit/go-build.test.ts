@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { moduleRefused, tidyLeftGap } from "../../clusters/images/go-build.js";
+import { createHash } from "node:crypto";
+import { moduleRefused, recipeKey, tidyLeftGap, type GoComponent } from "../../clusters/images/go-build.js";
 
 describe("moduleRefused: a module the Go module proxy will not serve, in one line", () => {
   // go build's stderr for k8s.io/kubernetes v1.38.0-beta.0 on this project's machines, 2026-12-07.
@@ -47,5 +48,25 @@ describe("tidyLeftGap: a wrapper go.mod that tidy -e left short of a module", ()
   it("is not a gap when the build failed for another reason, or the proxy refused a module (tidying again cannot help)", () => {
     expect(tidyLeftGap("pkg/x.go:1:2: undefined: foo\n")).toBeUndefined();
     expect(tidyLeftGap("x.go:1:2: no required module provides package a.b/c\nreading https://proxy.golang.org/a.b/c/@v/list: 403 Forbidden\n")).toBeUndefined();
+  });
+});
+
+describe("recipeKey: what a component builds, never how long it may take", () => {
+  const c: GoComponent = {
+    name: "helm",
+    version: "v3.22.0",
+    requires: [{ module: "helm.sh/helm/v3", version: "v3.22.0" }],
+    outputs: [{ pkg: "helm.sh/helm/v3/cmd/helm", bin: "helm" }],
+    budget: "8m",
+  };
+
+  it("is the key the component had when its budget was budgetMs, a number (so what was built then is found, not built again)", () => {
+    const before = { name: c.name, version: c.version, requires: c.requires, outputs: c.outputs, budgetMs: 0 };
+    expect(recipeKey(c)).toBe(createHash("sha256").update(JSON.stringify(before)).digest("hex").slice(0, 12));
+  });
+
+  it("does not change with the budget, and changes with what is built", () => {
+    expect(recipeKey({ ...c, budget: "30m" })).toBe(recipeKey(c));
+    expect(recipeKey({ ...c, ldflags: "-X a=b" })).not.toBe(recipeKey(c));
   });
 });

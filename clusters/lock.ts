@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AftershockError } from "./errors.js";
+import { AftershockError, parseDuration, type Duration } from "./errors.js";
 import type { Progress } from "./progress.js";
 import { isAlive } from "./process.js";
 
@@ -12,7 +12,7 @@ export async function withLock<T>(
   lockDir: string,
   progress: Progress,
   fn: () => Promise<T>,
-  budgetMs = 90 * 60_000,
+  budget: Duration = "90m",
   doing = "building images into the same cache",
 ): Promise<T> {
   await mkdir(path.dirname(lockDir), { recursive: true });
@@ -30,8 +30,8 @@ export async function withLock<T>(
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() - started > budgetMs) {
-        throw new AftershockError("E_TIMEOUT", `another Aftershock process (pid ${owner}) held ${lockDir} for longer than ${Math.round(budgetMs / 60_000)}m`);
+      if (Date.now() - started > parseDuration(budget)) {
+        throw new AftershockError("E_TIMEOUT", `another Aftershock process (pid ${owner}) held ${lockDir} for longer than ${budget}`);
       }
       if (!told) {
         progress.info(`waiting for pid ${owner}, which is ${doing}`);

@@ -406,7 +406,7 @@ export const fixCommand = (root: boolean, tests: boolean) => `${root ? "" : "sud
  */
 export async function aptInstall(pkgs: string[], progress: Progress, lock = HOST_PATHS.aptLock): Promise<void> {
   await mkdir(path.dirname(lock), { recursive: true });
-  await withLock(lock, progress, () => aptInstallNow(pkgs, progress), 20 * 60_000, "installing Debian packages");
+  await withLock(lock, progress, () => aptInstallNow(pkgs, progress), "20m", "installing Debian packages");
 }
 
 async function aptInstallNow(pkgs: string[], progress: Progress): Promise<void> {

@@ -347,5 +347,5 @@ export function expectLoadRecorded(s: Scenario, j: RunJournal): void {
  * that must have the machine to themselves. Budget: the hook's.
  */
 export async function afterBackgroundBuilds(): Promise<void> {
-  await withLock(buildLockDir(defaultCacheDir()), new RecordingProgress(), async () => undefined, 19 * 60_000, "building images in the background");
+  await withLock(buildLockDir(defaultCacheDir()), new RecordingProgress(), async () => undefined, "19m", "building images in the background");
 }

@@ -16,6 +16,7 @@ export async function withLock<T>(
   doing = "building images into the same cache",
 ): Promise<T> {
   await mkdir(path.dirname(lockDir), { recursive: true });
+  const budgetMs = parseDuration(budget);
   const started = Date.now();
   let told = false;
   for (;;) {
@@ -30,7 +31,7 @@ export async function withLock<T>(
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() - started > parseDuration(budget)) {
+      if (Date.now() - started > budgetMs) {
         throw new AftershockError("E_TIMEOUT", `another Aftershock process (pid ${owner}) held ${lockDir} for longer than ${budget}`);
       }
       if (!told) {

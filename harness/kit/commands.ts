@@ -1,5 +1,5 @@
 import { nodeShell, type NodeHandle } from "../../clusters/contract.js";
-import { AftershockError, parseDuration, type Duration } from "../../clusters/errors.js";
+import { AftershockError, type Duration } from "../../clusters/errors.js";
 import { quote, type RunOptions } from "../../clusters/exec.js";
 import type { ScenarioContext } from "../model/context.js";
 import { helm } from "./workloads/helm.js";
